@@ -1,0 +1,3 @@
+from aiir.cli import run
+
+run()

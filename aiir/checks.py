@@ -1,0 +1,469 @@
+"""The checks beyond the schema: graph shape, references, templates, evidence before levers."""
+
+from __future__ import annotations
+
+import difflib
+from collections import deque
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aiir.findings import Finding, at
+from aiir.loader import Document
+from aiir.schema import (
+    ActionNode,
+    BranchNode,
+    CallNode,
+    CaptureNode,
+    ChecklistNode,
+    ConfirmNode,
+    InputNode,
+    LeverNode,
+    Node,
+    Profile,
+    QuestionNode,
+    Request,
+    Runbook,
+    edge_paths,
+    is_terminal,
+    successors,
+)
+from aiir.templating import INCIDENT_FIELDS, WINDOW_FIELDS, TemplateFailure, references
+
+Loc = tuple[str | int, ...]
+ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
+
+
+def runbook_findings(
+    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile], runbook_ids: set[str]
+) -> list[Finding]:
+    """Every finding beyond the schema for one runbook."""
+    findings: list[Finding] = []
+    findings += _reference_findings(doc, runbook, runbook_ids)
+    findings += _graph_findings(doc, runbook)
+    findings += _lever_findings(doc, runbook)
+    findings += _evidence_findings(doc, runbook)
+    findings += _request_findings(doc, runbook, profiles)
+    findings += _template_findings(doc, runbook, profiles)
+    return findings
+
+
+def _suggest(name: str, known: Iterator[str] | list[str] | set[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- references ------------------------------------------------------------------------------
+
+
+def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) -> list[Finding]:
+    out: list[Finding] = []
+    nodes = runbook.nodes
+    if runbook.start not in nodes:
+        message = f"start {runbook.start!r} names no node{_suggest(runbook.start, set(nodes))}"
+        out.append(at(doc, ("start",), "dangling-next", message))
+    for node_id, node in nodes.items():
+        for loc, target in edge_paths(node):
+            if target not in nodes:
+                message = f"{target!r} names no node{_suggest(target, set(nodes))}"
+                out.append(at(doc, ("nodes", node_id, *loc), "dangling-next", message))
+        if isinstance(node, LeverNode) and node.lever not in runbook.levers:
+            known = ", ".join(sorted(runbook.levers)) or "none"
+            message = f"{node.lever!r} is not a declared lever (declared: {known})"
+            out.append(at(doc, ("nodes", node_id, "lever"), "unknown-lever", message))
+        if isinstance(node, CallNode) and node.runbook not in runbook_ids:
+            message = f"no runbook with id {node.runbook!r}{_suggest(node.runbook, runbook_ids)}"
+            out.append(at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message))
+    return out
+
+
+# --- graph shape -----------------------------------------------------------------------------
+
+
+def _graph_findings(doc: Document, runbook: Runbook) -> list[Finding]:
+    nodes = runbook.nodes
+    out: list[Finding] = []
+    reachable = _reachable(runbook.start, nodes, stop=lambda _: False)
+    for node_id in nodes:
+        if node_id not in reachable and runbook.start in nodes:
+            message = f"unreachable: no path from start {runbook.start!r} leads here"
+            out.append(at(doc, ("nodes", node_id), "unreachable", message, level="warning", key=True))
+    ending = _can_end(nodes)
+    trapped = [n for n in nodes if n not in ending]
+    in_cycle: set[str] = set()
+    for component in _cycles(trapped, nodes):
+        in_cycle.update(component)
+        ring = " → ".join([*component, component[0]])
+        message = f"cycle with no way out: {ring}"
+        out.append(at(doc, ("nodes", component[0]), "trapped-cycle", message, key=True))
+    for node_id in trapped:
+        if node_id not in in_cycle:
+            message = "no path from here to an end"
+            out.append(at(doc, ("nodes", node_id), "no-end", message, key=True))
+    return out
+
+
+def _targets(node: Node, nodes: Mapping[str, Node]) -> list[str]:
+    return [target for _, target in successors(node) if target in nodes]
+
+
+def _reachable(start: str, nodes: Mapping[str, Node], stop: Any) -> dict[str, str | None]:
+    """Breadth-first from ``start``; ``stop(node)`` nodes are entered but not left. Parent map."""
+    if start not in nodes:
+        return {}
+    parents: dict[str, str | None] = {start: None}
+    queue = deque([start])
+    while queue:
+        current = queue.popleft()
+        if stop(nodes[current]):
+            continue
+        for target in _targets(nodes[current], nodes):
+            if target not in parents:
+                parents[target] = current
+                queue.append(target)
+    return parents
+
+
+def _can_end(nodes: Mapping[str, Node]) -> set[str]:
+    """Nodes with a path to an end. A dangling edge counts as one: it is reported on its own."""
+    incoming: dict[str, list[str]] = {n: [] for n in nodes}
+    ending: set[str] = set()
+    for node_id, node in nodes.items():
+        if is_terminal(node) or any(t not in nodes for _, t in successors(node)):
+            ending.add(node_id)
+        for target in _targets(node, nodes):
+            incoming[target].append(node_id)
+    queue = deque(ending)
+    while queue:
+        for source in incoming[queue.popleft()]:
+            if source not in ending:
+                ending.add(source)
+                queue.append(source)
+    return ending
+
+
+def _cycles(members: list[str], nodes: Mapping[str, Node]) -> list[list[str]]:
+    """Strongly connected components among ``members`` that contain a cycle (Tarjan)."""
+    allowed = set(members)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(root: str) -> None:
+        work = [(root, iter(_targets(nodes[root], nodes)))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node_id, children = work[-1]
+            child = next((c for c in children if c in allowed), None)
+            if child is None:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node_id])
+                if low[node_id] == index[node_id]:
+                    component = _pop_component(node_id, stack, on_stack)
+                    if len(component) > 1 or node_id in _targets(nodes[node_id], nodes):
+                        found.append(sorted(component, key=members.index))
+            elif child not in index:
+                index[child] = low[child] = len(index)
+                stack.append(child)
+                on_stack.add(child)
+                work.append((child, iter(_targets(nodes[child], nodes))))
+            elif child in on_stack:
+                low[node_id] = min(low[node_id], index[child])
+
+    for member in members:
+        if member not in index:
+            visit(member)
+    return sorted(found, key=lambda c: members.index(c[0]))
+
+
+def _pop_component(root: str, stack: list[str], on_stack: set[str]) -> list[str]:
+    component: list[str] = []
+    while True:
+        member = stack.pop()
+        on_stack.discard(member)
+        component.append(member)
+        if member == root:
+            return component
+
+
+# --- levers and evidence ---------------------------------------------------------------------
+
+
+def _lever_findings(doc: Document, runbook: Runbook) -> list[Finding]:
+    out: list[Finding] = []
+    used = {n.lever for n in runbook.nodes.values() if isinstance(n, LeverNode)}
+    for name, lever in runbook.levers.items():
+        loc: Loc = ("levers", name)
+        if lever.release is None:
+            message = "no 'release': the lever cannot be rolled back"
+            out.append(at(doc, loc, "no-release", message, level="warning", key=True))
+        if lever.verify is None:
+            message = "no 'verify' probe: aiir cannot prove the lever took effect"
+            out.append(at(doc, loc, "no-verify", message, level="warning", key=True))
+        if name not in used:
+            message = "declared but no lever node engages it"
+            out.append(at(doc, loc, "unused-lever", message, level="warning", key=True))
+    return out
+
+
+def _evidence_findings(doc: Document, runbook: Runbook) -> list[Finding]:
+    nodes = runbook.nodes
+    parents = _reachable(runbook.start, nodes, stop=lambda n: isinstance(n, CaptureNode))
+    out: list[Finding] = []
+    for node_id, node in nodes.items():
+        if not isinstance(node, LeverNode) or node_id not in parents:
+            continue
+        lever = runbook.levers.get(node.lever)
+        if lever is None or not lever.destroys_evidence:
+            continue
+        path = _path_to(node_id, parents)
+        message = (
+            f"lever {node.lever!r} destroys evidence, but a path reaches it with no capture "
+            f"first: {' → '.join(path)}"
+        )
+        out.append(at(doc, ("nodes", node_id), "evidence", message, level="warning", key=True))
+    return out
+
+
+def _path_to(node_id: str, parents: Mapping[str, str | None]) -> list[str]:
+    path = [node_id]
+    while (parent := parents[path[-1]]) is not None:
+        path.append(parent)
+    return path[::-1]
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+def requests(runbook: Runbook) -> Iterator[tuple[Loc, Request, bool]]:
+    """Every request in the runbook with its location; the flag marks capture requests."""
+    for name, lever in runbook.levers.items():
+        for part in ("engage", "verify", "release"):
+            request = getattr(lever, part)
+            if request is not None:
+                yield ("levers", name, part), request, False
+    for node_id, node in runbook.nodes.items():
+        if isinstance(node, ActionNode):
+            yield ("nodes", node_id, "request"), node.request, False
+        elif isinstance(node, CaptureNode):
+            for i, item in enumerate(node.items):
+                yield ("nodes", node_id, "items", i, "request"), item.request, True
+
+
+def _request_findings(
+    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile]
+) -> list[Finding]:
+    out: list[Finding] = []
+    for name, gateway in runbook.gateways.items():
+        if gateway.profile not in profiles:
+            message = f"unknown gateway profile {gateway.profile!r}{_suggest(gateway.profile, set(profiles))}"
+            out.append(at(doc, ("gateways", name, "profile"), "unknown-profile", message))
+    for loc, request, _ in requests(runbook):
+        out += _one_request(doc, runbook, profiles, loc, request)
+    return out
+
+
+def _one_request(
+    doc: Document,
+    runbook: Runbook,
+    profiles: Mapping[str, Profile],
+    loc: Loc,
+    request: Request,
+) -> list[Finding]:
+    gateways = runbook.gateways
+    gateway_name = request.gateway
+    if gateway_name is not None and gateway_name not in gateways:
+        known = ", ".join(sorted(gateways)) or "none"
+        message = f"{gateway_name!r} is not a declared gateway (declared: {known})"
+        return [at(doc, (*loc, "gateway"), "unknown-gateway", message)]
+    if gateway_name is None:
+        if not gateways:
+            return [at(doc, loc, "unknown-gateway", "no gateway declared: add one under 'gateways'")]
+        if len(gateways) > 1:
+            message = f"several gateways declared ({', '.join(sorted(gateways))}): name one in 'gateway'"
+            return [at(doc, loc, "unknown-gateway", message)]
+        gateway_name = next(iter(gateways))
+    if request.use is None:
+        return []
+    profile_name, action_name = request.use.split(".", 1)
+    profile = profiles.get(profile_name)
+    if profile is None:
+        message = f"unknown profile {profile_name!r}{_suggest(profile_name, set(profiles))}"
+        return [at(doc, (*loc, "use"), "unknown-action", message)]
+    action = profile.actions.get(action_name)
+    if action is None:
+        hint = _suggest(action_name, set(profile.actions))
+        message = f"profile {profile_name!r} has no action {action_name!r}{hint}"
+        return [at(doc, (*loc, "use"), "unknown-action", message)]
+    out: list[Finding] = []
+    gateway_profile = profiles.get(gateways[gateway_name].profile)
+    if gateway_profile is not None and profile_name not in gateway_profile.speaks:
+        message = (
+            f"{request.use!r} needs a {profile_name} gateway; "
+            f"gateway {gateway_name!r} is {gateway_profile.profile}"
+        )
+        out.append(at(doc, (*loc, "use"), "unknown-action", message))
+    for param in request.with_:
+        if param not in action.params:
+            known = ", ".join(sorted(action.params)) or "none"
+            message = f"{request.use} takes no parameter {param!r} (takes: {known})"
+            out.append(at(doc, (*loc, "with", param), "unknown-param", message, key=True))
+    for param, spec in action.params.items():
+        if spec.required and spec.default is None and param not in request.with_:
+            message = f"{request.use} needs parameter {param!r} in 'with' ({spec.description})"
+            out.append(at(doc, (*loc, "use"), "missing-param", message))
+    return out
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def template_fields(runbook: Runbook) -> Iterator[tuple[Loc, str, bool, frozenset[str]]]:
+    """``(loc, source, is_expression, extra_namespaces)`` for every templated field."""
+    none: frozenset[str] = frozenset()
+    for name, gateway in runbook.gateways.items():
+        if gateway.url is not None:
+            yield ("gateways", name, "url"), gateway.url, False, frozenset({"only-env"})
+        for header, value in gateway.headers.items():
+            yield ("gateways", name, "headers", header), value, False, frozenset({"only-env"})
+    for loc, request, in_capture in requests(runbook):
+        extra = frozenset({"window"}) if in_capture else none
+        for sub, value in _request_strings(request):
+            yield (*loc, *sub), value, False, extra
+    for node_id, node in runbook.nodes.items():
+        base: Loc = ("nodes", node_id)
+        for attr in ("text", "prompt", "message", "summary"):
+            value = getattr(node, attr, None)
+            if isinstance(value, str):
+                yield (*base, attr), value, False, none
+        if isinstance(node, InputNode) and node.default is not None:
+            yield (*base, "default"), node.default, False, none
+        if isinstance(node, BranchNode):
+            for i, case in enumerate(node.cases):
+                yield (*base, "cases", i, "when"), case.when, True, none
+        if isinstance(node, CallNode):
+            for key, value in node.inputs.items():
+                yield (*base, "inputs", key), value, False, none
+
+
+def _request_strings(request: Request) -> Iterator[tuple[Loc, str]]:
+    if request.path is not None:
+        yield ("path",), request.path
+    if request.body is not None:
+        yield ("body",), request.body
+    for field, mapping in (("query", request.query), ("headers", request.headers)):
+        for key, value in mapping.items():
+            yield (field, key), value
+    yield from _json_strings(("json",), request.json_)
+    yield from _json_strings(("with",), request.with_)
+    if request.expect is not None:
+        for key, value in request.expect.headers.items():
+            yield ("expect", "headers", key), value
+        yield from _json_strings(("expect", "json"), request.expect.json_)
+
+
+def _json_strings(loc: Loc, value: Any) -> Iterator[tuple[Loc, str]]:
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _json_strings((*loc, key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _json_strings((*loc, i), item)
+
+
+def defined_names(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, set[str]]:
+    """What each template namespace holds in this runbook."""
+    saved: set[str] = set()
+    for _, request, _ in requests(runbook):
+        saved.update(request.save)
+        if request.use is not None:
+            profile_name, action_name = request.use.split(".", 1)
+            action = profiles.get(profile_name, None)
+            if action is not None and action_name in action.actions:
+                saved.update(action.actions[action_name].save)
+    answers = {n for n, node in runbook.nodes.items() if isinstance(node, ANSWERING)}
+    return {
+        "inputs": set(runbook.inputs),
+        "env": set(runbook.env),
+        "answers": answers,
+        "vars": saved,
+        "incident": set(INCIDENT_FIELDS),
+        "window": set(WINDOW_FIELDS),
+    }
+
+
+def _template_findings(
+    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile]
+) -> list[Finding]:
+    defined = defined_names(runbook, profiles)
+    out: list[Finding] = []
+    for loc, source, expression, extra in template_fields(runbook):
+        allowed = {"env"} if "only-env" in extra else {"inputs", "answers", "vars", "env", "incident"}
+        allowed |= extra - {"only-env"}
+        try:
+            refs = references(source, expression=expression)
+        except TemplateFailure as exc:
+            out.append(at(doc, loc, "template", f"template syntax error: {exc}"))
+            continue
+        for ref in refs:
+            problem = _undefined(ref.namespace, ref.name, allowed, defined)
+            if problem:
+                out.append(at(doc, loc, "undefined-variable", problem))
+    return out
+
+
+def _undefined(
+    namespace: str, name: str | None, allowed: set[str], defined: Mapping[str, set[str]]
+) -> str | None:
+    if namespace not in allowed:
+        readable = ", ".join(f"{n}.*" for n in sorted(allowed))
+        shown = f"{namespace}.{name}" if name else namespace
+        return f"{shown!r} is not defined here; templates here read {readable}"
+    if name is None or name in defined.get(namespace, set()):
+        return None
+    hint = _suggest(name, defined.get(namespace, set()))
+    where = {
+        "inputs": "declare it under 'inputs'",
+        "env": "declare it under 'env'",
+        "answers": "no question, confirm, input, checklist, lever, action or call node has that id",
+        "vars": "no request saves it ('save:')",
+        "incident": f"incident has: {', '.join(sorted(INCIDENT_FIELDS))}",
+        "window": "window has: start, end",
+    }[namespace]
+    return f"'{namespace}.{name}' is not defined: {where}{hint}"
+
+
+# --- profiles --------------------------------------------------------------------------------
+
+
+def profile_findings(doc: Document, profile: Profile) -> list[Finding]:
+    """Profile actions may read only their own declared ``params``."""
+    out: list[Finding] = []
+    for name, action in profile.actions.items():
+        base: Loc = ("actions", name)
+        strings: list[tuple[Loc, str]] = [(("path",), action.path)]
+        strings += [(("query", k), v) for k, v in action.query.items()]
+        strings += [(("headers", k), v) for k, v in action.headers.items()]
+        strings += list(_json_strings(("json",), action.json_))
+        if action.body is not None:
+            strings.append((("body",), action.body))
+        for loc, source in strings:
+            try:
+                refs = references(source)
+            except TemplateFailure as exc:
+                out.append(at(doc, (*base, *loc), "template", f"template syntax error: {exc}"))
+                continue
+            for ref in refs:
+                if ref.namespace != "params" or (ref.name and ref.name not in action.params):
+                    shown = f"{ref.namespace}.{ref.name}" if ref.name else ref.namespace
+                    message = f"'{shown}' is not defined: profile actions read their own params.*"
+                    out.append(at(doc, (*base, *loc), "undefined-variable", message))
+    return out
+

@@ -1,0 +1,87 @@
+"""The ``aiir`` command line: parse, call one core function, map errors to exit codes.
+
+Command modules import only Typer at load time; the core (pydantic, YAML, Jinja2, HTTP) is imported
+inside each command, so ``aiir --help`` stays about as fast as Typer itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import traceback
+
+import typer
+
+from aiir.cli import graph, schema, validate
+from aiir.errors import AiirError, ExitStatus
+
+app = typer.Typer(
+    name="aiir",
+    help="AI incident response: validate, draw and walk runbooks; drill them; keep the journal.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.command("validate")(validate.command)
+app.command("graph")(graph.command)
+app.command("schema")(schema.command)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
+) -> None:
+    """AI incident response runbooks you can validate, draw and walk."""
+    if version:
+        from aiir import __version__
+
+        typer.echo(f"aiir {__version__}")
+        raise typer.Exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit status; never lets a traceback reach the user."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
+    except (typer.Abort, KeyboardInterrupt):  # Typer turns EOF on a prompt into Abort
+        _say("interrupted")
+        return ExitStatus.INTERRUPTED
+    except typer.TyperException as exc:  # usage errors: bad flag, missing argument
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            _say(exc.format_message())
+        return ExitStatus.BAD_INPUT
+    except AiirError as exc:
+        _say(str(exc))
+        return exc.exit_status
+    except Exception:  # an unexpected crash: write it down, say where, no traceback on screen
+        return _crash()
+    return result if isinstance(result, int) else ExitStatus.OK
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
+def _say(message: str) -> None:
+    from aiir.redact import scrub
+
+    print(f"aiir: {scrub(message)}", file=sys.stderr)
+
+
+def _crash() -> int:
+    from aiir.redact import scrub
+
+    fd, path = tempfile.mkstemp(prefix=f"aiir-crash-{int(time.time())}-", suffix=".log")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(scrub(traceback.format_exc()))
+    _say(f"internal error (a bug in aiir); details written to {path}")
+    return ExitStatus.FAILED

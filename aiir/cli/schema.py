@@ -1,0 +1,16 @@
+"""``aiir schema``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+
+def command(
+    kind: Annotated[str, typer.Argument(help="Document kind: runbook or profile.")],
+) -> None:
+    """Print the JSON Schema of a document kind, for editors (yaml-language-server)."""
+    from aiir.jsonschema import schema_text
+
+    typer.echo(schema_text(kind))

@@ -1,0 +1,237 @@
+"""Safe YAML loading that keeps every value's position and never surprises.
+
+PyYAML's composer gives us a node tree with start marks. We build plain Python data from it
+ourselves, so that we can refuse what ``yaml.safe_load`` would silently accept (duplicate keys,
+unknown tags, several documents) and bound what it would happily expand (alias bombs, deep
+nesting, huge files). The node tree is kept, so a schema error found later can be mapped back to
+``file:line:col`` by walking it (see :meth:`Document.locate`): no position bookkeeping is paid for
+documents that turn out to be valid.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from aiir.errors import LoadError
+
+MAX_BYTES = 2 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_VALUES = 250_000
+
+Loc = Sequence[str | int]
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_scalars = SafeConstructor()
+_TAG = "tag:yaml.org,2002:"
+_BOOL = {"true": True, "false": False}
+_MERGE = _TAG + "merge"
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded YAML document: its data, and the node tree to locate any part of it."""
+
+    path: str
+    data: Any
+    root: Node | None
+
+    def locate(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
+        """1-based line and column of the value at ``loc`` (of its key with ``key=True``).
+
+        Walks as far as the path exists; a missing tail points at the closest existing parent.
+        """
+        node = self.root
+        if node is None:
+            return 1, 1
+        best: Node = node
+        for part in loc:
+            found = _child(node, part)
+            if found is None:
+                break
+            key_node, node = found
+            best = key_node if key and key_node is not None and part == loc[-1] else node
+        mark = best.start_mark
+        return mark.line + 1, mark.column + 1
+
+    def error(self, loc: Loc, message: str, *, key: bool = False) -> LoadError:
+        line, col = self.locate(loc, key=key)
+        return LoadError(self.path, line, col, message, breadcrumb(loc))
+
+
+def breadcrumb(loc: Loc) -> str:
+    """``("nodes", "triage", "choices", 2, "next")`` -> ``nodes.triage.choices[2].next``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
+    if isinstance(node, SequenceNode) and isinstance(part, int):
+        if 0 <= part < len(node.value):
+            return None, node.value[part]
+        return None
+    if isinstance(node, MappingNode):
+        for key_node, value_node in reversed(node.value):
+            if key_node.tag == _MERGE:
+                merged = _child(value_node, part) if isinstance(value_node, MappingNode) else None
+                if merged is not None:
+                    return merged
+            elif isinstance(key_node, ScalarNode) and key_node.value == str(part):
+                return key_node, value_node
+    return None
+
+
+def load_text(text: str, path: str) -> Document:
+    """Parse one YAML document from ``text``; ``path`` is used in error messages only."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, path) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML always marks its errors
+        raise LoadError(path, 1, 1, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise LoadError(path, 1, 1, "document is nested too deeply") from None
+    finally:
+        loader.dispose()
+    if root is None:
+        raise LoadError(path, 1, 1, "empty document: expected a mapping")
+    builder = _Builder(path)
+    return Document(path, builder.build(root, 0), root)
+
+
+def load_file(path: str | Path) -> Document:
+    """Read and parse a YAML file: bounded in size, UTF-8 text only, one document."""
+    shown = str(path)
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)
+    except IsADirectoryError:
+        raise LoadError(shown, 1, 1, "is a directory, expected a YAML file") from None
+    except OSError as exc:
+        raise LoadError(shown, 1, 1, f"cannot read file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_BYTES:
+        raise LoadError(shown, 1, 1, f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")
+    return load_text(decode(raw, shown), shown)
+
+
+def decode(raw: bytes, path: str) -> str:
+    """UTF-8 text or a located error; binary files are refused before decoding."""
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        line, col = _position(raw, nul)
+        raise LoadError(path, line, col, "binary file (NUL byte): expected YAML text")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line, col = _position(raw, exc.start)
+        raise LoadError(path, line, col, "file is not UTF-8 text") from None
+
+
+def _position(raw: bytes, offset: int) -> tuple[int, int]:
+    line = raw.count(b"\n", 0, offset) + 1
+    start = raw.rfind(b"\n", 0, offset) + 1
+    return line, offset - start + 1
+
+
+_SINGLE = re.compile(r"expected a single document")
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> LoadError:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if exc.context and _SINGLE.search(exc.context):
+        problem = "several YAML documents in one file; aiir reads exactly one (remove the '---')"
+    elif "nesting depth" in problem:
+        problem = "document is nested too deeply"
+    elif exc.context:
+        problem = f"{problem} ({exc.context})"
+    return LoadError(path, line, col, f"invalid YAML: {problem}")
+
+
+class _Builder:
+    """Turns a node tree into plain data, refusing what YAML would silently allow."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.count = 0
+
+    def fail(self, node: Node, message: str) -> LoadError:
+        return LoadError(self.path, node.start_mark.line + 1, node.start_mark.column + 1, message)
+
+    def build(self, node: Node, depth: int) -> Any:
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self.fail(node, f"document expands to more than {MAX_VALUES} values (alias bomb?)")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"document is nested deeper than {MAX_DEPTH} levels")
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if isinstance(node, SequenceNode):
+            if node.tag != _TAG + "seq":
+                raise self.fail(node, f"unsupported YAML tag {node.tag!r}")
+            return [self.build(item, depth + 1) for item in node.value]
+        if isinstance(node, MappingNode):
+            return self.mapping(node, depth)
+        raise self.fail(node, "unsupported YAML node")  # pragma: no cover
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        if tag == _TAG + "str":
+            return node.value
+        if tag == _TAG + "null":
+            return None
+        if tag == _TAG + "bool":
+            # YAML 1.2: only true/false are booleans; `yes`, `no`, `on`, `off` stay strings.
+            return _BOOL.get(node.value.lower(), node.value)
+        if tag == _TAG + "int":
+            return _scalars.construct_yaml_int(node)
+        if tag == _TAG + "float":
+            return _scalars.construct_yaml_float(node)
+        if tag == _TAG + "timestamp":
+            return node.value  # dates stay text: versions and times are parsed where they are used
+        raise self.fail(node, f"unsupported YAML tag {tag!r}: aiir reads plain YAML data only")
+
+    def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
+        if node.tag != _TAG + "map":
+            raise self.fail(node, f"unsupported YAML tag {node.tag!r}")
+        out: dict[str, Any] = {}
+        seen: dict[str, Node] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE:
+                merged.update(self.merge(value_node, depth))
+                continue
+            if not isinstance(key_node, ScalarNode):
+                raise self.fail(key_node, "mapping keys must be plain text")
+            key = key_node.value
+            if key in seen:
+                first = seen[key].start_mark.line + 1
+                raise self.fail(key_node, f"duplicate key {key!r} (first defined on line {first})")
+            seen[key] = key_node
+            out[key] = self.build(value_node, depth + 1)
+        if merged:
+            return {**merged, **out}
+        return out
+
+    def merge(self, node: Node, depth: int) -> dict[str, Any]:
+        sources = node.value if isinstance(node, SequenceNode) else [node]
+        result: dict[str, Any] = {}
+        for source in reversed(sources):
+            if not isinstance(source, MappingNode):
+                raise self.fail(source, "'<<' merges mappings only")
+            result.update(self.mapping(source, depth + 1))
+        return result

@@ -1,0 +1,549 @@
+"""The runbook format, version 1: pydantic v2 models, closed to unknown fields.
+
+A runbook is an explicit graph: metadata, inputs, environment variables, gateways, levers, a start
+node and named nodes. Node kinds form a discriminated union on ``kind``. Nothing here decides trust
+or execution (TLS verification, pre-approval, dry run): those are flags of the run, never fields a
+YAML file can set.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+USE = r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_-]*$"
+OWASP = r"^LLM(0[1-9]|10):20[0-9]{2}$"
+ATLAS = r"^AML\.T[0-9]{4}(\.[0-9]{3})?$"
+DURATION = r"^[0-9]+(s|m|h|d)$"
+
+Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
+NodeId = Annotated[str, Field(pattern=SLUG, max_length=64, description="the id of a node")]
+Text = Annotated[str, Field(max_length=20_000)]
+Template = Annotated[str, Field(max_length=20_000, description="a Jinja2 template")]
+Duration = Annotated[str, Field(pattern=DURATION, description="e.g. 30s, 15m, 2h, 1d")]
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
+
+
+class Strict(BaseModel):
+    """Base for every document model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Severity(str, enum.Enum):
+    """Incident severity (DOMAIN.md §3); SEV1 is the most severe."""
+
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+    SEV5 = "SEV5"
+
+
+class Phase(str, enum.Enum):
+    """Incident lifecycle phases (CoSAI; NIST SP 800-61r3)."""
+
+    PREPARATION = "preparation"
+    DETECTION = "detection"
+    CONTAINMENT = "containment"
+    ERADICATION = "eradication"
+    RECOVERY = "recovery"
+    POST_INCIDENT = "post-incident"
+
+
+class Outcome(str, enum.Enum):
+    """How a walk ends. ``failed`` and ``aborted`` make ``aiir run`` exit 1."""
+
+    RESOLVED = "resolved"
+    CONTAINED = "contained"
+    MITIGATED = "mitigated"
+    ESCALATED = "escalated"
+    HANDED_OFF = "handed-off"
+    FALSE_POSITIVE = "false-positive"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+
+FAILING_OUTCOMES = frozenset({Outcome.ABORTED, Outcome.FAILED})
+
+
+class LeverKind(str, enum.Enum):
+    """Containment levers (DOMAIN.md §2)."""
+
+    KILL_SWITCH = "kill-switch"
+    FILTER = "filter"
+    REROUTE = "reroute"
+    RATE_LIMIT = "rate-limit"
+    BLOCK = "block"
+    DISABLE_TOOL = "disable-tool"
+    ROLLBACK = "rollback"
+    QUARANTINE = "quarantine"
+    PURGE_MEMORY = "purge-memory"
+    HUMAN_IN_THE_LOOP = "human-in-the-loop"
+
+
+class EvidenceKind(str, enum.Enum):
+    """What a forensic capture holds (CoSAI forensic capture list)."""
+
+    SYSTEM_PROMPT = "system-prompt"
+    USER_PROMPTS = "user-prompts"
+    PARAMETERS = "parameters"
+    OUTPUTS = "outputs"
+    RETRIEVED_DOCUMENTS = "retrieved-documents"
+    TOOL_CALLS = "tool-calls"
+    GUARDRAIL_VERDICTS = "guardrail-verdicts"
+    MODEL_IDENTITY = "model-identity"
+    GATEWAY_STATE = "gateway-state"
+    METRICS = "metrics"
+    OTHER = "other"
+
+
+# --- requests --------------------------------------------------------------------------------
+
+
+class Expect(Strict):
+    """What a response must look like for a request to count as successful."""
+
+    status: int | list[int] | None = Field(
+        default=None, description="accepted status code(s); default: any 2xx"
+    )
+    json_: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="json",
+        description="dotted path in the JSON body -> required value",
+    )
+    body_contains: list[str] = Field(default_factory=list)
+    body_not_contains: list[str] = Field(default_factory=list)
+    headers: dict[str, Template] = Field(
+        default_factory=dict, description="response header -> required value"
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Request(Strict):
+    """An HTTP request on a declared gateway: a profile action (``use``) or spelled out."""
+
+    use: str | None = Field(
+        default=None, pattern=USE, description="profile action, e.g. litellm.block_key"
+    )
+    with_: dict[str, Any] = Field(
+        default_factory=dict, alias="with", description="parameters of the profile action"
+    )
+    gateway: Slug | None = Field(
+        default=None, description="declared gateway; default: the runbook's only gateway"
+    )
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] | None = None
+    path: Template | None = Field(
+        default=None, description="path on the gateway, starting with '/'; never a full URL"
+    )
+    query: dict[str, Template] = Field(default_factory=dict, description="query parameters")
+    headers: dict[str, Template] = Field(default_factory=dict)
+    json_: Any = Field(default=None, alias="json", description="JSON body (templated strings)")
+    body: Template | None = Field(default=None, description="raw text body")
+    timeout: float | None = Field(default=None, gt=0, le=300, description="seconds")
+    retries: int | None = Field(default=None, ge=0, le=10)
+    expect: Expect | None = None
+    save: dict[Slug, str] = Field(
+        default_factory=dict,
+        description="variable -> dotted path in the JSON response (or 'status', 'header.NAME')",
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _use_or_spelled_out(self) -> Request:
+        if self.use is None and (self.method is None or self.path is None):
+            raise ValueError("a request needs either 'use' (a profile action) or 'method' and 'path'")
+        if self.json_ is not None and self.body is not None:
+            raise ValueError("give either 'json' or 'body', not both")
+        if self.path is not None and not self.path.startswith("/"):
+            raise ValueError("'path' must start with '/': requests only go to declared gateways")
+        return self
+
+
+# --- declarations ----------------------------------------------------------------------------
+
+
+class Tags(Strict):
+    """Classification with edition-qualified identifiers (``LLM01:2025``, ``AML.T0051.000``)."""
+
+    owasp: list[Annotated[str, Field(pattern=OWASP)]] = Field(default_factory=list)
+    atlas: list[Annotated[str, Field(pattern=ATLAS)]] = Field(default_factory=list)
+
+
+class Input(Strict):
+    """A value the operator provides at the start (``--set KEY=VALUE``)."""
+
+    description: Text
+    type: Literal["string", "integer", "number", "boolean"] = "string"
+    default: str | int | float | bool | None = None
+    required: bool = True
+    choices: list[str | int | float] | None = None
+    pattern: Regex | None = None
+
+
+class EnvVar(Strict):
+    """An environment variable the runbook may read; secret unless said otherwise."""
+
+    description: Text
+    secret: bool = True
+    required: bool = True
+
+
+class Gateway(Strict):
+    """A model gateway the runbook talks to. Requests can go nowhere else."""
+
+    profile: Slug = Field(description="gateway profile: litellm, sandbox, http, portkey, kong…")
+    url: Template | None = Field(
+        default=None, description="base URL; may use env.*; overridable with --gateway NAME=URL"
+    )
+    headers: dict[str, Template] = Field(
+        default_factory=dict, description="sent with every request; may use env.* only"
+    )
+    description: Text | None = None
+
+
+class Lever(Strict):
+    """A containment lever: engage it, prove it took effect, release it afterwards."""
+
+    title: Text
+    kind: LeverKind
+    description: Text | None = None
+    destroys_evidence: bool = Field(
+        default=False, description="engaging it alters state that forensics would need"
+    )
+    business_cost: Text | None = Field(default=None, description="what users lose while engaged")
+    engage: Request
+    verify: Request | None = Field(default=None, description="a probe that proves the effect")
+    release: Request | None = None
+
+
+# --- nodes -----------------------------------------------------------------------------------
+
+
+class NodeBase(Strict):
+    """Fields every node has."""
+
+    title: Text
+    text: Text | None = Field(default=None, description="guidance shown to the operator")
+    owner: Slug | None = Field(default=None, description="role that owns this step")
+    severity: Severity | None = Field(default=None, description="severity from this node on")
+    phase: Phase | None = None
+
+
+class Choice(Strict):
+    """One answer to a question."""
+
+    label: Text
+    value: Slug = Field(description="stable answer id, used in --answers files and branches")
+    next: NodeId
+    severity: Severity | None = None
+    owner: Slug | None = Field(default=None, description="role that takes over on this choice")
+
+
+class QuestionNode(NodeBase):
+    """A question with a fixed set of answers, each leading to a node."""
+
+    kind: Literal["question"]
+    prompt: Template
+    choices: list[Choice] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _distinct_values(self) -> QuestionNode:
+        values = [choice.value for choice in self.choices]
+        if len(set(values)) != len(values):
+            raise ValueError("choice values must be distinct")
+        return self
+
+
+class ConfirmNode(NodeBase):
+    """A yes/no confirmation."""
+
+    kind: Literal["confirm"]
+    prompt: Template
+    yes: NodeId
+    no: NodeId
+
+
+class InputNode(NodeBase):
+    """Free text from the operator, stored as ``answers.<node id>``."""
+
+    kind: Literal["input"]
+    prompt: Template
+    default: Template | None = None
+    pattern: Regex | None = Field(default=None, description="regular expression the answer matches")
+    next: NodeId
+
+
+class ChecklistItem(Strict):
+    """A manual step: who did it and when is journalled."""
+
+    id: Slug
+    text: Text
+    owner: Slug | None = None
+
+
+class ChecklistNode(NodeBase):
+    """Manual steps to tick off."""
+
+    kind: Literal["checklist"]
+    items: list[ChecklistItem] = Field(min_length=1)
+    next: NodeId
+
+
+class LeverNode(NodeBase):
+    """Engage a declared lever, then verify it."""
+
+    kind: Literal["lever"]
+    lever: Slug
+    next: NodeId
+    on_failure: NodeId | None = Field(
+        default=None, description="where to go when the lever fails; default: ask the operator"
+    )
+
+
+class ActionNode(NodeBase):
+    """A one-off HTTP request on a declared gateway."""
+
+    kind: Literal["action"]
+    request: Request
+    next: NodeId
+    on_failure: NodeId | None = None
+
+
+class CaptureItem(Strict):
+    """One piece of forensic evidence fetched from a gateway."""
+
+    name: Slug
+    what: list[EvidenceKind] = Field(min_length=1)
+    request: Request
+    window_before: Duration | None = Field(
+        default=None, description="fetch from this long before the incident started"
+    )
+    window_after: Duration | None = Field(
+        default=None, description="fetch again at the end, up to this long after the start"
+    )
+
+
+class CaptureNode(NodeBase):
+    """Forensic capture: stored beside the journal with its SHA-256."""
+
+    kind: Literal["capture"]
+    items: list[CaptureItem] = Field(min_length=1)
+    next: NodeId
+
+
+class NotifyNode(NodeBase):
+    """Render a message and send it (or record it) through a channel."""
+
+    kind: Literal["notify"]
+    channel: Literal["slack", "pagerduty", "statuspage", "webhook", "email", "record"] = "record"
+    audience: Literal["internal", "external", "regulator"] = "internal"
+    template: Slug | None = Field(default=None, description="a template in templates/")
+    message: Template | None = Field(default=None, description="inline Jinja2 text")
+    next: NodeId
+
+    @model_validator(mode="after")
+    def _template_or_message(self) -> NotifyNode:
+        if (self.template is None) == (self.message is None):
+            raise ValueError("give exactly one of 'template' or 'message'")
+        return self
+
+
+class Case(Strict):
+    """One arm of a branch."""
+
+    when: Annotated[str, Field(max_length=2_000, description="a Jinja2 expression")]
+    next: NodeId
+
+
+class BranchNode(NodeBase):
+    """An automatic branch on expressions over inputs, answers and saved values."""
+
+    kind: Literal["branch"]
+    cases: list[Case] = Field(min_length=1)
+    default: NodeId
+
+
+class CallNode(NodeBase):
+    """Walk another runbook; with no ``next`` its outcome is this runbook's outcome."""
+
+    kind: Literal["call"]
+    runbook: Slug = Field(description="id of the runbook to walk")
+    inputs: dict[Slug, Template] = Field(default_factory=dict)
+    next: NodeId | None = None
+
+
+class EndNode(NodeBase):
+    """The end of a walk."""
+
+    kind: Literal["end"]
+    outcome: Outcome
+    summary: Template | None = None
+
+
+Node = Annotated[
+    QuestionNode
+    | ConfirmNode
+    | InputNode
+    | ChecklistNode
+    | LeverNode
+    | ActionNode
+    | CaptureNode
+    | NotifyNode
+    | BranchNode
+    | CallNode
+    | EndNode,
+    Field(discriminator="kind"),
+]
+
+NODE_KINDS = (
+    "question",
+    "confirm",
+    "input",
+    "checklist",
+    "lever",
+    "action",
+    "capture",
+    "notify",
+    "branch",
+    "call",
+    "end",
+)
+
+
+class Runbook(Strict):
+    """An AI incident runbook, format version 1."""
+
+    aiir: Literal[1] = Field(description="format version")
+    id: Slug
+    title: Text
+    version: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+){0,2}$")] = "1.0.0"
+    owner: Slug = Field(description="team that maintains this runbook")
+    severity: Severity = Field(description="severity at the start of the walk")
+    category: Slug | None = None
+    summary: Text | None = None
+    tags: Tags = Field(default_factory=Tags)
+    systems: list[Slug] = Field(default_factory=list, description="inventory ids this covers")
+    inputs: dict[Slug, Input] = Field(default_factory=dict)
+    env: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvVar] = Field(default_factory=dict)
+    gateways: dict[Slug, Gateway] = Field(default_factory=dict)
+    levers: dict[Slug, Lever] = Field(default_factory=dict)
+    start: NodeId
+    nodes: dict[NodeId, Node] = Field(min_length=1)
+
+
+def successors(node: Node) -> list[tuple[str, str]]:
+    """``(label, target)`` for every edge out of ``node``, in the order a reader expects."""
+    if isinstance(node, QuestionNode):
+        return [(choice.label, choice.next) for choice in node.choices]
+    if isinstance(node, ConfirmNode):
+        return [("yes", node.yes), ("no", node.no)]
+    if isinstance(node, BranchNode):
+        return [(case.when, case.next) for case in node.cases] + [("otherwise", node.default)]
+    if isinstance(node, EndNode):
+        return []
+    edges: list[tuple[str, str]] = []
+    nxt = getattr(node, "next", None)
+    if nxt is not None:
+        edges.append(("", nxt))
+    failure = getattr(node, "on_failure", None)
+    if failure is not None:
+        edges.append(("on failure", failure))
+    return edges
+
+
+def edge_paths(node: Node) -> list[tuple[tuple[str | int, ...], str]]:
+    """Each edge's location inside the node (for error messages) and its target."""
+    if isinstance(node, QuestionNode):
+        return [(("choices", i, "next"), c.next) for i, c in enumerate(node.choices)]
+    if isinstance(node, ConfirmNode):
+        return [(("yes",), node.yes), (("no",), node.no)]
+    if isinstance(node, BranchNode):
+        cases = [(("cases", i, "next"), c.next) for i, c in enumerate(node.cases)]
+        return [*cases, (("default",), node.default)]
+    out: list[tuple[tuple[str | int, ...], str]] = []
+    for field in ("next", "on_failure"):
+        target = getattr(node, field, None)
+        if target is not None:
+            out.append(((field,), target))
+    return out
+
+
+def is_terminal(node: Node) -> bool:
+    """An end, or a call that hands off for good."""
+    return isinstance(node, EndNode) or (isinstance(node, CallNode) and node.next is None)
+
+
+# --- gateway profiles ------------------------------------------------------------------------
+
+
+class ProfileParam(Strict):
+    """A parameter of a profile action, given in a request's ``with``."""
+
+    description: Text
+    required: bool = True
+    default: str | int | float | bool | list[str] | None = None
+
+
+class ProfileAction(Strict):
+    """A named request on a kind of gateway: ``litellm.block_key``."""
+
+    description: Text
+    params: dict[Slug, ProfileParam] = Field(default_factory=dict)
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
+    path: Template
+    query: dict[str, Template] = Field(default_factory=dict)
+    headers: dict[str, Template] = Field(default_factory=dict)
+    json_: Any = Field(default=None, alias="json")
+    body: Template | None = None
+    timeout: float | None = Field(default=None, gt=0, le=300)
+    retries: int | None = Field(default=None, ge=0, le=10)
+    expect: Expect | None = None
+    save: dict[Slug, str] = Field(default_factory=dict)
+    admin: bool = Field(
+        default=False, description="changes gateway configuration (needs admin rights)"
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _path_only(self) -> ProfileAction:
+        if not self.path.startswith("/"):
+            raise ValueError("'path' must start with '/'")
+        return self
+
+
+class Profile(Strict):
+    """A gateway profile: the requests behind common levers on one kind of gateway."""
+
+    aiir: Literal[1]
+    profile: Slug
+    title: Text
+    description: Text | None = None
+    docs: str | None = None
+    implements: list[Slug] = Field(
+        default_factory=list, description="other profiles whose actions this gateway also serves"
+    )
+    actions: dict[Slug, ProfileAction] = Field(default_factory=dict)
+
+    @property
+    def speaks(self) -> frozenset[str]:
+        """Profiles whose actions a gateway of this profile accepts."""
+        return frozenset({self.profile, *self.implements})

@@ -1,0 +1,143 @@
+"""Jinja2 templating, sandboxed and strict.
+
+Runbook authors write templates; operators, users and models supply *values*. Values are only ever
+passed into a template's context, never compiled as templates themselves, so a prompt-injection
+payload captured from a model cannot execute. The sandbox refuses attribute walks such as
+``''.__class__.__mro__`` and ``StrictUndefined`` turns every misspelt variable into an error
+instead of an empty string.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2.sandbox import SandboxedEnvironment
+
+from aiir.errors import InputError
+
+NAMESPACES = ("inputs", "answers", "vars", "env", "incident", "window", "params")
+INCIDENT_FIELDS = frozenset(
+    {
+        "id",
+        "title",
+        "runbook",
+        "severity",
+        "started_at",
+        "elapsed",
+        "operator",
+        "drill",
+        "outcome",
+        "category",
+        "tags",
+    }
+)
+WINDOW_FIELDS = frozenset({"start", "end"})
+
+
+class TemplateFailure(InputError):
+    """A template could not be parsed or rendered; says where and why."""
+
+
+@functools.cache
+def environment() -> SandboxedEnvironment:
+    """The one sandboxed, strict environment every template renders in."""
+    env = SandboxedEnvironment(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
+    env.globals.clear()  # no range/lipsum/cycler/joiner/namespace: templates format, not compute
+    return env
+
+
+def is_template(text: str) -> bool:
+    return "{{" in text or "{%" in text or "{#" in text
+
+
+def render(source: str, context: Mapping[str, Any], where: str) -> str:
+    """Render ``source`` with ``context``; a failure names ``where`` it happened."""
+    if not is_template(source):
+        return source
+    try:
+        return environment().from_string(source).render(context)
+    except TemplateError as exc:
+        raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
+
+
+def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
+    """Evaluate a Jinja2 expression (a branch's ``when``)."""
+    try:
+        return environment().compile_expression(expression, undefined_to_none=False)(context)
+    except TemplateError as exc:
+        raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
+
+
+def _reason(exc: TemplateError) -> str:
+    message = exc.message or type(exc).__name__
+    if "unsafe" in message or "__" in message:
+        return f"refused by the sandbox ({message})"
+    return message
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A variable a template reads: ``inputs.model`` is ``Reference("inputs", "model")``."""
+
+    namespace: str
+    name: str | None
+    line: int
+
+
+def references(source: str, *, expression: bool = False) -> list[Reference]:
+    """Every variable ``source`` reads; raises :class:`TemplateFailure` on a syntax error.
+
+    ``Reference(ns, None)`` is a bare top-level name (``{{ foo }}``), which is undefined unless it
+    is one of :data:`NAMESPACES` used whole.
+    """
+    env = environment()
+    text = "{{ " + source + " }}" if expression else source
+    try:
+        tree = env.parse(text)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None) or 1
+        raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
+    found: list[Reference] = []
+    free = meta.find_undeclared_variables(tree)
+    attributed: set[int] = set()
+    for node in _walk(tree):
+        target = _namespace_access(node)
+        if target is not None:
+            name_node, attr = target
+            if name_node.name in free:
+                attributed.add(id(name_node))
+                found.append(Reference(name_node.name, attr, node.lineno))
+    for node in _walk(tree):
+        if (
+            isinstance(node, nodes.Name)
+            and node.ctx == "load"
+            and node.name in free
+            and id(node) not in attributed
+        ):
+            found.append(Reference(node.name, None, node.lineno))
+    return found
+
+
+def _namespace_access(node: nodes.Node) -> tuple[nodes.Name, str] | None:
+    if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
+        return node.node, node.attr
+    if (
+        isinstance(node, nodes.Getitem)
+        and isinstance(node.node, nodes.Name)
+        and isinstance(node.arg, nodes.Const)
+        and isinstance(node.arg.value, str)
+    ):
+        return node.node, node.arg.value
+    return None
+
+
+def _walk(node: nodes.Node) -> Iterator[nodes.Node]:
+    yield node
+    for child in node.iter_child_nodes():
+        yield from _walk(child)

@@ -1,0 +1,147 @@
+"""``aiir validate``: schema, graph and reference checks over files and directories."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from aiir import checks
+from aiir.errors import InputError, LoadError
+from aiir.findings import Finding, at, from_load_error, schema_findings
+from aiir.library import builtin_profiles, shipped_runbooks
+from aiir.loader import Document, load_file
+from aiir.schema import Profile, Runbook
+
+YAML_SUFFIXES = (".yaml", ".yml")
+SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".aiir"})
+
+
+@dataclass
+class Report:
+    """Everything ``aiir validate`` found, plus what it read."""
+
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, str] = field(default_factory=dict)  # path -> kind
+    skipped: list[str] = field(default_factory=list)  # YAML files that are not aiir documents
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    def failed(self, *, strict: bool = False) -> bool:
+        return bool(self.errors or (strict and self.warnings))
+
+
+def detect_kind(data: Any) -> str | None:
+    """Which kind of aiir document ``data`` is, or None when it is not one."""
+    if not isinstance(data, dict) or "aiir" not in data:
+        return None
+    if "profile" in data:
+        return "profile"
+    if "nodes" in data or "start" in data:
+        return "runbook"
+    return None
+
+
+KINDS: dict[str, type[BaseModel]] = {"runbook": Runbook, "profile": Profile}
+
+
+def validate_paths(paths: Sequence[str | Path]) -> Report:
+    """Validate files and directories (recursively); a missing path is an :class:`InputError`."""
+    report = Report()
+    files = list(_expand(paths))
+    runbooks: dict[str, tuple[Document, Runbook]] = {}
+    profiles = dict(builtin_profiles())
+    for path, explicit in files:
+        doc, kind = _load(path, explicit, report)
+        if doc is None or kind is None:
+            continue
+        model = _schema(doc, KINDS[kind], report)
+        report.checked[doc.path] = kind
+        if isinstance(model, Runbook):
+            _first_id(doc, model, runbooks, report)
+        elif isinstance(model, Profile):
+            profiles[model.profile] = model
+            report.findings.extend(checks.profile_findings(doc, model))
+    known = set(runbooks) | _shipped_ids()
+    for doc, runbook in runbooks.values():
+        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))
+    report.findings.sort(key=lambda f: (f.path, f.line, f.col))
+    return report
+
+
+def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from ((p, False) for p in _walk(path))
+        elif path.exists():
+            yield path, True
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    found: list[Path] = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        found.extend(Path(directory, n) for n in filenames if n.endswith(YAML_SUFFIXES))
+    return sorted(found)
+
+
+def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, str | None]:
+    try:
+        doc = load_file(path)
+    except LoadError as exc:
+        report.findings.append(from_load_error(exc))
+        return None, None
+    kind = detect_kind(doc.data)
+    if kind is None:
+        if explicit:
+            report.findings.append(
+                at(doc, (), "kind", "not an aiir document: expected 'aiir: 1' and 'nodes'")
+            )
+        else:
+            report.skipped.append(doc.path)
+    return doc, kind
+
+
+def _schema(doc: Document, model: type[BaseModel], report: Report) -> BaseModel | None:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        report.findings.extend(schema_findings(doc, exc))
+        return None
+
+
+def _first_id(
+    doc: Document,
+    runbook: Runbook,
+    seen: dict[str, tuple[Document, Runbook]],
+    report: Report,
+) -> None:
+    if runbook.id in seen:
+        first = seen[runbook.id][0]
+        line = first.locate(("id",))[0]
+        message = f"duplicate runbook id {runbook.id!r} (also in {first.path}:{line})"
+        report.findings.append(at(doc, ("id",), "duplicate-id", message))
+        return
+    seen[runbook.id] = (doc, runbook)
+
+
+def _shipped_ids() -> set[str]:
+    ids: set[str] = set()
+    for path in shipped_runbooks():
+        data = load_file(path).data
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            ids.add(data["id"])
+    return ids
