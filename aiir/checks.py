@@ -86,7 +86,9 @@ def _graph_findings(doc: Document, runbook: Runbook) -> list[Finding]:
     for node_id in nodes:
         if node_id not in reachable and runbook.start in nodes:
             message = f"unreachable: no path from start {runbook.start!r} leads here"
-            out.append(at(doc, ("nodes", node_id), "unreachable", message, level="warning", key=True))
+            out.append(
+                at(doc, ("nodes", node_id), "unreachable", message, level="warning", key=True)
+            )
     ending = _can_end(nodes)
     trapped = [n for n in nodes if n not in ending]
     in_cycle: set[str] = set()
@@ -261,7 +263,8 @@ def _request_findings(
     out: list[Finding] = []
     for name, gateway in runbook.gateways.items():
         if gateway.profile not in profiles:
-            message = f"unknown gateway profile {gateway.profile!r}{_suggest(gateway.profile, set(profiles))}"
+            hint = _suggest(gateway.profile, set(profiles))
+            message = f"unknown gateway profile {gateway.profile!r}{hint}"
             out.append(at(doc, ("gateways", name, "profile"), "unknown-profile", message))
     for loc, request, _ in requests(runbook):
         out += _one_request(doc, runbook, profiles, loc, request)
@@ -283,9 +286,13 @@ def _one_request(
         return [at(doc, (*loc, "gateway"), "unknown-gateway", message)]
     if gateway_name is None:
         if not gateways:
-            return [at(doc, loc, "unknown-gateway", "no gateway declared: add one under 'gateways'")]
+            return [
+                at(doc, loc, "unknown-gateway", "no gateway declared: add one under 'gateways'")
+            ]
         if len(gateways) > 1:
-            message = f"several gateways declared ({', '.join(sorted(gateways))}): name one in 'gateway'"
+            message = (
+                f"several gateways declared ({', '.join(sorted(gateways))}): name one in 'gateway'"
+            )
             return [at(doc, loc, "unknown-gateway", message)]
         gateway_name = next(iter(gateways))
     if request.use is None:
@@ -338,9 +345,9 @@ def template_fields(runbook: Runbook) -> Iterator[tuple[Loc, str, bool, frozense
     for node_id, node in runbook.nodes.items():
         base: Loc = ("nodes", node_id)
         for attr in ("text", "prompt", "message", "summary"):
-            value = getattr(node, attr, None)
-            if isinstance(value, str):
-                yield (*base, attr), value, False, none
+            shown = getattr(node, attr, None)
+            if isinstance(shown, str):
+                yield (*base, attr), shown, False, none
         if isinstance(node, InputNode) and node.default is not None:
             yield (*base, "default"), node.default, False, none
         if isinstance(node, BranchNode):
@@ -405,7 +412,9 @@ def _template_findings(
     defined = defined_names(runbook, profiles)
     out: list[Finding] = []
     for loc, source, expression, extra in template_fields(runbook):
-        allowed = {"env"} if "only-env" in extra else {"inputs", "answers", "vars", "env", "incident"}
+        allowed = (
+            {"env"} if "only-env" in extra else {"inputs", "answers", "vars", "env", "incident"}
+        )
         allowed |= extra - {"only-env"}
         try:
             refs = references(source, expression=expression)
@@ -466,4 +475,3 @@ def profile_findings(doc: Document, profile: Profile) -> list[Finding]:
                     message = f"'{shown}' is not defined: profile actions read their own params.*"
                     out.append(at(doc, (*base, *loc), "undefined-variable", message))
     return out
-

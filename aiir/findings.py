@@ -20,8 +20,8 @@ Level = Literal["error", "warning"]
 _PATTERNS = {
     "^[a-z0-9][a-z0-9_-]*$": "must be lower-case letters, digits, '-' or '_' (e.g. 'block-key')",
     "^[A-Z_][A-Z0-9_]*$": "must be an environment variable name (e.g. 'LITELLM_MASTER_KEY')",
-    "^[a-z0-9][a-z0-9_-]*\\.[a-z0-9][a-z0-9_-]*$": "must be 'profile.action' (e.g. litellm.block_key)",
-    "^LLM(0[1-9]|10):20[0-9]{2}$": "must be an OWASP LLM Top 10 id with its edition (e.g. LLM01:2025)",
+    "^[a-z0-9][a-z0-9_-]*\\.[a-z0-9][a-z0-9_-]*$": "must be 'profile.action' (litellm.block_key)",
+    "^LLM(0[1-9]|10):20[0-9]{2}$": "must be an OWASP LLM Top 10 id with edition (e.g. LLM01:2025)",
     "^AML\\.T[0-9]{4}(\\.[0-9]{3})?$": "must be a MITRE ATLAS technique id (e.g. AML.T0051.000)",
     "^[0-9]+(s|m|h|d)$": "must be a duration such as 30s, 15m, 2h or 1d",
     "^[0-9]+(\\.[0-9]+){0,2}$": "must be a version such as 1.2.0",

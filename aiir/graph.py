@@ -142,7 +142,9 @@ def text(runbook: Runbook) -> str:
         seen.add(node_id)
         owner = f"  ({node.owner})" if node.owner else ""
         severity = f"  → {node.severity.value}" if node.severity else ""
-        lines.append(f"{prefix}{branch}{edge}{node_id}: {describe(runbook, node_id, node)}{owner}{severity}")
+        lines.append(
+            f"{prefix}{branch}{edge}{node_id}: {describe(runbook, node_id, node)}{owner}{severity}"
+        )
         children = successors(node)
         inner = prefix + ("   " if last else "│  ")
         for i, (child_label, target) in enumerate(children):

@@ -37,12 +37,14 @@ def shipped_runbooks() -> list[Path]:
 
 
 def parse(doc: Document, model: type[M]) -> M:
-    """Validate ``doc`` against ``model``; the first problem becomes a located :class:`LoadError`."""
+    """Validate ``doc`` against ``model``; the first problem is raised as a located error."""
     try:
         return model.model_validate(doc.data)
     except ValidationError as exc:
         first = schema_findings(doc, exc)[0]
-        raise LoadError(first.path, first.line, first.col, first.message, first.breadcrumb) from None
+        raise LoadError(
+            first.path, first.line, first.col, first.message, first.breadcrumb
+        ) from None
 
 
 @functools.cache

@@ -175,7 +175,9 @@ class _Builder:
     def build(self, node: Node, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
-            raise self.fail(node, f"document expands to more than {MAX_VALUES} values (alias bomb?)")
+            raise self.fail(
+                node, f"document expands to more than {MAX_VALUES} values (alias bomb?)"
+            )
         if depth > MAX_DEPTH:
             raise self.fail(node, f"document is nested deeper than {MAX_DEPTH} levels")
         if isinstance(node, ScalarNode):

@@ -1,4 +1,4 @@
-"""Secrets never surface: every text bound for a terminal, journal, report or log goes through here."""
+"""Secrets never surface: text bound for a terminal, journal, report or log passes through here."""
 
 from __future__ import annotations
 

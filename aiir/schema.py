@@ -45,7 +45,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """Incident severity (DOMAIN.md §3); SEV1 is the most severe."""
 
     SEV1 = "SEV1"
@@ -55,7 +55,7 @@ class Severity(str, enum.Enum):
     SEV5 = "SEV5"
 
 
-class Phase(str, enum.Enum):
+class Phase(enum.StrEnum):
     """Incident lifecycle phases (CoSAI; NIST SP 800-61r3)."""
 
     PREPARATION = "preparation"
@@ -66,7 +66,7 @@ class Phase(str, enum.Enum):
     POST_INCIDENT = "post-incident"
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """How a walk ends. ``failed`` and ``aborted`` make ``aiir run`` exit 1."""
 
     RESOLVED = "resolved"
@@ -82,7 +82,7 @@ class Outcome(str, enum.Enum):
 FAILING_OUTCOMES = frozenset({Outcome.ABORTED, Outcome.FAILED})
 
 
-class LeverKind(str, enum.Enum):
+class LeverKind(enum.StrEnum):
     """Containment levers (DOMAIN.md §2)."""
 
     KILL_SWITCH = "kill-switch"
@@ -97,7 +97,7 @@ class LeverKind(str, enum.Enum):
     HUMAN_IN_THE_LOOP = "human-in-the-loop"
 
 
-class EvidenceKind(str, enum.Enum):
+class EvidenceKind(enum.StrEnum):
     """What a forensic capture holds (CoSAI forensic capture list)."""
 
     SYSTEM_PROMPT = "system-prompt"
@@ -169,7 +169,9 @@ class Request(Strict):
     @model_validator(mode="after")
     def _use_or_spelled_out(self) -> Request:
         if self.use is None and (self.method is None or self.path is None):
-            raise ValueError("a request needs either 'use' (a profile action) or 'method' and 'path'")
+            raise ValueError(
+                "a request needs either 'use' (a profile action) or 'method' and 'path'"
+            )
         if self.json_ is not None and self.body is not None:
             raise ValueError("give either 'json' or 'body', not both")
         if self.path is not None and not self.path.startswith("/"):

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     mermaid = "mermaid"
     dot = "dot"
     text = "text"
@@ -21,7 +21,7 @@ def command(
         Format, typer.Option("--format", "-f", help="mermaid (Markdown), dot (Graphviz) or text.")
     ] = Format.text,
 ) -> None:
-    """Draw a runbook's decision tree, with choice labels on the edges, levers and outcomes marked."""
+    """Draw a runbook's decision tree: choice labels on edges, levers and outcomes marked."""
     from aiir.graph import render
     from aiir.library import load_runbook
 
