@@ -59,7 +59,7 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
     out: list[Finding] = []
     nodes = runbook.nodes
     if runbook.start not in nodes:
-        message = f"start {runbook.start!r} names no node{_suggest(runbook.start, set(nodes))}"
+        message = f"{runbook.start!r} names no node{_suggest(runbook.start, set(nodes))}"
         out.append(at(doc, ("start",), "dangling-next", message))
     for node_id, node in nodes.items():
         for loc, target in edge_paths(node):

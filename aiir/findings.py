@@ -27,6 +27,22 @@ _PATTERNS = {
     "^[0-9]+(\\.[0-9]+){0,2}$": "must be a version such as 1.2.0",
 }
 
+# What a type error expected, in YAML words rather than pydantic's ("Input should be a valid …").
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "a boolean (true or false)",
+    "bool_parsing": "a boolean (true or false)",
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "model_attributes_type": "a mapping (key: value)",
+    "list_type": "a list",
+}
+
 
 @dataclass(frozen=True)
 class Finding:
@@ -68,19 +84,20 @@ def from_load_error(exc: LoadError) -> Finding:
 
 def schema_findings(doc: Document, exc: ValidationError) -> list[Finding]:
     """Map pydantic's errors back to the YAML: one finding per distinct location."""
-    out: list[Finding] = []
-    seen: set[tuple[str | int, ...]] = set()
+    groups: dict[tuple[str | int, ...], list[Any]] = {}
     for error in exc.errors(include_url=False):
-        loc = _data_loc(doc.data, error["loc"])
-        if loc in seen:
-            continue  # a union reports once per member; the first says enough
-        seen.add(loc)
-        out.append(_finding(doc, loc, error))
-    return out
+        # A union reports once per member, all at the same place in the document.
+        groups.setdefault(_data_loc(doc.data, error["loc"]), []).append(error)
+    return [_finding(doc, loc, errors) for loc, errors in groups.items()]
 
 
-def _finding(doc: Document, loc: tuple[str | int, ...], error: Any) -> Finding:
+def _finding(doc: Document, loc: tuple[str | int, ...], errors: list[Any]) -> Finding:
+    error = errors[0]
     kind = error["type"]
+    if kind in _EXPECTED:
+        wanted = list(dict.fromkeys(_EXPECTED[e["type"]] for e in errors if e["type"] in _EXPECTED))
+        expected = ", ".join(wanted[:-1]) + f" or {wanted[-1]}" if len(wanted) > 1 else wanted[0]
+        return at(doc, loc, "schema", f"expected {expected}, got {_shown(error['input'])}")
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "missing":
         return at(doc, loc[:-1], "schema", f"missing required field '{loc[-1]}'", key=True)
@@ -98,7 +115,28 @@ def _finding(doc: Document, loc: tuple[str | int, ...], error: Any) -> Finding:
         return at(doc, loc, "schema", f"{error['input']!r} {message}")
     if kind in {"literal_error", "enum"}:
         message = f"{error['input']!r}: {message[0].lower()}{message[1:]}"
+    elif kind == "too_short":
+        ctx = error.get("ctx", {})
+        message = f"needs at least {ctx.get('min_length')} item(s), has {ctx.get('actual_length')}"
     return at(doc, loc, "schema", message)
+
+
+def _shown(value: Any) -> str:
+    """A YAML value as a reader would name it: ``the number 42``, ``a list``."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"the string {shown!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
 
 
 def _data_loc(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:

@@ -59,25 +59,38 @@ _MERMAID_SHAPES = {
 }
 
 
-def _mid(node_id: str) -> str:
-    return "n_" + node_id.replace("-", "_")
+def _mermaid_ids(node_ids: list[str]) -> dict[str, str]:
+    """Mermaid-safe ids (no '-', which Mermaid reads as an edge); ``a-b`` and ``a_b`` stay apart."""
+    ids: dict[str, str] = {}
+    used: set[str] = set()
+    for node_id in node_ids:
+        base = candidate = "n_" + node_id.replace("-", "_")
+        suffix = 2
+        while candidate in used:
+            candidate = f"{base}_{suffix}"
+            suffix += 1
+        used.add(candidate)
+        ids[node_id] = candidate
+    return ids
 
 
 def mermaid(runbook: Runbook) -> str:
     """Mermaid flowchart; levers and outcomes carry classes for colour."""
-    lines = ["flowchart TD", f"  %% {runbook.id} v{runbook.version}: {runbook.title}"]
+    mid = _mermaid_ids(list(runbook.nodes))
+    title = _mermaid_text(runbook.title)
+    lines = ["flowchart TD", f"  %% {runbook.id} v{runbook.version}: {title}"]
     for node_id, node in runbook.nodes.items():
         left, right = _MERMAID_SHAPES.get(node.kind, ('["', '"]'))
         label = _mermaid_text(f"{node_id}: {describe(runbook, node_id, node)}")
-        lines.append(f"  {_mid(node_id)}{left}{label}{right}")
+        lines.append(f"  {mid[node_id]}{left}{label}{right}")
     for node_id, node in runbook.nodes.items():
         for label, target in successors(node):
             if target not in runbook.nodes:
                 continue
             arrow = f' -->|"{_mermaid_text(label)}"| ' if label else " --> "
-            lines.append(f"  {_mid(node_id)}{arrow}{_mid(target)}")
-    levers = [_mid(n) for n, node in runbook.nodes.items() if isinstance(node, LeverNode)]
-    ends = [_mid(n) for n, node in runbook.nodes.items() if isinstance(node, EndNode)]
+            lines.append(f"  {mid[node_id]}{arrow}{mid[target]}")
+    levers = [mid[n] for n, node in runbook.nodes.items() if isinstance(node, LeverNode)]
+    ends = [mid[n] for n, node in runbook.nodes.items() if isinstance(node, EndNode)]
     lines.append("  classDef lever fill:#fde2e1,stroke:#c0392b,stroke-width:2px")
     lines.append("  classDef outcome fill:#e3f4e1,stroke:#27ae60")
     if levers:
@@ -109,7 +122,8 @@ def dot(runbook: Runbook) -> str:
     lines.append(f'  label="{_dot_text(runbook.title)}";')
     for node_id, node in runbook.nodes.items():
         shape = _DOT_SHAPES.get(node.kind, "box")
-        label = _dot_text(f"{node_id}\\n{describe(runbook, node_id, node)}")
+        # DOT's own line break is the two characters backslash-n, so join after escaping.
+        label = _dot_text(node_id) + "\\n" + _dot_text(describe(runbook, node_id, node))
         extra = ""
         if isinstance(node, LeverNode):
             extra = ', style=filled, fillcolor="#fde2e1", color="#c0392b"'

@@ -33,6 +33,8 @@ _scalars = SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
 _BOOL = {"true": True, "false": False}
 _MERGE = _TAG + "merge"
+_PLAIN_KEYS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
+_DECIMAL = re.compile(r"[-+]?[0-9][0-9_]*")
 
 
 @dataclass(frozen=True)
@@ -95,21 +97,32 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
 
 def load_text(text: str, path: str) -> Document:
     """Parse one YAML document from ``text``; ``path`` is used in error messages only."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except UnicodeEncodeError as exc:  # a lone surrogate: only reachable from a str, not a file
+        line, col = _position(text.encode("utf-8", "surrogatepass"), exc.start)
+        raise LoadError(path, line, col, "text is not valid Unicode (lone surrogate)") from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, path) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - PyYAML always marks its errors
+    except yaml.reader.ReaderError as exc:
+        raise _reader_error(exc, text, path) from None
+    except yaml.YAMLError as exc:  # pragma: no cover - every other PyYAML error is marked
         raise LoadError(path, 1, 1, f"invalid YAML: {exc}") from None
     except RecursionError:
-        raise LoadError(path, 1, 1, "document is nested too deeply") from None
+        raise LoadError(path, 1, 1, _TOO_DEEP) from None
     finally:
         loader.dispose()
-    if root is None:
+    if root is None or _is_empty(root):
         raise LoadError(path, 1, 1, "empty document: expected a mapping")
     builder = _Builder(path)
     return Document(path, builder.build(root, 0), root)
+
+
+def _is_empty(root: Node) -> bool:
+    """``---`` alone, or an anchor with nothing after it: as empty as an empty file."""
+    return isinstance(root, ScalarNode) and root.tag == _TAG + "null" and root.value == ""
 
 
 def load_file(path: str | Path) -> Document:
@@ -137,7 +150,8 @@ def decode(raw: bytes, path: str) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line, col = _position(raw, exc.start)
-        raise LoadError(path, line, col, "file is not UTF-8 text") from None
+        byte = raw[exc.start]
+        raise LoadError(path, line, col, f"file is not UTF-8 text (byte 0x{byte:02x})") from None
 
 
 def _position(raw: bytes, offset: int) -> tuple[int, int]:
@@ -147,19 +161,37 @@ def _position(raw: bytes, offset: int) -> tuple[int, int]:
 
 
 _SINGLE = re.compile(r"expected a single document")
+_TOO_DEEP = f"document is nested deeper than {MAX_DEPTH} levels"
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> LoadError:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
+    if "nesting depth" in problem:
+        return LoadError(path, line, col, _TOO_DEEP)
     if exc.context and _SINGLE.search(exc.context):
         problem = "several YAML documents in one file; aiir reads exactly one (remove the '---')"
-    elif "nesting depth" in problem:
-        problem = "document is nested too deeply"
     elif exc.context:
         problem = f"{problem} ({exc.context})"
     return LoadError(path, line, col, f"invalid YAML: {problem}")
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> LoadError:
+    """A character YAML forbids (a control character): PyYAML gives an offset, not a line."""
+    offset = exc.position if isinstance(exc.position, int) else 0
+    if _Loader is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8, PyYAML characters
+        offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
+    line = text.count("\n", 0, offset) + 1
+    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    char = exc.character
+    code = ord(char) if isinstance(char, str) else int(char)
+    return LoadError(path, line, col, f"invalid YAML: character U+{code:04X} is not allowed")
+
+
+def _tag_error(tag: str) -> str:
+    shown = "!!" + tag.removeprefix(_TAG) if tag.startswith(_TAG) else tag
+    return f"unsupported YAML tag {shown!r}: aiir reads plain YAML data only"
 
 
 class _Builder:
@@ -168,23 +200,29 @@ class _Builder:
     def __init__(self, path: str) -> None:
         self.path = path
         self.count = 0
+        # The furthest node reached in the text. An alias re-enters an earlier node, so the limits
+        # below are reported here, where the reader got to, not inside the anchored value.
+        self.frontier: Node | None = None
 
     def fail(self, node: Node, message: str) -> LoadError:
         return LoadError(self.path, node.start_mark.line + 1, node.start_mark.column + 1, message)
 
     def build(self, node: Node, depth: int) -> Any:
         self.count += 1
+        frontier = self.frontier
+        if frontier is None or node.start_mark.index > frontier.start_mark.index:
+            self.frontier = frontier = node
         if self.count > MAX_VALUES:
             raise self.fail(
-                node, f"document expands to more than {MAX_VALUES} values (alias bomb?)"
+                frontier, f"document expands to more than {MAX_VALUES} values (alias bomb?)"
             )
         if depth > MAX_DEPTH:
-            raise self.fail(node, f"document is nested deeper than {MAX_DEPTH} levels")
+            raise self.fail(frontier, _TOO_DEEP)
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if isinstance(node, SequenceNode):
             if node.tag != _TAG + "seq":
-                raise self.fail(node, f"unsupported YAML tag {node.tag!r}")
+                raise self.fail(node, _tag_error(node.tag))
             return [self.build(item, depth + 1) for item in node.value]
         if isinstance(node, MappingNode):
             return self.mapping(node, depth)
@@ -199,17 +237,28 @@ class _Builder:
         if tag == _TAG + "bool":
             # YAML 1.2: only true/false are booleans; `yes`, `no`, `on`, `off` stay strings.
             return _BOOL.get(node.value.lower(), node.value)
+        if tag in (_TAG + "int", _TAG + "float") and ":" in node.value:
+            return node.value  # YAML 1.1 base 60 (`1:30` is 90): text in YAML 1.2
         if tag == _TAG + "int":
-            return _scalars.construct_yaml_int(node)
+            return self.integer(node)
         if tag == _TAG + "float":
             return _scalars.construct_yaml_float(node)
         if tag == _TAG + "timestamp":
             return node.value  # dates stay text: versions and times are parsed where they are used
-        raise self.fail(node, f"unsupported YAML tag {tag!r}: aiir reads plain YAML data only")
+        raise self.fail(node, _tag_error(tag))
+
+    def integer(self, node: ScalarNode) -> int:
+        """YAML 1.2 integers: ``017`` is seventeen, not YAML 1.1's octal fifteen."""
+        try:
+            if _DECIMAL.fullmatch(node.value):
+                return int(node.value.replace("_", ""), 10)
+            return int(_scalars.construct_yaml_int(node))
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise self.fail(node, "number is too large") from None
 
     def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
         if node.tag != _TAG + "map":
-            raise self.fail(node, f"unsupported YAML tag {node.tag!r}")
+            raise self.fail(node, _tag_error(node.tag))
         out: dict[str, Any] = {}
         seen: dict[str, Node] = {}
         merged: dict[str, Any] = {}
@@ -219,6 +268,8 @@ class _Builder:
                 continue
             if not isinstance(key_node, ScalarNode):
                 raise self.fail(key_node, "mapping keys must be plain text")
+            if key_node.tag not in _PLAIN_KEYS:
+                raise self.fail(key_node, _tag_error(key_node.tag))
             key = key_node.value
             if key in seen:
                 first = seen[key].start_mark.line + 1

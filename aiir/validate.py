@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -60,6 +61,7 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
     report = Report()
     files = list(_expand(paths))
     runbooks: dict[str, tuple[Document, Runbook]] = {}
+    claimed: set[str] = set()  # ids of invalid runbooks too: calls to them are not also errors
     profiles = dict(builtin_profiles())
     for path, explicit in files:
         doc, kind = _load(path, explicit, report)
@@ -67,12 +69,14 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
             continue
         model = _schema(doc, KINDS[kind], report)
         report.checked[doc.path] = kind
+        if kind == "runbook" and isinstance(doc.data.get("id"), str):
+            claimed.add(doc.data["id"])
         if isinstance(model, Runbook):
             _first_id(doc, model, runbooks, report)
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
-    known = set(runbooks) | _shipped_ids()
+    known = claimed | _shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col))
@@ -80,6 +84,16 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
 
 
 def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Each file once, even when named twice or also found in a named directory."""
+    seen: set[Path] = set()
+    for path, explicit in _candidates(paths):
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            yield path, explicit
+
+
+def _candidates(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -106,10 +120,13 @@ def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, 
         return None, None
     kind = detect_kind(doc.data)
     if kind is None:
-        if explicit:
-            report.findings.append(
-                at(doc, (), "kind", "not an aiir document: expected 'aiir: 1' and 'nodes'")
-            )
+        claims = isinstance(doc.data, dict) and "aiir" in doc.data
+        if claims:
+            message = "unknown kind of aiir document: a runbook has 'nodes', a profile 'profile'"
+            report.findings.append(at(doc, ("aiir",), "kind", message, key=True))
+        elif explicit:
+            message = "not an aiir document: expected a mapping with 'aiir: 1' (runbook, profile)"
+            report.findings.append(at(doc, (), "kind", message))
         else:
             report.skipped.append(doc.path)
     return doc, kind
@@ -138,10 +155,15 @@ def _first_id(
     seen[runbook.id] = (doc, runbook)
 
 
-def _shipped_ids() -> set[str]:
+@functools.cache
+def _shipped_ids() -> frozenset[str]:
+    """Ids of the shipped library, which any runbook may call; a broken file is skipped here."""
     ids: set[str] = set()
     for path in shipped_runbooks():
-        data = load_file(path).data
+        try:
+            data = load_file(path).data
+        except LoadError:
+            continue
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             ids.add(data["id"])
-    return ids
+    return frozenset(ids)

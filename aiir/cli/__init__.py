@@ -14,7 +14,7 @@ import traceback
 
 import typer
 
-from aiir.cli import graph, schema, validate
+from aiir.cli import graph, incident, schema, validate
 from aiir.errors import AiirError, ExitStatus
 
 app = typer.Typer(
@@ -29,6 +29,12 @@ app = typer.Typer(
 app.command("validate")(validate.command)
 app.command("graph")(graph.command)
 app.command("schema")(schema.command)
+app.command("run")(incident.run)
+app.command("resume")(incident.resume)
+app.command("release")(incident.release)
+app.command("verify")(incident.verify)
+app.command("incidents")(incident.incidents)
+app.command("show")(incident.show)
 
 
 @app.callback()

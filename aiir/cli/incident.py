@@ -1,0 +1,145 @@
+"""``aiir run``, ``resume``, ``release``, ``verify``, ``incidents``, ``show``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from aiir.environment import Environment
+
+IncidentDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--incident-dir",
+        help="Where incidents are kept (default: $AIIR_INCIDENT_DIR or ./.aiir/incidents).",
+    ),
+]
+Gateways = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--gateway", "-g", help="Point a declared gateway elsewhere: NAME=URL (repeatable)."
+    ),
+]
+Answers = Annotated[
+    Path | None,
+    typer.Option(
+        "--answers", "-a", help="YAML file of answers keyed by node id (for CI and drills)."
+    ),
+]
+Yes = Annotated[
+    bool, typer.Option("--yes", "-y", help="Pre-approve every lever and action request.")
+]
+
+
+def _environment(
+    incident_dir: Path | None, gateways: list[str] | None = None, **flags: bool
+) -> Environment:
+    from aiir.environment import Environment, incidents_root
+    from aiir.run import parse_assignments
+
+    env = Environment.for_terminal(**flags)
+    env.incidents_dir = incidents_root(env.environ, incident_dir)
+    env.gateway_urls = parse_assignments(gateways or [], "--gateway")
+    return env
+
+
+def run(
+    runbook: Annotated[Path, typer.Argument(help="The runbook to walk.")],
+    answers: Answers = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", "-s", help="Set an input: KEY=VALUE (repeatable).")
+    ] = None,
+    gateway: Gateways = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Resolve and print every request; send none.")
+    ] = False,
+    yes: Yes = False,
+    incident_dir: IncidentDir = None,
+) -> int:
+    """Walk a runbook: triage questions, levers with verification, evidence, journal."""
+    from aiir.run import parse_assignments, start
+
+    env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes)
+    inputs = parse_assignments(set_ or [], "--set")
+    return int(start(runbook, env, inputs=inputs, answers=answers).exit_status)
+
+
+def resume(
+    incident: Annotated[str, typer.Argument(help="Incident id (see: aiir incidents).")],
+    answers: Answers = None,
+    gateway: Gateways = None,
+    yes: Yes = False,
+    incident_dir: IncidentDir = None,
+) -> int:
+    """Continue an interrupted incident where it stopped; no lever is engaged twice."""
+    from aiir.run import resume as resume_incident
+
+    env = _environment(incident_dir, gateway, assume_yes=yes)
+    return int(resume_incident(incident, env, answers=answers).exit_status)
+
+
+def release(
+    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    lever: Annotated[str | None, typer.Argument(help="Release only this lever.")] = None,
+    gateway: Gateways = None,
+    yes: Yes = False,
+    incident_dir: IncidentDir = None,
+) -> int:
+    """Release (roll back) engaged levers, newest first, each journalled."""
+    from aiir.errors import ExitStatus
+    from aiir.run import release as release_levers
+
+    env = _environment(incident_dir, gateway, assume_yes=yes)
+    result = release_levers(incident, env, lever)
+    still = result.needs_release()
+    if still:
+        typer.echo(f"still engaged: {', '.join(r.lever for r in still)}", err=True)
+        return ExitStatus.FAILED
+    return ExitStatus.OK
+
+
+def verify(
+    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    incident_dir: IncidentDir = None,
+) -> int:
+    """Check the journal's hash chain and every evidence file's SHA-256."""
+    from aiir.errors import ExitStatus
+    from aiir.incident import incident_dir as find
+    from aiir.journal import verify as verify_journal
+
+    env = _environment(incident_dir)
+    directory = find(env.incidents_dir, incident)
+    problems = verify_journal(directory)
+    for problem in problems:
+        typer.echo(f"{directory / 'journal.jsonl'}: {problem}", err=True)
+    if problems:
+        typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
+        return ExitStatus.FAILED
+    typer.echo(f"{incident}: journal chain and evidence intact")
+    return ExitStatus.OK
+
+
+def incidents(
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    incident_dir: IncidentDir = None,
+) -> None:
+    """List incidents, newest first."""
+    from aiir.report import incidents_table
+
+    env = _environment(incident_dir)
+    incidents_table(env, as_json=as_json)
+
+
+def show(
+    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    incident_dir: IncidentDir = None,
+) -> None:
+    """One incident: timeline, answers, levers and their state, evidence."""
+    from aiir.report import show_incident
+
+    env = _environment(incident_dir)
+    show_incident(env, incident, as_json=as_json)

@@ -1,0 +1,698 @@
+"""The engine: a small state machine over a runbook graph.
+
+It knows nothing of terminals or sockets: everything it does to the world goes through the
+:class:`~aiir.environment.Environment` (prompter, HTTP client, clock, console) and the
+:class:`~aiir.journal.Journal`.
+
+Every effect (an answer, a branch taken, a lever, an action, a capture, a message, a decision) is a
+numbered *step*. A resumed walk replays the journal: steps that already have a result are taken
+from it, not done again, so the walk arrives where it stopped with the same state. A lever whose
+intent was journalled but whose result was not is checked with its verify probe before anything
+is sent again: no lever is ever engaged twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiir import display
+from aiir.environment import Environment, iso, parse_iso
+from aiir.errors import InputError
+from aiir.gateway import Call, Endpoint, Reply, Sender, build_call
+from aiir.incident import Incident, LeverRecord
+from aiir.journal import Event, Journal
+from aiir.prompter import MissingAnswer, Option
+from aiir.schema import (
+    FAILING_OUTCOMES,
+    ActionNode,
+    BranchNode,
+    CallNode,
+    CaptureItem,
+    CaptureNode,
+    ChecklistNode,
+    ConfirmNode,
+    EndNode,
+    InputNode,
+    Lever,
+    LeverNode,
+    Node,
+    NotifyNode,
+    Outcome,
+    Profile,
+    QuestionNode,
+    Request,
+    Runbook,
+)
+from aiir.templating import evaluate, render
+
+FAILURE_OPTIONS = (
+    Option("retry", "Retry"),
+    Option("skip", "Skip it and go on"),
+    Option("release", "Release every engaged lever and stop"),
+    Option("abort", "Abort the walk (levers stay as they are)"),
+)
+DEFAULT_WINDOW = dt.timedelta(hours=1)
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a walk (or a called runbook) ended."""
+
+    outcome: Outcome
+    summary: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in FAILING_OUTCOMES
+
+
+@dataclass
+class Frame:
+    """One runbook being walked (the root, or one called from it)."""
+
+    runbook: Runbook
+    inputs: dict[str, Any]
+    endpoints: dict[str, Endpoint]
+    env: dict[str, str]
+    prefix: str = ""  # answers-file key prefix for called runbooks: "child-id."
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+class RunbookSource:
+    """Where called runbooks come from: the caller's directory, then the shipped library."""
+
+    def __init__(self, loader: Any, directories: list[Path]) -> None:
+        self.loader = loader
+        self.directories = directories
+
+    def find(self, runbook_id: str) -> tuple[Runbook, bytes]:
+        from aiir.loader import load_file
+
+        for directory in self.directories:
+            candidate = directory / f"{runbook_id}.yaml"
+            if candidate.is_file():
+                return self.loader(candidate), candidate.read_bytes()
+        for directory in self.directories:
+            for path in sorted(directory.glob("*.yaml")):
+                data = load_file(path).data
+                if isinstance(data, dict) and data.get("id") == runbook_id:
+                    return self.loader(path), path.read_bytes()
+        raise InputError(
+            f"no runbook with id {runbook_id!r} in {', '.join(map(str, self.directories))}"
+        )
+
+
+def duration(text: str | None, default: dt.timedelta = DEFAULT_WINDOW) -> dt.timedelta:
+    if not text:
+        return default
+    match = _DURATION.match(text)
+    if not match:
+        return default
+    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+class Walk:
+    """Walks one incident's runbook graph, journalling every step."""
+
+    def __init__(
+        self,
+        env: Environment,
+        journal: Journal,
+        incident: Incident,
+        profiles: Mapping[str, Profile],
+        source: RunbookSource,
+        scripted: Mapping[str, Any],
+        secrets: set[str],
+    ) -> None:
+        self.env = env
+        self.journal = journal
+        self.incident = incident
+        self.profiles = profiles
+        self.source = source
+        self.scripted = scripted
+        self.secrets = secrets
+        self.sender = Sender(env.http, env.clock.sleep)
+        self.screen = display.Screen(env.console, self.scrub)
+        self.step = 0
+        self.recorded: dict[int, list[Event]] = {}
+        for event in journal.events:
+            if event.step is not None:
+                self.recorded.setdefault(event.step, []).append(event)
+        self.last_recorded = max(self.recorded, default=0)
+        self.frames: dict[str, Frame] = {}
+
+    # --- journal and replay -----------------------------------------------------------------
+
+    def scrub(self, text: str) -> str:
+        from aiir.redact import scrub
+
+        return scrub(text, self.secrets)
+
+    @property
+    def replaying(self) -> bool:
+        return self.step < self.last_recorded
+
+    def record(self, type_: str, data: dict[str, Any], step: int | None = None) -> Event | None:
+        """Append an event (unless replaying one already written) and fold it into the state."""
+        if step is None and self.replaying:
+            return None
+        event = self.journal.append(type_, data, step=step)
+        self.incident.apply(event)
+        return event
+
+    def next_step(self) -> tuple[int, dict[str, Event]]:
+        self.step += 1
+        return self.step, {e.type: e for e in self.recorded.get(self.step, [])}
+
+    def context(self, frame: Frame, **extra: Any) -> dict[str, Any]:
+        started = parse_iso(self.incident.started_at)
+        elapsed = self.env.clock.now() - started
+        incident = {
+            "id": self.incident.id,
+            "title": self.incident.title,
+            "runbook": frame.runbook.id,
+            "severity": self.incident.severity,
+            "started_at": self.incident.started_at,
+            "elapsed": display.clock_text(elapsed),
+            "operator": self.env.operator,
+            "drill": self.incident.drill,
+            "outcome": self.incident.outcome or "",
+            "category": frame.runbook.category or "",
+            "tags": frame.runbook.tags.model_dump(),
+        }
+        return {
+            "inputs": frame.inputs,
+            "answers": frame.answers,
+            "vars": self.incident.vars,
+            "env": frame.env,
+            "incident": incident,
+            **extra,
+        }
+
+    # --- the walk ----------------------------------------------------------------------------
+
+    def run(self, frame: Frame) -> Ended:
+        """Walk ``frame`` from its start; the root walk also closes the incident."""
+        ended = self.walk(frame)
+        self.after_captures(frame)
+        self.record("incident.ended", {"outcome": ended.outcome.value, "summary": ended.summary})
+        self.screen.ended(self.incident, ended.outcome.value, ended.summary)
+        return ended
+
+    def walk(self, frame: Frame) -> Ended:
+        self.frames[frame.runbook.id] = frame
+        node_id = frame.runbook.start
+        while True:
+            node = frame.runbook.nodes[node_id]
+            self.enter(frame, node_id, node)
+            result = self.handle(frame, node_id, node)
+            if isinstance(result, Ended):
+                return result
+            node_id = result
+
+    def enter(self, frame: Frame, node_id: str, node: Node) -> None:
+        if node.severity is not None:
+            self.change_severity(frame, node_id, node.severity.value)
+        self.record(
+            "node.entered",
+            {
+                "runbook": frame.runbook.id,
+                "node": node_id,
+                "kind": node.kind,
+                "title": node.title,
+                "owner": node.owner,
+                "severity": self.incident.severity,
+            },
+        )
+        if not self.replaying:
+            text = (
+                render(node.text, self.context(frame), f"nodes.{node_id}.text") if node.text else ""
+            )
+            self.screen.node(
+                self.incident, frame.runbook, node_id, node, text, self.env.clock.now()
+            )
+
+    def change_severity(self, frame: Frame, node_id: str, severity: str) -> None:
+        if severity != self.incident.severity:
+            data = {
+                "from": self.incident.severity,
+                "to": severity,
+                "runbook": frame.runbook.id,
+                "node": node_id,
+            }
+            if self.record("severity.changed", data) is None:
+                self.incident.severity = severity
+            if not self.replaying:
+                self.screen.severity(severity)
+
+    def handle(self, frame: Frame, node_id: str, node: Node) -> str | Ended:
+        if isinstance(node, QuestionNode):
+            return self.question(frame, node_id, node)
+        if isinstance(node, ConfirmNode):
+            yes = self.ask(
+                frame, node_id, "confirm", render(node.prompt, self.context(frame), node_id)
+            )
+            return node.yes if yes else node.no
+        if isinstance(node, InputNode):
+            return self.text_input(frame, node_id, node)
+        if isinstance(node, ChecklistNode):
+            return self.checklist(frame, node_id, node)
+        if isinstance(node, LeverNode):
+            return self.lever(frame, node_id, node)
+        if isinstance(node, ActionNode):
+            return self.action(frame, node_id, node)
+        if isinstance(node, CaptureNode):
+            return self.capture(frame, node_id, node)
+        if isinstance(node, NotifyNode):
+            return self.notify(frame, node_id, node)
+        if isinstance(node, BranchNode):
+            return self.branch(frame, node_id, node)
+        if isinstance(node, CallNode):
+            return self.call(frame, node_id, node)
+        assert isinstance(node, EndNode)
+        summary = (
+            render(node.summary, self.context(frame), f"nodes.{node_id}.summary")
+            if node.summary
+            else ""
+        )
+        return Ended(node.outcome, summary.strip())
+
+    # --- asking --------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        frame: Frame,
+        node_id: str,
+        how: str,
+        message: str,
+        options: list[Option] | None = None,
+        *,
+        key: str | None = None,
+        default: Any = None,
+    ) -> Any:
+        """One answer, from the journal when replaying, else from the prompter (and journalled)."""
+        step, recorded = self.next_step()
+        if "answer" in recorded:
+            value = recorded["answer"].data["value"]
+        else:
+            full_key = frame.prefix + (key or node_id)
+            value = self._prompt(full_key, how, self.scrub(message), options or [], default)
+            self.record(
+                "answer",
+                {
+                    "runbook": frame.runbook.id,
+                    "node": node_id,
+                    "key": key or node_id,
+                    "value": value,
+                },
+                step=step,
+            )
+        if key is None:
+            frame.answers[node_id] = value
+        return value
+
+    def _prompt(self, key: str, how: str, message: str, options: list[Option], default: Any) -> Any:
+        prompter = self.env.prompter
+        if key in self.scripted:
+            from aiir.prompter import ScriptedPrompter
+
+            prompter = ScriptedPrompter(self.scripted, prompter)
+        if how == "choose":
+            return prompter.choose(key, message, options)
+        if how == "confirm":
+            return prompter.confirm(key, message, bool(default))
+        if how == "checklist":
+            return prompter.checklist(key, message, options)
+        return prompter.text(key, message, default)
+
+    def question(self, frame: Frame, node_id: str, node: QuestionNode) -> str:
+        options = [Option(c.value, c.label) for c in node.choices]
+        prompt = render(node.prompt, self.context(frame), f"nodes.{node_id}.prompt")
+        value = self.ask(frame, node_id, "choose", prompt, options)
+        choice = next(c for c in node.choices if c.value == value)
+        if choice.severity is not None:
+            self.change_severity(frame, node_id, choice.severity.value)
+        return choice.next
+
+    def text_input(self, frame: Frame, node_id: str, node: InputNode) -> str:
+        context = self.context(frame)
+        prompt = render(node.prompt, context, f"nodes.{node_id}.prompt")
+        default = (
+            render(node.default, context, f"nodes.{node_id}.default") if node.default else None
+        )
+        value = str(self.ask(frame, node_id, "text", prompt, default=default))
+        if node.pattern and not re.fullmatch(node.pattern, value):
+            raise InputError(f"answer to {node_id!r} does not match {node.pattern!r}: {value!r}")
+        return node.next
+
+    def checklist(self, frame: Frame, node_id: str, node: ChecklistNode) -> str:
+        options = [Option(i.id, f"{i.text} ({i.owner})" if i.owner else i.text) for i in node.items]
+        done = self.ask(frame, node_id, "checklist", f"{node.title}: tick what is done", options)
+        missing = [i.id for i in node.items if i.id not in done]
+        if missing and not self.replaying:
+            self.screen.note(f"open items: {', '.join(missing)}")
+        return node.next
+
+    def branch(self, frame: Frame, node_id: str, node: BranchNode) -> str:
+        step, recorded = self.next_step()
+        if "branch" in recorded:
+            return str(recorded["branch"].data["next"])
+        context = self.context(frame)
+        target, case = node.default, None
+        for i, arm in enumerate(node.cases):
+            if evaluate(arm.when, context, f"nodes.{node_id}.cases[{i}].when"):
+                target, case = arm.next, i
+                break
+        self.record(
+            "branch",
+            {"runbook": frame.runbook.id, "node": node_id, "case": case, "next": target},
+            step=step,
+        )
+        return target
+
+    # --- levers --------------------------------------------------------------------------------
+
+    def approve(self, frame: Frame, node_id: str, what: str, call: Call) -> bool:
+        """Show the exact request; ask to go ahead unless --yes pre-approved it."""
+        if not self.replaying:
+            self.screen.request(what, call.summary())
+        if self.env.assume_yes or self.env.dry_run:
+            return True
+        key = f"{node_id}.approve"
+        try:
+            return bool(self.ask(frame, node_id, "confirm", f"{what}: send this request?", key=key))
+        except MissingAnswer:
+            raise MissingAnswer(
+                f"{frame.prefix}{node_id}: {what} needs approval and there is no terminal: "
+                "pass --yes to pre-approve levers and actions "
+                f"(or answer `{frame.prefix}{key}: yes` in --answers)"
+            ) from None
+
+    def call_for(self, frame: Frame, request: Request, where: str, **extra: Any) -> Call:
+        return build_call(
+            request, where, self.context(frame, **extra), frame.endpoints, self.profiles
+        )
+
+    def lever(self, frame: Frame, node_id: str, node: LeverNode) -> str | Ended:
+        lever = frame.runbook.levers[node.lever]
+        while True:
+            engage = self.call_for(frame, lever.engage, f"levers.{node.lever}.engage")
+            if not self.approve(
+                frame, node_id, f"Lever {node.lever!r} ({lever.kind.value})", engage
+            ):
+                return self.declined(frame, node_id, node.next)
+            record = self.pull(frame, node_id, node.lever, lever, engage)
+            if record.state in {"verified", "engaged", "dry-run"}:
+                return node.next
+            if node.on_failure is not None:
+                return node.on_failure
+            decision = self.decide(frame, node_id, f"Lever {node.lever!r}: {record.verdict}")
+            if decision != "retry":
+                return self.after_failure(frame, decision, node.next)
+
+    def pull(
+        self, frame: Frame, node_id: str, name: str, lever: Lever, engage: Call
+    ) -> LeverRecord:
+        """Engage then verify one lever, exactly once across interruptions."""
+        step, recorded = self.next_step()
+        base = {"runbook": frame.runbook.id, "node": node_id, "lever": name}
+        if "lever.intent" not in recorded:
+            self.record(
+                "lever.intent",
+                {
+                    **base,
+                    "title": lever.title,
+                    "kind": lever.kind.value,
+                    "destroys_evidence": lever.destroys_evidence,
+                    "request": engage.summary(),
+                    "dry_run": self.env.dry_run,
+                },
+                step=step,
+            )
+        record = self.incident.lever_at(step)
+        assert record is not None
+        if self.env.dry_run:
+            self.record("lever.engaged", {**base, "ok": False, "dry_run": True}, step=step)
+            self.screen.lever(record)
+            return record
+        if "lever.engaged" not in recorded:
+            self.engage(frame, step, base, lever, engage, resumed="lever.intent" in recorded)
+        if record.state == "engaged" and "lever.verified" not in recorded:
+            self.verify(frame, step, base, lever)
+        if not self.replaying or step == self.last_recorded:
+            self.screen.lever(record)
+        return record
+
+    def engage(
+        self,
+        frame: Frame,
+        step: int,
+        base: dict[str, Any],
+        lever: Lever,
+        engage: Call,
+        *,
+        resumed: bool,
+    ) -> None:
+        if resumed and lever.verify is not None:
+            # The run stopped between intent and result: the lever may or may not be engaged.
+            probe = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
+            if probe.ok:
+                self.record(
+                    "lever.engaged",
+                    {**base, "ok": True, "confirmed_by_verify": True, "reply": probe.summary()},
+                    step=step,
+                )
+                return
+        reply = self.send(engage)
+        self.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+
+    def verify(self, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
+        if lever.verify is None:
+            return
+        reply = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
+        self.record("lever.verified", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+
+    def send(self, call: Call) -> Reply:
+        with self.screen.waiting(f"{call.method} {call.url}"):
+            return self.sender.send(call)
+
+    def declined(self, frame: Frame, node_id: str, next_node: str) -> str:
+        self.screen.note("declined: not sent")
+        return next_node
+
+    def decide(self, frame: Frame, node_id: str, problem: str) -> str:
+        self.screen.failure(problem)
+        try:
+            return str(
+                self.ask(
+                    frame,
+                    node_id,
+                    "choose",
+                    f"{problem}. What now?",
+                    list(FAILURE_OPTIONS),
+                    key=f"{node_id}.on_failure",
+                )
+            )
+        except MissingAnswer:
+            self.screen.note(
+                f"no terminal and no `{frame.prefix}{node_id}.on_failure` answer: aborting"
+            )
+            return "abort"
+
+    def after_failure(self, frame: Frame, decision: str, next_node: str) -> str | Ended:
+        if decision == "skip":
+            return next_node
+        if decision == "release":
+            self.release_all()
+            return Ended(Outcome.ABORTED, "Walk stopped after a failure; engaged levers released.")
+        return Ended(Outcome.FAILED, "Walk aborted after a failure; levers left as they were.")
+
+    def release_all(self) -> None:
+        for record in self.incident.needs_release():
+            self.release(record)
+
+    def release(self, record: LeverRecord) -> bool:
+        """Release one engaged lever (journalled); True when the gateway confirmed it."""
+        frame = self.frames.get(record.runbook)
+        if frame is None:
+            raise InputError(f"lever {record.key}: its runbook is not loaded")
+        lever = frame.runbook.levers[record.lever]
+        if lever.release is None:
+            self.screen.note(f"lever {record.lever!r} has no release; undo it by hand")
+            return False
+        call = self.call_for(frame, lever.release, f"levers.{record.lever}.release")
+        self.screen.request(f"Release {record.lever!r}", call.summary())
+        reply = self.send(call)
+        self.record(
+            "lever.released",
+            {
+                "runbook": record.runbook,
+                "lever": record.lever,
+                "engaged_step": record.step,
+                "ok": reply.ok,
+                "reply": reply.summary(),
+            },
+        )
+        self.screen.lever(record)
+        return reply.ok
+
+    # --- actions, captures, notifications, calls -----------------------------------------------
+
+    def action(self, frame: Frame, node_id: str, node: ActionNode) -> str | Ended:
+        while True:
+            call = self.call_for(frame, node.request, f"nodes.{node_id}.request")
+            if not self.approve(frame, node_id, f"Action {node.title!r}", call):
+                return self.declined(frame, node_id, node.next)
+            step, recorded = self.next_step()
+            base = {"runbook": frame.runbook.id, "node": node_id}
+            if "action.result" in recorded:
+                ok = bool(recorded["action.result"].data.get("ok"))
+            elif self.env.dry_run:
+                ok = True
+            else:
+                if "action.intent" not in recorded:
+                    self.record("action.intent", {**base, "request": call.summary()}, step=step)
+                reply = self.send(call)
+                self.record(
+                    "action.result", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
+                )
+                self.screen.reply(reply)
+                ok = reply.ok
+            frame.answers[node_id] = "ok" if ok else "failed"
+            if ok:
+                return node.next
+            if node.on_failure is not None:
+                return node.on_failure
+            decision = self.decide(frame, node_id, f"Action {node.title!r} failed")
+            if decision != "retry":
+                return self.after_failure(frame, decision, node.next)
+
+    def capture(self, frame: Frame, node_id: str, node: CaptureNode) -> str | Ended:
+        for index, item in enumerate(node.items):
+            outcome = self.capture_item(frame, node_id, index, item, "before")
+            if isinstance(outcome, Ended):
+                return outcome
+        return node.next
+
+    def window(self, item: CaptureItem, part: str) -> dict[str, str]:
+        started = parse_iso(self.incident.started_at)
+        start = started - duration(item.window_before)
+        if part == "before":
+            end = self.env.clock.now()
+        else:
+            end = min(self.env.clock.now(), started + duration(item.window_after))
+        return {"start": iso(start), "end": iso(end)}
+
+    def capture_item(
+        self, frame: Frame, node_id: str, index: int, item: CaptureItem, part: str
+    ) -> str | Ended | None:
+        while True:
+            window = self.window(item, part)
+            call = self.call_for(
+                frame, item.request, f"nodes.{node_id}.items[{index}].request", window=window
+            )
+            step, recorded = self.next_step()
+            if "capture.stored" in recorded:
+                return None
+            if self.env.dry_run:
+                self.screen.request(f"Capture {item.name!r} ({part})", call.summary())
+                return None
+            reply = self.send(call)
+            suffix = "json" if reply.json() is not None else "txt"
+            name = f"{node_id}.{item.name}.{part}.{step}.{suffix}"
+            relative, digest = self.journal.store_evidence(name, self.scrub(reply.text).encode())
+            data = {
+                "runbook": frame.runbook.id,
+                "node": node_id,
+                "item": item.name,
+                "part": part,
+                "what": [w.value for w in item.what],
+                "window": window,
+                "window_after": item.window_after,
+                "index": index,
+                "ok": reply.ok,
+                "evidence": {"file": relative, "sha256": digest, "bytes": reply.size},
+                "reply": {k: v for k, v in reply.summary(0).items() if k != "body"},
+            }
+            self.record("capture.stored", data, step=step)
+            self.screen.captured(item.name, relative, digest, reply)
+            if reply.ok or part == "after":
+                return None
+            decision = self.decide(frame, node_id, f"Capture {item.name!r}: {reply.reason}")
+            if decision != "retry":
+                outcome = self.after_failure(frame, decision, "")
+                return outcome if isinstance(outcome, Ended) else None
+
+    def after_captures(self, frame: Frame) -> None:
+        """At the end, fetch each capture's "after" window again."""
+        for node_id, node in frame.runbook.nodes.items():
+            if not isinstance(node, CaptureNode):
+                continue
+            taken = {e["item"] for e in self.incident.evidence if e.get("node") == node_id}
+            for index, item in enumerate(node.items):
+                if item.window_after and item.name in taken:
+                    self.capture_item(frame, node_id, index, item, "after")
+
+    def notify(self, frame: Frame, node_id: str, node: NotifyNode) -> str:
+        step, recorded = self.next_step()
+        if "notify.rendered" in recorded:
+            return node.next
+        context = self.context(frame)
+        if node.template is not None:
+            from aiir.render import render_named
+
+            text = render_named(node.template, context, self.incident)
+        else:
+            text = render(node.message or "", context, f"nodes.{node_id}.message")
+        data = {
+            "runbook": frame.runbook.id,
+            "node": node_id,
+            "channel": node.channel,
+            "audience": node.audience,
+            "template": node.template,
+            "text": text.strip(),
+            "sent": False,
+        }
+        self.record("notify.rendered", data, step=step)
+        self.screen.message(node.channel, node.audience, text.strip())
+        return node.next
+
+    def call(self, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
+        child_runbook, raw = self.source.find(node.runbook)
+        context = self.context(frame)
+        given = {
+            k: render(v, context, f"nodes.{node_id}.inputs.{k}") for k, v in node.inputs.items()
+        }
+        from aiir.run import child_frame
+
+        child = child_frame(self, child_runbook, raw, given, frame.prefix)
+        self.record(
+            "call.entered",
+            {
+                "runbook": frame.runbook.id,
+                "node": node_id,
+                "child": child_runbook.id,
+                "inputs": child.inputs,
+            },
+        )
+        ended = self.walk(child)
+        self.record(
+            "call.returned",
+            {
+                "runbook": frame.runbook.id,
+                "node": node_id,
+                "child": child_runbook.id,
+                "outcome": ended.outcome.value,
+            },
+        )
+        frame.answers[node_id] = ended.outcome.value
+        if node.next is None or ended.failed:
+            return ended
+        return node.next

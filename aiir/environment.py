@@ -1,0 +1,101 @@
+"""The one object through which the engine touches the world; tests swap each part."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import httpx2
+from rich.console import Console
+
+from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
+
+INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
+
+
+class Clock(Protocol):
+    """Wall-clock time in UTC, and sleeping (for backoff)."""
+
+    def now(self) -> dt.datetime: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def iso(moment: dt.datetime) -> str:
+    """UTC ISO-8601 with milliseconds and a Z."""
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def default_operator(environ: Mapping[str, str]) -> str:
+    explicit = environ.get("AIIR_OPERATOR")
+    if explicit:
+        return explicit
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        return "unknown"
+
+
+def incidents_root(environ: Mapping[str, str], flag: Path | None = None) -> Path:
+    """``--incident-dir``, else ``$AIIR_INCIDENT_DIR``, else ``./.aiir/incidents``."""
+    if flag is not None:
+        return flag
+    if environ.get(INCIDENT_DIR_VARIABLE):
+        return Path(environ[INCIDENT_DIR_VARIABLE])
+    return Path(".aiir") / "incidents"
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+@dataclass
+class Environment:
+    """Console, prompter, HTTP client, clock, environment variables and run flags."""
+
+    console: Console
+    prompter: Prompter
+    http: httpx2.Client
+    clock: Clock = field(default_factory=SystemClock)
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    operator: str = "unknown"
+    incidents_dir: Path = Path(".aiir") / "incidents"
+    dry_run: bool = False
+    assume_yes: bool = False
+    gateway_urls: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def for_terminal(cls, **overrides: object) -> Environment:
+        """The real world: a terminal prompter when there is a terminal, else none."""
+        environ = dict(os.environ)
+        prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()
+        env = cls(
+            console=Console(highlight=False, stderr=False),
+            prompter=prompter,
+            http=httpx2.Client(verify=True, follow_redirects=False),
+            environ=environ,
+            operator=default_operator(environ),
+            incidents_dir=incidents_root(environ),
+        )
+        for name, value in overrides.items():
+            setattr(env, name, value)
+        return env

@@ -1,0 +1,437 @@
+"""Requests on declared gateways: resolve a runbook request into a call, send it, judge the reply.
+
+A runbook may only talk to the gateways it declares. A request's path is rendered from a template,
+then joined to the gateway's base URL, and the result must still point at that gateway: no answer,
+captured value or response can redirect a request (and its admin headers) anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from aiir.errors import InputError
+from aiir.schema import Expect, Gateway, Profile, ProfileAction, Request
+from aiir.templating import environment, render
+
+MAX_BODY = 5 * 1024 * 1024  # bytes kept of a response; the rest is counted, not stored
+MAX_BACKOFF = 10.0
+MAX_RETRY_AFTER = 30.0
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_RETRIES = 2
+_ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
+_SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "cookie", "x-litellm-api-key"}
+)
+
+
+class RequestRefused(InputError):
+    """A request would leave its declared gateway, or could not be built."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A declared gateway, resolved: its base URL and the headers sent with every request."""
+
+    name: str
+    profile: str
+    base_url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A fully resolved HTTP request."""
+
+    gateway: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    json: Any
+    body: str | None
+    timeout: float
+    retries: int
+    expect: Expect | None
+    save: dict[str, str]
+    action: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What the operator and the journal see: sensitive headers masked."""
+        headers = {
+            k: ("***" if k.lower() in _SENSITIVE_HEADERS else v) for k, v in self.headers.items()
+        }
+        shown: dict[str, Any] = {"method": self.method, "url": self.url, "gateway": self.gateway}
+        if self.action:
+            shown["use"] = self.action
+        if self.query:
+            shown["query"] = self.query
+        if headers:
+            shown["headers"] = headers
+        if self.json is not None:
+            shown["json"] = self.json
+        if self.body is not None:
+            shown["body"] = self.body
+        return shown
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The outcome of sending a call: ``ok`` only when every expectation held."""
+
+    ok: bool
+    status: int | None
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    size: int = 0
+    attempts: int = 1
+    elapsed_ms: int = 0
+    saved: dict[str, Any] = field(default_factory=dict)
+    unavailable: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def summary(self, excerpt: int = 2000) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "status": self.status,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "elapsed_ms": self.elapsed_ms,
+            "bytes": self.size,
+            "body": self.text[:excerpt],
+        }
+        if self.saved:
+            out["saved"] = self.saved
+        if self.unavailable:
+            out["unavailable"] = True
+        return out
+
+
+# --- resolving ---------------------------------------------------------------------------------
+
+
+def resolve_endpoint(
+    name: str, gateway: Gateway, context: Mapping[str, Any], url: str | None
+) -> Endpoint:
+    """Base URL (an override wins) and headers of a declared gateway."""
+    base = url or (render(gateway.url, context, f"gateways.{name}.url") if gateway.url else "")
+    if not base:
+        raise InputError(f"gateway {name!r} has no URL: pass --gateway {name}=URL")
+    parsed = httpx2.URL(base)
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        raise InputError(f"gateway {name!r}: {base!r} is not an http(s) URL")
+    headers = {
+        key: render(value, context, f"gateways.{name}.headers.{key}")
+        for key, value in gateway.headers.items()
+    }
+    return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
+
+
+def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
+    """Render templated strings inside JSON-like data; ``"{{ expr }}"`` alone keeps its type."""
+    if isinstance(value, str):
+        match = _ONE_EXPRESSION.match(value)
+        if match:
+            try:
+                return environment().compile_expression(match["expr"], undefined_to_none=False)(
+                    context
+                )
+            except Exception:  # fall back to rendering, which reports the error well
+                return render(value, context, where)
+        return render(value, context, where)
+    if isinstance(value, dict):
+        return {k: render_value(v, context, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def build_call(
+    request: Request,
+    where: str,
+    context: Mapping[str, Any],
+    endpoints: Mapping[str, Endpoint],
+    profiles: Mapping[str, Profile],
+) -> Call:
+    """Resolve a runbook request (profile action or spelled out) against its gateway."""
+    endpoint = _endpoint_for(request, endpoints, where)
+    action = _action_for(request, profiles, where)
+
+    def text(source: str, part: str) -> str:
+        return render(source, context, f"{where}.{part}")
+
+    if action is not None:
+        params = {name: spec.default for name, spec in action.params.items()}
+        params.update(render_value(request.with_, context, f"{where}.with"))
+        missing = [
+            n for n, spec in action.params.items() if spec.required and params.get(n) is None
+        ]
+        if missing:
+            raise RequestRefused(f"{where}: {request.use} needs {', '.join(missing)} in 'with'")
+        inner = {"params": params}
+        scope = f"{request.use}"
+        method = request.method or action.method
+        path = text(request.path, "path") if request.path else render(action.path, inner, scope)
+        query = {k: render(v, inner, scope) for k, v in action.query.items()}
+        headers = {k: render(v, inner, scope) for k, v in action.headers.items()}
+        body_json = render_value(action.json_, inner, scope) if action.json_ is not None else None
+        body = render(action.body, inner, scope) if action.body is not None else None
+    else:
+        method = request.method or "GET"
+        path = text(request.path or "/", "path")
+        query, headers, body_json, body = {}, {}, None, None
+    query.update({k: text(v, f"query.{k}") for k, v in request.query.items()})
+    headers = {**endpoint.headers, **headers}
+    headers.update({k: text(v, f"headers.{k}") for k, v in request.headers.items()})
+    if request.json_ is not None:
+        body_json = render_value(request.json_, context, f"{where}.json")
+    if request.body is not None:
+        body = text(request.body, "body")
+    return Call(
+        gateway=endpoint.name,
+        method=method,
+        url=join_url(endpoint, path, where),
+        headers=headers,
+        query=query,
+        json=body_json,
+        body=body,
+        timeout=request.timeout or (action.timeout if action else None) or DEFAULT_TIMEOUT,
+        retries=_first(request.retries, action.retries if action else None, DEFAULT_RETRIES),
+        expect=request.expect or (action.expect if action else None),
+        save={**(action.save if action else {}), **request.save},
+        action=request.use,
+    )
+
+
+def _first(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
+
+
+def _endpoint_for(request: Request, endpoints: Mapping[str, Endpoint], where: str) -> Endpoint:
+    if request.gateway is not None:
+        if request.gateway not in endpoints:
+            raise RequestRefused(f"{where}: {request.gateway!r} is not a declared gateway")
+        return endpoints[request.gateway]
+    if len(endpoints) != 1:
+        raise RequestRefused(
+            f"{where}: name the gateway ('gateway:'); the runbook declares {len(endpoints)}"
+        )
+    return next(iter(endpoints.values()))
+
+
+def _action_for(
+    request: Request, profiles: Mapping[str, Profile], where: str
+) -> ProfileAction | None:
+    if request.use is None:
+        return None
+    profile_name, action_name = request.use.split(".", 1)
+    profile = profiles.get(profile_name)
+    if profile is None or action_name not in profile.actions:
+        raise RequestRefused(f"{where}: unknown profile action {request.use!r}")
+    return profile.actions[action_name]
+
+
+def join_url(endpoint: Endpoint, path: str, where: str) -> str:
+    """``base + path``, refused if the result would leave the gateway."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        raise RequestRefused(
+            f"{where}: path {path!r} must be a path on the gateway, starting with '/'"
+        )
+    if any(segment in {"..", "."} for segment in path.split("?", maxsplit=1)[0].split("/")):
+        raise RequestRefused(f"{where}: path {path!r} may not contain '.' or '..' segments")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        raise RequestRefused(f"{where}: path contains control characters")
+    url = endpoint.base_url + path
+    base, joined = httpx2.URL(endpoint.base_url), httpx2.URL(url)
+    if (joined.scheme, joined.host, joined.port) != (base.scheme, base.host, base.port):
+        raise RequestRefused(f"{where}: {url!r} leaves gateway {endpoint.name!r}")
+    return url
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+class Sender:
+    """Sends calls with retries (connection errors, 429, 5xx; honouring Retry-After)."""
+
+    def __init__(
+        self,
+        client: httpx2.Client,
+        sleep: Callable[[float], None],
+        *,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        self.client = client
+        self.sleep = sleep
+        self.max_body = max_body
+
+    def send(self, call: Call) -> Reply:
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            reply, retry_after = self._attempt(call)
+            last = attempt > call.retries
+            if retry_after is None or last:
+                elapsed = int((time.monotonic() - started) * 1000)
+                return _with(reply, attempts=attempt, elapsed_ms=elapsed)
+            self.sleep(
+                retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
+            )
+
+    def _attempt(self, call: Call) -> tuple[Reply, float | None]:
+        """One try; the second value says whether (and after how long) to retry."""
+        try:
+            with self.client.stream(
+                call.method,
+                call.url,
+                params=call.query or None,
+                headers=call.headers,
+                json=call.json,
+                content=call.body,
+                timeout=call.timeout,
+            ) as response:
+                body, size = self._read(response)
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                status = response.status_code
+        except httpx2.TimeoutException:
+            return Reply(False, None, f"timed out after {call.timeout:g}s"), 0.0
+        except httpx2.TransportError as exc:
+            return Reply(False, None, f"connection failed: {_transport_reason(exc)}"), 0.0
+        reply = judge(call, status, headers, body, size)
+        if status == 429 or status >= 500:
+            return reply, _retry_after(headers.get("retry-after"))
+        return reply, None
+
+    def _read(self, response: httpx2.Response) -> tuple[bytes, int]:
+        kept = bytearray()
+        size = 0
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if len(kept) < self.max_body:
+                kept.extend(chunk[: self.max_body - len(kept)])
+        return bytes(kept), size
+
+
+def _with(reply: Reply, **changes: Any) -> Reply:
+    return Reply(**{**reply.__dict__, **changes})
+
+
+def _transport_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _retry_after(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return 0.0  # an HTTP date: fall back to our own backoff
+
+
+def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size: int) -> Reply:
+    """Check a response against the call's expectations and pull out saved values."""
+    parsed: Any = None
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    reason = _unmet(call.expect, status, headers, body, parsed)
+    saved: dict[str, Any] = {}
+    if reason is None:
+        for name, path in call.save.items():
+            found, value = extract(path, status, headers, parsed)
+            if not found:
+                reason = f"response has no {path!r} to save as {name!r}"
+                break
+            saved[name] = value
+    ok = reason is None
+    return Reply(
+        ok=ok,
+        status=status,
+        reason="ok" if ok else str(reason),
+        headers=dict(headers),
+        body=body,
+        size=size,
+        saved=saved,
+        unavailable=not ok and is_unavailable(status, body),
+    )
+
+
+_NO_DATABASE = re.compile(
+    rb"no (connected )?d(ata)?b(ase)?|database not connected|DATABASE_URL", re.I
+)
+
+
+def is_unavailable(status: int, body: bytes) -> bool:
+    """The gateway cannot do this at all (LiteLLM without its database), as opposed to refusing."""
+    return status in {400, 404, 500, 501, 503} and bool(_NO_DATABASE.search(body[:4096]))
+
+
+def _unmet(
+    expect: Expect | None, status: int, headers: Mapping[str, str], body: bytes, parsed: Any
+) -> str | None:
+    if expect is None or expect.status is None:
+        if not 200 <= status < 300:
+            return f"status {status}, expected 2xx"
+    else:
+        wanted = expect.status if isinstance(expect.status, list) else [expect.status]
+        if status not in wanted:
+            return f"status {status}, expected {' or '.join(map(str, wanted))}"
+    if expect is None:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    for needle in expect.body_contains:
+        if needle not in text:
+            return f"body does not contain {needle!r}"
+    for needle in expect.body_not_contains:
+        if needle in text:
+            return f"body contains {needle!r}"
+    for name, value in expect.headers.items():
+        if headers.get(name.lower()) != value:
+            return f"header {name} is {headers.get(name.lower())!r}, expected {value!r}"
+    for path, value in expect.json_.items():
+        found, actual = extract(path, status, headers, parsed)
+        if not found or actual != value:
+            return f"{path} is {actual!r}, expected {value!r}"
+    return None
+
+
+def extract(path: str, status: int, headers: Mapping[str, str], parsed: Any) -> tuple[bool, Any]:
+    """Value at a dotted path in the JSON body; ``status`` and ``header.NAME`` are special."""
+    if path == "status":
+        return True, status
+    if path.startswith("header."):
+        name = path.removeprefix("header.").lower()
+        return name in headers, headers.get(name)
+    current = parsed
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif (
+            isinstance(current, list)
+            and part.lstrip("-").isdigit()
+            and -len(current) <= int(part) < len(current)
+        ):
+            current = current[int(part)]
+        else:
+            return False, None
+    return True, current

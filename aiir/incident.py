@@ -1,0 +1,249 @@
+"""An incident as its journal tells it: state is always derived from events, never stored twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiir.errors import InputError
+from aiir.journal import JOURNAL, Event, read_events
+
+NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective"})
+
+
+def new_incident_id(now: dt.datetime) -> str:
+    """``INC-20261127-0315-a3f9``: sortable, readable over a phone line, unique enough."""
+    return f"INC-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class LeverRecord:
+    """One engagement of a lever and what became of it."""
+
+    runbook: str
+    lever: str
+    node: str
+    step: int
+    title: str
+    kind: str
+    state: str = (
+        "intent"  # intent, engaged, verified, not-effective, failed, unavailable, released…
+    )
+    verdict: str = ""
+    engaged_at: str | None = None
+    released_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.runbook}:{self.lever}"
+
+
+@dataclass
+class Incident:
+    """What happened in one incident, rebuilt from its journal."""
+
+    id: str
+    directory: Path
+    runbook: str = ""
+    title: str = ""
+    started_at: str = ""
+    severity: str = ""
+    operator: str = ""
+    drill: bool = False
+    dry_run: bool = False
+    category: str | None = None
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    gateways: dict[str, str] = field(default_factory=dict)
+    snapshot: str = ""
+    outcome: str | None = None
+    summary: str | None = None
+    ended_at: str | None = None
+    interrupted: bool = False
+    vars: dict[str, Any] = field(default_factory=dict)
+    levers: list[LeverRecord] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+
+    @property
+    def state(self) -> str:
+        if self.outcome is not None:
+            return "ended"
+        return "interrupted" if self.interrupted else "open"
+
+    def needs_release(self) -> list[LeverRecord]:
+        """Levers still engaged, newest first (the order to release them in)."""
+        return [r for r in reversed(self.levers) if r.state in NEEDS_RELEASE]
+
+    def lever_at(self, step: int) -> LeverRecord | None:
+        return next((r for r in self.levers if r.step == step), None)
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the state."""
+        self.events.append(event)
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, event)
+        saved = (
+            event.data.get("reply", {}).get("saved")
+            if isinstance(event.data.get("reply"), dict)
+            else None
+        )
+        if isinstance(saved, dict):
+            self.vars.update(saved)
+
+    @classmethod
+    def from_events(cls, incident_id: str, directory: Path, events: Iterable[Event]) -> Incident:
+        incident = cls(id=incident_id, directory=directory)
+        for event in events:
+            incident.apply(event)
+        return incident
+
+
+def _opened(incident: Incident, event: Event) -> None:
+    data = event.data
+    incident.runbook = data.get("runbook", "")
+    incident.title = data.get("title", "")
+    incident.started_at = event.ts
+    incident.severity = data.get("severity", "")
+    incident.operator = event.operator
+    incident.drill = bool(data.get("drill"))
+    incident.dry_run = bool(data.get("dry_run"))
+    incident.category = data.get("category")
+    incident.tags = data.get("tags", {})
+    incident.inputs = data.get("inputs", {})
+    incident.gateways = data.get("gateways", {})
+    incident.snapshot = data.get("snapshot", "")
+
+
+def _severity(incident: Incident, event: Event) -> None:
+    incident.severity = event.data.get("to", incident.severity)
+
+
+def _answer(incident: Incident, event: Event) -> None:
+    incident.answers.append({"ts": event.ts, "operator": event.operator, **event.data})
+
+
+def _lever_intent(incident: Incident, event: Event) -> None:
+    data = event.data
+    incident.levers.append(
+        LeverRecord(
+            runbook=data.get("runbook", ""),
+            lever=data.get("lever", ""),
+            node=data.get("node", ""),
+            step=event.step or 0,
+            title=data.get("title", ""),
+            kind=data.get("kind", ""),
+        )
+    )
+
+
+def _lever_engaged(incident: Incident, event: Event) -> None:
+    record = incident.lever_at(event.step or 0)
+    if record is None:
+        return
+    reply = event.data.get("reply", {})
+    if event.data.get("dry_run"):
+        record.state, record.verdict = "dry-run", "not sent (dry run)"
+    elif event.data.get("ok"):
+        record.state, record.engaged_at = "engaged", event.ts
+        record.verdict = "engaged, not yet verified"
+    else:
+        record.state = "unavailable" if reply.get("unavailable") else "failed"
+        record.verdict = str(reply.get("reason", "failed"))
+
+
+def _lever_verified(incident: Incident, event: Event) -> None:
+    record = incident.lever_at(event.step or 0)
+    if record is None or record.state not in NEEDS_RELEASE:
+        return
+    if event.data.get("ok"):
+        record.state, record.verdict = "verified", "effective: verify probe passed"
+    else:
+        reason = event.data.get("reply", {}).get("reason", "verify probe failed")
+        record.state, record.verdict = "not-effective", f"NOT effective: {reason}"
+
+
+def _lever_released(incident: Incident, event: Event) -> None:
+    record = incident.lever_at(int(event.data.get("engaged_step", -1)))
+    if record is None:
+        return
+    if event.data.get("ok"):
+        record.state, record.released_at = "released", event.ts
+        record.verdict = "released"
+    else:
+        reason = event.data.get("reply", {}).get("reason", "release failed")
+        record.verdict = f"release failed: {reason}"
+
+
+def _notify(incident: Incident, event: Event) -> None:
+    incident.notifications.append({"ts": event.ts, **event.data})
+
+
+def _capture(incident: Incident, event: Event) -> None:
+    incident.evidence.append({"ts": event.ts, **event.data})
+
+
+def _ended(incident: Incident, event: Event) -> None:
+    incident.outcome = event.data.get("outcome")
+    incident.summary = event.data.get("summary")
+    incident.ended_at = event.ts
+
+
+def _interrupted(incident: Incident, event: Event) -> None:
+    incident.interrupted = True
+
+
+def _resumed(incident: Incident, event: Event) -> None:
+    incident.interrupted = False
+
+
+_HANDLERS = {
+    "incident.opened": _opened,
+    "severity.changed": _severity,
+    "answer": _answer,
+    "lever.intent": _lever_intent,
+    "lever.engaged": _lever_engaged,
+    "lever.verified": _lever_verified,
+    "lever.released": _lever_released,
+    "notify.rendered": _notify,
+    "capture.stored": _capture,
+    "incident.ended": _ended,
+    "incident.interrupted": _interrupted,
+    "incident.resumed": _resumed,
+}
+
+
+def incident_dir(root: Path, incident_id: str) -> Path:
+    """The directory of an incident; a clear error if there is none."""
+    if "/" in incident_id or incident_id.startswith("."):
+        raise InputError(f"{incident_id!r} is not an incident id")
+    directory = root / incident_id
+    if not (directory / JOURNAL).is_file():
+        raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
+    return directory
+
+
+def load_incident(root: Path, incident_id: str) -> Incident:
+    """Rebuild an incident from its journal (chain problems are for ``aiir verify``)."""
+    directory = incident_dir(root, incident_id)
+    events, _ = read_events(directory / JOURNAL)
+    return Incident.from_events(incident_id, directory, events)
+
+
+def list_incidents(root: Path) -> list[Incident]:
+    """Every incident under ``root``, newest first."""
+    if not root.is_dir():
+        return []
+    found = [
+        Incident.from_events(d.name, d, read_events(d / JOURNAL)[0])
+        for d in sorted(root.iterdir(), reverse=True)
+        if (d / JOURNAL).is_file()
+    ]
+    return found

@@ -1,0 +1,124 @@
+"""Human and JSON views of incidents: ``aiir incidents`` and ``aiir show``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from aiir.display import LEVER_STYLE, SEVERITY_STYLE
+from aiir.environment import Environment
+from aiir.incident import Incident, list_incidents, load_incident
+from aiir.redact import scrub
+from aiir.safe import inert
+
+
+def _safe(value: Any) -> Text:
+    return inert(scrub(str(value)))
+
+
+def incident_summary(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "runbook": incident.runbook,
+        "title": incident.title,
+        "started_at": incident.started_at,
+        "severity": incident.severity,
+        "state": incident.state,
+        "outcome": incident.outcome,
+        "drill": incident.drill,
+        "levers_engaged": [r.lever for r in incident.needs_release()],
+    }
+
+
+def incidents_table(env: Environment, *, as_json: bool) -> None:
+    found = list_incidents(env.incidents_dir)
+    if as_json:
+        env.console.print_json(json.dumps([incident_summary(i) for i in found]))
+        return
+    if not found:
+        env.console.print(f"no incidents under {env.incidents_dir}")
+        return
+    table = Table("id", "started (UTC)", "severity", "runbook", "state", "levers engaged")
+    for incident in found:
+        state = incident.outcome or incident.state
+        if incident.drill:
+            state += " (drill)"
+        table.add_row(
+            incident.id,
+            incident.started_at[:19].replace("T", " "),
+            Text(incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
+            _safe(incident.runbook),
+            state,
+            ", ".join(r.lever for r in incident.needs_release()) or "-",
+        )
+    env.console.print(table)
+
+
+def show_incident(env: Environment, incident_id: str, *, as_json: bool) -> None:
+    incident = load_incident(env.incidents_dir, incident_id)
+    if as_json:
+        data = incident_summary(incident)
+        data["levers"] = [r.__dict__ for r in incident.levers]
+        data["answers"] = incident.answers
+        data["evidence"] = incident.evidence
+        data["timeline"] = [
+            {"ts": e.ts, "type": e.type, "operator": e.operator, "data": e.data}
+            for e in incident.events
+        ]
+        env.console.print_json(scrub(json.dumps(data, default=str)))
+        return
+    console = env.console
+    header = Text.assemble(
+        (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
+    )
+    header.append_text(_safe(f"  {incident.title}  [{incident.outcome or incident.state}]"))
+    console.print(header)
+    console.print(
+        _safe(f"runbook {incident.runbook} · operator {incident.operator}")
+        + _safe(f" · started {incident.started_at}")
+    )
+    timeline = Table("time (UTC)", "event", "detail", title="Timeline", title_justify="left")
+    for event in incident.events:
+        timeline.add_row(event.ts[11:23], event.type, _safe(_detail(event.type, event.data)))
+    console.print(timeline)
+    if incident.levers:
+        levers = Table("lever", "kind", "state", "verdict", title="Levers", title_justify="left")
+        for record in incident.levers:
+            style = LEVER_STYLE.get(record.state, "red")
+            levers.add_row(
+                _safe(record.lever), record.kind, Text(record.state, style), _safe(record.verdict)
+            )
+        console.print(levers)
+    if incident.evidence:
+        evidence = Table("item", "file", "sha256", title="Evidence", title_justify="left")
+        for item in incident.evidence:
+            ref = item.get("evidence", {})
+            evidence.add_row(
+                _safe(item.get("item", "")), _safe(ref.get("file", "")), ref.get("sha256", "")
+            )
+        console.print(evidence)
+
+
+def _detail(kind: str, data: dict[str, Any]) -> str:
+    if kind == "answer":
+        return f"{data.get('node')}: {data.get('value')}"
+    if kind == "node.entered":
+        return f"{data.get('runbook')}/{data.get('node')}: {data.get('title')}"
+    if kind.startswith("lever."):
+        reply = data.get("reply", {})
+        status = f" → {reply.get('status')} {reply.get('reason')}" if reply else ""
+        return f"{data.get('lever')} ok={data.get('ok', '')}{status}"
+    if kind == "severity.changed":
+        return f"{data.get('from')} → {data.get('to')}"
+    if kind == "notify.rendered":
+        return f"{data.get('channel')}: {str(data.get('text', ''))[:80]}"
+    if kind == "capture.stored":
+        return f"{data.get('item')} ({data.get('part')}) {data.get('evidence', {}).get('file', '')}"
+    if kind == "incident.ended":
+        return f"{data.get('outcome')}: {data.get('summary', '')}"
+    if kind in {"incident.interrupted", "incident.opened"}:
+        return str(data.get("reason", data.get("runbook", "")))
+    return ", ".join(f"{k}={v}" for k, v in data.items() if k not in {"runbook"})[:100]

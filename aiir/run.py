@@ -1,0 +1,420 @@
+"""Start, resume and release: everything between the command line and the engine.
+
+Bad input (an invalid runbook, an unknown ``--set`` or ``--gateway``, a wrong answers file, a
+missing required input or environment variable) is found here, before an incident exists, so
+nothing is executed and nothing is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiir import checks
+from aiir.engine import Ended, Frame, RunbookSource, Walk
+from aiir.environment import Environment, iso
+from aiir.errors import AiirError, ExitStatus, InputError, LoadError, ValidationFailed
+from aiir.findings import schema_findings
+from aiir.gateway import resolve_endpoint
+from aiir.incident import Incident, incident_dir, new_incident_id
+from aiir.journal import Journal
+from aiir.library import builtin_profiles, data_dir, parse
+from aiir.loader import Document, load_file
+from aiir.redact import MIN_SECRET, scrub
+from aiir.schema import ChecklistNode, ConfirmNode, InputNode, QuestionNode, Runbook
+
+SNAPSHOTS = "runbooks"
+ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+
+
+@dataclass
+class RunResult:
+    """The incident and how the walk ended (``ended`` is None when it was interrupted)."""
+
+    incident: Incident
+    ended: Ended | None
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        if self.ended is None:
+            return ExitStatus.INTERRUPTED
+        return ExitStatus.FAILED if self.ended.failed else ExitStatus.OK
+
+
+# --- loading and checking ----------------------------------------------------------------------
+
+
+def load_checked(path: Path) -> Runbook:
+    """Load a runbook and refuse it when validation finds errors (warnings are fine)."""
+    from pydantic import ValidationError
+
+    doc = load_file(path)
+    try:
+        runbook = Runbook.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ValidationFailed(_lines(schema_findings(doc, exc))) from None
+    known = _known_ids(path.parent)
+    findings = checks.runbook_findings(doc, runbook, builtin_profiles(), known)
+    errors = [f for f in findings if f.level == "error"]
+    if errors:
+        raise ValidationFailed(_lines(errors))
+    return runbook
+
+
+def _lines(findings: list[Any]) -> str:
+    return "invalid runbook:\n" + "\n".join(f.render() for f in findings)
+
+
+def _known_ids(directory: Path) -> set[str]:
+    ids: set[str] = set()
+    for folder in (directory, data_dir("runbooks")):
+        for path in folder.glob("*.yaml"):
+            try:
+                data = load_file(path).data
+            except LoadError:
+                continue
+            if isinstance(data, dict) and isinstance(data.get("id"), str):
+                ids.add(data["id"])
+    return ids
+
+
+def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
+    """An ``--answers`` file, checked against the runbook's nodes, flattened to keys."""
+    doc = load_file(path)
+    if not isinstance(doc.data, dict):
+        raise doc.error((), "an answers file is a mapping of node id to answer")
+    flat: dict[str, Any] = {}
+    for key, value in doc.data.items():
+        if isinstance(value, dict) and key not in runbook.nodes:
+            flat.update({f"{key}.{k}": v for k, v in value.items()})  # a called runbook's answers
+            continue
+        _check_answer(doc, runbook, key, value)
+        flat[key] = value
+    return flat
+
+
+def _check_answer(doc: Document, runbook: Runbook, key: str, value: Any) -> None:
+    node_id, _, suffix = key.partition(".")
+    node = runbook.nodes.get(node_id)
+    if node is None:
+        raise doc.error((key,), f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
+    if suffix and suffix not in {"approve", "on_failure"}:
+        raise doc.error(
+            (key,),
+            f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
+            key=True,
+        )
+    if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
+        raise doc.error((key,), f"{value!r} is not one of: retry, skip, release, abort")
+    if not suffix and isinstance(node, QuestionNode):
+        allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
+        if str(value) not in allowed:
+            choices = ", ".join(c.value for c in node.choices)
+            raise doc.error((key,), f"{value!r} is not a choice of {node_id!r} ({choices})")
+    if not suffix and not isinstance(node, ANSWERABLE):
+        raise doc.error((key,), f"node {node_id!r} ({node.kind}) takes no answer", key=True)
+
+
+def parse_assignments(pairs: list[str], flag: str) -> dict[str, str]:
+    """``["a=1", "b=2"]`` from ``--set`` or ``--gateway``; a pair without '=' is a usage error."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"{flag} {pair!r}: expected NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def coerce_inputs(runbook: Runbook, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Declared inputs from ``given`` and defaults, typed and checked."""
+    import re
+
+    unknown = sorted(set(given) - set(runbook.inputs))
+    if unknown:
+        declared = ", ".join(runbook.inputs) or "none"
+        raise InputError(
+            f"{where} {unknown[0]}: runbook {runbook.id!r} has no such input (inputs: {declared})"
+        )
+    values: dict[str, Any] = {}
+    for name, spec in runbook.inputs.items():
+        raw = given.get(name, spec.default)
+        if raw is None:
+            if spec.required:
+                raise InputError(
+                    f"input {name!r} of {runbook.id!r} is required: pass {where} {name}=VALUE"
+                )
+            values[name] = ""
+            continue
+        value = _typed(raw, spec.type, name, where)
+        if spec.choices is not None and value not in spec.choices:
+            raise InputError(f"{where} {name}: {value!r} is not one of {spec.choices}")
+        if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
+            raise InputError(f"{where} {name}: {value!r} does not match {spec.pattern!r}")
+        values[name] = value
+    return values
+
+
+def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            from aiir.prompter import as_bool
+
+            return as_bool(raw, name)
+    except (ValueError, InputError):
+        raise InputError(f"{where} {name}: {raw!r} is not a valid {kind}") from None
+    return str(raw)
+
+
+def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -> dict[str, str]:
+    """The declared environment variables; a missing required one stops the run (not a dry run)."""
+    values: dict[str, str] = {}
+    for name, spec in runbook.env.items():
+        if name in environ:
+            values[name] = environ[name]
+        elif spec.required and not dry_run:
+            raise InputError(
+                f"environment variable {name} is required by {runbook.id!r}: {spec.description}"
+            )
+        else:
+            values[name] = ""
+    return values
+
+
+def endpoints_for(
+    runbook: Runbook, env: Environment, env_vals: Mapping[str, str]
+) -> dict[str, Any]:
+    context = {"env": env_vals}
+    return {
+        name: resolve_endpoint(name, gateway, context, env.gateway_urls.get(name))
+        for name, gateway in runbook.gateways.items()
+    }
+
+
+def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:
+    return {
+        env_vals[n]
+        for n, spec in runbook.env.items()
+        if spec.secret and len(env_vals.get(n, "")) >= MIN_SECRET
+    }
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+
+def child_frame(
+    walk: Walk, runbook: Runbook, raw: bytes, given: Mapping[str, Any], prefix: str
+) -> Frame:
+    """A frame for a called runbook; its source is kept beside the journal."""
+    if walk.journal.persist:
+        target = walk.journal.directory / SNAPSHOTS / f"{runbook.id}.yaml"
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(raw)
+    env_vals = env_values(runbook, walk.env.environ, dry_run=walk.env.dry_run)
+    walk.secrets.update(secret_values(runbook, env_vals))
+    return Frame(
+        runbook=runbook,
+        inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
+        endpoints=endpoints_for(runbook, walk.env, env_vals),
+        env=env_vals,
+        prefix=f"{prefix}{runbook.id}.",
+    )
+
+
+def _check_gateway_names(runbook: Runbook, env: Environment) -> None:
+    unknown = sorted(set(env.gateway_urls) - set(runbook.gateways))
+    if unknown:
+        declared = ", ".join(runbook.gateways) or "none"
+        raise InputError(
+            f"--gateway {unknown[0]}: runbook {runbook.id!r} declares no such gateway "
+            f"(gateways: {declared})"
+        )
+
+
+# --- start, resume, release ----------------------------------------------------------------------
+
+
+def start(
+    path: Path,
+    env: Environment,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    answers: Path | None = None,
+    drill: bool = False,
+) -> RunResult:
+    """Open an incident for the runbook at ``path`` and walk it."""
+    runbook = load_checked(path)
+    scripted = load_answers(answers, runbook) if answers else {}
+    _check_gateway_names(runbook, env)
+    values = coerce_inputs(runbook, inputs or {}, "--set")
+    env_vals = env_values(runbook, env.environ, dry_run=env.dry_run)
+    endpoints = endpoints_for(runbook, env, env_vals)
+    secrets = secret_values(runbook, env_vals)
+    now = env.clock.now()
+    incident_id = new_incident_id(now)
+    directory = env.incidents_dir / incident_id
+    journal = Journal(
+        directory,
+        env.operator,
+        lambda: iso(env.clock.now()),
+        lambda t: scrub(t, secrets),
+        persist=not env.dry_run,
+    )
+    snapshot = f"{SNAPSHOTS}/{runbook.id}.yaml"
+    if journal.persist:
+        (directory / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, directory / snapshot)
+    incident = Incident(id=incident_id, directory=directory)
+    opened = journal.append(
+        "incident.opened",
+        {
+            "id": incident_id,
+            "runbook": runbook.id,
+            "version": runbook.version,
+            "title": runbook.title,
+            "severity": runbook.severity.value,
+            "category": runbook.category,
+            "tags": runbook.tags.model_dump(),
+            "inputs": values,
+            "snapshot": snapshot,
+            "source": str(path),
+            "gateways": {n: e.base_url for n, e in endpoints.items()},
+            "drill": drill,
+            "dry_run": env.dry_run,
+        },
+    )
+    incident.apply(opened)
+    source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
+    walk = Walk(env, journal, incident, builtin_profiles(), source, scripted, secrets)
+    frame = Frame(runbook, values, endpoints, env_vals)
+    walk.screen.opened(incident, runbook)
+    return _walk(walk, frame)
+
+
+def _walk(walk: Walk, frame: Frame) -> RunResult:
+    try:
+        return RunResult(walk.incident, walk.run(frame))
+    except KeyboardInterrupt:
+        _interrupted(walk, "interrupted by the operator (Ctrl-C)")
+        return RunResult(walk.incident, None)
+    except AiirError as exc:
+        _interrupted(walk, str(exc))
+        raise
+    finally:
+        walk.journal.close()
+
+
+def _interrupted(walk: Walk, reason: str) -> None:
+    event = walk.journal.append("incident.interrupted", {"reason": reason})
+    walk.incident.apply(event)
+    if walk.journal.persist:
+        walk.screen.note(f"incident {walk.incident.id} stopped: {reason}")
+        walk.screen.note(f"resume with: aiir resume {walk.incident.id}")
+
+
+def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Incident, Runbook, Path]:
+    directory = incident_dir(env.incidents_dir, incident_id)
+    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t)
+    journal.load()
+    incident = Incident.from_events(incident_id, directory, journal.events)
+    runbook = parse(load_file(directory / incident.snapshot), Runbook)
+    return journal, incident, runbook, directory
+
+
+def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -> RunResult:
+    """Continue an interrupted incident from its journal."""
+    journal, incident, runbook, directory = _open_existing(env, incident_id)
+    if incident.outcome is not None:
+        raise InputError(
+            f"incident {incident_id} already ended ({incident.outcome}); nothing to resume"
+        )
+    if incident.dry_run:
+        raise InputError(f"incident {incident_id} was a dry run; start it again instead")
+    scripted = load_answers(answers, runbook) if answers else {}
+    env.gateway_urls = {**incident.gateways, **env.gateway_urls}
+    _check_gateway_names(runbook, env)
+    env_vals = env_values(runbook, env.environ, dry_run=False)
+    secrets = secret_values(runbook, env_vals)
+    journal.scrub = lambda t: scrub(t, secrets)
+    source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+    walk = Walk(env, journal, incident, builtin_profiles(), source, scripted, secrets)
+    incident.apply(journal.append("incident.resumed", {"from_step": walk.last_recorded}))
+    frame = Frame(runbook, dict(incident.inputs), endpoints_for(runbook, env, env_vals), env_vals)
+    walk.screen.opened(incident, runbook, resumed=True)
+    return _walk(walk, frame)
+
+
+def release(incident_id: str, env: Environment, lever: str | None = None) -> Incident:
+    """Release engaged levers of an incident, newest first (all, or the one named)."""
+    journal, incident, runbook, directory = _open_existing(env, incident_id)
+    env.gateway_urls = {**incident.gateways, **env.gateway_urls}
+    pending = incident.needs_release()
+    if lever is not None:
+        pending = [r for r in pending if lever in {r.lever, r.key}]
+        if not pending:
+            engaged = ", ".join(r.lever for r in incident.needs_release()) or "none"
+            raise InputError(
+                f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
+            )
+    source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+    walk = Walk(env, journal, incident, builtin_profiles(), source, {}, set())
+    walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
+    frames = _frames_for_release(walk, runbook, source, incident)
+    try:
+        for record in pending:
+            if not env.assume_yes and not _approve_release(
+                walk, frames[record.runbook], record.lever
+            ):
+                continue
+            walk.release(record)
+    finally:
+        journal.close()
+    return incident
+
+
+def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
+    """Ask before each release; journalled, but outside the walk's numbered steps."""
+    from aiir.prompter import MissingAnswer
+
+    key = f"{frame.prefix}{lever}.release"
+    try:
+        approved = bool(walk._prompt(key, "confirm", f"Release lever {lever!r}?", [], False))
+    except MissingAnswer:
+        raise MissingAnswer(
+            f"releasing {lever!r} needs approval and there is no terminal: pass --yes"
+        ) from None
+    walk.record(
+        "answer", {"runbook": frame.runbook.id, "node": lever, "key": key, "value": approved}
+    )
+    return approved
+
+
+def _frames_for_release(
+    walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
+) -> dict[str, Frame]:
+    env_vals = env_values(root, walk.env.environ, dry_run=False)
+    walk.secrets.update(secret_values(root, env_vals))
+    walk.journal.scrub = lambda t: scrub(t, walk.secrets)
+    frames = {
+        root.id: Frame(
+            root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals
+        )
+    }
+    for event in incident.events:
+        if event.type == "call.entered":
+            child, raw = source.find(event.data["child"])
+            frames[child.id] = child_frame(walk, child, raw, event.data.get("inputs", {}), "")
+    for answer in incident.answers:
+        owner = frames.get(answer.get("runbook", ""))
+        if owner is not None and answer.get("key") == answer.get("node"):
+            owner.answers[answer["node"]] = answer["value"]
+    walk.frames.update(frames)
+    return frames
