@@ -153,7 +153,7 @@ class Walk:
     def scrub(self, text: str) -> str:
         from aiir.redact import scrub
 
-        return scrub(text, self.secrets)
+        return scrub(text, self.secrets, patterns=False)
 
     @property
     def replaying(self) -> bool:

@@ -213,9 +213,26 @@ def build_call(
         body=body,
         timeout=request.timeout or (action.timeout if action else None) or DEFAULT_TIMEOUT,
         retries=_first(request.retries, action.retries if action else None, DEFAULT_RETRIES),
-        expect=request.expect or (action.expect if action else None),
+        expect=_rendered_expect(
+            request.expect or (action.expect if action else None), context, where
+        ),
         save={**(action.save if action else {}), **request.save},
         action=request.use,
+    )
+
+
+def _rendered_expect(
+    expect: Expect | None, context: Mapping[str, Any], where: str
+) -> Expect | None:
+    if expect is None or not (expect.json_ or expect.headers):
+        return expect
+    return expect.model_copy(
+        update={
+            "json_": render_value(expect.json_, context, f"{where}.expect.json"),
+            "headers": {
+                k: render(v, context, f"{where}.expect.headers") for k, v in expect.headers.items()
+            },
+        }
     )
 
 

@@ -265,7 +265,7 @@ def start(
         directory,
         env.operator,
         lambda: iso(env.clock.now()),
-        lambda t: scrub(t, secrets),
+        lambda t: scrub(t, secrets, patterns=False),
         persist=not env.dry_run,
     )
     snapshot = f"{SNAPSHOTS}/{runbook.id}.yaml"
@@ -343,7 +343,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
     _check_gateway_names(runbook, env)
     env_vals = env_values(runbook, env.environ, dry_run=False)
     secrets = secret_values(runbook, env_vals)
-    journal.scrub = lambda t: scrub(t, secrets)
+    journal.scrub = lambda t: scrub(t, secrets, patterns=False)
     source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
     walk = Walk(env, journal, incident, builtin_profiles(), source, scripted, secrets)
     incident.apply(journal.append("incident.resumed", {"from_step": walk.last_recorded}))
@@ -402,7 +402,7 @@ def _frames_for_release(
 ) -> dict[str, Frame]:
     env_vals = env_values(root, walk.env.environ, dry_run=False)
     walk.secrets.update(secret_values(root, env_vals))
-    walk.journal.scrub = lambda t: scrub(t, walk.secrets)
+    walk.journal.scrub = lambda t: scrub(t, walk.secrets, patterns=False)
     frames = {
         root.id: Frame(
             root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals

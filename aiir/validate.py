@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,10 +16,11 @@ from aiir import checks
 from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
 from aiir.library import builtin_profiles, shipped_runbooks
-from aiir.loader import Document, load_file
+from aiir.loader import MAX_BYTES, Document, load_file
 from aiir.schema import Profile, Runbook
 
 YAML_SUFFIXES = (".yaml", ".yml")
+_CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
 SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".aiir"})
 
 
@@ -116,7 +118,10 @@ def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, 
     try:
         doc = load_file(path)
     except LoadError as exc:
-        report.findings.append(from_load_error(exc))
+        if explicit or _claims_aiir(path):
+            report.findings.append(from_load_error(exc))
+        else:  # someone else's YAML (mkdocs tags, multi-document manifests): not ours to judge
+            report.skipped.append(str(path))
         return None, None
     kind = detect_kind(doc.data)
     if kind is None:
@@ -130,6 +135,15 @@ def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, 
         else:
             report.skipped.append(doc.path)
     return doc, kind
+
+
+def _claims_aiir(path: Path) -> bool:
+    """Whether a file that failed to load has a top-level ``aiir:`` key, so is meant for us."""
+    try:
+        with open(path, "rb") as handle:
+            return _CLAIMS_AIIR.search(handle.read(MAX_BYTES)) is not None
+    except OSError:
+        return False
 
 
 def _schema(doc: Document, model: type[BaseModel], report: Report) -> BaseModel | None:

@@ -94,7 +94,7 @@ def release(
 
     env = _environment(incident_dir, gateway, assume_yes=yes)
     result = release_levers(incident, env, lever)
-    still = result.needs_release()
+    still = [r for r in result.needs_release() if lever is None or lever in {r.lever, r.key}]
     if still:
         typer.echo(f"still engaged: {', '.join(r.lever for r in still)}", err=True)
         return ExitStatus.FAILED

@@ -1,0 +1,164 @@
+"""A real HTTP server on loopback that behaves like a LiteLLM proxy's admin API, counts every call,
+and serves scripted faults. Used by the run/resume/fault tests; started and stopped by them."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass
+class Fault:
+    """A scripted response for the next matching request(s)."""
+
+    path: str
+    status: int = 500
+    body: bytes = b'{"error": "injected"}'
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    times: int = 1
+
+
+@dataclass
+class Gateway:
+    """State of the fake gateway: blocked keys, guardrails, fallbacks, and a log of calls."""
+
+    blocked: set[str] = field(default_factory=set)
+    guardrails: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)
+    calls: list[tuple[str, str, Any, dict[str, str]]] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for m, p, _, _ in self.calls if m == method and p == path)
+
+    def respond(
+        self, method: str, path: str, body: Any, headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        with self.lock:
+            self.calls.append((method, path, body, headers))
+            return self._route(method, path, body if isinstance(body, dict) else {}, headers)
+
+    def _route(
+        self, method: str, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any]:
+        if path == "/health/liveliness":
+            return 200, "I'm alive!"
+        if path == "/key/block":
+            self.blocked.add(str(body.get("key")))
+            return 200, {"key": body.get("key"), "blocked": True}
+        if path == "/key/unblock":
+            self.blocked.discard(str(body.get("key")))
+            return 200, {"key": body.get("key"), "blocked": False}
+        if path == "/guardrails" and method == "POST":
+            guardrail = body.get("guardrail", {})
+            guardrail_id = f"g-{len(self.guardrails) + 1}"
+            self.guardrails[guardrail_id] = guardrail
+            return 200, {"guardrail_id": guardrail_id, **guardrail}
+        if path.startswith("/guardrails/") and method == "DELETE":
+            removed = self.guardrails.pop(path.rsplit("/", 1)[1], None)
+            return (200, {"deleted": True}) if removed else (404, {"error": "no such guardrail"})
+        if path == "/guardrails/list":
+            return 200, {"guardrails": list(self.guardrails.values())}
+        if path == "/fallback" and method == "POST":
+            self.fallbacks[str(body.get("model"))] = list(body.get("fallback_models", []))
+            return 200, {"model": body.get("model"), "fallback_models": body.get("fallback_models")}
+        if path.startswith("/fallback/") and method == "DELETE":
+            self.fallbacks.pop(path.rsplit("/", 1)[1], None)
+            return 200, {"deleted": True}
+        if path == "/spend/logs":
+            return 200, [{"request_id": "r1", "messages": [{"role": "user", "content": "hi"}]}]
+        if path == "/v1/chat/completions":
+            return self._chat(body, headers)
+        return 404, {"error": f"no route {method} {path}"}
+
+    def _chat(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+        key = headers.get("authorization", "").removeprefix("Bearer ")
+        if key in self.blocked:
+            return 401, {"error": {"message": "Authentication Error, key is blocked"}}
+        prompt = json.dumps(body.get("messages", []))
+        for guardrail in self.guardrails.values():
+            words = guardrail.get("litellm_params", {}).get("blocked_words", [])
+            if any(word and word in prompt for word in words):
+                return 400, {"error": {"message": "Violated guardrail policy"}}
+        model = str(body.get("model"))
+        served = self.fallbacks.get(model, [model])[0]
+        return 200, {
+            "model": served,
+            "choices": [{"message": {"role": "assistant", "content": "OK"}}],
+        }
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.path == path and fault.times > 0:
+                    fault.times -= 1
+                    return fault
+        return None
+
+
+def _handler(state: Gateway) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            path = urlsplit(self.path).path
+            fault = state.take_fault(path)
+            try:
+                body: Any = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            if fault is not None:
+                with state.lock:
+                    state.calls.append((self.command, path, body, headers))
+                time.sleep(fault.delay)
+                self._send(fault.status, fault.body, fault.headers)
+                return
+            status, payload = state.respond(self.command, path, body, headers)
+            data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
+            self._send(status, data, {"content-type": "application/json"})
+
+        def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+            try:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+    return Handler
+
+
+@contextmanager
+def serve_gateway(state: Gateway | None = None) -> Iterator[tuple[str, Gateway]]:
+    """Start the fake gateway on a free loopback port; yields its URL and state; always stops."""
+    gateway = state or Gateway()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(gateway))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", gateway
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
