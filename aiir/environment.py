@@ -18,6 +18,7 @@ from rich.console import Console
 from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
 
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
+SANDBOX_URL = "http://sandbox.aiir.invalid"
 
 
 class Clock(Protocol):
@@ -82,6 +83,15 @@ class Environment:
     dry_run: bool = False
     assume_yes: bool = False
     gateway_urls: dict[str, str] = field(default_factory=dict)
+    sandbox_url: str | None = None  # every gateway not named in gateway_urls goes here
+
+    def use_sandbox(self, state: object | None = None) -> None:
+        """Route every gateway to an in-process simulated gateway (no socket, no keys)."""
+        from aiir.sandbox import InProcessTransport, SandboxState, create_app
+
+        sandbox = state if isinstance(state, SandboxState) else SandboxState()
+        self.http = httpx2.Client(transport=InProcessTransport(create_app(sandbox)))
+        self.sandbox_url = SANDBOX_URL
 
     @classmethod
     def for_terminal(cls, **overrides: object) -> Environment:

@@ -57,11 +57,19 @@ class Finding:
     breadcrumb: str = ""
 
     def render(self) -> str:
+        """One line, whatever the document held: control characters are shown escaped."""
         where = f"{self.breadcrumb}: " if self.breadcrumb else ""
-        return f"{self.path}:{self.line}:{self.col}: {self.level}: {where}{self.message}"
+        return printable(f"{self.path}:{self.line}:{self.col}: {self.level}: {where}{self.message}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def printable(text: str) -> str:
+    """``text`` with newlines, escape sequences and other unprintables as Python escapes."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def at(
@@ -100,9 +108,9 @@ def _finding(doc: Document, loc: tuple[str | int, ...], errors: list[Any]) -> Fi
         return at(doc, loc, "schema", f"expected {expected}, got {_shown(error['input'])}")
     message = str(error["msg"]).removeprefix("Value error, ")
     if kind == "missing":
-        return at(doc, loc[:-1], "schema", f"missing required field '{loc[-1]}'", key=True)
+        return at(doc, loc[:-1], "schema", f"missing required field {str(loc[-1])!r}", key=True)
     if kind == "extra_forbidden":
-        return at(doc, loc, "schema", f"unknown field '{loc[-1]}'", key=True)
+        return at(doc, loc, "schema", f"unknown field {str(loc[-1])!r}", key=True)
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         expected = ", ".join(NODE_KINDS)
         if kind == "union_tag_not_found":

@@ -68,14 +68,23 @@ class Document:
         return LoadError(self.path, line, col, message, breadcrumb(loc))
 
 
+_PLAIN_KEY = re.compile(r"[^\s.\[\]'\"\\]+")
+
+
 def breadcrumb(loc: Loc) -> str:
-    """``("nodes", "triage", "choices", 2, "next")`` -> ``nodes.triage.choices[2].next``."""
+    """``("nodes", "triage", "choices", 2, "next")`` -> ``nodes.triage.choices[2].next``.
+
+    A key that would read ambiguously (a dot, a space, a control character) is quoted:
+    ``headers['X.Y']``.
+    """
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(part) and part.isprintable():
+            out += f".{part}" if out else part
         else:
-            out += f".{part}" if out else str(part)
+            out += f"[{part!r}]"
     return out
 
 

@@ -174,7 +174,10 @@ def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
 
 
 def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -> dict[str, str]:
-    """The declared environment variables; a missing required one stops the run (not a dry run)."""
+    """The declared environment variables; a missing required one stops a real run.
+
+    A dry run or a sandbox run needs no real keys: a missing one is left empty.
+    """
     values: dict[str, str] = {}
     for name, spec in runbook.env.items():
         if name in environ:
@@ -193,7 +196,9 @@ def endpoints_for(
 ) -> dict[str, Any]:
     context = {"env": env_vals}
     return {
-        name: resolve_endpoint(name, gateway, context, env.gateway_urls.get(name))
+        name: resolve_endpoint(
+            name, gateway, context, env.gateway_urls.get(name) or env.sandbox_url
+        )
         for name, gateway in runbook.gateways.items()
     }
 
@@ -218,7 +223,9 @@ def child_frame(
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(raw)
-    env_vals = env_values(runbook, walk.env.environ, dry_run=walk.env.dry_run)
+    env_vals = env_values(
+        runbook, walk.env.environ, dry_run=walk.env.dry_run or walk.env.sandbox_url is not None
+    )
     walk.secrets.update(secret_values(runbook, env_vals))
     return Frame(
         runbook=runbook,
@@ -255,7 +262,7 @@ def start(
     scripted = load_answers(answers, runbook) if answers else {}
     _check_gateway_names(runbook, env)
     values = coerce_inputs(runbook, inputs or {}, "--set")
-    env_vals = env_values(runbook, env.environ, dry_run=env.dry_run)
+    env_vals = env_values(runbook, env.environ, dry_run=env.dry_run or env.sandbox_url is not None)
     endpoints = endpoints_for(runbook, env, env_vals)
     secrets = secret_values(runbook, env_vals)
     now = env.clock.now()

@@ -57,12 +57,20 @@ def run(
         bool, typer.Option("--dry-run", help="Resolve and print every request; send none.")
     ] = False,
     yes: Yes = False,
+    sandbox: Annotated[
+        bool,
+        typer.Option(
+            "--sandbox", help="Run against the built-in simulated gateway (no keys, no network)."
+        ),
+    ] = False,
     incident_dir: IncidentDir = None,
 ) -> int:
     """Walk a runbook: triage questions, levers with verification, evidence, journal."""
     from aiir.run import parse_assignments, start
 
     env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes)
+    if sandbox:
+        env.use_sandbox()
     inputs = parse_assignments(set_ or [], "--set")
     return int(start(runbook, env, inputs=inputs, answers=answers).exit_status)
 

@@ -1,0 +1,53 @@
+"""``aiir sandbox serve``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help="The built-in simulated gateway, for demos, drills and tabletops.", no_args_is_help=True
+)
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int,
+        typer.Option("--port", "-p", help="Port to listen on (0: a free port).", min=0, max=65535),
+    ] = 4000,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", "-m", help="Model group to serve (repeatable).")
+    ] = None,
+    master_key_env: Annotated[
+        str | None,
+        typer.Option(
+            "--master-key-env", help="Require this environment variable's value as the admin key."
+        ),
+    ] = None,
+) -> int:
+    """Serve the simulated gateway (OpenAI chat, LiteLLM admin API, faults) until Ctrl-C."""
+    import os
+
+    import uvicorn
+
+    from aiir.errors import ExitStatus, InputError
+    from aiir.sandbox import SandboxState, create_app
+    from aiir.sandbox.transport import free_port
+
+    master = None
+    if master_key_env:
+        master = os.environ.get(master_key_env)
+        if not master:
+            raise InputError(f"--master-key-env {master_key_env}: the variable is not set")
+    state = SandboxState(models=model or ["support-bot", "support-bot-fallback"], master_key=master)
+    port = port or free_port(host)
+    typer.echo(
+        f"aiir sandbox on http://{host}:{port}  (models: {', '.join(state.models)}; Ctrl-C stops)"
+    )
+    uvicorn.run(create_app(state), host=host, port=port, log_level="warning", lifespan="off")
+    return ExitStatus.OK

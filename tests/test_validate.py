@@ -1,0 +1,802 @@
+"""One test per validator finding, each asserting its exact ``path:line:col: level: where: msg``.
+
+Every test breaks one thing in :func:`tests.helpers.minimal_runbook` (which has no findings) and
+expects exactly the findings that one change causes. Locations are computed from the YAML text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiir.cli import main
+from aiir.errors import InputError
+from aiir.validate import validate_paths
+from tests.helpers import dump, minimal_runbook, where, write
+
+Doc = dict[str, Any]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # relative paths keep the expected lines short
+
+
+def check(data: Any, name: str = "rb.yaml") -> tuple[str, list[str]]:
+    """Write ``data`` to ``name``, validate it alone; the text and every rendered finding."""
+    text = write(Path(name), data)
+    return text, [finding.render() for finding in validate_paths([name]).findings]
+
+
+def key(text: str, name: str) -> str:
+    """Where a node, lever or gateway named ``name`` (a key two spaces in) is declared."""
+    return where(text, f"\n  {name}:")
+
+
+def request_at(text: str, part: str) -> str:
+    """Where a lever's ``engage``/``verify``/``release`` request starts: its first key, below."""
+    line = where(text, f"    {part}:\n").split(":")[0]
+    return f"{int(line) + 1}:7"
+
+
+def checklist(next_node: str) -> Doc:
+    return {
+        "kind": "checklist",
+        "title": "Steps",
+        "items": [{"id": "a", "text": "A"}],
+        "next": next_node,
+    }
+
+
+def test_minimal_runbook_is_clean() -> None:
+    assert check(minimal_runbook())[1] == []
+
+
+# --- schema --------------------------------------------------------------------------------------
+
+
+def test_unknown_field() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"]["colour"] = "red"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'colour:')}: error: nodes.contain.colour: unknown field 'colour'"
+    ]
+
+
+def test_unknown_top_level_field() -> None:
+    rb = minimal_runbook()
+    rb["severty"] = "SEV1"
+    text, found = check(rb)
+    assert found == [f"rb.yaml:{where(text, 'severty:')}: error: severty: unknown field 'severty'"]
+
+
+def test_missing_field() -> None:
+    rb = minimal_runbook()
+    del rb["nodes"]["contain"]["title"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'contain')}: error: nodes.contain: missing required field 'title'"
+    ]
+
+
+def test_missing_top_level_field() -> None:
+    rb = minimal_runbook()
+    del rb["owner"]
+    assert check(rb)[1] == ["rb.yaml:1:1: error: missing required field 'owner'"]
+
+
+def test_bad_enum_value() -> None:
+    rb = minimal_runbook()
+    rb["severity"] = "SEV9"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'severity: SEV9', 'SEV9')}: error: severity: 'SEV9': "
+        "input should be 'SEV1', 'SEV2', 'SEV3', 'SEV4' or 'SEV5'"
+    ]
+
+
+def test_bad_outcome() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["done"]["outcome"] = "won"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'outcome: won', 'won')}: error: nodes.done.outcome: 'won': "
+        "input should be 'resolved', 'contained', 'mitigated', 'escalated', 'handed-off', "
+        "'false-positive', 'aborted' or 'failed'"
+    ]
+
+
+def test_owasp_id_without_edition() -> None:
+    rb = minimal_runbook()
+    rb["tags"]["owasp"] = ["LLM01:2025", "LLM02"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, '- LLM02', 'LLM02')}: error: tags.owasp[1]: 'LLM02' "
+        "must be an OWASP LLM Top 10 id with edition (e.g. LLM01:2025)"
+    ]
+
+
+def test_bad_slug() -> None:
+    rb = minimal_runbook()
+    rb["id"] = "Demo Runbook"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'Demo Runbook')}: error: id: 'Demo Runbook' "
+        "must be lower-case letters, digits, '-' or '_' (e.g. 'block-key')"
+    ]
+
+
+def test_unknown_node_kind() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"]["kind"] = "switch"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'kind: switch', 'switch')}: error: nodes.contain.kind: "
+        "unknown node kind 'switch': one of question, confirm, input, checklist, lever, action, "
+        "capture, notify, branch, call, end"
+    ]
+
+
+def test_missing_node_kind() -> None:
+    rb = minimal_runbook()
+    del rb["nodes"]["contain"]["kind"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'contain')}: error: nodes.contain: missing 'kind': one of "
+        "question, confirm, input, checklist, lever, action, capture, notify, branch, call, end"
+    ]
+
+
+def test_wrong_type_inside_a_choice() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["choices"][2]["next"] = 42
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'next: 42', '42')}: error: nodes.triage.choices[2].next: "
+        "expected a string, got the number 42"
+    ]
+
+
+def test_wrong_type_names_every_accepted_type() -> None:
+    rb = minimal_runbook()
+    rb["inputs"]["model"]["default"] = ["a", "b"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, '- a')}: error: inputs.model.default: "
+        "expected a string, a whole number, a number or a boolean (true or false), got a list"
+    ]
+
+
+def test_mapping_expected() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"] = "kill it"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'contain: kill it', 'kill')}: error: nodes.contain: "
+        "expected a mapping (key: value), got the string 'kill it'"
+    ]
+
+
+def test_too_few_choices() -> None:
+    rb = minimal_runbook()
+    del rb["nodes"]["triage"]["choices"][:2]
+    rb["nodes"]["triage"]["choices"][0]["next"] = "contain"
+    rb["nodes"]["contain"]["next"] = "done"
+    del rb["nodes"]["dismiss"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, '- label')}: error: nodes.triage.choices: "
+        "needs at least 2 item(s), has 1"
+    ]
+
+
+def test_model_rule_request_needs_use_or_method_and_path() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["release"] = {"method": "POST"}
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{request_at(text, 'release')}: error: levers.kill.release: "
+        "a request needs either 'use' (a profile action) or 'method' and 'path'"
+    ]
+
+
+def test_request_path_must_stay_on_the_gateway() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["release"]["path"] = "https://elsewhere.example/revive"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{request_at(text, 'release')}: error: levers.kill.release: "
+        "'path' must start with '/': requests only go to declared gateways"
+    ]
+
+
+# --- graph ---------------------------------------------------------------------------------------
+
+
+def test_dangling_next_with_did_you_mean() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"]["next"] = "dnoe"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'next: dnoe', 'dnoe')}: error: nodes.contain.next: "
+        "'dnoe' names no node (did you mean 'done'?)",
+        f"rb.yaml:{key(text, 'done')}: warning: nodes.done: "
+        "unreachable: no path from start 'triage' leads here",
+    ]
+
+
+def test_unknown_start() -> None:
+    rb = minimal_runbook()
+    rb["start"] = "traige"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'start: traige', 'traige')}: error: start: "
+        "'traige' names no node (did you mean 'triage'?)"
+    ]
+
+
+def test_unreachable_node_is_a_warning() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["orphan"] = {"kind": "end", "title": "Orphan", "outcome": "resolved"}
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'orphan:')}: warning: nodes.orphan: "
+        "unreachable: no path from start 'triage' leads here"
+    ]
+
+
+def test_cycle_with_no_way_out() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["choices"][1]["next"] = "wait"
+    rb["nodes"]["wait"] = checklist("retry")
+    rb["nodes"]["retry"] = checklist("wait")
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'wait')}: error: nodes.wait: "
+        "cycle with no way out: wait → retry → wait"
+    ]
+
+
+def test_self_loop() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["choices"][1]["next"] = "spin"
+    rb["nodes"]["spin"] = checklist("spin")
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'spin')}: error: nodes.spin: cycle with no way out: spin → spin"
+    ]
+
+
+def test_node_with_no_path_to_an_end() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["choices"][1]["next"] = "escalate"
+    rb["nodes"]["escalate"] = checklist("wait")
+    rb["nodes"]["wait"] = checklist("retry")
+    rb["nodes"]["retry"] = checklist("wait")
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'escalate')}: error: nodes.escalate: no path from here to an end",
+        f"rb.yaml:{key(text, 'wait')}: error: nodes.wait: "
+        "cycle with no way out: wait → retry → wait",
+    ]
+
+
+def test_cycle_with_a_way_out_is_fine() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"]["next"] = "held"
+    rb["nodes"]["held"] = {
+        "kind": "confirm",
+        "title": "Held?",
+        "prompt": "Did it hold?",
+        "yes": "done",
+        "no": "contain",
+    }
+    assert check(rb)[1] == []
+
+
+# --- templates -----------------------------------------------------------------------------------
+
+UNDEFINED = {
+    "inputs": (
+        "inputs.modle",
+        "'inputs.modle' is not defined: declare it under 'inputs' (did you mean 'model'?)",
+    ),
+    "answers": (
+        "answers.traige",
+        "'answers.traige' is not defined: no question, confirm, input, checklist, lever, action "
+        "or call node has that id (did you mean 'triage'?)",
+    ),
+    "vars": (
+        "vars.guardrail_id",
+        "'vars.guardrail_id' is not defined: no request saves it ('save:')",
+    ),
+    "env": (
+        "env.TOKN",
+        "'env.TOKN' is not defined: declare it under 'env' (did you mean 'TOKEN'?)",
+    ),
+    "incident": (
+        "incident.sev",
+        "'incident.sev' is not defined: incident has: category, drill, elapsed, id, operator, "
+        "outcome, runbook, severity, started_at, tags, title",
+    ),
+    "bare name": (
+        "model",
+        "'model' is not defined here; templates here read answers.*, env.*, incident.*, inputs.*, "
+        "vars.*",
+    ),
+    "namespace of another place": (
+        "window.start",
+        "'window.start' is not defined here; templates here read answers.*, env.*, incident.*, "
+        "inputs.*, vars.*",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", UNDEFINED)
+def test_undefined_template_variable(case: str) -> None:
+    variable, message = UNDEFINED[case]
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["prompt"] = f"What happened to {{{{ {variable} }}}}?"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'What happened')}: error: nodes.triage.prompt: {message}"
+    ]
+
+
+def test_saved_vars_and_item_access_are_defined() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["engage"]["save"] = {"switch_id": "id"}
+    rb["levers"]["kill"]["release"]["json"] = {"id": "{{ vars.switch_id }}"}
+    rb["nodes"]["done"]["summary"] = "{{ answers['triage'] }} on {{ incident.id }}"
+    assert check(rb)[1] == []
+
+
+def test_gateway_headers_read_env_only() -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["headers"]["X-Model"] = "{{ inputs.model }}"
+    text, found = check(rb)
+    value = where(text, "X-Model: '", "'")
+    assert found == [
+        f"rb.yaml:{value}: error: gateways.gw.headers.X-Model: "
+        "'inputs.model' is not defined here; templates here read env.*"
+    ]
+
+
+def test_template_syntax_error() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["prompt"] = "What happened to {{ inputs.model }?"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'What happened')}: error: nodes.triage.prompt: template syntax "
+        "error: line 1 of the template: unexpected '}'"
+    ]
+
+
+# --- levers --------------------------------------------------------------------------------------
+
+
+def test_lever_without_release() -> None:
+    rb = minimal_runbook()
+    del rb["levers"]["kill"]["release"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'kill')}: warning: levers.kill: "
+        "no 'release': the lever cannot be rolled back"
+    ]
+
+
+def test_lever_without_verify() -> None:
+    rb = minimal_runbook()
+    del rb["levers"]["kill"]["verify"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'kill')}: warning: levers.kill: "
+        "no 'verify' probe: aiir cannot prove the lever took effect"
+    ]
+
+
+def test_unused_lever() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["spare"] = dict(rb["levers"]["kill"], title="Spare")
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'spare')}: warning: levers.spare: "
+        "declared but no lever node engages it"
+    ]
+
+
+def test_lever_that_destroys_evidence_reached_without_capture() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["destroys_evidence"] = True
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'contain')}: warning: nodes.contain: lever 'kill' destroys "
+        "evidence, but a path reaches it with no capture first: triage → contain"
+    ]
+
+
+def test_lever_that_destroys_evidence_after_a_capture_is_fine() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["destroys_evidence"] = True
+    rb["nodes"]["triage"]["choices"][0]["next"] = "capture"
+    rb["nodes"]["triage"]["choices"][1]["next"] = "capture"
+    rb["nodes"]["capture"] = {
+        "kind": "capture",
+        "title": "Capture",
+        "items": [
+            {"name": "logs", "what": ["outputs"], "request": {"method": "GET", "path": "/l"}}
+        ],
+        "next": "contain",
+    }
+    assert check(rb)[1] == []
+
+
+def test_undeclared_lever_in_a_lever_node() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"]["lever"] = "kil"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{key(text, 'kill')}: warning: levers.kill: declared but no lever node engages it",
+        f"rb.yaml:{where(text, 'lever: kil', 'kil')}: error: nodes.contain.lever: "
+        "'kil' is not a declared lever (declared: kill)",
+    ]
+
+
+# --- gateways, profiles, actions -----------------------------------------------------------------
+
+
+def test_unknown_gateway() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["engage"]["gateway"] = "backup"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'gateway: backup', 'backup')}: error: levers.kill.engage.gateway: "
+        "'backup' is not a declared gateway (declared: gw)"
+    ]
+
+
+def test_several_gateways_and_none_named() -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["backup"] = {"profile": "http", "url": "http://127.0.0.1:4001"}
+    rb["levers"]["kill"]["verify"]["gateway"] = "gw"
+    text, found = check(rb)
+    message = "several gateways declared (backup, gw): name one in 'gateway'"
+    assert found == [
+        f"rb.yaml:{request_at(text, 'engage')}: error: levers.kill.engage: " + message,
+        f"rb.yaml:{request_at(text, 'release')}: error: levers.kill.release: " + message,
+    ]
+
+
+def test_no_gateway_declared() -> None:
+    rb = minimal_runbook()
+    del rb["gateways"]
+    del rb["levers"]["kill"]["verify"]
+    del rb["levers"]["kill"]["release"]
+    text, found = check(rb)
+    assert found[2:] == [
+        f"rb.yaml:{request_at(text, 'engage')}: error: levers.kill.engage: "
+        "no gateway declared: add one under 'gateways'"
+    ]  # after the warnings for the lever it had to lose: no verify, no release
+
+
+def test_unknown_gateway_profile() -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["profile"] = "litelm"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'profile: litelm', 'litelm')}: error: gateways.gw.profile: "
+        "unknown gateway profile 'litelm' (did you mean 'litellm'?)"
+    ]
+
+
+def test_unknown_profile_in_use() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["verify"]["use"] = "htp.chat"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'use: htp.chat', 'htp')}: error: levers.kill.verify.use: "
+        "unknown profile 'htp' (did you mean 'http'?)"
+    ]
+
+
+def test_unknown_profile_action() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["verify"]["use"] = "http.chatt"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'use: http.chatt', 'http')}: error: levers.kill.verify.use: "
+        "profile 'http' has no action 'chatt' (did you mean 'chat'?)"
+    ]
+
+
+def test_action_of_another_kind_of_gateway() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["verify"]["use"] = "litellm.chat"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'use: litellm', 'litellm')}: error: levers.kill.verify.use: "
+        "'litellm.chat' needs a litellm gateway; gateway 'gw' is http"
+    ]
+
+
+def test_sandbox_gateway_speaks_litellm() -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["profile"] = "sandbox"
+    rb["levers"]["kill"]["verify"]["use"] = "litellm.chat"
+    assert check(rb)[1] == []
+
+
+def test_unknown_action_parameter() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["verify"]["with"]["temperature"] = 0
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'temperature:')}: error: levers.kill.verify.with.temperature: "
+        "http.chat takes no parameter 'temperature' (takes: max_tokens, model, prompt)"
+    ]
+
+
+def test_missing_action_parameter() -> None:
+    rb = minimal_runbook()
+    del rb["levers"]["kill"]["verify"]["with"]["prompt"]
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'use: http.chat', 'http')}: error: levers.kill.verify.use: "
+        "http.chat needs parameter 'prompt' in 'with' (the user message)"
+    ]
+
+
+def test_custom_profile_validated_alongside() -> None:
+    profile = {
+        "aiir": 1,
+        "profile": "inhouse",
+        "title": "In-house gateway",
+        "actions": {
+            "freeze": {
+                "description": "Freeze a tenant.",
+                "params": {"tenant": {"description": "tenant id"}},
+                "method": "POST",
+                "path": "/freeze/{{ params.tenant }}",
+            }
+        },
+    }
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["profile"] = "inhouse"
+    rb["levers"]["kill"]["engage"] = {"use": "inhouse.freeze", "with": {"tenant": "t1"}}
+    del rb["levers"]["kill"]["verify"]
+    write(Path("inhouse.yaml"), profile)
+    write(Path("rb.yaml"), rb)
+    report = validate_paths(["inhouse.yaml", "rb.yaml"])
+    assert report.checked == {"inhouse.yaml": "profile", "rb.yaml": "runbook"}
+    assert [f.code for f in report.findings] == ["no-verify"]
+
+
+def test_profile_action_reads_only_its_params() -> None:
+    profile = {
+        "aiir": 1,
+        "profile": "inhouse",
+        "title": "In-house gateway",
+        "actions": {"freeze": {"description": "F", "method": "POST", "path": "/f/{{ inputs.x }}"}},
+    }
+    text, found = check(profile, "inhouse.yaml")
+    assert found == [
+        f"inhouse.yaml:{where(text, '/f/')}: error: actions.freeze.path: "
+        "'inputs.x' is not defined: profile actions read their own params.*"
+    ]
+
+
+# --- runbooks calling runbooks -------------------------------------------------------------------
+
+
+def calling(target: str) -> Doc:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["choices"][2]["next"] = "handoff"
+    rb["nodes"]["handoff"] = {"kind": "call", "title": "Hand off", "runbook": target}
+    del rb["nodes"]["dismiss"]
+    return rb
+
+
+def test_call_to_an_unknown_runbook() -> None:
+    text, found = check(calling("zz-no-such-thing"))
+    assert found == [
+        f"rb.yaml:{where(text, 'runbook: zz', 'zz')}: error: nodes.handoff.runbook: "
+        "no runbook with id 'zz-no-such-thing'"
+    ]
+
+
+def test_call_to_a_misspelt_sibling_suggests_it() -> None:
+    sibling = minimal_runbook()
+    sibling["id"] = "data-leak"
+    write(Path("leak.yaml"), sibling)
+    text = write(Path("rb.yaml"), calling("data-leek"))
+    found = [f.render() for f in validate_paths(["leak.yaml", "rb.yaml"]).findings]
+    assert found == [
+        f"rb.yaml:{where(text, 'runbook: data', 'data')}: error: nodes.handoff.runbook: "
+        "no runbook with id 'data-leek' (did you mean 'data-leak'?)"
+    ]
+
+
+def test_call_to_a_sibling_or_a_shipped_runbook_is_fine() -> None:
+    sibling = minimal_runbook()
+    sibling["id"] = "data-leak"
+    write(Path("leak.yaml"), sibling)
+    write(Path("rb.yaml"), calling("data-leak"))
+    write(Path("pi.yaml"), dict(calling("prompt-injection"), id="pi"))
+    assert validate_paths(["leak.yaml", "rb.yaml", "pi.yaml"]).findings == []
+
+
+def test_call_to_an_invalid_sibling_is_not_also_unknown() -> None:
+    sibling = minimal_runbook()
+    sibling["id"] = "data-leak"
+    sibling["severity"] = "high"
+    write(Path("leak.yaml"), sibling)
+    write(Path("rb.yaml"), calling("data-leak"))
+    report = validate_paths(["leak.yaml", "rb.yaml"])
+    assert [(f.path, f.code) for f in report.findings] == [("leak.yaml", "schema")]
+
+
+def test_duplicate_runbook_ids_across_files() -> None:
+    write(Path("a.yaml"), minimal_runbook())
+    text = write(Path("b.yaml"), minimal_runbook())
+    found = [f.render() for f in validate_paths(["a.yaml", "b.yaml"]).findings]
+    assert found == [
+        f"b.yaml:{where(text, 'id: demo', 'demo')}: error: id: "
+        f"duplicate runbook id 'demo' (also in a.yaml:{where(text, 'id: demo', 'demo')[0]})"
+    ]
+
+
+def test_the_same_file_named_twice_is_read_once() -> None:
+    write(Path("rb.yaml"), minimal_runbook())
+    report = validate_paths(["rb.yaml", "./rb.yaml", "."])
+    assert report.findings == []
+    assert list(report.checked) == ["rb.yaml"]
+
+
+# --- files and directories -----------------------------------------------------------------------
+
+
+def test_load_errors_are_findings() -> None:
+    _, found = check("aiir: 1\nid: a\nid: b\n")
+    assert found == ["rb.yaml:3:1: error: duplicate key 'id' (first defined on line 2)"]
+
+
+def test_directories_are_searched_recursively_and_other_yaml_is_skipped() -> None:
+    first = minimal_runbook()
+    second = dict(minimal_runbook(), id="second")
+    write(Path("lib/first.yaml"), first)
+    write(Path("lib/deeper/still/second.yml"), second)
+    write(Path("lib/deeper/mkdocs.yml"), "plugins: [search]\nx: !!python/name:os.getcwd\n")
+    write(Path("lib/k8s.yaml"), "kind: Service\n---\nkind: Deployment\n")
+    write(Path("lib/list.yaml"), "- a\n- b\n")
+    write(Path("lib/notes.txt"), "aiir: not yaml we read\n")
+    write(Path("lib/.git/config.yaml"), "aiir: 1\nbroken: [\n")
+    report = validate_paths(["lib"])
+    assert report.findings == []
+    assert report.checked == {
+        "lib/deeper/still/second.yml": "runbook",
+        "lib/first.yaml": "runbook",
+    }
+    assert sorted(report.skipped) == ["lib/deeper/mkdocs.yml", "lib/k8s.yaml", "lib/list.yaml"]
+
+
+def test_broken_aiir_file_in_a_directory_is_reported() -> None:
+    write(Path("lib/broken.yaml"), "aiir: 1\nid: demo\nid: again\n")
+    assert [f.render() for f in validate_paths(["lib"]).findings] == [
+        "lib/broken.yaml:3:1: error: duplicate key 'id' (first defined on line 2)"
+    ]
+
+
+def test_aiir_document_of_unknown_kind_in_a_directory_is_reported() -> None:
+    write(Path("lib/half.yaml"), "aiir: 1\nid: demo\nnode: {}\n")
+    assert [f.render() for f in validate_paths(["lib"]).findings] == [
+        "lib/half.yaml:1:1: error: aiir: "
+        "unknown kind of aiir document: a runbook has 'nodes', a profile 'profile'"
+    ]
+
+
+def test_explicitly_named_non_aiir_file_is_an_error() -> None:
+    write(Path("config.yaml"), {"plugins": ["search"]})
+    assert [f.render() for f in validate_paths(["config.yaml"]).findings] == [
+        "config.yaml:1:1: error: "
+        "not an aiir document: expected a mapping with 'aiir: 1' (runbook, profile)"
+    ]
+
+
+def test_explicitly_named_foreign_yaml_that_fails_to_load_is_an_error() -> None:
+    write(Path("k8s.yaml"), "kind: Service\n---\nkind: Deployment\n")
+    assert [f.render() for f in validate_paths(["k8s.yaml"]).findings] == [
+        "k8s.yaml:2:1: error: invalid YAML: several YAML documents in one file; "
+        "aiir reads exactly one (remove the '---')"
+    ]
+
+
+def test_missing_path_is_an_input_error() -> None:
+    with pytest.raises(InputError, match=r"^nope\.yaml: no such file or directory$"):
+        validate_paths(["nope.yaml"])
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+def warned() -> Doc:
+    rb = minimal_runbook()
+    del rb["levers"]["kill"]["release"]
+    return rb
+
+
+def test_warnings_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    text = write(Path("rb.yaml"), warned())
+    assert main(["validate", "rb.yaml"]) == 0
+    out, err = capsys.readouterr()
+    assert out == (
+        f"rb.yaml:{key(text, 'kill')}: warning: levers.kill: "
+        "no 'release': the lever cannot be rolled back\n"
+        "0 error(s), 1 warning(s) in 1 file(s)\n"
+    )
+    assert err == ""
+
+
+def test_strict_turns_warnings_into_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    text = write(Path("rb.yaml"), warned())
+    assert main(["validate", "--strict", "rb.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"rb.yaml:{key(text, 'kill')}: warning: levers.kill: "
+        "no 'release': the lever cannot be rolled back\n"
+        "0 error(s), 1 warning(s) in 1 file(s)\n"
+    )
+
+
+def test_errors_exit_2_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    write(Path("rb.yaml"), "aiir: 1\nid: a\nid: b\n")
+    assert main(["validate", "rb.yaml"]) == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == (
+        "",
+        "rb.yaml:3:1: error: duplicate key 'id' (first defined on line 2)\n"
+        "1 error(s), 0 warning(s) in 0 file(s)\n",
+    )
+
+
+def test_valid_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
+    write(Path("rb.yaml"), minimal_runbook())
+    assert main(["validate", "rb.yaml"]) == 0
+    assert capsys.readouterr() == ("1 file(s) valid\n", "")
+
+
+def test_json_prints_the_same_findings(capsys: pytest.CaptureFixture[str]) -> None:
+    rb = warned()
+    rb["nodes"]["contain"]["next"] = "dnoe"
+    write(Path("rb.yaml"), rb)
+    assert main(["validate", "rb.yaml"]) == 2
+    out, err = capsys.readouterr()
+    as_text = (out + err).splitlines()[:-1]  # stdout warnings, stderr errors, then the summary
+    assert main(["validate", "--json", "rb.yaml"]) == 2
+    objects = json.loads(capsys.readouterr().out)
+    assert [o["code"] for o in objects] == ["no-release", "dangling-next", "unreachable"]
+    assert set(objects[0]) == {"path", "line", "col", "level", "code", "message", "breadcrumb"}
+    rendered = [
+        f"{o['path']}:{o['line']}:{o['col']}: {o['level']}: {o['breadcrumb']}: {o['message']}"
+        for o in objects
+    ]
+    assert sorted(rendered) == sorted(as_text)
+
+
+def test_json_with_no_findings_is_an_empty_list(capsys: pytest.CaptureFixture[str]) -> None:
+    write(Path("rb.yaml"), minimal_runbook())
+    assert main(["validate", "--json", "rb.yaml"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+
+
+def test_skipped_files_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
+    write(Path("lib/rb.yaml"), minimal_runbook())
+    write(Path("lib/other.yaml"), dump({"name": "not ours"}))
+    assert main(["validate", "lib"]) == 0
+    assert capsys.readouterr().out == (
+        "1 file(s) valid; 1 YAML file(s) that are not aiir documents skipped\n"
+    )
