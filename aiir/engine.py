@@ -23,7 +23,7 @@ from typing import Any
 from aiir import display
 from aiir.environment import Environment, iso, parse_iso
 from aiir.errors import InputError
-from aiir.gateway import Call, Endpoint, Reply, Sender, build_call
+from aiir.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
 from aiir.incident import Incident, LeverRecord
 from aiir.journal import Event, Journal
 from aiir.prompter import MissingAnswer, Option
@@ -471,6 +471,7 @@ class Walk:
                 )
                 return
         reply = self.send(engage)
+        reply = diagnose(engage, reply, self.profiles, self.send, frame.endpoints[engage.gateway])
         self.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
 
     def verify(self, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:

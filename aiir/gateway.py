@@ -389,18 +389,61 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
         body=body,
         size=size,
         saved=saved,
-        unavailable=not ok and is_unavailable(status, body),
     )
 
 
-_NO_DATABASE = re.compile(
-    rb"no (connected )?d(ata)?b(ase)?|database not connected|DATABASE_URL", re.I
-)
+def diagnose(
+    call: Call,
+    reply: Reply,
+    profiles: Mapping[str, Profile],
+    send: Callable[[Call], Reply],
+    endpoint: Endpoint,
+) -> Reply:
+    """Mark a failed profile action as *unavailable* when the gateway cannot do it at all.
 
-
-def is_unavailable(status: int, body: bytes) -> bool:
-    """The gateway cannot do this at all (LiteLLM without its database), as opposed to refusing."""
-    return status in {400, 404, 500, 501, 503} and bool(_NO_DATABASE.search(body[:4096]))
+    Data-driven by the profile's ``unavailable`` rules: a telltale body, or (for admin actions
+    that fail with a bare 5xx) a probe such as LiteLLM's readiness saying its database is absent.
+    """
+    if reply.ok or call.action is None or reply.status is None:
+        return reply
+    profile_name, action_name = call.action.split(".", 1)
+    profile = profiles.get(profile_name)
+    rules = profile.unavailable if profile else None
+    if profile is None or rules is None:
+        return reply
+    excerpt = " ".join(reply.text.split())[:300]
+    if any(p.lower() in reply.text.lower() for p in rules.body_patterns):
+        reason = f"lever unavailable: {rules.reason} ({profile.title} said: {excerpt})"
+        return _with(reply, unavailable=True, reason=reason)
+    action = profile.actions.get(action_name)
+    probe = profile.actions.get(rules.probe or "")
+    if probe is None or action is None or not action.admin or reply.status < 500:
+        return reply
+    probe_call = Call(
+        gateway=endpoint.name,
+        method=probe.method,
+        url=join_url(endpoint, probe.path, f"{profile_name}.{rules.probe}"),
+        headers=dict(endpoint.headers),
+        query={},
+        json=None,
+        body=None,
+        timeout=DEFAULT_TIMEOUT,
+        retries=1,  # a server that just failed with a 5xx often resets the pooled connection
+        expect=None,
+        save={},
+        action=f"{profile_name}.{rules.probe}",
+    )
+    parsed = send(probe_call).json()
+    if parsed is None or any(
+        extract(k, 0, {}, parsed) != (True, v) for k, v in rules.probe_json.items()
+    ):
+        return reply
+    said = ", ".join(f"{k}: {v}" for k, v in rules.probe_json.items())
+    reason = (
+        f"lever unavailable: {rules.reason} "
+        f"({rules.probe} says {said}; the reply was {reply.status} {excerpt})"
+    )
+    return _with(reply, unavailable=True, reason=reason)
 
 
 def _unmet(

@@ -35,6 +35,7 @@ _BOOL = {"true": True, "false": False}
 _MERGE = _TAG + "merge"
 _PLAIN_KEYS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 _DECIMAL = re.compile(r"[-+]?[0-9][0-9_]*")
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML 1.1's, as libyaml counts them
 
 
 @dataclass(frozen=True)
@@ -109,12 +110,12 @@ def load_text(text: str, path: str) -> Document:
     try:
         loader = _Loader(text)
     except UnicodeEncodeError as exc:  # a lone surrogate: only reachable from a str, not a file
-        line, col = _position(text.encode("utf-8", "surrogatepass"), exc.start)
+        line, col = _position(text, exc.start)
         raise LoadError(path, line, col, "text is not valid Unicode (lone surrogate)") from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
-        raise _syntax_error(exc, path) from None
+        raise _syntax_error(exc, text, path) from None
     except yaml.reader.ReaderError as exc:
         raise _reader_error(exc, text, path) from None
     except yaml.YAMLError as exc:  # pragma: no cover - every other PyYAML error is marked
@@ -153,29 +154,35 @@ def decode(raw: bytes, path: str) -> str:
     """UTF-8 text or a located error; binary files are refused before decoding."""
     nul = raw.find(b"\0")
     if nul >= 0:
-        line, col = _position(raw, nul)
+        line, col = _byte_position(raw, nul)
         raise LoadError(path, line, col, "binary file (NUL byte): expected YAML text")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line, col = _position(raw, exc.start)
+        line, col = _byte_position(raw, exc.start)
         byte = raw[exc.start]
         raise LoadError(path, line, col, f"file is not UTF-8 text (byte 0x{byte:02x})") from None
 
 
-def _position(raw: bytes, offset: int) -> tuple[int, int]:
-    line = raw.count(b"\n", 0, offset) + 1
-    start = raw.rfind(b"\n", 0, offset) + 1
-    return line, offset - start + 1
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of character ``offset``, breaking lines where libyaml does."""
+    lines = _LINE_BREAK.split(text[:offset])
+    return len(lines), len(lines[-1]) + 1
+
+
+def _byte_position(raw: bytes, offset: int) -> tuple[int, int]:
+    """The same for a byte ``offset`` into (almost) UTF-8 bytes: columns count characters."""
+    before = raw[:offset].decode("utf-8", "replace")
+    return _position(before, len(before))
 
 
 _SINGLE = re.compile(r"expected a single document")
 _TOO_DEEP = f"document is nested deeper than {MAX_DEPTH} levels"
 
 
-def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> LoadError:
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, path: str) -> LoadError:
     mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    line, col = _mark_position(mark, text) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
     if "nesting depth" in problem:
         return LoadError(path, line, col, _TOO_DEEP)
@@ -186,13 +193,25 @@ def _syntax_error(exc: yaml.MarkedYAMLError, path: str) -> LoadError:
     return LoadError(path, line, col, f"invalid YAML: {problem}")
 
 
+def _mark_position(mark: yaml.Mark, text: str) -> tuple[int, int]:
+    """1-based line and column of a libyaml mark.
+
+    libyaml puts the end of a file with no final newline on the line below, which does not exist;
+    point just after the last character instead.
+    """
+    line, col = mark.line + 1, mark.column + 1
+    at_end = mark.index >= len(text) and not _LINE_BREAK.fullmatch(text[-1:] or "\n")
+    if at_end and line > 1 and col == 1:
+        return line - 1, len(_LINE_BREAK.split(text)[-1]) + 1
+    return line, col
+
+
 def _reader_error(exc: yaml.reader.ReaderError, text: str, path: str) -> LoadError:
     """A character YAML forbids (a control character): PyYAML gives an offset, not a line."""
     offset = exc.position if isinstance(exc.position, int) else 0
     if _Loader is not yaml.SafeLoader:  # libyaml counts bytes of UTF-8, PyYAML characters
         offset = len(text.encode("utf-8")[:offset].decode("utf-8", "ignore"))
-    line = text.count("\n", 0, offset) + 1
-    col = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    line, col = _position(text, offset)
     char = exc.character
     code = ord(char) if isinstance(char, str) else int(char)
     return LoadError(path, line, col, f"invalid YAML: character U+{code:04X} is not allowed")

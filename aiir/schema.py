@@ -532,6 +532,21 @@ class ProfileAction(Strict):
         return self
 
 
+class Unavailable(Strict):
+    """How to tell "this gateway cannot do that at all" from "it refused": never a success."""
+
+    body_patterns: list[str] = Field(
+        default_factory=list, description="a failed reply whose body contains one of these"
+    )
+    probe: Slug | None = Field(
+        default=None, description="action to ask when an admin action fails with no clear reason"
+    )
+    probe_json: dict[str, Any] = Field(
+        default_factory=dict, description="dotted path -> value in the probe's reply that means it"
+    )
+    reason: Text = "the gateway cannot perform this action"
+
+
 class Profile(Strict):
     """A gateway profile: the requests behind common levers on one kind of gateway."""
 
@@ -544,6 +559,7 @@ class Profile(Strict):
         default_factory=list, description="other profiles whose actions this gateway also serves"
     )
     actions: dict[Slug, ProfileAction] = Field(default_factory=dict)
+    unavailable: Unavailable | None = None
 
     @property
     def speaks(self) -> frozenset[str]:

@@ -49,7 +49,14 @@ def environment() -> SandboxedEnvironment:
         undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
     env.globals.clear()  # no range/lipsum/cycler/joiner/namespace: templates format, not compute
+    env.filters["objects"] = objects
     return env
+
+
+def objects(values: Any, key: str, **fixed: Any) -> list[dict[str, Any]]:
+    """``["a"] | objects("keyword", action="BLOCK")``: ``[{"keyword": "a", "action": "BLOCK"}]``."""
+    items = values if isinstance(values, list | tuple) else [values]
+    return [{key: value, **fixed} for value in items]
 
 
 def is_template(text: str) -> bool:

@@ -87,6 +87,7 @@ class Gateway:
         prompt = json.dumps(body.get("messages", []))
         for guardrail in self.guardrails.values():
             words = guardrail.get("litellm_params", {}).get("blocked_words", [])
+            words = [w.get("keyword", "") if isinstance(w, dict) else w for w in words]
             if any(word and word in prompt for word in words):
                 return 400, {"error": {"message": "Violated guardrail policy"}}
         model = str(body.get("model"))

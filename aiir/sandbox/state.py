@@ -296,8 +296,8 @@ class SandboxState:
             active = params.get("default_on") or guardrail.get("guardrail_name") in names
             if not active or params.get("mode", "pre_call") != mode:
                 continue
-            for word in params.get("blocked_words") or []:
-                if word and str(word).lower() in lowered:
+            for word in _words(params.get("blocked_words")):
+                if word and word.lower() in lowered:
                     raise SandboxError(
                         400,
                         f"Violated guardrail policy: '{guardrail.get('guardrail_name')}' "
@@ -337,15 +337,22 @@ class SandboxState:
             )
             if guardrail is None:
                 raise SandboxError(404, f"Guardrail '{name}' not found")
-            words = guardrail.get("litellm_params", {}).get("blocked_words") or []
-            for word in words:
-                if word and str(word).lower() in text.lower():
+            for word in _words(guardrail.get("litellm_params", {}).get("blocked_words")):
+                if word and word.lower() in text.lower():
                     raise SandboxError(
                         400,
                         f"Violated guardrail policy: '{name}' blocked '{word}'",
                         "guardrail_violation",
                     )
             return {"response_text": text}
+
+
+def _words(blocked: Any) -> list[str]:
+    """LiteLLM's ``[{keyword, action}]`` or plain strings."""
+    out: list[str] = []
+    for item in blocked or []:
+        out.append(str(item.get("keyword", "")) if isinstance(item, dict) else str(item))
+    return out
 
 
 def _prompt_text(messages: Any, roles: set[str]) -> str:
