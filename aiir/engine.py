@@ -57,6 +57,10 @@ FAILURE_OPTIONS = (
     Option("abort", "Abort the walk (levers stay as they are)"),
 )
 DEFAULT_WINDOW = dt.timedelta(hours=1)
+NOT_RESENT = (
+    "the run stopped after this request may have been sent, and nothing can check whether it "
+    "took effect: not sent again"
+)
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -232,6 +236,8 @@ class Walk:
             },
         )
         if not self.replaying:
+            for observer in self.env.observers:
+                observer(frame.runbook.id, node_id)
             text = (
                 render(node.text, self.context(frame), f"nodes.{node_id}.text") if node.text else ""
             )
@@ -296,14 +302,24 @@ class Walk:
         *,
         key: str | None = None,
         default: Any = None,
+        pattern: str | None = None,
     ) -> Any:
-        """One answer, from the journal when replaying, else from the prompter (and journalled)."""
+        """One answer, from the journal when replaying, else from the prompter (and journalled).
+
+        A text answer must match ``pattern`` before it is journalled: a journalled answer is
+        replayed on resume, so a bad one would stop every resume at the same place.
+        """
         step, recorded = self.next_step()
         if "answer" in recorded:
             value = recorded["answer"].data["value"]
         else:
             full_key = frame.prefix + (key or node_id)
             value = self._prompt(full_key, how, self.scrub(message), options or [], default)
+            if pattern is not None and not re.fullmatch(pattern, str(value)):
+                raise InputError(
+                    f"answer to {full_key!r} does not match {pattern!r}: {value!r} "
+                    "(not recorded: resume to answer it again)"
+                )
             self.record(
                 "answer",
                 {
@@ -347,9 +363,7 @@ class Walk:
         default = (
             render(node.default, context, f"nodes.{node_id}.default") if node.default else None
         )
-        value = str(self.ask(frame, node_id, "text", prompt, default=default))
-        if node.pattern and not re.fullmatch(node.pattern, value):
-            raise InputError(f"answer to {node_id!r} does not match {node.pattern!r}: {value!r}")
+        self.ask(frame, node_id, "text", prompt, default=default, pattern=node.pattern)
         return node.next
 
     def checklist(self, frame: Frame, node_id: str, node: ChecklistNode) -> str:
@@ -460,19 +474,36 @@ class Walk:
         *,
         resumed: bool,
     ) -> None:
-        if resumed and lever.verify is not None:
-            # The run stopped between intent and result: the lever may or may not be engaged.
-            probe = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
-            if probe.ok:
-                self.record(
-                    "lever.engaged",
-                    {**base, "ok": True, "confirmed_by_verify": True, "reply": probe.summary()},
-                    step=step,
-                )
-                return
+        if resumed and self.engaged_before(frame, step, base, lever, engage):
+            return
         reply = self.send(engage)
         reply = diagnose(engage, reply, self.profiles, self.send, frame.endpoints[engage.gateway])
         self.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+
+    def engaged_before(
+        self, frame: Frame, step: int, base: dict[str, Any], lever: Lever, engage: Call
+    ) -> bool:
+        """The run stopped between intent and result: settle it without engaging twice.
+
+        The verify probe tells whether the lever took effect. Without a probe, nothing is sent:
+        the lever's state is unknown and the operator decides (``<node>.on_failure``).
+        """
+        unknown = {**base, "ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
+        if lever.verify is None:
+            self.record("lever.engaged", unknown, step=step)
+            return True
+        probe = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
+        if not probe.ok:
+            return False
+        data = {**base, "ok": True, "confirmed_by_verify": True, "reply": probe.summary()}
+        if engage.save:  # they came with the engage reply, which was never journalled
+            data["lost"] = sorted(engage.save)
+            self.screen.note(
+                f"lever {base['lever']!r} is engaged, but its reply was lost: "
+                f"{', '.join(data['lost'])} unknown; its release may need doing by hand"
+            )
+        self.record("lever.engaged", data, step=step)
+        return True
 
     def verify(self, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
         if lever.verify is None:
@@ -528,19 +559,17 @@ class Walk:
         if lever.release is None:
             self.screen.note(f"lever {record.lever!r} has no release; undo it by hand")
             return False
-        call = self.call_for(frame, lever.release, f"levers.{record.lever}.release")
+        base = {"runbook": record.runbook, "lever": record.lever, "engaged_step": record.step}
+        try:
+            call = self.call_for(frame, lever.release, f"levers.{record.lever}.release")
+        except InputError as exc:  # e.g. a value saved from a lost engage reply: go on to the rest
+            reason = f"release request could not be built ({exc}); undo it on the gateway by hand"
+            self.record("lever.released", {**base, "ok": False, "reply": {"reason": reason}})
+            self.screen.failure(f"Lever {record.lever!r}: {reason}")
+            return False
         self.screen.request(f"Release {record.lever!r}", call.summary())
         reply = self.send(call)
-        self.record(
-            "lever.released",
-            {
-                "runbook": record.runbook,
-                "lever": record.lever,
-                "engaged_step": record.step,
-                "ok": reply.ok,
-                "reply": reply.summary(),
-            },
-        )
+        self.record("lever.released", {**base, "ok": reply.ok, "reply": reply.summary()})
         self.screen.lever(record)
         return reply.ok
 
@@ -557,9 +586,13 @@ class Walk:
                 ok = bool(recorded["action.result"].data.get("ok"))
             elif self.env.dry_run:
                 ok = True
+            elif "action.intent" in recorded:  # stopped after the intent: never re-sent blindly
+                unknown = {"ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
+                self.record("action.result", {**base, **unknown}, step=step)
+                self.screen.note(f"action {node_id!r}: {NOT_RESENT}")
+                ok = False
             else:
-                if "action.intent" not in recorded:
-                    self.record("action.intent", {**base, "request": call.summary()}, step=step)
+                self.record("action.intent", {**base, "request": call.summary()}, step=step)
                 reply = self.send(call)
                 self.record(
                     "action.result", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step

@@ -7,7 +7,7 @@ import getpass
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -84,6 +84,7 @@ class Environment:
     assume_yes: bool = False
     gateway_urls: dict[str, str] = field(default_factory=dict)
     sandbox_url: str | None = None  # every gateway not named in gateway_urls goes here
+    observers: list[Callable[[str, str], None]] = field(default_factory=list)  # (runbook, node)
 
     def use_sandbox(self, state: object | None = None) -> None:
         """Route every gateway to an in-process simulated gateway (no socket, no keys)."""

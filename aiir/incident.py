@@ -12,7 +12,8 @@ from typing import Any
 from aiir.errors import InputError
 from aiir.journal import JOURNAL, Event, read_events
 
-NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective"})
+# "unknown": the run stopped after the request may have gone out, with no probe to tell.
+NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective", "unknown"})
 
 
 def new_incident_id(now: dt.datetime) -> str:
@@ -132,6 +133,12 @@ def _answer(incident: Incident, event: Event) -> None:
 
 def _lever_intent(incident: Incident, event: Event) -> None:
     data = event.data
+    for earlier in incident.levers:  # engaged again: its own release now covers the unknown one
+        if earlier.state == "unknown" and (earlier.runbook, earlier.lever) == (
+            data.get("runbook", ""),
+            data.get("lever", ""),
+        ):
+            earlier.state, earlier.verdict = "superseded", f"engaged again at step {event.step}"
     incident.levers.append(
         LeverRecord(
             runbook=data.get("runbook", ""),
@@ -154,6 +161,9 @@ def _lever_engaged(incident: Incident, event: Event) -> None:
     elif event.data.get("ok"):
         record.state, record.engaged_at = "engaged", event.ts
         record.verdict = "engaged, not yet verified"
+    elif event.data.get("unknown"):
+        record.state = "unknown"
+        record.verdict = f"may or may not be engaged: {reply.get('reason', 'unknown')}"
     else:
         record.state = "unavailable" if reply.get("unavailable") else "failed"
         record.verdict = str(reply.get("reason", "failed"))

@@ -173,9 +173,10 @@ def read_events(path: Path) -> tuple[list[Event], list[str]]:
         except (ValueError, TypeError) as exc:
             problems.append(f"line {number}: not a journal event ({type(exc).__name__})")
             continue
-        if event.seq != number:
+        expected = events[-1].seq + 1 if events else 1
+        if event.seq != expected:  # against the line before, so one removal is one problem
             problems.append(
-                f"line {number}: sequence number {event.seq} where {number} was expected "
+                f"line {number}: sequence number {event.seq} where {expected} was expected "
                 "(a line was removed, inserted or reordered)"
             )
         if chain_hash(event.body()) != event.hash:
@@ -187,6 +188,8 @@ def read_events(path: Path) -> tuple[list[Event], list[str]]:
             )
         prev = event.hash
         events.append(event)
+    if not events and not problems:
+        problems.append("the journal has no events")
     return events, problems
 
 

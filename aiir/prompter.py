@@ -116,11 +116,18 @@ def as_bool(value: Any, key: str) -> bool:
 
 
 class TerminalPrompter:
-    """Interactive questions with questionary; Ctrl-C raises KeyboardInterrupt."""
+    """Interactive questions with questionary; Ctrl-C (or Ctrl-D) raises KeyboardInterrupt."""
 
     def _ask(self, question: Any) -> Any:
-        answer = question.unsafe_ask()  # unsafe_ask lets KeyboardInterrupt through to the engine
-        return answer
+        """One answer; unsafe_ask lets KeyboardInterrupt through to the engine.
+
+        Ctrl-D (end of input) is the operator leaving too: as an EOFError it would skip the
+        engine's interrupt handling and leave the incident without a resumable end.
+        """
+        try:
+            return question.unsafe_ask()
+        except EOFError:
+            raise KeyboardInterrupt from None
 
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
         import questionary

@@ -84,38 +84,46 @@ def _known_ids(directory: Path) -> set[str]:
 def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
     """An ``--answers`` file, checked against the runbook's nodes, flattened to keys."""
     doc = load_file(path)
-    if not isinstance(doc.data, dict):
-        raise doc.error((), "an answers file is a mapping of node id to answer")
+    return check_answers(doc, doc.data, runbook)
+
+
+def check_answers(
+    doc: Document, data: Any, runbook: Runbook, base: tuple[str | int, ...] = ()
+) -> dict[str, Any]:
+    """Answers (at ``base`` inside ``doc``) checked against the runbook, flattened to keys."""
+    if not isinstance(data, dict):
+        raise doc.error(base, "answers are a mapping of node id to answer")
     flat: dict[str, Any] = {}
-    for key, value in doc.data.items():
+    for key, value in data.items():
         if isinstance(value, dict) and key not in runbook.nodes:
             flat.update({f"{key}.{k}": v for k, v in value.items()})  # a called runbook's answers
             continue
-        _check_answer(doc, runbook, key, value)
+        _check_answer(doc, runbook, (*base, key), value)
         flat[key] = value
     return flat
 
 
-def _check_answer(doc: Document, runbook: Runbook, key: str, value: Any) -> None:
+def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any) -> None:
+    key = str(loc[-1])
     node_id, _, suffix = key.partition(".")
     node = runbook.nodes.get(node_id)
     if node is None:
-        raise doc.error((key,), f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
+        raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
     if suffix and suffix not in {"approve", "on_failure"}:
         raise doc.error(
-            (key,),
+            loc,
             f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
             key=True,
         )
     if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
-        raise doc.error((key,), f"{value!r} is not one of: retry, skip, release, abort")
+        raise doc.error(loc, f"{value!r} is not one of: retry, skip, release, abort")
     if not suffix and isinstance(node, QuestionNode):
         allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
         if str(value) not in allowed:
             choices = ", ".join(c.value for c in node.choices)
-            raise doc.error((key,), f"{value!r} is not a choice of {node_id!r} ({choices})")
+            raise doc.error(loc, f"{value!r} is not a choice of {node_id!r} ({choices})")
     if not suffix and not isinstance(node, ANSWERABLE):
-        raise doc.error((key,), f"node {node_id!r} ({node.kind}) takes no answer", key=True)
+        raise doc.error(loc, f"node {node_id!r} ({node.kind}) takes no answer", key=True)
 
 
 def parse_assignments(pairs: list[str], flag: str) -> dict[str, str]:
@@ -255,11 +263,16 @@ def start(
     *,
     inputs: Mapping[str, Any] | None = None,
     answers: Path | None = None,
+    scripted: Mapping[str, Any] | None = None,
     drill: bool = False,
 ) -> RunResult:
-    """Open an incident for the runbook at ``path`` and walk it."""
+    """Open an incident for the runbook at ``path`` and walk it.
+
+    Answers come from an ``answers`` file or, already checked, as ``scripted`` (drills).
+    """
     runbook = load_checked(path)
-    scripted = load_answers(answers, runbook) if answers else {}
+    if answers is not None:
+        scripted = load_answers(answers, runbook)
     _check_gateway_names(runbook, env)
     values = coerce_inputs(runbook, inputs or {}, "--set")
     env_vals = env_values(runbook, env.environ, dry_run=env.dry_run or env.sandbox_url is not None)
@@ -300,7 +313,7 @@ def start(
     )
     incident.apply(opened)
     source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
-    walk = Walk(env, journal, incident, builtin_profiles(), source, scripted, secrets)
+    walk = Walk(env, journal, incident, builtin_profiles(), source, scripted or {}, secrets)
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
     return _walk(walk, frame)

@@ -565,3 +565,70 @@ class Profile(Strict):
     def speaks(self) -> frozenset[str]:
         """Profiles whose actions a gateway of this profile accepts."""
         return frozenset({self.profile, *self.implements})
+
+
+# --- drills and tabletop scenarios -----------------------------------------------------------
+
+
+class FaultSpec(Strict):
+    """A fault for the simulated gateway: from the start, or when a node is reached."""
+
+    fault: Literal["latency", "error", "output", "drift", "canary-leak"]
+    model: str = Field(default="*", description="model group, or * for every model")
+    value: str | int | float = Field(
+        default="", description="ms, error rate 0-1, output name or text"
+    )
+    at: NodeId | None = Field(default=None, description="inject when this node is reached")
+
+
+class NotificationExpectation(Strict):
+    """A message the walk must have rendered."""
+
+    channel: str | None = None
+    contains: list[str] = Field(default_factory=list)
+
+
+class LeverExpectation(Strict):
+    engaged: list[Slug] = Field(default_factory=list, description="levers engaged (any state)")
+    verified: list[Slug] = Field(default_factory=list, description="levers proven effective")
+    not_engaged: list[Slug] = Field(default_factory=list)
+
+
+class Expectations(Strict):
+    """What a drill checks after the walk; each group is one JUnit test case."""
+
+    path: list[NodeId] | None = Field(default=None, description="the exact ordered node ids")
+    visits: list[NodeId] = Field(default_factory=list, description="nodes that must be visited")
+    avoids: list[NodeId] = Field(default_factory=list, description="nodes that must not be visited")
+    levers: LeverExpectation | None = None
+    outcome: Outcome | None = None
+    severity: Severity | None = Field(default=None, description="severity at the end")
+    notifications: list[NotificationExpectation] = Field(default_factory=list)
+    containment_within: Duration | None = Field(
+        default=None, description="first lever proven effective within this time"
+    )
+
+
+class Inject(Strict):
+    """A tabletop inject: news that reaches the room at a time."""
+
+    at: Duration = Field(description="time after the start, e.g. 0m, 10m")
+    text: Text
+    from_: str | None = Field(default=None, alias="from", description="who brings the news")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Scenario(Strict):
+    """A drill or tabletop scenario around one runbook."""
+
+    aiir: Literal[1]
+    scenario: Slug = Field(description="scenario id")
+    title: Text
+    description: Text | None = None
+    runbook: str = Field(description="runbook id, or a path relative to this file")
+    inputs: dict[Slug, str | int | float | bool] = Field(default_factory=dict)
+    answers: dict[str, Any] = Field(default_factory=dict, description="answers keyed by node id")
+    faults: list[FaultSpec] = Field(default_factory=list)
+    expect: Expectations = Field(default_factory=Expectations)
+    injects: list[Inject] = Field(default_factory=list, description="tabletop timeline")

@@ -14,7 +14,7 @@ import traceback
 
 import typer
 
-from aiir.cli import graph, incident, sandbox, schema, validate
+from aiir.cli import drill, graph, incident, sandbox, schema, validate
 from aiir.errors import AiirError, ExitStatus
 
 app = typer.Typer(
@@ -35,6 +35,7 @@ app.command("release")(incident.release)
 app.command("verify")(incident.verify)
 app.command("incidents")(incident.incidents)
 app.command("show")(incident.show)
+app.command("drill")(drill.command)
 app.add_typer(sandbox.app, name="sandbox")
 
 

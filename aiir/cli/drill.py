@@ -1,0 +1,48 @@
+"""``aiir drill``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def command(
+    scenarios: Annotated[
+        list[Path], typer.Argument(help="Drill scenarios (files or directories).")
+    ],
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write JUnit XML here (for CI test reports).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    gateway: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--gateway", "-g", help="Run against a real (staging) gateway: NAME=URL (repeatable)."
+        ),
+    ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show each walk as it happens.")
+    ] = False,
+    incident_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--incident-dir",
+            help="Where drill incidents are journalled (default: ./.aiir/incidents).",
+        ),
+    ] = None,
+) -> int:
+    """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
+    from aiir.drill_report import run_drills
+
+    return int(
+        run_drills(
+            scenarios,
+            junit=junit,
+            as_json=as_json,
+            gateways=gateway or [],
+            verbose=verbose,
+            incident_dir=incident_dir,
+        )
+    )

@@ -1,0 +1,328 @@
+"""Scripted drills: walk a runbook with scripted answers against a simulated (or staging) gateway,
+inject faults, and check the walk against the scenario's expectations.
+
+Each expectation group (path, levers, outcome, severity, notifications, containment) becomes one
+JUnit test case, so CI shows exactly which part of the response drifted from the plan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from pydantic import ValidationError
+from rich.console import Console
+
+from aiir.engine import duration
+from aiir.environment import Environment, parse_iso
+from aiir.errors import AiirError, InputError, LoadError
+from aiir.findings import schema_findings
+from aiir.incident import Incident
+from aiir.library import data_dir
+from aiir.loader import Document, load_file
+from aiir.prompter import NoTerminalPrompter
+from aiir.run import check_answers, load_checked, start
+from aiir.sandbox import SandboxState
+from aiir.schema import Expectations, FaultSpec, Runbook, Scenario
+
+
+@dataclass
+class Group:
+    """One expectation group's verdict: a JUnit test case."""
+
+    name: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class DrillResult:
+    """How one scenario went."""
+
+    path: Path
+    scenario: Scenario | None
+    incident: Incident | None = None
+    groups: list[Group] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+    transcript: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(g.ok for g in self.groups)
+
+    @property
+    def name(self) -> str:
+        return self.scenario.scenario if self.scenario else self.path.stem
+
+
+def load_scenario(path: Path) -> tuple[Document, Scenario]:
+    doc = load_file(path)
+    try:
+        return doc, Scenario.model_validate(doc.data)
+    except ValidationError as exc:
+        first = schema_findings(doc, exc)[0]
+        raise LoadError(
+            first.path, first.line, first.col, first.message, first.breadcrumb
+        ) from None
+
+
+def runbook_path(scenario: Scenario, path: Path) -> Path:
+    """A scenario names its runbook by path (relative to the scenario) or by shipped id."""
+    if scenario.runbook.endswith((".yaml", ".yml")):
+        candidate = (path.parent / scenario.runbook).resolve()
+        if candidate.is_file():
+            return candidate
+        raise InputError(
+            f"{path}: runbook {scenario.runbook!r} not found (relative to the scenario)"
+        )
+    candidate = data_dir("runbooks") / f"{scenario.runbook}.yaml"
+    if candidate.is_file():
+        return candidate
+    raise InputError(f"{path}: no shipped runbook with id {scenario.runbook!r}")
+
+
+@dataclass
+class Prepared:
+    """A scenario checked and ready to run: nothing has been executed yet."""
+
+    path: Path
+    scenario: Scenario
+    runbook_file: Path
+    runbook: Runbook
+    answers: dict[str, Any]
+
+
+def prepare(path: Path) -> Prepared:
+    """Load and check everything a drill needs; bad input is an error before anything runs."""
+    doc, scenario = load_scenario(path)
+    runbook_file = runbook_path(scenario, path)
+    runbook = load_checked(runbook_file)
+    answers = check_answers(doc, scenario.answers, runbook, ("answers",))
+    for index, fault in enumerate(scenario.faults):
+        if fault.at is not None and fault.at not in runbook.nodes:
+            raise doc.error(
+                ("faults", index, "at"), f"runbook {runbook.id!r} has no node {fault.at!r}"
+            )
+    return Prepared(path, scenario, runbook_file, runbook, answers)
+
+
+def run_drill(
+    prepared: Prepared,
+    incidents_dir: Path,
+    gateway_urls: dict[str, str] | None = None,
+    environ: dict[str, str] | None = None,
+    console: Console | None = None,
+) -> DrillResult:
+    """Walk the scenario's runbook unattended and judge the walk."""
+    scenario = prepared.scenario
+    transcript = io.StringIO()
+    env = Environment(
+        console=console or Console(file=transcript, width=100, highlight=False),
+        prompter=NoTerminalPrompter(),
+        http=httpx2.Client(verify=True, follow_redirects=False),
+        environ=environ or {},
+        operator="drill",
+        incidents_dir=incidents_dir,
+        assume_yes=True,
+        gateway_urls=dict(gateway_urls or {}),
+    )
+    state = SandboxState(seed=7)
+    if not env.gateway_urls:
+        env.use_sandbox(state)
+    inject = _injector(env, state, prepared.runbook)
+    for fault in scenario.faults:
+        if fault.at is None:
+            inject(fault)
+    pending = [f for f in scenario.faults if f.at is not None]
+
+    def on_node(runbook: str, node: str) -> None:
+        for fault in pending:
+            if fault.at == node:
+                inject(fault)
+
+    env.observers.append(on_node)
+    started = time.perf_counter()
+    result = DrillResult(prepared.path, scenario)
+    try:
+        run = start(
+            prepared.runbook_file,
+            env,
+            inputs=scenario.inputs,
+            scripted=prepared.answers,
+            drill=True,
+        )
+        result.incident = run.incident
+        result.groups = judge(scenario.expect, run.incident)
+    except AiirError as exc:
+        result.error = str(exc)
+    finally:
+        env.http.close()
+    result.seconds = time.perf_counter() - started
+    result.transcript = transcript.getvalue()
+    return result
+
+
+def _injector(
+    env: Environment, state: SandboxState, runbook: Runbook
+) -> Callable[[FaultSpec], None]:
+    def inject(fault: FaultSpec) -> None:
+        if env.sandbox_url is not None:
+            state.add_fault(fault.model, fault.fault, str(fault.value))
+            return
+        # A staging gateway: only a sandbox served on a socket takes faults, through its API.
+        for url in env.gateway_urls.values():
+            body = {"model": fault.model, "fault": fault.fault, "value": str(fault.value)}
+            try:
+                response = env.http.post(f"{url.rstrip('/')}/sandbox/faults", json=body)
+            except httpx2.HTTPError as exc:
+                raise InputError(f"cannot inject fault {fault.fault!r} at {url}: {exc}") from None
+            if response.status_code != 200:
+                raise InputError(f"{url} does not take faults (status {response.status_code})")
+
+    return inject
+
+
+# --- judging -----------------------------------------------------------------------------------
+
+
+def visited(incident: Incident) -> list[str]:
+    """Node ids in the order walked; a called runbook's nodes as ``runbook.node``."""
+    path: list[str] = []
+    for event in incident.events:
+        if event.type == "node.entered":
+            node, runbook = str(event.data["node"]), str(event.data["runbook"])
+            path.append(node if runbook == incident.runbook else f"{runbook}.{node}")
+    return path
+
+
+def judge(expect: Expectations, incident: Incident) -> list[Group]:
+    """One group per kind of expectation the scenario states."""
+    groups: list[Group] = []
+    walked = visited(incident)
+    if expect.path is not None or expect.visits or expect.avoids:
+        groups.append(_path(expect, walked))
+    if expect.levers is not None:
+        groups.append(_levers(expect, incident))
+    if expect.outcome is not None:
+        group = Group("outcome")
+        if incident.outcome != expect.outcome.value:
+            group.problems.append(
+                f"expected outcome {expect.outcome.value}, got {incident.outcome}"
+            )
+        groups.append(group)
+    if expect.severity is not None:
+        group = Group("severity")
+        if incident.severity != expect.severity.value:
+            group.problems.append(
+                f"expected final severity {expect.severity.value}, got {incident.severity}"
+            )
+        groups.append(group)
+    if expect.notifications:
+        groups.append(_notifications(expect, incident))
+    if expect.containment_within is not None:
+        groups.append(_containment(expect.containment_within, incident))
+    return groups
+
+
+def _path(expect: Expectations, walked: list[str]) -> Group:
+    group = Group("path")
+    if expect.path is not None and walked != expect.path:
+        group.problems.append(f"expected path {' → '.join(expect.path)}")
+        group.problems.append(f"walked path   {' → '.join(walked)}")
+        diverged = next(
+            (i for i, (a, b) in enumerate(zip(expect.path, walked, strict=False)) if a != b), None
+        )
+        if diverged is not None:
+            group.problems.append(
+                f"first difference at step {diverged + 1}: "
+                f"expected {expect.path[diverged]}, walked {walked[diverged]}"
+            )
+    group.problems += [
+        f"expected to visit {n}, but the walk never reached it"
+        for n in expect.visits
+        if n not in walked
+    ]
+    group.problems += [
+        f"expected to avoid {n}, but the walk visited it" for n in expect.avoids if n in walked
+    ]
+    return group
+
+
+def _levers(expect: Expectations, incident: Incident) -> Group:
+    assert expect.levers is not None
+    group = Group("levers")
+    states = {r.lever: r for r in incident.levers}
+    for name in expect.levers.engaged:
+        if name not in states or states[name].state in {
+            "intent",
+            "failed",
+            "unavailable",
+            "dry-run",
+        }:
+            got = states[name].verdict if name in states else "never engaged"
+            group.problems.append(f"expected lever {name} engaged: {got}")
+    proven = {
+        e.data.get("lever")
+        for e in incident.events
+        if e.type == "lever.verified" and e.data.get("ok")
+    }
+    for name in expect.levers.verified:
+        if name not in proven:
+            got = states[name].verdict if name in states else "never engaged"
+            group.problems.append(f"expected lever {name} verified effective: {got}")
+    for name in expect.levers.not_engaged:
+        if name in states and states[name].state not in {"intent", "dry-run"}:
+            group.problems.append(
+                f"expected lever {name} not engaged, but it is {states[name].state}"
+            )
+    return group
+
+
+def _notifications(expect: Expectations, incident: Incident) -> Group:
+    group = Group("notifications")
+    for wanted in expect.notifications:
+        candidates = [
+            n for n in incident.notifications if wanted.channel in {None, n.get("channel")}
+        ]
+        if not candidates:
+            group.problems.append(
+                f"expected a {wanted.channel or 'any'} message; none was rendered"
+            )
+            continue
+        for needle in wanted.contains:
+            if not any(needle in str(n.get("text", "")) for n in candidates):
+                group.problems.append(
+                    f"expected a {wanted.channel or 'any'} message containing {needle!r}"
+                )
+    return group
+
+
+def containment_time(incident: Incident) -> dt.timedelta | None:
+    """From the incident's start to the first lever proven effective."""
+    started = parse_iso(incident.started_at)
+    for event in incident.events:
+        if event.type == "lever.verified" and event.data.get("ok"):
+            return parse_iso(event.ts) - started
+    return None
+
+
+def _containment(bound: str, incident: Incident) -> Group:
+    group = Group("containment")
+    took = containment_time(incident)
+    if took is None:
+        group.problems.append(f"expected containment within {bound}: no lever was proven effective")
+    elif took > duration(bound):
+        group.problems.append(
+            f"expected containment within {bound}, took {took.total_seconds():.1f}s"
+        )
+    return group

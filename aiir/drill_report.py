@@ -1,0 +1,127 @@
+"""``aiir drill`` end to end: check every scenario first, run them, report, write JUnit."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from aiir.drill import DrillResult, Prepared, prepare, run_drill, visited
+from aiir.environment import incidents_root
+from aiir.errors import ExitStatus, InputError
+from aiir.junit import write_junit
+from aiir.loader import load_file
+from aiir.redact import scrub
+from aiir.run import parse_assignments
+from aiir.safe import inert
+
+
+def scenario_files(paths: Sequence[Path]) -> list[Path]:
+    """Files as given; directories searched for YAML documents that are scenarios."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for candidate in sorted(path.rglob("*.y*ml")):
+                data = load_file(candidate).data
+                if isinstance(data, dict) and "scenario" in data:
+                    found.append(candidate)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise InputError(f"{path}: no such file or directory")
+    if not found:
+        raise InputError(f"no drill scenarios in {', '.join(map(str, paths))}")
+    return found
+
+
+def run_drills(
+    paths: Sequence[Path],
+    *,
+    junit: Path | None = None,
+    as_json: bool = False,
+    gateways: Sequence[str] = (),
+    verbose: bool = False,
+    incident_dir: Path | None = None,
+    console: Console | None = None,
+) -> ExitStatus:
+    """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid."""
+    console = console or Console(highlight=False)
+    prepared: list[Prepared] = [prepare(p) for p in scenario_files(paths)]  # all checked first
+    urls = parse_assignments(list(gateways), "--gateway")
+    root = incidents_root(os.environ, incident_dir)
+    results = [
+        run_drill(p, root, urls, dict(os.environ), console if verbose and not as_json else None)
+        for p in prepared
+    ]
+    if junit is not None:
+        write_junit(junit, results)
+    if as_json:
+        print(scrub(json.dumps([_as_dict(r) for r in results], indent=2)))
+    else:
+        _report(console, results, junit)
+    return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED
+
+
+def _as_dict(result: DrillResult) -> dict[str, object]:
+    return {
+        "scenario": result.name,
+        "file": str(result.path),
+        "ok": result.ok,
+        "error": result.error,
+        "seconds": round(result.seconds, 3),
+        "incident": result.incident.id if result.incident else None,
+        "outcome": result.incident.outcome if result.incident else None,
+        "path": visited(result.incident) if result.incident else [],
+        "groups": [{"name": g.name, "ok": g.ok, "problems": g.problems} for g in result.groups],
+    }
+
+
+def _report(console: Console, results: Sequence[DrillResult], junit: Path | None) -> None:
+    table = Table(
+        "scenario",
+        "runbook",
+        "result",
+        "checks",
+        "time",
+        "incident",
+        title="Drills",
+        title_justify="left",
+    )
+    table.columns[0].overflow = table.columns[5].overflow = "fold"
+    for result in results:
+        verdict = (
+            Text("PASS", "bold green")
+            if result.ok
+            else Text("ERROR" if result.error else "FAIL", "bold red")
+        )
+        failed = [g.name for g in result.groups if not g.ok]
+        checks = f"{len(result.groups) - len(failed)}/{len(result.groups)}"
+        if failed:
+            checks += " ✗ " + ", ".join(failed)
+        table.add_row(
+            inert(result.name),
+            inert(result.scenario.runbook if result.scenario else "?"),
+            verdict,
+            checks,
+            f"{result.seconds * 1000:.0f} ms",
+            result.incident.id if result.incident else "-",
+        )
+    console.print(table)
+    for result in results:
+        if result.ok:
+            continue
+        console.print(Text(f"✗ {result.name} ({result.path})", "bold red"))
+        if result.error:
+            console.print(inert(f"  could not run: {scrub(result.error)}"))
+        for group in result.groups:
+            for problem in group.problems:
+                console.print(inert(f"  {group.name}: {scrub(problem)}"))
+    passed = sum(1 for r in results if r.ok)
+    console.print(f"{passed} passed, {len(results) - passed} failed")
+    if junit is not None:
+        console.print(f"JUnit report: {junit}")
