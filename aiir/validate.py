@@ -17,7 +17,7 @@ from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
 from aiir.library import builtin_profiles, shipped_runbooks
 from aiir.loader import MAX_BYTES, Document, load_file
-from aiir.schema import Profile, Runbook
+from aiir.schema import Profile, Runbook, Scenario
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
@@ -50,12 +50,14 @@ def detect_kind(data: Any) -> str | None:
         return None
     if "profile" in data:
         return "profile"
+    if "scenario" in data:
+        return "scenario"
     if "nodes" in data or "start" in data:
         return "runbook"
     return None
 
 
-KINDS: dict[str, type[BaseModel]] = {"runbook": Runbook, "profile": Profile}
+KINDS: dict[str, type[BaseModel]] = {"runbook": Runbook, "profile": Profile, "scenario": Scenario}
 
 
 def validate_paths(paths: Sequence[str | Path]) -> Report:
@@ -78,6 +80,8 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
+        elif isinstance(model, Scenario):
+            report.findings.extend(_scenario_findings(doc))
     known = claimed | _shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))
@@ -181,3 +185,16 @@ def _shipped_ids() -> frozenset[str]:
         if isinstance(data, dict) and isinstance(data.get("id"), str):
             ids.add(data["id"])
     return frozenset(ids)
+
+
+def _scenario_findings(doc: Document) -> list[Finding]:
+    """A scenario's runbook must load and its answers and faults must fit it."""
+    from aiir.drill import prepare
+
+    try:
+        prepare(Path(doc.path))
+    except LoadError as exc:
+        return [from_load_error(exc)]
+    except InputError as exc:
+        return [at(doc, ("runbook",), "scenario", str(exc).split(": ", 1)[-1])]
+    return []
