@@ -108,6 +108,11 @@ def prepare(path: Path) -> Prepared:
     runbook_file = runbook_path(scenario, path)
     runbook = load_checked(runbook_file)
     answers = check_answers(doc, scenario.answers, runbook, ("answers",))
+    unknown = sorted(set(scenario.inputs) - set(runbook.inputs))
+    if unknown:
+        declared = ", ".join(runbook.inputs) or "none"
+        message = f"runbook {runbook.id!r} has no input {unknown[0]!r} (inputs: {declared})"
+        raise doc.error(("inputs", unknown[0]), message, key=True)
     for index, fault in enumerate(scenario.faults):
         if fault.at is not None and fault.at not in runbook.nodes:
             raise doc.error(

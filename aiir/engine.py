@@ -167,9 +167,16 @@ class Walk:
         """Append an event (unless replaying one already written) and fold it into the state."""
         if step is None and self.replaying:
             return None
+        self.flush()
         event = self.journal.append(type_, data, step=step)
         self.incident.apply(event)
         return event
+
+    def flush(self) -> None:
+        """Journal what others around the walk reported (a tabletop's injects) in order."""
+        while self.env.outbox:
+            type_, data = self.env.outbox.pop(0)
+            self.incident.apply(self.journal.append(type_, data))
 
     def next_step(self) -> tuple[int, dict[str, Event]]:
         self.step += 1

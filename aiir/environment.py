@@ -85,6 +85,7 @@ class Environment:
     gateway_urls: dict[str, str] = field(default_factory=dict)
     sandbox_url: str | None = None  # every gateway not named in gateway_urls goes here
     observers: list[Callable[[str, str], None]] = field(default_factory=list)  # (runbook, node)
+    outbox: list[tuple[str, dict[str, object]]] = field(default_factory=list)  # events to journal
 
     def use_sandbox(self, state: object | None = None) -> None:
         """Route every gateway to an in-process simulated gateway (no socket, no keys)."""

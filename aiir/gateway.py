@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -266,19 +267,34 @@ def _action_for(
 
 def join_url(endpoint: Endpoint, path: str, where: str) -> str:
     """``base + path``, refused if the result would leave the gateway."""
-    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+    problem = _path_problem(path)
+    if problem is not None:
         raise RequestRefused(
-            f"{where}: path {path!r} must be a path on the gateway, starting with '/'"
+            f"{where}: path {path!r} refused: {problem} "
+            f"(requests only go to gateway {endpoint.name!r})"
         )
-    if any(segment in {"..", "."} for segment in path.split("?", maxsplit=1)[0].split("/")):
-        raise RequestRefused(f"{where}: path {path!r} may not contain '.' or '..' segments")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
-        raise RequestRefused(f"{where}: path contains control characters")
     url = endpoint.base_url + path
     base, joined = httpx2.URL(endpoint.base_url), httpx2.URL(url)
     if (joined.scheme, joined.host, joined.port) != (base.scheme, base.host, base.port):
         raise RequestRefused(f"{where}: {url!r} leaves gateway {endpoint.name!r}")
     return url
+
+
+def _path_problem(path: str) -> str | None:
+    """Why ``path`` could leave the gateway, or climb out of its base path; None if it cannot."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        return "it contains control characters"
+    if not path.startswith("/"):
+        return "it must start with '/'"
+    if path.startswith("//"):
+        return "a leading '//' names another host"
+    if "\\" in path:
+        return "some servers read '\\' as '/'"
+    # Servers decode before they resolve dot segments: '%2e%2e' climbs as '..' does.
+    decoded = urllib.parse.unquote(path.split("?", maxsplit=1)[0])
+    if any(segment in {".", ".."} for segment in re.split(r"[/\\]", decoded)):
+        return "'.' and '..' segments (also percent-encoded) are not allowed"
+    return None
 
 
 # --- sending ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ nothing is executed and nothing is written.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from aiir.journal import Journal
 from aiir.library import builtin_profiles, data_dir, parse
 from aiir.loader import Document, load_file
 from aiir.redact import MIN_SECRET, scrub
-from aiir.schema import ChecklistNode, ConfirmNode, InputNode, QuestionNode, Runbook
+from aiir.schema import ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
 
 SNAPSHOTS = "runbooks"
 ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
@@ -65,7 +66,10 @@ def load_checked(path: Path) -> Runbook:
 
 
 def _lines(findings: list[Any]) -> str:
-    return "invalid runbook:\n" + "\n".join(f.render() for f in findings)
+    """One finding is one line (``file:line:col: error: ...``); several get a header."""
+    if len(findings) == 1:
+        return str(findings[0].render())
+    return f"invalid runbook ({len(findings)} errors):\n" + "\n".join(f.render() for f in findings)
 
 
 def _known_ids(directory: Path) -> set[str]:
@@ -124,6 +128,41 @@ def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], v
             raise doc.error(loc, f"{value!r} is not a choice of {node_id!r} ({choices})")
     if not suffix and not isinstance(node, ANSWERABLE):
         raise doc.error(loc, f"node {node_id!r} ({node.kind}) takes no answer", key=True)
+    problem = _answer_problem(node, suffix, value)
+    if problem is not None:
+        raise doc.error(loc, problem)
+
+
+def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
+    """What is wrong with a confirmation, checklist or text answer, found before anything runs."""
+    if suffix == "approve" or (not suffix and isinstance(node, ConfirmNode)):
+        return _yes_no_problem(value)
+    if not suffix and isinstance(node, ChecklistNode):
+        return _items_problem(node, value)
+    pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
+    if pattern and not re.fullmatch(pattern, str(value)):
+        return f"{value!r} does not match {pattern!r}"
+    return None
+
+
+def _yes_no_problem(value: Any) -> str | None:
+    from aiir.prompter import as_bool
+
+    try:
+        as_bool(value, "")
+    except InputError:
+        return f"{value!r} is not yes or no"
+    return None
+
+
+def _items_problem(node: ChecklistNode, value: Any) -> str | None:
+    if value in ("all", "none", True, False, None):
+        return None
+    known = [item.id for item in node.items]
+    unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
+    if unknown:
+        return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
+    return None
 
 
 def parse_assignments(pairs: list[str], flag: str) -> dict[str, str]:
@@ -326,6 +365,8 @@ def _walk(walk: Walk, frame: Frame) -> RunResult:
         _interrupted(walk, "interrupted by the operator (Ctrl-C)")
         return RunResult(walk.incident, None)
     except AiirError as exc:
+        # The CLI can only mask secret-looking names; the walk knows every declared secret.
+        exc.args = (walk.scrub(str(exc)),)
         _interrupted(walk, str(exc))
         raise
     finally:
@@ -388,6 +429,8 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
     walk = Walk(env, journal, incident, builtin_profiles(), source, {}, set())
     walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
     frames = _frames_for_release(walk, runbook, source, incident)
+    if not pending:  # say so: a silent success reads as "maybe it did something"
+        walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
     try:
         for record in pending:
             if not env.assume_yes and not _approve_release(

@@ -14,7 +14,7 @@ import traceback
 
 import typer
 
-from aiir.cli import drill, graph, incident, sandbox, schema, validate
+from aiir.cli import drill, graph, incident, sandbox, schema, tabletop, validate
 from aiir.errors import AiirError, ExitStatus
 
 app = typer.Typer(
@@ -36,6 +36,7 @@ app.command("verify")(incident.verify)
 app.command("incidents")(incident.incidents)
 app.command("show")(incident.show)
 app.command("drill")(drill.command)
+app.command("tabletop")(tabletop.command)
 app.add_typer(sandbox.app, name="sandbox")
 
 

@@ -1,0 +1,60 @@
+"""``aiir tabletop``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def command(
+    scenario: Annotated[
+        Path, typer.Argument(help="A tabletop scenario (a drill scenario with injects).")
+    ],
+    speed: Annotated[
+        float,
+        typer.Option(
+            "--speed",
+            min=0.01,
+            help="Scenario minutes per real minute (60: a scenario hour in a minute).",
+        ),
+    ] = 1.0,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write the after-action report here (Markdown).")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Pre-approve every lever request.")
+    ] = False,
+    incident_dir: Annotated[
+        Path | None, typer.Option("--incident-dir", help="Where the exercise is journalled.")
+    ] = None,
+) -> int:
+    """Facilitate a tabletop exercise: injects on a timeline, the room walks the runbook against
+    the simulated gateway, and an after-action report is written at the end."""
+    import os
+
+    from rich.console import Console
+
+    from aiir.drill import prepare
+    from aiir.environment import default_operator, has_terminal, incidents_root
+    from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
+    from aiir.tabletop import default_environment, run_tabletop
+
+    prepared = prepare(scenario)
+    prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()
+    console = Console(highlight=False)
+    env = default_environment(
+        console,
+        prompter,
+        incidents_root(os.environ, incident_dir),
+        environ=dict(os.environ),
+        operator=default_operator(os.environ),
+    )
+    env.assume_yes = yes
+    console.rule(f"Tabletop: {prepared.scenario.title}")
+    if prepared.scenario.description:
+        console.print(prepared.scenario.description)
+    result, path, _ = run_tabletop(prepared, env, speed=speed, report=report)
+    console.print(f"After-action report: {path}")
+    return int(result.exit_status)
