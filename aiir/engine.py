@@ -212,7 +212,8 @@ class Walk:
     def run(self, frame: Frame) -> Ended:
         """Walk ``frame`` from its start; the root walk also closes the incident."""
         ended = self.walk(frame)
-        self.after_captures(frame)
+        for walked in list(self.frames.values()):  # called runbooks' evidence too
+            self.after_captures(walked)
         self.record("incident.ended", {"outcome": ended.outcome.value, "summary": ended.summary})
         self.screen.ended(self.incident, ended.outcome.value, ended.summary)
         return ended
@@ -272,6 +273,8 @@ class Walk:
             yes = self.ask(
                 frame, node_id, "confirm", render(node.prompt, self.context(frame), node_id)
             )
+            if yes:
+                self.classify(frame, node_id, [c.value for c in node.classify])
             return node.yes if yes else node.no
         if isinstance(node, InputNode):
             return self.text_input(frame, node_id, node)
@@ -362,7 +365,15 @@ class Walk:
         choice = next(c for c in node.choices if c.value == value)
         if choice.severity is not None:
             self.change_severity(frame, node_id, choice.severity.value)
+        self.classify(frame, node_id, [c.value for c in choice.classify])
         return choice.next
+
+    def classify(self, frame: Frame, node_id: str, facts: list[str]) -> None:
+        """Record facts that start regulatory clocks; the answer's time is the awareness time."""
+        if facts:
+            self.record(
+                "classified", {"runbook": frame.runbook.id, "node": node_id, "facts": facts}
+            )
 
     def text_input(self, frame: Frame, node_id: str, node: InputNode) -> str:
         context = self.context(frame)
@@ -659,7 +670,12 @@ class Walk:
                 "window_after": item.window_after,
                 "index": index,
                 "ok": reply.ok,
-                "evidence": {"file": relative, "sha256": digest, "bytes": reply.size},
+                "evidence": {
+                    "file": relative,
+                    "sha256": digest,
+                    "bytes": reply.size,
+                    "truncated": reply.size > len(reply.body),  # only the first MAX_BODY kept
+                },
                 "reply": {k: v for k, v in reply.summary(0).items() if k != "body"},
             }
             self.record("capture.stored", data, step=step)
@@ -676,7 +692,13 @@ class Walk:
         for node_id, node in frame.runbook.nodes.items():
             if not isinstance(node, CaptureNode):
                 continue
-            taken = {e["item"] for e in self.incident.evidence if e.get("node") == node_id}
+            taken = {
+                e["item"]
+                for e in self.incident.evidence
+                if e.get("node") == node_id
+                and e.get("runbook") == frame.runbook.id
+                and e.get("part") == "before"
+            }
             for index, item in enumerate(node.items):
                 if item.window_after and item.name in taken:
                     self.capture_item(frame, node_id, index, item, "after")

@@ -25,7 +25,7 @@ from aiir.journal import Journal
 from aiir.library import builtin_profiles, data_dir, parse
 from aiir.loader import Document, load_file
 from aiir.redact import MIN_SECRET, scrub
-from aiir.schema import ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
+from aiir.schema import CallNode, ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
 
 SNAPSHOTS = "runbooks"
 ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
@@ -283,14 +283,32 @@ def child_frame(
     )
 
 
-def _check_gateway_names(runbook: Runbook, env: Environment) -> None:
-    unknown = sorted(set(env.gateway_urls) - set(runbook.gateways))
+def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
+    """The root and every runbook it can call, directly or not."""
+    found = {root.id: root}
+    queue = [root]
+    while queue:
+        for node in queue.pop().nodes.values():
+            if isinstance(node, CallNode) and node.runbook not in found:
+                child, _ = source.find(node.runbook)
+                found[child.id] = child
+                queue.append(child)
+    return list(found.values())
+
+
+def preflight(runbooks: list[Runbook], env: Environment) -> None:
+    """Before an incident exists: every --gateway name is declared somewhere, and every runbook
+    that may be called has its required environment variables (so a hand-off cannot fail on one)."""
+    declared = {name for runbook in runbooks for name in runbook.gateways}
+    unknown = sorted(set(env.gateway_urls) - declared)
     if unknown:
-        declared = ", ".join(runbook.gateways) or "none"
+        shown = ", ".join(sorted(declared)) or "none"
         raise InputError(
-            f"--gateway {unknown[0]}: runbook {runbook.id!r} declares no such gateway "
-            f"(gateways: {declared})"
+            f"--gateway {unknown[0]}: runbook {runbooks[0].id!r} (and the runbooks it calls) "
+            f"declare no such gateway (gateways: {shown})"
         )
+    for runbook in runbooks[1:]:
+        env_values(runbook, env.environ, dry_run=env.dry_run or env.sandbox_url is not None)
 
 
 # --- start, resume, release ----------------------------------------------------------------------
@@ -312,7 +330,8 @@ def start(
     runbook = load_checked(path)
     if answers is not None:
         scripted = load_answers(answers, runbook)
-    _check_gateway_names(runbook, env)
+    source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
+    preflight(reachable_runbooks(runbook, source), env)
     values = coerce_inputs(runbook, inputs or {}, "--set")
     env_vals = env_values(runbook, env.environ, dry_run=env.dry_run or env.sandbox_url is not None)
     endpoints = endpoints_for(runbook, env, env_vals)
@@ -351,7 +370,6 @@ def start(
         },
     )
     incident.apply(opened)
-    source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
     walk = Walk(env, journal, incident, builtin_profiles(), source, scripted or {}, secrets)
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
@@ -401,11 +419,11 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         raise InputError(f"incident {incident_id} was a dry run; start it again instead")
     scripted = load_answers(answers, runbook) if answers else {}
     env.gateway_urls = {**incident.gateways, **env.gateway_urls}
-    _check_gateway_names(runbook, env)
+    source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+    preflight(reachable_runbooks(runbook, source), env)
     env_vals = env_values(runbook, env.environ, dry_run=False)
     secrets = secret_values(runbook, env_vals)
     journal.scrub = lambda t: scrub(t, secrets, patterns=False)
-    source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
     walk = Walk(env, journal, incident, builtin_profiles(), source, scripted, secrets)
     incident.apply(journal.append("incident.resumed", {"from_step": walk.last_recorded}))
     frame = Frame(runbook, dict(incident.inputs), endpoints_for(runbook, env, env_vals), env_vals)
