@@ -38,39 +38,125 @@ def _rule(regime: str, source: str, trigger: Iterable[str], obligation: str, **w
 
 
 RULES: tuple[Rule, ...] = (
-    _rule("eu-ai-act", "EU AI Act Art. 73(2)", {"serious-incident", "high-risk-system"},
-          "report the serious incident to the market surveillance authority (immediately after "
-          "establishing a causal link; an incomplete initial report is allowed)", hours=15 * 24),
-    _rule("eu-ai-act", "EU AI Act Art. 73(3)", {"serious-incident", "high-risk-system", "widespread-infringement"},
-          "report: widespread infringement", hours=2 * 24),
-    _rule("eu-ai-act", "EU AI Act Art. 73(3)", {"serious-incident", "high-risk-system", "critical-infrastructure"},
-          "report: serious and irreversible disruption of critical infrastructure", hours=2 * 24),
-    _rule("eu-ai-act", "EU AI Act Art. 73(4)", {"serious-incident", "high-risk-system", "death"},
-          "report: death of a person", hours=10 * 24),
-    _rule("gpai", "EU AI Act Art. 55 / GPAI Code of Practice", {"gpai-systemic", "critical-infrastructure"},
-          "report the serious incident to the AI Office: critical infrastructure", hours=2 * 24),
-    _rule("gpai", "EU AI Act Art. 55 / GPAI Code of Practice", {"gpai-systemic", "cybersecurity-breach"},
-          "report to the AI Office: serious cybersecurity breach (incl. weight exfiltration)", hours=5 * 24),
-    _rule("gpai", "EU AI Act Art. 55 / GPAI Code of Practice", {"gpai-systemic", "death"},
-          "report to the AI Office: death of a person", hours=10 * 24),
-    _rule("gpai", "EU AI Act Art. 55 / GPAI Code of Practice", {"gpai-systemic", "serious-incident"},
-          "report to the AI Office: other serious incident (check the current text)", hours=15 * 24),
-    _rule("gdpr", "GDPR Art. 33", {"personal-data-breach"},
-          "notify the supervisory authority without undue delay, where feasible within 72 h", hours=72),
-    _rule("nis2", "NIS2 Art. 23(4)(a)", {"significant-incident"}, "early warning to the CSIRT", hours=24),
-    _rule("nis2", "NIS2 Art. 23(4)(b)", {"significant-incident"}, "incident notification", hours=72),
+    _rule(
+        "eu-ai-act",
+        "EU AI Act Art. 73(2)",
+        {"serious-incident", "high-risk-system"},
+        "report the serious incident to the market surveillance authority (immediately after "
+        "establishing a causal link; an incomplete initial report is allowed)",
+        hours=15 * 24,
+    ),
+    _rule(
+        "eu-ai-act",
+        "EU AI Act Art. 73(3)",
+        {"serious-incident", "high-risk-system", "widespread-infringement"},
+        "report: widespread infringement",
+        hours=2 * 24,
+    ),
+    _rule(
+        "eu-ai-act",
+        "EU AI Act Art. 73(3)",
+        {"serious-incident", "high-risk-system", "critical-infrastructure"},
+        "report: serious and irreversible disruption of critical infrastructure",
+        hours=2 * 24,
+    ),
+    _rule(
+        "eu-ai-act",
+        "EU AI Act Art. 73(4)",
+        {"serious-incident", "high-risk-system", "death"},
+        "report: death of a person",
+        hours=10 * 24,
+    ),
+    _rule(
+        "gpai",
+        "EU AI Act Art. 55 / GPAI Code of Practice",
+        {"gpai-systemic", "critical-infrastructure"},
+        "report the serious incident to the AI Office: critical infrastructure",
+        hours=2 * 24,
+    ),
+    _rule(
+        "gpai",
+        "EU AI Act Art. 55 / GPAI Code of Practice",
+        {"gpai-systemic", "cybersecurity-breach"},
+        "report to the AI Office: serious cybersecurity breach (incl. weight exfiltration)",
+        hours=5 * 24,
+    ),
+    _rule(
+        "gpai",
+        "EU AI Act Art. 55 / GPAI Code of Practice",
+        {"gpai-systemic", "death"},
+        "report to the AI Office: death of a person",
+        hours=10 * 24,
+    ),
+    _rule(
+        "gpai",
+        "EU AI Act Art. 55 / GPAI Code of Practice",
+        {"gpai-systemic", "serious-incident"},
+        "report to the AI Office: other serious incident (check the current text)",
+        hours=15 * 24,
+    ),
+    _rule(
+        "gdpr",
+        "GDPR Art. 33",
+        {"personal-data-breach"},
+        "notify the supervisory authority without undue delay, where feasible within 72 h",
+        hours=72,
+    ),
+    _rule(
+        "nis2",
+        "NIS2 Art. 23(4)(a)",
+        {"significant-incident"},
+        "early warning to the CSIRT",
+        hours=24,
+    ),
+    _rule(
+        "nis2", "NIS2 Art. 23(4)(b)", {"significant-incident"}, "incident notification", hours=72
+    ),
     _rule("nis2", "NIS2 Art. 23(4)(d)", {"significant-incident"}, "final report", months=1),
-    _rule("dora", "DORA Art. 19 (RTS 2025/301)", {"major-ict-incident"},
-          "initial notification (4 h from classification, at most 24 h from awareness)",
-          hours=4, cap_from_start_hours=24),
-    _rule("dora", "DORA Art. 19 (RTS 2025/301)", {"major-ict-incident"}, "intermediate report", hours=72),
+    _rule(
+        "dora",
+        "DORA Art. 19 (RTS 2025/301)",
+        {"major-ict-incident"},
+        "initial notification (4 h from classification, at most 24 h from awareness)",
+        hours=4,
+        cap_from_start_hours=24,
+    ),
+    _rule(
+        "dora",
+        "DORA Art. 19 (RTS 2025/301)",
+        {"major-ict-incident"},
+        "intermediate report",
+        hours=72,
+    ),
     _rule("dora", "DORA Art. 19 (RTS 2025/301)", {"major-ict-incident"}, "final report", months=1),
-    _rule("cra", "EU Cyber Resilience Act Art. 14", {"exploited-vulnerability"}, "early warning to the CSIRT and ENISA", hours=24),
-    _rule("cra", "EU Cyber Resilience Act Art. 14", {"exploited-vulnerability"}, "vulnerability notification", hours=72),
-    _rule("ca-sb53", "California SB 53 (BPC §22757.13)", {"critical-safety-incident"},
-          "report the critical safety incident to the Office of Emergency Services", hours=15 * 24),
-    _rule("ca-sb53", "California SB 53 (BPC §22757.13)", {"critical-safety-incident", "imminent-risk"},
-          "report to the appropriate authority: imminent risk of death or serious injury", hours=24),
+    _rule(
+        "cra",
+        "EU Cyber Resilience Act Art. 14",
+        {"exploited-vulnerability"},
+        "early warning to the CSIRT and ENISA",
+        hours=24,
+    ),
+    _rule(
+        "cra",
+        "EU Cyber Resilience Act Art. 14",
+        {"exploited-vulnerability"},
+        "vulnerability notification",
+        hours=72,
+    ),
+    _rule(
+        "ca-sb53",
+        "California SB 53 (BPC §22757.13)",
+        {"critical-safety-incident"},
+        "report the critical safety incident to the Office of Emergency Services",
+        hours=15 * 24,
+    ),
+    _rule(
+        "ca-sb53",
+        "California SB 53 (BPC §22757.13)",
+        {"critical-safety-incident", "imminent-risk"},
+        "report to the appropriate authority: imminent risk of death or serious injury",
+        hours=24,
+    ),
 )
 
 
@@ -117,8 +203,14 @@ def deadlines(
     for rule in RULES:
         if rule.regime not in enabled or not rule.trigger <= set(facts):
             continue
-        aware = overrides.get(rule.regime) or overrides.get("*") or max(facts[f] for f in rule.trigger)
-        due = add_months(aware, rule.months) if rule.months else aware + dt.timedelta(hours=rule.hours)
+        aware = (
+            overrides.get(rule.regime) or overrides.get("*") or max(facts[f] for f in rule.trigger)
+        )
+        due = (
+            add_months(aware, rule.months)
+            if rule.months
+            else aware + dt.timedelta(hours=rule.hours)
+        )
         if rule.cap_from_start_hours is not None:
             due = min(due, started + dt.timedelta(hours=rule.cap_from_start_hours))
         out.append(Deadline(rule.regime, rule.source, rule.obligation, aware, due))

@@ -79,12 +79,14 @@ class Screen:
         node: Node,
         text: str,
         now: dt.datetime,
+        on_call: str | None = None,
     ) -> None:
         elapsed = clock_text(now - parse_iso(incident.started_at)) if incident.started_at else ""
+        owner = on_call or node.owner
         meta = Text.assemble(
             (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
             f"  {elapsed}  ",
-            (f"owner: {node.owner}  " if node.owner else "", "bold"),
+            (f"owner: {owner}  " if owner else "", "bold"),
             (f"{node.kind} {runbook.id}/{node_id}", "dim"),
         )
         body = Text()

@@ -232,6 +232,7 @@ class Walk:
     def enter(self, frame: Frame, node_id: str, node: Node) -> None:
         if node.severity is not None:
             self.change_severity(frame, node_id, node.severity.value)
+        on_call = self.on_call(node.owner)
         self.record(
             "node.entered",
             {
@@ -240,6 +241,7 @@ class Walk:
                 "kind": node.kind,
                 "title": node.title,
                 "owner": node.owner,
+                "on_call": on_call,
                 "severity": self.incident.severity,
             },
         )
@@ -250,8 +252,14 @@ class Walk:
                 render(node.text, self.context(frame), f"nodes.{node_id}.text") if node.text else ""
             )
             self.screen.node(
-                self.incident, frame.runbook, node_id, node, text, self.env.clock.now()
+                self.incident, frame.runbook, node_id, node, text, self.env.clock.now(), on_call
             )
+
+    def on_call(self, role: str | None) -> str | None:
+        """Who is on call for a node's owner role, from the workspace roster."""
+        if role is None or self.env.workspace is None:
+            return None
+        return self.env.workspace.on_call(role).label()
 
     def change_severity(self, frame: Frame, node_id: str, severity: str) -> None:
         if severity != self.incident.severity:
@@ -710,8 +718,12 @@ class Walk:
         context = self.context(frame)
         if node.template is not None:
             from aiir.render import render_named
+            from aiir.reporting import report_context
 
-            text = render_named(node.template, context, self.incident)
+            override = self.env.workspace.template_dir() if self.env.workspace else None
+            base = report_context(self.incident, self.env.workspace, self.env.clock.now())
+            merged = {**base, **context, "incident": {**base["incident"], **context["incident"]}}
+            text = render_named(node.template, merged, self.incident, override)
         else:
             text = render(node.message or "", context, f"nodes.{node_id}.message")
         data = {

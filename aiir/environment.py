@@ -10,12 +10,15 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx2
 from rich.console import Console
 
 from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
+
+if TYPE_CHECKING:
+    from aiir.workspace import Loaded
 
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
 SANDBOX_URL = "http://sandbox.aiir.invalid"
@@ -56,12 +59,16 @@ def default_operator(environ: Mapping[str, str]) -> str:
         return "unknown"
 
 
-def incidents_root(environ: Mapping[str, str], flag: Path | None = None) -> Path:
-    """``--incident-dir``, else ``$AIIR_INCIDENT_DIR``, else ``./.aiir/incidents``."""
+def incidents_root(
+    environ: Mapping[str, str], flag: Path | None = None, workspace: Loaded | None = None
+) -> Path:
+    """``--incident-dir``, else ``$AIIR_INCIDENT_DIR``, else the workspace's, else ``./.aiir/incidents``."""
     if flag is not None:
         return flag
     if environ.get(INCIDENT_DIR_VARIABLE):
         return Path(environ[INCIDENT_DIR_VARIABLE])
+    if workspace is not None:
+        return workspace.path(workspace.config.incidents)
     return Path(".aiir") / "incidents"
 
 
@@ -86,6 +93,7 @@ class Environment:
     sandbox_url: str | None = None  # every gateway not named in gateway_urls goes here
     observers: list[Callable[[str, str], None]] = field(default_factory=list)  # (runbook, node)
     outbox: list[tuple[str, dict[str, object]]] = field(default_factory=list)  # events to journal
+    workspace: Loaded | None = None
 
     def use_sandbox(self, state: object | None = None) -> None:
         """Route every gateway to an in-process simulated gateway (no socket, no keys)."""
@@ -98,15 +106,19 @@ class Environment:
     @classmethod
     def for_terminal(cls, **overrides: object) -> Environment:
         """The real world: a terminal prompter when there is a terminal, else none."""
+        from aiir.workspace import current
+
         environ = dict(os.environ)
         prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()
+        workspace = current(environ)
         env = cls(
             console=Console(highlight=False, stderr=False),
             prompter=prompter,
             http=httpx2.Client(verify=True, follow_redirects=False),
             environ=environ,
             operator=default_operator(environ),
-            incidents_dir=incidents_root(environ),
+            incidents_dir=incidents_root(environ, None, workspace),
+            workspace=workspace,
         )
         for name, value in overrides.items():
             setattr(env, name, value)

@@ -387,7 +387,10 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
         parsed = json.loads(body) if body else None
     except ValueError:
         parsed = None
-    reason = _unmet(call.expect, status, headers, body, parsed)
+    cut = size > len(body) and _reads_body(call)  # a cut body could hide what is checked for
+    reason = _unmet(call.expect, status, headers, body, parsed, status_only=cut)
+    if cut and reason is None:
+        reason = f"response of {size} bytes is over the {len(body)} kept: too large to check"
     saved: dict[str, Any] = {}
     if reason is None:
         for name, path in call.save.items():
@@ -462,8 +465,22 @@ def diagnose(
     return _with(reply, unavailable=True, reason=reason)
 
 
+def _reads_body(call: Call) -> bool:
+    expect = call.expect
+    checks = expect is not None and (
+        expect.json_ or expect.body_contains or expect.body_not_contains
+    )
+    return bool(call.save or checks)
+
+
 def _unmet(
-    expect: Expect | None, status: int, headers: Mapping[str, str], body: bytes, parsed: Any
+    expect: Expect | None,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    parsed: Any,
+    *,
+    status_only: bool = False,
 ) -> str | None:
     if expect is None or expect.status is None:
         if not 200 <= status < 300:
@@ -472,7 +489,7 @@ def _unmet(
         wanted = expect.status if isinstance(expect.status, list) else [expect.status]
         if status not in wanted:
             return f"status {status}, expected {' or '.join(map(str, wanted))}"
-    if expect is None:
+    if expect is None or status_only:
         return None
     text = body.decode("utf-8", errors="replace")
     for needle in expect.body_contains:

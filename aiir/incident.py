@@ -70,6 +70,7 @@ class Incident:
     answers: list[dict[str, Any]] = field(default_factory=list)
     notifications: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    classified: dict[str, str] = field(default_factory=dict)  # fact -> awareness time (UTC)
     events: list[Event] = field(default_factory=list)
 
     @property
@@ -206,6 +207,11 @@ def _ended(incident: Incident, event: Event) -> None:
     incident.ended_at = event.ts
 
 
+def _classified(incident: Incident, event: Event) -> None:
+    for fact in event.data.get("facts", []):
+        incident.classified.setdefault(str(fact), event.ts)  # the first awareness counts
+
+
 def _interrupted(incident: Incident, event: Event) -> None:
     incident.interrupted = True
 
@@ -225,6 +231,7 @@ _HANDLERS = {
     "notify.rendered": _notify,
     "capture.stored": _capture,
     "incident.ended": _ended,
+    "classified": _classified,
     "incident.interrupted": _interrupted,
     "incident.resumed": _resumed,
 }

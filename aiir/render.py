@@ -14,23 +14,32 @@ from aiir.templating import render
 SUFFIX = ".j2"
 
 
-def template_names() -> list[str]:
-    return sorted(p.name.removesuffix(SUFFIX) for p in data_dir("templates").glob(f"*{SUFFIX}"))
+def _folders(override: Path | None) -> list[Path]:
+    return [f for f in (override, data_dir("templates")) if f is not None]
 
 
-def template_path(name: str) -> Path:
-    path = data_dir("templates") / f"{name}{SUFFIX}"
-    if not path.is_file():
-        known = ", ".join(template_names()) or "none"
-        raise InputError(f"no template {name!r} (templates: {known})")
-    return path
+def template_names(override: Path | None = None) -> list[str]:
+    names = {p.name.removesuffix(SUFFIX) for f in _folders(override) for p in f.glob(f"*{SUFFIX}")}
+    return sorted(names)
 
 
-def render_named(name: str, context: Mapping[str, Any], incident: Incident) -> str:
+def template_path(name: str, override: Path | None = None) -> Path:
+    """A workspace's own template wins over the shipped one of the same name."""
+    for folder in _folders(override):
+        path = folder / f"{name}{SUFFIX}"
+        if path.is_file():
+            return path
+    known = ", ".join(template_names(override)) or "none"
+    raise InputError(f"no template {name!r} (templates: {known})")
+
+
+def render_named(
+    name: str, context: Mapping[str, Any], incident: Incident, override: Path | None = None
+) -> str:
     """Render template ``name``; the context adds the incident record (levers, evidence, …)."""
-    source = template_path(name).read_text(encoding="utf-8")
+    source = template_path(name, override).read_text(encoding="utf-8")
     levers = [
         {"lever": r.lever, "title": r.title, "kind": r.kind, "state": r.state, "verdict": r.verdict}
         for r in incident.levers
     ]
-    return render(source, {**context, "levers": levers}, f"template {name}")
+    return render(source, {"levers": levers, **context}, f"template {name}")

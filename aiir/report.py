@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
@@ -12,6 +15,7 @@ from aiir.display import LEVER_STYLE, SEVERITY_STYLE
 from aiir.environment import Environment
 from aiir.incident import Incident, list_incidents, load_incident
 from aiir.redact import scrub
+from aiir.reporting import report_context
 from aiir.safe import inert
 
 
@@ -57,10 +61,19 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     env.console.print(table)
 
 
-def show_incident(env: Environment, incident_id: str, *, as_json: bool) -> None:
+def show_incident(
+    env: Environment,
+    incident_id: str,
+    *,
+    as_json: bool,
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> None:
     incident = load_incident(env.incidents_dir, incident_id)
+    context = report_context(incident, env.workspace, env.clock.now(), aware_at)
     if as_json:
         data = incident_summary(incident)
+        data["clocks"] = context["clocks"]
+        data["disclosure"] = context["disclosure"]
         data["levers"] = [r.__dict__ for r in incident.levers]
         data["answers"] = incident.answers
         data["evidence"] = incident.evidence
@@ -100,6 +113,37 @@ def show_incident(env: Environment, incident_id: str, *, as_json: bool) -> None:
                 _safe(item.get("item", "")), _safe(ref.get("file", "")), ref.get("sha256", "")
             )
         console.print(evidence)
+    _clocks(console, context)
+
+
+def _clocks(console: Console, context: Mapping[str, Any]) -> None:
+    """Regulatory deadlines with the time left; overdue ones stand out; not legal advice."""
+    if context["disclosure"]:
+        console.print(Text(f"Disclosure policy: {context['disclosure']}", "bold yellow"))
+    if not context["clocks"]:
+        if context["regimes"]:
+            console.print(f"No reporting deadline triggered under: {', '.join(context['regimes'])}")
+        return
+    table = Table(
+        "regime",
+        "obligation",
+        "aware at",
+        "due (UTC)",
+        "time left",
+        title="Regulatory clocks",
+        title_justify="left",
+    )
+    for clock in context["clocks"]:
+        style = "bold white on red" if clock["overdue"] else ""
+        table.add_row(
+            clock["source"],
+            clock["obligation"],
+            clock["aware_at"][:16],
+            clock["due"][:16],
+            Text(clock["left"], style),
+        )
+    console.print(table)
+    console.print(Text(context["not_legal_advice"], "dim"))
 
 
 def _detail(kind: str, data: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from aiir.library import builtin_profiles, data_dir, parse
 from aiir.loader import Document, load_file
 from aiir.redact import MIN_SECRET, scrub
 from aiir.schema import CallNode, ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
+from aiir.templating import render
 
 SNAPSHOTS = "runbooks"
 ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
@@ -57,7 +58,8 @@ def load_checked(path: Path) -> Runbook:
         runbook = Runbook.model_validate(doc.data)
     except ValidationError as exc:
         raise ValidationFailed(_lines(schema_findings(doc, exc))) from None
-    known = _known_ids(path.parent)
+    calls = any(isinstance(node, CallNode) for node in runbook.nodes.values())
+    known = _known_ids(path.parent) if calls else set()  # parsing them all is slow
     findings = checks.runbook_findings(doc, runbook, builtin_profiles(), known)
     errors = [f for f in findings if f.level == "error"]
     if errors:
@@ -242,12 +244,14 @@ def endpoints_for(
     runbook: Runbook, env: Environment, env_vals: Mapping[str, str]
 ) -> dict[str, Any]:
     context = {"env": env_vals}
-    return {
-        name: resolve_endpoint(
-            name, gateway, context, env.gateway_urls.get(name) or env.sandbox_url
-        )
-        for name, gateway in runbook.gateways.items()
-    }
+    configured = env.workspace.config.gateways if env.workspace else {}
+    endpoints = {}
+    for name, gateway in runbook.gateways.items():
+        url = env.gateway_urls.get(name) or env.sandbox_url
+        if url is None and name in configured:
+            url = render(configured[name].url, context, f"aiir.yaml gateways.{name}.url")
+        endpoints[name] = resolve_endpoint(name, gateway, context, url)
+    return endpoints
 
 
 def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:

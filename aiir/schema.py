@@ -249,6 +249,24 @@ class NodeBase(Strict):
     phase: Phase | None = None
 
 
+class Classification(enum.StrEnum):
+    """Facts about an incident that start regulatory clocks (DOMAIN.md §4)."""
+
+    SERIOUS_INCIDENT = "serious-incident"  # EU AI Act Art. 3(49), 73(2)
+    HIGH_RISK_SYSTEM = "high-risk-system"  # the system is a high-risk AI system (provider duties)
+    DEATH = "death"  # Art. 73(4)
+    WIDESPREAD_INFRINGEMENT = "widespread-infringement"  # Art. 73(3)
+    CRITICAL_INFRASTRUCTURE = "critical-infrastructure"  # Art. 73(3); GPAI 2 d
+    PERSONAL_DATA_BREACH = "personal-data-breach"  # GDPR Art. 33
+    CYBERSECURITY_BREACH = "cybersecurity-breach"  # GPAI 5 d (incl. weight exfiltration)
+    GPAI_SYSTEMIC = "gpai-systemic"  # a general-purpose model with systemic risk is involved
+    SIGNIFICANT_INCIDENT = "significant-incident"  # NIS2 Art. 23
+    MAJOR_ICT_INCIDENT = "major-ict-incident"  # DORA Art. 19
+    EXPLOITED_VULNERABILITY = "exploited-vulnerability"  # CRA Art. 14
+    CRITICAL_SAFETY_INCIDENT = "critical-safety-incident"  # California SB 53
+    IMMINENT_RISK = "imminent-risk"  # SB 53: imminent risk of death or serious injury
+
+
 class Choice(Strict):
     """One answer to a question."""
 
@@ -257,6 +275,10 @@ class Choice(Strict):
     next: NodeId
     severity: Severity | None = None
     owner: Slug | None = Field(default=None, description="role that takes over on this choice")
+    classify: list[Classification] = Field(
+        default_factory=list,
+        description="facts this answer establishes; they start regulatory clocks",
+    )
 
 
 class QuestionNode(NodeBase):
@@ -281,6 +303,9 @@ class ConfirmNode(NodeBase):
     prompt: Template
     yes: NodeId
     no: NodeId
+    classify: list[Classification] = Field(
+        default_factory=list, description="facts a 'yes' establishes; they start regulatory clocks"
+    )
 
 
 class InputNode(NodeBase):
@@ -567,6 +592,144 @@ class Profile(Strict):
         return frozenset({self.profile, *self.implements})
 
 
+# --- workspace, team roster, inventory ----------------------------------------------------------
+
+
+class Person(Strict):
+    """Someone on the roster, and how to reach them."""
+
+    name: Text
+    email: str | None = None
+    phone: str | None = None
+    slack: str | None = Field(default=None, description="Slack handle, e.g. @alice")
+    pagerduty_routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
+        default=None, description="environment variable with this person's PagerDuty routing key"
+    )
+
+
+class Role(Strict):
+    """A role (incident commander, security, …) and who fills it."""
+
+    description: Text | None = None
+    on_call: Slug | None = Field(default=None, description="person id on call for this role now")
+    people: list[Slug] = Field(default_factory=list)
+    pagerduty_routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
+        default=None, description="the role's PagerDuty service routing key (environment variable)"
+    )
+    slack_channel: str | None = None
+
+
+class Team(Strict):
+    """The incident response roster: DOMAIN.md §3 roles and the seed's cross-functional team."""
+
+    aiir: Literal[1]
+    team: Slug
+    people: dict[Slug, Person] = Field(default_factory=dict)
+    roles: dict[Slug, Role] = Field(default_factory=dict)
+
+
+class SlackChannel(Strict):
+    webhook_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the webhook URL"
+    )
+
+
+class PagerDutyChannel(Strict):
+    routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the routing key"
+    )
+    source: str = "aiir"
+
+
+class StatuspageChannel(Strict):
+    page_id: str
+    api_key_env: Annotated[str, Field(pattern=ENV_NAME)]
+    component_ids: list[str] = Field(default_factory=list)
+
+
+class WebhookChannel(Strict):
+    url_env: Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class Channels(Strict):
+    """Where messages go. Secrets (webhook URLs, keys) only by environment variable name."""
+
+    slack: SlackChannel | None = None
+    pagerduty: PagerDutyChannel | None = None
+    statuspage: StatuspageChannel | None = None
+    webhook: WebhookChannel | None = None
+
+
+class WorkspaceGateway(Strict):
+    """The real address of a gateway that runbooks declare by this name (may use env.* that the
+    runbook declares); ``--gateway NAME=URL`` still wins."""
+
+    url: Template
+
+
+class DisclosureRule(Strict):
+    """When an incident is disclosed publicly, decided in advance."""
+
+    severities: list[Severity] = Field(default_factory=list, description="any of these severities")
+    categories: list[Slug] = Field(default_factory=list, description="or any of these categories")
+    audience: Literal["status-page", "customers", "public"] = "status-page"
+    within: Duration = "1h"
+
+
+Regime = Literal["eu-ai-act", "gpai", "gdpr", "nis2", "dora", "cra", "ca-sb53"]
+
+
+class Workspace(Strict):
+    """``aiir.yaml``: found from the current directory upwards, like git."""
+
+    aiir: Literal[1]
+    workspace: Slug
+    runbooks: list[str] = Field(default_factory=lambda: ["runbooks"], description="runbook folders")
+    canaries: list[str] = Field(default_factory=lambda: ["canaries"])
+    drills: list[str] = Field(default_factory=lambda: ["drills"])
+    templates: str | None = Field(
+        default="templates", description="folder overriding shipped templates"
+    )
+    team: str | None = Field(default="team.yaml", description="team roster file")
+    inventory: str | None = Field(default="inventory.yaml", description="AI system inventory file")
+    incidents: str = Field(default=".aiir/incidents")
+    gateways: dict[Slug, WorkspaceGateway] = Field(default_factory=dict)
+    channels: Channels = Field(default_factory=Channels)
+    regimes: list[Regime] = Field(default_factory=list, description="regulatory regimes to track")
+    disclosure: list[DisclosureRule] = Field(default_factory=list)
+    approval: Literal["incident-commander", "none"] = Field(
+        default="incident-commander", description="who approves external communications"
+    )
+
+
+class AISystem(Strict):
+    """One AI system in the inventory."""
+
+    id: Slug
+    name: Text
+    owner: Slug = Field(description="role or person accountable")
+    model: str
+    provider: str
+    gateway: Slug | None = None
+    data_sensitivity: Literal["public", "internal", "confidential", "personal", "special-category"]
+    user_facing: bool
+    autonomy: Literal["none", "suggest", "act-with-approval", "autonomous"]
+    eu_ai_act: Literal["minimal", "limited", "high", "prohibited", "gpai", "gpai-systemic"]
+    blast_radius: Literal["single-user", "team", "customers", "public", "critical-infrastructure"]
+    system_prompt_version: str | None = None
+    guardrails: list[str] = Field(default_factory=list)
+    rag_index: str | None = None
+    tools: list[str] = Field(default_factory=list)
+
+
+class Inventory(Strict):
+    """The AI systems a team runs, with what it takes to respond when they fail."""
+
+    aiir: Literal[1]
+    inventory: Slug
+    systems: list[AISystem] = Field(default_factory=list)
+
+
 # --- drills and tabletop scenarios -----------------------------------------------------------
 
 
@@ -632,3 +795,180 @@ class Scenario(Strict):
     faults: list[FaultSpec] = Field(default_factory=list)
     expect: Expectations = Field(default_factory=Expectations)
     injects: list[Inject] = Field(default_factory=list, description="tabletop timeline")
+
+
+# --- canary suites ---------------------------------------------------------------------------
+
+CANARY_TOKEN = r"^[A-Za-z0-9_-]{8,128}$"
+CHAT_PATH = "/v1/chat/completions"
+
+
+class _Check(Strict):
+    """Fields every canary assertion has; ``not-X`` passes exactly when ``X`` fails."""
+
+    description: Text | None = Field(default=None, description="shown when the check fails")
+
+
+class TextCheck(_Check):
+    """The output equals, contains (case-sensitively or not) or starts with a string."""
+
+    type: Literal[
+        "equals",
+        "not-equals",
+        "contains",
+        "not-contains",
+        "icontains",
+        "not-icontains",
+        "starts-with",
+        "not-starts-with",
+    ]
+    value: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class AnyAllCheck(_Check):
+    """The output contains at least one (``-any``) or every (``-all``) string of a list."""
+
+    type: Literal["contains-any", "not-contains-any", "contains-all", "not-contains-all"]
+    value: list[Annotated[str, Field(min_length=1, max_length=20_000)]] = Field(min_length=1)
+
+
+class RegexCheck(_Check):
+    """A regular expression (Python syntax) matches somewhere in the output."""
+
+    type: Literal["regex", "not-regex"]
+    value: Regex
+
+
+class JsonCheck(_Check):
+    """The output is JSON, optionally valid against a JSON Schema (draft 2020-12)."""
+
+    type: Literal["is-json", "not-is-json"]
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RefusalCheck(_Check):
+    """The model refused (an apology or a refusal phrase, or no output at all)."""
+
+    type: Literal["is-refusal", "not-is-refusal"]
+
+
+class LatencyCheck(_Check):
+    """The reply arrived within ``threshold`` milliseconds."""
+
+    type: Literal["latency", "not-latency"]
+    threshold: int = Field(gt=0, le=600_000, description="milliseconds")
+
+
+class LevenshteinCheck(_Check):
+    """The output is within ``threshold`` edits of ``value``."""
+
+    type: Literal["levenshtein", "not-levenshtein"]
+    value: Annotated[str, Field(max_length=20_000)]
+    threshold: int = Field(default=5, ge=0, le=20_000, description="maximum edit distance")
+
+
+class MaxLengthCheck(_Check):
+    """The output has at most ``value`` characters."""
+
+    type: Literal["max-length", "not-max-length"]
+    value: int = Field(gt=0, le=10_000_000, description="characters")
+
+
+class CanaryTokenCheck(_Check):
+    """The suite's planted canary token does not appear in the output (it did not leak)."""
+
+    type: Literal["canary-token", "not-canary-token"]
+
+
+CanaryCheck = Annotated[
+    TextCheck
+    | AnyAllCheck
+    | RegexCheck
+    | JsonCheck
+    | RefusalCheck
+    | LatencyCheck
+    | LevenshteinCheck
+    | MaxLengthCheck
+    | CanaryTokenCheck,
+    Field(discriminator="type"),
+]
+
+
+class CanaryPrompt(Strict):
+    """One canary prompt (the user message) and what its every reply must satisfy."""
+
+    id: Slug
+    prompt: Text = Field(min_length=1)
+    description: Text | None = None
+    severity: Severity | None = Field(default=None, description="default: the suite's severity")
+    repeats: int | None = Field(default=None, ge=1, le=1_000, description="default: the suite's")
+    assert_: list[CanaryCheck] = Field(alias="assert", min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class CanaryTarget(Strict):
+    """The model under watch: an OpenAI-compatible chat endpoint on a declared gateway."""
+
+    gateway: Slug | None = Field(default=None, description="default: the only declared gateway")
+    model: Annotated[str, Field(min_length=1, max_length=256)]
+    path: str = Field(default=CHAT_PATH, pattern=r"^/", description="chat completions path")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="extra request fields, e.g. temperature, max_tokens"
+    )
+
+
+class DriftLimits(Strict):
+    """When a signal counts as drifted against the baseline (defaults: DOMAIN.md §7)."""
+
+    enabled: bool = True
+    window: int = Field(default=5, ge=1, le=1_000, description="baseline: the last N clean runs")
+    min_samples: int = Field(default=10, ge=2, description="fewer baseline samples: no verdict")
+    ks_p: float = Field(default=0.05, gt=0, lt=1, description="Kolmogorov-Smirnov p-value")
+    psi: float = Field(default=0.2, gt=0, description="population stability index")
+    latency_min_shift_ms: float = Field(
+        default=20.0, ge=0, description="a smaller move of the median latency is jitter"
+    )
+    refusal_rate: float = Field(default=0.1, gt=0, le=1, description="absolute change")
+    logprob_min_shift: float = Field(
+        default=0.1, ge=0, description="a smaller move of the mean token log-probability is noise"
+    )
+
+
+class CanaryAlert(Strict):
+    """Where a failing suite pages (``--alert``); secrets by environment variable name only."""
+
+    pagerduty: PagerDutyChannel | None = None
+    slack: SlackChannel | None = None
+
+
+class CanarySuite(Strict):
+    """Canary prompts with assertions against one model, run on a schedule to detect incidents."""
+
+    aiir: Literal[1] = Field(description="format version")
+    canary: Slug = Field(description="suite id (names its history file and its alert)")
+    title: Text
+    description: Text | None = None
+    owner: Slug | None = None
+    tags: Tags = Field(default_factory=Tags)
+    systems: list[Slug] = Field(default_factory=list, description="inventory ids this watches")
+    env: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvVar] = Field(default_factory=dict)
+    gateways: dict[Slug, Gateway] = Field(min_length=1)
+    target: CanaryTarget
+    system_prompt: Text | None = None
+    canary_token: bool | Annotated[str, Field(pattern=CANARY_TOKEN)] = Field(
+        default=False,
+        description="plant a token in the system prompt: true for a fresh random one per run, "
+        "or the token your deployed system prompt already carries",
+    )
+    severity: Severity = Field(default=Severity.SEV3, description="of a failure (DOMAIN.md §3)")
+    repeats: int = Field(default=1, ge=1, le=1_000, description="times each prompt is sent")
+    concurrency: int = Field(default=8, ge=1, le=512)
+    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per request")
+    retries: int = Field(default=0, ge=0, le=5, description="retries on 429, 5xx or no answer")
+    logprobs: bool = Field(default=False, description="ask for log-probabilities (confidence)")
+    drift: DriftLimits = Field(default_factory=DriftLimits)
+    alert: CanaryAlert = Field(default_factory=CanaryAlert)
+    prompts: list[CanaryPrompt] = Field(min_length=1)

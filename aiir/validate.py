@@ -17,7 +17,7 @@ from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
 from aiir.library import builtin_profiles, shipped_runbooks
 from aiir.loader import MAX_BYTES, Document, load_file
-from aiir.schema import Profile, Runbook, Scenario
+from aiir.schema import CanarySuite, Profile, Runbook, Scenario
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
@@ -52,12 +52,19 @@ def detect_kind(data: Any) -> str | None:
         return "profile"
     if "scenario" in data:
         return "scenario"
+    if "canary" in data:
+        return "canary"
     if "nodes" in data or "start" in data:
         return "runbook"
     return None
 
 
-KINDS: dict[str, type[BaseModel]] = {"runbook": Runbook, "profile": Profile, "scenario": Scenario}
+KINDS: dict[str, type[BaseModel]] = {
+    "runbook": Runbook,
+    "profile": Profile,
+    "scenario": Scenario,
+    "canary": CanarySuite,
+}
 
 
 def validate_paths(paths: Sequence[str | Path]) -> Report:
@@ -82,6 +89,10 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
             report.findings.extend(checks.profile_findings(doc, model))
         elif isinstance(model, Scenario):
             report.findings.extend(_scenario_findings(doc))
+        elif isinstance(model, CanarySuite):
+            from aiir.canary.suite import suite_findings
+
+            report.findings.extend(suite_findings(doc, model))
     known = claimed | _shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))

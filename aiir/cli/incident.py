@@ -41,7 +41,7 @@ def _environment(
     from aiir.run import parse_assignments
 
     env = Environment.for_terminal(**flags)
-    env.incidents_dir = incidents_root(env.environ, incident_dir)
+    env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
     env.gateway_urls = parse_assignments(gateways or [], "--gateway")
     return env
 
@@ -144,10 +144,58 @@ def incidents(
 def show(
     incident: Annotated[str, typer.Argument(help="Incident id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    aware_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--aware-at", help="Awareness time for the clocks: TIME or REGIME=TIME (repeatable)."
+        ),
+    ] = None,
     incident_dir: IncidentDir = None,
 ) -> None:
-    """One incident: timeline, answers, levers and their state, evidence."""
+    """One incident: timeline, answers, levers, evidence, regulatory clocks."""
     from aiir.report import show_incident
+    from aiir.reporting import parse_aware_at
 
     env = _environment(incident_dir)
-    show_incident(env, incident, as_json=as_json)
+    show_incident(env, incident, as_json=as_json, aware_at=parse_aware_at(aware_at or []))
+
+
+def report(
+    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    template: Annotated[
+        str,
+        typer.Option(
+            "--template",
+            "-t",
+            help="post-mortem, executive-summary, slack-update, status-page, customer-notice, "
+            "regulator-notice, or a workspace template.",
+        ),
+    ] = "post-mortem",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+    aware_at: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--aware-at", help="Awareness time for the clocks: TIME or REGIME=TIME (repeatable)."
+        ),
+    ] = None,
+    incident_dir: IncidentDir = None,
+) -> None:
+    """Render a post-mortem, status update, customer or regulator notice from the journal."""
+    from aiir.incident import load_incident
+    from aiir.redact import scrub
+    from aiir.reporting import parse_aware_at, render_report, write
+
+    env = _environment(incident_dir)
+    record = load_incident(env.incidents_dir, incident)
+    text = scrub(
+        render_report(
+            record, template, env.workspace, env.clock.now(), parse_aware_at(aware_at or [])
+        )
+    )
+    if out is None:
+        typer.echo(text)
+    else:
+        write(out, text)
+        typer.echo(f"wrote {out}", err=True)

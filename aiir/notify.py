@@ -1,0 +1,331 @@
+"""Senders for the places incidents are announced: PagerDuty, Slack, Statuspage, a JSON webhook.
+
+Each send returns a :class:`Delivery`; none raises for a refusal or an unreachable endpoint, so a
+caller decides what a failed page means. The wire formats are those of DOMAIN.md §6. Secrets (a
+routing key, a webhook URL, an API key) are masked in every delivery record and error text.
+Retries: PagerDuty and webhooks on 429, 5xx and no answer, with exponential backoff (honouring
+``Retry-After``); never on another 4xx, which would fail the same way again. Slack's errors are
+plain-text codes that retrying cannot fix: only its 429 and 5xx are retried.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx2
+
+from aiir.errors import InputError
+from aiir.redact import scrub
+
+PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
+STATUSPAGE_URL = "https://api.statuspage.io"
+PAGERDUTY_URL_VARIABLE = "AIIR_PAGERDUTY_URL"
+STATUSPAGE_URL_VARIABLE = "AIIR_STATUSPAGE_URL"
+CLIENT = "aiir"
+MAX_SUMMARY = 1024
+MAX_DEDUP_KEY = 255
+MAX_PAYLOAD = 512 * 1024
+EXCERPT = 500
+MAX_RETRY_AFTER = 30.0
+
+EventAction = Literal["trigger", "acknowledge", "resolve"]
+PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+StatuspageStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+StatuspageImpact = Literal["none", "minor", "major", "critical"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What became of one message: ``ok`` only when the receiver accepted it."""
+
+    channel: str
+    ok: bool
+    status: int | None
+    attempts: int
+    reply: str  # excerpt of the receiver's answer, secrets masked
+    request: dict[str, Any]  # method, url and body as sent, secrets masked
+    reason: str = "ok"
+    reference: str | None = None  # PagerDuty dedup key, Statuspage incident id
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "ok": self.ok,
+            "status": self.status,
+            "attempts": self.attempts,
+            "reason": self.reason,
+            "reference": self.reference,
+            "reply": self.reply,
+            "request": self.request,
+        }
+
+
+@dataclass(frozen=True)
+class PagerDutyEvent:
+    """The ``payload`` of a PagerDuty trigger (Events API v2)."""
+
+    summary: str
+    source: str
+    severity: PagerDutySeverity
+    timestamp: str | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = None
+    custom_details: dict[str, Any] = field(default_factory=dict)
+
+    def as_payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "summary": _cut(self.summary, MAX_SUMMARY),
+            "source": self.source,
+            "severity": self.severity,
+        }
+        optional = {
+            "timestamp": self.timestamp,
+            "component": self.component,
+            "group": self.group,
+            "class": self.class_,
+        }
+        payload.update({k: v for k, v in optional.items() if v is not None})
+        payload["custom_details"] = self.custom_details
+        return payload
+
+
+@dataclass(frozen=True)
+class Link:
+    href: str
+    text: str
+
+
+@dataclass(frozen=True)
+class _Attempted:
+    status: int | None
+    body: str
+    reason: str
+    retry_after: float | None  # None: do not retry
+
+
+class Notifier:
+    """Sends alerts and status updates over one HTTP client; ``sleep`` waits between retries."""
+
+    def __init__(
+        self,
+        client: httpx2.Client,
+        sleep: Callable[[float], None],
+        environ: Mapping[str, str],
+        *,
+        retries: int = 3,
+        timeout: float = 10.0,
+        backoff: float = 1.0,
+    ) -> None:
+        self.client = client
+        self.sleep = sleep
+        self.environ = environ
+        self.retries = retries
+        self.timeout = timeout
+        self.backoff = backoff
+
+    def secret(self, variable: str, what: str) -> str:
+        """The value of ``variable``; a clear error when it is unset."""
+        value = self.environ.get(variable, "")
+        if not value:
+            raise InputError(f"{what}: environment variable {variable} is not set")
+        return value
+
+    # --- PagerDuty Events API v2 -------------------------------------------------------------
+
+    def trigger(
+        self,
+        routing_key: str,
+        dedup_key: str,
+        event: PagerDutyEvent,
+        links: Sequence[Link] = (),
+    ) -> Delivery:
+        """Open (or update, for the same ``dedup_key``) an alert."""
+        body = self._event(routing_key, "trigger", dedup_key)
+        body["payload"] = event.as_payload()
+        if links:
+            body["links"] = [{"href": link.href, "text": link.text} for link in links]
+        body["client"] = CLIENT
+        return self._pagerduty(body, routing_key)
+
+    def acknowledge(self, routing_key: str, dedup_key: str) -> Delivery:
+        return self._pagerduty(self._event(routing_key, "acknowledge", dedup_key), routing_key)
+
+    def resolve(self, routing_key: str, dedup_key: str) -> Delivery:
+        return self._pagerduty(self._event(routing_key, "resolve", dedup_key), routing_key)
+
+    def _event(self, routing_key: str, action: EventAction, dedup_key: str) -> dict[str, Any]:
+        if not dedup_key or len(dedup_key) > MAX_DEDUP_KEY:
+            raise InputError(f"a PagerDuty dedup key has 1 to {MAX_DEDUP_KEY} characters")
+        return {"routing_key": routing_key, "event_action": action, "dedup_key": dedup_key}
+
+    def _pagerduty(self, body: dict[str, Any], routing_key: str) -> Delivery:
+        if len(json.dumps(body).encode()) > MAX_PAYLOAD:
+            raise InputError("PagerDuty event is larger than 512 KB; shorten custom_details")
+        url = self.environ.get(PAGERDUTY_URL_VARIABLE) or PAGERDUTY_URL
+        delivery = self._send("pagerduty", "POST", url, body, {}, [routing_key])
+        reply = _json(delivery.reply)
+        ok = delivery.ok and isinstance(reply, dict) and reply.get("status") == "success"
+        reference = reply.get("dedup_key") if isinstance(reply, dict) else None
+        return _replace(
+            delivery,
+            ok=ok,
+            reason=delivery.reason if ok or not delivery.ok else "reply is not a success",
+            reference=str(reference or body["dedup_key"]),
+        )
+
+    # --- Slack incoming webhook ----------------------------------------------------------------
+
+    def slack(
+        self, webhook_url: str, text: str, blocks: Sequence[Mapping[str, Any]] = ()
+    ) -> Delivery:
+        """Post ``text`` (the notification fallback) and optional Block Kit ``blocks``."""
+        body: dict[str, Any] = {"text": text}
+        if blocks:
+            body["blocks"] = list(blocks)
+        delivery = self._send("slack", "POST", webhook_url, body, {}, [webhook_url])
+        if delivery.ok and delivery.reply.strip() != "ok":
+            return _replace(delivery, ok=False, reason=f"Slack said {delivery.reply.strip()!r}")
+        return delivery
+
+    # --- Statuspage ----------------------------------------------------------------------------
+
+    def statuspage_create(
+        self,
+        api_key: str,
+        page_id: str,
+        name: str,
+        status: StatuspageStatus,
+        body: str,
+        *,
+        impact: StatuspageImpact | None = None,
+        component_ids: Iterable[str] = (),
+    ) -> Delivery:
+        """Open a Statuspage incident; ``reference`` is its id, for updates."""
+        incident: dict[str, Any] = {"name": name, "status": status, "body": body}
+        if impact is not None:
+            incident["impact_override"] = impact
+        incident["component_ids"] = list(component_ids)
+        url = f"{self._statuspage_base()}/v1/pages/{_segment(page_id)}/incidents"
+        return self._statuspage("POST", url, {"incident": incident}, api_key)
+
+    def statuspage_update(
+        self,
+        api_key: str,
+        page_id: str,
+        incident_id: str,
+        *,
+        status: StatuspageStatus | None = None,
+        body: str | None = None,
+        impact: StatuspageImpact | None = None,
+        name: str | None = None,
+    ) -> Delivery:
+        """Post an update (status and text) to an open Statuspage incident."""
+        fields = {"name": name, "status": status, "body": body, "impact_override": impact}
+        incident = {k: v for k, v in fields.items() if v is not None}
+        base = self._statuspage_base()
+        url = f"{base}/v1/pages/{_segment(page_id)}/incidents/{_segment(incident_id)}"
+        return self._statuspage("PATCH", url, {"incident": incident}, api_key)
+
+    def _statuspage_base(self) -> str:
+        return (self.environ.get(STATUSPAGE_URL_VARIABLE) or STATUSPAGE_URL).rstrip("/")
+
+    def _statuspage(self, method: str, url: str, body: dict[str, Any], api_key: str) -> Delivery:
+        headers = {"Authorization": f"OAuth {api_key}"}
+        delivery = self._send("statuspage", method, url, body, headers, [api_key])
+        reply = _json(delivery.reply)
+        reference = reply.get("id") if isinstance(reply, dict) else None
+        return _replace(delivery, reference=str(reference) if reference else None)
+
+    # --- generic JSON webhook ------------------------------------------------------------------
+
+    def webhook(self, url: str, body: Any, headers: Mapping[str, str] | None = None) -> Delivery:
+        """POST ``body`` as JSON; any 2xx is a success. The URL counts as a secret."""
+        given = dict(headers or {})
+        secrets = [url, *(v for k, v in given.items() if k.lower() == "authorization")]
+        return self._send("webhook", "POST", url, body, given, secrets)
+
+    # --- sending -------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        channel: str,
+        method: str,
+        url: str,
+        body: Any,
+        headers: Mapping[str, str],
+        secrets: Sequence[str],
+    ) -> Delivery:
+        def mask(text: str) -> str:
+            return scrub(text, [s for s in secrets if s])
+
+        attempts = 0
+        while True:
+            attempts += 1
+            tried = self._attempt(method, url, body, headers)
+            if tried.retry_after is None or attempts > self.retries:
+                break
+            self.sleep(tried.retry_after or self.backoff * 2 ** (attempts - 1))
+        ok = tried.status is not None and 200 <= tried.status < 300
+        request = {
+            "method": method,
+            "url": mask(url),
+            "headers": {k: "***" for k in headers},
+            "json": json.loads(mask(json.dumps(body, ensure_ascii=False))),
+        }
+        return Delivery(
+            channel=channel,
+            ok=ok,
+            status=tried.status,
+            attempts=attempts,
+            reply=mask(tried.body[:EXCERPT]),
+            request=request,
+            reason="ok" if ok else mask(tried.reason),
+        )
+
+    def _attempt(self, method: str, url: str, body: Any, headers: Mapping[str, str]) -> _Attempted:
+        try:
+            response = self.client.request(
+                method, url, json=body, headers=dict(headers), timeout=self.timeout
+            )
+        except httpx2.TransportError as exc:
+            reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
+            return _Attempted(None, "", f"no answer: {reason}", 0.0)
+        text = response.text
+        status = response.status_code
+        reason = f"HTTP {status}: {' '.join(text.split())[:200]}"
+        if status == 429 or status >= 500:
+            return _Attempted(status, text, reason, _retry_after(response.headers))
+        return _Attempted(status, text, reason, None)
+
+
+def _retry_after(headers: httpx2.Headers) -> float:
+    try:
+        return min(max(float(headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return 0.0  # absent or an HTTP date: our own backoff
+
+
+def _replace(delivery: Delivery, **changes: Any) -> Delivery:
+    return Delivery(**{**delivery.__dict__, **changes})
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _segment(value: str) -> str:
+    """One path segment: an id cannot add a path or leave the API."""
+    import urllib.parse
+
+    return urllib.parse.quote(value, safe="")

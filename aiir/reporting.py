@@ -1,0 +1,271 @@
+"""What every message and report template can read about an incident, built from its journal.
+
+The same facts feed a Slack update drafted mid-walk and the post-mortem rendered a week later:
+timeline, levers with their effect and business cost, evidence with hashes, classification,
+regulatory clocks, the systems involved, and the decisions taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiir import clocks
+from aiir.display import clock_text
+from aiir.environment import iso, parse_iso
+from aiir.errors import InputError
+from aiir.incident import Incident
+from aiir.library import parse
+from aiir.loader import load_file
+from aiir.render import render_named
+from aiir.schema import Runbook
+from aiir.workspace import Loaded
+
+DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
+    "incident.opened": lambda d: f"Incident opened from runbook {d.get('runbook')}",
+    "node.entered": lambda d: (
+        f"{d.get('title')} ({d.get('runbook')}/{d.get('node')})"
+        + (f" — owner {d.get('on_call') or d.get('owner')}" if d.get("owner") else "")
+    ),
+    "answer": lambda d: f"Decision at {d.get('node')}: {d.get('value')}",
+    "severity.changed": lambda d: f"Severity {d.get('from')} → {d.get('to')}",
+    "classified": lambda d: f"Classified: {', '.join(d.get('facts', []))}",
+    "lever.intent": lambda d: f"Lever {d.get('lever')} requested",
+    "lever.engaged": lambda d: (
+        f"Lever {d.get('lever')}: {'engaged' if d.get('ok') else 'FAILED'}"
+        + f" ({d.get('reply', {}).get('reason', '')})"
+    ),
+    "lever.verified": lambda d: (
+        f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
+    ),
+    "lever.released": lambda d: (
+        f"Lever {d.get('lever')} released" + ("" if d.get("ok") else " (FAILED)")
+    ),
+    "capture.stored": lambda d: f"Evidence {d.get('item')} ({d.get('part')}) stored",
+    "notify.rendered": lambda d: f"Message drafted for {d.get('channel')} ({d.get('audience')})",
+    "notify.sent": lambda d: (
+        f"Message sent to {d.get('channel')}: {'ok' if d.get('ok') else 'FAILED'}"
+    ),
+    "inject.delivered": lambda d: f"Inject: {d.get('text')}",
+    "call.entered": lambda d: f"Handed off to runbook {d.get('child')}",
+    "call.returned": lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
+    "incident.interrupted": lambda d: f"Interrupted: {d.get('reason')}",
+    "incident.resumed": lambda d: "Resumed",
+    "incident.ended": lambda d: f"Ended: {d.get('outcome')}",
+}
+
+
+def runbooks_of(incident: Incident) -> dict[str, Runbook]:
+    """The runbooks walked, from the copies kept beside the journal."""
+    found: dict[str, Runbook] = {}
+    folder = incident.directory / "runbooks"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        runbook = parse(load_file(path), Runbook)
+        found[runbook.id] = runbook
+    return found
+
+
+def facts(incident: Incident, systems: list[Any]) -> dict[str, dt.datetime]:
+    """Classification facts with their awareness times; the inventory adds what it knows."""
+    found = {fact: parse_iso(ts) for fact, ts in incident.classified.items()}
+    started = parse_iso(incident.started_at)
+    for system in systems:
+        if system.eu_ai_act == "high":
+            found.setdefault("high-risk-system", started)
+        if system.eu_ai_act == "gpai-systemic":
+            found.setdefault("gpai-systemic", started)
+    return found
+
+
+def deadlines(
+    incident: Incident,
+    workspace: Loaded | None,
+    systems: list[Any],
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> list[clocks.Deadline]:
+    regimes = workspace.config.regimes if workspace else []
+    return clocks.deadlines(
+        facts(incident, systems), regimes, parse_iso(incident.started_at), aware_at
+    )
+
+
+def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
+    """What the pre-agreed disclosure policy requires of this incident, if anything."""
+    if workspace is None:
+        return None
+    for rule in workspace.config.disclosure:
+        by_severity = incident.severity in {s.value for s in rule.severities}
+        by_category = (incident.category or "") in rule.categories
+        if by_severity or by_category:
+            return f"disclose on the {rule.audience} within {rule.within} (policy: {'severity' if by_severity else 'category'})"
+    return None
+
+
+def report_context(
+    incident: Incident,
+    workspace: Loaded | None,
+    now: dt.datetime,
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> dict[str, Any]:
+    """Everything a report template reads."""
+    runbooks = runbooks_of(incident)
+    root = runbooks.get(incident.runbook)
+    known = workspace.systems() if workspace else {}
+    system_ids = [s for rb in runbooks.values() for s in rb.systems]
+    systems = [known[s] for s in dict.fromkeys(system_ids) if s in known]
+    started = parse_iso(incident.started_at)
+    ended = parse_iso(incident.ended_at) if incident.ended_at else None
+    contained = next(
+        (
+            parse_iso(e.ts)
+            for e in incident.events
+            if e.type == "lever.verified" and e.data.get("ok")
+        ),
+        None,
+    )
+    dues = deadlines(incident, workspace, systems, aware_at)
+    return {
+        "incident": {
+            "id": incident.id,
+            "title": incident.title,
+            "runbook": incident.runbook,
+            "severity": incident.severity,
+            "started_at": incident.started_at,
+            "ended_at": incident.ended_at or "",
+            "elapsed": clock_text((ended or now) - started),
+            "operator": incident.operator,
+            "drill": incident.drill,
+            "outcome": incident.outcome or "",
+            "summary": incident.summary or "",
+            "category": incident.category or "",
+            "tags": incident.tags or {"owasp": [], "atlas": []},
+            "state": incident.state,
+        },
+        "runbook": {
+            "id": root.id,
+            "title": root.title,
+            "version": root.version,
+            "owner": root.owner,
+        }
+        if root
+        else {"id": incident.runbook, "title": incident.title, "version": "?", "owner": "?"},
+        "inputs": incident.inputs,
+        "answers": {
+            a.get("node"): a.get("value") for a in incident.answers if a.get("key") == a.get("node")
+        },
+        "decisions": incident.answers,
+        "vars": incident.vars,
+        "levers": _levers(incident, runbooks),
+        "evidence": [
+            {
+                "item": e.get("item"),
+                "part": e.get("part"),
+                "what": e.get("what", []),
+                "ts": e.get("ts"),
+                "file": e.get("evidence", {}).get("file"),
+                "sha256": e.get("evidence", {}).get("sha256"),
+                "bytes": e.get("evidence", {}).get("bytes"),
+            }
+            for e in incident.evidence
+        ],
+        "notifications": incident.notifications,
+        "timeline": [
+            {
+                "ts": e.ts,
+                "time": e.ts[11:19],
+                "type": e.type,
+                "operator": e.operator,
+                "text": DETAIL[e.type](e.data),
+            }
+            for e in incident.events
+            if e.type in DETAIL
+        ],
+        "classification": sorted(incident.classified),
+        "systems": [s.model_dump() for s in systems],
+        "clocks": [
+            {
+                "regime": d.regime,
+                "source": d.source,
+                "obligation": d.obligation,
+                "aware_at": iso(d.aware_at),
+                "due": iso(d.due),
+                "left": clocks.left_text(d.left(now)),
+                "overdue": d.overdue(now),
+            }
+            for d in dues
+        ],
+        "regimes": list(workspace.config.regimes) if workspace else [],
+        "not_legal_advice": clocks.NOT_LEGAL_ADVICE,
+        "times": {
+            "to_containment": clock_text(contained - started) if contained else "not reached",
+            "duration": clock_text((ended or now) - started),
+        },
+        "disclosure": disclosure(incident, workspace),
+        "now": iso(now),
+    }
+
+
+def _levers(incident: Incident, runbooks: Mapping[str, Runbook]) -> list[dict[str, Any]]:
+    out = []
+    for record in incident.levers:
+        lever = (
+            runbooks[record.runbook].levers.get(record.lever)
+            if record.runbook in runbooks
+            else None
+        )
+        out.append(
+            {
+                "lever": record.lever,
+                "runbook": record.runbook,
+                "title": record.title,
+                "kind": record.kind,
+                "state": record.state,
+                "verdict": record.verdict,
+                "engaged_at": record.engaged_at or "",
+                "released_at": record.released_at or "",
+                "business_cost": lever.business_cost if lever and lever.business_cost else "",
+                "destroys_evidence": bool(lever.destroys_evidence) if lever else False,
+            }
+        )
+    return out
+
+
+def render_report(
+    incident: Incident,
+    template: str,
+    workspace: Loaded | None,
+    now: dt.datetime,
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> str:
+    """Render a named template for an incident, from its journal."""
+    context = report_context(incident, workspace, now, aware_at)
+    override = workspace.template_dir() if workspace else None
+    return render_named(template, context, incident, override)
+
+
+def parse_aware_at(values: list[str]) -> dict[str, dt.datetime]:
+    """``--aware-at 2026-11-27T03:15Z`` (all regimes) or ``--aware-at gdpr=2026-11-27T03:15Z``."""
+    out: dict[str, dt.datetime] = {}
+    for value in values:
+        regime, sep, moment = value.partition("=")
+        if not sep:
+            regime, moment = "*", value
+        if regime != "*" and regime not in clocks.REGIMES:
+            raise InputError(
+                f"--aware-at {value!r}: unknown regime {regime!r} ({', '.join(clocks.REGIMES)})"
+            )
+        try:
+            parsed = parse_iso(moment)
+        except ValueError:
+            raise InputError(
+                f"--aware-at {value!r}: expected an ISO-8601 time such as 2026-11-27T03:15:00Z"
+            ) from None
+        out[regime] = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return out
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
