@@ -151,6 +151,16 @@ class Screen:
             )
         )
 
+    def delivered(self, channel: str, ok: bool, reason: str, reference: str | None) -> None:
+        ref = f" ({reference})" if reference else ""
+        if ok:
+            self.console.print(self.text(f"  ✓ sent to {channel}{ref}", "green"))
+        else:
+            self.console.print(self.text(f"  ✗ {channel} did not take it: {reason}", "bold red"))
+
+    def reminder(self, message: str) -> None:
+        self.console.print(self.text(f"⏰ {message}", "bold yellow"))
+
     def ended(self, incident: Incident, outcome: str, summary: str) -> None:
         style = "bold green" if outcome not in {"failed", "aborted"} else "bold red"
         self.console.print(Text.assemble(("Outcome: ", "bold"), (outcome, style)))

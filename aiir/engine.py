@@ -151,6 +151,7 @@ class Walk:
                 self.recorded.setdefault(event.step, []).append(event)
         self.last_recorded = max(self.recorded, default=0)
         self.frames: dict[str, Frame] = {}
+        self.reminded_for: dt.datetime | None = None
 
     # --- journal and replay -----------------------------------------------------------------
 
@@ -246,6 +247,7 @@ class Walk:
             },
         )
         if not self.replaying:
+            self.remind()
             for observer in self.env.observers:
                 observer(frame.runbook.id, node_id)
             text = (
@@ -254,6 +256,33 @@ class Walk:
             self.screen.node(
                 self.incident, frame.runbook, node_id, node, text, self.env.clock.now(), on_call
             )
+
+    def remind(self) -> None:
+        """PagerDuty's cadence for major incidents: a first status post within 5 minutes of the
+        incident call, then at least every 20 minutes for the first 2 hours (hourly after)."""
+        if self.incident.severity not in {"SEV1", "SEV2"}:
+            return
+        now = self.env.clock.now()
+        started = parse_iso(self.incident.started_at)
+        posts = [
+            parse_iso(e.ts)
+            for e in self.incident.events
+            if e.type in {"notify.rendered", "notify.sent"}
+        ]
+        if posts:
+            every = dt.timedelta(minutes=20 if now - started < dt.timedelta(hours=2) else 60)
+            due, why = (
+                max(posts) + every,
+                f"next status update due (every {every.seconds // 60} min)",
+            )
+        else:
+            due, why = started + dt.timedelta(minutes=5), "first status update due within 5 min"
+        if now < due or self.reminded_for == due:
+            return
+        self.reminded_for = due
+        late = display.clock_text(now - due).removeprefix("T+")
+        self.screen.reminder(f"{why}: overdue by {late}; post one (Slack update, status page)")
+        self.record("reminder", {"due": iso(due), "reason": why})
 
     def on_call(self, role: str | None) -> str | None:
         """Who is on call for a node's owner role, from the workspace roster."""
@@ -321,18 +350,24 @@ class Walk:
         key: str | None = None,
         default: Any = None,
         pattern: str | None = None,
+        preset: str | None = None,
     ) -> Any:
         """One answer, from the journal when replaying, else from the prompter (and journalled).
 
         A text answer must match ``pattern`` before it is journalled: a journalled answer is
-        replayed on resume, so a bad one would stop every resume at the same place.
+        replayed on resume, so a bad one would stop every resume at the same place. With
+        ``preset`` (the flag that answered, e.g. ``--yes``) the answer is ``default``, journalled
+        without asking: the step exists either way, so a resume with other flags replays alike.
         """
         step, recorded = self.next_step()
         if "answer" in recorded:
             value = recorded["answer"].data["value"]
         else:
             full_key = frame.prefix + (key or node_id)
-            value = self._prompt(full_key, how, self.scrub(message), options or [], default)
+            if preset is not None:
+                value = default
+            else:
+                value = self._prompt(full_key, how, self.scrub(message), options or [], default)
             if pattern is not None and not re.fullmatch(pattern, str(value)):
                 raise InputError(
                     f"answer to {full_key!r} does not match {pattern!r}: {value!r} "
@@ -345,6 +380,7 @@ class Walk:
                     "node": node_id,
                     "key": key or node_id,
                     "value": value,
+                    **({"by": preset} if preset else {}),
                 },
                 step=step,
             )
@@ -423,11 +459,20 @@ class Walk:
         """Show the exact request; ask to go ahead unless --yes pre-approved it."""
         if not self.replaying:
             self.screen.request(what, call.summary())
-        if self.env.assume_yes or self.env.dry_run:
-            return True
+        preset = "--yes" if self.env.assume_yes else "--dry-run" if self.env.dry_run else None
         key = f"{node_id}.approve"
         try:
-            return bool(self.ask(frame, node_id, "confirm", f"{what}: send this request?", key=key))
+            return bool(
+                self.ask(
+                    frame,
+                    node_id,
+                    "confirm",
+                    f"{what}: send this request?",
+                    key=key,
+                    default=True if preset else None,
+                    preset=preset,
+                )
+            )
         except MissingAnswer:
             raise MissingAnswer(
                 f"{frame.prefix}{node_id}: {what} needs approval and there is no terminal: "
@@ -712,9 +757,81 @@ class Walk:
                     self.capture_item(frame, node_id, index, item, "after")
 
     def notify(self, frame: Frame, node_id: str, node: NotifyNode) -> str:
+        """Render the message (journalled), then send it where the workspace says (journalled)."""
+        from aiir import dispatch
+
         step, recorded = self.next_step()
         if "notify.rendered" in recorded:
+            text = str(recorded["notify.rendered"].data.get("text", ""))
+        else:
+            text = self.render_message(frame, node_id, node, step)
+        target = dispatch.route(node, self.env.workspace)
+        if not target.ready or self.env.dry_run:
+            if not self.replaying and node.channel != "record":
+                self.screen.note(target.reason or "dry run: not sent")
             return node.next
+        if dispatch.external(node) and not self.approve_message(frame, node_id, node):
+            return node.next
+        if "notify.sent" not in recorded:
+            self.send_message(frame, node_id, node, text, step)
+        return node.next
+
+    def approve_message(self, frame: Frame, node_id: str, node: NotifyNode) -> bool:
+        """External communications wait for the incident commander (or --yes)."""
+        commander = self.on_call("incident-commander") or "the incident commander"
+        preset = "--yes" if self.env.assume_yes else None
+        try:
+            approved = bool(
+                self.ask(
+                    frame,
+                    node_id,
+                    "confirm",
+                    f"{commander}: approve sending this {node.audience} message to {node.channel}?",
+                    key=f"{node_id}.approve",
+                    default=True if preset else None,
+                    preset=preset,
+                )
+            )
+        except MissingAnswer:
+            raise MissingAnswer(
+                f"{frame.prefix}{node_id}: an external message needs the incident commander's "
+                f"approval and there is no terminal: pass --yes (or answer `{frame.prefix}{node_id}.approve: yes`)"
+            ) from None
+        if not approved:
+            self.screen.note("not approved: not sent")
+        return approved
+
+    def send_message(
+        self, frame: Frame, node_id: str, node: NotifyNode, text: str, step: int
+    ) -> None:
+        from aiir import dispatch
+        from aiir.notify import Notifier
+
+        assert self.env.workspace is not None
+        notifier = Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
+        with self.screen.waiting(f"sending to {node.channel}"):
+            delivery = dispatch.deliver(
+                node, text, self.incident, self.env.workspace, notifier, self.incident.vars
+            )
+        reply: dict[str, Any] = (
+            {"saved": {dispatch.STATUSPAGE_VAR: delivery.reference}}
+            if (node.channel == "statuspage" and delivery.ok and delivery.reference)
+            else {}
+        )
+        self.record(
+            "notify.sent",
+            {
+                "runbook": frame.runbook.id,
+                "node": node_id,
+                **delivery.as_dict(),
+                "to": node.to,
+                "reply": reply,
+            },
+            step=step,
+        )
+        self.screen.delivered(delivery.channel, delivery.ok, delivery.reason, delivery.reference)
+
+    def render_message(self, frame: Frame, node_id: str, node: NotifyNode, step: int) -> str:
         context = self.context(frame)
         if node.template is not None:
             from aiir.render import render_named
@@ -733,11 +850,10 @@ class Walk:
             "audience": node.audience,
             "template": node.template,
             "text": text.strip(),
-            "sent": False,
         }
         self.record("notify.rendered", data, step=step)
         self.screen.message(node.channel, node.audience, text.strip())
-        return node.next
+        return text.strip()
 
     def call(self, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
         child_runbook, raw = self.source.find(node.runbook)

@@ -197,6 +197,18 @@ def _notify(incident: Incident, event: Event) -> None:
     incident.notifications.append({"ts": event.ts, **event.data})
 
 
+def _sent(incident: Incident, event: Event) -> None:
+    for note in reversed(incident.notifications):
+        if note.get("node") == event.data.get("node") and note.get("runbook") == event.data.get(
+            "runbook"
+        ):
+            note["sent"] = bool(event.data.get("ok"))
+            note["delivery"] = {
+                k: event.data.get(k) for k in ("ok", "status", "reason", "reference")
+            }
+            return
+
+
 def _capture(incident: Incident, event: Event) -> None:
     incident.evidence.append({"ts": event.ts, **event.data})
 
@@ -229,7 +241,9 @@ _HANDLERS = {
     "lever.verified": _lever_verified,
     "lever.released": _lever_released,
     "notify.rendered": _notify,
+    "notify.sent": _sent,
     "capture.stored": _capture,
+    "evidence.attached": _capture,
     "incident.ended": _ended,
     "classified": _classified,
     "incident.interrupted": _interrupted,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,16 @@ from aiir.templating import render
 
 SNAPSHOTS = "runbooks"
 ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Evidence that came with the incident's opening (what detected or reported it)."""
+
+    name: str
+    content: bytes
+    description: str
+    source: str = "aiir"
 
 
 @dataclass
@@ -326,10 +336,13 @@ def start(
     answers: Path | None = None,
     scripted: Mapping[str, Any] | None = None,
     drill: bool = False,
+    attachments: Sequence[Attachment] = (),
 ) -> RunResult:
     """Open an incident for the runbook at ``path`` and walk it.
 
     Answers come from an ``answers`` file or, already checked, as ``scripted`` (drills).
+    ``attachments`` (what opened the incident: a failed canary, a human report) are stored as
+    evidence and journalled right after the incident opens.
     """
     runbook = load_checked(path)
     if answers is not None:
@@ -374,6 +387,20 @@ def start(
         },
     )
     incident.apply(opened)
+    for item in attachments:
+        relative, digest = journal.store_evidence(item.name, item.content)
+        evidence = {"file": relative, "sha256": digest, "bytes": len(item.content)}
+        incident.apply(
+            journal.append(
+                "evidence.attached",
+                {
+                    "item": item.name,
+                    "description": item.description,
+                    "source": item.source,
+                    "evidence": evidence,
+                },
+            )
+        )
     walk = Walk(env, journal, incident, builtin_profiles(), source, scripted or {}, secrets)
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)

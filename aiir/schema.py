@@ -384,6 +384,15 @@ class NotifyNode(NodeBase):
     audience: Literal["internal", "external", "regulator"] = "internal"
     template: Slug | None = Field(default=None, description="a template in templates/")
     message: Template | None = Field(default=None, description="inline Jinja2 text")
+    to: Slug | None = Field(
+        default=None, description="page this role's on-call (PagerDuty key from the team roster)"
+    )
+    event: Literal["trigger", "acknowledge", "resolve"] = Field(
+        default="trigger", description="PagerDuty event action"
+    )
+    status: Literal["investigating", "identified", "monitoring", "resolved"] = Field(
+        default="investigating", description="Statuspage incident status"
+    )
     next: NodeId
 
     @model_validator(mode="after")
@@ -803,97 +812,114 @@ CANARY_TOKEN = r"^[A-Za-z0-9_-]{8,128}$"
 CHAT_PATH = "/v1/chat/completions"
 
 
-class _Check(Strict):
-    """Fields every canary assertion has; ``not-X`` passes exactly when ``X`` fails."""
+CHECK_SHAPES: dict[str, str | None] = {
+    "equals": "text",
+    "contains": "text",
+    "icontains": "text",
+    "starts-with": "text",
+    "contains-any": "list",
+    "contains-all": "list",
+    "regex": "regex",
+    "is-json": None,
+    "is-refusal": None,
+    "latency": "threshold",
+    "levenshtein": "text",
+    "max-length": "count",
+    "canary-token": None,
+}
+CheckType = Literal[
+    "equals",
+    "not-equals",
+    "contains",
+    "not-contains",
+    "icontains",
+    "not-icontains",
+    "starts-with",
+    "not-starts-with",
+    "contains-any",
+    "not-contains-any",
+    "contains-all",
+    "not-contains-all",
+    "regex",
+    "not-regex",
+    "is-json",
+    "not-is-json",
+    "is-refusal",
+    "not-is-refusal",
+    "latency",
+    "not-latency",
+    "levenshtein",
+    "not-levenshtein",
+    "max-length",
+    "not-max-length",
+    "canary-token",
+    "not-canary-token",
+]
+_NEEDS = {
+    "text": "'value': a string",
+    "list": "'value': a list of strings",
+    "regex": "'value': a regular expression",
+    "count": "'value': a number of characters",
+    "threshold": "'threshold': milliseconds",
+}
 
-    description: Text | None = Field(default=None, description="shown when the check fails")
 
+class CanaryCheck(Strict):
+    """An assertion on every reply to a prompt (promptfoo's names); ``not-X`` passes when X fails.
 
-class TextCheck(_Check):
-    """The output equals, contains (case-sensitively or not) or starts with a string."""
+    ``canary-token`` passes when the suite's planted token does not appear in the output (it did
+    not leak); ``is-refusal`` when the model refused; ``latency`` when the reply took at most
+    ``threshold`` ms; ``levenshtein`` when the output is at most ``threshold`` edits (default 5)
+    from ``value``; ``max-length`` when it has at most ``value`` characters; ``is-json`` when it
+    parses, and is valid against ``schema`` (JSON Schema 2020-12) when one is given.
+    """
 
-    type: Literal[
-        "equals",
-        "not-equals",
-        "contains",
-        "not-contains",
-        "icontains",
-        "not-icontains",
-        "starts-with",
-        "not-starts-with",
-    ]
-    value: Annotated[str, Field(min_length=1, max_length=20_000)]
-
-
-class AnyAllCheck(_Check):
-    """The output contains at least one (``-any``) or every (``-all``) string of a list."""
-
-    type: Literal["contains-any", "not-contains-any", "contains-all", "not-contains-all"]
-    value: list[Annotated[str, Field(min_length=1, max_length=20_000)]] = Field(min_length=1)
-
-
-class RegexCheck(_Check):
-    """A regular expression (Python syntax) matches somewhere in the output."""
-
-    type: Literal["regex", "not-regex"]
-    value: Regex
-
-
-class JsonCheck(_Check):
-    """The output is JSON, optionally valid against a JSON Schema (draft 2020-12)."""
-
-    type: Literal["is-json", "not-is-json"]
+    type: CheckType
+    value: str | list[str] | int | None = None
+    threshold: int | None = Field(default=None, ge=0, le=600_000)
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    description: Text | None = Field(default=None, description="shown when the check fails")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    @property
+    def base(self) -> str:
+        """The type without its ``not-``."""
+        return self.type.removeprefix("not-")
 
-class RefusalCheck(_Check):
-    """The model refused (an apology or a refusal phrase, or no output at all)."""
-
-    type: Literal["is-refusal", "not-is-refusal"]
-
-
-class LatencyCheck(_Check):
-    """The reply arrived within ``threshold`` milliseconds."""
-
-    type: Literal["latency", "not-latency"]
-    threshold: int = Field(gt=0, le=600_000, description="milliseconds")
-
-
-class LevenshteinCheck(_Check):
-    """The output is within ``threshold`` edits of ``value``."""
-
-    type: Literal["levenshtein", "not-levenshtein"]
-    value: Annotated[str, Field(max_length=20_000)]
-    threshold: int = Field(default=5, ge=0, le=20_000, description="maximum edit distance")
+    @model_validator(mode="after")
+    def _shape(self) -> CanaryCheck:
+        problem = _check_problem(CHECK_SHAPES[self.base], self.value, self.threshold)
+        if problem is None and self.threshold is not None and self.base not in _THRESHOLDS:
+            problem = "takes no 'threshold'"
+        if problem is None and self.schema_ is not None and self.base != "is-json":
+            problem = "takes no 'schema' (is-json does)"
+        if problem is not None:
+            raise ValueError(f"{self.type} {problem}")
+        return self
 
 
-class MaxLengthCheck(_Check):
-    """The output has at most ``value`` characters."""
-
-    type: Literal["max-length", "not-max-length"]
-    value: int = Field(gt=0, le=10_000_000, description="characters")
+_THRESHOLDS = frozenset({"latency", "levenshtein"})
 
 
-class CanaryTokenCheck(_Check):
-    """The suite's planted canary token does not appear in the output (it did not leak)."""
-
-    type: Literal["canary-token", "not-canary-token"]
-
-
-CanaryCheck = Annotated[
-    TextCheck
-    | AnyAllCheck
-    | RegexCheck
-    | JsonCheck
-    | RefusalCheck
-    | LatencyCheck
-    | LevenshteinCheck
-    | MaxLengthCheck
-    | CanaryTokenCheck,
-    Field(discriminator="type"),
-]
+def _check_problem(shape: str | None, value: Any, threshold: int | None) -> str | None:
+    """What is wrong with an assertion's ``value`` (and a latency's ``threshold``)."""
+    ok = {
+        None: value is None,
+        "text": isinstance(value, str) and value != "",
+        "list": isinstance(value, list) and bool(value) and all(value),
+        "regex": isinstance(value, str) and value != "",
+        "count": isinstance(value, int) and not isinstance(value, bool) and value > 0,
+        "threshold": value is None and threshold is not None and threshold > 0,
+    }[shape]
+    if not ok:
+        return f"needs {_NEEDS[shape]}" if shape is not None else "takes no 'value'"
+    if shape == "regex":
+        try:
+            re.compile(str(value))
+        except re.error as exc:
+            return f"has an invalid regular expression: {exc}"
+    return None
 
 
 class CanaryPrompt(Strict):

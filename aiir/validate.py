@@ -17,7 +17,7 @@ from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
 from aiir.library import builtin_profiles, shipped_runbooks
 from aiir.loader import MAX_BYTES, Document, load_file
-from aiir.schema import CanarySuite, Profile, Runbook, Scenario
+from aiir.schema import CanarySuite, Inventory, Profile, Runbook, Scenario, Team, Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
@@ -54,6 +54,9 @@ def detect_kind(data: Any) -> str | None:
         return "scenario"
     if "canary" in data:
         return "canary"
+    for kind in ("workspace", "team", "inventory"):
+        if kind in data:
+            return kind
     if "nodes" in data or "start" in data:
         return "runbook"
     return None
@@ -63,6 +66,9 @@ KINDS: dict[str, type[BaseModel]] = {
     "runbook": Runbook,
     "profile": Profile,
     "scenario": Scenario,
+    "workspace": Workspace,
+    "team": Team,
+    "inventory": Inventory,
     "canary": CanarySuite,
 }
 

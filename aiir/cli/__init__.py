@@ -14,7 +14,7 @@ import traceback
 
 import typer
 
-from aiir.cli import drill, graph, incident, sandbox, schema, tabletop, validate
+from aiir.cli import drill, graph, incident, inventory, sandbox, schema, tabletop, validate
 from aiir.errors import AiirError, ExitStatus
 
 app = typer.Typer(
@@ -36,9 +36,12 @@ app.command("verify")(incident.verify)
 app.command("incidents")(incident.incidents)
 app.command("show")(incident.show)
 app.command("report")(incident.report)
+app.command("flag")(incident.flag)
+app.command("init")(incident.init)
 app.command("drill")(drill.command)
 app.command("tabletop")(tabletop.command)
 app.add_typer(sandbox.app, name="sandbox")
+app.add_typer(inventory.app, name="inventory")
 
 
 @app.callback()

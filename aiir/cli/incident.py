@@ -199,3 +199,57 @@ def report(
     else:
         write(out, text)
         typer.echo(f"wrote {out}", err=True)
+
+
+def flag(
+    system: Annotated[str, typer.Argument(help="Inventory id of the AI system.")],
+    what: Annotated[str, typer.Argument(help="What happened, in your words.")],
+    evidence: Annotated[
+        Path | None,
+        typer.Option("--evidence", "-e", help="A screenshot, transcript or log to keep with it."),
+    ] = None,
+    alert: Annotated[
+        bool, typer.Option("--alert", help="Page the system's owner (PagerDuty, from the roster).")
+    ] = False,
+    open_runbook: Annotated[
+        Path | None,
+        typer.Option(
+            "--open", help="Open an incident of this runbook with the report as evidence."
+        ),
+    ] = None,
+    incident_dir: IncidentDir = None,
+) -> int:
+    """Report what an AI system did (human-in-the-loop): recorded, optionally paged or opened."""
+    from aiir.errors import ExitStatus
+    from aiir.flag import as_attachment_bytes, page_owner, record_flag
+    from aiir.run import Attachment, start
+
+    env = _environment(incident_dir)
+    report = record_flag(env, system, what, evidence)
+    typer.echo(f"recorded {report.id} ({report.path})")
+    status = ExitStatus.OK
+    if alert:
+        delivery = page_owner(env, report)
+        typer.echo(
+            f"paged the owner: {'ok' if delivery.ok else delivery.reason}", err=not delivery.ok
+        )
+        status = ExitStatus.OK if delivery.ok else ExitStatus.FAILED
+    if open_runbook is not None:
+        attachment = Attachment(
+            f"{report.id}.json", as_attachment_bytes(report), f"human report: {what}", "aiir flag"
+        )
+        result = start(open_runbook, env, attachments=[attachment])
+        return int(result.exit_status) or int(status)
+    return int(status)
+
+
+def init(
+    directory: Annotated[Path, typer.Argument(help="Where to lay out the workspace.")],
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
+) -> None:
+    """Lay out a workspace as the 90-day plan: config, inventory, team, runbooks, drills, CI."""
+    from aiir.scaffold import init as scaffold
+
+    written = scaffold(directory, force=force)
+    typer.echo(f"wrote {len(written)} files into {directory}")
+    typer.echo(f"next: cd {directory} && aiir validate --strict . && aiir inventory check")
