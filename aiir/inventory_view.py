@@ -55,28 +55,28 @@ def show_inventory(*, as_json: bool, console: Console | None = None) -> None:
     table = Table(
         "system",
         "owner",
-        "model / provider",
+        "model",
         "data",
-        "user-facing",
-        "autonomy",
+        "exposure",
         "EU AI Act",
         "blast radius",
         "risk",
         title="AI systems",
         title_justify="left",
     )
+    table.columns[0].no_wrap = table.columns[-1].no_wrap = True
     for r in sorted(rated, key=lambda r: (TIERS.index(r.tier), r.system.id)):
         s = r.system
+        exposure = ("user-facing, " if s.user_facing else "internal, ") + s.autonomy
         table.add_row(
             inert(s.id),
             inert(s.owner),
-            inert(f"{s.model} / {s.provider}"),
+            inert(f"{s.model} ({s.provider})"),
             s.data_sensitivity,
-            "yes" if s.user_facing else "no",
-            s.autonomy,
+            exposure,
             s.eu_ai_act,
             s.blast_radius,
-            Text(f"{r.tier} ({r.score})", TIER_STYLE[r.tier]),
+            Text(f"{r.tier} {r.score}", TIER_STYLE[r.tier]),
         )
     console.print(table)
     matrix = Table(
