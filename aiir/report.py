@@ -40,7 +40,7 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
 def incidents_table(env: Environment, *, as_json: bool) -> None:
     found = list_incidents(env.incidents_dir)
     if as_json:
-        env.console.print_json(json.dumps([incident_summary(i) for i in found]))
+        print(json.dumps([incident_summary(i) for i in found], indent=2))
         return
     if not found:
         env.console.print(f"no incidents under {env.incidents_dir}")
@@ -81,7 +81,8 @@ def show_incident(
             {"ts": e.ts, "type": e.type, "operator": e.operator, "data": e.data}
             for e in incident.events
         ]
-        env.console.print_json(scrub(json.dumps(data, default=str)))
+        # ensure_ascii: control characters from hostile data stay escaped (\u009b), never raw
+        print(scrub(json.dumps(data, default=str, indent=2)))
         return
     console = env.console
     header = Text.assemble(

@@ -14,7 +14,17 @@ import traceback
 
 import typer
 
-from aiir.cli import drill, graph, incident, inventory, sandbox, schema, tabletop, validate
+from aiir.cli import (
+    canary,
+    drill,
+    graph,
+    incident,
+    inventory,
+    sandbox,
+    schema,
+    tabletop,
+    validate,
+)
 from aiir.errors import AiirError, ExitStatus
 
 app = typer.Typer(
@@ -42,18 +52,24 @@ app.command("drill")(drill.command)
 app.command("tabletop")(tabletop.command)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(inventory.app, name="inventory")
+app.add_typer(canary.app, name="canary")
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(False, "--version", help="Print the version and exit."),
-) -> None:
-    """AI incident response runbooks you can validate, draw and walk."""
-    if version:
+def _version(value: bool) -> None:
+    if value:
         from aiir import __version__
 
         typer.echo(f"aiir {__version__}")
         raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_version
+    ),
+) -> None:
+    """AI incident response runbooks you can validate, draw and walk."""
 
 
 def main(argv: list[str] | None = None) -> int:
