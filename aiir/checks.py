@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import functools
+import re
 from collections import deque
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -27,7 +29,14 @@ from aiir.schema import (
     is_terminal,
     successors,
 )
-from aiir.templating import INCIDENT_FIELDS, WINDOW_FIELDS, TemplateFailure, references
+from aiir.templating import (
+    INCIDENT_FIELDS,
+    WINDOW_FIELDS,
+    Reference,
+    TemplateFailure,
+    environment,
+    references,
+)
 
 Loc = tuple[str | int, ...]
 ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
@@ -37,11 +46,12 @@ def runbook_findings(
     doc: Document, runbook: Runbook, profiles: Mapping[str, Profile], runbook_ids: set[str]
 ) -> list[Finding]:
     """Every finding beyond the schema for one runbook."""
+    targets = _target_map(runbook.nodes)
     findings: list[Finding] = []
     findings += _reference_findings(doc, runbook, runbook_ids)
-    findings += _graph_findings(doc, runbook)
+    findings += _graph_findings(doc, runbook, targets)
     findings += _lever_findings(doc, runbook)
-    findings += _evidence_findings(doc, runbook)
+    findings += _evidence_findings(doc, runbook, targets)
     findings += _request_findings(doc, runbook, profiles)
     findings += _template_findings(doc, runbook, profiles)
     return findings
@@ -79,20 +89,28 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
 # --- graph shape -----------------------------------------------------------------------------
 
 
-def _graph_findings(doc: Document, runbook: Runbook) -> list[Finding]:
+Targets = Mapping[str, list[str]]
+
+
+def _target_map(nodes: Mapping[str, Node]) -> dict[str, list[str]]:
+    """Each node's successors that exist, worked out once (``successors`` is not cheap)."""
+    return {n: [t for _, t in successors(node) if t in nodes] for n, node in nodes.items()}
+
+
+def _graph_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[Finding]:
     nodes = runbook.nodes
     out: list[Finding] = []
-    reachable = _reachable(runbook.start, nodes, stop=lambda _: False)
+    reachable = _reachable(runbook.start, targets, stop=frozenset())
     for node_id in nodes:
         if node_id not in reachable and runbook.start in nodes:
             message = f"unreachable: no path from start {runbook.start!r} leads here"
             out.append(
                 at(doc, ("nodes", node_id), "unreachable", message, level="warning", key=True)
             )
-    ending = _can_end(nodes)
+    ending = _can_end(nodes, targets)
     trapped = [n for n in nodes if n not in ending]
     in_cycle: set[str] = set()
-    for component in _cycles(trapped, nodes):
+    for component in _cycles(trapped, targets):
         in_cycle.update(component)
         ring = " → ".join([*component, component[0]])
         message = f"cycle with no way out: {ring}"
@@ -104,35 +122,31 @@ def _graph_findings(doc: Document, runbook: Runbook) -> list[Finding]:
     return out
 
 
-def _targets(node: Node, nodes: Mapping[str, Node]) -> list[str]:
-    return [target for _, target in successors(node) if target in nodes]
-
-
-def _reachable(start: str, nodes: Mapping[str, Node], stop: Any) -> dict[str, str | None]:
-    """Breadth-first from ``start``; ``stop(node)`` nodes are entered but not left. Parent map."""
-    if start not in nodes:
+def _reachable(start: str, targets: Targets, stop: frozenset[str]) -> dict[str, str | None]:
+    """Breadth-first from ``start``; ``stop`` nodes are entered but not left. Parent map."""
+    if start not in targets:
         return {}
     parents: dict[str, str | None] = {start: None}
     queue = deque([start])
     while queue:
         current = queue.popleft()
-        if stop(nodes[current]):
+        if current in stop:
             continue
-        for target in _targets(nodes[current], nodes):
+        for target in targets[current]:
             if target not in parents:
                 parents[target] = current
                 queue.append(target)
     return parents
 
 
-def _can_end(nodes: Mapping[str, Node]) -> set[str]:
+def _can_end(nodes: Mapping[str, Node], targets: Targets) -> set[str]:
     """Nodes with a path to an end. A dangling edge counts as one: it is reported on its own."""
     incoming: dict[str, list[str]] = {n: [] for n in nodes}
     ending: set[str] = set()
     for node_id, node in nodes.items():
-        if is_terminal(node) or any(t not in nodes for _, t in successors(node)):
+        if is_terminal(node) or len(targets[node_id]) < len(successors(node)):
             ending.add(node_id)
-        for target in _targets(node, nodes):
+        for target in targets[node_id]:
             incoming[target].append(node_id)
     queue = deque(ending)
     while queue:
@@ -143,7 +157,7 @@ def _can_end(nodes: Mapping[str, Node]) -> set[str]:
     return ending
 
 
-def _cycles(members: list[str], nodes: Mapping[str, Node]) -> list[list[str]]:
+def _cycles(members: list[str], targets: Targets) -> list[list[str]]:
     """Strongly connected components among ``members`` that contain a cycle (Tarjan)."""
     allowed = set(members)
     index: dict[str, int] = {}
@@ -153,7 +167,7 @@ def _cycles(members: list[str], nodes: Mapping[str, Node]) -> list[list[str]]:
     found: list[list[str]] = []
 
     def visit(root: str) -> None:
-        work = [(root, iter(_targets(nodes[root], nodes)))]
+        work = [(root, iter(targets[root]))]
         index[root] = low[root] = len(index)
         stack.append(root)
         on_stack.add(root)
@@ -167,13 +181,13 @@ def _cycles(members: list[str], nodes: Mapping[str, Node]) -> list[list[str]]:
                     low[parent] = min(low[parent], low[node_id])
                 if low[node_id] == index[node_id]:
                     component = _pop_component(node_id, stack, on_stack)
-                    if len(component) > 1 or node_id in _targets(nodes[node_id], nodes):
+                    if len(component) > 1 or node_id in targets[node_id]:
                         found.append(sorted(component, key=members.index))
             elif child not in index:
                 index[child] = low[child] = len(index)
                 stack.append(child)
                 on_stack.add(child)
-                work.append((child, iter(_targets(nodes[child], nodes))))
+                work.append((child, iter(targets[child])))
             elif child in on_stack:
                 low[node_id] = min(low[node_id], index[child])
 
@@ -213,9 +227,10 @@ def _lever_findings(doc: Document, runbook: Runbook) -> list[Finding]:
     return out
 
 
-def _evidence_findings(doc: Document, runbook: Runbook) -> list[Finding]:
+def _evidence_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[Finding]:
     nodes = runbook.nodes
-    parents = _reachable(runbook.start, nodes, stop=lambda n: isinstance(n, CaptureNode))
+    captures = frozenset(n for n, node in nodes.items() if isinstance(node, CaptureNode))
+    parents = _reachable(runbook.start, targets, stop=captures)
     out: list[Finding] = []
     for node_id, node in nodes.items():
         if not isinstance(node, LeverNode) or node_id not in parents:
@@ -344,8 +359,9 @@ def template_fields(runbook: Runbook) -> Iterator[tuple[Loc, str, bool, frozense
             yield (*loc, *sub), value, False, extra
     for node_id, node in runbook.nodes.items():
         base: Loc = ("nodes", node_id)
+        fields = type(node).model_fields  # getattr's miss path on a pydantic model is slow
         for attr in ("text", "prompt", "message", "summary"):
-            shown = getattr(node, attr, None)
+            shown = getattr(node, attr) if attr in fields else None
             if isinstance(shown, str):
                 yield (*base, attr), shown, False, none
         if isinstance(node, InputNode) and node.default is not None:
@@ -416,16 +432,28 @@ def _template_findings(
             {"env"} if "only-env" in extra else {"inputs", "answers", "vars", "env", "incident"}
         )
         allowed |= extra - {"only-env"}
+        if _PRIVATE.search(source):
+            message = "template reaches for a private attribute ('_…'): the sandbox refuses it"
+            out.append(at(doc, loc, "template", message))
+            continue
         try:
-            refs = references(source, expression=expression)
+            refs = template_references(source, expression=expression)
         except TemplateFailure as exc:
-            out.append(at(doc, loc, "template", f"template syntax error: {exc}"))
+            out.append(at(doc, loc, "template", f"template syntax error: {_first_line(exc)}"))
             continue
         for ref in refs:
             problem = _undefined(ref.namespace, ref.name, allowed, defined)
             if problem:
                 out.append(at(doc, loc, "undefined-variable", problem))
     return out
+
+
+_PRIVATE = re.compile(r"\.\s*_|\[\s*['\"]_|\|\s*attr\s*\(\s*['\"]_")
+
+
+def _first_line(exc: Exception) -> str:
+    """Jinja2 appends a fake traceback line to some messages ("File "<introspection>"...")."""
+    return str(exc).split("\n", 1)[0]
 
 
 def _undefined(
@@ -449,6 +477,65 @@ def _undefined(
     return f"'{namespace}.{name}' is not defined: {where}{hint}"
 
 
+# --- template references, fast ----------------------------------------------------------------
+
+# Most templates only print a variable or compare one: `{{ inputs.model }}`, `{{ x | urlencode }}`,
+# `incident.severity == 'SEV1'`. Those are read with a regular expression; anything else goes to
+# Jinja2's parser, which costs about 0.2 ms a template (the bulk of validating a large library).
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_KEYWORD = r"(?:and|or|not|in|is|if|else|true|false|none|True|False|None)\b"
+_STRING = r"'[^'\\{}\n]*'|\"[^\"\\{}\n]*\""
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_.])"
+_REF = rf"(?!{_KEYWORD}){_NAME}(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
+_OPERAND = rf"(?:{_REF}(?:\s*\|\s*{_NAME})*|{_STRING}|{_NUMBER})"
+_WORD = r"(?<![A-Za-z0-9_])(?:{})(?=[\s'\"])"
+_COMPARE = r"==|!=|<=|>=|<|>|" + _WORD.format(r"not\s+in|in")
+_COMPARISON = (
+    rf"(?:not\s+)*{_OPERAND}(?:\s*(?:{_COMPARE})\s*{_OPERAND})*"  # Jinja2: no `a == not b`
+)
+_EXPRESSION = rf"\s*{_COMPARISON}(?:\s*{_WORD.format('and|or')}\s*{_COMPARISON})*\s*"
+_DATA = r"(?:[^{]|\{(?![{%#]))*"
+_SIMPLE = re.compile(rf"{_DATA}(?:\{{\{{{_EXPRESSION}\}}\}}{_DATA})*")
+_PRINT = re.compile(rf"\{{\{{({_EXPRESSION})\}}\}}")
+_TOKEN = re.compile(
+    rf"(?P<skip>\|\s*(?P<filter>{_NAME})|{_STRING}|{_NUMBER}|{_KEYWORD})"
+    rf"|(?P<ns>{_NAME})(?:\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\])?"
+    rf"(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
+)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@functools.lru_cache(maxsize=4096)
+def template_references(source: str, *, expression: bool = False) -> tuple[Reference, ...]:
+    """:func:`aiir.templating.references`, without Jinja2 for the simple templates."""
+    text = "{{ " + source + " }}" if expression else source
+    fast = _simple_references(text)
+    if fast is not None:
+        return fast
+    return tuple(references(source, expression=expression))
+
+
+def _simple_references(text: str) -> tuple[Reference, ...] | None:
+    """The references of a simple template, in Jinja2's order; None when it is not simple."""
+    if _SIMPLE.fullmatch(text) is None:
+        return None
+    filters = environment().filters
+    accessed: list[Reference] = []
+    bare: list[Reference] = []
+    line, counted = 1, 0
+    for printed in _PRINT.finditer(text):
+        for token in _TOKEN.finditer(printed.group(1)):
+            if token["filter"] is not None and token["filter"] not in filters:
+                return None  # Jinja2 reports the unknown filter
+            if token["ns"] is None:
+                continue
+            offset = printed.start(1) + token.start()
+            line, counted = line + len(_NEWLINE.findall(text, counted, offset)), offset
+            name = token["attr"] or (token["item"][1:-1] if token["item"] else None)
+            (bare if name is None else accessed).append(Reference(token["ns"], name, line))
+    return (*accessed, *bare)
+
+
 # --- profiles --------------------------------------------------------------------------------
 
 
@@ -465,9 +552,10 @@ def profile_findings(doc: Document, profile: Profile) -> list[Finding]:
             strings.append((("body",), action.body))
         for loc, source in strings:
             try:
-                refs = references(source)
+                refs = template_references(source)
             except TemplateFailure as exc:
-                out.append(at(doc, (*base, *loc), "template", f"template syntax error: {exc}"))
+                message = f"template syntax error: {_first_line(exc)}"
+                out.append(at(doc, (*base, *loc), "template", message))
                 continue
             for ref in refs:
                 if ref.namespace != "params" or (ref.name and ref.name not in action.params):

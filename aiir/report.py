@@ -46,6 +46,7 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
         env.console.print(f"no incidents under {env.incidents_dir}")
         return
     table = Table("id", "started (UTC)", "severity", "runbook", "state", "levers engaged")
+    table.columns[0].no_wrap = True  # the one thing an operator copies
     for incident in found:
         state = incident.outcome or incident.state
         if incident.drill:

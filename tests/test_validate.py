@@ -376,6 +376,20 @@ def test_template_syntax_error() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    "payload",
+    ["{{ ''.__class__.__mro__ }}", "{{ inputs['__class__'] }}", "{{ inputs | attr('__dict__') }}"],
+)
+def test_template_reaching_for_private_attributes(payload: str) -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["prompt"] = f"What happened? {payload}"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'What happened')}: error: nodes.triage.prompt: template reaches "
+        "for a private attribute ('_…'): the sandbox refuses it"
+    ]
+
+
 # --- levers --------------------------------------------------------------------------------------
 
 
