@@ -13,9 +13,10 @@ is sent again: no lever is ever engaged twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -547,9 +548,29 @@ class Walk:
     ) -> None:
         if resumed and self.engaged_before(frame, step, base, lever, engage):
             return
-        reply = self.send(engage)
+        in_place: Reply | None = None
+
+        def settled() -> Reply | None:  # before a retry: did the failed try take effect?
+            nonlocal in_place
+            in_place = self.probe(frame, base, lever)
+            return in_place
+
+        reply = self.send(engage, settled if lever.verify is not None else None)
+        if in_place is not None:
+            self.confirmed(step, base, in_place, engage)
+            return
         reply = diagnose(engage, reply, self.profiles, self.send, frame.endpoints[engage.gateway])
         self.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+
+    def probe(self, frame: Frame, base: dict[str, Any], lever: Lever) -> Reply | None:
+        """One try of the verify probe: its reply when the lever is in effect, else None.
+
+        It runs between the engage's retries, under their "waiting" display: no second one.
+        """
+        assert lever.verify is not None
+        call = self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify")
+        reply = self.sender.send(dataclasses.replace(call, retries=0))
+        return reply if reply.ok else None
 
     def engaged_before(
         self, frame: Frame, step: int, base: dict[str, Any], lever: Lever, engage: Call
@@ -566,15 +587,19 @@ class Walk:
         probe = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
         if not probe.ok:
             return False
+        self.confirmed(step, base, probe, engage)
+        return True
+
+    def confirmed(self, step: int, base: dict[str, Any], probe: Reply, engage: Call) -> None:
+        """The verify probe found the lever in effect, though no engage reply said so."""
         data = {**base, "ok": True, "confirmed_by_verify": True, "reply": probe.summary()}
-        if engage.save:  # they came with the engage reply, which was never journalled
+        if engage.save:  # they come with the engage reply, which is lost or a failure
             data["lost"] = sorted(engage.save)
             self.screen.note(
                 f"lever {base['lever']!r} is engaged, but its reply was lost: "
                 f"{', '.join(data['lost'])} unknown; its release may need doing by hand"
             )
         self.record("lever.engaged", data, step=step)
-        return True
 
     def verify(self, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
         if lever.verify is None:
@@ -582,9 +607,9 @@ class Walk:
         reply = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
         self.record("lever.verified", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
 
-    def send(self, call: Call) -> Reply:
+    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
         with self.screen.waiting(f"{call.method} {call.url}"):
-            return self.sender.send(call)
+            return self.sender.send(call, settled)
 
     def declined(self, frame: Frame, node_id: str, next_node: str) -> str:
         self.screen.note("declined: not sent")
@@ -805,19 +830,20 @@ class Walk:
         self, frame: Frame, node_id: str, node: NotifyNode, text: str, step: int
     ) -> None:
         from aiir import dispatch
-        from aiir.notify import Notifier
+        from aiir.notify import Delivery, Notifier
 
         assert self.env.workspace is not None
         notifier = Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
         with self.screen.waiting(f"sending to {node.channel}"):
-            delivery = dispatch.deliver(
-                node, text, self.incident, self.env.workspace, notifier, self.incident.vars
-            )
-        reply: dict[str, Any] = (
-            {"saved": {dispatch.STATUSPAGE_VAR: delivery.reference}}
-            if (node.channel == "statuspage" and delivery.ok and delivery.reference)
-            else {}
-        )
+            try:
+                delivery = dispatch.deliver(
+                    node, text, self.incident, self.env.workspace, notifier, self.incident.vars
+                )
+            except InputError as exc:  # an unset secret or roster entry: never stop containment
+                delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
+        reply: dict[str, Any] = {"body": delivery.reply}  # the receiver's answer, secrets masked
+        if node.channel == "statuspage" and delivery.ok and delivery.reference:
+            reply["saved"] = {dispatch.STATUSPAGE_VAR: delivery.reference}
         self.record(
             "notify.sent",
             {

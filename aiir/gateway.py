@@ -62,6 +62,9 @@ class Call:
     expect: Expect | None
     save: dict[str, str]
     action: str | None = None
+    # Reply bodies that mean the gateway cannot do this at all (the profile's ``unavailable``
+    # patterns): such a failure is final, never retried, even as a 5xx (LiteLLM's "no database").
+    permanent: tuple[str, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """What the operator and the journal see: sensitive headers masked."""
@@ -219,7 +222,21 @@ def build_call(
         ),
         save={**(action.save if action else {}), **request.save},
         action=request.use,
+        permanent=_permanent(request, profiles),
     )
+
+
+def _permanent(request: Request, profiles: Mapping[str, Profile]) -> tuple[str, ...]:
+    if request.use is None:
+        return ()
+    profile = profiles.get(request.use.split(".", 1)[0])
+    rules = profile.unavailable if profile is not None else None
+    return tuple(rules.body_patterns) if rules is not None else ()
+
+
+def _says(patterns: tuple[str, ...] | list[str], text: str) -> bool:
+    lowered = text.lower()
+    return any(p.lower() in lowered for p in patterns)
 
 
 def _rendered_expect(
@@ -314,7 +331,13 @@ class Sender:
         self.sleep = sleep
         self.max_body = max_body
 
-    def send(self, call: Call) -> Reply:
+    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+        """Send ``call``, retrying failures that a second try may get past.
+
+        A try that timed out or failed may still have taken effect. ``settled`` runs before each
+        retry: when it returns a reply (a lever's verify probe found the effect in place), that
+        reply ends the retries, so the request is not applied twice.
+        """
         started = time.monotonic()
         attempt = 0
         while True:
@@ -322,11 +345,13 @@ class Sender:
             reply, retry_after = self._attempt(call)
             last = attempt > call.retries
             if retry_after is None or last:
-                elapsed = int((time.monotonic() - started) * 1000)
-                return _with(reply, attempts=attempt, elapsed_ms=elapsed)
+                return _with(reply, attempts=attempt, elapsed_ms=_since(started))
             self.sleep(
                 retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
             )
+            found = settled() if settled is not None else None
+            if found is not None:
+                return _with(found, attempts=attempt, elapsed_ms=_since(started))
 
     def _attempt(self, call: Call) -> tuple[Reply, float | None]:
         """One try; the second value says whether (and after how long) to retry."""
@@ -348,7 +373,7 @@ class Sender:
         except httpx2.TransportError as exc:
             return Reply(False, None, f"connection failed: {_transport_reason(exc)}"), 0.0
         reply = judge(call, status, headers, body, size)
-        if status == 429 or status >= 500:
+        if (status == 429 or status >= 500) and not _says(call.permanent, reply.text):
             return reply, _retry_after(headers.get("retry-after"))
         return reply, None
 
@@ -360,6 +385,10 @@ class Sender:
             if len(kept) < self.max_body:
                 kept.extend(chunk[: self.max_body - len(kept)])
         return bytes(kept), size
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
 
 
 def _with(reply: Reply, **changes: Any) -> Reply:
@@ -431,7 +460,7 @@ def diagnose(
     if profile is None or rules is None:
         return reply
     excerpt = " ".join(reply.text.split())[:300]
-    if any(p.lower() in reply.text.lower() for p in rules.body_patterns):
+    if _says(rules.body_patterns, reply.text):
         reason = f"lever unavailable: {rules.reason} ({profile.title} said: {excerpt})"
         return _with(reply, unavailable=True, reason=reason)
     action = profile.actions.get(action_name)

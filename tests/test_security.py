@@ -1,0 +1,655 @@
+"""Secrets never surface; hostile data stays inert; templates, requests and files cannot be abused.
+
+DESIGN.md, "Execution": secrets come from the environment and are redacted wherever they could
+surface; anything that came from a model or a user is shown with escape sequences and console
+markup neutralised and is never evaluated as a template; a runbook may only send requests to the
+gateways it declares; YAML is plain data. Each test plants the hostile thing where it would do
+harm and looks at every byte that came out.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import secrets
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from rich.console import Console
+
+from aiir.cli import main
+from aiir.environment import Environment
+from aiir.errors import InputError
+from aiir.gateway import Endpoint, RequestRefused, join_url
+from aiir.incident import load_incident
+from aiir.prompter import Option
+from aiir.run import start
+from aiir.templating import TemplateFailure, render
+from tests.helpers import where, write
+from tests.runs import (
+    DRILL_ANSWERS,
+    MASTER_KEY,
+    drill,
+    only_incident,
+    process_env,
+    run_aiir,
+)
+from tests.servers import Fault, Gateway, serve_gateway
+
+Capture = pytest.CaptureFixture[str]
+
+# A declared secret whose name and value look like nothing in particular: only its declaration
+# can get it masked.
+ADMIN_AUTH = f"plant-{secrets.token_hex(12)}"
+SECRETS = (MASTER_KEY, ADMIN_AUTH)
+HOSTILE = (
+    "\x1b]0;pwned\x07"  # set the window title
+    "\x1b[2J"  # clear the screen
+    "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07"  # a hyperlink
+    "\x9b31m"  # an 8-bit CSI
+    " [bold red]x[/] {{ 7*7 }} {{ 'evalu' ~ 'ated' }}"  # markup and templates
+)
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[str, Gateway]]:
+    with serve_gateway() as served:
+        yield served
+
+
+@pytest.fixture(autouse=True)
+def _no_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For the in-process runs: no terminal, no colour, both secrets in the environment."""
+    monkeypatch.setattr("aiir.environment.has_terminal", lambda: False)
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "AIIR_INCIDENT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    monkeypatch.setenv("ADMIN_AUTH", ADMIN_AUTH)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def hostile_runbook() -> dict[str, Any]:
+    """Asks a free-text question, captures logs, saves a gateway value, pulls a lever, and shows
+    the answer and the saved value back in a message and the summary."""
+    data = drill()
+    data["id"] = "hostile"
+    data["env"]["ADMIN_AUTH"] = {"description": "Second admin credential"}
+    data["gateways"]["gateway"]["headers"]["X-Admin-Auth"] = "{{ env.ADMIN_AUTH }}"
+    data["start"] = "describe"
+    data["nodes"] = {
+        "describe": {
+            "kind": "input",
+            "title": "What was reported",
+            "prompt": "Paste the report",
+            "next": "capture",
+        },
+        "capture": {
+            "kind": "capture",
+            "title": "Capture",
+            "items": [
+                {
+                    "name": "logs",
+                    "what": ["user-prompts", "outputs"],
+                    "request": {
+                        "use": "litellm.spend_logs",
+                        "with": {"start": "{{ window.start }}", "end": "{{ window.end }}"},
+                    },
+                },
+                {
+                    "name": "guards",
+                    "what": ["gateway-state"],
+                    "request": {"use": "litellm.list_guardrails"},
+                },
+            ],
+            "next": "lookup",
+        },
+        "lookup": {
+            "kind": "action",
+            "title": "Look up the model",
+            "request": {"use": "litellm.models", "save": {"note": "data.0.id"}},
+            "next": "contain",
+        },
+        "contain": {"kind": "lever", "title": "Filter", "lever": "filter", "next": "tell"},
+        "tell": {
+            "kind": "notify",
+            "title": "Tell the team",
+            "channel": "slack",
+            "message": "Reported: {{ answers.describe }} / gateway said: {{ vars.note }}",
+            "next": "done",
+        },
+        "done": {
+            "kind": "end",
+            "title": "Done",
+            "outcome": "contained",
+            "summary": "Closed after {{ answers.describe }}",
+        },
+    }
+    data["levers"]["filter"]["engage"]["with"]["blocked_words"] = ["ignore previous"]
+    data["levers"]["filter"]["verify"]["with"]["prompt"] = "ignore previous now"
+    del data["levers"]["block-key"]
+    return data
+
+
+def in_process(tmp_path: Path, capsys: Capture, *args: str) -> tuple[int, str, str]:
+    """``aiir ARGS`` in this process, incidents under ``tmp_path``: status, stdout, stderr."""
+    status = main([*args, "--incident-dir", str(tmp_path / "incidents")])
+    out, err = capsys.readouterr()
+    return int(status), out, err
+
+
+def echo(*values: str) -> bytes:
+    """A JSON body that repeats what it was given, as a compromised or buggy gateway might."""
+    return json.dumps({"echo": [f"Bearer {v}" for v in values], "note": "see headers"}).encode()
+
+
+class Hostile:
+    """The hostile runbook run by the real command, and every byte it left behind."""
+
+    def __init__(self, tmp_path: Path, url: str) -> None:
+        self.incidents = tmp_path / "incidents"
+        self.runbook, self.answers = tmp_path / "hostile.yaml", tmp_path / "answers.yaml"
+        write(self.runbook, hostile_runbook())
+        write(self.answers, {"describe": HOSTILE})
+        self.env = process_env(self.incidents, ADMIN_AUTH=ADMIN_AUTH)
+        self.url = url
+
+    def run(self, *extra: str) -> tuple[int, bytes, bytes]:
+        args = [
+            "run",
+            str(self.runbook),
+            "-a",
+            str(self.answers),
+            "--gateway",
+            f"gateway={self.url}",
+        ]
+        done = run_aiir([*args, "--yes", *extra], self.env)
+        return done.returncode, done.stdout, done.stderr
+
+    def files(self) -> dict[str, bytes]:
+        directory = self.incidents / only_incident(self.incidents)
+        return {
+            str(p.relative_to(directory)): p.read_bytes()
+            for p in sorted(directory.rglob("*"))
+            if p.is_file()
+        }
+
+    def views(self, capsys: Capture) -> dict[str, bytes]:
+        """What ``incidents`` and ``show`` print about the incident, as text and JSON."""
+        incident = only_incident(self.incidents)
+        out: dict[str, bytes] = {}
+        for args in (
+            ["incidents"],
+            ["incidents", "--json"],
+            ["show", incident],
+            ["show", incident, "--json"],
+        ):
+            status = main([*args, "--incident-dir", str(self.incidents)])
+            shown = capsys.readouterr()
+            assert status == 0, shown.err
+            out[" ".join(args[:1] + args[2:])] = (shown.out + shown.err).encode()
+        return out
+
+
+def assert_no_secret(where_: str, data: bytes) -> None:
+    for secret in SECRETS:
+        assert secret.encode() not in data, f"{secret[:10]}… in {where_}"
+
+
+# --- secrets -----------------------------------------------------------------------------------
+
+
+def test_a_planted_secret_appears_in_no_output_journal_or_evidence(
+    tmp_path: Path, gateway: tuple[str, Gateway], capsys: Capture
+) -> None:
+    url, state = gateway
+    state.faults += [
+        Fault("/spend/logs", 200, echo(*SECRETS), times=2),
+        Fault("/guardrails/list", 200, echo(*SECRETS)),
+        Fault("/v1/models", 200, json.dumps({"data": [{"id": f"m {MASTER_KEY}"}]}).encode()),
+    ]
+    run = Hostile(tmp_path, url)
+    status, out, err = run.run()
+
+    assert status == 0, err
+    headers = state.calls[0][3]
+    assert (headers["authorization"], headers["x-admin-auth"]) == (
+        f"Bearer {MASTER_KEY}",
+        ADMIN_AUTH,
+    )
+    assert b"gateway said: m ***" in out  # a saved value echoing the key, masked on screen
+    assert_no_secret("stdout", out)
+    assert_no_secret("stderr", err)
+    files = run.files()
+    assert {"journal.jsonl", "runbooks/hostile.yaml"} <= set(files)
+    evidence = [name for name in files if name.startswith("evidence/")]
+    assert len(evidence) == 2
+    for name, content in files.items():
+        assert_no_secret(name, content)
+    for name in evidence:
+        assert b"Bearer ***" in files[name]  # the echo was kept, masked
+    for name, content in run.views(capsys).items():
+        assert_no_secret(f"aiir {name}", content)
+
+
+@pytest.mark.parametrize("failure", ["gateway-echoes-in-an-error", "connection-refused"])
+def test_a_failing_request_leaks_no_secret(
+    tmp_path: Path, gateway: tuple[str, Gateway], failure: str
+) -> None:
+    url, state = gateway
+    if failure == "connection-refused":
+        with serve_gateway() as (closed, _):
+            pass  # a port that was just served and is now closed
+        url = closed
+    else:
+        state.faults.append(Fault("/v1/models", 500, echo(*SECRETS), times=3))
+    run = Hostile(tmp_path, url)
+    status, out, err = run.run()
+
+    assert status == 1, err
+    assert b"Outcome: failed" in out
+    if failure == "connection-refused":
+        assert b"connection failed" in out
+    else:
+        assert b'"echo": ["Bearer ***", "Bearer ***"]' in out  # the error body, shown masked
+    assert_no_secret("stdout", out)
+    assert_no_secret("stderr", err)
+    for name, content in run.files().items():
+        assert_no_secret(name, content)
+
+
+class PastingPrompter:
+    """An operator who pastes the admin credential where the attacker's key was asked for."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
+        return str(self.answers[key])
+
+    def confirm(self, key: str, message: str, default: bool = False) -> bool:
+        return True
+
+    def text(self, key: str, message: str, default: str | None = None) -> str:
+        return str(self.answers[key])
+
+    def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        return []
+
+
+def test_an_error_message_never_carries_a_declared_secret(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, _ = gateway
+    runbook = drill()
+    runbook["env"]["ADMIN_AUTH"] = {"description": "Second admin credential"}
+    path = tmp_path / "drill.yaml"
+    write(path, runbook)
+    prompter = PastingPrompter({**DRILL_ANSWERS, "attacker-key": ADMIN_AUTH})
+    with httpx2.Client() as http:
+        env = Environment(
+            console=Console(file=io.StringIO(), width=200),
+            prompter=prompter,
+            http=http,
+            environ={"LITELLM_MASTER_KEY": MASTER_KEY, "ADMIN_AUTH": ADMIN_AUTH},
+            incidents_dir=tmp_path / "incidents",
+            assume_yes=True,
+            gateway_urls={"gateway": url},
+        )
+        with pytest.raises(InputError) as stopped:
+            start(path, env)
+        screen = env.console.file.getvalue()  # type: ignore[attr-defined]
+
+    assert str(stopped.value) == (
+        "answer to 'attacker-key' does not match 'sk-[A-Za-z0-9-]+': '***' "
+        "(not recorded: resume to answer it again)"
+    )
+    assert ADMIN_AUTH not in screen
+    journal = tmp_path / "incidents" / only_incident(tmp_path / "incidents") / "journal.jsonl"
+    assert ADMIN_AUTH.encode() not in journal.read_bytes()
+
+
+# --- hostile data ------------------------------------------------------------------------------
+
+
+def test_hostile_text_from_an_answer_and_a_gateway_reaches_the_terminal_inert(
+    tmp_path: Path, gateway: tuple[str, Gateway], capsys: Capture
+) -> None:
+    url, state = gateway
+    state.faults.append(Fault("/v1/models", 200, json.dumps({"data": [{"id": HOSTILE}]}).encode()))
+    run = Hostile(tmp_path, url)
+    status, out, err = run.run()
+
+    assert status == 0, err
+    views = run.views(capsys)
+    for stream in (out, err, *views.values()):  # the JSON views escape them: \u001b
+        assert b"\x1b" not in stream
+        assert b"\x07" not in stream
+        assert "\x9b".encode() not in stream
+    for stream in (out, views["incidents"], views["show"]):
+        assert b"http://evil.example" not in stream  # the hyperlink is gone, not just broken
+        assert b"evaluated" not in stream  # no template was evaluated
+    text = out.decode()
+    inert = "click [bold red]x[/] {{ 7*7 }} {{ 'evalu' ~ 'ated' }}"
+    assert f"Reported: {inert} / gateway said: {inert}" in text
+    assert f"Closed after {inert}" in text
+    incident = load_incident(run.incidents, only_incident(run.incidents))
+    assert incident.answers[0]["value"] == HOSTILE  # the record keeps it exactly, as evidence
+    assert incident.vars["note"] == HOSTILE
+
+
+def test_a_hostile_input_is_sent_as_data_never_evaluated(
+    tmp_path: Path, gateway: tuple[str, Gateway], capsys: Capture
+) -> None:
+    url, state = gateway
+    runbook = tmp_path / "drill.yaml"
+    write(runbook, drill())
+    answers = tmp_path / "answers.yaml"
+    phrase = "{{ 7*7 }} {% if true %}[bold]x[/]{% endif %}"
+    write(answers, {**DRILL_ANSWERS, "phrase": phrase})
+    args = ["run", str(runbook), "-a", str(answers), "--gateway", f"gateway={url}", "--yes"]
+    status, out, _ = in_process(tmp_path, capsys, *args, "--set", "model={{ 6*7 }}")
+
+    assert status == 0
+    (guardrail,) = state.guardrails.values()
+    assert [w["keyword"] for w in guardrail["litellm_params"]["blocked_words"]] == [phrase]
+    chats = [body for _, path, body, _ in state.calls if path == "/v1/chat/completions"]
+    assert chats[0]["messages"][0]["content"] == f"{phrase} now"
+    assert {c["model"] for c in chats} == {"{{ 6*7 }}"}
+    assert f"Contained leak on {{{{ 6*7 }}}}; phrase {phrase}." in out
+    incident = load_incident(tmp_path / "incidents", only_incident(tmp_path / "incidents"))
+    assert incident.inputs == {"model": "{{ 6*7 }}"}
+
+
+# --- the template sandbox ---------------------------------------------------------------------
+
+# Attribute walks towards Python internals: refused by the sandbox when rendered.
+WALKS = [
+    "{{ ''.__class__.__mro__ }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ self._TemplateReference__context }}",
+    "{{ self.__init__.__globals__.__builtins__.open('MARKER', 'w') }}",
+    "{{ inputs.model.__class__.__base__.__subclasses__() }}",
+    "{{ ''|attr('__class__') }}",
+    "{{ '{0.__class__}'.format(inputs) }}",
+    "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
+]
+# Jinja's globals, the usual way out of a sandbox: there are none at all.
+GLOBALS = [
+    "{{ cycler.__init__.__globals__.os.popen('touch MARKER') }}",
+    "{{ lipsum.__globals__['os'].popen('touch MARKER').read() }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ namespace.__init__.__globals__ }}",
+    "{{ range(10**9)|list }}",
+    "{{ config.items() }}",
+]
+CONTEXT = {"inputs": {"model": "m"}, "answers": {}, "vars": {}, "env": {}, "incident": {}}
+
+
+@pytest.mark.parametrize("payload", WALKS)
+def test_the_sandbox_refuses_attribute_walks(payload: str) -> None:
+    with pytest.raises(TemplateFailure) as refused:
+        render(payload, CONTEXT, "nodes.triage.text")
+    assert re.fullmatch(
+        r"nodes\.triage\.text: template error: refused by the sandbox "
+        r"\(access to attribute '\w+' of '\w+' object is unsafe\.\)",
+        str(refused.value),
+    )
+
+
+@pytest.mark.parametrize("payload", GLOBALS)
+def test_the_sandbox_has_no_globals_to_escape_through(payload: str) -> None:
+    with pytest.raises(TemplateFailure) as refused:
+        render(payload, CONTEXT, "w")
+    assert re.fullmatch(
+        r"w: template error: ('\w+' is undefined|refused by the sandbox \(access to attribute "
+        r"'__init__' of 'StrictUndefined' object is unsafe\.\))",
+        str(refused.value),
+    )
+
+
+@pytest.mark.parametrize("payload", WALKS + GLOBALS)
+def test_template_injection_in_a_runbook_stops_it_with_one_line(
+    tmp_path: Path,
+    gateway: tuple[str, Gateway],
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    payload: str,
+) -> None:
+    """Refused by validation (at file:line:col) when it can see it, else by the sandbox."""
+    monkeypatch.chdir(tmp_path)
+    url, state = gateway
+    data = drill()
+    data["nodes"]["triage"]["text"] = f"Look at the logs. {payload}"
+    runbook, answers = tmp_path / "drill.yaml", tmp_path / "answers.yaml"
+    text = write(runbook, data)
+    write(answers, DRILL_ANSWERS)
+    status, out, err = in_process(
+        tmp_path,
+        capsys,
+        "run",
+        str(runbook),
+        "-a",
+        str(answers),
+        "--gateway",
+        f"gateway={url}",
+        "--yes",
+    )
+
+    location = where(text, "text: Look at the logs.", "Look")
+    validation = re.escape(f"aiir: {runbook}:{location}: error: nodes.triage.text: ") + r".+"
+    sandbox = r"aiir: nodes\.triage\.text: template error: refused by the sandbox \(.+\)"
+    assert status == 2
+    assert re.fullmatch(f"({validation}|{sandbox})\n", err), err
+    assert "Traceback" not in out + err
+    assert state.calls == []
+    assert not (tmp_path / "MARKER").exists()
+
+
+# --- requests stay on the declared gateway ---------------------------------------------------
+
+
+def path_runbook() -> dict[str, Any]:
+    """A runbook whose first step fetches a path built from an input, with the admin key."""
+    data = drill()
+    data["inputs"]["target"] = {"description": "What to fetch"}
+    data["start"] = "fetch"
+    data["nodes"]["fetch"] = {
+        "kind": "action",
+        "title": "Fetch",
+        "request": {"method": "GET", "path": "/{{ inputs.target }}"},
+        "next": "triage",
+    }
+    return data
+
+
+@pytest.fixture
+def evil() -> Iterator[tuple[str, Gateway]]:
+    """Another loopback server, standing in for evil.example: it must never be reached."""
+    with serve_gateway() as served:
+        yield served
+
+
+def fetch(tmp_path: Path, url: str, target: str, capsys: Capture) -> tuple[int, str]:
+    runbook = tmp_path / "paths.yaml"
+    write(runbook, path_runbook())
+    args = ["run", str(runbook), "--gateway", f"gateway={url}", "--set", f"target={target}"]
+    status, out, err = in_process(tmp_path, capsys, *args, "--yes")
+    assert "Traceback" not in out + err
+    return status, err
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("/{evil}/x", "a leading '//' names another host"),
+        ("../admin", "'.' and '..' segments (also percent-encoded) are not allowed"),
+        ("key/../../{evil}", "'.' and '..' segments (also percent-encoded) are not allowed"),
+        ("%2e%2e/admin", "'.' and '..' segments (also percent-encoded) are not allowed"),
+        ("key%2f..%2fadmin", "'.' and '..' segments (also percent-encoded) are not allowed"),
+        ("\\{evil}/x", "some servers read '\\' as '/'"),
+        ("x\r\nHost: {evil}", "it contains control characters"),
+    ],
+    ids=[
+        "protocol-relative",
+        "dot-dot",
+        "dot-dot-deep",
+        "encoded-dots",
+        "encoded-slash",
+        "backslash",
+        "crlf",
+    ],
+)
+def test_a_path_from_an_input_that_could_leave_is_refused_and_nothing_sent(
+    tmp_path: Path,
+    gateway: tuple[str, Gateway],
+    evil: tuple[str, Gateway],
+    capsys: Capture,
+    target: str,
+    reason: str,
+) -> None:
+    url, state = gateway
+    evil_url, evil_state = evil
+    value = target.format(evil=evil_url.removeprefix("http://"))
+    status, err = fetch(tmp_path, url, value, capsys)
+
+    assert status == 2
+    assert err == (
+        f"aiir: nodes.fetch.request: path {'/' + value!r} refused: {reason} "
+        "(requests only go to gateway 'gateway')\n"
+    )
+    assert state.calls == []
+    assert evil_state.calls == []
+
+
+@pytest.mark.parametrize(
+    "target", ["@{evil}/x", "{url}/x", "x@{evil}"], ids=["at", "full-url", "userinfo"]
+)
+def test_a_path_that_only_looks_like_a_host_stays_on_the_gateway(
+    tmp_path: Path,
+    gateway: tuple[str, Gateway],
+    evil: tuple[str, Gateway],
+    capsys: Capture,
+    target: str,
+) -> None:
+    """After the gateway's own '/', '@' and '://' are path characters: the host cannot change."""
+    url, state = gateway
+    evil_url, evil_state = evil
+    value = target.format(evil=evil_url.removeprefix("http://"), url=evil_url)
+    status, _ = fetch(tmp_path, url, value, capsys)
+
+    assert status == 1  # the gateway has no such path: the action failed
+    assert [c[1] for c in state.calls] == [f"/{value}"]  # sent there, and only there
+    assert evil_state.calls == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "@evil.example/x",
+        "evil.example/x",
+        "http://evil.example/x",
+        "https://evil.example",
+        ":8080/x",
+        "//evil.example/x",
+        "/\\evil.example",
+        "/../x",
+        "/%2E%2e/x",
+        "/x/%2e",
+        "/x\n",
+    ],
+)
+def test_join_url_refuses_anything_that_could_change_the_host(path: str) -> None:
+    endpoint = Endpoint("gw", "litellm", "http://127.0.0.1:4000/litellm", {})
+    with pytest.raises(RequestRefused, match=r"^levers\.kill\.engage: path .* refused: "):
+        join_url(endpoint, path, "levers.kill.engage")
+
+
+@pytest.mark.parametrize(
+    "path", ["/key/block", "/fallback/openai%2Fgpt-4", "/x?next=../y", "/a.b/..c"]
+)
+def test_join_url_keeps_ordinary_paths(path: str) -> None:
+    endpoint = Endpoint("gw", "litellm", "http://127.0.0.1:4000/litellm", {})
+    assert join_url(endpoint, path, "w") == f"http://127.0.0.1:4000/litellm{path}"
+
+
+def static_refusal(tmp_path: Path, data: dict[str, Any], capsys: Capture) -> tuple[str, str]:
+    runbook = tmp_path / "paths.yaml"
+    text = write(runbook, data)
+    status, out, err = in_process(
+        tmp_path, capsys, "run", str(runbook), "--set", "target=evil.example", "--yes"
+    )
+    assert (status, out) == (2, "")
+    assert not (tmp_path / "incidents").exists()
+    return text, err
+
+
+def test_a_path_must_start_with_a_literal_slash(tmp_path: Path, capsys: Capture) -> None:
+    """The static guard: no template decides where a path starts."""
+    data = path_runbook()
+    data["nodes"]["fetch"]["request"]["path"] = "{{ inputs.target }}"
+    text, err = static_refusal(tmp_path, data, capsys)
+    assert err == (
+        f"aiir: {tmp_path / 'paths.yaml'}:{where(text, 'method: GET')}: error: "
+        "nodes.fetch.request: 'path' must start with '/': requests only go to declared gateways\n"
+    )
+
+
+def test_a_gateway_url_cannot_be_built_from_an_input(tmp_path: Path, capsys: Capture) -> None:
+    data = path_runbook()
+    data["gateways"]["gateway"]["url"] = "http://{{ inputs.target }}"
+    text, err = static_refusal(tmp_path, data, capsys)
+    assert err == (
+        f"aiir: {tmp_path / 'paths.yaml'}:{where(text, 'url: http://', 'http')}: error: "
+        "gateways.gateway.url: 'inputs.target' is not defined here; templates here read env.*\n"
+    )
+
+
+# --- YAML is data ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "!!python/object/apply:os.system ['touch MARKER']",
+        "!!python/object/new:subprocess.Popen [['touch', 'MARKER']]",
+        "!!python/object:builtins.object {}",
+        "!!python/name:os.system",
+    ],
+)
+def test_python_tags_in_an_answers_file_are_refused_and_never_run(
+    tmp_path: Path,
+    gateway: tuple[str, Gateway],
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    tag: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    url, state = gateway
+    runbook, answers = tmp_path / "drill.yaml", tmp_path / "answers.yaml"
+    write(runbook, drill())
+    answers.write_text(f"triage: {tag}\n", encoding="utf-8")
+    status, out, err = in_process(
+        tmp_path,
+        capsys,
+        "run",
+        str(runbook),
+        "-a",
+        str(answers),
+        "--gateway",
+        f"gateway={url}",
+        "--yes",
+    )
+
+    shown = tag.split(" ", maxsplit=1)[0]
+    assert (status, out) == (2, "")
+    assert err == (
+        f"aiir: {answers}:1:9: error: unsupported YAML tag '{shown}': "
+        "aiir reads plain YAML data only\n"
+    )
+    assert not (tmp_path / "MARKER").exists()
+    assert state.calls == []
+    assert not (tmp_path / "incidents").exists()
