@@ -27,7 +27,7 @@ from aiir.errors import InputError
 from aiir.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
 from aiir.incident import Incident, LeverRecord
 from aiir.journal import Event, Journal
-from aiir.prompter import MissingAnswer, Option
+from aiir.prompter import MissingAnswer, Option, TerminalPrompter
 from aiir.schema import (
     FAILING_OUTCOMES,
     ActionNode,
@@ -368,6 +368,14 @@ class Walk:
             if preset is not None:
                 value = default
             else:
+                value = self._prompt(full_key, how, self.scrub(message), options or [], default)
+            typing = (
+                isinstance(self.env.prompter, TerminalPrompter) and full_key not in self.scripted
+            )
+            retries = 5 if typing else 0
+            while pattern is not None and not re.fullmatch(pattern, str(value)) and retries:
+                retries -= 1  # someone at a keyboard made a typo: ask again on the spot
+                self.screen.note(f"that does not match {pattern!r}; try again")
                 value = self._prompt(full_key, how, self.scrub(message), options or [], default)
             if pattern is not None and not re.fullmatch(pattern, str(value)):
                 raise InputError(
