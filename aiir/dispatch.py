@@ -3,10 +3,12 @@
 PagerDuty uses one dedup key per incident, so every page of an incident updates one alert and a
 ``resolve`` closes it. A Statuspage incident is created once and updated afterwards. A node with
 ``to: ROLE`` pages that role's on-call through the roster's routing key instead of the channel's.
+A public Statuspage incident is named after the approved text, not the (internal) runbook title.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,7 @@ from aiir.workspace import Loaded
 PD_SEVERITY: dict[str, Any] = {"SEV1": "critical", "SEV2": "error", "SEV3": "warning"}
 STATUSPAGE_IMPACT: dict[str, Any] = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor"}
 STATUSPAGE_VAR = "statuspage_incident_id"
+MAX_NAME = 120
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,9 @@ def route(node: NotifyNode, workspace: Loaded | None) -> Route:
     if node.channel in {"record", "email"}:
         return Route(node.channel, False, f"{node.channel}: recorded, not sent")
     if node.to is not None and node.channel == "pagerduty":
-        return Route(node.channel, workspace is not None, "no aiir.yaml with a team roster")
+        if workspace is None or workspace.team is None:
+            return Route(node.channel, False, "not sent: no aiir.yaml with a team roster")
+        return Route(node.channel, True)
     channels = workspace.config.channels if workspace else None
     configured = getattr(channels, node.channel, None) if channels else None
     if configured is None:
@@ -78,7 +83,7 @@ def deliver(
         return notifier.statuspage_create(
             key,
             page.page_id,
-            incident.title,
+            headline(text),
             node.status,
             text,
             impact=impact,
@@ -153,6 +158,14 @@ def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "aiir incident")[
         :1024
     ]
+
+
+def headline(text: str) -> str:
+    """A public incident's name: the first sentence of the approved text, never the runbook's
+    title, which names the attack ("Direct prompt injection…") and was not approved."""
+    paragraph = " ".join(text.split("\n\n", 1)[0].split())
+    sentence = re.split(r"(?<=[.!?])\s", paragraph, maxsplit=1)[0] or "Service issue"
+    return sentence if len(sentence) <= MAX_NAME else sentence[: MAX_NAME - 1] + "…"
 
 
 def slack_blocks(text: str, incident: Incident) -> list[dict[str, Any]]:

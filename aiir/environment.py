@@ -96,11 +96,20 @@ class Environment:
     workspace: Loaded | None = None
 
     def use_sandbox(self, state: object | None = None) -> None:
-        """Route every gateway to an in-process simulated gateway (no socket, no keys)."""
+        """Route every gateway to an in-process simulated gateway (no socket, no keys).
+
+        Only the sandbox's own address is served in-process: the workspace's channels (Slack,
+        PagerDuty, Statuspage) are still reached, so a demo run pages as a real one would.
+        """
         from aiir.sandbox import InProcessTransport, SandboxState, create_app
 
         sandbox = state if isinstance(state, SandboxState) else SandboxState()
-        self.http = httpx2.Client(transport=InProcessTransport(create_app(sandbox)))
+        transport = InProcessTransport(create_app(sandbox))
+        self.http = httpx2.Client(
+            mounts={SANDBOX_URL.replace("http://", "all://"): transport},
+            verify=True,
+            follow_redirects=False,
+        )
         self.sandbox_url = SANDBOX_URL
 
     @classmethod

@@ -101,9 +101,10 @@ def page_owner(env: Environment, flag: Flag) -> Delivery:
         )
     notifier = Notifier(env.http, env.clock.sleep, env.environ)
     key = notifier.secret(variable, f"--alert ({system.owner})")
+    channel = workspace.config.channels.pagerduty
     event = PagerDutyEvent(
         summary=f"[human report] {system.name}: {flag.record['text']}"[:1024],
-        source=env.operator,
+        source=channel.source if channel else "aiir",  # where alerts come from, not who reported
         severity="warning",
         timestamp=flag.record["ts"],
         component=system.id,

@@ -23,13 +23,30 @@ from aiir.render import render_named
 from aiir.schema import Runbook
 from aiir.workspace import Loaded
 
+
+def _decision(data: dict[str, Any]) -> str:
+    """An answer as a reader says it: ``yes``, items joined, approvals named as such."""
+    node, key, value = data.get("node"), data.get("key") or data.get("node"), data.get("value")
+    if isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, list):
+        shown = ", ".join(map(str, value)) or "none"
+    else:
+        shown = str(value)
+    by = f" ({data['by']})" if data.get("by") else ""
+    if key == f"{node}.approve":
+        return f"{'Approved' if value else 'Declined'}: {node}{by}"
+    return f"Decision at {key}: {shown}{by}"
+
+
+AUDIENCE = {"status-page": "on the status page", "customers": "to customers", "public": "publicly"}
 DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     "incident.opened": lambda d: f"Incident opened from runbook {d.get('runbook')}",
     "node.entered": lambda d: (
         f"{d.get('title')} ({d.get('runbook')}/{d.get('node')})"
         + (f" — owner {d.get('on_call') or d.get('owner')}" if d.get("owner") else "")
     ),
-    "answer": lambda d: f"Decision at {d.get('node')}: {d.get('value')}",
+    "answer": _decision,
     "severity.changed": lambda d: f"Severity {d.get('from')} → {d.get('to')}",
     "classified": lambda d: f"Classified: {', '.join(d.get('facts', []))}",
     "lever.intent": lambda d: f"Lever {d.get('lever')} requested",
@@ -95,12 +112,15 @@ def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
     """What the pre-agreed disclosure policy requires of this incident, if anything."""
     if workspace is None:
         return None
-    for rule in workspace.config.disclosure:
+    required = []
+    for rule in workspace.config.disclosure:  # every rule that applies: each is an obligation
         by_severity = incident.severity in {s.value for s in rule.severities}
         by_category = (incident.category or "") in rule.categories
         if by_severity or by_category:
-            return f"disclose on the {rule.audience} within {rule.within} (policy: {'severity' if by_severity else 'category'})"
-    return None
+            why = "severity" if by_severity else "category"
+            where = AUDIENCE[rule.audience]
+            required.append(f"disclose {where} within {rule.within} (policy: {why})")
+    return "; ".join(required) or None
 
 
 def report_context(

@@ -217,14 +217,18 @@ def flag(
             "--open", help="Open an incident of this runbook with the report as evidence."
         ),
     ] = None,
+    answers: Answers = None,
+    yes: Yes = False,
     incident_dir: IncidentDir = None,
 ) -> int:
     """Report what an AI system did (human-in-the-loop): recorded, optionally paged or opened."""
-    from aiir.errors import ExitStatus
+    from aiir.errors import ExitStatus, InputError
     from aiir.flag import as_attachment_bytes, page_owner, record_flag
     from aiir.run import Attachment, start
 
-    env = _environment(incident_dir)
+    if open_runbook is None and (answers is not None or yes):
+        raise InputError("--answers and --yes are for the incident that --open RUNBOOK starts")
+    env = _environment(incident_dir, assume_yes=yes)
     report = record_flag(env, system, what, evidence)
     typer.echo(f"recorded {report.id} ({report.path})")
     status = ExitStatus.OK
@@ -238,7 +242,7 @@ def flag(
         attachment = Attachment(
             f"{report.id}.json", as_attachment_bytes(report), f"human report: {what}", "aiir flag"
         )
-        result = start(open_runbook, env, attachments=[attachment])
+        result = start(open_runbook, env, answers=answers, attachments=[attachment])
         return int(result.exit_status) or int(status)
     return int(status)
 

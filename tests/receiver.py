@@ -1,0 +1,118 @@
+"""A real HTTP receiver on loopback that records every request and answers as scripted.
+
+Stands in for PagerDuty, Slack, Statuspage and webhooks in the alerting tests: each path answers
+like the real service by default, and a test can queue other answers (429, 500, 400) for it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def default_answer(path: str, body: bytes) -> Answer:
+    """What the real service says to a good request."""
+    if path == "/v2/enqueue":
+        dedup = json.loads(body or b"{}").get("dedup_key", "")
+        reply = {"status": "success", "message": "Event processed", "dedup_key": dedup}
+        return Answer(202, json.dumps(reply).encode(), {"content-type": "application/json"})
+    if path.startswith("/services/"):
+        return Answer(200, b"ok", {"content-type": "text/html"})
+    if path.startswith("/v1/pages/"):
+        incident = json.loads(body or b"{}").get("incident", {})
+        reply = {"id": "p0abc123", "status": incident.get("status", "investigating"), **incident}
+        return Answer(201, json.dumps(reply).encode(), {"content-type": "application/json"})
+    return Answer(200, b'{"received": true}', {"content-type": "application/json"})
+
+
+@dataclass
+class Receiver:
+    """Requests received, in order, and answers queued per path."""
+
+    url: str = ""
+    requests: list[Received] = field(default_factory=list)
+    queued: dict[str, list[Answer]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue(self, path: str, *answers: Answer) -> None:
+        with self.lock:
+            self.queued.setdefault(path, []).extend(answers)
+
+    def to(self, path: str) -> list[Received]:
+        with self.lock:
+            return [r for r in self.requests if r.path == path]
+
+    def answer(self, received: Received) -> Answer:
+        with self.lock:
+            self.requests.append(received)
+            waiting = self.queued.get(received.path)
+            if waiting:
+                return waiting.pop(0)
+        return default_answer(received.path, received.body)
+
+
+def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            path = urlsplit(self.path).path
+            answer = receiver.answer(Received(self.command, path, headers, body))
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    return Handler
+
+
+@contextmanager
+def serve_receiver() -> Iterator[Receiver]:
+    """Start a receiver on a free loopback port; always stops."""
+    receiver = Receiver()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield receiver
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
