@@ -15,7 +15,7 @@ from typing import Any
 
 from aiir.errors import InputError
 from aiir.incident import Incident
-from aiir.notify import Delivery, Link, Notifier, PagerDutyEvent
+from aiir.notify import Delivery, Notifier, PagerDutyEvent
 from aiir.schema import NotifyNode
 from aiir.workspace import Loaded
 
@@ -133,8 +133,7 @@ def _pagerduty(
             "drill": incident.drill,
         },
     )
-    links = [Link(href=f"aiir://incidents/{incident.id}", text=f"aiir show {incident.id}")]
-    return notifier.trigger(key, dedup, event, links)
+    return notifier.trigger(key, dedup, event)
 
 
 def _routing_env(node: NotifyNode, workspace: Loaded) -> str:

@@ -39,6 +39,23 @@ def scenario_files(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
+def prepare_all(files: Sequence[Path]) -> list[Prepared]:
+    """Check every scenario before any runs; report every invalid one, not just the first."""
+    prepared: list[Prepared] = []
+    errors: list[InputError] = []
+    for path in files:
+        try:
+            prepared.append(prepare(path))
+        except InputError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        lines = "\n".join(str(e) for e in errors)
+        raise InputError(f"{len(errors)} invalid drill scenarios; nothing was run:\n{lines}")
+    return prepared
+
+
 def run_drills(
     paths: Sequence[Path],
     *,
@@ -51,9 +68,11 @@ def run_drills(
 ) -> ExitStatus:
     """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid."""
     console = console or Console(highlight=False)
-    prepared: list[Prepared] = [prepare(p) for p in scenario_files(paths)]  # all checked first
+    prepared = prepare_all(scenario_files(paths))
     urls = parse_assignments(list(gateways), "--gateway")
-    root = incidents_root(os.environ, incident_dir)
+    from aiir.workspace import current
+
+    root = incidents_root(os.environ, incident_dir, current(os.environ))
     results = [
         run_drill(p, root, urls, dict(os.environ), console if verbose and not as_json else None)
         for p in prepared
@@ -112,16 +131,16 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
             result.incident.id if result.incident else "-",
         )
     console.print(table)
-    for result in results:
+    for result in results:  # one line per problem, never wrapped: CI logs are grepped
         if result.ok:
             continue
-        console.print(Text(f"✗ {result.name} ({result.path})", "bold red"))
+        console.print(Text(f"✗ {result.name} ({result.path})", "bold red"), soft_wrap=True)
         if result.error:
-            console.print(inert(f"  could not run: {scrub(result.error)}"))
+            console.print(inert(f"  could not run: {scrub(result.error)}"), soft_wrap=True)
         for group in result.groups:
             for problem in group.problems:
-                console.print(inert(f"  {group.name}: {scrub(problem)}"))
+                console.print(inert(f"  {group.name}: {scrub(problem)}"), soft_wrap=True)
     passed = sum(1 for r in results if r.ok)
-    console.print(f"{passed} passed, {len(results) - passed} failed")
+    console.print(f"{passed} passed, {len(results) - passed} failed", soft_wrap=True)
     if junit is not None:
-        console.print(f"JUnit report: {junit}")
+        console.print(f"JUnit report: {junit}", soft_wrap=True, highlight=False)

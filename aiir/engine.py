@@ -51,6 +51,7 @@ from aiir.schema import (
 )
 from aiir.templating import evaluate, render
 
+STATUS_CHANNELS = frozenset({"slack", "statuspage", "webhook", "email", "pagerduty"})
 FAILURE_OPTIONS = (
     Option("retry", "Retry"),
     Option("skip", "Skip it and go on"),
@@ -269,6 +270,7 @@ class Walk:
             parse_iso(e.ts)
             for e in self.incident.events
             if e.type in {"notify.rendered", "notify.sent"}
+            and e.data.get("channel") in STATUS_CHANNELS  # drafts kept on record do not count
         ]
         if posts:
             every = dt.timedelta(minutes=20 if now - started < dt.timedelta(hours=2) else 60)

@@ -162,6 +162,7 @@ def report_context(
             "category": incident.category or "",
             "tags": incident.tags or {"owasp": [], "atlas": []},
             "state": incident.state,
+            "commander": _commander(incident, workspace),
         },
         "runbook": {
             "id": root.id,
@@ -225,6 +226,15 @@ def report_context(
         "disclosure": disclosure(incident, workspace),
         "now": iso(now),
     }
+
+
+def _commander(incident: Incident, workspace: Loaded | None) -> str:
+    """The roster's incident commander on call; else whoever ran aiir."""
+    if workspace is not None:
+        on_call = workspace.on_call("incident-commander")
+        if on_call.person is not None:
+            return on_call.person.name
+    return incident.operator
 
 
 def _levers(incident: Incident, runbooks: Mapping[str, Runbook]) -> list[dict[str, Any]]:

@@ -242,7 +242,6 @@ def test_every_channel_gets_the_exact_body_of_its_api(
                 "drill": False,
             },
         },
-        "links": [{"href": f"aiir://incidents/{ID}", "text": f"aiir show {ID}"}],
         "client": "aiir",
     }
     assert page_security.json()["routing_key"] == SECURITY_KEY  # `to: security`: its own key

@@ -244,7 +244,7 @@ CADENCE: dict[str, Any] = {
             "kind": "notify",
             "title": "Post an update",
             "owner": "communications",
-            "channel": "record",
+            "channel": "slack",  # a status post; drafts kept on record do not reset the cadence
             "message": "We are on it ({{ incident.elapsed }}).",
             "next": "fix",
         },
