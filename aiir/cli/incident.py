@@ -29,6 +29,12 @@ Answers = Annotated[
         "--answers", "-a", help="YAML file of answers keyed by node id (for CI and drills)."
     ),
 ]
+AwareAt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--aware-at", help="Awareness time for the clocks: TIME or REGIME=TIME (repeatable)."
+    ),
+]
 Yes = Annotated[
     bool, typer.Option("--yes", "-y", help="Pre-approve every lever and action request.")
 ]
@@ -144,12 +150,7 @@ def incidents(
 def show(
     incident: Annotated[str, typer.Argument(help="Incident id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
-    aware_at: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--aware-at", help="Awareness time for the clocks: TIME or REGIME=TIME (repeatable)."
-        ),
-    ] = None,
+    aware_at: AwareAt = None,
     incident_dir: IncidentDir = None,
 ) -> None:
     """One incident: timeline, answers, levers, evidence, regulatory clocks."""
@@ -174,12 +175,7 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
     ] = None,
-    aware_at: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--aware-at", help="Awareness time for the clocks: TIME or REGIME=TIME (repeatable)."
-        ),
-    ] = None,
+    aware_at: AwareAt = None,
     incident_dir: IncidentDir = None,
 ) -> None:
     """Render a post-mortem, status update, customer or regulator notice from the journal."""
