@@ -19,7 +19,10 @@ def command(
     gateway: Annotated[
         list[str] | None,
         typer.Option(
-            "--gateway", "-g", help="Run against a real (staging) gateway: NAME=URL (repeatable)."
+            "--gateway",
+            "-g",
+            metavar="NAME=URL",
+            help="Run against a real (staging) gateway (repeatable).",
         ),
     ] = None,
     verbose: Annotated[

@@ -20,7 +20,10 @@ IncidentDir = Annotated[
 Gateways = Annotated[
     list[str] | None,
     typer.Option(
-        "--gateway", "-g", help="Point a declared gateway elsewhere: NAME=URL (repeatable)."
+        "--gateway",
+        "-g",
+        metavar="NAME=URL",
+        help="Point a declared gateway elsewhere (repeatable).",
     ),
 ]
 Answers = Annotated[
@@ -32,7 +35,9 @@ Answers = Annotated[
 AwareAt = Annotated[
     list[str] | None,
     typer.Option(
-        "--aware-at", help="Awareness time for the clocks: TIME or REGIME=TIME (repeatable)."
+        "--aware-at",
+        metavar="[REGIME=]TIME",
+        help="Awareness time for the clocks, ISO-8601 UTC (repeatable).",
     ),
 ]
 Yes = Annotated[
@@ -56,7 +61,8 @@ def run(
     runbook: Annotated[Path, typer.Argument(help="The runbook to walk.")],
     answers: Answers = None,
     set_: Annotated[
-        list[str] | None, typer.Option("--set", "-s", help="Set an input: KEY=VALUE (repeatable).")
+        list[str] | None,
+        typer.Option("--set", "-s", metavar="KEY=VALUE", help="Set an input (repeatable)."),
     ] = None,
     gateway: Gateways = None,
     dry_run: Annotated[
