@@ -24,6 +24,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     times: int = 1
+    applied: bool = False  # the request takes effect all the same (a proxy timing out late)
 
 
 @dataclass
@@ -109,6 +110,7 @@ class Gateway:
 def _handler(state: Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -124,8 +126,11 @@ def _handler(state: Gateway) -> type[BaseHTTPRequestHandler]:
                 body = raw.decode(errors="replace")
             headers = {k.lower(): v for k, v in self.headers.items()}
             if fault is not None:
-                with state.lock:
-                    state.calls.append((self.command, path, body, headers))
+                if fault.applied:
+                    state.respond(self.command, path, body, headers)
+                else:
+                    with state.lock:
+                        state.calls.append((self.command, path, body, headers))
                 time.sleep(fault.delay)
                 self._send(fault.status, fault.body, fault.headers)
                 return
@@ -155,7 +160,8 @@ def serve_gateway(state: Gateway | None = None) -> Iterator[tuple[str, Gateway]]
     gateway = state or Gateway()
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(gateway))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll interval: shutdown() waits for the loop to notice, 0.5 s by default.
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", gateway

@@ -1,0 +1,344 @@
+"""``aiir run`` killed with SIGKILL at every journal event and after every request, then resumed.
+
+The gateway is a real loopback server living in the pytest process, so its call counts outlive
+the killed ``aiir`` processes. The kill is deterministic: a ``python -c`` wrapper patches
+``Journal.append`` (or ``Sender.send``) to SIGKILL its own process right after the Nth call, then
+runs the real CLI. After each kill, a plain ``aiir resume`` must finish the incident with every
+lever engaged exactly once and every journal line still chained.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiir.cli import main
+from aiir.incident import Incident, load_incident
+from aiir.journal import verify
+from aiir.run import start
+from tests.incidents import (
+    ANSWERS,
+    MASTER_KEY,
+    RecordingPrompter,
+    containment_runbook,
+    environment,
+    fault_runbook,
+    write_answers,
+    write_runbook,
+)
+from tests.servers import Gateway, serve_gateway
+
+LEVER_PATHS = ("/guardrails", "/key/block", "/fallback")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """An uninterrupted walk: its journal events and its requests, in order."""
+
+    events: list[str]
+    calls: list[tuple[str, str]]
+
+
+def reference_walk(runbook: dict[str, Any], answers: dict[str, Any]) -> Reference:
+    """Walk ``runbook`` in process, uninterrupted: the kill points are counted from it."""
+    with tempfile.TemporaryDirectory() as tmp, serve_gateway() as (url, state):
+        path = write_runbook(Path(tmp), runbook)
+        with environment(Path(tmp) / "incidents", url, RecordingPrompter(answers)) as env:
+            incident = start(path, env).incident
+        return Reference([e.type for e in incident.events], [(m, p) for m, p, _, _ in state.calls])
+
+
+REFERENCE = reference_walk(containment_runbook(), ANSWERS)
+EVENTS = len(REFERENCE.events)  # kill points: after each journal line...
+SENDS = len(REFERENCE.calls)  # ...and after each request
+FILTER_INTENT = REFERENCE.events.index("lever.intent") + 1  # the first lever's intent line
+FILTER_ENGAGE = REFERENCE.calls.index(("POST", "/guardrails")) + 1  # its reply holds an id
+
+# Runs the CLI with ``module.Class.method`` patched to SIGKILL the process after its Nth call.
+KILLER = """
+import os, signal, sys
+from importlib import import_module
+
+target, nth = sys.argv[1], int(sys.argv[2])
+module, owner, name = target.rsplit(".", 2)
+cls = getattr(import_module(module), owner)
+original = getattr(cls, name)
+calls = 0
+
+def killing(*args, **kwargs):
+    global calls
+    result = original(*args, **kwargs)
+    calls += 1
+    if calls == nth:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return result
+
+setattr(cls, name, killing)
+from aiir.cli import main
+sys.exit(main(sys.argv[3:]))
+"""
+APPEND = "aiir.journal.Journal.append"
+SEND = "aiir.gateway.Sender.send"
+
+
+def aiir(
+    args: list[str], incidents: Path, kill: tuple[str, int] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``aiir ARGS`` in a child process with no terminal; ``kill`` = (method, after Nth call)."""
+    prefix = ["-c", KILLER, kill[0], str(kill[1])] if kill else ["-m", "aiir"]
+    environ = {
+        **os.environ,
+        "LITELLM_MASTER_KEY": MASTER_KEY,
+        "AIIR_INCIDENT_DIR": str(incidents),
+        "NO_COLOR": "1",
+        "COLUMNS": "120",
+    }
+    return subprocess.run(
+        [sys.executable, *prefix, *args],
+        env=environ,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def only_incident(incidents: Path) -> str:
+    (directory,) = incidents.iterdir()
+    return directory.name
+
+
+def engagements(gateway: Gateway) -> dict[str, int]:
+    return {path: gateway.count("POST", path) for path in LEVER_PATHS}
+
+
+def event_types(incident: Incident) -> Counter[str]:
+    return Counter(e.type for e in incident.events)
+
+
+def release_all(incident: Incident, monkeypatch: pytest.MonkeyPatch) -> int:
+    """``aiir release INCIDENT --yes``, in process (the CLI reads the key from the environment)."""
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    return main(["release", incident.id, "--yes", "--incident-dir", str(incident.directory.parent)])
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[str, Gateway]]:
+    """A fresh fake gateway for each kill point."""
+    with serve_gateway() as served:
+        yield served
+
+
+def kill_and_resume(
+    tmp_path: Path,
+    url: str,
+    kill: tuple[str, int],
+    runbook: dict[str, Any] | None = None,
+    answers: dict[str, Any] | None = None,
+    resume_kill: int | None = None,
+) -> tuple[Incident, subprocess.CompletedProcess[str]]:
+    """Run until killed, check the journal as it was left, resume (killed too: ``resume_kill``)."""
+    path = write_runbook(tmp_path, runbook or containment_runbook())
+    answers_file = write_answers(tmp_path, ANSWERS if answers is None else answers)
+    incidents = tmp_path / "incidents"
+    flags = ["--answers", str(answers_file), "--yes"]
+    killed = aiir(["run", str(path), "--gateway", f"gw={url}", *flags], incidents, kill)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    incident_id = only_incident(incidents)
+    assert verify(incidents / incident_id) == []  # SIGKILL never leaves half a line behind
+    again = (APPEND, resume_kill) if resume_kill else None
+    resumed = aiir(["resume", incident_id, *flags], incidents, again)
+    return load_incident(incidents, incident_id), resumed
+
+
+def assert_contained_once(incident: Incident, gateway: Gateway) -> None:
+    assert engagements(gateway) == dict.fromkeys(LEVER_PATHS, 1)
+    assert incident.outcome == "contained"
+    assert [(r.lever, r.state) for r in incident.levers] == [
+        ("filter", "verified"),
+        ("block", "verified"),
+        ("reroute", "verified"),
+    ]
+    types = event_types(incident)
+    assert (types["lever.intent"], types["lever.engaged"], types["lever.verified"]) == (3, 3, 3)
+    assert types["incident.ended"] == 1
+    assert types["incident.interrupted"] == 0  # SIGKILL: nothing is written on the way out
+    assert verify(incident.directory) == []
+
+
+def assert_all_released(incident: Incident, gateway: Gateway, monkeypatch: Any) -> None:
+    assert release_all(incident, monkeypatch) == 0
+    assert (gateway.guardrails, gateway.blocked, gateway.fallbacks) == ({}, set(), {})
+
+
+# --- the reference walk --------------------------------------------------------------------------
+
+
+def test_the_reference_walk_engages_each_lever_once(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    path = write_runbook(tmp_path, containment_runbook())
+    with environment(tmp_path / "incidents", url, RecordingPrompter(ANSWERS)) as env:
+        incident = start(path, env).incident
+    assert [e.type for e in incident.events] == REFERENCE.events
+    assert [(m, p) for m, p, _, _ in state.calls] == REFERENCE.calls
+    assert REFERENCE.calls[0] == ("GET", "/spend/logs")  # evidence first, then the levers
+    assert_contained_once(incident, state)
+
+
+# --- killed at every journal event ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nth", range(1, EVENTS + 1))
+def test_killed_after_every_journal_event_resumes_engaging_each_lever_once(
+    nth: int, tmp_path: Path, gateway: tuple[str, Gateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, state = gateway
+    incident, resumed = kill_and_resume(tmp_path, url, (APPEND, nth))
+    if nth == EVENTS:  # killed after its last line: the incident had already ended
+        assert resumed.returncode == 2
+        assert "already ended (contained); nothing to resume" in resumed.stderr
+    else:
+        assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+        assert event_types(incident)["incident.resumed"] == 1
+        assert "Outcome: contained" in resumed.stdout
+    assert "Traceback" not in resumed.stdout + resumed.stderr
+    assert_contained_once(incident, state)
+    assert_all_released(incident, state, monkeypatch)
+
+
+def test_a_lever_whose_intent_was_journalled_is_probed_before_it_is_engaged(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    incident, resumed = kill_and_resume(tmp_path, url, (APPEND, FILTER_INTENT))
+    assert resumed.returncode == 0, resumed.stderr
+    calls = [(method, path) for method, path, _, _ in state.calls]
+    assert calls[:4] == [
+        ("GET", "/spend/logs"),  # the capture, before the kill
+        ("POST", "/v1/chat/completions"),  # resumed: the verify probe says not engaged yet
+        ("POST", "/guardrails"),  # so it is engaged, once
+        ("POST", "/v1/chat/completions"),  # and verified
+    ]
+    assert_contained_once(incident, state)
+
+
+@pytest.mark.parametrize("again", [1, 3])
+def test_killed_again_while_resuming_still_engages_each_lever_once(
+    again: int, tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """The run dies after the first lever's intent; the resume dies too; a second resume ends it."""
+    url, state = gateway
+    _, first = kill_and_resume(tmp_path, url, (APPEND, FILTER_INTENT), resume_kill=again)
+    assert first.returncode == -signal.SIGKILL
+    incident_id = only_incident(tmp_path / "incidents")
+    flags = ["--answers", str(tmp_path / "answers.yaml"), "--yes"]
+    second = aiir(["resume", incident_id, *flags], tmp_path / "incidents")
+    assert second.returncode == 0, second.stdout + second.stderr
+    incident = load_incident(tmp_path / "incidents", incident_id)
+    assert event_types(incident)["incident.resumed"] == 2
+    assert_contained_once(incident, state)
+
+
+# --- killed after every request, before its result is journalled ---------------------------------
+
+
+@pytest.mark.parametrize("nth", range(1, SENDS + 1))
+def test_killed_after_every_request_resumes_engaging_each_lever_once(
+    nth: int, tmp_path: Path, gateway: tuple[str, Gateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, state = gateway
+    incident, resumed = kill_and_resume(tmp_path, url, (SEND, nth))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "Traceback" not in resumed.stdout + resumed.stderr
+    assert_contained_once(incident, state)
+    if nth != FILTER_ENGAGE:
+        assert_all_released(incident, state, monkeypatch)
+
+
+def test_a_lost_engage_reply_is_confirmed_by_its_probe_and_its_lost_values_are_named(
+    tmp_path: Path, gateway: tuple[str, Gateway], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The guardrail went up but its id died with the process: engaged once, released by hand."""
+    url, state = gateway
+    incident, resumed = kill_and_resume(tmp_path, url, (SEND, FILTER_ENGAGE))
+    engaged = next(e for e in incident.events if e.type == "lever.engaged")
+    assert engaged.data["confirmed_by_verify"] is True
+    assert engaged.data["lost"] == ["guardrail_id"]
+    assert "guardrail_id unknown" in " ".join(resumed.stdout.split())
+    assert_contained_once(incident, state)
+
+    assert release_all(incident, monkeypatch) == 1  # the others are released all the same
+    assert (state.blocked, state.fallbacks) == (set(), {})
+    assert len(state.guardrails) == 1
+    after = load_incident(incident.directory.parent, incident.id)
+    assert [(r.lever, r.state) for r in after.needs_release()] == [("filter", "verified")]
+    failed = [e for e in after.events if e.type == "lever.released" and not e.data["ok"]]
+    assert [e.data["lever"] for e in failed] == ["filter"]
+    assert "could not be built" in failed[0].data["reply"]["reason"]
+
+
+# --- requests nothing can check are never re-sent blindly ----------------------------------------
+
+
+def _unprobed_lever() -> tuple[dict[str, Any], str, str]:
+    runbook = containment_runbook()
+    del runbook["levers"]["block"]["verify"]
+    return runbook, "block", "/key/block"
+
+
+def _action() -> tuple[dict[str, Any], str, str]:
+    return fault_runbook(), "audit", "/key/block"
+
+
+@pytest.mark.parametrize("make", [_unprobed_lever, _action], ids=["lever-without-verify", "action"])
+@pytest.mark.parametrize(
+    ("decision", "sends", "status", "outcome"),
+    [(None, 1, 1, "failed"), ("skip", 1, 0, "contained"), ("retry", 2, 0, "contained")],
+)
+def test_a_request_that_may_have_gone_out_is_left_to_the_operator(
+    make: Callable[[], tuple[dict[str, Any], str, str]],
+    decision: str | None,
+    sends: int,
+    status: int,
+    outcome: str,
+    tmp_path: Path,
+    gateway: tuple[str, Gateway],
+) -> None:
+    url, state = gateway
+    runbook, node, path = make()
+    answers = {k: v for k, v in ANSWERS.items() if k in runbook["nodes"]}
+    nth = reference_walk(runbook, answers).calls.index(("POST", path)) + 1  # killed right after
+    if decision is not None:
+        answers[f"{node}.on_failure"] = decision
+    incident, resumed = kill_and_resume(tmp_path, url, (SEND, nth), runbook, answers)
+    assert resumed.returncode == status, resumed.stdout + resumed.stderr
+    assert state.count("POST", path) == sends
+    assert incident.outcome == outcome
+    shown = " ".join(resumed.stdout.split())
+    assert "may have been sent, and nothing can check whether it took effect: not sent" in shown
+    if decision is None:
+        assert f"no terminal and no `{node}.on_failure` answer: aborting" in shown
+    result = next(
+        e
+        for e in incident.events
+        if e.type in {"lever.engaged", "action.result"} and e.data.get("node") == node
+    )
+    assert result.data["unknown"] is True
+    if make is _unprobed_lever:  # "unknown" counts as engaged until released or engaged again
+        states = {None: ["unknown"], "skip": ["unknown"], "retry": ["superseded", "engaged"]}
+        assert [r.state for r in incident.levers if r.lever == node] == states[decision]
+        assert node in [r.lever for r in incident.needs_release()]
+    assert verify(incident.directory) == []
