@@ -224,6 +224,9 @@ def report_context(
             "duration": clock_text((ended or now) - started),
         },
         "disclosure": disclosure(incident, workspace),
+        # Posted with each update, the chain's head anchors the journal outside it: lines cut from
+        # the end of a journal leave a valid chain, but not this hash.
+        "journal": {"events": len(incident.events), "hash": incident.events[-1].hash if incident.events else ""},
         "now": iso(now),
     }
 

@@ -138,7 +138,12 @@ def verify(
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED
+    from aiir.journal import read_events
+
+    events, _ = read_events(directory / "journal.jsonl")
     typer.echo(f"{incident}: journal chain and evidence intact")
+    # Lines cut from the end leave a valid chain: compare this anchor with one kept elsewhere.
+    typer.echo(f"anchor: {len(events)} events, last hash {events[-1].hash}")
     return ExitStatus.OK
 
 
