@@ -1,0 +1,206 @@
+"""Shared fixtures: the real LiteLLM proxy, in front of aiir's simulated gateway as its upstream.
+
+``scripts/test`` installs LiteLLM in its own cached virtual environment and exports
+``AIIR_LITELLM``; without it the ``litellm`` tests are skipped (and fail in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import httpx2
+import pytest
+import yaml
+
+from aiir.sandbox import SandboxState, create_app, serve_in_thread
+from aiir.sandbox.transport import free_port
+
+LITELLM_MASTER_KEY = "sk-aiir-test-master-0123456789"
+PRIMARY = "support-bot"
+FALLBACK = "support-bot-fallback"
+GUARDRAIL = "deny-words"
+BLOCKED_WORD = "forbidden-canary"
+STARTUP_TIMEOUT = 120.0
+LOG_TAIL = 60
+
+
+class LiteLLMProxy(NamedTuple):
+    """A running LiteLLM proxy: its URL, its master key and the state of its upstream."""
+
+    url: str
+    master_key: str
+    sandbox: SandboxState
+
+
+def litellm_config(upstream: str, **general_settings: Any) -> dict[str, Any]:
+    """Two model groups served by the simulated gateway, a fallback, a per-request guardrail."""
+
+    def group(name: str) -> dict[str, Any]:
+        params = {"model": f"openai/{name}", "api_base": f"{upstream}/v1", "api_key": "sk-dummy"}
+        return {"model_name": name, "litellm_params": params}
+
+    return {
+        "model_list": [group(PRIMARY), group(FALLBACK)],
+        "router_settings": {"fallbacks": [{PRIMARY: [FALLBACK]}], "num_retries": 0},
+        "general_settings": {"master_key": LITELLM_MASTER_KEY, **general_settings},
+        "guardrails": [
+            {
+                "guardrail_name": GUARDRAIL,
+                "litellm_params": {
+                    "guardrail": "litellm_content_filter",
+                    "mode": "pre_call",
+                    "default_on": False,  # applies only to requests that name it
+                    "blocked_words": [{"keyword": BLOCKED_WORD, "action": "BLOCK"}],
+                },
+            }
+        ],
+    }
+
+
+def litellm_executable() -> str:
+    path = os.environ.get("AIIR_LITELLM", "")
+    if not path:
+        message = (
+            "AIIR_LITELLM is not set: run scripts/test, which installs the real LiteLLM proxy in "
+            "its own cached virtual environment and points AIIR_LITELLM at it"
+        )
+        if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"AIIR_LITELLM={path} is not an executable", pytrace=False)
+    return path
+
+
+def _tail(log: Path) -> str:
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    return "\n".join(lines[-LOG_TAIL:])
+
+
+def _alive(process: subprocess.Popen[bytes], url: str) -> bool:
+    """Wait for ``/health/liveliness``; False if the process exits or time runs out."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    with httpx2.Client(trust_env=False, timeout=5) as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if client.get(f"{url}/health/liveliness").status_code == 200:
+                    return True
+            except httpx2.TransportError:
+                pass
+            time.sleep(0.25)
+    return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=15)
+
+
+class _Process:
+    """One ``$AIIR_LITELLM`` process: launched now, waited for later, so several start at once."""
+
+    def __init__(self, config: dict[str, Any], directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.directory = directory
+        self.config = directory / "config.yaml"
+        self.config.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        self.log = directory / "litellm.log"
+        self.url = ""
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def launch(self) -> None:
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        env |= {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "NO_PROXY": "127.0.0.1,localhost"}
+        env["no_proxy"] = env["NO_PROXY"]
+        port = free_port()
+        self.url = f"http://127.0.0.1:{port}"
+        command = [litellm_executable(), "--config", str(self.config), "--host", "127.0.0.1"]
+        with self.log.open("wb") as out:
+            self.process = subprocess.Popen(
+                [*command, "--port", str(port)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.directory,
+            )
+
+    def wait(self) -> None:
+        """Until ``/health/liveliness`` answers; relaunched if its port was taken meanwhile."""
+        for _attempt in range(3):
+            assert self.process is not None
+            if _alive(self.process, self.url):
+                return
+            self.stop()
+            if "address already in use" not in _tail(self.log).lower():
+                break
+            self.launch()
+        status = self.process.returncode if self.process is not None else None
+        pytest.fail(
+            f"LiteLLM did not answer /health/liveliness on {self.url} within "
+            f"{STARTUP_TIMEOUT:g}s (exit status {status}); "
+            f"last lines of {self.log}:\n{_tail(self.log)}",
+            pytrace=False,
+        )
+
+    def stop(self) -> None:
+        if self.process is not None:
+            _stop(self.process)
+
+
+@contextmanager
+def litellm_proxies(
+    directory: Path, variants: dict[str, dict[str, Any]]
+) -> Iterator[dict[str, LiteLLMProxy]]:
+    """One LiteLLM proxy per variant (extra ``general_settings``), each with its own sandbox
+    upstream; all start at once (startup is ~7-25 s of imports each); all stop afterwards."""
+    litellm_executable()
+    with ExitStack() as stack:
+        started: list[tuple[str, _Process, SandboxState]] = []
+        for name, general_settings in variants.items():
+            sandbox = SandboxState()
+            upstream = stack.enter_context(serve_in_thread(create_app(sandbox)))
+            process = _Process(litellm_config(upstream, **general_settings), directory / name)
+            stack.callback(process.stop)
+            process.launch()
+            started.append((name, process, sandbox))
+        proxies = {}
+        for name, process, sandbox in started:
+            process.wait()
+            proxies[name] = LiteLLMProxy(process.url, LITELLM_MASTER_KEY, sandbox)
+        yield proxies
+
+
+@pytest.fixture(scope="session")
+def litellm_proxies_started(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, LiteLLMProxy]]:
+    variants: dict[str, dict[str, Any]] = {
+        "default": {},  # as shipped: no database, mock testing params refused
+        "mock": {"dangerously_allow_mock_testing_request_params": True},
+    }
+    with litellm_proxies(tmp_path_factory.mktemp("litellm"), variants) as proxies:
+        yield proxies
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(litellm_proxies_started: dict[str, LiteLLMProxy]) -> LiteLLMProxy:
+    """The real LiteLLM proxy as configured by default: no database, mock test params refused."""
+    return litellm_proxies_started["default"]
+
+
+@pytest.fixture(scope="session")
+def litellm_mock_proxy(litellm_proxies_started: dict[str, LiteLLMProxy]) -> LiteLLMProxy:
+    """A second proxy that accepts LiteLLM's mock testing request params (mock fallbacks)."""
+    return litellm_proxies_started["mock"]
