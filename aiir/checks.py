@@ -432,7 +432,7 @@ def _template_findings(
             {"env"} if "only-env" in extra else {"inputs", "answers", "vars", "env", "incident"}
         )
         allowed |= extra - {"only-env"}
-        if _PRIVATE.search(source):
+        if _reaches_private(source, expression=expression):
             message = "template reaches for a private attribute ('_…'): the sandbox refuses it"
             out.append(at(doc, loc, "template", message))
             continue
@@ -449,6 +449,14 @@ def _template_findings(
 
 
 _PRIVATE = re.compile(r"\.\s*_|\[\s*['\"]_|\|\s*attr\s*\(\s*['\"]_")
+_TAGS = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)", re.DOTALL)
+
+
+def _reaches_private(source: str, *, expression: bool) -> bool:
+    """``x._y``, ``x['_y']`` or ``attr('_y')`` inside a tag; "Stop. _Then_ page" is only text."""
+    if expression:
+        return _PRIVATE.search(source) is not None
+    return any(_PRIVATE.search(tag.group()) for tag in _TAGS.finditer(source))
 
 
 def _first_line(exc: Exception) -> str:

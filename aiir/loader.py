@@ -3,16 +3,18 @@
 PyYAML's composer gives us a node tree with start marks. We build plain Python data from it
 ourselves, so that we can refuse what ``yaml.safe_load`` would silently accept (duplicate keys,
 unknown tags, several documents) and bound what it would happily expand (alias bombs, deep
-nesting, huge files). The node tree is kept, so a schema error found later can be mapped back to
-``file:line:col`` by walking it (see :meth:`Document.locate`): no position bookkeeping is paid for
-documents that turn out to be valid.
+nesting, huge files). The text is kept, so a schema error found later can be mapped back to
+``file:line:col`` by composing the node tree again and walking it (see :meth:`Document.locate`): no
+position bookkeeping is paid for documents that turn out to be valid. Keeping the node trees of a
+thousand documents instead would cost more in garbage-collector passes over them than the parse.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,11 +42,16 @@ _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML 1.1's, as libyam
 
 @dataclass(frozen=True)
 class Document:
-    """A loaded YAML document: its data, and the node tree to locate any part of it."""
+    """A loaded YAML document: its data, and its text to locate any part of it."""
 
     path: str
     data: Any
-    root: Node | None
+    text: str = field(repr=False)
+
+    @functools.cached_property
+    def root(self) -> Node | None:
+        """The node tree, composed again on first use: only a document with findings needs it."""
+        return _compose(self.text)
 
     def locate(self, loc: Loc, *, key: bool = False) -> tuple[int, int]:
         """1-based line and column of the value at ``loc`` (of its key with ``key=True``).
@@ -113,7 +120,7 @@ def load_text(text: str, path: str) -> Document:
         line, col = _position(text, exc.start)
         raise LoadError(path, line, col, "text is not valid Unicode (lone surrogate)") from None
     try:
-        root = loader.get_single_node()
+        root: Node | None = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, path) from None
     except yaml.reader.ReaderError as exc:
@@ -127,7 +134,16 @@ def load_text(text: str, path: str) -> Document:
     if root is None or _is_empty(root):
         raise LoadError(path, 1, 1, "empty document: expected a mapping")
     builder = _Builder(path)
-    return Document(path, builder.build(root, 0), root)
+    return Document(path, builder.build(root, 0), text)
+
+
+def _compose(text: str) -> Node | None:
+    loader = _Loader(text)
+    try:
+        root: Node | None = loader.get_single_node()
+    finally:
+        loader.dispose()
+    return root
 
 
 def _is_empty(root: Node) -> bool:
@@ -200,9 +216,10 @@ def _mark_position(mark: yaml.Mark, text: str) -> tuple[int, int]:
     point just after the last character instead.
     """
     line, col = mark.line + 1, mark.column + 1
-    at_end = mark.index >= len(text) and not _LINE_BREAK.fullmatch(text[-1:] or "\n")
+    end = len(text) - text.startswith("\ufeff")  # libyaml does not count a byte order mark
+    at_end = mark.index >= end and not _LINE_BREAK.fullmatch(text[-1:] or "\n")
     if at_end and line > 1 and col == 1:
-        return line - 1, len(_LINE_BREAK.split(text)[-1]) + 1
+        return line - 1, len(_LINE_BREAK.split(text.removeprefix("\ufeff"))[-1]) + 1
     return line, col
 
 

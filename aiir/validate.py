@@ -148,10 +148,14 @@ def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, 
     if kind is None:
         claims = isinstance(doc.data, dict) and "aiir" in doc.data
         if claims:
-            message = "unknown kind of aiir document: a runbook has 'nodes', a profile 'profile'"
+            others = ", ".join(k for k in KINDS if k != "runbook")
+            message = (
+                "unknown kind of aiir document: a runbook has 'nodes'; "
+                f"the other kinds a key of their name ({others})"
+            )
             report.findings.append(at(doc, ("aiir",), "kind", message, key=True))
         elif explicit:
-            message = "not an aiir document: expected a mapping with 'aiir: 1' (runbook, profile)"
+            message = f"not an aiir document: expected 'aiir: 1' and one of: {', '.join(KINDS)}"
             report.findings.append(at(doc, (), "kind", message))
         else:
             report.skipped.append(doc.path)

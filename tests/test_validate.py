@@ -390,6 +390,14 @@ def test_template_reaching_for_private_attributes(payload: str) -> None:
     ]
 
 
+def test_underscores_in_plain_text_are_not_private_attributes() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["text"] = (
+        "Stop. _Then_ page; see config._flag or ['_x']. {{ inputs.model }}"
+    )
+    assert check(rb)[1] == []
+
+
 # --- levers --------------------------------------------------------------------------------------
 
 
@@ -707,16 +715,16 @@ def test_broken_aiir_file_in_a_directory_is_reported() -> None:
 def test_aiir_document_of_unknown_kind_in_a_directory_is_reported() -> None:
     write(Path("lib/half.yaml"), "aiir: 1\nid: demo\nnode: {}\n")
     assert [f.render() for f in validate_paths(["lib"]).findings] == [
-        "lib/half.yaml:1:1: error: aiir: "
-        "unknown kind of aiir document: a runbook has 'nodes', a profile 'profile'"
+        "lib/half.yaml:1:1: error: aiir: unknown kind of aiir document: a runbook has 'nodes'; "
+        "the other kinds a key of their name (profile, scenario, workspace, team, inventory, canary)"
     ]
 
 
 def test_explicitly_named_non_aiir_file_is_an_error() -> None:
     write(Path("config.yaml"), {"plugins": ["search"]})
     assert [f.render() for f in validate_paths(["config.yaml"]).findings] == [
-        "config.yaml:1:1: error: "
-        "not an aiir document: expected a mapping with 'aiir: 1' (runbook, profile)"
+        "config.yaml:1:1: error: not an aiir document: expected 'aiir: 1' and one of: "
+        "runbook, profile, scenario, workspace, team, inventory, canary"
     ]
 
 
