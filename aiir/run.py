@@ -7,6 +7,7 @@ nothing is executed and nothing is written.
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -60,7 +61,16 @@ class RunResult:
 
 
 def load_checked(path: Path) -> Runbook:
-    """Load a runbook and refuse it when validation finds errors (warnings are fine)."""
+    """Load a runbook and refuse it when validation finds errors (warnings are fine).
+
+    Cached per file version: a drill suite loads the same library many times over.
+    """
+    stat = path.stat()
+    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_checked(path: Path, mtime_ns: int, size: int) -> Runbook:
     from pydantic import ValidationError
 
     doc = load_file(path)
@@ -88,13 +98,20 @@ def _known_ids(directory: Path) -> set[str]:
     ids: set[str] = set()
     for folder in (directory, data_dir("runbooks")):
         for path in folder.glob("*.yaml"):
-            try:
-                data = load_file(path).data
-            except LoadError:
-                continue
-            if isinstance(data, dict) and isinstance(data.get("id"), str):
-                ids.add(data["id"])
+            stat = path.stat()
+            found = _runbook_id(path.resolve(), stat.st_mtime_ns, stat.st_size)
+            if found is not None:
+                ids.add(found)
     return ids
+
+
+@functools.lru_cache(maxsize=1024)
+def _runbook_id(path: Path, mtime_ns: int, size: int) -> str | None:
+    try:
+        data = load_file(path).data
+    except LoadError:
+        return None
+    return data["id"] if isinstance(data, dict) and isinstance(data.get("id"), str) else None
 
 
 def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:

@@ -6,11 +6,7 @@ inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
-import time
-import traceback
 
 import typer
 
@@ -92,7 +88,15 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_status
     except Exception:  # an unexpected crash: write it down, say where, no traceback on screen
         return _crash()
+    if result == ExitStatus.INTERRUPTED and not argv_is_walk(argv):
+        _say("interrupted")  # Typer turns Ctrl-C into a silent exit 130
     return result if isinstance(result, int) else ExitStatus.OK
+
+
+def argv_is_walk(argv: list[str] | None) -> bool:
+    """Walks print their own resume hint when interrupted."""
+    args = sys.argv[1:] if argv is None else argv
+    return bool(args) and args[0] in {"run", "resume", "tabletop"}
 
 
 def run() -> None:
@@ -107,6 +111,11 @@ def _say(message: str) -> None:
 
 
 def _crash() -> int:
+    import os
+    import tempfile
+    import time
+    import traceback
+
     from aiir.redact import scrub
 
     fd, path = tempfile.mkstemp(prefix=f"aiir-crash-{int(time.time())}-", suffix=".log")

@@ -13,4 +13,4 @@ def command(
     """Print the JSON Schema of a document kind, for editors (yaml-language-server)."""
     from aiir.jsonschema import schema_text
 
-    typer.echo(schema_text(kind))
+    typer.echo(schema_text(kind), nl=False)
