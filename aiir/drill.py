@@ -20,15 +20,15 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from aiir.engine import duration
-from aiir.environment import Environment, parse_iso
+from aiir.environment import SANDBOX_URL, Environment, SystemClock, parse_iso
 from aiir.errors import AiirError, InputError, LoadError
 from aiir.findings import schema_findings
-from aiir.incident import Incident
+from aiir.incident import Incident, load_incident
 from aiir.library import data_dir
 from aiir.loader import Document, load_file
-from aiir.prompter import NoTerminalPrompter
-from aiir.run import check_answers, load_checked, start
-from aiir.sandbox import SandboxState
+from aiir.prompter import MissingAnswer, NoTerminalPrompter
+from aiir.run import check_answers, coerce_inputs, load_checked, start
+from aiir.sandbox import InProcessTransport, SandboxState, create_app
 from aiir.schema import Expectations, FaultSpec, Runbook, Scenario
 
 
@@ -91,6 +91,19 @@ def runbook_path(scenario: Scenario, path: Path) -> Path:
     raise InputError(f"{path}: no shipped runbook with id {scenario.runbook!r}")
 
 
+class Unanswered(NoTerminalPrompter):
+    """A question the scenario does not answer: say where the answer goes."""
+
+    def __init__(self, scenario: Path) -> None:
+        self.scenario = scenario
+
+    def _missing(self, key: str, hint: str) -> MissingAnswer:
+        return MissingAnswer(
+            f"the scenario does not answer {key!r}: add `{key}: {hint}` under answers "
+            f"in {self.scenario}"
+        )
+
+
 @dataclass
 class Prepared:
     """A scenario checked and ready to run: nothing has been executed yet."""
@@ -113,12 +126,30 @@ def prepare(path: Path) -> Prepared:
         declared = ", ".join(runbook.inputs) or "none"
         message = f"runbook {runbook.id!r} has no input {unknown[0]!r} (inputs: {declared})"
         raise doc.error(("inputs", unknown[0]), message, key=True)
+    try:
+        coerce_inputs(runbook, scenario.inputs, "inputs:")
+    except InputError as exc:  # a required input missing, or one of the wrong type
+        raise doc.error(("inputs",) if scenario.inputs else ("runbook",), str(exc)) from None
     for index, fault in enumerate(scenario.faults):
         if fault.at is not None and fault.at not in runbook.nodes:
             raise doc.error(
                 ("faults", index, "at"), f"runbook {runbook.id!r} has no node {fault.at!r}"
             )
     return Prepared(path, scenario, runbook_file, runbook, answers)
+
+
+class DrillClock:
+    """Wall-clock time that skips waits: a retry backoff against the in-process sandbox costs
+    no real time, yet still shows in the journal's timestamps (and in time to containment)."""
+
+    def __init__(self) -> None:
+        self.skipped = dt.timedelta()
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.skipped
+
+    def sleep(self, seconds: float) -> None:
+        self.skipped += dt.timedelta(seconds=seconds)
 
 
 def run_drill(
@@ -131,33 +162,38 @@ def run_drill(
     """Walk the scenario's runbook unattended and judge the walk."""
     scenario = prepared.scenario
     transcript = io.StringIO()
+    staging = bool(gateway_urls)
+    state = SandboxState(seed=7)
     env = Environment(
         console=console or Console(file=transcript, width=100, highlight=False),
-        prompter=NoTerminalPrompter(),
-        http=httpx2.Client(verify=True, follow_redirects=False),
-        environ=environ or {},
+        prompter=Unanswered(prepared.path),
+        http=httpx2.Client(verify=True, follow_redirects=False)
+        if staging
+        else httpx2.Client(transport=InProcessTransport(create_app(state))),
+        clock=SystemClock() if staging else DrillClock(),
+        environ={**(environ or {}), **scenario.env},
         operator="drill",
         incidents_dir=incidents_dir,
         assume_yes=True,
         gateway_urls=dict(gateway_urls or {}),
+        sandbox_url=None if staging else SANDBOX_URL,
     )
-    state = SandboxState(seed=7)
-    if not env.gateway_urls:
-        env.use_sandbox(state)
-    inject = _injector(env, state, prepared.runbook)
+    inject = _injector(env, state)
     for fault in scenario.faults:
         if fault.at is None:
             inject(fault)
     pending = [f for f in scenario.faults if f.at is not None]
 
     def on_node(runbook: str, node: str) -> None:
-        for fault in pending:
-            if fault.at == node:
-                inject(fault)
+        # Once each, and only at the scenario's own runbook's node (a called one may share ids).
+        for fault in [f for f in pending if runbook == prepared.runbook.id and f.at == node]:
+            pending.remove(fault)
+            inject(fault)
 
     env.observers.append(on_node)
     started = time.perf_counter()
     result = DrillResult(prepared.path, scenario)
+    before = _incident_ids(incidents_dir)
     try:
         run = start(
             prepared.runbook_file,
@@ -170,6 +206,8 @@ def run_drill(
         result.groups = judge(scenario.expect, run.incident)
     except AiirError as exc:
         result.error = str(exc)
+        opened = sorted(_incident_ids(incidents_dir) - before)  # stopped part-way: say which
+        result.incident = load_incident(incidents_dir, opened[-1]) if opened else None
     finally:
         env.http.close()
     result.seconds = time.perf_counter() - started
@@ -177,9 +215,11 @@ def run_drill(
     return result
 
 
-def _injector(
-    env: Environment, state: SandboxState, runbook: Runbook
-) -> Callable[[FaultSpec], None]:
+def _incident_ids(root: Path) -> set[str]:
+    return {d.name for d in root.iterdir()} if root.is_dir() else set()
+
+
+def _injector(env: Environment, state: SandboxState) -> Callable[[FaultSpec], None]:
     def inject(fault: FaultSpec) -> None:
         if env.sandbox_url is not None:
             state.add_fault(fault.model, fault.fault, str(fault.value))
@@ -221,9 +261,11 @@ def judge(expect: Expectations, incident: Incident) -> list[Group]:
     if expect.outcome is not None:
         group = Group("outcome")
         if incident.outcome != expect.outcome.value:
-            group.problems.append(
-                f"expected outcome {expect.outcome.value}, got {incident.outcome}"
+            got = (
+                f"{incident.outcome}: {incident.summary}" if incident.summary else incident.outcome
             )
+            group.problems.append(f"expected outcome {expect.outcome.value}, got {got}")
+            group.problems += last_failure(incident)
         groups.append(group)
     if expect.severity is not None:
         group = Group("severity")
@@ -241,17 +283,8 @@ def judge(expect: Expectations, incident: Incident) -> list[Group]:
 
 def _path(expect: Expectations, walked: list[str]) -> Group:
     group = Group("path")
-    if expect.path is not None and walked != expect.path:
-        group.problems.append(f"expected path {' → '.join(expect.path)}")
-        group.problems.append(f"walked path   {' → '.join(walked)}")
-        diverged = next(
-            (i for i, (a, b) in enumerate(zip(expect.path, walked, strict=False)) if a != b), None
-        )
-        if diverged is not None:
-            group.problems.append(
-                f"first difference at step {diverged + 1}: "
-                f"expected {expect.path[diverged]}, walked {walked[diverged]}"
-            )
+    if expect.path is not None:
+        group.problems += path_problems(expect.path, walked)
     group.problems += [
         f"expected to visit {n}, but the walk never reached it"
         for n in expect.visits
@@ -261,6 +294,54 @@ def _path(expect: Expectations, walked: list[str]) -> Group:
         f"expected to avoid {n}, but the walk visited it" for n in expect.avoids if n in walked
     ]
     return group
+
+
+def path_problems(expected: list[str], walked: list[str]) -> list[str]:
+    """How the walk differs from the expected path; [] when it matches.
+
+    Node ids never contain a dot, so an expected path without ``runbook.node`` steps is the
+    scenario's own runbook: a called runbook's steps are left out of the comparison.
+    """
+    if not any("." in step for step in expected):
+        walked = [step for step in walked if "." not in step]
+    if walked == expected:
+        return []
+    problems = [f"expected path {' → '.join(expected)}", f"walked path   {' → '.join(walked)}"]
+    pairs = zip(expected, walked, strict=False)
+    diverged = next((i for i, (a, b) in enumerate(pairs) if a != b), None)
+    if diverged is not None:
+        problems.append(
+            f"first difference at step {diverged + 1}: "
+            f"expected {expected[diverged]}, walked {walked[diverged]}"
+        )
+    elif len(walked) < len(expected):
+        stop = f"after step {len(walked)} ({walked[-1]})" if walked else "before its first step"
+        problems.append(f"the walk ended {stop}; expected next: {expected[len(walked)]}")
+    else:
+        problems.append(
+            f"the walk went on after step {len(expected)}: {' → '.join(walked[len(expected) :])}"
+        )
+    return problems
+
+
+FAILURES = {
+    "capture.stored": "capture",
+    "action.result": "action",
+    "lever.engaged": "lever",
+    "lever.verified": "verify of lever",
+}
+
+
+def last_failure(incident: Incident) -> list[str]:
+    """The last request that failed in the walk: usually why it ended failed or aborted."""
+    for event in reversed(incident.events):
+        kind = FAILURES.get(event.type)
+        if kind is None or event.data.get("ok"):
+            continue
+        what = " ".join(filter(None, [kind, event.data.get("item") or event.data.get("lever")]))
+        reason = event.data.get("reply", {}).get("reason", "failed")
+        return [f"last failure: {what} at {event.data.get('node')}: {reason}"]
+    return []
 
 
 def _levers(expect: Expectations, incident: Incident) -> Group:
@@ -327,7 +408,7 @@ def _containment(bound: str, incident: Incident) -> Group:
     if took is None:
         group.problems.append(f"expected containment within {bound}: no lever was proven effective")
     elif took > duration(bound):
-        group.problems.append(
-            f"expected containment within {bound}, took {took.total_seconds():.1f}s"
-        )
+        seconds = took.total_seconds()
+        shown = f"{seconds:.1f}s" if seconds >= 1 else f"{seconds * 1000:.0f}ms"
+        group.problems.append(f"expected containment within {bound}, took {shown}")
     return group

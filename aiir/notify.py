@@ -273,7 +273,7 @@ class Notifier:
         request = {
             "method": method,
             "url": mask(url),
-            "headers": {k: "***" for k in headers},
+            "headers": dict.fromkeys(headers, "***"),
             "json": json.loads(mask(json.dumps(body, ensure_ascii=False))),
         }
         return Delivery(

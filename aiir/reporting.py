@@ -226,7 +226,10 @@ def report_context(
         "disclosure": disclosure(incident, workspace),
         # Posted with each update, the chain's head anchors the journal outside it: lines cut from
         # the end of a journal leave a valid chain, but not this hash.
-        "journal": {"events": len(incident.events), "hash": incident.events[-1].hash if incident.events else ""},
+        "journal": {
+            "events": len(incident.events),
+            "hash": incident.events[-1].hash if incident.events else "",
+        },
         "now": iso(now),
     }
 

@@ -129,10 +129,21 @@ def check_answers(
     flat: dict[str, Any] = {}
     for key, value in data.items():
         if isinstance(value, dict) and key not in runbook.nodes:
-            flat.update({f"{key}.{k}": v for k, v in value.items()})  # a called runbook's answers
+            flat.update(_nested(key, value))  # a called runbook's answers (and its callees')
             continue
         _check_answer(doc, runbook, (*base, key), value)
         flat[key] = value
+    return flat
+
+
+def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``{child: {node: a, grandchild: {node: b}}}`` -> ``child.node``, ``child.grandchild.node``."""
+    flat: dict[str, Any] = {}
+    for key, value in answers.items():
+        if isinstance(value, dict):
+            flat.update(_nested(f"{prefix}.{key}", value))
+        else:
+            flat[f"{prefix}.{key}"] = value
     return flat
 
 

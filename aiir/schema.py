@@ -766,12 +766,21 @@ class LeverExpectation(Strict):
     not_engaged: list[Slug] = Field(default_factory=list)
 
 
+Step = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z0-9][a-z0-9_-]*\.)?[a-z0-9][a-z0-9_-]*$",
+        description="a node id; a called runbook's node as runbook-id.node-id",
+    ),
+]
+
+
 class Expectations(Strict):
     """What a drill checks after the walk; each group is one JUnit test case."""
 
-    path: list[NodeId] | None = Field(default=None, description="the exact ordered node ids")
-    visits: list[NodeId] = Field(default_factory=list, description="nodes that must be visited")
-    avoids: list[NodeId] = Field(default_factory=list, description="nodes that must not be visited")
+    path: list[Step] | None = Field(default=None, description="the exact ordered node ids")
+    visits: list[Step] = Field(default_factory=list, description="nodes that must be visited")
+    avoids: list[Step] = Field(default_factory=list, description="nodes that must not be visited")
     levers: LeverExpectation | None = None
     outcome: Outcome | None = None
     severity: Severity | None = Field(default=None, description="severity at the end")
@@ -801,6 +810,11 @@ class Scenario(Strict):
     runbook: str = Field(description="runbook id, or a path relative to this file")
     inputs: dict[Slug, str | int | float | bool] = Field(default_factory=dict)
     answers: dict[str, Any] = Field(default_factory=dict, description="answers keyed by node id")
+    env: dict[Annotated[str, Field(pattern=ENV_NAME)], str] = Field(
+        default_factory=dict,
+        description="values of the runbook's environment variables for this exercise "
+        "(simulated-gateway keys only: never a real secret)",
+    )
     faults: list[FaultSpec] = Field(default_factory=list)
     expect: Expectations = Field(default_factory=Expectations)
     injects: list[Inject] = Field(default_factory=list, description="tabletop timeline")
@@ -808,7 +822,7 @@ class Scenario(Strict):
 
 # --- canary suites ---------------------------------------------------------------------------
 
-CANARY_TOKEN = r"^[A-Za-z0-9_-]{8,128}$"
+CANARY_WORD = r"^[A-Za-z0-9_-]{8,128}$"
 CHAT_PATH = "/v1/chat/completions"
 
 
@@ -950,7 +964,7 @@ class DriftLimits(Strict):
     """When a signal counts as drifted against the baseline (defaults: DOMAIN.md §7)."""
 
     enabled: bool = True
-    window: int = Field(default=5, ge=1, le=1_000, description="baseline: the last N clean runs")
+    window: int = Field(default=5, ge=1, le=1_000, description="baseline: the last N passing runs")
     min_samples: int = Field(default=10, ge=2, description="fewer baseline samples: no verdict")
     ks_p: float = Field(default=0.05, gt=0, lt=1, description="Kolmogorov-Smirnov p-value")
     psi: float = Field(default=0.2, gt=0, description="population stability index")
@@ -984,7 +998,7 @@ class CanarySuite(Strict):
     gateways: dict[Slug, Gateway] = Field(min_length=1)
     target: CanaryTarget
     system_prompt: Text | None = None
-    canary_token: bool | Annotated[str, Field(pattern=CANARY_TOKEN)] = Field(
+    canary_token: bool | Annotated[str, Field(pattern=CANARY_WORD)] = Field(
         default=False,
         description="plant a token in the system prompt: true for a fresh random one per run, "
         "or the token your deployed system prompt already carries",

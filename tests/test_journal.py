@@ -80,7 +80,11 @@ def test_an_intact_incident_verifies(incident: Path, capsys: pytest.CaptureFixtu
     assert len(evidence_files(incident)) == 2  # the capture's "before" and "after" windows
     status, output = verify_cli(incident, capsys)
     assert status == 0
-    assert output == f"{incident.name}: journal chain and evidence intact\n"
+    last = json.loads(lines(incident)[-1])
+    assert output == (
+        f"{incident.name}: journal chain and evidence intact\n"
+        f"anchor: {last['seq']} events, last hash {last['hash']}\n"
+    )
 
 
 def test_every_line_is_chained_to_the_one_before(incident: Path) -> None:

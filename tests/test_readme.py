@@ -12,8 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _example() -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```yaml\n(.*?)```", text, re.S)
-    return next(b for b in blocks if "aiir: 1" in b)
+    blocks: list[str] = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    return next(b for b in blocks if "aiir: 1" in b and "nodes:" in b)
 
 
 def test_readme_example_validates_strictly(tmp_path: Path) -> None:
@@ -54,3 +54,14 @@ def test_readme_names_exactly_two_quick_start_commands() -> None:
     assert commands == ["scripts/demo", "scripts/test"]
     for command in commands:
         assert (ROOT / command).is_file()
+
+
+def test_every_yaml_example_in_the_readme_validates(tmp_path: Path) -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    blocks: list[str] = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    documents = [b for b in blocks if "aiir: 1" in b]
+    assert len(documents) >= 3  # a runbook, a scenario, a workspace
+    for index, block in enumerate(documents):
+        path = tmp_path / f"example-{index}.yaml"
+        path.write_text(block, encoding="utf-8")
+        assert main(["validate", "--strict", str(path)]) == 0, block[:200]

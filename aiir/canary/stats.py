@@ -20,7 +20,10 @@ def quantile(values: Sequence[float], q: float) -> float:
     """The ``q`` quantile (0–1) with linear interpolation between order statistics."""
     if not values:
         raise ValueError("quantile of no values")
-    ordered = sorted(values)
+    return _quantile_of_sorted(sorted(values), q)
+
+
+def _quantile_of_sorted(ordered: Sequence[float], q: float) -> float:
     position = (len(ordered) - 1) * q
     low = math.floor(position)
     high = min(low + 1, len(ordered) - 1)
@@ -79,16 +82,16 @@ def psi_fractions(expected: Sequence[float], actual: Sequence[float]) -> float:
     if len(expected) != len(actual):
         raise ValueError("both distributions need the same bins")
     total = 0.0
-    for e, a in zip(expected, actual, strict=True):
-        e, a = max(e, PSI_FLOOR), max(a, PSI_FLOOR)
+    for given_e, given_a in zip(expected, actual, strict=True):
+        e, a = max(given_e, PSI_FLOOR), max(given_a, PSI_FLOOR)
         total += (a - e) * math.log(a / e)
     return total
 
 
 def bin_edges(baseline: Sequence[float], bins: int) -> list[float]:
     """Inner edges at the baseline's quantiles; repeated values collapse into one bin."""
-    edges = {quantile(baseline, i / bins) for i in range(1, bins)}
-    return sorted(edges)
+    ordered = sorted(baseline)
+    return sorted({_quantile_of_sorted(ordered, i / bins) for i in range(1, bins)})
 
 
 def fractions(values: Sequence[float], edges: Sequence[float]) -> list[float]:

@@ -21,7 +21,10 @@ def serve(
         typer.Option("--port", "-p", help="Port to listen on (0: a free port).", min=0, max=65535),
     ] = 4000,
     model: Annotated[
-        list[str] | None, typer.Option("--model", "-m", help="Model group to serve (repeatable).")
+        list[str] | None,
+        typer.Option(
+            "--model", "-m", help="Model group to serve (repeatable; default: the seeded world's)."
+        ),
     ] = None,
     master_key_env: Annotated[
         str | None,
@@ -30,13 +33,15 @@ def serve(
         ),
     ] = None,
 ) -> int:
-    """Serve the simulated gateway (OpenAI chat, LiteLLM admin API, faults) until Ctrl-C."""
+    """Serve the simulated gateway until Ctrl-C: OpenAI chat and LiteLLM's admin API, the agent
+    platform (agents, tools, memory, RAG collections), a scoring service with its MLflow registry,
+    Airflow and Unleash, and faults on command (POST /sandbox/faults)."""
     import os
 
     import uvicorn
 
     from aiir.errors import ExitStatus, InputError
-    from aiir.sandbox import SandboxState, create_app
+    from aiir.sandbox import SandboxState, create_app, world
     from aiir.sandbox.transport import free_port
 
     master = None
@@ -44,7 +49,7 @@ def serve(
         master = os.environ.get(master_key_env)
         if not master:
             raise InputError(f"--master-key-env {master_key_env}: the variable is not set")
-    state = SandboxState(models=model or ["support-bot", "support-bot-fallback"], master_key=master)
+    state = SandboxState(models=model or list(world.MODELS), master_key=master)
     port = port or free_port(host)
     typer.echo(
         f"aiir sandbox on http://{host}:{port}  (models: {', '.join(state.models)}; Ctrl-C stops)"

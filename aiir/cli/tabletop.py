@@ -38,11 +38,17 @@ def command(
 
     from aiir.drill import prepare
     from aiir.environment import default_operator, has_terminal, incidents_root
-    from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
+    from aiir.errors import InputError
+    from aiir.prompter import TerminalPrompter
     from aiir.tabletop import default_environment, run_tabletop
 
     prepared = prepare(scenario)
-    prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()
+    if not has_terminal():  # the room answers at the keyboard; nothing could answer here
+        raise InputError(
+            f"a tabletop needs a terminal: the room answers the runbook's questions "
+            f"(to walk {scenario} unattended, give it answers and run: aiir drill {scenario})"
+        )
+    prompter = TerminalPrompter()
     console = Console(highlight=False)
     env = default_environment(
         console,

@@ -1,0 +1,118 @@
+"""A suite's telemetry over time: one JSON Lines file per suite, one line per run.
+
+Each line holds the run's samples per signal (for drift), its failures in brief, its drift
+verdicts and the state of its alert, so that the next run knows which alert to resolve. Lines are
+appended with one ``write`` on an ``O_APPEND`` descriptor; a line that does not parse (a run cut
+short by a crash) is skipped when reading.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiir.canary.drift import SIGNALS
+
+HISTORY_VARIABLE = "AIIR_CANARY_HISTORY"
+FORMAT = 1
+TAIL_BYTES = 8 * 1024 * 1024  # a canary every minute for months: only the recent runs are read
+
+
+def history_root(environ: Mapping[str, str], flag: Path | None = None) -> Path:
+    """``--history-dir``, else ``$AIIR_CANARY_HISTORY``, else ``./.aiir/canary-history``."""
+    if flag is not None:
+        return flag
+    if environ.get(HISTORY_VARIABLE):
+        return Path(environ[HISTORY_VARIABLE])
+    return Path(".aiir") / "canary-history"
+
+
+@dataclass(frozen=True)
+class AlertState:
+    """The alert a suite's target has open (or had): remembered so recovery can resolve it."""
+
+    open: bool = False
+    dedup_key: str = ""
+    since: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"open": self.open, "dedup_key": self.dedup_key, "since": self.since}
+
+
+class History:
+    """The runs of one suite, oldest first."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: list[dict[str, Any]] = []
+
+    @classmethod
+    def of(cls, root: Path, suite: str) -> History:
+        history = cls(root / f"{suite}.jsonl")
+        history.records = list(_read(history.path))
+        return history
+
+    def for_target(self, key: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("target", {}).get("key") == key]
+
+    def baseline(self, key: str, window: int) -> tuple[dict[str, list[float]], int]:
+        """Samples pooled from the last ``window`` passing runs of ``key``.
+
+        A failing run (a leak, an outage, drift) is not what normal looks like: kept out, the
+        baseline still tells when the target is back to normal.
+        """
+        clean = [r for r in self.for_target(key) if r.get("ok")][-window:]
+        pooled: dict[str, list[float]] = {name: [] for name in SIGNALS}
+        for record in clean:
+            for name in SIGNALS:
+                pooled[name].extend(_numbers(record.get("samples", {}).get(name)))
+        return pooled, len(clean)
+
+    def alert(self, key: str) -> AlertState:
+        for record in reversed(self.for_target(key)):
+            state = record.get("alert")
+            if isinstance(state, dict):
+                return AlertState(
+                    bool(state.get("open")), str(state.get("dedup_key", "")), state.get("since")
+                )
+        return AlertState()
+
+    def append(self, record: dict[str, Any]) -> None:
+        line = json.dumps({"v": FORMAT, **record}, ensure_ascii=False, sort_keys=True) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        self.records.append(record)
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    """The runs in the last :data:`TAIL_BYTES` of the file (the first, partial line dropped)."""
+    if not path.is_file():
+        return []
+    records = []
+    with open(path, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - TAIL_BYTES))
+        if size > TAIL_BYTES:
+            handle.readline()
+        for line in handle:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+    return records
+
+
+def _numbers(values: Sequence[Any] | None) -> list[float]:
+    return [
+        float(v) for v in values or [] if isinstance(v, int | float) and not isinstance(v, bool)
+    ]

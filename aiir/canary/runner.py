@@ -1,0 +1,161 @@
+"""Sending a suite's prompts: asynchronous, at most ``concurrency`` requests in flight.
+
+Every reply is judged as soon as it arrives. A reply that is not a chat completion (an error
+status, no answer in time, a body of another shape) is a failed sample with its reason; it is
+never judged as if it were an output.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+
+from aiir.canary.assertions import Verdict, is_refusal, judge
+from aiir.canary.suite import LoadedSuite, Target, system_message
+from aiir.safe import plain
+from aiir.schema import CanaryPrompt
+
+MAX_BACKOFF = 5.0
+EXCERPT = 300
+
+
+@dataclass(repr=False)  # asyncio may repr a list of thousands of these: keep it cheap
+class Sample:
+    """One reply to one prompt, and the verdict of each of the prompt's assertions."""
+
+    prompt: CanaryPrompt
+    repeat: int
+    output: str = ""
+    latency_ms: float = 0.0
+    status: int | None = None
+    error: str | None = None
+    logprob: float | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and all(v.ok for v in self.verdicts)
+
+    @property
+    def refused(self) -> bool:
+        return self.error is None and is_refusal(self.output)
+
+
+@dataclass(frozen=True, repr=False)
+class _Job:
+    prompt: CanaryPrompt
+    repeat: int
+    body: bytes
+
+
+async def send_all(
+    loaded: LoadedSuite,
+    target: Target,
+    token: str | None,
+    client: httpx2.AsyncClient,
+    tick: Callable[[], None] | None = None,
+) -> list[Sample]:
+    """Every prompt, ``repeats`` times each, through ``client``; samples in suite order.
+
+    ``client`` carries the target's headers and the suite's timeout.
+    """
+    suite = loaded.suite
+    jobs = [
+        _Job(prompt, repeat, _body(loaded, prompt, token))
+        for prompt in suite.prompts
+        for repeat in range(prompt.repeats or suite.repeats)
+    ]
+    samples: list[Sample | None] = [None] * len(jobs)
+    queue = iter(enumerate(jobs))
+
+    async def worker() -> None:
+        for index, job in queue:  # one shared iterator: each job is taken once
+            sample = await _ask(client, target.url, job, suite.timeout, suite.retries)
+            if sample.error is None:
+                sample.verdicts = [
+                    judge(check, sample.output, sample.latency_ms, token)
+                    for check in job.prompt.assert_
+                ]
+            samples[index] = sample
+            if tick is not None:
+                tick()
+
+    await asyncio.gather(*(worker() for _ in range(min(suite.concurrency, len(jobs)))))
+    return [s for s in samples if s is not None]
+
+
+def _body(loaded: LoadedSuite, prompt: CanaryPrompt, token: str | None) -> bytes:
+    suite = loaded.suite
+    messages = []
+    system = system_message(suite, token)
+    if system:
+        messages.append({"role": "system", "content": system})
+    messages.append({"role": "user", "content": prompt.prompt})
+    body: dict[str, Any] = {**suite.target.params, "model": suite.target.model}
+    body["messages"] = messages
+    if suite.logprobs:
+        body["logprobs"] = True
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+async def _ask(
+    client: httpx2.AsyncClient, url: str, job: _Job, timeout: float, retries: int
+) -> Sample:
+    attempt = 0
+    while True:
+        sample, retry = await _attempt(client, url, job, timeout)
+        if not retry or attempt >= retries:
+            return sample
+        attempt += 1
+        await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF))
+
+
+async def _attempt(
+    client: httpx2.AsyncClient, url: str, job: _Job, timeout: float
+) -> tuple[Sample, bool]:
+    sample = Sample(job.prompt, job.repeat)
+    started = time.perf_counter()
+    try:
+        response = await client.post(url, content=job.body)
+    except httpx2.TimeoutException:
+        sample.error = f"no reply within {timeout:g} s"
+        return sample, True
+    except httpx2.TransportError as exc:
+        sample.error = f"connection failed: {(str(exc) or type(exc).__name__).splitlines()[0]}"
+        return sample, True
+    sample.latency_ms = (time.perf_counter() - started) * 1000
+    sample.status = response.status_code
+    if not 200 <= response.status_code < 300:
+        sample.error = f"HTTP {response.status_code}: {_excerpt(response.text)}"
+        return sample, response.status_code == 429 or response.status_code >= 500
+    _read(sample, response.content)
+    return sample, False
+
+
+def _read(sample: Sample, content: bytes) -> None:
+    """Output and mean token log-probability of an OpenAI chat completion."""
+    try:
+        choice = json.loads(content)["choices"][0]
+        text = choice["message"].get("content")
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        sample.error = (
+            f"reply is not a chat completion: {_excerpt(content.decode(errors='replace'))}"
+        )
+        return
+    sample.output = text if isinstance(text, str) else ""
+    tokens = (choice.get("logprobs") or {}).get("content") if isinstance(choice, dict) else None
+    values = [t["logprob"] for t in tokens or [] if isinstance(t, dict) and "logprob" in t]
+    numbers = [float(v) for v in values if isinstance(v, int | float)]
+    if numbers:
+        sample.logprob = sum(numbers) / len(numbers)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(plain(text).split())
+    return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"

@@ -1,0 +1,145 @@
+"""``aiir canary run`` and ``aiir canary from-incident``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+app = typer.Typer(
+    help="Canary prompts against a model: assertions, drift, alerts, incidents.",
+    no_args_is_help=True,
+)
+
+
+@app.command("run")
+def run(
+    suites: Annotated[list[Path], typer.Argument(help="Canary suite files.")],
+    gateway: Annotated[
+        list[str] | None,
+        typer.Option("--gateway", "-g", help="Point a declared gateway elsewhere: NAME=URL."),
+    ] = None,
+    sandbox: Annotated[
+        bool, typer.Option("--sandbox", help="Run against the built-in simulated gateway.")
+    ] = False,
+    junit: Annotated[
+        Path | None, typer.Option("--junit", help="Write JUnit XML here (for CI test reports).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+    alert: Annotated[
+        bool,
+        typer.Option(
+            "--alert", help="Page (PagerDuty) and post (Slack) as each suite's alert says."
+        ),
+    ] = False,
+    on_fail_run: Annotated[
+        Path | None,
+        typer.Option("--on-fail-run", help="On failure, open an incident of this runbook."),
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Input of the --on-fail-run runbook: KEY=VALUE."),
+    ] = None,
+    history_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--history-dir",
+            help="Where run history is kept (default: $AIIR_CANARY_HISTORY or "
+            "./.aiir/canary-history).",
+        ),
+    ] = None,
+    incident_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--incident-dir", help="Where incidents are kept (default: ./.aiir/incidents)."
+        ),
+    ] = None,
+) -> int:
+    """Send canary prompts, check every reply and the drift; exit 1 on any failure."""
+    import json
+
+    from aiir.canary.history import history_root
+    from aiir.canary.report import as_json as runs_json
+    from aiir.canary.report import show, write_junit
+    from aiir.canary.sweep import SweepOptions, sweep
+    from aiir.environment import Environment, incidents_root
+    from aiir.errors import ExitStatus
+
+    env = Environment.for_terminal()
+    if as_json:  # stdout carries the JSON alone; a walked runbook talks on stderr
+        from rich.console import Console
+
+        env.console = Console(highlight=False, stderr=True)
+    env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
+    options = SweepOptions(
+        gateway_urls=_pairs(gateway, "--gateway"),
+        alert=alert,
+        history_dir=history_root(env.environ, history_dir),
+        on_fail_run=on_fail_run,
+        inputs=_pairs(set_, "--set"),
+        progress=env.console.is_terminal and not _in_ci(env.environ) and not as_json,
+    )
+    if sandbox:
+        from aiir.sandbox import SandboxState
+
+        options.sandbox = SandboxState()
+        env.use_sandbox(options.sandbox)
+    runs = sweep(suites, env, options)
+    if as_json:
+        typer.echo(json.dumps(runs_json(runs), indent=2, ensure_ascii=False))
+    else:
+        show(env.console, runs)
+    if junit is not None:
+        write_junit(junit, runs)
+    failed = any(not r.ok for r in runs) or any(not d.ok for r in runs for d in r.deliveries)
+    return ExitStatus.FAILED if failed else ExitStatus.OK
+
+
+@app.command("from-incident")
+def from_incident(
+    incident: Annotated[str, typer.Argument(help="Incident id (see: aiir incidents).")],
+    suite: Annotated[
+        Path, typer.Option("--suite", help="Suite file to append to (created if missing).")
+    ],
+    incident_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--incident-dir", help="Where incidents are kept (default: ./.aiir/incidents)."
+        ),
+    ] = None,
+) -> int:
+    """Turn an incident's hostile prompts into regression canaries in a suite."""
+    import os
+
+    from aiir.canary.learn import learn
+    from aiir.environment import incidents_root
+    from aiir.errors import ExitStatus
+    from aiir.workspace import current
+
+    root = incidents_root(os.environ, incident_dir, current(os.environ))
+    added = learn(root, incident, suite)
+    typer.echo(f"{suite}: {len(added)} regression canary(ies) added from {incident}")
+    for prompt_id in added:
+        typer.echo(f"  {prompt_id}")
+    return ExitStatus.OK
+
+
+def _pairs(given: list[str] | None, flag: str) -> dict[str, str]:
+    """NAME=VALUE flags; aiir.run has the same, but importing it loads the runbook engine."""
+    from aiir.errors import InputError
+
+    out: dict[str, str] = {}
+    for pair in given or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"{flag} {pair!r}: expected NAME=VALUE")
+        out[name.strip()] = value
+    return out
+
+
+def _in_ci(environ: Mapping[str, str]) -> bool:
+    return environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
