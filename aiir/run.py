@@ -65,7 +65,10 @@ def load_checked(path: Path) -> Runbook:
 
     Cached per file version: a drill suite loads the same library many times over.
     """
-    stat = path.stat()
+    try:
+        stat = path.stat()
+    except OSError:
+        return _load_checked(path, 0, 0)  # load_file reports the missing file with its path
     return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size)
 
 

@@ -87,6 +87,8 @@ def _check_runbook(
     from aiir.canary.escalate import runbook_inputs
     from aiir.run import coerce_inputs, env_values, load_checked
 
+    if not path.is_file():
+        raise InputError(f"--on-fail-run {path}: no such runbook file")
     runbook = load_checked(path)
     env_values(runbook, env.environ, dry_run=options.sandbox is not None)
     for model in models:

@@ -70,7 +70,11 @@ class LiteLLMApi:
             "index": 0,
             "finish_reason": "stop",
             "message": {"role": "assistant", "content": served.content},
-            "logprobs": {"content": [{"token": "x", "logprob": served.logprob}]}
+            "logprobs": {
+                "content": [
+                    {"token": "x", "logprob": served.logprob, "bytes": [120], "top_logprobs": []}
+                ]
+            }
             if body.get("logprobs")
             else None,
         }
