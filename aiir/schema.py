@@ -42,7 +42,7 @@ Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
 class Strict(BaseModel):
     """Base for every document model: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True)
 
 
 class Severity(enum.StrEnum):
@@ -133,7 +133,7 @@ class Expect(Strict):
         default_factory=dict, description="response header -> required value"
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Request(Strict):
@@ -164,7 +164,7 @@ class Request(Strict):
         description="variable -> dotted path in the JSON response (or 'status', 'header.NAME')",
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _use_or_spelled_out(self) -> Request:
@@ -557,7 +557,7 @@ class ProfileAction(Strict):
         default=False, description="changes gateway configuration (needs admin rights)"
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
     def _path_only(self) -> ProfileAction:
@@ -797,7 +797,7 @@ class Inject(Strict):
     text: Text
     from_: str | None = Field(default=None, alias="from", description="who brings the news")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class Scenario(Strict):
@@ -894,7 +894,7 @@ class CanaryCheck(Strict):
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     description: Text | None = Field(default=None, description="shown when the check fails")
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @property
     def base(self) -> str:
@@ -946,7 +946,7 @@ class CanaryPrompt(Strict):
     repeats: int | None = Field(default=None, ge=1, le=1_000, description="default: the suite's")
     assert_: list[CanaryCheck] = Field(alias="assert", min_length=1)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
 class CanaryTarget(Strict):
