@@ -72,6 +72,11 @@ class Gateway:
         if path == "/fallback" and method == "POST":
             self.fallbacks[str(body.get("model"))] = list(body.get("fallback_models", []))
             return 200, {"model": body.get("model"), "fallback_models": body.get("fallback_models")}
+        if path.startswith("/fallback/") and method == "GET":
+            model = path.rsplit("/", 1)[1]
+            if model not in self.fallbacks:
+                return 404, {"detail": {"error": f"No general fallbacks configured for {model}"}}
+            return 200, {"model": model, "fallback_models": self.fallbacks[model]}
         if path.startswith("/fallback/") and method == "DELETE":
             self.fallbacks.pop(path.rsplit("/", 1)[1], None)
             return 200, {"deleted": True}
