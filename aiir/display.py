@@ -56,6 +56,25 @@ class Screen:
     def text(self, value: str, style: str = "") -> Text:
         return inert(self.scrub(value), style)
 
+    def say(self, line: Text) -> None:
+        """In a terminal through rich; in a log straight to the file: no wrapping, no styling
+        to strip, a fraction of the cost per line."""
+        if self.console.is_terminal:
+            self.console.print(line)
+        else:
+            self.console.file.write(line.plain + "\n")
+
+    def box(self, body: Text, title: Text, border: str = "") -> None:
+        """A framed panel in a terminal; in a log (CI, a pipe) a titled block, cheaper to draw
+        and easier to grep."""
+        if self.console.is_terminal:
+            self.console.print(Panel(body, title=title, title_align="left", border_style=border))
+            return
+        heading = Text("── ")
+        heading.append_text(title)
+        self.say(heading)
+        self.say(body)
+
     def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
         verb = "Resuming" if resumed else "Incident"
         header = Text.assemble(
@@ -69,7 +88,7 @@ class Screen:
             header.append("  DRILL", style="bold magenta")
         if incident.dry_run:
             header.append("  DRY RUN: nothing is sent", style="bold cyan")
-        self.console.print(header)
+        self.say(header)
 
     def node(
         self,
@@ -94,46 +113,35 @@ class Screen:
         if text.strip():
             body.append("\n")
             body.append_text(self.text(reflow(text.strip())))
-        self.console.print(Panel(body, title=self.text(node.title, "bold"), title_align="left"))
+        self.box(body, self.text(node.title, "bold"))
 
     def severity(self, severity: str) -> None:
-        self.console.print(
-            Text.assemble("Severity now ", (severity, SEVERITY_STYLE.get(severity, "")))
-        )
+        self.say(Text.assemble("Severity now ", (severity, SEVERITY_STYLE.get(severity, ""))))
 
     def note(self, message: str) -> None:
-        self.console.print(self.text(f"  {message}", "dim"))
+        self.say(self.text(f"  {message}", "dim"))
 
     def failure(self, problem: str) -> None:
-        self.console.print(self.text(f"✗ {problem}", "bold red"))
+        self.say(self.text(f"✗ {problem}", "bold red"))
 
     def request(self, what: str, summary: dict[str, Any]) -> None:
         shown = json.dumps(summary, indent=2, ensure_ascii=False, default=str)
-        self.console.print(
-            Panel(
-                self.text(shown),
-                title=self.text(what, "bold"),
-                title_align="left",
-                border_style="yellow",
-            )
-        )
+        self.box(self.text(shown), self.text(what, "bold"), "yellow")
 
     def reply(self, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
         status = reply.status if reply.status is not None else "no response"
-        self.console.print(self.text(f"  → {status}: {reply.reason}", style))
+        self.say(self.text(f"  → {status}: {reply.reason}", style))
         if not reply.ok and reply.text:
-            self.console.print(self.text(f"    {plain(reply.text[:500])}", "dim"))
+            self.say(self.text(f"    {plain(reply.text[:500])}", "dim"))
 
     def lever(self, record: LeverRecord) -> None:
         style = LEVER_STYLE.get(record.state, "bold red")
-        self.console.print(
-            self.text(f"  Lever {record.lever}: {record.state}: {record.verdict}", style)
-        )
+        self.say(self.text(f"  Lever {record.lever}: {record.state}: {record.verdict}", style))
 
     def captured(self, name: str, relative: str, digest: str, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
-        self.console.print(
+        self.say(
             self.text(
                 f"  Evidence {name}: {relative} sha256 {digest[:16]}… ({reply.size} bytes)", style
             )
@@ -142,34 +150,27 @@ class Screen:
             self.reply(reply)
 
     def message(self, channel: str, audience: str, text: str) -> None:
-        self.console.print(
-            Panel(
-                self.text(text),
-                title=f"Message ({channel}, {audience})",
-                title_align="left",
-                border_style="blue",
-            )
-        )
+        self.box(self.text(text), Text(f"Message ({channel}, {audience})"), "blue")
 
     def delivered(self, channel: str, ok: bool, reason: str, reference: str | None) -> None:
         ref = f" ({reference})" if reference else ""
         if ok:
-            self.console.print(self.text(f"  ✓ sent to {channel}{ref}", "green"))
+            self.say(self.text(f"  ✓ sent to {channel}{ref}", "green"))
         else:
-            self.console.print(self.text(f"  ✗ {channel} did not take it: {reason}", "bold red"))
+            self.say(self.text(f"  ✗ {channel} did not take it: {reason}", "bold red"))
 
     def reminder(self, message: str) -> None:
-        self.console.print(self.text(f"⏰ {message}", "bold yellow"))
+        self.say(self.text(f"⏰ {message}", "bold yellow"))
 
     def ended(self, incident: Incident, outcome: str, summary: str) -> None:
         style = "bold green" if outcome not in {"failed", "aborted"} else "bold red"
-        self.console.print(Text.assemble(("Outcome: ", "bold"), (outcome, style)))
+        self.say(Text.assemble(("Outcome: ", "bold"), (outcome, style)))
         if summary:
-            self.console.print(self.text(summary))
+            self.say(self.text(summary))
         engaged = incident.needs_release()
         if engaged:
             names = ", ".join(r.lever for r in engaged)
-            self.console.print(
+            self.say(
                 self.text(
                     f"Still engaged: {names}; release with: aiir release {incident.id}", "yellow"
                 )

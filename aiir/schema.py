@@ -42,7 +42,9 @@ Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
 class Strict(BaseModel):
     """Base for every document model: unknown keys are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True
+    )
 
 
 class Severity(enum.StrEnum):

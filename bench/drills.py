@@ -37,21 +37,11 @@ from aiir.environment import Environment
 from aiir.prompter import NoTerminalPrompter
 from aiir.run import start
 from aiir.sandbox import InProcessTransport
+from bench.common import fsync_off
 
 GOAL_S = 3.0
 ROOT = Path(__file__).resolve().parent.parent
 Recorded = tuple[int, list[tuple[bytes, bytes]], bytes]
-
-
-@contextlib.contextmanager
-def fsync_off() -> Iterator[None]:
-    """The same writes, not waited for."""
-    real = os.fsync
-    os.fsync = lambda fd: None
-    try:
-        yield
-    finally:
-        os.fsync = real
 
 
 @contextlib.contextmanager

@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import io
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -34,6 +33,7 @@ from aiir.environment import Environment
 from aiir.journal import Journal
 from aiir.prompter import NoTerminalPrompter, ScriptedPrompter
 from aiir.run import load_checked, start
+from bench.common import fsync_off
 
 GOAL = 1.5
 KINDS = (
@@ -134,17 +134,6 @@ def gateway(request: httpx2.Request) -> httpx2.Response:
     if request.url.path == "/logs":
         return httpx2.Response(200, json=[{"id": n, "prompt": "hi"} for n in range(20)])
     return httpx2.Response(200, json={"on": True, "ok": True})
-
-
-@contextlib.contextmanager
-def fsync_off() -> Iterator[None]:
-    """The same writes, not waited for: what is left is the engine's own time."""
-    real = os.fsync
-    os.fsync = lambda fd: None
-    try:
-        yield
-    finally:
-        os.fsync = real
 
 
 @contextlib.contextmanager
