@@ -196,11 +196,12 @@ def report(
 
     env = _environment(incident_dir)
     record = load_incident(env.incidents_dir, incident)
-    text = scrub(
-        render_report(
-            record, template, env.workspace, env.clock.now(), parse_aware_at(aware_at or [])
-        )
+    from aiir.safe import plain
+
+    rendered = render_report(
+        record, template, env.workspace, env.clock.now(), parse_aware_at(aware_at or [])
     )
+    text = plain(scrub(rendered))  # answers and replies quoted in it are hostile data
     if out is None:
         typer.echo(text)
     else:
