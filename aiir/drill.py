@@ -182,6 +182,8 @@ def run_drill(
     for fault in scenario.faults:
         if fault.at is None:
             inject(fault)
+    if not staging:
+        replay_traffic(env, scenario)
     pending = [f for f in scenario.faults if f.at is not None]
 
     def on_node(runbook: str, node: str) -> None:
@@ -217,6 +219,15 @@ def run_drill(
 
 def _incident_ids(root: Path) -> set[str]:
     return {d.name for d in root.iterdir()} if root.is_dir() else set()
+
+
+def replay_traffic(env: Environment, scenario: Scenario) -> None:
+    """The incident happens first: the scenario's user traffic goes through the simulated gateway
+    (with its faults), so the gateway's logs hold what forensics will capture."""
+    for item in scenario.traffic:
+        headers = {"Authorization": f"Bearer {item.key}"} if item.key else {}
+        body = {"model": item.model, "messages": [{"role": "user", "content": item.prompt}]}
+        env.http.post(f"{SANDBOX_URL}/v1/chat/completions", json=body, headers=headers)
 
 
 def _injector(env: Environment, state: SandboxState) -> Callable[[FaultSpec], None]:

@@ -802,6 +802,14 @@ class Inject(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
+class Traffic(Strict):
+    """A user request that happens before the walk starts (what caused the incident)."""
+
+    model: str
+    prompt: Text
+    key: str | None = Field(default=None, description="the virtual key it came with (simulated)")
+
+
 class Scenario(Strict):
     """A drill or tabletop scenario around one runbook."""
 
@@ -818,6 +826,9 @@ class Scenario(Strict):
         "(simulated-gateway keys only: never a real secret)",
     )
     faults: list[FaultSpec] = Field(default_factory=list)
+    traffic: list[Traffic] = Field(
+        default_factory=list, description="requests sent through the simulated gateway first"
+    )
     expect: Expectations = Field(default_factory=Expectations)
     injects: list[Inject] = Field(default_factory=list, description="tabletop timeline")
 
