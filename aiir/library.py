@@ -7,6 +7,7 @@ the package when a wheel is built; this module finds them either way.
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import TypeVar
 
@@ -55,6 +56,42 @@ def builtin_profiles() -> dict[str, Profile]:
         profile = parse(load_file(path), Profile)
         profiles[profile.profile] = profile
     return profiles
+
+
+def profile_dirs() -> tuple[Path, ...]:
+    """Folders of a team's own gateway profiles: ``$AIIR_PROFILE_PATH`` (os.pathsep-separated)
+    and the ``profiles/`` folder of the workspace around the current directory."""
+    from aiir.workspace import find
+
+    found = [Path(p) for p in os.environ.get("AIIR_PROFILE_PATH", "").split(os.pathsep) if p]
+    config = find(Path.cwd(), os.environ)
+    if config is not None:
+        found.append(config.parent / "profiles")
+    return tuple(d.resolve() for d in found if d.is_dir())
+
+
+def profiles() -> dict[str, Profile]:
+    """The shipped profiles and the team's own (an in-house gateway needs no code)."""
+    return profiles_in(profile_dirs())
+
+
+def profiles_in(folders: tuple[Path, ...]) -> dict[str, Profile]:
+    """The shipped profiles, then those in ``folders`` (a later one of the same name wins)."""
+    found = dict(builtin_profiles())
+    for folder in folders:
+        for path in sorted(folder.glob("*.y*ml")):
+            profile = _profile_file(path, path.stat().st_mtime_ns)
+            if profile is not None:
+                found[profile.profile] = profile
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _profile_file(path: Path, mtime_ns: int) -> Profile | None:
+    doc = load_file(path)
+    if not (isinstance(doc.data, dict) and "profile" in doc.data):
+        return None
+    return parse(doc, Profile)
 
 
 def load_runbook(path: str | Path) -> Runbook:

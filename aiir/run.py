@@ -23,7 +23,7 @@ from aiir.findings import schema_findings
 from aiir.gateway import resolve_endpoint
 from aiir.incident import Incident, incident_dir, new_incident_id
 from aiir.journal import Journal
-from aiir.library import builtin_profiles, data_dir, parse
+from aiir.library import data_dir, parse, profile_dirs, profiles, profiles_in
 from aiir.loader import Document, load_file
 from aiir.redact import MIN_SECRET, scrub
 from aiir.schema import CallNode, ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
@@ -65,15 +65,16 @@ def load_checked(path: Path) -> Runbook:
 
     Cached per file version: a drill suite loads the same library many times over.
     """
+    folders = profile_dirs()
     try:
         stat = path.stat()
     except OSError:
-        return _load_checked(path, 0, 0)  # load_file reports the missing file with its path
-    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size)
+        return _load_checked(path, 0, 0, folders)  # load_file reports the missing file
+    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size, folders)
 
 
 @functools.lru_cache(maxsize=256)
-def _load_checked(path: Path, mtime_ns: int, size: int) -> Runbook:
+def _load_checked(path: Path, mtime_ns: int, size: int, folders: tuple[Path, ...]) -> Runbook:
     from pydantic import ValidationError
 
     doc = load_file(path)
@@ -83,7 +84,7 @@ def _load_checked(path: Path, mtime_ns: int, size: int) -> Runbook:
         raise ValidationFailed(_lines(schema_findings(doc, exc))) from None
     calls = any(isinstance(node, CallNode) for node in runbook.nodes.values())
     known = _known_ids(path.parent) if calls else set()  # parsing them all is slow
-    findings = checks.runbook_findings(doc, runbook, builtin_profiles(), known)
+    findings = checks.runbook_findings(doc, runbook, profiles_in(folders), known)
     errors = [f for f in findings if f.level == "error"]
     if errors:
         raise ValidationFailed(_lines(errors))
@@ -432,7 +433,7 @@ def start(
                 },
             )
         )
-    walk = Walk(env, journal, incident, builtin_profiles(), source, scripted or {}, secrets)
+    walk = Walk(env, journal, incident, profiles(), source, scripted or {}, secrets)
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
     return _walk(walk, frame)
@@ -486,7 +487,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
     env_vals = env_values(runbook, env.environ, dry_run=False)
     secrets = secret_values(runbook, env_vals)
     journal.scrub = lambda t: scrub(t, secrets, patterns=False)
-    walk = Walk(env, journal, incident, builtin_profiles(), source, scripted, secrets)
+    walk = Walk(env, journal, incident, profiles(), source, scripted, secrets)
     incident.apply(journal.append("incident.resumed", {"from_step": walk.last_recorded}))
     frame = Frame(runbook, dict(incident.inputs), endpoints_for(runbook, env, env_vals), env_vals)
     walk.screen.opened(incident, runbook, resumed=True)
@@ -506,7 +507,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
             )
     source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
-    walk = Walk(env, journal, incident, builtin_profiles(), source, {}, set())
+    walk = Walk(env, journal, incident, profiles(), source, {}, set())
     walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
     frames = _frames_for_release(walk, runbook, source, incident)
     if not pending:  # say so: a silent success reads as "maybe it did something"

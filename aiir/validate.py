@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from aiir import checks
 from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
-from aiir.library import builtin_profiles, shipped_runbooks
+from aiir.library import profiles as all_profiles
+from aiir.library import shipped_runbooks
 from aiir.loader import MAX_BYTES, Document, load_file
 from aiir.schema import CanarySuite, Inventory, Profile, Runbook, Scenario, Team, Workspace
 
@@ -79,7 +80,7 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
     files = list(_expand(paths))
     runbooks: dict[str, tuple[Document, Runbook]] = {}
     claimed: set[str] = set()  # ids of invalid runbooks too: calls to them are not also errors
-    profiles = dict(builtin_profiles())
+    profiles = dict(all_profiles())
     for path, explicit in files:
         doc, kind = _load(path, explicit, report)
         if doc is None or kind is None:
