@@ -52,6 +52,7 @@ class Screen:
     def __init__(self, console: Console, scrub: Callable[[str], str]) -> None:
         self.console = console
         self.scrub = scrub
+        self.terminal = console.is_terminal  # asked once: rich re-reads the environment each time
 
     def text(self, value: str, style: str = "") -> Text:
         return inert(self.scrub(value), style)
@@ -59,7 +60,7 @@ class Screen:
     def say(self, line: Text) -> None:
         """In a terminal through rich; in a log straight to the file: no wrapping, no styling
         to strip, a fraction of the cost per line."""
-        if self.console.is_terminal:
+        if self.terminal:
             self.console.print(line)
         else:
             self.console.file.write(line.plain + "\n")
@@ -67,7 +68,7 @@ class Screen:
     def box(self, body: Text, title: Text, border: str = "") -> None:
         """A framed panel in a terminal; in a log (CI, a pipe) a titled block, cheaper to draw
         and easier to grep."""
-        if self.console.is_terminal:
+        if self.terminal:
             self.console.print(Panel(body, title=title, title_align="left", border_style=border))
             return
         heading = Text("── ")

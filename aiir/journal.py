@@ -118,9 +118,10 @@ class Journal:
             "data": clean,
             "prev": prev,
         }
-        event = Event(**body, hash=chain_hash(body))
-        if self.persist:
-            self._write(canonical({**body, "hash": event.hash}) + b"\n")
+        encoded = canonical(body)
+        event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
+        if self.persist:  # the hash joins the line last; readers do not depend on key order
+            self._write(encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n')
         self.events.append(event)
         return event
 

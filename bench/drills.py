@@ -79,7 +79,7 @@ def drill_once(files: list[Path], root: Path) -> list[tuple[float, float]]:
 
 def bare_walk(item: Prepared, replies: list[Recorded], root: Path) -> tuple[float, float]:
     """Wall and CPU seconds of ``aiir.run.start`` alone: no sandbox, no fsync, no judging."""
-    queue = list(replies)
+    queue = list(replies)[len(item.scenario.traffic) :]  # the scenario's traffic precedes the walk
 
     def replay(request: httpx2.Request) -> httpx2.Response:
         if not queue:

@@ -4,8 +4,6 @@ Command modules import only Typer at load time; the core (pydantic, YAML, Jinja2
 inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 """
 
-from __future__ import annotations
-
 import sys
 
 import typer

@@ -1,7 +1,5 @@
 """``aiir canary run`` and ``aiir canary from-incident``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -141,5 +139,5 @@ def _pairs(given: list[str] | None, flag: str) -> dict[str, str]:
     return out
 
 
-def _in_ci(environ: Mapping[str, str]) -> bool:
+def _in_ci(environ: "Mapping[str, str]") -> bool:
     return environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}

@@ -1,7 +1,5 @@
 """``aiir graph``."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``aiir run``, ``resume``, ``release``, ``verify``, ``incidents``, ``show``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,7 +45,7 @@ Yes = Annotated[
 
 def _environment(
     incident_dir: Path | None, gateways: list[str] | None = None, **flags: bool
-) -> Environment:
+) -> "Environment":
     from aiir.environment import Environment, incidents_root
     from aiir.run import parse_assignments
 

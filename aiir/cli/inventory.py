@@ -1,7 +1,5 @@
 """``aiir inventory show|check``."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``aiir schema``."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 import typer

@@ -1,7 +1,5 @@
 """``aiir tabletop``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 

@@ -1,7 +1,5 @@
 """``aiir validate``."""
 
-from __future__ import annotations
-
 from pathlib import Path
 from typing import Annotated
 
