@@ -203,16 +203,24 @@ def deadlines(
     for rule in RULES:
         if rule.regime not in enabled or not rule.trigger <= set(facts):
             continue
-        aware = (
-            overrides.get(rule.regime) or overrides.get("*") or max(facts[f] for f in rule.trigger)
-        )
+        override = overrides.get(rule.regime) or overrides.get("*")
+        established = max(facts[f] for f in rule.trigger)
+        if rule.cap_from_start_hours is not None:
+            # DORA: 4 h from classification (the fact), and no later than 24 h from awareness of
+            # the incident (its start, unless --aware-at says when the entity became aware).
+            classified, aware = established, override or started
+            due = min(
+                classified + dt.timedelta(hours=rule.hours),
+                aware + dt.timedelta(hours=rule.cap_from_start_hours),
+            )
+            out.append(Deadline(rule.regime, rule.source, rule.obligation, classified, due))
+            continue
+        aware = override or established
         due = (
             add_months(aware, rule.months)
             if rule.months
             else aware + dt.timedelta(hours=rule.hours)
         )
-        if rule.cap_from_start_hours is not None:
-            due = min(due, started + dt.timedelta(hours=rule.cap_from_start_hours))
         out.append(Deadline(rule.regime, rule.source, rule.obligation, aware, due))
     return sorted(out, key=lambda d: d.due)
 

@@ -364,7 +364,10 @@ def expected_clocks(aware: dict[str, dt.datetime] | None = None) -> list[tuple[s
         ("NIS2 Art. 23(4)(a)", a("nis2"), a("nis2") + 24 * H),
         ("NIS2 Art. 23(4)(b)", a("nis2"), a("nis2") + 72 * H),
         ("NIS2 Art. 23(4)(d)", a("nis2"), add_months(a("nis2"), 1)),
-        (DORA, a("dora", BANK), min(a("dora", BANK) + 4 * H, T0 + 24 * H)),
+        # DORA's initial report: 4 h from the classification (the fact's time, which an
+        # awareness override does not move), capped at 24 h from awareness (the override, or
+        # the incident's start).
+        (DORA, BANK, min(BANK + 4 * H, a("dora", T0) + 24 * H)),
         (DORA, a("dora", BANK), a("dora", BANK) + 72 * H),
         (DORA, a("dora", BANK), add_months(a("dora", BANK), 1)),
         (CRA, a("cra"), a("cra") + 24 * H),
@@ -510,3 +513,11 @@ def test_show_says_when_no_deadline_was_triggered(
     assert "No reporting deadline triggered under: gdpr, nis2" in ran.out
     assert "Regulatory clocks" not in ran.out
     assert NOT_LEGAL_ADVICE not in ran.out  # no deadline computed, nothing to qualify
+
+
+def test_dora_awareness_override_moves_the_24h_cap_not_the_classification() -> None:
+    classified = T0 + 20 * H
+    earlier = T0 - 2 * H  # the entity knew before the incident was opened in aiir
+    (initial, *_) = deadlines({"major-ict-incident": classified}, ["dora"], T0, {"dora": earlier})
+    assert initial.aware_at == classified
+    assert initial.due == earlier + 24 * H  # sooner than classified + 4 h
