@@ -44,7 +44,3 @@ class LoadError(InputError):
 
 class ValidationFailed(InputError):
     """A document loaded but has findings of error severity."""
-
-
-class WorkFailed(AiirError):
-    """The work itself failed (exit 1)."""

@@ -6,7 +6,6 @@ it can page the system's owner and open an incident that carries the report as e
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import secrets
@@ -121,7 +120,3 @@ def page_owner(env: Environment, flag: Flag) -> Delivery:
 
 def as_attachment_bytes(flag: Flag) -> bytes:
     return json.dumps(flag.record, indent=2, ensure_ascii=False).encode()
-
-
-def stamp(now: dt.datetime) -> str:
-    return iso(now)

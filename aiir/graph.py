@@ -15,8 +15,6 @@ from aiir.schema import (
     successors,
 )
 
-FORMATS = ("mermaid", "dot", "text")
-
 
 def describe(runbook: Runbook, node_id: str, node: Node) -> str:
     """A node's one-line label: levers and outcomes are marked."""
