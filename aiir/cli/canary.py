@@ -19,7 +19,9 @@ def run(
     suites: Annotated[list[Path], typer.Argument(help="Canary suite files.")],
     gateway: Annotated[
         list[str] | None,
-        typer.Option("--gateway", "-g", help="Point a declared gateway elsewhere: NAME=URL."),
+        typer.Option(
+            "--gateway", "-g", metavar="NAME=URL", help="Point a declared gateway elsewhere."
+        ),
     ] = None,
     sandbox: Annotated[
         bool, typer.Option("--sandbox", help="Run against the built-in simulated gateway.")
@@ -40,7 +42,9 @@ def run(
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", "-s", help="Input of the --on-fail-run runbook: KEY=VALUE."),
+        typer.Option(
+            "--set", "-s", metavar="KEY=VALUE", help="Input of the --on-fail-run runbook."
+        ),
     ] = None,
     history_dir: Annotated[
         Path | None,

@@ -8,7 +8,8 @@ import typer
 
 def command(
     scenarios: Annotated[
-        list[Path], typer.Argument(help="Drill scenarios (files or directories).")
+        list[Path],
+        typer.Argument(help="Drill scenarios (files or directories)."),
     ],
     junit: Annotated[
         Path | None, typer.Option("--junit", help="Write JUnit XML here (for CI test reports).")

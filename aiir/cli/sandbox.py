@@ -21,7 +21,10 @@ def serve(
     model: Annotated[
         list[str] | None,
         typer.Option(
-            "--model", "-m", help="Model group to serve (repeatable; default: the seeded world's)."
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Model group to serve (repeatable; default: the seeded world's).",
         ),
     ] = None,
     master_key_env: Annotated[

@@ -6,7 +6,10 @@ import typer
 
 
 def command(
-    kind: Annotated[str, typer.Argument(help="Document kind: runbook or profile.")],
+    kind: Annotated[
+        str,
+        typer.Argument(help="runbook, profile, scenario, canary, workspace, team or inventory."),
+    ],
 ) -> None:
     """Print the JSON Schema of a document kind, for editors (yaml-language-server)."""
     from aiir.jsonschema import schema_text

@@ -9,7 +9,9 @@ import typer
 def command(
     paths: Annotated[
         list[Path],
-        typer.Argument(help="Runbooks, profiles or directories (searched recursively for YAML)."),
+        typer.Argument(
+            help="aiir documents or directories (searched recursively for YAML).",
+        ),
     ],
     strict: Annotated[
         bool, typer.Option("--strict", help="Treat warnings as errors (exit 2 on any finding).")
@@ -18,7 +20,8 @@ def command(
         bool, typer.Option("--json", help="Print the findings as a JSON list of objects.")
     ] = False,
 ) -> int:
-    """Validate runbooks and profiles; every finding as file:line:col: level: where: message."""
+    """Validate runbooks, profiles, scenarios, canary suites and workspace files; every finding
+    as file:line:col: level: where: message."""
     import json
 
     from aiir.errors import ExitStatus
