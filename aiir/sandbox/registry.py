@@ -99,12 +99,7 @@ class ModelRegistry:
             raise mlflow_error(
                 400, "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'alias'"
             )
-        if version not in model.versions:
-            raise mlflow_error(
-                404,
-                "RESOURCE_DOES_NOT_EXIST",
-                f"Model Version (name={model.name}, version={version}) not found",
-            )
+        _require_version(model, version)
         model.aliases[alias] = version
         return {}
 
@@ -131,12 +126,7 @@ class ModelRegistry:
     def get_version(self, call: Incoming) -> dict[str, Any]:
         model = self.model(call.query.get("name", ""))
         version = call.query.get("version", "")
-        if version not in model.versions:
-            raise mlflow_error(
-                404,
-                "RESOURCE_DOES_NOT_EXIST",
-                f"Model Version (name={model.name}, version={version}) not found",
-            )
+        _require_version(model, version)
         return {"model_version": model.version_json(version)}
 
     def changes(self) -> dict[str, Any]:
@@ -155,3 +145,13 @@ class ModelRegistry:
             route(f"{models}/get", "GET", self.get_model, host),
             route(f"{BASE}/model-versions/get", "GET", self.get_version, host),
         ]
+
+
+def _require_version(model: RegisteredModel, version: str) -> None:
+    """MLflow's 404 for a version the model does not have."""
+    if version not in model.versions:
+        raise mlflow_error(
+            404,
+            "RESOURCE_DOES_NOT_EXIST",
+            f"Model Version (name={model.name}, version={version}) not found",
+        )
