@@ -167,7 +167,7 @@ def run_drill(
     env = Environment(
         console=console or Console(file=transcript, width=100, highlight=False),
         prompter=Unanswered(prepared.path),
-        http=httpx2.Client(verify=True, follow_redirects=False)
+        client=httpx2.Client(verify=True, follow_redirects=False)
         if staging
         else httpx2.Client(transport=InProcessTransport(create_app(state))),
         clock=SystemClock() if staging else DrillClock(),
@@ -211,7 +211,7 @@ def run_drill(
         opened = sorted(_incident_ids(incidents_dir) - before)  # stopped part-way: say which
         result.incident = load_incident(incidents_dir, opened[-1]) if opened else None
     finally:
-        env.http.close()
+        env.close()
     result.seconds = time.perf_counter() - started
     result.transcript = transcript.getvalue()
     return result

@@ -82,7 +82,7 @@ class Environment:
 
     console: Console
     prompter: Prompter
-    http: httpx2.Client
+    client: httpx2.Client | None = None  # see `http`
     clock: Clock = field(default_factory=SystemClock)
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     operator: str = "unknown"
@@ -105,12 +105,25 @@ class Environment:
 
         sandbox = state if isinstance(state, SandboxState) else SandboxState()
         transport = InProcessTransport(create_app(sandbox))
-        self.http = httpx2.Client(
+        self.client = httpx2.Client(
             mounts={SANDBOX_URL.replace("http://", "all://"): transport},
             verify=True,
             follow_redirects=False,
         )
         self.sandbox_url = SANDBOX_URL
+
+    @property
+    def http(self) -> httpx2.Client:
+        """The HTTP client, made on first use: its TLS context alone costs ~20 ms to load, and a
+        canary run, a validation or a plain-HTTP sweep never needs it."""
+        if self.client is None:
+            self.client = httpx2.Client(verify=True, follow_redirects=False)
+        return self.client
+
+    def close(self) -> None:
+        """Close the HTTP client, if one was made."""
+        if self.client is not None:
+            self.client.close()
 
     @classmethod
     def for_terminal(cls, **overrides: object) -> Environment:
@@ -123,7 +136,6 @@ class Environment:
         env = cls(
             console=Console(highlight=False, stderr=False),
             prompter=prompter,
-            http=httpx2.Client(verify=True, follow_redirects=False),
             environ=environ,
             operator=default_operator(environ),
             incidents_dir=incidents_root(environ, None, workspace),

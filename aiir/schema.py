@@ -6,11 +6,11 @@ or execution (TLS verification, pre-approval, dry run): those are flags of the r
 YAML file can set.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: pydantic would then evaluate every annotation from
+# its string when the classes are made, which costs each start of the CLI several milliseconds.
 import enum
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -169,7 +169,7 @@ class Request(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
-    def _use_or_spelled_out(self) -> Request:
+    def _use_or_spelled_out(self) -> Self:
         if self.use is None and (self.method is None or self.path is None):
             raise ValueError(
                 "a request needs either 'use' (a profile action) or 'method' and 'path'"
@@ -291,7 +291,7 @@ class QuestionNode(NodeBase):
     choices: list[Choice] = Field(min_length=2)
 
     @model_validator(mode="after")
-    def _distinct_values(self) -> QuestionNode:
+    def _distinct_values(self) -> Self:
         values = [choice.value for choice in self.choices]
         if len(set(values)) != len(values):
             raise ValueError("choice values must be distinct")
@@ -398,7 +398,7 @@ class NotifyNode(NodeBase):
     next: NodeId
 
     @model_validator(mode="after")
-    def _template_or_message(self) -> NotifyNode:
+    def _template_or_message(self) -> Self:
         if (self.template is None) == (self.message is None):
             raise ValueError("give exactly one of 'template' or 'message'")
         return self
@@ -562,7 +562,7 @@ class ProfileAction(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     @model_validator(mode="after")
-    def _path_only(self) -> ProfileAction:
+    def _path_only(self) -> Self:
         if not self.path.startswith("/"):
             raise ValueError("'path' must start with '/'")
         return self
@@ -915,7 +915,7 @@ class CanaryCheck(Strict):
         return self.type.removeprefix("not-")
 
     @model_validator(mode="after")
-    def _shape(self) -> CanaryCheck:
+    def _shape(self) -> Self:
         problem = _check_problem(CHECK_SHAPES[self.base], self.value, self.threshold)
         if problem is None and self.threshold is not None and self.base not in _THRESHOLDS:
             problem = "takes no 'threshold'"

@@ -205,7 +205,7 @@ def run_tabletop(
     """
     env.environ = {**env.environ, **prepared.scenario.env}
     state = SandboxState(seed=7)
-    env.http.close()
+    env.close()
     env.use_sandbox(state)
     for fault in prepared.scenario.faults:
         if fault.at is None:
@@ -230,7 +230,7 @@ def run_tabletop(
             drill=True,
         )
     finally:
-        env.http.close()
+        env.close()
     board.deliver_due()
     target = report or result.incident.directory / "after-action.md"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -250,7 +250,7 @@ def default_environment(
     return Environment(
         console=console,
         prompter=prompter,
-        http=httpx2.Client(transport=httpx2.MockTransport(_unused)),  # replaced by the sandbox
+        client=httpx2.Client(transport=httpx2.MockTransport(_unused)),  # replaced by the sandbox
         clock=clock or SystemClock(),
         environ=environ or {},
         operator=operator,

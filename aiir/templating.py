@@ -12,13 +12,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes
-from jinja2.environment import TemplateExpression
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError
+
+if TYPE_CHECKING:  # Jinja2 is imported on the first real template: plain strings never need it
+    from jinja2 import Template, TemplateError, nodes
+    from jinja2.environment import TemplateExpression
+    from jinja2.sandbox import SandboxedEnvironment
 
 NAMESPACES = ("inputs", "answers", "vars", "env", "incident", "window", "params")
 INCIDENT_FIELDS = frozenset(
@@ -43,25 +44,31 @@ class TemplateFailure(InputError):
     """A template could not be parsed or rendered; says where and why."""
 
 
-class _CompiledOnce(SandboxedEnvironment):
-    """Compiles each expression once: a walk evaluates the same few hundred request values and
-    branch conditions again and again (templates: see :func:`_compiled`)."""
-
-    def compile_expression(self, source: str, undefined_to_none: bool = True) -> TemplateExpression:
-        return _expression(self, source, undefined_to_none)
-
-
 @functools.lru_cache(maxsize=4096)
 def _expression(
     env: SandboxedEnvironment, source: str, undefined_to_none: bool
 ) -> TemplateExpression:
+    from jinja2.sandbox import SandboxedEnvironment
+
     return SandboxedEnvironment.compile_expression(env, source, undefined_to_none)
 
 
 @functools.cache
 def environment() -> SandboxedEnvironment:
     """The one sandboxed, strict environment every template renders in."""
-    env = _CompiledOnce(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    class CompiledOnce(SandboxedEnvironment):
+        """Compiles each expression once: a walk evaluates the same few hundred request values
+        and branch conditions again and again (templates: see :func:`_compiled`)."""
+
+        def compile_expression(
+            self, source: str, undefined_to_none: bool = True
+        ) -> TemplateExpression:
+            return _expression(self, source, undefined_to_none)
+
+    env = CompiledOnce(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.globals.clear()  # no range/lipsum/cycler/joiner/namespace: templates format, not compute
     env.filters["objects"] = objects
     return env
@@ -81,6 +88,8 @@ def render(source: str, context: Mapping[str, Any], where: str) -> str:
     """Render ``source`` with ``context``; a failure names ``where`` it happened."""
     if not is_template(source):
         return source
+    from jinja2 import TemplateError
+
     try:
         return _compiled(source).render(context)
     except TemplateError as exc:
@@ -95,6 +104,8 @@ def _compiled(source: str) -> Template:
 
 def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
     """Evaluate a Jinja2 expression (a branch's ``when``)."""
+    from jinja2 import TemplateError
+
     try:
         return environment().compile_expression(expression, undefined_to_none=False)(context)
     except TemplateError as exc:
@@ -123,6 +134,8 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
     ``Reference(ns, None)`` is a bare top-level name (``{{ foo }}``), which is undefined unless it
     is one of :data:`NAMESPACES` used whole.
     """
+    from jinja2 import TemplateError, meta
+
     env = environment()
     text = "{{ " + source + " }}" if expression else source
     try:
@@ -140,6 +153,8 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
             if name_node.name in free:
                 attributed.add(id(name_node))
                 found.append(Reference(name_node.name, attr, node.lineno))
+    from jinja2 import nodes
+
     for node in _walk(tree):
         if (
             isinstance(node, nodes.Name)
@@ -152,6 +167,8 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
 
 
 def _namespace_access(node: nodes.Node) -> tuple[nodes.Name, str] | None:
+    from jinja2 import nodes
+
     if isinstance(node, nodes.Getattr) and isinstance(node.node, nodes.Name):
         return node.node, node.attr
     if (

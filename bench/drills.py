@@ -91,7 +91,7 @@ def bare_walk(item: Prepared, replies: list[Recorded], root: Path) -> tuple[floa
         env = Environment(
             console=Console(file=io.StringIO(), width=100),
             prompter=NoTerminalPrompter(),
-            http=http,
+            client=http,
             clock=DrillClock(),  # as in the drill: a retry's backoff is not waited for
             environ={},
             operator="bench",

@@ -160,7 +160,7 @@ def walk_once(runbook: Path, answers: dict[str, Any], root: Path) -> tuple[float
         env = Environment(
             console=Console(file=io.StringIO(), width=100),
             prompter=ScriptedPrompter(answers, NoTerminalPrompter()),
-            http=http,
+            client=http,
             environ={},
             operator="bench",
             incidents_dir=root,

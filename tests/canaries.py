@@ -86,7 +86,7 @@ def environment(
     env = Environment(
         console=Console(file=out, width=200, highlight=False, color_system=None),
         prompter=NoTerminalPrompter(),
-        http=httpx2.Client(trust_env=False),
+        client=httpx2.Client(trust_env=False),
         clock=FakeClock(),
         environ=environ or {},
         operator="test",

@@ -277,7 +277,7 @@ def environment(
         yield Environment(
             console=Console(file=io.StringIO(), width=100, highlight=False),
             prompter=prompter or RecordingPrompter(),
-            http=http,
+            client=http,
             clock=clock or SleepRecorder(),
             environ={"LITELLM_MASTER_KEY": MASTER_KEY},
             operator="tester",

@@ -162,7 +162,7 @@ def sandboxed() -> tuple[Environment, SandboxState]:
     env = Environment(
         console=Silent(quiet=True),
         prompter=NoTerminalPrompter(),
-        http=httpx2.Client(transport=httpx2.MockTransport(_unrouted)),
+        client=httpx2.Client(transport=httpx2.MockTransport(_unrouted)),
         clock=InstantClock(),
         environ=ENVIRON,
         operator="all-paths",

@@ -211,7 +211,7 @@ def _walk(runbook: Path, incidents: Path, when: dt.datetime, *, drill: bool = Tr
     env = Environment(
         console=Console(file=io.StringIO()),
         prompter=NoTerminalPrompter(),
-        http=httpx2.Client(),
+        client=httpx2.Client(),
         clock=FixedClock(when),
         environ={},
         operator="drill",

@@ -432,7 +432,7 @@ def test_a_typo_in_a_patterned_answer_is_not_journalled_so_resume_asks_again(
         env = Environment(
             console=Console(file=io.StringIO(), width=200),
             prompter=typo,
-            http=http,
+            client=http,
             environ={"LITELLM_MASTER_KEY": MASTER_KEY},
             incidents_dir=tmp_path / "incidents",
             assume_yes=True,

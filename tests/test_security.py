@@ -293,7 +293,7 @@ def test_an_error_message_never_carries_a_declared_secret(
         env = Environment(
             console=Console(file=io.StringIO(), width=200),
             prompter=prompter,
-            http=http,
+            client=http,
             environ={"LITELLM_MASTER_KEY": MASTER_KEY, "ADMIN_AUTH": ADMIN_AUTH},
             incidents_dir=tmp_path / "incidents",
             assume_yes=True,

@@ -277,7 +277,7 @@ def walk(tmp_path: Path, minutes: dict[str, float], severity: str = "SEV2") -> t
     env = Environment(
         console=Console(file=io.StringIO(), width=200, highlight=False),
         prompter=NoTerminalPrompter(),
-        http=httpx2.Client(),
+        client=httpx2.Client(),
         clock=clock,
         environ={},
         operator="tester",

@@ -67,12 +67,11 @@ def prepare(paths: Sequence[Path], env: Environment, options: SweepOptions) -> l
             f"that gateway (gateways: {', '.join(sorted(declared))})"
         )
     sandbox_url = SANDBOX_URL if options.sandbox is not None else None
-    notifier = notifier_for(env)
     prepared = []
     for item in loaded:
         target = resolve_target(item, env.environ, options.gateway_urls, sandbox_url)
         if options.alert:
-            hidden = alerts.alert_secrets(item.suite.alert, notifier, item.suite.canary)
+            hidden = alerts.alert_secrets(item.suite.alert, notifier_for(env), item.suite.canary)
             target = dataclasses.replace(target, secrets=target.secrets | frozenset(hidden))
         prepared.append(Prepared(item, target))
     if options.alert and not any(p.loaded.suite.alert.model_fields_set for p in prepared):
