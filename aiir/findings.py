@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from aiir.errors import LoadError
+from aiir.formats.common import NODE_KINDS
 from aiir.loader import Document, breadcrumb
-from aiir.schema import NODE_KINDS
 
 NODE_KINDS_SET = frozenset(NODE_KINDS)
 

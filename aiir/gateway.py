@@ -13,13 +13,16 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from aiir.errors import InputError
-from aiir.schema import Expect, Gateway, Profile, ProfileAction, Request
 from aiir.templating import environment, render
+
+if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
+    from aiir.formats.common import Gateway
+    from aiir.schema import Expect, Profile, ProfileAction, Request
 
 MAX_BODY = 5 * 1024 * 1024  # bytes kept of a response; the rest is counted, not stored
 MAX_BACKOFF = 10.0

@@ -9,14 +9,16 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from aiir.errors import LoadError
 from aiir.findings import schema_findings
 from aiir.loader import Document, load_file
-from aiir.schema import Profile, Runbook
+
+if TYPE_CHECKING:  # loaded on first use: a canary run needs neither
+    from aiir.schema import Profile, Runbook
 
 PACKAGE = Path(__file__).resolve().parent
 PROFILES = PACKAGE / "profiles"
@@ -51,6 +53,8 @@ def parse(doc: Document, model: type[M]) -> M:
 @functools.cache
 def builtin_profiles() -> dict[str, Profile]:
     """The gateway profiles shipped with aiir, by name."""
+    from aiir.schema import Profile
+
     profiles: dict[str, Profile] = {}
     for path in sorted(PROFILES.glob("*.yaml")):
         profile = parse(load_file(path), Profile)
@@ -91,9 +95,13 @@ def _profile_file(path: Path, mtime_ns: int) -> Profile | None:
     doc = load_file(path)
     if not (isinstance(doc.data, dict) and "profile" in doc.data):
         return None
+    from aiir.schema import Profile
+
     return parse(doc, Profile)
 
 
 def load_runbook(path: str | Path) -> Runbook:
     """Load and schema-check one runbook (graph checks are :func:`aiir.validate_paths`)."""
+    from aiir.schema import Runbook
+
     return parse(load_file(path), Runbook)

@@ -9,52 +9,27 @@ YAML file can set.
 # No ``from __future__ import annotations`` here: pydantic would then evaluate every annotation from
 # its string when the classes are made, which costs each start of the CLI several milliseconds.
 import enum
-import re
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-SLUG = r"^[a-z0-9][a-z0-9_-]*$"
-ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
-USE = r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_-]*$"
-OWASP = r"^LLM(0[1-9]|10):20[0-9]{2}$"
-ATLAS = r"^AML\.T[0-9]{4}(\.[0-9]{3})?$"
-DURATION = r"^[0-9]+(s|m|h|d)$"
-
-Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
-NodeId = Annotated[str, Field(pattern=SLUG, max_length=64, description="the id of a node")]
-Text = Annotated[str, Field(max_length=20_000)]
-Template = Annotated[str, Field(max_length=20_000, description="a Jinja2 template")]
-Duration = Annotated[str, Field(pattern=DURATION, description="e.g. 30s, 15m, 2h, 1d")]
-
-
-def _compiles(value: str) -> str:
-    try:
-        re.compile(value)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
-    return value
-
-
-Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
-
-
-class Strict(BaseModel):
-    """Base for every document model: unknown keys are errors, not silently ignored."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True
-    )
-
-
-class Severity(enum.StrEnum):
-    """Incident severity (DOMAIN.md §3); SEV1 is the most severe."""
-
-    SEV1 = "SEV1"
-    SEV2 = "SEV2"
-    SEV3 = "SEV3"
-    SEV4 = "SEV4"
-    SEV5 = "SEV5"
+from aiir.formats.common import (
+    ENV_NAME,
+    USE,
+    Duration,
+    EnvVar,
+    Gateway,
+    NodeId,
+    PagerDutyChannel,
+    Regex,
+    Severity,
+    SlackChannel,
+    Slug,
+    Strict,
+    Tags,
+    Template,
+    Text,
+)
 
 
 class Phase(enum.StrEnum):
@@ -184,13 +159,6 @@ class Request(Strict):
 # --- declarations ----------------------------------------------------------------------------
 
 
-class Tags(Strict):
-    """Classification with edition-qualified identifiers (``LLM01:2025``, ``AML.T0051.000``)."""
-
-    owasp: list[Annotated[str, Field(pattern=OWASP)]] = Field(default_factory=list)
-    atlas: list[Annotated[str, Field(pattern=ATLAS)]] = Field(default_factory=list)
-
-
 class Input(Strict):
     """A value the operator provides at the start (``--set KEY=VALUE``)."""
 
@@ -200,27 +168,6 @@ class Input(Strict):
     required: bool = True
     choices: list[str | int | float] | None = None
     pattern: Regex | None = None
-
-
-class EnvVar(Strict):
-    """An environment variable the runbook may read; secret unless said otherwise."""
-
-    description: Text
-    secret: bool = True
-    required: bool = True
-
-
-class Gateway(Strict):
-    """A model gateway the runbook talks to. Requests can go nowhere else."""
-
-    profile: Slug = Field(description="gateway profile: litellm, sandbox, http, portkey, kong…")
-    url: Template | None = Field(
-        default=None, description="base URL; may use env.*; overridable with --gateway NAME=URL"
-    )
-    headers: dict[str, Template] = Field(
-        default_factory=dict, description="sent with every request; may use env.* only"
-    )
-    description: Text | None = None
 
 
 class Lever(Strict):
@@ -451,20 +398,6 @@ Node = Annotated[
     Field(discriminator="kind"),
 ]
 
-NODE_KINDS = (
-    "question",
-    "confirm",
-    "input",
-    "checklist",
-    "lever",
-    "action",
-    "capture",
-    "notify",
-    "branch",
-    "call",
-    "end",
-)
-
 
 class Runbook(Strict):
     """An AI incident runbook, format version 1."""
@@ -637,19 +570,6 @@ class Team(Strict):
     team: Slug
     people: dict[Slug, Person] = Field(default_factory=dict)
     roles: dict[Slug, Role] = Field(default_factory=dict)
-
-
-class SlackChannel(Strict):
-    webhook_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
-        description="variable with the webhook URL"
-    )
-
-
-class PagerDutyChannel(Strict):
-    routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
-        description="variable with the routing key"
-    )
-    source: str = "aiir"
 
 
 class StatuspageChannel(Strict):
@@ -831,197 +751,3 @@ class Scenario(Strict):
     )
     expect: Expectations = Field(default_factory=Expectations)
     injects: list[Inject] = Field(default_factory=list, description="tabletop timeline")
-
-
-# --- canary suites ---------------------------------------------------------------------------
-
-CANARY_WORD = r"^[A-Za-z0-9_-]{8,128}$"
-CHAT_PATH = "/v1/chat/completions"
-
-
-CHECK_SHAPES: dict[str, str | None] = {
-    "equals": "text",
-    "contains": "text",
-    "icontains": "text",
-    "starts-with": "text",
-    "contains-any": "list",
-    "contains-all": "list",
-    "regex": "regex",
-    "is-json": None,
-    "is-refusal": None,
-    "latency": "threshold",
-    "levenshtein": "text",
-    "max-length": "count",
-    "canary-token": None,
-}
-CheckType = Literal[
-    "equals",
-    "not-equals",
-    "contains",
-    "not-contains",
-    "icontains",
-    "not-icontains",
-    "starts-with",
-    "not-starts-with",
-    "contains-any",
-    "not-contains-any",
-    "contains-all",
-    "not-contains-all",
-    "regex",
-    "not-regex",
-    "is-json",
-    "not-is-json",
-    "is-refusal",
-    "not-is-refusal",
-    "latency",
-    "not-latency",
-    "levenshtein",
-    "not-levenshtein",
-    "max-length",
-    "not-max-length",
-    "canary-token",
-    "not-canary-token",
-]
-_NEEDS = {
-    "text": "'value': a string",
-    "list": "'value': a list of strings",
-    "regex": "'value': a regular expression",
-    "count": "'value': a number of characters",
-    "threshold": "'threshold': milliseconds",
-}
-
-
-class CanaryCheck(Strict):
-    """An assertion on every reply to a prompt (promptfoo's names); ``not-X`` passes when X fails.
-
-    ``canary-token`` passes when the suite's planted token does not appear in the output (it did
-    not leak); ``is-refusal`` when the model refused; ``latency`` when the reply took at most
-    ``threshold`` ms; ``levenshtein`` when the output is at most ``threshold`` edits (default 5)
-    from ``value``; ``max-length`` when it has at most ``value`` characters; ``is-json`` when it
-    parses, and is valid against ``schema`` (JSON Schema 2020-12) when one is given.
-    """
-
-    type: CheckType
-    value: str | list[str] | int | None = None
-    threshold: int | None = Field(default=None, ge=0, le=600_000)
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    description: Text | None = Field(default=None, description="shown when the check fails")
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
-
-    @property
-    def base(self) -> str:
-        """The type without its ``not-``."""
-        return self.type.removeprefix("not-")
-
-    @model_validator(mode="after")
-    def _shape(self) -> Self:
-        problem = _check_problem(CHECK_SHAPES[self.base], self.value, self.threshold)
-        if problem is None and self.threshold is not None and self.base not in _THRESHOLDS:
-            problem = "takes no 'threshold'"
-        if problem is None and self.schema_ is not None and self.base != "is-json":
-            problem = "takes no 'schema' (is-json does)"
-        if problem is not None:
-            raise ValueError(f"{self.type} {problem}")
-        return self
-
-
-_THRESHOLDS = frozenset({"latency", "levenshtein"})
-
-
-def _check_problem(shape: str | None, value: Any, threshold: int | None) -> str | None:
-    """What is wrong with an assertion's ``value`` (and a latency's ``threshold``)."""
-    ok = {
-        None: value is None,
-        "text": isinstance(value, str) and value != "",
-        "list": isinstance(value, list) and bool(value) and all(value),
-        "regex": isinstance(value, str) and value != "",
-        "count": isinstance(value, int) and not isinstance(value, bool) and value > 0,
-        "threshold": value is None and threshold is not None and threshold > 0,
-    }[shape]
-    if not ok:
-        return f"needs {_NEEDS[shape]}" if shape is not None else "takes no 'value'"
-    if shape == "regex":
-        try:
-            re.compile(str(value))
-        except re.error as exc:
-            return f"has an invalid regular expression: {exc}"
-    return None
-
-
-class CanaryPrompt(Strict):
-    """One canary prompt (the user message) and what its every reply must satisfy."""
-
-    id: Slug
-    prompt: Text = Field(min_length=1)
-    description: Text | None = None
-    severity: Severity | None = Field(default=None, description="default: the suite's severity")
-    repeats: int | None = Field(default=None, ge=1, le=1_000, description="default: the suite's")
-    assert_: list[CanaryCheck] = Field(alias="assert", min_length=1)
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
-
-
-class CanaryTarget(Strict):
-    """The model under watch: an OpenAI-compatible chat endpoint on a declared gateway."""
-
-    gateway: Slug | None = Field(default=None, description="default: the only declared gateway")
-    model: Annotated[str, Field(min_length=1, max_length=256)]
-    path: str = Field(default=CHAT_PATH, pattern=r"^/", description="chat completions path")
-    params: dict[str, Any] = Field(
-        default_factory=dict, description="extra request fields, e.g. temperature, max_tokens"
-    )
-
-
-class DriftLimits(Strict):
-    """When a signal counts as drifted against the baseline (defaults: DOMAIN.md §7)."""
-
-    enabled: bool = True
-    window: int = Field(default=5, ge=1, le=1_000, description="baseline: the last N passing runs")
-    min_samples: int = Field(default=10, ge=2, description="fewer baseline samples: no verdict")
-    ks_p: float = Field(default=0.05, gt=0, lt=1, description="Kolmogorov-Smirnov p-value")
-    psi: float = Field(default=0.2, gt=0, description="population stability index")
-    latency_min_shift_ms: float = Field(
-        default=20.0, ge=0, description="a smaller move of the median latency is jitter"
-    )
-    refusal_rate: float = Field(default=0.1, gt=0, le=1, description="absolute change")
-    logprob_min_shift: float = Field(
-        default=0.1, ge=0, description="a smaller move of the mean token log-probability is noise"
-    )
-
-
-class CanaryAlert(Strict):
-    """Where a failing suite pages (``--alert``); secrets by environment variable name only."""
-
-    pagerduty: PagerDutyChannel | None = None
-    slack: SlackChannel | None = None
-
-
-class CanarySuite(Strict):
-    """Canary prompts with assertions against one model, run on a schedule to detect incidents."""
-
-    aiir: Literal[1] = Field(description="format version")
-    canary: Slug = Field(description="suite id (names its history file and its alert)")
-    title: Text
-    description: Text | None = None
-    owner: Slug | None = None
-    tags: Tags = Field(default_factory=Tags)
-    systems: list[Slug] = Field(default_factory=list, description="inventory ids this watches")
-    env: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvVar] = Field(default_factory=dict)
-    gateways: dict[Slug, Gateway] = Field(min_length=1)
-    target: CanaryTarget
-    system_prompt: Text | None = None
-    canary_token: bool | Annotated[str, Field(pattern=CANARY_WORD)] = Field(
-        default=False,
-        description="plant a token in the system prompt: true for a fresh random one per run, "
-        "or the token your deployed system prompt already carries",
-    )
-    severity: Severity = Field(default=Severity.SEV3, description="of a failure (DOMAIN.md §3)")
-    repeats: int = Field(default=1, ge=1, le=1_000, description="times each prompt is sent")
-    concurrency: int = Field(default=8, ge=1, le=512)
-    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per request")
-    retries: int = Field(default=0, ge=0, le=5, description="retries on 429, 5xx or no answer")
-    logprobs: bool = Field(default=False, description="ask for log-probabilities (confidence)")
-    drift: DriftLimits = Field(default_factory=DriftLimits)
-    alert: CanaryAlert = Field(default_factory=CanaryAlert)
-    prompts: list[CanaryPrompt] = Field(min_length=1)

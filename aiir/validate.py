@@ -15,10 +15,11 @@ from pydantic import BaseModel, ValidationError
 from aiir import checks
 from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
+from aiir.formats.canary import CanarySuite
 from aiir.library import profiles as all_profiles
 from aiir.library import shipped_runbooks
 from aiir.loader import MAX_BYTES, Document, load_file
-from aiir.schema import CanarySuite, Inventory, Profile, Runbook, Scenario, Team, Workspace
+from aiir.schema import Inventory, Profile, Runbook, Scenario, Team, Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)

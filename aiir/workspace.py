@@ -7,11 +7,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from aiir.library import parse
 from aiir.loader import load_file
-from aiir.schema import AISystem, Inventory, Person, Team, Workspace
+
+if TYPE_CHECKING:  # loaded with the first aiir.yaml: most runs have none
+    from aiir.schema import AISystem, Inventory, Person, Team, Workspace
 
 FILE = "aiir.yaml"
 VARIABLE = "AIIR_WORKSPACE"
@@ -77,6 +79,8 @@ def find(start: Path, environ: Mapping[str, str]) -> Path | None:
 
 def load(path: Path) -> Loaded:
     """Load ``aiir.yaml`` and the roster and inventory it names (each validated)."""
+    from aiir.schema import Inventory, Team, Workspace
+
     config = parse(load_file(path), Workspace)
     root = path.parent
     team = _optional(root, config.team, Team)
@@ -84,7 +88,7 @@ def load(path: Path) -> Loaded:
     return Loaded(root, config, team, inventory)
 
 
-M = TypeVar("M", Team, Inventory)
+M = TypeVar("M", "Team", "Inventory")
 
 
 def _optional(root: Path, relative: str | None, model: type[M]) -> M | None:

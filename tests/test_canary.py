@@ -12,8 +12,8 @@ import pytest
 from aiir.canary.assertions import is_refusal, judge, levenshtein
 from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
+from aiir.formats.canary import CanaryCheck
 from aiir.sandbox import SandboxState
-from aiir.schema import CanaryCheck
 from aiir.validate import detect_kind, validate_paths
 from tests.canaries import environment, suite, write_suite
 from tests.helpers import where, write
@@ -188,7 +188,7 @@ def test_schema_errors_point_at_the_assertion(tmp_path: Path) -> None:
 def _types() -> str:
     from typing import get_args
 
-    from aiir.schema import CheckType
+    from aiir.formats.canary import CheckType
 
     names = [f"'{n}'" for n in get_args(CheckType)]
     return ", ".join(names[:-1]) + f" or {names[-1]}"

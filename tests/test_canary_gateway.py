@@ -448,3 +448,44 @@ def test_from_incident_without_hostile_prompts_is_bad_input(
     args = ["canary", "from-incident", incident, "--suite", str(tmp_path / "x.yaml")]
     assert main([*args, "--incident-dir", str(env.incidents_dir)]) == 2
     assert "no hostile prompts found" in capsys.readouterr().err
+
+
+# What a canary run loads: its start-up is most of what it costs over a bare HTTP loop
+# (bench/canary.py), so the runbook models, Jinja2 and a TLS context stay out of it.
+LOADED = """
+import json, sys
+import httpx2
+made = []
+real = httpx2.Client.__init__
+def counting(self, *args, **kwargs):
+    made.append(kwargs.get("verify", True))
+    real(self, *args, **kwargs)
+httpx2.Client.__init__ = counting
+from aiir.cli import main
+status = main(sys.argv[1:])
+heavy = sorted(m for m in ("aiir.schema", "jinja2", "aiir.engine") if m in sys.modules)
+print(json.dumps({"status": status, "heavy": heavy, "sync_clients": made}))
+"""
+
+
+def test_a_canary_run_loads_no_runbook_models_no_jinja2_and_no_unused_client(
+    sandbox: tuple[str, SandboxState], tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    url, _ = sandbox
+    path = write_suite(tmp_path / "suite.yaml")
+    args = ["canary", "run", str(path), "--gateway", f"gw={url}"]
+    args += ["--history-dir", str(tmp_path / "history")]
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert loaded == {"status": 0, "heavy": [], "sync_clients": []}

@@ -10,7 +10,7 @@ import pytest
 from aiir.canary import stats
 from aiir.canary.drift import LATENCY, LENGTH, LOGPROB, REFUSED, Signal, compare
 from aiir.canary.history import History
-from aiir.schema import DriftLimits
+from aiir.formats.canary import DriftLimits
 
 # Critical values of the Kolmogorov distribution (Smirnov 1948; Massey 1951, table 1):
 # P(K > 1.2238) = 0.10, P(K > 1.3581) = 0.05, P(K > 1.6276) = 0.01, P(K > 1.9495) = 0.001.

@@ -822,3 +822,18 @@ def test_skipped_files_are_counted(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out == (
         "1 file(s) valid; 1 YAML file(s) that are not aiir documents skipped\n"
     )
+
+
+def test_node_kinds_are_the_tags_of_the_node_union() -> None:
+    """Schema errors list NODE_KINDS; it lives apart from the models, so it must not drift."""
+    import typing
+
+    from aiir.formats.common import NODE_KINDS
+    from aiir.schema import Node
+
+    union = typing.get_args(Node)[0]
+    tags = [
+        typing.get_args(member.model_fields["kind"].annotation)[0]
+        for member in typing.get_args(union)
+    ]
+    assert tags == list(NODE_KINDS)

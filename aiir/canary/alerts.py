@@ -11,8 +11,8 @@ from typing import Any
 
 from aiir.canary.history import AlertState
 from aiir.canary.result import SuiteRun
+from aiir.formats.canary import CanaryAlert
 from aiir.notify import Delivery, Notifier, PagerDutyEvent, PagerDutySeverity
-from aiir.schema import CanaryAlert
 
 MAX_DETAILS = 20
 MAX_SLACK_FAILURES = 10

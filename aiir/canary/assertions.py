@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from aiir.formats.canary import CanaryCheck
 from aiir.safe import plain
-from aiir.schema import CanaryCheck
 
 QUOTE = 60
 REFUSAL_MARKERS = (

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiir.canary import stats
-from aiir.schema import DriftLimits
+from aiir.formats.canary import DriftLimits
 
 LATENCY = "latency_ms"
 LENGTH = "length"

@@ -8,10 +8,10 @@ from typing import Any
 from aiir.canary.drift import LATENCY, LENGTH, LOGPROB, REFUSED, Signal
 from aiir.canary.runner import Sample
 from aiir.canary.suite import LoadedSuite, Target
+from aiir.formats.common import Severity
 from aiir.notify import Delivery
 from aiir.redact import scrub
 from aiir.safe import plain
-from aiir.schema import Severity
 
 EXCERPT = 200
 SEVERITY_ORDER = [s.value for s in Severity]

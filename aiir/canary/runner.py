@@ -18,8 +18,8 @@ import httpx2
 
 from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
+from aiir.formats.canary import CanaryPrompt
 from aiir.safe import plain
-from aiir.schema import CanaryPrompt
 
 MAX_BACKOFF = 5.0
 EXCERPT = 300

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from aiir.errors import InputError, ValidationFailed
 from aiir.findings import Finding, at
+from aiir.formats.canary import CanarySuite
 from aiir.library import parse
 from aiir.loader import Document, load_file
 from aiir.redact import MIN_SECRET
-from aiir.schema import CanarySuite
 
 TOKEN_PREFIX = "AIIR-CANARY-"  # noqa: S105 - a canary marker, not a password
 

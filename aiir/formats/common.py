@@ -1,0 +1,110 @@
+"""What every aiir format shares: closed models, identifiers, severities, gateways, channels.
+
+Split from :mod:`aiir.schema` so that a canary run loads the dozen models it reads, not all sixty.
+"""
+
+# No ``from __future__ import annotations``: see aiir.schema.
+import enum
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
+USE = r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_-]*$"
+OWASP = r"^LLM(0[1-9]|10):20[0-9]{2}$"
+ATLAS = r"^AML\.T[0-9]{4}(\.[0-9]{3})?$"
+DURATION = r"^[0-9]+(s|m|h|d)$"
+
+Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
+NodeId = Annotated[str, Field(pattern=SLUG, max_length=64, description="the id of a node")]
+Text = Annotated[str, Field(max_length=20_000)]
+Template = Annotated[str, Field(max_length=20_000, description="a Jinja2 template")]
+Duration = Annotated[str, Field(pattern=DURATION, description="e.g. 30s, 15m, 2h, 1d")]
+
+
+def _compiles(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+    return value
+
+
+Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
+
+
+# The tags of aiir.schema.Node (a runbook's node kinds): schema errors name them.
+NODE_KINDS = (
+    "question",
+    "confirm",
+    "input",
+    "checklist",
+    "lever",
+    "action",
+    "capture",
+    "notify",
+    "branch",
+    "call",
+    "end",
+)
+
+
+class Strict(BaseModel):
+    """Base for every document model: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=False, defer_build=True
+    )
+
+
+class Severity(enum.StrEnum):
+    """Incident severity (DOMAIN.md §3); SEV1 is the most severe."""
+
+    SEV1 = "SEV1"
+    SEV2 = "SEV2"
+    SEV3 = "SEV3"
+    SEV4 = "SEV4"
+    SEV5 = "SEV5"
+
+
+class Tags(Strict):
+    """Classification with edition-qualified identifiers (``LLM01:2025``, ``AML.T0051.000``)."""
+
+    owasp: list[Annotated[str, Field(pattern=OWASP)]] = Field(default_factory=list)
+    atlas: list[Annotated[str, Field(pattern=ATLAS)]] = Field(default_factory=list)
+
+
+class EnvVar(Strict):
+    """An environment variable the runbook may read; secret unless said otherwise."""
+
+    description: Text
+    secret: bool = True
+    required: bool = True
+
+
+class Gateway(Strict):
+    """A model gateway the runbook talks to. Requests can go nowhere else."""
+
+    profile: Slug = Field(description="gateway profile: litellm, sandbox, http, portkey, kong…")
+    url: Template | None = Field(
+        default=None, description="base URL; may use env.*; overridable with --gateway NAME=URL"
+    )
+    headers: dict[str, Template] = Field(
+        default_factory=dict, description="sent with every request; may use env.* only"
+    )
+    description: Text | None = None
+
+
+class SlackChannel(Strict):
+    webhook_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the webhook URL"
+    )
+
+
+class PagerDutyChannel(Strict):
+    routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the routing key"
+    )
+    source: str = "aiir"
