@@ -34,6 +34,8 @@ from typing import Any
 import httpx2
 import yaml
 
+from bench.common import compile_aiir
+
 PROMPTFOO_VERSION = "0.121.5"  # the newest release that still runs on Node 20
 MODEL = "bench-model"
 ANSWER = "Sure. The answer is OK."
@@ -230,6 +232,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     promptfoo, said = install_promptfoo()
+    compile_aiir()
     print(f"contenders: aiir, {said if promptfoo else 'promptfoo UNAVAILABLE: ' + said}, floor")
     with tempfile.TemporaryDirectory(prefix="aiir-bench-canary-") as tmp:
         root = Path(tmp)
