@@ -11,9 +11,11 @@ thousand documents instead would cost more in garbage-collector passes over them
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gc
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +122,8 @@ def load_text(text: str, path: str) -> Document:
         line, col = _position(text, exc.start)
         raise LoadError(path, line, col, "text is not valid Unicode (lone surrogate)") from None
     try:
-        root: Node | None = loader.get_single_node()
+        with _uncollected():
+            root: Node | None = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, path) from None
     except yaml.reader.ReaderError as exc:
@@ -134,16 +137,38 @@ def load_text(text: str, path: str) -> Document:
     if root is None or _is_empty(root):
         raise LoadError(path, 1, 1, "empty document: expected a mapping")
     builder = _Builder(path)
-    return Document(path, builder.build(root, 0), text)
+    with _uncollected():
+        data = builder.build(root, 0)
+    return Document(path, data, text)
 
 
 def _compose(text: str) -> Node | None:
     loader = _Loader(text)
     try:
-        root: Node | None = loader.get_single_node()
+        with _uncollected():
+            root: Node | None = loader.get_single_node()
     finally:
         loader.dispose()
     return root
+
+
+@contextlib.contextmanager
+def _uncollected() -> Iterator[None]:
+    """No garbage collection while a document is composed and built.
+
+    Every node and value made here stays alive until the document is done, so a collection can
+    free none of them, yet the growing tree keeps triggering full collections that walk it (and the
+    whole heap) again: composing a 5,000-prompt canary suite took 0.2 to 0.8 s with collections,
+    0.1 s without. The collector's state is restored after, even on an error.
+    """
+    if not gc.isenabled():  # already off (by the caller, or by another thread loading now)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _is_empty(root: Node) -> bool:

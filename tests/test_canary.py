@@ -312,6 +312,32 @@ def test_junit_and_exit_1_on_a_leak(tmp_path: Path) -> None:
     assert "never to be repeated: ***" in (failure.text or "")
 
 
+def test_a_run_is_ok_exactly_when_it_lists_no_failure_and_its_repr_stays_short(
+    tmp_path: Path,
+) -> None:
+    """``ok`` is computed without listing failures; the repr is what asyncio prints of a finished
+    run (when it puts the SIGINT handler back), so it must not grow with the suite."""
+    env, _out = environment(tmp_path)
+    for fault in ([], [("*", "canary-leak", "")]):
+        state = SandboxState()
+        for spec in fault:
+            state.add_fault(*spec)
+        options = SweepOptions(sandbox=state, history_dir=tmp_path / "h")
+        prompts = [
+            {
+                "id": f"p{n}",
+                "prompt": f"Say OK {n}.",
+                "assert": [{"type": "contains", "value": "OK"}],
+            }
+            for n in range(200)
+        ]
+        [run] = sweep([write_suite(tmp_path / "big.yaml", prompts=prompts)], env, options)
+        assert run.ok == (not run.failures)
+        assert run.ok == (not fault)
+        assert len(repr(run)) < 100
+        assert len(repr([run])) < 100
+
+
 def test_summary_table_neutralises_hostile_output(tmp_path: Path) -> None:
     env, out = environment(tmp_path)
     state = SandboxState()

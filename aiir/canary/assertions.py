@@ -101,7 +101,7 @@ def _holds(
 
 
 def _text(kind: str, value: str, output: str) -> tuple[bool, str]:
-    shown = _quote(value)
+    shown = _quoted_value(value)
     if kind == "equals":
         same = output == value
         return same, f"output equals {shown!r}" if same else f"output is not {shown!r}"
@@ -176,6 +176,12 @@ def levenshtein(a: str, b: str, limit: int | None = None) -> int:
             return min(current)
         previous = current
     return previous[-1]
+
+
+@functools.lru_cache(maxsize=1024)
+def _quoted_value(value: str) -> str:
+    """A check's value quoted: the same few values, judged against every reply."""
+    return _quote(value)
 
 
 def _quote(text: str) -> str:

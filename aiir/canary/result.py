@@ -53,7 +53,9 @@ def clean(text: str, secrets: frozenset[str], limit: int | None) -> str:
     return shown
 
 
-@dataclass
+# No generated repr: asyncio.run formats the finished task, result included, when it puts the
+# SIGINT handler back (Python 3.11), and a generated one would print every sample and prompt.
+@dataclass(repr=False)
 class SuiteRun:
     """One run of one suite against its target."""
 
@@ -69,6 +71,9 @@ class SuiteRun:
     deliveries: list[Delivery] = field(default_factory=list)
     incident: str | None = None
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"<SuiteRun {self.name} {self.run_id}: {len(self.samples)} samples>"
 
     @property
     def name(self) -> str:
@@ -122,7 +127,8 @@ class SuiteRun:
 
     @property
     def ok(self) -> bool:
-        return not self.failures
+        """No failed assertion, no error, no drift (what :attr:`failures` lists, without listing)."""
+        return not self.drifted and all(sample.ok for sample in self.samples)
 
     @property
     def severity(self) -> str:
