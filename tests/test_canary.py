@@ -379,6 +379,23 @@ def test_secrets_never_reach_the_output_or_history(
     assert secret not in (history / "support.jsonl").read_text()
 
 
+def test_a_run_in_the_callers_process_gives_the_heap_back_to_the_collector(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """The command freezes what its imports made (start-up speed) and unfreezes it after, also on
+    an error: a program or test that calls ``main`` keeps a collected heap."""
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    path = write_suite(tmp_path / "s.yaml")
+    args = ["canary", "run", str(path), "--sandbox", "--history-dir", str(tmp_path / "h")]
+    assert main(args) == 0
+    assert gc.get_freeze_count() == 0
+    assert main([*args, "--gateway", "nowhere=http://127.0.0.1:9"]) == 2
+    assert gc.get_freeze_count() == 0
+    capsys.readouterr()
+
+
 def test_readme_canary_example_validates_and_passes_in_the_sandbox(
     tmp_path: Path, capsys: Capture
 ) -> None:

@@ -72,37 +72,41 @@ def run(
     from aiir.environment import Environment, incidents_root
     from aiir.errors import ExitStatus
 
-    # What the imports made lives until exit: out of the collector's sight, a full collection
-    # no longer walks it while the suite loads and the replies come in (~25 ms a sweep here).
+    # What the imports made lives as long as the command: out of the collector's sight, full
+    # collections no longer walk it while the suite loads and the replies come in (~25 ms a
+    # sweep here). Given back after, for a caller that runs commands in its own process.
     gc.freeze()
-    env = Environment.for_terminal()
-    if as_json:  # stdout carries the JSON alone; a walked runbook talks on stderr
-        from rich.console import Console
+    try:
+        env = Environment.for_terminal()
+        if as_json:  # stdout carries the JSON alone; a walked runbook talks on stderr
+            from rich.console import Console
 
-        env.console = Console(highlight=False, stderr=True)
-    env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
-    options = SweepOptions(
-        gateway_urls=_pairs(gateway, "--gateway"),
-        alert=alert,
-        history_dir=history_root(env.environ, history_dir),
-        on_fail_run=on_fail_run,
-        inputs=_pairs(set_, "--set"),
-        progress=env.console.is_terminal and not _in_ci(env.environ) and not as_json,
-    )
-    if sandbox:
-        from aiir.sandbox import SandboxState
+            env.console = Console(highlight=False, stderr=True)
+        env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
+        options = SweepOptions(
+            gateway_urls=_pairs(gateway, "--gateway"),
+            alert=alert,
+            history_dir=history_root(env.environ, history_dir),
+            on_fail_run=on_fail_run,
+            inputs=_pairs(set_, "--set"),
+            progress=env.console.is_terminal and not _in_ci(env.environ) and not as_json,
+        )
+        if sandbox:
+            from aiir.sandbox import SandboxState
 
-        options.sandbox = SandboxState()
-        env.use_sandbox(options.sandbox)
-    runs = sweep(suites, env, options)
-    if as_json:
-        typer.echo(json.dumps(runs_json(runs), indent=2, ensure_ascii=False))
-    else:
-        show(env.console, runs)
-    if junit is not None:
-        write_junit(junit, runs)
-    failed = any(not r.ok for r in runs) or any(not d.ok for r in runs for d in r.deliveries)
-    return ExitStatus.FAILED if failed else ExitStatus.OK
+            options.sandbox = SandboxState()
+            env.use_sandbox(options.sandbox)
+        runs = sweep(suites, env, options)
+        if as_json:
+            typer.echo(json.dumps(runs_json(runs), indent=2, ensure_ascii=False))
+        else:
+            show(env.console, runs)
+        if junit is not None:
+            write_junit(junit, runs)
+        failed = any(not r.ok for r in runs) or any(not d.ok for r in runs for d in r.deliveries)
+        return ExitStatus.FAILED if failed else ExitStatus.OK
+    finally:
+        gc.unfreeze()
 
 
 @app.command("from-incident")
