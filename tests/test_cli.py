@@ -145,3 +145,17 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.startswith(f"{path}:1:1: error: ")
+
+
+def test_the_console_entry_spares_the_interpreter_its_last_collection() -> None:
+    """Exit reclaims the heap; a last full collection over it would only cost time."""
+    code = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen' if gc.get_freeze_count() else 'not frozen'))\n"
+        "sys.argv = ['aiir', '--version']\n"
+        "from aiir.cli import run\n"
+        "run()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "frozen"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -113,6 +112,8 @@ def as_json(runs: Sequence[SuiteRun]) -> list[dict[str, Any]]:
 
 def junit_xml(runs: Sequence[SuiteRun]) -> str:
     """One test suite per canary suite, one test case per prompt, one for drift."""
+    import xml.etree.ElementTree as ET
+
     root = ET.Element("testsuites", name="aiir canaries")
     stamp = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
     total = failed = 0

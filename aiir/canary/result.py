@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiir.canary.drift import LATENCY, LENGTH, LOGPROB, REFUSED, Signal
 from aiir.canary.runner import Sample
 from aiir.canary.suite import LoadedSuite, Target
 from aiir.formats.common import Severity
-from aiir.notify import Delivery
 from aiir.redact import scrub
 from aiir.safe import plain
+
+if TYPE_CHECKING:  # sent only with --alert
+    from aiir.notify import Delivery
 
 EXCERPT = 200
 SEVERITY_ORDER = [s.value for s in Severity]

@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from aiir.canary import alerts, drift
+from aiir.canary import drift
 from aiir.canary.history import History
 from aiir.canary.result import SuiteRun
 from aiir.canary.runner import send_all
 from aiir.canary.suite import LoadedSuite, Target, load_suite, plant_token, resolve_target
 from aiir.environment import SANDBOX_URL, Environment, iso
 from aiir.errors import InputError
-from aiir.notify import Notifier
 
 if TYPE_CHECKING:
+    from aiir.notify import Notifier
     from aiir.sandbox import SandboxState
 
 
@@ -71,6 +71,8 @@ def prepare(paths: Sequence[Path], env: Environment, options: SweepOptions) -> l
     for item in loaded:
         target = resolve_target(item, env.environ, options.gateway_urls, sandbox_url)
         if options.alert:
+            from aiir.canary import alerts
+
             hidden = alerts.alert_secrets(item.suite.alert, notifier_for(env), item.suite.canary)
             target = dataclasses.replace(target, secrets=target.secrets | frozenset(hidden))
         prepared.append(Prepared(item, target))
@@ -96,6 +98,8 @@ def _check_runbook(
 
 
 def notifier_for(env: Environment) -> Notifier:
+    from aiir.notify import Notifier
+
     return Notifier(env.http, env.clock.sleep, env.environ)
 
 
@@ -155,6 +159,8 @@ def _conclude(run: SuiteRun, item: Prepared, env: Environment, options: SweepOpt
     previous = history.alert(run.target.key)
     state = previous
     if options.alert and (suite.alert.pagerduty or suite.alert.slack):
+        from aiir.canary import alerts
+
         state = alerts.deliver(run, previous, notifier_for(env))
     history.append(_record(run, current, state.as_dict()))
     if not run.ok and options.on_fail_run is not None:
