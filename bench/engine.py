@@ -174,8 +174,8 @@ def walk_once(runbook: Path, answers: dict[str, Any], root: Path) -> tuple[float
     return seconds, len(result.incident.events), requests
 
 
-def append_cost(root: Path, count: int) -> float:
-    """Median seconds of one fsync'd append of a typical event (an answer), in ``root``."""
+def append_times(root: Path, count: int) -> list[float]:
+    """Seconds of ``count`` fsync'd appends of a typical event (an answer), in ``root``."""
     journal = Journal(root / "append-bench", "bench", lambda: "2026-01-01T00:00:00.000Z", str)
     data = {"runbook": "bench", "node": "n0", "key": "n0", "value": "yes"}
     times = []
@@ -184,7 +184,7 @@ def append_cost(root: Path, count: int) -> float:
         journal.append("answer", data, step=1)
         times.append(time.perf_counter() - began)
     journal.close()
-    return statistics.median(times)
+    return times
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -215,11 +215,15 @@ def measure(root: Path, nodes: int, repeat: int) -> dict[str, float]:
 
     walk_once(runbook, answers, root / "warm-up")  # imports, caches
     load = statistics.median(_seconds(lambda: load_checked(runbook)) for _ in range(repeat))
+    # A disk's fsync latency drifts over a run: sampled before, between and after the walks.
+    appends = append_times(root, 100)
     durable, events, requests = walks("fsync")
+    appends += append_times(root, 100)
     with fsync_off():
         engine, _, _ = walks("no-fsync")
         with screen_off():
             quiet, _, _ = walks("no-screen")
+    appends += append_times(root, 100)
     figures = {
         "nodes": nodes,
         "events": events,
@@ -229,7 +233,7 @@ def measure(root: Path, nodes: int, repeat: int) -> dict[str, float]:
         "node_ms": durable / nodes,
         "overhead_node_ms": (engine - load * 1000) / nodes,
         "screen_node_ms": (engine - quiet) / nodes,
-        "append_ms": append_cost(root, 200) * 1000,
+        "append_ms": statistics.median(appends) * 1000,
     }
     figures["ratio"] = figures["overhead_node_ms"] / figures["append_ms"]
     figures["core_ratio"] = (quiet - load * 1000) / nodes / figures["append_ms"]
