@@ -116,14 +116,23 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
 
 def load_text(text: str, path: str) -> Document:
     """Parse one YAML document from ``text``; ``path`` is used in error messages only."""
+    with _uncollected():
+        root = _single_node(text, path)
+        if root is None or _is_empty(root):
+            raise LoadError(path, 1, 1, "empty document: expected a mapping")
+        data = _Builder(path).build(root, 0)
+        del root  # the node tree goes now, by reference counts, before the collector is back
+    return Document(path, data, text)
+
+
+def _single_node(text: str, path: str) -> Node | None:
     try:
         loader = _Loader(text)
     except UnicodeEncodeError as exc:  # a lone surrogate: only reachable from a str, not a file
         line, col = _position(text, exc.start)
         raise LoadError(path, line, col, "text is not valid Unicode (lone surrogate)") from None
     try:
-        with _uncollected():
-            root: Node | None = loader.get_single_node()
+        root: Node | None = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, path) from None
     except yaml.reader.ReaderError as exc:
@@ -134,12 +143,7 @@ def load_text(text: str, path: str) -> Document:
         raise LoadError(path, 1, 1, _TOO_DEEP) from None
     finally:
         loader.dispose()
-    if root is None or _is_empty(root):
-        raise LoadError(path, 1, 1, "empty document: expected a mapping")
-    builder = _Builder(path)
-    with _uncollected():
-        data = builder.build(root, 0)
-    return Document(path, data, text)
+    return root
 
 
 def _compose(text: str) -> Node | None:

@@ -326,3 +326,25 @@ def test_breadcrumb() -> None:
     assert breadcrumb(("nodes", "triage", "choices", 2, "next")) == "nodes.triage.choices[2].next"
     assert breadcrumb((0, "a")) == "[0].a"
     assert breadcrumb(()) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a: 1\nb: [2, 3]\n", "a: [1\n", "a: 1\na: 2\n", "", "!!python/object:os.system x\n"],
+    ids=["valid", "syntax", "duplicate", "empty", "tag"],
+)
+def test_loading_gives_the_garbage_collector_back_as_it_found_it(text: str) -> None:
+    """Collection pauses while a document is built (it can free nothing there, and walking the
+    growing tree made big suites load several times slower); it must resume, even on errors."""
+    import gc
+
+    for enabled in (True, False):
+        if not enabled:
+            gc.disable()
+        try:
+            load_text(text, "x.yaml")
+        except LoadError:
+            pass
+        finally:
+            assert gc.isenabled() is enabled
+            gc.enable()
