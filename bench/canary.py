@@ -22,7 +22,6 @@ import json
 import os
 import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any
 import httpx2
 import yaml
 
-from bench.common import compile_aiir
+from bench.common import Sample, compile_aiir, interleaved, medians
 
 PROMPTFOO_VERSION = "0.121.5"  # the newest release that still runs on Node 20
 MODEL = "bench-model"
@@ -200,7 +199,7 @@ def start_upstream(root: Path, latency_ms: float) -> tuple[subprocess.Popen[byte
 CRASHES: dict[str, int] = {}
 
 
-def timed(command: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+def timed(command: list[str], env: dict[str, str], cwd: Path) -> Sample:
     """Wall-clock seconds of the whole process, and the CPU seconds it (and its children) used.
 
     A crashed run is counted and run again, once: promptfoo 0.121.5 died once here with a Node
@@ -247,7 +246,7 @@ def main() -> None:
 
 def run_all(
     root: Path, url: str, args: argparse.Namespace, promptfoo: Path | None
-) -> dict[str, list[tuple[float, float]]]:
+) -> dict[str, list[Sample]]:
     suite_file = root / "suite.yaml"
     suite_file.write_text(yaml.safe_dump(suite(url, args.prompts, args.concurrency)))
     config = root / "promptfooconfig.yaml"
@@ -257,7 +256,7 @@ def run_all(
     plain_env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1"}
     aiir = [sys.executable, "-m", "aiir", "canary", "run", str(suite_file)]
     aiir += ["--history-dir", str(root / "history")]
-    contenders: dict[str, Callable[[], tuple[float, float]]] = {
+    contenders: dict[str, Callable[[], Sample]] = {
         "aiir": lambda: timed(aiir, plain_env, Path.cwd()),
         "floor": lambda: timed(
             [
@@ -279,16 +278,13 @@ def run_all(
         contenders["promptfoo"] = lambda: timed(command, promptfoo_env(home), root)
     for work in contenders.values():  # warm the OS caches once; not counted
         work()
-    results: dict[str, list[tuple[float, float]]] = {name: [] for name in contenders}
-    for _ in range(args.repeat):  # interleaved, so drift of the machine hits all alike
-        for name, work in contenders.items():
-            results[name].append(work())
-    return results
+    return interleaved(contenders, args.repeat)
 
 
-def report(results: dict[str, list[tuple[float, float]]], args: argparse.Namespace) -> None:
-    wall = {name: statistics.median(t for t, _ in runs) for name, runs in results.items()}
-    cpu = {name: statistics.median(c for _, c in runs) for name, runs in results.items()}
+def report(results: dict[str, list[Sample]], args: argparse.Namespace) -> None:
+    middle = {name: medians(runs) for name, runs in results.items()}
+    wall = {name: seconds for name, (seconds, _) in middle.items()}
+    cpu = {name: seconds for name, (_, seconds) in middle.items()}
     load = os.getloadavg()[0]
     print(
         f"{args.prompts} prompts, concurrency {args.concurrency}, upstream latency "

@@ -4,7 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import statistics
+from collections.abc import Callable, Iterator, Mapping
+
+Sample = tuple[float, float]  # wall seconds, CPU seconds
+
+
+def interleaved(works: Mapping[str, Callable[[], Sample]], repeat: int) -> dict[str, list[Sample]]:
+    """Each timed piece of work ``repeat`` times, taking turns, so that noise falls on all alike."""
+    samples: dict[str, list[Sample]] = {label: [] for label in works}
+    for _ in range(repeat):
+        for label, work in works.items():
+            samples[label].append(work())
+    return samples
+
+
+def medians(samples: list[Sample]) -> Sample:
+    """The median wall time and the median CPU time."""
+    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 
 
 @contextlib.contextmanager

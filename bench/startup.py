@@ -12,15 +12,15 @@ machine disturbs far less than wall time.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from bench.common import compile_aiir
+from bench.common import Sample, compile_aiir, interleaved, medians
 
 REPO = Path(__file__).resolve().parents[1]
 GOAL = 1.5
@@ -42,9 +42,6 @@ def commands() -> dict[str, list[str]]:
     }
 
 
-Sample = tuple[float, float]  # wall seconds, CPU seconds (user + system)
-
-
 def once(argv: list[str]) -> Sample:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -59,15 +56,7 @@ def measure(runs: int) -> dict[str, list[Sample]]:
     compile_aiir()
     for argv in todo.values():  # warm the page cache; not counted
         once(argv)
-    samples: dict[str, list[Sample]] = {label: [] for label in todo}
-    for _ in range(runs):
-        for label, argv in todo.items():
-            samples[label].append(once(argv))
-    return samples
-
-
-def medians(samples: list[Sample]) -> Sample:
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    return interleaved({label: functools.partial(once, argv) for label, argv in todo.items()}, runs)
 
 
 def main() -> None:

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from aiir.validate import validate_paths
+from bench.common import Sample, interleaved, medians
 
 GOAL = 2.0
 FLOOR = "yaml.load(CSafeLoader) (floor)"
@@ -176,26 +176,15 @@ def generate(root: Path, count: int, nodes: int) -> list[Path]:
     return paths
 
 
-Sample = tuple[float, float]  # wall seconds, CPU seconds of this process
+def timed(work: Callable[[], object]) -> Callable[[], Sample]:
+    """``work``, timed in wall seconds and in CPU seconds of this process."""
 
+    def once() -> Sample:
+        wall, cpu = time.perf_counter(), time.process_time()
+        work()
+        return time.perf_counter() - wall, time.process_time() - cpu
 
-def once(work: Callable[[], object]) -> Sample:
-    wall, cpu = time.perf_counter(), time.process_time()
-    work()
-    return time.perf_counter() - wall, time.process_time() - cpu
-
-
-def interleaved(works: Mapping[str, Callable[[], object]], repeat: int) -> dict[str, list[Sample]]:
-    """Each piece of work ``repeat`` times, taking turns, so that noise falls on all alike."""
-    samples: dict[str, list[Sample]] = {label: [] for label in works}
-    for _ in range(repeat):
-        for label, work in works.items():
-            samples[label].append(once(work))
-    return samples
-
-
-def medians(samples: list[Sample]) -> Sample:
-    return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
+    return once
 
 
 def parse_only(paths: list[Path]) -> None:
@@ -213,7 +202,10 @@ def main() -> None:
         paths = generate(Path(tmp), args.runbooks, args.nodes)
         first = validate_paths([tmp])  # also warms the caches: built-in profiles, shipped ids
         assert not first.findings, first.findings[0].render()
-        works = {FLOOR: lambda: parse_only(paths), OURS: lambda: validate_paths([tmp])}
+        works = {
+            FLOOR: timed(lambda: parse_only(paths)),
+            OURS: timed(lambda: validate_paths([tmp])),
+        }
         samples = interleaved(works, args.repeat)
     floor_wall, floor_cpu = medians(samples[FLOOR])
     cores, load = os.cpu_count(), os.getloadavg()[0]
