@@ -419,6 +419,7 @@ def defined_names(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str
         "vars": saved,
         "incident": set(INCIDENT_FIELDS),
         "window": set(WINDOW_FIELDS),
+        "levers": set(runbook.levers),
     }
 
 
@@ -429,7 +430,9 @@ def _template_findings(
     out: list[Finding] = []
     for loc, source, expression, extra in template_fields(runbook):
         allowed = (
-            {"env"} if "only-env" in extra else {"inputs", "answers", "vars", "env", "incident"}
+            {"env"}
+            if "only-env" in extra
+            else {"inputs", "answers", "vars", "env", "incident", "levers"}
         )
         allowed |= extra - {"only-env"}
         if _reaches_private(source, expression=expression):
@@ -481,6 +484,7 @@ def _undefined(
         "vars": "no request saves it ('save:')",
         "incident": f"incident has: {', '.join(sorted(INCIDENT_FIELDS))}",
         "window": "window has: start, end",
+        "levers": "declare it under 'levers'",
     }[namespace]
     return f"'{namespace}.{name}' is not defined: {where}{hint}"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import re
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,12 +15,19 @@ from rich.panel import Panel
 from rich.text import Text
 
 from aiir.environment import parse_iso
-from aiir.gateway import Reply
+from aiir.gateway import Call, Reply
 from aiir.incident import Incident, LeverRecord
 from aiir.safe import inert, plain
-from aiir.schema import Node, Runbook
+from aiir.schema import Lever, Node, Runbook
 
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
+EXERCISE_BANNER = {
+    "sandbox": "SANDBOX: simulated gateway, nothing reaches a real channel",
+    "drill": "DRILL",
+    "tabletop": "TABLETOP EXERCISE",
+}
+STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
+COMPACT = 160  # characters of a request body shown before the question
 LEVER_STYLE = {
     "verified": "bold green",
     "released": "green",
@@ -31,6 +40,27 @@ def clock_text(elapsed: dt.timedelta) -> str:
     """``T+01:02:03``."""
     seconds = max(int(elapsed.total_seconds()), 0)
     return f"T+{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def full_request(summary: dict[str, Any]) -> str:
+    """A request as the journal keeps it, indented: what ``d`` shows at a lever's question."""
+    return readable(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+
+
+_QUOTED_PLACEHOLDER = re.compile(r"%3Csaved%20by%20[A-Za-z0-9_%.-]*?%3E")
+
+
+def readable(text: str) -> str:
+    """A placeholder for a value no reply has given yet, as the operator reads it, also where
+    a path template percent-encoded it."""
+    return _QUOTED_PLACEHOLDER.sub(lambda m: urllib.parse.unquote(m.group()), text)
+
+
+def compact(body: Any) -> str:
+    """A request body on one short line: the question stays on screen at 80x24."""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= COMPACT else text[: COMPACT - 1] + "… (d: the full request)"
 
 
 def reflow(text: str) -> str:
@@ -77,19 +107,33 @@ class Screen:
         self.say(body)
 
     def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
-        verb = "Resuming" if resumed else "Incident"
-        header = Text.assemble(
-            (f"{verb} {incident.id}", "bold"),
-            "  ",
-            (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
-            "  ",
-            self.text(f"{runbook.title} ({runbook.id} v{runbook.version})"),
+        if incident.dry_run:  # nothing is kept: no incident id to quote or resume
+            header = Text.assemble(("DRY RUN", "bold cyan"), ": nothing is sent, nothing is kept  ")
+        else:
+            verb = "Resuming" if resumed else "Incident"
+            header = Text.assemble((f"{verb} {incident.id}", "bold"), "  ")
+        header.append_text(
+            Text.assemble(
+                (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
+                "  ",
+                self.text(f"{runbook.title} ({runbook.id} v{runbook.version})"),
+            )
         )
-        if incident.drill:
-            header.append("  DRILL", style="bold magenta")
-        if incident.dry_run:
-            header.append("  DRY RUN: nothing is sent", style="bold cyan")
+        if incident.exercise:
+            banner = EXERCISE_BANNER.get(incident.exercise, incident.exercise.upper())
+            header.append(f"  {banner}", style="bold magenta")
         self.say(header)
+        if resumed:
+            self.recap(incident)
+
+    def recap(self, incident: Incident) -> None:
+        """Which levers are in effect now (or may be): what the operator has to keep in mind."""
+        engaged = incident.needs_release()
+        if not engaged:
+            self.say(self.text("  No lever is engaged.", "dim"))
+            return
+        shown = ", ".join(f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in engaged)
+        self.say(self.text(f"  Levers engaged now: {shown}", "yellow"))
 
     def node(
         self,
@@ -126,8 +170,29 @@ class Screen:
         self.say(self.text(f"✗ {problem}", "bold red"))
 
     def request(self, what: str, summary: dict[str, Any]) -> None:
-        shown = json.dumps(summary, indent=2, ensure_ascii=False, default=str)
-        self.box(self.text(shown), self.text(what, "bold"), "yellow")
+        self.box(self.text(full_request(summary)), self.text(what, "bold"), "yellow")
+
+    def lever_request(self, name: str, lever: Lever, call: Call, release: str) -> None:
+        """What an operator needs to decide on a lever, on one screen: what it is, the request,
+        what it costs, how it is undone, and a compact body (the full request on demand)."""
+        lines = [
+            (lever.title, "bold"),
+            (f"Sends: {call.method} {readable(call.url)}", ""),
+            (f"  gateway {call.gateway!r}" + (f", {call.action}" if call.action else ""), "dim"),
+        ]
+        body = call.json if call.json is not None else call.body
+        if body is not None:
+            lines.append((f"Body: {compact(body)}", ""))
+        lines.append((f"Cost: {lever.business_cost or 'not stated in the runbook'}", ""))
+        lines.append((f"Release: {release}", ""))
+        if lever.destroys_evidence:
+            lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
+        body_text = Text()
+        for index, (line, style) in enumerate(lines):
+            if index:
+                body_text.append("\n")
+            body_text.append_text(self.text(line, style))
+        self.box(body_text, self.text(f"Lever {name} · {lever.kind.value}", "bold"), "yellow")
 
     def reply(self, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
@@ -138,7 +203,9 @@ class Screen:
 
     def lever(self, record: LeverRecord) -> None:
         style = LEVER_STYLE.get(record.state, "bold red")
-        self.say(self.text(f"  Lever {record.lever}: {record.state}: {record.verdict}", style))
+        state = STATE_WORDS.get(record.state, record.state)
+        verdict = f": {record.verdict}" if record.verdict and record.verdict != record.state else ""
+        self.say(self.text(f"  Lever {record.lever}: {state}{verdict}", style))
 
     def captured(self, name: str, relative: str, digest: str, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
@@ -153,9 +220,17 @@ class Screen:
     def message(self, channel: str, audience: str, text: str) -> None:
         self.box(self.text(text), Text(f"Message ({channel}, {audience})"), "blue")
 
-    def delivered(self, channel: str, ok: bool, reason: str, reference: str | None) -> None:
+    def delivered(
+        self, channel: str, ok: bool, reason: str, reference: str | None, simulated: bool = False
+    ) -> None:
         ref = f" ({reference})" if reference else ""
-        if ok:
+        if simulated:
+            self.say(
+                self.text(
+                    f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan"
+                )
+            )
+        elif ok:
             self.say(self.text(f"  ✓ sent to {channel}{ref}", "green"))
         else:
             self.say(self.text(f"  ✗ {channel} did not take it: {reason}", "bold red"))
@@ -164,7 +239,9 @@ class Screen:
         self.say(self.text(f"⏰ {message}", "bold yellow"))
 
     def ended(self, incident: Incident, outcome: str, summary: str) -> None:
-        style = "bold green" if outcome not in {"failed", "aborted"} else "bold red"
+        style = (
+            "bold green" if outcome not in {"failed", "aborted", "not-contained"} else "bold red"
+        )
         self.say(Text.assemble(("Outcome: ", "bold"), (outcome, style)))
         if summary:
             self.say(self.text(summary))

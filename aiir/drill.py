@@ -177,6 +177,7 @@ def run_drill(
         assume_yes=True,
         gateway_urls=dict(gateway_urls or {}),
         sandbox_url=None if staging else SANDBOX_URL,
+        exercise="drill",  # messages go to the drill's inbox, also against a staging gateway
     )
     inject = _injector(env, state)
     for fault in scenario.faults:

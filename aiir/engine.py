@@ -8,7 +8,9 @@ Every effect (an answer, a branch taken, a lever, an action, a capture, a messag
 numbered *step*. A resumed walk replays the journal: steps that already have a result are taken
 from it, not done again, so the walk arrives where it stopped with the same state. A lever whose
 intent was journalled but whose result was not is checked with its verify probe before anything
-is sent again: no lever is ever engaged twice.
+is sent again: no lever is ever engaged twice. The same holds within a walk: a lever whose last
+try may have taken effect (a timeout, a dropped connection, a reply that did not say) is probed
+before it is reported, and its state is ``unknown`` when nothing can tell.
 """
 
 from __future__ import annotations
@@ -21,14 +23,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx2
+
 from aiir import display
 from aiir.environment import Environment, iso, parse_iso
 from aiir.errors import InputError
 from aiir.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
-from aiir.incident import Incident, LeverRecord
+from aiir.incident import Incident, LeverRecord, LeverStates
 from aiir.journal import Event, Journal
-from aiir.prompter import MissingAnswer, Option, TerminalPrompter
+from aiir.prompter import MissingAnswer, Option
 from aiir.schema import (
+    CLAIMS_CONTAINMENT,
     FAILING_OUTCOMES,
     ActionNode,
     BranchNode,
@@ -51,28 +56,33 @@ from aiir.schema import (
 )
 from aiir.templating import evaluate, render
 
-STATUS_CHANNELS = frozenset({"slack", "statuspage", "webhook", "email", "pagerduty"})
-FAILURE_OPTIONS = (
-    Option("retry", "Retry"),
-    Option("skip", "Skip it and go on"),
-    Option("release", "Release every engaged lever and stop"),
-    Option("abort", "Abort the walk (levers stay as they are)"),
-)
+# Where a delivered message counts as a status update for the major-incident cadence. A page
+# (PagerDuty) calls people in; it tells nobody how things stand.
+STATUS_CHANNELS = frozenset({"slack", "statuspage", "webhook"})
+RETRY = Option("retry", "Retry")
+SKIP = Option("skip", "Skip it and go on")
+KEEP = Option("skip", "Go on; it stays listed as possibly engaged, for release")
+RELEASE = Option("release", "Release every engaged lever and stop")
+ABORT = Option("abort", "Abort the walk (levers stay as they are)")
+FAILURE_OPTIONS = (RETRY, SKIP, RELEASE, ABORT)
 DEFAULT_WINDOW = dt.timedelta(hours=1)
 NOT_RESENT = (
     "the run stopped after this request may have been sent, and nothing can check whether it "
     "took effect: not sent again"
 )
+NO_PROBE = "it may have taken effect, and this lever has no verify probe to tell"
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 @dataclass(frozen=True)
 class Ended:
-    """How a walk (or a called runbook) ended."""
+    """How a walk (or a called runbook) ended; ``claimed`` is what its end node said, when the
+    walk could not bear it out (``contained`` with no lever in effect)."""
 
     outcome: Outcome
     summary: str = ""
+    claimed: Outcome | None = None
 
     @property
     def failed(self) -> bool:
@@ -124,6 +134,44 @@ def duration(text: str | None, default: dt.timedelta = DEFAULT_WINDOW) -> dt.tim
     return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
 
 
+def saved_by(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, str]:
+    """Each value a request of ``runbook`` saves from its reply, and which request saves it."""
+
+    def saves(request: Request) -> list[str]:
+        names = list(request.save)
+        if request.use is not None:
+            profile_name, action_name = request.use.split(".", 1)
+            profile = profiles.get(profile_name)
+            if profile is not None and action_name in profile.actions:
+                names += list(profile.actions[action_name].save)
+        return names
+
+    found: dict[str, str] = {}
+    for lever in runbook.levers.values():
+        for name in saves(lever.engage):
+            found.setdefault(name, "engage")
+    for node_id, node in runbook.nodes.items():
+        if isinstance(node, ActionNode):
+            for name in saves(node.request):
+                found.setdefault(name, f"action {node_id}")
+    return found
+
+
+class Placeholders(dict[str, Any]):
+    """Saved values, and for those no real reply has given yet a placeholder that says where
+    the value will come from (``<saved by engage: guardrail_id>``): a dry run and a request
+    preview show them instead of failing."""
+
+    def __init__(self, known: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+        super().__init__(known)
+        self.sources = sources
+
+    def __missing__(self, name: str) -> str:
+        if name in self.sources:
+            return f"<saved by {self.sources[name]}: {name}>"
+        raise KeyError(name)
+
+
 class Walk:
     """Walks one incident's runbook graph, journalling every step."""
 
@@ -144,8 +192,8 @@ class Walk:
         self.source = source
         self.scripted = scripted
         self.secrets = secrets
-        self.sender = Sender(env.http, env.clock.sleep)
         self.screen = display.Screen(env.console, self.scrub)
+        self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
         self.step = 0
         self.recorded: dict[int, list[Event]] = {}
         for event in journal.events:
@@ -154,6 +202,8 @@ class Walk:
         self.last_recorded = max(self.recorded, default=0)
         self.frames: dict[str, Frame] = {}
         self.reminded_for: dt.datetime | None = None
+        self.resolve_child: Callable[[Walk, Runbook, bytes, Mapping[str, Any], str], Frame] | None
+        self.resolve_child = None  # set by aiir.run: how a called runbook becomes a frame
 
     # --- journal and replay -----------------------------------------------------------------
 
@@ -197,16 +247,21 @@ class Walk:
             "elapsed": display.clock_text(elapsed),
             "operator": self.env.operator,
             "drill": self.incident.drill,
+            "exercise": self.incident.exercise or "",
             "outcome": self.incident.outcome or "",
             "category": frame.runbook.category or "",
             "tags": frame.runbook.tags.model_dump(),
         }
+        saved: Mapping[str, Any] = self.incident.vars
+        if self.env.dry_run:  # nothing replies in a dry run: say where each value would come from
+            saved = Placeholders(self.incident.vars, saved_by(frame.runbook, self.profiles))
         return {
             "inputs": frame.inputs,
             "answers": frame.answers,
-            "vars": self.incident.vars,
+            "vars": saved,
             "env": frame.env,
             "incident": incident,
+            "levers": LeverStates.of(self.incident, {frame.runbook.id: frame.runbook}, own=True),
             **extra,
         }
 
@@ -217,7 +272,10 @@ class Walk:
         ended = self.walk(frame)
         for walked in list(self.frames.values()):  # called runbooks' evidence too
             self.after_captures(walked)
-        self.record("incident.ended", {"outcome": ended.outcome.value, "summary": ended.summary})
+        data: dict[str, Any] = {"outcome": ended.outcome.value, "summary": ended.summary}
+        if ended.claimed is not None:
+            data["claimed"] = ended.claimed.value
+        self.record("incident.ended", data)
         self.screen.ended(self.incident, ended.outcome.value, ended.summary)
         return ended
 
@@ -261,7 +319,8 @@ class Walk:
 
     def remind(self) -> None:
         """PagerDuty's cadence for major incidents: a first status post within 5 minutes of the
-        incident call, then at least every 20 minutes for the first 2 hours (hourly after)."""
+        incident call, then at least every 20 minutes for the first 2 hours (hourly after).
+        Only a message a status channel took counts: a draft, a page or a failed send does not."""
         if self.incident.severity not in {"SEV1", "SEV2"}:
             return
         now = self.env.clock.now()
@@ -269,8 +328,9 @@ class Walk:
         posts = [
             parse_iso(e.ts)
             for e in self.incident.events
-            if e.type in {"notify.rendered", "notify.sent"}
-            and e.data.get("channel") in STATUS_CHANNELS  # drafts kept on record do not count
+            if e.type == "notify.sent"
+            and e.data.get("ok") is True
+            and e.data.get("channel") in STATUS_CHANNELS
         ]
         if posts:
             every = dt.timedelta(minutes=20 if now - started < dt.timedelta(hours=2) else 60)
@@ -333,12 +393,38 @@ class Walk:
         if isinstance(node, CallNode):
             return self.call(frame, node_id, node)
         assert isinstance(node, EndNode)
+        return self.end(frame, node_id, node)
+
+    def end(self, frame: Frame, node_id: str, node: EndNode) -> Ended:
+        """The end node's outcome, when the walk bears it out: ``contained`` needs a lever that
+        its probe proved in effect, or the outcome is ``not-contained``, with the reason."""
         summary = (
             render(node.summary, self.context(frame), f"nodes.{node_id}.summary")
             if node.summary
             else ""
         )
-        return Ended(node.outcome, summary.strip())
+        outcome = Outcome(node.outcome.value)
+        if outcome not in CLAIMS_CONTAINMENT or self.env.dry_run:
+            return Ended(outcome, summary.strip())
+        if any(r.state == "verified" for r in self.incident.levers):
+            return Ended(outcome, summary.strip())
+        levers = [f"{r.lever} {r.state}" for r in self.incident.levers]
+        declined = [
+            str(a.get("node"))
+            for a in self.incident.answers
+            if str(a.get("key", "")).endswith(".approve") and a.get("value") is False
+        ]
+        why = "; ".join(
+            filter(
+                None,
+                [
+                    ", ".join(levers) if levers else "no lever was engaged",
+                    f"declined at {', '.join(declined)}" if declined else "",
+                ],
+            )
+        )
+        reason = f"not contained: no lever is proven in effect ({why})"
+        return Ended(Outcome.NOT_CONTAINED, reason, claimed=outcome)
 
     # --- asking --------------------------------------------------------------------------------
 
@@ -352,12 +438,13 @@ class Walk:
         *,
         key: str | None = None,
         default: Any = None,
-        pattern: str | None = None,
+        check: Callable[[str], str | None] | None = None,
+        details: str | None = None,
         preset: str | None = None,
     ) -> Any:
         """One answer, from the journal when replaying, else from the prompter (and journalled).
 
-        A text answer must match ``pattern`` before it is journalled: a journalled answer is
+        A text answer must pass ``check`` before it is journalled: a journalled answer is
         replayed on resume, so a bad one would stop every resume at the same place. With
         ``preset`` (the flag that answered, e.g. ``--yes``) the answer is ``default``, journalled
         without asking: the step exists either way, so a resume with other flags replays alike.
@@ -370,18 +457,13 @@ class Walk:
             if preset is not None:
                 value = default
             else:
-                value = self._prompt(full_key, how, self.scrub(message), options or [], default)
-            typing = (
-                isinstance(self.env.prompter, TerminalPrompter) and full_key not in self.scripted
-            )
-            retries = 5 if typing else 0
-            while pattern is not None and not re.fullmatch(pattern, str(value)) and retries:
-                retries -= 1  # someone at a keyboard made a typo: ask again on the spot
-                self.screen.note(f"that does not match {pattern!r}; try again")
-                value = self._prompt(full_key, how, self.scrub(message), options or [], default)
-            if pattern is not None and not re.fullmatch(pattern, str(value)):
+                value = self.prompt(
+                    full_key, how, self.scrub(message), options or [], default, check, details
+                )
+            problem = check(str(value)) if check is not None else None
+            if problem is not None:  # a journalled answer is replayed: a bad one never is
                 raise InputError(
-                    f"answer to {full_key!r} does not match {pattern!r}: {value!r} "
+                    f"answer to {full_key!r}: {problem}: {self.scrub(str(value))!r} "
                     "(not recorded: resume to answer it again)"
                 )
             self.record(
@@ -399,7 +481,17 @@ class Walk:
             frame.answers[node_id] = value
         return value
 
-    def _prompt(self, key: str, how: str, message: str, options: list[Option], default: Any) -> Any:
+    def prompt(
+        self,
+        key: str,
+        how: str,
+        message: str,
+        options: list[Option],
+        default: Any,
+        check: Callable[[str], str | None] | None = None,
+        details: str | None = None,
+    ) -> Any:
+        """Ask the prompter (the answers file first, for the questions it answers)."""
         prompter = self.env.prompter
         if key in self.scripted:
             from aiir.prompter import ScriptedPrompter
@@ -408,10 +500,10 @@ class Walk:
         if how == "choose":
             return prompter.choose(key, message, options)
         if how == "confirm":
-            return prompter.confirm(key, message, bool(default))
+            return prompter.confirm(key, message, bool(default), details)
         if how == "checklist":
             return prompter.checklist(key, message, options)
-        return prompter.text(key, message, default)
+        return prompter.text(key, message, default, check)
 
     def question(self, frame: Frame, node_id: str, node: QuestionNode) -> str:
         options = [Option(c.value, c.label) for c in node.choices]
@@ -436,7 +528,7 @@ class Walk:
         default = (
             render(node.default, context, f"nodes.{node_id}.default") if node.default else None
         )
-        self.ask(frame, node_id, "text", prompt, default=default, pattern=node.pattern)
+        self.ask(frame, node_id, "text", prompt, default=default, check=input_check(node))
         return node.next
 
     def checklist(self, frame: Frame, node_id: str, node: ChecklistNode) -> str:
@@ -466,11 +558,13 @@ class Walk:
 
     # --- levers --------------------------------------------------------------------------------
 
-    def approve(self, frame: Frame, node_id: str, what: str, call: Call) -> bool:
-        """Show the exact request; ask to go ahead unless --yes pre-approved it."""
-        if not self.replaying:
-            self.screen.request(what, call.summary())
-        preset = "--yes" if self.env.assume_yes else "--dry-run" if self.env.dry_run else None
+    def preset(self) -> str | None:
+        """The flag that answers every approval, if one was given."""
+        return "--yes" if self.env.assume_yes else "--dry-run" if self.env.dry_run else None
+
+    def approve(self, frame: Frame, node_id: str, what: str, call: Call, question: str) -> bool:
+        """Ask to go ahead with ``call`` unless a flag pre-approved it; No is the default."""
+        preset = self.preset()
         key = f"{node_id}.approve"
         try:
             return bool(
@@ -478,9 +572,10 @@ class Walk:
                     frame,
                     node_id,
                     "confirm",
-                    f"{what}: send this request?",
+                    question,
                     key=key,
-                    default=True if preset else None,
+                    default=bool(preset),
+                    details=display.full_request(call.summary()),
                     preset=preset,
                 )
             )
@@ -491,30 +586,73 @@ class Walk:
                 f"(or answer `{frame.prefix}{key}: yes` in --answers)"
             ) from None
 
-    def call_for(self, frame: Frame, request: Request, where: str, **extra: Any) -> Call:
-        return build_call(
-            request, where, self.context(frame, **extra), frame.endpoints, self.profiles
-        )
+    def call_for(
+        self, frame: Frame, request: Request, where: str, *, preview: bool = False, **extra: Any
+    ) -> Call:
+        context = self.context(frame, **extra)
+        if preview:  # before the engage has replied: its saved values are placeholders
+            context["vars"] = Placeholders(
+                self.incident.vars, saved_by(frame.runbook, self.profiles)
+            )
+        return build_call(request, where, context, frame.endpoints, self.profiles)
+
+    def release_preview(self, frame: Frame, name: str, lever: Lever) -> str:
+        """How a lever will be released, for the operator deciding whether to engage it."""
+        if lever.release is None:
+            return "no release request: undo it by hand"
+        try:
+            call = self.call_for(frame, lever.release, f"levers.{name}.release", preview=True)
+        except InputError as exc:
+            return f"release request cannot be built yet ({exc})"
+        return f"{call.method} {display.readable(call.url)}"
 
     def lever(self, frame: Frame, node_id: str, node: LeverNode) -> str | Ended:
         lever = frame.runbook.levers[node.lever]
+        previous: LeverRecord | None = None
         while True:
             engage = self.call_for(frame, lever.engage, f"levers.{node.lever}.engage")
-            if not self.approve(
-                frame, node_id, f"Lever {node.lever!r} ({lever.kind.value})", engage
-            ):
+            if not self.replaying:
+                self.screen.lever_request(
+                    node.lever, lever, engage, self.release_preview(frame, node.lever, lever)
+                )
+                if self.env.dry_run:
+                    self.dry_run_probes(frame, node.lever, lever)
+            question = f"Engage lever {node.lever!r}? y sends {engage.method} {path_of(engage)}"
+            what = f"Lever {node.lever!r} ({lever.kind.value})"
+            if not self.approve(frame, node_id, what, engage, question):
                 return self.declined(frame, node_id, node.next)
-            record = self.pull(frame, node_id, node.lever, lever, engage)
+            check_first = previous is not None and previous.state == "unknown"
+            record = self.pull(frame, node_id, node.lever, lever, engage, check_first=check_first)
             if record.state in {"verified", "engaged", "dry-run"}:
                 return node.next
             if node.on_failure is not None:
                 return node.on_failure
-            decision = self.decide(frame, node_id, f"Lever {node.lever!r}: {record.verdict}")
+            options: tuple[Option, ...] = FAILURE_OPTIONS
+            if record.state == "unknown" and lever.verify is None:  # nothing could tell: no resend
+                options = (KEEP, RELEASE, ABORT)
+            problem = f"Lever {node.lever!r}: {record.state}: {record.verdict}"
+            decision = self.decide(frame, node_id, problem, options)
             if decision != "retry":
                 return self.after_failure(frame, decision, node.next)
+            previous = record
+
+    def dry_run_probes(self, frame: Frame, name: str, lever: Lever) -> None:
+        """A dry run shows every request a lever would make: its verify probe and release too."""
+        for part, request in (("verify", lever.verify), ("release", lever.release)):
+            if request is None:
+                continue
+            call = self.call_for(frame, request, f"levers.{name}.{part}", preview=True)
+            self.screen.request(f"Lever {name!r}: {part} (dry run: not sent)", call.summary())
 
     def pull(
-        self, frame: Frame, node_id: str, name: str, lever: Lever, engage: Call
+        self,
+        frame: Frame,
+        node_id: str,
+        name: str,
+        lever: Lever,
+        engage: Call,
+        *,
+        check_first: bool = False,
     ) -> LeverRecord:
         """Engage then verify one lever, exactly once across interruptions."""
         step, recorded = self.next_step()
@@ -539,7 +677,8 @@ class Walk:
             self.screen.lever(record)
             return record
         if "lever.engaged" not in recorded:
-            self.engage(frame, step, base, lever, engage, resumed="lever.intent" in recorded)
+            resumed = "lever.intent" in recorded or check_first
+            self.engage(frame, step, base, lever, engage, resumed=resumed)
         if record.state == "engaged" and "lever.verified" not in recorded:
             self.verify(frame, step, base, lever)
         if not self.replaying or step == self.last_recorded:
@@ -556,13 +695,16 @@ class Walk:
         *,
         resumed: bool,
     ) -> None:
+        """Send the engage request and journal what became of it, probing whenever its effect
+        is unknown (before a retry, and after a last try that may have taken effect)."""
         if resumed and self.engaged_before(frame, step, base, lever, engage):
             return
         in_place: Reply | None = None
 
         def settled() -> Reply | None:  # before a retry: did the failed try take effect?
             nonlocal in_place
-            in_place = self.probe(frame, base, lever)
+            verdict, probe = self.probe(frame, base, lever)
+            in_place = probe if verdict else None
             return in_place
 
         reply = self.send(engage, settled if lever.verify is not None else None)
@@ -570,33 +712,83 @@ class Walk:
             self.confirmed(step, base, in_place, engage)
             return
         reply = diagnose(engage, reply, self.profiles, self.send, frame.endpoints[engage.gateway])
-        self.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+        if reply.ok or not reply.uncertain or reply.unavailable:
+            self.record(
+                "lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
+            )
+            return
+        self.settle(frame, step, base, lever, engage, reply)
 
-    def probe(self, frame: Frame, base: dict[str, Any], lever: Lever) -> Reply | None:
-        """One try of the verify probe: its reply when the lever is in effect, else None.
+    def settle(
+        self,
+        frame: Frame,
+        step: int,
+        base: dict[str, Any],
+        lever: Lever,
+        engage: Call,
+        failure: Reply,
+    ) -> None:
+        """The last try failed in a way that may still have taken effect: ask the probe."""
 
-        It runs between the engage's retries, under their "waiting" display: no second one.
-        """
+        def journal(reason: str, **flags: Any) -> None:
+            reply = {**failure.summary(), "reason": reason}
+            self.record("lever.engaged", {**base, "ok": False, **flags, "reply": reply}, step=step)
+
+        if lever.verify is None:
+            journal(f"{failure.reason}: {NO_PROBE}", unknown=True)
+            return
+        verdict, probe = self.probe(frame, base, lever)
+        if verdict:
+            assert probe is not None
+            self.confirmed(step, base, probe, engage)
+        elif verdict is None:
+            why = probe.reason if probe is not None else "the probe could not be sent"
+            journal(
+                f"{failure.reason}; it may have taken effect, and the verify probe cannot tell "
+                f"({why})",
+                unknown=True,
+            )
+        else:
+            journal(f"{failure.reason} (the verify probe shows it did not take effect)")
+
+    def probe(
+        self, frame: Frame, base: dict[str, Any], lever: Lever
+    ) -> tuple[bool | None, Reply | None]:
+        """One try of the verify probe: True when the lever is in effect, False when it is
+        not, None when the probe got no verdict (no answer, or the gateway failing)."""
         assert lever.verify is not None
-        call = self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify")
+        try:
+            call = self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify")
+        except InputError:
+            return None, None
         reply = self.sender.send(dataclasses.replace(call, retries=0))
-        return reply if reply.ok else None
+        if reply.ok:
+            return True, reply
+        if reply.status is None or reply.status >= 500:
+            return None, reply
+        return False, reply
 
     def engaged_before(
         self, frame: Frame, step: int, base: dict[str, Any], lever: Lever, engage: Call
     ) -> bool:
-        """The run stopped between intent and result: settle it without engaging twice.
+        """The engage may have gone out already (the run stopped between intent and result, or
+        the last try's effect is unknown): settle it without engaging twice.
 
-        The verify probe tells whether the lever took effect. Without a probe, nothing is sent:
-        the lever's state is unknown and the operator decides (``<node>.on_failure``).
+        The verify probe tells whether the lever took effect. Without a probe, or when the probe
+        cannot tell, nothing is sent: the lever's state is unknown and the operator decides.
         """
         unknown = {**base, "ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
         if lever.verify is None:
             self.record("lever.engaged", unknown, step=step)
             return True
-        probe = self.send(self.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
-        if not probe.ok:
+        with self.screen.waiting(f"checking whether lever {base['lever']!r} is in effect"):
+            verdict, probe = self.probe(frame, base, lever)
+        if verdict is False:
             return False
+        if verdict is None:
+            self.record("lever.engaged", unknown, step=step)
+            return True
+        assert probe is not None
         self.confirmed(step, base, probe, engage)
         return True
 
@@ -610,6 +802,7 @@ class Walk:
                 f"{', '.join(data['lost'])} unknown; its release may need doing by hand"
             )
         self.record("lever.engaged", data, step=step)
+        self.record("lever.verified", {**base, "ok": True, "reply": probe.summary()}, step=step)
 
     def verify(self, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
         if lever.verify is None:
@@ -625,7 +818,13 @@ class Walk:
         self.screen.note("declined: not sent")
         return next_node
 
-    def decide(self, frame: Frame, node_id: str, problem: str) -> str:
+    def decide(
+        self,
+        frame: Frame,
+        node_id: str,
+        problem: str,
+        options: tuple[Option, ...] = FAILURE_OPTIONS,
+    ) -> str:
         self.screen.failure(problem)
         try:
             return str(
@@ -634,7 +833,7 @@ class Walk:
                     node_id,
                     "choose",
                     f"{problem}. What now?",
-                    list(FAILURE_OPTIONS),
+                    list(options),
                     key=f"{node_id}.on_failure",
                 )
             )
@@ -657,25 +856,41 @@ class Walk:
             self.release(record)
 
     def release(self, record: LeverRecord) -> bool:
-        """Release one engaged lever (journalled); True when the gateway confirmed it."""
+        """Release one engaged lever (journalled); True when the gateway confirmed it.
+
+        A release that cannot be built (it needs a value the lost engage reply carried) is
+        journalled as failed, with the request to make by hand; the caller goes on to the rest.
+        """
         frame = self.frames.get(record.runbook)
-        if frame is None:
-            raise InputError(f"lever {record.key}: its runbook is not loaded")
+        base = {"runbook": record.runbook, "lever": record.lever, "engaged_step": record.step}
+        if frame is None or record.lever not in frame.runbook.levers:
+            reason = (
+                f"runbook {record.runbook!r} is not loaded: undo lever {record.lever!r} by hand"
+            )
+            self.record("lever.released", {**base, "ok": False, "reply": {"reason": reason}})
+            self.screen.failure(f"Lever {record.lever!r}: {reason}")
+            return False
         lever = frame.runbook.levers[record.lever]
         if lever.release is None:
             self.screen.note(f"lever {record.lever!r} has no release; undo it by hand")
             return False
-        base = {"runbook": record.runbook, "lever": record.lever, "engaged_step": record.step}
         try:
             call = self.call_for(frame, lever.release, f"levers.{record.lever}.release")
         except InputError as exc:  # e.g. a value saved from a lost engage reply: go on to the rest
-            reason = f"release request could not be built ({exc}); undo it on the gateway by hand"
+            manual = self.release_preview(frame, record.lever, lever)
+            reason = (
+                f"release request could not be built ({exc}); undo it on the gateway by hand: "
+                f"{manual}"
+            )
             self.record("lever.released", {**base, "ok": False, "reply": {"reason": reason}})
             self.screen.failure(f"Lever {record.lever!r}: {reason}")
             return False
         self.screen.request(f"Release {record.lever!r}", call.summary())
         reply = self.send(call)
-        self.record("lever.released", {**base, "ok": reply.ok, "reply": reply.summary()})
+        self.record(
+            "lever.released",
+            {**base, "ok": reply.ok, "request": call.summary(), "reply": reply.summary()},
+        )
         self.screen.lever(record)
         return reply.ok
 
@@ -684,7 +899,10 @@ class Walk:
     def action(self, frame: Frame, node_id: str, node: ActionNode) -> str | Ended:
         while True:
             call = self.call_for(frame, node.request, f"nodes.{node_id}.request")
-            if not self.approve(frame, node_id, f"Action {node.title!r}", call):
+            if not self.replaying:
+                self.screen.request(f"Action {node.title!r}", call.summary())
+            question = f"Send this request? y sends {call.method} {path_of(call)}"
+            if not self.approve(frame, node_id, f"Action {node.title!r}", call, question):
                 return self.declined(frame, node_id, node.next)
             step, recorded = self.next_step()
             base = {"runbook": frame.runbook.id, "node": node_id}
@@ -792,7 +1010,10 @@ class Walk:
                     self.capture_item(frame, node_id, index, item, "after")
 
     def notify(self, frame: Frame, node_id: str, node: NotifyNode) -> str:
-        """Render the message (journalled), then send it where the workspace says (journalled)."""
+        """Render the message (journalled), then send it where the workspace says (journalled).
+
+        In an exercise (sandbox, drill, tabletop) the message goes to the exercise's inbox:
+        nothing leaves for a real channel, and the journal says it was simulated."""
         from aiir import dispatch
 
         step, recorded = self.next_step()
@@ -812,18 +1033,20 @@ class Walk:
         return node.next
 
     def approve_message(self, frame: Frame, node_id: str, node: NotifyNode) -> bool:
-        """External communications wait for the incident commander (or --yes)."""
+        """External communications wait for the incident commander (or --yes); No is the default."""
         commander = self.on_call("incident-commander") or "the incident commander"
         preset = "--yes" if self.env.assume_yes else None
+        where = f"{node.channel} (sandbox)" if self.env.exercise else node.channel
         try:
             approved = bool(
                 self.ask(
                     frame,
                     node_id,
                     "confirm",
-                    f"{commander}: approve sending this {node.audience} message to {node.channel}?",
+                    f"{commander}: approve this {node.audience} message? "
+                    f"y sends it to {where} now, N does not",
                     key=f"{node_id}.approve",
-                    default=True if preset else None,
+                    default=bool(preset),
                     preset=preset,
                 )
             )
@@ -843,8 +1066,12 @@ class Walk:
         from aiir.notify import Delivery, Notifier
 
         assert self.env.workspace is not None
-        notifier = Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
-        with self.screen.waiting(f"sending to {node.channel}"):
+        if self.env.exercise:
+            notifier = self.env.inbox.notifier(node.channel, self.env.clock.sleep)
+        else:
+            notifier = Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
+        label = f"{node.channel} (sandbox)" if self.env.exercise else node.channel
+        with self.screen.waiting(f"sending to {label}"):
             try:
                 delivery = dispatch.deliver(
                     node, text, self.incident, self.env.workspace, notifier, self.incident.vars
@@ -854,18 +1081,23 @@ class Walk:
         reply: dict[str, Any] = {"body": delivery.reply}  # the receiver's answer, secrets masked
         if node.channel == "statuspage" and delivery.ok and delivery.reference:
             reply["saved"] = {dispatch.STATUSPAGE_VAR: delivery.reference}
-        self.record(
-            "notify.sent",
-            {
-                "runbook": frame.runbook.id,
-                "node": node_id,
-                **delivery.as_dict(),
-                "to": node.to,
-                "reply": reply,
-            },
-            step=step,
+        data = {
+            "runbook": frame.runbook.id,
+            "node": node_id,
+            **delivery.as_dict(),
+            "to": node.to,
+            "reply": reply,
+        }
+        if self.env.exercise:
+            data["simulated"] = self.env.exercise
+        self.record("notify.sent", data, step=step)
+        self.screen.delivered(
+            delivery.channel,
+            delivery.ok,
+            delivery.reason,
+            delivery.reference,
+            simulated=bool(self.env.exercise),
         )
-        self.screen.delivered(delivery.channel, delivery.ok, delivery.reason, delivery.reference)
 
     def render_message(self, frame: Frame, node_id: str, node: NotifyNode, step: int) -> str:
         context = self.context(frame)
@@ -875,7 +1107,12 @@ class Walk:
 
             override = self.env.workspace.template_dir() if self.env.workspace else None
             base = report_context(self.incident, self.env.workspace, self.env.clock.now())
-            merged = {**base, **context, "incident": {**base["incident"], **context["incident"]}}
+            merged = {
+                **base,
+                **context,
+                "incident": {**base["incident"], **context["incident"]},
+                "levers": base["levers"],  # a status update tells of every lever, called ones too
+            }
             text = render_named(node.template, merged, self.incident, override)
         else:
             text = render(node.message or "", context, f"nodes.{node_id}.message")
@@ -892,14 +1129,15 @@ class Walk:
         return text.strip()
 
     def call(self, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
+        """Walk a called runbook. Its environment and gateways are checked here, when the walk
+        reaches it, before anything of it is sent (every missing variable named at once)."""
+        assert self.resolve_child is not None
         child_runbook, raw = self.source.find(node.runbook)
         context = self.context(frame)
         given = {
             k: render(v, context, f"nodes.{node_id}.inputs.{k}") for k, v in node.inputs.items()
         }
-        from aiir.run import child_frame
-
-        child = child_frame(self, child_runbook, raw, given, frame.prefix)
+        child = self.resolve_child(self, child_runbook, raw, given, frame.prefix)
         self.record(
             "call.entered",
             {
@@ -923,3 +1161,26 @@ class Walk:
         if node.next is None or ended.failed:
             return ended
         return node.next
+
+
+def path_of(call: Call) -> str:
+    """The part of a request's URL the operator does not already see in the box above."""
+    return display.readable(httpx2.URL(call.url).raw_path.decode("ascii", errors="replace"))
+
+
+def input_check(node: InputNode) -> Callable[[str], str | None]:
+    """What is wrong with a free-text answer, in words: required unless the node says not,
+    and matching the node's pattern (its ``hint`` says what is expected)."""
+
+    def check(answer: str) -> str | None:
+        if not answer.strip():
+            return None if not node.required else "an answer is required"
+        if node.pattern and not re.fullmatch(node.pattern, answer):
+            return (
+                f"expected {node.hint}"
+                if node.hint
+                else "that answer does not have the expected form"
+            )
+        return None
+
+    return check

@@ -18,6 +18,7 @@ from rich.console import Console
 from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
 
 if TYPE_CHECKING:
+    from aiir.inbox import Inbox
     from aiir.workspace import Loaded
 
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
@@ -72,6 +73,20 @@ def incidents_root(
     return Path(".aiir") / "incidents"
 
 
+def _inbox() -> Inbox:
+    from aiir.inbox import Inbox
+
+    return Inbox()
+
+
+def _outside_the_sandbox(request: httpx2.Request) -> httpx2.Response:
+    raise httpx2.ConnectError(
+        f"{request.url.host} is outside the sandbox: an exercise talks only to the simulated "
+        "gateway",
+        request=request,
+    )
+
+
 def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
@@ -94,23 +109,31 @@ class Environment:
     observers: list[Callable[[str, str], None]] = field(default_factory=list)  # (runbook, node)
     outbox: list[tuple[str, dict[str, object]]] = field(default_factory=list)  # events to journal
     workspace: Loaded | None = None
+    # Practice: "sandbox", "drill" or "tabletop". Messages go to ``inbox``, never to a channel.
+    exercise: str | None = None
+    inbox: Inbox = field(default_factory=_inbox)
 
-    def use_sandbox(self, state: object | None = None) -> None:
+    def use_sandbox(self, state: object | None = None, exercise: str = "sandbox") -> None:
         """Route every gateway to an in-process simulated gateway (no socket, no keys).
 
-        Only the sandbox's own address is served in-process: the workspace's channels (Slack,
-        PagerDuty, Statuspage) are still reached, so a demo run pages as a real one would.
+        Nothing else is reachable: the client refuses every other address, and notifications
+        go to the exercise's inbox (see :mod:`aiir.inbox`).
         """
         from aiir.sandbox import InProcessTransport, SandboxState, create_app
 
         sandbox = state if isinstance(state, SandboxState) else SandboxState()
         transport = InProcessTransport(create_app(sandbox))
+        self.close()
         self.client = httpx2.Client(
-            mounts={SANDBOX_URL.replace("http://", "all://"): transport},
+            mounts={
+                SANDBOX_URL.replace("http://", "all://"): transport,
+                "all://": httpx2.MockTransport(_outside_the_sandbox),
+            },
             verify=True,
             follow_redirects=False,
         )
         self.sandbox_url = SANDBOX_URL
+        self.exercise = self.exercise or exercise
 
     @property
     def http(self) -> httpx2.Client:
@@ -124,6 +147,7 @@ class Environment:
         """Close the HTTP client, if one was made."""
         if self.client is not None:
             self.client.close()
+            self.client = None
 
     @classmethod
     def for_terminal(cls, **overrides: object) -> Environment:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -102,6 +103,10 @@ class Reply:
     elapsed_ms: int = 0
     saved: dict[str, Any] = field(default_factory=dict)
     unavailable: bool = False
+    # A failure that may still have taken effect: the request went out, and no answer says it
+    # was refused (a timeout, a dropped connection, a 5xx, a 2xx that did not meet the
+    # expectations). Only a probe can tell; a lever is never sent again over it blindly.
+    uncertain: bool = False
 
     @property
     def text(self) -> str:
@@ -127,6 +132,8 @@ class Reply:
             out["saved"] = self.saved
         if self.unavailable:
             out["unavailable"] = True
+        if self.uncertain:
+            out["uncertain"] = True
         return out
 
 
@@ -156,17 +163,32 @@ def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
         match = _ONE_EXPRESSION.match(value)
         if match:
             try:
-                return environment().compile_expression(match["expr"], undefined_to_none=False)(
+                result = environment().compile_expression(match["expr"], undefined_to_none=False)(
                     context
                 )
             except Exception:  # fall back to rendering, which reports the error well
                 return render(value, context, where)
+            if _holds_undefined(result):  # a missing value fails here, not when it is shown
+                return render(value, context, where)
+            return result
         return render(value, context, where)
     if isinstance(value, dict):
         return {k: render_value(v, context, f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
         return [render_value(v, context, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
+
+
+def _holds_undefined(value: Any) -> bool:
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_undefined(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_undefined(v) for v in value)
+    return False
 
 
 def build_call(
@@ -321,7 +343,11 @@ def _path_problem(path: str) -> str | None:
 
 
 class Sender:
-    """Sends calls with retries (connection errors, 429, 5xx; honouring Retry-After)."""
+    """Sends calls with retries (connection errors, 429, 5xx; honouring Retry-After).
+
+    A call's ``timeout`` bounds the whole exchange, not each read: a reply that drips a byte at
+    a time is cut off at the deadline like one that never comes.
+    """
 
     def __init__(
         self,
@@ -329,10 +355,12 @@ class Sender:
         sleep: Callable[[float], None],
         *,
         max_body: int = MAX_BODY,
+        on_wait: Callable[[str], None] | None = None,
     ) -> None:
         self.client = client
         self.sleep = sleep
         self.max_body = max_body
+        self.on_wait = on_wait  # told before each wait of a second or more
 
     def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
         """Send ``call``, retrying failures that a second try may get past.
@@ -349,15 +377,54 @@ class Sender:
             last = attempt > call.retries
             if retry_after is None or last:
                 return _with(reply, attempts=attempt, elapsed_ms=_since(started))
-            self.sleep(
-                retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
-            )
+            wait = retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
+            if wait >= 1 and self.on_wait is not None:
+                why = "as the gateway asked (Retry-After)" if retry_after > 0 else "before retrying"
+                self.on_wait(
+                    f"{call.method} {call.url}: {reply.reason}; waiting {wait:g}s {why}, "
+                    f"then try {attempt + 1} of {call.retries + 1}"
+                )
+            self.sleep(wait)
             found = settled() if settled is not None else None
             if found is not None:
                 return _with(found, attempts=attempt, elapsed_ms=_since(started))
 
     def _attempt(self, call: Call) -> tuple[Reply, float | None]:
         """One try; the second value says whether (and after how long) to retry."""
+        exchange = _Exchange(self.client, call, self.max_body)
+        outcome = exchange.run()
+        if isinstance(outcome, Reply):
+            return outcome, 0.0  # no answer at all: worth another try
+        status, headers, body, size = outcome
+        reply = judge(call, status, headers, body, size)
+        if (status == 429 or status >= 500) and not _says(call.permanent, reply.text):
+            return reply, _retry_after(headers.get("retry-after"))
+        return reply, None
+
+
+class _Exchange:
+    """One request and its whole reply, on a worker thread so that the call's deadline holds
+    however the server answers (late, or a byte at a time). A worker left behind at the
+    deadline stops reading at its next chunk and closes the response."""
+
+    def __init__(self, client: httpx2.Client, call: Call, max_body: int) -> None:
+        self.client = client
+        self.call = call
+        self.max_body = max_body
+        self.abandoned = threading.Event()
+        self.result: Reply | tuple[int, dict[str, str], bytes, int] | None = None
+
+    def run(self) -> Reply | tuple[int, dict[str, str], bytes, int]:
+        worker = threading.Thread(target=self._work, daemon=True, name="aiir-request")
+        worker.start()
+        worker.join(self.call.timeout)
+        if worker.is_alive() or self.result is None:
+            self.abandoned.set()
+            return Reply(False, None, f"timed out after {self.call.timeout:g}s", uncertain=True)
+        return self.result
+
+    def _work(self) -> None:
+        call = self.call
         try:
             with self.client.stream(
                 call.method,
@@ -370,24 +437,33 @@ class Sender:
             ) as response:
                 body, size = self._read(response)
                 headers = {k.lower(): v for k, v in response.headers.items()}
-                status = response.status_code
+                self.result = (response.status_code, headers, body, size)
+        except (httpx2.ConnectTimeout, httpx2.PoolTimeout):  # never reached the gateway
+            self.result = Reply(False, None, f"timed out connecting after {call.timeout:g}s")
         except httpx2.TimeoutException:
-            return Reply(False, None, f"timed out after {call.timeout:g}s"), 0.0
-        except httpx2.TransportError as exc:
-            return Reply(False, None, f"connection failed: {_transport_reason(exc)}"), 0.0
-        reply = judge(call, status, headers, body, size)
-        if (status == 429 or status >= 500) and not _says(call.permanent, reply.text):
-            return reply, _retry_after(headers.get("retry-after"))
-        return reply, None
+            self.result = Reply(False, None, f"timed out after {call.timeout:g}s", uncertain=True)
+        except httpx2.ConnectError as exc:
+            self.result = Reply(False, None, f"connection failed: {_transport_reason(exc)}")
+        except httpx2.TransportError as exc:  # sent, then the connection broke
+            reason = f"connection lost after the request was sent: {_transport_reason(exc)}"
+            self.result = Reply(False, None, reason, uncertain=True)
+        except _Abandoned:
+            pass
 
     def _read(self, response: httpx2.Response) -> tuple[bytes, int]:
         kept = bytearray()
         size = 0
         for chunk in response.iter_bytes():
+            if self.abandoned.is_set():
+                raise _Abandoned
             size += len(chunk)
             if len(kept) < self.max_body:
                 kept.extend(chunk[: self.max_body - len(kept)])
         return bytes(kept), size
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting for this exchange."""
 
 
 def _since(started: float) -> int:
@@ -412,6 +488,30 @@ def _retry_after(value: str | None) -> float:
         return 0.0  # an HTTP date: fall back to our own backoff
 
 
+def gateway_message(parsed: Any, text: str) -> str:
+    """What the gateway itself said about a failure ("Key not found"), if it said anything."""
+    found = _message_in(parsed)
+    if found:
+        return found
+    line = " ".join(text.split())
+    if line and len(line) <= 300 and not line.startswith("<"):  # plain text, not an HTML page
+        return line
+    return ""
+
+
+def _message_in(value: Any, depth: int = 0) -> str:
+    if isinstance(value, str):
+        return " ".join(value.split())[:300]
+    if not isinstance(value, dict) or depth > 3:
+        return ""
+    for key in ("message", "error", "detail", "msg", "error_message", "reason", "description"):
+        if key in value:
+            found = _message_in(value[key], depth + 1)
+            if found:
+                return found
+    return ""
+
+
 def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size: int) -> Reply:
     """Check a response against the call's expectations and pull out saved values."""
     parsed: Any = None
@@ -432,6 +532,10 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
                 break
             saved[name] = value
     ok = reason is None
+    if not ok and not 200 <= status < 300:
+        said = gateway_message(parsed, body.decode("utf-8", errors="replace"))
+        if said and said not in str(reason):
+            reason = f"{reason}: {said}"
     return Reply(
         ok=ok,
         status=status,
@@ -440,7 +544,16 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
         body=body,
         size=size,
         saved=saved,
+        uncertain=not ok and _may_have_applied(status),
     )
+
+
+def _may_have_applied(status: int) -> bool:
+    """A failed reply after which the request may still have taken effect: a 2xx that did not
+    meet the expectations (or lost what was to be saved), or a server error other than 503,
+    which says the request was not taken (500, or a proxy's 502/504 while the gateway behind it
+    went on to apply it)."""
+    return 200 <= status < 300 or (status >= 500 and status != 503)
 
 
 def diagnose(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,7 @@ class Incident:
     severity: str = ""
     operator: str = ""
     drill: bool = False
+    exercise: str | None = None  # "sandbox", "drill" or "tabletop": practice, not a real incident
     dry_run: bool = False
     category: str | None = None
     tags: dict[str, list[str]] = field(default_factory=dict)
@@ -108,6 +109,87 @@ class Incident:
         return incident
 
 
+IN_EFFECT = frozenset({"engaged", "verified"})
+
+
+class LeverStates(list[dict[str, Any]]):
+    """The levers of an incident as templates read them: a list of engagements in order (for
+    reports), and by lever name (``levers['emergency-filter'].engaged``) for branches and text.
+    A declared lever that was never engaged reads as ``state: not engaged``."""
+
+    def __init__(self, items: Iterable[dict[str, Any]], declared: Mapping[str, str]) -> None:
+        super().__init__(items)
+        self.declared = dict(declared)  # lever name -> title
+
+    @classmethod
+    def of(
+        cls, incident: Incident, runbooks: Mapping[str, Any], *, own: bool = False
+    ) -> LeverStates:
+        """``runbooks``: id -> Runbook (anything with ``levers`` of ``title``/``business_cost``);
+        ``own``: only the engagements of those runbooks (a walk reads its runbook's levers)."""
+        items = []
+        declared: dict[str, str] = {}
+        for runbook in runbooks.values():
+            declared.update({name: lever.title for name, lever in runbook.levers.items()})
+        for record in incident.levers:
+            runbook = runbooks.get(record.runbook)
+            if runbook is None and own:
+                continue
+            lever = runbook.levers.get(record.lever) if runbook is not None else None
+            items.append(lever_view(record, lever))
+        return cls(items, declared)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        for item in reversed(self):
+            if item["lever"] == key:
+                return item
+        if key in self.declared:
+            return _never_engaged(key, self.declared[key])
+        raise KeyError(key)
+
+
+def lever_view(record: LeverRecord, lever: Any = None) -> dict[str, Any]:
+    """One engagement as templates and reports read it."""
+    cost = getattr(lever, "business_cost", None) if lever is not None else None
+    return {
+        "lever": record.lever,
+        "runbook": record.runbook,
+        "title": record.title,
+        "kind": record.kind,
+        "state": record.state,
+        "verdict": record.verdict,
+        "engaged": record.state in IN_EFFECT,
+        "verified": record.state == "verified",
+        "possibly_engaged": record.state == "unknown",
+        "released": record.state == "released",
+        "engaged_at": record.engaged_at or "",
+        "released_at": record.released_at or "",
+        "business_cost": cost or "",
+        "destroys_evidence": bool(getattr(lever, "destroys_evidence", False)),
+    }
+
+
+def _never_engaged(name: str, title: str) -> dict[str, Any]:
+    return {
+        "lever": name,
+        "runbook": "",
+        "title": title,
+        "kind": "",
+        "state": "not engaged",
+        "verdict": "",
+        "engaged": False,
+        "verified": False,
+        "possibly_engaged": False,
+        "released": False,
+        "engaged_at": "",
+        "released_at": "",
+        "business_cost": "",
+        "destroys_evidence": False,
+    }
+
+
 def _opened(incident: Incident, event: Event) -> None:
     data = event.data
     incident.runbook = data.get("runbook", "")
@@ -116,6 +198,8 @@ def _opened(incident: Incident, event: Event) -> None:
     incident.severity = data.get("severity", "")
     incident.operator = event.operator
     incident.drill = bool(data.get("drill"))
+    exercise = data.get("exercise") or ("drill" if incident.drill else None)
+    incident.exercise = str(exercise) if exercise else None
     incident.dry_run = bool(data.get("dry_run"))
     incident.category = data.get("category")
     incident.tags = data.get("tags", {})
@@ -164,7 +248,7 @@ def _lever_engaged(incident: Incident, event: Event) -> None:
         record.verdict = "engaged, not yet verified"
     elif event.data.get("unknown"):
         record.state = "unknown"
-        record.verdict = f"may or may not be engaged: {reply.get('reason', 'unknown')}"
+        record.verdict = f"possibly engaged: {reply.get('reason', 'unknown')}"
     else:
         record.state = "unavailable" if reply.get("unavailable") else "failed"
         record.verdict = str(reply.get("reason", "failed"))

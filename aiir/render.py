@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,10 +37,24 @@ def template_path(name: str, override: Path | None = None) -> Path:
 def render_named(
     name: str, context: Mapping[str, Any], incident: Incident, override: Path | None = None
 ) -> str:
-    """Render template ``name``; the context adds the incident record (levers, evidence, …)."""
+    """Render template ``name``; the context adds the incident record (levers, evidence, …).
+
+    An exercise says so in its title, whatever the template (a workspace's own included)."""
     source = template_path(name, override).read_text(encoding="utf-8")
     levers = [
         {"lever": r.lever, "title": r.title, "kind": r.kind, "state": r.state, "verdict": r.verdict}
         for r in incident.levers
     ]
-    return render(source, {"levers": levers, **context}, f"template {name}")
+    text = render(source, {"levers": levers, **context}, f"template {name}")
+    return exercise_title(text, incident.exercise)
+
+
+def exercise_title(text: str, exercise: str | None) -> str:
+    """``text`` with ``[EXERCISE: drill]`` before its first line, when it is practice."""
+    if not exercise:
+        return text
+    lead = len(text) - len(text.lstrip())
+    heading = re.match(r"#+ ", text[lead:])  # a Markdown title keeps its heading marks first
+    if heading:
+        lead += heading.end()
+    return f"{text[:lead]}[EXERCISE: {exercise}] {text[lead:]}"

@@ -33,6 +33,7 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
         "state": incident.state,
         "outcome": incident.outcome,
         "drill": incident.drill,
+        "exercise": incident.exercise,
         "levers_engaged": [r.lever for r in incident.needs_release()],
     }
 
@@ -49,8 +50,8 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     table.columns[0].no_wrap = True  # the one thing an operator copies
     for incident in found:
         state = incident.outcome or incident.state
-        if incident.drill:
-            state += " (drill)"
+        if incident.exercise:
+            state += f" (exercise: {incident.exercise})"
         table.add_row(
             incident.id,
             incident.started_at[:19].replace("T", " "),
@@ -90,6 +91,8 @@ def show_incident(
         (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
     )
     header.append_text(_safe(f"  {incident.title}  [{incident.outcome or incident.state}]"))
+    if incident.exercise:
+        header.append(f"  EXERCISE ({incident.exercise}): not a real incident", "bold magenta")
     console.print(header)
     console.print(
         _safe(f"runbook {incident.runbook} · operator {incident.operator}")

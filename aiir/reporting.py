@@ -16,7 +16,7 @@ from aiir import clocks
 from aiir.display import clock_text
 from aiir.environment import iso, parse_iso
 from aiir.errors import InputError
-from aiir.incident import Incident
+from aiir.incident import Incident, LeverStates
 from aiir.library import parse
 from aiir.loader import load_file
 from aiir.render import render_named
@@ -157,6 +157,7 @@ def report_context(
             "elapsed": clock_text((ended or now) - started),
             "operator": incident.operator,
             "drill": incident.drill,
+            "exercise": incident.exercise or "",
             "outcome": incident.outcome or "",
             "summary": incident.summary or "",
             "category": incident.category or "",
@@ -243,29 +244,8 @@ def _commander(incident: Incident, workspace: Loaded | None) -> str:
     return incident.operator
 
 
-def _levers(incident: Incident, runbooks: Mapping[str, Runbook]) -> list[dict[str, Any]]:
-    out = []
-    for record in incident.levers:
-        lever = (
-            runbooks[record.runbook].levers.get(record.lever)
-            if record.runbook in runbooks
-            else None
-        )
-        out.append(
-            {
-                "lever": record.lever,
-                "runbook": record.runbook,
-                "title": record.title,
-                "kind": record.kind,
-                "state": record.state,
-                "verdict": record.verdict,
-                "engaged_at": record.engaged_at or "",
-                "released_at": record.released_at or "",
-                "business_cost": lever.business_cost if lever and lever.business_cost else "",
-                "destroys_evidence": bool(lever.destroys_evidence) if lever else False,
-            }
-        )
-    return out
+def _levers(incident: Incident, runbooks: Mapping[str, Runbook]) -> LeverStates:
+    return LeverStates.of(incident, runbooks)
 
 
 def render_report(

@@ -265,20 +265,25 @@ def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
 
 
 def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -> dict[str, str]:
-    """The declared environment variables; a missing required one stops a real run.
+    """The declared environment variables; missing required ones stop a real run, all named
+    at once with what each is for.
 
     A dry run or a sandbox run needs no real keys: a missing one is left empty.
     """
     values: dict[str, str] = {}
+    missing: list[str] = []
     for name, spec in runbook.env.items():
         if name in environ:
             values[name] = environ[name]
         elif spec.required and not dry_run:
-            raise InputError(
-                f"environment variable {name} is required by {runbook.id!r}: {spec.description}"
-            )
+            missing.append(f"{name} ({spec.description})")
         else:
             values[name] = ""
+    if missing:
+        raise InputError(
+            f"runbook {runbook.id!r} needs environment variable(s) that are not set: "
+            + "; ".join(missing)
+        )
     return values
 
 
@@ -316,9 +321,7 @@ def child_frame(
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(raw)
-    env_vals = env_values(
-        runbook, walk.env.environ, dry_run=walk.env.dry_run or walk.env.sandbox_url is not None
-    )
+    env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
     walk.secrets.update(secret_values(runbook, env_vals))
     return Frame(
         runbook=runbook,
@@ -342,9 +345,11 @@ def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
     return list(found.values())
 
 
-def preflight(runbooks: list[Runbook], env: Environment) -> None:
-    """Before an incident exists: every --gateway name is declared somewhere, and every runbook
-    that may be called has its required environment variables (so a hand-off cannot fail on one)."""
+def preflight(runbooks: list[Runbook], env: Environment, *, check_all: bool = False) -> None:
+    """Before an incident exists: every --gateway name is declared somewhere. With
+    ``check_all`` (``aiir run --check``), every runbook that may be called has its environment
+    and its gateways too, every problem named at once; without it, a called runbook is checked
+    when the walk reaches it (a runbook needs only its own environment to start)."""
     declared = {name for runbook in runbooks for name in runbook.gateways}
     unknown = sorted(set(env.gateway_urls) - declared)
     if unknown:
@@ -353,8 +358,22 @@ def preflight(runbooks: list[Runbook], env: Environment) -> None:
             f"--gateway {unknown[0]}: runbook {runbooks[0].id!r} (and the runbooks it calls) "
             f"declare no such gateway (gateways: {shown})"
         )
+    if not check_all:
+        return
+    problems: list[str] = []
     for runbook in runbooks[1:]:
-        env_values(runbook, env.environ, dry_run=env.dry_run or env.sandbox_url is not None)
+        try:
+            values = env_values(runbook, env.environ, dry_run=practising(env))
+            endpoints_for(runbook, env, values)
+        except InputError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InputError("--check: " + " | ".join(problems))
+
+
+def practising(env: Environment) -> bool:
+    """A dry run or an exercise: no real key is needed, none is read."""
+    return env.dry_run or env.sandbox_url is not None
 
 
 # --- start, resume, release ----------------------------------------------------------------------
@@ -369,6 +388,7 @@ def start(
     scripted: Mapping[str, Any] | None = None,
     drill: bool = False,
     attachments: Sequence[Attachment] = (),
+    check_all: bool = False,
 ) -> RunResult:
     """Open an incident for the runbook at ``path`` and walk it.
 
@@ -380,9 +400,9 @@ def start(
     if answers is not None:
         scripted = load_answers(answers, runbook)
     source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
-    preflight(reachable_runbooks(runbook, source), env)
+    preflight(reachable_runbooks(runbook, source), env, check_all=check_all)
     values = coerce_inputs(runbook, inputs or {}, "--set")
-    env_vals = env_values(runbook, env.environ, dry_run=env.dry_run or env.sandbox_url is not None)
+    env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     endpoints = endpoints_for(runbook, env, env_vals)
     secrets = secret_values(runbook, env_vals)
     now = env.clock.now()
@@ -415,6 +435,7 @@ def start(
             "source": str(path),
             "gateways": {n: e.base_url for n, e in endpoints.items()},
             "drill": drill,
+            "exercise": env.exercise,
             "dry_run": env.dry_run,
         },
     )
@@ -434,6 +455,7 @@ def start(
             )
         )
     walk = Walk(env, journal, incident, profiles(), source, scripted or {}, secrets)
+    walk.resolve_child = child_frame
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
     return _walk(walk, frame)
@@ -442,8 +464,9 @@ def start(
 def _walk(walk: Walk, frame: Frame) -> RunResult:
     try:
         return RunResult(walk.incident, walk.run(frame))
-    except KeyboardInterrupt:
-        _interrupted(walk, "interrupted by the operator (Ctrl-C)")
+    except KeyboardInterrupt as exc:
+        key = getattr(exc, "key", "Ctrl-C")
+        _interrupted(walk, f"interrupted by the operator ({key})")
         return RunResult(walk.incident, None)
     except AiirError as exc:
         # The CLI can only mask secret-looking names; the walk knows every declared secret.
@@ -459,7 +482,10 @@ def _interrupted(walk: Walk, reason: str) -> None:
     walk.incident.apply(event)
     if walk.journal.persist:
         walk.screen.note(f"incident {walk.incident.id} stopped: {reason}")
+        walk.screen.recap(walk.incident)
         walk.screen.note(f"resume with: aiir resume {walk.incident.id}")
+    else:
+        walk.screen.note(f"dry run stopped: {reason}")
 
 
 def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Incident, Runbook, Path]:
@@ -471,9 +497,43 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
     return journal, incident, runbook, directory
 
 
+def attach_exercise(env: Environment, incident: Incident) -> None:
+    """An exercise goes on against a simulated gateway rebuilt from its journal (what was
+    engaged stays engaged); it never reaches a real gateway or channel, whatever the flags."""
+    if incident.exercise is None or env.sandbox_url is not None:  # real, or already attached
+        return
+    if env.gateway_urls:
+        raise InputError(
+            f"--gateway: {incident.id} is an exercise ({incident.exercise}); it runs against "
+            "the simulated gateway only"
+        )
+    from aiir.sandbox.replay import rebuild
+
+    env.exercise = incident.exercise
+    env.use_sandbox(rebuild(applied_requests(incident)), exercise=incident.exercise)
+
+
+def applied_requests(incident: Incident) -> list[dict[str, Any]]:
+    """Every request of an incident that took effect, in order: engages, actions, releases."""
+    intents: dict[tuple[str, int | None], dict[str, Any]] = {}
+    applied: list[dict[str, Any]] = []
+    for event in incident.events:
+        data = event.data
+        if event.type in {"lever.intent", "action.intent"}:
+            intents[(event.type.split(".")[0], event.step)] = data.get("request") or {}
+        elif event.type == "lever.engaged" and data.get("ok"):
+            applied.append(intents.get(("lever", event.step), {}))
+        elif event.type == "action.result" and data.get("ok"):
+            applied.append(intents.get(("action", event.step), {}))
+        elif event.type == "lever.released" and data.get("ok") and data.get("request"):
+            applied.append(data["request"])
+    return [request for request in applied if request.get("url")]
+
+
 def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -> RunResult:
     """Continue an interrupted incident from its journal."""
     journal, incident, runbook, directory = _open_existing(env, incident_id)
+    attach_exercise(env, incident)
     if incident.outcome is not None:
         raise InputError(
             f"incident {incident_id} already ended ({incident.outcome}); nothing to resume"
@@ -484,10 +544,11 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
     env.gateway_urls = {**incident.gateways, **env.gateway_urls}
     source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
     preflight(reachable_runbooks(runbook, source), env)
-    env_vals = env_values(runbook, env.environ, dry_run=False)
+    env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     secrets = secret_values(runbook, env_vals)
     journal.scrub = lambda t: scrub(t, secrets, patterns=False)
     walk = Walk(env, journal, incident, profiles(), source, scripted, secrets)
+    walk.resolve_child = child_frame
     incident.apply(journal.append("incident.resumed", {"from_step": walk.last_recorded}))
     frame = Frame(runbook, dict(incident.inputs), endpoints_for(runbook, env, env_vals), env_vals)
     walk.screen.opened(incident, runbook, resumed=True)
@@ -495,8 +556,10 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
 
 
 def release(incident_id: str, env: Environment, lever: str | None = None) -> Incident:
-    """Release engaged levers of an incident, newest first (all, or the one named)."""
+    """Release engaged levers of an incident, newest first (all, or the one named); a lever
+    whose release cannot be made does not stop the others."""
     journal, incident, runbook, directory = _open_existing(env, incident_id)
+    attach_exercise(env, incident)
     env.gateway_urls = {**incident.gateways, **env.gateway_urls}
     pending = incident.needs_release()
     if lever is not None:
@@ -508,14 +571,20 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
             )
     source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
     walk = Walk(env, journal, incident, profiles(), source, {}, set())
+    walk.resolve_child = child_frame
     walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
     frames = _frames_for_release(walk, runbook, source, incident)
     if not pending:  # say so: a silent success reads as "maybe it did something"
         walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
+    else:
+        walk.screen.recap(incident)
     try:
         for record in pending:
-            if not env.assume_yes and not _approve_release(
-                walk, frames[record.runbook], record.lever
+            frame = frames.get(record.runbook)
+            if (
+                frame is not None
+                and not env.assume_yes
+                and not _approve_release(walk, frame, record.lever)
             ):
                 continue
             walk.release(record)
@@ -529,8 +598,11 @@ def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
     from aiir.prompter import MissingAnswer
 
     key = f"{frame.prefix}{lever}.release"
+    record = next((r for r in walk.incident.needs_release() if r.lever == lever), None)
+    state = f" ({record.state})" if record is not None else ""
+    question = f"Release lever {lever!r}{state}? y sends its release now, N leaves it engaged"
     try:
-        approved = bool(walk._prompt(key, "confirm", f"Release lever {lever!r}?", [], False))
+        approved = bool(walk.prompt(key, "confirm", question, [], False))
     except MissingAnswer:
         raise MissingAnswer(
             f"releasing {lever!r} needs approval and there is no terminal: pass --yes"
@@ -544,7 +616,7 @@ def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
 def _frames_for_release(
     walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
 ) -> dict[str, Frame]:
-    env_vals = env_values(root, walk.env.environ, dry_run=False)
+    env_vals = env_values(root, walk.env.environ, dry_run=practising(walk.env))
     walk.secrets.update(secret_values(root, env_vals))
     walk.journal.scrub = lambda t: scrub(t, walk.secrets, patterns=False)
     frames = {
@@ -553,9 +625,12 @@ def _frames_for_release(
         )
     }
     for event in incident.events:
-        if event.type == "call.entered":
-            child, raw = source.find(event.data["child"])
-            frames[child.id] = child_frame(walk, child, raw, event.data.get("inputs", {}), "")
+        if event.type == "call.entered" and event.data.get("child") not in frames:
+            try:  # a called runbook that cannot be set up only holds back its own levers
+                child, raw = source.find(str(event.data["child"]))
+                frames[child.id] = child_frame(walk, child, raw, event.data.get("inputs", {}), "")
+            except InputError as exc:
+                walk.screen.failure(f"runbook {event.data.get('child')!r}: {exc}")
     for answer in incident.answers:
         owner = frames.get(answer.get("runbook", ""))
         if owner is not None and answer.get("key") == answer.get("node"):

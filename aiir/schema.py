@@ -54,9 +54,25 @@ class Outcome(enum.StrEnum):
     FALSE_POSITIVE = "false-positive"
     ABORTED = "aborted"
     FAILED = "failed"
+    NOT_CONTAINED = "not-contained"  # recorded by aiir, never written in a runbook
 
 
-FAILING_OUTCOMES = frozenset({Outcome.ABORTED, Outcome.FAILED})
+class EndOutcome(enum.StrEnum):
+    """The outcomes a runbook's end node may state (``not-contained`` is aiir's to record)."""
+
+    RESOLVED = "resolved"
+    CONTAINED = "contained"
+    MITIGATED = "mitigated"
+    ESCALATED = "escalated"
+    HANDED_OFF = "handed-off"
+    FALSE_POSITIVE = "false-positive"
+    ABORTED = "aborted"
+    FAILED = "failed"
+
+
+FAILING_OUTCOMES = frozenset({Outcome.ABORTED, Outcome.FAILED, Outcome.NOT_CONTAINED})
+# An end that says one of these holds only when a lever is proven in effect at that point.
+CLAIMS_CONTAINMENT = frozenset({Outcome.CONTAINED})
 
 
 class LeverKind(enum.StrEnum):
@@ -263,7 +279,12 @@ class InputNode(NodeBase):
     kind: Literal["input"]
     prompt: Template
     default: Template | None = None
+    required: bool = Field(default=True, description="an empty answer is refused unless false")
     pattern: Regex | None = Field(default=None, description="regular expression the answer matches")
+    hint: Text | None = Field(
+        default=None,
+        description="what the answer looks like, in words, shown when it does not match 'pattern'",
+    )
     next: NodeId
 
 
@@ -379,7 +400,10 @@ class EndNode(NodeBase):
     """The end of a walk."""
 
     kind: Literal["end"]
-    outcome: Outcome
+    outcome: EndOutcome = Field(
+        description="how the walk ends; 'contained' holds only with a lever proven in effect "
+        "(otherwise aiir records 'not-contained')"
+    )
     summary: Template | None = None
 
 

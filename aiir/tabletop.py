@@ -26,7 +26,7 @@ from aiir.display import clock_text
 from aiir.drill import Prepared
 from aiir.engine import duration
 from aiir.environment import Clock, Environment, SystemClock
-from aiir.prompter import Option, Prompter
+from aiir.prompter import Check, Option, Prompter
 from aiir.run import RunResult, start
 from aiir.safe import inert
 from aiir.sandbox import SandboxState
@@ -181,11 +181,15 @@ class TabletopPrompter:
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
         return self._ask(lambda: self.inner.choose(key, message, options))
 
-    def confirm(self, key: str, message: str, default: bool = False) -> bool:
-        return self._ask(lambda: self.inner.confirm(key, message, default))
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
+        return self._ask(lambda: self.inner.confirm(key, message, default, details))
 
-    def text(self, key: str, message: str, default: str | None = None) -> str:
-        return self._ask(lambda: self.inner.text(key, message, default))
+    def text(
+        self, key: str, message: str, default: str | None = None, check: Check | None = None
+    ) -> str:
+        return self._ask(lambda: self.inner.text(key, message, default, check))
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         return self._ask(lambda: self.inner.checklist(key, message, options))
@@ -206,7 +210,7 @@ def run_tabletop(
     env.environ = {**env.environ, **prepared.scenario.env}
     state = SandboxState(seed=7)
     env.close()
-    env.use_sandbox(state)
+    env.use_sandbox(state, exercise="tabletop")
     for fault in prepared.scenario.faults:
         if fault.at is None:
             state.add_fault(fault.model, fault.fault, str(fault.value))

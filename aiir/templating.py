@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # Jinja2 is imported on the first real template: plain string
     from jinja2.environment import TemplateExpression
     from jinja2.sandbox import SandboxedEnvironment
 
-NAMESPACES = ("inputs", "answers", "vars", "env", "incident", "window", "params")
+NAMESPACES = ("inputs", "answers", "vars", "env", "incident", "window", "params", "levers")
 INCIDENT_FIELDS = frozenset(
     {
         "id",
@@ -32,6 +32,7 @@ INCIDENT_FIELDS = frozenset(
         "elapsed",
         "operator",
         "drill",
+        "exercise",
         "outcome",
         "category",
         "tags",
@@ -71,6 +72,7 @@ def environment() -> SandboxedEnvironment:
     env = CompiledOnce(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.globals.clear()  # no range/lipsum/cycler/joiner/namespace: templates format, not compute
     env.filters["objects"] = objects
+    env.filters["engaged"] = engaged
     return env
 
 
@@ -78,6 +80,11 @@ def objects(values: Any, key: str, **fixed: Any) -> list[dict[str, Any]]:
     """``["a"] | objects("keyword", action="BLOCK")``: ``[{"keyword": "a", "action": "BLOCK"}]``."""
     items = values if isinstance(values, list | tuple) else [values]
     return [{key: value, **fixed} for value in items]
+
+
+def engaged(levers: Any) -> list[Any]:
+    """``levers | engaged``: the levers in effect now (engaged or proven), in order."""
+    return [lever for lever in levers if isinstance(lever, dict) and lever.get("engaged")]
 
 
 def is_template(text: str) -> bool:

@@ -17,7 +17,7 @@ import httpx2
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.prompter import NoTerminalPrompter, Option, Prompter, ScriptedPrompter
+from aiir.prompter import Check, NoTerminalPrompter, Option, Prompter, ScriptedPrompter
 from tests.helpers import write
 
 MASTER_KEY = "sk-master-test-0123456789"
@@ -252,13 +252,17 @@ class RecordingPrompter:
         self.asked.append(key)
         return self.inner.choose(key, message, options)
 
-    def confirm(self, key: str, message: str, default: bool = False) -> bool:
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
         self.asked.append(key)
-        return self.inner.confirm(key, message, default)
+        return self.inner.confirm(key, message, default, details)
 
-    def text(self, key: str, message: str, default: str | None = None) -> str:
+    def text(
+        self, key: str, message: str, default: str | None = None, check: Check | None = None
+    ) -> str:
         self.asked.append(key)
-        return self.inner.text(key, message, default)
+        return self.inner.text(key, message, default, check)
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         self.asked.append(key)

@@ -28,7 +28,7 @@ from aiir.drill import visited
 from aiir.environment import SANDBOX_URL, Environment
 from aiir.journal import verify
 from aiir.loader import load_text
-from aiir.prompter import NoTerminalPrompter, Option, as_bool
+from aiir.prompter import Check, NoTerminalPrompter, Option, as_bool
 from aiir.run import check_answers, load_checked, release, start
 from aiir.sandbox import SandboxState
 from aiir.schema import CallNode, Runbook
@@ -118,12 +118,16 @@ class Sequenced(NoTerminalPrompter):
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
         return str(self._next(key)) if key in self.queues else super().choose(key, message, options)
 
-    def confirm(self, key: str, message: str, default: bool = False) -> bool:
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
         return (
             as_bool(self._next(key), key) if key in self.queues else super().confirm(key, message)
         )
 
-    def text(self, key: str, message: str, default: str | None = None) -> str:
+    def text(
+        self, key: str, message: str, default: str | None = None, check: Check | None = None
+    ) -> str:
         return str(self._next(key)) if key in self.queues else super().text(key, message)
 
 

@@ -1,8 +1,10 @@
 """Notify nodes sent through a workspace's channels to real receivers on loopback.
 
-``aiir run --sandbox`` walks a small runbook that pages (channel and a role's own routing key),
+``aiir run`` walks a small runbook against the simulated gateway served on a loopback socket (a
+real run: only ``--sandbox`` makes an exercise) that pages (channel and a role's own routing key),
 posts to Slack, opens then updates a Statuspage incident, calls a partner webhook and resolves the
-page; the receivers record every request, so the tests assert the exact bodies of DOMAIN.md §6.
+page; the receivers record every request, so the tests assert the exact bodies of each API. The
+same walk with ``--sandbox`` sends nothing: its messages stay in the exercise's inbox.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from aiir import dispatch
 from aiir.errors import InputError
 from aiir.incident import Incident
 from aiir.notify import Notifier
+from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from aiir.schema import NotifyNode, Team, Workspace
 from aiir.workspace import Loaded
 from tests.helpers import write
@@ -39,6 +42,7 @@ from tests.respond import (
 )
 
 PD_KEY = "R0UT1NGKEY0channel0123456789abcd"
+MASTER_KEY = "sk-staging-master-0123456789"
 SECURITY_KEY = "R0UT1NGKEY1security123456789abcd"
 SLACK_PATH = "/services/T0AAA/B0BBB/slackSECRETtoken42"
 PARTNER_PATH = "/partners/partnerSECRETtoken42"
@@ -165,8 +169,14 @@ class Setup:
     runbook: Path
     incidents: Path
     secrets: tuple[str, ...]
+    gateway: str
 
     def run(self, capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
+        """A real run, against the simulated gateway on a socket."""
+        where = ("--gateway", f"gateway={self.gateway}")
+        return self.exercise(capsys, *where, *args)
+
+    def exercise(self, capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
         return aiir(capsys, "run", str(self.runbook), *args, "--incident-dir", str(self.incidents))
 
     def events(self) -> list[Any]:
@@ -180,7 +190,15 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def setup(receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Setup:
+def staging() -> Iterator[str]:
+    with serve_in_thread(create_app(SandboxState())) as url:
+        yield url
+
+
+@pytest.fixture
+def setup(
+    receiver: Receiver, staging: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Setup:
     workspace = write_workspace(
         tmp_path / "workspace", {"aiir": 1, "workspace": "acme", "channels": CHANNELS}
     )
@@ -194,14 +212,15 @@ def setup(receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         "TEST_PARTNER_WEBHOOK": partner_url,
         "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
         "AIIR_STATUSPAGE_URL": receiver.url,
+        "LITELLM_MASTER_KEY": MASTER_KEY,
     }.items():
         monkeypatch.setenv(name, value)
     clock = FixedClock(START)
     freeze(monkeypatch, clock, [clock.ticking(minutes=1)])
     runbook = tmp_path / "comms.yaml"
     write(runbook, RUNBOOK)
-    secrets = (PD_KEY, SECURITY_KEY, slack_url, partner_url, STATUSPAGE_KEY)
-    return Setup(receiver, runbook, tmp_path / "incidents", secrets)
+    secrets = (PD_KEY, SECURITY_KEY, slack_url, partner_url, STATUSPAGE_KEY, MASTER_KEY)
+    return Setup(receiver, runbook, tmp_path / "incidents", secrets, staging)
 
 
 # --- the walk, end to end ------------------------------------------------------------------------
@@ -210,7 +229,7 @@ def setup(receiver: Receiver, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def test_every_channel_gets_the_exact_body_of_its_api(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ran = setup.run(capsys, "--sandbox", "--yes")
+    ran = setup.run(capsys, "--yes")
     assert ran.status == 0, ran.err
     sent = [(r.method, r.path) for r in setup.receiver.requests]
     assert sent == [
@@ -291,7 +310,7 @@ def test_every_channel_gets_the_exact_body_of_its_api(
 def test_every_send_is_journalled_with_the_receivers_reply(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert setup.run(capsys, "--sandbox", "--yes").status == 0
+    assert setup.run(capsys, "--yes").status == 0
     sent = of_type(setup.events(), "notify.sent")
     assert [(s["node"], s["channel"], s["ok"], s["status"]) for s in sent] == [
         ("page", "pagerduty", True, 202),
@@ -330,7 +349,7 @@ def test_every_send_is_journalled_with_the_receivers_reply(
 def test_no_secret_reaches_the_screen_or_the_journal(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ran = setup.run(capsys, "--sandbox", "--yes")
+    ran = setup.run(capsys, "--yes")
     assert ran.status == 0
     stored = journal_bytes(setup.incidents)
     for secret in setup.secrets:
@@ -343,7 +362,7 @@ def test_no_secret_reaches_the_screen_or_the_journal(
 def test_the_roster_names_who_is_on_call_for_each_owner(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ran = setup.run(capsys, "--sandbox", "--yes")
+    ran = setup.run(capsys, "--yes")
     assert "owner: incident-commander: Alex Example @alex" in ran.out
     assert "owner: communications: Sam Example @sam" in ran.out
     entered = {e["node"]: e["on_call"] for e in of_type(setup.events(), "node.entered")}
@@ -355,7 +374,7 @@ def test_the_roster_names_who_is_on_call_for_each_owner(
 def test_a_dry_run_shows_every_message_and_sends_none(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ran = setup.run(capsys, "--sandbox", "--dry-run")
+    ran = setup.run(capsys, "--dry-run")
     assert ran.status == 0, ran.err
     assert setup.receiver.requests == []
     assert "Message (statuspage, external)" in ran.out
@@ -367,7 +386,7 @@ def test_a_dry_run_shows_every_message_and_sends_none(
 def test_an_external_message_without_yes_or_a_terminal_stops_naming_yes(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    ran = setup.run(capsys, "--sandbox")
+    ran = setup.run(capsys)
     assert ran.status == 2
     assert ran.err.startswith("aiir: open-status: an external message needs the incident ")
     assert "pass --yes" in ran.err
@@ -386,7 +405,7 @@ def test_the_incident_commander_approves_from_an_answers_file(
         answers,
         {"open-status.approve": "yes", "partners.approve": "no", "update-status.approve": "yes"},
     )
-    ran = setup.run(capsys, "--sandbox", "--answers", str(answers))
+    ran = setup.run(capsys, "--answers", str(answers))
     assert ran.status == 0, ran.err
     paths = [r.path for r in setup.receiver.requests]
     assert PARTNER_PATH not in paths
@@ -405,7 +424,7 @@ def test_a_refused_or_unconfigured_channel_is_journalled_and_the_walk_goes_on(
 ) -> None:
     setup.receiver.queue(SLACK_PATH, Answer(403, b"invalid_token"))
     monkeypatch.delenv("TEST_PARTNER_WEBHOOK")
-    ran = setup.run(capsys, "--sandbox", "--yes")
+    ran = setup.run(capsys, "--yes")
     assert ran.status == 0, ran.err  # containment is not held up by a message
     sent = {s["node"]: s for s in of_type(setup.events(), "notify.sent")}
     assert (sent["tell"]["ok"], sent["tell"]["status"]) == (False, 403)
@@ -423,12 +442,30 @@ def test_a_workspace_without_the_channel_records_the_message_only(
     setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("AIIR_WORKSPACE")
-    ran = setup.run(capsys, "--sandbox")  # no approval is asked for what is not sent
+    ran = setup.run(capsys)  # no approval is asked for what is not sent
     assert ran.status == 0, ran.err
     assert setup.receiver.requests == []
     assert "not sent: no slack channel in aiir.yaml" in ran.out
     assert len(of_type(setup.events(), "notify.rendered")) == 7
     assert of_type(setup.events(), "notify.sent") == []
+
+
+def test_a_sandbox_run_sends_nothing_to_a_real_channel(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every channel variable points at a real receiver; a practice run reaches none of them."""
+    ran = setup.exercise(capsys, "--sandbox", "--yes")
+    assert ran.status == 0, ran.err
+    assert setup.receiver.requests == []
+    assert "SANDBOX" in ran.out.splitlines()[0]
+    assert ran.out.count("(sandbox): kept in the exercise's inbox") == 7
+    sent = of_type(setup.events(), "notify.sent")
+    assert [s["simulated"] for s in sent] == ["sandbox"] * 7
+    opened = of_type(setup.events(), "incident.opened")[0]
+    assert opened["exercise"] == "sandbox"
+    stored = journal_bytes(setup.incidents)
+    for secret in setup.secrets:  # no channel secret was even read
+        assert secret.encode() not in stored
 
 
 # --- one node at a time ---------------------------------------------------------------------------

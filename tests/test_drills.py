@@ -111,12 +111,13 @@ MISMATCHES = {
     "levers": [
         "expected lever block-host-key engaged: never engaged",
         r"expected lever remove-compromised verified effective: NOT effective: status 50\d, "
-        "expected 200",
+        "expected 200: sandbox: injected upstream failure for support-bot-fallback",
     ],
     "outcome": [
         "expected outcome contained, got failed: Walk aborted after a failure; levers left as "
         "they were.",
-        r"last failure: verify of lever remove-compromised at remove: status 50\d, expected 200",
+        r"last failure: verify of lever remove-compromised at remove: status 50\d, expected 200: "
+        "sandbox: injected upstream failure for support-bot-fallback",
     ],
     "severity": ["expected final severity SEV1, got SEV2"],
     "notifications": [
@@ -216,7 +217,7 @@ def test_all_drills_passing_exit_0_and_are_journalled_as_drills(
         "drill": True,
     }
     assert main(["incidents", "--incident-dir", str(incidents)]) == 0
-    assert "contained (drill)" in capsys.readouterr().out
+    assert "contained (exercise: drill)" in capsys.readouterr().out
     opened = incident.events[0]
     assert (opened.type, opened.operator, opened.data["drill"]) == (
         "incident.opened",

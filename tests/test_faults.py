@@ -62,30 +62,40 @@ def both(reason: str) -> dict[str, str]:
     return {"lever": reason, "action": reason}
 
 
+PROBED = " (the verify probe shows it did not take effect)"
+
+
+def probed(reason: str) -> dict[str, str]:
+    """A failure after which the request may still have taken effect: a lever is probed."""
+    return {"lever": reason + PROBED, "action": reason}
+
+
 CASES = {
-    "500": Case(lambda p: Fault(p, 500, times=3), 500, both("status 500, expected 200"), BACKOFF),
+    "500": Case(
+        lambda p: Fault(p, 500, times=3), 500, probed("status 500, expected 200: injected"), BACKOFF
+    ),
     "503": Case(
         lambda p: Fault(p, 503, b"Service Unavailable", times=3),
         503,
-        both("status 503, expected 200"),
+        both("status 503, expected 200: Service Unavailable"),
         BACKOFF,
     ),
     "429-retry-after": Case(
         lambda p: Fault(p, 429, headers={"Retry-After": "7"}, times=3),
         429,
-        both("status 429, expected 200"),
+        both("status 429, expected 200: injected"),
         [7.0, 7.0],
     ),
     "429-retry-after-capped": Case(
         lambda p: Fault(p, 429, headers={"Retry-After": "3600"}, times=3),
         429,
-        both("status 429, expected 200"),
+        both("status 429, expected 200: injected"),
         [30.0, 30.0],
     ),
     "timeout": Case(
         lambda p: Fault(p, 200, delay=STALL, times=3),
         None,
-        both(f"timed out after {TIMEOUT}s"),
+        probed(f"timed out after {TIMEOUT}s"),
         BACKOFF,
     ),
     "refused": Case(None, None, both("connection failed: "), BACKOFF),
@@ -93,12 +103,12 @@ CASES = {
         lambda p: Fault(p, 200, b"<html>Bad gateway</html>", times=3),
         200,
         {
-            "lever": "response has no 'guardrail_id' to save as 'guardrail_id'",
+            "lever": "response has no 'guardrail_id' to save as 'guardrail_id'" + PROBED,
             "action": "blocked is None, expected True",
         },
         attempts=1,
     ),
-    "10mb-body": Case(lambda p: Fault(p, 200, BIG_JSON), 200, both(TOO_LARGE), attempts=1),
+    "10mb-body": Case(lambda p: Fault(p, 200, BIG_JSON), 200, probed(TOO_LARGE), attempts=1),
 }
 KINDS = [
     pytest.param(name, kind, id=f"{name}-{kind}")
@@ -298,8 +308,11 @@ def test_a_decision_from_an_answers_file(
         args = ["run", str(runbook), "--answers", str(answers), "--gateway", f"gw={url}", "--yes"]
         status = main([*args, "--incident-dir", str(tmp_path / "incidents")])
         assert state.count("POST", "/key/block") == 1  # skipped on to the action
-    assert status == 0
-    assert "Outcome: contained" in capsys.readouterr().out
+    # skipped, the lever holds nothing: the end's "contained" is not borne out, and it says so
+    assert status == 1
+    out = capsys.readouterr().out
+    assert "Outcome: not-contained" in out
+    assert "no lever is proven in effect (filter failed)" in out
 
 
 # --- a huge capture ----------------------------------------------------------------------------------

@@ -104,10 +104,10 @@ def test_an_operator_walks_the_drill_with_the_keyboard(
     )
     term.answer("What happened to support-bot?", DOWN, ENTER)  # the second choice: leak
     term.answer("Which phrase did the attack use?", "ignore [bold]previous[/]", ENTER)
-    term.answer("Lever 'filter' (filter): send this request?", "y")
-    term.answer("Is the attacker's key known?", "y")
+    term.answer("Engage lever 'filter'?", "y" + ENTER)  # a word and Enter, in one write
+    term.answer("Is the attacker's key known?", "y" + ENTER)
     term.answer("Which virtual key?", ATTACKER_KEY, ENTER)
-    term.answer("Lever 'block-key' (block): send this request?", "y")
+    term.answer("Engage lever 'block-key'?", "y" + ENTER)  # a word and Enter, in one write
     term.answer("Eradicate: tick what is done", SPACE, DOWN, SPACE, ENTER)  # the first two
     status, screen = term.finish()
 
@@ -155,7 +155,7 @@ def test_ctrl_c_at_a_question_then_resume_finishes_without_engaging_twice(
     )
     term.answer("What happened to support-bot?", ENTER)
     term.answer("Which phrase did the attack use?", "ignore previous", ENTER)
-    term.answer("Lever 'filter' (filter): send this request?", "y")
+    term.answer("Engage lever 'filter'?", "y" + ENTER)  # a word and Enter, in one write
     term.answer("Is the attacker's key known?", CTRL_C)
     status, screen = term.finish()
 
@@ -168,9 +168,9 @@ def test_ctrl_c_at_a_question_then_resume_finishes_without_engaging_twice(
     assert load_incident(incidents, incident_id).state == "interrupted"
 
     term = Terminal(["resume", incident_id, "--incident-dir", str(incidents)], env)
-    term.answer("Is the attacker's key known?", "y")
+    term.answer("Is the attacker's key known?", "y" + ENTER)
     term.answer("Which virtual key?", ATTACKER_KEY, ENTER)
-    term.answer("Lever 'block-key' (block): send this request?", "y")
+    term.answer("Engage lever 'block-key'?", "y" + ENTER)  # a word and Enter, in one write
     term.answer("Eradicate: tick what is done", "a", ENTER)  # <a> toggles every item
     status, screen = term.finish()
 
@@ -229,12 +229,12 @@ def test_the_shipped_prompt_injection_runbook_end_to_end(
         terminal_env(incidents),
     )
     term.answer("What does the evidence show?", DOWN, DOWN, ENTER)  # contained jailbreak
-    term.answer("Lever 'emergency-filter' (filter): send this request?", "y")
-    term.answer("Was the attack made with a single identifiable virtual key", "y")
+    term.answer("Engage lever 'emergency-filter'?", "y" + ENTER)  # a word and Enter, in one write
+    term.answer("Was the attack made with a single identifiable virtual key", "y" + ENTER)
     term.answer("Virtual key or key hash to block", ENTER)  # the default: the --set key
-    term.answer("Lever 'block-attacker-key' (block): send this request?", "y")
+    term.answer("Engage lever 'block-attacker-key'?", "y" + ENTER)  # a word and Enter, in one write
     term.answer("what happens on replay?", DOWN, ENTER)  # variants still get through
-    term.answer("Lever 'reroute-fallback' (reroute): send this request?", "y")
+    term.answer("Engage lever 'reroute-fallback'?", "y" + ENTER)  # a word and Enter, in one write
     term.answer("Eradicate the cause: tick what is done", "a", ENTER)
     status, screen = term.finish()
 

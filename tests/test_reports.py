@@ -227,7 +227,8 @@ def test_a_workspace_template_overrides_the_shipped_one(
     finally:
         override.unlink()
     assert status == 0
-    assert out == f"Our own words for {walked.ids['prompt-injection']}.\n"
+    # the walk was an exercise: a workspace's own template says so too
+    assert out == f"[EXERCISE: sandbox] Our own words for {walked.ids['prompt-injection']}.\n"
 
 
 def test_an_unknown_template_is_bad_input_naming_the_templates(

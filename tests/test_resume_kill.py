@@ -324,6 +324,13 @@ def test_a_request_that_may_have_gone_out_is_left_to_the_operator(
     if decision is not None:
         answers[f"{node}.on_failure"] = decision
     incident, resumed = kill_and_resume(tmp_path, url, (SEND, nth), runbook, answers)
+    if make is _unprobed_lever and decision == "retry":
+        # Nothing can tell whether it took effect: "retry" is not offered, so never re-sent.
+        assert resumed.returncode == 2, resumed.stdout + resumed.stderr
+        assert "block.on_failure: 'retry' is not one of: skip, release, abort" in resumed.stderr
+        assert state.count("POST", path) == 1
+        assert [r.state for r in incident.levers if r.lever == node] == ["unknown"]
+        return
     assert resumed.returncode == status, resumed.stdout + resumed.stderr
     assert state.count("POST", path) == sends
     assert incident.outcome == outcome
@@ -338,7 +345,7 @@ def test_a_request_that_may_have_gone_out_is_left_to_the_operator(
     )
     assert result.data["unknown"] is True
     if make is _unprobed_lever:  # "unknown" counts as engaged until released or engaged again
-        states = {None: ["unknown"], "skip": ["unknown"], "retry": ["superseded", "engaged"]}
+        states = {None: ["unknown"], "skip": ["unknown"]}
         assert [r.state for r in incident.levers if r.lever == node] == states[decision]
         assert node in [r.lever for r in incident.needs_release()]
     assert verify(incident.directory) == []

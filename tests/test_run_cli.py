@@ -23,7 +23,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident import load_incident
 from aiir.journal import JOURNAL
-from aiir.prompter import Option
+from aiir.prompter import Check, Option
 from aiir.run import resume, start
 from tests.helpers import where, write
 from tests.runs import (
@@ -199,7 +199,7 @@ def test_a_lever_with_no_approval_and_no_terminal_names_yes(
         "pass --yes to pre-approve levers and actions "
         "(or answer `contain.approve: yes` in --answers)\n"
     )
-    assert '"url": "' + cli.url + '/guardrails"' in ran.out  # the request it would send
+    assert f"Sends: POST {cli.url}/guardrails" in ran.out  # the request it would send
     assert state.calls == []
 
 
@@ -250,12 +250,16 @@ def test_dry_run_prints_every_request_sends_none_and_keeps_no_incident(
     for title, url in [
         ("Capture 'gateway-logs' (before)", "/spend/logs"),
         ("Capture 'guardrails' (before)", "/guardrails/list"),
-        ("Lever 'emergency-filter' (filter)", "/guardrails"),
-        ("Lever 'block-attacker-key' (block)", "/key/block"),
-        ("Lever 'reroute-fallback' (reroute)", "/fallback"),
+        ("Lever emergency-filter · filter", "/guardrails"),
+        ("Lever block-attacker-key · block", "/key/block"),
+        ("Lever reroute-fallback · reroute", "/fallback"),
     ]:
         assert title in ran.out, title
-        assert f'"url": "{cli.url}{url}"' in ran.out, url
+        assert f"{cli.url}{url}" in ran.out, url
+    # every request a lever would make: its verify probe and its release too
+    assert ran.out.count("(dry run: not sent)") == 6
+    assert "Lever 'emergency-filter': release (dry run: not sent)" in ran.out
+    assert f'"url": "{cli.url}/guardrails/<saved by engage: guardrail_id>"' in ran.out
     assert f'"key": "{ATTACKER_KEY}"' in ran.out
     assert '"Authorization": "***"' in ran.out
     assert MASTER_KEY not in ran.out
@@ -319,7 +323,7 @@ def test_a_missing_secret_stops_before_anything_runs(
     ran = cli.run("--yes", answers=DRILL_ANSWERS)
     assert (ran.status, ran.out) == (2, "")
     assert ran.err == (
-        "aiir: environment variable LITELLM_MASTER_KEY is required by 'drill': LiteLLM admin key\n"
+        "aiir: runbook 'drill' needs environment variable(s) that are not set: LITELLM_MASTER_KEY (LiteLLM admin key)\n"
     )
     nothing_happened(cli, state)
 
@@ -410,10 +414,14 @@ class TypingPrompter:
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
         return str(self._next(key))
 
-    def confirm(self, key: str, message: str, default: bool = False) -> bool:
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
         return bool(self._next(key))
 
-    def text(self, key: str, message: str, default: str | None = None) -> str:
+    def text(
+        self, key: str, message: str, default: str | None = None, check: Check | None = None
+    ) -> str:
         return str(self._next(key))
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
@@ -441,8 +449,8 @@ def test_a_typo_in_a_patterned_answer_is_not_journalled_so_resume_asks_again(
         with pytest.raises(InputError) as stopped:
             start(runbook, env)
         assert str(stopped.value) == (
-            "answer to 'attacker-key' does not match 'sk-[A-Za-z0-9-]+': 'sk_attacker' "
-            "(not recorded: resume to answer it again)"
+            "answer to 'attacker-key': that answer does not have the expected form: "
+            "'sk_attacker' (not recorded: resume to answer it again)"
         )
         incident_id = only_incident(tmp_path / "incidents")
         env.prompter = TypingPrompter([("attacker-key", ATTACKER_KEY), ("steps", ["harden"])])
@@ -518,7 +526,7 @@ def test_release_one_lever_then_the_rest_newest_first(
     state.calls.clear()
     one = cli("release", contained, "filter", "--yes")
     assert one.status == 0, one.err
-    assert "Lever filter: released: released" in one.out
+    assert "Lever filter: released" in one.out
     assert [c[:2] for c in state.calls] == [("DELETE", "/guardrails/g-1")]
     assert (state.guardrails, state.blocked) == ({}, {ATTACKER_KEY})
 

@@ -26,7 +26,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.gateway import Endpoint, RequestRefused, join_url
 from aiir.incident import load_incident
-from aiir.prompter import Option
+from aiir.prompter import Check, Option
 from aiir.run import start
 from aiir.templating import TemplateFailure, render
 from tests.helpers import where, write
@@ -270,10 +270,14 @@ class PastingPrompter:
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
         return str(self.answers[key])
 
-    def confirm(self, key: str, message: str, default: bool = False) -> bool:
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
         return True
 
-    def text(self, key: str, message: str, default: str | None = None) -> str:
+    def text(
+        self, key: str, message: str, default: str | None = None, check: Check | None = None
+    ) -> str:
         return str(self.answers[key])
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
@@ -304,7 +308,7 @@ def test_an_error_message_never_carries_a_declared_secret(
         screen = env.console.file.getvalue()  # type: ignore[attr-defined]
 
     assert str(stopped.value) == (
-        "answer to 'attacker-key' does not match 'sk-[A-Za-z0-9-]+': '***' "
+        "answer to 'attacker-key': that answer does not have the expected form: '***' "
         "(not recorded: resume to answer it again)"
     )
     assert ADMIN_AUTH not in screen

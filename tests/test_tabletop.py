@@ -17,7 +17,7 @@ from rich.console import Console
 
 from aiir.drill import prepare
 from aiir.incident import load_incident
-from aiir.prompter import Option
+from aiir.prompter import Check, Option
 from aiir.schema import Inject
 from aiir.tabletop import InjectBoard, TabletopPrompter, default_environment, run_tabletop
 from tests.helpers import write
@@ -160,10 +160,14 @@ class Room:
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
         return str(self._answer(key))
 
-    def confirm(self, key: str, message: str, default: bool = False) -> bool:
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
         return bool(self._answer(key))
 
-    def text(self, key: str, message: str, default: str | None = None) -> str:
+    def text(
+        self, key: str, message: str, default: str | None = None, check: Check | None = None
+    ) -> str:
         return str(self._answer(key))
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
@@ -224,6 +228,7 @@ EXPECTED_PATH = [
     "regulator-draft",
     "status-update",
     "eradicate",
+    "in-effect",
     "done",
 ]
 SCENARIO: dict[str, Any] = {
@@ -327,7 +332,8 @@ def test_after_action_report_from_a_scripted_room(tmp_path: Path) -> None:
         "| 18 | regulator-draft | - |  | ✗ |",
         "| 19 | status-update | status-update |  | ✓ |",
         "| 20 | eradicate | eradicate | safe-formats, hashes, tool-review, rebuild | ✓ |",
-        "| 21 | done | done |  | ✓ |",
+        "| 21 | in-effect | in-effect |  | ✓ |",
+        "| 22 | done | done |  | ✓ |",
     ]
     assert section(report, "Missed steps") == [
         "- expected step `legal` was never reached",
@@ -461,7 +467,7 @@ SPACE = " "
 # The facilitator's offer while it waits for a key (once answered it shows "No" or "Yes").
 OFFER = re.compile(r"deliver the next inject now \((\w+)[^)]*\)\?[^\n]*?\(y/N\)")
 SELECT = r"[^\n]*?\(Use arrow keys\)"
-CONFIRM = r"[^\n]*?\(y/N\)"
+CONFIRM = r"[^\n]*?\(y/N(?:/d)?\)"
 
 
 class Exercise:
@@ -492,7 +498,7 @@ class Exercise:
         while self.child.expect([OFFER, question]) == 0:
             due = self.child.match.group(1)
             self.offered.append((due, self.offers[due]))
-            self.child.send(self.offers[due])
+            self.child.send(self.offers[due] + ENTER)  # a yes/no is a word and Enter
         for key in keys:
             self.child.send(key)
 
@@ -549,8 +555,8 @@ def test_the_seed_exercise_end_to_end_injects_on_the_facilitators_key(tmp_path: 
     room.answer(r"Which description fits best\?" + SELECT, DOWN, DOWN, DOWN, DOWN, ENTER)
     room.answer(r"What does the evidence show the attacker doing\?" + SELECT, ENTER)
     room.answer(r"What does the evidence show\?" + SELECT, ENTER)
-    room.answer(r"Lever 'emergency-filter' \(filter\): send this request\?" + CONFIRM, "y")
-    room.answer(r"single identifiable virtual key" + CONFIRM, "n")
+    room.answer(r"Engage lever 'emergency-filter'\?" + CONFIRM, "y" + ENTER)
+    room.answer(r"single identifiable virtual key" + CONFIRM, "n" + ENTER)
     room.answer(r"what happens on replay\?" + SELECT, ENTER)
     room.answer(r"Eradicate the cause: tick what is done", SPACE, DOWN, SPACE, ENTER)
     status, screen = room.finish()
@@ -644,10 +650,10 @@ def test_an_inject_arrives_by_time_while_the_room_thinks_another_on_the_key(
     )
     room.wait_for("INJECT 10m · scenario time T+00:1")  # by time, at about one real second
     room.answer(r"What does the evidence show\?" + SELECT, DOWN, DOWN, ENTER)
-    room.answer(r"Lever 'emergency-filter' \(filter\): send this request\?" + CONFIRM, "y")
-    room.answer(r"single identifiable virtual key" + CONFIRM, "y")
+    room.answer(r"Engage lever 'emergency-filter'\?" + CONFIRM, "y" + ENTER)
+    room.answer(r"single identifiable virtual key" + CONFIRM, "y" + ENTER)
     room.answer(r"Virtual key or key hash to block", "sk-attacker-tabletop-0001", ENTER)
-    room.answer(r"Lever 'block-attacker-key' \(block\): send this request\?" + CONFIRM, "y")
+    room.answer(r"Engage lever 'block-attacker-key'\?" + CONFIRM, "y" + ENTER)
     room.answer(r"what happens on replay\?" + SELECT, ENTER)
     room.answer(r"Eradicate the cause: tick what is done", "a", ENTER)
     status, screen = room.finish()

@@ -110,6 +110,14 @@ def test_bad_outcome() -> None:
     ]
 
 
+def test_not_contained_is_recorded_by_aiir_never_written() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["done"]["outcome"] = "not-contained"
+    _, found = check(rb)
+    assert len(found) == 1
+    assert "nodes.done.outcome: 'not-contained': input should be" in found[0]
+
+
 def test_owasp_id_without_edition() -> None:
     rb = minimal_runbook()
     rb["tags"]["owasp"] = ["LLM01:2025", "LLM02"]
@@ -320,18 +328,18 @@ UNDEFINED = {
     ),
     "incident": (
         "incident.sev",
-        "'incident.sev' is not defined: incident has: category, drill, elapsed, id, operator, "
+        "'incident.sev' is not defined: incident has: category, drill, elapsed, exercise, id, operator, "
         "outcome, runbook, severity, started_at, tags, title",
     ),
     "bare name": (
         "model",
-        "'model' is not defined here; templates here read answers.*, env.*, incident.*, inputs.*, "
+        "'model' is not defined here; templates here read answers.*, env.*, incident.*, inputs.*, levers.*, "
         "vars.*",
     ),
     "namespace of another place": (
         "window.start",
         "'window.start' is not defined here; templates here read answers.*, env.*, incident.*, "
-        "inputs.*, vars.*",
+        "inputs.*, levers.*, vars.*",
     ),
 }
 

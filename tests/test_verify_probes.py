@@ -245,7 +245,7 @@ def test_a_verify_that_fails_is_not_effective_never_done(
     code, output, events = aiir_run("system-prompt-leak", SYSTEM_PROMPT_LEAK, url, tmp_path)
     assert code == 1, output
     assert levers(events)["kill-app"] is False
-    assert "Lever kill-app: not-effective: NOT effective" in " ".join(output.split())
+    assert "Lever kill-app: engaged, NOT effective: NOT effective" in " ".join(output.split())
     assert not any(
         e["type"] == "incident.ended" and e["data"]["outcome"] == "contained" for e in events
     )
@@ -278,4 +278,6 @@ def test_a_reroute_to_a_dead_fallback_is_not_effective(
         "block-attacker-key": True,
         "reroute-fallback": False,
     }
-    assert "Lever reroute-fallback: not-effective: NOT effective" in " ".join(output.split())
+    assert "Lever reroute-fallback: engaged, NOT effective: NOT effective" in " ".join(
+        output.split()
+    )

@@ -20,6 +20,7 @@ from aiir.prompter import NoTerminalPrompter
 from aiir.reporting import disclosure
 from aiir.run import start
 from tests.helpers import write
+from tests.receiver import Answer, serve_receiver
 from tests.respond import (
     CONFIG,
     START,
@@ -238,6 +239,13 @@ CADENCE: dict[str, Any] = {
             "title": "Contain",
             "owner": "security",
             "items": [{"id": "a", "text": "Contain it"}],
+            "next": "page",
+        },
+        "page": {
+            "kind": "notify",
+            "title": "Page the on-call",
+            "channel": "pagerduty",  # a page calls people in: never a status update
+            "message": "We need you.",
             "next": "post",
         },
         "post": {
@@ -268,24 +276,42 @@ CADENCE: dict[str, Any] = {
 ANSWERS = {"triage": True, "contain": "all", "fix": "all", "check": True}
 
 
-def walk(tmp_path: Path, minutes: dict[str, float], severity: str = "SEV2") -> tuple[Incident, str]:
-    """Walk CADENCE with the clock moving ``minutes`` as each node is entered."""
+def walk(
+    tmp_path: Path,
+    minutes: dict[str, float],
+    severity: str = "SEV2",
+    slack: Answer | None = None,
+) -> tuple[Incident, str]:
+    """Walk CADENCE with the clock moving ``minutes`` as each node is entered; its page is
+    refused (PagerDuty answers 400) and its Slack post answered with ``slack`` (default: taken)."""
     runbook = {**CADENCE, "severity": severity}
     write(tmp_path / "cadence.yaml", runbook)
-    write_workspace(tmp_path / "w")
+    channels = {
+        "slack": {"webhook_env": "CADENCE_SLACK"},
+        "pagerduty": {"routing_key_env": "CADENCE_PD"},
+    }
+    write_workspace(tmp_path / "w", {**CONFIG, "channels": channels})
     clock = FixedClock(START)
-    env = Environment(
-        console=Console(file=io.StringIO(), width=200, highlight=False),
-        prompter=NoTerminalPrompter(),
-        client=httpx2.Client(),
-        clock=clock,
-        environ={},
-        operator="tester",
-        incidents_dir=tmp_path / "incidents",
-        observers=[clock.ticking(0, at=minutes)],
-        workspace=ws.load(tmp_path / "w" / "aiir.yaml"),
-    )
-    result = start(tmp_path / "cadence.yaml", env, scripted=ANSWERS)
+    with serve_receiver() as receiver:
+        receiver.queue("/v2/enqueue", Answer(400, b'{"status": "invalid event"}'))
+        if slack is not None:
+            receiver.queue("/services/cadence", slack)
+        env = Environment(
+            console=Console(file=io.StringIO(), width=200, highlight=False),
+            prompter=NoTerminalPrompter(),
+            client=httpx2.Client(),
+            clock=clock,
+            environ={
+                "CADENCE_SLACK": f"{receiver.url}/services/cadence",
+                "CADENCE_PD": "R0UT1NGKEYcadence0123456789abcde",
+                "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
+            },
+            operator="tester",
+            incidents_dir=tmp_path / "incidents",
+            observers=[clock.ticking(0, at=minutes)],
+            workspace=ws.load(tmp_path / "w" / "aiir.yaml"),
+        )
+        result = start(tmp_path / "cadence.yaml", env, scripted=ANSWERS)
     assert result.ended is not None
     screen = env.console.file.getvalue()  # type: ignore[attr-defined]
     return result.incident, screen
@@ -302,6 +328,7 @@ def test_the_on_call_is_on_screen_and_in_the_journal(tmp_path: Path) -> None:
     assert entered == {
         "triage": "incident-commander: Alex Example @alex",
         "contain": "security: Sam Example @sam",
+        "page": None,
         "post": "communications: Sam Example @sam",
         "fix": "legal-compliance (nobody on call in the roster)",
         "check": None,
@@ -337,6 +364,16 @@ def test_after_two_hours_the_cadence_is_hourly(tmp_path: Path) -> None:
         (at(131), {"due": at(61), "reason": "next status update due (every 60 min)"})
     ]
     assert "overdue by 01:10:00" in screen
+
+
+def test_a_refused_page_and_an_undelivered_post_are_no_status_update(tmp_path: Path) -> None:
+    # The page is refused and the Slack post fails: nothing told anyone how things stand, so
+    # at T+27 the first update is still the one overdue since T+5.
+    incident, _ = walk(tmp_path, {"triage": 6, "fix": 21}, slack=Answer(400, b"invalid_payload"))
+    reminders = [(e.ts, e.data["reason"]) for e in incident.events if e.type == "reminder"]
+    assert reminders == [(at(6), "first status update due within 5 min")]
+    sent = {e.data["node"]: e.data["ok"] for e in incident.events if e.type == "notify.sent"}
+    assert sent == {"page": False, "post": False}
 
 
 def test_no_reminder_before_an_update_is_due(tmp_path: Path) -> None:

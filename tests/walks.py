@@ -95,6 +95,7 @@ class Frame:
     prefix: str
     answers: dict[str, Any] = field(default_factory=dict)
     used: frozenset[tuple[str, str]] = frozenset()
+    engaged: tuple[str, ...] = ()  # this runbook's levers engaged and verified so far
 
 
 class Paths:
@@ -143,7 +144,7 @@ class Paths:
     def _from(self, frame: Frame, node_id: str, so_far: tuple[Visit, ...]) -> Iterator[Path]:
         node = frame.runbook.nodes[node_id]
         if isinstance(node, EndNode):
-            yield Path((*so_far, self._visit(frame, node_id)), node.outcome)
+            yield Path((*so_far, self._visit(frame, node_id)), Outcome(node.outcome.value))
             return
         if isinstance(node, CallNode):
             yield from self._call(frame, node_id, node, so_far)
@@ -156,7 +157,10 @@ class Paths:
             if answer is not None or isinstance(node, ActionNode):
                 answers = answers | {node_id: _value(node, answer)}
             used = frame.used | {(node_id, edge)}
-            child = Frame(frame.runbook, frame.inputs, frame.prefix, answers, used)
+            engaged = frame.engaged
+            if "lever" in extra and not extra.get("lever_fails"):
+                engaged = (*engaged, str(extra["lever"]))
+            child = Frame(frame.runbook, frame.inputs, frame.prefix, answers, used, engaged)
             yield from self._from(child, target, (*so_far, visit))
 
     def _visit(self, frame: Frame, node_id: str, **details: Any) -> Visit:
@@ -207,7 +211,7 @@ class Paths:
             yield Path((*so_far, slot), Outcome.CONTAINED)  # the callee's end decides
             return
         answers = frame.answers | {node_id: "(the callee's outcome)"}
-        child = Frame(frame.runbook, frame.inputs, frame.prefix, answers, frame.used)
+        child = Frame(frame.runbook, frame.inputs, frame.prefix, answers, frame.used, frame.engaged)
         yield from self._from(child, node.next, (*so_far, slot))
 
 
@@ -262,4 +266,8 @@ def _context(frame: Frame) -> dict[str, Any]:
         "vars": {},
         "env": {},
         "incident": {"id": "INC-PATHS", "severity": frame.runbook.severity.value},
+        "levers": [
+            {"lever": name, "engaged": True, "verified": True, "title": name}
+            for name in frame.engaged
+        ],
     }

@@ -70,19 +70,34 @@ def run(
     sandbox: Annotated[
         bool,
         typer.Option(
-            "--sandbox", help="Run against the built-in simulated gateway (no keys, no network)."
+            "--sandbox",
+            help="Practise against the built-in simulated gateway: no keys, no network, "
+            "messages kept in the exercise's inbox.",
+        ),
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Before starting, check every runbook this one may call (environment, "
+            "gateways); by default a called runbook is checked when the walk reaches it.",
         ),
     ] = False,
     incident_dir: IncidentDir = None,
 ) -> int:
     """Walk a runbook: triage questions, levers with verification, evidence, journal."""
+    from aiir.errors import InputError
     from aiir.run import parse_assignments, start
 
     env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes)
     if sandbox:
+        if env.gateway_urls:
+            raise InputError(
+                "--sandbox and --gateway: a sandbox run talks only to the simulated gateway"
+            )
         env.use_sandbox()
     inputs = parse_assignments(set_ or [], "--set")
-    return int(start(runbook, env, inputs=inputs, answers=answers).exit_status)
+    return int(start(runbook, env, inputs=inputs, answers=answers, check_all=check).exit_status)
 
 
 def resume(

@@ -122,7 +122,7 @@ class LiteLLMApi:
         return {"token": record.token, **record.info()}
 
     def team_new(self, call: Incoming) -> dict[str, Any]:
-        team_id = call.text("team_id") or f"team-{uuid.uuid4().hex[:8]}"
+        team_id = call.text("team_id") or f"team-{self.router.new_id('team')[:8]}"
         if team_id in self.keys.teams:
             raise bad_request(
                 f"Team id = {team_id} already exists. Please use a different team id."
@@ -190,7 +190,7 @@ class LiteLLMApi:
         guardrail = call.obj().get("guardrail")
         if not isinstance(guardrail, dict) or not guardrail.get("guardrail_name"):
             raise bad_request("guardrail.guardrail_name is required")
-        return self.router.add_guardrail(str(uuid.uuid4()), guardrail)
+        return self.router.add_guardrail(self.router.new_id("guardrail"), guardrail)
 
     def guardrail_delete(self, call: Incoming) -> dict[str, Any]:
         ident = call.path["guardrail_id"]

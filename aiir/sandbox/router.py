@@ -7,6 +7,7 @@ request log that forensics reads, and one chat completion decided the way LiteLL
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,6 +83,7 @@ class Router:
         for part in (self.deployments, self.fallbacks, self.guardrails, self.pristine):
             part.clear()
         self.deleted.clear()
+        self.created = 0  # what the sandbox makes is numbered: a replay makes the same ids
         self.logs.clear()
         for model in self.models:
             self.add_deployment(model, {"model": f"sandbox/{model}"}, None)
@@ -139,6 +141,13 @@ class Router:
         return False
 
     # --- guardrails ------------------------------------------------------------------------
+
+    def new_id(self, kind: str) -> str:
+        """A UUID-shaped id, like LiteLLM's, that the same sequence of requests makes again."""
+        self.created += 1
+        return str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"https://sandbox.aiir.invalid/{kind}/{self.created}")
+        )
 
     def add_guardrail(self, ident: str, guardrail: dict[str, Any]) -> dict[str, Any]:
         record = {"guardrail_id": ident, **guardrail}

@@ -13,21 +13,28 @@ import httpx2
 
 
 class InProcessTransport(httpx2.BaseTransport):
-    """Lets a synchronous ``httpx2.Client`` call an ASGI app without a socket (fast drills)."""
+    """Lets a synchronous ``httpx2.Client`` call an ASGI app without a socket (fast drills).
+
+    The app runs on an event loop of its own thread, so requests from several threads (a
+    request abandoned at its deadline, the probe that follows) are served side by side, as a
+    server would.
+    """
 
     def __init__(self, app: Any) -> None:
         self._inner = httpx2.ASGITransport(app=app)
         self._loop = asyncio.new_event_loop()
-        self._lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, daemon=True, name="aiir-sandbox"
+        )
+        self._thread.start()
 
     def handle_request(self, request: httpx2.Request) -> httpx2.Response:
         body = request.read()
         forwarded = httpx2.Request(
             request.method, request.url, headers=request.headers, content=body
         )
-        with self._lock:  # one event loop, one request at a time
-            response = self._loop.run_until_complete(self._send(forwarded))
-        return response
+        future = asyncio.run_coroutine_threadsafe(self._send(forwarded), self._loop)
+        return future.result()
 
     async def _send(self, request: httpx2.Request) -> httpx2.Response:
         response = await self._inner.handle_async_request(request)
@@ -35,7 +42,12 @@ class InProcessTransport(httpx2.BaseTransport):
         return httpx2.Response(response.status_code, headers=response.headers, content=content)
 
     def close(self) -> None:
-        self._loop.close()
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            self._loop.close()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
