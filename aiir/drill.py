@@ -24,7 +24,7 @@ from aiir.environment import SANDBOX_URL, Environment, SystemClock, parse_iso
 from aiir.errors import AiirError, InputError, LoadError
 from aiir.findings import schema_findings
 from aiir.incident import Incident, load_incident
-from aiir.library import data_dir
+from aiir.library import shipped_by_id
 from aiir.loader import Document, load_file
 from aiir.prompter import MissingAnswer, NoTerminalPrompter
 from aiir.run import check_answers, coerce_inputs, load_checked, start
@@ -85,9 +85,9 @@ def runbook_path(scenario: Scenario, path: Path) -> Path:
         raise InputError(
             f"{path}: runbook {scenario.runbook!r} not found (relative to the scenario)"
         )
-    candidate = data_dir("runbooks") / f"{scenario.runbook}.yaml"
-    if candidate.is_file():
-        return candidate
+    shipped = shipped_by_id("runbooks", scenario.runbook)
+    if shipped is not None:
+        return shipped
     raise InputError(f"{path}: no shipped runbook with id {scenario.runbook!r}")
 
 

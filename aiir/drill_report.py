@@ -15,28 +15,16 @@ from aiir.drill import DrillResult, Prepared, prepare, run_drill, visited
 from aiir.environment import incidents_root
 from aiir.errors import ExitStatus, InputError
 from aiir.junit import write_junit
-from aiir.loader import load_file
 from aiir.redact import scrub
 from aiir.run import parse_assignments
 from aiir.safe import inert
 
 
-def scenario_files(paths: Sequence[Path]) -> list[Path]:
-    """Files as given; directories searched for YAML documents that are scenarios."""
-    found: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            for candidate in sorted(path.rglob("*.y*ml")):
-                data = load_file(candidate).data
-                if isinstance(data, dict) and "scenario" in data:
-                    found.append(candidate)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise InputError(f"{path}: no such file or directory")
-    if not found:
-        raise InputError(f"no drill scenarios in {', '.join(map(str, paths))}")
-    return found
+def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given; directories searched for scenarios; shipped scenarios by id."""
+    from aiir.library import resolve
+
+    return resolve(paths, ["drills", "tabletops"])
 
 
 def prepare_all(files: Sequence[Path]) -> list[Prepared]:
@@ -57,7 +45,7 @@ def prepare_all(files: Sequence[Path]) -> list[Prepared]:
 
 
 def run_drills(
-    paths: Sequence[Path],
+    paths: Sequence[str | Path],
     *,
     junit: Path | None = None,
     as_json: bool = False,
@@ -69,7 +57,7 @@ def run_drills(
     """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid."""
     console = console or Console(highlight=False)
     prepared = prepare_all(scenario_files(paths))
-    urls = parse_assignments(list(gateways), "--gateway")
+    urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
     from aiir.workspace import current
 
     root = incidents_root(os.environ, incident_dir, current(os.environ))

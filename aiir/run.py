@@ -209,13 +209,14 @@ def _items_problem(node: ChecklistNode, value: Any) -> str | None:
     return None
 
 
-def parse_assignments(pairs: list[str], flag: str) -> dict[str, str]:
-    """``["a=1", "b=2"]`` from ``--set`` or ``--gateway``; a pair without '=' is a usage error."""
+def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
+    """``["a=1", "b=2"]`` from ``--set`` or ``--gateway``; a pair without '=' is a usage error,
+    which names the form as the flag's help does (``metavar``)."""
     out: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise InputError(f"{flag} {pair!r}: expected NAME=VALUE")
+            raise InputError(f"{flag} {pair!r}: expected {metavar}")
         out[name.strip()] = value
     return out
 

@@ -55,7 +55,7 @@ def test_version(capsys: Capture) -> None:
 
 USAGE_ERRORS = {
     "unknown option": (["validate", "--bogus", "x.yaml"], "Error: No such option: --bogus"),
-    "missing argument": (["validate"], "Error: Missing argument 'paths'."),
+    "missing argument": (["validate"], "Error: Missing argument 'PATH'."),
     "unknown command": (["frobnicate"], "Error: No such command 'frobnicate'."),
     "bad choice": (["graph", "x.yaml", "--format", "png"], "Error: Invalid value for '--format'"),
 }

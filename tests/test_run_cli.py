@@ -284,14 +284,14 @@ def test_dry_run_needs_no_secret(
     ("args", "message"),
     [
         (["--set", "region=eu"], "--set region: runbook 'drill' has no such input (inputs: model)"),
-        (["--set", "model"], "--set 'model': expected NAME=VALUE"),
-        (["--set", "=support-bot"], "--set '=support-bot': expected NAME=VALUE"),
+        (["--set", "model"], "--set 'model': expected KEY=VALUE"),
+        (["--set", "=support-bot"], "--set '=support-bot': expected KEY=VALUE"),
         (
             ["--gateway", "proxy=http://127.0.0.1:9"],
             "--gateway proxy: runbook 'drill' (and the runbooks it calls) declare no such gateway "
             "(gateways: gateway)",
         ),
-        (["--gateway", "gateway"], "--gateway 'gateway': expected NAME=VALUE"),
+        (["--gateway", "gateway"], "--gateway 'gateway': expected NAME=URL"),
         (
             ["--gateway", "gateway=ftp://127.0.0.1/"],
             "gateway 'gateway': 'ftp://127.0.0.1/' is not an http(s) URL",

@@ -6,8 +6,10 @@ inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 
 import gc
 import sys
+from typing import Any
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from aiir.cli import (
     canary,
@@ -15,6 +17,7 @@ from aiir.cli import (
     graph,
     incident,
     inventory,
+    library,
     sandbox,
     schema,
     tabletop,
@@ -26,7 +29,7 @@ app = typer.Typer(
     name="aiir",
     help="AI incident response: validate, draw and walk runbooks; drill them; keep the journal.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion, for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -43,6 +46,7 @@ app.command("show")(incident.show)
 app.command("report")(incident.report)
 app.command("flag")(incident.flag)
 app.command("init")(incident.init)
+app.command("library")(library.command)
 app.command("drill")(drill.command)
 app.command("tabletop")(tabletop.command)
 app.add_typer(sandbox.app, name="sandbox")
@@ -70,8 +74,11 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit status; never lets a traceback reach the user."""
     command = typer.main.get_command(app)
+    _metavars_only(command)
     try:
         result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
+    except SystemExit as exc:  # --show-completion and --install-completion exit by themselves
+        return exc.code if isinstance(exc.code, int) else ExitStatus.OK
     except (typer.Abort, KeyboardInterrupt):  # Typer turns EOF on a prompt into Abort
         _say("interrupted")
         return ExitStatus.INTERRUPTED
@@ -90,6 +97,21 @@ def main(argv: list[str] | None = None) -> int:
     if result == ExitStatus.INTERRUPTED and not argv_is_walk(argv):
         _say("interrupted")  # Typer turns Ctrl-C into a silent exit 130
     return result if isinstance(result, int) else ExitStatus.OK
+
+
+def _metavars_only(command: Any) -> None:
+    """Help shows an argument as its metavar (RUNBOOK), not also as a Python type (``<str>``,
+    ``<list[str]>``), which Typer appends to every argument; every argument here has a metavar."""
+    for param in command.params:
+        if isinstance(param, TyperArgument) and param.metavar is not None:
+            param.display_type_rich = _no_type  # type: ignore[method-assign]
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _metavars_only(sub)
+
+
+def _no_type(ctx: object) -> None:
+    return None
 
 
 def argv_is_walk(argv: list[str] | None) -> bool:

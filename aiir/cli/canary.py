@@ -16,7 +16,14 @@ app = typer.Typer(
 
 @app.command("run")
 def run(
-    suites: Annotated[list[Path], typer.Argument(help="Canary suite files.")],
+    suites: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SUITE",
+            help="Canary suites: files, directories (searched recursively), or shipped ids "
+            "(see: aiir library --kind canaries).",
+        ),
+    ],
     gateway: Annotated[
         list[str] | None,
         typer.Option(
@@ -27,7 +34,8 @@ def run(
         bool, typer.Option("--sandbox", help="Run against the built-in simulated gateway.")
     ] = False,
     junit: Annotated[
-        Path | None, typer.Option("--junit", help="Write JUnit XML here (for CI test reports).")
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Write JUnit XML here (for CI test reports)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     alert: Annotated[
@@ -37,8 +45,12 @@ def run(
         ),
     ] = False,
     on_fail_run: Annotated[
-        Path | None,
-        typer.Option("--on-fail-run", help="On failure, open an incident of this runbook."),
+        str | None,
+        typer.Option(
+            "--on-fail-run",
+            metavar="RUNBOOK",
+            help="On failure, open an incident of this runbook (a file, or a shipped id).",
+        ),
     ] = None,
     set_: Annotated[
         list[str] | None,
@@ -50,6 +62,7 @@ def run(
         Path | None,
         typer.Option(
             "--history-dir",
+            metavar="DIR",
             help="Where run history is kept (default: $AIIR_CANARY_HISTORY or "
             "./.aiir/canary-history).",
         ),
@@ -57,7 +70,9 @@ def run(
     incident_dir: Annotated[
         Path | None,
         typer.Option(
-            "--incident-dir", help="Where incidents are kept (default: ./.aiir/incidents)."
+            "--incident-dir",
+            metavar="DIR",
+            help="Where incidents are kept (default: ./.aiir/incidents).",
         ),
     ] = None,
 ) -> int:
@@ -71,6 +86,7 @@ def run(
     from aiir.canary.sweep import SweepOptions, sweep
     from aiir.environment import Environment, incidents_root
     from aiir.errors import ExitStatus
+    from aiir.library import resolve, resolve_one
 
     # What the imports made lives as long as the command: out of the collector's sight, full
     # collections no longer walk it while the suite loads and the replies come in (~25 ms a
@@ -83,12 +99,18 @@ def run(
 
             env.console = Console(highlight=False, stderr=True)
         env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
+        files = resolve(suites, ["canaries"])
+        runbook = (
+            None
+            if on_fail_run is None
+            else resolve_one(on_fail_run, ["runbooks"], flag="--on-fail-run")
+        )
         options = SweepOptions(
-            gateway_urls=_pairs(gateway, "--gateway"),
+            gateway_urls=_pairs(gateway, "--gateway", "NAME=URL"),
             alert=alert,
             history_dir=history_root(env.environ, history_dir),
-            on_fail_run=on_fail_run,
-            inputs=_pairs(set_, "--set"),
+            on_fail_run=runbook,
+            inputs=_pairs(set_, "--set", "KEY=VALUE"),
             progress=env.console.is_terminal and not _in_ci(env.environ) and not as_json,
         )
         if sandbox:
@@ -96,7 +118,7 @@ def run(
 
             options.sandbox = SandboxState()
             env.use_sandbox(options.sandbox)
-        runs = sweep(suites, env, options)
+        runs = sweep(files, env, options)
         if as_json:
             typer.echo(json.dumps(runs_json(runs), indent=2, ensure_ascii=False))
         else:
@@ -111,14 +133,21 @@ def run(
 
 @app.command("from-incident")
 def from_incident(
-    incident: Annotated[str, typer.Argument(help="Incident id (see: aiir incidents).")],
+    incident: Annotated[
+        str, typer.Argument(metavar="INCIDENT", help="Incident id (see: aiir incidents).")
+    ],
     suite: Annotated[
-        Path, typer.Option("--suite", help="Suite file to append to (created if missing).")
+        Path,
+        typer.Option(
+            "--suite", metavar="FILE", help="Suite file to append to (created if missing)."
+        ),
     ],
     incident_dir: Annotated[
         Path | None,
         typer.Option(
-            "--incident-dir", help="Where incidents are kept (default: ./.aiir/incidents)."
+            "--incident-dir",
+            metavar="DIR",
+            help="Where incidents are kept (default: ./.aiir/incidents).",
         ),
     ] = None,
 ) -> int:
@@ -138,7 +167,7 @@ def from_incident(
     return ExitStatus.OK
 
 
-def _pairs(given: list[str] | None, flag: str) -> dict[str, str]:
+def _pairs(given: list[str] | None, flag: str, metavar: str) -> dict[str, str]:
     """NAME=VALUE flags; aiir.run has the same, but importing it loads the runbook engine."""
     from aiir.errors import InputError
 
@@ -146,7 +175,7 @@ def _pairs(given: list[str] | None, flag: str) -> dict[str, str]:
     for pair in given or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"{flag} {pair!r}: expected NAME=VALUE")
+            raise InputError(f"{flag} {pair!r}: expected {metavar}")
         out[name.strip()] = value
     return out
 

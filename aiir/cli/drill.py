@@ -8,11 +8,16 @@ import typer
 
 def command(
     scenarios: Annotated[
-        list[Path],
-        typer.Argument(help="Drill scenarios (files or directories)."),
+        list[str],
+        typer.Argument(
+            metavar="SCENARIO",
+            help="Drill scenarios: files, directories (searched recursively), or shipped ids "
+            "(see: aiir library --kind drills).",
+        ),
     ],
     junit: Annotated[
-        Path | None, typer.Option("--junit", help="Write JUnit XML here (for CI test reports).")
+        Path | None,
+        typer.Option("--junit", metavar="FILE", help="Write JUnit XML here (for CI test reports)."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     gateway: Annotated[
@@ -31,6 +36,7 @@ def command(
         Path | None,
         typer.Option(
             "--incident-dir",
+            metavar="DIR",
             help="Where drill incidents are journalled (default: ./.aiir/incidents).",
         ),
     ] = None,

@@ -1,7 +1,6 @@
 """``aiir graph``."""
 
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,13 +13,25 @@ class Format(StrEnum):
 
 
 def command(
-    runbook: Annotated[Path, typer.Argument(help="The runbook file to draw.")],
+    runbook: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUNBOOK",
+            help="A runbook file, a directory holding one, or a shipped runbook's id.",
+        ),
+    ],
     fmt: Annotated[
-        Format, typer.Option("--format", "-f", help="mermaid (Markdown), dot (Graphviz) or text.")
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            metavar="FORMAT",
+            help="text (the default), mermaid (Markdown) or dot (Graphviz).",
+        ),
     ] = Format.text,
 ) -> None:
     """Draw a runbook's decision tree: choice labels on edges, levers and outcomes marked."""
     from aiir.graph import render
-    from aiir.library import load_runbook
+    from aiir.library import load_runbook, resolve_one
 
-    typer.echo(render(load_runbook(runbook), fmt.value), nl=False)
+    typer.echo(render(load_runbook(resolve_one(runbook, ["runbooks"])), fmt.value), nl=False)

@@ -12,6 +12,7 @@ IncidentDir = Annotated[
     Path | None,
     typer.Option(
         "--incident-dir",
+        metavar="DIR",
         help="Where incidents are kept (default: $AIIR_INCIDENT_DIR or ./.aiir/incidents).",
     ),
 ]
@@ -25,9 +26,12 @@ Gateways = Annotated[
     ),
 ]
 Answers = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
-        "--answers", "-a", help="YAML file of answers keyed by node id (for CI and drills)."
+        "--answers",
+        "-a",
+        metavar="FILE|ID",
+        help="YAML file of answers keyed by node id, or a shipped one's id (see: aiir library).",
     ),
 ]
 AwareAt = Annotated[
@@ -43,6 +47,19 @@ Yes = Annotated[
 ]
 
 
+def _runbook(given: str, flag: str = "") -> Path:
+    """A runbook file, a directory holding one, or a shipped runbook's id."""
+    from aiir.library import resolve_one
+
+    return resolve_one(given, ["runbooks"], flag=flag)
+
+
+def _answers(given: str | None) -> Path | None:
+    from aiir.library import resolve_one
+
+    return None if given is None else resolve_one(given, ["answers"], flag="--answers")
+
+
 def _environment(
     incident_dir: Path | None, gateways: list[str] | None = None, **flags: bool
 ) -> "Environment":
@@ -51,12 +68,19 @@ def _environment(
 
     env = Environment.for_terminal(**flags)
     env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
-    env.gateway_urls = parse_assignments(gateways or [], "--gateway")
+    env.gateway_urls = parse_assignments(gateways or [], "--gateway", "NAME=URL")
     return env
 
 
 def run(
-    runbook: Annotated[Path, typer.Argument(help="The runbook to walk.")],
+    runbook: Annotated[
+        str,
+        typer.Argument(
+            metavar="RUNBOOK",
+            help="A runbook file, a directory holding one, or a shipped runbook's id "
+            "(see: aiir library).",
+        ),
+    ],
     answers: Answers = None,
     set_: Annotated[
         list[str] | None,
@@ -89,6 +113,7 @@ def run(
     from aiir.errors import InputError
     from aiir.run import parse_assignments, start
 
+    path, answers_path = _runbook(runbook), _answers(answers)
     env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes)
     if sandbox:
         if env.gateway_urls:
@@ -96,12 +121,15 @@ def run(
                 "--sandbox and --gateway: a sandbox run talks only to the simulated gateway"
             )
         env.use_sandbox()
-    inputs = parse_assignments(set_ or [], "--set")
-    return int(start(runbook, env, inputs=inputs, answers=answers, check_all=check).exit_status)
+    inputs = parse_assignments(set_ or [], "--set", "KEY=VALUE")
+    result = start(path, env, inputs=inputs, answers=answers_path, check_all=check)
+    return int(result.exit_status)
 
 
 def resume(
-    incident: Annotated[str, typer.Argument(help="Incident id (see: aiir incidents).")],
+    incident: Annotated[
+        str, typer.Argument(metavar="INCIDENT", help="Incident id (see: aiir incidents).")
+    ],
     answers: Answers = None,
     gateway: Gateways = None,
     yes: Yes = False,
@@ -110,13 +138,16 @@ def resume(
     """Continue an interrupted incident where it stopped; no lever is engaged twice."""
     from aiir.run import resume as resume_incident
 
+    answers_path = _answers(answers)
     env = _environment(incident_dir, gateway, assume_yes=yes)
-    return int(resume_incident(incident, env, answers=answers).exit_status)
+    return int(resume_incident(incident, env, answers=answers_path).exit_status)
 
 
 def release(
-    incident: Annotated[str, typer.Argument(help="Incident id.")],
-    lever: Annotated[str | None, typer.Argument(help="Release only this lever.")] = None,
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
+    lever: Annotated[
+        str | None, typer.Argument(metavar="LEVER", help="Release only this lever.")
+    ] = None,
     gateway: Gateways = None,
     yes: Yes = False,
     incident_dir: IncidentDir = None,
@@ -135,7 +166,7 @@ def release(
 
 
 def verify(
-    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
     incident_dir: IncidentDir = None,
 ) -> int:
     """Check the journal's hash chain and every evidence file's SHA-256."""
@@ -172,7 +203,7 @@ def incidents(
 
 
 def show(
-    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     aware_at: AwareAt = None,
     incident_dir: IncidentDir = None,
@@ -186,18 +217,20 @@ def show(
 
 
 def report(
-    incident: Annotated[str, typer.Argument(help="Incident id.")],
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
     template: Annotated[
         str,
         typer.Option(
             "--template",
             "-t",
+            metavar="NAME",
             help="post-mortem, executive-summary, slack-update, status-page, customer-notice, "
             "regulator-notice, or a workspace template.",
         ),
     ] = "post-mortem",
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+        Path | None,
+        typer.Option("--out", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     ] = None,
     aware_at: AwareAt = None,
     incident_dir: IncidentDir = None,
@@ -223,19 +256,27 @@ def report(
 
 
 def flag(
-    system: Annotated[str, typer.Argument(help="Inventory id of the AI system.")],
-    what: Annotated[str, typer.Argument(help="What happened, in your words.")],
+    system: Annotated[str, typer.Argument(metavar="SYSTEM", help="Inventory id of the AI system.")],
+    what: Annotated[str, typer.Argument(metavar="WHAT", help="What happened, in your words.")],
     evidence: Annotated[
         Path | None,
-        typer.Option("--evidence", "-e", help="A screenshot, transcript or log to keep with it."),
+        typer.Option(
+            "--evidence",
+            "-e",
+            metavar="FILE",
+            help="A screenshot, transcript or log to keep with it.",
+        ),
     ] = None,
     alert: Annotated[
         bool, typer.Option("--alert", help="Page the system's owner (PagerDuty, from the roster).")
     ] = False,
     open_runbook: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
-            "--open", help="Open an incident of this runbook with the report as evidence."
+            "--open",
+            metavar="RUNBOOK",
+            help="Open an incident of this runbook (a file, or a shipped id) with the report "
+            "as evidence.",
         ),
     ] = None,
     answers: Answers = None,
@@ -249,6 +290,8 @@ def flag(
 
     if open_runbook is None and (answers is not None or yes):
         raise InputError("--answers and --yes are for the incident that --open RUNBOOK starts")
+    runbook = None if open_runbook is None else _runbook(open_runbook, "--open")
+    answers_path = _answers(answers)
     env = _environment(incident_dir, assume_yes=yes)
     report = record_flag(env, system, what, evidence)
     typer.echo(f"recorded {report.id} ({report.path})")
@@ -259,17 +302,22 @@ def flag(
             f"paged the owner: {'ok' if delivery.ok else delivery.reason}", err=not delivery.ok
         )
         status = ExitStatus.OK if delivery.ok else ExitStatus.FAILED
-    if open_runbook is not None:
+    if runbook is not None:
         attachment = Attachment(
             f"{report.id}.json", as_attachment_bytes(report), f"human report: {what}", "aiir flag"
         )
-        result = start(open_runbook, env, answers=answers, attachments=[attachment])
+        result = start(runbook, env, answers=answers_path, attachments=[attachment])
         return int(result.exit_status) or int(status)
     return int(status)
 
 
 def init(
-    directory: Annotated[Path, typer.Argument(help="Where to lay out the workspace.")],
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            metavar="DIR", help="Where to lay out the workspace (a new or empty directory)."
+        ),
+    ],
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
 ) -> None:
     """Lay out a workspace as the 90-day plan: config, inventory, team, runbooks, drills, CI."""
@@ -277,4 +325,7 @@ def init(
 
     written = scaffold(directory, force=force)
     typer.echo(f"wrote {len(written)} files into {directory}")
-    typer.echo(f"next: cd {directory} && aiir validate --strict . && aiir inventory check")
+    typer.echo(
+        f"next: cd {directory} && aiir validate --strict . && aiir drill drills/ "
+        "&& aiir inventory check"
+    )

@@ -12,11 +12,19 @@ app = typer.Typer(
 @app.command("serve")
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (loopback by default).")
+        str,
+        typer.Option("--host", metavar="HOST", help="Address to listen on (loopback by default)."),
     ] = "127.0.0.1",
     port: Annotated[
         int,
-        typer.Option("--port", "-p", help="Port to listen on (0: a free port).", min=0, max=65535),
+        typer.Option(
+            "--port",
+            "-p",
+            metavar="PORT",
+            help="Port to listen on (0: a free port).",
+            min=0,
+            max=65535,
+        ),
     ] = 4000,
     model: Annotated[
         list[str] | None,
@@ -30,7 +38,9 @@ def serve(
     master_key_env: Annotated[
         str | None,
         typer.Option(
-            "--master-key-env", help="Require this environment variable's value as the admin key."
+            "--master-key-env",
+            metavar="NAME",
+            help="Require this environment variable's value as the admin key.",
         ),
     ] = None,
 ) -> int:

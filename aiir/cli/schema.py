@@ -8,7 +8,9 @@ import typer
 def command(
     kind: Annotated[
         str,
-        typer.Argument(help="runbook, profile, scenario, canary, workspace, team or inventory."),
+        typer.Argument(
+            metavar="KIND", help="runbook, profile, scenario, canary, workspace, team or inventory."
+        ),
     ],
 ) -> None:
     """Print the JSON Schema of a document kind, for editors (yaml-language-server)."""

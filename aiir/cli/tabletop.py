@@ -8,24 +8,34 @@ import typer
 
 def command(
     scenario: Annotated[
-        Path, typer.Argument(help="A tabletop scenario (a drill scenario with injects).")
+        str,
+        typer.Argument(
+            metavar="SCENARIO",
+            help="A tabletop scenario (a drill scenario with injects): a file, a directory "
+            "holding one, or a shipped id (see: aiir library --kind tabletops).",
+        ),
     ],
     speed: Annotated[
         float,
         typer.Option(
             "--speed",
+            metavar="N",
             min=0.01,
             help="Scenario minutes per real minute (60: a scenario hour in a minute).",
         ),
     ] = 1.0,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Write the after-action report here (Markdown).")
+        Path | None,
+        typer.Option(
+            "--report", metavar="FILE", help="Write the after-action report here (Markdown)."
+        ),
     ] = None,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Pre-approve every lever request.")
     ] = False,
     incident_dir: Annotated[
-        Path | None, typer.Option("--incident-dir", help="Where the exercise is journalled.")
+        Path | None,
+        typer.Option("--incident-dir", metavar="DIR", help="Where the exercise is journalled."),
     ] = None,
 ) -> int:
     """Facilitate a tabletop exercise: injects on a timeline, the room walks the runbook against
@@ -37,10 +47,11 @@ def command(
     from aiir.drill import prepare
     from aiir.environment import default_operator, has_terminal, incidents_root
     from aiir.errors import InputError
+    from aiir.library import resolve_one
     from aiir.prompter import TerminalPrompter
     from aiir.tabletop import default_environment, run_tabletop
 
-    prepared = prepare(scenario)
+    prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]))
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here
         raise InputError(
             f"a tabletop needs a terminal: the room answers the runbook's questions "

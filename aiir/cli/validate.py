@@ -8,9 +8,11 @@ import typer
 
 def command(
     paths: Annotated[
-        list[Path],
+        list[str],
         typer.Argument(
-            help="aiir documents or directories (searched recursively for YAML).",
+            metavar="PATH",
+            help="aiir documents or directories (searched recursively for YAML), or the ids "
+            "of shipped ones (see: aiir library).",
         ),
     ],
     strict: Annotated[
@@ -27,7 +29,7 @@ def command(
     from aiir.errors import ExitStatus
     from aiir.validate import validate_paths
 
-    report = validate_paths(paths)
+    report = validate_paths([_path(given) for given in paths])
     failed = report.failed(strict=strict)
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in report.findings], indent=2))
@@ -44,3 +46,12 @@ def command(
             summary += f"; {len(report.skipped)} YAML file(s) that are not aiir documents skipped"
         typer.echo(summary, err=failed)
     return ExitStatus.BAD_INPUT if failed else ExitStatus.OK
+
+
+def _path(given: str) -> Path:
+    """A path as given, or the shipped document with that id."""
+    if Path(given).exists():
+        return Path(given)
+    from aiir.library import KINDS, resolve_one
+
+    return resolve_one(given, [k for k in KINDS if k != "answers"])
