@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+import yaml
 from typer.core import TyperGroup, TyperOption
 
 import aiir.cli
@@ -90,3 +92,74 @@ def test_editor_schemas_are_current(kind: str, capsys: pytest.CaptureFixture[str
         f"schemas/{kind}.schema.json is out of date; regenerate it with "
         f"`aiir schema {kind} > schemas/{kind}.schema.json`"
     )
+
+
+TYPE_IN_HELP = re.compile(r"<[a-z]|\b(?:list|dict|tuple)\[|\b(?:Path|str|int|float)\]")
+
+
+@pytest.mark.parametrize(("name", "command"), ALL_COMMANDS, ids=[n for n, _ in ALL_COMMANDS])
+def test_help_names_values_by_metavar_never_by_python_type(
+    name: str, command: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*name.split()[1:], "--help"]) == 0
+    shown = capsys.readouterr().out
+    found = TYPE_IN_HELP.findall(shown)
+    assert not found, f"`{name} --help` shows a type, not a metavar: {found}\n{shown}"
+
+
+def test_completion_can_be_shown_and_installed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    shown = capsys.readouterr().out
+    assert "--install-completion" in shown
+    assert "--show-completion" in shown
+    assert main(["--show-completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "_AIIR_COMPLETE=complete_bash" in script
+
+
+# Files that reach users: the wheel's data, the examples, the scaffold, the README.
+SHIPPED_TEXT = [
+    path
+    for folder in ("aiir", "runbooks", "templates", "schemas", "examples")
+    for path in sorted((REPO / folder).rglob("*"))
+    if path.is_file() and path.suffix in {".py", ".yaml", ".yml", ".md", ".j2", ".json", ".txt"}
+] + [REPO / "README.md"]
+# `pip install aiir`, `"aiir==0.1.0"`, `aiir>=0.1`: PyPI's "aiir" is another project.
+BARE_REQUIREMENT = re.compile(
+    r"pip3? install (?:-\S+ )*[\"']?aiir(?![\w-])|[\"'\s:]aiir\s*(?:==|>=|~=|<=)"
+)
+
+
+def test_nothing_shipped_tells_anyone_to_install_the_other_aiir() -> None:
+    found = [
+        f"{path.relative_to(REPO)}:{number}: {line.strip()}"
+        for path in SHIPPED_TEXT
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if BARE_REQUIREMENT.search(line)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_requirement_pattern_catches_the_bare_name() -> None:
+    for line in (
+        "- run: pip install aiir",
+        'pip install "aiir==0.1.0"',
+        "AIIR_REQUIREMENT: aiir==1",
+    ):
+        assert BARE_REQUIREMENT.search(line), line
+    for line in ("pip install aiir-runbooks", 'pip install "aiir-runbooks==0.1.0"', "aiir run"):
+        assert not BARE_REQUIREMENT.search(line), line
+
+
+def test_the_ci_example_pins_this_version_of_this_distribution() -> None:
+    from aiir import __version__
+
+    workflow = yaml.safe_load((EXAMPLES / "ci" / "aiir-drills.yml").read_text(encoding="utf-8"))
+    assert workflow["env"]["AIIR_REQUIREMENT"] == f"aiir-runbooks=={__version__}"
+
+
+def test_the_license_is_the_apache_license_declared() -> None:
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License\n                           Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert 'license = "Apache-2.0"' in (REPO / "pyproject.toml").read_text(encoding="utf-8")
