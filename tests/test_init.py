@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
+from aiir import __version__ as aiir_version
 from aiir.library import data_dir
 from aiir.loader import load_file
+from aiir.scaffold import COVERS
 from tests.respond import Ran, aiir, no_terminal
 
 
@@ -24,7 +28,8 @@ def initialised(
     written = int(ran.out.split()[1])
     assert ran.out == (
         f"wrote {written} files into {target}\n"
-        f"next: cd {target} && aiir validate --strict . && aiir inventory check\n"
+        f"next: cd {target} && aiir validate --strict . && aiir drill drills/ "
+        "&& aiir inventory check\n"
     )
     assert written == len([p for p in target.rglob("*") if p.is_file()])
     monkeypatch.chdir(target)
@@ -39,6 +44,7 @@ def test_init_lays_out_the_90_day_plan(initialised: Path) -> None:
         "README.md",
         ".gitignore",
         "drills/prompt-injection.yaml",
+        "canaries/support-bot.yaml",
         ".github/workflows/aiir.yml",
         "schemas/runbook.schema.json",
         "schemas/workspace.schema.json",
@@ -47,8 +53,19 @@ def test_init_lays_out_the_90_day_plan(initialised: Path) -> None:
         assert (initialised / name).is_file(), name
     shipped = sorted(p.name for p in data_dir("runbooks").glob("*.yaml"))
     assert sorted(p.name for p in (initialised / "runbooks").glob("*.yaml")) == shipped
-    assert (initialised / "canaries").is_dir()
-    assert (initialised / ".gitignore").read_text(encoding="utf-8") == ".aiir/\n"
+    assert (initialised / ".gitignore").read_text(encoding="utf-8") == ".aiir/\naiir-drills.xml\n"
+
+
+def test_the_workspace_runbooks_are_the_shipped_ones_naming_the_inventory(
+    initialised: Path,
+) -> None:
+    systems = {s["id"] for s in load_file(initialised / "inventory.yaml").data["systems"]}
+    for path in (initialised / "runbooks").glob("*.yaml"):
+        copy, shipped = load_file(path).data, load_file(data_dir("runbooks") / path.name).data
+        named = copy.pop("systems", [])
+        assert named == list(COVERS.get(path.stem, ())), path.name
+        assert set(named) <= systems, path.name
+        assert copy == shipped, f"{path.name} differs from the shipped runbook beyond `systems`"
 
 
 def test_the_workspace_validates_strictly(
@@ -72,24 +89,63 @@ def _check(capsys: pytest.CaptureFixture[str]) -> Ran:
     return aiir(capsys, "inventory", "check")
 
 
-def test_inventory_check_fails_and_names_the_gaps(
+def workflow_steps(workspace: Path) -> list[dict[str, Any]]:
+    workflow = yaml.safe_load((workspace / ".github/workflows/aiir.yml").read_text("utf-8"))
+    (job,) = workflow["jobs"].values()
+    steps: list[dict[str, Any]] = job["steps"]
+    return steps
+
+
+def workflow_commands(workspace: Path) -> list[list[str]]:
+    """The ``aiir ...`` lines the scaffolded workflow runs, in its order."""
+    runs = [str(step.get("run", "")) for step in workflow_steps(workspace)]
+    return [
+        shlex.split(line) for run in runs for line in run.splitlines() if line.startswith("aiir ")
+    ]
+
+
+def test_the_scaffolded_workflow_passes_on_the_fresh_workspace(
+    initialised: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its own CI, step by step in the workflow's order, on the first push."""
+    commands = workflow_commands(initialised)
+    assert [c[:2] for c in commands] == [
+        ["aiir", "validate"],
+        ["aiir", "drill"],
+        ["aiir", "inventory"],
+    ]
+    for command in commands:
+        ran = aiir(capsys, *command[1:])
+        assert ran.status == 0, f"{shlex.join(command)}:\n{ran.out}{ran.err}"
+    assert (initialised / "aiir-drills.xml").is_file()
+    assert "Every system has a runbook, a canary suite, an owner" in ran.out
+
+
+def test_the_scaffolded_workflow_installs_exactly_this_aiir(initialised: Path) -> None:
+    installs = [
+        shlex.split(step["run"])
+        for step in workflow_steps(initialised)
+        if "pip install" in step.get("run", "")
+    ]
+    assert installs == [["pip", "install", f"aiir-runbooks=={aiir_version}"]]
+
+
+def test_the_inventory_check_without_the_drill_names_the_one_gap(
     initialised: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran = _check(capsys)
     assert ran.status == 1
-    assert "8 gap(s)" in ran.out
+    assert "1 gap(s)" in ran.out
     rows = [" ".join(line.replace("│", " ").split()) for line in ran.out.splitlines()]
-    for system in ("support-bot", "fraud-model", "ad-agent"):
-        assert f"{system} no-runbook no runbook names it in `systems`" in rows
-        assert f"{system} no-canary no canary suite watches it" in rows
-    assert any(r.startswith("support-bot no-recent-drill high risk") for r in rows)
-    assert any(r.startswith("fraud-model no-recent-drill critical risk") for r in rows)
+    assert any(r.startswith("support-bot no-recent-drill high risk") for r in rows), ran.out
 
 
-def test_the_drill_passes(initialised: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    ran = aiir(capsys, "drill", "drills/")
+def test_the_scaffolded_canaries_pass_against_the_simulated_gateway(
+    initialised: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran = aiir(capsys, "canary", "run", "canaries/", "--sandbox")
     assert ran.status == 0, ran.out + ran.err
-    assert "1 passed, 0 failed" in ran.out
+    assert "3 suite(s), 0 failing" in ran.out
 
 
 def test_inventory_show_draws_the_table_and_the_risk_matrix(
@@ -99,38 +155,84 @@ def test_inventory_show_draws_the_table_and_the_risk_matrix(
     assert ran.status == 0, ran.err
     lines = [" ".join(line.replace("│", " ").split()) for line in ran.out.splitlines()]
     assert "AI systems" in ran.out
-    assert any(line.startswith("fraud-model data-science fraud-gbm-2026-10") for line in lines)
-    assert any(line.endswith("critical 11") for line in lines)
+    assert any(line.startswith("analyst-assistant data-science gpt-4.1") for line in lines)
     assert any(line.endswith("high 8") for line in lines)
+    assert any(line.endswith("medium 5") for line in lines)
     assert any(line.endswith("medium 4") for line in lines)
     assert "Risk matrix" in ran.out
-    assert "medium ad-agent support-bot fraud-model" in lines
-    assert "high · · ·" in lines
-    assert "low · · ·" in lines
 
 
-def test_following_the_plan_closes_a_systems_gaps(
+def test_a_new_system_shows_its_gaps_and_following_the_plan_closes_them(
     initialised: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runbook = initialised / "runbooks" / "prompt-injection.yaml"
+    inventory = initialised / "inventory.yaml"
+    data = load_file(inventory).data
+    data["systems"].append(
+        {
+            "id": "fraud-model",
+            "name": "Card fraud scoring",
+            "owner": "data-science",
+            "model": "fraud-gbm-2026-10",
+            "provider": "in-house",
+            "data_sensitivity": "personal",
+            "user_facing": False,
+            "autonomy": "autonomous",
+            "eu_ai_act": "high",
+            "blast_radius": "customers",
+        }
+    )
+    inventory.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    rows = " ".join(_check(capsys).out.replace("│", " ").split())
+    assert "fraud-model no-runbook" in rows
+    assert "fraud-model no-canary" in rows
+    assert "fraud-model no-recent-drill critical risk" in rows
+    runbook = initialised / "runbooks" / "model-drift.yaml"
     text = runbook.read_text(encoding="utf-8")
-    runbook.write_text(text.replace("\ncategory:", "\nsystems: [support-bot]\ncategory:", 1))
-    suite = initialised / "canaries" / "support-bot.yaml"
-    suite.write_text(
-        "aiir: 1\ncanary: support-bot\ntitle: Support bot\nsystems: [support-bot]\n"
+    runbook.write_text(text.replace("\ncategory:", "\nsystems: [fraud-model]\ncategory:", 1))
+    (initialised / "canaries" / "fraud-model.yaml").write_text(
+        "aiir: 1\ncanary: fraud-model\ntitle: Fraud model\nsystems: [fraud-model]\n"
         "gateways: {gateway: {profile: litellm, url: 'http://127.0.0.1:4000'}}\n"
-        "target: {model: support-bot}\n"
-        "prompts: [{id: hi, prompt: hi, assert: [{type: is-refusal}]}]\n",
+        "target: {model: fraud-scoring}\n"
+        "prompts: [{id: hi, prompt: hi, assert: [{type: not-is-refusal}]}]\n",
         encoding="utf-8",
     )
     before = " ".join(_check(capsys).out.replace("│", " ").split())
-    assert "support-bot no-runbook" not in before
-    assert "support-bot no-canary" not in before
-    assert "support-bot no-recent-drill" in before
-    assert aiir(capsys, "drill", "drills/").status == 0  # a drill of its runbook, just now
-    after = " ".join(_check(capsys).out.replace("│", " ").split())
-    assert "support-bot" not in after
-    assert "fraud-model no-runbook" in after
+    assert "fraud-model no-runbook" not in before
+    assert "fraud-model no-canary" not in before
+    assert "fraud-model no-recent-drill" in before
+    drill = load_file(data_dir("examples") / "drills" / "model-drift.yaml").data
+    drill["runbook"] = "../runbooks/model-drift.yaml"
+    (initialised / "drills" / "model-drift.yaml").write_text(yaml.safe_dump(drill), "utf-8")
+    ran = aiir(capsys, "drill", "drills/")
+    assert ran.status == 0, ran.out + ran.err
+    after = _check(capsys)
+    assert after.status == 0, after.out
+
+
+def test_init_on_a_file_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_terminal(monkeypatch)
+    target = tmp_path / "notes.txt"
+    target.write_text("mine\n", encoding="utf-8")
+    ran = aiir(capsys, "init", str(target))
+    assert (ran.status, ran.out) == (2, "")
+    assert ran.err == (
+        f"aiir: {target}: exists and is not a directory; name a new or empty directory\n"
+    )
+    assert target.read_text(encoding="utf-8") == "mine\n"
+
+
+def test_init_where_nothing_can_be_written_is_a_one_line_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    no_terminal(monkeypatch)
+    (tmp_path / "file").write_text("", encoding="utf-8")
+    ran = aiir(capsys, "init", str(tmp_path / "file" / "ws"))
+    assert (ran.status, ran.out) == (2, "")
+    assert ran.err.startswith("aiir: ")
+    assert "cannot write" in ran.err
+    assert len(ran.err.splitlines()) == 1
 
 
 def test_init_on_an_existing_workspace_refuses_without_force(
