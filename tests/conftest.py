@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,7 +26,11 @@ PRIMARY = "support-bot"
 FALLBACK = "support-bot-fallback"
 GUARDRAIL = "deny-words"
 BLOCKED_WORD = "forbidden-canary"
-STARTUP_TIMEOUT = 120.0
+# LiteLLM's start-up is ~7-25 s of imports on an idle machine, minutes on a busy one. The wait
+# lasts as long as the process is alive and getting on (its CPU time or its log grows); it gives
+# up when the process has made no progress for STARTUP_STALL seconds, or after STARTUP_BOUND.
+STARTUP_BOUND = 15 * 60.0
+STARTUP_STALL = 180.0
 LOG_TAIL = 60
 
 
@@ -83,18 +87,58 @@ def _tail(log: Path) -> str:
     return "\n".join(lines[-LOG_TAIL:])
 
 
-def _alive(process: subprocess.Popen[bytes], url: str) -> bool:
-    """Wait for ``/health/liveliness``; False if the process exits or time runs out."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU time of ``pid`` and its waited-for children (Linux), else None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # after "pid (comm)", which may hold spaces
+    utime, stime, cutime, cstime = (int(f) for f in fields[11:15])
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
+
+
+class Progress:
+    """Whether a starting process is getting on: its CPU time or its log grew lately."""
+
+    def __init__(self, pid: int, log: Path, clock: Callable[[], float] = time.monotonic) -> None:
+        self.pid, self.log, self.clock = pid, log, clock
+        self.mark = self._sample()
+        self.last = clock()
+
+    def _sample(self) -> tuple[float | None, int]:
+        try:
+            size = self.log.stat().st_size
+        except OSError:
+            size = 0
+        return cpu_seconds(self.pid), size
+
+    def stalled_for(self) -> float:
+        """Seconds since the process last used CPU or wrote to its log."""
+        now, sample = self.clock(), self._sample()
+        if sample != self.mark:
+            self.mark, self.last = sample, now
+        return now - self.last
+
+
+def _alive(process: subprocess.Popen[bytes], url: str, log: Path) -> str | None:
+    """Wait for ``/health/liveliness``: None once it answers, else why it never will."""
+    started = time.monotonic()
+    progress = Progress(process.pid, log)
     with httpx2.Client(trust_env=False, timeout=5) as client:
-        while time.monotonic() < deadline and process.poll() is None:
+        while process.poll() is None:
             try:
                 if client.get(f"{url}/health/liveliness").status_code == 200:
-                    return True
+                    return None
             except httpx2.TransportError:
                 pass
+            stalled = progress.stalled_for()
+            if stalled > STARTUP_STALL:
+                return f"made no progress (no CPU time, no log) for {stalled:.0f}s"
+            if time.monotonic() - started > STARTUP_BOUND:
+                return f"was still starting after {STARTUP_BOUND:g}s"
             time.sleep(0.25)
-    return False
+    return f"exited with status {process.returncode}"
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -140,16 +184,15 @@ class _Process:
         """Until ``/health/liveliness`` answers; relaunched if its port was taken meanwhile."""
         for _attempt in range(3):
             assert self.process is not None
-            if _alive(self.process, self.url):
+            why = _alive(self.process, self.url, self.log)
+            if why is None:
                 return
             self.stop()
             if "address already in use" not in _tail(self.log).lower():
                 break
             self.launch()
-        status = self.process.returncode if self.process is not None else None
         pytest.fail(
-            f"LiteLLM did not answer /health/liveliness on {self.url} within "
-            f"{STARTUP_TIMEOUT:g}s (exit status {status}); "
+            f"LiteLLM did not answer /health/liveliness on {self.url}: it {why}; "
             f"last lines of {self.log}:\n{_tail(self.log)}",
             pytrace=False,
         )
