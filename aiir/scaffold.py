@@ -18,7 +18,6 @@ from aiir.library import PACKAGE, data_dir
 
 SCAFFOLD = PACKAGE / "scaffold"
 KINDS = ("runbook", "profile", "scenario", "workspace", "team", "inventory", "canary")
-DISTRIBUTION = "aiir-runbooks"  # on PyPI; "aiir" there is an unrelated project
 VERSION_MARK = b"__AIIR_VERSION__"  # in the scaffolded workflow: the version that laid it out
 # Which of the example inventory's systems each runbook covers (its `systems:` field).
 COVERS: dict[str, tuple[str, ...]] = {

@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -202,38 +204,89 @@ class _Process:
             _stop(self.process)
 
 
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},  # as shipped: no database, mock testing params refused
+    "mock": {"dangerously_allow_mock_testing_request_params": True},
+}
+
+
+class Fleet:
+    """One LiteLLM proxy per variant (extra ``general_settings``), each with its own sandbox
+    upstream: all launched at once, waited for on first use, all stopped by :meth:`close`."""
+
+    def __init__(self, directory: Path, variants: dict[str, dict[str, Any]]) -> None:
+        self.stack = ExitStack()
+        self.started: list[tuple[str, _Process, SandboxState]] = []
+        self.proxies: dict[str, LiteLLMProxy] | None = None
+        try:
+            for name, general_settings in variants.items():
+                sandbox = SandboxState()
+                upstream = self.stack.enter_context(serve_in_thread(create_app(sandbox)))
+                process = _Process(litellm_config(upstream, **general_settings), directory / name)
+                self.stack.callback(process.stop)
+                process.launch()
+                self.started.append((name, process, sandbox))
+        except BaseException:
+            self.close()
+            raise
+
+    def wait(self) -> dict[str, LiteLLMProxy]:
+        if self.proxies is None:
+            proxies = {}
+            for name, process, sandbox in self.started:
+                process.wait()
+                proxies[name] = LiteLLMProxy(process.url, LITELLM_MASTER_KEY, sandbox)
+            self.proxies = proxies
+        return self.proxies
+
+    def close(self) -> None:
+        self.stack.close()
+
+
 @contextmanager
 def litellm_proxies(
     directory: Path, variants: dict[str, dict[str, Any]]
 ) -> Iterator[dict[str, LiteLLMProxy]]:
-    """One LiteLLM proxy per variant (extra ``general_settings``), each with its own sandbox
-    upstream; all start at once (startup is ~7-25 s of imports each); all stop afterwards."""
+    """The proxies of ``variants``, started and waited for; stopped afterwards."""
     litellm_executable()
-    with ExitStack() as stack:
-        started: list[tuple[str, _Process, SandboxState]] = []
-        for name, general_settings in variants.items():
-            sandbox = SandboxState()
-            upstream = stack.enter_context(serve_in_thread(create_app(sandbox)))
-            process = _Process(litellm_config(upstream, **general_settings), directory / name)
-            stack.callback(process.stop)
-            process.launch()
-            started.append((name, process, sandbox))
-        proxies = {}
-        for name, process, sandbox in started:
-            process.wait()
-            proxies[name] = LiteLLMProxy(process.url, LITELLM_MASTER_KEY, sandbox)
-        yield proxies
+    fleet = Fleet(directory, variants)
+    try:
+        yield fleet.wait()
+    finally:
+        fleet.close()
+
+
+# The session's proxies start as soon as collection shows that a test will need them: their
+# start-up (tens of seconds of imports, minutes on a busy machine) then overlaps the tests that run
+# before the first LiteLLM test, on the core pytest leaves idle.
+_EARLY: list[tuple[Fleet, Path]] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    executable = os.environ.get("AIIR_LITELLM", "")
+    if session.config.option.collectonly or not os.access(executable, os.X_OK):
+        return  # the fixture reports a missing or broken executable where a test needs it
+    if any("litellm_proxies_started" in getattr(i, "fixturenames", ()) for i in session.items):
+        directory = Path(tempfile.mkdtemp(prefix="aiir-litellm-"))
+        _EARLY.append((Fleet(directory, VARIANTS), directory))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    while _EARLY:
+        fleet, directory = _EARLY.pop()
+        fleet.close()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def litellm_proxies_started(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, LiteLLMProxy]]:
-    variants: dict[str, dict[str, Any]] = {
-        "default": {},  # as shipped: no database, mock testing params refused
-        "mock": {"dangerously_allow_mock_testing_request_params": True},
-    }
-    with litellm_proxies(tmp_path_factory.mktemp("litellm"), variants) as proxies:
+    litellm_executable()
+    if _EARLY:
+        yield _EARLY[0][0].wait()
+        return
+    with litellm_proxies(tmp_path_factory.mktemp("litellm"), VARIANTS) as proxies:
         yield proxies
 
 

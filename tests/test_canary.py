@@ -259,7 +259,8 @@ def test_bad_input_exits_2_before_anything_is_sent(tmp_path: Path, capsys: Captu
         assert "--gateway other: neither a suite" in capsys.readouterr().err
         assert main(["canary", "run", str(path), "--on-fail-run", str(tmp_path / "no.yaml")]) == 2
         assert (
-            f"--on-fail-run {tmp_path / 'no.yaml'}: no such runbook file" in capsys.readouterr().err
+            f"--on-fail-run {tmp_path / 'no.yaml'}: no such file or directory"
+            in capsys.readouterr().err
         )
         assert gateway.requests == []
 

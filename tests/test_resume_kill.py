@@ -1,9 +1,10 @@
 """``aiir run`` killed with SIGKILL at every journal event and after every request, then resumed.
 
 The gateway is a real loopback server living in the pytest process, so its call counts outlive
-the killed ``aiir`` processes. The kill is deterministic: a ``python -c`` wrapper patches
-``Journal.append`` (or ``Sender.send``) to SIGKILL its own process right after the Nth call, then
-runs the real CLI. After each kill, a plain ``aiir resume`` must finish the incident with every
+the killed ``aiir`` processes. The kill is deterministic: the child process patches
+``Journal.append`` (or ``Sender.send``) to SIGKILL itself right after the Nth call, then runs the
+real CLI. Each run is a fresh child of a fork server that has imported aiir once
+(:mod:`tests.forkserver`): a real process, a real SIGKILL, without a second of imports each time. After each kill, a plain ``aiir resume`` must finish the incident with every
 lever engaged exactly once and every journal line still chained.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -26,6 +26,7 @@ from aiir.cli import main
 from aiir.incident import Incident, load_incident
 from aiir.journal import verify
 from aiir.run import start
+from tests.forkserver import ForkServer
 from tests.incidents import (
     ANSWERS,
     MASTER_KEY,
@@ -64,29 +65,6 @@ SENDS = len(REFERENCE.calls)  # ...and after each request
 FILTER_INTENT = REFERENCE.events.index("lever.intent") + 1  # the first lever's intent line
 FILTER_ENGAGE = REFERENCE.calls.index(("POST", "/guardrails")) + 1  # its reply holds an id
 
-# Runs the CLI with ``module.Class.method`` patched to SIGKILL the process after its Nth call.
-KILLER = """
-import os, signal, sys
-from importlib import import_module
-
-target, nth = sys.argv[1], int(sys.argv[2])
-module, owner, name = target.rsplit(".", 2)
-cls = getattr(import_module(module), owner)
-original = getattr(cls, name)
-calls = 0
-
-def killing(*args, **kwargs):
-    global calls
-    result = original(*args, **kwargs)
-    calls += 1
-    if calls == nth:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return result
-
-setattr(cls, name, killing)
-from aiir.cli import main
-sys.exit(main(sys.argv[3:]))
-"""
 APPEND = "aiir.journal.Journal.append"
 SEND = "aiir.gateway.Sender.send"
 
@@ -95,7 +73,6 @@ def aiir(
     args: list[str], incidents: Path, kill: tuple[str, int] | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``aiir ARGS`` in a child process with no terminal; ``kill`` = (method, after Nth call)."""
-    prefix = ["-c", KILLER, kill[0], str(kill[1])] if kill else ["-m", "aiir"]
     environ = {
         **os.environ,
         "LITELLM_MASTER_KEY": MASTER_KEY,
@@ -103,15 +80,20 @@ def aiir(
         "NO_COLOR": "1",
         "COLUMNS": "120",
     }
-    return subprocess.run(
-        [sys.executable, *prefix, *args],
-        env=environ,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return _SERVERS[-1].run(args, environ, cwd=incidents.parent, kill=kill)
+
+
+_SERVERS: list[ForkServer] = []
+
+
+@pytest.fixture(autouse=True, scope="module")
+def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer]:
+    """One pre-imported server for the module's runs; stopped with the module."""
+    server = ForkServer(tmp_path_factory.mktemp("fork-server"))
+    _SERVERS.append(server)
+    yield server
+    _SERVERS.remove(server)
+    server.close()
 
 
 def only_incident(incidents: Path) -> str:
