@@ -454,6 +454,8 @@ class Walk:
             value = recorded["answer"].data["value"]
         else:
             full_key = frame.prefix + (key or node_id)
+            if preset is not None and full_key in self.scripted:
+                preset = None  # an answer given for this very question beats a blanket flag
             if preset is not None:
                 value = default
             else:

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -15,7 +16,7 @@ from aiir.display import LEVER_STYLE, SEVERITY_STYLE
 from aiir.environment import Environment
 from aiir.incident import Incident, list_incidents, load_incident
 from aiir.redact import scrub
-from aiir.reporting import report_context
+from aiir.reporting import describe, report_context
 from aiir.safe import inert
 
 
@@ -46,20 +47,28 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     if not found:
         env.console.print(f"no incidents under {env.incidents_dir}")
         return
-    table = Table("id", "started (UTC)", "severity", "runbook", "state", "levers engaged")
-    table.columns[0].no_wrap = True  # the one thing an operator copies
+    table = Table(
+        "id", "started", "sev", "state", "runbook", "levers", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    table.columns[0].no_wrap = True  # the one thing an operator copies: never cut or wrapped
+    table.columns[0].min_width = max(len(i.id) for i in found)
+    table.columns[1].no_wrap = True
+    for column in table.columns[3:5]:
+        column.overflow = "fold"  # a narrow terminal wraps them; nothing is cut off
     for incident in found:
         state = incident.outcome or incident.state
         if incident.exercise:
             state += f" (exercise: {incident.exercise})"
+        engaged = incident.needs_release()
         table.add_row(
             incident.id,
-            incident.started_at[:19].replace("T", " "),
+            incident.started_at[5:16].replace("T", " "),
             Text(incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
-            _safe(incident.runbook),
             state,
-            ", ".join(r.lever for r in incident.needs_release()) or "-",
+            _safe(incident.runbook),
+            str(len(engaged)) if engaged else "-",
         )
+    table.caption = "started: UTC · levers: how many are still engaged (aiir show ID)"
     env.console.print(table)
 
 
@@ -100,7 +109,7 @@ def show_incident(
     )
     timeline = Table("time (UTC)", "event", "detail", title="Timeline", title_justify="left")
     for event in incident.events:
-        timeline.add_row(event.ts[11:23], event.type, _safe(_detail(event.type, event.data)))
+        timeline.add_row(event.ts[11:23], event.type, _safe(describe(event.type, event.data)))
     console.print(timeline)
     if incident.levers:
         levers = Table("lever", "kind", "state", "verdict", title="Levers", title_justify="left")
@@ -149,25 +158,3 @@ def _clocks(console: Console, context: Mapping[str, Any]) -> None:
         )
     console.print(table)
     console.print(Text(context["not_legal_advice"], "dim"))
-
-
-def _detail(kind: str, data: dict[str, Any]) -> str:
-    if kind == "answer":
-        return f"{data.get('node')}: {data.get('value')}"
-    if kind == "node.entered":
-        return f"{data.get('runbook')}/{data.get('node')}: {data.get('title')}"
-    if kind.startswith("lever."):
-        reply = data.get("reply", {})
-        status = f" → {reply.get('status')} {reply.get('reason')}" if reply else ""
-        return f"{data.get('lever')} ok={data.get('ok', '')}{status}"
-    if kind == "severity.changed":
-        return f"{data.get('from')} → {data.get('to')}"
-    if kind == "notify.rendered":
-        return f"{data.get('channel')}: {str(data.get('text', ''))[:80]}"
-    if kind == "capture.stored":
-        return f"{data.get('item')} ({data.get('part')}) {data.get('evidence', {}).get('file', '')}"
-    if kind == "incident.ended":
-        return f"{data.get('outcome')}: {data.get('summary', '')}"
-    if kind in {"incident.interrupted", "incident.opened"}:
-        return str(data.get("reason", data.get("runbook", "")))
-    return ", ".join(f"{k}={v}" for k, v in data.items() if k not in {"runbook"})[:100]

@@ -39,6 +39,41 @@ def _decision(data: dict[str, Any]) -> str:
     return f"Decision at {key}: {shown}{by}"
 
 
+def _reason(data: dict[str, Any]) -> str:
+    reply = data.get("reply")
+    return str(reply.get("reason", "")) if isinstance(reply, dict) else ""
+
+
+def _engaged(data: dict[str, Any]) -> str:
+    if data.get("dry_run"):
+        return "not sent (dry run)"
+    if data.get("ok"):
+        return "engaged" + (
+            " (its probe found it in effect)" if data.get("confirmed_by_verify") else ""
+        )
+    if data.get("unknown"):
+        return f"possibly engaged, unknown ({_reason(data)})"
+    return f"FAILED ({_reason(data)})"
+
+
+def describe(event_type: str, data: dict[str, Any]) -> str:
+    """One journal event in words, for the timeline of ``aiir show`` and of every report."""
+    said = DETAIL.get(event_type)
+    if said is not None:
+        return said(data)
+    return "; ".join(f"{k}: {_plain(v)}" for k, v in data.items() if k != "runbook")
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(_plain, value)) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
 AUDIENCE = {"status-page": "on the status page", "customers": "to customers", "public": "publicly"}
 DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     "incident.opened": lambda d: f"Incident opened from runbook {d.get('runbook')}",
@@ -50,12 +85,10 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     "severity.changed": lambda d: f"Severity {d.get('from')} → {d.get('to')}",
     "classified": lambda d: f"Classified: {', '.join(d.get('facts', []))}",
     "lever.intent": lambda d: f"Lever {d.get('lever')} requested",
-    "lever.engaged": lambda d: (
-        f"Lever {d.get('lever')}: {'engaged' if d.get('ok') else 'FAILED'}"
-        + f" ({d.get('reply', {}).get('reason', '')})"
-    ),
+    "lever.engaged": lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",
     "lever.verified": lambda d: (
         f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
+        + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
     "lever.released": lambda d: (
         f"Lever {d.get('lever')} released" + ("" if d.get("ok") else " (FAILED)")
@@ -63,7 +96,11 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     "capture.stored": lambda d: f"Evidence {d.get('item')} ({d.get('part')}) stored",
     "notify.rendered": lambda d: f"Message drafted for {d.get('channel')} ({d.get('audience')})",
     "notify.sent": lambda d: (
-        f"Message sent to {d.get('channel')}: {'ok' if d.get('ok') else 'FAILED'}"
+        f"Message for {d.get('channel')} kept in the exercise's inbox (nothing sent)"
+        if d.get("simulated")
+        else f"Message sent to {d.get('channel')}"
+        if d.get("ok")
+        else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
     "inject.delivered": lambda d: f"Inject: {d.get('text')}",
     "call.entered": lambda d: f"Handed off to runbook {d.get('child')}",

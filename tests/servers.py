@@ -25,6 +25,8 @@ class Fault:
     delay: float = 0.0
     times: int = 1
     applied: bool = False  # the request takes effect all the same (a proxy timing out late)
+    drop: bool = False  # no answer at all: the connection is closed once the request is read
+    drip: float = 0.0  # seconds between the reply's bytes (a reply that never quite ends)
 
 
 @dataclass
@@ -137,21 +139,32 @@ def _handler(state: Gateway) -> type[BaseHTTPRequestHandler]:
                     with state.lock:
                         state.calls.append((self.command, path, body, headers))
                 time.sleep(fault.delay)
-                self._send(fault.status, fault.body, fault.headers)
+                if fault.drop:
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                self._send(fault.status, fault.body, fault.headers, fault.drip)
                 return
             status, payload = state.respond(self.command, path, body, headers)
             data = payload.encode() if isinstance(payload, str) else json.dumps(payload).encode()
             self._send(status, data, {"content-type": "application/json"})
 
-        def _send(self, status: int, data: bytes, headers: dict[str, str]) -> None:
+        def _send(
+            self, status: int, data: bytes, headers: dict[str, str], drip: float = 0.0
+        ) -> None:
             try:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.send_header("content-length", str(len(data)))
                 self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
+                if not drip:
+                    self.wfile.write(data)
+                for byte in data if drip else b"":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(drip)
+            except (BrokenPipeError, ConnectionResetError, OSError):
                 pass
 
         do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
