@@ -1,15 +1,19 @@
 """``aiir graph``."""
 
+import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
 
 class Format(StrEnum):
+    text = "text"
     mermaid = "mermaid"
     dot = "dot"
-    text = "text"
+    png = "png"
+    svg = "svg"
 
 
 def command(
@@ -26,12 +30,45 @@ def command(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="text (the default), mermaid (Markdown) or dot (Graphviz).",
+            help="text (the default), mermaid (Markdown), dot (Graphviz), or a picture drawn "
+            "by Graphviz: png or svg.",
         ),
     ] = Format.text,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", help="Write to this file instead of standard output.", dir_okay=False
+        ),
+    ] = None,
 ) -> None:
     """Draw a runbook's decision tree: choice labels on edges, levers and outcomes marked."""
-    from aiir.graph import render
+    from aiir.errors import InputError
+    from aiir.graph import picture, render
     from aiir.library import load_runbook, resolve_one
 
-    typer.echo(render(load_runbook(resolve_one(runbook, ["runbooks"])), fmt.value), nl=False)
+    drawn = load_runbook(resolve_one(runbook, ["runbooks"]))
+    if fmt not in (Format.png, Format.svg):
+        shown = render(drawn, fmt.value)
+        if out is None:
+            typer.echo(shown, nl=False)
+        else:
+            _write(out, shown.encode())
+        return
+    if fmt is Format.png and out is None and sys.stdout.isatty():
+        raise InputError("--format png is binary: pass --out FILE, or redirect the output")
+    image = picture(drawn, fmt.value)
+    if out is None:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(image)
+        sys.stdout.buffer.flush()
+    else:
+        _write(out, image)
+
+
+def _write(path: Path, content: bytes) -> None:
+    from aiir.errors import InputError
+
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise InputError(f"--out {path}: {exc.strerror or exc}") from None
