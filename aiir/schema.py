@@ -108,6 +108,17 @@ class EvidenceKind(enum.StrEnum):
 
 # --- requests --------------------------------------------------------------------------------
 
+# The validators below refuse a path without a leading '/' with their own message; the pattern
+# says the same to editors and other JSON Schema tools.
+GatewayPath = Annotated[
+    str,
+    Field(
+        max_length=20_000,
+        description="a Jinja2 template; starts with '/'",
+        json_schema_extra={"pattern": "^/"},
+    ),
+]
+
 
 class Expect(Strict):
     """What a response must look like for a request to count as successful."""
@@ -142,7 +153,7 @@ class Request(Strict):
         default=None, description="declared gateway; default: the runbook's only gateway"
     )
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] | None = None
-    path: Template | None = Field(
+    path: GatewayPath | None = Field(
         default=None, description="path on the gateway, starting with '/'; never a full URL"
     )
     query: dict[str, Template] = Field(default_factory=dict, description="query parameters")
@@ -503,7 +514,7 @@ class ProfileAction(Strict):
     description: Text
     params: dict[Slug, ProfileParam] = Field(default_factory=dict)
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]
-    path: Template
+    path: GatewayPath
     query: dict[str, Template] = Field(default_factory=dict)
     headers: dict[str, Template] = Field(default_factory=dict)
     json_: Any = Field(default=None, alias="json")
