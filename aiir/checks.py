@@ -6,7 +6,7 @@ import difflib
 import functools
 import re
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiir.findings import Finding, at
@@ -29,12 +29,14 @@ from aiir.schema import (
     is_terminal,
     successors,
 )
+from aiir.template_hazards import dunder_constant, hazard, private_name, takes_no_arguments
 from aiir.templating import (
     INCIDENT_FIELDS,
     WINDOW_FIELDS,
     Reference,
     TemplateFailure,
     environment,
+    is_template,
     references,
 )
 
@@ -84,6 +86,122 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
             message = f"no runbook with id {node.runbook!r}{_suggest(node.runbook, runbook_ids)}"
             out.append(at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message))
     return out
+
+
+# --- calls between runbooks --------------------------------------------------------------------
+
+# A runbook id -> where a walk would find that runbook (a key, e.g. its path) and the runbook;
+# None when it finds none (reported on its own) or the runbook there is invalid.
+Resolve = Callable[[str], tuple[str, Runbook] | None]
+
+
+def call_cycle_findings(
+    doc: Document, runbook: Runbook, key: str, resolve: Resolve
+) -> list[Finding]:
+    """Call nodes that lead into a cycle of calls: the walk would call runbooks without end.
+
+    ``key`` is where this runbook itself is found, so a call to its own id is seen as a cycle.
+    """
+    calls = [(n, node.runbook) for n, node in runbook.nodes.items() if isinstance(node, CallNode)]
+    if not calls:
+        return []
+    names, targets = _call_graph(runbook, key, resolve)
+    members = list(targets)
+    cyclic = {member for ring in _cycles(members, targets) for member in ring}
+    toward_root = _hops_toward({key}, targets)
+    toward_cycle = _hops_toward(cyclic, targets)
+    out: list[Finding] = []
+    for node_id, callee in calls:
+        found = resolve(callee)
+        if found is None:
+            continue
+        target = found[0]
+        if target in toward_root:
+            ring = [names[n] for n in _follow(target, toward_root)]
+            message = (
+                f"runbook {runbook.id!r} calls itself"
+                if target == key
+                else f"call cycle: {' → '.join([runbook.id, *ring])}"
+            )
+            message += ": a walk would call runbooks without end"
+        elif target in toward_cycle:
+            entry = _follow(target, toward_cycle)
+            ring = [names[n] for n in _ring(entry[-1], targets, cyclic)]
+            message = (
+                f"{callee!r} leads into a call cycle ({' → '.join(ring)}): "
+                "a walk would call runbooks without end"
+            )
+        else:
+            continue
+        out.append(at(doc, ("nodes", node_id, "runbook"), "call-cycle", message))
+    return out
+
+
+def _call_graph(
+    root: Runbook, key: str, resolve: Resolve
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every runbook the root can call, directly or not: key -> id, and key -> called keys."""
+    names = {key: root.id}
+    targets: dict[str, list[str]] = {}
+    queue = deque([(key, root)])
+    while queue:
+        current, runbook = queue.popleft()
+        called = targets[current] = []
+        for node in runbook.nodes.values():
+            if not isinstance(node, CallNode):
+                continue
+            found = resolve(node.runbook)
+            if found is None:
+                continue
+            target, child = found
+            if target not in called:
+                called.append(target)
+            if target not in names:
+                names[target] = child.id
+                queue.append((target, child))
+    return names, targets
+
+
+def _hops_toward(goals: set[str], targets: Targets) -> dict[str, str | None]:
+    """For each key with a path into ``goals``: the next key on a shortest one (None: arrived)."""
+    incoming: dict[str, list[str]] = {k: [] for k in targets}
+    for source, called in targets.items():
+        for target in called:
+            incoming[target].append(source)
+    hops: dict[str, str | None] = dict.fromkeys(goals)
+    queue = deque(goals)
+    while queue:
+        current = queue.popleft()
+        for source in incoming[current]:
+            if source not in hops:
+                hops[source] = current
+                queue.append(source)
+    return hops
+
+
+def _follow(start: str, hops: Mapping[str, str | None]) -> list[str]:
+    path = [start]
+    while (step := hops[path[-1]]) is not None:
+        path.append(step)
+    return path
+
+
+def _ring(entry: str, targets: Targets, cyclic: set[str]) -> list[str]:
+    """A shortest cycle through ``entry``, as keys, ``entry`` first and last."""
+    parents: dict[str, str] = {}
+    queue = deque([entry])
+    while queue:
+        current = queue.popleft()
+        for target in targets[current]:
+            if target == entry:
+                path = [current]
+                while path[-1] != entry:
+                    path.append(parents[path[-1]])
+                return [entry, *reversed(path[:-1]), entry] if current != entry else [entry, entry]
+            if target in cyclic and target not in parents:
+                parents[target] = current
+                queue.append(target)
+    return [entry, entry]
 
 
 # --- graph shape -----------------------------------------------------------------------------
@@ -281,9 +399,44 @@ def _request_findings(
             hint = _suggest(gateway.profile, set(profiles))
             message = f"unknown gateway profile {gateway.profile!r}{hint}"
             out.append(at(doc, ("gateways", name, "profile"), "unknown-profile", message))
+        problem = url_problem(gateway.url) if gateway.url is not None else None
+        if problem is not None:
+            out.append(at(doc, ("gateways", name, "url"), "gateway-url", problem))
     for loc, request, _ in requests(runbook):
         out += _one_request(doc, runbook, profiles, loc, request)
     return out
+
+
+_SCHEMES = ("http://", "https://")
+_TEMPLATE_START = re.compile(r"\{[{%#]")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a gateway's base URL cannot work, when it cannot: an http(s) URL with a host.
+
+    A templated URL (``http://{{ env.HOST }}:4000``) is checked as far as its literal start goes.
+    """
+    start = _TEMPLATE_START.search(url)
+    literal = url if start is None else url[: start.start()]
+    if start is not None and any(s.startswith(literal.lower()) for s in _SCHEMES):
+        return None  # "{{ env.URL }}", "http{{ ... }}": the rest is known only at run time
+    shown = url if len(url) <= 60 else url[:59] + "…"
+    if not literal.lower().startswith(_SCHEMES):
+        return f"{shown!r} is not an http(s) URL: it must start with http:// or https://"
+    if any(c.isspace() for c in literal):
+        return f"{shown!r} is not a URL: it has a space in it"
+    authority = re.split(r"[/?#]", literal.split("://", 1)[1], maxsplit=1)
+    if start is None or len(authority) > 1:  # the host is all there: check it
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(literal)
+            host, _ = parts.hostname, parts.port  # port raises on "host:abc"
+        except ValueError as exc:
+            return f"{shown!r} is not a valid URL ({exc})"
+        if not host:
+            return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"
+    return None
 
 
 def _one_request(
@@ -435,9 +588,9 @@ def _template_findings(
             else {"inputs", "answers", "vars", "env", "incident", "levers"}
         )
         allowed |= extra - {"only-env"}
-        if _reaches_private(source, expression=expression):
-            message = "template reaches for a private attribute ('_…'): the sandbox refuses it"
-            out.append(at(doc, loc, "template", message))
+        problem = template_hazard(source, expression=expression)
+        if problem is not None:
+            out.append(at(doc, loc, "template", f"template {problem}"))
             continue
         try:
             refs = template_references(source, expression=expression)
@@ -449,17 +602,6 @@ def _template_findings(
             if problem:
                 out.append(at(doc, loc, "undefined-variable", problem))
     return out
-
-
-_PRIVATE = re.compile(r"\.\s*_|\[\s*['\"]_|\|\s*attr\s*\(\s*['\"]_")
-_TAGS = re.compile(r"\{\{.*?(?:\}\}|$)|\{%.*?(?:%\}|$)", re.DOTALL)
-
-
-def _reaches_private(source: str, *, expression: bool) -> bool:
-    """``x._y``, ``x['_y']`` or ``attr('_y')`` inside a tag; "Stop. _Then_ page" is only text."""
-    if expression:
-        return _PRIVATE.search(source) is not None
-    return any(_PRIVATE.search(tag.group()) for tag in _TAGS.finditer(source))
 
 
 def _first_line(exc: Exception) -> str:
@@ -518,6 +660,46 @@ _NEWLINE = re.compile(r"\r\n|\r|\n")
 
 
 @functools.lru_cache(maxsize=4096)
+def template_hazard(source: str, *, expression: bool = False) -> str | None:
+    """:func:`aiir.template_hazards.hazard`, without Jinja2 for the simple templates."""
+    text = "{{ " + source + " }}" if expression else source
+    if not is_template(text):
+        return None
+    if _SIMPLE.fullmatch(text) is not None:
+        found = _simple_hazard(text)
+        if found is not _UNSURE:
+            return found
+    return hazard(source, expression=expression)
+
+
+_UNSURE = "unsure"  # a simple template that Jinja2 must judge after all
+_PIECE = re.compile(
+    rf"(?P<string>{_STRING})|\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\]"
+    rf"|\|\s*(?P<filter>{_NAME})"
+)
+
+
+def _simple_hazard(text: str) -> str | None:
+    """What a simple template (names, strings, bare filters) does that the sandbox refuses."""
+    constants: str | None = None
+    for printed in _PRINT.finditer(text):
+        for piece in _PIECE.finditer(printed.group(1)):
+            if piece["filter"] is not None:
+                if not takes_no_arguments(piece["filter"]):
+                    return _UNSURE  # `x | attr`: Jinja2's reading says what is missing
+                continue
+            if piece["string"] is not None:
+                if "__" in piece["string"] and constants is None:
+                    constants = dunder_constant(piece["string"][1:-1])
+                continue
+            name = piece["attr"] if piece["attr"] is not None else piece["item"][1:-1]
+            found = private_name(name)
+            if found is not None:
+                return found
+    return constants
+
+
+@functools.lru_cache(maxsize=4096)
 def template_references(source: str, *, expression: bool = False) -> tuple[Reference, ...]:
     """:func:`aiir.templating.references`, without Jinja2 for the simple templates."""
     text = "{{ " + source + " }}" if expression else source
@@ -563,6 +745,10 @@ def profile_findings(doc: Document, profile: Profile) -> list[Finding]:
         if action.body is not None:
             strings.append((("body",), action.body))
         for loc, source in strings:
+            problem = template_hazard(source)
+            if problem is not None:
+                out.append(at(doc, (*base, *loc), "template", f"template {problem}"))
+                continue
             try:
                 refs = template_references(source)
             except TemplateFailure as exc:

@@ -101,6 +101,9 @@ class Frame:
     answers: dict[str, Any] = field(default_factory=dict)
 
 
+MAX_CALL_DEPTH = 32  # runbooks called by called runbooks; far beyond any real hand-off chain
+
+
 class RunbookSource:
     """Where called runbooks come from: the caller's directory, then the shipped library."""
 
@@ -1134,6 +1137,11 @@ class Walk:
         """Walk a called runbook. Its environment and gateways are checked here, when the walk
         reaches it, before anything of it is sent (every missing variable named at once)."""
         assert self.resolve_child is not None
+        if frame.prefix.count(".") >= MAX_CALL_DEPTH:  # validation refuses call cycles; a backstop
+            raise InputError(
+                f"nodes.{node_id}: calls nest {MAX_CALL_DEPTH} deep: not calling {node.runbook!r} "
+                "again (a cycle of calls?)"
+            )
         child_runbook, raw = self.source.find(node.runbook)
         context = self.context(frame)
         given = {

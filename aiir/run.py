@@ -85,6 +85,11 @@ def _load_checked(path: Path, mtime_ns: int, size: int, folders: tuple[Path, ...
     calls = any(isinstance(node, CallNode) for node in runbook.nodes.values())
     known = _known_ids(path.parent) if calls else set()  # parsing them all is slow
     findings = checks.runbook_findings(doc, runbook, profiles_in(folders), known)
+    if calls:  # found as the walk will find them: this folder first, then the shipped library
+        from aiir.calls import resolver
+
+        resolve = resolver([path.parent, data_dir("runbooks")])
+        findings += checks.call_cycle_findings(doc, runbook, str(path), resolve)
     errors = [f for f in findings if f.level == "error"]
     if errors:
         raise ValidationFailed(_lines(errors))

@@ -143,15 +143,13 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
     """
     from jinja2 import TemplateError, meta
 
-    env = environment()
-    text = "{{ " + source + " }}" if expression else source
-    try:
-        tree = env.parse(text)
+    tree = parsed(source, expression=expression)
+    found: list[Reference] = []
+    try:  # compiles the tree, which is where an unknown filter or test is found
+        free = meta.find_undeclared_variables(tree)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
-    found: list[Reference] = []
-    free = meta.find_undeclared_variables(tree)
     attributed: set[int] = set()
     for node in _walk(tree):
         target = _namespace_access(node)
@@ -171,6 +169,23 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
         ):
             found.append(Reference(node.name, None, node.lineno))
     return found
+
+
+def parsed(source: str, *, expression: bool = False) -> nodes.Template:
+    """Jinja2's syntax tree of ``source``; raises :class:`TemplateFailure` on a syntax error."""
+    return _parse("{{ " + source + " }}" if expression else source)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> nodes.Template:
+    """Validation reads each template twice (its references, its hazards): parse it once."""
+    from jinja2 import TemplateError
+
+    try:
+        return environment().parse(text)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None) or 1
+        raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
 
 
 def _namespace_access(node: nodes.Node) -> tuple[nodes.Name, str] | None:

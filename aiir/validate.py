@@ -16,10 +16,10 @@ from aiir import checks
 from aiir.errors import InputError, LoadError
 from aiir.findings import Finding, at, from_load_error, schema_findings
 from aiir.formats.canary import CanarySuite
+from aiir.library import data_dir, shipped_runbooks
 from aiir.library import profiles as all_profiles
-from aiir.library import shipped_runbooks
 from aiir.loader import MAX_BYTES, Document, load_file
-from aiir.schema import Inventory, Profile, Runbook, Scenario, Team, Workspace
+from aiir.schema import CallNode, Inventory, Profile, Runbook, Scenario, Team, Workspace
 
 YAML_SUFFIXES = (".yaml", ".yml")
 _CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
@@ -102,8 +102,12 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
 
             report.findings.extend(suite_findings(doc, model))
     known = claimed | _shipped_ids()
+    resolve = None
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))
+        if any(isinstance(node, CallNode) for node in runbook.nodes.values()):
+            resolve = resolve or _call_resolver(runbooks)
+            report.findings.extend(checks.call_cycle_findings(doc, runbook, doc.path, resolve))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col))
     return report
 
@@ -194,6 +198,15 @@ def _first_id(
         report.findings.append(at(doc, ("id",), "duplicate-id", message))
         return
     seen[runbook.id] = (doc, runbook)
+
+
+def _call_resolver(runbooks: dict[str, tuple[Document, Runbook]]) -> checks.Resolve:
+    """Calls go to the runbooks being validated, then to the shipped library (as in a walk, the
+    caller's folder comes first)."""
+    from aiir.calls import resolver
+
+    validated = {rid: (doc.path, runbook) for rid, (doc, runbook) in runbooks.items()}
+    return resolver([data_dir("runbooks")], first=validated)
 
 
 @functools.cache

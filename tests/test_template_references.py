@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiir.checks import _simple_references, template_references
+from aiir.checks import _simple_references, template_hazard, template_references
+from aiir.template_hazards import hazard
 from aiir.templating import Reference, TemplateFailure, references
 
 PIECES = [
@@ -14,13 +15,14 @@ PIECES = [
     "answers", "model", "true", "None", "not ", "not", "in", " in ", " and ", "and", " or ",
     "index", "is", ".", ".b", ".if", ".0", "[", "]", "['k']", '["k"]', "[0]", "'s'", '"s"', "'",
     "1", "1.5", "==", "!=", "<", ">=", "|", "| urlencode", "|upper", "| nosuch", "(", ")", "~",
-    "+", ",", "café",
+    "+", ",", "café", "._x", "['_k']", "'__'", "'a__b'", ".mro", "| attr", "| replace", "_",
 ]  # fmt: skip
 soup = st.lists(st.sampled_from(PIECES), max_size=25).map("".join)
 EXPRESSION = [
     "inputs", "a", "model", "_x1", ".b", ".if", ".0", "['k']", '["k"]', "[0]", " == ", " != ",
     " < ", " and ", " or ", " in ", " not in ", "not ", "'s'", "1", "1.5", " | urlencode",
     "|upper", " | nosuch", "true", " ", "~", "(", ")", ".", " is ", "defined", "\n",
+    "._x", "['_k']", "'__'", ".mro", ".gi_code", " | attr", " | replace", " | lower",
 ]  # fmt: skip
 expressions = st.lists(st.sampled_from(EXPRESSION), min_size=1, max_size=6).map("".join)
 printed = expressions.map(lambda expression: "{{ " + expression + " }}")
@@ -96,3 +98,37 @@ def test_syntax_errors_still_raise() -> None:
         template_references("{{ inputs.model ")
     with pytest.raises(TemplateFailure):
         template_references("inputs.model ==", expression=True)
+
+
+def hazards_agree(source: str, expression: bool) -> None:
+    """The validator's reading of a template's hazards is Jinja2's, fast path or not."""
+    assert template_hazard(source, expression=expression) == hazard(source, expression=expression)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(soup, st.booleans())
+def test_fast_hazards_agree_with_jinja_on_token_soup(source: str, expression: bool) -> None:
+    hazards_agree(source, expression)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(templates)
+def test_fast_hazards_agree_with_jinja_on_templates(source: str) -> None:
+    hazards_agree(source, expression=False)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(expressions)
+def test_fast_hazards_agree_with_jinja_on_expressions(source: str) -> None:
+    hazards_agree(source, expression=True)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ inputs._x }}", "{{ a['_k'] }}", "{{ '__' }}", "{{ a.mro }}", "x {{ a | upper }} y"],
+)
+def test_simple_hazards_take_the_fast_path(source: str) -> None:
+    from aiir.checks import _UNSURE, _simple_hazard
+
+    assert _simple_hazard(source) is not _UNSURE
+    hazards_agree(source, expression=False)

@@ -222,6 +222,37 @@ def test_request_path_must_stay_on_the_gateway() -> None:
     ]
 
 
+@pytest.mark.parametrize("kind", ["runbook", "profile"])
+def test_the_json_schema_refuses_a_path_without_a_leading_slash(kind: str) -> None:
+    """As the models do: editors and other JSON Schema tools agree with ``aiir validate``."""
+    import jsonschema
+
+    from aiir.jsonschema import schema_of
+
+    if kind == "runbook":
+        good: Doc = minimal_runbook()
+        bad = minimal_runbook()
+        bad["levers"]["kill"]["release"]["path"] = "revive"
+        errors_at = ["levers", "kill", "release", "path"]
+    else:
+        action = {"description": "F", "method": "POST", "path": "/freeze"}
+        good = {"aiir": 1, "profile": "inhouse", "title": "In-house", "actions": {"f": action}}
+        bad = {**good, "actions": {"f": {**action, "path": "freeze"}}}
+        errors_at = ["actions", "f", "path"]
+    validator = jsonschema.Draft202012Validator(schema_of(kind))
+    assert list(validator.iter_errors(good)) == []
+    errors = list(validator.iter_errors(bad))
+    leaves = []
+    while errors:  # an optional field's schema is anyOf [..., null]: the reason is inside it
+        error = errors.pop()
+        errors.extend(error.context or [])
+        leaves.append((list(error.absolute_path), error.validator, error.message))
+    wrong = "revive" if kind == "runbook" else "freeze"
+    assert (errors_at, "pattern", f"{wrong!r} does not match '^/'") in leaves, leaves
+    (finding,) = check(bad, f"{kind}.yaml")[1]
+    assert "'path' must start with '/'" in finding
+
+
 # --- graph ---------------------------------------------------------------------------------------
 
 
@@ -385,17 +416,203 @@ def test_template_syntax_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "payload",
-    ["{{ ''.__class__.__mro__ }}", "{{ inputs['__class__'] }}", "{{ inputs | attr('__dict__') }}"],
-)
-def test_template_reaching_for_private_attributes(payload: str) -> None:
+    ("payload", "reason"),
+    [("{{ inputs.model | nosuch }}", "No filter named 'nosuch'."),
+     ("{{ inputs.model is nosuch }}", "No test named 'nosuch'.")],
+)  # fmt: skip
+def test_unknown_filter_or_test_is_a_finding(payload: str, reason: str) -> None:
     rb = minimal_runbook()
     rb["nodes"]["triage"]["prompt"] = f"What happened? {payload}"
     text, found = check(rb)
     assert found == [
-        f"rb.yaml:{where(text, 'What happened')}: error: nodes.triage.prompt: template reaches "
-        "for a private attribute ('_…'): the sandbox refuses it"
+        f"rb.yaml:{where(text, 'What happened')}: error: nodes.triage.prompt: template syntax "
+        f"error: line 1 of the template: {reason}"
     ]
+
+
+PRIVATE = "reaches for a private attribute ({}): the sandbox refuses it"
+DUNDER = (
+    "has a string with '__' in it ({}): names like that lead to Python's internals, "
+    "which the sandbox refuses"
+)
+FORMAT = (
+    "calls .{}: its fields ('{{0.attribute}}') reach attributes the sandbox refuses only "
+    "mid-incident; join with ~ or use the 'format' filter"
+)
+COMPUTED = (
+    "gives {!r} a computed attribute name: only a literal one can be checked before the incident"
+)
+STANDS_ALONE = (
+    "uses {{% {} %}}: a runbook's templates stand alone, there is no other template to load"
+)
+# Every spelling of a reach for Python's internals (or of another failure that would come only
+# when the template is rendered, mid-incident): the exact message after "template ".
+SPELLINGS = [
+    ("{{ ''.__class__.__mro__ }}", PRIVATE.format("'__class__'")),
+    ("{{ inputs['__class__'] }}", PRIVATE.format("'__class__'")),
+    ("{{ inputs._secret }}", PRIVATE.format("'_secret'")),
+    ("{{ inputs['_secret'] }}", PRIVATE.format("'_secret'")),
+    ("{{ self._TemplateReference__context }}", PRIVATE.format("'_TemplateReference__context'")),
+    ("{{ inputs | attr('__dict__') }}", PRIVATE.format("'__dict__'")),
+    ("{{ inputs|attr('\\x5f\\x5fclass\\x5f\\x5f') }}", PRIVATE.format("'__class__'")),
+    ("{{ inputs|attr('\\u005f\\u005fclass\\u005f\\u005f') }}", PRIVATE.format("'__class__'")),
+    ("{{ inputs|attr(name='_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs['\\x5fx'] }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | map(attribute='__class__') | list }}", PRIVATE.format("'__class__'")),
+    ("{{ inputs | map(attribute='model._x') | list }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | map('attr', '_x') | list }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | selectattr('_x') | list }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | rejectattr('_x', 'defined') | list }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | sort(attribute='model,_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | sort(false, false, '_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | groupby('_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | unique(attribute='_x') | list }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | sum('_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | min(attribute='_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | max(false, '_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs | join(', ', '_x') }}", PRIVATE.format("'_x'")),
+    ("{{ inputs.model.mro() }}", "reaches for an interpreter internal ('mro'): the sandbox refuses it"),
+    ("{{ '{0.__class__}'.format(inputs) }}", FORMAT.format("format")),
+    ("{{ '{0.model}'.format(inputs) }}", FORMAT.format("format")),
+    ("{{ '{x.model}'.format_map(answers) }}", FORMAT.format("format_map")),
+    ("{{ inputs.model['format']('{0}') }}", FORMAT.format("format")),
+    ("{{ (inputs.model | attr('format'))('{0}') }}", FORMAT.format("format")),
+    ("{% set f = '{0.__class__}' %}{{ f }}", DUNDER.format("'{0.__class__}'")),
+    ("{{ inputs | attr(answers.triage) }}", COMPUTED.format("attr")),
+    ("{{ inputs | attr('_' ~ 'x') }}", COMPUTED.format("attr")),
+    ("{{ inputs | map(attribute=answers.triage) | list }}", COMPUTED.format("map")),
+    ("{{ inputs | map(answers.triage) | list }}", "gives 'map' a computed filter name: only a literal one can be checked"),
+    ("{{ inputs | map('nosuch') | list }}", "gives 'map' the filter name 'nosuch', which is no filter"),
+    ("{{ inputs | select('nosuch') | list }}", "gives 'select' the test name 'nosuch', which is no test"),
+    ("{{ inputs | sort(*answers) }}", "passes *args or **kwargs to 'sort': its attribute name cannot be checked"),
+    ("{{ inputs['_' ~ 'x'] }}", "builds a key from strings: write it as one string, so that it can be checked"),
+    ("{% include 'other.j2' %}", STANDS_ALONE.format("include")),
+    ("{% import 'other.j2' as other %}", STANDS_ALONE.format("import")),
+    ("{% from 'other.j2' import x %}", STANDS_ALONE.format("from")),
+    ("{% extends 'other.j2' %}", STANDS_ALONE.format("extends")),
+    ("{{ inputs.model | attr }}", "gives the filter 'attr' arguments it does not take (missing a required argument: 'name')"),
+    ("{{ inputs.model | replace('a') }}", "gives the filter 'replace' arguments it does not take (missing a required argument: 'new')"),
+    ("{{ inputs.model | upper(1) }}", "gives the filter 'upper' arguments it does not take (too many positional arguments)"),
+    ("{{ inputs.model is divisibleby }}", "gives the test 'divisibleby' arguments it does not take (missing a required argument: 'num')"),
+    ("{{ inputs | map('replace') | list }}", "gives the filter 'replace' (through 'map') arguments it does not take (missing a required argument: 'old')"),
+    ("{{ 'a' * 10**9 }}", "computes ** on constants alone: Jinja2 works that out while compiling, however large; write the value"),
+    ("{{ 'a' * 999999999 }}", "computes * on constants alone: Jinja2 works that out while compiling, however large; write the value"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("payload", "message"), SPELLINGS, ids=[p for p, _ in SPELLINGS])
+def test_template_that_the_sandbox_would_refuse_only_when_rendered(
+    payload: str, message: str
+) -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["prompt"] = f"What happened? {payload}"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'What happened')}: error: nodes.triage.prompt: template {message}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("when", "message"),
+    [
+        ("answers.triage.__class__ == 'x'", PRIVATE.format("'__class__'")),
+        ("answers.triage | attr('\\x5fx') == 'x'", PRIVATE.format("'_x'")),
+        ("'{0.x}'.format(answers) == 'x'", FORMAT.format("format")),
+        ("10**10**10 > 1", "computes ** on constants alone: Jinja2 works that out while compiling, however large; write the value"),
+    ],
+)  # fmt: skip
+def test_branch_condition_that_the_sandbox_would_refuse(when: str, message: str) -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["contain"]["next"] = "route"
+    rb["nodes"]["route"] = {
+        "kind": "branch",
+        "title": "Route",
+        "cases": [{"when": when, "next": "dismiss"}],
+        "default": "done",
+    }
+    text, found = check(rb)
+    line, col = where(text, "- when:", "when:").split(":")
+    assert found == [
+        f"rb.yaml:{line}:{int(col) + len('when: ')}: error: nodes.route.cases[0].when: "
+        f"template {message}"
+    ]
+
+
+def test_harmless_templates_are_not_refused() -> None:
+    rb = minimal_runbook()
+    rb["nodes"]["triage"]["prompt"] = (
+        "{{ inputs.model | upper }} {{ inputs | map('upper') | join(', ') }} {{ 24 * 3600 }} "
+        "{{ inputs | sort(attribute='model') | first }} {{ inputs.model | replace('a', 'b') }} "
+        "{{ inputs['model'] }} {{ [1, 2][-1] }} {{ 'a' ~ 'b' }} {{ '%s' | format(inputs.model) }} "
+        "{{ inputs | selectattr('model', 'equalto', 'x') | list }} {{ answers[inputs.model] }}"
+    )
+    assert check(rb)[1] == []
+
+
+def test_gateway_header_that_the_sandbox_would_refuse() -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["headers"]["Authorization"] = "Bearer {{ env.TOKEN.__class__ }}"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'Authorization: Bearer', 'Bearer')}: error: "
+        f"gateways.gw.headers.Authorization: template {PRIVATE.format(repr('__class__'))}"
+    ]
+
+
+def test_profile_action_that_the_sandbox_would_refuse() -> None:
+    profile = {
+        "aiir": 1,
+        "profile": "inhouse",
+        "title": "In-house gateway",
+        "actions": {
+            "freeze": {
+                "description": "F",
+                "method": "POST",
+                "path": "/f/{{ params | attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+            }
+        },
+    }
+    text, found = check(profile, "inhouse.yaml")
+    assert found == [
+        f"inhouse.yaml:{where(text, '/f/')}: error: actions.freeze.path: "
+        f"template {PRIVATE.format(repr('__class__'))}"
+    ]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ inputs|attr('\\x5f\\x5fclass\\x5f\\x5f') }}",
+        "{{ inputs | map(attribute='__class__') | list }}",
+        "{{ '{0.__class__}'.format(inputs) }}",
+        "{{ inputs.model | attr }}",
+    ],
+)
+def test_run_refuses_such_a_template_before_anything_is_sent(
+    payload: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In the end node's summary: rendered only after the levers, which used to be engaged."""
+    from tests.runs import DRILL_ANSWERS, drill
+    from tests.servers import serve_gateway
+
+    data = drill()
+    data["nodes"]["done"]["summary"] = f"Contained. {payload}"
+    text = write(Path("drill.yaml"), data)
+    write(Path("answers.yaml"), DRILL_ANSWERS)
+    with serve_gateway() as (url, state):
+        incidents = ["--yes", "--incident-dir", str(tmp_path / "incidents")]
+        status = main(
+            ["run", "drill.yaml", "-a", "answers.yaml", "--gateway", f"gateway={url}", *incidents]
+        )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(
+        f"aiir: {tmp_path / 'drill.yaml'}:{where(text, 'summary: Contained', 'Contained')}: "
+        "error: nodes.done.summary: template "
+    ), err
+    assert err.count("\n") == 1
+    assert state.calls == []
+    assert not (tmp_path / "incidents").exists()
 
 
 def test_underscores_in_plain_text_are_not_private_attributes() -> None:
@@ -511,6 +728,57 @@ def test_no_gateway_declared() -> None:
         f"rb.yaml:{request_at(text, 'engage')}: error: levers.kill.engage: "
         "no gateway declared: add one under 'gateways'"
     ]  # after the warnings for the lever it had to lose: no verify, no release
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("not a url", "'not a url' is not an http(s) URL: it must start with http:// or https://"),
+        ("ftp://gw.internal", "'ftp://gw.internal' is not an http(s) URL: it must start with http:// or https://"),
+        ("127.0.0.1:4000", "'127.0.0.1:4000' is not an http(s) URL: it must start with http:// or https://"),
+        ("http://", "'http://' has no host: expected e.g. https://gateway.internal:4000"),
+        ("https:///v1", "'https:///v1' has no host: expected e.g. https://gateway.internal:4000"),
+        ("http://gw internal:4000", "'http://gw internal:4000' is not a URL: it has a space in it"),
+        ("http://gw:port", "'http://gw:port' is not a valid URL (Port could not be cast to integer value as 'port')"),
+        ("ftp://{{ env.TOKEN }}", "'ftp://{{ env.TOKEN }}' is not an http(s) URL: it must start with http:// or https://"),
+        ("http:///{{ env.TOKEN }}", "'http:///{{ env.TOKEN }}' has no host: expected e.g. https://gateway.internal:4000"),
+        ("gw-{{ env.TOKEN }}", "'gw-{{ env.TOKEN }}' is not an http(s) URL: it must start with http:// or https://"),
+    ],
+)  # fmt: skip
+def test_gateway_url_that_is_not_an_http_url(url: str, message: str) -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["url"] = url
+    text, found = check(rb)
+    line, col = where(text, "    url:").split(":")
+    assert found == [f"rb.yaml:{line}:{int(col) + len('url: ')}: error: gateways.gw.url: {message}"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:4000",
+        "HTTPS://Gateway.Internal/v1",
+        "http://[::1]:4000",
+        "{{ env.TOKEN }}",
+        "http{{ env.TOKEN }}",
+        "https://{{ env.TOKEN }}:4000",
+        "https://gw-{{ env.TOKEN }}.internal",
+    ],
+)
+def test_gateway_url_that_is_or_may_be_an_http_url(url: str) -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["url"] = url
+    assert check(rb)[1] == []
+
+
+def test_validate_strict_fails_on_a_gateway_url_that_is_not_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rb = minimal_runbook()
+    rb["gateways"]["gw"]["url"] = "not a url"
+    write(Path("rb.yaml"), rb)
+    assert main(["validate", "--strict", "rb.yaml"]) == 2
+    assert "gateways.gw.url: 'not a url' is not an http(s) URL" in capsys.readouterr().err
 
 
 def test_unknown_gateway_profile() -> None:
@@ -667,6 +935,149 @@ def test_call_to_an_invalid_sibling_is_not_also_unknown() -> None:
     write(Path("rb.yaml"), calling("data-leak"))
     report = validate_paths(["leak.yaml", "rb.yaml"])
     assert [(f.path, f.code) for f in report.findings] == [("leak.yaml", "schema")]
+
+
+def after(text: str, snippet: str) -> str:
+    """``line:col`` just after the first ``snippet`` in ``text`` (where its value starts)."""
+    line, col = where(text, snippet).split(":")
+    return f"{line}:{int(col) + len(snippet)}"
+
+
+def runbook_calling(runbook_id: str, target: str) -> Doc:
+    rb = calling(target)
+    rb["id"] = runbook_id
+    return rb
+
+
+def test_a_runbook_that_calls_itself() -> None:
+    text, found = check(runbook_calling("demo", "demo"))
+    assert found == [
+        f"rb.yaml:{where(text, 'runbook: demo', 'demo')}: error: nodes.handoff.runbook: "
+        "runbook 'demo' calls itself: a walk would call runbooks without end"
+    ]
+
+
+def test_a_runbook_found_by_its_id_in_another_file_name_calls_itself() -> None:
+    """Validated alone, in a folder with other runbooks: the call is found by id, as a walk would."""
+    Path("lib").mkdir()
+    text = write(Path("lib/x.yaml"), runbook_calling("selfish", "selfish"))
+    write(Path("lib/other.yaml"), runbook_calling("other", "prompt-injection"))
+    found = [f.render() for f in validate_paths(["lib/x.yaml"]).findings]
+    assert found == [
+        f"lib/x.yaml:{where(text, 'runbook: selfish', 'selfish')}: error: nodes.handoff.runbook: "
+        "runbook 'selfish' calls itself: a walk would call runbooks without end"
+    ]
+
+
+def test_two_runbooks_that_call_each_other() -> None:
+    text_a = write(Path("a.yaml"), runbook_calling("a", "b"))
+    text_b = write(Path("b.yaml"), runbook_calling("b", "a"))
+    found = [f.render() for f in validate_paths(["a.yaml", "b.yaml"]).findings]
+    assert found == [
+        f"a.yaml:{after(text_a, 'runbook: ')}: error: nodes.handoff.runbook: "
+        "call cycle: a → b → a: a walk would call runbooks without end",
+        f"b.yaml:{after(text_b, 'runbook: ')}: error: nodes.handoff.runbook: "
+        "call cycle: b → a → b: a walk would call runbooks without end",
+    ]
+
+
+def test_a_longer_call_cycle_and_a_runbook_that_leads_into_one() -> None:
+    texts = {}
+    for rid, target in [("a", "b"), ("b", "c"), ("c", "d"), ("d", "b")]:
+        texts[rid] = write(Path(f"{rid}.yaml"), runbook_calling(rid, target))
+    found = [f.render() for f in validate_paths([f"{r}.yaml" for r in "abcd"]).findings]
+    value = {rid: after(texts[rid], "runbook: ") for rid in texts}
+    assert found == [
+        f"a.yaml:{value['a']}: error: nodes.handoff.runbook: 'b' leads into a call cycle "
+        "(b → c → d → b): a walk would call runbooks without end",
+        f"b.yaml:{value['b']}: error: nodes.handoff.runbook: call cycle: b → c → d → b: "
+        "a walk would call runbooks without end",
+        f"c.yaml:{value['c']}: error: nodes.handoff.runbook: call cycle: c → d → b → c: "
+        "a walk would call runbooks without end",
+        f"d.yaml:{value['d']}: error: nodes.handoff.runbook: call cycle: d → b → c → d: "
+        "a walk would call runbooks without end",
+    ]
+
+
+def test_calls_in_a_row_without_a_cycle_are_fine() -> None:
+    for rid, target in [("a", "b"), ("b", "c"), ("c", "prompt-injection")]:
+        write(Path(f"{rid}.yaml"), runbook_calling(rid, target))
+    assert validate_paths(["a.yaml", "b.yaml", "c.yaml"]).findings == []
+
+
+def test_run_refuses_a_call_cycle_before_the_incident_opens(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = write(Path("a.yaml"), runbook_calling("a", "b"))
+    write(Path("b.yaml"), runbook_calling("b", "a"))
+    write(Path("answers.yaml"), {"triage": "nothing"})
+    incidents = tmp_path / "incidents"
+    status = main(
+        [
+            "run",
+            "a.yaml",
+            "-a",
+            "answers.yaml",
+            "--sandbox",
+            "--yes",
+            "--incident-dir",
+            str(incidents),
+        ]
+    )
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"aiir: {tmp_path / 'a.yaml'}:{after(text, 'runbook: ')}: error: nodes.handoff.runbook: "
+        "call cycle: a → b → a: a walk would call runbooks without end\n"
+    )
+    assert not incidents.exists()
+
+
+def test_run_refuses_a_runbook_that_calls_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = write(Path("selfish.yaml"), runbook_calling("selfish", "selfish"))
+    incidents = tmp_path / "incidents"
+    status = main(["run", "selfish.yaml", "--sandbox", "--yes", "--incident-dir", str(incidents)])
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"aiir: {tmp_path / 'selfish.yaml'}:{after(text, 'runbook: ')}: error: "
+        "nodes.handoff.runbook: runbook 'selfish' calls itself: a walk would call runbooks "
+        "without end\n"
+    )
+    assert not incidents.exists()
+
+
+def test_a_call_cycle_that_slipped_past_validation_stops_at_a_depth_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The engine's backstop: with the validator's cycle check switched off, the walk stops
+    with one line and an interrupted incident, not a RecursionError after hundreds of events."""
+    from aiir import checks
+    from aiir.engine import MAX_CALL_DEPTH
+    from aiir.incident import load_incident
+    from tests.runs import only_incident
+
+    monkeypatch.setattr(checks, "call_cycle_findings", lambda *args: [])
+    rb = runbook_calling("selfish", "selfish")
+    rb["start"] = "handoff"
+    rb["inputs"]["model"]["default"] = "support-bot"
+    write(Path("selfish.yaml"), rb)
+    incidents = tmp_path / "incidents"
+    status = main(["run", "selfish.yaml", "--sandbox", "--yes", "--incident-dir", str(incidents)])
+    assert status == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"aiir: nodes.handoff: calls nest {MAX_CALL_DEPTH} deep: not calling 'selfish' again "
+        "(a cycle of calls?)"
+    )
+    incident = load_incident(incidents, only_incident(incidents))
+    types = [event.type for event in incident.events]
+    assert types.count("call.entered") == MAX_CALL_DEPTH
+    assert types[-1] == "incident.interrupted"
+
+
+def test_the_shipped_library_has_no_call_cycle() -> None:
+    report = validate_paths([str(Path(__file__).resolve().parents[1] / "runbooks")])
+    assert [f for f in report.findings if f.code == "call-cycle"] == []
 
 
 def test_duplicate_runbook_ids_across_files() -> None:
