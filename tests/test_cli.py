@@ -57,7 +57,7 @@ USAGE_ERRORS = {
     "unknown option": (["validate", "--bogus", "x.yaml"], "Error: No such option: --bogus"),
     "missing argument": (["validate"], "Error: Missing argument 'PATH'."),
     "unknown command": (["frobnicate"], "Error: No such command 'frobnicate'."),
-    "bad choice": (["graph", "x.yaml", "--format", "png"], "Error: Invalid value for '--format'"),
+    "bad choice": (["graph", "x.yaml", "--format", "jpeg"], "Error: Invalid value for '--format'"),
 }
 
 
