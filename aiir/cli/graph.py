@@ -37,7 +37,11 @@ def command(
     out: Annotated[
         Path | None,
         typer.Option(
-            "--out", "-o", help="Write to this file instead of standard output.", dir_okay=False
+            "--out",
+            "-o",
+            metavar="FILE",
+            help="Write to this file instead of standard output.",
+            dir_okay=False,
         ),
     ] = None,
 ) -> None:
