@@ -47,28 +47,29 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     if not found:
         env.console.print(f"no incidents under {env.incidents_dir}")
         return
-    table = Table(
-        "id", "started", "sev", "state", "runbook", "levers", box=box.SIMPLE_HEAD, pad_edge=False
-    )
+    table = Table("id · runbook", "started", "sev", "state", "engaged", box=box.SIMPLE_HEAD)
     table.columns[0].no_wrap = True  # the one thing an operator copies: never cut or wrapped
     table.columns[0].min_width = max(len(i.id) for i in found)
     table.columns[1].no_wrap = True
-    for column in table.columns[3:5]:
+    table.columns[3].min_width = len("interrupted")
+    for column in table.columns[3:]:
         column.overflow = "fold"  # a narrow terminal wraps them; nothing is cut off
     for incident in found:
         state = incident.outcome or incident.state
         if incident.exercise:
             state += f" (exercise: {incident.exercise})"
         engaged = incident.needs_release()
+        name = Text(incident.id + "\n")
+        name.append_text(_safe(incident.runbook).copy())
+        name.stylize("dim", len(incident.id) + 1)
         table.add_row(
-            incident.id,
+            name,
             incident.started_at[5:16].replace("T", " "),
             Text(incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
             state,
-            _safe(incident.runbook),
-            str(len(engaged)) if engaged else "-",
+            ", ".join(r.lever for r in engaged) or "-",
         )
-    table.caption = "started: UTC · levers: how many are still engaged (aiir show ID)"
+    table.caption = "started: UTC · engaged: levers still in effect (aiir release ID)"
     env.console.print(table)
 
 

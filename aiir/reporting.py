@@ -61,7 +61,11 @@ def describe(event_type: str, data: dict[str, Any]) -> str:
     said = DETAIL.get(event_type)
     if said is not None:
         return said(data)
-    return "; ".join(f"{k}: {_plain(v)}" for k, v in data.items() if k != "runbook")
+    # what replies and requests carried is evidence to read in full elsewhere, not a summary
+    shown = "; ".join(
+        f"{k}: {_plain(v)}" for k, v in data.items() if k not in {"runbook", "reply", "request"}
+    )
+    return shown if len(shown) <= 160 else shown[:159] + "…"
 
 
 def _plain(value: Any) -> str:
@@ -103,6 +107,15 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
     "inject.delivered": lambda d: f"Inject: {d.get('text')}",
+    "action.intent": lambda d: f"Action {d.get('node')} requested",
+    "action.result": lambda d: (
+        f"Action {d.get('node')}: "
+        + ("done" if d.get("ok") else "unknown" if d.get("unknown") else "FAILED")
+        + ("" if d.get("ok") else f" ({_reason(d)})")
+    ),
+    "branch": lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",
+    "reminder": lambda d: f"Reminder: {d.get('reason')}",
+    "evidence.attached": lambda d: f"Evidence {d.get('item')} attached ({d.get('description')})",
     "call.entered": lambda d: f"Handed off to runbook {d.get('child')}",
     "call.returned": lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
     "incident.interrupted": lambda d: f"Interrupted: {d.get('reason')}",
