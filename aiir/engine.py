@@ -99,6 +99,7 @@ class Frame:
     env: dict[str, str]
     prefix: str = ""  # answers-file key prefix for called runbooks: "child-id."
     answers: dict[str, Any] = field(default_factory=dict)
+    snapshot: dict[str, str] = field(default_factory=dict)  # a called runbook's copy and hash
 
 
 MAX_CALL_DEPTH = 32  # runbooks called by called runbooks; far beyond any real hand-off chain
@@ -1155,6 +1156,7 @@ class Walk:
                 "node": node_id,
                 "child": child_runbook.id,
                 "inputs": child.inputs,
+                **child.snapshot,
             },
         )
         ended = self.walk(child)
