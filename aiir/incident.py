@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -10,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.journal import JOURNAL, Event, read_events
+from aiir.journal import JOURNAL, Event, JournalBroken, file_problems, read_events
 
 # "unknown": the run stopped after the request may have gone out, with no probe to tell.
 NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective", "unknown"})
+# What an id may look like: ours are INC-20261127-031502-a3f9; a safe directory name, at least.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+_NEW_ID_TRIES = 100
 
 
 def new_incident_id(now: dt.datetime) -> str:
@@ -73,6 +78,11 @@ class Incident:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     classified: dict[str, str] = field(default_factory=dict)  # fact -> awareness time (UTC)
     events: list[Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why its journal does not verify
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
 
     @property
     def state(self) -> str:
@@ -335,30 +345,88 @@ _HANDLERS = {
 }
 
 
+def check_id(incident_id: str) -> str:
+    """An incident id as given on the command line, or a one-line error (never a path)."""
+    if not _ID.match(incident_id):
+        shown = incident_id if len(incident_id) <= 60 else f"{incident_id[:60]}..."
+        raise InputError(f"{shown!r} is not an incident id (see: aiir incidents)")
+    return incident_id
+
+
+def check_root(root: Path) -> Path:
+    """The folder incidents live in: a directory, or not there yet."""
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root}: not a directory (the folder incidents are kept in)")
+    return root
+
+
+def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple[str, Path]:
+    """A new incident's id and directory, made exclusively: two incidents opened in the same
+    second never share one (a taken id is drawn again). Without ``persist`` nothing is made."""
+    if not persist:
+        incident_id = new_incident_id(now)
+        return incident_id, root / incident_id
+    check_root(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{root}: cannot keep incidents here: {exc.strerror}") from None
+    for _ in range(_NEW_ID_TRIES):
+        incident_id = new_incident_id(now)
+        try:
+            os.mkdir(root / incident_id)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise InputError(f"{root}: cannot keep incidents here: {exc.strerror}") from None
+        return incident_id, root / incident_id
+    raise InputError(f"{root}: no free incident id for {now:%Y-%m-%d %H:%M:%S}; try again")
+
+
 def incident_dir(root: Path, incident_id: str) -> Path:
     """The directory of an incident; a clear error if there is none."""
-    if "/" in incident_id or incident_id.startswith("."):
-        raise InputError(f"{incident_id!r} is not an incident id")
-    directory = root / incident_id
+    directory = check_root(root) / check_id(incident_id)
     if not (directory / JOURNAL).is_file():
         raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
     return directory
 
 
-def load_incident(root: Path, incident_id: str) -> Incident:
-    """Rebuild an incident from its journal (chain problems are for ``aiir verify``)."""
+def read_incident(directory: Path, incident_id: str) -> Incident:
+    """An incident rebuilt from its journal, with every problem its verification finds."""
+    events, problems = read_events(directory / JOURNAL)
+    problems += file_problems(directory, events)
+    incident = Incident.from_events(incident_id, directory, events)
+    incident.problems = problems
+    return incident
+
+
+def load_incident(root: Path, incident_id: str, *, force: bool = False) -> Incident:
+    """Rebuild an incident from its journal, verified first: a journal that does not verify is
+    refused, naming its first problem, unless ``force`` (the incident then says why it is not
+    to be trusted, in ``problems``)."""
     directory = incident_dir(root, incident_id)
-    events, _ = read_events(directory / JOURNAL)
-    return Incident.from_events(incident_id, directory, events)
+    incident = read_incident(directory, incident_id)
+    if incident.problems and not force:
+        raise JournalBroken(
+            f"{directory / JOURNAL}: {incident.problems[0]}: this journal does not verify, so "
+            f"nothing is read from it (details: aiir verify {incident_id}; --force reads it "
+            "anyway, marked UNVERIFIED)"
+        )
+    if not incident.started_at:
+        raise JournalBroken(
+            f"{directory / JOURNAL}: {incident.problems[0] if incident.problems else ''}: "
+            "no incident.opened event is left to read, even with --force"
+        )
+    return incident
 
 
 def list_incidents(root: Path) -> list[Incident]:
-    """Every incident under ``root``, newest first."""
-    if not root.is_dir():
+    """Every incident under ``root``, newest first; one whose journal does not verify is listed
+    all the same, with its ``problems``."""
+    if not check_root(root).is_dir():
         return []
-    found = [
-        Incident.from_events(d.name, d, read_events(d / JOURNAL)[0])
+    return [
+        read_incident(d, d.name)
         for d in sorted(root.iterdir(), reverse=True)
         if (d / JOURNAL).is_file()
     ]
-    return found

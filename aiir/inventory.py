@@ -146,6 +146,7 @@ def _recent_drills(incidents_dir: Path, now: dt.datetime) -> set[str]:
     for incident in list_incidents(incidents_dir):
         if (
             not incident.drill
+            or not incident.verified  # a journal that does not verify proves no drill
             or incident.outcome in {None, "failed", "aborted"}
             or not incident.ended_at
         ):

@@ -7,10 +7,11 @@ nothing is executed and nothing is written.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import re
-import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,12 @@ from aiir.engine import Ended, Frame, RunbookSource, Walk
 from aiir.environment import Environment, iso
 from aiir.errors import AiirError, ExitStatus, InputError, LoadError, ValidationFailed
 from aiir.findings import schema_findings
-from aiir.gateway import resolve_endpoint
-from aiir.incident import Incident, incident_dir, new_incident_id
-from aiir.journal import Journal
+from aiir.gateway import Endpoint, resolve_endpoint
+from aiir.incident import Incident, incident_dir, new_incident
+from aiir.journal import Event, Journal
 from aiir.library import data_dir, parse, profile_dirs, profiles, profiles_in
 from aiir.loader import Document, load_file
+from aiir.lock import IncidentLock
 from aiir.redact import MIN_SECRET, scrub
 from aiir.schema import CallNode, ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
 from aiir.templating import render
@@ -321,12 +323,9 @@ def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:
 def child_frame(
     walk: Walk, runbook: Runbook, raw: bytes, given: Mapping[str, Any], prefix: str
 ) -> Frame:
-    """A frame for a called runbook; its source is kept beside the journal."""
-    if walk.journal.persist:
-        target = walk.journal.directory / SNAPSHOTS / f"{runbook.id}.yaml"
-        if not target.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(raw)
+    """A frame for a called runbook; its source is kept beside the journal, and its hash goes
+    into ``call.entered`` (``Frame.snapshot``)."""
+    snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
     env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
     walk.secrets.update(secret_values(runbook, env_vals))
     return Frame(
@@ -335,6 +334,7 @@ def child_frame(
         endpoints=endpoints_for(runbook, walk.env, env_vals),
         env=env_vals,
         prefix=f"{prefix}{runbook.id}.",
+        snapshot={"snapshot": snapshot, "snapshot_sha256": digest},
     )
 
 
@@ -411,60 +411,97 @@ def start(
     env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     endpoints = endpoints_for(runbook, env, env_vals)
     secrets = secret_values(runbook, env_vals)
+    journal = _new_journal(env, lambda t: scrub(t, secrets, patterns=False))
+    with _closed_on_error(journal):
+        incident = _opened(
+            journal, path, runbook, values, endpoints, drill=drill, exercise=env.exercise
+        )
+        for item in attachments:
+            incident.apply(_attach(journal, item))
+        walk = Walk(env, journal, incident, profiles(), source, scripted or {}, secrets)
+        walk.resolve_child = child_frame
+    frame = Frame(runbook, values, endpoints, env_vals)
+    walk.screen.opened(incident, runbook)
+    return _walk(walk, frame)
+
+
+def _new_journal(env: Environment, scrub_text: Callable[[str], str]) -> Journal:
+    """A new incident's journal: its directory made exclusively, and locked, before any line."""
     now = env.clock.now()
-    incident_id = new_incident_id(now)
-    directory = env.incidents_dir / incident_id
-    journal = Journal(
+    incident_id, directory = new_incident(env.incidents_dir, now, persist=not env.dry_run)
+    lock = None
+    if not env.dry_run:  # a dry run writes nothing: no directory, no lock
+        lock = IncidentLock(directory, incident_id, env.operator, iso(now))
+        lock.acquire()
+    return Journal(
         directory,
         env.operator,
         lambda: iso(env.clock.now()),
-        lambda t: scrub(t, secrets, patterns=False),
+        scrub_text,
         persist=not env.dry_run,
+        lock=lock,
     )
-    snapshot = f"{SNAPSHOTS}/{runbook.id}.yaml"
-    if journal.persist:
-        (directory / SNAPSHOTS).mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, directory / snapshot)
-    incident = Incident(id=incident_id, directory=directory)
+
+
+@contextlib.contextmanager
+def _closed_on_error(journal: Journal) -> Iterator[None]:
+    """Until the walk takes the journal over: on any error, close it (and let go of the lock)."""
+    try:
+        yield
+    except BaseException:
+        journal.close()
+        raise
+
+
+def _opened(
+    journal: Journal,
+    path: Path,
+    runbook: Runbook,
+    values: Mapping[str, Any],
+    endpoints: Mapping[str, Endpoint],
+    *,
+    drill: bool,
+    exercise: str | None,
+) -> Incident:
+    """Keep a copy of the runbook and open the incident with it, its hash in the first line."""
+    snapshot, digest = journal.store_snapshot(runbook.id, path.read_bytes())
+    incident = Incident(id=journal.directory.name, directory=journal.directory)
     opened = journal.append(
         "incident.opened",
         {
-            "id": incident_id,
+            "id": incident.id,
             "runbook": runbook.id,
             "version": runbook.version,
             "title": runbook.title,
             "severity": runbook.severity.value,
             "category": runbook.category,
             "tags": runbook.tags.model_dump(),
-            "inputs": values,
+            "inputs": dict(values),
             "snapshot": snapshot,
+            "snapshot_sha256": digest,
             "source": str(path),
             "gateways": {n: e.base_url for n, e in endpoints.items()},
             "drill": drill,
-            "exercise": env.exercise,
-            "dry_run": env.dry_run,
+            "exercise": exercise,
+            "dry_run": not journal.persist,
         },
     )
     incident.apply(opened)
-    for item in attachments:
-        relative, digest = journal.store_evidence(item.name, item.content)
-        evidence = {"file": relative, "sha256": digest, "bytes": len(item.content)}
-        incident.apply(
-            journal.append(
-                "evidence.attached",
-                {
-                    "item": item.name,
-                    "description": item.description,
-                    "source": item.source,
-                    "evidence": evidence,
-                },
-            )
-        )
-    walk = Walk(env, journal, incident, profiles(), source, scripted or {}, secrets)
-    walk.resolve_child = child_frame
-    frame = Frame(runbook, values, endpoints, env_vals)
-    walk.screen.opened(incident, runbook)
-    return _walk(walk, frame)
+    return incident
+
+
+def _attach(journal: Journal, item: Attachment) -> Event:
+    relative, digest = journal.store_evidence(item.name, item.content)
+    evidence = {"file": relative, "sha256": digest, "bytes": len(item.content)}
+    return journal.append(
+        "evidence.attached",
+        {
+            "item": item.name,
+            "description": item.description,
+            "source": item.source,
+            "evidence": evidence,
+        },
+    )
 
 
 def _walk(walk: Walk, frame: Frame) -> RunResult:
@@ -490,16 +527,25 @@ def _interrupted(walk: Walk, reason: str) -> None:
         walk.screen.note(f"incident {walk.incident.id} stopped: {reason}")
         walk.screen.recap(walk.incident)
         walk.screen.note(f"resume with: aiir resume {walk.incident.id}")
+        walk.screen.note(f"journal anchor: {walk.journal.anchor()} (keep it)")
     else:
         walk.screen.note(f"dry run stopped: {reason}")
 
 
 def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Incident, Runbook, Path]:
+    """Lock the incident, then read and verify its journal (chain, evidence, runbook copies).
+
+    The lock comes first: what is read must not change before the walk is done with it. On any
+    error the lock is let go again.
+    """
     directory = incident_dir(env.incidents_dir, incident_id)
-    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t)
-    journal.load()
-    incident = Incident.from_events(incident_id, directory, journal.events)
-    runbook = parse(load_file(directory / incident.snapshot), Runbook)
+    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()))
+    lock.acquire()
+    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
+    with _closed_on_error(journal):
+        journal.load()
+        incident = Incident.from_events(incident_id, directory, journal.events)
+        runbook = parse(load_file(directory / incident.snapshot), Runbook)
     return journal, incident, runbook, directory
 
 
@@ -536,28 +582,40 @@ def applied_requests(incident: Incident) -> list[dict[str, Any]]:
     return [request for request in applied if request.get("url")]
 
 
+def _took_over(walk: Walk) -> dict[str, Any]:
+    """Who held the lock before and died walking: said on the screen, returned for the journal."""
+    holder = walk.journal.lock.taken_over if walk.journal.lock else None
+    if holder is None:
+        return {}
+    walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
+    return {"took_over_from": dataclasses.asdict(holder)}
+
+
 def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -> RunResult:
     """Continue an interrupted incident from its journal."""
     journal, incident, runbook, directory = _open_existing(env, incident_id)
-    attach_exercise(env, incident)
-    if incident.outcome is not None:
-        raise InputError(
-            f"incident {incident_id} already ended ({incident.outcome}); nothing to resume"
-        )
-    if incident.dry_run:
-        raise InputError(f"incident {incident_id} was a dry run; start it again instead")
-    scripted = load_answers(answers, runbook) if answers else {}
-    env.gateway_urls = {**incident.gateways, **env.gateway_urls}
-    source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
-    preflight(reachable_runbooks(runbook, source), env)
-    env_vals = env_values(runbook, env.environ, dry_run=practising(env))
-    secrets = secret_values(runbook, env_vals)
-    journal.scrub = lambda t: scrub(t, secrets, patterns=False)
-    walk = Walk(env, journal, incident, profiles(), source, scripted, secrets)
-    walk.resolve_child = child_frame
-    incident.apply(journal.append("incident.resumed", {"from_step": walk.last_recorded}))
-    frame = Frame(runbook, dict(incident.inputs), endpoints_for(runbook, env, env_vals), env_vals)
-    walk.screen.opened(incident, runbook, resumed=True)
+    with _closed_on_error(journal):
+        attach_exercise(env, incident)
+        if incident.outcome is not None:
+            raise InputError(
+                f"incident {incident_id} already ended ({incident.outcome}); nothing to resume"
+            )
+        if incident.dry_run:
+            raise InputError(f"incident {incident_id} was a dry run; start it again instead")
+        scripted = load_answers(answers, runbook) if answers else {}
+        env.gateway_urls = {**incident.gateways, **env.gateway_urls}
+        source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+        preflight(reachable_runbooks(runbook, source), env)
+        env_vals = env_values(runbook, env.environ, dry_run=practising(env))
+        secrets = secret_values(runbook, env_vals)
+        journal.scrub = lambda t: scrub(t, secrets, patterns=False)
+        walk = Walk(env, journal, incident, profiles(), source, scripted, secrets)
+        walk.resolve_child = child_frame
+        endpoints = endpoints_for(runbook, env, env_vals)
+        walk.screen.opened(incident, runbook, resumed=True)
+        resumed = {"from_step": walk.last_recorded, **_took_over(walk)}
+        incident.apply(journal.append("incident.resumed", resumed))
+    frame = Frame(runbook, dict(incident.inputs), endpoints, env_vals)
     return _walk(walk, frame)
 
 
@@ -565,26 +623,27 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
     """Release engaged levers of an incident, newest first (all, or the one named); a lever
     whose release cannot be made does not stop the others."""
     journal, incident, runbook, directory = _open_existing(env, incident_id)
-    attach_exercise(env, incident)
-    env.gateway_urls = {**incident.gateways, **env.gateway_urls}
-    pending = incident.needs_release()
-    if lever is not None:
-        pending = [r for r in pending if lever in {r.lever, r.key}]
-        if not pending:
-            engaged = ", ".join(r.lever for r in incident.needs_release()) or "none"
-            raise InputError(
-                f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
-            )
-    source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
-    walk = Walk(env, journal, incident, profiles(), source, {}, set())
-    walk.resolve_child = child_frame
-    walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
-    frames = _frames_for_release(walk, runbook, source, incident)
-    if not pending:  # say so: a silent success reads as "maybe it did something"
-        walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
-    else:
-        walk.screen.recap(incident)
     try:
+        attach_exercise(env, incident)
+        env.gateway_urls = {**incident.gateways, **env.gateway_urls}
+        pending = incident.needs_release()
+        if lever is not None:
+            pending = [r for r in pending if lever in {r.lever, r.key}]
+            if not pending:
+                engaged = ", ".join(r.lever for r in incident.needs_release()) or "none"
+                raise InputError(
+                    f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
+                )
+        source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+        walk = Walk(env, journal, incident, profiles(), source, {}, set())
+        walk.resolve_child = child_frame
+        walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
+        frames = _frames_for_release(walk, runbook, source, incident)
+        _took_over(walk)
+        if not pending:  # say so: a silent success reads as "maybe it did something"
+            walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
+        else:
+            walk.screen.recap(incident)
         for record in pending:
             frame = frames.get(record.runbook)
             if (

@@ -90,7 +90,7 @@ def freeze(
 
     monkeypatch.setattr(Environment, "for_terminal", staticmethod(for_terminal))
     monkeypatch.setattr(
-        "aiir.run.new_incident_id", lambda now: f"INC-{now:%Y%m%d-%H%M%S}-{ID_SUFFIX}"
+        "aiir.incident.new_incident_id", lambda now: f"INC-{now:%Y%m%d-%H%M%S}-{ID_SUFFIX}"
     )
 
 

@@ -39,6 +39,9 @@ class Gateway:
     calls: list[tuple[str, str, Any, dict[str, str]]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Cleared, every request waits for it before it is served: a walker stays where it is.
+    gate: threading.Event = field(default_factory=lambda: _opened(threading.Event()))
+    arrived: list[str] = field(default_factory=list)  # paths of requests, as they come in
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, p, _, _ in self.calls if m == method and p == path)
@@ -114,6 +117,11 @@ class Gateway:
         return None
 
 
+def _opened(gate: threading.Event) -> threading.Event:
+    gate.set()
+    return gate
+
+
 def _handler(state: Gateway) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -123,6 +131,9 @@ def _handler(state: Gateway) -> type[BaseHTTPRequestHandler]:
             return
 
         def _serve(self) -> None:
+            with state.lock:
+                state.arrived.append(urlsplit(self.path).path)
+            state.gate.wait(timeout=300)
             length = int(self.headers.get("content-length") or 0)
             raw = self.rfile.read(length) if length else b""
             path = urlsplit(self.path).path

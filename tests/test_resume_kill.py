@@ -10,10 +10,14 @@ lever engaged exactly once and every journal line still chained.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,7 +28,8 @@ import pytest
 
 from aiir.cli import main
 from aiir.incident import Incident, load_incident
-from aiir.journal import verify
+from aiir.journal import JOURNAL, verify
+from aiir.lock import IncidentLock
 from aiir.run import start
 from tests.forkserver import ForkServer
 from tests.incidents import (
@@ -69,10 +74,7 @@ APPEND = "aiir.journal.Journal.append"
 SEND = "aiir.gateway.Sender.send"
 
 
-def aiir(
-    args: list[str], incidents: Path, kill: tuple[str, int] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``aiir ARGS`` in a child process with no terminal; ``kill`` = (method, after Nth call)."""
+def _environ(incidents: Path, operator: str | None = None) -> dict[str, str]:
     environ = {
         **os.environ,
         "LITELLM_MASTER_KEY": MASTER_KEY,
@@ -80,7 +82,16 @@ def aiir(
         "NO_COLOR": "1",
         "COLUMNS": "120",
     }
-    return _SERVERS[-1].run(args, environ, cwd=incidents.parent, kill=kill)
+    if operator is not None:
+        environ["AIIR_OPERATOR"] = operator
+    return environ
+
+
+def aiir(
+    args: list[str], incidents: Path, kill: tuple[str, int] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``aiir ARGS`` in a child process with no terminal; ``kill`` = (method, after Nth call)."""
+    return _SERVERS[-1].run(args, _environ(incidents), cwd=incidents.parent, kill=kill)
 
 
 _SERVERS: list[ForkServer] = []
@@ -94,6 +105,18 @@ def fork_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ForkServer
     yield server
     _SERVERS.remove(server)
     server.close()
+
+
+def spawn(args: list[str], incidents: Path, operator: str) -> subprocess.Popen[str]:
+    """``aiir ARGS`` started in a child process, not waited for."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "aiir", *args],
+        env=_environ(incidents, operator),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def only_incident(incidents: Path) -> str:
@@ -331,3 +354,133 @@ def test_a_request_that_may_have_gone_out_is_left_to_the_operator(
         assert [r.state for r in incident.levers if r.lever == node] == states[decision]
         assert node in [r.lever for r in incident.needs_release()]
     assert verify(incident.directory) == []
+
+
+# --- one walker per incident ---------------------------------------------------------------------
+
+RACERS = 8
+PATIENCE = 240.0  # seconds: only a bound against a hang, never a measurement
+
+
+def patient(runbook: dict[str, Any]) -> dict[str, Any]:
+    """Every request waits up to 300 s for its reply: a walker held at the gateway's gate is
+    still walking when it opens."""
+    for lever in runbook["levers"].values():
+        for part in ("engage", "verify", "release"):
+            lever[part]["timeout"] = 300
+    for item in runbook["nodes"]["capture"]["items"]:
+        item["request"]["timeout"] = 300
+    return runbook
+
+
+def interrupted_at_the_first_lever(tmp_path: Path, url: str) -> tuple[Path, str, list[str]]:
+    """An incident killed right after the first lever's intent: (incidents, id, resume flags)."""
+    path = write_runbook(tmp_path, patient(containment_runbook()))
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes"]
+    incidents = tmp_path / "incidents"
+    killed = aiir(
+        ["run", str(path), "--gateway", f"gw={url}", *flags], incidents, (APPEND, FILTER_INTENT)
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    return incidents, only_incident(incidents), flags
+
+
+def wait_until(done: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + PATIENCE
+    while not done():
+        assert time.monotonic() < deadline, f"gave up waiting: {what}"
+        time.sleep(0.02)
+
+
+def holder_in(directory: Path) -> dict[str, Any] | None:
+    raw = (directory / "lock").read_bytes() if (directory / "lock").exists() else b""
+    try:
+        found = json.loads(raw)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def test_racing_resumes_one_walks_and_the_others_exit_2_naming_it(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    incidents, incident_id, flags = interrupted_at_the_first_lever(tmp_path, url)
+    state.gate.clear()  # whoever gets the incident is held at its first request...
+    racers = [spawn(["resume", incident_id, *flags], incidents, "racer") for _ in range(RACERS)]
+    try:  # ...until every other racer has given up on it
+        wait_until(
+            lambda: sum(r.poll() is not None for r in racers) >= RACERS - 1,
+            f"{RACERS - 1} racers to exit",
+        )
+    finally:
+        state.gate.set()
+    outputs = [r.communicate(timeout=PATIENCE) for r in racers]
+
+    assert sorted(r.returncode for r in racers) == [0] + [2] * (RACERS - 1), outputs
+    (winner,) = [r for r in racers if r.returncode == 0]
+    named = (
+        f"aiir: incident {incident_id} is being walked by racer "
+        f"(pid {winner.pid} on host {socket.gethostname()}) since "
+    )
+    for racer, (out, err) in zip(racers, outputs, strict=True):
+        if racer is not winner:
+            assert err.startswith(named), err
+            assert err.endswith(": wait for it or stop it\n"), err
+            assert err.count("\n") == 1, err
+            assert out == ""
+    incident = load_incident(incidents, incident_id)
+    assert_contained_once(incident, state)  # each lever engaged once, one end, chain intact
+    assert event_types(incident)["incident.resumed"] == 1
+    assert (incidents / incident_id / "lock").read_bytes() == b""  # released cleanly
+
+
+def test_a_walker_killed_holding_the_incident_is_taken_over(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    incidents, incident_id, flags = interrupted_at_the_first_lever(tmp_path, url)
+    directory = incidents / incident_id
+    state.gate.clear()
+    knocked = len(state.arrived)
+    holder = spawn(["resume", incident_id, *flags], incidents, "first")
+    try:  # it holds the incident and waits on the gateway: mid-walk
+        wait_until(lambda: len(state.arrived) > knocked, "the walker to reach the gateway")
+        assert (holder_in(directory) or {}).get("pid") == holder.pid
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.communicate(timeout=PATIENCE)
+    finally:
+        state.gate.set()
+    assert holder.returncode == -signal.SIGKILL
+    assert (holder_in(directory) or {}).get("pid") == holder.pid  # its name is left behind
+
+    resumed = aiir(["resume", incident_id, *flags], incidents)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    shown = " ".join(resumed.stdout.split())
+    assert f"took over the incident from first (pid {holder.pid} on host " in shown
+    incident = load_incident(incidents, incident_id)
+    resumes = [e for e in incident.events if e.type == "incident.resumed"]
+    assert [e.data.get("took_over_from", {}).get("pid") for e in resumes][-1] == holder.pid
+    assert_contained_once(incident, state)
+    assert (directory / "lock").read_bytes() == b""
+
+
+@pytest.mark.parametrize("command", ["resume", "release"])
+def test_an_incident_being_walked_is_refused_to_a_second_walker_and_left_as_it_was(
+    command: str, tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    incidents, incident_id, flags = interrupted_at_the_first_lever(tmp_path, url)
+    directory = incidents / incident_id
+    before, calls = (directory / JOURNAL).read_bytes(), len(state.calls)
+    args = [command, incident_id, *(flags if command == "resume" else ["--yes"])]
+    since = "2026-11-27T03:15:00.000Z"
+    with IncidentLock(directory, incident_id, "alice", since):
+        refused = aiir(args, incidents)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"aiir: incident {incident_id} is being walked by alice (pid {os.getpid()} on host "
+        f"{socket.gethostname()}) since {since}: wait for it or stop it\n"
+    )
+    assert (directory / JOURNAL).read_bytes() == before  # nothing replayed, nothing written
+    assert len(state.calls) == calls  # nothing sent
