@@ -24,6 +24,10 @@ def _safe(value: Any) -> Text:
     return inert(scrub(str(value)))
 
 
+TAMPERED = "TAMPERED"
+UNVERIFIED = "UNVERIFIED"
+
+
 def incident_summary(incident: Incident) -> dict[str, Any]:
     return {
         "id": incident.id,
@@ -31,21 +35,25 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
         "title": incident.title,
         "started_at": incident.started_at,
         "severity": incident.severity,
-        "state": incident.state,
+        "state": incident.state if incident.verified else TAMPERED,
         "outcome": incident.outcome,
         "drill": incident.drill,
         "exercise": incident.exercise,
         "levers_engaged": [r.lever for r in incident.needs_release()],
+        "verified": incident.verified,
+        "problem": incident.problems[0] if incident.problems else None,
     }
 
 
 def incidents_table(env: Environment, *, as_json: bool) -> None:
+    """Every incident, newest first; one whose journal does not verify is listed as TAMPERED
+    (what its journal claims is not shown as fact)."""
     found = list_incidents(env.incidents_dir)
     if as_json:
-        print(json.dumps([incident_summary(i) for i in found], indent=2))
+        print(scrub(json.dumps([incident_summary(i) for i in found], indent=2)))
         return
     if not found:
-        env.console.print(f"no incidents under {env.incidents_dir}")
+        env.console.print(_safe(f"no incidents under {env.incidents_dir}"))
         return
     table = Table("id · runbook", "started", "sev", "state", "engaged", box=box.SIMPLE_HEAD)
     table.columns[0].no_wrap = True  # the one thing an operator copies: never cut or wrapped
@@ -55,16 +63,18 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     for column in table.columns[3:]:
         column.overflow = "fold"  # a narrow terminal wraps them; nothing is cut off
     for incident in found:
-        state = incident.outcome or incident.state
-        if incident.exercise:
-            state += f" (exercise: {incident.exercise})"
+        state = Text(incident.outcome or incident.state)
+        if not incident.verified:
+            state = Text(f"{TAMPERED} (aiir verify {incident.id})", "bold red")
+        elif incident.exercise:
+            state.append(f" (exercise: {incident.exercise})")
         engaged = incident.needs_release()
-        name = Text(incident.id + "\n")
+        name = _safe(incident.id + "\n")
         name.append_text(_safe(incident.runbook).copy())
         name.stylize("dim", len(incident.id) + 1)
         table.add_row(
             name,
-            incident.started_at[5:16].replace("T", " "),
+            _safe(incident.started_at[5:16].replace("T", " ")),
             Text(incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
             state,
             ", ".join(r.lever for r in engaged) or "-",
@@ -79,11 +89,16 @@ def show_incident(
     *,
     as_json: bool,
     aware_at: Mapping[str, dt.datetime] | None = None,
+    force: bool = False,
 ) -> None:
-    incident = load_incident(env.incidents_dir, incident_id)
+    """One incident, verified first (``force`` shows one that does not verify, marked so)."""
+    incident = load_incident(env.incidents_dir, incident_id, force=force)
     context = report_context(incident, env.workspace, env.clock.now(), aware_at)
     if as_json:
         data = incident_summary(incident)
+        data["problems"] = incident.problems
+        if not incident.verified:
+            data["state"] = UNVERIFIED
         data["clocks"] = context["clocks"]
         data["disclosure"] = context["disclosure"]
         data["levers"] = [r.__dict__ for r in incident.levers]
@@ -97,6 +112,14 @@ def show_incident(
         print(scrub(json.dumps(data, default=str, indent=2)))
         return
     console = env.console
+    if not incident.verified:
+        console.print(
+            _safe(
+                f"{UNVERIFIED}: this journal does not verify ({incident.problems[0]}): "
+                "what follows may be forged"
+            ),
+            style="bold white on red",
+        )
     header = Text.assemble(
         (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
     )

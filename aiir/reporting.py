@@ -17,6 +17,7 @@ from aiir.display import clock_text
 from aiir.environment import iso, parse_iso
 from aiir.errors import InputError
 from aiir.incident import Incident, LeverStates
+from aiir.journal import anchor_of
 from aiir.library import parse
 from aiir.loader import load_file
 from aiir.render import render_named
@@ -280,9 +281,20 @@ def report_context(
         "journal": {
             "events": len(incident.events),
             "hash": incident.events[-1].hash if incident.events else "",
+            "anchor": anchor_of(incident.events),
+            "short_anchor": _short(anchor_of(incident.events)),
+            "verified": incident.verified,
+            "problems": incident.problems,
         },
         "now": iso(now),
     }
+
+
+def _short(anchor: str) -> str:
+    """``SEQ:`` and the hash's first 16 digits: short enough for a chat line, still an anchor
+    ``aiir verify --anchor`` takes."""
+    seq, _, digest = anchor.partition(":")
+    return f"{seq}:{digest[:16]}"
 
 
 def _commander(incident: Incident, workspace: Loaded | None) -> str:
@@ -308,7 +320,13 @@ def render_report(
     """Render a named template for an incident, from its journal."""
     context = report_context(incident, workspace, now, aware_at)
     override = workspace.template_dir() if workspace else None
-    return render_named(template, context, incident, override)
+    rendered = render_named(template, context, incident, override)
+    if incident.verified:
+        return rendered
+    return (
+        f"UNVERIFIED: the journal of {incident.id} does not verify ({incident.problems[0]}); "
+        "what follows may be forged (aiir verify " + incident.id + ")\n\n" + rendered
+    )
 
 
 def parse_aware_at(values: list[str]) -> dict[str, dt.datetime]:

@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,18 @@ import pytest
 import aiir.validate
 from aiir import __version__
 from aiir.cli import main
+from aiir.run import start
 from tests.helpers import minimal_runbook, write
+from tests.incidents import (
+    ANSWERS,
+    RecordingPrompter,
+    containment_runbook,
+    environment,
+    write_answers,
+    write_runbook,
+)
+from tests.runs import process_env, run_aiir
+from tests.servers import Gateway, serve_gateway
 
 Capture = pytest.CaptureFixture[str]
 
@@ -159,3 +172,202 @@ def test_the_console_entry_spares_the_interpreter_its_last_collection() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "frozen"
+
+
+# --- odd command-line input: one line, exit 2, nothing sent ------------------------------------
+
+
+@dataclass(frozen=True)
+class Odd:
+    """A contained incident on a loopback gateway that counts every request, for odd flags."""
+
+    root: Path
+    incidents: Path
+    runbook: Path
+    incident_id: str
+    state: Gateway
+    url: str
+
+    def aiir(self, *args: str, **environ: str) -> tuple[int, str, bytes]:
+        done = run_aiir(list(args), process_env(self.incidents, **environ), cwd=self.root)
+        return done.returncode, done.stdout.decode(), done.stderr
+
+
+@pytest.fixture
+def odd(tmp_path: Path) -> Iterator[Odd]:
+    with serve_gateway() as (url, state):
+        runbook = containment_runbook()
+        runbook["gateways"]["gw"]["url"] = url  # the runbook's own URL: it must get nothing either
+        path = write_runbook(tmp_path, runbook)
+        incidents = tmp_path / "incidents"
+        with environment(incidents, url, RecordingPrompter(ANSWERS)) as env:
+            incident = start(path, env).incident
+        (tmp_path / "a-file").write_text("not a folder\n")
+        (tmp_path / "a-folder").mkdir()
+        write_answers(tmp_path, ANSWERS)
+        state.calls.clear()
+        yield Odd(tmp_path, incidents, path, incident.id, state, url)
+
+
+def one_line(err: bytes) -> str:
+    text = err.decode()
+    assert text.endswith("\n"), text
+    assert text.count("\n") == 1, text
+    assert "internal error" not in text
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    return text
+
+
+def commands_with_incident_dir(odd: Odd) -> dict[str, list[str]]:
+    answers = str(odd.root / "answers.yaml")
+    return {
+        "run": ["run", str(odd.runbook), "--answers", answers, "--yes"],
+        "resume": ["resume", odd.incident_id, "--yes"],
+        "release": ["release", odd.incident_id, "--yes"],
+        "show": ["show", odd.incident_id],
+        "verify": ["verify", odd.incident_id],
+        "incidents": ["incidents"],
+        "report": ["report", odd.incident_id],
+        "canary from-incident": ["canary", "from-incident", odd.incident_id, "--suite", "s.yaml"],
+    }
+
+
+COMMANDS = [
+    "run",
+    "resume",
+    "release",
+    "show",
+    "verify",
+    "incidents",
+    "report",
+    "canary from-incident",
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_an_incident_dir_that_is_a_file_is_one_line(odd: Odd, command: str) -> None:
+    args = commands_with_incident_dir(odd)[command]
+    status, out, err = odd.aiir(*args, "--incident-dir", str(odd.root / "a-file"))
+    assert (status, out) == (2, "")
+    assert one_line(err) == f"aiir: --incident-dir {odd.root / 'a-file'}: not a directory\n"
+    assert odd.state.calls == []
+
+
+def test_an_incidents_folder_from_the_environment_that_is_a_file_is_one_line(odd: Odd) -> None:
+    args = commands_with_incident_dir(odd)["run"]
+    status, _, err = odd.aiir(*args, AIIR_INCIDENT_DIR=str(odd.root / "a-file"))
+    assert status == 2
+    assert one_line(err) == (
+        f"aiir: {odd.root / 'a-file'}: not a directory (the folder incidents are kept in)\n"
+    )
+    assert odd.state.calls == []
+
+
+def test_a_report_out_that_is_a_folder_is_one_line(odd: Odd) -> None:
+    folder = odd.root / "a-folder"
+    status, out, err = odd.aiir("report", odd.incident_id, "--out", str(folder))
+    assert (status, out) == (2, "")
+    assert one_line(err) == f"aiir: --out {folder}: is a directory; name a file\n"
+    assert list(folder.iterdir()) == []
+
+
+def test_a_report_out_under_a_file_is_one_line(odd: Odd) -> None:
+    under = odd.root / "a-file" / "post-mortem.md"
+    status, out, err = odd.aiir("report", odd.incident_id, "--out", str(under))
+    assert (status, out) == (2, "")
+    assert one_line(err) == f"aiir: --out {under}: {odd.root / 'a-file'} is a file, not a folder\n"
+    assert (odd.root / "a-file").read_text() == "not a folder\n"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["show", "ID"],
+        ["show", "ID", "--json"],
+        ["verify", "ID"],
+        ["resume", "ID", "--yes"],
+        ["release", "ID", "--yes"],
+        ["report", "ID"],
+        ["canary", "from-incident", "ID", "--suite", "s.yaml"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_a_5000_character_incident_id_is_one_short_line(odd: Odd, args: list[str]) -> None:
+    long_id = "INC-" + "9" * 4996
+    status, out, err = odd.aiir(*[long_id if a == "ID" else a for a in args])
+    assert (status, out) == (2, "")
+    line = one_line(err)
+    assert line.startswith("aiir: 'INC-9999")
+    assert line.endswith("...' is not an incident id (see: aiir incidents)\n")
+    assert len(line) < 200
+    assert odd.state.calls == []
+
+
+def test_an_incident_dir_with_a_5000_character_name_is_one_short_line(odd: Odd) -> None:
+    status, _, err = odd.aiir("show", odd.incident_id, "--incident-dir", "x" * 5000)
+    assert status == 2
+    line = one_line(err)
+    assert line.endswith(": File name too long\n")
+    assert len(line) < 250
+
+
+def test_init_on_an_existing_file_is_one_line(odd: Odd) -> None:
+    target = odd.root / "a-file"
+    status, out, err = odd.aiir("init", str(target))
+    assert (status, out) == (2, "")
+    assert one_line(err) == (
+        f"aiir: {target}: exists and is not a directory; name a new or empty folder\n"
+    )
+    assert target.read_text() == "not a folder\n"
+
+
+def test_init_under_a_file_is_one_line(odd: Odd) -> None:
+    status, _, err = odd.aiir("init", str(odd.root / "a-file" / "workspace"))
+    assert status == 2
+    assert one_line(err) == f"aiir: {odd.root / 'a-file' / 'workspace'}: Not a directory\n"
+
+
+@pytest.mark.parametrize("command", ["run", "resume", "release"])
+def test_an_empty_gateway_url_is_refused_and_the_key_goes_nowhere(odd: Odd, command: str) -> None:
+    """``--gateway gw=$UNSET``: the runbook's own URL must not get the master key instead."""
+    before = sorted(p.name for p in odd.incidents.iterdir())
+    args = commands_with_incident_dir(odd)[command]
+    status, out, err = odd.aiir(*args, "--gateway", "gw=")
+    assert (status, out) == (2, "")
+    assert one_line(err) == (
+        "aiir: --gateway gw=: no URL after '=' (an unset shell variable?); nothing was sent\n"
+    )
+    assert odd.state.calls == []
+    assert sorted(p.name for p in odd.incidents.iterdir()) == before
+
+
+def test_an_empty_gateway_url_of_a_canary_run_is_refused(odd: Odd) -> None:
+    status, _, err = odd.aiir("canary", "run", "suite.yaml", "--gateway", "support=")
+    assert status == 2
+    assert "no URL after '='" in one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("pair", "shown"),
+    [
+        ("\x1b[31mgw=http://127.0.0.1:9", "--gateway '\\x1b[31mgw': not a gateway name"),
+        ("\x1b]0;owned\x07=http://127.0.0.1:9", "--gateway '\\x1b]0;owned\\x07': not a gateway"),
+        ("gw=\x1b[2Jhttp://x", "--gateway gw='\\x1b[2Jhttp://x': not an http(s) URL"),
+        ("gw=ftp://127.0.0.1/", "--gateway gw='ftp://127.0.0.1/': not an http(s) URL"),
+    ],
+)
+def test_escape_sequences_in_a_gateway_flag_are_shown_inert(
+    odd: Odd, pair: str, shown: str
+) -> None:
+    args = commands_with_incident_dir(odd)["run"]
+    status, out, err = odd.aiir(*args, "--gateway", pair)
+    assert (status, out) == (2, "")
+    assert shown in one_line(err)
+    assert odd.state.calls == []
+
+
+def test_no_error_puts_an_escape_sequence_on_the_screen(odd: Odd) -> None:
+    status, _, err = odd.aiir("validate", "\x1b]0;owned\x07\x1b[2Jmissing.yaml")
+    assert status == 2
+    assert one_line(err).startswith("aiir: ")

@@ -64,9 +64,12 @@ class Regression:
             self.checks.append(check)
 
 
-def learn(root: Path, incident_id: str, suite_path: Path) -> list[str]:
-    """Append the incident's regression canaries to ``suite_path``; returns the new prompt ids."""
-    incident = load_incident(root, incident_id)
+def learn(root: Path, incident_id: str, suite_path: Path, *, force: bool = False) -> list[str]:
+    """Append the incident's regression canaries to ``suite_path``; returns the new prompt ids.
+
+    The incident's journal is verified first; with ``force`` one that does not verify is read
+    anyway, and each canary taken from it says so."""
+    incident = load_incident(root, incident_id, force=force)
     found = regressions(incident)
     if not found:
         raise InputError(f"incident {incident_id}: no hostile prompts found in its journal")
@@ -214,7 +217,8 @@ def _items(incident: Incident, found: list[Regression], taken: set[str]) -> list
         taken.add(prompt_id)
         item: dict[str, Any] = {
             "id": prompt_id,
-            "description": f"from incident {incident.id} ({regression.source})",
+            "description": f"from incident {incident.id} ({regression.source})"
+            + ("" if incident.verified else " (UNVERIFIED: its journal does not verify)"),
             "prompt": regression.prompt,
             "assert": regression.checks,
         }

@@ -83,15 +83,17 @@ def main(argv: list[str] | None = None) -> int:
         _say("interrupted")
         return ExitStatus.INTERRUPTED
     except typer.TyperException as exc:  # usage errors: bad flag, missing argument
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        else:
-            _say(exc.format_message())
+        _usage(exc)
         return ExitStatus.BAD_INPUT
     except AiirError as exc:
         _say(str(exc))
         return exc.exit_status
+    except OSError as exc:
+        if exc.filename is None:  # not about a path someone gave: a bug or the machine
+            return _crash()
+        # A path given that cannot be used (a file for a folder, no permission, too long a name).
+        _say(f"{_shortened(str(exc.filename))}: {exc.strerror or exc}")
+        return ExitStatus.BAD_INPUT
     except Exception:  # an unexpected crash: write it down, say where, no traceback on screen
         return _crash()
     if result == ExitStatus.INTERRUPTED and not argv_is_walk(argv):
@@ -130,9 +132,32 @@ def run() -> None:
 
 
 def _say(message: str) -> None:
+    """One error for a person: secrets masked, and inert (user-given text in it can move no
+    cursor and set no colour)."""
     from aiir.redact import scrub
+    from aiir.safe import plain
 
-    print(f"aiir: {scrub(message)}", file=sys.stderr)
+    print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
+
+
+def _shortened(path: str, keep: int = 160) -> str:
+    """A path fit for one line of error (a 5,000-character one keeps its two ends)."""
+    return path if len(path) <= keep else f"{path[: keep - 40]}...{path[-37:]}"
+
+
+def _usage(exc: typer.TyperException) -> None:
+    """Click's usage message, made inert like every other error."""
+    import io
+
+    from aiir.safe import plain
+
+    show = getattr(exc, "show", None)
+    if show is None:
+        _say(exc.format_message())
+        return
+    shown = io.StringIO()
+    show(file=shown)
+    sys.stderr.write(plain(shown.getvalue()))
 
 
 def _crash() -> int:

@@ -84,6 +84,7 @@ def run(
     from aiir.canary.report import as_json as runs_json
     from aiir.canary.report import show, write_junit
     from aiir.canary.sweep import SweepOptions, sweep
+    from aiir.cli import flags
     from aiir.environment import Environment, incidents_root
     from aiir.errors import ExitStatus
     from aiir.library import resolve, resolve_one
@@ -98,7 +99,9 @@ def run(
             from rich.console import Console
 
             env.console = Console(highlight=False, stderr=True)
-        env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
+        env.incidents_dir = incidents_root(
+            env.environ, flags.incident_dir(incident_dir), env.workspace
+        )
         files = resolve(suites, ["canaries"])
         runbook = (
             None
@@ -106,11 +109,11 @@ def run(
             else resolve_one(on_fail_run, ["runbooks"], flag="--on-fail-run")
         )
         options = SweepOptions(
-            gateway_urls=_pairs(gateway, "--gateway", "NAME=URL"),
+            gateway_urls=flags.gateway_urls(gateway),
             alert=alert,
             history_dir=history_root(env.environ, history_dir),
             on_fail_run=runbook,
-            inputs=_pairs(set_, "--set", "KEY=VALUE"),
+            inputs=flags.pairs(set_, "--set", "KEY=VALUE"),
             progress=env.console.is_terminal and not _in_ci(env.environ) and not as_json,
         )
         if sandbox:
@@ -150,34 +153,29 @@ def from_incident(
             help="Where incidents are kept (default: ./.aiir/incidents).",
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Read an incident whose journal does not verify (its canaries marked UNVERIFIED).",
+        ),
+    ] = False,
 ) -> int:
     """Turn an incident's hostile prompts into regression canaries in a suite."""
     import os
 
     from aiir.canary.learn import learn
+    from aiir.cli import flags
     from aiir.environment import incidents_root
     from aiir.errors import ExitStatus
     from aiir.workspace import current
 
-    root = incidents_root(os.environ, incident_dir, current(os.environ))
-    added = learn(root, incident, suite)
+    root = incidents_root(os.environ, flags.incident_dir(incident_dir), current(os.environ))
+    added = learn(root, incident, suite, force=force)
     typer.echo(f"{suite}: {len(added)} regression canary(ies) added from {incident}")
     for prompt_id in added:
         typer.echo(f"  {prompt_id}")
     return ExitStatus.OK
-
-
-def _pairs(given: list[str] | None, flag: str, metavar: str) -> dict[str, str]:
-    """NAME=VALUE flags; aiir.run has the same, but importing it loads the runbook engine."""
-    from aiir.errors import InputError
-
-    out: dict[str, str] = {}
-    for pair in given or []:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise InputError(f"{flag} {pair!r}: expected {metavar}")
-        out[name.strip()] = value
-    return out
 
 
 def _in_ci(environ: "Mapping[str, str]") -> bool:

@@ -7,6 +7,8 @@ import typer
 
 if TYPE_CHECKING:
     from aiir.environment import Environment
+    from aiir.incident import Incident
+    from aiir.journal import Anchor
 
 IncidentDir = Annotated[
     Path | None,
@@ -60,16 +62,38 @@ def _answers(given: str | None) -> Path | None:
     return None if given is None else resolve_one(given, ["answers"], flag="--answers")
 
 
-def _environment(
-    incident_dir: Path | None, gateways: list[str] | None = None, **flags: bool
-) -> "Environment":
-    from aiir.environment import Environment, incidents_root
-    from aiir.run import parse_assignments
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Read a journal that does not verify; everything shown is marked UNVERIFIED.",
+    ),
+]
 
-    env = Environment.for_terminal(**flags)
-    env.incidents_dir = incidents_root(env.environ, incident_dir, env.workspace)
-    env.gateway_urls = parse_assignments(gateways or [], "--gateway", "NAME=URL")
+
+def _environment(
+    incident_dir: Path | None, gateways: list[str] | None = None, **overrides: bool
+) -> "Environment":
+    from aiir.cli import flags
+    from aiir.environment import Environment, incidents_root
+
+    folder = flags.incident_dir(incident_dir)
+    urls = flags.gateway_urls(gateways)  # checked before anything is read or sent
+    env = Environment.for_terminal(**overrides)
+    env.incidents_dir = incidents_root(env.environ, folder, env.workspace)
+    env.gateway_urls = urls
     return env
+
+
+def _anchor(incident: "Incident") -> None:
+    """The journal's head, to keep outside it: later it proves nothing was cut or added."""
+    from aiir.journal import anchor_of
+
+    if incident.events and not incident.dry_run:
+        anchor = anchor_of(incident.events)
+        typer.echo(
+            f"journal anchor: {anchor} (keep it; check with: aiir verify {incident.id} --anchor {anchor})"
+        )
 
 
 def run(
@@ -123,6 +147,8 @@ def run(
         env.use_sandbox()
     inputs = parse_assignments(set_ or [], "--set", "KEY=VALUE")
     result = start(path, env, inputs=inputs, answers=answers_path, check_all=check)
+    if result.ended is not None:  # an interrupted walk says it with its resume hint
+        _anchor(result.incident)
     return int(result.exit_status)
 
 
@@ -140,7 +166,10 @@ def resume(
 
     answers_path = _answers(answers)
     env = _environment(incident_dir, gateway, assume_yes=yes)
-    return int(resume_incident(incident, env, answers=answers_path).exit_status)
+    result = resume_incident(incident, env, answers=answers_path)
+    if result.ended is not None:
+        _anchor(result.incident)
+    return int(result.exit_status)
 
 
 def release(
@@ -158,6 +187,7 @@ def release(
 
     env = _environment(incident_dir, gateway, assume_yes=yes)
     result = release_levers(incident, env, lever)
+    _anchor(result)
     still = [r for r in result.needs_release() if lever is None or lever in {r.lever, r.key}]
     if still:
         typer.echo(f"still engaged: {', '.join(r.lever for r in still)}", err=True)
@@ -167,35 +197,82 @@ def release(
 
 def verify(
     incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
+    anchor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:HASH",
+            help="An anchor kept outside the journal (printed at the end of each walk); repeatable.",
+        ),
+    ] = None,
+    anchors: Annotated[
+        Path | None,
+        typer.Option(
+            "--anchors",
+            metavar="FILE",
+            help="A file of anchors, one per line ([INCIDENT] SEQ:HASH).",
+        ),
+    ] = None,
     incident_dir: IncidentDir = None,
 ) -> int:
-    """Check the journal's hash chain and every evidence file's SHA-256."""
+    """Check the journal's hash chain, every evidence file's and runbook copy's SHA-256, and the
+    anchors given."""
     from aiir.errors import ExitStatus
     from aiir.incident import incident_dir as find
+    from aiir.journal import JOURNAL, Anchor, anchor_of, read_events
     from aiir.journal import verify as verify_journal
 
+    given = [Anchor.parse(a, "--anchor") for a in anchor or []]
+    if anchors is not None:
+        given += _anchors_file(anchors, incident)
     env = _environment(incident_dir)
     directory = find(env.incidents_dir, incident)
-    problems = verify_journal(directory)
+    problems = verify_journal(directory, given)
     for problem in problems:
-        typer.echo(f"{directory / 'journal.jsonl'}: {problem}", err=True)
+        typer.echo(f"{directory / JOURNAL}: {problem}", err=True)
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED
-    from aiir.journal import read_events
-
-    events, _ = read_events(directory / "journal.jsonl")
+    events, _ = read_events(directory / JOURNAL)
     typer.echo(f"{incident}: journal chain and evidence intact")
-    # Lines cut from the end leave a valid chain: compare this anchor with one kept elsewhere.
-    typer.echo(f"anchor: {len(events)} events, last hash {events[-1].hash}")
+    if given:
+        newest = max(given, key=lambda a: a.seq)
+        typer.echo(
+            f"anchors: {len(set(given))} given, each matches; the newest ({newest}) covers every line"
+        )
+    typer.echo(f"anchor: {anchor_of(events)}")
     return ExitStatus.OK
+
+
+def _anchors_file(path: Path, incident: str) -> "list[Anchor]":
+    """``SEQ:HASH`` per line, or ``INCIDENT SEQ:HASH`` (lines of other incidents are skipped);
+    blank lines and ``#`` comments are ignored."""
+    from aiir.errors import InputError
+    from aiir.journal import Anchor
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"--anchors {path}: cannot read it: {reason}") from None
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) == 2 and words[0] != incident:
+            continue
+        found.append(Anchor.parse(words[-1] if len(words) <= 2 else line, f"{path}:{number}:"))
+    if not found:
+        raise InputError(f"--anchors {path}: no anchor of {incident} in it")
+    return found
 
 
 def incidents(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     incident_dir: IncidentDir = None,
 ) -> None:
-    """List incidents, newest first."""
+    """List incidents, newest first; one whose journal does not verify is marked TAMPERED."""
     from aiir.report import incidents_table
 
     env = _environment(incident_dir)
@@ -206,14 +283,17 @@ def show(
     incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     aware_at: AwareAt = None,
+    force: Force = False,
     incident_dir: IncidentDir = None,
 ) -> None:
-    """One incident: timeline, answers, levers, evidence, regulatory clocks."""
+    """One incident: timeline, answers, levers, evidence, regulatory clocks (verified first)."""
     from aiir.report import show_incident
     from aiir.reporting import parse_aware_at
 
     env = _environment(incident_dir)
-    show_incident(env, incident, as_json=as_json, aware_at=parse_aware_at(aware_at or []))
+    show_incident(
+        env, incident, as_json=as_json, aware_at=parse_aware_at(aware_at or []), force=force
+    )
 
 
 def report(
@@ -233,26 +313,33 @@ def report(
         typer.Option("--out", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     ] = None,
     aware_at: AwareAt = None,
+    force: Force = False,
     incident_dir: IncidentDir = None,
 ) -> None:
-    """Render a post-mortem, status update, customer or regulator notice from the journal."""
+    """Render a post-mortem, status update, customer or regulator notice from the journal
+    (verified first)."""
+    from aiir.cli import flags
+    from aiir.errors import InputError
     from aiir.incident import load_incident
     from aiir.redact import scrub
     from aiir.reporting import parse_aware_at, render_report, write
-
-    env = _environment(incident_dir)
-    record = load_incident(env.incidents_dir, incident)
     from aiir.safe import plain
 
+    flags.out_file(out)  # before anything is read: a wrong --out costs nothing
+    env = _environment(incident_dir)
+    record = load_incident(env.incidents_dir, incident, force=force)
     rendered = render_report(
         record, template, env.workspace, env.clock.now(), parse_aware_at(aware_at or [])
     )
     text = plain(scrub(rendered))  # answers and replies quoted in it are hostile data
     if out is None:
         typer.echo(text)
-    else:
+        return
+    try:
         write(out, text)
-        typer.echo(f"wrote {out}", err=True)
+    except OSError as exc:
+        raise InputError(f"--out {out}: cannot write it: {exc.strerror}") from None
+    typer.echo(f"wrote {out}", err=True)
 
 
 def flag(
@@ -307,6 +394,8 @@ def flag(
             f"{report.id}.json", as_attachment_bytes(report), f"human report: {what}", "aiir flag"
         )
         result = start(runbook, env, answers=answers_path, attachments=[attachment])
+        if result.ended is not None:
+            _anchor(result.incident)
         return int(result.exit_status) or int(status)
     return int(status)
 
@@ -321,8 +410,11 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
 ) -> None:
     """Lay out a workspace as the 90-day plan: config, inventory, team, runbooks, drills, CI."""
+    from aiir.errors import InputError
     from aiir.scaffold import init as scaffold
 
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"{directory}: exists and is not a directory; name a new or empty folder")
     written = scaffold(directory, force=force)
     typer.echo(f"wrote {len(written)} files into {directory}")
     typer.echo(

@@ -1,0 +1,72 @@
+"""Flags several commands share, checked before anything runs: ``NAME=VALUE`` pairs, gateway
+overrides and the folder incidents are kept in.
+
+Light on purpose (no engine, no HTTP client): the canary commands use it too.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiir.errors import InputError
+
+_GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")  # a runbook's gateway ids (a slug)
+
+
+def pairs(given: list[str] | None, flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
+    """``["a=1", "b=2"]``; a pair without '=' or without a name is a usage error, which names
+    the form as the flag's help does (``metavar``)."""
+    out: dict[str, str] = {}
+    for pair in given or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f"{flag} {pair[:200]!r}: expected {metavar}")
+        out[name.strip()] = value
+    return out
+
+
+def gateway_urls(given: list[str] | None, flag: str = "--gateway") -> dict[str, str]:
+    """``--gateway NAME=URL`` overrides. An empty URL (an unset shell variable: ``gw=$URL``)
+    is refused: ignored, the runbook's own URL would get the gateway's admin key instead."""
+    urls = pairs(given, flag, "NAME=URL")
+    for name, url in urls.items():
+        if not _GATEWAY_NAME.match(name):
+            raise InputError(
+                f"{flag} {name[:100]!r}: not a gateway name (lowercase, digits, - and _)"
+            )
+        if not url.strip():
+            raise InputError(
+                f"{flag} {name}=: no URL after '=' (an unset shell variable?); nothing was sent"
+            )
+        if not _is_http(url):
+            raise InputError(f"{flag} {name}={url[:200]!r}: not an http(s) URL")
+    return urls
+
+
+def _is_http(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme in {"http", "https"} and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+
+
+def incident_dir(flag: Path | None) -> Path | None:
+    """``--incident-dir``: a directory, or one to be made; never a file."""
+    if flag is not None and flag.exists() and not flag.is_dir():
+        raise InputError(f"--incident-dir {flag}: not a directory")
+    return flag
+
+
+def out_file(path: Path | None, flag: str = "--out") -> Path | None:
+    """A file to write: not a directory, and not under a file."""
+    if path is None:
+        return None
+    if path.is_dir():
+        raise InputError(f"{flag} {path}: is a directory; name a file")
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise InputError(f"{flag} {path}: {folder} is a file, not a folder")
+    return path
