@@ -176,7 +176,9 @@ def walk_once(runbook: Path, answers: dict[str, Any], root: Path) -> tuple[float
 
 def append_times(root: Path, count: int) -> list[float]:
     """Seconds of ``count`` fsync'd appends of a typical event (an answer), in ``root``."""
-    journal = Journal(root / "append-bench", "bench", lambda: "2026-01-01T00:00:00.000Z", str)
+    # A journal of its own each time: a Journal never appends to one it has not read.
+    directory = Path(tempfile.mkdtemp(prefix="append-bench-", dir=root))
+    journal = Journal(directory, "bench", lambda: "2026-01-01T00:00:00.000Z", str)
     data = {"runbook": "bench", "node": "n0", "key": "n0", "value": "yes"}
     times = []
     for _ in range(count):
