@@ -412,10 +412,10 @@ def load_incident(root: Path, incident_id: str, *, force: bool = False) -> Incid
             f"nothing is read from it (details: aiir verify {incident_id}; --force reads it "
             "anyway, marked UNVERIFIED)"
         )
-    if not incident.started_at:
+    if not incident.started_at:  # line 1 did not verify: only a journal opened can be read
         raise JournalBroken(
-            f"{directory / JOURNAL}: {incident.problems[0] if incident.problems else ''}: "
-            "no incident.opened event is left to read, even with --force"
+            f"{directory / JOURNAL}: {incident.problems[0]}: its incident.opened line is not "
+            "readable, so there is nothing to show, even with --force"
         )
     return incident
 

@@ -396,3 +396,14 @@ def test_the_slack_updates_anchor_is_one_verify_takes(incident: Path, capsys: Ca
     update = aiir(capsys, incident, "report", incident.name, "--template", "slack-update").out
     (anchor,) = re.findall(r"_Journal anchor: `(\d+:[0-9a-f]{16})`_", update)
     assert aiir(capsys, incident, "verify", incident.name, "--anchor", anchor).status == 0
+
+
+def test_forced_reading_needs_the_opening_line(incident: Path, capsys: Capture) -> None:
+    journal = incident / JOURNAL
+    journal.write_bytes(b"{not json\n" + journal.read_bytes().split(b"\n", 1)[1])
+    ran = aiir(capsys, incident, "show", incident.name, "--force")
+    assert ran.status == 1
+    assert ran.err == (
+        f"aiir: {journal}: line 1: not a journal event (JSONDecodeError): its incident.opened "
+        "line is not readable, so there is nothing to show, even with --force\n"
+    )
