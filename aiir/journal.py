@@ -10,7 +10,7 @@ changed file is detected too, and so are the runbook copies the incident walks (
 
 A chain alone cannot tell lines cut from its end, or lines forged onto it, from an incident that
 simply stopped there. An *anchor* (``SEQ:HASH`` of the head, printed at the end of each walk and
-sent with each external message) kept outside the journal settles that: ``verify`` checks every
+carried by the Slack update) kept outside the journal settles that: ``verify`` checks every
 anchor given, and names the lines no anchor covers.
 """
 

@@ -157,6 +157,26 @@ def test_removing_the_first_line_is_detected(incident: Path) -> None:
     assert problems[1] == f"line 1: does not follow line 0 {OUT_OF_CHAIN}"
 
 
+def test_a_journal_rechained_without_its_opening_line_is_named(incident: Path) -> None:
+    """Renumbered and rehashed, the rest chains from the genesis: only its type gives it away."""
+    rest = records(incident)[1:]
+    for seq, record in enumerate(rest, start=1):
+        record["seq"] = seq
+    rewrite(incident, rechain(rest, 0))
+    assert verify(incident) == [
+        f"line 1: {rest[0]['type']} where incident.opened opens the journal"
+    ]
+
+
+def test_a_second_opening_line_rechained_in_is_named(incident: Path) -> None:
+    events = records(incident)
+    events.insert(3, {**events[0], "seq": 4})
+    for seq, record in enumerate(events[4:], start=5):
+        record["seq"] = seq
+    rewrite(incident, rechain(events, 3))
+    assert verify(incident) == ["line 4: incident.opened where the incident is open"]
+
+
 def test_an_inserted_line_is_named(incident: Path) -> None:
     number = line_of(incident, "lever.engaged")
     inserted = lines(incident)
