@@ -294,7 +294,7 @@ def test_dry_run_needs_no_secret(
         (["--gateway", "gateway"], "--gateway 'gateway': expected NAME=URL"),
         (
             ["--gateway", "gateway=ftp://127.0.0.1/"],
-            "gateway 'gateway': 'ftp://127.0.0.1/' is not an http(s) URL",
+            "--gateway gateway='ftp://127.0.0.1/': not an http(s) URL",
         ),
     ],
     ids=[
