@@ -151,6 +151,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "snapshot": inside(SNAPSHOT_DIR),
         "snapshot_sha256": hex64,
         "drill": FLAG,
+        "exercise": MAYBE_TEXT,  # decides that a resume goes on against the simulated gateway
         "dry_run": FLAG,
     },
     "severity.changed": {"from": TEXT, "to": TEXT},

@@ -525,6 +525,11 @@ ODD: dict[str, tuple[str, Change, str]] = {
         _set_data("gateways", {"gw": ["http://x"]}),
         "incident.opened data.gateways is an object holding a list",
     ),
+    "an exercise that is not a name": (
+        "incident.opened",
+        _set_data("exercise", ["drill"]),
+        "incident.opened data.exercise is a list, not a string or null",
+    ),
     "a snapshot outside the incident": (
         "incident.opened",
         _set_data("snapshot", "/etc/passwd"),
