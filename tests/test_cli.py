@@ -312,22 +312,6 @@ def test_an_incident_dir_with_a_5000_character_name_is_one_short_line(odd: Odd) 
     assert len(line) < 250
 
 
-def test_init_on_an_existing_file_is_one_line(odd: Odd) -> None:
-    target = odd.root / "a-file"
-    status, out, err = odd.aiir("init", str(target))
-    assert (status, out) == (2, "")
-    assert one_line(err) == (
-        f"aiir: {target}: exists and is not a directory; name a new or empty folder\n"
-    )
-    assert target.read_text() == "not a folder\n"
-
-
-def test_init_under_a_file_is_one_line(odd: Odd) -> None:
-    status, _, err = odd.aiir("init", str(odd.root / "a-file" / "workspace"))
-    assert status == 2
-    assert one_line(err) == f"aiir: {odd.root / 'a-file' / 'workspace'}: Not a directory\n"
-
-
 @pytest.mark.parametrize("command", ["run", "resume", "release"])
 def test_an_empty_gateway_url_is_refused_and_the_key_goes_nowhere(odd: Odd, command: str) -> None:
     """``--gateway gw=$UNSET``: the runbook's own URL must not get the master key instead."""

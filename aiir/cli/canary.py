@@ -102,6 +102,7 @@ def run(
         env.incidents_dir = incidents_root(
             env.environ, flags.incident_dir(incident_dir), env.workspace
         )
+        urls = flags.gateway_urls(gateway)  # before any suite is read: a wrong flag costs nothing
         files = resolve(suites, ["canaries"])
         runbook = (
             None
@@ -109,7 +110,7 @@ def run(
             else resolve_one(on_fail_run, ["runbooks"], flag="--on-fail-run")
         )
         options = SweepOptions(
-            gateway_urls=flags.gateway_urls(gateway),
+            gateway_urls=urls,
             alert=alert,
             history_dir=history_root(env.environ, history_dir),
             on_fail_run=runbook,

@@ -410,11 +410,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
 ) -> None:
     """Lay out a workspace as the 90-day plan: config, inventory, team, runbooks, drills, CI."""
-    from aiir.errors import InputError
     from aiir.scaffold import init as scaffold
 
-    if directory.exists() and not directory.is_dir():
-        raise InputError(f"{directory}: exists and is not a directory; name a new or empty folder")
     written = scaffold(directory, force=force)
     typer.echo(f"wrote {len(written)} files into {directory}")
     typer.echo(
