@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from aiir.errors import InputError
-from aiir.templating import environment, render
+from aiir.templating import environment, references, render
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
     from aiir.formats.common import Gateway
@@ -31,6 +31,11 @@ MAX_RETRY_AFTER = 30.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 2
 _ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # visible ASCII, spaces and tabs
+NOT_SENDABLE = (
+    "not sent: the request is not valid HTTP (a header or the URL holds a character HTTP cannot "
+    "carry)"
+)
 _SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "cookie", "x-litellm-api-key"}
 )
@@ -145,16 +150,55 @@ def resolve_endpoint(
 ) -> Endpoint:
     """Base URL (an override wins) and headers of a declared gateway."""
     base = url or (render(gateway.url, context, f"gateways.{name}.url") if gateway.url else "")
+    base = base.strip()
     if not base:
         raise InputError(f"gateway {name!r} has no URL: pass --gateway {name}=URL")
-    parsed = httpx2.URL(base)
+    try:
+        parsed = httpx2.URL(base)
+    except httpx2.InvalidURL as exc:
+        raise InputError(f"gateway {name!r}: its URL is not valid ({exc})") from None
     if parsed.scheme not in {"http", "https"} or not parsed.host:
-        raise InputError(f"gateway {name!r}: {base!r} is not an http(s) URL")
+        # Only scheme, host and port are quoted back: the URL may come from a variable, and its
+        # userinfo, path or query may hold a credential.
+        if not parsed.scheme:
+            raise InputError(f"gateway {name!r}: its URL has no scheme (http:// or https://)")
+        port = f":{parsed.port}" if parsed.port else ""
+        origin = f"{parsed.scheme}://{parsed.host}{port}"
+        raise InputError(f"gateway {name!r}: {origin!r} is not an http(s) URL")
+    where = f"gateways.{name}.headers"
     headers = {
-        key: render(value, context, f"gateways.{name}.headers.{key}")
+        key: checked_header(key, render(value, context, f"{where}.{key}"), value, where)
         for key, value in gateway.headers.items()
     }
     return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
+
+
+def checked_header(key: str, value: str, template: str | None, where: str) -> str:
+    """A header value as HTTP carries it: surrounding blanks dropped; a line break, another
+    control character or a non-ASCII character is refused before anything is sent, naming the
+    header and the variables it was made from (never the value, which may be a secret)."""
+    value = value.strip(" \t")
+    if _HEADER_VALUE.fullmatch(value):
+        return value
+    if any(ch in value for ch in "\r\n"):
+        problem = "contains a line break"
+    elif not value.isascii():
+        problem = "contains a non-ASCII character, which HTTP headers cannot carry"
+    else:
+        problem = "contains a control character"
+    read = _read_by(template) if template else []
+    source = f" (made from {', '.join(read)})" if read else ""
+    raise RequestRefused(
+        f"{where}.{key}: the value of header {key}{source} {problem}; nothing was sent"
+    )
+
+
+def _read_by(template: str) -> list[str]:
+    try:
+        found = references(template)
+    except InputError:
+        return []
+    return sorted({f"{r.namespace}.{r.name}" if r.name else r.namespace for r in found})
 
 
 def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
@@ -226,8 +270,12 @@ def build_call(
         path = text(request.path or "/", "path")
         query, headers, body_json, body = {}, {}, None, None
     query.update({k: text(v, f"query.{k}") for k, v in request.query.items()})
+    sources = {**(action.headers if action else {}), **request.headers}
     headers = {**endpoint.headers, **headers}
     headers.update({k: text(v, f"headers.{k}") for k, v in request.headers.items()})
+    # The gateway's own headers were checked when it was resolved; the rest are checked here.
+    for key in [k for k in headers if k in sources or k not in endpoint.headers]:
+        headers[key] = checked_header(key, headers[key], sources.get(key), f"{where}.headers")
     if request.json_ is not None:
         body_json = render_value(request.json_, context, f"{where}.json")
     if request.body is not None:
@@ -394,6 +442,8 @@ class Sender:
         exchange = _Exchange(self.client, call, self.max_body)
         outcome = exchange.run()
         if isinstance(outcome, Reply):
+            if outcome.reason == NOT_SENDABLE:
+                return outcome, None  # nothing went out, and a second try would fail alike
             return outcome, 0.0  # no answer at all: worth another try
         status, headers, body, size = outcome
         reply = judge(call, status, headers, body, size)
@@ -438,6 +488,9 @@ class _Exchange:
                 body, size = self._read(response)
                 headers = {k.lower(): v for k, v in response.headers.items()}
                 self.result = (response.status_code, headers, body, size)
+        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
+            # Refused on this side before anything went out: a second try would fail alike.
+            self.result = Reply(False, None, NOT_SENDABLE)
         except (httpx2.ConnectTimeout, httpx2.PoolTimeout):  # never reached the gateway
             self.result = Reply(False, None, f"timed out connecting after {call.timeout:g}s")
         except httpx2.TimeoutException:

@@ -13,6 +13,7 @@ from typing import Any
 
 from aiir.errors import InputError
 from aiir.journal import JOURNAL, Event, JournalBroken, file_problems, read_events
+from aiir.redact import MASK
 
 # "unknown": the run stopped after the request may have gone out, with no probe to tell.
 NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective", "unknown"})
@@ -214,7 +215,9 @@ def _opened(incident: Incident, event: Event) -> None:
     incident.category = data.get("category")
     incident.tags = data.get("tags", {})
     incident.inputs = data.get("inputs", {})
-    incident.gateways = data.get("gateways", {})
+    # A URL that held a declared secret was masked in the journal: resume and release then use
+    # the runbook's own URL again (rendered from the environment), never the masked text.
+    incident.gateways = {n: u for n, u in data.get("gateways", {}).items() if MASK not in u}
     incident.snapshot = data.get("snapshot", "")
 
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiir.errors import AiirError, InputError
 from aiir.events import SNAPSHOT_DIR, file_refs, shape_problem
+from aiir.redact import mask_data
 
 if TYPE_CHECKING:
     from aiir.lock import IncidentLock
@@ -160,7 +161,7 @@ class Journal:
     def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
         """Write one event durably and return it."""
         prev = self.events[-1].hash if self.events else GENESIS
-        clean = json.loads(self.scrub(json.dumps(data, ensure_ascii=False, default=str)))
+        clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
         body = {
             "seq": len(self.events) + 1,
             "ts": self.now(),
@@ -192,10 +193,13 @@ class Journal:
 
     def _store(self, relative: str, content: bytes) -> tuple[str, str]:
         digest = hashlib.sha256(content).hexdigest()
-        if self.persist:
+        if self.persist:  # private as the journal: it holds user prompts and key hashes
             target = self.directory / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with open(target, "wb") as handle:
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target.parent.chmod(0o700)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            with os.fdopen(os.open(target, flags, 0o600), "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)  # a file that was there keeps no wider mode
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import httpx2
 
 from aiir.errors import InputError
-from aiir.redact import scrub
+from aiir.redact import mask_data, scrub
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 STATUSPAGE_URL = "https://api.statuspage.io"
@@ -35,6 +35,22 @@ EventAction = Literal["trigger", "acknowledge", "resolve"]
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
 StatuspageStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 StatuspageImpact = Literal["none", "minor", "major", "critical"]
+
+# The one map from an aiir severity to PagerDuty's, for runbook pages and canary alerts alike
+# (docs/notifications.md).
+PAGERDUTY_SEVERITY: dict[str, PagerDutySeverity] = {
+    "SEV1": "critical",
+    "SEV2": "error",
+    "SEV3": "warning",
+    "SEV4": "info",
+    "SEV5": "info",
+}
+_PRINTABLE_ASCII = frozenset(map(chr, range(0x20, 0x7F)))
+
+
+def pagerduty_severity(severity: str) -> PagerDutySeverity:
+    """PagerDuty's severity for an aiir one (``info`` for anything unknown)."""
+    return PAGERDUTY_SEVERITY.get(severity, "info")
 
 
 @dataclass(frozen=True)
@@ -128,10 +144,17 @@ class Notifier:
         self.backoff = backoff
 
     def secret(self, variable: str, what: str) -> str:
-        """The value of ``variable``; a clear error when it is unset."""
-        value = self.environ.get(variable, "")
+        """The value of ``variable``, surrounding whitespace dropped (a mounted secret file often
+        ends in a newline); a clear error when it is unset, or holds what no key, token or URL
+        can (a line break inside, a non-ASCII character): such a value would fail on the wire."""
+        value = self.environ.get(variable, "").strip()
         if not value:
             raise InputError(f"{what}: environment variable {variable} is not set")
+        if not set(value) <= _PRINTABLE_ASCII:
+            raise InputError(
+                f"{what}: environment variable {variable} holds a line break, a control or a "
+                "non-ASCII character, which no key or URL can; nothing was sent"
+            )
         return value
 
     # --- PagerDuty Events API v2 -------------------------------------------------------------
@@ -274,7 +297,7 @@ class Notifier:
             "method": method,
             "url": mask(url),
             "headers": dict.fromkeys(headers, "***"),
-            "json": json.loads(mask(json.dumps(body, ensure_ascii=False))),
+            "json": mask_data(body, mask),
         }
         return Delivery(
             channel=channel,
@@ -291,6 +314,10 @@ class Notifier:
             response = self.client.request(
                 method, url, json=body, headers=dict(headers), timeout=self.timeout
             )
+        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
+            # Refused on this side before anything went out: trying again would fail alike.
+            reason = "not sent: the URL or a header holds a character HTTP cannot carry"
+            return _Attempted(None, "", reason, None)
         except httpx2.TransportError as exc:
             reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
             return _Attempted(None, "", f"no answer: {reason}", 0.0)

@@ -1,13 +1,30 @@
-"""Secrets never surface: text bound for a terminal, journal, report or log passes through here."""
+"""Secrets never surface: text bound for a terminal, journal, report or log passes through here.
+
+A secret rarely leaves in the spelling it was given. A reply body holds it JSON-escaped, an error
+page echoes it percent-encoded from a query string or HTML-escaped, a Basic auth header carries it
+in base64, a Python error quotes it as ``b'...\\n'``, a 404 names the webhook path that holds it.
+:func:`spellings` lists every such form of one secret, and :func:`mask` replaces each one.
+Data is masked string by string (:func:`mask_data`) before it is encoded as JSON, so no form is
+missed for being escaped in the encoded text.
+"""
 
 from __future__ import annotations
 
+import base64
+import functools
+import html
+import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 MASK = "***"
 MIN_SECRET = 4  # shorter values would mask ordinary words
+# Base64 runs and URL path segments shorter than this turn up by chance in ordinary text and in
+# hex digests (which the journal must keep intact): masking them would damage more than it hides.
+MIN_RUN = 8
 
 _PATTERNS = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{8,})"  # OpenAI / LiteLLM style keys
@@ -16,7 +33,26 @@ _PATTERNS = re.compile(
     r"|(?:(?<=GenieKey )[A-Za-z0-9\-]{8,})"
     r"|(?:(?<=OAuth )[A-Za-z0-9._\-]{8,})"
 )
+# ``scheme://user:password@host``: credentials in any URL, declared or not.
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK|ROUTING", re.I)
+_PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")  # "services", "incoming-webhook"
+_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+_URLSAFE = str.maketrans("+/", "-_")
+
+# The declared secrets this command has read (see :func:`declare`): the last line of defence for
+# messages that reach the user without passing a walk, such as a crash log or a usage error.
+_declared: set[str] = set()
+
+
+def declare(values: Iterable[str]) -> None:
+    """Remember declared secret values, so :func:`scrub` without ``secrets`` masks them too."""
+    _declared.update(v for v in values if len(v.strip()) >= MIN_SECRET)
+
+
+def forget() -> None:
+    """Start a command afresh (the CLI calls this for each command it runs)."""
+    _declared.clear()
 
 
 def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[str]:
@@ -30,13 +66,130 @@ def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = True) -> str:
-    """``text`` with known secret values masked, and secret-looking tokens too (``patterns``).
+    """``text`` with known secret values masked in every spelling, URL credentials masked, and
+    secret-looking tokens too (``patterns``).
 
-    The journal masks only the exact values of declared secrets: an attacker's key typed in as an
-    input must stay in it, or the lever that blocked it could never be released.
+    Without ``secrets``: the secret-looking environment variables and the declared secrets this
+    command has read. The journal masks only the exact values of declared secrets (no
+    ``patterns``): an attacker's key typed in as an input must stay in it, or the lever that
+    blocked it could never be released.
     """
-    values = secret_values(os.environ) if secrets is None else set(secrets)
-    for value in sorted(values, key=len, reverse=True):
-        if len(value) >= MIN_SECRET:
-            text = text.replace(value, MASK)
+    values = secret_values(os.environ) | _declared if secrets is None else secrets
+    text = _USERINFO.sub(rf"\g<scheme>{MASK}@", mask(text, values))
     return _PATTERNS.sub(MASK, text) if patterns else text
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every spelling of every secret replaced by :data:`MASK`."""
+    for spelling in _ordered(frozenset(secrets)):
+        if spelling in text:
+            text = text.replace(spelling, MASK)
+    return text
+
+
+def mask_data(value: Any, clean: Callable[[str], str]) -> Any:
+    """JSON-like ``value`` with ``clean`` applied to every string in it (keys too), before it is
+    encoded: masking encoded JSON would look for secrets in their escaped form. Values JSON cannot
+    hold become strings, as ``json.dumps(default=str)`` would make them."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {clean(str(k)): mask_data(v, clean) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_data(v, clean) for v in value]
+    return clean(str(value))
+
+
+@functools.lru_cache(maxsize=256)
+def _ordered(secrets: frozenset[str]) -> tuple[str, ...]:
+    """Every spelling of ``secrets``, longest first (so a longer form is masked whole)."""
+    found: set[str] = set()
+    for secret in secrets:
+        found |= spellings(secret)
+    return tuple(sorted(found, key=lambda s: (-len(s), s)))
+
+
+@functools.lru_cache(maxsize=1024)
+def spellings(secret: str) -> frozenset[str]:
+    """Every form ``secret`` may take on its way out; empty for values too short to mask.
+
+    The value as given and stripped of surrounding whitespace; for a URL also its userinfo,
+    password, path, path suffixes, token-like path segments and query values. Each of them raw,
+    JSON-escaped (also twice, and with ``\\uXXXX``), as Python's ``repr`` of the text and of its
+    UTF-8 bytes, HTML-escaped, percent-encoded (``quote``, ``quote_plus``, either case of hex) and
+    as the base64 runs it produces at each of the three byte alignments (standard and URL-safe).
+    """
+    cores = {secret, secret.strip()} | _url_parts(secret.strip())
+    found: set[str] = set()
+    for core in cores:
+        if len(core) >= MIN_SECRET:
+            found |= _encodings(core)
+    return frozenset(s for s in found if len(s) >= MIN_SECRET)
+
+
+def _encodings(value: str) -> set[str]:
+    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    forms = {
+        value,
+        escaped,
+        json.dumps(value)[1:-1],
+        json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
+        repr(value)[1:-1],
+        repr(value.encode())[2:-1],  # "Illegal header value b'...\n'"
+        html.escape(value),
+        html.escape(value, quote=False),
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        urllib.parse.quote_plus(value, safe="/"),
+    }
+    forms |= {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
+    return forms | _base64_runs(value)
+
+
+def _base64_runs(value: str) -> set[str]:
+    """The base64 characters that depend on ``value`` alone, wherever it sits in an encoded
+    stream: ``value`` starting 0, 1 or 2 bytes into a 3-byte group (a Basic auth header holds
+    ``user:password``, so the password starts at any offset)."""
+    data = value.encode()
+    runs: set[str] = set()
+    for shift in range(3):
+        chunk = data[shift:]
+        chunk = chunk[: len(chunk) - len(chunk) % 3]
+        encoded = base64.b64encode(chunk).decode()
+        if len(encoded) >= MIN_RUN:
+            runs |= {encoded, encoded.translate(_URLSAFE)}
+    return runs
+
+
+def _url_parts(value: str) -> set[str]:
+    """The parts of a URL secret that identify it on their own (a webhook's token path, a
+    password in the userinfo), each also percent-decoded."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+    except ValueError:
+        return set()
+    if not parts.scheme or not parts.netloc or any(c.isspace() for c in value):
+        return set()
+    found: set[str] = set()
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        user, _, password = userinfo.partition(":")
+        found |= {userinfo, password} | ({user} if _token_like(user) else set())
+    path = parts.path.strip("/")
+    segments = [s for s in path.split("/") if s]
+    for index in range(len(segments)):
+        suffix = "/".join(segments[index:])
+        if index < len(segments) - 1 or _token_like(suffix):  # two segments or a token
+            found |= {suffix, "/" + suffix}
+    found |= {s for s in segments if _token_like(s)}
+    if parts.query:
+        found.add(parts.query)
+        found |= {v for _, v in urllib.parse.parse_qsl(parts.query)}
+    return found | {urllib.parse.unquote(f) for f in found}
+
+
+def _token_like(text: str) -> bool:
+    return len(text) >= MIN_RUN and not _PLAIN_WORD.fullmatch(text)

@@ -27,7 +27,7 @@ from aiir.journal import Event, Journal
 from aiir.library import data_dir, parse, profile_dirs, profiles, profiles_in
 from aiir.loader import Document, load_file
 from aiir.lock import IncidentLock
-from aiir.redact import MIN_SECRET, scrub
+from aiir.redact import MIN_SECRET, declare, scrub
 from aiir.schema import CallNode, ChecklistNode, ConfirmNode, InputNode, Node, QuestionNode, Runbook
 from aiir.templating import render
 
@@ -280,9 +280,10 @@ def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -
     """
     values: dict[str, str] = {}
     missing: list[str] = []
+    declare(environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ)
     for name, spec in runbook.env.items():
         if name in environ:
-            values[name] = environ[name]
+            values[name] = environ[name].strip()  # a mounted secret file often ends in "\n"
         elif spec.required and not dry_run:
             missing.append(f"{name} ({spec.description})")
         else:

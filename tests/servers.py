@@ -3,6 +3,8 @@ and serves scripted faults. Used by the run/resume/fault tests; started and stop
 
 from __future__ import annotations
 
+import base64
+import html
 import json
 import threading
 import time
@@ -11,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 @dataclass
@@ -194,6 +196,94 @@ def serve_gateway(state: Gateway | None = None) -> Iterator[tuple[str, Gateway]]
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", gateway
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# --- an echoing gateway --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One request as the echoing gateway received it."""
+
+    method: str
+    target: str  # path and query string exactly as sent
+    headers: dict[str, str]
+    body: bytes
+
+
+def echo_reply(heard: Heard) -> tuple[int, str, bytes]:
+    """What a careless service says back: everything it was sent, in the spellings it comes in.
+
+    A Slack webhook path gets Slack's 404 naming the path; a PagerDuty event is refused with its
+    body quoted; a path with ``/missing`` gets an HTML error page echoing the path, query and
+    headers; any other request gets JSON repeating its path, raw query string, decoded query,
+    headers (also in base64) and body.
+    """
+    parts = urlsplit(heard.target)
+    if parts.path.startswith("/services/"):
+        return 404, "text/plain", f"no_service: no incoming webhook at {parts.path}".encode()
+    text = heard.body.decode("utf-8", errors="replace")
+    if parts.path.endswith("/v2/enqueue"):
+        refusal = {"status": "invalid event", "message": "Event object is invalid", "got": text}
+        return 400, "application/json", json.dumps(refusal).encode()
+    if "/missing" in parts.path:
+        lines = "\n".join(f"{k}: {v}" for k, v in heard.headers.items())
+        page = (
+            f"<html><body><h1>404 Not Found</h1><p>{html.escape(heard.target)} was not found "
+            f"on this server.</p><pre>{html.escape(lines)}</pre></body></html>"
+        )
+        return 404, "text/html", page.encode()
+    echoed = {
+        "method": heard.method,
+        "path": parts.path,
+        "query": parts.query,
+        "args": parse_qs(parts.query),
+        "headers": heard.headers,
+        "headers_b64": {
+            k: base64.b64encode(v.encode("latin-1")).decode() for k, v in heard.headers.items()
+        },
+        "body": text,
+    }
+    return 200, "application/json", json.dumps(echoed).encode()
+
+
+@contextmanager
+def serve_echo() -> Iterator[tuple[str, list[Heard]]]:
+    """Start the echoing gateway on a free loopback port; yields its URL and what it heard."""
+    heard: list[Heard] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Heard(
+                self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
+            )
+            heard.append(request)
+            status, kind, data = echo_reply(request)
+            self.send_response(status)
+            self.send_header("content-type", kind)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", heard
     finally:
         server.shutdown()
         server.server_close()

@@ -9,10 +9,13 @@ harm and looks at every byte that came out.
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import json
 import re
 import secrets
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,15 +24,17 @@ import httpx2
 import pytest
 from rich.console import Console
 
+from aiir import redact
 from aiir.cli import main
 from aiir.environment import Environment
 from aiir.errors import InputError
-from aiir.gateway import Endpoint, RequestRefused, join_url
+from aiir.gateway import Call, Endpoint, RequestRefused, Sender, checked_header, join_url
 from aiir.incident import load_incident
+from aiir.journal import Journal
 from aiir.prompter import Check, Option
 from aiir.run import start
 from aiir.templating import TemplateFailure, render
-from tests.helpers import where, write
+from tests.helpers import minimal_runbook, where, write
 from tests.runs import (
     DRILL_ANSWERS,
     MASTER_KEY,
@@ -314,6 +319,394 @@ def test_an_error_message_never_carries_a_declared_secret(
     assert ADMIN_AUTH not in screen
     journal = tmp_path / "incidents" / only_incident(tmp_path / "incidents") / "journal.jsonl"
     assert ADMIN_AUTH.encode() not in journal.read_bytes()
+
+
+# --- every spelling of a secret --------------------------------------------------------------
+
+# Planted secrets of every awkward shape, each holding one session-unique token: wherever any
+# part of a secret survives unmasked, the token shows (base64 hides it: checked apart).
+TOKEN = secrets.token_hex(8)
+PLANTS = {
+    "PLANT_QUOTED": f"q\"{TOKEN}\\back's",  # quotes and a backslash: escaped in JSON
+    "PLANT_NEWLINE": f"nl-{TOKEN}-k8s\n",  # as Kubernetes mounts it
+    "PLANT_PLUS": f"p+{TOKEN}/x=y+z==",  # percent-encoded in a query string: %2B%2F%3D
+    "PLANT_UNICODE": f"ü-{TOKEN}-pässwörd",  # \u00fc in JSON, %C3%BC in a URL
+}
+SLACK_HOOK = f"/services/T0AAA/B0BBB/slk{TOKEN}"
+ROUTING = f'rk"{TOKEN}\\+/='
+
+
+def gateway_url(echo: str) -> str:
+    """Credentials in the userinfo (sent as a Basic auth header) and a token in the path."""
+    return echo.replace("http://", f"http://ops:pw-{TOKEN}@") + f"/base/tok{TOKEN}x"
+
+
+def spellings_runbook() -> dict[str, Any]:
+    """Sends every planted secret (headers, query, path, JSON body, the gateway URL) to a
+    gateway that echoes it back in bodies and error pages, saves an echo and shows it in the
+    messages and the summary."""
+    plus = {"q": "{{ env.PLANT_PLUS }}"}
+    return {
+        "aiir": 1,
+        "id": "spellings",
+        "title": "Secrets in every spelling",
+        "owner": "security",
+        "severity": "SEV2",
+        "tags": {"owasp": ["LLM02:2025"]},
+        "env": {name: {"description": "planted"} for name in [*PLANTS, "PLANT_URL"]},
+        "gateways": {
+            "gw": {
+                "profile": "http",
+                "url": "{{ env.PLANT_URL }}",
+                "headers": {
+                    "X-Quoted": "{{ env.PLANT_QUOTED }}",
+                    "X-Newline": "Bearer {{ env.PLANT_NEWLINE }}",
+                },
+            }
+        },
+        "levers": {
+            "kill": {
+                "title": "Kill switch",
+                "kind": "kill-switch",
+                "engage": {
+                    "method": "POST",
+                    "path": "/kill",
+                    "json": {"u": "{{ env.PLANT_UNICODE }}"},
+                },
+                "verify": {"method": "GET", "path": "/echo", "query": plus},
+                "release": {"method": "POST", "path": "/revive", "query": plus},
+            }
+        },
+        "start": "capture",
+        "nodes": {
+            "capture": {
+                "kind": "capture",
+                "title": "Capture",
+                "items": [
+                    {
+                        "name": "echo",
+                        "what": ["gateway-state"],
+                        "request": {
+                            "method": "GET",
+                            "path": "/echo",
+                            "query": {**plus, "u": "{{ env.PLANT_UNICODE }}"},
+                        },
+                    }
+                ],
+                "next": "lookup",
+            },
+            "lookup": {
+                "kind": "action",
+                "title": "Look up",
+                "request": {
+                    "method": "POST",
+                    "path": "/echo",
+                    "json": {"u": "{{ env.PLANT_UNICODE }}", "q": "{{ env.PLANT_QUOTED }}"},
+                    "save": {"echoed": "headers.x-quoted"},
+                },
+                "next": "missing",
+            },
+            "missing": {
+                "kind": "action",
+                "title": "A page that is not there",
+                "request": {
+                    "method": "GET",
+                    "path": "/missing/{{ env.PLANT_PLUS | urlencode }}",
+                    "query": plus,
+                },
+                "next": "contain",
+                "on_failure": "contain",
+            },
+            "contain": {"kind": "lever", "title": "Kill", "lever": "kill", "next": "tell"},
+            "tell": {
+                "kind": "notify",
+                "title": "Tell",
+                "channel": "slack",
+                "message": "Gateway said {{ vars.echoed }}",
+                "next": "page",
+            },
+            "page": {
+                "kind": "notify",
+                "title": "Page",
+                "channel": "pagerduty",
+                "message": "Paging about {{ vars.echoed }}",
+                "next": "done",
+            },
+            "done": {
+                "kind": "end",
+                "title": "Done",
+                "outcome": "contained",
+                "summary": "Contained; the gateway echoed {{ vars.echoed }}",
+            },
+        },
+    }
+
+
+def every_spelling(value: str) -> dict[str, str]:
+    """The forms the test looks for, made independently of aiir.redact."""
+    forms: dict[str, str] = {}
+    for core in {value, value.strip()}:
+        data = core.encode()
+        forms.update(
+            {
+                f"raw {core!r}": core,
+                f"json {core!r}": json.dumps(core)[1:-1],
+                f"json-utf8 {core!r}": json.dumps(core, ensure_ascii=False)[1:-1],
+                f"quote {core!r}": urllib.parse.quote(core, safe=""),
+                f"quote_plus {core!r}": urllib.parse.quote_plus(core),
+                f"html {core!r}": html.escape(core),
+                f"repr {core!r}": repr(data)[2:-1],
+                f"base64 {core!r}": base64.b64encode(data).decode(),
+            }
+        )
+        for shift in range(3):  # wherever it starts in a longer base64 text
+            run = data[shift:][: (len(data) - shift) // 3 * 3]
+            forms[f"base64+{shift} {core!r}"] = base64.b64encode(run).decode()
+    return forms
+
+
+def scan(where_: str, data: bytes) -> None:
+    """No spelling of any planted secret, and no trace of the token, in ``data``."""
+    assert TOKEN.encode() not in data, f"the planted token in {where_}"
+    for value in [*PLANTS.values(), f"ops:pw-{TOKEN}", ROUTING]:
+        for name, form in every_spelling(value).items():
+            assert form.encode() not in data, f"{name} in {where_}"
+
+
+def test_every_spelling_of_a_secret_is_masked_in_every_byte_written(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.respond import write_workspace
+    from tests.servers import serve_echo
+
+    workspace = write_workspace(
+        tmp_path / "ws",
+        {
+            "aiir": 1,
+            "workspace": "w",
+            "channels": {
+                "slack": {"webhook_env": "PLANT_SLACK"},
+                "pagerduty": {"routing_key_env": "PLANT_ROUTING"},
+            },
+        },
+    )
+    runbook, scenario = tmp_path / "spellings.yaml", tmp_path / "spellings-drill.yaml"
+    write(runbook, spellings_runbook())
+    write(
+        scenario,
+        {
+            "aiir": 1,
+            "scenario": "spellings",
+            "title": "The echo drill",
+            "runbook": "spellings.yaml",
+            "expect": {"outcome": "resolved"},  # it ends contained: the JUnit says why
+        },
+    )
+    incidents, junit, crashes = tmp_path / "incidents", tmp_path / "junit.xml", tmp_path / "tmp"
+    crashes.mkdir()
+    streams: dict[str, bytes] = {}
+    with serve_echo() as (echo, heard):
+        planted = {
+            **PLANTS,
+            "PLANT_URL": gateway_url(echo),
+            "PLANT_SLACK": echo + SLACK_HOOK,
+            "PLANT_ROUTING": ROUTING,
+            "AIIR_PAGERDUTY_URL": f"{echo}/v2/enqueue",
+            "AIIR_WORKSPACE": str(workspace),
+            "TMPDIR": str(crashes),
+        }
+        env = process_env(incidents, **planted)
+
+        def aiir(name: str, *args: str, status: int = 0) -> None:
+            done = run_aiir(list(args), env)
+            assert done.returncode == status, done.stderr.decode()
+            streams[f"{name} stdout"], streams[f"{name} stderr"] = done.stdout, done.stderr
+
+        aiir("run", "run", str(runbook), "--yes")
+        incident = only_incident(incidents)
+        for view in (["show"], ["show", "--json"], ["report"], ["report", "-t", "slack-update"]):
+            aiir(" ".join(view), view[0], incident, *view[1:])
+        aiir("incidents", "incidents", "--json")
+        aiir("release", "release", incident, "--yes")
+        drilled = ["drill", str(scenario), "--gateway", f"gw={echo}/base", "--junit", str(junit)]
+        aiir("drill", *drilled, "--incident-dir", str(tmp_path / "drills"), status=1)
+
+        # A crash in the middle of a walk, its message quoting the secrets: the log masks them.
+        for name, value in planted.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr("tempfile.tempdir", str(crashes))
+
+        def crash(*_: Any) -> None:
+            quoted = [repr(v) for v in PLANTS.values()] + [json.dumps(v) for v in PLANTS.values()]
+            raise RuntimeError(f"boom: {' '.join(quoted)} {gateway_url(echo)}")
+
+        monkeypatch.setattr("aiir.engine.Walk.run", crash)
+        status, out, err = in_process(tmp_path / "crash", capsys, "run", str(runbook), "--yes")
+        streams["crash stdout"], streams["crash stderr"] = out.encode(), err.encode()
+
+    assert status == 1
+    assert "details written to" in err
+    (log,) = crashes.glob("aiir-crash-*.log")
+    assert "RuntimeError: boom: '***'" in log.read_text()
+    # The gateway did hear every secret, in every shape: the masking is not for want of leaks.
+    sent = b"\n".join(h.target.encode() + repr(h.headers).encode() + h.body for h in heard)
+    assert TOKEN.encode() in sent
+    assert b"%2B" in sent
+    assert b"authorization" in sent
+    assert heard[0].headers["x-newline"] == f"Bearer nl-{TOKEN}-k8s"  # stripped, then sent
+    written = {
+        str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()
+    }
+    assert any(name.startswith("incidents/") and "/evidence/" in name for name in written)
+    assert junit.is_file()
+    assert any(name.startswith("drills/") for name in written)
+    for where_, data in {**streams, **written}.items():
+        scan(where_, data)
+
+
+SET_MODEL = ("--set", "model=m", "--yes")
+
+
+@pytest.mark.parametrize("name", sorted(PLANTS))
+def test_each_spelling_of_each_shape_is_masked_in_text(name: str) -> None:
+    secret = PLANTS[name]
+    for form_name, form in every_spelling(secret).items():
+        masked = redact.scrub(f"before {form} after", [secret.strip()], patterns=False)
+        assert TOKEN not in masked, form_name
+        assert form not in masked, form_name
+
+
+@pytest.mark.parametrize("offset", [0, 1, 2])
+def test_a_secret_inside_a_longer_base64_text_is_masked_at_any_alignment(offset: int) -> None:
+    secret = f"pw-{TOKEN}-basic"
+    header = "Basic " + base64.b64encode(f"{'u' * offset}ser:{secret}".encode()).decode()
+    masked = redact.scrub(header, [secret], patterns=False)
+    decoded = base64.b64decode(masked.removeprefix("Basic ").replace(redact.MASK, "") + "==")
+    assert TOKEN.encode() not in decoded
+    assert masked.startswith("Basic ")
+    assert redact.MASK in masked
+
+
+def test_the_parts_of_a_url_secret_are_masked_wherever_they_show() -> None:
+    hook = f"https://hooks.example.com/services/T0AAA/B0BBB/slk{TOKEN}?sig=s{TOKEN}"
+    said = [
+        f"no_service: no incoming webhook at /services/T0AAA/B0BBB/slk{TOKEN}",
+        f"POST /B0BBB/slk{TOKEN} failed",
+        f"signature s{TOKEN} expired",
+        f"url={urllib.parse.quote(hook, safe='')}",
+    ]
+    for text in said:
+        assert TOKEN not in redact.scrub(text, [hook], patterns=False), text
+    assert redact.scrub("see /services/a and webhooks", [hook]) == "see /services/a and webhooks"
+
+
+def test_credentials_in_any_url_are_masked_declared_or_not() -> None:
+    text = "fetching https://bob:hunter2@db.example:5432/x and ftp://anna@files.example failed"
+    assert redact.scrub(text, [], patterns=False) == (
+        "fetching https://***@db.example:5432/x and ftp://***@files.example failed"
+    )
+    assert redact.scrub("mail alice@example.com about it", []) == "mail alice@example.com about it"
+
+
+def test_the_journal_masks_strings_before_they_are_encoded(tmp_path: Path) -> None:
+    secret = PLANTS["PLANT_QUOTED"]
+    journal = Journal(
+        tmp_path, "t", lambda: "now", lambda t: redact.scrub(t, [secret], patterns=False)
+    )
+    journal.append("x", {"body": json.dumps({"echo": secret}), secret: [secret, {"k": secret}]})
+    journal.close()
+    line = (tmp_path / "journal.jsonl").read_bytes()
+    scan("journal", line)
+    assert json.loads(line)["data"] == {
+        "body": '{"echo": "***"}',
+        "***": ["***", {"k": "***"}],
+    }
+
+
+def test_evidence_is_as_private_as_the_journal(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "INC-1", "t", lambda: "now", lambda t: t)
+    journal.append("x", {})
+    journal.store_evidence("prompts.json", b"user prompts and key hashes")
+    journal.close()
+    assert (tmp_path / "INC-1" / "journal.jsonl").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "INC-1" / "evidence").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "INC-1" / "evidence" / "prompts.json").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("abc\ndef-line-break", "contains a line break"),
+        ("abc\r\nX-Injected: 1", "contains a line break"),
+        ("pässwörd-key", "contains a non-ASCII character, which HTTP headers cannot carry"),
+        ("abc\x07def", "contains a control character"),
+    ],
+)
+def test_a_header_value_http_cannot_carry_stops_the_run_before_anything_is_sent(
+    tmp_path: Path,
+    gateway: tuple[str, Gateway],
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    problem: str,
+) -> None:
+    url, state = gateway
+    runbook = minimal_runbook()
+    runbook["env"] = {"GATEWAY_CREDENTIAL": {"description": "credential"}}
+    runbook["gateways"]["gw"]["headers"] = {"X-Auth": "Bearer {{ env.GATEWAY_CREDENTIAL }}"}
+    write(tmp_path / "rb.yaml", runbook)
+    monkeypatch.setenv("GATEWAY_CREDENTIAL", value)
+    status, out, err = in_process(
+        tmp_path, capsys, "run", str(tmp_path / "rb.yaml"), "--gateway", f"gw={url}", *SET_MODEL
+    )
+    assert (status, out) == (2, "")
+    assert err == (
+        "aiir: gateways.gw.headers.X-Auth: the value of header X-Auth (made from "
+        f"env.GATEWAY_CREDENTIAL) {problem}; nothing was sent\n"
+    )
+    assert state.calls == []
+    assert not (tmp_path / "incidents").exists()
+
+
+def test_a_request_header_made_from_an_answer_is_checked_too() -> None:
+    with pytest.raises(RequestRefused) as refused:
+        checked_header("Authorization", "Bearer sk-ä", "Bearer {{ answers['key'] }}", "nodes.b")
+    assert str(refused.value) == (
+        "nodes.b.Authorization: the value of header Authorization (made from answers.key) "
+        "contains a non-ASCII character, which HTTP headers cannot carry; nothing was sent"
+    )
+    assert checked_header("X", "  spaced value \t", None, "w") == "spaced value"
+
+
+def test_a_request_refused_by_the_http_layer_is_tried_once_and_names_no_value() -> None:
+    tries: list[httpx2.Request] = []
+
+    def refuse(request: httpx2.Request) -> httpx2.Response:
+        tries.append(request)
+        raise httpx2.LocalProtocolError(f"Illegal header value b'Bearer {TOKEN}\\n'")
+
+    with httpx2.Client(transport=httpx2.MockTransport(refuse)) as client:
+        call = Call("gw", "GET", "http://gw.invalid/x", {}, {}, None, None, 5.0, 3, None, {})
+        reply = Sender(client, lambda _: None).send(call)
+    assert (len(tries), reply.ok, reply.attempts) == (1, False, 1)
+    assert TOKEN not in reply.reason
+    assert reply.reason.startswith("not sent")
+
+
+def test_credentials_in_a_gateway_url_from_a_variable_never_show_in_its_error(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runbook = minimal_runbook()
+    runbook["env"] = {"GATEWAY_URL": {"description": "where the gateway is"}}
+    runbook["gateways"]["gw"] = {"profile": "http", "url": "{{ env.GATEWAY_URL }}"}
+    write(tmp_path / "rb.yaml", runbook)
+    monkeypatch.setenv("GATEWAY_URL", f"ftp://ops:pw-{TOKEN}@files.example/tok{TOKEN}?k={TOKEN}\n")
+    status, out, err = in_process(tmp_path, capsys, "run", str(tmp_path / "rb.yaml"), *SET_MODEL)
+    assert (status, out, err) == (
+        2,
+        "",
+        "aiir: gateway 'gw': 'ftp://files.example' is not an http(s) URL\n",
+    )
 
 
 # --- hostile data ------------------------------------------------------------------------------

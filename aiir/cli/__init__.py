@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit status; never lets a traceback reach the user."""
     command = typer.main.get_command(app)
     _metavars_only(command)
+    _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
         result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
     except SystemExit as exc:  # --show-completion and --install-completion exit by themselves
@@ -129,6 +130,12 @@ def run() -> None:
     # command made, only to find what exit reclaims anyway (~10 ms after a canary run): skip it.
     gc.freeze()
     sys.exit(status)
+
+
+def _forget_secrets() -> None:
+    redact = sys.modules.get("aiir.redact")  # not loaded yet: nothing to forget, and no import
+    if redact is not None:
+        redact.forget()
 
 
 def _say(message: str) -> None:
