@@ -8,21 +8,27 @@ A public Statuspage incident is named after the approved text, not the (internal
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiir.errors import InputError
 from aiir.incident import Incident
-from aiir.notify import Delivery, Notifier, PagerDutyEvent
+from aiir.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
 from aiir.schema import NotifyNode
+from aiir.templating import slack_escape
 from aiir.workspace import Loaded
 
-PD_SEVERITY: dict[str, Any] = {"SEV1": "critical", "SEV2": "error", "SEV3": "warning"}
 STATUSPAGE_IMPACT: dict[str, Any] = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor"}
 STATUSPAGE_VAR = "statuspage_incident_id"
 MAX_NAME = 120
+SLACK_SECTION = 3000  # Slack refuses a section's text over 3,000 characters
+SLACK_HEADER = 150
+SLACK_BLOCKS = 50  # blocks in one message
+# An incident that ends so leaves its pages open: someone is still on it.
+KEEPS_PAGES_OPEN = frozenset({"failed", "aborted", "escalated", "not-contained"})
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,11 @@ def external(node: NotifyNode) -> bool:
     return node.audience in {"external", "regulator"} or node.channel == "statuspage"
 
 
+def markup(channel: str) -> str | None:
+    """The markup a channel parses (values inserted into its messages are escaped for it)."""
+    return "slack" if channel == "slack" else None
+
+
 def deliver(
     node: NotifyNode,
     text: str,
@@ -61,15 +72,21 @@ def deliver(
     workspace: Loaded,
     notifier: Notifier,
     saved: Mapping[str, Any],
+    *,
+    runbook_url: str | None = None,
 ) -> Delivery:
-    """Send ``text`` through the node's channel; the caller journals the delivery."""
+    """Send ``text`` through the node's channel; the caller journals the delivery.
+
+    For a channel with a :func:`markup`, ``text`` is its wire form (inserted values escaped).
+    """
     channels = workspace.config.channels
     if node.channel == "pagerduty":
-        return _pagerduty(node, text, incident, workspace, notifier)
+        links = runbook_links(incident, workspace, runbook_url)
+        return _pagerduty(node, text, incident, workspace, notifier, links)
     if node.channel == "slack":
         assert channels.slack is not None
         url = notifier.secret(channels.slack.webhook_env, "slack channel")
-        return notifier.slack(url, _first_line(text), slack_blocks(text, incident))
+        return notifier.slack(url, slack_fallback(text), slack_blocks(text, incident))
     if node.channel == "statuspage":
         assert channels.statuspage is not None
         page = channels.statuspage
@@ -103,12 +120,25 @@ def deliver(
     raise InputError(f"channel {node.channel!r} cannot send")  # pragma: no cover - route() said no
 
 
+def runbook_links(incident: Incident, workspace: Loaded, url: str | None) -> list[Link]:
+    """A page's link to its runbook: the runbook's own ``url``, else the workspace's
+    ``runbook_url`` with ``{id}`` made the runbook's id; none when neither is given."""
+    pattern = workspace.config.runbook_url
+    href = url or (pattern.replace("{id}", incident.runbook) if pattern else None)
+    return [Link(href, f"Runbook: {incident.runbook}")] if href else []
+
+
 def _pagerduty(
-    node: NotifyNode, text: str, incident: Incident, workspace: Loaded, notifier: Notifier
+    node: NotifyNode,
+    text: str,
+    incident: Incident,
+    workspace: Loaded,
+    notifier: Notifier,
+    links: list[Link],
 ) -> Delivery:
-    routing_env = _routing_env(node, workspace)
+    routing_env = _routing_env(node.to, workspace)
     key = notifier.secret(routing_env, f"pagerduty ({node.to or 'channel'})")
-    dedup = f"aiir-{incident.id}" + (f"-{node.to}" if node.to else "")
+    dedup = dedup_key(incident, node.to)
     if node.event == "acknowledge":
         return notifier.acknowledge(key, dedup)
     if node.event == "resolve":
@@ -121,7 +151,7 @@ def _pagerduty(
     event = PagerDutyEvent(
         summary=_first_line(text),
         source=source,
-        severity=PD_SEVERITY.get(incident.severity, "info"),
+        severity=pagerduty_severity(incident.severity),
         timestamp=incident.started_at,
         component=incident.runbook,
         group=incident.category or "ai-incident",
@@ -133,30 +163,97 @@ def _pagerduty(
             "drill": incident.drill,
         },
     )
-    return notifier.trigger(key, dedup, event)
+    return notifier.trigger(key, dedup, event, links)
 
 
-def _routing_env(node: NotifyNode, workspace: Loaded) -> str:
-    if node.to is not None:
+def dedup_key(incident: Incident, role: str | None) -> str:
+    """One alert per incident (and per role paged on its own routing key)."""
+    return f"aiir-{incident.id}" + (f"-{role}" if role else "")
+
+
+def _routing_env(role_name: str | None, workspace: Loaded) -> str:
+    if role_name is not None:
         team = workspace.team
-        role = team.roles.get(node.to) if team else None
+        role = team.roles.get(role_name) if team else None
         if role is None:
-            raise InputError(f"notify to {node.to!r}: no such role in the team roster")
+            raise InputError(f"notify to {role_name!r}: no such role in the team roster")
         if role.pagerduty_routing_key_env:
             return role.pagerduty_routing_key_env
         person = team.people.get(role.on_call or "") if team else None
         if person is not None and person.pagerduty_routing_key_env:
             return person.pagerduty_routing_key_env
-        raise InputError(f"notify to {node.to!r}: the roster has no PagerDuty routing key for it")
+        raise InputError(f"notify to {role_name!r}: the roster has no PagerDuty routing key for it")
     channel = workspace.config.channels.pagerduty
-    assert channel is not None
+    if channel is None:
+        raise InputError("pagerduty: no pagerduty channel in aiir.yaml")
     return channel.routing_key_env
 
 
+# --- resolving the pages of an incident that ended ---------------------------------------------
+
+
+def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | None]:
+    """Dedup key -> role of every alert the incident triggered that PagerDuty took and no later
+    ``resolve`` closed, from the journal (so a resumed walk resolves only what is left). Only
+    practice pages (kept in an exercise's inbox) with ``simulated``, only real ones without."""
+    pages: dict[str, str | None] = {}
+    for event in incident.events:
+        data = event.data
+        if event.type != "notify.sent" or data.get("channel") != "pagerduty" or not data.get("ok"):
+            continue
+        if bool(data.get("simulated")) != simulated:
+            continue
+        sent = data.get("request", {}).get("json", {})
+        action = sent.get("event_action") if isinstance(sent, dict) else None
+        key = str(data.get("reference") or "")
+        if action == "trigger" and key:
+            pages[key] = data.get("to")
+        elif action == "resolve":
+            pages.pop(key, None)
+    return pages
+
+
+def resolutions(
+    outcome: str,
+    incident: Incident,
+    workspace: Loaded,
+    notifier: Callable[[], Notifier],
+    *,
+    simulated: bool = False,
+) -> Iterator[tuple[Delivery, dict[str, Any]]]:
+    """When a walk ends (not failed, aborted, escalated or not contained), resolve every alert it
+    opened and nothing resolved since. Each delivery comes with its ``notify.sent`` record; the
+    caller journals it. ``notifier`` is asked for only when a page is open: in an exercise
+    (``simulated``) it is the inbox, so a practice page is resolved where it was sent."""
+    if outcome in KEEPS_PAGES_OPEN:
+        return
+    pages = open_pages(incident, simulated)
+    if not pages:
+        return
+    sender = notifier()
+    for dedup, role in pages.items():
+        try:
+            key = sender.secret(_routing_env(role, workspace), f"pagerduty ({dedup})")
+            delivery = sender.resolve(key, dedup)
+        except InputError as exc:  # the key went away since the page: say so, go on
+            delivery = Delivery("pagerduty", False, None, 0, "", {}, reason=str(exc))
+        delivery = dataclasses.replace(delivery, reference=delivery.reference or dedup)
+        yield (
+            delivery,
+            {
+                "runbook": incident.runbook,
+                "node": None,
+                "cause": f"incident ended {outcome}",
+                **delivery.as_dict(),
+                "to": role,
+                "reply": {"body": delivery.reply},
+            },
+        )
+
+
 def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "aiir incident")[
-        :1024
-    ]
+    """A page's summary; PagerDuty's 1,024-character cut is marked where it is made."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "aiir incident")
 
 
 def headline(text: str) -> str:
@@ -167,22 +264,71 @@ def headline(text: str) -> str:
     return sentence if len(sentence) <= MAX_NAME else sentence[: MAX_NAME - 1] + "…"
 
 
+# --- Slack -----------------------------------------------------------------------------------
+
+
 def slack_blocks(text: str, incident: Incident) -> list[dict[str, Any]]:
-    """Block Kit: a header, the message, and the incident's context line."""
+    """Block Kit: a header, the message over as many sections as it needs (each within Slack's
+    limit, split at line ends or spaces), and the incident's context line. A message too long
+    for one Slack message ends in a section that says so: nothing is cut silently."""
+    header = _marked_cut(f"[{incident.severity}] {incident.title}", SLACK_HEADER)
+    sections = split_text(text, SLACK_SECTION) or ["(no text)"]
+    room = SLACK_BLOCKS - 2  # the header and the context line
+    if len(sections) > room:
+        left = sum(len(s) for s in sections[room - 1 :])
+        sections = [
+            *sections[: room - 1],
+            f"_… {left:,} more characters of this message are in the incident's journal._",
+        ]
+    context = f"`{slack_escape(incident.id)}` · runbook `{slack_escape(incident.runbook)}`"
     return [
-        {
-            "type": "header",
-            "text": {"type": "plain_text", "text": f"[{incident.severity}] {incident.title}"[:150]},
-        },
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+        {"type": "header", "text": {"type": "plain_text", "text": header}},
+        *({"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections),
         {
             "type": "context",
             "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"`{incident.id}` · runbook `{incident.runbook}`"
-                    + (" · DRILL" if incident.drill else ""),
-                }
+                {"type": "mrkdwn", "text": context + (" · DRILL" if incident.drill else "")}
             ],
         },
     ]
+
+
+def slack_fallback(text: str) -> str:
+    """The notification text: the message, or its first section-sized part with a mark."""
+    parts = split_text(text, SLACK_SECTION - 2)
+    if not parts:
+        return "aiir incident"
+    return parts[0] if len(parts) == 1 else parts[0] + " …"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut at the last line end, else the
+    last space, else (one long word) at the limit but never inside an ``&amp;``-style entity.
+    The line end or space cut at is the only character dropped; blank pieces are skipped."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = _cut_at(rest, limit)
+        piece, rest = rest[:cut], rest[cut:]
+        if rest[:1] in {"\n", " "}:
+            rest = rest[1:]
+        if piece.strip():
+            pieces.append(piece.rstrip())
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+def _cut_at(text: str, limit: int) -> int:
+    for separator in ("\n", " "):
+        at = text.rfind(separator, limit // 2, limit + 1)
+        if at > 0:
+            return at
+    amp = text.rfind("&", max(limit - 8, 0), limit)
+    if amp > 0 and ";" not in text[amp:limit]:
+        return amp  # an entity would straddle the cut: cut before it
+    return limit
+
+
+def _marked_cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -21,7 +21,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
 
@@ -55,6 +55,9 @@ from aiir.schema import (
     Runbook,
 )
 from aiir.templating import evaluate, render
+
+if TYPE_CHECKING:  # notify is imported only when a walk sends a message
+    from aiir.notify import Delivery, Notifier
 
 # Where a delivered message counts as a status update for the major-incident cadence. A page
 # (PagerDuty) calls people in; it tells nobody how things stand.
@@ -276,6 +279,7 @@ class Walk:
         ended = self.walk(frame)
         for walked in list(self.frames.values()):  # called runbooks' evidence too
             self.after_captures(walked)
+        self.resolve_pages(ended.outcome)
         data: dict[str, Any] = {"outcome": ended.outcome.value, "summary": ended.summary}
         if ended.claimed is not None:
             data["claimed"] = ended.claimed.value
@@ -1024,9 +1028,10 @@ class Walk:
 
         step, recorded = self.next_step()
         if "notify.rendered" in recorded:
-            text = str(recorded["notify.rendered"].data.get("text", ""))
+            rendered = recorded["notify.rendered"].data
+            text = str(rendered.get("wire", rendered.get("text", "")))
         else:
-            text = self.render_message(frame, node_id, node, step)
+            text = self.render_message(frame, node_id, node, step)  # the channel's wire form
         target = dispatch.route(node, self.env.workspace)
         if not target.ready or self.env.dry_run:
             if not self.replaying and node.channel != "record":
@@ -1069,18 +1074,21 @@ class Walk:
         self, frame: Frame, node_id: str, node: NotifyNode, text: str, step: int
     ) -> None:
         from aiir import dispatch
-        from aiir.notify import Delivery, Notifier
+        from aiir.notify import Delivery
 
         assert self.env.workspace is not None
-        if self.env.exercise:
-            notifier = self.env.inbox.notifier(node.channel, self.env.clock.sleep)
-        else:
-            notifier = Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
+        notifier = self.notifier(node.channel)
         label = f"{node.channel} (sandbox)" if self.env.exercise else node.channel
         with self.screen.waiting(f"sending to {label}"):
             try:
                 delivery = dispatch.deliver(
-                    node, text, self.incident, self.env.workspace, notifier, self.incident.vars
+                    node,
+                    text,
+                    self.incident,
+                    self.env.workspace,
+                    notifier,
+                    self.incident.vars,
+                    runbook_url=frame.runbook.url,
                 )
             except InputError as exc:  # an unset secret or roster entry: never stop containment
                 delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
@@ -1094,6 +1102,19 @@ class Walk:
             "to": node.to,
             "reply": reply,
         }
+        self.sent(delivery, data, step)
+
+    def notifier(self, channel: str) -> Notifier:
+        """Where a message goes: the channel itself, or in an exercise the inbox (no channel
+        secret is read, nothing reaches a real channel)."""
+        from aiir.notify import Notifier
+
+        if self.env.exercise:
+            return self.env.inbox.notifier(channel, self.env.clock.sleep)
+        return Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
+
+    def sent(self, delivery: Delivery, data: dict[str, Any], step: int | None = None) -> None:
+        """Journal a send (``simulated`` in an exercise) and say what became of it."""
         if self.env.exercise:
             data["simulated"] = self.env.exercise
         self.record("notify.sent", data, step=step)
@@ -1105,23 +1126,50 @@ class Walk:
             simulated=bool(self.env.exercise),
         )
 
-    def render_message(self, frame: Frame, node_id: str, node: NotifyNode, step: int) -> str:
-        context = self.context(frame)
-        if node.template is not None:
-            from aiir.render import render_named
-            from aiir.reporting import report_context
+    def resolve_pages(self, outcome: Outcome) -> None:
+        """An incident that ended resolves the pages it opened (see dispatch.resolutions)."""
+        if self.env.dry_run or self.env.workspace is None:
+            return
+        from aiir.dispatch import resolutions
 
-            override = self.env.workspace.template_dir() if self.env.workspace else None
-            base = report_context(self.incident, self.env.workspace, self.env.clock.now())
-            merged = {
-                **base,
-                **context,
-                "incident": {**base["incident"], **context["incident"]},
-                "levers": base["levers"],  # a status update tells of every lever, called ones too
-            }
-            text = render_named(node.template, merged, self.incident, override)
-        else:
-            text = render(node.message or "", context, f"nodes.{node_id}.message")
+        for delivery, data in resolutions(
+            outcome,
+            self.incident,
+            self.env.workspace,
+            lambda: self.notifier("pagerduty"),
+            simulated=bool(self.env.exercise),
+        ):
+            self.sent(delivery, data)
+
+    def render_message(self, frame: Frame, node_id: str, node: NotifyNode, step: int) -> str:
+        """Journal and show the message as plain text; return its wire form for the channel
+        (the values inserted escaped for the channel's markup, e.g. Slack's)."""
+        from aiir.dispatch import markup
+
+        context = self.context(frame)
+
+        def draw(markup: str | None) -> str:
+            if node.template is not None:
+                from aiir.render import render_named
+                from aiir.reporting import report_context
+
+                override = self.env.workspace.template_dir() if self.env.workspace else None
+                base = report_context(self.incident, self.env.workspace, self.env.clock.now())
+                merged = {
+                    **base,
+                    **context,
+                    "incident": {**base["incident"], **context["incident"]},
+                    "levers": base[
+                        "levers"
+                    ],  # a status update tells of every lever, called ones too
+                }
+                return render_named(node.template, merged, self.incident, override, markup=markup)
+            source = node.message or ""
+            return render(source, context, f"nodes.{node_id}.message", markup=markup)
+
+        text = draw(None)
+        channel_markup = markup(node.channel)
+        wire = draw(channel_markup).strip() if channel_markup else text.strip()
         data = {
             "runbook": frame.runbook.id,
             "node": node_id,
@@ -1129,10 +1177,11 @@ class Walk:
             "audience": node.audience,
             "template": node.template,
             "text": text.strip(),
+            **({"wire": wire} if wire != text.strip() else {}),
         }
         self.record("notify.rendered", data, step=step)
         self.screen.message(node.channel, node.audience, text.strip())
-        return text.strip()
+        return wire
 
     def call(self, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
         """Walk a called runbook. Its environment and gateways are checked here, when the walk

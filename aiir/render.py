@@ -35,17 +35,23 @@ def template_path(name: str, override: Path | None = None) -> Path:
 
 
 def render_named(
-    name: str, context: Mapping[str, Any], incident: Incident, override: Path | None = None
+    name: str,
+    context: Mapping[str, Any],
+    incident: Incident,
+    override: Path | None = None,
+    *,
+    markup: str | None = None,
 ) -> str:
     """Render template ``name``; the context adds the incident record (levers, evidence, …).
 
-    An exercise says so in its title, whatever the template (a workspace's own included)."""
+    With ``markup`` the values it inserts are escaped for a channel (``slack``). An exercise says
+    so in its title, whatever the template (a workspace's own included)."""
     source = template_path(name, override).read_text(encoding="utf-8")
     levers = [
         {"lever": r.lever, "title": r.title, "kind": r.kind, "state": r.state, "verdict": r.verdict}
         for r in incident.levers
     ]
-    text = render(source, {"levers": levers, **context}, f"template {name}")
+    text = render(source, {"levers": levers, **context}, f"template {name}", markup=markup)
     return exercise_title(text, incident.exercise)
 
 

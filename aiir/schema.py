@@ -29,6 +29,7 @@ from aiir.formats.common import (
     Tags,
     Template,
     Text,
+    WebUrl,
 )
 
 
@@ -445,6 +446,7 @@ class Runbook(Strict):
     severity: Severity = Field(description="severity at the start of the walk")
     category: Slug | None = None
     summary: Text | None = None
+    url: WebUrl | None = Field(default=None, description="where people read this runbook")
     tags: Tags = Field(default_factory=Tags)
     systems: list[Slug] = Field(default_factory=list, description="inventory ids this covers")
     inputs: dict[Slug, Input] = Field(default_factory=dict)
@@ -665,6 +667,10 @@ class Workspace(Strict):
     disclosure: list[DisclosureRule] = Field(default_factory=list)
     approval: Literal["incident-commander", "none"] = Field(
         default="incident-commander", description="who approves external communications"
+    )
+    runbook_url: WebUrl | None = Field(
+        default=None,
+        description="where people read a runbook, {id} standing for its id (linked from pages)",
     )
 
 

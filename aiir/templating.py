@@ -10,7 +10,7 @@ instead of an empty string.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +41,17 @@ INCIDENT_FIELDS = frozenset(
 WINDOW_FIELDS = frozenset({"start", "end"})
 
 
+def slack_escape(text: str) -> str:
+    """Slack mrkdwn's control characters as entities: a value cannot mention ``<!channel>``,
+    ping a user or forge a ``<https://…|link>``."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# How values inserted into a message are escaped for a channel's markup. The template's own text
+# (the runbook author's formatting) is left as written.
+MARKUPS: dict[str, Callable[[str], str]] = {"slack": slack_escape}
+
+
 class TemplateFailure(InputError):
     """A template could not be parsed or rendered; says where and why."""
 
@@ -55,8 +66,9 @@ def _expression(
 
 
 @functools.cache
-def environment() -> SandboxedEnvironment:
-    """The one sandboxed, strict environment every template renders in."""
+def environment(markup: str | None = None) -> SandboxedEnvironment:
+    """The sandboxed, strict environment templates render in; with ``markup`` (a key of
+    :data:`MARKUPS`) every ``{{ value }}`` a template prints is escaped for that markup."""
     from jinja2 import StrictUndefined
     from jinja2.sandbox import SandboxedEnvironment
 
@@ -69,7 +81,13 @@ def environment() -> SandboxedEnvironment:
         ) -> TemplateExpression:
             return _expression(self, source, undefined_to_none)
 
-    env = CompiledOnce(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    escape = MARKUPS[markup] if markup is not None else None
+    env = CompiledOnce(
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=(lambda value: escape(str(value))) if escape is not None else None,
+    )
     env.globals.clear()  # no range/lipsum/cycler/joiner/namespace: templates format, not compute
     env.filters["objects"] = objects
     env.filters["engaged"] = engaged
@@ -91,22 +109,25 @@ def is_template(text: str) -> bool:
     return "{{" in text or "{%" in text or "{#" in text
 
 
-def render(source: str, context: Mapping[str, Any], where: str) -> str:
-    """Render ``source`` with ``context``; a failure names ``where`` it happened."""
+def render(
+    source: str, context: Mapping[str, Any], where: str, *, markup: str | None = None
+) -> str:
+    """Render ``source`` with ``context``; a failure names ``where`` it happened. With
+    ``markup``, the values inserted are escaped for it (see :func:`environment`)."""
     if not is_template(source):
         return source
     from jinja2 import TemplateError
 
     try:
-        return _compiled(source).render(context)
+        return _compiled(source, markup).render(context)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
 
 
 @functools.lru_cache(maxsize=4096)
-def _compiled(source: str) -> Template:
+def _compiled(source: str, markup: str | None = None) -> Template:
     """Runbook templates are few and rendered often: compile each once."""
-    return environment().from_string(source)
+    return (environment(markup) if markup else environment()).from_string(source)
 
 
 def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:

@@ -230,7 +230,7 @@ def test_pagerduty_and_slack_one_alert_updated_then_resolved(
             "summary": "[aiir canary] support: 20 of 28 check(s) failed on support-bot via gw; "
             "first: injection: is-refusal: output is not a refusal",
             "source": "aiir",
-            "severity": "critical",
+            "severity": "error",  # SEV2, as a runbook's page of a SEV2 says (one map)
             "timestamp": first["started"],
             "component": "support-bot",
             "group": "gw",

@@ -9,6 +9,7 @@ same walk with ``--sandbox`` sends nothing: its messages stay in the exercise's 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 from aiir import dispatch
 from aiir.errors import InputError
 from aiir.incident import Incident
+from aiir.journal import Event
 from aiir.notify import Notifier
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from aiir.schema import NotifyNode, Team, Workspace
@@ -240,8 +242,9 @@ def test_every_channel_gets_the_exact_body_of_its_api(
         ("POST", PARTNER_PATH),
         ("PATCH", f"/v1/pages/{PAGE}/incidents/p0abc123"),  # the id the create answered with
         ("POST", "/v2/enqueue"),
+        ("POST", "/v2/enqueue"),  # the walk ended resolved: the page still open is resolved
     ]
-    page, page_security, slack, opened, partner, updated, resolved = setup.receiver.requests
+    page, page_security, slack, opened, partner, updated, resolved, ended = setup.receiver.requests
     assert page.json() == {
         "routing_key": PD_KEY,
         "event_action": "trigger",
@@ -266,6 +269,7 @@ def test_every_channel_gets_the_exact_body_of_its_api(
     assert page_security.json()["routing_key"] == SECURITY_KEY  # `to: security`: its own key
     assert page_security.json()["dedup_key"] == f"aiir-{ID}-security"
     assert page_security.json()["payload"]["summary"] == f"Security needed on {ID}."
+    slack_valid(slack.json())
     assert slack.json() == {
         "text": SLACK_TEXT,
         "blocks": [
@@ -305,6 +309,11 @@ def test_every_channel_gets_the_exact_body_of_its_api(
         "event_action": "resolve",
         "dedup_key": f"aiir-{ID}",  # the same key as the trigger: one alert per incident
     }
+    assert ended.json() == {
+        "routing_key": SECURITY_KEY,  # with the key that opened it
+        "event_action": "resolve",
+        "dedup_key": f"aiir-{ID}-security",
+    }
 
 
 def test_every_send_is_journalled_with_the_receivers_reply(
@@ -320,7 +329,10 @@ def test_every_send_is_journalled_with_the_receivers_reply(
         ("partners", "webhook", True, 200),
         ("update-status", "statuspage", True, 201),
         ("resolve", "pagerduty", True, 202),
+        (None, "pagerduty", True, 202),  # resolved as the incident ended
     ]
+    assert sent[-1]["cause"] == "incident ended resolved"
+    assert sent[-1]["to"] == "security"
     assert [s["reference"] for s in sent] == [
         f"aiir-{ID}",
         f"aiir-{ID}-security",
@@ -329,6 +341,7 @@ def test_every_send_is_journalled_with_the_receivers_reply(
         None,
         "p0abc123",
         f"aiir-{ID}",
+        f"aiir-{ID}-security",
     ]
     assert sent[0]["reply"]["body"] == (
         '{"status": "success", "message": "Event processed", "dedup_key": "aiir-' + ID + '"}'
@@ -458,9 +471,14 @@ def test_a_sandbox_run_sends_nothing_to_a_real_channel(
     assert ran.status == 0, ran.err
     assert setup.receiver.requests == []
     assert "SANDBOX" in ran.out.splitlines()[0]
-    assert ran.out.count("(sandbox): kept in the exercise's inbox") == 7
+    # Seven messages, and the page still open resolved as the walk ends: into the inbox too.
+    assert ran.out.count("(sandbox): kept in the exercise's inbox") == 8
     sent = of_type(setup.events(), "notify.sent")
-    assert [s["simulated"] for s in sent] == ["sandbox"] * 7
+    assert [s["simulated"] for s in sent] == ["sandbox"] * 8
+    assert sent[-1]["cause"] == "incident ended resolved"
+    assert sent[-1]["request"]["json"]["event_action"] == "resolve"
+    assert sent[-1]["reference"] == f"aiir-{ID}-security"
+    assert (sent[-1]["ok"], sent[-1]["status"]) == (True, 202)  # as the inbox answered it
     opened = of_type(setup.events(), "incident.opened")[0]
     assert opened["exercise"] == "sandbox"
     stored = journal_bytes(setup.incidents)
@@ -578,10 +596,109 @@ def test_slack_blocks_mark_a_drill_and_keep_within_slacks_limits() -> None:
     incident = Incident(
         id="INC-1", directory=Path(), runbook="rb", title="x" * 200, severity="SEV1", drill=True
     )
-    header, section, context = dispatch.slack_blocks("y" * 5000, incident)
-    assert len(header["text"]["text"]) == 150
-    assert len(section["text"]["text"]) == 2900
+    blocks = dispatch.slack_blocks("y" * 5000, incident)
+    header, *sections, context = blocks
+    assert header["text"]["text"] == f"[SEV1] {'x' * 142}…"  # a cut title says so
+    assert [len(s["text"]["text"]) for s in sections] == [3000, 2000]  # one word: cut at 3,000
     assert context["elements"][0]["text"] == "`INC-1` · runbook `rb` · DRILL"
+    slack_valid({"text": dispatch.slack_fallback("y" * 5000), "blocks": blocks})
+
+
+def test_a_long_message_is_split_over_sections_at_line_ends_and_spaces_nothing_lost() -> None:
+    paragraph = " ".join(f"word{i}" for i in range(400))  # about 3,600 characters, one line
+    text = "\n".join([paragraph, "short line", paragraph, "&amp;" * 700])
+    parts = dispatch.split_text(text, 3000)
+    assert all(len(p) <= 3000 for p in parts)
+    visible = "".join(text.split())
+    assert "".join("".join(parts).split()) == visible  # only a line end or space cut at goes
+    words = set(text.split())
+    assert all(w in words for p in parts if "&" not in p for w in p.split())  # between words
+    assert all("&amp;" in p or "&" not in p for p in parts)
+    assert all(p.count("&") == p.count(";") for p in parts)  # no entity cut in two
+    incident = Incident(id="INC-1", directory=Path(), runbook="rb", title="T", severity="SEV2")
+    fallback = dispatch.slack_fallback(text)
+    assert fallback.endswith(" …")  # the notification text is cut with a mark, never silently
+    assert len(fallback) <= 3000
+    slack_valid({"text": fallback, "blocks": dispatch.slack_blocks(text, incident)})
+
+
+def test_a_message_too_long_for_one_slack_message_says_where_the_rest_is() -> None:
+    incident = Incident(id="INC-1", directory=Path(), runbook="rb", title="T", severity="SEV2")
+    text = "\n".join("x" * 2999 for _ in range(60))
+    blocks = dispatch.slack_blocks(text, incident)
+    assert len(blocks) == 50
+    assert blocks[-2]["text"]["text"] == (
+        "_… 38,987 more characters of this message are in the incident's journal._"
+    )
+    slack_valid({"text": dispatch.slack_fallback(text), "blocks": blocks})
+
+
+# --- values inserted into a Slack message are escaped; the author's formatting stays ---------
+
+HOSTILE_SLACK = "<!channel> <@U0123ABCD> <https://evil.example/login|Okta re-auth> & <b>"
+ESCAPED_SLACK = (
+    "&lt;!channel&gt; &lt;@U0123ABCD&gt; &lt;https://evil.example/login|Okta re-auth&gt; "
+    "&amp; &lt;b&gt;"
+)
+AUTHORED = "*Report*: {{ answers.report }} (see <https://wiki.example/ir|the runbook>)"
+
+
+@pytest.mark.parametrize("how", ["message", "template"])
+def test_a_value_inserted_into_a_slack_message_is_escaped_and_the_authors_markup_stays(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    said = {"template": "hostile"} if how == "template" else {"message": AUTHORED}
+    if how == "template":
+        write_text(tmp_path / "workspace" / "templates" / "hostile.j2", AUTHORED)
+    runbook = {
+        **RUNBOOK,
+        "start": "report",
+        "nodes": {
+            "report": {"kind": "input", "title": "Report", "prompt": "What?", "next": "tell"},
+            "tell": {"kind": "notify", "title": "Tell", "channel": "slack", **said, "next": "copy"},
+            "copy": {
+                "kind": "notify",
+                "title": "Copy partners",
+                "channel": "webhook",
+                **said,
+                "next": "done",
+            },
+            "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+        },
+    }
+    write(setup.runbook, runbook)
+    write(tmp_path / "answers.yaml", {"report": HOSTILE_SLACK, "copy.approve": True})
+    ran = setup.run(capsys, "--yes", "-a", str(tmp_path / "answers.yaml"))
+    assert ran.status == 0, ran.err
+    slack, partner = setup.receiver.requests
+    wire = f"*Report*: {ESCAPED_SLACK} (see <https://wiki.example/ir|the runbook>)"
+    plain = f"*Report*: {HOSTILE_SLACK} (see <https://wiki.example/ir|the runbook>)"
+    assert slack.json()["text"] == wire
+    assert slack.json()["blocks"][1]["text"]["text"] == wire
+    slack_valid(slack.json())
+    assert partner.json()["text"] == plain  # a webhook's text is plain
+    rendered = of_type(setup.events(), "notify.rendered")
+    assert [(r["text"], r.get("wire")) for r in rendered] == [(plain, wire), (plain, None)]
+    assert plain in ran.out  # the screen shows what the journal keeps
+
+
+def write_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def slack_valid(body: dict[str, Any]) -> None:
+    """Every block parses as a slack_sdk Block Kit model, passes its checks and loses nothing."""
+    from slack_sdk.models.blocks import Block
+
+    assert isinstance(body["text"], str)
+    assert body["text"]
+    assert len(body["blocks"]) <= 50
+    for raw in body["blocks"]:
+        block = Block.parse(raw)
+        assert block is not None, raw
+        block.validate_json()
+        assert block.to_dict() == raw  # no field Block Kit does not know
 
 
 @pytest.mark.parametrize(
@@ -601,3 +718,179 @@ def test_a_public_incident_is_named_after_the_first_sentence_of_its_text(
     text: str, name: str
 ) -> None:
     assert dispatch.headline(text) == name
+
+
+# --- the status-update cadence counts delivered status posts only -------------------------------
+
+
+def test_a_failed_page_is_no_status_post_a_delivered_slack_post_is(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checklist = {"kind": "checklist", "title": "Work", "items": [{"id": "a", "text": "Work"}]}
+    runbook = {
+        **RUNBOOK,
+        "start": "page",
+        "nodes": {
+            "page": {**RUNBOOK["nodes"]["page"], "next": "wait1"},
+            "wait1": {**checklist, "next": "tell"},
+            "tell": {**RUNBOOK["nodes"]["tell"], "next": "wait2"},
+            "wait2": {**checklist, "next": "wait3"},
+            "wait3": {**checklist, "next": "done"},
+            "done": {"kind": "end", "title": "Done", "outcome": "failed"},  # pages stay open
+        },
+    }
+    write(setup.runbook, runbook)
+    setup.receiver.queue("/v2/enqueue", Answer(400, b'{"status": "invalid event"}'))
+    # The clock moves as each node is entered, after the node's reminder check.
+    clock = FixedClock(START)
+    ticks = {"page": 1, "wait1": 5, "tell": 1, "wait2": 19, "wait3": 2}
+    freeze(monkeypatch, clock, [clock.ticking(0, at=ticks)])
+    ran = setup.run(capsys, "--yes", "-a", str(_answers(setup)))
+    assert ran.status == 1, ran.err  # it ends failed
+    sent = [(s["channel"], s["ok"]) for s in of_type(setup.events(), "notify.sent")]
+    assert sent == [("pagerduty", False), ("slack", True)]
+    reminders = [(e.ts, e.data) for e in setup.events() if e.type == "reminder"]
+    assert reminders == [
+        (_at(6), {"due": _at(5), "reason": "first status update due within 5 min"}),
+        (_at(28), {"due": _at(27), "reason": "next status update due (every 20 min)"}),
+    ]
+
+
+def _answers(setup: Setup) -> Path:
+    path = setup.runbook.with_name("answers.yaml")
+    write(path, {"wait1": "all", "wait2": "all", "wait3": "all"})
+    return path
+
+
+def _at(minutes: float) -> str:
+    moment = START + dt.timedelta(minutes=minutes)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# --- an incident that ends resolves the pages it opened; pages link their runbook --------------
+
+
+def _paging_runbook(outcome: str, **extra: Any) -> dict[str, Any]:
+    nodes = RUNBOOK["nodes"]
+    return {
+        **RUNBOOK,
+        **extra,
+        "start": "page",
+        "nodes": {
+            "page": {**nodes["page"], "next": "page-security"},
+            "page-security": {**nodes["page-security"], "next": "done"},
+            "done": {"kind": "end", "title": "Done", "outcome": outcome},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("outcome", "resolved"),
+    [
+        ("resolved", True),
+        ("false-positive", True),
+        ("handed-off", True),
+        ("escalated", False),  # someone else is on it now
+        ("failed", False),
+        ("aborted", False),
+        ("contained", False),  # claimed, with no lever proven in effect: not contained
+    ],
+)
+def test_an_incident_that_ends_resolves_every_page_it_opened(
+    setup: Setup, capsys: pytest.CaptureFixture[str], outcome: str, resolved: bool
+) -> None:
+    write(setup.runbook, _paging_runbook(outcome))
+    ran = setup.run(capsys, "--yes")
+    assert ran.status == (0 if outcome not in {"failed", "aborted", "contained"} else 1), ran.err
+    sent = [r.json() for r in setup.receiver.to("/v2/enqueue")]
+    actions = [(s["event_action"], s["dedup_key"], s["routing_key"]) for s in sent]
+    triggers = [("trigger", f"aiir-{ID}", PD_KEY), ("trigger", f"aiir-{ID}-security", SECURITY_KEY)]
+    resolves = [("resolve", key, routing) for _, key, routing in triggers]
+    assert actions == triggers + (resolves if resolved else [])
+    journalled = [
+        (s["node"], s["ok"], s["reference"]) for s in of_type(setup.events(), "notify.sent")
+    ]
+    ends = [(None, True, f"aiir-{ID}"), (None, True, f"aiir-{ID}-security")] if resolved else []
+    assert journalled[2:] == ends
+    events = [e.type for e in setup.events()]
+    assert events[-1] == "incident.ended"  # resolved before the incident is closed
+
+
+@pytest.mark.parametrize("case", ["refused", "resolved-by-the-runbook"])
+def test_a_page_refused_or_already_resolved_is_not_resolved_at_the_end(
+    setup: Setup, capsys: pytest.CaptureFixture[str], case: str
+) -> None:
+    runbook = _paging_runbook("resolved")
+    if case == "refused":
+        setup.receiver.queue("/v2/enqueue", Answer(400, b'{"status": "invalid event"}'))
+    else:
+        runbook["nodes"]["page-security"]["next"] = "resolve"
+        runbook["nodes"]["resolve"] = {**RUNBOOK["nodes"]["resolve"], "next": "done"}
+    write(setup.runbook, runbook)
+    ran = setup.run(capsys, "--yes")
+    assert ran.status == 0, ran.err
+    sent = [(r.json()["event_action"], r.json()["dedup_key"]) for r in setup.receiver.requests]
+    own = [("resolve", f"aiir-{ID}")] if case != "refused" else []  # the runbook's resolve node
+    assert sent == [
+        ("trigger", f"aiir-{ID}"),
+        ("trigger", f"aiir-{ID}-security"),
+        *own,
+        ("resolve", f"aiir-{ID}-security"),  # the only page left open
+    ]
+
+
+def test_practice_pages_and_real_pages_are_never_resolved_through_each_other() -> None:
+    """An exercise resolves only the pages it kept in its inbox; a real walk only real ones."""
+
+    def page(seq: int, action: str, key: str, **extra: Any) -> Event:
+        data = {"channel": "pagerduty", "ok": True, "reference": key, "to": None, **extra}
+        data["request"] = {"json": {"event_action": action, "dedup_key": key}}
+        return Event(seq, STARTED, "notify.sent", "t", None, data, "", "")
+
+    events = [
+        page(1, "trigger", "aiir-real"),
+        page(2, "trigger", "aiir-practice", simulated="drill"),
+        page(3, "trigger", "aiir-closed", simulated="drill"),
+        page(4, "resolve", "aiir-closed", simulated="drill"),
+    ]
+    incident = Incident.from_events(ID, Path(), events)
+    assert dispatch.open_pages(incident) == {"aiir-real": None}
+    assert dispatch.open_pages(incident, simulated=True) == {"aiir-practice": None}
+
+
+@pytest.mark.parametrize(
+    ("runbook_url", "workspace_url", "href"),
+    [
+        ("https://git.example/ir/comms.yaml", None, "https://git.example/ir/comms.yaml"),
+        (None, "https://wiki.example/runbooks/{id}", "https://wiki.example/runbooks/comms"),
+        (
+            "https://git.example/ir/comms.yaml",
+            "https://wiki.example/{id}",
+            "https://git.example/ir/comms.yaml",
+        ),
+        (None, None, None),
+    ],
+)
+def test_a_page_links_to_its_runbook_when_a_url_is_given(
+    setup: Setup,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    runbook_url: str | None,
+    workspace_url: str | None,
+    href: str | None,
+) -> None:
+    extra = {"url": runbook_url} if runbook_url else {}
+    write(setup.runbook, _paging_runbook("escalated", **extra))
+    if workspace_url:
+        config = {
+            "aiir": 1,
+            "workspace": "acme",
+            "channels": CHANNELS,
+            "runbook_url": workspace_url,
+        }
+        write_workspace(tmp_path / "workspace", config)
+    assert setup.run(capsys, "--yes").status == 0
+    page, page_security = (r.json() for r in setup.receiver.requests)
+    links = [{"href": href, "text": "Runbook: comms"}] if href else None
+    assert page.get("links") == links
+    assert page_security.get("links") == links

@@ -246,3 +246,44 @@ def test_secret_names_the_missing_variable() -> None:
     sender = Notifier(httpx2.Client(), lambda _: None, {})
     with pytest.raises(InputError, match="environment variable PD_KEY is not set"):
         sender.secret("PD_KEY", "suite x alert")
+
+
+def test_a_secret_is_read_without_the_newline_a_mounted_file_ends_in() -> None:
+    sender = Notifier(httpx2.Client(), lambda _: None, {"PD_KEY": f"  {ROUTING_KEY}\n"})
+    assert sender.secret("PD_KEY", "pagerduty channel") == ROUTING_KEY
+
+
+@pytest.mark.parametrize("value", ["R0UT1NG\nKEY", "R0UT1NGKÉY0123", "R0UT\x07INGKEY"])
+def test_a_secret_no_key_or_url_can_hold_is_refused_without_quoting_it(value: str) -> None:
+    sender = Notifier(httpx2.Client(), lambda _: None, {"PD_KEY": value})
+    with pytest.raises(InputError) as refused:
+        sender.secret("PD_KEY", "pagerduty channel")
+    assert str(refused.value) == (
+        "pagerduty channel: environment variable PD_KEY holds a line break, a control or a "
+        "non-ASCII character, which no key or URL can; nothing was sent"
+    )
+
+
+def test_a_slack_404_naming_the_webhook_path_shows_no_token(receiver: Receiver) -> None:
+    receiver.queue(SLACK_PATH, Answer(404, f"no_service: no webhook at {SLACK_PATH}".encode()))
+    delivery = notifier(receiver).slack(f"{receiver.url}{SLACK_PATH}", "text")
+    assert not delivery.ok
+    assert delivery.reply == "no_service: no webhook at ***"
+    assert "XXXXsecretXXXX" not in json.dumps(delivery.as_dict())
+
+
+def test_a_routing_key_echoed_json_escaped_is_masked(receiver: Receiver) -> None:
+    key = 'R0UT1NG"KEY\\0123456789abcdef'
+    receiver.queue("/v2/enqueue", Answer(400, json.dumps({"got": {"routing_key": key}}).encode()))
+    delivery = notifier(receiver).resolve(key, "k")
+    assert not delivery.ok
+    shown = json.dumps(delivery.as_dict())
+    assert "0123456789abcdef" not in shown
+    assert delivery.request["json"]["routing_key"] == "***"
+
+
+def test_a_url_a_request_cannot_be_made_of_fails_once_and_clearly() -> None:
+    sender = Notifier(httpx2.Client(), lambda _: None, {})
+    delivery = sender.webhook("http://127.0.0.1:9/hook/tok\tEN", {"x": 1})
+    assert (delivery.ok, delivery.attempts, delivery.status) == (False, 1, None)
+    assert delivery.reason == "not sent: the URL or a header holds a character HTTP cannot carry"

@@ -12,18 +12,11 @@ from typing import Any
 from aiir.canary.history import AlertState
 from aiir.canary.result import SuiteRun
 from aiir.formats.canary import CanaryAlert
-from aiir.notify import Delivery, Notifier, PagerDutyEvent, PagerDutySeverity
+from aiir.notify import Delivery, Notifier, PagerDutyEvent, pagerduty_severity
 
 MAX_DETAILS = 20
 MAX_SLACK_FAILURES = 10
 SLACK_SECTION = 2900  # Slack refuses a section text over 3000 characters
-PAGERDUTY_SEVERITY: dict[str, PagerDutySeverity] = {
-    "SEV1": "critical",
-    "SEV2": "critical",
-    "SEV3": "error",
-    "SEV4": "warning",
-    "SEV5": "info",
-}
 
 
 def alert_secrets(alert: CanaryAlert, notifier: Notifier, suite: str) -> list[str]:
@@ -86,7 +79,7 @@ def pagerduty_event(run: SuiteRun, source: str) -> PagerDutyEvent:
         summary=f"[aiir canary] {run.summary()}; first: {first.prompt_id}: "
         f"{first.check}: {first.as_dict(run.secrets)['detail']}",
         source=source,
-        severity=PAGERDUTY_SEVERITY[run.severity],
+        severity=pagerduty_severity(run.severity),
         timestamp=run.started,
         component=run.target.model,
         group=run.target.gateway,

@@ -22,6 +22,9 @@ NodeId = Annotated[str, Field(pattern=SLUG, max_length=64, description="the id o
 Text = Annotated[str, Field(max_length=20_000)]
 Template = Annotated[str, Field(max_length=20_000, description="a Jinja2 template")]
 Duration = Annotated[str, Field(pattern=DURATION, description="e.g. 30s, 15m, 2h, 1d")]
+WebUrl = Annotated[
+    str, Field(pattern=r"^https?://[^\s]+$", max_length=2_000, description="an http(s) URL")
+]
 
 
 def _compiles(value: str) -> str:
