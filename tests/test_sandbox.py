@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -624,3 +625,51 @@ def _wait_until_up(client: httpx2.Client, process: subprocess.Popen[bytes]) -> N
         except httpx2.TransportError:
             time.sleep(0.05)
     raise AssertionError("aiir sandbox serve did not answer within 20 s")
+
+
+def test_sandbox_serve_prints_its_url_only_once_it_listens() -> None:
+    """A script may connect the moment it reads the line: no retry here, on purpose."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIIR_")}
+    process = subprocess.Popen(
+        [*aiir_command(), "sandbox", "serve", "--port", "0"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline().decode()  # blocks until the banner is printed
+        port = int(line.split()[3].rsplit(":", 1)[1])
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()  # at once: no retry
+        assert line.startswith(f"aiir sandbox on http://127.0.0.1:{port} "), line
+        with httpx2.Client(trust_env=False, timeout=5) as client:
+            reply = client.get(f"http://127.0.0.1:{port}/health/liveliness")
+            assert reply.status_code == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_sandbox_serve_on_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIIR_")}
+        done = subprocess.run(
+            [*aiir_command(), "sandbox", "serve", "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+    assert (done.returncode, done.stdout) == (2, b"")
+    assert done.stderr.decode() == (
+        f"aiir: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use)\n"
+    )

@@ -1,5 +1,6 @@
 """``aiir sandbox serve``."""
 
+import socket
 from typing import Annotated
 
 import typer
@@ -53,17 +54,48 @@ def serve(
 
     from aiir.errors import ExitStatus, InputError
     from aiir.sandbox import SandboxState, create_app, world
-    from aiir.sandbox.transport import free_port
 
     master = None
     if master_key_env:
-        master = os.environ.get(master_key_env)
+        master = os.environ.get(master_key_env, "").strip()
         if not master:
             raise InputError(f"--master-key-env {master_key_env}: the variable is not set")
     state = SandboxState(models=model or list(world.MODELS), master_key=master)
-    port = port or free_port(host)
-    typer.echo(
-        f"aiir sandbox on http://{host}:{port}  (models: {', '.join(state.models)}; Ctrl-C stops)"
+    listener = _listen(host, port)  # bound here: port 0 is the real port, a taken one a clear error
+    bound = listener.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    banner = (
+        f"aiir sandbox on http://{shown}:{bound}  (models: {', '.join(state.models)}; Ctrl-C stops)"
     )
-    uvicorn.run(create_app(state), host=host, port=port, log_level="warning", lifespan="off")
+
+    class Announced(uvicorn.Server):
+        """Says where it listens only once it does: a script may connect on reading the line."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                typer.echo(banner)
+
+    config = uvicorn.Config(create_app(state), log_level="warning", lifespan="off")
+    try:
+        Announced(config).run(sockets=[listener])
+    except KeyboardInterrupt:  # uvicorn stops gracefully, then raises the signal again
+        pass
     return ExitStatus.OK
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    from aiir.errors import InputError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listener = socket.socket(family, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise InputError(
+            f"--host {host} --port {port}: cannot listen there ({exc.strerror})"
+        ) from None
+    listener.listen(128)
+    return listener
