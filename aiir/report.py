@@ -15,7 +15,7 @@ from rich.text import Text
 from aiir.display import LEVER_STYLE, SEVERITY_STYLE
 from aiir.environment import Environment
 from aiir.incident import Incident, list_incidents, load_incident
-from aiir.redact import scrub
+from aiir.redact import mask_data, scrub
 from aiir.reporting import describe, report_context
 from aiir.safe import inert
 
@@ -109,7 +109,7 @@ def show_incident(
             for e in incident.events
         ]
         # ensure_ascii: control characters from hostile data stay escaped (\u009b), never raw
-        print(scrub(json.dumps(data, default=str, indent=2)))
+        print(json.dumps(mask_data(data, scrub), indent=2))  # masked before it is escaped
         return
     console = env.console
     if not incident.verified:
