@@ -1,5 +1,6 @@
 """``aiir sandbox serve``."""
 
+import contextlib
 import socket
 from typing import Annotated
 
@@ -77,10 +78,8 @@ def serve(
                 typer.echo(banner)
 
     config = uvicorn.Config(create_app(state), log_level="warning", lifespan="off")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn stops, then raises the signal again
         Announced(config).run(sockets=[listener])
-    except KeyboardInterrupt:  # uvicorn stops gracefully, then raises the signal again
-        pass
     return ExitStatus.OK
 
 
