@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ from aiir.drill import DrillResult, Prepared, prepare, run_drill, visited
 from aiir.environment import incidents_root
 from aiir.errors import ExitStatus, InputError
 from aiir.junit import write_junit
-from aiir.redact import mask_data, scrub
+from aiir.redact import masked_json, scrub
 from aiir.run import parse_assignments
 from aiir.safe import inert
 
@@ -68,7 +67,7 @@ def run_drills(
     if junit is not None:
         write_junit(junit, results)
     if as_json:
-        print(json.dumps(mask_data([_as_dict(r) for r in results], scrub), indent=2))
+        print(masked_json([_as_dict(r) for r in results]))
     else:
         _report(console, results, junit)
     return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED

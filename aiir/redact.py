@@ -102,6 +102,13 @@ def mask_data(value: Any, clean: Callable[[str], str]) -> Any:
     return clean(str(value))
 
 
+def masked_json(value: Any) -> str:
+    """``value`` as indented JSON for the user (``--json``), every string in it scrubbed before it
+    is encoded: in the encoded text a key at the start of a line reads ``\\nsk-…``, where the key
+    pattern no longer finds it."""
+    return json.dumps(mask_data(value, scrub), indent=2)
+
+
 @functools.lru_cache(maxsize=256)
 def _ordered(secrets: frozenset[str]) -> tuple[str, ...]:
     """Every spelling of ``secrets``, longest first (so a longer form is masked whole)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,7 +14,7 @@ from rich.text import Text
 from aiir.display import LEVER_STYLE, SEVERITY_STYLE
 from aiir.environment import Environment
 from aiir.incident import Incident, list_incidents, load_incident
-from aiir.redact import mask_data, scrub
+from aiir.redact import masked_json, scrub
 from aiir.reporting import describe, report_context
 from aiir.safe import inert
 
@@ -50,7 +49,7 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     (what its journal claims is not shown as fact)."""
     found = list_incidents(env.incidents_dir)
     if as_json:
-        print(scrub(json.dumps([incident_summary(i) for i in found], indent=2)))
+        print(masked_json([incident_summary(i) for i in found]))
         return
     if not found:
         env.console.print(_safe(f"no incidents under {env.incidents_dir}"))
@@ -109,7 +108,7 @@ def show_incident(
             for e in incident.events
         ]
         # ensure_ascii: control characters from hostile data stay escaped (\u009b), never raw
-        print(json.dumps(mask_data(data, scrub), indent=2))  # masked before it is escaped
+        print(masked_json(data))
         return
     console = env.console
     if not incident.verified:

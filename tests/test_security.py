@@ -623,6 +623,34 @@ def test_the_journal_masks_strings_before_they_are_encoded(tmp_path: Path) -> No
     }
 
 
+def test_json_views_mask_a_key_at_the_start_of_a_line(tmp_path: Path, capsys: Capture) -> None:
+    """Encoded, a line break before a key reads ``\\nsk-…``: masking the JSON text missed it."""
+    key = f"sk-live-{TOKEN}"
+    runbook = {
+        **minimal_runbook(),
+        "start": "notes",
+        "nodes": {
+            "notes": {"kind": "input", "title": "Notes", "prompt": "What?", "next": "done"},
+            "done": {"kind": "end", "title": "Done", "outcome": "false-positive"},
+        },
+    }
+    runbook.pop("levers")
+    runbook.pop("gateways")
+    runbook.pop("env")
+    runbook.pop("inputs")
+    write(tmp_path / "rb.yaml", runbook)
+    write(tmp_path / "answers.yaml", {"notes": f"keys found:\n{key}\t{key}"})
+    args = ["run", str(tmp_path / "rb.yaml"), "--yes", "-a", str(tmp_path / "answers.yaml")]
+    status, _, err = in_process(tmp_path, capsys, *args)
+    assert status == 0, err
+    incident = only_incident(tmp_path / "incidents")
+    status, out, err = in_process(tmp_path, capsys, "show", incident, "--json")
+    assert status == 0, err
+    assert TOKEN not in out
+    (answer,) = json.loads(out)["answers"]
+    assert answer["value"] == "keys found:\n***\t***"
+
+
 def test_evidence_is_as_private_as_the_journal(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "INC-1", "t", lambda: "now", lambda t: t)
     journal.append("x", {})
