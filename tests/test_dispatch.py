@@ -451,6 +451,41 @@ def test_a_refused_or_unconfigured_channel_is_journalled_and_the_walk_goes_on(
     assert sent["resolve"]["ok"] is True
 
 
+def test_a_channel_secret_no_key_can_hold_is_sent_nowhere_and_said_in_one_line(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A webhook URL with a line break inside, a routing key with a non-ASCII character: nothing
+    goes out on either channel and the value is quoted nowhere; a trailing newline is just
+    dropped (the Statuspage key, as a mounted secret file ends)."""
+    hook = f"{setup.receiver.url}{SLACK_PATH}\nX-Injected: 1"
+    monkeypatch.setenv("TEST_SLACK_WEBHOOK", hook)
+    monkeypatch.setenv("TEST_PD_ROUTING_KEY", PD_KEY + "é")
+    monkeypatch.setenv("TEST_STATUSPAGE_KEY", STATUSPAGE_KEY + "\n")
+    ran = setup.run(capsys, "--yes")
+    assert ran.status == 0, ran.err  # containment is not held up by a message
+    paths = [r.path for r in setup.receiver.requests]
+    assert SLACK_PATH not in paths
+    sent_pages = [r.json() for r in setup.receiver.to("/v2/enqueue")]
+    assert [(p["event_action"], p["routing_key"]) for p in sent_pages] == [
+        ("trigger", SECURITY_KEY),  # `to: security` pages with the role's own key
+        ("resolve", SECURITY_KEY),  # resolved as the incident ended
+    ]
+    sent = {s["node"]: s for s in of_type(setup.events(), "notify.sent")}
+    for node, variable in [("tell", "TEST_SLACK_WEBHOOK"), ("page", "TEST_PD_ROUTING_KEY")]:
+        assert sent[node]["ok"] is False
+        assert sent[node]["reason"].endswith(
+            f"environment variable {variable} holds a line break, a control or a non-ASCII "
+            "character, which no key or URL can; nothing was sent"
+        )
+    assert (sent["open-status"]["ok"], sent["update-status"]["ok"]) == (True, True)
+    opened = setup.receiver.to(f"/v1/pages/{PAGE}/incidents")[0]
+    assert opened.headers["authorization"] == f"OAuth {STATUSPAGE_KEY}"
+    stored = journal_bytes(setup.incidents)
+    for value in (hook, PD_KEY, "X-Injected"):
+        assert value.encode() not in stored
+        assert value not in ran.out + ran.err
+
+
 def test_a_workspace_without_the_channel_records_the_message_only(
     setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
