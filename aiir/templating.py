@@ -122,6 +122,8 @@ def render(
         return _compiled(source, markup).render(context)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
+    except _RUNTIME as exc:  # the template's own code failed: {{ 1 / 0 }}, a bad str.format
+        raise TemplateFailure(f"{where}: template error: {_runtime(exc)}") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -138,6 +140,18 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
         return environment().compile_expression(expression, undefined_to_none=False)(context)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
+    except _RUNTIME as exc:
+        raise TemplateFailure(f"{where}: expression error: {_runtime(exc)}") from None
+
+
+# What the operations a template may use raise on bad operands; an error of aiir's own filters
+# with such data is the template's too. Anything else is a bug, and is reported as one.
+_RUNTIME = (ArithmeticError, LookupError, TypeError, ValueError)
+
+
+def _runtime(exc: Exception) -> str:
+    text = " ".join(str(exc).split())[:200]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _reason(exc: TemplateError) -> str:

@@ -33,7 +33,7 @@ from aiir.incident import load_incident
 from aiir.journal import Journal
 from aiir.prompter import Check, Option
 from aiir.run import start
-from aiir.templating import TemplateFailure, render
+from aiir.templating import TemplateFailure, evaluate, render
 from tests.helpers import minimal_runbook, where, write
 from tests.runs import (
     DRILL_ANSWERS,
@@ -800,6 +800,9 @@ WALKS = [
     "{{ inputs.model.__class__.__base__.__subclasses__() }}",
     "{{ ''|attr('__class__') }}",
     "{{ '{0.__class__}'.format(inputs) }}",
+    # str.format reached without calling it by name: closed in Jinja 3.1.5 and 3.1.6, the floor
+    "{% set f = '{0.__class__}'.format %}{{ f(inputs) }}",
+    "{{ ('{0.__class__}'|attr('format'))(inputs) }}",
     "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}",
 ]
 # Jinja's globals, the usual way out of a sandbox: there are none at all.
@@ -823,6 +826,32 @@ def test_the_sandbox_refuses_attribute_walks(payload: str) -> None:
         r"\(access to attribute '\w+' of '\w+' object is unsafe\.\)",
         str(refused.value),
     )
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ("{{ 1 / 0 }}", "ZeroDivisionError: division by zero"),
+        ("{{ ('{0}'|attr('format_map'))({'0': 1}) }}", "IndexError: tuple index out of range"),
+        ("{{ 'x' + 1 }}", 'TypeError: can only concatenate str (not "int") to str'),
+    ],
+)
+def test_a_template_whose_own_code_fails_is_a_one_line_error(payload: str, reason: str) -> None:
+    with pytest.raises(TemplateFailure) as failed:
+        render(payload, CONTEXT, "nodes.n.prompt")
+    assert str(failed.value) == f"nodes.n.prompt: template error: {reason}"
+    with pytest.raises(TemplateFailure):
+        evaluate(payload.strip("{} "), CONTEXT, "nodes.b.when")
+
+
+def test_jinja_is_at_least_the_release_that_closes_the_format_escapes() -> None:
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "jinja2>=3.1.6" in project["project"]["dependencies"]
+    installed = tuple(int(p) for p in importlib.metadata.version("jinja2").split(".")[:3])
+    assert installed >= (3, 1, 6)
 
 
 @pytest.mark.parametrize("payload", GLOBALS)
