@@ -241,8 +241,7 @@ def resolutions(
         yield (
             delivery,
             {
-                "runbook": incident.runbook,
-                "node": None,
+                "runbook": incident.runbook,  # no node: the end of the walk sends it
                 "cause": f"incident ended {outcome}",
                 **delivery.as_dict(),
                 "to": role,
