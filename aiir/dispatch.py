@@ -4,6 +4,11 @@ PagerDuty uses one dedup key per incident, so every page of an incident updates 
 ``resolve`` closes it. A Statuspage incident is created once and updated afterwards. A node with
 ``to: ROLE`` pages that role's on-call through the roster's routing key instead of the channel's.
 A public Statuspage incident is named after the approved text, not the (internal) runbook title.
+
+Every message to a team's own systems (Slack, PagerDuty, a webhook) carries the journal's anchor
+at the moment it was sent (``SEQ:HASH``, short form), so a copy of the chain's head lives outside
+the journal: ``aiir verify ID --anchor`` with it shows whether lines were changed or removed since.
+A public status page does not: its readers are customers, and the anchor is for the team.
 """
 
 from __future__ import annotations
@@ -74,19 +79,22 @@ def deliver(
     saved: Mapping[str, Any],
     *,
     runbook_url: str | None = None,
+    anchor: str | None = None,
 ) -> Delivery:
     """Send ``text`` through the node's channel; the caller journals the delivery.
 
     For a channel with a :func:`markup`, ``text`` is its wire form (inserted values escaped).
+    ``anchor`` is the journal's head as sent with the message (see the module's docstring).
     """
     channels = workspace.config.channels
     if node.channel == "pagerduty":
         links = runbook_links(incident, workspace, runbook_url)
-        return _pagerduty(node, text, incident, workspace, notifier, links)
+        return _pagerduty(node, text, incident, workspace, notifier, links, anchor)
     if node.channel == "slack":
         assert channels.slack is not None
         url = notifier.secret(channels.slack.webhook_env, "slack channel")
-        return notifier.slack(url, slack_fallback(text), slack_blocks(text, incident))
+        blocks = slack_blocks(text, incident, anchor)
+        return notifier.slack(url, slack_fallback(text), blocks)
     if node.channel == "statuspage":
         assert channels.statuspage is not None
         page = channels.statuspage
@@ -115,6 +123,7 @@ def deliver(
             "severity": incident.severity,
             "audience": node.audience,
             "text": text,
+            **({"journal_anchor": anchor} if anchor else {}),
         }
         return notifier.webhook(url, body)
     raise InputError(f"channel {node.channel!r} cannot send")  # pragma: no cover - route() said no
@@ -135,6 +144,7 @@ def _pagerduty(
     workspace: Loaded,
     notifier: Notifier,
     links: list[Link],
+    anchor: str | None = None,
 ) -> Delivery:
     routing_env = _routing_env(node.to, workspace)
     key = notifier.secret(routing_env, f"pagerduty ({node.to or 'channel'})")
@@ -161,6 +171,7 @@ def _pagerduty(
             "severity": incident.severity,
             "message": text,
             "drill": incident.drill,
+            **({"journal_anchor": anchor} if anchor else {}),
         },
     )
     return notifier.trigger(key, dedup, event, links)
@@ -266,10 +277,11 @@ def headline(text: str) -> str:
 # --- Slack -----------------------------------------------------------------------------------
 
 
-def slack_blocks(text: str, incident: Incident) -> list[dict[str, Any]]:
+def slack_blocks(text: str, incident: Incident, anchor: str | None = None) -> list[dict[str, Any]]:
     """Block Kit: a header, the message over as many sections as it needs (each within Slack's
-    limit, split at line ends or spaces), and the incident's context line. A message too long
-    for one Slack message ends in a section that says so: nothing is cut silently."""
+    limit, split at line ends or spaces), and the incident's context line (with the journal's
+    anchor when given). A message too long for one Slack message ends in a section that says so:
+    nothing is cut silently."""
     header = _marked_cut(f"[{incident.severity}] {incident.title}", SLACK_HEADER)
     sections = split_text(text, SLACK_SECTION) or ["(no text)"]
     room = SLACK_BLOCKS - 2  # the header and the context line
@@ -280,6 +292,8 @@ def slack_blocks(text: str, incident: Incident) -> list[dict[str, Any]]:
             f"_… {left:,} more characters of this message are in the incident's journal._",
         ]
     context = f"`{slack_escape(incident.id)}` · runbook `{slack_escape(incident.runbook)}`"
+    if anchor:
+        context += f" · journal anchor `{slack_escape(anchor)}`"
     return [
         {"type": "header", "text": {"type": "plain_text", "text": header}},
         *({"type": "section", "text": {"type": "mrkdwn", "text": s}} for s in sections),

@@ -1077,8 +1077,11 @@ class Walk:
         from aiir.notify import Delivery
 
         assert self.env.workspace is not None
+        from aiir.journal import short_anchor
+
         notifier = self.notifier(node.channel)
         label = f"{node.channel} (sandbox)" if self.env.exercise else node.channel
+        anchor = short_anchor(self.journal.anchor())  # the head as the message leaves
         with self.screen.waiting(f"sending to {label}"):
             try:
                 delivery = dispatch.deliver(
@@ -1089,6 +1092,7 @@ class Walk:
                     notifier,
                     self.incident.vars,
                     runbook_url=frame.runbook.url,
+                    anchor=anchor,
                 )
             except InputError as exc:  # an unset secret or roster entry: never stop containment
                 delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
@@ -1100,6 +1104,7 @@ class Walk:
             "node": node_id,
             **delivery.as_dict(),
             "to": node.to,
+            "anchor": anchor,
             "reply": reply,
         }
         self.sent(delivery, data, step)

@@ -236,6 +236,13 @@ def anchor_of(events: Sequence[Event]) -> str:
     return f"{events[-1].seq}:{events[-1].hash}" if events else f"0:{GENESIS}"
 
 
+def short_anchor(anchor: str) -> str:
+    """``SEQ:`` and the hash's first 16 digits: short enough for a chat line or a page, still an
+    anchor ``aiir verify --anchor`` takes."""
+    seq, _, digest = anchor.partition(":")
+    return f"{seq}:{digest[:16]}"
+
+
 def _split(raw: bytes) -> list[bytes]:
     """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
     lines = [line + b"\n" for line in raw.split(b"\n")]

@@ -17,7 +17,7 @@ from aiir.display import clock_text
 from aiir.environment import iso, parse_iso
 from aiir.errors import InputError
 from aiir.incident import Incident, LeverStates
-from aiir.journal import anchor_of
+from aiir.journal import anchor_of, short_anchor
 from aiir.library import parse
 from aiir.loader import load_file
 from aiir.render import render_named
@@ -282,19 +282,12 @@ def report_context(
             "events": len(incident.events),
             "hash": incident.events[-1].hash if incident.events else "",
             "anchor": anchor_of(incident.events),
-            "short_anchor": _short(anchor_of(incident.events)),
+            "short_anchor": short_anchor(anchor_of(incident.events)),
             "verified": incident.verified,
             "problems": incident.problems,
         },
         "now": iso(now),
     }
-
-
-def _short(anchor: str) -> str:
-    """``SEQ:`` and the hash's first 16 digits: short enough for a chat line, still an anchor
-    ``aiir verify --anchor`` takes."""
-    seq, _, digest = anchor.partition(":")
-    return f"{seq}:{digest[:16]}"
 
 
 def _commander(incident: Incident, workspace: Loaded | None) -> str:

@@ -10,6 +10,8 @@ same walk with ``--sandbox`` sends nothing: its messages stay in the exercise's 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,7 @@ from tests.respond import (
     of_type,
     write_workspace,
 )
+from tests.test_journal import rechain
 
 PD_KEY = "R0UT1NGKEY0channel0123456789abcd"
 MASTER_KEY = "sk-staging-master-0123456789"
@@ -245,6 +248,7 @@ def test_every_channel_gets_the_exact_body_of_its_api(
         ("POST", "/v2/enqueue"),  # the walk ended resolved: the page still open is resolved
     ]
     page, page_security, slack, opened, partner, updated, resolved, ended = setup.receiver.requests
+    page_anchor, _, slack_anchor, _, partner_anchor, *_ = sent_anchors(setup.events())
     assert page.json() == {
         "routing_key": PD_KEY,
         "event_action": "trigger",
@@ -262,6 +266,7 @@ def test_every_channel_gets_the_exact_body_of_its_api(
                 "severity": "SEV2",
                 "message": PAGE_TEXT,
                 "drill": False,
+                "journal_anchor": page_anchor,
             },
         },
         "client": "aiir",
@@ -280,7 +285,12 @@ def test_every_channel_gets_the_exact_body_of_its_api(
             {"type": "section", "text": {"type": "mrkdwn", "text": SLACK_TEXT}},
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"`{ID}` · runbook `comms`"}],
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"`{ID}` · runbook `comms` · journal anchor `{slack_anchor}`",
+                    }
+                ],
             },
         ],
     }
@@ -301,6 +311,7 @@ def test_every_channel_gets_the_exact_body_of_its_api(
         "severity": "SEV2",
         "audience": "external",
         "text": PARTNER_TEXT,
+        "journal_anchor": partner_anchor,
     }
     assert updated.headers["authorization"] == f"OAuth {STATUSPAGE_KEY}"
     assert updated.json() == {"incident": {"status": "resolved", "body": RESOLVED_TEXT}}
@@ -314,6 +325,50 @@ def test_every_channel_gets_the_exact_body_of_its_api(
         "event_action": "resolve",
         "dedup_key": f"aiir-{ID}-security",
     }
+
+
+def sent_anchors(events: list[Event]) -> list[str | None]:
+    """For each message a node sent, the journal's head just before its ``notify.sent`` line."""
+    return [
+        f"{before.seq}:{before.hash[:16]}" if event.data.get("node") else None
+        for before, event in itertools.pairwise(events)
+        if event.type == "notify.sent"
+    ]
+
+
+def test_every_message_carries_the_journal_anchor_it_left_with_and_verify_takes_it(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The anchor sent with a message is a copy of the chain's head kept outside the journal: the
+    journal as written verifies against it, and a line changed before it no longer does."""
+    assert setup.run(capsys, "--yes").status == 0
+    events = setup.events()
+    anchors = sent_anchors(events)
+    journalled = [s.get("anchor") for s in of_type(events, "notify.sent")]
+    assert journalled == [*anchors[:-1], None]  # the resolve at the end belongs to no node
+    slack = next(r for r in setup.receiver.requests if r.path == SLACK_PATH)
+    anchor = slack_anchor_of(slack.json())
+    assert anchor == anchors[2]
+    head = f"{events[-1].seq}:{events[-1].hash}"  # printed at the end of the walk
+    given = ("--anchor", anchor, "--anchor", head)
+    ok = aiir(capsys, "verify", ID, "--incident-dir", str(setup.incidents), *given)
+    assert ok.status == 0, ok.out + ok.err
+    # A forger rewrites the first line (the incident's severity) and recomputes the chain after
+    # it: the chain holds, the anchor in Slack does not.
+    path = setup.incidents / ID / "journal.jsonl"
+    forged = [json.loads(line) for line in path.read_bytes().splitlines()]
+    forged[0]["data"]["severity"] = "SEV4"
+    path.write_bytes(b"".join(rechain(forged, 0)))
+    assert aiir(capsys, "verify", ID, "--incident-dir", str(setup.incidents)).status == 0
+    bad = aiir(capsys, "verify", ID, "--incident-dir", str(setup.incidents), *given)
+    assert bad.status == 1, bad.out + bad.err
+    seq = anchor.split(":")[0]
+    assert f"anchor {anchor}: line {seq} has hash " in bad.err
+
+
+def slack_anchor_of(body: dict[str, Any]) -> str:
+    context = body["blocks"][-1]["elements"][0]["text"]
+    return str(context.rsplit("journal anchor `", 1)[1].rstrip("`"))
 
 
 def test_every_send_is_journalled_with_the_receivers_reply(
