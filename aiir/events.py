@@ -177,6 +177,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     "incident.ended": {"outcome": TEXT, "summary": MAYBE_TEXT},
     "incident.interrupted": {"reason": TEXT},
     "incident.resumed": {"from_step": of(int)},
+    "incident.taken_over": {"by": TEXT, "took_over_from": OBJECT},
 }
 REQUIRED: Mapping[str, frozenset[str]] = {
     "incident.opened": frozenset({"runbook", "snapshot"}),

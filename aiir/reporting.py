@@ -120,9 +120,19 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     "call.entered": lambda d: f"Handed off to runbook {d.get('child')}",
     "call.returned": lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
     "incident.interrupted": lambda d: f"Interrupted: {d.get('reason')}",
-    "incident.resumed": lambda d: "Resumed",
+    "incident.resumed": lambda d: "Resumed" + _taken_over(d),
+    "incident.taken_over": lambda d: f"Opened by {d.get('by')}" + _taken_over(d),
     "incident.ended": lambda d: f"Ended: {d.get('outcome')}",
 }
+
+
+def _taken_over(data: Mapping[str, Any]) -> str:
+    """`` (taken over from alice, pid 4242 on host h, whose process was gone)`` or nothing."""
+    holder = data.get("took_over_from")
+    if not isinstance(holder, Mapping):
+        return ""
+    who = f"{holder.get('operator')}, pid {holder.get('pid')} on host {holder.get('host')}"
+    return f" (taken over from {who}, whose process was gone)"
 
 
 def runbooks_of(incident: Incident) -> dict[str, Runbook]:

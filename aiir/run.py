@@ -640,7 +640,9 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         walk.resolve_child = child_frame
         walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
         frames = _frames_for_release(walk, runbook, source, incident)
-        _took_over(walk)
+        took_over = _took_over(walk)
+        if took_over:  # the dead walker's place in the story: journalled like a resume's
+            incident.apply(journal.append("incident.taken_over", {"by": "release", **took_over}))
         if not pending:  # say so: a silent success reads as "maybe it did something"
             walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
         else:

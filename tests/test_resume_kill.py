@@ -465,6 +465,35 @@ def test_a_walker_killed_holding_the_incident_is_taken_over(
     assert (directory / "lock").read_bytes() == b""
 
 
+def test_a_release_after_a_walker_was_killed_takes_over_and_journals_it(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    incidents, incident_id, flags = interrupted_at_the_first_lever(tmp_path, url)
+    directory = incidents / incident_id
+    state.gate.clear()
+    knocked = len(state.arrived)
+    holder = spawn(["resume", incident_id, *flags], incidents, "first")
+    try:
+        wait_until(lambda: len(state.arrived) > knocked, "the walker to reach the gateway")
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.communicate(timeout=PATIENCE)
+    finally:
+        state.gate.set()
+
+    released = aiir(["release", incident_id, "--yes"], incidents)
+    shown = " ".join(released.stdout.split())
+    assert f"took over the incident from first (pid {holder.pid} on host " in shown, shown
+    incident = load_incident(incidents, incident_id)
+    (taken,) = [e for e in incident.events if e.type == "incident.taken_over"]
+    assert taken.data["by"] == "release"
+    assert taken.data["took_over_from"]["pid"] == holder.pid
+    timeline = aiir(["show", incident_id], incidents)
+    assert timeline.returncode == 0, timeline.stderr
+    assert "taken over from first" in " ".join(timeline.stdout.split())
+    assert (directory / "lock").read_bytes() == b""
+
+
 @pytest.mark.parametrize("command", ["resume", "release"])
 def test_an_incident_being_walked_is_refused_to_a_second_walker_and_left_as_it_was(
     command: str, tmp_path: Path, gateway: tuple[str, Gateway]
