@@ -54,6 +54,7 @@ def runbook_findings(
     findings += _graph_findings(doc, runbook, targets)
     findings += _lever_findings(doc, runbook)
     findings += _evidence_findings(doc, runbook, targets)
+    findings += _input_findings(doc, runbook)
     findings += _request_findings(doc, runbook, profiles)
     findings += _template_findings(doc, runbook, profiles)
     return findings
@@ -362,6 +363,20 @@ def _evidence_findings(doc: Document, runbook: Runbook, targets: Targets) -> lis
             f"first: {' → '.join(path)}"
         )
         out.append(at(doc, ("nodes", node_id), "evidence", message, level="warning", key=True))
+    return out
+
+
+def _input_findings(doc: Document, runbook: Runbook) -> list[Finding]:
+    """A patterned input with no ``hint``: an operator who mistypes is shown the regular
+    expression itself, which tells few people at 3 a.m. what to type."""
+    out: list[Finding] = []
+    for node_id, node in runbook.nodes.items():
+        if isinstance(node, InputNode) and node.pattern is not None and not node.hint:
+            message = (
+                "a pattern with no hint: an answer that does not match is told only the regular "
+                "expression; say what is expected in words (hint: 'a key alias, like sk-...')"
+            )
+            out.append(at(doc, ("nodes", node_id, "pattern"), "no-hint", message, level="warning"))
     return out
 
 

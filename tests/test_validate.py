@@ -288,6 +288,27 @@ def test_unreachable_node_is_a_warning() -> None:
     ]
 
 
+def test_a_patterned_input_without_a_hint_is_a_warning_and_with_one_is_clean() -> None:
+    rb = minimal_runbook()
+    start = rb["start"]
+    rb["nodes"]["key"] = {
+        "kind": "input",
+        "title": "The key",
+        "prompt": "Which key?",
+        "pattern": "^sk-[a-z0-9]+$",
+        "next": start,
+    }
+    rb["start"] = "key"
+    text, found = check(rb)
+    assert found == [
+        f"rb.yaml:{where(text, 'pattern: ^', '^')}: warning: nodes.key.pattern: a pattern with no "
+        "hint: an answer that does not match is told only the regular expression; say what is "
+        "expected in words (hint: 'a key alias, like sk-...')"
+    ]
+    rb["nodes"]["key"]["hint"] = "a key alias, like sk-abc123"
+    assert check(rb)[1] == []
+
+
 def test_cycle_with_no_way_out() -> None:
     rb = minimal_runbook()
     rb["nodes"]["triage"]["choices"][1]["next"] = "wait"
