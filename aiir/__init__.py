@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from aiir.library import load_runbook
-    from aiir.validate import validate_paths
+    from aiir.formats.library import load_runbook
+    from aiir.validate.documents import validate_paths
 
 __all__ = ["__version__", "load_runbook", "validate_paths"]
 
@@ -23,11 +23,11 @@ __all__ = ["__version__", "load_runbook", "validate_paths"]
 def __getattr__(name: str) -> Any:
     # Lazy, so that `aiir --help` does not pay for pydantic, YAML and Jinja2.
     if name == "load_runbook":
-        from aiir.library import load_runbook
+        from aiir.formats.library import load_runbook
 
         return load_runbook
     if name == "validate_paths":
-        from aiir.validate import validate_paths
+        from aiir.validate.documents import validate_paths
 
         return validate_paths
     raise AttributeError(name)

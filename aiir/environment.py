@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Protocol
 import httpx2
 from rich.console import Console
 
-from aiir.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
+from aiir.terminal.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
 
 if TYPE_CHECKING:
-    from aiir.inbox import Inbox
-    from aiir.workspace import Loaded
+    from aiir.formats.workspace import Loaded
+    from aiir.outbound.inbox import Inbox
 
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
 SANDBOX_URL = "http://sandbox.aiir.invalid"
@@ -74,7 +74,7 @@ def incidents_root(
 
 
 def _inbox() -> Inbox:
-    from aiir.inbox import Inbox
+    from aiir.outbound.inbox import Inbox
 
     return Inbox()
 
@@ -117,7 +117,7 @@ class Environment:
         """Route every gateway to an in-process simulated gateway (no socket, no keys).
 
         Nothing else is reachable: the client refuses every other address, and notifications
-        go to the exercise's inbox (see :mod:`aiir.inbox`).
+        go to the exercise's inbox (see :mod:`aiir.outbound.inbox`).
         """
         from aiir.sandbox import InProcessTransport, SandboxState, create_app
 
@@ -152,7 +152,7 @@ class Environment:
     @classmethod
     def for_terminal(cls, **overrides: object) -> Environment:
         """The real world: a terminal prompter when there is a terminal, else none."""
-        from aiir.workspace import current
+        from aiir.formats.workspace import current
 
         environ = dict(os.environ)
         prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()

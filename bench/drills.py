@@ -4,7 +4,7 @@
 
 A drill loads and checks its scenario and runbook (``prepare``), serves the simulated gateway in
 process, journals every event with an fsync, and judges the walk (``run_drill``): what
-``aiir drill examples/drills/`` does, minus the table. The bare walk is ``aiir.run.start`` on the
+``aiir drill examples/drills/`` does, minus the table. The bare walk is ``aiir.respond.session.start`` on the
 same runbook with the same answers and inputs, its journal written but not fsync'd (so it lives in
 the page cache, i.e. memory), and an ``httpx2.MockTransport`` that replays the responses the
 sandbox gave during the drill, so it takes the same path without the sandbox. The difference is
@@ -31,12 +31,12 @@ from typing import Any
 import httpx2
 from rich.console import Console
 
-from aiir.drill import DrillClock, Prepared, prepare, run_drill
-from aiir.drill_report import scenario_files
 from aiir.environment import Environment
-from aiir.prompter import NoTerminalPrompter
-from aiir.run import start
+from aiir.exercises.drill import DrillClock, Prepared, prepare, run_drill
+from aiir.exercises.drill_report import scenario_files
+from aiir.respond.session import start
 from aiir.sandbox import InProcessTransport
+from aiir.terminal.prompter import NoTerminalPrompter
 from bench.common import fsync_off
 
 GOAL_S = 3.0
@@ -78,7 +78,7 @@ def drill_once(files: list[Path], root: Path) -> list[tuple[float, float]]:
 
 
 def bare_walk(item: Prepared, replies: list[Recorded], root: Path) -> tuple[float, float]:
-    """Wall and CPU seconds of ``aiir.run.start`` alone: no sandbox, no fsync, no judging."""
+    """Wall and CPU seconds of ``aiir.respond.session.start`` alone: no sandbox, no fsync, no judging."""
     queue = list(replies)[len(item.scenario.traffic) :]  # the scenario's traffic precedes the walk
 
     def replay(request: httpx2.Request) -> httpx2.Response:
@@ -185,13 +185,13 @@ def report(f: dict[str, Any]) -> None:
 
 # Where the time goes: cumulative seconds of these functions (they may overlap).
 PARTS: dict[str, tuple[str, str]] = {
-    "YAML loading (aiir.loader.load_file)": ("loader.py", "load_file"),
+    "YAML loading (aiir.formats.loader.load_file)": ("loader.py", "load_file"),
     "runbook checks (checks.runbook_findings)": ("checks.py", "runbook_findings"),
     "journal fsync (os.fsync)": ("~", "<built-in method posix.fsync>"),
     "simulated gateway (InProcessTransport)": ("transport.py", "handle_request"),
     "Jinja2 compile (Environment.compile)": ("environment.py", "compile"),
     "screen (rich Console.print)": ("console.py", "print"),
-    "judging (aiir.drill.judge)": ("drill.py", "judge"),
+    "judging (aiir.exercises.drill.judge)": ("drill.py", "judge"),
 }
 
 
@@ -219,9 +219,9 @@ def runbooks_cached() -> Iterator[None]:
     node parses every runbook in two directories to know the ids it may call."""
     from unittest import mock
 
-    import aiir.run
+    import aiir.respond.session
 
-    real = aiir.run.load_checked
+    real = aiir.respond.session.load_checked
     cache: dict[tuple[str, int, int], Any] = {}
 
     def cached(path: Path) -> Any:
@@ -231,7 +231,10 @@ def runbooks_cached() -> Iterator[None]:
             cache[key] = real(path)
         return cache[key]
 
-    with mock.patch("aiir.run.load_checked", cached), mock.patch("aiir.drill.load_checked", cached):
+    with (
+        mock.patch("aiir.respond.session.load_checked", cached),
+        mock.patch("aiir.exercises.drill.load_checked", cached),
+    ):
         yield
 
 

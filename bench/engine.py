@@ -30,9 +30,9 @@ import yaml
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.journal import Journal
-from aiir.prompter import NoTerminalPrompter, ScriptedPrompter
-from aiir.run import load_checked, start
+from aiir.incident.journal import Journal
+from aiir.respond.session import load_checked, start
+from aiir.terminal.prompter import NoTerminalPrompter, ScriptedPrompter
 from bench.common import fsync_off
 
 GOAL = 1.5

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from aiir.validate import validate_paths
+from aiir.validate.documents import validate_paths
 from bench.common import Sample, interleaved, medians
 
 GOAL = 2.0

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aiir.run import load_checked
+from aiir.formats.schema import Runbook
+from aiir.respond.session import load_checked
 from aiir.sandbox import world
-from aiir.schema import Runbook
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = sorted((ROOT / "runbooks").glob("*.yaml"))

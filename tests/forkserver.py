@@ -20,8 +20,8 @@ SERVER = r"""
 import json, os, signal, sys, time, traceback
 from importlib import import_module
 
-for name in ("aiir.cli", "aiir.run", "aiir.engine", "aiir.gateway", "aiir.journal",
-             "aiir.incident", "aiir.prompter", "aiir.display", "aiir.templating", "httpx2"):
+for name in ("aiir.cli", "aiir.respond.session", "aiir.engine.walk", "aiir.outbound.gateway", "aiir.incident.journal",
+             "aiir.incident.state", "aiir.terminal.prompter", "aiir.terminal.screen", "aiir.formats.templating", "httpx2"):
     try:
         import_module(name)
     except Exception:  # a module that moved is imported by the child instead

@@ -19,7 +19,7 @@ import pytest
 
 from aiir.cli import main
 from aiir.environment import Environment
-from aiir.journal import JOURNAL, Event, read_events
+from aiir.incident.journal import JOURNAL, Event, read_events
 from tests.helpers import write
 
 START = dt.datetime(2025, 11, 27, 3, 15, tzinfo=dt.UTC)  # in the past: no sandbox log falls in it
@@ -90,7 +90,7 @@ def freeze(
 
     monkeypatch.setattr(Environment, "for_terminal", staticmethod(for_terminal))
     monkeypatch.setattr(
-        "aiir.incident.new_incident_id", lambda now: f"INC-{now:%Y%m%d-%H%M%S}-{ID_SUFFIX}"
+        "aiir.incident.state.new_incident_id", lambda now: f"INC-{now:%Y%m%d-%H%M%S}-{ID_SUFFIX}"
     )
 
 

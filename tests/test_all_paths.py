@@ -23,15 +23,15 @@ import pytest
 import yaml
 from rich.console import Console
 
-import aiir.run
-from aiir.drill import visited
+import aiir.respond.session
 from aiir.environment import SANDBOX_URL, Environment
-from aiir.journal import verify
-from aiir.loader import load_text
-from aiir.prompter import Check, NoTerminalPrompter, Option, as_bool
-from aiir.run import check_answers, load_checked, release, start
+from aiir.exercises.drill import visited
+from aiir.formats.loader import load_text
+from aiir.formats.schema import CallNode, Runbook
+from aiir.incident.journal import verify
+from aiir.respond.session import check_answers, load_checked, release, start
 from aiir.sandbox import SandboxState
-from aiir.schema import CallNode, Runbook
+from aiir.terminal.prompter import Check, NoTerminalPrompter, Option, as_bool
 from tests.answers import (
     DEPLOYMENT_INPUTS,
     ENVIRON,
@@ -225,7 +225,7 @@ def fast_walks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Validate each runbook once for the whole file, not once per walk (load_checked parses
     every runbook of the folder for a runbook with calls), and skip the journal's fsync per
     event (its durability is test_journal's subject): the ~850 walks stay within a minute."""
-    monkeypatch.setattr(aiir.run, "load_checked", _cached_load)
+    monkeypatch.setattr(aiir.respond.session, "load_checked", _cached_load)
     monkeypatch.setattr(os, "fsync", lambda fd: None)
 
 

@@ -14,7 +14,7 @@ from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
 from aiir.formats.canary import CanaryCheck
 from aiir.sandbox import SandboxState
-from aiir.validate import detect_kind, validate_paths
+from aiir.validate.documents import detect_kind, validate_paths
 from tests.canaries import environment, suite, write_suite
 from tests.helpers import where, write
 from tests.receiver import serve_receiver
@@ -424,8 +424,8 @@ def test_junit_flag_writes_the_report(tmp_path: Path, capsys: Capture) -> None:
 
 def test_regressions_from_captured_prompts_and_answers(tmp_path: Path) -> None:
     from aiir.canary.learn import regressions
-    from aiir.incident import Incident
-    from aiir.journal import Journal
+    from aiir.incident.journal import Journal
+    from aiir.incident.state import Incident
 
     journal = Journal(tmp_path, "tester", lambda: "2026-11-27T03:15:00.000Z", lambda t: t)
     logs = [

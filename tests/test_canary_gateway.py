@@ -16,7 +16,7 @@ import pytest
 
 from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
-from aiir.journal import verify
+from aiir.incident.journal import verify
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from tests.canaries import FakeClock, environment, write_suite
 from tests.helpers import write
@@ -436,7 +436,7 @@ def test_from_incident_without_hostile_prompts_is_bad_input(
 ) -> None:
     env, _ = environment(tmp_path)
     env.use_sandbox(SandboxState())
-    from aiir.run import start
+    from aiir.respond.session import start
 
     runbook = tmp_path / "rb.yaml"
     from tests.helpers import minimal_runbook
@@ -463,7 +463,7 @@ def counting(self, *args, **kwargs):
 httpx2.Client.__init__ = counting
 from aiir.cli import main
 status = main(sys.argv[1:])
-heavy = sorted(m for m in ("aiir.schema", "jinja2", "aiir.engine") if m in sys.modules)
+heavy = sorted(m for m in ("aiir.formats.schema", "jinja2", "aiir.engine.walk") if m in sys.modules)
 print(json.dumps({"status": status, "heavy": heavy, "sync_clients": made}))
 """
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import aiir.validate
+import aiir.validate.documents
 from aiir import __version__
 from aiir.cli import main
-from aiir.run import start
+from aiir.respond.session import start
 from tests.helpers import minimal_runbook, write
 from tests.incidents import (
     ANSWERS,
@@ -124,7 +124,7 @@ def test_interrupt_exits_130(
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(aiir.validate, "validate_paths", interrupted)
+    monkeypatch.setattr(aiir.validate.documents, "validate_paths", interrupted)
     assert main(["validate", str(tmp_path)]) == 130
     assert "Traceback" not in capsys.readouterr().err
 
@@ -135,7 +135,7 @@ def test_crash_writes_a_log_and_no_traceback(
     def broken(*_: object) -> None:
         raise RuntimeError("sk-secretsecretsecret leaked into a bug")
 
-    monkeypatch.setattr(aiir.validate, "validate_paths", broken)
+    monkeypatch.setattr(aiir.validate.documents, "validate_paths", broken)
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     assert main(["validate", str(tmp_path)]) == 1
     err = capsys.readouterr().err

@@ -16,10 +16,10 @@ import pytest
 from rich.console import Console
 from rich.text import Text
 
-from aiir import clocks
-from aiir.clocks import NOT_LEGAL_ADVICE, RULES, Rule, add_months, deadlines, left_text
 from aiir.errors import InputError
-from aiir.reporting import parse_aware_at
+from aiir.reports import clocks
+from aiir.reports.clocks import NOT_LEGAL_ADVICE, RULES, Rule, add_months, deadlines, left_text
+from aiir.reports.context import parse_aware_at
 from tests.helpers import write
 from tests.respond import (
     START,
@@ -430,7 +430,7 @@ def test_show_highlights_the_overdue_deadlines(
     shown: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from aiir.environment import Environment
-    from aiir.report import show_incident
+    from aiir.views.incidents import show_incident
 
     env = Environment.for_terminal()
     env.incidents_dir = shown

@@ -20,14 +20,14 @@ from typing import Any
 import httpx2
 import pytest
 
-from aiir import dispatch
 from aiir.errors import InputError
-from aiir.incident import Incident
-from aiir.journal import Event
-from aiir.notify import Notifier
+from aiir.formats.schema import NotifyNode, Team, Workspace
+from aiir.formats.workspace import Loaded
+from aiir.incident.journal import Event
+from aiir.incident.state import Incident
+from aiir.outbound import dispatch
+from aiir.outbound.notify import Notifier
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
-from aiir.schema import NotifyNode, Team, Workspace
-from aiir.workspace import Loaded
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (

@@ -13,8 +13,8 @@ from typer.core import TyperGroup, TyperOption
 
 import aiir.cli
 from aiir.cli import main
-from aiir.loader import load_file
-from aiir.validate import KINDS, validate_paths
+from aiir.formats.loader import load_file
+from aiir.validate.documents import KINDS, validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
 RUNBOOKS = sorted((REPO / "runbooks").glob("*.yaml"))

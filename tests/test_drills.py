@@ -22,9 +22,9 @@ import pytest
 import yaml
 
 from aiir.cli import main
-from aiir.drill import load_scenario, prepare, run_drill
-from aiir.incident import list_incidents
-from aiir.journal import verify
+from aiir.exercises.drill import load_scenario, prepare, run_drill
+from aiir.incident.journal import verify
+from aiir.incident.state import list_incidents
 from tests.helpers import where, write
 from tests.runs import aiir_command, process_env
 

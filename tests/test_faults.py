@@ -17,9 +17,9 @@ import pytest
 
 from aiir.cli import main
 from aiir.errors import ExitStatus
-from aiir.gateway import MAX_BODY
-from aiir.journal import JOURNAL, verify
-from aiir.run import RunResult, start
+from aiir.incident.journal import JOURNAL, verify
+from aiir.outbound.gateway import MAX_BODY
+from aiir.respond.session import RunResult, start
 from tests.incidents import (
     ANSWERS,
     MASTER_KEY,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aiir.journal import verify
+from aiir.incident.journal import verify
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (

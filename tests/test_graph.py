@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from aiir.cli import main
-from aiir.graph import render
-from aiir.schema import Runbook
+from aiir.formats.schema import Runbook
+from aiir.validate.graph import render
 from tests.helpers import minimal_runbook, write
 from tests.runs import aiir_command
 

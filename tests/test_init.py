@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from aiir import __version__ as aiir_version
-from aiir.library import data_dir
-from aiir.loader import load_file
-from aiir.scaffold import COVERS
+from aiir.cli.scaffold import COVERS
+from aiir.formats.library import data_dir
+from aiir.formats.loader import load_file
 from tests.respond import Ran, aiir, no_terminal
 
 

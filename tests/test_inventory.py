@@ -13,11 +13,11 @@ import pytest
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.inventory import Gap, assess, gaps
-from aiir.prompter import NoTerminalPrompter
-from aiir.run import start
-from aiir.schema import AISystem
-from aiir.workspace import load
+from aiir.formats.schema import AISystem
+from aiir.formats.workspace import load
+from aiir.reports.assessment import Gap, assess, gaps
+from aiir.respond.session import start
+from aiir.terminal.prompter import NoTerminalPrompter
 from tests.helpers import write
 from tests.respond import START, FixedClock, aiir, no_terminal
 

@@ -13,8 +13,7 @@ from typing import Any
 import pytest
 
 from aiir.cli import main
-from aiir.incident import Incident
-from aiir.journal import (
+from aiir.incident.journal import (
     GENESIS,
     JOURNAL,
     Anchor,
@@ -24,7 +23,8 @@ from aiir.journal import (
     chain_hash,
     verify,
 )
-from aiir.run import start
+from aiir.incident.state import Incident
+from aiir.respond.session import start
 from tests.incidents import (
     ANSWERS,
     RecordingPrompter,

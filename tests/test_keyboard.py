@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from aiir.incident import load_incident
+from aiir.incident.state import load_incident
 from tests.helpers import write
 from tests.runs import ATTACKER_KEY, aiir_command, drill, only_incident, process_env, strip_ansi
 from tests.servers import Gateway, serve_gateway

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from aiir.cli import main
-from aiir.run import RunResult, release, start
+from aiir.respond.session import RunResult, release, start
 from tests.incidents import (
     MASTER_KEY,
     RecordingPrompter,

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aiir.library import KINDS, resolve, resolve_one, shipped
-from aiir.loader import load_file
+from aiir.formats.library import KINDS, resolve, resolve_one, shipped
+from aiir.formats.loader import load_file
 from tests.respond import Ran, aiir, no_terminal
 
 REPO = Path(__file__).resolve().parents[1]

@@ -23,9 +23,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from aiir.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
-from aiir.library import builtin_profiles
-from aiir.schema import Request
+from aiir.formats.library import builtin_profiles
+from aiir.formats.schema import Request
+from aiir.outbound.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
 from tests.conftest import BLOCKED_WORD, FALLBACK, GUARDRAIL, PRIMARY, LiteLLMProxy
 
 pytestmark = pytest.mark.litellm

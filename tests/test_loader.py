@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from aiir.errors import LoadError
-from aiir.loader import MAX_BYTES, MAX_DEPTH, MAX_VALUES, breadcrumb, load_file, load_text
+from aiir.formats.loader import MAX_BYTES, MAX_DEPTH, MAX_VALUES, breadcrumb, load_file, load_text
 
 
 def load_error(text: str) -> str:

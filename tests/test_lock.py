@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from aiir.incident import new_incident
-from aiir.journal import JOURNAL, read_events, verify
-from aiir.lock import LOCK, IncidentLock, IncidentLocked
-from aiir.run import start
+from aiir.incident.journal import JOURNAL, read_events, verify
+from aiir.incident.lock import LOCK, IncidentLock, IncidentLocked
+from aiir.incident.state import new_incident
+from aiir.respond.session import start
 from tests.incidents import (
     ANSWERS,
     RecordingPrompter,
@@ -82,7 +82,7 @@ def same_draw(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         drawn.append(draws[min(len(drawn), len(draws) - 1)])
         return drawn[-1]
 
-    monkeypatch.setattr("aiir.incident.secrets.token_hex", token_hex)
+    monkeypatch.setattr("aiir.incident.state.secrets.token_hex", token_hex)
     return drawn
 
 

@@ -1,4 +1,4 @@
-"""aiir.notify against a real HTTP receiver on loopback: exact bodies, retries, masked secrets."""
+"""aiir.outbound.notify against a real HTTP receiver on loopback: exact bodies, retries, masked secrets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import httpx2
 import pytest
 
 from aiir.errors import InputError
-from aiir.notify import Link, Notifier, PagerDutyEvent
+from aiir.outbound.notify import Link, Notifier, PagerDutyEvent
 from tests.receiver import Answer, Receiver, serve_receiver
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"

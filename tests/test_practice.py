@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aiir.incident import load_incident
+from aiir.incident.state import load_incident
 from tests.helpers import write
 from tests.runs import process_env, run_aiir
 from tests.servers import serve_gateway

@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aiir.errors import LoadError
-from aiir.findings import Finding, printable
-from aiir.loader import Document, load_text
-from aiir.validate import validate_paths
+from aiir.formats.findings import Finding, printable
+from aiir.formats.loader import Document, load_text
+from aiir.validate.documents import validate_paths
 from tests.helpers import dump, minimal_runbook
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from aiir.incident import load_incident
-from aiir.journal import verify
+from aiir.incident.journal import verify
+from aiir.incident.state import load_incident
 from tests.helpers import write
 from tests.runs import (
     ATTACKER_KEY,

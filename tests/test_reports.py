@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from aiir.cli import main
-from aiir.clocks import NOT_LEGAL_ADVICE
-from aiir.render import template_names
+from aiir.reports.clocks import NOT_LEGAL_ADVICE
+from aiir.reports.templates import template_names
 from tests.helpers import write
 from tests.respond import (
     FixedClock,

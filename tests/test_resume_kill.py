@@ -27,10 +27,10 @@ from typing import Any
 import pytest
 
 from aiir.cli import main
-from aiir.incident import Incident, load_incident
-from aiir.journal import JOURNAL, verify
-from aiir.lock import IncidentLock
-from aiir.run import start
+from aiir.incident.journal import JOURNAL, verify
+from aiir.incident.lock import IncidentLock
+from aiir.incident.state import Incident, load_incident
+from aiir.respond.session import start
 from tests.forkserver import ForkServer
 from tests.incidents import (
     ANSWERS,
@@ -70,8 +70,8 @@ SENDS = len(REFERENCE.calls)  # ...and after each request
 FILTER_INTENT = REFERENCE.events.index("lever.intent") + 1  # the first lever's intent line
 FILTER_ENGAGE = REFERENCE.calls.index(("POST", "/guardrails")) + 1  # its reply holds an id
 
-APPEND = "aiir.journal.Journal.append"
-SEND = "aiir.gateway.Sender.send"
+APPEND = "aiir.incident.journal.Journal.append"
+SEND = "aiir.outbound.gateway.Sender.send"
 
 
 def _environ(incidents: Path, operator: str | None = None) -> dict[str, str]:

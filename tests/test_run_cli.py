@@ -21,10 +21,10 @@ from rich.console import Console
 from aiir.cli import main
 from aiir.environment import Environment
 from aiir.errors import InputError
-from aiir.incident import load_incident
-from aiir.journal import JOURNAL
-from aiir.prompter import Check, Option
-from aiir.run import resume, start
+from aiir.incident.journal import JOURNAL
+from aiir.incident.state import load_incident
+from aiir.respond.session import resume, start
+from aiir.terminal.prompter import Check, Option
 from tests.helpers import where, write
 from tests.runs import (
     ATTACKER_KEY,

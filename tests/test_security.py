@@ -28,12 +28,12 @@ from aiir import redact
 from aiir.cli import main
 from aiir.environment import Environment
 from aiir.errors import InputError
-from aiir.gateway import Call, Endpoint, RequestRefused, Sender, checked_header, join_url
-from aiir.incident import load_incident
-from aiir.journal import Journal
-from aiir.prompter import Check, Option
-from aiir.run import start
-from aiir.templating import TemplateFailure, evaluate, render
+from aiir.formats.templating import TemplateFailure, evaluate, render
+from aiir.incident.journal import Journal
+from aiir.incident.state import load_incident
+from aiir.outbound.gateway import Call, Endpoint, RequestRefused, Sender, checked_header, join_url
+from aiir.respond.session import start
+from aiir.terminal.prompter import Check, Option
 from tests.helpers import minimal_runbook, where, write
 from tests.runs import (
     DRILL_ANSWERS,
@@ -540,7 +540,7 @@ def test_every_spelling_of_a_secret_is_masked_in_every_byte_written(
             quoted = [repr(v) for v in PLANTS.values()] + [json.dumps(v) for v in PLANTS.values()]
             raise RuntimeError(f"boom: {' '.join(quoted)} {gateway_url(echo)}")
 
-        monkeypatch.setattr("aiir.engine.Walk.run", crash)
+        monkeypatch.setattr("aiir.engine.walk.Walk.run", crash)
         status, out, err = in_process(tmp_path / "crash", capsys, "run", str(runbook), "--yes")
         streams["crash stdout"], streams["crash stderr"] = out.encode(), err.encode()
 

@@ -21,9 +21,9 @@ import yaml
 
 from aiir.canary.escalate import SOURCE
 from aiir.cli import main
-from aiir.incident import Incident
-from aiir.journal import JOURNAL, chain_hash
-from aiir.run import Attachment, start
+from aiir.incident.journal import JOURNAL, chain_hash
+from aiir.incident.state import Incident
+from aiir.respond.session import Attachment, start
 from tests.incidents import (
     ANSWERS,
     MASTER_KEY,

@@ -14,7 +14,7 @@ import pytest
 
 from aiir.cli import main
 from aiir.errors import InputError
-from aiir.validate import validate_paths
+from aiir.validate.documents import validate_paths
 from tests.helpers import dump, minimal_runbook, where, write
 
 Doc = dict[str, Any]
@@ -227,7 +227,7 @@ def test_the_json_schema_refuses_a_path_without_a_leading_slash(kind: str) -> No
     """As the models do: editors and other JSON Schema tools agree with ``aiir validate``."""
     import jsonschema
 
-    from aiir.jsonschema import schema_of
+    from aiir.formats.json_schema import schema_of
 
     if kind == "runbook":
         good: Doc = minimal_runbook()
@@ -1073,9 +1073,9 @@ def test_a_call_cycle_that_slipped_past_validation_stops_at_a_depth_limit(
 ) -> None:
     """The engine's backstop: with the validator's cycle check switched off, the walk stops
     with one line and an interrupted incident, not a RecursionError after hundreds of events."""
-    from aiir import checks
-    from aiir.engine import MAX_CALL_DEPTH
-    from aiir.incident import load_incident
+    from aiir.engine.walk import MAX_CALL_DEPTH
+    from aiir.incident.state import load_incident
+    from aiir.validate import checks
     from tests.runs import only_incident
 
     monkeypatch.setattr(checks, "call_cycle_findings", lambda *args: [])
@@ -1269,7 +1269,7 @@ def test_node_kinds_are_the_tags_of_the_node_union() -> None:
     import typing
 
     from aiir.formats.common import NODE_KINDS
-    from aiir.schema import Node
+    from aiir.formats.schema import Node
 
     union = typing.get_args(Node)[0]
     tags = [

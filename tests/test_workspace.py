@@ -12,13 +12,13 @@ import httpx2
 import pytest
 from rich.console import Console
 
-from aiir import workspace as ws
 from aiir.environment import Environment
 from aiir.errors import LoadError
-from aiir.incident import Incident
-from aiir.prompter import NoTerminalPrompter
-from aiir.reporting import disclosure
-from aiir.run import start
+from aiir.formats import workspace as ws
+from aiir.incident.state import Incident
+from aiir.reports.context import disclosure
+from aiir.respond.session import start
+from aiir.terminal.prompter import NoTerminalPrompter
 from tests.helpers import write
 from tests.receiver import Answer, serve_receiver
 from tests.respond import (

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiir.schema import (
+from aiir.formats.schema import (
     FAILING_OUTCOMES,
     ActionNode,
     BranchNode,
@@ -34,7 +34,7 @@ from aiir.schema import (
     QuestionNode,
     Runbook,
 )
-from aiir.templating import environment, render
+from aiir.formats.templating import environment, render
 
 # How to answer an input node: (runbook id, node id, the frame's inputs) -> the text.
 Plausible = Callable[[str, str, Mapping[str, Any]], str]
@@ -69,7 +69,7 @@ class Path:
     outcome: Outcome
 
     def nodes(self, root: str) -> list[str]:
-        """As :func:`aiir.drill.visited` lists them: a called runbook's as ``runbook.node``."""
+        """As :func:`aiir.exercises.drill.visited` lists them: a called runbook's as ``runbook.node``."""
         return [v.node if v.runbook == root else f"{v.runbook}.{v.node}" for v in self.visits]
 
     def edges(self) -> set[tuple[str, str, str]]:

@@ -1,4 +1,4 @@
-"""Paging on a failing suite and resolving on recovery, over :mod:`aiir.notify`.
+"""Paging on a failing suite and resolving on recovery, over :mod:`aiir.outbound.notify`.
 
 PagerDuty is triggered on every failing run with a dedup key stable per suite and target, so
 repeated failures update one alert; the first passing run after that resolves it. Slack hears of
@@ -12,7 +12,7 @@ from typing import Any
 from aiir.canary.history import AlertState
 from aiir.canary.result import SuiteRun
 from aiir.formats.canary import CanaryAlert
-from aiir.notify import Delivery, Notifier, PagerDutyEvent, pagerduty_severity
+from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent, pagerduty_severity
 
 MAX_DETAILS = 20
 MAX_SLACK_FAILURES = 10

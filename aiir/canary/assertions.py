@@ -2,7 +2,7 @@
 
 Each assertion states a fact about the reply; ``not-X`` passes exactly when ``X`` does not. The
 verdict's ``detail`` says what was found, so a failure reads as its own explanation. Outputs are
-hostile text: details quote them only through :func:`aiir.safe.plain`, cut short.
+hostile text: details quote them only through :func:`aiir.terminal.inert.plain`, cut short.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiir.formats.canary import CanaryCheck
-from aiir.safe import plain
+from aiir.terminal.inert import plain
 
 QUOTE = 60
 REFUSAL_MARKERS = (

@@ -14,9 +14,9 @@ from typing import Any
 from aiir.canary.result import SuiteRun
 from aiir.environment import Environment
 from aiir.errors import AiirError
-from aiir.journal import JOURNAL, read_events
+from aiir.formats.schema import Runbook
+from aiir.incident.journal import JOURNAL, read_events
 from aiir.redact import scrub
-from aiir.schema import Runbook
 
 SOURCE = "aiir canary"
 EVIDENCE_TYPE = "evidence.attached"
@@ -39,8 +39,8 @@ def escalate(
     gateway_urls: Mapping[str, str],
 ) -> None:
     """Open (and walk, or record) an incident of ``runbook``; its id goes to ``run.incident``."""
-    from aiir.prompter import MissingAnswer
-    from aiir.run import Attachment, load_checked, start
+    from aiir.respond.session import Attachment, load_checked, start
+    from aiir.terminal.prompter import MissingAnswer
 
     book = load_checked(runbook)
     env.gateway_urls = {k: v for k, v in gateway_urls.items() if k in book.gateways}

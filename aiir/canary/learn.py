@@ -27,8 +27,8 @@ import yaml
 from aiir.canary.escalate import SOURCE
 from aiir.canary.suite import load_suite
 from aiir.errors import InputError
-from aiir.incident import Incident, load_incident
-from aiir.loader import load_file
+from aiir.formats.loader import load_file
+from aiir.incident.state import Incident, load_incident
 
 ATTACK_PHRASES = (
     "ignore all previous instructions",

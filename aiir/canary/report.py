@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from aiir.canary.result import SuiteRun, clean
-from aiir.safe import inert
+from aiir.terminal.inert import inert
 
 MAX_ROWS = 50
 

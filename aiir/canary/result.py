@@ -10,10 +10,10 @@ from aiir.canary.runner import Sample
 from aiir.canary.suite import LoadedSuite, Target
 from aiir.formats.common import Severity
 from aiir.redact import scrub
-from aiir.safe import plain
+from aiir.terminal.inert import plain
 
 if TYPE_CHECKING:  # sent only with --alert
-    from aiir.notify import Delivery
+    from aiir.outbound.notify import Delivery
 
 EXCERPT = 200
 SEVERITY_ORDER = [s.value for s in Severity]

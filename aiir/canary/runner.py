@@ -19,7 +19,7 @@ import httpx2
 from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
 from aiir.formats.canary import CanaryPrompt
-from aiir.safe import plain
+from aiir.terminal.inert import plain
 
 MAX_BACKOFF = 5.0
 EXCERPT = 300

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiir.errors import InputError, ValidationFailed
-from aiir.findings import Finding, at
 from aiir.formats.canary import CanarySuite
-from aiir.library import parse
-from aiir.loader import Document, load_file
+from aiir.formats.findings import Finding, at
+from aiir.formats.library import parse
+from aiir.formats.loader import Document, load_file
 from aiir.redact import MIN_SECRET
 
 TOKEN_PREFIX = "AIIR-CANARY-"  # noqa: S105 - a canary marker, not a password
@@ -119,7 +119,7 @@ def resolve_target(
     sandbox_url: str | None = None,
 ) -> Target:
     """The suite's chat endpoint and headers; a missing variable or bad URL is bad input."""
-    from aiir.gateway import join_url, resolve_endpoint
+    from aiir.outbound.gateway import join_url, resolve_endpoint
 
     suite = loaded.suite
     name = gateway_of(suite)
@@ -136,7 +136,7 @@ def resolve_target(
 def _env_values(suite: CanarySuite, environ: Mapping[str, str], *, lenient: bool) -> dict[str, str]:
     """The declared variables; a missing required one stops a run (not a sandbox run).
 
-    ``aiir.run.env_values`` does the same for a runbook; importing it would load the engine.
+    ``aiir.respond.session.env_values`` does the same for a runbook; importing it would load the engine.
     """
     values: dict[str, str] = {}
     for name, spec in suite.env.items():

@@ -27,7 +27,7 @@ from aiir.environment import SANDBOX_URL, Environment, iso
 from aiir.errors import InputError
 
 if TYPE_CHECKING:
-    from aiir.notify import Notifier
+    from aiir.outbound.notify import Notifier
     from aiir.sandbox import SandboxState
 
 
@@ -86,7 +86,7 @@ def _check_runbook(
 ) -> set[str]:
     """The runbook to open on failure must load and take its inputs; returns its gateways."""
     from aiir.canary.escalate import runbook_inputs
-    from aiir.run import coerce_inputs, env_values, load_checked
+    from aiir.respond.session import coerce_inputs, env_values, load_checked
 
     if not path.is_file():
         raise InputError(f"--on-fail-run {path}: no such runbook file")
@@ -98,7 +98,7 @@ def _check_runbook(
 
 
 def notifier_for(env: Environment) -> Notifier:
-    from aiir.notify import Notifier
+    from aiir.outbound.notify import Notifier
 
     return Notifier(env.http, env.clock.sleep, env.environ)
 

@@ -142,7 +142,7 @@ def _say(message: str) -> None:
     """One error for a person: secrets masked, and inert (user-given text in it can move no
     cursor and set no colour)."""
     from aiir.redact import scrub
-    from aiir.safe import plain
+    from aiir.terminal.inert import plain
 
     print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
 
@@ -156,7 +156,7 @@ def _usage(exc: typer.TyperException) -> None:
     """Click's usage message, made inert like every other error."""
     import io
 
-    from aiir.safe import plain
+    from aiir.terminal.inert import plain
 
     show = getattr(exc, "show", None)
     if show is None:

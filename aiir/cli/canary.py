@@ -87,7 +87,7 @@ def run(
     from aiir.cli import flags
     from aiir.environment import Environment, incidents_root
     from aiir.errors import ExitStatus
-    from aiir.library import resolve, resolve_one
+    from aiir.formats.library import resolve, resolve_one
 
     # What the imports made lives as long as the command: out of the collector's sight, full
     # collections no longer walk it while the suite loads and the replies come in (~25 ms a
@@ -169,7 +169,7 @@ def from_incident(
     from aiir.cli import flags
     from aiir.environment import incidents_root
     from aiir.errors import ExitStatus
-    from aiir.workspace import current
+    from aiir.formats.workspace import current
 
     root = incidents_root(os.environ, flags.incident_dir(incident_dir), current(os.environ))
     added = learn(root, incident, suite, force=force)

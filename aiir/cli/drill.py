@@ -42,7 +42,7 @@ def command(
     ] = None,
 ) -> int:
     """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
-    from aiir.drill_report import run_drills
+    from aiir.exercises.drill_report import run_drills
 
     return int(
         run_drills(

@@ -47,8 +47,8 @@ def command(
 ) -> None:
     """Draw a runbook's decision tree: choice labels on edges, levers and outcomes marked."""
     from aiir.errors import InputError
-    from aiir.graph import picture, render
-    from aiir.library import load_runbook, resolve_one
+    from aiir.formats.library import load_runbook, resolve_one
+    from aiir.validate.graph import picture, render
 
     drawn = load_runbook(resolve_one(runbook, ["runbooks"]))
     if fmt not in (Format.png, Format.svg):

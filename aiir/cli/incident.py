@@ -7,8 +7,8 @@ import typer
 
 if TYPE_CHECKING:
     from aiir.environment import Environment
-    from aiir.incident import Incident
-    from aiir.journal import Anchor
+    from aiir.incident.journal import Anchor
+    from aiir.incident.state import Incident
 
 IncidentDir = Annotated[
     Path | None,
@@ -51,13 +51,13 @@ Yes = Annotated[
 
 def _runbook(given: str, flag: str = "") -> Path:
     """A runbook file, a directory holding one, or a shipped runbook's id."""
-    from aiir.library import resolve_one
+    from aiir.formats.library import resolve_one
 
     return resolve_one(given, ["runbooks"], flag=flag)
 
 
 def _answers(given: str | None) -> Path | None:
-    from aiir.library import resolve_one
+    from aiir.formats.library import resolve_one
 
     return None if given is None else resolve_one(given, ["answers"], flag="--answers")
 
@@ -87,7 +87,7 @@ def _environment(
 
 def _anchor(incident: "Incident") -> None:
     """The journal's head, to keep outside it: later it proves nothing was cut or added."""
-    from aiir.journal import anchor_of
+    from aiir.incident.journal import anchor_of
 
     if incident.events and not incident.dry_run:
         anchor = anchor_of(incident.events)
@@ -135,7 +135,7 @@ def run(
 ) -> int:
     """Walk a runbook: triage questions, levers with verification, evidence, journal."""
     from aiir.errors import InputError
-    from aiir.run import parse_assignments, start
+    from aiir.respond.session import parse_assignments, start
 
     path, answers_path = _runbook(runbook), _answers(answers)
     env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes)
@@ -162,7 +162,7 @@ def resume(
     incident_dir: IncidentDir = None,
 ) -> int:
     """Continue an interrupted incident where it stopped; no lever is engaged twice."""
-    from aiir.run import resume as resume_incident
+    from aiir.respond.session import resume as resume_incident
 
     answers_path = _answers(answers)
     env = _environment(incident_dir, gateway, assume_yes=yes)
@@ -183,7 +183,7 @@ def release(
 ) -> int:
     """Release (roll back) engaged levers, newest first, each journalled."""
     from aiir.errors import ExitStatus
-    from aiir.run import release as release_levers
+    from aiir.respond.session import release as release_levers
 
     env = _environment(incident_dir, gateway, assume_yes=yes)
     result = release_levers(incident, env, lever)
@@ -218,9 +218,9 @@ def verify(
     """Check the journal's hash chain, every evidence file's and runbook copy's SHA-256, and the
     anchors given."""
     from aiir.errors import ExitStatus
-    from aiir.incident import incident_dir as find
-    from aiir.journal import JOURNAL, Anchor, anchor_of, read_events
-    from aiir.journal import verify as verify_journal
+    from aiir.incident.journal import JOURNAL, Anchor, anchor_of, read_events
+    from aiir.incident.journal import verify as verify_journal
+    from aiir.incident.state import incident_dir as find
 
     given = [Anchor.parse(a, "--anchor") for a in anchor or []]
     if anchors is not None:
@@ -248,7 +248,7 @@ def _anchors_file(path: Path, incident: str) -> "list[Anchor]":
     """``SEQ:HASH`` per line, or ``INCIDENT SEQ:HASH`` (lines of other incidents are skipped);
     blank lines and ``#`` comments are ignored."""
     from aiir.errors import InputError
-    from aiir.journal import Anchor
+    from aiir.incident.journal import Anchor
 
     try:
         text = path.read_text(encoding="utf-8")
@@ -273,7 +273,7 @@ def incidents(
     incident_dir: IncidentDir = None,
 ) -> None:
     """List incidents, newest first; one whose journal does not verify is marked TAMPERED."""
-    from aiir.report import incidents_table
+    from aiir.views.incidents import incidents_table
 
     env = _environment(incident_dir)
     incidents_table(env, as_json=as_json)
@@ -287,8 +287,8 @@ def show(
     incident_dir: IncidentDir = None,
 ) -> None:
     """One incident: timeline, answers, levers, evidence, regulatory clocks (verified first)."""
-    from aiir.report import show_incident
-    from aiir.reporting import parse_aware_at
+    from aiir.reports.context import parse_aware_at
+    from aiir.views.incidents import show_incident
 
     env = _environment(incident_dir)
     show_incident(
@@ -320,10 +320,10 @@ def report(
     (verified first)."""
     from aiir.cli import flags
     from aiir.errors import InputError
-    from aiir.incident import load_incident
+    from aiir.incident.state import load_incident
     from aiir.redact import scrub
-    from aiir.reporting import parse_aware_at, render_report, write
-    from aiir.safe import plain
+    from aiir.reports.context import parse_aware_at, render_report, write
+    from aiir.terminal.inert import plain
 
     flags.out_file(out)  # before anything is read: a wrong --out costs nothing
     env = _environment(incident_dir)
@@ -372,8 +372,8 @@ def flag(
 ) -> int:
     """Report what an AI system did (human-in-the-loop): recorded, optionally paged or opened."""
     from aiir.errors import ExitStatus, InputError
-    from aiir.flag import as_attachment_bytes, page_owner, record_flag
-    from aiir.run import Attachment, start
+    from aiir.reports.human_flags import as_attachment_bytes, page_owner, record_flag
+    from aiir.respond.session import Attachment, start
 
     if open_runbook is None and (answers is not None or yes):
         raise InputError("--answers and --yes are for the incident that --open RUNBOOK starts")
@@ -410,7 +410,7 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite files that exist.")] = False,
 ) -> None:
     """Lay out a workspace as the 90-day plan: config, inventory, team, runbooks, drills, CI."""
-    from aiir.scaffold import init as scaffold
+    from aiir.cli.scaffold import init as scaffold
 
     written = scaffold(directory, force=force)
     typer.echo(f"wrote {len(written)} files into {directory}")

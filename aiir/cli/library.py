@@ -42,7 +42,7 @@ def command(
     import json
     import os
 
-    from aiir.library import KINDS, shipped
+    from aiir.formats.library import KINDS, shipped
 
     kinds = [kind.value] if kind is not None else list(KINDS)
     entries = [entry for name in kinds for entry in shipped(name)]

@@ -14,6 +14,6 @@ def command(
     ],
 ) -> None:
     """Print the JSON Schema of a document kind, for editors (yaml-language-server)."""
-    from aiir.jsonschema import schema_text
+    from aiir.formats.json_schema import schema_text
 
     typer.echo(schema_text(kind), nl=False)

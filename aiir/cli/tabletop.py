@@ -44,12 +44,12 @@ def command(
 
     from rich.console import Console
 
-    from aiir.drill import prepare
     from aiir.environment import default_operator, has_terminal, incidents_root
     from aiir.errors import InputError
-    from aiir.library import resolve_one
-    from aiir.prompter import TerminalPrompter
-    from aiir.tabletop import default_environment, run_tabletop
+    from aiir.exercises.drill import prepare
+    from aiir.exercises.tabletop import default_environment, run_tabletop
+    from aiir.formats.library import resolve_one
+    from aiir.terminal.prompter import TerminalPrompter
 
     prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]))
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here

@@ -27,7 +27,7 @@ def command(
     import json
 
     from aiir.errors import ExitStatus
-    from aiir.validate import validate_paths
+    from aiir.validate.documents import validate_paths
 
     report = validate_paths([_path(given) for given in paths])
     failed = report.failed(strict=strict)
@@ -52,6 +52,6 @@ def _path(given: str) -> Path:
     """A path as given, or the shipped document with that id."""
     if Path(given).exists():
         return Path(given)
-    from aiir.library import KINDS, resolve_one
+    from aiir.formats.library import KINDS, resolve_one
 
     return resolve_one(given, [k for k in KINDS if k != "answers"])

@@ -1,1 +1,1 @@
-"""The building blocks of aiir's YAML formats (:mod:`aiir.schema` has them all)."""
+"""The building blocks of aiir's YAML formats (:mod:`aiir.formats.schema` has them all)."""

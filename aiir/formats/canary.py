@@ -1,6 +1,6 @@
 """The canary suite format: prompts, assertions, drift limits and alerts against one model."""
 
-# No ``from __future__ import annotations``: see aiir.schema.
+# No ``from __future__ import annotations``: see aiir.formats.schema.
 import re
 from typing import Annotated, Any, Literal, Self
 

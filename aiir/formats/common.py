@@ -1,9 +1,9 @@
 """What every aiir format shares: closed models, identifiers, severities, gateways, channels.
 
-Split from :mod:`aiir.schema` so that a canary run loads the dozen models it reads, not all sixty.
+Split from :mod:`aiir.formats.schema` so that a canary run loads the dozen models it reads, not all sixty.
 """
 
-# No ``from __future__ import annotations``: see aiir.schema.
+# No ``from __future__ import annotations``: see aiir.formats.schema.
 import enum
 import re
 from typing import Annotated
@@ -38,7 +38,7 @@ def _compiles(value: str) -> str:
 Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
 
 
-# The tags of aiir.schema.Node (a runbook's node kinds): schema errors name them.
+# The tags of aiir.formats.schema.Node (a runbook's node kinds): schema errors name them.
 NODE_KINDS = (
     "question",
     "confirm",

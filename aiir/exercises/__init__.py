@@ -1,0 +1,1 @@
+"""Practice on the simulated gateway: drills (scripted, judged) and tabletops (people, injects)."""

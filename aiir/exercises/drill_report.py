@@ -1,0 +1,133 @@
+"""``aiir drill`` end to end: check every scenario first, run them, report, write JUnit."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from aiir.environment import incidents_root
+from aiir.errors import ExitStatus, InputError
+from aiir.exercises.drill import DrillResult, Prepared, prepare, run_drill, visited
+from aiir.exercises.junit import write_junit
+from aiir.redact import masked_json, scrub
+from aiir.respond.session import parse_assignments
+from aiir.terminal.inert import inert
+
+
+def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Files as given; directories searched for scenarios; shipped scenarios by id."""
+    from aiir.formats.library import resolve
+
+    return resolve(paths, ["drills", "tabletops"])
+
+
+def prepare_all(files: Sequence[Path]) -> list[Prepared]:
+    """Check every scenario before any runs; report every invalid one, not just the first."""
+    prepared: list[Prepared] = []
+    errors: list[InputError] = []
+    for path in files:
+        try:
+            prepared.append(prepare(path))
+        except InputError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        lines = "\n".join(str(e) for e in errors)
+        raise InputError(f"{len(errors)} invalid drill scenarios; nothing was run:\n{lines}")
+    return prepared
+
+
+def run_drills(
+    paths: Sequence[str | Path],
+    *,
+    junit: Path | None = None,
+    as_json: bool = False,
+    gateways: Sequence[str] = (),
+    verbose: bool = False,
+    incident_dir: Path | None = None,
+    console: Console | None = None,
+) -> ExitStatus:
+    """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid."""
+    console = console or Console(highlight=False)
+    prepared = prepare_all(scenario_files(paths))
+    urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
+    from aiir.formats.workspace import current
+
+    root = incidents_root(os.environ, incident_dir, current(os.environ))
+    results = [
+        run_drill(p, root, urls, dict(os.environ), console if verbose and not as_json else None)
+        for p in prepared
+    ]
+    if junit is not None:
+        write_junit(junit, results)
+    if as_json:
+        print(masked_json([_as_dict(r) for r in results]))
+    else:
+        _report(console, results, junit)
+    return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED
+
+
+def _as_dict(result: DrillResult) -> dict[str, object]:
+    return {
+        "scenario": result.name,
+        "file": str(result.path),
+        "ok": result.ok,
+        "error": result.error,
+        "seconds": round(result.seconds, 3),
+        "incident": result.incident.id if result.incident else None,
+        "outcome": result.incident.outcome if result.incident else None,
+        "path": visited(result.incident) if result.incident else [],
+        "groups": [{"name": g.name, "ok": g.ok, "problems": g.problems} for g in result.groups],
+    }
+
+
+def _report(console: Console, results: Sequence[DrillResult], junit: Path | None) -> None:
+    table = Table(
+        "scenario",
+        "runbook",
+        "result",
+        "checks",
+        "time",
+        "incident",
+        title="Drills",
+        title_justify="left",
+    )
+    table.columns[0].overflow = table.columns[5].overflow = "fold"
+    for result in results:
+        verdict = (
+            Text("PASS", "bold green")
+            if result.ok
+            else Text("ERROR" if result.error else "FAIL", "bold red")
+        )
+        failed = [g.name for g in result.groups if not g.ok]
+        checks = f"{len(result.groups) - len(failed)}/{len(result.groups)}"
+        if failed:
+            checks += " ✗ " + ", ".join(failed)
+        table.add_row(
+            inert(result.name),
+            inert(result.scenario.runbook if result.scenario else "?"),
+            verdict,
+            checks,
+            f"{result.seconds * 1000:.0f} ms",
+            result.incident.id if result.incident else "-",
+        )
+    console.print(table)
+    for result in results:  # one line per problem, never wrapped: CI logs are grepped
+        if result.ok:
+            continue
+        console.print(Text(f"✗ {result.name} ({result.path})", "bold red"), soft_wrap=True)
+        if result.error:
+            console.print(inert(f"  could not run: {scrub(result.error)}"), soft_wrap=True)
+        for group in result.groups:
+            for problem in group.problems:
+                console.print(inert(f"  {group.name}: {scrub(problem)}"), soft_wrap=True)
+    passed = sum(1 for r in results if r.ok)
+    console.print(f"{passed} passed, {len(results) - passed} failed", soft_wrap=True)
+    if junit is not None:
+        console.print(f"JUnit report: {junit}", soft_wrap=True, highlight=False)

@@ -1,0 +1,295 @@
+"""Where aiir's shipped data lives, what ships, and loading documents into models.
+
+``runbooks/``, ``templates/``, ``schemas/`` and ``examples/`` sit at the top of the repository and
+are copied into the package when a wheel is built; this module finds them either way.
+
+Every command that takes a runbook, a scenario or a canary suite takes it the same way, through
+:func:`resolve`: a file, a directory (its YAML documents of the wanted kind), or the id of one
+that ships with aiir.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from aiir.errors import InputError, LoadError
+from aiir.formats.findings import schema_findings
+from aiir.formats.loader import Document, load_file
+
+if TYPE_CHECKING:  # loaded on first use: a canary run needs neither
+    from aiir.formats.schema import Profile, Runbook
+
+PACKAGE = Path(__file__).resolve().parent.parent  # the aiir package: its data folders
+PROFILES = PACKAGE / "profiles"
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def data_dir(name: str) -> Path:
+    """``runbooks``, ``templates``, ``schemas`` or ``examples``: inside the wheel, else the source
+    checkout."""
+    installed = PACKAGE / name
+    if installed.is_dir():
+        return installed
+    return PACKAGE.parent / name
+
+
+def shipped_runbooks() -> list[Path]:
+    """The runbook library that comes with aiir."""
+    return sorted(data_dir("runbooks").glob("*.yaml"))
+
+
+def parse(doc: Document, model: type[M]) -> M:
+    """Validate ``doc`` against ``model``; the first problem is raised as a located error."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        first = schema_findings(doc, exc)[0]
+        raise LoadError(
+            first.path, first.line, first.col, first.message, first.breadcrumb
+        ) from None
+
+
+@functools.cache
+def builtin_profiles() -> dict[str, Profile]:
+    """The gateway profiles shipped with aiir, by name."""
+    from aiir.formats.schema import Profile
+
+    profiles: dict[str, Profile] = {}
+    for path in sorted(PROFILES.glob("*.yaml")):
+        profile = parse(load_file(path), Profile)
+        profiles[profile.profile] = profile
+    return profiles
+
+
+def profile_dirs() -> tuple[Path, ...]:
+    """Folders of a team's own gateway profiles: ``$AIIR_PROFILE_PATH`` (os.pathsep-separated)
+    and the ``profiles/`` folder of the workspace around the current directory."""
+    from aiir.formats.workspace import find
+
+    found = [Path(p) for p in os.environ.get("AIIR_PROFILE_PATH", "").split(os.pathsep) if p]
+    config = find(Path.cwd(), os.environ)
+    if config is not None:
+        found.append(config.parent / "profiles")
+    return tuple(d.resolve() for d in found if d.is_dir())
+
+
+def profiles() -> dict[str, Profile]:
+    """The shipped profiles and the team's own (an in-house gateway needs no code)."""
+    return profiles_in(profile_dirs())
+
+
+def profiles_in(folders: tuple[Path, ...]) -> dict[str, Profile]:
+    """The shipped profiles, then those in ``folders`` (a later one of the same name wins)."""
+    found = dict(builtin_profiles())
+    for folder in folders:
+        for path in sorted(folder.glob("*.y*ml")):
+            profile = _profile_file(path, path.stat().st_mtime_ns)
+            if profile is not None:
+                found[profile.profile] = profile
+    return found
+
+
+@functools.lru_cache(maxsize=256)
+def _profile_file(path: Path, mtime_ns: int) -> Profile | None:
+    doc = load_file(path)
+    if not (isinstance(doc.data, dict) and "profile" in doc.data):
+        return None
+    from aiir.formats.schema import Profile
+
+    return parse(doc, Profile)
+
+
+def load_runbook(path: str | Path) -> Runbook:
+    """Load and schema-check one runbook (graph checks are :func:`aiir.validate_paths`)."""
+    from aiir.formats.schema import Runbook
+
+    return parse(load_file(path), Runbook)
+
+
+# --- what ships, and turning an argument into files -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A kind of document that ships: where it lives and which field is its id."""
+
+    name: str  # as `aiir library --kind` spells it
+    noun: str  # as an error message says it
+    folder: tuple[str, ...]  # under data_dir
+    key: str | None  # the id field; None: the file name is the id (answers files have no id)
+
+
+KINDS: dict[str, Kind] = {
+    kind.name: kind
+    for kind in (
+        Kind("runbooks", "runbook", ("runbooks",), "id"),
+        Kind("drills", "drill scenario", ("examples", "drills"), "scenario"),
+        Kind("tabletops", "tabletop scenario", ("examples", "tabletops"), "scenario"),
+        Kind("canaries", "canary suite", ("examples", "canaries"), "canary"),
+        Kind("answers", "answers file", ("examples", "answers"), None),
+    )
+}
+YAML_SUFFIXES = (".yaml", ".yml")
+SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".aiir"})
+_CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
+# Keys that make a document some other kind of aiir document than a runbook.
+_NOT_RUNBOOK = ("profile", "scenario", "canary", "workspace", "team", "inventory")
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """One document that comes with aiir."""
+
+    kind: str
+    id: str
+    title: str
+    path: Path
+
+
+def shipped_folder(kind: str) -> Path:
+    first, *rest = KINDS[kind].folder
+    return data_dir(first).joinpath(*rest)
+
+
+@functools.cache
+def shipped(kind: str) -> tuple[Shipped, ...]:
+    """What ships of ``kind``, sorted by id; a file that does not load is left out."""
+    spec = KINDS[kind]
+    found: list[Shipped] = []
+    for path in sorted(shipped_folder(kind).glob("*.y*ml")):
+        try:
+            doc = load_file(path)
+        except LoadError:
+            continue
+        data = doc.data
+        if spec.key is None:
+            found.append(Shipped(kind, path.stem, _leading_comment(doc.text), path))
+        elif _is_kind(data, spec) and isinstance(data.get(spec.key), str):
+            title = data.get("title")
+            found.append(Shipped(kind, data[spec.key], str(title or ""), path))
+    return tuple(sorted(found, key=lambda s: s.id))
+
+
+def _leading_comment(text: str) -> str:
+    """The first comment line, for files with no title field (answers)."""
+    for line in text.splitlines():
+        if line.startswith("#"):
+            return line.lstrip("#").strip()
+        if line.strip():
+            break
+    return ""
+
+
+def _is_kind(data: Any, spec: Kind) -> bool:
+    if not isinstance(data, dict) or "aiir" not in data:
+        return False
+    if spec.key == "id":
+        return "nodes" in data and not any(k in data for k in _NOT_RUNBOOK)
+    return spec.key is not None and spec.key in data
+
+
+def resolve(args: Iterable[str | Path], kinds: Sequence[str], *, flag: str = "") -> list[Path]:
+    """Files for ``args``: an existing file as given; a directory's YAML documents of the first of
+    ``kinds`` (recursively); else the shipped document of one of ``kinds`` with that id (its id
+    field, or its file name). Each file once. Anything else is an :class:`InputError`."""
+    found: dict[Path, Path] = {}
+    for arg in args:
+        for path in _resolve_one_arg(str(arg), kinds, flag):
+            found.setdefault(path.resolve(), path)
+    return list(found.values())
+
+
+def resolve_one(arg: str | Path, kinds: Sequence[str], *, flag: str = "") -> Path:
+    """One file for ``arg``, as :func:`resolve`; a directory must hold exactly one document."""
+    paths = _resolve_one_arg(str(arg), kinds, flag)
+    if len(paths) > 1:
+        noun = KINDS[kinds[0]].noun
+        choices = ", ".join(str(p.relative_to(arg)) for p in paths)
+        raise InputError(
+            f"{_where(str(arg), flag)}: {len(paths)} {noun}s in this directory; name one of "
+            f"them: {choices}"
+        )
+    return paths[0]
+
+
+def _where(arg: str, flag: str) -> str:
+    return f"{flag} {arg}" if flag else arg
+
+
+def _resolve_one_arg(arg: str, kinds: Sequence[str], flag: str) -> list[Path]:
+    path = Path(arg)
+    spec = KINDS[kinds[0]]
+    if path.is_dir():
+        found = list(documents_in(path, spec))
+        if not found:
+            raise InputError(f"{_where(arg, flag)}: no {spec.noun} in this directory")
+        return found
+    if path.exists():
+        return [path]
+    if not arg or "/" in arg or os.sep in arg or arg.endswith(YAML_SUFFIXES):
+        raise InputError(f"{_where(arg, flag)}: no such file or directory")
+    for kind in kinds:
+        match = shipped_by_id(kind, arg)
+        if match is not None:
+            return [match]
+    known = sorted({n for kind in kinds for s in shipped(kind) for n in (s.id, s.path.stem)})
+    close = difflib.get_close_matches(arg, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    names = [KINDS[k].noun for k in kinds]
+    nouns = " or ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    listing = f" --kind {kinds[0]}" if len(kinds) <= 2 else ""
+    raise InputError(
+        f"{_where(arg, flag)}: no such file, directory or shipped {nouns} "
+        f"({hint}see: aiir library{listing})"
+    )
+
+
+def shipped_by_id(kind: str, name: str) -> Path | None:
+    """The shipped document of ``kind`` whose id (or file name) is ``name``."""
+    for entry in shipped(kind):
+        if entry.id == name:
+            return entry.path
+    for entry in shipped(kind):
+        if entry.path.stem == name:
+            return entry.path
+    return None
+
+
+def documents_in(directory: Path, spec: Kind) -> Iterable[Path]:
+    """The YAML documents of ``spec``'s kind under ``directory``, sorted; other YAML is skipped,
+    unless it claims to be an aiir document and does not load (that is reported)."""
+    for path in _yaml_files(directory):
+        try:
+            data = load_file(path).data
+        except LoadError:
+            if _claims_aiir(path):
+                raise
+            continue
+        if spec.key is None or _is_kind(data, spec):
+            yield path
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        found.extend(Path(directory, n) for n in filenames if n.endswith(YAML_SUFFIXES))
+    return sorted(found)
+
+
+def _claims_aiir(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return _CLAIMS_AIIR.search(handle.read(2 * 1024 * 1024)) is not None
+    except OSError:
+        return False

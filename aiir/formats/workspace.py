@@ -1,0 +1,107 @@
+"""The workspace: ``aiir.yaml`` found from the current directory upwards (like git), with the team
+roster, the AI system inventory and template overrides it names."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from aiir.formats.library import parse
+from aiir.formats.loader import load_file
+
+if TYPE_CHECKING:  # loaded with the first aiir.yaml: most runs have none
+    from aiir.formats.schema import AISystem, Inventory, Person, Team, Workspace
+
+FILE = "aiir.yaml"
+VARIABLE = "AIIR_WORKSPACE"
+
+
+@dataclass(frozen=True)
+class OnCall:
+    """Who answers for a role right now."""
+
+    role: str
+    person_id: str | None
+    person: Person | None
+
+    def label(self) -> str:
+        if self.person is None:
+            return f"{self.role} (nobody on call in the roster)"
+        return f"{self.role}: {self.person.name}" + (
+            f" {self.person.slack}" if self.person.slack else ""
+        )
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A workspace and the files it names, loaded and validated."""
+
+    root: Path
+    config: Workspace
+    team: Team | None
+    inventory: Inventory | None
+
+    def path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    def on_call(self, role: str) -> OnCall:
+        if self.team is None or role not in self.team.roles:
+            person = self.team.people.get(role) if self.team else None  # an owner may be a person
+            return OnCall(role, role if person else None, person)
+        person_id = self.team.roles[role].on_call
+        person = self.team.people.get(person_id) if person_id else None
+        return OnCall(role, person_id, person)
+
+    def systems(self) -> dict[str, AISystem]:
+        return {s.id: s for s in self.inventory.systems} if self.inventory else {}
+
+    def template_dir(self) -> Path | None:
+        if self.config.templates is None:
+            return None
+        folder = self.path(self.config.templates)
+        return folder if folder.is_dir() else None
+
+
+def find(start: Path, environ: Mapping[str, str]) -> Path | None:
+    """``$AIIR_WORKSPACE``, else the nearest ``aiir.yaml`` from ``start`` upwards."""
+    if environ.get(VARIABLE):
+        explicit = Path(environ[VARIABLE])
+        return explicit / FILE if explicit.is_dir() else explicit
+    for folder in (start.resolve(), *start.resolve().parents):
+        candidate = folder / FILE
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(path: Path) -> Loaded:
+    """Load ``aiir.yaml`` and the roster and inventory it names (each validated)."""
+    from aiir.formats.schema import Inventory, Team, Workspace
+
+    config = parse(load_file(path), Workspace)
+    root = path.parent
+    team = _optional(root, config.team, Team)
+    inventory = _optional(root, config.inventory, Inventory)
+    return Loaded(root, config, team, inventory)
+
+
+M = TypeVar("M", "Team", "Inventory")
+
+
+def _optional(root: Path, relative: str | None, model: type[M]) -> M | None:
+    if relative is None:
+        return None
+    path = root / relative
+    if not path.is_file():
+        return None
+    return parse(load_file(path), model)
+
+
+def current(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Loaded | None:
+    """The workspace around ``start`` (the current directory), if there is one."""
+    environ = os.environ if environ is None else environ
+    path = find(start or Path.cwd(), environ)
+    return load(path) if path is not None else None

@@ -1,0 +1,366 @@
+"""The incident journal: append-only JSON Lines, fsync'd per event, SHA-256 chained.
+
+Each line is one event: ``seq``, ``ts`` (UTC), ``type``, ``operator``, ``step`` (the engine step it
+belongs to, if any), ``data``, ``prev`` (the previous line's hash) and ``hash`` (SHA-256 over
+``prev`` and the canonical JSON of the rest). Editing, removing, inserting or reordering a line
+breaks the chain at that line; evidence files are named in the journal with their SHA-256, so a
+changed file is detected too, and so are the runbook copies the incident walks (their SHA-256 is in
+``incident.opened`` and ``call.entered``). Each line is written with one ``write`` on an
+``O_APPEND`` descriptor and fsync'd, so an interruption never leaves half an event behind.
+
+A chain alone cannot tell lines cut from its end, or lines forged onto it, from an incident that
+simply stopped there. An *anchor* (``SEQ:HASH`` of the head, printed at the end of each walk and
+carried by the Slack update) kept outside the journal settles that: ``verify`` checks every
+anchor given, and names the lines no anchor covers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aiir.errors import AiirError, InputError
+from aiir.incident.events import SNAPSHOT_DIR, file_refs, shape_problem
+from aiir.redact import mask_data
+
+if TYPE_CHECKING:
+    from aiir.incident.lock import IncidentLock
+
+GENESIS = "0" * 64
+JOURNAL = "journal.jsonl"
+EVIDENCE = "evidence"
+
+
+class JournalBroken(AiirError):
+    """The journal's chain does not verify; nothing may be appended or replayed."""
+
+
+class JournalConflict(AiirError):
+    """Someone else wrote to the journal since this process read it: appending would fork it."""
+
+
+_ANCHOR = re.compile(r"(\d{1,12}):([0-9a-f]{16,64})\Z")
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """``SEQ:HASH`` of a journal's head, kept outside it; a hash prefix of 16+ digits will do."""
+
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> Anchor:
+        match = _ANCHOR.match(text.strip().lower())
+        if not match or int(match[1]) < 1:
+            shown = text.strip()[:100]
+            raise InputError(
+                f"{where} {shown!r}: not an anchor; expected SEQ:HASH as printed at the end of a "
+                "walk (e.g. 42:3f9c...)"
+            )
+        return cls(int(match[1]), match[2])
+
+
+@dataclass(frozen=True)
+class Event:
+    """One journal line."""
+
+    seq: int
+    ts: str
+    type: str
+    operator: str
+    step: int | None
+    data: dict[str, Any]
+    prev: str
+    hash: str
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "ts": self.ts,
+            "type": self.type,
+            "operator": self.operator,
+            "step": self.step,
+            "data": self.data,
+            "prev": self.prev,
+        }
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical(body)).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Journal:
+    """Appends events for one incident; ``scrub`` masks secrets before anything is written."""
+
+    def __init__(
+        self,
+        directory: Path,
+        operator: str,
+        now: Callable[[], str],
+        scrub: Callable[[str], str],
+        *,
+        persist: bool = True,
+        lock: IncidentLock | None = None,
+    ) -> None:
+        self.directory = directory
+        self.operator = operator
+        self.now = now
+        self.scrub = scrub
+        self.persist = persist
+        self.lock = lock  # held while this journal is open; released by close()
+        self.events: list[Event] = []
+        self._fd: int | None = None
+        self._size = 0  # bytes of the file this journal has read or written
+
+    @property
+    def path(self) -> Path:
+        return self.directory / JOURNAL
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.directory / EVIDENCE
+
+    def load(self) -> None:
+        """Read an existing journal and check it (chain, evidence, runbook copies) before
+        appending to it."""
+        raw = _read_journal(self.path)
+        events, problems = parse_events(raw)
+        problems += file_problems(self.directory, events)
+        if problems:
+            raise JournalBroken(f"{self.path}: {problems[0]}; refusing to continue this incident")
+        self.events = events
+        self._size = len(raw)
+
+    def anchor(self) -> str:
+        """``SEQ:HASH`` of the head: kept elsewhere, it proves later that nothing was cut or
+        added after it (``aiir verify ID --anchor SEQ:HASH``)."""
+        return anchor_of(self.events)
+
+    def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
+        """Write one event durably and return it."""
+        prev = self.events[-1].hash if self.events else GENESIS
+        clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
+        body = {
+            "seq": len(self.events) + 1,
+            "ts": self.now(),
+            "type": type_,
+            "operator": self.operator,
+            "step": step,
+            "data": clean,
+            "prev": prev,
+        }
+        encoded = canonical(body)
+        event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
+        if self.persist:  # the hash joins the line last; readers do not depend on key order
+            self._write(encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n')
+        self.events.append(event)
+        return event
+
+    def store_evidence(self, name: str, content: bytes) -> tuple[str, str]:
+        """Write an evidence file beside the journal; returns (relative path, sha256)."""
+        return self._store(f"{EVIDENCE}/{name}", content)
+
+    def store_snapshot(self, runbook_id: str, content: bytes) -> tuple[str, str]:
+        """Keep a copy of a runbook walked (unless one is kept already); returns (relative
+        path, sha256 of the copy), for the event that vouches for it."""
+        relative = f"{SNAPSHOT_DIR}/{runbook_id}.yaml"
+        target = self.directory / relative
+        if self.persist and target.exists():
+            return relative, sha256_file(target)
+        return self._store(relative, content)
+
+    def _store(self, relative: str, content: bytes) -> tuple[str, str]:
+        digest = hashlib.sha256(content).hexdigest()
+        if self.persist:  # private as the journal: it holds user prompts and key hashes
+            target = self.directory / relative
+            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            target.parent.chmod(0o700)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            with os.fdopen(os.open(target, flags, 0o600), "wb") as handle:
+                os.fchmod(handle.fileno(), 0o600)  # a file that was there keeps no wider mode
+                handle.write(content)
+                handle.flush()
+                os.fsync(handle.fileno())
+        return relative, digest
+
+    def _write(self, line: bytes) -> None:
+        if self._fd is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        size = os.fstat(self._fd).st_size
+        if size != self._size:  # another writer: a line now would fork the chain
+            raise JournalConflict(
+                f"{self.path}: another process wrote to this journal while this one was walking "
+                f"it ({size - self._size:+d} bytes); nothing was appended, and no sequence number "
+                "was used twice"
+            )
+        written = os.write(self._fd, line)
+        if written != len(line):  # pragma: no cover - regular files take the whole line
+            raise OSError(f"short write to {self.path}")
+        os.fsync(self._fd)
+        self._size += written
+
+    def close(self) -> None:
+        """Close the journal and let go of the incident's lock."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self.lock is not None:
+            self.lock.release()
+
+
+def anchor_of(events: Sequence[Event]) -> str:
+    """``SEQ:HASH`` of the last event (``0:`` and the genesis hash for an empty journal)."""
+    return f"{events[-1].seq}:{events[-1].hash}" if events else f"0:{GENESIS}"
+
+
+def short_anchor(anchor: str) -> str:
+    """``SEQ:`` and the hash's first 16 digits: short enough for a chat line or a page, still an
+    anchor ``aiir verify --anchor`` takes."""
+    seq, _, digest = anchor.partition(":")
+    return f"{seq}:{digest[:16]}"
+
+
+def _split(raw: bytes) -> list[bytes]:
+    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
+    lines = [line + b"\n" for line in raw.split(b"\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
+
+
+def _read_journal(path: Path) -> bytes:
+    if not path.is_file():
+        raise InputError(f"{path}: no journal here")
+    return path.read_bytes()
+
+
+def read_events(path: Path) -> tuple[list[Event], list[str]]:
+    """Parse and verify a journal: its events and every problem found, by line."""
+    return parse_events(_read_journal(path))
+
+
+def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
+    """The events of a journal's bytes, checked line by line: shape, order and chain.
+
+    A line that is not an aiir event is left out (with its problem); the chain is followed
+    through it by its own ``hash`` when it has one, so one bad line is one problem.
+    """
+    events: list[Event] = []
+    problems: list[str] = []
+    prev, expected = GENESIS, 1
+    for number, line in enumerate(_split(raw), start=1):
+        if not line.endswith(b"\n"):
+            problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            problems.append(f"line {number}: not a journal event ({type(exc).__name__})")
+            expected += 1
+            continue
+        odd = shape_problem(record)
+        if odd is None:
+            try:
+                digest = chain_hash({k: v for k, v in record.items() if k != "hash"})
+            except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
+                odd = "text that is not valid Unicode"
+        if odd is not None:
+            problems.append(f"line {number}: not an aiir event ({odd})")
+            if isinstance(record, dict) and isinstance(record.get("hash"), str):
+                prev = record["hash"]
+            expected += 1
+            continue
+        event = Event(**record)
+        if event.seq != expected:  # against the line before, so one removal is one problem
+            problems.append(
+                f"line {number}: sequence number {event.seq} where {expected} was expected "
+                "(a line was removed, inserted or reordered)"
+            )
+        if digest != event.hash:
+            problems.append(f"line {number}: content does not match its hash (the line was edited)")
+        elif event.prev != prev:
+            problems.append(
+                f"line {number}: does not follow line {number - 1} in the hash chain "
+                "(a line was removed, inserted or reordered)"
+            )
+        if (number == 1) != (event.type == "incident.opened"):
+            problems.append(
+                f"line {number}: {event.type} where "
+                + ("incident.opened opens the journal" if number == 1 else "the incident is open")
+            )
+        prev, expected = event.hash, event.seq + 1
+        events.append(event)
+    if not events and not problems:
+        problems.append("the journal has no events")
+    return events, problems
+
+
+def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
+    """Every evidence file and runbook copy the events vouch for, missing or changed."""
+    problems = []
+    for event in events:
+        for what, relative, digest in file_refs(event.data):
+            target = directory / relative
+            if not target.is_file():
+                problems.append(f"{what} {relative}: missing (named on line {event.seq})")
+            elif sha256_file(target) != digest:
+                problems.append(
+                    f"{what} {relative}: SHA-256 differs from line {event.seq} (changed)"
+                )
+    return problems
+
+
+def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[str]:
+    """Anchors that do not match, and the lines after the newest one (which it cannot vouch for)."""
+    problems = []
+    given = sorted(set(anchors), key=lambda a: a.seq)
+    by_seq = {e.seq: e for e in events}
+    head = events[-1].seq if events else 0
+    for anchor in given:
+        event = by_seq.get(anchor.seq)
+        if event is None:
+            problems.append(
+                f"anchor {anchor}: the journal has no line {anchor.seq} (its last is line "
+                f"{head}): lines were cut from its end"
+            )
+        elif not event.hash.startswith(anchor.hash):
+            problems.append(
+                f"anchor {anchor}: line {anchor.seq} has hash {event.hash[:16]}..., not the "
+                f"anchored one: the journal was changed at or before line {anchor.seq}"
+            )
+    if given and head > given[-1].seq:
+        first, last = given[-1].seq + 1, head
+        lines = f"line {first}" if first == last else f"lines {first}-{last}"
+        problems.append(
+            f"{lines}: not covered by the newest anchor given ({given[-1]}): they may have been "
+            "added after it; pass the newest anchor you have (each walk prints one at its end)"
+        )
+    return problems
+
+
+def verify(directory: Path, anchors: Iterable[Anchor] = ()) -> list[str]:
+    """Every problem with an incident's journal chain, evidence files, runbook copies and the
+    anchors given; empty when intact."""
+    events, problems = read_events(directory / JOURNAL)
+    return problems + file_problems(directory, events) + anchor_problems(events, anchors)

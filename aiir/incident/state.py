@@ -1,0 +1,435 @@
+"""An incident as its journal tells it: state is always derived from events, never stored twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiir.errors import InputError
+from aiir.incident.journal import JOURNAL, Event, JournalBroken, file_problems, read_events
+from aiir.redact import MASK
+
+# "unknown": the run stopped after the request may have gone out, with no probe to tell.
+NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective", "unknown"})
+# What an id may look like: ours are INC-20261127-031502-a3f9; a safe directory name, at least.
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+_NEW_ID_TRIES = 100
+
+
+def new_incident_id(now: dt.datetime) -> str:
+    """``INC-20261127-0315-a3f9``: sortable, readable over a phone line, unique enough."""
+    return f"INC-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+@dataclass
+class LeverRecord:
+    """One engagement of a lever and what became of it."""
+
+    runbook: str
+    lever: str
+    node: str
+    step: int
+    title: str
+    kind: str
+    state: str = (
+        "intent"  # intent, engaged, verified, not-effective, failed, unavailable, released…
+    )
+    verdict: str = ""
+    engaged_at: str | None = None
+    released_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.runbook}:{self.lever}"
+
+
+@dataclass
+class Incident:
+    """What happened in one incident, rebuilt from its journal."""
+
+    id: str
+    directory: Path
+    runbook: str = ""
+    title: str = ""
+    started_at: str = ""
+    severity: str = ""
+    operator: str = ""
+    drill: bool = False
+    exercise: str | None = None  # "sandbox", "drill" or "tabletop": practice, not a real incident
+    dry_run: bool = False
+    category: str | None = None
+    tags: dict[str, list[str]] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    gateways: dict[str, str] = field(default_factory=dict)
+    snapshot: str = ""
+    outcome: str | None = None
+    summary: str | None = None
+    ended_at: str | None = None
+    interrupted: bool = False
+    vars: dict[str, Any] = field(default_factory=dict)
+    levers: list[LeverRecord] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    classified: dict[str, str] = field(default_factory=dict)  # fact -> awareness time (UTC)
+    events: list[Event] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # why its journal does not verify
+
+    @property
+    def verified(self) -> bool:
+        return not self.problems
+
+    @property
+    def state(self) -> str:
+        if self.outcome is not None:
+            return "ended"
+        return "interrupted" if self.interrupted else "open"
+
+    def needs_release(self) -> list[LeverRecord]:
+        """Levers still engaged, newest first (the order to release them in)."""
+        return [r for r in reversed(self.levers) if r.state in NEEDS_RELEASE]
+
+    def lever_at(self, step: int) -> LeverRecord | None:
+        return next((r for r in self.levers if r.step == step), None)
+
+    def apply(self, event: Event) -> None:
+        """Fold one event into the state."""
+        self.events.append(event)
+        handler = _HANDLERS.get(event.type)
+        if handler is not None:
+            handler(self, event)
+        saved = (
+            event.data.get("reply", {}).get("saved")
+            if isinstance(event.data.get("reply"), dict)
+            else None
+        )
+        if isinstance(saved, dict):
+            self.vars.update(saved)
+
+    @classmethod
+    def from_events(cls, incident_id: str, directory: Path, events: Iterable[Event]) -> Incident:
+        incident = cls(id=incident_id, directory=directory)
+        for event in events:
+            incident.apply(event)
+        return incident
+
+
+IN_EFFECT = frozenset({"engaged", "verified"})
+
+
+class LeverStates(list[dict[str, Any]]):
+    """The levers of an incident as templates read them: a list of engagements in order (for
+    reports), and by lever name (``levers['emergency-filter'].engaged``) for branches and text.
+    A declared lever that was never engaged reads as ``state: not engaged``."""
+
+    def __init__(self, items: Iterable[dict[str, Any]], declared: Mapping[str, str]) -> None:
+        super().__init__(items)
+        self.declared = dict(declared)  # lever name -> title
+
+    @classmethod
+    def of(
+        cls, incident: Incident, runbooks: Mapping[str, Any], *, own: bool = False
+    ) -> LeverStates:
+        """``runbooks``: id -> Runbook (anything with ``levers`` of ``title``/``business_cost``);
+        ``own``: only the engagements of those runbooks (a walk reads its runbook's levers)."""
+        items = []
+        declared: dict[str, str] = {}
+        for runbook in runbooks.values():
+            declared.update({name: lever.title for name, lever in runbook.levers.items()})
+        for record in incident.levers:
+            runbook = runbooks.get(record.runbook)
+            if runbook is None and own:
+                continue
+            lever = runbook.levers.get(record.lever) if runbook is not None else None
+            items.append(lever_view(record, lever))
+        return cls(items, declared)
+
+    def __getitem__(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return super().__getitem__(key)
+        for item in reversed(self):
+            if item["lever"] == key:
+                return item
+        if key in self.declared:
+            return _never_engaged(key, self.declared[key])
+        raise KeyError(key)
+
+
+def lever_view(record: LeverRecord, lever: Any = None) -> dict[str, Any]:
+    """One engagement as templates and reports read it."""
+    cost = getattr(lever, "business_cost", None) if lever is not None else None
+    return {
+        "lever": record.lever,
+        "runbook": record.runbook,
+        "title": record.title,
+        "kind": record.kind,
+        "state": record.state,
+        "verdict": record.verdict,
+        "engaged": record.state in IN_EFFECT,
+        "verified": record.state == "verified",
+        "possibly_engaged": record.state == "unknown",
+        "released": record.state == "released",
+        "engaged_at": record.engaged_at or "",
+        "released_at": record.released_at or "",
+        "business_cost": cost or "",
+        "destroys_evidence": bool(getattr(lever, "destroys_evidence", False)),
+    }
+
+
+def _never_engaged(name: str, title: str) -> dict[str, Any]:
+    return {
+        "lever": name,
+        "runbook": "",
+        "title": title,
+        "kind": "",
+        "state": "not engaged",
+        "verdict": "",
+        "engaged": False,
+        "verified": False,
+        "possibly_engaged": False,
+        "released": False,
+        "engaged_at": "",
+        "released_at": "",
+        "business_cost": "",
+        "destroys_evidence": False,
+    }
+
+
+def _opened(incident: Incident, event: Event) -> None:
+    data = event.data
+    incident.runbook = data.get("runbook", "")
+    incident.title = data.get("title", "")
+    incident.started_at = event.ts
+    incident.severity = data.get("severity", "")
+    incident.operator = event.operator
+    incident.drill = bool(data.get("drill"))
+    exercise = data.get("exercise") or ("drill" if incident.drill else None)
+    incident.exercise = str(exercise) if exercise else None
+    incident.dry_run = bool(data.get("dry_run"))
+    incident.category = data.get("category")
+    incident.tags = data.get("tags", {})
+    incident.inputs = data.get("inputs", {})
+    # A URL that held a declared secret was masked in the journal: resume and release then use
+    # the runbook's own URL again (rendered from the environment), never the masked text.
+    incident.gateways = {n: u for n, u in data.get("gateways", {}).items() if MASK not in u}
+    incident.snapshot = data.get("snapshot", "")
+
+
+def _severity(incident: Incident, event: Event) -> None:
+    incident.severity = event.data.get("to", incident.severity)
+
+
+def _answer(incident: Incident, event: Event) -> None:
+    incident.answers.append({"ts": event.ts, "operator": event.operator, **event.data})
+
+
+def _lever_intent(incident: Incident, event: Event) -> None:
+    data = event.data
+    for earlier in incident.levers:  # engaged again: its own release now covers the unknown one
+        if earlier.state == "unknown" and (earlier.runbook, earlier.lever) == (
+            data.get("runbook", ""),
+            data.get("lever", ""),
+        ):
+            earlier.state, earlier.verdict = "superseded", f"engaged again at step {event.step}"
+    incident.levers.append(
+        LeverRecord(
+            runbook=data.get("runbook", ""),
+            lever=data.get("lever", ""),
+            node=data.get("node", ""),
+            step=event.step or 0,
+            title=data.get("title", ""),
+            kind=data.get("kind", ""),
+        )
+    )
+
+
+def _lever_engaged(incident: Incident, event: Event) -> None:
+    record = incident.lever_at(event.step or 0)
+    if record is None:
+        return
+    reply = event.data.get("reply", {})
+    if event.data.get("dry_run"):
+        record.state, record.verdict = "dry-run", "not sent (dry run)"
+    elif event.data.get("ok"):
+        record.state, record.engaged_at = "engaged", event.ts
+        record.verdict = "engaged, not yet verified"
+    elif event.data.get("unknown"):
+        record.state = "unknown"
+        record.verdict = f"possibly engaged: {reply.get('reason', 'unknown')}"
+    else:
+        record.state = "unavailable" if reply.get("unavailable") else "failed"
+        record.verdict = str(reply.get("reason", "failed"))
+
+
+def _lever_verified(incident: Incident, event: Event) -> None:
+    record = incident.lever_at(event.step or 0)
+    if record is None or record.state not in NEEDS_RELEASE:
+        return
+    if event.data.get("ok"):
+        record.state, record.verdict = "verified", "effective: verify probe passed"
+    else:
+        reason = event.data.get("reply", {}).get("reason", "verify probe failed")
+        record.state, record.verdict = "not-effective", f"NOT effective: {reason}"
+
+
+def _lever_released(incident: Incident, event: Event) -> None:
+    record = incident.lever_at(int(event.data.get("engaged_step", -1)))
+    if record is None:
+        return
+    if event.data.get("ok"):
+        record.state, record.released_at = "released", event.ts
+        record.verdict = "released"
+    else:
+        reason = event.data.get("reply", {}).get("reason", "release failed")
+        record.verdict = f"release failed: {reason}"
+
+
+def _notify(incident: Incident, event: Event) -> None:
+    incident.notifications.append({"ts": event.ts, **event.data})
+
+
+def _sent(incident: Incident, event: Event) -> None:
+    for note in reversed(incident.notifications):
+        if note.get("node") == event.data.get("node") and note.get("runbook") == event.data.get(
+            "runbook"
+        ):
+            note["sent"] = bool(event.data.get("ok"))
+            note["delivery"] = {
+                k: event.data.get(k) for k in ("ok", "status", "reason", "reference")
+            }
+            return
+
+
+def _capture(incident: Incident, event: Event) -> None:
+    incident.evidence.append({"ts": event.ts, **event.data})
+
+
+def _ended(incident: Incident, event: Event) -> None:
+    incident.outcome = event.data.get("outcome")
+    incident.summary = event.data.get("summary")
+    incident.ended_at = event.ts
+
+
+def _classified(incident: Incident, event: Event) -> None:
+    for fact in event.data.get("facts", []):
+        incident.classified.setdefault(str(fact), event.ts)  # the first awareness counts
+
+
+def _interrupted(incident: Incident, event: Event) -> None:
+    incident.interrupted = True
+
+
+def _resumed(incident: Incident, event: Event) -> None:
+    incident.interrupted = False
+
+
+_HANDLERS = {
+    "incident.opened": _opened,
+    "severity.changed": _severity,
+    "answer": _answer,
+    "lever.intent": _lever_intent,
+    "lever.engaged": _lever_engaged,
+    "lever.verified": _lever_verified,
+    "lever.released": _lever_released,
+    "notify.rendered": _notify,
+    "notify.sent": _sent,
+    "capture.stored": _capture,
+    "evidence.attached": _capture,
+    "incident.ended": _ended,
+    "classified": _classified,
+    "incident.interrupted": _interrupted,
+    "incident.resumed": _resumed,
+}
+
+
+def check_id(incident_id: str) -> str:
+    """An incident id as given on the command line, or a one-line error (never a path)."""
+    if not _ID.match(incident_id):
+        shown = incident_id if len(incident_id) <= 60 else f"{incident_id[:60]}..."
+        raise InputError(f"{shown!r} is not an incident id (see: aiir incidents)")
+    return incident_id
+
+
+def check_root(root: Path) -> Path:
+    """The folder incidents live in: a directory, or not there yet."""
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root}: not a directory (the folder incidents are kept in)")
+    return root
+
+
+def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple[str, Path]:
+    """A new incident's id and directory, made exclusively: two incidents opened in the same
+    second never share one (a taken id is drawn again). Without ``persist`` nothing is made."""
+    if not persist:
+        incident_id = new_incident_id(now)
+        return incident_id, root / incident_id
+    check_root(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"{root}: cannot keep incidents here: {exc.strerror}") from None
+    for _ in range(_NEW_ID_TRIES):
+        incident_id = new_incident_id(now)
+        try:
+            os.mkdir(root / incident_id)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise InputError(f"{root}: cannot keep incidents here: {exc.strerror}") from None
+        return incident_id, root / incident_id
+    raise InputError(f"{root}: no free incident id for {now:%Y-%m-%d %H:%M:%S}; try again")
+
+
+def incident_dir(root: Path, incident_id: str) -> Path:
+    """The directory of an incident; a clear error if there is none."""
+    directory = check_root(root) / check_id(incident_id)
+    if not (directory / JOURNAL).is_file():
+        raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
+    return directory
+
+
+def read_incident(directory: Path, incident_id: str) -> Incident:
+    """An incident rebuilt from its journal, with every problem its verification finds."""
+    events, problems = read_events(directory / JOURNAL)
+    problems += file_problems(directory, events)
+    incident = Incident.from_events(incident_id, directory, events)
+    incident.problems = problems
+    return incident
+
+
+def load_incident(root: Path, incident_id: str, *, force: bool = False) -> Incident:
+    """Rebuild an incident from its journal, verified first: a journal that does not verify is
+    refused, naming its first problem, unless ``force`` (the incident then says why it is not
+    to be trusted, in ``problems``)."""
+    directory = incident_dir(root, incident_id)
+    incident = read_incident(directory, incident_id)
+    if incident.problems and not force:
+        raise JournalBroken(
+            f"{directory / JOURNAL}: {incident.problems[0]}: this journal does not verify, so "
+            f"nothing is read from it (details: aiir verify {incident_id}; --force reads it "
+            "anyway, marked UNVERIFIED)"
+        )
+    if not incident.started_at:  # line 1 did not verify: only a journal opened can be read
+        raise JournalBroken(
+            f"{directory / JOURNAL}: {incident.problems[0]}: its incident.opened line is not "
+            "readable, so there is nothing to show, even with --force"
+        )
+    return incident
+
+
+def list_incidents(root: Path) -> list[Incident]:
+    """Every incident under ``root``, newest first; one whose journal does not verify is listed
+    all the same, with its ``problems``."""
+    if not check_root(root).is_dir():
+        return []
+    return [
+        read_incident(d, d.name)
+        for d in sorted(root.iterdir(), reverse=True)
+        if (d / JOURNAL).is_file()
+    ]

@@ -1,0 +1,1 @@
+"""Everything that leaves the machine over HTTP: the gateway's levers and the channels' messages."""

@@ -1,0 +1,728 @@
+"""Requests on declared gateways: resolve a runbook request into a call, send it, judge the reply.
+
+A runbook may only talk to the gateways it declares. A request's path is rendered from a template,
+then joined to the gateway's base URL, and the result must still point at that gateway: no answer,
+captured value or response can redirect a request (and its admin headers) anywhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+from aiir.errors import InputError
+from aiir.formats.templating import environment, references, render
+
+if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
+    from aiir.formats.common import Gateway
+    from aiir.formats.schema import Expect, Profile, ProfileAction, Request
+
+MAX_BODY = 5 * 1024 * 1024  # bytes kept of a response; the rest is counted, not stored
+MAX_BACKOFF = 10.0
+MAX_RETRY_AFTER = 30.0
+DEFAULT_TIMEOUT = 15.0
+DEFAULT_RETRIES = 2
+_ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # visible ASCII, spaces and tabs
+NOT_SENDABLE = (
+    "not sent: the request is not valid HTTP (a header or the URL holds a character HTTP cannot "
+    "carry)"
+)
+_SENSITIVE_HEADERS = frozenset(
+    {"authorization", "x-api-key", "api-key", "cookie", "x-litellm-api-key"}
+)
+
+
+class RequestRefused(InputError):
+    """A request would leave its declared gateway, or could not be built."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A declared gateway, resolved: its base URL and the headers sent with every request."""
+
+    name: str
+    profile: str
+    base_url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Call:
+    """A fully resolved HTTP request."""
+
+    gateway: str
+    method: str
+    url: str
+    headers: dict[str, str]
+    query: dict[str, str]
+    json: Any
+    body: str | None
+    timeout: float
+    retries: int
+    expect: Expect | None
+    save: dict[str, str]
+    action: str | None = None
+    # Reply bodies that mean the gateway cannot do this at all (the profile's ``unavailable``
+    # patterns): such a failure is final, never retried, even as a 5xx (LiteLLM's "no database").
+    permanent: tuple[str, ...] = ()
+
+    def summary(self) -> dict[str, Any]:
+        """What the operator and the journal see: sensitive headers masked."""
+        headers = {
+            k: ("***" if k.lower() in _SENSITIVE_HEADERS else v) for k, v in self.headers.items()
+        }
+        shown: dict[str, Any] = {"method": self.method, "url": self.url, "gateway": self.gateway}
+        if self.action:
+            shown["use"] = self.action
+        if self.query:
+            shown["query"] = self.query
+        if headers:
+            shown["headers"] = headers
+        if self.json is not None:
+            shown["json"] = self.json
+        if self.body is not None:
+            shown["body"] = self.body
+        return shown
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The outcome of sending a call: ``ok`` only when every expectation held."""
+
+    ok: bool
+    status: int | None
+    reason: str
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    size: int = 0
+    attempts: int = 1
+    elapsed_ms: int = 0
+    saved: dict[str, Any] = field(default_factory=dict)
+    unavailable: bool = False
+    # A failure that may still have taken effect: the request went out, and no answer says it
+    # was refused (a timeout, a dropped connection, a 5xx, a 2xx that did not meet the
+    # expectations). Only a probe can tell; a lever is never sent again over it blindly.
+    uncertain: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def summary(self, excerpt: int = 2000) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "status": self.status,
+            "reason": self.reason,
+            "attempts": self.attempts,
+            "elapsed_ms": self.elapsed_ms,
+            "bytes": self.size,
+            "body": self.text[:excerpt],
+        }
+        if self.saved:
+            out["saved"] = self.saved
+        if self.unavailable:
+            out["unavailable"] = True
+        if self.uncertain:
+            out["uncertain"] = True
+        return out
+
+
+# --- resolving ---------------------------------------------------------------------------------
+
+
+def resolve_endpoint(
+    name: str, gateway: Gateway, context: Mapping[str, Any], url: str | None
+) -> Endpoint:
+    """Base URL (an override wins) and headers of a declared gateway."""
+    base = url or (render(gateway.url, context, f"gateways.{name}.url") if gateway.url else "")
+    base = base.strip()
+    if not base:
+        raise InputError(f"gateway {name!r} has no URL: pass --gateway {name}=URL")
+    try:
+        parsed = httpx2.URL(base)
+    except httpx2.InvalidURL as exc:
+        raise InputError(f"gateway {name!r}: its URL is not valid ({exc})") from None
+    if parsed.scheme not in {"http", "https"} or not parsed.host:
+        # Only scheme, host and port are quoted back: the URL may come from a variable, and its
+        # userinfo, path or query may hold a credential.
+        if not parsed.scheme:
+            raise InputError(f"gateway {name!r}: its URL has no scheme (http:// or https://)")
+        port = f":{parsed.port}" if parsed.port else ""
+        origin = f"{parsed.scheme}://{parsed.host}{port}"
+        raise InputError(f"gateway {name!r}: {origin!r} is not an http(s) URL")
+    where = f"gateways.{name}.headers"
+    headers = {
+        key: checked_header(key, render(value, context, f"{where}.{key}"), value, where)
+        for key, value in gateway.headers.items()
+    }
+    return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
+
+
+def checked_header(key: str, value: str, template: str | None, where: str) -> str:
+    """A header value as HTTP carries it: surrounding blanks dropped; a line break, another
+    control character or a non-ASCII character is refused before anything is sent, naming the
+    header and the variables it was made from (never the value, which may be a secret)."""
+    value = value.strip(" \t")
+    if _HEADER_VALUE.fullmatch(value):
+        return value
+    if any(ch in value for ch in "\r\n"):
+        problem = "contains a line break"
+    elif not value.isascii():
+        problem = "contains a non-ASCII character, which HTTP headers cannot carry"
+    else:
+        problem = "contains a control character"
+    read = _read_by(template) if template else []
+    source = f" (made from {', '.join(read)})" if read else ""
+    raise RequestRefused(
+        f"{where}.{key}: the value of header {key}{source} {problem}; nothing was sent"
+    )
+
+
+def _read_by(template: str) -> list[str]:
+    try:
+        found = references(template)
+    except InputError:
+        return []
+    return sorted({f"{r.namespace}.{r.name}" if r.name else r.namespace for r in found})
+
+
+def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
+    """Render templated strings inside JSON-like data; ``"{{ expr }}"`` alone keeps its type."""
+    if isinstance(value, str):
+        match = _ONE_EXPRESSION.match(value)
+        if match:
+            try:
+                result = environment().compile_expression(match["expr"], undefined_to_none=False)(
+                    context
+                )
+            except Exception:  # fall back to rendering, which reports the error well
+                return render(value, context, where)
+            if _holds_undefined(result):  # a missing value fails here, not when it is shown
+                return render(value, context, where)
+            return result
+        return render(value, context, where)
+    if isinstance(value, dict):
+        return {k: render_value(v, context, f"{where}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [render_value(v, context, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _holds_undefined(value: Any) -> bool:
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_undefined(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_holds_undefined(v) for v in value)
+    return False
+
+
+def build_call(
+    request: Request,
+    where: str,
+    context: Mapping[str, Any],
+    endpoints: Mapping[str, Endpoint],
+    profiles: Mapping[str, Profile],
+) -> Call:
+    """Resolve a runbook request (profile action or spelled out) against its gateway."""
+    endpoint = _endpoint_for(request, endpoints, where)
+    action = _action_for(request, profiles, where)
+
+    def text(source: str, part: str) -> str:
+        return render(source, context, f"{where}.{part}")
+
+    if action is not None:
+        params = {name: spec.default for name, spec in action.params.items()}
+        params.update(render_value(request.with_, context, f"{where}.with"))
+        missing = [
+            n for n, spec in action.params.items() if spec.required and params.get(n) is None
+        ]
+        if missing:
+            raise RequestRefused(f"{where}: {request.use} needs {', '.join(missing)} in 'with'")
+        inner = {"params": params}
+        scope = f"{request.use}"
+        method = request.method or action.method
+        path = text(request.path, "path") if request.path else render(action.path, inner, scope)
+        query = {k: render(v, inner, scope) for k, v in action.query.items()}
+        headers = {k: render(v, inner, scope) for k, v in action.headers.items()}
+        body_json = render_value(action.json_, inner, scope) if action.json_ is not None else None
+        body = render(action.body, inner, scope) if action.body is not None else None
+    else:
+        method = request.method or "GET"
+        path = text(request.path or "/", "path")
+        query, headers, body_json, body = {}, {}, None, None
+    query.update({k: text(v, f"query.{k}") for k, v in request.query.items()})
+    sources = {**(action.headers if action else {}), **request.headers}
+    headers = {**endpoint.headers, **headers}
+    headers.update({k: text(v, f"headers.{k}") for k, v in request.headers.items()})
+    # The gateway's own headers were checked when it was resolved; the rest are checked here.
+    for key in [k for k in headers if k in sources or k not in endpoint.headers]:
+        headers[key] = checked_header(key, headers[key], sources.get(key), f"{where}.headers")
+    if request.json_ is not None:
+        body_json = render_value(request.json_, context, f"{where}.json")
+    if request.body is not None:
+        body = text(request.body, "body")
+    return Call(
+        gateway=endpoint.name,
+        method=method,
+        url=join_url(endpoint, path, where),
+        headers=headers,
+        query=query,
+        json=body_json,
+        body=body,
+        timeout=request.timeout or (action.timeout if action else None) or DEFAULT_TIMEOUT,
+        retries=_first(request.retries, action.retries if action else None, DEFAULT_RETRIES),
+        expect=_rendered_expect(
+            request.expect or (action.expect if action else None), context, where
+        ),
+        save={**(action.save if action else {}), **request.save},
+        action=request.use,
+        permanent=_permanent(request, profiles),
+    )
+
+
+def _permanent(request: Request, profiles: Mapping[str, Profile]) -> tuple[str, ...]:
+    if request.use is None:
+        return ()
+    profile = profiles.get(request.use.split(".", 1)[0])
+    rules = profile.unavailable if profile is not None else None
+    return tuple(rules.body_patterns) if rules is not None else ()
+
+
+def _says(patterns: tuple[str, ...] | list[str], text: str) -> bool:
+    lowered = text.lower()
+    return any(p.lower() in lowered for p in patterns)
+
+
+def _rendered_expect(
+    expect: Expect | None, context: Mapping[str, Any], where: str
+) -> Expect | None:
+    if expect is None or not (expect.json_ or expect.headers):
+        return expect
+    return expect.model_copy(
+        update={
+            "json_": render_value(expect.json_, context, f"{where}.expect.json"),
+            "headers": {
+                k: render(v, context, f"{where}.expect.headers") for k, v in expect.headers.items()
+            },
+        }
+    )
+
+
+def _first(*values: int | None) -> int:
+    return next(v for v in values if v is not None)
+
+
+def _endpoint_for(request: Request, endpoints: Mapping[str, Endpoint], where: str) -> Endpoint:
+    if request.gateway is not None:
+        if request.gateway not in endpoints:
+            raise RequestRefused(f"{where}: {request.gateway!r} is not a declared gateway")
+        return endpoints[request.gateway]
+    if len(endpoints) != 1:
+        raise RequestRefused(
+            f"{where}: name the gateway ('gateway:'); the runbook declares {len(endpoints)}"
+        )
+    return next(iter(endpoints.values()))
+
+
+def _action_for(
+    request: Request, profiles: Mapping[str, Profile], where: str
+) -> ProfileAction | None:
+    if request.use is None:
+        return None
+    profile_name, action_name = request.use.split(".", 1)
+    profile = profiles.get(profile_name)
+    if profile is None or action_name not in profile.actions:
+        raise RequestRefused(f"{where}: unknown profile action {request.use!r}")
+    return profile.actions[action_name]
+
+
+def join_url(endpoint: Endpoint, path: str, where: str) -> str:
+    """``base + path``, refused if the result would leave the gateway."""
+    problem = _path_problem(path)
+    if problem is not None:
+        raise RequestRefused(
+            f"{where}: path {path!r} refused: {problem} "
+            f"(requests only go to gateway {endpoint.name!r})"
+        )
+    url = endpoint.base_url + path
+    base, joined = httpx2.URL(endpoint.base_url), httpx2.URL(url)
+    if (joined.scheme, joined.host, joined.port) != (base.scheme, base.host, base.port):
+        raise RequestRefused(f"{where}: {url!r} leaves gateway {endpoint.name!r}")
+    return url
+
+
+def _path_problem(path: str) -> str | None:
+    """Why ``path`` could leave the gateway, or climb out of its base path; None if it cannot."""
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+        return "it contains control characters"
+    if not path.startswith("/"):
+        return "it must start with '/'"
+    if path.startswith("//"):
+        return "a leading '//' names another host"
+    if "\\" in path:
+        return "some servers read '\\' as '/'"
+    # Servers decode before they resolve dot segments: '%2e%2e' climbs as '..' does.
+    decoded = urllib.parse.unquote(path.split("?", maxsplit=1)[0])
+    if any(segment in {".", ".."} for segment in re.split(r"[/\\]", decoded)):
+        return "'.' and '..' segments (also percent-encoded) are not allowed"
+    return None
+
+
+# --- sending ---------------------------------------------------------------------------------
+
+
+class Sender:
+    """Sends calls with retries (connection errors, 429, 5xx; honouring Retry-After).
+
+    A call's ``timeout`` bounds the whole exchange, not each read: a reply that drips a byte at
+    a time is cut off at the deadline like one that never comes.
+    """
+
+    def __init__(
+        self,
+        client: httpx2.Client,
+        sleep: Callable[[float], None],
+        *,
+        max_body: int = MAX_BODY,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.sleep = sleep
+        self.max_body = max_body
+        self.on_wait = on_wait  # told before each wait of a second or more
+
+    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+        """Send ``call``, retrying failures that a second try may get past.
+
+        A try that timed out or failed may still have taken effect. ``settled`` runs before each
+        retry: when it returns a reply (a lever's verify probe found the effect in place), that
+        reply ends the retries, so the request is not applied twice.
+        """
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            reply, retry_after = self._attempt(call)
+            last = attempt > call.retries
+            if retry_after is None or last:
+                return _with(reply, attempts=attempt, elapsed_ms=_since(started))
+            wait = retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
+            if wait >= 1 and self.on_wait is not None:
+                why = "as the gateway asked (Retry-After)" if retry_after > 0 else "before retrying"
+                self.on_wait(
+                    f"{call.method} {call.url}: {reply.reason}; waiting {wait:g}s {why}, "
+                    f"then try {attempt + 1} of {call.retries + 1}"
+                )
+            self.sleep(wait)
+            found = settled() if settled is not None else None
+            if found is not None:
+                return _with(found, attempts=attempt, elapsed_ms=_since(started))
+
+    def _attempt(self, call: Call) -> tuple[Reply, float | None]:
+        """One try; the second value says whether (and after how long) to retry."""
+        exchange = _Exchange(self.client, call, self.max_body)
+        outcome = exchange.run()
+        if isinstance(outcome, Reply):
+            if outcome.reason == NOT_SENDABLE:
+                return outcome, None  # nothing went out, and a second try would fail alike
+            return outcome, 0.0  # no answer at all: worth another try
+        status, headers, body, size = outcome
+        reply = judge(call, status, headers, body, size)
+        if (status == 429 or status >= 500) and not _says(call.permanent, reply.text):
+            return reply, _retry_after(headers.get("retry-after"))
+        return reply, None
+
+
+class _Exchange:
+    """One request and its whole reply, on a worker thread so that the call's deadline holds
+    however the server answers (late, or a byte at a time). A worker left behind at the
+    deadline stops reading at its next chunk and closes the response."""
+
+    def __init__(self, client: httpx2.Client, call: Call, max_body: int) -> None:
+        self.client = client
+        self.call = call
+        self.max_body = max_body
+        self.abandoned = threading.Event()
+        self.result: Reply | tuple[int, dict[str, str], bytes, int] | None = None
+
+    def run(self) -> Reply | tuple[int, dict[str, str], bytes, int]:
+        worker = threading.Thread(target=self._work, daemon=True, name="aiir-request")
+        worker.start()
+        worker.join(self.call.timeout)
+        if worker.is_alive() or self.result is None:
+            self.abandoned.set()
+            return Reply(False, None, f"timed out after {self.call.timeout:g}s", uncertain=True)
+        return self.result
+
+    def _work(self) -> None:
+        call = self.call
+        try:
+            with self.client.stream(
+                call.method,
+                call.url,
+                params=call.query or None,
+                headers=call.headers,
+                json=call.json,
+                content=call.body,
+                timeout=call.timeout,
+            ) as response:
+                body, size = self._read(response)
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                self.result = (response.status_code, headers, body, size)
+        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
+            # Refused on this side before anything went out: a second try would fail alike.
+            self.result = Reply(False, None, NOT_SENDABLE)
+        except (httpx2.ConnectTimeout, httpx2.PoolTimeout):  # never reached the gateway
+            self.result = Reply(False, None, f"timed out connecting after {call.timeout:g}s")
+        except httpx2.TimeoutException:
+            self.result = Reply(False, None, f"timed out after {call.timeout:g}s", uncertain=True)
+        except httpx2.ConnectError as exc:
+            self.result = Reply(False, None, f"connection failed: {_transport_reason(exc)}")
+        except httpx2.TransportError as exc:  # sent, then the connection broke
+            reason = f"connection lost after the request was sent: {_transport_reason(exc)}"
+            self.result = Reply(False, None, reason, uncertain=True)
+        except _Abandoned:
+            pass
+
+    def _read(self, response: httpx2.Response) -> tuple[bytes, int]:
+        kept = bytearray()
+        size = 0
+        for chunk in response.iter_bytes():
+            if self.abandoned.is_set():
+                raise _Abandoned
+            size += len(chunk)
+            if len(kept) < self.max_body:
+                kept.extend(chunk[: self.max_body - len(kept)])
+        return bytes(kept), size
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting for this exchange."""
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _with(reply: Reply, **changes: Any) -> Reply:
+    return Reply(**{**reply.__dict__, **changes})
+
+
+def _transport_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def _retry_after(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return 0.0  # an HTTP date: fall back to our own backoff
+
+
+def gateway_message(parsed: Any, text: str) -> str:
+    """What the gateway itself said about a failure ("Key not found"), if it said anything."""
+    found = _message_in(parsed)
+    if found:
+        return found
+    line = " ".join(text.split())
+    if line and len(line) <= 300 and not line.startswith("<"):  # plain text, not an HTML page
+        return line
+    return ""
+
+
+def _message_in(value: Any, depth: int = 0) -> str:
+    if isinstance(value, str):
+        return " ".join(value.split())[:300]
+    if not isinstance(value, dict) or depth > 3:
+        return ""
+    for key in ("message", "error", "detail", "msg", "error_message", "reason", "description"):
+        if key in value:
+            found = _message_in(value[key], depth + 1)
+            if found:
+                return found
+    return ""
+
+
+def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size: int) -> Reply:
+    """Check a response against the call's expectations and pull out saved values."""
+    parsed: Any = None
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    cut = size > len(body) and _reads_body(call)  # a cut body could hide what is checked for
+    reason = _unmet(call.expect, status, headers, body, parsed, status_only=cut)
+    if cut and reason is None:
+        reason = f"response of {size} bytes is over the {len(body)} kept: too large to check"
+    saved: dict[str, Any] = {}
+    if reason is None:
+        for name, path in call.save.items():
+            found, value = extract(path, status, headers, parsed)
+            if not found:
+                reason = f"response has no {path!r} to save as {name!r}"
+                break
+            saved[name] = value
+    ok = reason is None
+    if not ok and not 200 <= status < 300:
+        said = gateway_message(parsed, body.decode("utf-8", errors="replace"))
+        if said and said not in str(reason):
+            reason = f"{reason}: {said}"
+    return Reply(
+        ok=ok,
+        status=status,
+        reason="ok" if ok else str(reason),
+        headers=dict(headers),
+        body=body,
+        size=size,
+        saved=saved,
+        uncertain=not ok and _may_have_applied(status),
+    )
+
+
+def _may_have_applied(status: int) -> bool:
+    """A failed reply after which the request may still have taken effect: a 2xx that did not
+    meet the expectations (or lost what was to be saved), or a server error other than 503,
+    which says the request was not taken (500, or a proxy's 502/504 while the gateway behind it
+    went on to apply it)."""
+    return 200 <= status < 300 or (status >= 500 and status != 503)
+
+
+def diagnose(
+    call: Call,
+    reply: Reply,
+    profiles: Mapping[str, Profile],
+    send: Callable[[Call], Reply],
+    endpoint: Endpoint,
+) -> Reply:
+    """Mark a failed profile action as *unavailable* when the gateway cannot do it at all.
+
+    Data-driven by the profile's ``unavailable`` rules: a telltale body, or (for admin actions
+    that fail with a bare 5xx) a probe such as LiteLLM's readiness saying its database is absent.
+    """
+    if reply.ok or call.action is None or reply.status is None:
+        return reply
+    profile_name, action_name = call.action.split(".", 1)
+    profile = profiles.get(profile_name)
+    rules = profile.unavailable if profile else None
+    if profile is None or rules is None:
+        return reply
+    excerpt = " ".join(reply.text.split())[:300]
+    if _says(rules.body_patterns, reply.text):
+        reason = f"lever unavailable: {rules.reason} ({profile.title} said: {excerpt})"
+        return _with(reply, unavailable=True, reason=reason)
+    action = profile.actions.get(action_name)
+    probe = profile.actions.get(rules.probe or "")
+    if probe is None or action is None or not action.admin or reply.status < 500:
+        return reply
+    probe_call = Call(
+        gateway=endpoint.name,
+        method=probe.method,
+        url=join_url(endpoint, probe.path, f"{profile_name}.{rules.probe}"),
+        headers=dict(endpoint.headers),
+        query={},
+        json=None,
+        body=None,
+        timeout=DEFAULT_TIMEOUT,
+        retries=1,  # a server that just failed with a 5xx often resets the pooled connection
+        expect=None,
+        save={},
+        action=f"{profile_name}.{rules.probe}",
+    )
+    parsed = send(probe_call).json()
+    if parsed is None or any(
+        extract(k, 0, {}, parsed) != (True, v) for k, v in rules.probe_json.items()
+    ):
+        return reply
+    said = ", ".join(f"{k}: {v}" for k, v in rules.probe_json.items())
+    reason = (
+        f"lever unavailable: {rules.reason} "
+        f"({rules.probe} says {said}; the reply was {reply.status} {excerpt})"
+    )
+    return _with(reply, unavailable=True, reason=reason)
+
+
+def _reads_body(call: Call) -> bool:
+    expect = call.expect
+    checks = expect is not None and (
+        expect.json_ or expect.body_contains or expect.body_not_contains
+    )
+    return bool(call.save or checks)
+
+
+def _unmet(
+    expect: Expect | None,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    parsed: Any,
+    *,
+    status_only: bool = False,
+) -> str | None:
+    if expect is None or expect.status is None:
+        if not 200 <= status < 300:
+            return f"status {status}, expected 2xx"
+    else:
+        wanted = expect.status if isinstance(expect.status, list) else [expect.status]
+        if status not in wanted:
+            return f"status {status}, expected {' or '.join(map(str, wanted))}"
+    if expect is None or status_only:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    for needle in expect.body_contains:
+        if needle not in text:
+            return f"body does not contain {needle!r}"
+    for needle in expect.body_not_contains:
+        if needle in text:
+            return f"body contains {needle!r}"
+    for name, value in expect.headers.items():
+        if headers.get(name.lower()) != value:
+            return f"header {name} is {headers.get(name.lower())!r}, expected {value!r}"
+    for path, value in expect.json_.items():
+        found, actual = extract(path, status, headers, parsed)
+        if not found or actual != value:
+            return f"{path} is {actual!r}, expected {value!r}"
+    return None
+
+
+def extract(path: str, status: int, headers: Mapping[str, str], parsed: Any) -> tuple[bool, Any]:
+    """Value at a dotted path in the JSON body; ``status`` and ``header.NAME`` are special."""
+    if path == "status":
+        return True, status
+    if path.startswith("header."):
+        name = path.removeprefix("header.").lower()
+        return name in headers, headers.get(name)
+    current = parsed
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif (
+            isinstance(current, list)
+            and part.lstrip("-").isdigit()
+            and -len(current) <= int(part) < len(current)
+        ):
+            current = current[int(part)]
+        else:
+            return False, None
+    return True, current

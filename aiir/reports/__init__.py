@@ -1,0 +1,1 @@
+"""Documents about incidents and systems: report templates, their context, clocks, assessments."""

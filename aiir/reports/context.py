@@ -1,0 +1,358 @@
+"""What every message and report template can read about an incident, built from its journal.
+
+The same facts feed a Slack update drafted mid-walk and the post-mortem rendered a week later:
+timeline, levers with their effect and business cost, evidence with hashes, classification,
+regulatory clocks, the systems involved, and the decisions taken.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiir.environment import iso, parse_iso
+from aiir.errors import InputError
+from aiir.formats.library import parse
+from aiir.formats.loader import load_file
+from aiir.formats.schema import Runbook
+from aiir.formats.workspace import Loaded
+from aiir.incident.journal import anchor_of, short_anchor
+from aiir.incident.state import Incident, LeverStates
+from aiir.reports import clocks
+from aiir.reports.templates import render_named
+from aiir.terminal.screen import clock_text
+
+
+def _decision(data: dict[str, Any]) -> str:
+    """An answer as a reader says it: ``yes``, items joined, approvals named as such."""
+    node, key, value = data.get("node"), data.get("key") or data.get("node"), data.get("value")
+    if isinstance(value, bool):
+        shown = "yes" if value else "no"
+    elif isinstance(value, list):
+        shown = ", ".join(map(str, value)) or "none"
+    else:
+        shown = str(value)
+    by = f" ({data['by']})" if data.get("by") else ""
+    if key == f"{node}.approve":
+        return f"{'Approved' if value else 'Declined'}: {node}{by}"
+    return f"Decision at {key}: {shown}{by}"
+
+
+def _reason(data: dict[str, Any]) -> str:
+    reply = data.get("reply")
+    return str(reply.get("reason", "")) if isinstance(reply, dict) else ""
+
+
+def _engaged(data: dict[str, Any]) -> str:
+    if data.get("dry_run"):
+        return "not sent (dry run)"
+    if data.get("ok"):
+        return "engaged" + (
+            " (its probe found it in effect)" if data.get("confirmed_by_verify") else ""
+        )
+    if data.get("unknown"):
+        return f"possibly engaged, unknown ({_reason(data)})"
+    return f"FAILED ({_reason(data)})"
+
+
+def describe(event_type: str, data: dict[str, Any]) -> str:
+    """One journal event in words, for the timeline of ``aiir show`` and of every report."""
+    said = DETAIL.get(event_type)
+    if said is not None:
+        return said(data)
+    # what replies and requests carried is evidence to read in full elsewhere, not a summary
+    shown = "; ".join(
+        f"{k}: {_plain(v)}" for k, v in data.items() if k not in {"runbook", "reply", "request"}
+    )
+    return shown if len(shown) <= 160 else shown[:159] + "…"
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(map(_plain, value)) or "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
+AUDIENCE = {"status-page": "on the status page", "customers": "to customers", "public": "publicly"}
+DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
+    "incident.opened": lambda d: f"Incident opened from runbook {d.get('runbook')}",
+    "node.entered": lambda d: (
+        f"{d.get('title')} ({d.get('runbook')}/{d.get('node')})"
+        + (f" — owner {d.get('on_call') or d.get('owner')}" if d.get("owner") else "")
+    ),
+    "answer": _decision,
+    "severity.changed": lambda d: f"Severity {d.get('from')} → {d.get('to')}",
+    "classified": lambda d: f"Classified: {', '.join(d.get('facts', []))}",
+    "lever.intent": lambda d: f"Lever {d.get('lever')} requested",
+    "lever.engaged": lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",
+    "lever.verified": lambda d: (
+        f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
+        + ("" if d.get("ok") else f" ({_reason(d)})")
+    ),
+    "lever.released": lambda d: (
+        f"Lever {d.get('lever')} released" + ("" if d.get("ok") else " (FAILED)")
+    ),
+    "capture.stored": lambda d: f"Evidence {d.get('item')} ({d.get('part')}) stored",
+    "notify.rendered": lambda d: f"Message drafted for {d.get('channel')} ({d.get('audience')})",
+    "notify.sent": lambda d: (
+        f"Message for {d.get('channel')} kept in the exercise's inbox (nothing sent)"
+        if d.get("simulated")
+        else f"Message sent to {d.get('channel')}"
+        if d.get("ok")
+        else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
+    ),
+    "inject.delivered": lambda d: f"Inject: {d.get('text')}",
+    "action.intent": lambda d: f"Action {d.get('node')} requested",
+    "action.result": lambda d: (
+        f"Action {d.get('node')}: "
+        + ("done" if d.get("ok") else "unknown" if d.get("unknown") else "FAILED")
+        + ("" if d.get("ok") else f" ({_reason(d)})")
+    ),
+    "branch": lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",
+    "reminder": lambda d: f"Reminder: {d.get('reason')}",
+    "evidence.attached": lambda d: f"Evidence {d.get('item')} attached ({d.get('description')})",
+    "call.entered": lambda d: f"Handed off to runbook {d.get('child')}",
+    "call.returned": lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
+    "incident.interrupted": lambda d: f"Interrupted: {d.get('reason')}",
+    "incident.resumed": lambda d: "Resumed" + _taken_over(d),
+    "incident.taken_over": lambda d: f"Opened by {d.get('by')}" + _taken_over(d),
+    "incident.ended": lambda d: f"Ended: {d.get('outcome')}",
+}
+
+
+def _taken_over(data: Mapping[str, Any]) -> str:
+    """`` (taken over from alice, pid 4242 on host h, whose process was gone)`` or nothing."""
+    holder = data.get("took_over_from")
+    if not isinstance(holder, Mapping):
+        return ""
+    who = f"{holder.get('operator')}, pid {holder.get('pid')} on host {holder.get('host')}"
+    return f" (taken over from {who}, whose process was gone)"
+
+
+def runbooks_of(incident: Incident) -> dict[str, Runbook]:
+    """The runbooks walked, from the copies kept beside the journal."""
+    found: dict[str, Runbook] = {}
+    folder = incident.directory / "runbooks"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        runbook = parse(load_file(path), Runbook)
+        found[runbook.id] = runbook
+    return found
+
+
+def facts(incident: Incident, systems: list[Any]) -> dict[str, dt.datetime]:
+    """Classification facts with their awareness times; the inventory adds what it knows."""
+    found = {fact: parse_iso(ts) for fact, ts in incident.classified.items()}
+    started = parse_iso(incident.started_at)
+    for system in systems:
+        if system.eu_ai_act == "high":
+            found.setdefault("high-risk-system", started)
+        if system.eu_ai_act == "gpai-systemic":
+            found.setdefault("gpai-systemic", started)
+    return found
+
+
+def deadlines(
+    incident: Incident,
+    workspace: Loaded | None,
+    systems: list[Any],
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> list[clocks.Deadline]:
+    regimes = workspace.config.regimes if workspace else []
+    return clocks.deadlines(
+        facts(incident, systems), regimes, parse_iso(incident.started_at), aware_at
+    )
+
+
+def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
+    """What the pre-agreed disclosure policy requires of this incident, if anything."""
+    if workspace is None:
+        return None
+    required = []
+    for rule in workspace.config.disclosure:  # every rule that applies: each is an obligation
+        by_severity = incident.severity in {s.value for s in rule.severities}
+        by_category = (incident.category or "") in rule.categories
+        if by_severity or by_category:
+            why = "severity" if by_severity else "category"
+            where = AUDIENCE[rule.audience]
+            required.append(f"disclose {where} within {rule.within} (policy: {why})")
+    return "; ".join(required) or None
+
+
+def report_context(
+    incident: Incident,
+    workspace: Loaded | None,
+    now: dt.datetime,
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> dict[str, Any]:
+    """Everything a report template reads."""
+    runbooks = runbooks_of(incident)
+    root = runbooks.get(incident.runbook)
+    known = workspace.systems() if workspace else {}
+    system_ids = [s for rb in runbooks.values() for s in rb.systems]
+    systems = [known[s] for s in dict.fromkeys(system_ids) if s in known]
+    started = parse_iso(incident.started_at)
+    ended = parse_iso(incident.ended_at) if incident.ended_at else None
+    contained = next(
+        (
+            parse_iso(e.ts)
+            for e in incident.events
+            if e.type == "lever.verified" and e.data.get("ok")
+        ),
+        None,
+    )
+    dues = deadlines(incident, workspace, systems, aware_at)
+    return {
+        "incident": {
+            "id": incident.id,
+            "title": incident.title,
+            "runbook": incident.runbook,
+            "severity": incident.severity,
+            "started_at": incident.started_at,
+            "ended_at": incident.ended_at or "",
+            "elapsed": clock_text((ended or now) - started),
+            "operator": incident.operator,
+            "drill": incident.drill,
+            "exercise": incident.exercise or "",
+            "outcome": incident.outcome or "",
+            "summary": incident.summary or "",
+            "category": incident.category or "",
+            "tags": incident.tags or {"owasp": [], "atlas": []},
+            "state": incident.state,
+            "commander": _commander(incident, workspace),
+        },
+        "runbook": {
+            "id": root.id,
+            "title": root.title,
+            "version": root.version,
+            "owner": root.owner,
+        }
+        if root
+        else {"id": incident.runbook, "title": incident.title, "version": "?", "owner": "?"},
+        "inputs": incident.inputs,
+        "answers": {
+            a.get("node"): a.get("value") for a in incident.answers if a.get("key") == a.get("node")
+        },
+        "decisions": incident.answers,
+        "vars": incident.vars,
+        "levers": _levers(incident, runbooks),
+        "evidence": [
+            {
+                "item": e.get("item"),
+                "part": e.get("part"),
+                "what": e.get("what", []),
+                "ts": e.get("ts"),
+                "file": e.get("evidence", {}).get("file"),
+                "sha256": e.get("evidence", {}).get("sha256"),
+                "bytes": e.get("evidence", {}).get("bytes"),
+            }
+            for e in incident.evidence
+        ],
+        "notifications": incident.notifications,
+        "timeline": [
+            {
+                "ts": e.ts,
+                "time": e.ts[11:19],
+                "type": e.type,
+                "operator": e.operator,
+                "text": DETAIL[e.type](e.data),
+            }
+            for e in incident.events
+            if e.type in DETAIL
+        ],
+        "classification": sorted(incident.classified),
+        "systems": [s.model_dump() for s in systems],
+        "clocks": [
+            {
+                "regime": d.regime,
+                "source": d.source,
+                "obligation": d.obligation,
+                "aware_at": iso(d.aware_at),
+                "due": iso(d.due),
+                "left": clocks.left_text(d.left(now)),
+                "overdue": d.overdue(now),
+            }
+            for d in dues
+        ],
+        "regimes": list(workspace.config.regimes) if workspace else [],
+        "not_legal_advice": clocks.NOT_LEGAL_ADVICE,
+        "times": {
+            "to_containment": clock_text(contained - started) if contained else "not reached",
+            "duration": clock_text((ended or now) - started),
+        },
+        "disclosure": disclosure(incident, workspace),
+        # Posted with each update, the chain's head anchors the journal outside it: lines cut from
+        # the end of a journal leave a valid chain, but not this hash.
+        "journal": {
+            "events": len(incident.events),
+            "hash": incident.events[-1].hash if incident.events else "",
+            "anchor": anchor_of(incident.events),
+            "short_anchor": short_anchor(anchor_of(incident.events)),
+            "verified": incident.verified,
+            "problems": incident.problems,
+        },
+        "now": iso(now),
+    }
+
+
+def _commander(incident: Incident, workspace: Loaded | None) -> str:
+    """The roster's incident commander on call; else whoever ran aiir."""
+    if workspace is not None:
+        on_call = workspace.on_call("incident-commander")
+        if on_call.person is not None:
+            return on_call.person.name
+    return incident.operator
+
+
+def _levers(incident: Incident, runbooks: Mapping[str, Runbook]) -> LeverStates:
+    return LeverStates.of(incident, runbooks)
+
+
+def render_report(
+    incident: Incident,
+    template: str,
+    workspace: Loaded | None,
+    now: dt.datetime,
+    aware_at: Mapping[str, dt.datetime] | None = None,
+) -> str:
+    """Render a named template for an incident, from its journal."""
+    context = report_context(incident, workspace, now, aware_at)
+    override = workspace.template_dir() if workspace else None
+    rendered = render_named(template, context, incident, override)
+    if incident.verified:
+        return rendered
+    return (
+        f"UNVERIFIED: the journal of {incident.id} does not verify ({incident.problems[0]}); "
+        "what follows may be forged (aiir verify " + incident.id + ")\n\n" + rendered
+    )
+
+
+def parse_aware_at(values: list[str]) -> dict[str, dt.datetime]:
+    """``--aware-at 2026-11-27T03:15Z`` (all regimes) or ``--aware-at gdpr=2026-11-27T03:15Z``."""
+    out: dict[str, dt.datetime] = {}
+    for value in values:
+        regime, sep, moment = value.partition("=")
+        if not sep:
+            regime, moment = "*", value
+        if regime != "*" and regime not in clocks.REGIMES:
+            raise InputError(
+                f"--aware-at {value!r}: unknown regime {regime!r} ({', '.join(clocks.REGIMES)})"
+            )
+        try:
+            parsed = parse_iso(moment)
+        except ValueError:
+            raise InputError(
+                f"--aware-at {value!r}: expected an ISO-8601 time such as 2026-11-27T03:15:00Z"
+            ) from None
+        out[regime] = parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+    return out
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,715 @@
+"""Start, resume and release: everything between the command line and the engine.
+
+Bad input (an invalid runbook, an unknown ``--set`` or ``--gateway``, a wrong answers file, a
+missing required input or environment variable) is found here, before an incident exists, so
+nothing is executed and nothing is written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aiir.engine.walk import Ended, Frame, RunbookSource, Walk
+from aiir.environment import Environment, iso
+from aiir.errors import AiirError, ExitStatus, InputError, LoadError, ValidationFailed
+from aiir.formats.findings import schema_findings
+from aiir.formats.library import data_dir, parse, profile_dirs, profiles, profiles_in
+from aiir.formats.loader import Document, load_file
+from aiir.formats.schema import (
+    CallNode,
+    ChecklistNode,
+    ConfirmNode,
+    InputNode,
+    Node,
+    QuestionNode,
+    Runbook,
+)
+from aiir.formats.templating import render
+from aiir.incident.journal import Event, Journal
+from aiir.incident.lock import IncidentLock
+from aiir.incident.state import Incident, incident_dir, new_incident
+from aiir.outbound.gateway import Endpoint, resolve_endpoint
+from aiir.redact import MIN_SECRET, declare, scrub
+from aiir.validate import checks
+
+SNAPSHOTS = "runbooks"
+ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """Evidence that came with the incident's opening (what detected or reported it)."""
+
+    name: str
+    content: bytes
+    description: str
+    source: str = "aiir"
+
+
+@dataclass
+class RunResult:
+    """The incident and how the walk ended (``ended`` is None when it was interrupted)."""
+
+    incident: Incident
+    ended: Ended | None
+
+    @property
+    def exit_status(self) -> ExitStatus:
+        if self.ended is None:
+            return ExitStatus.INTERRUPTED
+        return ExitStatus.FAILED if self.ended.failed else ExitStatus.OK
+
+
+# --- loading and checking ----------------------------------------------------------------------
+
+
+def load_checked(path: Path) -> Runbook:
+    """Load a runbook and refuse it when validation finds errors (warnings are fine).
+
+    Cached per file version: a drill suite loads the same library many times over.
+    """
+    folders = profile_dirs()
+    try:
+        stat = path.stat()
+    except OSError:
+        return _load_checked(path, 0, 0, folders)  # load_file reports the missing file
+    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size, folders)
+
+
+@functools.lru_cache(maxsize=256)
+def _load_checked(path: Path, mtime_ns: int, size: int, folders: tuple[Path, ...]) -> Runbook:
+    from pydantic import ValidationError
+
+    doc = load_file(path)
+    try:
+        runbook = Runbook.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ValidationFailed(_lines(schema_findings(doc, exc))) from None
+    calls = any(isinstance(node, CallNode) for node in runbook.nodes.values())
+    known = _known_ids(path.parent) if calls else set()  # parsing them all is slow
+    findings = checks.runbook_findings(doc, runbook, profiles_in(folders), known)
+    if calls:  # found as the walk will find them: this folder first, then the shipped library
+        from aiir.validate.calls import resolver
+
+        resolve = resolver([path.parent, data_dir("runbooks")])
+        findings += checks.call_cycle_findings(doc, runbook, str(path), resolve)
+    errors = [f for f in findings if f.level == "error"]
+    if errors:
+        raise ValidationFailed(_lines(errors))
+    return runbook
+
+
+def _lines(findings: list[Any]) -> str:
+    """One finding is one line (``file:line:col: error: ...``); several get a header."""
+    if len(findings) == 1:
+        return str(findings[0].render())
+    return f"invalid runbook ({len(findings)} errors):\n" + "\n".join(f.render() for f in findings)
+
+
+def _known_ids(directory: Path) -> set[str]:
+    ids: set[str] = set()
+    for folder in (directory, data_dir("runbooks")):
+        for path in folder.glob("*.yaml"):
+            stat = path.stat()
+            found = _runbook_id(path.resolve(), stat.st_mtime_ns, stat.st_size)
+            if found is not None:
+                ids.add(found)
+    return ids
+
+
+@functools.lru_cache(maxsize=1024)
+def _runbook_id(path: Path, mtime_ns: int, size: int) -> str | None:
+    try:
+        data = load_file(path).data
+    except LoadError:
+        return None
+    return data["id"] if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+
+
+def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
+    """An ``--answers`` file, checked against the runbook's nodes, flattened to keys."""
+    doc = load_file(path)
+    return check_answers(doc, doc.data, runbook)
+
+
+def check_answers(
+    doc: Document, data: Any, runbook: Runbook, base: tuple[str | int, ...] = ()
+) -> dict[str, Any]:
+    """Answers (at ``base`` inside ``doc``) checked against the runbook, flattened to keys."""
+    if not isinstance(data, dict):
+        raise doc.error(base, "answers are a mapping of node id to answer")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key not in runbook.nodes:
+            flat.update(_nested(key, value))  # a called runbook's answers (and its callees')
+            continue
+        _check_answer(doc, runbook, (*base, key), value)
+        flat[key] = value
+    return flat
+
+
+def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``{child: {node: a, grandchild: {node: b}}}`` -> ``child.node``, ``child.grandchild.node``."""
+    flat: dict[str, Any] = {}
+    for key, value in answers.items():
+        if isinstance(value, dict):
+            flat.update(_nested(f"{prefix}.{key}", value))
+        else:
+            flat[f"{prefix}.{key}"] = value
+    return flat
+
+
+def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any) -> None:
+    key = str(loc[-1])
+    node_id, _, suffix = key.partition(".")
+    node = runbook.nodes.get(node_id)
+    if node is None:
+        raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
+    if suffix and suffix not in {"approve", "on_failure"}:
+        raise doc.error(
+            loc,
+            f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
+            key=True,
+        )
+    if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
+        raise doc.error(loc, f"{value!r} is not one of: retry, skip, release, abort")
+    if not suffix and isinstance(node, QuestionNode):
+        allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
+        if str(value) not in allowed:
+            choices = ", ".join(c.value for c in node.choices)
+            raise doc.error(loc, f"{value!r} is not a choice of {node_id!r} ({choices})")
+    if not suffix and not isinstance(node, ANSWERABLE):
+        raise doc.error(loc, f"node {node_id!r} ({node.kind}) takes no answer", key=True)
+    problem = _answer_problem(node, suffix, value)
+    if problem is not None:
+        raise doc.error(loc, problem)
+
+
+def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
+    """What is wrong with a confirmation, checklist or text answer, found before anything runs."""
+    if suffix == "approve" or (not suffix and isinstance(node, ConfirmNode)):
+        return _yes_no_problem(value)
+    if not suffix and isinstance(node, ChecklistNode):
+        return _items_problem(node, value)
+    pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
+    if pattern and not re.fullmatch(pattern, str(value)):
+        return f"{value!r} does not match {pattern!r}"
+    return None
+
+
+def _yes_no_problem(value: Any) -> str | None:
+    from aiir.terminal.prompter import as_bool
+
+    try:
+        as_bool(value, "")
+    except InputError:
+        return f"{value!r} is not yes or no"
+    return None
+
+
+def _items_problem(node: ChecklistNode, value: Any) -> str | None:
+    if value in ("all", "none", True, False, None):
+        return None
+    known = [item.id for item in node.items]
+    unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
+    if unknown:
+        return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
+    return None
+
+
+def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
+    """``["a=1", "b=2"]`` from ``--set`` or ``--gateway``; a pair without '=' is a usage error,
+    which names the form as the flag's help does (``metavar``)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise InputError(f"{flag} {pair!r}: expected {metavar}")
+        out[name.strip()] = value
+    return out
+
+
+def coerce_inputs(runbook: Runbook, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Declared inputs from ``given`` and defaults, typed and checked."""
+    import re
+
+    unknown = sorted(set(given) - set(runbook.inputs))
+    if unknown:
+        declared = ", ".join(runbook.inputs) or "none"
+        raise InputError(
+            f"{where} {unknown[0]}: runbook {runbook.id!r} has no such input (inputs: {declared})"
+        )
+    values: dict[str, Any] = {}
+    for name, spec in runbook.inputs.items():
+        raw = given.get(name, spec.default)
+        if raw is None:
+            if spec.required:
+                raise InputError(
+                    f"input {name!r} of {runbook.id!r} is required: pass {where} {name}=VALUE"
+                )
+            values[name] = ""
+            continue
+        value = _typed(raw, spec.type, name, where)
+        if spec.choices is not None and value not in spec.choices:
+            raise InputError(f"{where} {name}: {value!r} is not one of {spec.choices}")
+        if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
+            raise InputError(f"{where} {name}: {value!r} does not match {spec.pattern!r}")
+        values[name] = value
+    return values
+
+
+def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            from aiir.terminal.prompter import as_bool
+
+            return as_bool(raw, name)
+    except (ValueError, InputError):
+        raise InputError(f"{where} {name}: {raw!r} is not a valid {kind}") from None
+    return str(raw)
+
+
+def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -> dict[str, str]:
+    """The declared environment variables; missing required ones stop a real run, all named
+    at once with what each is for.
+
+    A dry run or a sandbox run needs no real keys: a missing one is left empty.
+    """
+    values: dict[str, str] = {}
+    missing: list[str] = []
+    declare(environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ)
+    for name, spec in runbook.env.items():
+        if name in environ:
+            values[name] = environ[name].strip()  # a mounted secret file often ends in "\n"
+        elif spec.required and not dry_run:
+            missing.append(f"{name} ({spec.description})")
+        else:
+            values[name] = ""
+    if missing:
+        raise InputError(
+            f"runbook {runbook.id!r} needs environment variable(s) that are not set: "
+            + "; ".join(missing)
+        )
+    return values
+
+
+def endpoints_for(
+    runbook: Runbook, env: Environment, env_vals: Mapping[str, str]
+) -> dict[str, Any]:
+    context = {"env": env_vals}
+    configured = env.workspace.config.gateways if env.workspace else {}
+    endpoints = {}
+    for name, gateway in runbook.gateways.items():
+        url = env.gateway_urls.get(name) or env.sandbox_url
+        if url is None and name in configured:
+            url = render(configured[name].url, context, f"aiir.yaml gateways.{name}.url")
+        endpoints[name] = resolve_endpoint(name, gateway, context, url)
+    return endpoints
+
+
+def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:
+    return {
+        env_vals[n]
+        for n, spec in runbook.env.items()
+        if spec.secret and len(env_vals.get(n, "")) >= MIN_SECRET
+    }
+
+
+# --- frames ------------------------------------------------------------------------------------
+
+
+def child_frame(
+    walk: Walk, runbook: Runbook, raw: bytes, given: Mapping[str, Any], prefix: str
+) -> Frame:
+    """A frame for a called runbook; its source is kept beside the journal, and its hash goes
+    into ``call.entered`` (``Frame.snapshot``)."""
+    snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
+    env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
+    walk.secrets.update(secret_values(runbook, env_vals))
+    return Frame(
+        runbook=runbook,
+        inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
+        endpoints=endpoints_for(runbook, walk.env, env_vals),
+        env=env_vals,
+        prefix=f"{prefix}{runbook.id}.",
+        snapshot={"snapshot": snapshot, "snapshot_sha256": digest},
+    )
+
+
+def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
+    """The root and every runbook it can call, directly or not."""
+    found = {root.id: root}
+    queue = [root]
+    while queue:
+        for node in queue.pop().nodes.values():
+            if isinstance(node, CallNode) and node.runbook not in found:
+                child, _ = source.find(node.runbook)
+                found[child.id] = child
+                queue.append(child)
+    return list(found.values())
+
+
+def preflight(runbooks: list[Runbook], env: Environment, *, check_all: bool = False) -> None:
+    """Before an incident exists: every --gateway name is declared somewhere. With
+    ``check_all`` (``aiir run --check``), every runbook that may be called has its environment
+    and its gateways too, every problem named at once; without it, a called runbook is checked
+    when the walk reaches it (a runbook needs only its own environment to start)."""
+    declared = {name for runbook in runbooks for name in runbook.gateways}
+    unknown = sorted(set(env.gateway_urls) - declared)
+    if unknown:
+        shown = ", ".join(sorted(declared)) or "none"
+        raise InputError(
+            f"--gateway {unknown[0]}: runbook {runbooks[0].id!r} (and the runbooks it calls) "
+            f"declare no such gateway (gateways: {shown})"
+        )
+    if not check_all:
+        return
+    problems: list[str] = []
+    for runbook in runbooks[1:]:
+        try:
+            values = env_values(runbook, env.environ, dry_run=practising(env))
+            endpoints_for(runbook, env, values)
+        except InputError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise InputError("--check: " + " | ".join(problems))
+
+
+def practising(env: Environment) -> bool:
+    """A dry run or an exercise: no real key is needed, none is read."""
+    return env.dry_run or env.sandbox_url is not None
+
+
+# --- start, resume, release ----------------------------------------------------------------------
+
+
+def start(
+    path: Path,
+    env: Environment,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    answers: Path | None = None,
+    scripted: Mapping[str, Any] | None = None,
+    drill: bool = False,
+    attachments: Sequence[Attachment] = (),
+    check_all: bool = False,
+) -> RunResult:
+    """Open an incident for the runbook at ``path`` and walk it.
+
+    Answers come from an ``answers`` file or, already checked, as ``scripted`` (drills).
+    ``attachments`` (what opened the incident: a failed canary, a human report) are stored as
+    evidence and journalled right after the incident opens.
+    """
+    runbook = load_checked(path)
+    if answers is not None:
+        scripted = load_answers(answers, runbook)
+    source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
+    preflight(reachable_runbooks(runbook, source), env, check_all=check_all)
+    values = coerce_inputs(runbook, inputs or {}, "--set")
+    env_vals = env_values(runbook, env.environ, dry_run=practising(env))
+    endpoints = endpoints_for(runbook, env, env_vals)
+    secrets = secret_values(runbook, env_vals)
+    journal = _new_journal(env, lambda t: scrub(t, secrets, patterns=False))
+    with _closed_on_error(journal):
+        incident = _opened(
+            journal, path, runbook, values, endpoints, drill=drill, exercise=env.exercise
+        )
+        for item in attachments:
+            incident.apply(_attach(journal, item))
+        walk = Walk(env, journal, incident, profiles(), source, scripted or {}, secrets)
+        walk.resolve_child = child_frame
+    frame = Frame(runbook, values, endpoints, env_vals)
+    walk.screen.opened(incident, runbook)
+    return _walk(walk, frame)
+
+
+def _new_journal(env: Environment, scrub_text: Callable[[str], str]) -> Journal:
+    """A new incident's journal: its directory made exclusively, and locked, before any line."""
+    now = env.clock.now()
+    incident_id, directory = new_incident(env.incidents_dir, now, persist=not env.dry_run)
+    lock = None
+    if not env.dry_run:  # a dry run writes nothing: no directory, no lock
+        lock = IncidentLock(directory, incident_id, env.operator, iso(now))
+        lock.acquire()
+    return Journal(
+        directory,
+        env.operator,
+        lambda: iso(env.clock.now()),
+        scrub_text,
+        persist=not env.dry_run,
+        lock=lock,
+    )
+
+
+@contextlib.contextmanager
+def _closed_on_error(journal: Journal) -> Iterator[None]:
+    """Until the walk takes the journal over: on any error, close it (and let go of the lock)."""
+    try:
+        yield
+    except BaseException:
+        journal.close()
+        raise
+
+
+def _opened(
+    journal: Journal,
+    path: Path,
+    runbook: Runbook,
+    values: Mapping[str, Any],
+    endpoints: Mapping[str, Endpoint],
+    *,
+    drill: bool,
+    exercise: str | None,
+) -> Incident:
+    """Keep a copy of the runbook and open the incident with it, its hash in the first line."""
+    snapshot, digest = journal.store_snapshot(runbook.id, path.read_bytes())
+    incident = Incident(id=journal.directory.name, directory=journal.directory)
+    opened = journal.append(
+        "incident.opened",
+        {
+            "id": incident.id,
+            "runbook": runbook.id,
+            "version": runbook.version,
+            "title": runbook.title,
+            "severity": runbook.severity.value,
+            "category": runbook.category,
+            "tags": runbook.tags.model_dump(),
+            "inputs": dict(values),
+            "snapshot": snapshot,
+            "snapshot_sha256": digest,
+            "source": str(path),
+            "gateways": {n: e.base_url for n, e in endpoints.items()},
+            "drill": drill,
+            "exercise": exercise,
+            "dry_run": not journal.persist,
+        },
+    )
+    incident.apply(opened)
+    return incident
+
+
+def _attach(journal: Journal, item: Attachment) -> Event:
+    relative, digest = journal.store_evidence(item.name, item.content)
+    evidence = {"file": relative, "sha256": digest, "bytes": len(item.content)}
+    return journal.append(
+        "evidence.attached",
+        {
+            "item": item.name,
+            "description": item.description,
+            "source": item.source,
+            "evidence": evidence,
+        },
+    )
+
+
+def _walk(walk: Walk, frame: Frame) -> RunResult:
+    try:
+        return RunResult(walk.incident, walk.run(frame))
+    except KeyboardInterrupt as exc:
+        key = getattr(exc, "key", "Ctrl-C")
+        _interrupted(walk, f"interrupted by the operator ({key})")
+        return RunResult(walk.incident, None)
+    except AiirError as exc:
+        # The CLI can only mask secret-looking names; the walk knows every declared secret.
+        exc.args = (walk.scrub(str(exc)),)
+        _interrupted(walk, str(exc))
+        raise
+    finally:
+        walk.journal.close()
+
+
+def _interrupted(walk: Walk, reason: str) -> None:
+    event = walk.journal.append("incident.interrupted", {"reason": reason})
+    walk.incident.apply(event)
+    if walk.journal.persist:
+        walk.screen.note(f"incident {walk.incident.id} stopped: {reason}")
+        walk.screen.recap(walk.incident)
+        walk.screen.note(f"resume with: aiir resume {walk.incident.id}")
+        walk.screen.note(f"journal anchor: {walk.journal.anchor()} (keep it)")
+    else:
+        walk.screen.note(f"dry run stopped: {reason}")
+
+
+def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Incident, Runbook, Path]:
+    """Lock the incident, then read and verify its journal (chain, evidence, runbook copies).
+
+    The lock comes first: what is read must not change before the walk is done with it. On any
+    error the lock is let go again.
+    """
+    directory = incident_dir(env.incidents_dir, incident_id)
+    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()))
+    lock.acquire()
+    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
+    with _closed_on_error(journal):
+        journal.load()
+        incident = Incident.from_events(incident_id, directory, journal.events)
+        runbook = parse(load_file(directory / incident.snapshot), Runbook)
+    return journal, incident, runbook, directory
+
+
+def attach_exercise(env: Environment, incident: Incident) -> None:
+    """An exercise goes on against a simulated gateway rebuilt from its journal (what was
+    engaged stays engaged); it never reaches a real gateway or channel, whatever the flags."""
+    if incident.exercise is None or env.sandbox_url is not None:  # real, or already attached
+        return
+    if env.gateway_urls:
+        raise InputError(
+            f"--gateway: {incident.id} is an exercise ({incident.exercise}); it runs against "
+            "the simulated gateway only"
+        )
+    from aiir.sandbox.replay import rebuild
+
+    env.exercise = incident.exercise
+    env.use_sandbox(rebuild(applied_requests(incident)), exercise=incident.exercise)
+
+
+def applied_requests(incident: Incident) -> list[dict[str, Any]]:
+    """Every request of an incident that took effect, in order: engages, actions, releases."""
+    intents: dict[tuple[str, int | None], dict[str, Any]] = {}
+    applied: list[dict[str, Any]] = []
+    for event in incident.events:
+        data = event.data
+        if event.type in {"lever.intent", "action.intent"}:
+            intents[(event.type.split(".")[0], event.step)] = data.get("request") or {}
+        elif event.type == "lever.engaged" and data.get("ok"):
+            applied.append(intents.get(("lever", event.step), {}))
+        elif event.type == "action.result" and data.get("ok"):
+            applied.append(intents.get(("action", event.step), {}))
+        elif event.type == "lever.released" and data.get("ok") and data.get("request"):
+            applied.append(data["request"])
+    return [request for request in applied if request.get("url")]
+
+
+def _took_over(walk: Walk) -> dict[str, Any]:
+    """Who held the lock before and died walking: said on the screen, returned for the journal."""
+    holder = walk.journal.lock.taken_over if walk.journal.lock else None
+    if holder is None:
+        return {}
+    walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
+    return {"took_over_from": dataclasses.asdict(holder)}
+
+
+def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -> RunResult:
+    """Continue an interrupted incident from its journal."""
+    journal, incident, runbook, directory = _open_existing(env, incident_id)
+    with _closed_on_error(journal):
+        attach_exercise(env, incident)
+        if incident.outcome is not None:
+            raise InputError(
+                f"incident {incident_id} already ended ({incident.outcome}); nothing to resume"
+            )
+        if incident.dry_run:
+            raise InputError(f"incident {incident_id} was a dry run; start it again instead")
+        scripted = load_answers(answers, runbook) if answers else {}
+        env.gateway_urls = {**incident.gateways, **env.gateway_urls}
+        source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+        preflight(reachable_runbooks(runbook, source), env)
+        env_vals = env_values(runbook, env.environ, dry_run=practising(env))
+        secrets = secret_values(runbook, env_vals)
+        journal.scrub = lambda t: scrub(t, secrets, patterns=False)
+        walk = Walk(env, journal, incident, profiles(), source, scripted, secrets)
+        walk.resolve_child = child_frame
+        endpoints = endpoints_for(runbook, env, env_vals)
+        walk.screen.opened(incident, runbook, resumed=True)
+        resumed = {"from_step": walk.last_recorded, **_took_over(walk)}
+        incident.apply(journal.append("incident.resumed", resumed))
+    frame = Frame(runbook, dict(incident.inputs), endpoints, env_vals)
+    return _walk(walk, frame)
+
+
+def release(incident_id: str, env: Environment, lever: str | None = None) -> Incident:
+    """Release engaged levers of an incident, newest first (all, or the one named); a lever
+    whose release cannot be made does not stop the others."""
+    journal, incident, runbook, directory = _open_existing(env, incident_id)
+    try:
+        attach_exercise(env, incident)
+        env.gateway_urls = {**incident.gateways, **env.gateway_urls}
+        pending = incident.needs_release()
+        if lever is not None:
+            pending = [r for r in pending if lever in {r.lever, r.key}]
+            if not pending:
+                engaged = ", ".join(r.lever for r in incident.needs_release()) or "none"
+                raise InputError(
+                    f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
+                )
+        source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+        walk = Walk(env, journal, incident, profiles(), source, {}, set())
+        walk.resolve_child = child_frame
+        walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
+        frames = _frames_for_release(walk, runbook, source, incident)
+        took_over = _took_over(walk)
+        if took_over:  # the dead walker's place in the story: journalled like a resume's
+            incident.apply(journal.append("incident.taken_over", {"by": "release", **took_over}))
+        if not pending:  # say so: a silent success reads as "maybe it did something"
+            walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
+        else:
+            walk.screen.recap(incident)
+        for record in pending:
+            frame = frames.get(record.runbook)
+            if (
+                frame is not None
+                and not env.assume_yes
+                and not _approve_release(walk, frame, record.lever)
+            ):
+                continue
+            walk.release(record)
+    finally:
+        journal.close()
+    return incident
+
+
+def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
+    """Ask before each release; journalled, but outside the walk's numbered steps."""
+    from aiir.terminal.prompter import MissingAnswer
+
+    key = f"{frame.prefix}{lever}.release"
+    record = next((r for r in walk.incident.needs_release() if r.lever == lever), None)
+    state = f" ({record.state})" if record is not None else ""
+    question = f"Release lever {lever!r}{state}? y sends its release now, N leaves it engaged"
+    try:
+        approved = bool(walk.prompt(key, "confirm", question, [], False))
+    except MissingAnswer:
+        raise MissingAnswer(
+            f"releasing {lever!r} needs approval and there is no terminal: pass --yes"
+        ) from None
+    walk.record(
+        "answer", {"runbook": frame.runbook.id, "node": lever, "key": key, "value": approved}
+    )
+    return approved
+
+
+def _frames_for_release(
+    walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
+) -> dict[str, Frame]:
+    env_vals = env_values(root, walk.env.environ, dry_run=practising(walk.env))
+    walk.secrets.update(secret_values(root, env_vals))
+    walk.journal.scrub = lambda t: scrub(t, walk.secrets, patterns=False)
+    frames = {
+        root.id: Frame(
+            root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals
+        )
+    }
+    for event in incident.events:
+        if event.type == "call.entered" and event.data.get("child") not in frames:
+            try:  # a called runbook that cannot be set up only holds back its own levers
+                child, raw = source.find(str(event.data["child"]))
+                frames[child.id] = child_frame(walk, child, raw, event.data.get("inputs", {}), "")
+            except InputError as exc:
+                walk.screen.failure(f"runbook {event.data.get('child')!r}: {exc}")
+    for answer in incident.answers:
+        owner = frames.get(answer.get("runbook", ""))
+        if owner is not None and answer.get("key") == answer.get("node"):
+            owner.answers[answer["node"]] = answer["value"]
+    walk.frames.update(frames)
+    return frames

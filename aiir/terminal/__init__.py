@@ -1,0 +1,1 @@
+"""The terminal: prompters, the walk's screen, and hostile text made inert."""

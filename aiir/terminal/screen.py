@@ -1,0 +1,263 @@
+"""What the operator sees: one clear screen per step. All variable text is scrubbed and inert."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import re
+import urllib.parse
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from aiir.environment import parse_iso
+from aiir.formats.schema import Lever, Node, Runbook
+from aiir.incident.state import Incident, LeverRecord
+from aiir.outbound.gateway import Call, Reply
+from aiir.terminal.inert import inert, plain
+
+SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
+EXERCISE_BANNER = {
+    "sandbox": "SANDBOX: simulated gateway, nothing reaches a real channel",
+    "drill": "DRILL",
+    "tabletop": "TABLETOP EXERCISE",
+}
+STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
+COMPACT = 160  # characters of a request body shown before the question
+LEVER_STYLE = {
+    "verified": "bold green",
+    "released": "green",
+    "engaged": "yellow",
+    "dry-run": "cyan",
+}
+
+
+def clock_text(elapsed: dt.timedelta) -> str:
+    """``T+01:02:03``."""
+    seconds = max(int(elapsed.total_seconds()), 0)
+    return f"T+{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def full_request(summary: dict[str, Any]) -> str:
+    """A request as the journal keeps it, indented: what ``d`` shows at a lever's question."""
+    return readable(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+
+
+_QUOTED_PLACEHOLDER = re.compile(r"%3Csaved%20by%20[A-Za-z0-9_%.-]*?%3E")
+
+
+def readable(text: str) -> str:
+    """A placeholder for a value no reply has given yet, as the operator reads it, also where
+    a path template percent-encoded it."""
+    return _QUOTED_PLACEHOLDER.sub(lambda m: urllib.parse.unquote(m.group()), text)
+
+
+def compact(body: Any) -> str:
+    """A request body on one short line: the question stays on screen at 80x24."""
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= COMPACT else text[: COMPACT - 1] + "… (d: the full request)"
+
+
+def reflow(text: str) -> str:
+    """Join a YAML block's hard-wrapped lines; keep blank lines and list items."""
+    out: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        starts_item = stripped[:1] in {"-", "*", "•"} or stripped[:2].rstrip(".").isdigit()
+        if out and out[-1] and stripped and not starts_item:
+            out[-1] = f"{out[-1]} {stripped}"
+        else:
+            out.append(stripped)
+    return "\n".join(out)
+
+
+class Screen:
+    """Renders engine events to a console; ``scrub`` masks secrets first."""
+
+    def __init__(self, console: Console, scrub: Callable[[str], str]) -> None:
+        self.console = console
+        self.scrub = scrub
+        self.terminal = console.is_terminal  # asked once: rich re-reads the environment each time
+
+    def text(self, value: str, style: str = "") -> Text:
+        return inert(self.scrub(value), style)
+
+    def say(self, line: Text) -> None:
+        """In a terminal through rich; in a log straight to the file: no wrapping, no styling
+        to strip, a fraction of the cost per line."""
+        if self.terminal:
+            self.console.print(line)
+        else:
+            self.console.file.write(line.plain + "\n")
+
+    def box(self, body: Text, title: Text, border: str = "") -> None:
+        """A framed panel in a terminal; in a log (CI, a pipe) a titled block, cheaper to draw
+        and easier to grep."""
+        if self.terminal:
+            self.console.print(Panel(body, title=title, title_align="left", border_style=border))
+            return
+        heading = Text("── ")
+        heading.append_text(title)
+        self.say(heading)
+        self.say(body)
+
+    def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
+        if incident.dry_run:  # nothing is kept: no incident id to quote or resume
+            header = Text.assemble(("DRY RUN", "bold cyan"), ": nothing is sent, nothing is kept  ")
+        else:
+            verb = "Resuming" if resumed else "Incident"
+            header = Text.assemble((f"{verb} {incident.id}", "bold"), "  ")
+        header.append_text(
+            Text.assemble(
+                (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
+                "  ",
+                self.text(f"{runbook.title} ({runbook.id} v{runbook.version})"),
+            )
+        )
+        if incident.exercise:
+            banner = EXERCISE_BANNER.get(incident.exercise, incident.exercise.upper())
+            header.append(f"  {banner}", style="bold magenta")
+        self.say(header)
+        if resumed:
+            self.recap(incident)
+
+    def recap(self, incident: Incident) -> None:
+        """Which levers are in effect now (or may be): what the operator has to keep in mind."""
+        engaged = incident.needs_release()
+        if not engaged:
+            self.say(self.text("  No lever is engaged.", "dim"))
+            return
+        shown = ", ".join(f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in engaged)
+        self.say(self.text(f"  Levers engaged now: {shown}", "yellow"))
+
+    def node(
+        self,
+        incident: Incident,
+        runbook: Runbook,
+        node_id: str,
+        node: Node,
+        text: str,
+        now: dt.datetime,
+        on_call: str | None = None,
+    ) -> None:
+        elapsed = clock_text(now - parse_iso(incident.started_at)) if incident.started_at else ""
+        owner = on_call or node.owner
+        meta = Text.assemble(
+            (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
+            f"  {elapsed}  ",
+            (f"owner: {owner}  " if owner else "", "bold"),
+            (f"{node.kind} {runbook.id}/{node_id}", "dim"),
+        )
+        body = Text()
+        body.append_text(meta)
+        if text.strip():
+            body.append("\n")
+            body.append_text(self.text(reflow(text.strip())))
+        self.box(body, self.text(node.title, "bold"))
+
+    def severity(self, severity: str) -> None:
+        self.say(Text.assemble("Severity now ", (severity, SEVERITY_STYLE.get(severity, ""))))
+
+    def note(self, message: str) -> None:
+        self.say(self.text(f"  {message}", "dim"))
+
+    def failure(self, problem: str) -> None:
+        self.say(self.text(f"✗ {problem}", "bold red"))
+
+    def request(self, what: str, summary: dict[str, Any]) -> None:
+        self.box(self.text(full_request(summary)), self.text(what, "bold"), "yellow")
+
+    def lever_request(self, name: str, lever: Lever, call: Call, release: str) -> None:
+        """What an operator needs to decide on a lever, on one screen: what it is, the request,
+        what it costs, how it is undone, and a compact body (the full request on demand)."""
+        lines = [
+            (lever.title, "bold"),
+            (f"Sends: {call.method} {readable(call.url)}", ""),
+            (f"  gateway {call.gateway!r}" + (f", {call.action}" if call.action else ""), "dim"),
+        ]
+        body = call.json if call.json is not None else call.body
+        if body is not None:
+            lines.append((f"Body: {compact(body)}", ""))
+        lines.append((f"Cost: {lever.business_cost or 'not stated in the runbook'}", ""))
+        lines.append((f"Release: {release}", ""))
+        if lever.destroys_evidence:
+            lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
+        body_text = Text()
+        for index, (line, style) in enumerate(lines):
+            if index:
+                body_text.append("\n")
+            body_text.append_text(self.text(line, style))
+        self.box(body_text, self.text(f"Lever {name} · {lever.kind.value}", "bold"), "yellow")
+
+    def reply(self, reply: Reply) -> None:
+        style = "green" if reply.ok else "red"
+        status = reply.status if reply.status is not None else "no response"
+        self.say(self.text(f"  → {status}: {reply.reason}", style))
+        if not reply.ok and reply.text:
+            self.say(self.text(f"    {plain(reply.text[:500])}", "dim"))
+
+    def lever(self, record: LeverRecord) -> None:
+        style = LEVER_STYLE.get(record.state, "bold red")
+        state = STATE_WORDS.get(record.state, record.state)
+        verdict = f": {record.verdict}" if record.verdict and record.verdict != record.state else ""
+        self.say(self.text(f"  Lever {record.lever}: {state}{verdict}", style))
+
+    def captured(self, name: str, relative: str, digest: str, reply: Reply) -> None:
+        style = "green" if reply.ok else "red"
+        self.say(
+            self.text(
+                f"  Evidence {name}: {relative} sha256 {digest[:16]}… ({reply.size} bytes)", style
+            )
+        )
+        if not reply.ok:
+            self.reply(reply)
+
+    def message(self, channel: str, audience: str, text: str) -> None:
+        self.box(self.text(text), Text(f"Message ({channel}, {audience})"), "blue")
+
+    def delivered(
+        self, channel: str, ok: bool, reason: str, reference: str | None, simulated: bool = False
+    ) -> None:
+        ref = f" ({reference})" if reference else ""
+        if simulated:
+            self.say(
+                self.text(
+                    f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan"
+                )
+            )
+        elif ok:
+            self.say(self.text(f"  ✓ sent to {channel}{ref}", "green"))
+        else:
+            self.say(self.text(f"  ✗ {channel} did not take it: {reason}", "bold red"))
+
+    def reminder(self, message: str) -> None:
+        self.say(self.text(f"⏰ {message}", "bold yellow"))
+
+    def ended(self, incident: Incident, outcome: str, summary: str) -> None:
+        style = (
+            "bold green" if outcome not in {"failed", "aborted", "not-contained"} else "bold red"
+        )
+        self.say(Text.assemble(("Outcome: ", "bold"), (outcome, style)))
+        if summary:
+            self.say(self.text(summary))
+        engaged = incident.needs_release()
+        if engaged:
+            names = ", ".join(r.lever for r in engaged)
+            self.say(
+                self.text(
+                    f"Still engaged: {names}; release with: aiir release {incident.id}", "yellow"
+                )
+            )
+
+    @contextlib.contextmanager
+    def waiting(self, label: str) -> Iterator[None]:
+        if self.console.is_terminal:
+            with self.console.status(self.text(label)):
+                yield
+        else:
+            yield

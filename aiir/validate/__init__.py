@@ -1,0 +1,1 @@
+"""Checks beyond the schema: graphs, requests, templates, calls, and whole folders of documents."""

@@ -1,0 +1,236 @@
+"""``aiir validate``: schema, graph and reference checks over files and directories."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from aiir.errors import InputError, LoadError
+from aiir.formats.canary import CanarySuite
+from aiir.formats.findings import Finding, at, from_load_error, schema_findings
+from aiir.formats.library import data_dir, shipped_runbooks
+from aiir.formats.library import profiles as all_profiles
+from aiir.formats.loader import MAX_BYTES, Document, load_file
+from aiir.formats.schema import CallNode, Inventory, Profile, Runbook, Scenario, Team, Workspace
+from aiir.validate import checks
+
+YAML_SUFFIXES = (".yaml", ".yml")
+_CLAIMS_AIIR = re.compile(rb"^aiir[ \t]*:", re.MULTILINE)
+SKIP_DIRS = frozenset({".git", ".venv", "node_modules", "__pycache__", ".aiir"})
+
+
+@dataclass
+class Report:
+    """Everything ``aiir validate`` found, plus what it read."""
+
+    findings: list[Finding] = field(default_factory=list)
+    checked: dict[str, str] = field(default_factory=dict)  # path -> kind
+    skipped: list[str] = field(default_factory=list)  # YAML files that are not aiir documents
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.level == "warning"]
+
+    def failed(self, *, strict: bool = False) -> bool:
+        return bool(self.errors or (strict and self.warnings))
+
+
+def detect_kind(data: Any) -> str | None:
+    """Which kind of aiir document ``data`` is, or None when it is not one."""
+    if not isinstance(data, dict) or "aiir" not in data:
+        return None
+    if "profile" in data:
+        return "profile"
+    if "scenario" in data:
+        return "scenario"
+    if "canary" in data:
+        return "canary"
+    for kind in ("workspace", "team", "inventory"):
+        if kind in data:
+            return kind
+    if "nodes" in data or "start" in data:
+        return "runbook"
+    return None
+
+
+KINDS: dict[str, type[BaseModel]] = {
+    "runbook": Runbook,
+    "profile": Profile,
+    "scenario": Scenario,
+    "workspace": Workspace,
+    "team": Team,
+    "inventory": Inventory,
+    "canary": CanarySuite,
+}
+
+
+def validate_paths(paths: Sequence[str | Path]) -> Report:
+    """Validate files and directories (recursively); a missing path is an :class:`InputError`."""
+    report = Report()
+    files = list(_expand(paths))
+    runbooks: dict[str, tuple[Document, Runbook]] = {}
+    claimed: set[str] = set()  # ids of invalid runbooks too: calls to them are not also errors
+    profiles = dict(all_profiles())
+    for path, explicit in files:
+        doc, kind = _load(path, explicit, report)
+        if doc is None or kind is None:
+            continue
+        model = _schema(doc, KINDS[kind], report)
+        report.checked[doc.path] = kind
+        if kind == "runbook" and isinstance(doc.data.get("id"), str):
+            claimed.add(doc.data["id"])
+        if isinstance(model, Runbook):
+            _first_id(doc, model, runbooks, report)
+        elif isinstance(model, Profile):
+            profiles[model.profile] = model
+            report.findings.extend(checks.profile_findings(doc, model))
+        elif isinstance(model, Scenario):
+            report.findings.extend(_scenario_findings(doc))
+        elif isinstance(model, CanarySuite):
+            from aiir.canary.suite import suite_findings
+
+            report.findings.extend(suite_findings(doc, model))
+    known = claimed | _shipped_ids()
+    resolve = None
+    for doc, runbook in runbooks.values():
+        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))
+        if any(isinstance(node, CallNode) for node in runbook.nodes.values()):
+            resolve = resolve or _call_resolver(runbooks)
+            report.findings.extend(checks.call_cycle_findings(doc, runbook, doc.path, resolve))
+    report.findings.sort(key=lambda f: (f.path, f.line, f.col))
+    return report
+
+
+def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """Each file once, even when named twice or also found in a named directory."""
+    seen: set[Path] = set()
+    for path, explicit in _candidates(paths):
+        real = path.resolve()
+        if real not in seen:
+            seen.add(real)
+            yield path, explicit
+
+
+def _candidates(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from ((p, False) for p in _walk(path))
+        elif path.exists():
+            yield path, True
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+
+
+def _walk(root: Path) -> Iterable[Path]:
+    found: list[Path] = []
+    for directory, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
+        found.extend(Path(directory, n) for n in filenames if n.endswith(YAML_SUFFIXES))
+    return sorted(found)
+
+
+def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, str | None]:
+    try:
+        doc = load_file(path)
+    except LoadError as exc:
+        if explicit or _claims_aiir(path):
+            report.findings.append(from_load_error(exc))
+        else:  # someone else's YAML (mkdocs tags, multi-document manifests): not ours to judge
+            report.skipped.append(str(path))
+        return None, None
+    kind = detect_kind(doc.data)
+    if kind is None:
+        claims = isinstance(doc.data, dict) and "aiir" in doc.data
+        if claims:
+            others = ", ".join(k for k in KINDS if k != "runbook")
+            message = (
+                "unknown kind of aiir document: a runbook has 'nodes'; "
+                f"the other kinds a key of their name ({others})"
+            )
+            report.findings.append(at(doc, ("aiir",), "kind", message, key=True))
+        elif explicit:
+            message = f"not an aiir document: expected 'aiir: 1' and one of: {', '.join(KINDS)}"
+            report.findings.append(at(doc, (), "kind", message))
+        else:
+            report.skipped.append(doc.path)
+    return doc, kind
+
+
+def _claims_aiir(path: Path) -> bool:
+    """Whether a file that failed to load has a top-level ``aiir:`` key, so is meant for us."""
+    try:
+        with open(path, "rb") as handle:
+            return _CLAIMS_AIIR.search(handle.read(MAX_BYTES)) is not None
+    except OSError:
+        return False
+
+
+def _schema(doc: Document, model: type[BaseModel], report: Report) -> BaseModel | None:
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        report.findings.extend(schema_findings(doc, exc))
+        return None
+
+
+def _first_id(
+    doc: Document,
+    runbook: Runbook,
+    seen: dict[str, tuple[Document, Runbook]],
+    report: Report,
+) -> None:
+    if runbook.id in seen:
+        first = seen[runbook.id][0]
+        line = first.locate(("id",))[0]
+        message = f"duplicate runbook id {runbook.id!r} (also in {first.path}:{line})"
+        report.findings.append(at(doc, ("id",), "duplicate-id", message))
+        return
+    seen[runbook.id] = (doc, runbook)
+
+
+def _call_resolver(runbooks: dict[str, tuple[Document, Runbook]]) -> checks.Resolve:
+    """Calls go to the runbooks being validated, then to the shipped library (as in a walk, the
+    caller's folder comes first)."""
+    from aiir.validate.calls import resolver
+
+    validated = {rid: (doc.path, runbook) for rid, (doc, runbook) in runbooks.items()}
+    return resolver([data_dir("runbooks")], first=validated)
+
+
+@functools.cache
+def _shipped_ids() -> frozenset[str]:
+    """Ids of the shipped library, which any runbook may call; a broken file is skipped here."""
+    ids: set[str] = set()
+    for path in shipped_runbooks():
+        try:
+            data = load_file(path).data
+        except LoadError:
+            continue
+        if isinstance(data, dict) and isinstance(data.get("id"), str):
+            ids.add(data["id"])
+    return frozenset(ids)
+
+
+def _scenario_findings(doc: Document) -> list[Finding]:
+    """A scenario's runbook must load and its answers and faults must fit it."""
+    from aiir.exercises.drill import prepare
+
+    try:
+        prepare(Path(doc.path))
+    except LoadError as exc:
+        return [from_load_error(exc)]
+    except InputError as exc:
+        return [at(doc, ("runbook",), "scenario", str(exc).split(": ", 1)[-1])]
+    return []

@@ -1,0 +1,1 @@
+"""What the read-only commands print: incidents, one incident, the inventory."""
