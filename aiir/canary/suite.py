@@ -9,8 +9,7 @@ from pathlib import Path
 
 from aiir.errors import InputError, ValidationFailed
 from aiir.formats.canary import CanarySuite
-from aiir.formats.findings import Finding, at
-from aiir.formats.library import parse
+from aiir.formats.findings import Finding, at, parse
 from aiir.formats.loader import Document, load_file
 from aiir.redact import MIN_SECRET
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aiir.errors import LoadError
 from aiir.formats.common import NODE_KINDS
 from aiir.formats.loader import Document, breadcrumb
 
 NODE_KINDS_SET = frozenset(NODE_KINDS)
+
+M = TypeVar("M", bound=BaseModel)
 
 Level = Literal["error", "warning"]
 
@@ -88,6 +90,17 @@ def at(
 
 def from_load_error(exc: LoadError) -> Finding:
     return Finding(exc.path, exc.line, exc.col, "error", "load", exc.message, exc.breadcrumb)
+
+
+def parse(doc: Document, model: type[M]) -> M:
+    """Validate ``doc`` against ``model``; the first problem is raised as a located error."""
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        first = schema_findings(doc, exc)[0]
+        raise LoadError(
+            first.path, first.line, first.col, first.message, first.breadcrumb
+        ) from None
 
 
 def schema_findings(doc: Document, exc: ValidationError) -> list[Finding]:

@@ -17,21 +17,17 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
-
-from pydantic import BaseModel, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError, LoadError
-from aiir.formats.findings import schema_findings
-from aiir.formats.loader import Document, load_file
+from aiir.formats.findings import parse
+from aiir.formats.loader import load_file
 
 if TYPE_CHECKING:  # loaded on first use: a canary run needs neither
     from aiir.formats.schema import Profile, Runbook
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the aiir package: its data folders
 PROFILES = PACKAGE / "profiles"
-
-M = TypeVar("M", bound=BaseModel)
 
 
 def data_dir(name: str) -> Path:
@@ -46,17 +42,6 @@ def data_dir(name: str) -> Path:
 def shipped_runbooks() -> list[Path]:
     """The runbook library that comes with aiir."""
     return sorted(data_dir("runbooks").glob("*.yaml"))
-
-
-def parse(doc: Document, model: type[M]) -> M:
-    """Validate ``doc`` against ``model``; the first problem is raised as a located error."""
-    try:
-        return model.model_validate(doc.data)
-    except ValidationError as exc:
-        first = schema_findings(doc, exc)[0]
-        raise LoadError(
-            first.path, first.line, first.col, first.message, first.breadcrumb
-        ) from None
 
 
 @functools.cache

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from aiir.formats.library import parse
+from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 
 if TYPE_CHECKING:  # loaded with the first aiir.yaml: most runs have none

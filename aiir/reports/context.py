@@ -14,7 +14,7 @@ from typing import Any
 
 from aiir.environment import iso, parse_iso
 from aiir.errors import InputError
-from aiir.formats.library import parse
+from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 from aiir.formats.schema import Runbook
 from aiir.formats.workspace import Loaded

@@ -19,8 +19,8 @@ from typing import Any
 from aiir.engine.walk import Ended, Frame, RunbookSource, Walk
 from aiir.environment import Environment, iso
 from aiir.errors import AiirError, ExitStatus, InputError, LoadError, ValidationFailed
-from aiir.formats.findings import schema_findings
-from aiir.formats.library import data_dir, parse, profile_dirs, profiles, profiles_in
+from aiir.formats.findings import parse, schema_findings
+from aiir.formats.library import data_dir, profile_dirs, profiles, profiles_in
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
     CallNode,
