@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import httpx2
-from rich.console import Console
 
-from aiir.terminal.prompter import NoTerminalPrompter, Prompter, TerminalPrompter
+from aiir.prompts import NoTerminalPrompter, Prompter
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from aiir.formats.workspace import Loaded
     from aiir.outbound.inbox import Inbox
 
@@ -39,15 +40,6 @@ class SystemClock:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
-
-
-def iso(moment: dt.datetime) -> str:
-    """UTC ISO-8601 with milliseconds and a Z."""
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def default_operator(environ: Mapping[str, str]) -> str:
@@ -152,7 +144,10 @@ class Environment:
     @classmethod
     def for_terminal(cls, **overrides: object) -> Environment:
         """The real world: a terminal prompter when there is a terminal, else none."""
+        from rich.console import Console
+
         from aiir.formats.workspace import current
+        from aiir.terminal.prompter import TerminalPrompter
 
         environ = dict(os.environ)
         prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()

@@ -32,11 +32,12 @@ import httpx2
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.exercises.drill import DrillClock, Prepared, prepare, run_drill
+from aiir.exercises.drill import DrillClock, run_drill
 from aiir.exercises.drill_report import scenario_files
+from aiir.prompts import NoTerminalPrompter
 from aiir.respond.session import start
 from aiir.sandbox import InProcessTransport
-from aiir.terminal.prompter import NoTerminalPrompter
+from aiir.validate.scenarios import Prepared, prepare
 from bench.common import fsync_off
 
 GOAL_S = 3.0
@@ -219,9 +220,9 @@ def runbooks_cached() -> Iterator[None]:
     node parses every runbook in two directories to know the ids it may call."""
     from unittest import mock
 
-    import aiir.respond.session
+    import aiir.validate.checked
 
-    real = aiir.respond.session.load_checked
+    real = aiir.validate.checked.load_checked
     cache: dict[tuple[str, int, int], Any] = {}
 
     def cached(path: Path) -> Any:
@@ -233,7 +234,7 @@ def runbooks_cached() -> Iterator[None]:
 
     with (
         mock.patch("aiir.respond.session.load_checked", cached),
-        mock.patch("aiir.exercises.drill.load_checked", cached),
+        mock.patch("aiir.validate.scenarios.load_checked", cached),
     ):
         yield
 

@@ -31,8 +31,9 @@ from rich.console import Console
 
 from aiir.environment import Environment
 from aiir.incident.journal import Journal
-from aiir.respond.session import load_checked, start
-from aiir.terminal.prompter import NoTerminalPrompter, ScriptedPrompter
+from aiir.prompts import NoTerminalPrompter, ScriptedPrompter
+from aiir.respond.session import start
+from aiir.validate.checked import load_checked
 from bench.common import fsync_off
 
 GOAL = 1.5

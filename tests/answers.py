@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from aiir.formats.schema import Runbook
-from aiir.respond.session import load_checked
 from aiir.sandbox import world
+from aiir.validate.checked import load_checked
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNBOOKS = sorted((ROOT / "runbooks").glob("*.yaml"))

@@ -12,7 +12,7 @@ import httpx2
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.terminal.prompter import NoTerminalPrompter
+from aiir.prompts import NoTerminalPrompter
 from tests.helpers import write
 
 _SUITE: dict[str, Any] = {

@@ -17,7 +17,7 @@ import httpx2
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.terminal.prompter import Check, NoTerminalPrompter, Option, Prompter, ScriptedPrompter
+from aiir.prompts import Check, NoTerminalPrompter, Option, Prompter, ScriptedPrompter
 from tests.helpers import write
 
 MASTER_KEY = "sk-master-test-0123456789"

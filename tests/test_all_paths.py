@@ -26,12 +26,15 @@ from rich.console import Console
 import aiir.respond.session
 from aiir.environment import SANDBOX_URL, Environment
 from aiir.exercises.drill import visited
+from aiir.formats.answers import as_bool
 from aiir.formats.loader import load_text
 from aiir.formats.schema import CallNode, Runbook
 from aiir.incident.journal import verify
-from aiir.respond.session import check_answers, load_checked, release, start
+from aiir.prompts import Check, NoTerminalPrompter, Option
+from aiir.respond.session import release, start
 from aiir.sandbox import SandboxState
-from aiir.terminal.prompter import Check, NoTerminalPrompter, Option, as_bool
+from aiir.validate.answers import check_answers
+from aiir.validate.checked import load_checked
 from tests.answers import (
     DEPLOYMENT_INPUTS,
     ENVIRON,

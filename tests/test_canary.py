@@ -13,8 +13,9 @@ from aiir.canary.assertions import is_refusal, judge, levenshtein
 from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
 from aiir.formats.canary import CanaryCheck
+from aiir.formats.kinds import detect_kind
 from aiir.sandbox import SandboxState
-from aiir.validate.documents import detect_kind, validate_paths
+from aiir.validate.documents import validate_paths
 from tests.canaries import environment, suite, write_suite
 from tests.helpers import where, write
 from tests.receiver import serve_receiver

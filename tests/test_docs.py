@@ -13,8 +13,9 @@ from typer.core import TyperGroup, TyperOption
 
 import aiir.cli
 from aiir.cli import main
+from aiir.formats.kinds import KINDS
 from aiir.formats.loader import load_file
-from aiir.validate.documents import KINDS, validate_paths
+from aiir.validate.documents import validate_paths
 
 REPO = Path(__file__).resolve().parents[1]
 RUNBOOKS = sorted((REPO / "runbooks").glob("*.yaml"))

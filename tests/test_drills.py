@@ -22,9 +22,10 @@ import pytest
 import yaml
 
 from aiir.cli import main
-from aiir.exercises.drill import load_scenario, prepare, run_drill
+from aiir.exercises.drill import run_drill
 from aiir.incident.journal import verify
 from aiir.incident.state import list_incidents
+from aiir.validate.scenarios import load_scenario, prepare
 from tests.helpers import where, write
 from tests.runs import aiir_command, process_env
 

@@ -15,9 +15,9 @@ from rich.console import Console
 from aiir.environment import Environment
 from aiir.formats.schema import AISystem
 from aiir.formats.workspace import load
+from aiir.prompts import NoTerminalPrompter
 from aiir.reports.assessment import Gap, assess, gaps
 from aiir.respond.session import start
-from aiir.terminal.prompter import NoTerminalPrompter
 from tests.helpers import write
 from tests.respond import START, FixedClock, aiir, no_terminal
 

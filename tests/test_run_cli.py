@@ -23,8 +23,8 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident.journal import JOURNAL
 from aiir.incident.state import load_incident
+from aiir.prompts import Check, Option
 from aiir.respond.session import resume, start
-from aiir.terminal.prompter import Check, Option
 from tests.helpers import where, write
 from tests.runs import (
     ATTACKER_KEY,

@@ -32,8 +32,8 @@ from aiir.formats.templating import TemplateFailure, evaluate, render
 from aiir.incident.journal import Journal
 from aiir.incident.state import load_incident
 from aiir.outbound.gateway import Call, Endpoint, RequestRefused, Sender, checked_header, join_url
+from aiir.prompts import Check, Option
 from aiir.respond.session import start
-from aiir.terminal.prompter import Check, Option
 from tests.helpers import minimal_runbook, where, write
 from tests.runs import (
     DRILL_ANSWERS,

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from aiir.exercises.drill import prepare
 from aiir.exercises.tabletop import InjectBoard, TabletopPrompter, default_environment, run_tabletop
 from aiir.formats.schema import Inject
 from aiir.incident.state import load_incident
-from aiir.terminal.prompter import Check, Option
+from aiir.prompts import Check, Option
+from aiir.validate.scenarios import prepare
 from tests.helpers import write
 from tests.runs import aiir_command, only_incident, process_env, strip_ansi
 
@@ -62,7 +62,7 @@ def board_on(clock: FakeClock, speed: float = 1.0) -> tuple[InjectBoard, io.Stri
 
 def delivered(board: InjectBoard) -> list[tuple[str, str, str]]:
     """(due, scenario time of delivery, by) for every delivered inject."""
-    from aiir.terminal.screen import clock_text
+    from aiir.timestamps import clock_text
 
     return [(d.inject.at, clock_text(d.at), d.by) for d in board.delivered]
 

@@ -16,9 +16,9 @@ from aiir.environment import Environment
 from aiir.errors import LoadError
 from aiir.formats import workspace as ws
 from aiir.incident.state import Incident
+from aiir.prompts import NoTerminalPrompter
 from aiir.reports.context import disclosure
 from aiir.respond.session import start
-from aiir.terminal.prompter import NoTerminalPrompter
 from tests.helpers import write
 from tests.receiver import Answer, serve_receiver
 from tests.respond import (

@@ -39,8 +39,9 @@ def escalate(
     gateway_urls: Mapping[str, str],
 ) -> None:
     """Open (and walk, or record) an incident of ``runbook``; its id goes to ``run.incident``."""
-    from aiir.respond.session import Attachment, load_checked, start
-    from aiir.terminal.prompter import MissingAnswer
+    from aiir.prompts import MissingAnswer
+    from aiir.respond.session import Attachment, start
+    from aiir.validate.checked import load_checked
 
     book = load_checked(runbook)
     env.gateway_urls = {k: v for k, v in gateway_urls.items() if k in book.gateways}

@@ -23,8 +23,9 @@ from aiir.canary.history import History
 from aiir.canary.result import SuiteRun
 from aiir.canary.runner import send_all
 from aiir.canary.suite import LoadedSuite, Target, load_suite, plant_token, resolve_target
-from aiir.environment import SANDBOX_URL, Environment, iso
+from aiir.environment import SANDBOX_URL, Environment
 from aiir.errors import InputError
+from aiir.timestamps import iso
 
 if TYPE_CHECKING:
     from aiir.outbound.notify import Notifier
@@ -86,7 +87,9 @@ def _check_runbook(
 ) -> set[str]:
     """The runbook to open on failure must load and take its inputs; returns its gateways."""
     from aiir.canary.escalate import runbook_inputs
-    from aiir.respond.session import coerce_inputs, env_values, load_checked
+    from aiir.respond.session import env_values
+    from aiir.validate.answers import coerce_inputs
+    from aiir.validate.checked import load_checked
 
     if not path.is_file():
         raise InputError(f"--on-fail-run {path}: no such runbook file")

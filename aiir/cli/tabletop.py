@@ -46,10 +46,10 @@ def command(
 
     from aiir.environment import default_operator, has_terminal, incidents_root
     from aiir.errors import InputError
-    from aiir.exercises.drill import prepare
     from aiir.exercises.tabletop import default_environment, run_tabletop
     from aiir.formats.library import resolve_one
     from aiir.terminal.prompter import TerminalPrompter
+    from aiir.validate.scenarios import prepare
 
     prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]))
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here

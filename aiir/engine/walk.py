@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from aiir.environment import Environment, iso, parse_iso
+from aiir.engine.screen import ScreenFor
+from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.schema import (
     CLAIMS_CONTAINMENT,
@@ -53,8 +54,9 @@ from aiir.formats.templating import evaluate, render
 from aiir.incident.journal import Event, Journal
 from aiir.incident.state import Incident, LeverRecord, LeverStates
 from aiir.outbound.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
-from aiir.terminal import screen as display
-from aiir.terminal.prompter import MissingAnswer, Option
+from aiir.outbound.readable import full_request, readable
+from aiir.prompts import MissingAnswer, Option
+from aiir.timestamps import clock_text, iso, parse_iso
 
 if TYPE_CHECKING:  # notify is imported only when a walk sends a message
     from aiir.outbound.notify import Delivery, Notifier
@@ -191,6 +193,7 @@ class Walk:
         source: RunbookSource,
         scripted: Mapping[str, Any],
         secrets: set[str],
+        screen: ScreenFor,
     ) -> None:
         self.env = env
         self.journal = journal
@@ -199,7 +202,7 @@ class Walk:
         self.source = source
         self.scripted = scripted
         self.secrets = secrets
-        self.screen = display.Screen(env.console, self.scrub)
+        self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
         self.step = 0
         self.recorded: dict[int, list[Event]] = {}
@@ -253,7 +256,7 @@ class Walk:
             "runbook": frame.runbook.id,
             "severity": self.incident.severity,
             "started_at": self.incident.started_at,
-            "elapsed": display.clock_text(elapsed),
+            "elapsed": clock_text(elapsed),
             "operator": self.env.operator,
             "drill": self.incident.drill,
             "exercise": self.incident.exercise or "",
@@ -353,7 +356,7 @@ class Walk:
         if now < due or self.reminded_for == due:
             return
         self.reminded_for = due
-        late = display.clock_text(now - due).removeprefix("T+")
+        late = clock_text(now - due).removeprefix("T+")
         self.screen.reminder(f"{why}: overdue by {late}; post one (Slack update, status page)")
         self.record("reminder", {"due": iso(due), "reason": why})
 
@@ -506,7 +509,7 @@ class Walk:
         """Ask the prompter (the answers file first, for the questions it answers)."""
         prompter = self.env.prompter
         if key in self.scripted:
-            from aiir.terminal.prompter import ScriptedPrompter
+            from aiir.prompts import ScriptedPrompter
 
             prompter = ScriptedPrompter(self.scripted, prompter)
         if how == "choose":
@@ -587,7 +590,7 @@ class Walk:
                     question,
                     key=key,
                     default=bool(preset),
-                    details=display.full_request(call.summary()),
+                    details=full_request(call.summary()),
                     preset=preset,
                 )
             )
@@ -616,7 +619,7 @@ class Walk:
             call = self.call_for(frame, lever.release, f"levers.{name}.release", preview=True)
         except InputError as exc:
             return f"release request cannot be built yet ({exc})"
-        return f"{call.method} {display.readable(call.url)}"
+        return f"{call.method} {readable(call.url)}"
 
     def lever(self, frame: Frame, node_id: str, node: LeverNode) -> str | Ended:
         lever = frame.runbook.levers[node.lever]
@@ -1233,7 +1236,7 @@ class Walk:
 
 def path_of(call: Call) -> str:
     """The part of a request's URL the operator does not already see in the box above."""
-    return display.readable(httpx2.URL(call.url).raw_path.decode("ascii", errors="replace"))
+    return readable(httpx2.URL(call.url).raw_path.decode("ascii", errors="replace"))
 
 
 def input_check(node: InputNode) -> Callable[[str], str | None]:

@@ -13,12 +13,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.walk import duration
-from aiir.environment import parse_iso
-from aiir.exercises.drill import Prepared, containment_time, visited
+from aiir.exercises.drill import containment_time, visited
 from aiir.formats.schema import ChecklistNode, Runbook
 from aiir.incident.state import Incident
 from aiir.sandbox import SandboxState
-from aiir.terminal.screen import clock_text
+from aiir.timestamps import clock_text, parse_iso
+from aiir.validate.scenarios import Prepared
 
 if TYPE_CHECKING:
     from aiir.exercises.tabletop import InjectBoard
@@ -232,7 +232,7 @@ def _runbooks(prepared: Prepared, incident: Incident) -> dict[str, Runbook]:
     """The scenario's runbook and every runbook the walk called."""
     from aiir.engine.walk import RunbookSource
     from aiir.formats.library import data_dir
-    from aiir.respond.session import load_checked
+    from aiir.validate.checked import load_checked
 
     found = {prepared.runbook.id: prepared.runbook}
     source = RunbookSource(load_checked, [prepared.runbook_file.parent, data_dir("runbooks")])

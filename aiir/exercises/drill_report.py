@@ -12,11 +12,12 @@ from rich.text import Text
 
 from aiir.environment import incidents_root
 from aiir.errors import ExitStatus, InputError
-from aiir.exercises.drill import DrillResult, Prepared, prepare, run_drill, visited
+from aiir.exercises.drill import DrillResult, run_drill, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
 from aiir.respond.session import parse_assignments
 from aiir.terminal.inert import inert
+from aiir.validate.scenarios import Prepared, prepare
 
 
 def scenario_files(paths: Sequence[str | Path]) -> list[Path]:

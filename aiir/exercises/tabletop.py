@@ -24,13 +24,13 @@ from rich.panel import Panel
 from aiir.engine.walk import duration
 from aiir.environment import Clock, Environment, SystemClock
 from aiir.exercises.after_action import after_action
-from aiir.exercises.drill import Prepared
 from aiir.formats.schema import Inject
+from aiir.prompts import Check, Option, Prompter
 from aiir.respond.session import RunResult, start
 from aiir.sandbox import SandboxState
 from aiir.terminal.inert import inert
-from aiir.terminal.prompter import Check, Option, Prompter
-from aiir.terminal.screen import clock_text
+from aiir.timestamps import clock_text
+from aiir.validate.scenarios import Prepared
 
 __all__ = ["InjectBoard", "TabletopPrompter", "after_action", "run_tabletop"]
 

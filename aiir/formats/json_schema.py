@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.validate.documents import KINDS
+from aiir.formats.kinds import KINDS
 
 SCHEMA_BASE = "https://aiir.dev/schemas"
 

@@ -140,7 +140,7 @@ def gaps(workspace: Loaded, incidents_dir: Path, now: dt.datetime) -> list[Gap]:
 
 def _recent_drills(incidents_dir: Path, now: dt.datetime) -> set[str]:
     """Runbook ids with a drill that ended well within the window."""
-    from aiir.environment import parse_iso
+    from aiir.timestamps import parse_iso
 
     passed: set[str] = set()
     for incident in list_incidents(incidents_dir):

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from aiir.environment import iso, parse_iso
 from aiir.errors import InputError
 from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
@@ -22,7 +21,7 @@ from aiir.incident.journal import anchor_of, short_anchor
 from aiir.incident.state import Incident, LeverStates
 from aiir.reports import clocks
 from aiir.reports.templates import render_named
-from aiir.terminal.screen import clock_text
+from aiir.timestamps import clock_text, iso, parse_iso
 
 
 def _decision(data: dict[str, Any]) -> str:

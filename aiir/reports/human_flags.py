@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiir.environment import Environment, iso
+from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
+from aiir.timestamps import iso
 
 MAX_EVIDENCE = 20 * 1024 * 1024
 

@@ -10,25 +10,20 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiir.engine.screen import ScreenFor
 from aiir.engine.walk import Ended, Frame, RunbookSource, Walk
-from aiir.environment import Environment, iso
-from aiir.errors import AiirError, ExitStatus, InputError, LoadError, ValidationFailed
-from aiir.formats.findings import parse, schema_findings
-from aiir.formats.library import data_dir, profile_dirs, profiles, profiles_in
-from aiir.formats.loader import Document, load_file
+from aiir.environment import Environment
+from aiir.errors import AiirError, ExitStatus, InputError
+from aiir.formats.findings import parse
+from aiir.formats.library import data_dir, profiles
+from aiir.formats.loader import load_file
 from aiir.formats.schema import (
     CallNode,
-    ChecklistNode,
-    ConfirmNode,
-    InputNode,
-    Node,
-    QuestionNode,
     Runbook,
 )
 from aiir.formats.templating import render
@@ -37,10 +32,18 @@ from aiir.incident.lock import IncidentLock
 from aiir.incident.state import Incident, incident_dir, new_incident
 from aiir.outbound.gateway import Endpoint, resolve_endpoint
 from aiir.redact import MIN_SECRET, declare, scrub
-from aiir.validate import checks
+from aiir.timestamps import iso
+from aiir.validate.answers import coerce_inputs, load_answers
+from aiir.validate.checked import load_checked
 
 SNAPSHOTS = "runbooks"
-ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+
+
+def terminal_screen(env: Environment) -> ScreenFor:
+    """The walk's screen, drawn on the environment's console."""
+    from aiir.terminal.screen import TerminalScreen
+
+    return functools.partial(TerminalScreen, env.console)
 
 
 @dataclass(frozen=True)
@@ -70,160 +73,6 @@ class RunResult:
 # --- loading and checking ----------------------------------------------------------------------
 
 
-def load_checked(path: Path) -> Runbook:
-    """Load a runbook and refuse it when validation finds errors (warnings are fine).
-
-    Cached per file version: a drill suite loads the same library many times over.
-    """
-    folders = profile_dirs()
-    try:
-        stat = path.stat()
-    except OSError:
-        return _load_checked(path, 0, 0, folders)  # load_file reports the missing file
-    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size, folders)
-
-
-@functools.lru_cache(maxsize=256)
-def _load_checked(path: Path, mtime_ns: int, size: int, folders: tuple[Path, ...]) -> Runbook:
-    from pydantic import ValidationError
-
-    doc = load_file(path)
-    try:
-        runbook = Runbook.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ValidationFailed(_lines(schema_findings(doc, exc))) from None
-    calls = any(isinstance(node, CallNode) for node in runbook.nodes.values())
-    known = _known_ids(path.parent) if calls else set()  # parsing them all is slow
-    findings = checks.runbook_findings(doc, runbook, profiles_in(folders), known)
-    if calls:  # found as the walk will find them: this folder first, then the shipped library
-        from aiir.validate.calls import resolver
-
-        resolve = resolver([path.parent, data_dir("runbooks")])
-        findings += checks.call_cycle_findings(doc, runbook, str(path), resolve)
-    errors = [f for f in findings if f.level == "error"]
-    if errors:
-        raise ValidationFailed(_lines(errors))
-    return runbook
-
-
-def _lines(findings: list[Any]) -> str:
-    """One finding is one line (``file:line:col: error: ...``); several get a header."""
-    if len(findings) == 1:
-        return str(findings[0].render())
-    return f"invalid runbook ({len(findings)} errors):\n" + "\n".join(f.render() for f in findings)
-
-
-def _known_ids(directory: Path) -> set[str]:
-    ids: set[str] = set()
-    for folder in (directory, data_dir("runbooks")):
-        for path in folder.glob("*.yaml"):
-            stat = path.stat()
-            found = _runbook_id(path.resolve(), stat.st_mtime_ns, stat.st_size)
-            if found is not None:
-                ids.add(found)
-    return ids
-
-
-@functools.lru_cache(maxsize=1024)
-def _runbook_id(path: Path, mtime_ns: int, size: int) -> str | None:
-    try:
-        data = load_file(path).data
-    except LoadError:
-        return None
-    return data["id"] if isinstance(data, dict) and isinstance(data.get("id"), str) else None
-
-
-def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
-    """An ``--answers`` file, checked against the runbook's nodes, flattened to keys."""
-    doc = load_file(path)
-    return check_answers(doc, doc.data, runbook)
-
-
-def check_answers(
-    doc: Document, data: Any, runbook: Runbook, base: tuple[str | int, ...] = ()
-) -> dict[str, Any]:
-    """Answers (at ``base`` inside ``doc``) checked against the runbook, flattened to keys."""
-    if not isinstance(data, dict):
-        raise doc.error(base, "answers are a mapping of node id to answer")
-    flat: dict[str, Any] = {}
-    for key, value in data.items():
-        if isinstance(value, dict) and key not in runbook.nodes:
-            flat.update(_nested(key, value))  # a called runbook's answers (and its callees')
-            continue
-        _check_answer(doc, runbook, (*base, key), value)
-        flat[key] = value
-    return flat
-
-
-def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
-    """``{child: {node: a, grandchild: {node: b}}}`` -> ``child.node``, ``child.grandchild.node``."""
-    flat: dict[str, Any] = {}
-    for key, value in answers.items():
-        if isinstance(value, dict):
-            flat.update(_nested(f"{prefix}.{key}", value))
-        else:
-            flat[f"{prefix}.{key}"] = value
-    return flat
-
-
-def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any) -> None:
-    key = str(loc[-1])
-    node_id, _, suffix = key.partition(".")
-    node = runbook.nodes.get(node_id)
-    if node is None:
-        raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
-    if suffix and suffix not in {"approve", "on_failure"}:
-        raise doc.error(
-            loc,
-            f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
-            key=True,
-        )
-    if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
-        raise doc.error(loc, f"{value!r} is not one of: retry, skip, release, abort")
-    if not suffix and isinstance(node, QuestionNode):
-        allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
-        if str(value) not in allowed:
-            choices = ", ".join(c.value for c in node.choices)
-            raise doc.error(loc, f"{value!r} is not a choice of {node_id!r} ({choices})")
-    if not suffix and not isinstance(node, ANSWERABLE):
-        raise doc.error(loc, f"node {node_id!r} ({node.kind}) takes no answer", key=True)
-    problem = _answer_problem(node, suffix, value)
-    if problem is not None:
-        raise doc.error(loc, problem)
-
-
-def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
-    """What is wrong with a confirmation, checklist or text answer, found before anything runs."""
-    if suffix == "approve" or (not suffix and isinstance(node, ConfirmNode)):
-        return _yes_no_problem(value)
-    if not suffix and isinstance(node, ChecklistNode):
-        return _items_problem(node, value)
-    pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
-    if pattern and not re.fullmatch(pattern, str(value)):
-        return f"{value!r} does not match {pattern!r}"
-    return None
-
-
-def _yes_no_problem(value: Any) -> str | None:
-    from aiir.terminal.prompter import as_bool
-
-    try:
-        as_bool(value, "")
-    except InputError:
-        return f"{value!r} is not yes or no"
-    return None
-
-
-def _items_problem(node: ChecklistNode, value: Any) -> str | None:
-    if value in ("all", "none", True, False, None):
-        return None
-    known = [item.id for item in node.items]
-    unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
-    if unknown:
-        return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
-    return None
-
-
 def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
     """``["a=1", "b=2"]`` from ``--set`` or ``--gateway``; a pair without '=' is a usage error,
     which names the form as the flag's help does (``metavar``)."""
@@ -234,50 +83,6 @@ def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") 
             raise InputError(f"{flag} {pair!r}: expected {metavar}")
         out[name.strip()] = value
     return out
-
-
-def coerce_inputs(runbook: Runbook, given: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Declared inputs from ``given`` and defaults, typed and checked."""
-    import re
-
-    unknown = sorted(set(given) - set(runbook.inputs))
-    if unknown:
-        declared = ", ".join(runbook.inputs) or "none"
-        raise InputError(
-            f"{where} {unknown[0]}: runbook {runbook.id!r} has no such input (inputs: {declared})"
-        )
-    values: dict[str, Any] = {}
-    for name, spec in runbook.inputs.items():
-        raw = given.get(name, spec.default)
-        if raw is None:
-            if spec.required:
-                raise InputError(
-                    f"input {name!r} of {runbook.id!r} is required: pass {where} {name}=VALUE"
-                )
-            values[name] = ""
-            continue
-        value = _typed(raw, spec.type, name, where)
-        if spec.choices is not None and value not in spec.choices:
-            raise InputError(f"{where} {name}: {value!r} is not one of {spec.choices}")
-        if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
-            raise InputError(f"{where} {name}: {value!r} does not match {spec.pattern!r}")
-        values[name] = value
-    return values
-
-
-def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
-    try:
-        if kind == "integer":
-            return int(raw)
-        if kind == "number":
-            return float(raw)
-        if kind == "boolean":
-            from aiir.terminal.prompter import as_bool
-
-            return as_bool(raw, name)
-    except (ValueError, InputError):
-        raise InputError(f"{where} {name}: {raw!r} is not a valid {kind}") from None
-    return str(raw)
 
 
 def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -> dict[str, str]:
@@ -427,7 +232,16 @@ def start(
         )
         for item in attachments:
             incident.apply(_attach(journal, item))
-        walk = Walk(env, journal, incident, profiles(), source, scripted or {}, secrets)
+        walk = Walk(
+            env,
+            journal,
+            incident,
+            profiles(),
+            source,
+            scripted or {},
+            secrets,
+            screen=terminal_screen(env),
+        )
         walk.resolve_child = child_frame
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
@@ -618,7 +432,16 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
         secrets = secret_values(runbook, env_vals)
         journal.scrub = lambda t: scrub(t, secrets, patterns=False)
-        walk = Walk(env, journal, incident, profiles(), source, scripted, secrets)
+        walk = Walk(
+            env,
+            journal,
+            incident,
+            profiles(),
+            source,
+            scripted,
+            secrets,
+            screen=terminal_screen(env),
+        )
         walk.resolve_child = child_frame
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
@@ -644,7 +467,9 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                     f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
                 )
         source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
-        walk = Walk(env, journal, incident, profiles(), source, {}, set())
+        walk = Walk(
+            env, journal, incident, profiles(), source, {}, set(), screen=terminal_screen(env)
+        )
         walk.resolve_child = child_frame
         walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
         frames = _frames_for_release(walk, runbook, source, incident)
@@ -671,7 +496,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
 
 def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
     """Ask before each release; journalled, but outside the walk's numbered steps."""
-    from aiir.terminal.prompter import MissingAnswer
+    from aiir.prompts import MissingAnswer
 
     key = f"{frame.prefix}{lever}.release"
     record = next((r for r in walk.incident.needs_release() if r.lever == lever), None)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import re
-import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,11 +12,12 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from aiir.environment import parse_iso
 from aiir.formats.schema import Lever, Node, Runbook
 from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
+from aiir.outbound.readable import full_request, readable
 from aiir.terminal.inert import inert, plain
+from aiir.timestamps import clock_text, parse_iso
 
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
 EXERCISE_BANNER = {
@@ -34,26 +33,6 @@ LEVER_STYLE = {
     "engaged": "yellow",
     "dry-run": "cyan",
 }
-
-
-def clock_text(elapsed: dt.timedelta) -> str:
-    """``T+01:02:03``."""
-    seconds = max(int(elapsed.total_seconds()), 0)
-    return f"T+{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def full_request(summary: dict[str, Any]) -> str:
-    """A request as the journal keeps it, indented: what ``d`` shows at a lever's question."""
-    return readable(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
-
-
-_QUOTED_PLACEHOLDER = re.compile(r"%3Csaved%20by%20[A-Za-z0-9_%.-]*?%3E")
-
-
-def readable(text: str) -> str:
-    """A placeholder for a value no reply has given yet, as the operator reads it, also where
-    a path template percent-encoded it."""
-    return _QUOTED_PLACEHOLDER.sub(lambda m: urllib.parse.unquote(m.group()), text)
 
 
 def compact(body: Any) -> str:
@@ -76,7 +55,7 @@ def reflow(text: str) -> str:
     return "\n".join(out)
 
 
-class Screen:
+class TerminalScreen:
     """Renders engine events to a console; ``scrub`` masks secrets first."""
 
     def __init__(self, console: Console, scrub: Callable[[str], str]) -> None:

@@ -8,17 +8,17 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from aiir.errors import InputError, LoadError
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
+from aiir.formats.kinds import KINDS, detect_kind
 from aiir.formats.library import data_dir, shipped_runbooks
 from aiir.formats.library import profiles as all_profiles
 from aiir.formats.loader import MAX_BYTES, Document, load_file
-from aiir.formats.schema import CallNode, Inventory, Profile, Runbook, Scenario, Team, Workspace
+from aiir.formats.schema import CallNode, Profile, Runbook, Scenario
 from aiir.validate import checks
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -46,35 +46,6 @@ class Report:
         return bool(self.errors or (strict and self.warnings))
 
 
-def detect_kind(data: Any) -> str | None:
-    """Which kind of aiir document ``data`` is, or None when it is not one."""
-    if not isinstance(data, dict) or "aiir" not in data:
-        return None
-    if "profile" in data:
-        return "profile"
-    if "scenario" in data:
-        return "scenario"
-    if "canary" in data:
-        return "canary"
-    for kind in ("workspace", "team", "inventory"):
-        if kind in data:
-            return kind
-    if "nodes" in data or "start" in data:
-        return "runbook"
-    return None
-
-
-KINDS: dict[str, type[BaseModel]] = {
-    "runbook": Runbook,
-    "profile": Profile,
-    "scenario": Scenario,
-    "workspace": Workspace,
-    "team": Team,
-    "inventory": Inventory,
-    "canary": CanarySuite,
-}
-
-
 def validate_paths(paths: Sequence[str | Path]) -> Report:
     """Validate files and directories (recursively); a missing path is an :class:`InputError`."""
     report = Report()
@@ -98,7 +69,7 @@ def validate_paths(paths: Sequence[str | Path]) -> Report:
         elif isinstance(model, Scenario):
             report.findings.extend(_scenario_findings(doc))
         elif isinstance(model, CanarySuite):
-            from aiir.canary.suite import suite_findings
+            from aiir.validate.canaries import suite_findings
 
             report.findings.extend(suite_findings(doc, model))
     known = claimed | _shipped_ids()
@@ -225,7 +196,7 @@ def _shipped_ids() -> frozenset[str]:
 
 def _scenario_findings(doc: Document) -> list[Finding]:
     """A scenario's runbook must load and its answers and faults must fit it."""
-    from aiir.exercises.drill import prepare
+    from aiir.validate.scenarios import prepare
 
     try:
         prepare(Path(doc.path))

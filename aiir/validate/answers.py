@@ -1,0 +1,152 @@
+"""Answers given ahead of the walk (an ``--answers`` file, a scenario's answers) and inputs
+(``--set``, a scenario's inputs): checked against the runbook before anything runs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aiir.errors import InputError
+from aiir.formats.answers import as_bool
+from aiir.formats.loader import Document, load_file
+from aiir.formats.schema import (
+    ChecklistNode,
+    ConfirmNode,
+    InputNode,
+    Node,
+    QuestionNode,
+    Runbook,
+)
+
+ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+
+
+def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
+    """An ``--answers`` file, checked against the runbook's nodes, flattened to keys."""
+    doc = load_file(path)
+    return check_answers(doc, doc.data, runbook)
+
+
+def check_answers(
+    doc: Document, data: Any, runbook: Runbook, base: tuple[str | int, ...] = ()
+) -> dict[str, Any]:
+    """Answers (at ``base`` inside ``doc``) checked against the runbook, flattened to keys."""
+    if not isinstance(data, dict):
+        raise doc.error(base, "answers are a mapping of node id to answer")
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and key not in runbook.nodes:
+            flat.update(_nested(key, value))  # a called runbook's answers (and its callees')
+            continue
+        _check_answer(doc, runbook, (*base, key), value)
+        flat[key] = value
+    return flat
+
+
+def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """``{child: {node: a, grandchild: {node: b}}}`` -> ``child.node``, ``child.grandchild.node``."""
+    flat: dict[str, Any] = {}
+    for key, value in answers.items():
+        if isinstance(value, dict):
+            flat.update(_nested(f"{prefix}.{key}", value))
+        else:
+            flat[f"{prefix}.{key}"] = value
+    return flat
+
+
+def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any) -> None:
+    key = str(loc[-1])
+    node_id, _, suffix = key.partition(".")
+    node = runbook.nodes.get(node_id)
+    if node is None:
+        raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
+    if suffix and suffix not in {"approve", "on_failure"}:
+        raise doc.error(
+            loc,
+            f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
+            key=True,
+        )
+    if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
+        raise doc.error(loc, f"{value!r} is not one of: retry, skip, release, abort")
+    if not suffix and isinstance(node, QuestionNode):
+        allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
+        if str(value) not in allowed:
+            choices = ", ".join(c.value for c in node.choices)
+            raise doc.error(loc, f"{value!r} is not a choice of {node_id!r} ({choices})")
+    if not suffix and not isinstance(node, ANSWERABLE):
+        raise doc.error(loc, f"node {node_id!r} ({node.kind}) takes no answer", key=True)
+    problem = _answer_problem(node, suffix, value)
+    if problem is not None:
+        raise doc.error(loc, problem)
+
+
+def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
+    """What is wrong with a confirmation, checklist or text answer, found before anything runs."""
+    if suffix == "approve" or (not suffix and isinstance(node, ConfirmNode)):
+        return _yes_no_problem(value)
+    if not suffix and isinstance(node, ChecklistNode):
+        return _items_problem(node, value)
+    pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
+    if pattern and not re.fullmatch(pattern, str(value)):
+        return f"{value!r} does not match {pattern!r}"
+    return None
+
+
+def _yes_no_problem(value: Any) -> str | None:
+    try:
+        as_bool(value, "")
+    except InputError:
+        return f"{value!r} is not yes or no"
+    return None
+
+
+def _items_problem(node: ChecklistNode, value: Any) -> str | None:
+    if value in ("all", "none", True, False, None):
+        return None
+    known = [item.id for item in node.items]
+    unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
+    if unknown:
+        return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
+    return None
+
+
+def coerce_inputs(runbook: Runbook, given: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Declared inputs from ``given`` and defaults, typed and checked."""
+    unknown = sorted(set(given) - set(runbook.inputs))
+    if unknown:
+        declared = ", ".join(runbook.inputs) or "none"
+        raise InputError(
+            f"{where} {unknown[0]}: runbook {runbook.id!r} has no such input (inputs: {declared})"
+        )
+    values: dict[str, Any] = {}
+    for name, spec in runbook.inputs.items():
+        raw = given.get(name, spec.default)
+        if raw is None:
+            if spec.required:
+                raise InputError(
+                    f"input {name!r} of {runbook.id!r} is required: pass {where} {name}=VALUE"
+                )
+            values[name] = ""
+            continue
+        value = _typed(raw, spec.type, name, where)
+        if spec.choices is not None and value not in spec.choices:
+            raise InputError(f"{where} {name}: {value!r} is not one of {spec.choices}")
+        if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
+            raise InputError(f"{where} {name}: {value!r} does not match {spec.pattern!r}")
+        values[name] = value
+    return values
+
+
+def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+        if kind == "boolean":
+            return as_bool(raw, name)
+    except (ValueError, InputError):
+        raise InputError(f"{where} {name}: {raw!r} is not a valid {kind}") from None
+    return str(raw)

@@ -1,0 +1,47 @@
+"""A canary suite beyond its schema: references, duplicate prompts, the JSON Schemas it asserts."""
+
+from __future__ import annotations
+
+from aiir.formats.canary import CanarySuite
+from aiir.formats.findings import Finding, at
+from aiir.formats.loader import Document
+
+
+def suite_findings(doc: Document, suite: CanarySuite) -> list[Finding]:
+    """What the schema alone cannot see: references, duplicates, JSON Schemas."""
+    findings: list[Finding] = []
+    gateway = suite.target.gateway
+    if gateway is not None and gateway not in suite.gateways:
+        declared = ", ".join(suite.gateways)
+        message = f"gateway {gateway!r} is not declared (gateways: {declared})"
+        findings.append(at(doc, ("target", "gateway"), "reference", message))
+    elif gateway is None and len(suite.gateways) > 1:
+        message = f"name the gateway: the suite declares {len(suite.gateways)}"
+        findings.append(at(doc, ("target",), "reference", message))
+    seen: set[str] = set()
+    for index, prompt in enumerate(suite.prompts):
+        if prompt.id in seen:
+            message = f"duplicate prompt id {prompt.id!r}"
+            findings.append(at(doc, ("prompts", index, "id"), "duplicate-id", message))
+        seen.add(prompt.id)
+        for number, check in enumerate(prompt.assert_):
+            loc = ("prompts", index, "assert", number)
+            if check.base == "canary-token" and suite.canary_token is False:
+                message = "a canary-token check needs a planted token: set 'canary_token'"
+                findings.append(at(doc, (*loc, "type"), "reference", message))
+            if check.schema_ is not None:
+                problem = _schema_problem(check.schema_)
+                if problem is not None:
+                    findings.append(at(doc, (*loc, "schema"), "schema", problem))
+    return findings
+
+
+def _schema_problem(schema: dict[str, object]) -> str | None:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return f"not a valid JSON Schema: {exc.message}"
+    return None

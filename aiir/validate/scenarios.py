@@ -1,0 +1,78 @@
+"""A scenario (drill or tabletop) checked against its runbook before anything runs: the runbook
+found and checked, the answers, inputs and faults fitting it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from aiir.errors import InputError, LoadError
+from aiir.formats.findings import schema_findings
+from aiir.formats.library import shipped_by_id
+from aiir.formats.loader import Document, load_file
+from aiir.formats.schema import Runbook, Scenario
+from aiir.validate.answers import check_answers, coerce_inputs
+from aiir.validate.checked import load_checked
+
+
+def load_scenario(path: Path) -> tuple[Document, Scenario]:
+    doc = load_file(path)
+    try:
+        return doc, Scenario.model_validate(doc.data)
+    except ValidationError as exc:
+        first = schema_findings(doc, exc)[0]
+        raise LoadError(
+            first.path, first.line, first.col, first.message, first.breadcrumb
+        ) from None
+
+
+def runbook_path(scenario: Scenario, path: Path) -> Path:
+    """A scenario names its runbook by path (relative to the scenario) or by shipped id."""
+    if scenario.runbook.endswith((".yaml", ".yml")):
+        candidate = (path.parent / scenario.runbook).resolve()
+        if candidate.is_file():
+            return candidate
+        raise InputError(
+            f"{path}: runbook {scenario.runbook!r} not found (relative to the scenario)"
+        )
+    shipped = shipped_by_id("runbooks", scenario.runbook)
+    if shipped is not None:
+        return shipped
+    raise InputError(f"{path}: no shipped runbook with id {scenario.runbook!r}")
+
+
+@dataclass
+class Prepared:
+    """A scenario checked and ready to run: nothing has been executed yet."""
+
+    path: Path
+    scenario: Scenario
+    runbook_file: Path
+    runbook: Runbook
+    answers: dict[str, Any]
+
+
+def prepare(path: Path) -> Prepared:
+    """Load and check everything a drill needs; bad input is an error before anything runs."""
+    doc, scenario = load_scenario(path)
+    runbook_file = runbook_path(scenario, path)
+    runbook = load_checked(runbook_file)
+    answers = check_answers(doc, scenario.answers, runbook, ("answers",))
+    unknown = sorted(set(scenario.inputs) - set(runbook.inputs))
+    if unknown:
+        declared = ", ".join(runbook.inputs) or "none"
+        message = f"runbook {runbook.id!r} has no input {unknown[0]!r} (inputs: {declared})"
+        raise doc.error(("inputs", unknown[0]), message, key=True)
+    try:
+        coerce_inputs(runbook, scenario.inputs, "inputs:")
+    except InputError as exc:  # a required input missing, or one of the wrong type
+        raise doc.error(("inputs",) if scenario.inputs else ("runbook",), str(exc)) from None
+    for index, fault in enumerate(scenario.faults):
+        if fault.at is not None and fault.at not in runbook.nodes:
+            raise doc.error(
+                ("faults", index, "at"), f"runbook {runbook.id!r} has no node {fault.at!r}"
+            )
+    return Prepared(path, scenario, runbook_file, runbook, answers)
