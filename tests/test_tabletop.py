@@ -464,6 +464,7 @@ def test_example_tabletops_can_be_walked_along_their_expected_path(
 DOWN = "\x1b[B"
 ENTER = "\r"
 SPACE = " "
+BACKSPACE = "\x7f"
 # The facilitator's offer while it waits for a key (once answered it shows "No" or "Yes").
 OFFER = re.compile(r"deliver the next inject now \((\w+)[^)]*\)\?[^\n]*?\(y/N\)")
 SELECT = r"[^\n]*?\(Use arrow keys\)"
@@ -699,3 +700,67 @@ def test_without_a_terminal_the_tabletop_refuses_and_names_the_unattended_way(
         f"(to walk {scenario} unattended, give it answers and run: aiir drill {scenario})\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+TYPO_RUNBOOK: dict[str, Any] = {
+    "aiir": 1,
+    "id": "ticketed",
+    "title": "A ticket first",
+    "owner": "security",
+    "severity": "SEV3",
+    "start": "ticket",
+    "nodes": {
+        "ticket": {
+            "kind": "input",
+            "title": "The ticket",
+            "prompt": "Ticket number",
+            "pattern": "^INC-[0-9]{4}$",
+            "hint": "a ticket such as INC-1234",
+            "next": "done",
+        },
+        "done": {
+            "kind": "end",
+            "title": "Nothing to contain",
+            "outcome": "false-positive",
+            "summary": "Filed under {{ answers.ticket }}.",
+        },
+    },
+}
+
+
+@pytest.mark.pty
+@pty
+def test_a_typo_at_a_patterned_input_is_asked_again_in_a_tabletop(tmp_path: Path) -> None:
+    """The room's prompter is wrapped by the tabletop's; a typo is still caught at the keyboard
+    and asked again on the spot, and the walk goes on (it used to end in an InputError)."""
+    write(tmp_path / "ticketed.yaml", TYPO_RUNBOOK)
+    scenario = tmp_path / "typo.yaml"
+    write(
+        scenario,
+        {
+            "aiir": 1,
+            "scenario": "typo-at-an-input",
+            "title": "A typo at an input",
+            "runbook": "ticketed.yaml",
+            "injects": [{"at": "0m", "from": "Support lead", "text": "A customer called."}],
+        },
+    )
+    incidents, report = tmp_path / "incidents", tmp_path / "after-action.md"
+    room = Exercise(
+        [str(scenario), "--incident-dir", str(incidents), "--report", str(report)], incidents, {}
+    )
+    room.answer(r"Ticket number", "INC-12x4", ENTER)
+    room.wait_for("expected a ticket such as INC-1234")
+    for _ in "INC-12x4":
+        room.child.send(BACKSPACE)
+    room.child.send("INC-1234" + ENTER)
+    status, screen = room.finish()
+
+    assert status == 0, screen
+    assert "InputError" not in screen
+    assert "not recorded" not in screen
+    assert "Filed under INC-1234." in screen
+    incident = load_incident(incidents, only_incident(incidents))
+    assert incident.outcome == "false-positive"
+    answers = [e.data for e in incident.events if e.type == "answer"]
+    assert [a["value"] for a in answers] == ["INC-1234"]
