@@ -153,18 +153,23 @@ def _shortened(path: str, keep: int = 160) -> str:
 
 
 def _usage(exc: typer.TyperException) -> None:
-    """Click's usage message, made inert like every other error."""
+    """A usage error as one line naming the command and what was wrong with its flags, and where
+    help is: ``aiir graph: Invalid value for '--format' / '-f': 'jpg' is not one of ... (see: aiir
+    graph --help)``. A command run with no arguments at all shows its help instead."""
     import io
 
     from aiir.terminal.inert import plain
 
     show = getattr(exc, "show", None)
-    if show is None:
-        _say(exc.format_message())
+    if type(exc).__name__ == "NoArgsIsHelpError" and show is not None:  # Typer's own copy
+        shown = io.StringIO()
+        show(file=shown)
+        sys.stderr.write(plain(shown.getvalue()))
         return
-    shown = io.StringIO()
-    show(file=shown)
-    sys.stderr.write(plain(shown.getvalue()))
+    message = " ".join(exc.format_message().replace("Value error, ", "").split())
+    context = getattr(exc, "ctx", None)
+    where = context.command_path if context is not None else "aiir"
+    _say(f"{where.removeprefix('aiir').strip() or 'usage'}: {message} (see: {where} --help)")
 
 
 def _crash() -> int:
