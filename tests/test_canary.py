@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aiir.canary.assertions import is_refusal, judge, levenshtein
 from aiir.canary.sweep import SweepOptions, sweep
@@ -105,12 +108,80 @@ def test_json_schema_assertion() -> None:
     assert judge(check(type="is-json"), "[1, 2]", 1, None).ok
 
 
+def reference_levenshtein(a: str, b: str) -> int:
+    """The textbook dynamic programme, the whole table: slow, obviously right."""
+    table = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        table[i][0] = i
+    for j in range(len(b) + 1):
+        table[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            table[i][j] = min(
+                table[i - 1][j] + 1,
+                table[i][j - 1] + 1,
+                table[i - 1][j - 1] + (a[i - 1] != b[j - 1]),
+            )
+    return table[-1][-1]
+
+
 def test_levenshtein_known_distances() -> None:
     assert levenshtein("kitten", "sitting") == 3
     assert levenshtein("flaw", "lawn") == 2
     assert levenshtein("", "abc") == 3
     assert levenshtein("same", "same") == 0
-    assert levenshtein("a" * 50, "b" * 50, limit=5) == 5  # stops early
+    assert levenshtein("a" * 50, "b" * 50, limit=5) == 6  # "more than 5": the search stops there
+    assert levenshtein("kitten", "sitting", limit=3) == 3
+
+
+@given(
+    st.text(alphabet="abc\u00e9\U0001f600", max_size=12),
+    st.text(alphabet="abc\u00e9\U0001f600", max_size=12),
+    st.integers(min_value=0, max_value=8),
+)
+def test_levenshtein_agrees_with_the_textbook_table(a: str, b: str, limit: int) -> None:
+    exact = reference_levenshtein(a, b)
+    assert levenshtein(a, b) == exact
+    assert levenshtein(a, b, limit=limit) == (exact if exact <= limit else limit + 1)
+
+
+def test_levenshtein_on_two_texts_of_2000_characters() -> None:
+    rng = random.Random(12)
+    text = "".join(rng.choice("abcdefghij ") for _ in range(2000))
+    # Seven substitutions far apart (each with a character that differs): exactly 7 edits.
+    edited = list(text)
+    for position in range(100, 1900, 270):  # 100, 370, ..., 1720
+        edited[position] = "X"
+    other = "".join(edited)
+    assert len(other) == 2000
+    assert levenshtein(text, other) == 7
+    assert levenshtein(text, other, limit=5) == 6
+    verdict = judge(check(type="levenshtein", value=other, threshold=7), text, 1, None)
+    assert verdict.ok
+    assert verdict.detail.startswith("output is 7 edit(s) from ")
+    assert not judge(check(type="levenshtein", value=other, threshold=6), text, 1, None).ok
+    # A deletion at the start and an insertion at the end: shifted text, still two edits.
+    assert levenshtein(text, text[1:] + "Z") == 2
+
+
+def test_levenshtein_is_rapidfuzz_bounded_by_the_threshold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The assertion asks rapidfuzz, with the threshold as its cutoff (3.5 s in Python before,
+    on two texts of 2,000 characters; well under a millisecond so)."""
+    from rapidfuzz.distance import Levenshtein
+
+    calls: list[int | None] = []
+    real = Levenshtein.distance
+
+    def spy(a: str, b: str, *, score_cutoff: int | None = None) -> int:
+        calls.append(score_cutoff)
+        return int(real(a, b, score_cutoff=score_cutoff))
+
+    monkeypatch.setattr(Levenshtein, "distance", spy)
+    judge(check(type="levenshtein", value="kitten", threshold=2), "sitting", 1, None)
+    judge(check(type="levenshtein", value="kitten"), "sitting", 1, None)
+    assert calls == [2, 5]
 
 
 @pytest.mark.parametrize(
