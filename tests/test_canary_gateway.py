@@ -489,3 +489,39 @@ def test_a_canary_run_loads_no_runbook_models_no_jinja2_and_no_unused_client(
     assert done.returncode == 0, done.stderr
     loaded = json.loads(done.stdout.strip().splitlines()[-1])
     assert loaded == {"status": 0, "heavy": [], "sync_clients": []}
+
+
+def chat_completion(content: str, model: str = "support-bot") -> Answer:
+    body = {
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}}],
+    }
+    return Answer(200, json.dumps(body).encode(), {"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_retry_after_is_honoured_and_announced(
+    receiver: Receiver, tmp_path: Path, capsys: Capture, status: int
+) -> None:
+    busy = Answer(status, b'{"error": "slow down"}', {"retry-after": "1"})
+    receiver.queue("/v1/chat/completions", busy, chat_completion("OK"))
+    alive = {"id": "alive", "prompt": "Say OK.", "assert": [{"type": "contains", "value": "OK"}]}
+    path = write_suite(
+        tmp_path / "s.yaml",
+        gateways={"gw": {"profile": "litellm", "url": receiver.url}},
+        canary_token=False,
+        repeats=1,
+        retries=1,
+        prompts=[alive],
+    )
+    status_code = main(["canary", "run", str(path), "--history-dir", str(tmp_path / "h")])
+    out = capsys.readouterr().out
+    assert status_code == 0, out
+    first, second = receiver.to("/v1/chat/completions")
+    assert second.at - first.at >= 0.95  # the gateway asked for a second: it got one
+    said = " ".join(out.split())
+    assert (
+        f"canary support: alive: HTTP {status}; waiting 1 s as the gateway asked (Retry-After), "
+        "then try 2 of 2"
+    ) in said
+    assert "PASS support" in said

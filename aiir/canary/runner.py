@@ -2,7 +2,8 @@
 
 Every reply is judged as soon as it arrives. A reply that is not a chat completion (an error
 status, no answer in time, a body of another shape) is a failed sample with its reason; it is
-never judged as if it were an output.
+never judged as if it were an output. A 429 or 5xx that names a ``Retry-After`` is retried after
+that long (capped as a gateway call's is), and a wait of a second or more is announced.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx2
 from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
 from aiir.formats.canary import CanaryPrompt
+from aiir.outbound.gateway import retry_after_seconds
 from aiir.terminal.inert import plain
 
 MAX_BACKOFF = 5.0
@@ -60,10 +62,12 @@ async def send_all(
     token: str | None,
     client: httpx2.AsyncClient,
     tick: Callable[[], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
 ) -> list[Sample]:
     """Every prompt, ``repeats`` times each, through ``client``; samples in suite order.
 
-    ``client`` carries the target's headers and the suite's timeout.
+    ``client`` carries the target's headers and the suite's timeout; ``on_wait`` is told before
+    each wait of a second or more between tries.
     """
     suite = loaded.suite
     jobs = [
@@ -76,7 +80,7 @@ async def send_all(
 
     async def worker() -> None:
         for index, job in queue:  # one shared iterator: each job is taken once
-            sample = await _ask(client, target.url, job, suite.timeout, suite.retries)
+            sample = await _ask(client, target.url, job, suite.timeout, suite.retries, on_wait)
             if sample.error is None:
                 sample.verdicts = [
                     judge(check, sample.output, sample.latency_ms, token)
@@ -105,37 +109,53 @@ def _body(loaded: LoadedSuite, prompt: CanaryPrompt, token: str | None) -> bytes
 
 
 async def _ask(
-    client: httpx2.AsyncClient, url: str, job: _Job, timeout: float, retries: int
+    client: httpx2.AsyncClient,
+    url: str,
+    job: _Job,
+    timeout: float,
+    retries: int,
+    on_wait: Callable[[str], None] | None = None,
 ) -> Sample:
     attempt = 0
     while True:
-        sample, retry = await _attempt(client, url, job, timeout)
+        sample, retry, asked = await _attempt(client, url, job, timeout)
         if not retry or attempt >= retries:
             return sample
         attempt += 1
-        await asyncio.sleep(min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF))
+        wait = asked if asked > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
+        if wait >= 1 and on_wait is not None:
+            why = "as the gateway asked (Retry-After)" if asked > 0 else "before retrying"
+            said = f"HTTP {sample.status}" if sample.status is not None else sample.error
+            on_wait(
+                f"{job.prompt.id}: {said}; waiting {wait:g} s {why}, "
+                f"then try {attempt + 1} of {retries + 1}"
+            )
+        await asyncio.sleep(wait)
 
 
 async def _attempt(
     client: httpx2.AsyncClient, url: str, job: _Job, timeout: float
-) -> tuple[Sample, bool]:
+) -> tuple[Sample, bool, float]:
+    """One try: the sample, whether to try again, and after how long the gateway asked."""
     sample = Sample(job.prompt, job.repeat)
     started = time.perf_counter()
     try:
         response = await client.post(url, content=job.body)
     except httpx2.TimeoutException:
         sample.error = f"no reply within {timeout:g} s"
-        return sample, True
+        return sample, True, 0.0
     except httpx2.TransportError as exc:
         sample.error = f"connection failed: {(str(exc) or type(exc).__name__).splitlines()[0]}"
-        return sample, True
+        return sample, True, 0.0
     sample.latency_ms = (time.perf_counter() - started) * 1000
     sample.status = response.status_code
     if not 200 <= response.status_code < 300:
         sample.error = f"HTTP {response.status_code}: {_excerpt(response.text)}"
-        return sample, response.status_code == 429 or response.status_code >= 500
+        if response.status_code == 429 or response.status_code >= 500:
+            return sample, True, retry_after_seconds(response.headers.get("retry-after"))
+        return sample, False, 0.0
     _read(sample, response.content)
-    return sample, False
+    return sample, False, 0.0
 
 
 def _read(sample: Sample, content: bytes) -> None:

@@ -141,10 +141,24 @@ async def _send(
             verify=item.target.url.startswith("https:"),  # plain HTTP: no CA bundle to load
         ) as client:
             with _progress(env, options, run) as tick:
-                run.samples = await send_all(item.loaded, item.target, run.token, client, tick)
+                run.samples = await send_all(
+                    item.loaded, item.target, run.token, client, tick, _announcer(env, run)
+                )
         run.seconds = time.perf_counter() - started
         runs.append(run)
     return runs
+
+
+def _announcer(env: Environment, run: SuiteRun) -> Callable[[str], None]:
+    """Says on the console (stderr under ``--json``) that a suite waits before a retry, and how
+    long: a 429 asking for a minute is not a minute of silence."""
+    from aiir.canary.result import clean
+    from aiir.terminal.inert import inert
+
+    def announce(message: str) -> None:
+        env.console.print(inert(clean(f"  canary {run.name}: {message}", run.secrets, None)))
+
+    return announce
 
 
 def _run_id(env: Environment) -> str:

@@ -448,7 +448,7 @@ class Sender:
         status, headers, body, size = outcome
         reply = judge(call, status, headers, body, size)
         if (status == 429 or status >= 500) and not _says(call.permanent, reply.text):
-            return reply, _retry_after(headers.get("retry-after"))
+            return reply, retry_after_seconds(headers.get("retry-after"))
         return reply, None
 
 
@@ -532,7 +532,8 @@ def _transport_reason(exc: Exception) -> str:
     return text.splitlines()[0][:200]
 
 
-def _retry_after(value: str | None) -> float:
+def retry_after_seconds(value: str | None) -> float:
+    """Seconds a ``Retry-After`` header asks for (capped), 0 when it names none or a date."""
     if value is None:
         return 0.0
     try:
