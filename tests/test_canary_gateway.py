@@ -73,7 +73,7 @@ def test_a_leaking_output_fails_exactly_the_leak_assertions(
         ("hours", "canary-token"),
         ("alive", "contains"),
         ("(drift)", "drift:output-length"),  # against the passing run before
-        ("(drift)", "drift:refusal-rate"),
+        # 4 of 12 replies refused, then none: too few replies for Fisher's test to tell (p 0.09)
     }
     leak = next(f for f in result["failures"] if f["check"] == "canary-token")
     assert leak["detail"] == "output leaks the planted canary token"
@@ -110,6 +110,7 @@ def test_a_latency_shift_is_drift_and_names_the_signal(
         "latency",
         "output-length",
         "refusal-rate",
+        "model",
     ]
     state.add_fault("support-bot", "latency", "300")
     status, [result] = canary(args, capsys)
@@ -117,12 +118,13 @@ def test_a_latency_shift_is_drift_and_names_the_signal(
     [failure] = result["failures"]
     assert failure["check"] == "drift:latency"
     assert failure["detail"].startswith("latency: median ")
-    assert "KS D=1.00" in failure["detail"]
+    assert "KS one-sided (slower) D=1.00" in failure["detail"]
+    assert failure["detail"].endswith("[3 prompts pooled]")
     latency = result["drift"][0]
     assert latency["drifted"]
     assert latency["current"] - latency["baseline"] >= 250
     assert latency["ks_p"] < 0.05
-    assert latency["psi"] > 0.2
+    assert latency["change"] > 0.3
     # the drifted run stays out of the baseline: recovery is judged against the clean runs
     state.clear_faults()
     status, [result] = canary(args, capsys)
@@ -525,3 +527,41 @@ def test_retry_after_is_honoured_and_announced(
         "then try 2 of 2"
     ) in said
     assert "PASS support" in said
+
+
+def test_an_unchanged_jittery_model_over_loopback_runs_clean_until_it_changes(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """``aiir canary run`` against the benchmark's simulated model (reply lengths ±5%, log-normal
+    latency with slow outliers and a load that changes from run to run) on a real socket: ten
+    runs with one history raise no drift; a faster model is no alert; a different model
+    answering is."""
+    from bench.canary_drift import JitteryModel, Shift
+    from bench.canary_drift import suite as drift_suite
+
+    model = JitteryModel(seed=3)
+    data = drift_suite(("hours", "password", "cancel"))  # 15 replies a run, as in the report
+    # Every limit the default but the latency floor: the server shares this process (and a busy
+    # machine) with the client, and a stall of tens of ms there is the machine, not the model.
+    # The latency verdicts on the model's own jitter are test_drift's (seeded, no sockets).
+    data["drift"] = {"latency_min_shift_ms": 100}
+    path = tmp_path / "drift.yaml"
+    write(path, data)
+    with serve_in_thread(model.asgi()) as url:
+        args = [str(path), "--gateway", f"sim={url}", "--history-dir", str(tmp_path / "h")]
+        for number in range(10):
+            model.next_run()
+            status, [result] = canary(args, capsys)
+            assert [s["summary"] for s in result["drift"] if s["drifted"]] == [], number
+            assert status == 0
+        assert result["baseline_runs"] == 5
+        model.shift = Shift(latency=0.5)
+        model.next_run()
+        status, [result] = canary(args, capsys)
+        latency = next(s for s in result["drift"] if s["signal"] == "latency")
+        assert (status, latency["drifted"]) == (0, False)  # what it says: test_drift's to check
+        model.shift = Shift(model="support-bot-2027-01")
+        model.next_run()
+        status, [result] = canary(args, capsys)
+        assert status == 1
+        assert {f["check"] for f in result["failures"]} == {"drift:model"}

@@ -1,9 +1,15 @@
 """A suite's telemetry over time: one JSON Lines file per suite, one line per run.
 
-Each line holds the run's samples per signal (for drift), its failures in brief, its drift
-verdicts and the state of its alert, so that the next run knows which alert to resolve. Lines are
-appended with one ``write`` on an ``O_APPEND`` descriptor; a line that does not parse (a run cut
-short by a crash) is skipped when reading.
+Each line holds the run's samples per signal (pooled, and per prompt under ``prompts``), the
+models its replies named, its failures in brief, its drift verdicts and the state of its alert,
+so that the next run knows which alert to resolve. Lines are appended with one ``write`` on an
+``O_APPEND`` descriptor; a line that does not parse (a run cut short by a crash) is skipped when
+reading. Lines written before samples were kept per prompt are no baseline: drift is judged per
+prompt, and the baseline fills again within ``window`` runs.
+
+Practice is kept apart: runs against the simulated gateway (``--sandbox``) keep their history
+under ``sandbox/`` in the history directory, so a drill never becomes what "normal" looks like
+for the real target.
 """
 
 from __future__ import annotations
@@ -15,20 +21,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aiir.canary.drift import SIGNALS
+from aiir.canary.drift import SIGNALS, Baseline
 
 HISTORY_VARIABLE = "AIIR_CANARY_HISTORY"
+SANDBOX = "sandbox"  # the subdirectory of sandbox runs' history
 FORMAT = 1
 TAIL_BYTES = 8 * 1024 * 1024  # a canary every minute for months: only the recent runs are read
 
 
 def history_root(environ: Mapping[str, str], flag: Path | None = None) -> Path:
-    """``--history-dir``, else ``$AIIR_CANARY_HISTORY``, else ``./.aiir/canary-history``."""
+    """``--history-dir``, else ``$AIIR_CANARY_HISTORY``, else ``./.aiir/canary-history``.
+
+    Sandbox runs keep theirs in its ``sandbox/`` subdirectory (:func:`practice_root`).
+    """
     if flag is not None:
         return flag
     if environ.get(HISTORY_VARIABLE):
         return Path(environ[HISTORY_VARIABLE])
     return Path(".aiir") / "canary-history"
+
+
+def practice_root(root: Path) -> Path:
+    """Where sandbox runs keep their history: apart from the real target's."""
+    return root / SANDBOX
 
 
 @dataclass(frozen=True)
@@ -59,18 +74,32 @@ class History:
     def for_target(self, key: str) -> list[dict[str, Any]]:
         return [r for r in self.records if r.get("target", {}).get("key") == key]
 
-    def baseline(self, key: str, window: int) -> tuple[dict[str, list[float]], int]:
-        """Samples pooled from the last ``window`` passing runs of ``key``.
+    def baseline(self, key: str, window: int) -> Baseline:
+        """Samples per prompt and models named, from the last ``window`` passing runs of ``key``.
 
         A failing run (a leak, an outage, drift) is not what normal looks like: kept out, the
-        baseline still tells when the target is back to normal.
+        baseline still tells when the target is back to normal. Nor does a passing run in which
+        a signal moved by its minimum without the evidence (``"baseline": false``), nor a run
+        recorded without samples per prompt (an older line).
         """
-        clean = [r for r in self.for_target(key) if r.get("ok")][-window:]
-        pooled: dict[str, list[float]] = {name: [] for name in SIGNALS}
+        clean = [
+            r
+            for r in self.for_target(key)
+            if r.get("ok") and r.get("baseline", True) and isinstance(r.get("prompts"), dict)
+        ][-window:]
+        baseline = Baseline(runs=len(clean))
         for record in clean:
-            for name in SIGNALS:
-                pooled[name].extend(_numbers(record.get("samples", {}).get(name)))
-        return pooled, len(clean)
+            for prompt, signals in record["prompts"].items():
+                if not isinstance(signals, dict):
+                    continue
+                pooled = baseline.prompts.setdefault(str(prompt), {})
+                for name in SIGNALS:
+                    pooled.setdefault(name, []).extend(_numbers(signals.get(name)))
+            models = record.get("models")
+            for model, count in (models if isinstance(models, dict) else {}).items():
+                if isinstance(count, int) and not isinstance(count, bool) and count > 0:
+                    baseline.models[str(model)] = baseline.models.get(str(model), 0) + count
+        return baseline
 
     def alert(self, key: str) -> AlertState:
         for record in reversed(self.for_target(key)):

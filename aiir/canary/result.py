@@ -47,6 +47,16 @@ class Failure:
         }
 
 
+def _signals(samples: list[Sample]) -> dict[str, list[float]]:
+    answered = [s for s in samples if s.error is None]
+    return {
+        LATENCY: [round(s.latency_ms, 3) for s in answered],
+        LENGTH: [float(len(s.output)) for s in answered],
+        REFUSED: [1.0 if s.refused else 0.0 for s in answered],
+        LOGPROB: [round(s.logprob, 6) for s in answered if s.logprob is not None],
+    }
+
+
 def clean(text: str, secrets: frozenset[str], limit: int | None) -> str:
     """Text from a model or a user, safe for a terminal, a report or a page."""
     shown = plain(scrub(text, secrets))
@@ -140,13 +150,22 @@ class SuiteRun:
 
     def signal_samples(self) -> dict[str, list[float]]:
         """This run's values of each drift signal (failed requests carry none)."""
-        answered = [s for s in self.samples if s.error is None]
-        return {
-            LATENCY: [round(s.latency_ms, 3) for s in answered],
-            LENGTH: [float(len(s.output)) for s in answered],
-            REFUSED: [1.0 if s.refused else 0.0 for s in answered],
-            LOGPROB: [round(s.logprob, 6) for s in answered if s.logprob is not None],
-        }
+        return _signals(self.samples)
+
+    def prompt_samples(self) -> dict[str, dict[str, list[float]]]:
+        """This run's values of each drift signal, per prompt (in suite order)."""
+        by_prompt: dict[str, list[Sample]] = {}
+        for sample in self.samples:
+            by_prompt.setdefault(sample.prompt.id, []).append(sample)
+        return {prompt: _signals(samples) for prompt, samples in by_prompt.items()}
+
+    def models(self) -> dict[str, int]:
+        """How many replies named each model (the reply's ``model`` field)."""
+        named: dict[str, int] = {}
+        for sample in self.samples:
+            if sample.error is None and sample.model:
+                named[sample.model] = named.get(sample.model, 0) + 1
+        return named
 
     def summary(self) -> str:
         failures = self.failures

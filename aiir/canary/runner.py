@@ -38,6 +38,7 @@ class Sample:
     status: int | None = None
     error: str | None = None
     logprob: float | None = None
+    model: str | None = None  # the model the reply names
     verdicts: list[Verdict] = field(default_factory=list)
 
     @property
@@ -161,7 +162,8 @@ async def _attempt(
 def _read(sample: Sample, content: bytes) -> None:
     """Output and mean token log-probability of an OpenAI chat completion."""
     try:
-        choice = json.loads(content)["choices"][0]
+        reply = json.loads(content)
+        choice = reply["choices"][0]
         text = choice["message"].get("content")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
         sample.error = (
@@ -169,6 +171,9 @@ def _read(sample: Sample, content: bytes) -> None:
         )
         return
     sample.output = text if isinstance(text, str) else ""
+    model = reply.get("model")
+    if isinstance(model, str) and model:
+        sample.model = model[:256]
     tokens = (choice.get("logprobs") or {}).get("content") if isinstance(choice, dict) else None
     values = [t["logprob"] for t in tokens or [] if isinstance(t, dict) and "logprob" in t]
     numbers = [float(v) for v in values if isinstance(v, int | float)]

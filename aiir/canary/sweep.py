@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from aiir.canary import drift
-from aiir.canary.history import History
+from aiir.canary.history import History, practice_root
 from aiir.canary.result import SuiteRun
 from aiir.canary.runner import send_all
 from aiir.canary.suite import LoadedSuite, Target, load_suite, plant_token, resolve_target
@@ -168,18 +168,22 @@ def _run_id(env: Environment) -> str:
 def _conclude(run: SuiteRun, item: Prepared, env: Environment, options: SweepOptions) -> None:
     """Drift against the history, the alert, the history line, then the incident."""
     suite = item.loaded.suite
-    history = History.of(options.history_dir, suite.canary)
+    root = options.history_dir
+    history = History.of(practice_root(root) if options.sandbox is not None else root, suite.canary)
     current = run.signal_samples()
+    prompts = run.prompt_samples()
+    models = run.models()
     if suite.drift.enabled:
-        baseline, run.baseline_runs = history.baseline(run.target.key, suite.drift.window)
-        run.signals = drift.compare(baseline, current, suite.drift)
+        baseline = history.baseline(run.target.key, suite.drift.window)
+        run.baseline_runs = baseline.runs
+        run.signals = drift.compare(baseline, prompts, models, suite.drift)
     previous = history.alert(run.target.key)
     state = previous
     if options.alert and (suite.alert.pagerduty or suite.alert.slack):
         from aiir.canary import alerts
 
         state = alerts.deliver(run, previous, notifier_for(env))
-    history.append(_record(run, current, state.as_dict()))
+    history.append(_record(run, current, prompts, models, state.as_dict()))
     if not run.ok and options.on_fail_run is not None:
         from aiir.canary.escalate import escalate
 
@@ -187,7 +191,11 @@ def _conclude(run: SuiteRun, item: Prepared, env: Environment, options: SweepOpt
 
 
 def _record(
-    run: SuiteRun, current: dict[str, list[float]], alert: dict[str, Any]
+    run: SuiteRun,
+    current: dict[str, list[float]],
+    prompts: dict[str, dict[str, list[float]]],
+    models: dict[str, int],
+    alert: dict[str, Any],
 ) -> dict[str, Any]:
     return {
         "run": run.run_id,
@@ -196,9 +204,12 @@ def _record(
         "target": {"key": run.target.key, "gateway": run.target.gateway, "model": run.target.model},
         "ok": run.ok,
         "drifted": bool(run.drifted),
+        "baseline": run.ok and not any(s.moved for s in run.signals),
         "seconds": round(run.seconds, 3),
         "checks": run.checks,
         "samples": current,
+        "prompts": prompts,
+        "models": models,
         "failures": [f.as_dict(run.secrets) for f in run.failures[:50]],
         "drift": [s.as_dict() for s in run.signals],
         "alert": alert,

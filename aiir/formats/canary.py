@@ -158,19 +158,46 @@ class CanaryTarget(Strict):
 
 
 class DriftLimits(Strict):
-    """When a signal counts as drifted against the baseline (defaults: DOMAIN.md §7)."""
+    """When a signal counts as drifted against the baseline: the evidence (a test) and the
+    effect (a minimum change) must both hold (docs/canary-drift.md)."""
 
     enabled: bool = True
     window: int = Field(default=5, ge=1, le=1_000, description="baseline: the last N passing runs")
-    min_samples: int = Field(default=10, ge=2, description="fewer baseline samples: no verdict")
-    ks_p: float = Field(default=0.05, gt=0, lt=1, description="Kolmogorov-Smirnov p-value")
-    psi: float = Field(default=0.2, gt=0, description="population stability index")
+    min_samples: int = Field(
+        default=10,
+        ge=2,
+        description="fewer samples on either side: no verdict (per prompt, else pooled)",
+    )
+    ks_p: float = Field(
+        default=0.05, gt=0, lt=1, description="Kolmogorov-Smirnov p-value (latency, confidence)"
+    )
+    psi: float = Field(default=0.2, gt=0, description="population stability index (output length)")
+    latency_alert: Literal["slower", "both"] = Field(
+        default="slower", description="'slower': only a slowdown alerts; 'both': a speed-up too"
+    )
+    latency_min_change: float = Field(
+        default=0.3, ge=0, description="a smaller relative move of the median latency is jitter"
+    )
     latency_min_shift_ms: float = Field(
         default=20.0, ge=0, description="a smaller move of the median latency is jitter"
     )
-    refusal_rate: float = Field(default=0.1, gt=0, le=1, description="absolute change")
+    length_min_change: float = Field(
+        default=0.15,
+        ge=0,
+        description="a smaller relative move of the median output length is jitter",
+    )
+    refusal_rate: float = Field(default=0.1, gt=0, le=1, description="minimum change, absolute")
+    refusal_p: float = Field(
+        default=0.005, gt=0, lt=1, description="Fisher's exact test p-value (refusal rate)"
+    )
     logprob_min_shift: float = Field(
         default=0.1, ge=0, description="a smaller move of the mean token log-probability is noise"
+    )
+    model_min_share: float = Field(
+        default=0.25,
+        gt=0,
+        le=1,
+        description="share of replies naming a model the baseline never named",
     )
 
 
