@@ -452,6 +452,23 @@ def test_secrets_never_reach_the_output_or_history(
     assert secret not in (history / "sandbox" / "support.jsonl").read_text()  # practice: apart
 
 
+def test_sandbox_runs_keep_their_history_apart_from_the_real_targets(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """Practice never becomes the baseline: a sandbox run's line goes under sandbox/, where the
+    next sandbox run finds it, and the real target's history is not touched."""
+    path = write_suite(tmp_path / "s.yaml")
+    history = tmp_path / "h"
+    args = ["canary", "run", str(path), "--sandbox", "--json", "--history-dir", str(history)]
+    baselines = []
+    for _ in range(2):
+        assert main(args) == 0
+        baselines.append(json.loads(capsys.readouterr().out)[0]["baseline_runs"])
+    assert baselines == [0, 1]
+    assert len((history / "sandbox" / "support.jsonl").read_text().splitlines()) == 2
+    assert not (history / "support.jsonl").exists()
+
+
 def test_a_run_in_the_callers_process_gives_the_heap_back_to_the_collector(
     tmp_path: Path, capsys: Capture
 ) -> None:

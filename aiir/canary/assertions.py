@@ -1,4 +1,4 @@
-"""Judging one reply against one assertion (promptfoo's names, DOMAIN.md §7).
+"""Judging one reply against one assertion (the assertion names are promptfoo's).
 
 Each assertion states a fact about the reply; ``not-X`` passes exactly when ``X`` does not. The
 verdict's ``detail`` says what was found, so a failure reads as its own explanation. Outputs are

@@ -227,7 +227,9 @@ class CanarySuite(Strict):
         description="plant a token in the system prompt: true for a fresh random one per run, "
         "or the token your deployed system prompt already carries",
     )
-    severity: Severity = Field(default=Severity.SEV3, description="of a failure (DOMAIN.md §3)")
+    severity: Severity = Field(
+        default=Severity.SEV3, description="of a failure (SEV1 is the worst)"
+    )
     repeats: int = Field(default=1, ge=1, le=1_000, description="times each prompt is sent")
     concurrency: int = Field(default=8, ge=1, le=512)
     timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per request")
