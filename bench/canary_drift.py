@@ -16,7 +16,10 @@ First ``--runs`` consecutive runs with one history against the unchanged model: 
 reports drift is a false alarm (goal: at most 1 in 100). Then each real shift, ``--trials`` times,
 each on a fresh history of 5 clean runs: the latency 50% higher, replies 30% shorter, the refusal
 rate up 20 points, a different model answering. A shift is caught when one of the next 3 runs
-reports drift in the shifted signal (goal: every trial).
+reports drift in the shifted signal (goal: every trial). Before that, ``--simulated N``
+(default 30) runs the same model without sockets, N histories of 100 runs and 3N trials of each
+shift, through the same judging and history code: the error rates of the method itself, free of
+this machine's own stalls.
 
 Every drift limit is the default but one: the latencies here are tens of milliseconds, so the
 absolute floor on a latency move (``latency_min_shift_ms``, 20 ms, meant for real models' hundreds)
@@ -36,6 +39,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+
+from aiir.canary.drift import compare
+from aiir.canary.history import History
+from aiir.formats.canary import DriftLimits
 
 MODEL = "support-bot-2026-11"
 PROMPTS = {  # id: (typical reply length in characters, typical latency in ms)
@@ -178,6 +185,58 @@ def suite(prompts: tuple[str, ...] = tuple(PROMPTS)) -> dict[str, Any]:
     }
 
 
+def simulated_run(model: JitteryModel, history: History, limits: DriftLimits) -> set[str]:
+    """One run without HTTP, concluded as ``aiir canary run`` concludes it: judged against the
+    history's baseline, then recorded (kept out of later baselines if it moved without proof).
+    """
+    prompts, models = model.samples()
+    baseline = history.baseline("sim", limits.window)
+    signals = compare(baseline, prompts, models, limits)
+    drifted = {s.name for s in signals if s.drifted}
+    kept = not drifted and not any(s.moved for s in signals)
+    record = {"ok": not drifted, "baseline": kept, "prompts": prompts, "models": models}
+    history.append({"target": {"key": "sim"}, **record})
+    return drifted
+
+
+def simulated_rates(root: Path, histories: int, trials: int, seed: int) -> None:
+    """The same model without sockets: many more runs, the model's own jitter only."""
+    limits = DriftLimits(latency_min_shift_ms=LATENCY_FLOOR_MS)
+    alarms, signals = 0, dict[str, int]()
+    for number in range(histories):
+        model = JitteryModel(seed + number)
+        history = History.of(root / f"sim-quiet-{number}", "sim")
+        for _ in range(100):
+            drifted = simulated_run(model, history, limits)
+            alarms += bool(drifted)
+            for name in drifted:
+                signals[name] = signals.get(name, 0) + 1
+    rate = alarms / histories
+    verdict = "met" if rate <= GOAL_FALSE else "NOT met"
+    print(f"without sockets: unchanged model, {histories} histories of 100 runs:")
+    print(
+        f"  false drift alerts: {alarms} ({rate:.2f} per 100 runs; goal <= {GOAL_FALSE}): "
+        f"{verdict}" + (f"; by signal: {signals}" if signals else "")
+    )
+    print(f"without sockets: real shifts, {trials} trials each, caught within {GOAL_WITHIN} runs:")
+    for shift in SHIFTS:
+        caught = first = 0
+        for trial in range(trials):
+            model = JitteryModel(seed + 5000 + trial)
+            history = History.of(root / f"sim-{shift.signal}-{trial}", "sim")
+            for _ in range(5):
+                simulated_run(model, history, limits)
+            model.shift = shift
+            found = [shift.signal in simulated_run(model, history, limits) for _ in range(3)]
+            caught += any(found)
+            first += found[0]
+        verdict = "met" if caught == trials else "NOT met"
+        print(
+            f"  {shift.name:<24} caught {caught}/{trials} ({100 * caught / trials:.0f}%; "
+            f"{first} on the first run): {verdict}"
+        )
+
+
 class Harness:
     """``aiir canary run`` (the sweep, in this process) against one model and one history."""
 
@@ -236,9 +295,18 @@ def main() -> None:
     parser.add_argument("--histories", type=int, default=1, help="repeat the false-alarm count")
     parser.add_argument("--trials", type=int, default=10, help="trials of each shift")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--simulated",
+        type=int,
+        default=30,
+        metavar="N",
+        help="also N histories of 100 runs and N*3 trials of each shift without sockets (0: none)",
+    )
     args = parser.parse_args()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="aiir-drift-bench-") as tmp:
+        if args.simulated:
+            simulated_rates(Path(tmp), args.simulated, 3 * args.simulated, args.seed)
         total, runs, signals = 0, 0, dict[str, int]()
         for history in range(args.histories):
             alarms, by_signal = false_alarms(
@@ -249,12 +317,15 @@ def main() -> None:
                 signals[name] = signals.get(name, 0) + count
         rate = 100 * total / runs
         verdict = "met" if rate <= GOAL_FALSE else "NOT met"
-        print(f"unchanged model, {runs} runs in {args.histories} history(ies) of {args.runs}:")
+        print(f"aiir canary run: unchanged model, {runs} runs in {args.histories} history(ies):")
         print(
             f"  false drift alerts: {total} ({rate:.1f} per 100 runs; goal <= {GOAL_FALSE}): "
             f"{verdict}" + (f"; by signal: {signals}" if signals else "")
         )
-        print(f"real shifts, {args.trials} trials each, caught within {GOAL_WITHIN} runs:")
+        print(
+            f"aiir canary run: real shifts, {args.trials} trials each, "
+            f"caught within {GOAL_WITHIN} runs:"
+        )
         for shift in SHIFTS:
             found = [
                 catch(

@@ -13,7 +13,7 @@ from aiir.canary import stats
 from aiir.canary.drift import LATENCY, LENGTH, LOGPROB, REFUSED, Baseline, Signal, compare
 from aiir.canary.history import History
 from aiir.formats.canary import DriftLimits
-from bench.canary_drift import LATENCY_FLOOR_MS, SHIFTS, JitteryModel, Shift
+from bench.canary_drift import LATENCY_FLOOR_MS, SHIFTS, JitteryModel, Shift, simulated_run
 
 # Critical values of the Kolmogorov distribution (Smirnov 1948; Massey 1951, table 1):
 # P(K > 1.2238) = 0.10, P(K > 1.3581) = 0.05, P(K > 1.6276) = 0.01, P(K > 1.9495) = 0.001.
@@ -306,25 +306,20 @@ def test_too_few_samples_give_no_verdict() -> None:
 # --- error rates on the simulated model ------------------------------------------------------
 
 
-def simulate(model: JitteryModel, history: History, key: str = "k") -> set[str]:
-    """One run as ``aiir canary run`` concludes it: judged against the history, then recorded."""
-    prompts, models = model.samples()
-    baseline = history.baseline(key, SIMULATED.window)
-    signals = compare(baseline, prompts, models, SIMULATED)
-    drifted = {s.name for s in signals if s.drifted}
-    kept = not drifted and not any(s.moved for s in signals)  # as the sweep records it
-    record = {"ok": not drifted, "baseline": kept, "prompts": prompts, "models": models}
-    history.append({"target": {"key": key}, **record})
-    return drifted
+def simulate(model: JitteryModel, history: History) -> set[str]:
+    """One run as ``aiir canary run`` concludes it (the benchmark's, without sockets)."""
+    return simulated_run(model, history, SIMULATED)
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_an_unchanged_jittery_model_does_not_cry_wolf(tmp_path: Path, seed: int) -> None:
-    """100 consecutive runs with one history: at most one false drift alert."""
-    model = JitteryModel(seed)
-    history = History.of(tmp_path, "suite")
-    alarms = [drifted for drifted in (simulate(model, history) for _ in range(100)) if drifted]
-    assert len(alarms) <= 1, alarms
+def test_an_unchanged_jittery_model_does_not_cry_wolf(tmp_path: Path) -> None:
+    """Three histories of 100 consecutive runs each: at most one false drift alert per 100 runs
+    (the benchmark measures 0.4 per 100 over 3,000)."""
+    alarms = []
+    for seed in (1, 2, 3):
+        model = JitteryModel(seed)
+        history = History.of(tmp_path / str(seed), "suite")
+        alarms += [drifted for drifted in (simulate(model, history) for _ in range(100)) if drifted]
+    assert len(alarms) <= 3, alarms
 
 
 @pytest.mark.parametrize("shift", SHIFTS, ids=[s.name for s in SHIFTS])

@@ -188,7 +188,7 @@ class DriftLimits(Strict):
     )
     refusal_rate: float = Field(default=0.1, gt=0, le=1, description="minimum change, absolute")
     refusal_p: float = Field(
-        default=0.005, gt=0, lt=1, description="Fisher's exact test p-value (refusal rate)"
+        default=0.01, gt=0, lt=1, description="Fisher's exact test p-value (refusal rate)"
     )
     logprob_min_shift: float = Field(
         default=0.1, ge=0, description="a smaller move of the mean token log-probability is noise"
