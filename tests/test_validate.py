@@ -1073,7 +1073,7 @@ def test_a_call_cycle_that_slipped_past_validation_stops_at_a_depth_limit(
 ) -> None:
     """The engine's backstop: with the validator's cycle check switched off, the walk stops
     with one line and an interrupted incident, not a RecursionError after hundreds of events."""
-    from aiir.engine.walk import MAX_CALL_DEPTH
+    from aiir.engine.frames import MAX_CALL_DEPTH
     from aiir.incident.state import load_incident
     from aiir.validate import checks
     from tests.runs import only_incident

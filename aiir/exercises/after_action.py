@@ -12,7 +12,7 @@ import difflib
 import json
 from typing import TYPE_CHECKING, Any
 
-from aiir.engine.walk import duration
+from aiir.engine.frames import duration
 from aiir.exercises.drill import containment_time, visited
 from aiir.formats.schema import ChecklistNode, Runbook
 from aiir.incident.state import Incident
@@ -230,7 +230,7 @@ def _missed(prepared: Prepared, incident: Incident, walked: list[str]) -> list[s
 
 def _runbooks(prepared: Prepared, incident: Incident) -> dict[str, Runbook]:
     """The scenario's runbook and every runbook the walk called."""
-    from aiir.engine.walk import RunbookSource
+    from aiir.engine.frames import RunbookSource
     from aiir.formats.library import data_dir
     from aiir.validate.checked import load_checked
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx2
 from rich.console import Console
 
-from aiir.engine.walk import duration
+from aiir.engine.frames import duration
 from aiir.environment import SANDBOX_URL, Environment, SystemClock
 from aiir.errors import AiirError, InputError
 from aiir.formats.schema import Expectations, FaultSpec, Scenario

@@ -21,7 +21,7 @@ import httpx2
 from rich.console import Console
 from rich.panel import Panel
 
-from aiir.engine.walk import duration
+from aiir.engine.frames import duration
 from aiir.environment import Clock, Environment, SystemClock
 from aiir.exercises.after_action import after_action
 from aiir.formats.schema import Inject

@@ -9,7 +9,7 @@ YAML file can set.
 # No ``from __future__ import annotations`` here: pydantic would then evaluate every annotation from
 # its string when the classes are made, which costs each start of the CLI several milliseconds.
 import enum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -216,6 +216,15 @@ class Lever(Strict):
 # --- nodes -----------------------------------------------------------------------------------
 
 
+class Edge(NamedTuple):
+    """An edge out of a node: how a reader labels it, where it is written inside the node (for
+    error messages), and the node it leads to."""
+
+    label: str
+    loc: tuple[str | int, ...]
+    target: str
+
+
 class NodeBase(Strict):
     """Fields every node has."""
 
@@ -224,6 +233,16 @@ class NodeBase(Strict):
     owner: Slug | None = Field(default=None, description="role that owns this step")
     severity: Severity | None = Field(default=None, description="severity from this node on")
     phase: Phase | None = None
+
+    def edges(self) -> list[Edge]:
+        """Every edge out of this node, in the order a reader expects: ``next``, then
+        ``on_failure`` (a node kind with other edges says so itself)."""
+        found: list[Edge] = []
+        for field, label in (("next", ""), ("on_failure", "on failure")):
+            target = getattr(self, field, None)
+            if target is not None:
+                found.append(Edge(label, (field,), target))
+        return found
 
 
 class Classification(enum.StrEnum):
@@ -272,6 +291,9 @@ class QuestionNode(NodeBase):
             raise ValueError("choice values must be distinct")
         return self
 
+    def edges(self) -> list[Edge]:
+        return [Edge(c.label, ("choices", i, "next"), c.next) for i, c in enumerate(self.choices)]
+
 
 class ConfirmNode(NodeBase):
     """A yes/no confirmation."""
@@ -283,6 +305,9 @@ class ConfirmNode(NodeBase):
     classify: list[Classification] = Field(
         default_factory=list, description="facts a 'yes' establishes; they start regulatory clocks"
     )
+
+    def edges(self) -> list[Edge]:
+        return [Edge("yes", ("yes",), self.yes), Edge("no", ("no",), self.no)]
 
 
 class InputNode(NodeBase):
@@ -398,6 +423,10 @@ class BranchNode(NodeBase):
     cases: list[Case] = Field(min_length=1)
     default: NodeId
 
+    def edges(self) -> list[Edge]:
+        cases = [Edge(c.when, ("cases", i, "next"), c.next) for i, c in enumerate(self.cases)]
+        return [*cases, Edge("otherwise", ("default",), self.default)]
+
 
 class CallNode(NodeBase):
     """Walk another runbook; with no ``next`` its outcome is this runbook's outcome."""
@@ -455,43 +484,6 @@ class Runbook(Strict):
     levers: dict[Slug, Lever] = Field(default_factory=dict)
     start: NodeId
     nodes: dict[NodeId, Node] = Field(min_length=1)
-
-
-def successors(node: Node) -> list[tuple[str, str]]:
-    """``(label, target)`` for every edge out of ``node``, in the order a reader expects."""
-    if isinstance(node, QuestionNode):
-        return [(choice.label, choice.next) for choice in node.choices]
-    if isinstance(node, ConfirmNode):
-        return [("yes", node.yes), ("no", node.no)]
-    if isinstance(node, BranchNode):
-        return [(case.when, case.next) for case in node.cases] + [("otherwise", node.default)]
-    if isinstance(node, EndNode):
-        return []
-    edges: list[tuple[str, str]] = []
-    nxt = getattr(node, "next", None)
-    if nxt is not None:
-        edges.append(("", nxt))
-    failure = getattr(node, "on_failure", None)
-    if failure is not None:
-        edges.append(("on failure", failure))
-    return edges
-
-
-def edge_paths(node: Node) -> list[tuple[tuple[str | int, ...], str]]:
-    """Each edge's location inside the node (for error messages) and its target."""
-    if isinstance(node, QuestionNode):
-        return [(("choices", i, "next"), c.next) for i, c in enumerate(node.choices)]
-    if isinstance(node, ConfirmNode):
-        return [(("yes",), node.yes), (("no",), node.no)]
-    if isinstance(node, BranchNode):
-        cases = [(("cases", i, "next"), c.next) for i, c in enumerate(node.cases)]
-        return [*cases, (("default",), node.default)]
-    out: list[tuple[tuple[str | int, ...], str]] = []
-    for field in ("next", "on_failure"):
-        target = getattr(node, field, None)
-        if target is not None:
-            out.append(((field,), target))
-    return out
 
 
 def is_terminal(node: Node) -> bool:

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiir.engine.frames import Ended, Frame, RunbookSource
 from aiir.engine.screen import ScreenFor
-from aiir.engine.walk import Ended, Frame, RunbookSource, Walk
+from aiir.engine.walk import Walk
 from aiir.environment import Environment
 from aiir.errors import AiirError, ExitStatus, InputError
 from aiir.formats.findings import parse
@@ -141,7 +142,7 @@ def child_frame(
     into ``call.entered`` (``Frame.snapshot``)."""
     snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
     env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
-    walk.secrets.update(secret_values(runbook, env_vals))
+    walk.add_secrets(secret_values(runbook, env_vals))
     return Frame(
         runbook=runbook,
         inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
@@ -241,8 +242,8 @@ def start(
             scripted or {},
             secrets,
             screen=terminal_screen(env),
+            child_frame=child_frame,
         )
-        walk.resolve_child = child_frame
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
     return _walk(walk, frame)
@@ -441,8 +442,8 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             scripted,
             secrets,
             screen=terminal_screen(env),
+            child_frame=child_frame,
         )
-        walk.resolve_child = child_frame
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
         resumed = {"from_step": walk.last_recorded, **_took_over(walk)}
@@ -468,10 +469,17 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 )
         source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
         walk = Walk(
-            env, journal, incident, profiles(), source, {}, set(), screen=terminal_screen(env)
+            env,
+            journal,
+            incident,
+            profiles(),
+            source,
+            {},
+            set(),
+            screen=terminal_screen(env),
+            child_frame=child_frame,
         )
-        walk.resolve_child = child_frame
-        walk.step = walk.last_recorded  # nothing is replayed: events are written as they happen
+        walk.write_from_now()
         frames = _frames_for_release(walk, runbook, source, incident)
         took_over = _took_over(walk)
         if took_over:  # the dead walker's place in the story: journalled like a resume's
@@ -518,8 +526,7 @@ def _frames_for_release(
     walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
 ) -> dict[str, Frame]:
     env_vals = env_values(root, walk.env.environ, dry_run=practising(walk.env))
-    walk.secrets.update(secret_values(root, env_vals))
-    walk.journal.scrub = lambda t: scrub(t, walk.secrets, patterns=False)
+    walk.add_secrets(secret_values(root, env_vals))
     frames = {
         root.id: Frame(
             root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals

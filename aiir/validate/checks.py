@@ -25,9 +25,7 @@ from aiir.formats.schema import (
     QuestionNode,
     Request,
     Runbook,
-    edge_paths,
     is_terminal,
-    successors,
 )
 from aiir.formats.templating import (
     INCIDENT_FIELDS,
@@ -75,7 +73,7 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
         message = f"{runbook.start!r} names no node{_suggest(runbook.start, set(nodes))}"
         out.append(at(doc, ("start",), "dangling-next", message))
     for node_id, node in nodes.items():
-        for loc, target in edge_paths(node):
+        for _, loc, target in node.edges():
             if target not in nodes:
                 message = f"{target!r} names no node{_suggest(target, set(nodes))}"
                 out.append(at(doc, ("nodes", node_id, *loc), "dangling-next", message))
@@ -212,8 +210,8 @@ Targets = Mapping[str, list[str]]
 
 
 def _target_map(nodes: Mapping[str, Node]) -> dict[str, list[str]]:
-    """Each node's successors that exist, worked out once (``successors`` is not cheap)."""
-    return {n: [t for _, t in successors(node) if t in nodes] for n, node in nodes.items()}
+    """Each node's successors that exist, worked out once (``edges()`` is not cheap)."""
+    return {n: [e.target for e in node.edges() if e.target in nodes] for n, node in nodes.items()}
 
 
 def _graph_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[Finding]:
@@ -263,7 +261,7 @@ def _can_end(nodes: Mapping[str, Node], targets: Targets) -> set[str]:
     incoming: dict[str, list[str]] = {n: [] for n in nodes}
     ending: set[str] = set()
     for node_id, node in nodes.items():
-        if is_terminal(node) or len(targets[node_id]) < len(successors(node)):
+        if is_terminal(node) or len(targets[node_id]) < len(node.edges()):
             ending.add(node_id)
         for target in targets[node_id]:
             incoming[target].append(node_id)

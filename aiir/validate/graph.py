@@ -26,7 +26,6 @@ from aiir.formats.schema import (
     NotifyNode,
     QuestionNode,
     Runbook,
-    successors,
 )
 
 PICTURES = ("png", "svg")  # drawn by Graphviz's `dot` from the DOT text
@@ -107,7 +106,9 @@ def readable_successors(runbook: Runbook, node: Node) -> list[tuple[str, str]]:
     if isinstance(node, BranchNode):
         cases = [(condition_label(runbook, case.when), case.next) for case in node.cases]
         return [*cases, ("otherwise", node.default)]
-    return [(one_line(label), target) for label, target in successors(node)]
+    return [
+        (one_line(label), target) for label, target in ((e.label, e.target) for e in node.edges())
+    ]
 
 
 def edges(runbook: Runbook) -> list[Edge]:

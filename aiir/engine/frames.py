@@ -1,0 +1,191 @@
+"""What a walk is made of: frames (one runbook being walked), how a walk ends, where called
+runbooks come from, and the words and options the walk offers when a step fails."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from aiir.errors import InputError
+from aiir.formats.schema import (
+    FAILING_OUTCOMES,
+    ActionNode,
+    InputNode,
+    Outcome,
+    Profile,
+    Request,
+    Runbook,
+)
+from aiir.outbound.gateway import Call, Endpoint
+from aiir.outbound.readable import readable
+from aiir.prompts import Option
+
+# Where a delivered message counts as a status update for the major-incident cadence. A page
+# (PagerDuty) calls people in; it tells nobody how things stand.
+STATUS_CHANNELS = frozenset({"slack", "statuspage", "webhook"})
+
+
+RETRY = Option("retry", "Retry")
+
+
+SKIP = Option("skip", "Skip it and go on")
+
+
+KEEP = Option("skip", "Go on; it stays listed as possibly engaged, for release")
+
+
+RELEASE = Option("release", "Release every engaged lever and stop")
+
+
+ABORT = Option("abort", "Abort the walk (levers stay as they are)")
+
+
+FAILURE_OPTIONS = (RETRY, SKIP, RELEASE, ABORT)
+
+
+DEFAULT_WINDOW = dt.timedelta(hours=1)
+
+
+NOT_RESENT = (
+    "the run stopped after this request may have been sent, and nothing can check whether it "
+    "took effect: not sent again"
+)
+
+
+NO_PROBE = "it may have taken effect, and this lever has no verify probe to tell"
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+@dataclass(frozen=True)
+class Ended:
+    """How a walk (or a called runbook) ended; ``claimed`` is what its end node said, when the
+    walk could not bear it out (``contained`` with no lever in effect)."""
+
+    outcome: Outcome
+    summary: str = ""
+    claimed: Outcome | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in FAILING_OUTCOMES
+
+
+@dataclass
+class Frame:
+    """One runbook being walked (the root, or one called from it)."""
+
+    runbook: Runbook
+    inputs: dict[str, Any]
+    endpoints: dict[str, Endpoint]
+    env: dict[str, str]
+    prefix: str = ""  # answers-file key prefix for called runbooks: "child-id."
+    answers: dict[str, Any] = field(default_factory=dict)
+    snapshot: dict[str, str] = field(default_factory=dict)  # a called runbook's copy and hash
+
+
+MAX_CALL_DEPTH = 32  # runbooks called by called runbooks; far beyond any real hand-off chain
+
+
+class RunbookSource:
+    """Where called runbooks come from: the caller's directory, then the shipped library."""
+
+    def __init__(self, loader: Any, directories: list[Path]) -> None:
+        self.loader = loader
+        self.directories = directories
+
+    def find(self, runbook_id: str) -> tuple[Runbook, bytes]:
+        from aiir.formats.loader import load_file
+
+        for directory in self.directories:
+            candidate = directory / f"{runbook_id}.yaml"
+            if candidate.is_file():
+                return self.loader(candidate), candidate.read_bytes()
+        for directory in self.directories:
+            for path in sorted(directory.glob("*.yaml")):
+                data = load_file(path).data
+                if isinstance(data, dict) and data.get("id") == runbook_id:
+                    return self.loader(path), path.read_bytes()
+        raise InputError(
+            f"no runbook with id {runbook_id!r} in {', '.join(map(str, self.directories))}"
+        )
+
+
+def duration(text: str | None, default: dt.timedelta = DEFAULT_WINDOW) -> dt.timedelta:
+    if not text:
+        return default
+    match = _DURATION.match(text)
+    if not match:
+        return default
+    return dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+
+
+def saved_by(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, str]:
+    """Each value a request of ``runbook`` saves from its reply, and which request saves it."""
+
+    def saves(request: Request) -> list[str]:
+        names = list(request.save)
+        if request.use is not None:
+            profile_name, action_name = request.use.split(".", 1)
+            profile = profiles.get(profile_name)
+            if profile is not None and action_name in profile.actions:
+                names += list(profile.actions[action_name].save)
+        return names
+
+    found: dict[str, str] = {}
+    for lever in runbook.levers.values():
+        for name in saves(lever.engage):
+            found.setdefault(name, "engage")
+    for node_id, node in runbook.nodes.items():
+        if isinstance(node, ActionNode):
+            for name in saves(node.request):
+                found.setdefault(name, f"action {node_id}")
+    return found
+
+
+class Placeholders(dict[str, Any]):
+    """Saved values, and for those no real reply has given yet a placeholder that says where
+    the value will come from (``<saved by engage: guardrail_id>``): a dry run and a request
+    preview show them instead of failing."""
+
+    def __init__(self, known: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+        super().__init__(known)
+        self.sources = sources
+
+    def __missing__(self, name: str) -> str:
+        if name in self.sources:
+            return f"<saved by {self.sources[name]}: {name}>"
+        raise KeyError(name)
+
+
+def path_of(call: Call) -> str:
+    """The part of a request's URL the operator does not already see in the box above."""
+    return readable(httpx2.URL(call.url).raw_path.decode("ascii", errors="replace"))
+
+
+def input_check(node: InputNode) -> Callable[[str], str | None]:
+    """What is wrong with a free-text answer, in words: required unless the node says not,
+    and matching the node's pattern (its ``hint`` says what is expected)."""
+
+    def check(answer: str) -> str | None:
+        if not answer.strip():
+            return None if not node.required else "an answer is required"
+        if node.pattern and not re.fullmatch(node.pattern, answer):
+            return (
+                f"expected {node.hint}"
+                if node.hint
+                else "that answer does not have the expected form"
+            )
+        return None
+
+    return check

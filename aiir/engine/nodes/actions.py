@@ -1,0 +1,143 @@
+"""Action and capture nodes: one request each (a capture item is one), evidence kept beside the journal."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiir.engine.frames import (
+    NOT_RESENT,
+    Ended,
+    Frame,
+    duration,
+    path_of,
+)
+from aiir.engine.nodes.registry import handles
+from aiir.formats.schema import (
+    ActionNode,
+    CaptureItem,
+    CaptureNode,
+)
+from aiir.timestamps import iso, parse_iso
+
+if TYPE_CHECKING:
+    from aiir.engine.walk import Walk
+
+
+@handles(ActionNode)
+def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | Ended:
+    while True:
+        call = walk.call_for(frame, node.request, f"nodes.{node_id}.request")
+        if not walk.replaying:
+            walk.screen.request(f"Action {node.title!r}", call.summary())
+        question = f"Send this request? y sends {call.method} {path_of(call)}"
+        if not walk.approve(frame, node_id, f"Action {node.title!r}", call, question):
+            return walk.declined(frame, node_id, node.next)
+        step, recorded = walk.next_step()
+        base = {"runbook": frame.runbook.id, "node": node_id}
+        if "action.result" in recorded:
+            ok = bool(recorded["action.result"].data.get("ok"))
+        elif walk.env.dry_run:
+            ok = True
+        elif "action.intent" in recorded:  # stopped after the intent: never re-sent blindly
+            unknown = {"ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
+            walk.record("action.result", {**base, **unknown}, step=step)
+            walk.screen.note(f"action {node_id!r}: {NOT_RESENT}")
+            ok = False
+        else:
+            walk.record("action.intent", {**base, "request": call.summary()}, step=step)
+            reply = walk.send(call)
+            walk.record(
+                "action.result", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
+            )
+            walk.screen.reply(reply)
+            ok = reply.ok
+        frame.answers[node_id] = "ok" if ok else "failed"
+        if ok:
+            return node.next
+        if node.on_failure is not None:
+            return node.on_failure
+        decision = walk.decide(frame, node_id, f"Action {node.title!r} failed")
+        if decision != "retry":
+            return walk.after_failure(frame, decision, node.next)
+
+
+@handles(CaptureNode)
+def capture(walk: Walk, frame: Frame, node_id: str, node: CaptureNode) -> str | Ended:
+    for index, item in enumerate(node.items):
+        outcome = capture_item(walk, frame, node_id, index, item, "before")
+        if isinstance(outcome, Ended):
+            return outcome
+    return node.next
+
+
+def capture_window(walk: Walk, item: CaptureItem, part: str) -> dict[str, str]:
+    started = parse_iso(walk.incident.started_at)
+    start = started - duration(item.window_before)
+    if part == "before":
+        end = walk.env.clock.now()
+    else:
+        end = min(walk.env.clock.now(), started + duration(item.window_after))
+    return {"start": iso(start), "end": iso(end)}
+
+
+def capture_item(
+    walk: Walk, frame: Frame, node_id: str, index: int, item: CaptureItem, part: str
+) -> str | Ended | None:
+    while True:
+        window = capture_window(walk, item, part)
+        call = walk.call_for(
+            frame, item.request, f"nodes.{node_id}.items[{index}].request", window=window
+        )
+        step, recorded = walk.next_step()
+        if "capture.stored" in recorded:
+            return None
+        if walk.env.dry_run:
+            walk.screen.request(f"Capture {item.name!r} ({part})", call.summary())
+            return None
+        reply = walk.send(call)
+        suffix = "json" if reply.json() is not None else "txt"
+        name = f"{node_id}.{item.name}.{part}.{step}.{suffix}"
+        relative, digest = walk.journal.store_evidence(name, walk.scrub(reply.text).encode())
+        data = {
+            "runbook": frame.runbook.id,
+            "node": node_id,
+            "item": item.name,
+            "part": part,
+            "what": [w.value for w in item.what],
+            "window": window,
+            "window_after": item.window_after,
+            "index": index,
+            "ok": reply.ok,
+            "evidence": {
+                "file": relative,
+                "sha256": digest,
+                "bytes": reply.size,
+                "truncated": reply.size > len(reply.body),  # only the first MAX_BODY kept
+            },
+            "reply": {k: v for k, v in reply.summary(0).items() if k != "body"},
+        }
+        walk.record("capture.stored", data, step=step)
+        walk.screen.captured(item.name, relative, digest, reply)
+        if reply.ok or part == "after":
+            return None
+        decision = walk.decide(frame, node_id, f"Capture {item.name!r}: {reply.reason}")
+        if decision != "retry":
+            outcome = walk.after_failure(frame, decision, "")
+            return outcome if isinstance(outcome, Ended) else None
+
+
+def after_captures(walk: Walk, frame: Frame) -> None:
+    """At the end, fetch each capture's "after" window again."""
+    for node_id, node in frame.runbook.nodes.items():
+        if not isinstance(node, CaptureNode):
+            continue
+        taken = {
+            e["item"]
+            for e in walk.incident.evidence
+            if e.get("node") == node_id
+            and e.get("runbook") == frame.runbook.id
+            and e.get("part") == "before"
+        }
+        for index, item in enumerate(node.items):
+            if item.window_after and item.name in taken:
+                capture_item(walk, frame, node_id, index, item, "after")

@@ -1,0 +1,87 @@
+"""The nodes that ask: a question, a yes/no, a line of text, a checklist; and a branch, which asks nothing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiir.engine.frames import (
+    Frame,
+    input_check,
+)
+from aiir.engine.nodes.registry import handles
+from aiir.formats.schema import (
+    BranchNode,
+    ChecklistNode,
+    ConfirmNode,
+    InputNode,
+    QuestionNode,
+)
+from aiir.formats.templating import evaluate, render
+from aiir.prompts import Option
+
+if TYPE_CHECKING:
+    from aiir.engine.walk import Walk
+
+
+@handles(QuestionNode)
+def question(walk: Walk, frame: Frame, node_id: str, node: QuestionNode) -> str:
+    options = [Option(c.value, c.label) for c in node.choices]
+    prompt = render(node.prompt, walk.context(frame), f"nodes.{node_id}.prompt")
+    value = walk.ask(frame, node_id, "choose", prompt, options)
+    choice = next(c for c in node.choices if c.value == value)
+    if choice.severity is not None:
+        walk.change_severity(frame, node_id, choice.severity.value)
+    classify(walk, frame, node_id, [c.value for c in choice.classify])
+    return choice.next
+
+
+def classify(walk: Walk, frame: Frame, node_id: str, facts: list[str]) -> None:
+    """Record facts that start regulatory clocks; the answer's time is the awareness time."""
+    if facts:
+        walk.record("classified", {"runbook": frame.runbook.id, "node": node_id, "facts": facts})
+
+
+@handles(InputNode)
+def text_input(walk: Walk, frame: Frame, node_id: str, node: InputNode) -> str:
+    context = walk.context(frame)
+    prompt = render(node.prompt, context, f"nodes.{node_id}.prompt")
+    default = render(node.default, context, f"nodes.{node_id}.default") if node.default else None
+    walk.ask(frame, node_id, "text", prompt, default=default, check=input_check(node))
+    return node.next
+
+
+@handles(ChecklistNode)
+def checklist(walk: Walk, frame: Frame, node_id: str, node: ChecklistNode) -> str:
+    options = [Option(i.id, f"{i.text} ({i.owner})" if i.owner else i.text) for i in node.items]
+    done = walk.ask(frame, node_id, "checklist", f"{node.title}: tick what is done", options)
+    missing = [i.id for i in node.items if i.id not in done]
+    if missing and not walk.replaying:
+        walk.screen.note(f"open items: {', '.join(missing)}")
+    return node.next
+
+
+@handles(BranchNode)
+def branch(walk: Walk, frame: Frame, node_id: str, node: BranchNode) -> str:
+    step, recorded = walk.next_step()
+    if "branch" in recorded:
+        return str(recorded["branch"].data["next"])
+    context = walk.context(frame)
+    target, case = node.default, None
+    for i, arm in enumerate(node.cases):
+        if evaluate(arm.when, context, f"nodes.{node_id}.cases[{i}].when"):
+            target, case = arm.next, i
+            break
+    walk.record(
+        "branch",
+        {"runbook": frame.runbook.id, "node": node_id, "case": case, "next": target},
+        step=step,
+    )
+    return target
+
+
+@handles(ConfirmNode)
+def confirm(walk: Walk, frame: Frame, node_id: str, node: ConfirmNode) -> str:
+    yes = walk.ask(frame, node_id, "confirm", render(node.prompt, walk.context(frame), node_id))
+    if yes:
+        classify(walk, frame, node_id, [c.value for c in node.classify])
+    return node.yes if yes else node.no

@@ -1,0 +1,241 @@
+"""Lever nodes: approve, engage (probing whatever may already have taken effect), verify."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from aiir.engine.frames import (
+    ABORT,
+    FAILURE_OPTIONS,
+    KEEP,
+    NO_PROBE,
+    NOT_RESENT,
+    RELEASE,
+    Ended,
+    Frame,
+    path_of,
+)
+from aiir.engine.nodes.registry import handles
+from aiir.errors import InputError
+from aiir.formats.schema import (
+    Lever,
+    LeverNode,
+)
+from aiir.incident.state import LeverRecord
+from aiir.outbound.gateway import Call, Reply, diagnose
+from aiir.prompts import Option
+
+if TYPE_CHECKING:
+    from aiir.engine.walk import Walk
+
+
+@handles(LeverNode)
+def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ended:
+    lever = frame.runbook.levers[node.lever]
+    previous: LeverRecord | None = None
+    while True:
+        engage = walk.call_for(frame, lever.engage, f"levers.{node.lever}.engage")
+        if not walk.replaying:
+            walk.screen.lever_request(
+                node.lever, lever, engage, walk.release_preview(frame, node.lever, lever)
+            )
+            if walk.env.dry_run:
+                dry_run_probes(walk, frame, node.lever, lever)
+        question = f"Engage lever {node.lever!r}? y sends {engage.method} {path_of(engage)}"
+        what = f"Lever {node.lever!r} ({lever.kind.value})"
+        if not walk.approve(frame, node_id, what, engage, question):
+            return walk.declined(frame, node_id, node.next)
+        check_first = previous is not None and previous.state == "unknown"
+        record = pull(walk, frame, node_id, node.lever, lever, engage, check_first=check_first)
+        if record.state in {"verified", "engaged", "dry-run"}:
+            return node.next
+        if node.on_failure is not None:
+            return node.on_failure
+        options: tuple[Option, ...] = FAILURE_OPTIONS
+        if record.state == "unknown" and lever.verify is None:  # nothing could tell: no resend
+            options = (KEEP, RELEASE, ABORT)
+        problem = f"Lever {node.lever!r}: {record.state}: {record.verdict}"
+        decision = walk.decide(frame, node_id, problem, options)
+        if decision != "retry":
+            return walk.after_failure(frame, decision, node.next)
+        previous = record
+
+
+def dry_run_probes(walk: Walk, frame: Frame, name: str, lever: Lever) -> None:
+    """A dry run shows every request a lever would make: its verify probe and release too."""
+    for part, request in (("verify", lever.verify), ("release", lever.release)):
+        if request is None:
+            continue
+        call = walk.call_for(frame, request, f"levers.{name}.{part}", preview=True)
+        walk.screen.request(f"Lever {name!r}: {part} (dry run: not sent)", call.summary())
+
+
+def pull(
+    walk: Walk,
+    frame: Frame,
+    node_id: str,
+    name: str,
+    lever: Lever,
+    engage: Call,
+    *,
+    check_first: bool = False,
+) -> LeverRecord:
+    """Engage then verify one lever, exactly once across interruptions."""
+    step, recorded = walk.next_step()
+    base = {"runbook": frame.runbook.id, "node": node_id, "lever": name}
+    if "lever.intent" not in recorded:
+        walk.record(
+            "lever.intent",
+            {
+                **base,
+                "title": lever.title,
+                "kind": lever.kind.value,
+                "destroys_evidence": lever.destroys_evidence,
+                "request": engage.summary(),
+                "dry_run": walk.env.dry_run,
+            },
+            step=step,
+        )
+    record = walk.incident.lever_at(step)
+    assert record is not None
+    if walk.env.dry_run:
+        walk.record("lever.engaged", {**base, "ok": False, "dry_run": True}, step=step)
+        walk.screen.lever(record)
+        return record
+    if "lever.engaged" not in recorded:
+        resumed = "lever.intent" in recorded or check_first
+        engage_lever(walk, frame, step, base, lever, engage, resumed=resumed)
+    if record.state == "engaged" and "lever.verified" not in recorded:
+        verify(walk, frame, step, base, lever)
+    if not walk.replaying or step == walk.last_recorded:
+        walk.screen.lever(record)
+    return record
+
+
+def engage_lever(
+    walk: Walk,
+    frame: Frame,
+    step: int,
+    base: dict[str, Any],
+    lever: Lever,
+    engage: Call,
+    *,
+    resumed: bool,
+) -> None:
+    """Send the engage request and journal what became of it, probing whenever its effect
+    is unknown (before a retry, and after a last try that may have taken effect)."""
+    if resumed and engaged_before(walk, frame, step, base, lever, engage):
+        return
+    in_place: Reply | None = None
+
+    def settled() -> Reply | None:  # before a retry: did the failed try take effect?
+        nonlocal in_place
+        verdict, probe = probe_lever(walk, frame, base, lever)
+        in_place = probe if verdict else None
+        return in_place
+
+    reply = walk.send(engage, settled if lever.verify is not None else None)
+    if in_place is not None:
+        confirmed(walk, step, base, in_place, engage)
+        return
+    reply = diagnose(engage, reply, walk.profiles, walk.send, frame.endpoints[engage.gateway])
+    if reply.ok or not reply.uncertain or reply.unavailable:
+        walk.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+        return
+    settle(walk, frame, step, base, lever, engage, reply)
+
+
+def settle(
+    walk: Walk,
+    frame: Frame,
+    step: int,
+    base: dict[str, Any],
+    lever: Lever,
+    engage: Call,
+    failure: Reply,
+) -> None:
+    """The last try failed in a way that may still have taken effect: ask the probe."""
+
+    def journal(reason: str, **flags: Any) -> None:
+        reply = {**failure.summary(), "reason": reason}
+        walk.record("lever.engaged", {**base, "ok": False, **flags, "reply": reply}, step=step)
+
+    if lever.verify is None:
+        journal(f"{failure.reason}: {NO_PROBE}", unknown=True)
+        return
+    verdict, probe = probe_lever(walk, frame, base, lever)
+    if verdict:
+        assert probe is not None
+        confirmed(walk, step, base, probe, engage)
+    elif verdict is None:
+        why = probe.reason if probe is not None else "the probe could not be sent"
+        journal(
+            f"{failure.reason}; it may have taken effect, and the verify probe cannot tell ({why})",
+            unknown=True,
+        )
+    else:
+        journal(f"{failure.reason} (the verify probe shows it did not take effect)")
+
+
+def probe_lever(
+    walk: Walk, frame: Frame, base: dict[str, Any], lever: Lever
+) -> tuple[bool | None, Reply | None]:
+    """One try of the verify probe: True when the lever is in effect, False when it is
+    not, None when the probe got no verdict (no answer, or the gateway failing)."""
+    assert lever.verify is not None
+    try:
+        call = walk.call_for(frame, lever.verify, f"levers.{base['lever']}.verify")
+    except InputError:
+        return None, None
+    reply = walk.sender.send(dataclasses.replace(call, retries=0))
+    if reply.ok:
+        return True, reply
+    if reply.status is None or reply.status >= 500:
+        return None, reply
+    return False, reply
+
+
+def engaged_before(
+    walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lever, engage: Call
+) -> bool:
+    """The engage may have gone out already (the run stopped between intent and result, or
+    the last try's effect is unknown): settle it without engaging twice.
+
+    The verify probe tells whether the lever took effect. Without a probe, or when the probe
+    cannot tell, nothing is sent: the lever's state is unknown and the operator decides.
+    """
+    unknown = {**base, "ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
+    if lever.verify is None:
+        walk.record("lever.engaged", unknown, step=step)
+        return True
+    with walk.screen.waiting(f"checking whether lever {base['lever']!r} is in effect"):
+        verdict, probe = probe_lever(walk, frame, base, lever)
+    if verdict is False:
+        return False
+    if verdict is None:
+        walk.record("lever.engaged", unknown, step=step)
+        return True
+    assert probe is not None
+    confirmed(walk, step, base, probe, engage)
+    return True
+
+
+def confirmed(walk: Walk, step: int, base: dict[str, Any], probe: Reply, engage: Call) -> None:
+    """The verify probe found the lever in effect, though no engage reply said so."""
+    data = {**base, "ok": True, "confirmed_by_verify": True, "reply": probe.summary()}
+    if engage.save:  # they come with the engage reply, which is lost or a failure
+        data["lost"] = sorted(engage.save)
+        walk.screen.note(
+            f"lever {base['lever']!r} is engaged, but its reply was lost: "
+            f"{', '.join(data['lost'])} unknown; its release may need doing by hand"
+        )
+    walk.record("lever.engaged", data, step=step)
+    walk.record("lever.verified", {**base, "ok": True, "reply": probe.summary()}, step=step)
+
+
+def verify(walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
+    if lever.verify is None:
+        return
+    reply = walk.send(walk.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
+    walk.record("lever.verified", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)

@@ -1,0 +1,154 @@
+"""Notify nodes: a message rendered, approved when it leaves the organisation, sent (or kept in an exercise's inbox)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from aiir.engine.frames import (
+    Frame,
+)
+from aiir.engine.nodes.registry import handles
+from aiir.errors import InputError
+from aiir.formats.schema import (
+    NotifyNode,
+)
+from aiir.formats.templating import render
+from aiir.prompts import MissingAnswer
+
+if TYPE_CHECKING:
+    from aiir.engine.walk import Walk
+
+
+@handles(NotifyNode)
+def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
+    """Render the message (journalled), then send it where the workspace says (journalled).
+
+    In an exercise (sandbox, drill, tabletop) the message goes to the exercise's inbox:
+    nothing leaves for a real channel, and the journal says it was simulated."""
+    from aiir.outbound import dispatch
+
+    step, recorded = walk.next_step()
+    if "notify.rendered" in recorded:
+        rendered = recorded["notify.rendered"].data
+        text = str(rendered.get("wire", rendered.get("text", "")))
+    else:
+        text = render_message(walk, frame, node_id, node, step)  # the channel's wire form
+    target = dispatch.route(node, walk.env.workspace)
+    if not target.ready or walk.env.dry_run:
+        if not walk.replaying and node.channel != "record":
+            walk.screen.note(target.reason or "dry run: not sent")
+        return node.next
+    if dispatch.external(node) and not approve_message(walk, frame, node_id, node):
+        return node.next
+    if "notify.sent" not in recorded:
+        send_message(walk, frame, node_id, node, text, step)
+    return node.next
+
+
+def approve_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> bool:
+    """External communications wait for the incident commander (or --yes); No is the default."""
+    commander = walk.on_call("incident-commander") or "the incident commander"
+    preset = "--yes" if walk.env.assume_yes else None
+    where = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
+    try:
+        approved = bool(
+            walk.ask(
+                frame,
+                node_id,
+                "confirm",
+                f"{commander}: approve this {node.audience} message? "
+                f"y sends it to {where} now, N does not",
+                key=f"{node_id}.approve",
+                default=bool(preset),
+                preset=preset,
+            )
+        )
+    except MissingAnswer:
+        raise MissingAnswer(
+            f"{frame.prefix}{node_id}: an external message needs the incident commander's "
+            f"approval and there is no terminal: pass --yes (or answer `{frame.prefix}{node_id}.approve: yes`)"
+        ) from None
+    if not approved:
+        walk.screen.note("not approved: not sent")
+    return approved
+
+
+def send_message(
+    walk: Walk, frame: Frame, node_id: str, node: NotifyNode, text: str, step: int
+) -> None:
+    from aiir.outbound import dispatch
+    from aiir.outbound.notify import Delivery
+
+    assert walk.env.workspace is not None
+    from aiir.incident.journal import short_anchor
+
+    notifier = walk.notifier(node.channel)
+    label = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
+    anchor = short_anchor(walk.journal.anchor())  # the head as the message leaves
+    with walk.screen.waiting(f"sending to {label}"):
+        try:
+            delivery = dispatch.deliver(
+                node,
+                text,
+                walk.incident,
+                walk.env.workspace,
+                notifier,
+                walk.incident.vars,
+                runbook_url=frame.runbook.url,
+                anchor=anchor,
+            )
+        except InputError as exc:  # an unset secret or roster entry: never stop containment
+            delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
+    reply: dict[str, Any] = {"body": delivery.reply}  # the receiver's answer, secrets masked
+    if node.channel == "statuspage" and delivery.ok and delivery.reference:
+        reply["saved"] = {dispatch.STATUSPAGE_VAR: delivery.reference}
+    data = {
+        "runbook": frame.runbook.id,
+        "node": node_id,
+        **delivery.as_dict(),
+        "to": node.to,
+        "anchor": anchor,
+        "reply": reply,
+    }
+    walk.sent(delivery, data, step)
+
+
+def render_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, step: int) -> str:
+    """Journal and show the message as plain text; return its wire form for the channel
+    (the values inserted escaped for the channel's markup, e.g. Slack's)."""
+    from aiir.outbound.dispatch import markup
+
+    context = walk.context(frame)
+
+    def draw(markup: str | None) -> str:
+        if node.template is not None:
+            from aiir.reports.context import report_context
+            from aiir.reports.templates import render_named
+
+            override = walk.env.workspace.template_dir() if walk.env.workspace else None
+            base = report_context(walk.incident, walk.env.workspace, walk.env.clock.now())
+            merged = {
+                **base,
+                **context,
+                "incident": {**base["incident"], **context["incident"]},
+                "levers": base["levers"],  # a status update tells of every lever, called ones too
+            }
+            return render_named(node.template, merged, walk.incident, override, markup=markup)
+        source = node.message or ""
+        return render(source, context, f"nodes.{node_id}.message", markup=markup)
+
+    text = draw(None)
+    channel_markup = markup(node.channel)
+    wire = draw(channel_markup).strip() if channel_markup else text.strip()
+    data = {
+        "runbook": frame.runbook.id,
+        "node": node_id,
+        "channel": node.channel,
+        "audience": node.audience,
+        "template": node.template,
+        "text": text.strip(),
+        **({"wire": wire} if wire != text.strip() else {}),
+    }
+    walk.record("notify.rendered", data, step=step)
+    walk.screen.message(node.channel, node.audience, text.strip())
+    return wire
