@@ -21,7 +21,8 @@ import httpx2
 import pytest
 
 from aiir.errors import InputError
-from aiir.formats.schema import NotifyNode, Team, Workspace
+from aiir.formats.organisation import Team, Workspace
+from aiir.formats.schema import NotifyNode
 from aiir.formats.workspace import Loaded
 from aiir.incident.journal import Event
 from aiir.incident.state import Incident

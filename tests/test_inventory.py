@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.formats.schema import AISystem
+from aiir.formats.organisation import AISystem
 from aiir.formats.workspace import load
 from aiir.prompts import NoTerminalPrompter
 from aiir.reports.assessment import Gap, assess, gaps

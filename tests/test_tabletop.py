@@ -16,7 +16,7 @@ import pytest
 from rich.console import Console
 
 from aiir.exercises.tabletop import InjectBoard, TabletopPrompter, default_environment, run_tabletop
-from aiir.formats.schema import Inject
+from aiir.formats.scenario import Inject
 from aiir.incident.state import load_incident
 from aiir.prompts import Check, Option
 from aiir.validate.scenarios import prepare

@@ -13,15 +13,8 @@ from typing import Any
 import httpx2
 
 from aiir.errors import InputError
-from aiir.formats.schema import (
-    FAILING_OUTCOMES,
-    ActionNode,
-    InputNode,
-    Outcome,
-    Profile,
-    Request,
-    Runbook,
-)
+from aiir.formats.profile import Profile
+from aiir.formats.schema import FAILING_OUTCOMES, ActionNode, InputNode, Outcome, Request, Runbook
 from aiir.outbound.gateway import Call, Endpoint
 from aiir.outbound.readable import readable
 from aiir.prompts import Option

@@ -33,14 +33,8 @@ from aiir.engine.nodes.actions import after_captures
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
 from aiir.errors import InputError
-from aiir.formats.schema import (
-    Lever,
-    Node,
-    Outcome,
-    Profile,
-    Request,
-    Runbook,
-)
+from aiir.formats.profile import Profile
+from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
 from aiir.incident.journal import Event, Journal
 from aiir.incident.state import Incident, LeverRecord, LeverStates

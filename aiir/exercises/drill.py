@@ -20,7 +20,7 @@ from rich.console import Console
 from aiir.engine.frames import duration
 from aiir.environment import SANDBOX_URL, Environment, SystemClock
 from aiir.errors import AiirError, InputError
-from aiir.formats.schema import Expectations, FaultSpec, Scenario
+from aiir.formats.scenario import Expectations, FaultSpec, Scenario
 from aiir.incident.state import Incident, load_incident
 from aiir.prompts import MissingAnswer, NoTerminalPrompter
 from aiir.respond.session import start

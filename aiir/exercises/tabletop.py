@@ -24,7 +24,7 @@ from rich.panel import Panel
 from aiir.engine.frames import duration
 from aiir.environment import Clock, Environment, SystemClock
 from aiir.exercises.after_action import after_action
-from aiir.formats.schema import Inject
+from aiir.formats.scenario import Inject
 from aiir.prompts import Check, Option, Prompter
 from aiir.respond.session import RunResult, start
 from aiir.sandbox import SandboxState

@@ -7,7 +7,10 @@ from typing import Any
 from pydantic import BaseModel
 
 from aiir.formats.canary import CanarySuite
-from aiir.formats.schema import Inventory, Profile, Runbook, Scenario, Team, Workspace
+from aiir.formats.organisation import Inventory, Team, Workspace
+from aiir.formats.profile import Profile
+from aiir.formats.scenario import Scenario
+from aiir.formats.schema import Runbook
 
 
 def detect_kind(data: Any) -> str | None:

@@ -24,7 +24,8 @@ from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 
 if TYPE_CHECKING:  # loaded on first use: a canary run needs neither
-    from aiir.formats.schema import Profile, Runbook
+    from aiir.formats.profile import Profile
+    from aiir.formats.schema import Runbook
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the aiir package: its data folders
 PROFILES = PACKAGE / "profiles"
@@ -47,7 +48,7 @@ def shipped_runbooks() -> list[Path]:
 @functools.cache
 def builtin_profiles() -> dict[str, Profile]:
     """The gateway profiles shipped with aiir, by name."""
-    from aiir.formats.schema import Profile
+    from aiir.formats.profile import Profile
 
     profiles: dict[str, Profile] = {}
     for path in sorted(PROFILES.glob("*.yaml")):
@@ -89,7 +90,7 @@ def _profile_file(path: Path, mtime_ns: int) -> Profile | None:
     doc = load_file(path)
     if not (isinstance(doc.data, dict) and "profile" in doc.data):
         return None
-    from aiir.formats.schema import Profile
+    from aiir.formats.profile import Profile
 
     return parse(doc, Profile)
 

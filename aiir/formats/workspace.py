@@ -13,7 +13,7 @@ from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 
 if TYPE_CHECKING:  # loaded with the first aiir.yaml: most runs have none
-    from aiir.formats.schema import AISystem, Inventory, Person, Team, Workspace
+    from aiir.formats.organisation import AISystem, Inventory, Person, Team, Workspace
 
 FILE = "aiir.yaml"
 VARIABLE = "AIIR_WORKSPACE"
@@ -79,7 +79,7 @@ def find(start: Path, environ: Mapping[str, str]) -> Path | None:
 
 def load(path: Path) -> Loaded:
     """Load ``aiir.yaml`` and the roster and inventory it names (each validated)."""
-    from aiir.formats.schema import Inventory, Team, Workspace
+    from aiir.formats.organisation import Inventory, Team, Workspace
 
     config = parse(load_file(path), Workspace)
     root = path.parent

@@ -23,7 +23,8 @@ from aiir.formats.templating import environment, references, render
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
     from aiir.formats.common import Gateway
-    from aiir.formats.schema import Expect, Profile, ProfileAction, Request
+    from aiir.formats.profile import Profile, ProfileAction
+    from aiir.formats.schema import Expect, Request
 
 MAX_BODY = 5 * 1024 * 1024  # bytes kept of a response; the rest is counted, not stored
 MAX_BACKOFF = 10.0

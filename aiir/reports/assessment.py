@@ -15,7 +15,7 @@ from typing import Any
 
 from aiir.errors import LoadError
 from aiir.formats.loader import load_file
-from aiir.formats.schema import AISystem
+from aiir.formats.organisation import AISystem
 from aiir.formats.workspace import Loaded
 from aiir.incident.state import list_incidents
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from aiir.formats.findings import Finding, at
 from aiir.formats.loader import Document
+from aiir.formats.profile import Profile
 from aiir.formats.schema import (
     ActionNode,
     BranchNode,
@@ -21,7 +22,6 @@ from aiir.formats.schema import (
     InputNode,
     LeverNode,
     Node,
-    Profile,
     QuestionNode,
     Request,
     Runbook,

@@ -18,7 +18,9 @@ from aiir.formats.kinds import KINDS, detect_kind
 from aiir.formats.library import data_dir, shipped_runbooks
 from aiir.formats.library import profiles as all_profiles
 from aiir.formats.loader import MAX_BYTES, Document, load_file
-from aiir.formats.schema import CallNode, Profile, Runbook, Scenario
+from aiir.formats.profile import Profile
+from aiir.formats.scenario import Scenario
+from aiir.formats.schema import CallNode, Runbook
 from aiir.validate import checks
 
 YAML_SUFFIXES = (".yaml", ".yml")

@@ -13,7 +13,8 @@ from aiir.errors import InputError, LoadError
 from aiir.formats.findings import schema_findings
 from aiir.formats.library import shipped_by_id
 from aiir.formats.loader import Document, load_file
-from aiir.formats.schema import Runbook, Scenario
+from aiir.formats.scenario import Scenario
+from aiir.formats.schema import Runbook
 from aiir.validate.answers import check_answers, coerce_inputs
 from aiir.validate.checked import load_checked
 

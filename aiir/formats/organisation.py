@@ -1,0 +1,145 @@
+"""The workspace formats: ``aiir.yaml`` (channels, gateways, disclosure rules), the team roster
+and the AI system inventory it names."""
+
+# No ``from __future__ import annotations``: see aiir.formats.schema.
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from aiir.formats.common import (
+    ENV_NAME,
+    Duration,
+    PagerDutyChannel,
+    Severity,
+    SlackChannel,
+    Slug,
+    Strict,
+    Template,
+    Text,
+    WebUrl,
+)
+
+Regime = Literal["eu-ai-act", "gpai", "gdpr", "nis2", "dora", "cra", "ca-sb53"]
+
+
+class Person(Strict):
+    """Someone on the roster, and how to reach them."""
+
+    name: Text
+    email: str | None = None
+    phone: str | None = None
+    slack: str | None = Field(default=None, description="Slack handle, e.g. @alice")
+    pagerduty_routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
+        default=None, description="environment variable with this person's PagerDuty routing key"
+    )
+
+
+class Role(Strict):
+    """A role (incident commander, security, …) and who fills it."""
+
+    description: Text | None = None
+    on_call: Slug | None = Field(default=None, description="person id on call for this role now")
+    people: list[Slug] = Field(default_factory=list)
+    pagerduty_routing_key_env: Annotated[str, Field(pattern=ENV_NAME)] | None = Field(
+        default=None, description="the role's PagerDuty service routing key (environment variable)"
+    )
+    slack_channel: str | None = None
+
+
+class Team(Strict):
+    """The incident response roster: DOMAIN.md §3 roles and the seed's cross-functional team."""
+
+    aiir: Literal[1]
+    team: Slug
+    people: dict[Slug, Person] = Field(default_factory=dict)
+    roles: dict[Slug, Role] = Field(default_factory=dict)
+
+
+class StatuspageChannel(Strict):
+    page_id: str
+    api_key_env: Annotated[str, Field(pattern=ENV_NAME)]
+    component_ids: list[str] = Field(default_factory=list)
+
+
+class WebhookChannel(Strict):
+    url_env: Annotated[str, Field(pattern=ENV_NAME)]
+
+
+class Channels(Strict):
+    """Where messages go. Secrets (webhook URLs, keys) only by environment variable name."""
+
+    slack: SlackChannel | None = None
+    pagerduty: PagerDutyChannel | None = None
+    statuspage: StatuspageChannel | None = None
+    webhook: WebhookChannel | None = None
+
+
+class WorkspaceGateway(Strict):
+    """The real address of a gateway that runbooks declare by this name (may use env.* that the
+    runbook declares); ``--gateway NAME=URL`` still wins."""
+
+    url: Template
+
+
+class DisclosureRule(Strict):
+    """When an incident is disclosed publicly, decided in advance."""
+
+    severities: list[Severity] = Field(default_factory=list, description="any of these severities")
+    categories: list[Slug] = Field(default_factory=list, description="or any of these categories")
+    audience: Literal["status-page", "customers", "public"] = "status-page"
+    within: Duration = "1h"
+
+
+class Workspace(Strict):
+    """``aiir.yaml``: found from the current directory upwards, like git."""
+
+    aiir: Literal[1]
+    workspace: Slug
+    runbooks: list[str] = Field(default_factory=lambda: ["runbooks"], description="runbook folders")
+    canaries: list[str] = Field(default_factory=lambda: ["canaries"])
+    drills: list[str] = Field(default_factory=lambda: ["drills"])
+    templates: str | None = Field(
+        default="templates", description="folder overriding shipped templates"
+    )
+    team: str | None = Field(default="team.yaml", description="team roster file")
+    inventory: str | None = Field(default="inventory.yaml", description="AI system inventory file")
+    incidents: str = Field(default=".aiir/incidents")
+    gateways: dict[Slug, WorkspaceGateway] = Field(default_factory=dict)
+    channels: Channels = Field(default_factory=Channels)
+    regimes: list[Regime] = Field(default_factory=list, description="regulatory regimes to track")
+    disclosure: list[DisclosureRule] = Field(default_factory=list)
+    approval: Literal["incident-commander", "none"] = Field(
+        default="incident-commander", description="who approves external communications"
+    )
+    runbook_url: WebUrl | None = Field(
+        default=None,
+        description="where people read a runbook, {id} standing for its id (linked from pages)",
+    )
+
+
+class AISystem(Strict):
+    """One AI system in the inventory."""
+
+    id: Slug
+    name: Text
+    owner: Slug = Field(description="role or person accountable")
+    model: str
+    provider: str
+    gateway: Slug | None = None
+    data_sensitivity: Literal["public", "internal", "confidential", "personal", "special-category"]
+    user_facing: bool
+    autonomy: Literal["none", "suggest", "act-with-approval", "autonomous"]
+    eu_ai_act: Literal["minimal", "limited", "high", "prohibited", "gpai", "gpai-systemic"]
+    blast_radius: Literal["single-user", "team", "customers", "public", "critical-infrastructure"]
+    system_prompt_version: str | None = None
+    guardrails: list[str] = Field(default_factory=list)
+    rag_index: str | None = None
+    tools: list[str] = Field(default_factory=list)
+
+
+class Inventory(Strict):
+    """The AI systems a team runs, with what it takes to respond when they fail."""
+
+    aiir: Literal[1]
+    inventory: Slug
+    systems: list[AISystem] = Field(default_factory=list)
