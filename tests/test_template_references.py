@@ -7,8 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aiir.formats.templating import Reference, TemplateFailure, references
-from aiir.validate.checks import _simple_references, template_hazard, template_references
 from aiir.validate.template_hazards import hazard
+from aiir.validate.templates import _simple_references, template_hazard, template_references
 
 PIECES = [
     "{{", "}}", "{{ ", " }}", "{%", "{#", "{", "}", " ", "\n", "\r\n", "-", "x", "a", "inputs",
@@ -128,7 +128,7 @@ def test_fast_hazards_agree_with_jinja_on_expressions(source: str) -> None:
     ["{{ inputs._x }}", "{{ a['_k'] }}", "{{ '__' }}", "{{ a.mro }}", "x {{ a | upper }} y"],
 )
 def test_simple_hazards_take_the_fast_path(source: str) -> None:
-    from aiir.validate.checks import _UNSURE, _simple_hazard
+    from aiir.validate.templates import _UNSURE, _simple_hazard
 
     assert _simple_hazard(source) is not _UNSURE
     hazards_agree(source, expression=False)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
@@ -15,6 +16,7 @@ from aiir.formats.loader import Document, breadcrumb
 NODE_KINDS_SET = frozenset(NODE_KINDS)
 
 M = TypeVar("M", bound=BaseModel)
+Loc = tuple[str | int, ...]  # where in a document: keys and list indexes
 
 Level = Literal["error", "warning"]
 
@@ -196,3 +198,9 @@ def _looks_like_type(part: str | int) -> bool:
         or "[" in part
         or part.startswith(("function-", "literal"))
     )
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``known``, or nothing."""
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

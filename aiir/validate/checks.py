@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import difflib
-import functools
-import re
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
 
-from aiir.formats.findings import Finding, at
+from aiir.formats.findings import Finding, Loc, at, suggest
 from aiir.formats.loader import Document
 from aiir.formats.profile import Profile
 from aiir.formats.schema import (
     ActionNode,
-    BranchNode,
     CallNode,
     CaptureNode,
     ChecklistNode,
@@ -23,22 +18,21 @@ from aiir.formats.schema import (
     LeverNode,
     Node,
     QuestionNode,
-    Request,
     Runbook,
     is_terminal,
 )
 from aiir.formats.templating import (
-    INCIDENT_FIELDS,
-    WINDOW_FIELDS,
-    Reference,
     TemplateFailure,
-    environment,
-    is_template,
-    references,
 )
-from aiir.validate.template_hazards import dunder_constant, hazard, private_name, takes_no_arguments
+from aiir.validate.requests import request_findings
+from aiir.validate.templates import (
+    first_line,
+    json_strings,
+    template_findings,
+    template_hazard,
+    template_references,
+)
 
-Loc = tuple[str | int, ...]
 ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
 
 
@@ -53,14 +47,9 @@ def runbook_findings(
     findings += _lever_findings(doc, runbook)
     findings += _evidence_findings(doc, runbook, targets)
     findings += _input_findings(doc, runbook)
-    findings += _request_findings(doc, runbook, profiles)
-    findings += _template_findings(doc, runbook, profiles)
+    findings += request_findings(doc, runbook, profiles)
+    findings += template_findings(doc, runbook, profiles)
     return findings
-
-
-def _suggest(name: str, known: Iterator[str] | list[str] | set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --- references ------------------------------------------------------------------------------
@@ -70,19 +59,19 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
     out: list[Finding] = []
     nodes = runbook.nodes
     if runbook.start not in nodes:
-        message = f"{runbook.start!r} names no node{_suggest(runbook.start, set(nodes))}"
+        message = f"{runbook.start!r} names no node{suggest(runbook.start, set(nodes))}"
         out.append(at(doc, ("start",), "dangling-next", message))
     for node_id, node in nodes.items():
         for _, loc, target in node.edges():
             if target not in nodes:
-                message = f"{target!r} names no node{_suggest(target, set(nodes))}"
+                message = f"{target!r} names no node{suggest(target, set(nodes))}"
                 out.append(at(doc, ("nodes", node_id, *loc), "dangling-next", message))
         if isinstance(node, LeverNode) and node.lever not in runbook.levers:
             known = ", ".join(sorted(runbook.levers)) or "none"
             message = f"{node.lever!r} is not a declared lever (declared: {known})"
             out.append(at(doc, ("nodes", node_id, "lever"), "unknown-lever", message))
         if isinstance(node, CallNode) and node.runbook not in runbook_ids:
-            message = f"no runbook with id {node.runbook!r}{_suggest(node.runbook, runbook_ids)}"
+            message = f"no runbook with id {node.runbook!r}{suggest(node.runbook, runbook_ids)}"
             out.append(at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message))
     return out
 
@@ -385,364 +374,6 @@ def _path_to(node_id: str, parents: Mapping[str, str | None]) -> list[str]:
     return path[::-1]
 
 
-# --- requests --------------------------------------------------------------------------------
-
-
-def requests(runbook: Runbook) -> Iterator[tuple[Loc, Request, bool]]:
-    """Every request in the runbook with its location; the flag marks capture requests."""
-    for name, lever in runbook.levers.items():
-        for part in ("engage", "verify", "release"):
-            request = getattr(lever, part)
-            if request is not None:
-                yield ("levers", name, part), request, False
-    for node_id, node in runbook.nodes.items():
-        if isinstance(node, ActionNode):
-            yield ("nodes", node_id, "request"), node.request, False
-        elif isinstance(node, CaptureNode):
-            for i, item in enumerate(node.items):
-                yield ("nodes", node_id, "items", i, "request"), item.request, True
-
-
-def _request_findings(
-    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile]
-) -> list[Finding]:
-    out: list[Finding] = []
-    for name, gateway in runbook.gateways.items():
-        if gateway.profile not in profiles:
-            hint = _suggest(gateway.profile, set(profiles))
-            message = f"unknown gateway profile {gateway.profile!r}{hint}"
-            out.append(at(doc, ("gateways", name, "profile"), "unknown-profile", message))
-        problem = url_problem(gateway.url) if gateway.url is not None else None
-        if problem is not None:
-            out.append(at(doc, ("gateways", name, "url"), "gateway-url", problem))
-    for loc, request, _ in requests(runbook):
-        out += _one_request(doc, runbook, profiles, loc, request)
-    return out
-
-
-_SCHEMES = ("http://", "https://")
-_TEMPLATE_START = re.compile(r"\{[{%#]")
-
-
-def url_problem(url: str) -> str | None:
-    """Why a gateway's base URL cannot work, when it cannot: an http(s) URL with a host.
-
-    A templated URL (``http://{{ env.HOST }}:4000``) is checked as far as its literal start goes.
-    """
-    start = _TEMPLATE_START.search(url)
-    literal = url if start is None else url[: start.start()]
-    if start is not None and any(s.startswith(literal.lower()) for s in _SCHEMES):
-        return None  # "{{ env.URL }}", "http{{ ... }}": the rest is known only at run time
-    shown = url if len(url) <= 60 else url[:59] + "…"
-    if not literal.lower().startswith(_SCHEMES):
-        return f"{shown!r} is not an http(s) URL: it must start with http:// or https://"
-    if any(c.isspace() for c in literal):
-        return f"{shown!r} is not a URL: it has a space in it"
-    authority = re.split(r"[/?#]", literal.split("://", 1)[1], maxsplit=1)
-    if start is None or len(authority) > 1:  # the host is all there: check it
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(literal)
-            host, _ = parts.hostname, parts.port  # port raises on "host:abc"
-        except ValueError as exc:
-            return f"{shown!r} is not a valid URL ({exc})"
-        if not host:
-            return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"
-    return None
-
-
-def _one_request(
-    doc: Document,
-    runbook: Runbook,
-    profiles: Mapping[str, Profile],
-    loc: Loc,
-    request: Request,
-) -> list[Finding]:
-    gateways = runbook.gateways
-    gateway_name = request.gateway
-    if gateway_name is not None and gateway_name not in gateways:
-        known = ", ".join(sorted(gateways)) or "none"
-        message = f"{gateway_name!r} is not a declared gateway (declared: {known})"
-        return [at(doc, (*loc, "gateway"), "unknown-gateway", message)]
-    if gateway_name is None:
-        if not gateways:
-            return [
-                at(doc, loc, "unknown-gateway", "no gateway declared: add one under 'gateways'")
-            ]
-        if len(gateways) > 1:
-            message = (
-                f"several gateways declared ({', '.join(sorted(gateways))}): name one in 'gateway'"
-            )
-            return [at(doc, loc, "unknown-gateway", message)]
-        gateway_name = next(iter(gateways))
-    if request.use is None:
-        return []
-    profile_name, action_name = request.use.split(".", 1)
-    profile = profiles.get(profile_name)
-    if profile is None:
-        message = f"unknown profile {profile_name!r}{_suggest(profile_name, set(profiles))}"
-        return [at(doc, (*loc, "use"), "unknown-action", message)]
-    action = profile.actions.get(action_name)
-    if action is None:
-        hint = _suggest(action_name, set(profile.actions))
-        message = f"profile {profile_name!r} has no action {action_name!r}{hint}"
-        return [at(doc, (*loc, "use"), "unknown-action", message)]
-    out: list[Finding] = []
-    gateway_profile = profiles.get(gateways[gateway_name].profile)
-    if gateway_profile is not None and profile_name not in gateway_profile.speaks:
-        message = (
-            f"{request.use!r} needs a {profile_name} gateway; "
-            f"gateway {gateway_name!r} is {gateway_profile.profile}"
-        )
-        out.append(at(doc, (*loc, "use"), "unknown-action", message))
-    for param in request.with_:
-        if param not in action.params:
-            known = ", ".join(sorted(action.params)) or "none"
-            message = f"{request.use} takes no parameter {param!r} (takes: {known})"
-            out.append(at(doc, (*loc, "with", param), "unknown-param", message, key=True))
-    for param, spec in action.params.items():
-        if spec.required and spec.default is None and param not in request.with_:
-            message = f"{request.use} needs parameter {param!r} in 'with' ({spec.description})"
-            out.append(at(doc, (*loc, "use"), "missing-param", message))
-    return out
-
-
-# --- templates -------------------------------------------------------------------------------
-
-
-def template_fields(runbook: Runbook) -> Iterator[tuple[Loc, str, bool, frozenset[str]]]:
-    """``(loc, source, is_expression, extra_namespaces)`` for every templated field."""
-    none: frozenset[str] = frozenset()
-    for name, gateway in runbook.gateways.items():
-        if gateway.url is not None:
-            yield ("gateways", name, "url"), gateway.url, False, frozenset({"only-env"})
-        for header, value in gateway.headers.items():
-            yield ("gateways", name, "headers", header), value, False, frozenset({"only-env"})
-    for loc, request, in_capture in requests(runbook):
-        extra = frozenset({"window"}) if in_capture else none
-        for sub, value in _request_strings(request):
-            yield (*loc, *sub), value, False, extra
-    for node_id, node in runbook.nodes.items():
-        base: Loc = ("nodes", node_id)
-        fields = type(node).model_fields  # getattr's miss path on a pydantic model is slow
-        for attr in ("text", "prompt", "message", "summary"):
-            shown = getattr(node, attr) if attr in fields else None
-            if isinstance(shown, str):
-                yield (*base, attr), shown, False, none
-        if isinstance(node, InputNode) and node.default is not None:
-            yield (*base, "default"), node.default, False, none
-        if isinstance(node, BranchNode):
-            for i, case in enumerate(node.cases):
-                yield (*base, "cases", i, "when"), case.when, True, none
-        if isinstance(node, CallNode):
-            for key, value in node.inputs.items():
-                yield (*base, "inputs", key), value, False, none
-
-
-def _request_strings(request: Request) -> Iterator[tuple[Loc, str]]:
-    if request.path is not None:
-        yield ("path",), request.path
-    if request.body is not None:
-        yield ("body",), request.body
-    for field, mapping in (("query", request.query), ("headers", request.headers)):
-        for key, value in mapping.items():
-            yield (field, key), value
-    yield from _json_strings(("json",), request.json_)
-    yield from _json_strings(("with",), request.with_)
-    if request.expect is not None:
-        for key, value in request.expect.headers.items():
-            yield ("expect", "headers", key), value
-        yield from _json_strings(("expect", "json"), request.expect.json_)
-
-
-def _json_strings(loc: Loc, value: Any) -> Iterator[tuple[Loc, str]]:
-    if isinstance(value, str):
-        yield loc, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _json_strings((*loc, key), item)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            yield from _json_strings((*loc, i), item)
-
-
-def defined_names(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, set[str]]:
-    """What each template namespace holds in this runbook."""
-    saved: set[str] = set()
-    for _, request, _ in requests(runbook):
-        saved.update(request.save)
-        if request.use is not None:
-            profile_name, action_name = request.use.split(".", 1)
-            action = profiles.get(profile_name, None)
-            if action is not None and action_name in action.actions:
-                saved.update(action.actions[action_name].save)
-    answers = {n for n, node in runbook.nodes.items() if isinstance(node, ANSWERING)}
-    return {
-        "inputs": set(runbook.inputs),
-        "env": set(runbook.env),
-        "answers": answers,
-        "vars": saved,
-        "incident": set(INCIDENT_FIELDS),
-        "window": set(WINDOW_FIELDS),
-        "levers": set(runbook.levers),
-    }
-
-
-def _template_findings(
-    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile]
-) -> list[Finding]:
-    defined = defined_names(runbook, profiles)
-    out: list[Finding] = []
-    for loc, source, expression, extra in template_fields(runbook):
-        allowed = (
-            {"env"}
-            if "only-env" in extra
-            else {"inputs", "answers", "vars", "env", "incident", "levers"}
-        )
-        allowed |= extra - {"only-env"}
-        problem = template_hazard(source, expression=expression)
-        if problem is not None:
-            out.append(at(doc, loc, "template", f"template {problem}"))
-            continue
-        try:
-            refs = template_references(source, expression=expression)
-        except TemplateFailure as exc:
-            out.append(at(doc, loc, "template", f"template syntax error: {_first_line(exc)}"))
-            continue
-        for ref in refs:
-            problem = _undefined(ref.namespace, ref.name, allowed, defined)
-            if problem:
-                out.append(at(doc, loc, "undefined-variable", problem))
-    return out
-
-
-def _first_line(exc: Exception) -> str:
-    """Jinja2 appends a fake traceback line to some messages ("File "<introspection>"...")."""
-    return str(exc).split("\n", 1)[0]
-
-
-def _undefined(
-    namespace: str, name: str | None, allowed: set[str], defined: Mapping[str, set[str]]
-) -> str | None:
-    if namespace not in allowed:
-        readable = ", ".join(f"{n}.*" for n in sorted(allowed))
-        shown = f"{namespace}.{name}" if name else namespace
-        return f"{shown!r} is not defined here; templates here read {readable}"
-    if name is None or name in defined.get(namespace, set()):
-        return None
-    hint = _suggest(name, defined.get(namespace, set()))
-    where = {
-        "inputs": "declare it under 'inputs'",
-        "env": "declare it under 'env'",
-        "answers": "no question, confirm, input, checklist, lever, action or call node has that id",
-        "vars": "no request saves it ('save:')",
-        "incident": f"incident has: {', '.join(sorted(INCIDENT_FIELDS))}",
-        "window": "window has: start, end",
-        "levers": "declare it under 'levers'",
-    }[namespace]
-    return f"'{namespace}.{name}' is not defined: {where}{hint}"
-
-
-# --- template references, fast ----------------------------------------------------------------
-
-# Most templates only print a variable or compare one: `{{ inputs.model }}`, `{{ x | urlencode }}`,
-# `incident.severity == 'SEV1'`. Those are read with a regular expression; anything else goes to
-# Jinja2's parser, which costs about 0.2 ms a template (the bulk of validating a large library).
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_KEYWORD = r"(?:and|or|not|in|is|if|else|true|false|none|True|False|None)\b"
-_STRING = r"'[^'\\{}\n]*'|\"[^\"\\{}\n]*\""
-_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_.])"
-_REF = rf"(?!{_KEYWORD}){_NAME}(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
-_OPERAND = rf"(?:{_REF}(?:\s*\|\s*{_NAME})*|{_STRING}|{_NUMBER})"
-_WORD = r"(?<![A-Za-z0-9_])(?:{})(?=[\s'\"])"
-_COMPARE = r"==|!=|<=|>=|<|>|" + _WORD.format(r"not\s+in|in")
-_COMPARISON = (
-    rf"(?:not\s+)*{_OPERAND}(?:\s*(?:{_COMPARE})\s*{_OPERAND})*"  # Jinja2: no `a == not b`
-)
-_EXPRESSION = rf"\s*{_COMPARISON}(?:\s*{_WORD.format('and|or')}\s*{_COMPARISON})*\s*"
-_DATA = r"(?:[^{]|\{(?![{%#]))*"
-_SIMPLE = re.compile(rf"{_DATA}(?:\{{\{{{_EXPRESSION}\}}\}}{_DATA})*")
-_PRINT = re.compile(rf"\{{\{{({_EXPRESSION})\}}\}}")
-_TOKEN = re.compile(
-    rf"(?P<skip>\|\s*(?P<filter>{_NAME})|{_STRING}|{_NUMBER}|{_KEYWORD})"
-    rf"|(?P<ns>{_NAME})(?:\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\])?"
-    rf"(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
-)
-_NEWLINE = re.compile(r"\r\n|\r|\n")
-
-
-@functools.lru_cache(maxsize=4096)
-def template_hazard(source: str, *, expression: bool = False) -> str | None:
-    """:func:`aiir.validate.template_hazards.hazard`, without Jinja2 for the simple templates."""
-    text = "{{ " + source + " }}" if expression else source
-    if not is_template(text):
-        return None
-    if _SIMPLE.fullmatch(text) is not None:
-        found = _simple_hazard(text)
-        if found is not _UNSURE:
-            return found
-    return hazard(source, expression=expression)
-
-
-_UNSURE = "unsure"  # a simple template that Jinja2 must judge after all
-_PIECE = re.compile(
-    rf"(?P<string>{_STRING})|\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\]"
-    rf"|\|\s*(?P<filter>{_NAME})"
-)
-
-
-def _simple_hazard(text: str) -> str | None:
-    """What a simple template (names, strings, bare filters) does that the sandbox refuses."""
-    constants: str | None = None
-    for printed in _PRINT.finditer(text):
-        for piece in _PIECE.finditer(printed.group(1)):
-            if piece["filter"] is not None:
-                if not takes_no_arguments(piece["filter"]):
-                    return _UNSURE  # `x | attr`: Jinja2's reading says what is missing
-                continue
-            if piece["string"] is not None:
-                if "__" in piece["string"] and constants is None:
-                    constants = dunder_constant(piece["string"][1:-1])
-                continue
-            name = piece["attr"] if piece["attr"] is not None else piece["item"][1:-1]
-            found = private_name(name)
-            if found is not None:
-                return found
-    return constants
-
-
-@functools.lru_cache(maxsize=4096)
-def template_references(source: str, *, expression: bool = False) -> tuple[Reference, ...]:
-    """:func:`aiir.formats.templating.references`, without Jinja2 for the simple templates."""
-    text = "{{ " + source + " }}" if expression else source
-    fast = _simple_references(text)
-    if fast is not None:
-        return fast
-    return tuple(references(source, expression=expression))
-
-
-def _simple_references(text: str) -> tuple[Reference, ...] | None:
-    """The references of a simple template, in Jinja2's order; None when it is not simple."""
-    if _SIMPLE.fullmatch(text) is None:
-        return None
-    filters = environment().filters
-    accessed: list[Reference] = []
-    bare: list[Reference] = []
-    line, counted = 1, 0
-    for printed in _PRINT.finditer(text):
-        for token in _TOKEN.finditer(printed.group(1)):
-            if token["filter"] is not None and token["filter"] not in filters:
-                return None  # Jinja2 reports the unknown filter
-            if token["ns"] is None:
-                continue
-            offset = printed.start(1) + token.start()
-            line, counted = line + len(_NEWLINE.findall(text, counted, offset)), offset
-            name = token["attr"] or (token["item"][1:-1] if token["item"] else None)
-            (bare if name is None else accessed).append(Reference(token["ns"], name, line))
-    return (*accessed, *bare)
-
-
 # --- profiles --------------------------------------------------------------------------------
 
 
@@ -754,7 +385,7 @@ def profile_findings(doc: Document, profile: Profile) -> list[Finding]:
         strings: list[tuple[Loc, str]] = [(("path",), action.path)]
         strings += [(("query", k), v) for k, v in action.query.items()]
         strings += [(("headers", k), v) for k, v in action.headers.items()]
-        strings += list(_json_strings(("json",), action.json_))
+        strings += list(json_strings(("json",), action.json_))
         if action.body is not None:
             strings.append((("body",), action.body))
         for loc, source in strings:
@@ -765,7 +396,7 @@ def profile_findings(doc: Document, profile: Profile) -> list[Finding]:
             try:
                 refs = template_references(source)
             except TemplateFailure as exc:
-                message = f"template syntax error: {_first_line(exc)}"
+                message = f"template syntax error: {first_line(exc)}"
                 out.append(at(doc, (*base, *loc), "template", message))
                 continue
             for ref in refs:

@@ -1,0 +1,272 @@
+"""The templates of a runbook: each one parsed, its references defined, its hazards refused."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from aiir.formats.findings import Finding, Loc, at, suggest
+from aiir.formats.loader import Document
+from aiir.formats.profile import Profile
+from aiir.formats.schema import (
+    ActionNode,
+    BranchNode,
+    CallNode,
+    ChecklistNode,
+    ConfirmNode,
+    InputNode,
+    LeverNode,
+    QuestionNode,
+    Request,
+    Runbook,
+)
+from aiir.formats.templating import (
+    INCIDENT_FIELDS,
+    WINDOW_FIELDS,
+    Reference,
+    TemplateFailure,
+    environment,
+    is_template,
+    references,
+)
+from aiir.validate.requests import requests
+from aiir.validate.template_hazards import dunder_constant, hazard, private_name, takes_no_arguments
+
+ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
+
+
+# --- templates -------------------------------------------------------------------------------
+
+
+def template_fields(runbook: Runbook) -> Iterator[tuple[Loc, str, bool, frozenset[str]]]:
+    """``(loc, source, is_expression, extra_namespaces)`` for every templated field."""
+    none: frozenset[str] = frozenset()
+    for name, gateway in runbook.gateways.items():
+        if gateway.url is not None:
+            yield ("gateways", name, "url"), gateway.url, False, frozenset({"only-env"})
+        for header, value in gateway.headers.items():
+            yield ("gateways", name, "headers", header), value, False, frozenset({"only-env"})
+    for loc, request, in_capture in requests(runbook):
+        extra = frozenset({"window"}) if in_capture else none
+        for sub, value in _request_strings(request):
+            yield (*loc, *sub), value, False, extra
+    for node_id, node in runbook.nodes.items():
+        base: Loc = ("nodes", node_id)
+        fields = type(node).model_fields  # getattr's miss path on a pydantic model is slow
+        for attr in ("text", "prompt", "message", "summary"):
+            shown = getattr(node, attr) if attr in fields else None
+            if isinstance(shown, str):
+                yield (*base, attr), shown, False, none
+        if isinstance(node, InputNode) and node.default is not None:
+            yield (*base, "default"), node.default, False, none
+        if isinstance(node, BranchNode):
+            for i, case in enumerate(node.cases):
+                yield (*base, "cases", i, "when"), case.when, True, none
+        if isinstance(node, CallNode):
+            for key, value in node.inputs.items():
+                yield (*base, "inputs", key), value, False, none
+
+
+def _request_strings(request: Request) -> Iterator[tuple[Loc, str]]:
+    if request.path is not None:
+        yield ("path",), request.path
+    if request.body is not None:
+        yield ("body",), request.body
+    for field, mapping in (("query", request.query), ("headers", request.headers)):
+        for key, value in mapping.items():
+            yield (field, key), value
+    yield from json_strings(("json",), request.json_)
+    yield from json_strings(("with",), request.with_)
+    if request.expect is not None:
+        for key, value in request.expect.headers.items():
+            yield ("expect", "headers", key), value
+        yield from json_strings(("expect", "json"), request.expect.json_)
+
+
+def json_strings(loc: Loc, value: Any) -> Iterator[tuple[Loc, str]]:
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from json_strings((*loc, key), item)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from json_strings((*loc, i), item)
+
+
+def defined_names(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, set[str]]:
+    """What each template namespace holds in this runbook."""
+    saved: set[str] = set()
+    for _, request, _ in requests(runbook):
+        saved.update(request.save)
+        if request.use is not None:
+            profile_name, action_name = request.use.split(".", 1)
+            action = profiles.get(profile_name, None)
+            if action is not None and action_name in action.actions:
+                saved.update(action.actions[action_name].save)
+    answers = {n for n, node in runbook.nodes.items() if isinstance(node, ANSWERING)}
+    return {
+        "inputs": set(runbook.inputs),
+        "env": set(runbook.env),
+        "answers": answers,
+        "vars": saved,
+        "incident": set(INCIDENT_FIELDS),
+        "window": set(WINDOW_FIELDS),
+        "levers": set(runbook.levers),
+    }
+
+
+def template_findings(
+    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile]
+) -> list[Finding]:
+    defined = defined_names(runbook, profiles)
+    out: list[Finding] = []
+    for loc, source, expression, extra in template_fields(runbook):
+        allowed = (
+            {"env"}
+            if "only-env" in extra
+            else {"inputs", "answers", "vars", "env", "incident", "levers"}
+        )
+        allowed |= extra - {"only-env"}
+        problem = template_hazard(source, expression=expression)
+        if problem is not None:
+            out.append(at(doc, loc, "template", f"template {problem}"))
+            continue
+        try:
+            refs = template_references(source, expression=expression)
+        except TemplateFailure as exc:
+            out.append(at(doc, loc, "template", f"template syntax error: {first_line(exc)}"))
+            continue
+        for ref in refs:
+            problem = _undefined(ref.namespace, ref.name, allowed, defined)
+            if problem:
+                out.append(at(doc, loc, "undefined-variable", problem))
+    return out
+
+
+def first_line(exc: Exception) -> str:
+    """Jinja2 appends a fake traceback line to some messages ("File "<introspection>"...")."""
+    return str(exc).split("\n", 1)[0]
+
+
+def _undefined(
+    namespace: str, name: str | None, allowed: set[str], defined: Mapping[str, set[str]]
+) -> str | None:
+    if namespace not in allowed:
+        readable = ", ".join(f"{n}.*" for n in sorted(allowed))
+        shown = f"{namespace}.{name}" if name else namespace
+        return f"{shown!r} is not defined here; templates here read {readable}"
+    if name is None or name in defined.get(namespace, set()):
+        return None
+    hint = suggest(name, defined.get(namespace, set()))
+    where = {
+        "inputs": "declare it under 'inputs'",
+        "env": "declare it under 'env'",
+        "answers": "no question, confirm, input, checklist, lever, action or call node has that id",
+        "vars": "no request saves it ('save:')",
+        "incident": f"incident has: {', '.join(sorted(INCIDENT_FIELDS))}",
+        "window": "window has: start, end",
+        "levers": "declare it under 'levers'",
+    }[namespace]
+    return f"'{namespace}.{name}' is not defined: {where}{hint}"
+
+
+# --- template references, fast ----------------------------------------------------------------
+
+# Most templates only print a variable or compare one: `{{ inputs.model }}`, `{{ x | urlencode }}`,
+# `incident.severity == 'SEV1'`. Those are read with a regular expression; anything else goes to
+# Jinja2's parser, which costs about 0.2 ms a template (the bulk of validating a large library).
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+_KEYWORD = r"(?:and|or|not|in|is|if|else|true|false|none|True|False|None)\b"
+_STRING = r"'[^'\\{}\n]*'|\"[^\"\\{}\n]*\""
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_.])"
+_REF = rf"(?!{_KEYWORD}){_NAME}(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
+_OPERAND = rf"(?:{_REF}(?:\s*\|\s*{_NAME})*|{_STRING}|{_NUMBER})"
+_WORD = r"(?<![A-Za-z0-9_])(?:{})(?=[\s'\"])"
+_COMPARE = r"==|!=|<=|>=|<|>|" + _WORD.format(r"not\s+in|in")
+_COMPARISON = (
+    rf"(?:not\s+)*{_OPERAND}(?:\s*(?:{_COMPARE})\s*{_OPERAND})*"  # Jinja2: no `a == not b`
+)
+_EXPRESSION = rf"\s*{_COMPARISON}(?:\s*{_WORD.format('and|or')}\s*{_COMPARISON})*\s*"
+_DATA = r"(?:[^{]|\{(?![{%#]))*"
+_SIMPLE = re.compile(rf"{_DATA}(?:\{{\{{{_EXPRESSION}\}}\}}{_DATA})*")
+_PRINT = re.compile(rf"\{{\{{({_EXPRESSION})\}}\}}")
+_TOKEN = re.compile(
+    rf"(?P<skip>\|\s*(?P<filter>{_NAME})|{_STRING}|{_NUMBER}|{_KEYWORD})"
+    rf"|(?P<ns>{_NAME})(?:\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\])?"
+    rf"(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
+)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@functools.lru_cache(maxsize=4096)
+def template_hazard(source: str, *, expression: bool = False) -> str | None:
+    """:func:`aiir.validate.template_hazards.hazard`, without Jinja2 for the simple templates."""
+    text = "{{ " + source + " }}" if expression else source
+    if not is_template(text):
+        return None
+    if _SIMPLE.fullmatch(text) is not None:
+        found = _simple_hazard(text)
+        if found is not _UNSURE:
+            return found
+    return hazard(source, expression=expression)
+
+
+_UNSURE = "unsure"  # a simple template that Jinja2 must judge after all
+_PIECE = re.compile(
+    rf"(?P<string>{_STRING})|\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\]"
+    rf"|\|\s*(?P<filter>{_NAME})"
+)
+
+
+def _simple_hazard(text: str) -> str | None:
+    """What a simple template (names, strings, bare filters) does that the sandbox refuses."""
+    constants: str | None = None
+    for printed in _PRINT.finditer(text):
+        for piece in _PIECE.finditer(printed.group(1)):
+            if piece["filter"] is not None:
+                if not takes_no_arguments(piece["filter"]):
+                    return _UNSURE  # `x | attr`: Jinja2's reading says what is missing
+                continue
+            if piece["string"] is not None:
+                if "__" in piece["string"] and constants is None:
+                    constants = dunder_constant(piece["string"][1:-1])
+                continue
+            name = piece["attr"] if piece["attr"] is not None else piece["item"][1:-1]
+            found = private_name(name)
+            if found is not None:
+                return found
+    return constants
+
+
+@functools.lru_cache(maxsize=4096)
+def template_references(source: str, *, expression: bool = False) -> tuple[Reference, ...]:
+    """:func:`aiir.formats.templating.references`, without Jinja2 for the simple templates."""
+    text = "{{ " + source + " }}" if expression else source
+    fast = _simple_references(text)
+    if fast is not None:
+        return fast
+    return tuple(references(source, expression=expression))
+
+
+def _simple_references(text: str) -> tuple[Reference, ...] | None:
+    """The references of a simple template, in Jinja2's order; None when it is not simple."""
+    if _SIMPLE.fullmatch(text) is None:
+        return None
+    filters = environment().filters
+    accessed: list[Reference] = []
+    bare: list[Reference] = []
+    line, counted = 1, 0
+    for printed in _PRINT.finditer(text):
+        for token in _TOKEN.finditer(printed.group(1)):
+            if token["filter"] is not None and token["filter"] not in filters:
+                return None  # Jinja2 reports the unknown filter
+            if token["ns"] is None:
+                continue
+            offset = printed.start(1) + token.start()
+            line, counted = line + len(_NEWLINE.findall(text, counted, offset)), offset
+            name = token["attr"] or (token["item"][1:-1] if token["item"] else None)
+            (bare if name is None else accessed).append(Reference(token["ns"], name, line))
+    return (*accessed, *bare)
