@@ -25,7 +25,8 @@ from jsonschema import Draft202012Validator
 
 from aiir.formats.library import builtin_profiles
 from aiir.formats.schema import Request
-from aiir.outbound.gateway import Call, Endpoint, Reply, Sender, build_call, diagnose
+from aiir.outbound.gateway import Call, Endpoint, Reply, build_call
+from aiir.outbound.sending import Sender, diagnose
 from tests.conftest import BLOCKED_WORD, FALLBACK, GUARDRAIL, PRIMARY, LiteLLMProxy
 
 pytestmark = pytest.mark.litellm

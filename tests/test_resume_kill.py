@@ -71,7 +71,7 @@ FILTER_INTENT = REFERENCE.events.index("lever.intent") + 1  # the first lever's 
 FILTER_ENGAGE = REFERENCE.calls.index(("POST", "/guardrails")) + 1  # its reply holds an id
 
 APPEND = "aiir.incident.journal.Journal.append"
-SEND = "aiir.outbound.gateway.Sender.send"
+SEND = "aiir.outbound.sending.Sender.send"
 
 
 def _environ(incidents: Path, operator: str | None = None) -> dict[str, str]:

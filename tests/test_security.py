@@ -31,7 +31,8 @@ from aiir.errors import InputError
 from aiir.formats.templating import TemplateFailure, evaluate, render
 from aiir.incident.journal import Journal
 from aiir.incident.state import load_incident
-from aiir.outbound.gateway import Call, Endpoint, RequestRefused, Sender, checked_header, join_url
+from aiir.outbound.gateway import Call, Endpoint, RequestRefused, checked_header, join_url
+from aiir.outbound.sending import Sender
 from aiir.prompts import Check, Option
 from aiir.respond.session import start
 from tests.helpers import minimal_runbook, where, write

@@ -24,7 +24,8 @@ from aiir.formats.library import builtin_profiles
 from aiir.formats.loader import load_file
 from aiir.formats.schema import CaptureNode, InputNode, Request, Runbook
 from aiir.incident.journal import JOURNAL
-from aiir.outbound.gateway import Call, Reply, Sender, build_call, resolve_endpoint
+from aiir.outbound.gateway import Call, Reply, build_call, resolve_endpoint
+from aiir.outbound.sending import Sender
 from aiir.sandbox import InProcessTransport, SandboxState, create_app, serve_in_thread, world
 from tests.answers import ENVIRON, ROOT, SUSPECT_TEAM, library, plausible, team_keys
 from tests.runs import MASTER_KEY, only_incident, process_env, run_aiir, strip_ansi

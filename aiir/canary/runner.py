@@ -20,7 +20,7 @@ import httpx2
 from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
 from aiir.formats.canary import CanaryPrompt
-from aiir.outbound.gateway import retry_after_seconds
+from aiir.outbound.sending import retry_after_seconds
 from aiir.terminal.inert import plain
 
 MAX_BACKOFF = 5.0

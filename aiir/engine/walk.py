@@ -38,8 +38,9 @@ from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
 from aiir.incident.journal import Event, Journal
 from aiir.incident.state import Incident, LeverRecord, LeverStates
-from aiir.outbound.gateway import Call, Reply, Sender, build_call
+from aiir.outbound.gateway import Call, Reply, build_call
 from aiir.outbound.readable import full_request, readable
+from aiir.outbound.sending import Sender
 from aiir.prompts import MissingAnswer, Option
 from aiir.timestamps import clock_text, iso, parse_iso
 

@@ -23,7 +23,8 @@ from aiir.formats.schema import (
     LeverNode,
 )
 from aiir.incident.state import LeverRecord
-from aiir.outbound.gateway import Call, Reply, diagnose
+from aiir.outbound.gateway import Call, Reply
+from aiir.outbound.sending import diagnose
 from aiir.prompts import Option
 
 if TYPE_CHECKING:

@@ -1,0 +1,368 @@
+"""Sending a call to its gateway and judging the reply: bounded time, retries with backoff (and
+Retry-After), a reply read up to a size, and what a failure most likely means."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx2
+
+if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
+    from aiir.formats.profile import Profile
+    from aiir.formats.schema import Expect
+
+from aiir.outbound.gateway import (
+    DEFAULT_TIMEOUT,
+    MAX_BACKOFF,
+    MAX_BODY,
+    MAX_RETRY_AFTER,
+    NOT_SENDABLE,
+    Call,
+    Endpoint,
+    Reply,
+    join_url,
+    says,
+)
+
+
+class Sender:
+    """Sends calls with retries (connection errors, 429, 5xx; honouring Retry-After).
+
+    A call's ``timeout`` bounds the whole exchange, not each read: a reply that drips a byte at
+    a time is cut off at the deadline like one that never comes.
+    """
+
+    def __init__(
+        self,
+        client: httpx2.Client,
+        sleep: Callable[[float], None],
+        *,
+        max_body: int = MAX_BODY,
+        on_wait: Callable[[str], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.sleep = sleep
+        self.max_body = max_body
+        self.on_wait = on_wait  # told before each wait of a second or more
+
+    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+        """Send ``call``, retrying failures that a second try may get past.
+
+        A try that timed out or failed may still have taken effect. ``settled`` runs before each
+        retry: when it returns a reply (a lever's verify probe found the effect in place), that
+        reply ends the retries, so the request is not applied twice.
+        """
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            reply, retry_after = self._attempt(call)
+            last = attempt > call.retries
+            if retry_after is None or last:
+                return _with(reply, attempts=attempt, elapsed_ms=_since(started))
+            wait = retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
+            if wait >= 1 and self.on_wait is not None:
+                why = "as the gateway asked (Retry-After)" if retry_after > 0 else "before retrying"
+                self.on_wait(
+                    f"{call.method} {call.url}: {reply.reason}; waiting {wait:g}s {why}, "
+                    f"then try {attempt + 1} of {call.retries + 1}"
+                )
+            self.sleep(wait)
+            found = settled() if settled is not None else None
+            if found is not None:
+                return _with(found, attempts=attempt, elapsed_ms=_since(started))
+
+    def _attempt(self, call: Call) -> tuple[Reply, float | None]:
+        """One try; the second value says whether (and after how long) to retry."""
+        exchange = _Exchange(self.client, call, self.max_body)
+        outcome = exchange.run()
+        if isinstance(outcome, Reply):
+            if outcome.reason == NOT_SENDABLE:
+                return outcome, None  # nothing went out, and a second try would fail alike
+            return outcome, 0.0  # no answer at all: worth another try
+        status, headers, body, size = outcome
+        reply = judge(call, status, headers, body, size)
+        if (status == 429 or status >= 500) and not says(call.permanent, reply.text):
+            return reply, retry_after_seconds(headers.get("retry-after"))
+        return reply, None
+
+
+class _Exchange:
+    """One request and its whole reply, on a worker thread so that the call's deadline holds
+    however the server answers (late, or a byte at a time). A worker left behind at the
+    deadline stops reading at its next chunk and closes the response."""
+
+    def __init__(self, client: httpx2.Client, call: Call, max_body: int) -> None:
+        self.client = client
+        self.call = call
+        self.max_body = max_body
+        self.abandoned = threading.Event()
+        self.result: Reply | tuple[int, dict[str, str], bytes, int] | None = None
+
+    def run(self) -> Reply | tuple[int, dict[str, str], bytes, int]:
+        worker = threading.Thread(target=self._work, daemon=True, name="aiir-request")
+        worker.start()
+        worker.join(self.call.timeout)
+        if worker.is_alive() or self.result is None:
+            self.abandoned.set()
+            return Reply(False, None, f"timed out after {self.call.timeout:g}s", uncertain=True)
+        return self.result
+
+    def _work(self) -> None:
+        call = self.call
+        try:
+            with self.client.stream(
+                call.method,
+                call.url,
+                params=call.query or None,
+                headers=call.headers,
+                json=call.json,
+                content=call.body,
+                timeout=call.timeout,
+            ) as response:
+                body, size = self._read(response)
+                headers = {k.lower(): v for k, v in response.headers.items()}
+                self.result = (response.status_code, headers, body, size)
+        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
+            # Refused on this side before anything went out: a second try would fail alike.
+            self.result = Reply(False, None, NOT_SENDABLE)
+        except (httpx2.ConnectTimeout, httpx2.PoolTimeout):  # never reached the gateway
+            self.result = Reply(False, None, f"timed out connecting after {call.timeout:g}s")
+        except httpx2.TimeoutException:
+            self.result = Reply(False, None, f"timed out after {call.timeout:g}s", uncertain=True)
+        except httpx2.ConnectError as exc:
+            self.result = Reply(False, None, f"connection failed: {_transport_reason(exc)}")
+        except httpx2.TransportError as exc:  # sent, then the connection broke
+            reason = f"connection lost after the request was sent: {_transport_reason(exc)}"
+            self.result = Reply(False, None, reason, uncertain=True)
+        except _Abandoned:
+            pass
+
+    def _read(self, response: httpx2.Response) -> tuple[bytes, int]:
+        kept = bytearray()
+        size = 0
+        for chunk in response.iter_bytes():
+            if self.abandoned.is_set():
+                raise _Abandoned
+            size += len(chunk)
+            if len(kept) < self.max_body:
+                kept.extend(chunk[: self.max_body - len(kept)])
+        return bytes(kept), size
+
+
+class _Abandoned(Exception):
+    """The caller stopped waiting for this exchange."""
+
+
+def _since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _with(reply: Reply, **changes: Any) -> Reply:
+    return Reply(**{**reply.__dict__, **changes})
+
+
+def _transport_reason(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def retry_after_seconds(value: str | None) -> float:
+    """Seconds a ``Retry-After`` header asks for (capped), 0 when it names none or a date."""
+    if value is None:
+        return 0.0
+    try:
+        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        return 0.0  # an HTTP date: fall back to our own backoff
+
+
+def gateway_message(parsed: Any, text: str) -> str:
+    """What the gateway itself said about a failure ("Key not found"), if it said anything."""
+    found = _message_in(parsed)
+    if found:
+        return found
+    line = " ".join(text.split())
+    if line and len(line) <= 300 and not line.startswith("<"):  # plain text, not an HTML page
+        return line
+    return ""
+
+
+def _message_in(value: Any, depth: int = 0) -> str:
+    if isinstance(value, str):
+        return " ".join(value.split())[:300]
+    if not isinstance(value, dict) or depth > 3:
+        return ""
+    for key in ("message", "error", "detail", "msg", "error_message", "reason", "description"):
+        if key in value:
+            found = _message_in(value[key], depth + 1)
+            if found:
+                return found
+    return ""
+
+
+def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size: int) -> Reply:
+    """Check a response against the call's expectations and pull out saved values."""
+    parsed: Any = None
+    try:
+        parsed = json.loads(body) if body else None
+    except ValueError:
+        parsed = None
+    cut = size > len(body) and _reads_body(call)  # a cut body could hide what is checked for
+    reason = _unmet(call.expect, status, headers, body, parsed, status_only=cut)
+    if cut and reason is None:
+        reason = f"response of {size} bytes is over the {len(body)} kept: too large to check"
+    saved: dict[str, Any] = {}
+    if reason is None:
+        for name, path in call.save.items():
+            found, value = extract(path, status, headers, parsed)
+            if not found:
+                reason = f"response has no {path!r} to save as {name!r}"
+                break
+            saved[name] = value
+    ok = reason is None
+    if not ok and not 200 <= status < 300:
+        said = gateway_message(parsed, body.decode("utf-8", errors="replace"))
+        if said and said not in str(reason):
+            reason = f"{reason}: {said}"
+    return Reply(
+        ok=ok,
+        status=status,
+        reason="ok" if ok else str(reason),
+        headers=dict(headers),
+        body=body,
+        size=size,
+        saved=saved,
+        uncertain=not ok and _may_have_applied(status),
+    )
+
+
+def _may_have_applied(status: int) -> bool:
+    """A failed reply after which the request may still have taken effect: a 2xx that did not
+    meet the expectations (or lost what was to be saved), or a server error other than 503,
+    which says the request was not taken (500, or a proxy's 502/504 while the gateway behind it
+    went on to apply it)."""
+    return 200 <= status < 300 or (status >= 500 and status != 503)
+
+
+def diagnose(
+    call: Call,
+    reply: Reply,
+    profiles: Mapping[str, Profile],
+    send: Callable[[Call], Reply],
+    endpoint: Endpoint,
+) -> Reply:
+    """Mark a failed profile action as *unavailable* when the gateway cannot do it at all.
+
+    Data-driven by the profile's ``unavailable`` rules: a telltale body, or (for admin actions
+    that fail with a bare 5xx) a probe such as LiteLLM's readiness saying its database is absent.
+    """
+    if reply.ok or call.action is None or reply.status is None:
+        return reply
+    profile_name, action_name = call.action.split(".", 1)
+    profile = profiles.get(profile_name)
+    rules = profile.unavailable if profile else None
+    if profile is None or rules is None:
+        return reply
+    excerpt = " ".join(reply.text.split())[:300]
+    if says(rules.body_patterns, reply.text):
+        reason = f"lever unavailable: {rules.reason} ({profile.title} said: {excerpt})"
+        return _with(reply, unavailable=True, reason=reason)
+    action = profile.actions.get(action_name)
+    probe = profile.actions.get(rules.probe or "")
+    if probe is None or action is None or not action.admin or reply.status < 500:
+        return reply
+    probe_call = Call(
+        gateway=endpoint.name,
+        method=probe.method,
+        url=join_url(endpoint, probe.path, f"{profile_name}.{rules.probe}"),
+        headers=dict(endpoint.headers),
+        query={},
+        json=None,
+        body=None,
+        timeout=DEFAULT_TIMEOUT,
+        retries=1,  # a server that just failed with a 5xx often resets the pooled connection
+        expect=None,
+        save={},
+        action=f"{profile_name}.{rules.probe}",
+    )
+    parsed = send(probe_call).json()
+    if parsed is None or any(
+        extract(k, 0, {}, parsed) != (True, v) for k, v in rules.probe_json.items()
+    ):
+        return reply
+    said = ", ".join(f"{k}: {v}" for k, v in rules.probe_json.items())
+    reason = (
+        f"lever unavailable: {rules.reason} "
+        f"({rules.probe} says {said}; the reply was {reply.status} {excerpt})"
+    )
+    return _with(reply, unavailable=True, reason=reason)
+
+
+def _reads_body(call: Call) -> bool:
+    expect = call.expect
+    checks = expect is not None and (
+        expect.json_ or expect.body_contains or expect.body_not_contains
+    )
+    return bool(call.save or checks)
+
+
+def _unmet(
+    expect: Expect | None,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    parsed: Any,
+    *,
+    status_only: bool = False,
+) -> str | None:
+    if expect is None or expect.status is None:
+        if not 200 <= status < 300:
+            return f"status {status}, expected 2xx"
+    else:
+        wanted = expect.status if isinstance(expect.status, list) else [expect.status]
+        if status not in wanted:
+            return f"status {status}, expected {' or '.join(map(str, wanted))}"
+    if expect is None or status_only:
+        return None
+    text = body.decode("utf-8", errors="replace")
+    for needle in expect.body_contains:
+        if needle not in text:
+            return f"body does not contain {needle!r}"
+    for needle in expect.body_not_contains:
+        if needle in text:
+            return f"body contains {needle!r}"
+    for name, value in expect.headers.items():
+        if headers.get(name.lower()) != value:
+            return f"header {name} is {headers.get(name.lower())!r}, expected {value!r}"
+    for path, value in expect.json_.items():
+        found, actual = extract(path, status, headers, parsed)
+        if not found or actual != value:
+            return f"{path} is {actual!r}, expected {value!r}"
+    return None
+
+
+def extract(path: str, status: int, headers: Mapping[str, str], parsed: Any) -> tuple[bool, Any]:
+    """Value at a dotted path in the JSON body; ``status`` and ``header.NAME`` are special."""
+    if path == "status":
+        return True, status
+    if path.startswith("header."):
+        name = path.removeprefix("header.").lower()
+        return name in headers, headers.get(name)
+    current = parsed
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif (
+            isinstance(current, list)
+            and part.lstrip("-").isdigit()
+            and -len(current) <= int(part) < len(current)
+        ):
+            current = current[int(part)]
+        else:
+            return False, None
+    return True, current
