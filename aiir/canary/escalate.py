@@ -15,11 +15,12 @@ from aiir.canary.result import SuiteRun
 from aiir.environment import Environment
 from aiir.errors import AiirError
 from aiir.formats.schema import Runbook
+from aiir.incident.events import EventType
 from aiir.incident.journal import JOURNAL, read_events
 from aiir.redact import scrub
 
 SOURCE = "aiir canary"
-EVIDENCE_TYPE = "evidence.attached"
+EVIDENCE_TYPE = EventType.EVIDENCE_ATTACHED
 LOOK_BACK = 50  # incidents searched for the one just opened, newest first
 
 

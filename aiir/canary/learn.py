@@ -28,6 +28,7 @@ from aiir.canary.escalate import SOURCE
 from aiir.canary.suite import load_suite
 from aiir.errors import InputError
 from aiir.formats.loader import load_file
+from aiir.incident.events import EventType
 from aiir.incident.state import Incident, load_incident
 
 ATTACK_PHRASES = (
@@ -118,7 +119,7 @@ def _from_canaries(incident: Incident) -> Iterator[Regression]:
 
 def _attached(incident: Incident) -> Iterator[dict[str, Any]]:
     for event in incident.events:
-        if event.type != "evidence.attached" or event.data.get("source") != SOURCE:
+        if event.type != EventType.EVIDENCE_ATTACHED or event.data.get("source") != SOURCE:
             continue
         data = _evidence_json(incident, event.data.get("evidence", {}))
         if isinstance(data, dict):
@@ -160,7 +161,7 @@ def _prompt_answers(incident: Incident) -> list[str]:
     titles = {
         (e.data.get("runbook"), e.data.get("node")): str(e.data.get("title", ""))
         for e in incident.events
-        if e.type == "node.entered" and e.data.get("kind") == "input"
+        if e.type == EventType.NODE_ENTERED and e.data.get("kind") == "input"
     }
     found = []
     for answer in incident.answers:
@@ -178,7 +179,7 @@ def _indicators(incident: Incident) -> list[str]:
     inputs = {
         (e.data.get("runbook"), e.data.get("node"))
         for e in incident.events
-        if e.type == "node.entered" and e.data.get("kind") == "input"
+        if e.type == EventType.NODE_ENTERED and e.data.get("kind") == "input"
     }
     return [
         str(a["value"])

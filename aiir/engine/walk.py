@@ -36,6 +36,7 @@ from aiir.errors import InputError
 from aiir.formats.profile import Profile
 from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
+from aiir.incident.events import EventType
 from aiir.incident.journal import Event, Journal
 from aiir.incident.state import Incident, LeverRecord, LeverStates
 from aiir.outbound.gateway import Call, Reply, build_call
@@ -165,7 +166,7 @@ class Walk:
         data: dict[str, Any] = {"outcome": ended.outcome.value, "summary": ended.summary}
         if ended.claimed is not None:
             data["claimed"] = ended.claimed.value
-        self.record("incident.ended", data)
+        self.record(EventType.INCIDENT_ENDED, data)
         self.screen.ended(self.incident, ended.outcome.value, ended.summary)
         return ended
 
@@ -185,7 +186,7 @@ class Walk:
             self.change_severity(frame, node_id, node.severity.value)
         on_call = self.on_call(node.owner)
         self.record(
-            "node.entered",
+            EventType.NODE_ENTERED,
             {
                 "runbook": frame.runbook.id,
                 "node": node_id,
@@ -218,7 +219,7 @@ class Walk:
         posts = [
             parse_iso(e.ts)
             for e in self.incident.events
-            if e.type == "notify.sent"
+            if e.type == EventType.NOTIFY_SENT
             and e.data.get("ok") is True
             and e.data.get("channel") in STATUS_CHANNELS
         ]
@@ -235,7 +236,7 @@ class Walk:
         self.reminded_for = due
         late = clock_text(now - due).removeprefix("T+")
         self.screen.reminder(f"{why}: overdue by {late}; post one (Slack update, status page)")
-        self.record("reminder", {"due": iso(due), "reason": why})
+        self.record(EventType.REMINDER, {"due": iso(due), "reason": why})
 
     def on_call(self, role: str | None) -> str | None:
         """Who is on call for a node's owner role, from the workspace roster."""
@@ -251,7 +252,7 @@ class Walk:
                 "runbook": frame.runbook.id,
                 "node": node_id,
             }
-            if self.record("severity.changed", data) is None:
+            if self.record(EventType.SEVERITY_CHANGED, data) is None:
                 self.incident.severity = severity
             if not self.replaying:
                 self.screen.severity(severity)
@@ -284,8 +285,8 @@ class Walk:
         without asking: the step exists either way, so a resume with other flags replays alike.
         """
         step, recorded = self.next_step()
-        if "answer" in recorded:
-            value = recorded["answer"].data["value"]
+        if EventType.ANSWER in recorded:
+            value = recorded[EventType.ANSWER].data["value"]
         else:
             full_key = frame.prefix + (key or node_id)
             if preset is not None and full_key in self.scripted:
@@ -303,7 +304,7 @@ class Walk:
                     "(not recorded: resume to answer it again)"
                 )
             self.record(
-                "answer",
+                EventType.ANSWER,
                 {
                     "runbook": frame.runbook.id,
                     "node": node_id,
@@ -448,7 +449,9 @@ class Walk:
             reason = (
                 f"runbook {record.runbook!r} is not loaded: undo lever {record.lever!r} by hand"
             )
-            self.record("lever.released", {**base, "ok": False, "reply": {"reason": reason}})
+            self.record(
+                EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}}
+            )
             self.screen.failure(f"Lever {record.lever!r}: {reason}")
             return False
         lever = frame.runbook.levers[record.lever]
@@ -463,13 +466,15 @@ class Walk:
                 f"release request could not be built ({exc}); undo it on the gateway by hand: "
                 f"{manual}"
             )
-            self.record("lever.released", {**base, "ok": False, "reply": {"reason": reason}})
+            self.record(
+                EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}}
+            )
             self.screen.failure(f"Lever {record.lever!r}: {reason}")
             return False
         self.screen.request(f"Release {record.lever!r}", call.summary())
         reply = self.send(call)
         self.record(
-            "lever.released",
+            EventType.LEVER_RELEASED,
             {**base, "ok": reply.ok, "request": call.summary(), "reply": reply.summary()},
         )
         self.screen.lever(record)
@@ -490,7 +495,7 @@ class Walk:
         """Journal a send (``simulated`` in an exercise) and say what became of it."""
         if self.env.exercise:
             data["simulated"] = self.env.exercise
-        self.record("notify.sent", data, step=step)
+        self.record(EventType.NOTIFY_SENT, data, step=step)
         self.screen.delivered(
             delivery.channel,
             delivery.ok,

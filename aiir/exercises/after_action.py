@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiir.engine.frames import duration
 from aiir.exercises.drill import containment_time, visited
 from aiir.formats.schema import ChecklistNode, Runbook
+from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.sandbox import SandboxState
 from aiir.timestamps import clock_text, parse_iso
@@ -87,7 +88,11 @@ def triage_time(incident: Incident) -> dt.timedelta | None:
     started = parse_iso(incident.started_at)
     for event in incident.events:
         data = event.data
-        if event.type == "answer" and data.get("key") == data.get("node") and not data.get("by"):
+        if (
+            event.type == EventType.ANSWER
+            and data.get("key") == data.get("node")
+            and not data.get("by")
+        ):
             return parse_iso(event.ts) - started
     return None
 
@@ -238,7 +243,7 @@ def _runbooks(prepared: Prepared, incident: Incident) -> dict[str, Runbook]:
     source = RunbookSource(load_checked, [prepared.runbook_file.parent, data_dir("runbooks")])
     for event in incident.events:
         child = str(event.data.get("child", ""))
-        if event.type == "call.entered" and child not in found:
+        if event.type == EventType.CALL_ENTERED and child not in found:
             found[child] = source.find(child)[0]
     return found
 

@@ -21,6 +21,7 @@ from aiir.engine.frames import duration
 from aiir.environment import SANDBOX_URL, Environment, SystemClock
 from aiir.errors import AiirError, InputError
 from aiir.formats.scenario import Expectations, FaultSpec, Scenario
+from aiir.incident.events import EventType
 from aiir.incident.state import Incident, load_incident
 from aiir.prompts import MissingAnswer, NoTerminalPrompter
 from aiir.respond.session import start
@@ -193,7 +194,7 @@ def visited(incident: Incident) -> list[str]:
     """Node ids in the order walked; a called runbook's nodes as ``runbook.node``."""
     path: list[str] = []
     for event in incident.events:
-        if event.type == "node.entered":
+        if event.type == EventType.NODE_ENTERED:
             node, runbook = str(event.data["node"]), str(event.data["runbook"])
             path.append(node if runbook == incident.runbook else f"{runbook}.{node}")
     return path
@@ -273,11 +274,11 @@ def path_problems(expected: list[str], walked: list[str]) -> list[str]:
     return problems
 
 
-FAILURES = {
-    "capture.stored": "capture",
-    "action.result": "action",
-    "lever.engaged": "lever",
-    "lever.verified": "verify of lever",
+FAILURES: dict[str, str] = {
+    EventType.CAPTURE_STORED: "capture",
+    EventType.ACTION_RESULT: "action",
+    EventType.LEVER_ENGAGED: "lever",
+    EventType.LEVER_VERIFIED: "verify of lever",
 }
 
 
@@ -309,7 +310,7 @@ def _levers(expect: Expectations, incident: Incident) -> Group:
     proven = {
         e.data.get("lever")
         for e in incident.events
-        if e.type == "lever.verified" and e.data.get("ok")
+        if e.type == EventType.LEVER_VERIFIED and e.data.get("ok")
     }
     for name in expect.levers.verified:
         if name not in proven:
@@ -346,7 +347,7 @@ def containment_time(incident: Incident) -> dt.timedelta | None:
     """From the incident's start to the first lever proven effective."""
     started = parse_iso(incident.started_at)
     for event in incident.events:
-        if event.type == "lever.verified" and event.data.get("ok"):
+        if event.type == EventType.LEVER_VERIFIED and event.data.get("ok"):
             return parse_iso(event.ts) - started
     return None
 

@@ -25,6 +25,7 @@ from aiir.engine.frames import duration
 from aiir.environment import Clock, Environment, SystemClock
 from aiir.exercises.after_action import after_action
 from aiir.formats.scenario import Inject
+from aiir.incident.events import EventType
 from aiir.prompts import Check, Option, Prompter
 from aiir.respond.session import RunResult, start
 from aiir.sandbox import SandboxState
@@ -112,7 +113,7 @@ class InjectBoard:
             )
             self.outbox.append(
                 (
-                    "inject.delivered",
+                    EventType.INJECT_DELIVERED,
                     {
                         "at": inject.at,
                         "text": inject.text,

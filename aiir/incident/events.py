@@ -9,8 +9,10 @@ keys aiir reads are checked, and only their types: an event may carry more.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -21,6 +23,36 @@ HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 FIELDS = ("seq", "ts", "type", "operator", "step", "data", "prev", "hash")
 EVIDENCE_DIR = "evidence"
 SNAPSHOT_DIR = "runbooks"
+
+
+class EventType(enum.StrEnum):
+    """Every type of event aiir writes, named once. A member is its string (``"lever.engaged"``):
+    it is written to the journal as that, and compares equal to it when read back."""
+
+    INCIDENT_OPENED = "incident.opened"
+    SEVERITY_CHANGED = "severity.changed"
+    ANSWER = "answer"
+    CLASSIFIED = "classified"
+    BRANCH = "branch"
+    NODE_ENTERED = "node.entered"
+    LEVER_INTENT = "lever.intent"
+    LEVER_ENGAGED = "lever.engaged"
+    LEVER_VERIFIED = "lever.verified"
+    LEVER_RELEASED = "lever.released"
+    ACTION_INTENT = "action.intent"
+    ACTION_RESULT = "action.result"
+    CAPTURE_STORED = "capture.stored"
+    EVIDENCE_ATTACHED = "evidence.attached"
+    NOTIFY_RENDERED = "notify.rendered"
+    NOTIFY_SENT = "notify.sent"
+    CALL_ENTERED = "call.entered"
+    CALL_RETURNED = "call.returned"
+    REMINDER = "reminder"
+    INJECT_DELIVERED = "inject.delivered"
+    INCIDENT_ENDED = "incident.ended"
+    INCIDENT_INTERRUPTED = "incident.interrupted"
+    INCIDENT_RESUMED = "incident.resumed"
+    INCIDENT_TAKEN_OVER = "incident.taken_over"
 
 
 _KINDS: Mapping[type, str] = {
@@ -123,6 +155,39 @@ def evidence_ref(value: Any) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class EvidenceRef:
+    """An evidence file an event vouches for: where it is (``evidence/...`` in the incident), its
+    SHA-256 and its size. Built here for every event that keeps one, and read back here."""
+
+    file: str
+    sha256: str
+    bytes: int | None = None
+    truncated: bool | None = None  # a capture keeps only the first part of a long reply
+
+    def data(self) -> dict[str, Any]:
+        """As an event's ``evidence`` holds it."""
+        out: dict[str, Any] = {"file": self.file, "sha256": self.sha256}
+        if self.bytes is not None:
+            out["bytes"] = self.bytes
+        if self.truncated is not None:
+            out["truncated"] = self.truncated
+        return out
+
+    @classmethod
+    def read(cls, value: Any) -> EvidenceRef | None:
+        """The reference an event's ``evidence`` holds, or None when it holds none."""
+        if not isinstance(value, dict) or "file" not in value or "sha256" not in value:
+            return None
+        size, truncated = value.get("bytes"), value.get("truncated")
+        return cls(
+            str(value["file"]),
+            str(value["sha256"]),
+            size if isinstance(size, int) else None,
+            truncated if isinstance(truncated, bool) else None,
+        )
+
+
 TEXT = of(str)
 MAYBE_TEXT = of(str, None)
 FLAG = of(bool)
@@ -139,7 +204,7 @@ COMMON: Mapping[str, Check] = {
 }
 # Per event type: the keys read back, with what they hold; ``REQUIRED`` ones must be there.
 DATA: Mapping[str, Mapping[str, Check]] = {
-    "incident.opened": {
+    EventType.INCIDENT_OPENED: {
         "id": TEXT,
         "title": TEXT,
         "version": TEXT,
@@ -154,40 +219,40 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "exercise": MAYBE_TEXT,  # decides that a resume goes on against the simulated gateway
         "dry_run": FLAG,
     },
-    "severity.changed": {"from": TEXT, "to": TEXT},
-    "answer": {"key": TEXT, "by": MAYBE_TEXT},
-    "classified": {"facts": list_of(str)},
-    "branch": {"next": TEXT},
-    "node.entered": {"kind": TEXT, "title": TEXT},
-    "lever.intent": {"title": TEXT, "kind": TEXT},
-    "lever.engaged": {"unknown": FLAG, "dry_run": FLAG, "lost": list_of(str)},
-    "lever.released": {"engaged_step": of(int)},
-    "action.result": {"unknown": FLAG},
-    "capture.stored": {"item": TEXT, "part": TEXT, "what": list_of(str)},
-    "evidence.attached": {"item": TEXT, "source": TEXT, "description": TEXT},
-    "notify.rendered": {"channel": TEXT, "audience": TEXT, "text": TEXT},
-    "notify.sent": {"channel": TEXT, "status": of(int, None), "reason": MAYBE_TEXT},
-    "call.entered": {
+    EventType.SEVERITY_CHANGED: {"from": TEXT, "to": TEXT},
+    EventType.ANSWER: {"key": TEXT, "by": MAYBE_TEXT},
+    EventType.CLASSIFIED: {"facts": list_of(str)},
+    EventType.BRANCH: {"next": TEXT},
+    EventType.NODE_ENTERED: {"kind": TEXT, "title": TEXT},
+    EventType.LEVER_INTENT: {"title": TEXT, "kind": TEXT},
+    EventType.LEVER_ENGAGED: {"unknown": FLAG, "dry_run": FLAG, "lost": list_of(str)},
+    EventType.LEVER_RELEASED: {"engaged_step": of(int)},
+    EventType.ACTION_RESULT: {"unknown": FLAG},
+    EventType.CAPTURE_STORED: {"item": TEXT, "part": TEXT, "what": list_of(str)},
+    EventType.EVIDENCE_ATTACHED: {"item": TEXT, "source": TEXT, "description": TEXT},
+    EventType.NOTIFY_RENDERED: {"channel": TEXT, "audience": TEXT, "text": TEXT},
+    EventType.NOTIFY_SENT: {"channel": TEXT, "status": of(int, None), "reason": MAYBE_TEXT},
+    EventType.CALL_ENTERED: {
         "child": TEXT,
         "inputs": OBJECT,
         "snapshot": inside(SNAPSHOT_DIR),
         "snapshot_sha256": hex64,
     },
-    "call.returned": {"child": TEXT, "outcome": TEXT},
-    "incident.ended": {"outcome": TEXT, "summary": MAYBE_TEXT},
-    "incident.interrupted": {"reason": TEXT},
-    "incident.resumed": {"from_step": of(int)},
-    "incident.taken_over": {"by": TEXT, "took_over_from": OBJECT},
+    EventType.CALL_RETURNED: {"child": TEXT, "outcome": TEXT},
+    EventType.INCIDENT_ENDED: {"outcome": TEXT, "summary": MAYBE_TEXT},
+    EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
+    EventType.INCIDENT_RESUMED: {"from_step": of(int)},
+    EventType.INCIDENT_TAKEN_OVER: {"by": TEXT, "took_over_from": OBJECT},
 }
 REQUIRED: Mapping[str, frozenset[str]] = {
-    "incident.opened": frozenset({"runbook", "snapshot"}),
-    "answer": frozenset({"runbook", "node", "value"}),
-    "branch": frozenset({"next"}),
-    "node.entered": frozenset({"runbook", "node"}),
-    "lever.intent": frozenset({"runbook", "lever"}),
-    "lever.released": frozenset({"engaged_step"}),
-    "call.entered": frozenset({"child"}),
-    "incident.ended": frozenset({"outcome"}),
+    EventType.INCIDENT_OPENED: frozenset({"runbook", "snapshot"}),
+    EventType.ANSWER: frozenset({"runbook", "node", "value"}),
+    EventType.BRANCH: frozenset({"next"}),
+    EventType.NODE_ENTERED: frozenset({"runbook", "node"}),
+    EventType.LEVER_INTENT: frozenset({"runbook", "lever"}),
+    EventType.LEVER_RELEASED: frozenset({"engaged_step"}),
+    EventType.CALL_ENTERED: frozenset({"child"}),
+    EventType.INCIDENT_ENDED: frozenset({"outcome"}),
 }
 LINE: Mapping[str, Check] = {
     "seq": of(int),
@@ -238,9 +303,9 @@ def data_problem(type_: str, data: Mapping[str, Any]) -> str | None:
 def file_refs(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(what, relative file, sha256) of every file an event's data vouches for."""
     refs = []
-    evidence = data.get("evidence")
-    if isinstance(evidence, dict) and "file" in evidence and "sha256" in evidence:
-        refs.append(("evidence", str(evidence["file"]), str(evidence["sha256"])))
+    evidence = EvidenceRef.read(data.get("evidence"))
+    if evidence is not None:
+        refs.append(("evidence", evidence.file, evidence.sha256))
     if "snapshot" in data and "snapshot_sha256" in data:
         refs.append(("runbook snapshot", str(data["snapshot"]), str(data["snapshot_sha256"])))
     return refs

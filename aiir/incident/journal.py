@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiir.errors import AiirError, InputError
-from aiir.incident.events import SNAPSHOT_DIR, file_refs, shape_problem
+from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
 from aiir.redact import mask_data
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
                 f"line {number}: does not follow line {number - 1} in the hash chain "
                 "(a line was removed, inserted or reordered)"
             )
-        if (number == 1) != (event.type == "incident.opened"):
+        if (number == 1) != (event.type == EventType.INCIDENT_OPENED):
             problems.append(
                 f"line {number}: {event.type} where "
                 + ("incident.opened opens the journal" if number == 1 else "the incident is open")

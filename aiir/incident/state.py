@@ -6,12 +6,13 @@ import datetime as dt
 import os
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.incident.events import EventType
 from aiir.incident.journal import JOURNAL, Event, JournalBroken, file_problems, read_events
 from aiir.redact import MASK
 
@@ -329,22 +330,22 @@ def _resumed(incident: Incident, event: Event) -> None:
     incident.interrupted = False
 
 
-_HANDLERS = {
-    "incident.opened": _opened,
-    "severity.changed": _severity,
-    "answer": _answer,
-    "lever.intent": _lever_intent,
-    "lever.engaged": _lever_engaged,
-    "lever.verified": _lever_verified,
-    "lever.released": _lever_released,
-    "notify.rendered": _notify,
-    "notify.sent": _sent,
-    "capture.stored": _capture,
-    "evidence.attached": _capture,
-    "incident.ended": _ended,
-    "classified": _classified,
-    "incident.interrupted": _interrupted,
-    "incident.resumed": _resumed,
+_HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
+    EventType.INCIDENT_OPENED: _opened,
+    EventType.SEVERITY_CHANGED: _severity,
+    EventType.ANSWER: _answer,
+    EventType.LEVER_INTENT: _lever_intent,
+    EventType.LEVER_ENGAGED: _lever_engaged,
+    EventType.LEVER_VERIFIED: _lever_verified,
+    EventType.LEVER_RELEASED: _lever_released,
+    EventType.NOTIFY_RENDERED: _notify,
+    EventType.NOTIFY_SENT: _sent,
+    EventType.CAPTURE_STORED: _capture,
+    EventType.EVIDENCE_ATTACHED: _capture,
+    EventType.INCIDENT_ENDED: _ended,
+    EventType.CLASSIFIED: _classified,
+    EventType.INCIDENT_INTERRUPTED: _interrupted,
+    EventType.INCIDENT_RESUMED: _resumed,
 }
 
 

@@ -23,6 +23,7 @@ from aiir.errors import InputError
 from aiir.formats.schema import NotifyNode
 from aiir.formats.templating import slack_escape
 from aiir.formats.workspace import Loaded
+from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.outbound.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
 
@@ -210,7 +211,11 @@ def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | N
     pages: dict[str, str | None] = {}
     for event in incident.events:
         data = event.data
-        if event.type != "notify.sent" or data.get("channel") != "pagerduty" or not data.get("ok"):
+        if (
+            event.type != EventType.NOTIFY_SENT
+            or data.get("channel") != "pagerduty"
+            or not data.get("ok")
+        ):
             continue
         if bool(data.get("simulated")) != simulated:
             continue

@@ -17,6 +17,7 @@ from aiir.errors import LoadError
 from aiir.formats.loader import load_file
 from aiir.formats.organisation import AISystem
 from aiir.formats.workspace import Loaded
+from aiir.incident.events import EventType
 from aiir.incident.state import list_incidents
 
 SENSITIVITY = {"public": 0, "internal": 1, "confidential": 2, "personal": 3, "special-category": 4}
@@ -155,7 +156,11 @@ def _recent_drills(incidents_dir: Path, now: dt.datetime) -> set[str]:
             passed.update(
                 {
                     incident.runbook,
-                    *(e.data.get("child", "") for e in incident.events if e.type == "call.entered"),
+                    *(
+                        e.data.get("child", "")
+                        for e in incident.events
+                        if e.type == EventType.CALL_ENTERED
+                    ),
                 }
             )
     return passed

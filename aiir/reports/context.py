@@ -17,6 +17,7 @@ from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 from aiir.formats.schema import Runbook
 from aiir.formats.workspace import Loaded
+from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import anchor_of, short_anchor
 from aiir.incident.state import Incident, LeverStates
 from aiir.reports import clocks
@@ -80,48 +81,52 @@ def _plain(value: Any) -> str:
 
 AUDIENCE = {"status-page": "on the status page", "customers": "to customers", "public": "publicly"}
 DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
-    "incident.opened": lambda d: f"Incident opened from runbook {d.get('runbook')}",
-    "node.entered": lambda d: (
+    EventType.INCIDENT_OPENED: lambda d: f"Incident opened from runbook {d.get('runbook')}",
+    EventType.NODE_ENTERED: lambda d: (
         f"{d.get('title')} ({d.get('runbook')}/{d.get('node')})"
         + (f" — owner {d.get('on_call') or d.get('owner')}" if d.get("owner") else "")
     ),
-    "answer": _decision,
-    "severity.changed": lambda d: f"Severity {d.get('from')} → {d.get('to')}",
-    "classified": lambda d: f"Classified: {', '.join(d.get('facts', []))}",
-    "lever.intent": lambda d: f"Lever {d.get('lever')} requested",
-    "lever.engaged": lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",
-    "lever.verified": lambda d: (
+    EventType.ANSWER: _decision,
+    EventType.SEVERITY_CHANGED: lambda d: f"Severity {d.get('from')} → {d.get('to')}",
+    EventType.CLASSIFIED: lambda d: f"Classified: {', '.join(d.get('facts', []))}",
+    EventType.LEVER_INTENT: lambda d: f"Lever {d.get('lever')} requested",
+    EventType.LEVER_ENGAGED: lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",
+    EventType.LEVER_VERIFIED: lambda d: (
         f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
-    "lever.released": lambda d: (
+    EventType.LEVER_RELEASED: lambda d: (
         f"Lever {d.get('lever')} released" + ("" if d.get("ok") else " (FAILED)")
     ),
-    "capture.stored": lambda d: f"Evidence {d.get('item')} ({d.get('part')}) stored",
-    "notify.rendered": lambda d: f"Message drafted for {d.get('channel')} ({d.get('audience')})",
-    "notify.sent": lambda d: (
+    EventType.CAPTURE_STORED: lambda d: f"Evidence {d.get('item')} ({d.get('part')}) stored",
+    EventType.NOTIFY_RENDERED: lambda d: (
+        f"Message drafted for {d.get('channel')} ({d.get('audience')})"
+    ),
+    EventType.NOTIFY_SENT: lambda d: (
         f"Message for {d.get('channel')} kept in the exercise's inbox (nothing sent)"
         if d.get("simulated")
         else f"Message sent to {d.get('channel')}"
         if d.get("ok")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
-    "inject.delivered": lambda d: f"Inject: {d.get('text')}",
-    "action.intent": lambda d: f"Action {d.get('node')} requested",
-    "action.result": lambda d: (
+    EventType.INJECT_DELIVERED: lambda d: f"Inject: {d.get('text')}",
+    EventType.ACTION_INTENT: lambda d: f"Action {d.get('node')} requested",
+    EventType.ACTION_RESULT: lambda d: (
         f"Action {d.get('node')}: "
         + ("done" if d.get("ok") else "unknown" if d.get("unknown") else "FAILED")
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
-    "branch": lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",
-    "reminder": lambda d: f"Reminder: {d.get('reason')}",
-    "evidence.attached": lambda d: f"Evidence {d.get('item')} attached ({d.get('description')})",
-    "call.entered": lambda d: f"Handed off to runbook {d.get('child')}",
-    "call.returned": lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
-    "incident.interrupted": lambda d: f"Interrupted: {d.get('reason')}",
-    "incident.resumed": lambda d: "Resumed" + _taken_over(d),
-    "incident.taken_over": lambda d: f"Opened by {d.get('by')}" + _taken_over(d),
-    "incident.ended": lambda d: f"Ended: {d.get('outcome')}",
+    EventType.BRANCH: lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",
+    EventType.REMINDER: lambda d: f"Reminder: {d.get('reason')}",
+    EventType.EVIDENCE_ATTACHED: lambda d: (
+        f"Evidence {d.get('item')} attached ({d.get('description')})"
+    ),
+    EventType.CALL_ENTERED: lambda d: f"Handed off to runbook {d.get('child')}",
+    EventType.CALL_RETURNED: lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
+    EventType.INCIDENT_INTERRUPTED: lambda d: f"Interrupted: {d.get('reason')}",
+    EventType.INCIDENT_RESUMED: lambda d: "Resumed" + _taken_over(d),
+    EventType.INCIDENT_TAKEN_OVER: lambda d: f"Opened by {d.get('by')}" + _taken_over(d),
+    EventType.INCIDENT_ENDED: lambda d: f"Ended: {d.get('outcome')}",
 }
 
 
@@ -201,7 +206,7 @@ def report_context(
         (
             parse_iso(e.ts)
             for e in incident.events
-            if e.type == "lever.verified" and e.data.get("ok")
+            if e.type == EventType.LEVER_VERIFIED and e.data.get("ok")
         ),
         None,
     )
@@ -240,18 +245,7 @@ def report_context(
         "decisions": incident.answers,
         "vars": incident.vars,
         "levers": _levers(incident, runbooks),
-        "evidence": [
-            {
-                "item": e.get("item"),
-                "part": e.get("part"),
-                "what": e.get("what", []),
-                "ts": e.get("ts"),
-                "file": e.get("evidence", {}).get("file"),
-                "sha256": e.get("evidence", {}).get("sha256"),
-                "bytes": e.get("evidence", {}).get("bytes"),
-            }
-            for e in incident.evidence
-        ],
+        "evidence": [_evidence_row(e) for e in incident.evidence],
         "notifications": incident.notifications,
         "timeline": [
             {
@@ -296,6 +290,19 @@ def report_context(
             "problems": incident.problems,
         },
         "now": iso(now),
+    }
+
+
+def _evidence_row(item: dict[str, Any]) -> dict[str, Any]:
+    ref = EvidenceRef.read(item.get("evidence"))
+    return {
+        "item": item.get("item"),
+        "part": item.get("part"),
+        "what": item.get("what", []),
+        "ts": item.get("ts"),
+        "file": ref.file if ref else None,
+        "sha256": ref.sha256 if ref else None,
+        "bytes": ref.bytes if ref else None,
     }
 
 

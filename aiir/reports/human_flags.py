@@ -15,6 +15,7 @@ from typing import Any
 
 from aiir.environment import Environment
 from aiir.errors import InputError
+from aiir.incident.events import EvidenceRef
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
 from aiir.timestamps import iso
 
@@ -69,11 +70,7 @@ def _copy_evidence(source: Path, folder: Path) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"evidence-{source.name}"
     target.write_bytes(content)
-    return {
-        "file": target.name,
-        "sha256": hashlib.sha256(content).hexdigest(),
-        "bytes": len(content),
-    }
+    return EvidenceRef(target.name, hashlib.sha256(content).hexdigest(), len(content)).data()
 
 
 def page_owner(env: Environment, flag: Flag) -> Delivery:

@@ -28,6 +28,7 @@ from aiir.formats.schema import (
     Runbook,
 )
 from aiir.formats.templating import render
+from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.state import Incident, incident_dir, new_incident
@@ -291,7 +292,7 @@ def _opened(
     snapshot, digest = journal.store_snapshot(runbook.id, path.read_bytes())
     incident = Incident(id=journal.directory.name, directory=journal.directory)
     opened = journal.append(
-        "incident.opened",
+        EventType.INCIDENT_OPENED,
         {
             "id": incident.id,
             "runbook": runbook.id,
@@ -316,9 +317,9 @@ def _opened(
 
 def _attach(journal: Journal, item: Attachment) -> Event:
     relative, digest = journal.store_evidence(item.name, item.content)
-    evidence = {"file": relative, "sha256": digest, "bytes": len(item.content)}
+    evidence = EvidenceRef(relative, digest, len(item.content)).data()
     return journal.append(
-        "evidence.attached",
+        EventType.EVIDENCE_ATTACHED,
         {
             "item": item.name,
             "description": item.description,
@@ -345,7 +346,7 @@ def _walk(walk: Walk, frame: Frame) -> RunResult:
 
 
 def _interrupted(walk: Walk, reason: str) -> None:
-    event = walk.journal.append("incident.interrupted", {"reason": reason})
+    event = walk.journal.append(EventType.INCIDENT_INTERRUPTED, {"reason": reason})
     walk.incident.apply(event)
     if walk.journal.persist:
         walk.screen.note(f"incident {walk.incident.id} stopped: {reason}")
@@ -395,13 +396,13 @@ def applied_requests(incident: Incident) -> list[dict[str, Any]]:
     applied: list[dict[str, Any]] = []
     for event in incident.events:
         data = event.data
-        if event.type in {"lever.intent", "action.intent"}:
+        if event.type in {EventType.LEVER_INTENT, EventType.ACTION_INTENT}:
             intents[(event.type.split(".")[0], event.step)] = data.get("request") or {}
-        elif event.type == "lever.engaged" and data.get("ok"):
+        elif event.type == EventType.LEVER_ENGAGED and data.get("ok"):
             applied.append(intents.get(("lever", event.step), {}))
-        elif event.type == "action.result" and data.get("ok"):
+        elif event.type == EventType.ACTION_RESULT and data.get("ok"):
             applied.append(intents.get(("action", event.step), {}))
-        elif event.type == "lever.released" and data.get("ok") and data.get("request"):
+        elif event.type == EventType.LEVER_RELEASED and data.get("ok") and data.get("request"):
             applied.append(data["request"])
     return [request for request in applied if request.get("url")]
 
@@ -447,7 +448,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
         resumed = {"from_step": walk.last_recorded, **_took_over(walk)}
-        incident.apply(journal.append("incident.resumed", resumed))
+        incident.apply(journal.append(EventType.INCIDENT_RESUMED, resumed))
     frame = Frame(runbook, dict(incident.inputs), endpoints, env_vals)
     return _walk(walk, frame)
 
@@ -483,7 +484,9 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         frames = _frames_for_release(walk, runbook, source, incident)
         took_over = _took_over(walk)
         if took_over:  # the dead walker's place in the story: journalled like a resume's
-            incident.apply(journal.append("incident.taken_over", {"by": "release", **took_over}))
+            incident.apply(
+                journal.append(EventType.INCIDENT_TAKEN_OVER, {"by": "release", **took_over})
+            )
         if not pending:  # say so: a silent success reads as "maybe it did something"
             walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
         else:
@@ -517,7 +520,8 @@ def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
             f"releasing {lever!r} needs approval and there is no terminal: pass --yes"
         ) from None
     walk.record(
-        "answer", {"runbook": frame.runbook.id, "node": lever, "key": key, "value": approved}
+        EventType.ANSWER,
+        {"runbook": frame.runbook.id, "node": lever, "key": key, "value": approved},
     )
     return approved
 
@@ -533,7 +537,7 @@ def _frames_for_release(
         )
     }
     for event in incident.events:
-        if event.type == "call.entered" and event.data.get("child") not in frames:
+        if event.type == EventType.CALL_ENTERED and event.data.get("child") not in frames:
             try:  # a called runbook that cannot be set up only holds back its own levers
                 child, raw = source.find(str(event.data["child"]))
                 frames[child.id] = child_frame(walk, child, raw, event.data.get("inputs", {}), "")

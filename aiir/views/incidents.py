@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from aiir.environment import Environment
+from aiir.incident.events import EvidenceRef
 from aiir.incident.state import Incident, list_incidents, load_incident
 from aiir.redact import masked_json, scrub
 from aiir.reports.context import describe, report_context
@@ -145,9 +146,11 @@ def show_incident(
     if incident.evidence:
         evidence = Table("item", "file", "sha256", title="Evidence", title_justify="left")
         for item in incident.evidence:
-            ref = item.get("evidence", {})
+            ref = EvidenceRef.read(item.get("evidence"))
             evidence.add_row(
-                _safe(item.get("item", "")), _safe(ref.get("file", "")), ref.get("sha256", "")
+                _safe(item.get("item", "")),
+                _safe(ref.file if ref else ""),
+                ref.sha256 if ref else "",
             )
         console.print(evidence)
     _clocks(console, context)

@@ -17,6 +17,7 @@ from aiir.formats.schema import (
     CaptureItem,
     CaptureNode,
 )
+from aiir.incident.events import EventType, EvidenceRef
 from aiir.timestamps import iso, parse_iso
 
 if TYPE_CHECKING:
@@ -34,20 +35,22 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
             return walk.declined(frame, node_id, node.next)
         step, recorded = walk.next_step()
         base = {"runbook": frame.runbook.id, "node": node_id}
-        if "action.result" in recorded:
-            ok = bool(recorded["action.result"].data.get("ok"))
+        if EventType.ACTION_RESULT in recorded:
+            ok = bool(recorded[EventType.ACTION_RESULT].data.get("ok"))
         elif walk.env.dry_run:
             ok = True
-        elif "action.intent" in recorded:  # stopped after the intent: never re-sent blindly
+        elif EventType.ACTION_INTENT in recorded:  # stopped after the intent: never re-sent blindly
             unknown = {"ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
-            walk.record("action.result", {**base, **unknown}, step=step)
+            walk.record(EventType.ACTION_RESULT, {**base, **unknown}, step=step)
             walk.screen.note(f"action {node_id!r}: {NOT_RESENT}")
             ok = False
         else:
-            walk.record("action.intent", {**base, "request": call.summary()}, step=step)
+            walk.record(EventType.ACTION_INTENT, {**base, "request": call.summary()}, step=step)
             reply = walk.send(call)
             walk.record(
-                "action.result", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
+                EventType.ACTION_RESULT,
+                {**base, "ok": reply.ok, "reply": reply.summary()},
+                step=step,
             )
             walk.screen.reply(reply)
             ok = reply.ok
@@ -89,7 +92,7 @@ def capture_item(
             frame, item.request, f"nodes.{node_id}.items[{index}].request", window=window
         )
         step, recorded = walk.next_step()
-        if "capture.stored" in recorded:
+        if EventType.CAPTURE_STORED in recorded:
             return None
         if walk.env.dry_run:
             walk.screen.request(f"Capture {item.name!r} ({part})", call.summary())
@@ -108,15 +111,12 @@ def capture_item(
             "window_after": item.window_after,
             "index": index,
             "ok": reply.ok,
-            "evidence": {
-                "file": relative,
-                "sha256": digest,
-                "bytes": reply.size,
-                "truncated": reply.size > len(reply.body),  # only the first MAX_BODY kept
-            },
+            "evidence": EvidenceRef(
+                relative, digest, reply.size, truncated=reply.size > len(reply.body)
+            ).data(),  # only the first MAX_BODY bytes are kept
             "reply": {k: v for k, v in reply.summary(0).items() if k != "body"},
         }
-        walk.record("capture.stored", data, step=step)
+        walk.record(EventType.CAPTURE_STORED, data, step=step)
         walk.screen.captured(item.name, relative, digest, reply)
         if reply.ok or part == "after":
             return None

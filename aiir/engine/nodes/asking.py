@@ -17,6 +17,7 @@ from aiir.formats.schema import (
     QuestionNode,
 )
 from aiir.formats.templating import evaluate, render
+from aiir.incident.events import EventType
 from aiir.prompts import Option
 
 if TYPE_CHECKING:
@@ -38,7 +39,9 @@ def question(walk: Walk, frame: Frame, node_id: str, node: QuestionNode) -> str:
 def classify(walk: Walk, frame: Frame, node_id: str, facts: list[str]) -> None:
     """Record facts that start regulatory clocks; the answer's time is the awareness time."""
     if facts:
-        walk.record("classified", {"runbook": frame.runbook.id, "node": node_id, "facts": facts})
+        walk.record(
+            EventType.CLASSIFIED, {"runbook": frame.runbook.id, "node": node_id, "facts": facts}
+        )
 
 
 @handles(InputNode)
@@ -63,8 +66,8 @@ def checklist(walk: Walk, frame: Frame, node_id: str, node: ChecklistNode) -> st
 @handles(BranchNode)
 def branch(walk: Walk, frame: Frame, node_id: str, node: BranchNode) -> str:
     step, recorded = walk.next_step()
-    if "branch" in recorded:
-        return str(recorded["branch"].data["next"])
+    if EventType.BRANCH in recorded:
+        return str(recorded[EventType.BRANCH].data["next"])
     context = walk.context(frame)
     target, case = node.default, None
     for i, arm in enumerate(node.cases):
@@ -72,7 +75,7 @@ def branch(walk: Walk, frame: Frame, node_id: str, node: BranchNode) -> str:
             target, case = arm.next, i
             break
     walk.record(
-        "branch",
+        EventType.BRANCH,
         {"runbook": frame.runbook.id, "node": node_id, "case": case, "next": target},
         step=step,
     )

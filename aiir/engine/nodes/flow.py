@@ -18,6 +18,7 @@ from aiir.formats.schema import (
     Outcome,
 )
 from aiir.formats.templating import render
+from aiir.incident.events import EventType
 
 if TYPE_CHECKING:
     from aiir.engine.walk import Walk
@@ -71,7 +72,7 @@ def call(walk: Walk, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
     given = {k: render(v, context, f"nodes.{node_id}.inputs.{k}") for k, v in node.inputs.items()}
     child = walk.resolve_child(walk, child_runbook, raw, given, frame.prefix)
     walk.record(
-        "call.entered",
+        EventType.CALL_ENTERED,
         {
             "runbook": frame.runbook.id,
             "node": node_id,
@@ -82,7 +83,7 @@ def call(walk: Walk, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
     )
     ended = walk.walk(child)
     walk.record(
-        "call.returned",
+        EventType.CALL_RETURNED,
         {
             "runbook": frame.runbook.id,
             "node": node_id,

@@ -22,6 +22,7 @@ from aiir.formats.schema import (
     Lever,
     LeverNode,
 )
+from aiir.incident.events import EventType
 from aiir.incident.state import LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.sending import diagnose
@@ -85,9 +86,9 @@ def pull(
     """Engage then verify one lever, exactly once across interruptions."""
     step, recorded = walk.next_step()
     base = {"runbook": frame.runbook.id, "node": node_id, "lever": name}
-    if "lever.intent" not in recorded:
+    if EventType.LEVER_INTENT not in recorded:
         walk.record(
-            "lever.intent",
+            EventType.LEVER_INTENT,
             {
                 **base,
                 "title": lever.title,
@@ -101,13 +102,13 @@ def pull(
     record = walk.incident.lever_at(step)
     assert record is not None
     if walk.env.dry_run:
-        walk.record("lever.engaged", {**base, "ok": False, "dry_run": True}, step=step)
+        walk.record(EventType.LEVER_ENGAGED, {**base, "ok": False, "dry_run": True}, step=step)
         walk.screen.lever(record)
         return record
-    if "lever.engaged" not in recorded:
-        resumed = "lever.intent" in recorded or check_first
+    if EventType.LEVER_ENGAGED not in recorded:
+        resumed = EventType.LEVER_INTENT in recorded or check_first
         engage_lever(walk, frame, step, base, lever, engage, resumed=resumed)
-    if record.state == "engaged" and "lever.verified" not in recorded:
+    if record.state == "engaged" and EventType.LEVER_VERIFIED not in recorded:
         verify(walk, frame, step, base, lever)
     if not walk.replaying or step == walk.last_recorded:
         walk.screen.lever(record)
@@ -142,7 +143,9 @@ def engage_lever(
         return
     reply = diagnose(engage, reply, walk.profiles, walk.send, frame.endpoints[engage.gateway])
     if reply.ok or not reply.uncertain or reply.unavailable:
-        walk.record("lever.engaged", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+        walk.record(
+            EventType.LEVER_ENGAGED, {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
+        )
         return
     settle(walk, frame, step, base, lever, engage, reply)
 
@@ -160,7 +163,9 @@ def settle(
 
     def journal(reason: str, **flags: Any) -> None:
         reply = {**failure.summary(), "reason": reason}
-        walk.record("lever.engaged", {**base, "ok": False, **flags, "reply": reply}, step=step)
+        walk.record(
+            EventType.LEVER_ENGAGED, {**base, "ok": False, **flags, "reply": reply}, step=step
+        )
 
     if lever.verify is None:
         journal(f"{failure.reason}: {NO_PROBE}", unknown=True)
@@ -208,14 +213,14 @@ def engaged_before(
     """
     unknown = {**base, "ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
     if lever.verify is None:
-        walk.record("lever.engaged", unknown, step=step)
+        walk.record(EventType.LEVER_ENGAGED, unknown, step=step)
         return True
     with walk.screen.waiting(f"checking whether lever {base['lever']!r} is in effect"):
         verdict, probe = probe_lever(walk, frame, base, lever)
     if verdict is False:
         return False
     if verdict is None:
-        walk.record("lever.engaged", unknown, step=step)
+        walk.record(EventType.LEVER_ENGAGED, unknown, step=step)
         return True
     assert probe is not None
     confirmed(walk, step, base, probe, engage)
@@ -231,12 +236,14 @@ def confirmed(walk: Walk, step: int, base: dict[str, Any], probe: Reply, engage:
             f"lever {base['lever']!r} is engaged, but its reply was lost: "
             f"{', '.join(data['lost'])} unknown; its release may need doing by hand"
         )
-    walk.record("lever.engaged", data, step=step)
-    walk.record("lever.verified", {**base, "ok": True, "reply": probe.summary()}, step=step)
+    walk.record(EventType.LEVER_ENGAGED, data, step=step)
+    walk.record(EventType.LEVER_VERIFIED, {**base, "ok": True, "reply": probe.summary()}, step=step)
 
 
 def verify(walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
     if lever.verify is None:
         return
     reply = walk.send(walk.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
-    walk.record("lever.verified", {**base, "ok": reply.ok, "reply": reply.summary()}, step=step)
+    walk.record(
+        EventType.LEVER_VERIFIED, {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
+    )

@@ -13,6 +13,7 @@ from aiir.formats.schema import (
     NotifyNode,
 )
 from aiir.formats.templating import render
+from aiir.incident.events import EventType
 from aiir.prompts import MissingAnswer
 
 if TYPE_CHECKING:
@@ -28,8 +29,8 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
     from aiir.outbound import dispatch
 
     step, recorded = walk.next_step()
-    if "notify.rendered" in recorded:
-        rendered = recorded["notify.rendered"].data
+    if EventType.NOTIFY_RENDERED in recorded:
+        rendered = recorded[EventType.NOTIFY_RENDERED].data
         text = str(rendered.get("wire", rendered.get("text", "")))
     else:
         text = render_message(walk, frame, node_id, node, step)  # the channel's wire form
@@ -40,7 +41,7 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
         return node.next
     if dispatch.external(node) and not approve_message(walk, frame, node_id, node):
         return node.next
-    if "notify.sent" not in recorded:
+    if EventType.NOTIFY_SENT not in recorded:
         send_message(walk, frame, node_id, node, text, step)
     return node.next
 
@@ -149,6 +150,6 @@ def render_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, ste
         "text": text.strip(),
         **({"wire": wire} if wire != text.strip() else {}),
     }
-    walk.record("notify.rendered", data, step=step)
+    walk.record(EventType.NOTIFY_RENDERED, data, step=step)
     walk.screen.message(node.channel, node.audience, text.strip())
     return wire
