@@ -1,6 +1,6 @@
-"""Regulatory clocks (DOMAIN.md §4) with a frozen clock: every regime, every rule, every boundary.
+"""Regulatory clocks (docs/domain.md) with a frozen clock: every regime, every rule, every boundary.
 
-Each rule is checked against the deadline DOMAIN.md gives it, independently of how aiir's rule
+Each rule is checked against the deadline docs/domain.md gives it, independently of how aiir's rule
 table spells it; then a real walk classifies an incident and ``aiir show`` lists the clocks.
 """
 
@@ -53,7 +53,7 @@ def due(facts: set[str], regimes: list[str] | None = None, **kw: Any) -> list[tu
     return [(d.source, d.due - T0) for d in found]
 
 
-# --- every regime's rules, as DOMAIN.md §4 states them ---------------------------------------------
+# --- every regime's rules, as docs/domain.md states them ---------------------------------------------
 
 ONE_MONTH = dt.datetime(2025, 12, 27, 3, 15, tzinfo=dt.UTC) - T0
 
@@ -345,7 +345,7 @@ def shown(
 
 
 def expected_clocks(aware: dict[str, dt.datetime] | None = None) -> list[tuple[str, str, str]]:
-    """(source, aware at, due) of every deadline of the walk, computed from DOMAIN.md §4."""
+    """(source, aware at, due) of every deadline of the walk, computed from docs/domain.md."""
     at = aware or {}
 
     def a(regime: str, default: dt.datetime = ASSESSED) -> dt.datetime:

@@ -533,7 +533,7 @@ pty = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are P
 @pytest.mark.pty
 @pty
 def test_the_seed_exercise_end_to_end_injects_on_the_facilitators_key(tmp_path: Path) -> None:
-    """The seed article's tabletop ("our primary LLM starts generating racist slurs: go") on the
+    """The shipped tabletop ("our primary LLM starts generating racist slurs: go") on the
     real clock: the 0m inject arrives by time, the facilitator brings the rest in early."""
     incidents, report = tmp_path / "incidents", tmp_path / "after-action.md"
     room = Exercise(

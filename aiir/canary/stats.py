@@ -1,7 +1,7 @@
 """The statistics behind drift detection, in plain Python (no numpy or scipy).
 
 - Two-sample Kolmogorov–Smirnov: the statistic D and its asymptotic p-value with Stephens'
-  small-sample correction (Numerical Recipes, 3rd ed., §14.3.3; Stephens 1970); one-sided
+  small-sample correction (Numerical Recipes, 3rd ed., section 14.3.3; Stephens 1970); one-sided
   (``D+``, Smirnov's ``exp(-2 lam^2)`` tail) for "is the current sample larger".
 - Population stability index over quantile bins of the baseline, as many bins as the smaller
   sample can fill (2 at 15 samples, 7 at 225, 10 from 400), the current sample's shares pulled

@@ -1,4 +1,4 @@
-"""``aiir init``: a workspace laid out as the seed's 90-day plan, whose own CI passes as laid out.
+"""``aiir init``: a workspace laid out as a 90-day adoption plan, whose own CI passes as laid out.
 
 The workspace's copies of the shipped runbooks name the example inventory's systems in their
 ``systems:`` field (:data:`COVERS`), its canary suites watch each system and its drill exercises

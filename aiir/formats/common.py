@@ -63,7 +63,7 @@ class Strict(BaseModel):
 
 
 class Severity(enum.StrEnum):
-    """Incident severity (DOMAIN.md §3); SEV1 is the most severe."""
+    """Incident severity (docs/domain.md, Severity and roles); SEV1 is the most severe."""
 
     SEV1 = "SEV1"
     SEV2 = "SEV2"

@@ -47,7 +47,7 @@ class Role(Strict):
 
 
 class Team(Strict):
-    """The incident response roster: DOMAIN.md §3 roles and the seed's cross-functional team."""
+    """The incident response roster: the roles and the cross-functional team of docs/domain.md."""
 
     aiir: Literal[1]
     team: Slug

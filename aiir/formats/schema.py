@@ -75,7 +75,7 @@ CLAIMS_CONTAINMENT = frozenset({Outcome.CONTAINED})
 
 
 class LeverKind(enum.StrEnum):
-    """Containment levers (DOMAIN.md §2)."""
+    """Containment levers (docs/domain.md, Containment levers)."""
 
     KILL_SWITCH = "kill-switch"
     FILTER = "filter"
@@ -244,7 +244,7 @@ class NodeBase(Strict):
 
 
 class Classification(enum.StrEnum):
-    """Facts about an incident that start regulatory clocks (DOMAIN.md §4)."""
+    """Facts about an incident that start regulatory clocks (docs/domain.md, Regulatory clocks)."""
 
     SERIOUS_INCIDENT = "serious-incident"  # EU AI Act Art. 3(49), 73(2)
     HIGH_RISK_SYSTEM = "high-risk-system"  # the system is a high-risk AI system (provider duties)

@@ -1,4 +1,4 @@
-"""Sending a notify node's message through the workspace's channels (DOMAIN.md §6 formats).
+"""Sending a notify node's message through the workspace's channels (formats: docs/domain.md, Message formats).
 
 PagerDuty uses one dedup key per incident, so every page of an incident updates one alert and a
 ``resolve`` closes it. A Statuspage incident is created once and updated afterwards. A node with

@@ -1,7 +1,7 @@
 """Senders for the places incidents are announced: PagerDuty, Slack, Statuspage, a JSON webhook.
 
 Each send returns a :class:`Delivery`; none raises for a refusal or an unreachable endpoint, so a
-caller decides what a failed page means. The wire formats are those of DOMAIN.md §6. Secrets (a
+caller decides what a failed page means. The wire formats are in docs/domain.md (Message formats). Secrets (a
 routing key, a webhook URL, an API key) are masked in every delivery record and error text.
 Retries: PagerDuty and webhooks on 429, 5xx and no answer, with exponential backoff (honouring
 ``Retry-After``); never on another 4xx, which would fail the same way again. Slack's errors are

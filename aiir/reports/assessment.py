@@ -1,6 +1,6 @@
 """The AI system inventory: a risk tier per system, and the gaps in the response to each.
 
-The seed's first month: know what AI you run and what it could break. A system is covered when a
+The first month of adopting aiir: know what AI you run and what it could break. A system is covered when a
 runbook names it, a canary suite watches it, someone owns it, and (when its risk is high) a drill
 of its runbook passed in the last 90 days.
 """

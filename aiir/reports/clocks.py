@@ -1,4 +1,4 @@
-"""Regulatory clocks (DOMAIN.md §4): which deadlines an incident's classification starts.
+"""Regulatory clocks (docs/domain.md): which deadlines an incident's classification starts.
 
 Each regime's clock starts at that regime's own awareness time: the moment the facts that trigger
 it were established in the journal (a classifying answer), unless ``--aware-at`` says otherwise.

@@ -1,4 +1,4 @@
-"""Human reports: the seed's human-in-the-loop channel. Anyone can flag what an AI system did.
+"""Human reports: the human-in-the-loop channel. Anyone can flag what an AI system did.
 
 A flag records who reported what, about which system, and when, with optional evidence (hashed);
 it can page the system's owner and open an incident that carries the report as evidence.
