@@ -39,6 +39,7 @@ from aiir.formats.templating import render
 from aiir.incident.events import EventType
 from aiir.incident.journal import Event, Journal
 from aiir.incident.state import Incident, LeverRecord, LeverStates
+from aiir.incident.view import incident_fields
 from aiir.outbound.gateway import Call, Reply, build_call
 from aiir.outbound.readable import full_request, readable
 from aiir.outbound.sending import Sender
@@ -126,22 +127,14 @@ class Walk:
         return self.step, {e.type: e for e in self.recorded.get(self.step, [])}
 
     def context(self, frame: Frame, **extra: Any) -> dict[str, Any]:
-        started = parse_iso(self.incident.started_at)
-        elapsed = self.env.clock.now() - started
-        incident = {
-            "id": self.incident.id,
-            "title": self.incident.title,
-            "runbook": frame.runbook.id,
-            "severity": self.incident.severity,
-            "started_at": self.incident.started_at,
-            "elapsed": clock_text(elapsed),
-            "operator": self.env.operator,
-            "drill": self.incident.drill,
-            "exercise": self.incident.exercise or "",
-            "outcome": self.incident.outcome or "",
-            "category": frame.runbook.category or "",
-            "tags": frame.runbook.tags.model_dump(),
-        }
+        incident = incident_fields(
+            self.incident,
+            self.env.clock.now(),
+            runbook=frame.runbook.id,
+            category=frame.runbook.category or "",
+            tags=frame.runbook.tags.model_dump(),
+            operator=self.env.operator,
+        )
         saved: Mapping[str, Any] = self.incident.vars
         if self.env.dry_run:  # nothing replies in a dry run: say where each value would come from
             saved = Placeholders(self.incident.vars, saved_by(frame.runbook, self.profiles))

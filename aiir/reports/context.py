@@ -20,6 +20,7 @@ from aiir.formats.workspace import Loaded
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import anchor_of, short_anchor
 from aiir.incident.state import Incident, LeverStates
+from aiir.incident.view import incident_fields
 from aiir.reports import clocks
 from aiir.reports.templates import render_named
 from aiir.timestamps import clock_text, iso, parse_iso
@@ -213,20 +214,9 @@ def report_context(
     dues = deadlines(incident, workspace, systems, aware_at)
     return {
         "incident": {
-            "id": incident.id,
-            "title": incident.title,
-            "runbook": incident.runbook,
-            "severity": incident.severity,
-            "started_at": incident.started_at,
+            **incident_fields(incident, now),
             "ended_at": incident.ended_at or "",
-            "elapsed": clock_text((ended or now) - started),
-            "operator": incident.operator,
-            "drill": incident.drill,
-            "exercise": incident.exercise or "",
-            "outcome": incident.outcome or "",
             "summary": incident.summary or "",
-            "category": incident.category or "",
-            "tags": incident.tags or {"owasp": [], "atlas": []},
             "state": incident.state,
             "commander": _commander(incident, workspace),
         },
