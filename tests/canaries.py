@@ -14,6 +14,7 @@ from rich.console import Console
 from aiir.environment import Environment
 from aiir.prompts import NoTerminalPrompter
 from tests.helpers import write
+from tests.support.clock import FakeClock
 
 _SUITE: dict[str, Any] = {
     "aiir": 1,
@@ -63,19 +64,7 @@ def write_suite(path: Path, **changes: Any) -> Path:
     return path
 
 
-class FakeClock:
-    """Fixed time that moves on by a second per reading; sleeping is recorded, not waited."""
-
-    def __init__(self) -> None:
-        self.moment = dt.datetime(2026, 11, 27, 3, 15, tzinfo=dt.UTC)
-        self.slept: list[float] = []
-
-    def now(self) -> dt.datetime:
-        self.moment += dt.timedelta(seconds=1)
-        return self.moment
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
+CANARY_TIME = dt.datetime(2026, 11, 27, 3, 15, tzinfo=dt.UTC)  # moves on a second per reading
 
 
 def environment(
@@ -87,7 +76,7 @@ def environment(
         console=Console(file=out, width=200, highlight=False, color_system=None),
         prompter=NoTerminalPrompter(),
         client=httpx2.Client(trust_env=False),
-        clock=FakeClock(),
+        clock=FakeClock(CANARY_TIME, tick=dt.timedelta(seconds=1), sleeps_move=False),
         environ=environ or {},
         operator="test",
         incidents_dir=tmp_path / "incidents",

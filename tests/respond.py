@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,37 +21,10 @@ from aiir.cli import main
 from aiir.environment import Environment
 from aiir.incident.journal import JOURNAL, Event, read_events
 from tests.helpers import write
+from tests.support.clock import START, FakeClock, Observer
 
-START = dt.datetime(2025, 11, 27, 3, 15, tzinfo=dt.UTC)  # in the past: no sandbox log falls in it
 ID_SUFFIX = "0001"
 OPERATOR = "tester"
-Observer = Callable[[str, str], None]
-
-
-class FixedClock:
-    """Time stands still until a test (or a sleep, or a ticking observer) moves it."""
-
-    def __init__(self, moment: dt.datetime = START) -> None:
-        self.moment = moment
-        self.slept: list[float] = []
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.moment += dt.timedelta(seconds=seconds)
-
-    def advance(self, **delta: float) -> None:
-        self.moment += dt.timedelta(**delta)
-
-    def ticking(self, minutes: float = 1.0, at: Mapping[str, float] | None = None) -> Observer:
-        """An observer that moves the clock on as each node is entered (``at``: per node id)."""
-
-        def tick(runbook: str, node: str) -> None:
-            self.advance(minutes=(at or {}).get(node, minutes))
-
-        return tick
 
 
 @dataclass(frozen=True)
@@ -76,7 +49,7 @@ def no_terminal(monkeypatch: pytest.MonkeyPatch, workspace: Path | None = None) 
 
 
 def freeze(
-    monkeypatch: pytest.MonkeyPatch, clock: FixedClock, observers: Iterable[Observer] = ()
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock, observers: Iterable[Observer] = ()
 ) -> None:
     """Every environment the CLI builds reads ``clock``; incident ids end in a fixed suffix."""
     original = Environment.for_terminal

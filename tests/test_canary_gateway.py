@@ -18,9 +18,10 @@ from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
 from aiir.incident.journal import verify
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
-from tests.canaries import FakeClock, environment, write_suite
+from tests.canaries import environment, write_suite
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
+from tests.support.clock import FakeClock
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"
 SLACK_PATH = "/services/T0001/B0001/s3cr3tw3bh00k"

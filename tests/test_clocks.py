@@ -21,15 +21,8 @@ from aiir.reports import clocks
 from aiir.reports.clocks import NOT_LEGAL_ADVICE, RULES, Rule, add_months, deadlines, left_text
 from aiir.reports.context import parse_aware_at
 from tests.helpers import write
-from tests.respond import (
-    START,
-    FixedClock,
-    aiir,
-    freeze,
-    incident_id,
-    no_terminal,
-    write_workspace,
-)
+from tests.respond import aiir, freeze, incident_id, no_terminal, write_workspace
+from tests.support.clock import START, FakeClock
 
 T0 = START
 H = dt.timedelta(hours=1)
@@ -325,7 +318,7 @@ def shown(
     )
     no_terminal(monkeypatch, workspace)
     monkeypatch.setenv("COLUMNS", "320")  # every table cell on one line
-    clock = FixedClock(T0)
+    clock = FakeClock(T0)
     freeze(monkeypatch, clock, [clock.ticking(0, at={"assess": 10, "bank": 20 * 60})])
     write(tmp_path / "clocks.yaml", RUNBOOK)
     write(tmp_path / "answers.yaml", {"assess": "all", "bank": "yes"})
@@ -503,7 +496,7 @@ def test_show_says_when_no_deadline_was_triggered(
         tmp_path / "w", {"aiir": 1, "workspace": "w", "regimes": ["gdpr", "nis2"]}
     )
     no_terminal(monkeypatch, workspace)
-    freeze(monkeypatch, FixedClock(T0))
+    freeze(monkeypatch, FakeClock(T0))
     write(tmp_path / "clocks.yaml", RUNBOOK)
     write(tmp_path / "answers.yaml", {"assess": "none"})
     incidents = str(tmp_path / "incidents")

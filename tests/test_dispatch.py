@@ -32,9 +32,7 @@ from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (
-    START,
     TEAM,
-    FixedClock,
     Ran,
     aiir,
     freeze,
@@ -45,6 +43,7 @@ from tests.respond import (
     of_type,
     write_workspace,
 )
+from tests.support.clock import START, FakeClock
 from tests.test_journal import rechain
 
 PD_KEY = "R0UT1NGKEY0channel0123456789abcd"
@@ -221,7 +220,7 @@ def setup(
         "LITELLM_MASTER_KEY": MASTER_KEY,
     }.items():
         monkeypatch.setenv(name, value)
-    clock = FixedClock(START)
+    clock = FakeClock(START)
     freeze(monkeypatch, clock, [clock.ticking(minutes=1)])
     runbook = tmp_path / "comms.yaml"
     write(runbook, RUNBOOK)
@@ -833,7 +832,7 @@ def test_a_failed_page_is_no_status_post_a_delivered_slack_post_is(
     write(setup.runbook, runbook)
     setup.receiver.queue("/v2/enqueue", Answer(400, b'{"status": "invalid event"}'))
     # The clock moves as each node is entered, after the node's reminder check.
-    clock = FixedClock(START)
+    clock = FakeClock(START)
     ticks = {"page": 1, "wait1": 5, "tell": 1, "wait2": 19, "wait3": 2}
     freeze(monkeypatch, clock, [clock.ticking(0, at=ticks)])
     ran = setup.run(capsys, "--yes", "-a", str(_answers(setup)))

@@ -16,8 +16,6 @@ from aiir.incident.journal import verify
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (
-    START,
-    FixedClock,
     Ran,
     aiir,
     freeze,
@@ -27,6 +25,7 @@ from tests.respond import (
     of_type,
     write_workspace,
 )
+from tests.support.clock import START, FakeClock
 
 SECURITY_KEY = "R0UT1NGKEY1security123456789abcd"
 WHAT = "It told a customer their refund was approved; no such policy exists"
@@ -80,7 +79,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -
     no_terminal(monkeypatch, write_workspace(tmp_path / "workspace"))
     monkeypatch.setenv("SECURITY_PD_ROUTING_KEY", SECURITY_KEY)
     monkeypatch.setenv("AIIR_PAGERDUTY_URL", f"{receiver.url}/v2/enqueue")
-    freeze(monkeypatch, FixedClock(START))
+    freeze(monkeypatch, FakeClock(START))
     (tmp_path / "shot.png").write_bytes(SCREENSHOT)
     write(tmp_path / "human-report.yaml", OPENED)
     return Setup(tmp_path, tmp_path / "incidents")

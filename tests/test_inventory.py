@@ -19,7 +19,8 @@ from aiir.prompts import NoTerminalPrompter
 from aiir.reports.assessment import Gap, assess, gaps
 from aiir.respond.session import start
 from tests.helpers import write
-from tests.respond import START, FixedClock, aiir, no_terminal
+from tests.respond import aiir, no_terminal
+from tests.support.clock import START, FakeClock
 
 NOW = START + dt.timedelta(days=100)
 
@@ -212,7 +213,7 @@ def _walk(runbook: Path, incidents: Path, when: dt.datetime, *, drill: bool = Tr
         console=Console(file=io.StringIO()),
         prompter=NoTerminalPrompter(),
         client=httpx2.Client(),
-        clock=FixedClock(when),
+        clock=FakeClock(when),
         environ={},
         operator="drill",
         incidents_dir=incidents,

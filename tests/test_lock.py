@@ -26,6 +26,7 @@ from tests.incidents import (
     write_runbook,
 )
 from tests.servers import serve_gateway
+from tests.support.clock import FakeClock
 
 SINCE = "2026-11-27T03:15:00.000Z"
 NOW = dt.datetime(2026, 11, 27, 3, 15, 2, tzinfo=dt.UTC)
@@ -94,14 +95,6 @@ def test_a_taken_id_is_drawn_again(tmp_path: Path, same_draw: list[str]) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([first, second])
 
 
-class FrozenClock:
-    def now(self) -> dt.datetime:
-        return NOW
-
-    def sleep(self, seconds: float) -> None:
-        return None
-
-
 def test_two_incidents_opened_in_the_same_second_never_share_a_directory(
     tmp_path: Path, same_draw: list[str]
 ) -> None:
@@ -112,7 +105,7 @@ def test_two_incidents_opened_in_the_same_second_never_share_a_directory(
         for _ in range(2):
             prompter = RecordingPrompter(ANSWERS)
             with environment(incidents, url, prompter) as env:
-                env.clock = FrozenClock()
+                env.clock = FakeClock(NOW, sleeps_move=False)
                 opened.append(start(runbook, env).incident)
     assert [i.id for i in opened] == ["INC-20261127-031502-a3f9", "INC-20261127-031502-77c1"]
     for incident in opened:

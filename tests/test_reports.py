@@ -21,14 +21,8 @@ from aiir.cli import main
 from aiir.reports.clocks import NOT_LEGAL_ADVICE
 from aiir.reports.templates import template_names
 from tests.helpers import write
-from tests.respond import (
-    FixedClock,
-    aiir,
-    freeze,
-    incident_id,
-    no_terminal,
-    write_workspace,
-)
+from tests.respond import aiir, freeze, incident_id, no_terminal, write_workspace
+from tests.support.clock import FakeClock
 
 REPO = Path(__file__).resolve().parents[1]
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
@@ -75,7 +69,7 @@ def _walk(
 ) -> str:
     with pytest.MonkeyPatch.context() as patch:
         no_terminal(patch, workspace)
-        clock = FixedClock(started)
+        clock = FakeClock(started)
         freeze(patch, clock, [clock.ticking(minutes=1)])
         status = main(
             [
@@ -135,7 +129,7 @@ def report(
     *args: str,
 ) -> tuple[int, str, str]:
     no_terminal(monkeypatch, walked.workspace)
-    freeze(monkeypatch, FixedClock(REPORT_AT))
+    freeze(monkeypatch, FakeClock(REPORT_AT))
     ran = aiir(
         capsys, "report", walked.ids[scenario], *args, "--incident-dir", str(walked.incidents)
     )

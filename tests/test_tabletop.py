@@ -22,25 +22,10 @@ from aiir.prompts import Check, Option
 from aiir.validate.scenarios import prepare
 from tests.helpers import write
 from tests.runs import aiir_command, only_incident, process_env, strip_ansi
+from tests.support.clock import FakeClock
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = dt.datetime(2026, 3, 14, 9, 10, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """A clock that moves only when told to (``sleep`` moves it too: a retry's backoff)."""
-
-    def __init__(self, start: dt.datetime = T0) -> None:
-        self.moment = start
-
-    def now(self) -> dt.datetime:
-        return self.moment
-
-    def sleep(self, seconds: float) -> None:
-        self.moment += dt.timedelta(seconds=seconds)
-
-    def advance(self, **delta: float) -> None:
-        self.moment += dt.timedelta(**delta)
 
 
 def injects(*specs: tuple[str, str, str]) -> list[Inject]:
@@ -71,7 +56,7 @@ def delivered(board: InjectBoard) -> list[tuple[str, str, str]]:
 
 
 def test_injects_arrive_at_their_scenario_time() -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     board, screen = board_on(clock)
     board.deliver_due()
     assert board.delivered == []  # the clock starts when the incident opens
@@ -100,7 +85,7 @@ def test_injects_arrive_at_their_scenario_time() -> None:
 
 
 def test_speed_compresses_the_scenario_clock() -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     board, _ = board_on(clock, speed=60)
     board.begin()
     clock.advance(seconds=10)  # ten scenario minutes
@@ -110,7 +95,7 @@ def test_speed_compresses_the_scenario_clock() -> None:
 
 
 def test_the_facilitator_delivers_early_and_an_inject_never_arrives_twice() -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     board, _ = board_on(clock)
     board.begin()
     clock.advance(minutes=2)
@@ -176,7 +161,7 @@ class Room:
 
 
 def test_the_facilitator_is_offered_the_next_inject_before_each_question() -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     board, _ = board_on(clock)
     board.begin()
     room = Room({"q1": "a", "q2": True}, clock, offers=[False, True])
@@ -195,7 +180,7 @@ def test_the_facilitator_is_offered_the_next_inject_before_each_question() -> No
 
 
 def test_without_a_terminal_no_timer_runs_during_a_question() -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     board, _ = board_on(clock)
     board.begin()
     with board.live():  # a no-op: the console is a StringIO
@@ -270,7 +255,7 @@ def walk_exercise(tmp_path: Path) -> str:
     """The scenario above, walked by the scripted room on a fake clock: one minute a decision."""
     scenario = tmp_path / "tabletop.yaml"
     write(scenario, SCENARIO)
-    clock = FakeClock()
+    clock = FakeClock(T0)
     room = Room(ROOM, clock, offers=[False, False, True])
     console = Console(file=io.StringIO(), width=120, highlight=False)
     env = default_environment(console, room, tmp_path / "incidents", clock=clock, operator="fac")
@@ -369,7 +354,7 @@ def test_after_action_report_from_a_scripted_room(tmp_path: Path) -> None:
 def test_the_clock_speed_shows_in_the_report(tmp_path: Path) -> None:
     scenario = tmp_path / "tabletop.yaml"
     write(scenario, SCENARIO)
-    clock = FakeClock()
+    clock = FakeClock(T0)
     room = Room(ROOM, clock, think=dt.timedelta(seconds=6))  # 6 s real = 1 min at 10x
     console = Console(file=io.StringIO(), width=120, highlight=False)
     env = default_environment(console, room, tmp_path / "incidents", clock=clock)
@@ -440,7 +425,7 @@ EXAMPLE_ROOMS: dict[str, dict[str, Any]] = {
 def test_example_tabletops_can_be_walked_along_their_expected_path(
     name: str, tmp_path: Path
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(T0)
     room = Room(EXAMPLE_ROOMS[name], clock)
     console = Console(file=io.StringIO(), width=120, highlight=False)
     env = default_environment(console, room, tmp_path / "incidents", clock=clock)

@@ -21,17 +21,8 @@ from aiir.reports.context import disclosure
 from aiir.respond.session import start
 from tests.helpers import write
 from tests.receiver import Answer, serve_receiver
-from tests.respond import (
-    CONFIG,
-    START,
-    FixedClock,
-    aiir,
-    freeze,
-    incident_id,
-    no_terminal,
-    of_type,
-    write_workspace,
-)
+from tests.respond import CONFIG, aiir, freeze, incident_id, no_terminal, of_type, write_workspace
+from tests.support.clock import START, FakeClock
 
 # --- finding and loading -------------------------------------------------------------------------
 
@@ -182,7 +173,7 @@ def test_show_says_when_the_policy_requires_disclosure(
     shown: str,
 ) -> None:
     no_terminal(monkeypatch, write_workspace(tmp_path / "w"))
-    freeze(monkeypatch, FixedClock())
+    freeze(monkeypatch, FakeClock())
     write(tmp_path / "small.yaml", SMALL)
     write(tmp_path / "answers.yaml", {"triage": answer})
     incidents = str(tmp_path / "incidents")
@@ -207,7 +198,7 @@ def test_show_says_nothing_of_disclosure_when_no_rule_applies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     no_terminal(monkeypatch, write_workspace(tmp_path / "w", {"aiir": 1, "workspace": "w"}))
-    freeze(monkeypatch, FixedClock())
+    freeze(monkeypatch, FakeClock())
     write(tmp_path / "small.yaml", SMALL)
     write(tmp_path / "answers.yaml", {"triage": "public"})
     incidents = str(tmp_path / "incidents")
@@ -291,7 +282,7 @@ def walk(
         "pagerduty": {"routing_key_env": "CADENCE_PD"},
     }
     write_workspace(tmp_path / "w", {**CONFIG, "channels": channels})
-    clock = FixedClock(START)
+    clock = FakeClock(START)
     with serve_receiver() as receiver:
         receiver.queue("/v2/enqueue", Answer(400, b'{"status": "invalid event"}'))
         if slack is not None:

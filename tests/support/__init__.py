@@ -1,0 +1,1 @@
+"""What tests share: one fake clock (more of the fakes move here as they are merged)."""
