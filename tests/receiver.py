@@ -44,6 +44,8 @@ def default_answer(path: str, body: bytes) -> Answer:
         return Answer(202, json.dumps(reply).encode(), {"content-type": "application/json"})
     if path.startswith("/services/"):
         return Answer(200, b"ok", {"content-type": "text/html"})
+    if path.startswith("/workflows/"):
+        return Answer(202, b"")  # a Teams Workflows trigger: accepted, empty body
     if path.startswith("/v1/pages/"):
         incident = json.loads(body or b"{}").get("incident", {})
         reply = {"id": "p0abc123", "status": incident.get("status", "investigating"), **incident}

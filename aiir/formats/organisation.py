@@ -65,10 +65,19 @@ class WebhookChannel(Strict):
     url_env: Annotated[str, Field(pattern=ENV_NAME)]
 
 
+class TeamsChannel(Strict):
+    """A Microsoft Teams channel or chat, through a Teams Workflows webhook (an Adaptive Card)."""
+
+    webhook_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the Workflows webhook URL"
+    )
+
+
 class Channels(Strict):
     """Where messages go. Secrets (webhook URLs, keys) only by environment variable name."""
 
     slack: SlackChannel | None = None
+    teams: TeamsChannel | None = None
     pagerduty: PagerDutyChannel | None = None
     statuspage: StatuspageChannel | None = None
     webhook: WebhookChannel | None = None

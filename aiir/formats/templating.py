@@ -10,6 +10,7 @@ instead of an empty string.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,9 +48,28 @@ def slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# CommonMark's backslash escapes for the characters an Adaptive Card TextBlock's markdown reads
+# (emphasis, links, code, headings, lists, HTML-like tags), the backslash itself first.
+_TEAMS_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*_[]()<>#~|!"})
+_TEAMS_LIST = re.compile(r"^(\s*)(?:([-+])|(\d+)\.)(?=\s)", re.M)
+
+
+def teams_escape(text: str) -> str:
+    """A value inserted into a Teams Adaptive Card TextBlock: no emphasis, link, image, list or
+    heading of its own, so it cannot forge a ``[link](https://…)`` or restyle the card."""
+    escaped = text.translate(_TEAMS_MARKUP)
+    return _TEAMS_LIST.sub(_unlisted, escaped)
+
+
+def _unlisted(match: re.Match[str]) -> str:
+    """A list marker at a line start, escaped: ``\\-`` or ``1\\.``."""
+    indent, bullet, number = match.groups()
+    return indent + ("\\" + bullet if bullet else number + "\\.")
+
+
 # How values inserted into a message are escaped for a channel's markup. The template's own text
 # (the runbook author's formatting) is left as written.
-MARKUPS: dict[str, Callable[[str], str]] = {"slack": slack_escape}
+MARKUPS: dict[str, Callable[[str], str]] = {"slack": slack_escape, "teams": teams_escape}
 
 
 class TemplateFailure(InputError):

@@ -26,6 +26,7 @@ from aiir.formats.workspace import Loaded
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.outbound.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
+from aiir.outbound.teams import teams_message
 
 STATUSPAGE_IMPACT: dict[str, Any] = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor"}
 STATUSPAGE_VAR = "statuspage_incident_id"
@@ -68,7 +69,7 @@ def external(node: NotifyNode) -> bool:
 
 def markup(channel: str) -> str | None:
     """The markup a channel parses (values inserted into its messages are escaped for it)."""
-    return "slack" if channel == "slack" else None
+    return channel if channel in {"slack", "teams"} else None
 
 
 def deliver(
@@ -96,6 +97,10 @@ def deliver(
         url = notifier.secret(channels.slack.webhook_env, "slack channel")
         blocks = slack_blocks(text, incident, anchor)
         return notifier.slack(url, slack_fallback(text), blocks)
+    if node.channel == "teams":
+        assert channels.teams is not None
+        url = notifier.secret(channels.teams.webhook_env, "teams channel")
+        return notifier.teams(url, teams_message(text, incident))
     if node.channel == "statuspage":
         assert channels.statuspage is not None
         page = channels.statuspage

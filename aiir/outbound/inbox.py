@@ -83,6 +83,8 @@ def _answer(channel: str, body: Any, number: int) -> httpx2.Response:
         return httpx2.Response(202, json=reply)
     if channel == "slack":
         return httpx2.Response(200, text="ok")
+    if channel == "teams":
+        return httpx2.Response(202)  # a Workflows trigger accepts with an empty body
     if channel == "statuspage":
         return httpx2.Response(201, json={"id": f"sandbox-{number}", "status": "investigating"})
     return httpx2.Response(200, json={"ok": True})

@@ -214,6 +214,13 @@ class Notifier:
             return _replace(delivery, ok=False, reason=f"Slack said {delivery.reply.strip()!r}")
         return delivery
 
+    # --- Microsoft Teams Workflows webhook ---------------------------------------------------
+
+    def teams(self, webhook_url: str, message: Mapping[str, Any]) -> Delivery:
+        """Post a ``message`` activity (Adaptive Card attachments) to a Teams Workflows webhook;
+        the trigger accepts with 202 and an empty body, so any 2xx is a success."""
+        return self._send("teams", "POST", webhook_url, dict(message), {}, [webhook_url])
+
     # --- Statuspage ----------------------------------------------------------------------------
 
     def statuspage_create(

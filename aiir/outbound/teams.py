@@ -1,0 +1,104 @@
+"""Microsoft Teams: a notify node's message as an Adaptive Card for a Teams Workflows webhook.
+
+A Workflows trigger ("When a Teams webhook request is received") takes a ``message`` activity
+whose attachments are Adaptive Cards; aiir sends one card of version 1.5: a header, the message
+over as many TextBlocks as it needs, and the incident's context line. Values a template inserts
+arrive escaped for the TextBlock markdown (:func:`aiir.formats.templating.teams_escape`); the
+header and the context line, made here from the incident, are escaped the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiir.formats.templating import teams_escape
+from aiir.incident.state import Incident
+
+CARD_VERSION = "1.5"
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+# Teams refuses a message over about 28 KB; aiir keeps a card's text well inside that.
+TEXT_BLOCK = 2000
+TEXT_BLOCKS = 10
+HEADER = 150
+
+
+def teams_message(text: str, incident: Incident) -> dict[str, Any]:
+    """The webhook's body: one ``message`` with one Adaptive Card attachment."""
+    return {
+        "type": "message",
+        "attachments": [
+            {"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card(text, incident)}
+        ],
+    }
+
+
+def card(text: str, incident: Incident) -> dict[str, Any]:
+    """The Adaptive Card. A message too long for one card ends in a block that says how much more
+    is in the incident's journal: nothing is cut silently."""
+    pieces = split_markdown(text, TEXT_BLOCK) or ["(no text)"]
+    if len(pieces) > TEXT_BLOCKS:
+        left = sum(len(p) for p in pieces[TEXT_BLOCKS - 1 :])
+        more = f"_… {left:,} more characters of this message are in the incident's journal._"
+        pieces = [*pieces[: TEXT_BLOCKS - 1], more]
+    title = f"[{incident.severity}] {incident.title}"
+    title = title if len(title) <= HEADER else title[: HEADER - 1] + "…"
+    context = f"{incident.id} · runbook {incident.runbook}" + (" · DRILL" if incident.drill else "")
+    return {
+        "$schema": CARD_SCHEMA,
+        "type": "AdaptiveCard",
+        "version": CARD_VERSION,
+        "body": [
+            {
+                "type": "TextBlock",
+                "text": teams_escape(title),
+                "size": "Medium",
+                "weight": "Bolder",
+                "wrap": True,
+                "style": "heading",
+            },
+            *({"type": "TextBlock", "text": piece, "wrap": True} for piece in pieces),
+            {
+                "type": "TextBlock",
+                "text": teams_escape(context),
+                "isSubtle": True,
+                "size": "Small",
+                "wrap": True,
+            },
+        ],
+    }
+
+
+def split_markdown(text: str, limit: int) -> list[str]:
+    """``text`` in pieces of at most ``limit`` characters, cut at the last line end, else the
+    last space, else at the limit; never between a backslash and the character it escapes.
+    The line end or space cut at is the only character dropped; blank pieces are skipped."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = _cut_at(rest, limit)
+        piece, rest = rest[:cut], rest[cut:]
+        if rest[:1] in {"\n", " "}:
+            rest = rest[1:]
+        if piece.strip():
+            pieces.append(piece.rstrip())
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+def _cut_at(text: str, limit: int) -> int:
+    for separator in ("\n", " "):
+        at = text.rfind(separator, limit // 2, limit + 1)
+        if at > 0:
+            return at
+    cut = limit
+    while cut > 1 and _escapes_next(text, cut):
+        cut -= 1
+    return cut
+
+
+def _escapes_next(text: str, cut: int) -> bool:
+    """Whether the text before ``cut`` ends in an odd run of backslashes (one escaping the next)."""
+    run = len(text[:cut]) - len(text[:cut].rstrip("\\"))
+    return run % 2 == 1
