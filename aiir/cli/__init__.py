@@ -14,6 +14,7 @@ from typer.core import TyperArgument, TyperGroup
 from aiir.cli import (
     canary,
     drill,
+    export,
     graph,
     incident,
     inventory,
@@ -44,6 +45,7 @@ app.command("verify")(incident.verify)
 app.command("incidents")(incident.incidents)
 app.command("show")(incident.show)
 app.command("report")(incident.report)
+app.command("export")(export.command)
 app.command("flag")(incident.flag)
 app.command("init")(incident.init)
 app.command("library")(library.command)
