@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stix2validator import ValidationOptions, validate_string
+from stix2validator import ValidationOptions, validate_string  # type: ignore[import-untyped]
 
 from tests.helpers import write
 from tests.respond import START, FixedClock, aiir, freeze, incident_id, no_terminal
