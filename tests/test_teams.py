@@ -23,8 +23,6 @@ from aiir.redact import scrub
 from tests.helpers import write
 from tests.receiver import Receiver, serve_receiver
 from tests.respond import (
-    START,
-    FixedClock,
     aiir,
     freeze,
     incident_id,
@@ -34,6 +32,7 @@ from tests.respond import (
     of_type,
     write_workspace,
 )
+from tests.support.clock import START, FakeClock
 
 SIG = "sIgNaTuRe0123456789abcdefXYZ"
 TEAMS_PATH = "/workflows/4f1d2c3b5a6e7d8c/triggers/manual/paths/invoke"
@@ -104,7 +103,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, receiver: Receiver) -
     )
     no_terminal(monkeypatch, workspace)
     monkeypatch.setenv("TEST_TEAMS_WEBHOOK", receiver.url + TEAMS_PATH + QUERY)
-    clock = FixedClock(START)
+    clock = FakeClock(START)
     freeze(monkeypatch, clock, [clock.ticking(minutes=1)])
     write(tmp_path / "comms.yaml", RUNBOOK)
     write(tmp_path / "answers.yaml", {"report": HOSTILE})
@@ -142,8 +141,9 @@ def test_a_teams_node_posts_a_valid_adaptive_card_with_inserted_values_escaped(
     assert header["text"] == r"\[SEV2\] Chatbot leaking data"
     wire = f"**Report**: {ESCAPED} (see [the runbook](https://wiki.example/ir))"
     assert message == {"type": "TextBlock", "text": wire, "wrap": True}
-    assert context["text"] == f"{ID} · runbook comms"
     sent = of_type(journal(root / "incidents", ID), "notify.sent")
+    anchor = sent[0]["anchor"]  # the journal's head as the card left, as for Slack
+    assert context["text"] == f"{ID} · runbook comms · journal anchor {anchor}"
     assert [(s["node"], s["channel"], s["ok"], s["status"]) for s in sent] == [
         ("tell", "teams", True, 202)
     ]

@@ -18,7 +18,7 @@ def command(
     incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
     format: Annotated[
         Format,
-        typer.Option("--format", "-f", help="stix: a STIX 2.1 bundle (JSON)."),
+        typer.Option("--format", "-f", metavar="FORMAT", help="stix: a STIX 2.1 bundle (JSON)."),
     ] = Format.stix,
     out: Annotated[
         Path | None,

@@ -23,17 +23,22 @@ TEXT_BLOCKS = 10
 HEADER = 150
 
 
-def teams_message(text: str, incident: Incident) -> dict[str, Any]:
-    """The webhook's body: one ``message`` with one Adaptive Card attachment."""
+def teams_message(text: str, incident: Incident, anchor: str | None = None) -> dict[str, Any]:
+    """The webhook's body: one ``message`` with one Adaptive Card attachment (its context line
+    carries the journal's ``anchor`` when given)."""
     return {
         "type": "message",
         "attachments": [
-            {"contentType": CARD_CONTENT_TYPE, "contentUrl": None, "content": card(text, incident)}
+            {
+                "contentType": CARD_CONTENT_TYPE,
+                "contentUrl": None,
+                "content": card(text, incident, anchor),
+            }
         ],
     }
 
 
-def card(text: str, incident: Incident) -> dict[str, Any]:
+def card(text: str, incident: Incident, anchor: str | None = None) -> dict[str, Any]:
     """The Adaptive Card. A message too long for one card ends in a block that says how much more
     is in the incident's journal: nothing is cut silently."""
     pieces = split_markdown(text, TEXT_BLOCK) or ["(no text)"]
@@ -44,6 +49,8 @@ def card(text: str, incident: Incident) -> dict[str, Any]:
     title = f"[{incident.severity}] {incident.title}"
     title = title if len(title) <= HEADER else title[: HEADER - 1] + "…"
     context = f"{incident.id} · runbook {incident.runbook}" + (" · DRILL" if incident.drill else "")
+    if anchor:
+        context += f" · journal anchor {anchor}"
     return {
         "$schema": CARD_SCHEMA,
         "type": "AdaptiveCard",
