@@ -26,6 +26,7 @@ from aiir.formats.workspace import Loaded
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.outbound.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
+from aiir.outbound.pieces import split
 from aiir.outbound.teams import teams_message
 
 STATUSPAGE_IMPACT: dict[str, Any] = {"SEV1": "critical", "SEV2": "major", "SEV3": "minor"}
@@ -328,18 +329,7 @@ def split_text(text: str, limit: int) -> list[str]:
     """``text`` in pieces of at most ``limit`` characters, cut at the last line end, else the
     last space, else (one long word) at the limit but never inside an ``&amp;``-style entity.
     The line end or space cut at is the only character dropped; blank pieces are skipped."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut_at(rest, limit)
-        piece, rest = rest[:cut], rest[cut:]
-        if rest[:1] in {"\n", " "}:
-            rest = rest[1:]
-        if piece.strip():
-            pieces.append(piece.rstrip())
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
+    return split(text, limit, _cut_at)
 
 
 def _cut_at(text: str, limit: int) -> int:

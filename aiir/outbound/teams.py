@@ -13,6 +13,7 @@ from typing import Any
 
 from aiir.formats.templating import teams_escape
 from aiir.incident.state import Incident
+from aiir.outbound.pieces import split
 
 CARD_VERSION = "1.5"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -80,18 +81,7 @@ def split_markdown(text: str, limit: int) -> list[str]:
     """``text`` in pieces of at most ``limit`` characters, cut at the last line end, else the
     last space, else at the limit; never between a backslash and the character it escapes.
     The line end or space cut at is the only character dropped; blank pieces are skipped."""
-    pieces: list[str] = []
-    rest = text.strip()
-    while len(rest) > limit:
-        cut = _cut_at(rest, limit)
-        piece, rest = rest[:cut], rest[cut:]
-        if rest[:1] in {"\n", " "}:
-            rest = rest[1:]
-        if piece.strip():
-            pieces.append(piece.rstrip())
-    if rest.strip():
-        pieces.append(rest)
-    return pieces
+    return split(text, limit, _cut_at)
 
 
 def _cut_at(text: str, limit: int) -> int:
