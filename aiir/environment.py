@@ -1,4 +1,13 @@
-"""The one object through which the engine touches the world; tests swap each part."""
+"""The one object through which aiir touches the world; tests swap each part.
+
+``aiir.cli.main`` builds one :class:`Environment` per command from the process (its variables,
+its terminal) with :meth:`Environment.from_process`, and hands it to the command; nothing else
+in aiir reads ``os.environ``. A test builds its own with a fake clock, a scripted prompter and a
+dictionary of variables (``tests/support/environment.py``).
+
+What is costly to make is made on first use: the console (rich), the prompter, the HTTP client
+(its TLS context), the workspace (a file lookup). ``aiir --help`` pays for none of them.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +17,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-import httpx2
-
 from aiir.prompts import NoTerminalPrompter, Prompter
+from aiir.redact import watch
 
 if TYPE_CHECKING:
+    import httpx2
     from rich.console import Console
 
     from aiir.formats.workspace import Loaded
@@ -65,13 +73,9 @@ def incidents_root(
     return Path(".aiir") / "incidents"
 
 
-def _inbox() -> Inbox:
-    from aiir.outbound.inbox import Inbox
-
-    return Inbox()
-
-
 def _outside_the_sandbox(request: httpx2.Request) -> httpx2.Response:
+    import httpx2
+
     raise httpx2.ConnectError(
         f"{request.url.host} is outside the sandbox: an exercise talks only to the simulated "
         "gateway",
@@ -83,27 +87,155 @@ def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 
 
-@dataclass
 class Environment:
-    """Console, prompter, HTTP client, clock, environment variables and run flags."""
+    """Console, prompter, HTTP client, clock, environment variables and run flags.
 
-    console: Console
-    prompter: Prompter
-    client: httpx2.Client | None = None  # see `http`
-    clock: Clock = field(default_factory=SystemClock)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    operator: str = "unknown"
-    incidents_dir: Path = Path(".aiir") / "incidents"
-    dry_run: bool = False
-    assume_yes: bool = False
-    gateway_urls: dict[str, str] = field(default_factory=dict)
-    sandbox_url: str | None = None  # every gateway not named in gateway_urls goes here
-    observers: list[Callable[[str, str], None]] = field(default_factory=list)  # (runbook, node)
-    outbox: list[tuple[str, dict[str, object]]] = field(default_factory=list)  # events to journal
-    workspace: Loaded | None = None
-    # Practice: "sandbox", "drill" or "tabletop". Messages go to ``inbox``, never to a channel.
-    exercise: str | None = None
-    inbox: Inbox = field(default_factory=_inbox)
+    ``console``, ``prompter``, ``workspace`` and ``incidents_dir`` may be given, or left to be
+    made on first use: a console on standard output, the ``terminal`` prompter when standard input
+    and output are a terminal (else one that refuses to ask), the workspace found from the
+    current directory (only when ``find_workspace``), the incidents folder as
+    :func:`incidents_root` says.
+    """
+
+    def __init__(
+        self,
+        console: Console | None = None,
+        prompter: Prompter | None = None,
+        client: httpx2.Client | None = None,
+        clock: Clock | None = None,
+        environ: Mapping[str, str] | None = None,
+        operator: str = "unknown",
+        incidents_dir: Path | None = None,
+        dry_run: bool = False,
+        assume_yes: bool = False,
+        gateway_urls: dict[str, str] | None = None,
+        sandbox_url: str | None = None,
+        observers: list[Callable[[str, str], None]] | None = None,
+        outbox: list[tuple[str, dict[str, object]]] | None = None,
+        workspace: Loaded | None = None,
+        exercise: str | None = None,
+        inbox: Inbox | None = None,
+        *,
+        terminal: Callable[[], Prompter] | None = None,
+        find_workspace: bool = False,
+    ) -> None:
+        self._console = console
+        self._prompter = prompter
+        self._terminal = terminal
+        self.client = client  # see `http`
+        self.clock: Clock = clock or SystemClock()
+        self.environ: Mapping[str, str] = {} if environ is None else environ
+        watch(self.environ)  # its secret-looking values are masked wherever aiir writes
+        self.operator = operator
+        self._incidents_dir = incidents_dir
+        self.dry_run = dry_run
+        self.assume_yes = assume_yes
+        self.gateway_urls: dict[str, str] = {} if gateway_urls is None else gateway_urls
+        self.sandbox_url = sandbox_url  # every gateway not named in gateway_urls goes here
+        self.observers: list[Callable[[str, str], None]] = observers or []  # (runbook, node)
+        self.outbox: list[tuple[str, dict[str, object]]] = outbox or []  # events to journal
+        self._workspace = workspace
+        self._find_workspace = find_workspace and workspace is None
+        # Practice: "sandbox", "drill" or "tabletop". Messages go to ``inbox``, never to a channel.
+        self.exercise = exercise
+        self._inbox = inbox
+
+    @classmethod
+    def from_process(cls, terminal: Callable[[], Prompter] | None = None) -> Environment:
+        """The real world: this process's variables, its terminal (asked through ``terminal``
+        when there is one), the workspace around the current directory."""
+        environ = dict(os.environ)
+        return cls(
+            environ=environ,
+            operator=default_operator(environ),
+            terminal=terminal,
+            find_workspace=True,
+        )
+
+    # --- made on first use -----------------------------------------------------------------
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(highlight=False, stderr=False)
+        return self._console
+
+    @console.setter
+    def console(self, console: Console) -> None:
+        self._console = console
+
+    @property
+    def prompter(self) -> Prompter:
+        if self._prompter is None:
+            terminal = self._terminal if has_terminal() else None
+            self._prompter = terminal() if terminal is not None else NoTerminalPrompter()
+        return self._prompter
+
+    @prompter.setter
+    def prompter(self, prompter: Prompter) -> None:
+        self._prompter = prompter
+
+    @property
+    def workspace(self) -> Loaded | None:
+        if self._find_workspace:
+            from aiir.formats.workspace import current
+
+            self._find_workspace = False
+            self._workspace = current(self.environ)
+        return self._workspace
+
+    @workspace.setter
+    def workspace(self, workspace: Loaded | None) -> None:
+        self._find_workspace = False
+        self._workspace = workspace
+
+    @property
+    def incidents_dir(self) -> Path:
+        if self._incidents_dir is None:
+            self._incidents_dir = incidents_root(self.environ, None, self.workspace)
+        return self._incidents_dir
+
+    @incidents_dir.setter
+    def incidents_dir(self, folder: Path) -> None:
+        self._incidents_dir = folder
+
+    def incidents_at(self, flag: Path | None) -> Path:
+        """``--incident-dir`` if given, else where this environment keeps incidents."""
+        self._incidents_dir = incidents_root(self.environ, flag, self.workspace)
+        return self._incidents_dir
+
+    @property
+    def profile_dirs(self) -> tuple[Path, ...]:
+        """The team's own gateway profile folders (see :func:`aiir.formats.library.profile_dirs`)."""
+        from aiir.formats.library import profile_dirs
+
+        return profile_dirs(self.environ)
+
+    @property
+    def inbox(self) -> Inbox:
+        if self._inbox is None:
+            from aiir.outbound.inbox import Inbox
+
+            self._inbox = Inbox()
+        return self._inbox
+
+    @inbox.setter
+    def inbox(self, inbox: Inbox) -> None:
+        self._inbox = inbox
+
+    @property
+    def http(self) -> httpx2.Client:
+        """The HTTP client, made on first use: its TLS context alone costs ~20 ms to load, and a
+        canary run, a validation or a plain-HTTP sweep never needs it."""
+        if self.client is None:
+            import httpx2
+
+            self.client = httpx2.Client(verify=True, follow_redirects=False)
+        return self.client
+
+    # --- practice --------------------------------------------------------------------------
 
     def use_sandbox(self, state: object | None = None, exercise: str = "sandbox") -> None:
         """Route every gateway to an in-process simulated gateway (no socket, no keys).
@@ -111,6 +243,8 @@ class Environment:
         Nothing else is reachable: the client refuses every other address, and notifications
         go to the exercise's inbox (see :mod:`aiir.outbound.inbox`).
         """
+        import httpx2
+
         from aiir.sandbox import InProcessTransport, SandboxState, create_app
 
         sandbox = state if isinstance(state, SandboxState) else SandboxState()
@@ -127,39 +261,8 @@ class Environment:
         self.sandbox_url = SANDBOX_URL
         self.exercise = self.exercise or exercise
 
-    @property
-    def http(self) -> httpx2.Client:
-        """The HTTP client, made on first use: its TLS context alone costs ~20 ms to load, and a
-        canary run, a validation or a plain-HTTP sweep never needs it."""
-        if self.client is None:
-            self.client = httpx2.Client(verify=True, follow_redirects=False)
-        return self.client
-
     def close(self) -> None:
         """Close the HTTP client, if one was made."""
         if self.client is not None:
             self.client.close()
             self.client = None
-
-    @classmethod
-    def for_terminal(cls, **overrides: object) -> Environment:
-        """The real world: a terminal prompter when there is a terminal, else none."""
-        from rich.console import Console
-
-        from aiir.formats.workspace import current
-        from aiir.terminal.prompter import TerminalPrompter
-
-        environ = dict(os.environ)
-        prompter: Prompter = TerminalPrompter() if has_terminal() else NoTerminalPrompter()
-        workspace = current(environ)
-        env = cls(
-            console=Console(highlight=False, stderr=False),
-            prompter=prompter,
-            environ=environ,
-            operator=default_operator(environ),
-            incidents_dir=incidents_root(environ, None, workspace),
-            workspace=workspace,
-        )
-        for name, value in overrides.items():
-            setattr(env, name, value)
-        return env

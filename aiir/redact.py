@@ -14,7 +14,6 @@ import base64
 import functools
 import html
 import json
-import os
 import re
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +43,8 @@ _URLSAFE = str.maketrans("+/", "-_")
 # The declared secrets this command has read (see :func:`declare`): the last line of defence for
 # messages that reach the user without passing a walk, such as a crash log or a usage error.
 _declared: set[str] = set()
+# The secret-looking variables of the environments this command runs in (see :func:`watch`).
+_watched: set[str] = set()
 
 
 def declare(values: Iterable[str]) -> None:
@@ -51,9 +52,17 @@ def declare(values: Iterable[str]) -> None:
     _declared.update(v for v in values if len(v.strip()) >= MIN_SECRET)
 
 
+def watch(environ: Mapping[str, str]) -> None:
+    """Remember the secret-looking variables of an environment aiir runs in (every
+    :class:`~aiir.environment.Environment` calls this), so :func:`scrub` without ``secrets``
+    masks them too."""
+    _watched.update(secret_values(environ))
+
+
 def forget() -> None:
     """Start a command afresh (the CLI calls this for each command it runs)."""
     _declared.clear()
+    _watched.clear()
 
 
 def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[str]:
@@ -70,12 +79,12 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
     """``text`` with known secret values masked in every spelling, URL credentials masked, and
     secret-looking tokens too (``patterns``).
 
-    Without ``secrets``: the secret-looking environment variables and the declared secrets this
-    command has read. The journal masks only the exact values of declared secrets (no
+    Without ``secrets``: the secret-looking variables of the environment the command runs in
+    (:func:`watch`) and the declared secrets it has read. The journal masks only the exact values of declared secrets (no
     ``patterns``): an attacker's key typed in as an input must stay in it, or the lever that
     blocked it could never be released.
     """
-    values = secret_values(os.environ) | _declared if secrets is None else secrets
+    values = _watched | _declared if secrets is None else secrets
     text = _USERINFO.sub(rf"\g<scheme>{MASK}@", mask(text, values))
     return _PATTERNS.sub(MASK, text) if patterns else text
 

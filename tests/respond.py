@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,21 +18,13 @@ from typing import Any
 
 import pytest
 
-from aiir.cli import main
-from aiir.environment import Environment
 from aiir.incident.journal import JOURNAL, Event, read_events
 from tests.helpers import write
+from tests.support.cli import Ran, process_environment, run_cli
 from tests.support.clock import START, FakeClock, Observer
 
 ID_SUFFIX = "0001"
 OPERATOR = "tester"
-
-
-@dataclass(frozen=True)
-class Ran:
-    status: int
-    out: str
-    err: str
 
 
 def no_terminal(monkeypatch: pytest.MonkeyPatch, workspace: Path | None = None) -> None:
@@ -48,20 +41,20 @@ def no_terminal(monkeypatch: pytest.MonkeyPatch, workspace: Path | None = None) 
         monkeypatch.setenv("AIIR_WORKSPACE", str(workspace))
 
 
+@dataclass(frozen=True)
+class Frozen:
+    clock: FakeClock
+    observers: tuple[Observer, ...]
+
+
+FROZEN: Frozen | None = None  # set by :func:`freeze` for one test (undone by monkeypatch)
+
+
 def freeze(
     monkeypatch: pytest.MonkeyPatch, clock: FakeClock, observers: Iterable[Observer] = ()
 ) -> None:
-    """Every environment the CLI builds reads ``clock``; incident ids end in a fixed suffix."""
-    original = Environment.for_terminal
-    extra = list(observers)
-
-    def for_terminal(**overrides: object) -> Environment:
-        env = original(**overrides)
-        env.clock = clock
-        env.observers.extend(extra)
-        return env
-
-    monkeypatch.setattr(Environment, "for_terminal", staticmethod(for_terminal))
+    """Every command :func:`aiir` runs reads ``clock``; incident ids end in a fixed suffix."""
+    monkeypatch.setattr(sys.modules[__name__], "FROZEN", Frozen(clock, tuple(observers)))
     monkeypatch.setattr(
         "aiir.incident.state.new_incident_id", lambda now: f"INC-{now:%Y%m%d-%H%M%S}-{ID_SUFFIX}"
     )
@@ -73,10 +66,11 @@ def incident_id(moment: dt.datetime = START) -> str:
 
 
 def aiir(capsys: pytest.CaptureFixture[str], *args: str) -> Ran:
-    """``aiir ARGS`` in this process: exit status, stdout, stderr."""
-    status = main(list(args))
-    out, err = capsys.readouterr()
-    return Ran(status, out, err)
+    """``aiir ARGS`` in this process (on the frozen clock, if any): exit status, stdout, stderr."""
+    frozen = FROZEN
+    if frozen is None:
+        return run_cli(capsys, *args)
+    return run_cli(capsys, *args, env=process_environment(frozen.clock, frozen.observers))
 
 
 def journal(incidents: Path, incident: str) -> list[Event]:

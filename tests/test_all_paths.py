@@ -10,7 +10,6 @@ each callee's own paths are covered by its own test.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import functools
 import os
@@ -154,13 +153,19 @@ class InstantClock:
 def environment(base: Environment, path: Walk, incidents: Path) -> Environment:
     """This path's environment, on the runbook's in-process sandbox (``base.http``)."""
     _, repeated = path.answers()
-    return dataclasses.replace(
-        base,
+    env = Environment(
+        console=base.console,
         prompter=Sequenced(repeated),
+        client=base.client,
+        clock=base.clock,
         environ={**ENVIRON, **_team_keys(path)},
+        operator=base.operator,
         incidents_dir=incidents,
-        observers=[],
+        assume_yes=base.assume_yes,
+        sandbox_url=base.sandbox_url,
+        exercise=base.exercise,
     )
+    return env
 
 
 def sandboxed() -> tuple[Environment, SandboxState]:
@@ -233,8 +238,8 @@ def fast_walks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @functools.cache
-def _cached_load(path: Path) -> Runbook:
-    return load_checked(path)
+def _cached_load(path: Path, profile_folders: tuple[Path, ...] = ()) -> Runbook:
+    return load_checked(path, profile_folders)
 
 
 def scripted(path: Walk, root: Runbook) -> dict[str, Any]:

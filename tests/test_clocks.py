@@ -22,6 +22,7 @@ from aiir.reports.clocks import NOT_LEGAL_ADVICE, RULES, Rule, add_months, deadl
 from aiir.reports.context import parse_aware_at
 from tests.helpers import write
 from tests.respond import aiir, freeze, incident_id, no_terminal, write_workspace
+from tests.support.cli import process_environment
 from tests.support.clock import START, FakeClock
 
 T0 = START
@@ -422,10 +423,11 @@ def test_show_lists_every_deadline_with_the_time_left_and_says_not_legal_advice_
 def test_show_highlights_the_overdue_deadlines(
     shown: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from aiir.environment import Environment
     from aiir.views.incidents import show_incident
+    from tests import respond
 
-    env = Environment.for_terminal()
+    assert respond.FROZEN is not None
+    env = process_environment(respond.FROZEN.clock)
     env.incidents_dir = shown
     env.console = Console(
         file=io.StringIO(), force_terminal=True, color_system="truecolor", width=320

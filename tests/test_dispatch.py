@@ -33,7 +33,6 @@ from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (
     TEAM,
-    Ran,
     aiir,
     freeze,
     incident_id,
@@ -43,6 +42,7 @@ from tests.respond import (
     of_type,
     write_workspace,
 )
+from tests.support.cli import Ran
 from tests.support.clock import START, FakeClock
 from tests.test_journal import rechain
 

@@ -16,7 +16,6 @@ from aiir.incident.journal import verify
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (
-    Ran,
     aiir,
     freeze,
     incident_id,
@@ -25,6 +24,7 @@ from tests.respond import (
     of_type,
     write_workspace,
 )
+from tests.support.cli import Ran
 from tests.support.clock import START, FakeClock
 
 SECURITY_KEY = "R0UT1NGKEY1security123456789abcd"

@@ -13,7 +13,8 @@ from aiir import __version__ as aiir_version
 from aiir.cli.scaffold import COVERS
 from aiir.formats.library import data_dir
 from aiir.formats.loader import load_file
-from tests.respond import Ran, aiir, no_terminal
+from tests.respond import aiir, no_terminal
+from tests.support.cli import Ran
 
 
 @pytest.fixture

@@ -37,12 +37,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 # version): anything may import it, and its lazy imports reach into the layers it fronts.
 FACADE = "aiir"
 # Upward imports that are known and named, each with the change that removes it.
-KNOWN: dict[tuple[str, str], str] = {
-    ("aiir.environment", "aiir.terminal.prompter"): (
-        "Environment.for_terminal picks the terminal's prompter; it goes to the CLI when the one "
-        "Environment is built in cli.main (issue 13, point 5)"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 TERMINAL = {"rich", "typer", "questionary", "prompt_toolkit"}
 
 
@@ -175,3 +170,43 @@ def test_importing_the_engine_loads_nothing_of_the_terminal() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split()
     assert not TERMINAL & set(loaded), TERMINAL & set(loaded)
+
+
+# The process's variables are read in one place: the Environment that aiir.cli.main builds.
+READS_THE_PROCESS = {"aiir.environment"}
+PROCESS_VARIABLES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}
+
+
+def process_reads(path: Path) -> list[int]:
+    """Lines of ``path`` that touch ``os.environ`` and its kin (or import them from ``os``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    lines = []
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in PROCESS_VARIABLES
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ) or (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and PROCESS_VARIABLES & {alias.name for alias in node.names}
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_environment_reads_the_process_variables() -> None:
+    wrong = [
+        f"{path.relative_to(PACKAGE.parent)}:{line}"
+        for module, path in MODULES.items()
+        if module not in READS_THE_PROCESS
+        for line in process_reads(path)
+    ]
+    assert not wrong, "read through the Environment instead: " + ", ".join(wrong)
+
+
+def test_the_process_reader_finds_a_read(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import os\nfrom os import getenv\nx = os.environ.get('A')\n")
+    assert process_reads(sample) == [2, 3]

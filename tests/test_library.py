@@ -10,7 +10,8 @@ import pytest
 
 from aiir.formats.library import KINDS, resolve, resolve_one, shipped
 from aiir.formats.loader import load_file
-from tests.respond import Ran, aiir, no_terminal
+from tests.respond import aiir, no_terminal
+from tests.support.cli import Ran
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -22,6 +22,7 @@ from aiir.reports.clocks import NOT_LEGAL_ADVICE
 from aiir.reports.templates import template_names
 from tests.helpers import write
 from tests.respond import aiir, freeze, incident_id, no_terminal, write_workspace
+from tests.support.cli import process_environment
 from tests.support.clock import FakeClock
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,7 +71,8 @@ def _walk(
     with pytest.MonkeyPatch.context() as patch:
         no_terminal(patch, workspace)
         clock = FakeClock(started)
-        freeze(patch, clock, [clock.ticking(minutes=1)])
+        observers = [clock.ticking(minutes=1)]
+        freeze(patch, clock, observers)
         status = main(
             [
                 "run",
@@ -81,7 +83,8 @@ def _walk(
                 str(answers),
                 "--incident-dir",
                 str(incidents),
-            ]
+            ],
+            process_environment(clock, observers),
         )
     assert status == 0
     return incident_id(started)

@@ -1277,3 +1277,12 @@ def test_node_kinds_are_the_tags_of_the_node_union() -> None:
         for member in typing.get_args(union)
     ]
     assert tags == list(NODE_KINDS)
+
+
+def test_the_shipped_ids_read_from_id_lines_are_the_ids_yaml_reads() -> None:
+    from aiir.formats.library import shipped_runbooks
+    from aiir.formats.loader import load_file
+    from aiir.validate.documents import shipped_ids
+
+    parsed = {load_file(path).data["id"] for path in shipped_runbooks()}
+    assert shipped_ids() == parsed

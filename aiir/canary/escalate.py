@@ -41,10 +41,9 @@ def escalate(
 ) -> None:
     """Open (and walk, or record) an incident of ``runbook``; its id goes to ``run.incident``."""
     from aiir.prompts import MissingAnswer
-    from aiir.respond.session import Attachment, start
-    from aiir.validate.checked import load_checked
+    from aiir.respond.session import Attachment, checked_loader, start
 
-    book = load_checked(runbook)
+    book = checked_loader(env)(runbook)
     env.gateway_urls = {k: v for k, v in gateway_urls.items() if k in book.gateways}
     name = f"canary-{run.name}-{run.run_id}.json"
     attachment = Attachment(name, evidence(run), run.summary(), SOURCE)

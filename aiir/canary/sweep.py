@@ -87,13 +87,12 @@ def _check_runbook(
 ) -> set[str]:
     """The runbook to open on failure must load and take its inputs; returns its gateways."""
     from aiir.canary.escalate import runbook_inputs
-    from aiir.respond.session import env_values
+    from aiir.respond.session import checked_loader, env_values
     from aiir.validate.answers import coerce_inputs
-    from aiir.validate.checked import load_checked
 
     if not path.is_file():
         raise InputError(f"--on-fail-run {path}: no such runbook file")
-    runbook = load_checked(path)
+    runbook = checked_loader(env)(path)
     env_values(runbook, env.environ, dry_run=options.sandbox is not None)
     for model in models:
         coerce_inputs(runbook, runbook_inputs(runbook, options.inputs, model), "--set")

@@ -6,7 +6,7 @@ inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 
 import gc
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from typer.core import TyperArgument, TyperGroup
@@ -15,6 +15,7 @@ from aiir.cli import (
     canary,
     drill,
     export,
+    flags,
     graph,
     incident,
     inventory,
@@ -26,6 +27,11 @@ from aiir.cli import (
 )
 from aiir.errors import AiirError, ExitStatus
 
+if TYPE_CHECKING:
+    from aiir.environment import Environment
+    from aiir.prompts import Prompter
+
+HELP = ["-h", "--help"]
 app = typer.Typer(
     name="aiir",
     help="AI incident response: validate, draw and walk runbooks; drill them; keep the journal.",
@@ -33,7 +39,7 @@ app = typer.Typer(
     add_completion=True,  # --install-completion / --show-completion, for bash, zsh, fish, PowerShell
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    context_settings={"help_option_names": HELP},
 )
 app.command("validate")(validate.command)
 app.command("graph")(graph.command)
@@ -73,13 +79,21 @@ def _root(
     """AI incident response runbooks you can validate, draw and walk."""
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit status; never lets a traceback reach the user."""
+def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
+    """Run the CLI and return the exit status; never lets a traceback reach the user.
+
+    Every command gets ``env`` (see :func:`aiir.cli.flags.environment`): by default the one built
+    from this process (its variables, its terminal); a test hands in its own.
+    """
     command = typer.main.get_command(app)
     _metavars_only(command)
+    _unset_flags_false(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
-        result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
+        env = env or _process_environment()
+        _watch(env)
+        with flags.running_in(env):
+            result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
     except SystemExit as exc:  # --show-completion and --install-completion exit by themselves
         return exc.code if isinstance(exc.code, int) else ExitStatus.OK
     except (typer.Abort, KeyboardInterrupt):  # Typer turns EOF on a prompt into Abort
@@ -104,6 +118,18 @@ def main(argv: list[str] | None = None) -> int:
     return result if isinstance(result, int) else ExitStatus.OK
 
 
+def _process_environment() -> "Environment":
+    from aiir.environment import Environment
+
+    return Environment.from_process(terminal=_terminal_prompter)
+
+
+def _terminal_prompter() -> "Prompter":
+    from aiir.terminal.prompter import TerminalPrompter
+
+    return TerminalPrompter()
+
+
 def _metavars_only(command: Any) -> None:
     """Help shows an argument as its metavar (RUNBOOK), not also as a Python type (``<str>``,
     ``<list[str]>``), which Typer appends to every argument; every argument here has a metavar."""
@@ -113,6 +139,21 @@ def _metavars_only(command: Any) -> None:
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             _metavars_only(sub)
+
+
+def _unset_flags_false(command: Any) -> None:
+    """Typer leaves ``--help``, ``--install-completion`` and ``--show-completion`` at None when not
+    given, and coerces None to a bool through a pydantic adapter: importing pydantic for that
+    alone made ``aiir run --help`` twice as slow as ``aiir --help`` (``bench.startup``). Unset,
+    they are False, which their callbacks read the same way and which needs no coercion."""
+    help_option = command.get_help_option(typer.Context(command, help_option_names=HELP))
+    for param in [*command.params, help_option]:
+        descriptor = getattr(param, "type_descriptor", None)
+        if param.default is None and getattr(descriptor, "annotation", None) is bool:
+            param.default = False
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _unset_flags_false(sub)
 
 
 def _no_type(ctx: object) -> None:
@@ -132,6 +173,12 @@ def run() -> None:
     # command made, only to find what exit reclaims anyway (~10 ms after a canary run): skip it.
     gc.freeze()
     sys.exit(status)
+
+
+def _watch(env: "Environment") -> None:
+    from aiir.redact import watch
+
+    watch(env.environ)  # an environment made before this command began was just forgotten
 
 
 def _forget_secrets() -> None:

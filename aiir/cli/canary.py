@@ -85,7 +85,6 @@ def run(
     from aiir.canary.report import show, write_junit
     from aiir.canary.sweep import SweepOptions, sweep
     from aiir.cli import flags
-    from aiir.environment import Environment, incidents_root
     from aiir.errors import ExitStatus
     from aiir.formats.library import resolve, resolve_one
 
@@ -94,14 +93,12 @@ def run(
     # sweep here). Given back after, for a caller that runs commands in its own process.
     gc.freeze()
     try:
-        env = Environment.for_terminal()
+        env = flags.environment()
         if as_json:  # stdout carries the JSON alone; a walked runbook talks on stderr
             from rich.console import Console
 
             env.console = Console(highlight=False, stderr=True)
-        env.incidents_dir = incidents_root(
-            env.environ, flags.incident_dir(incident_dir), env.workspace
-        )
+        env.incidents_at(flags.incident_dir(incident_dir))
         urls = flags.gateway_urls(gateway)  # before any suite is read: a wrong flag costs nothing
         files = resolve(suites, ["canaries"])
         runbook = (
@@ -163,15 +160,11 @@ def from_incident(
     ] = False,
 ) -> int:
     """Turn an incident's hostile prompts into regression canaries in a suite."""
-    import os
-
     from aiir.canary.learn import learn
     from aiir.cli import flags
-    from aiir.environment import incidents_root
     from aiir.errors import ExitStatus
-    from aiir.formats.workspace import current
 
-    root = incidents_root(os.environ, flags.incident_dir(incident_dir), current(os.environ))
+    root = flags.environment().incidents_at(flags.incident_dir(incident_dir))
     added = learn(root, incident, suite, force=force)
     typer.echo(f"{suite}: {len(added)} regression canary(ies) added from {incident}")
     for prompt_id in added:

@@ -42,11 +42,13 @@ def command(
     ] = None,
 ) -> int:
     """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
+    from aiir.cli.flags import environment
     from aiir.exercises.drill_report import run_drills
 
     return int(
         run_drills(
             scenarios,
+            environment(),
             junit=junit,
             as_json=as_json,
             gateways=gateway or [],

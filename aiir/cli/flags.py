@@ -6,12 +6,22 @@ Light on purpose (no engine, no HTTP client): the canary commands use it too.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiir.errors import InputError
 
+if TYPE_CHECKING:
+    from aiir.environment import Environment
+
+_ENVIRONMENT: contextvars.ContextVar[Environment | None] = contextvars.ContextVar(
+    "aiir_environment", default=None
+)
 _GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")  # a runbook's gateway ids (a slug)
 
 
@@ -70,3 +80,22 @@ def out_file(path: Path | None, flag: str = "--out") -> Path | None:
     if folder is not None and not folder.is_dir():
         raise InputError(f"{flag} {path}: {folder} is a file, not a folder")
     return path
+
+
+def environment() -> Environment:
+    """The one :class:`~aiir.environment.Environment` that :func:`aiir.cli.main` built for the
+    command it is running."""
+    found = _ENVIRONMENT.get()
+    if found is None:  # a command called outside aiir.cli.main (never from the command line)
+        raise RuntimeError("no Environment: run commands through aiir.cli.main")
+    return found
+
+
+@contextlib.contextmanager
+def running_in(env: Environment) -> Iterator[None]:
+    """Make ``env`` the environment of the commands run inside (see :func:`environment`)."""
+    token = _ENVIRONMENT.set(env)
+    try:
+        yield
+    finally:
+        _ENVIRONMENT.reset(token)

@@ -72,16 +72,22 @@ Force = Annotated[
 
 
 def _environment(
-    incident_dir: Path | None, gateways: list[str] | None = None, **overrides: bool
+    incident_dir: Path | None,
+    gateways: list[str] | None = None,
+    *,
+    dry_run: bool = False,
+    assume_yes: bool = False,
 ) -> "Environment":
+    """This command's environment with its flags applied (checked before anything is read)."""
     from aiir.cli import flags
-    from aiir.environment import Environment, incidents_root
 
     folder = flags.incident_dir(incident_dir)
     urls = flags.gateway_urls(gateways)  # checked before anything is read or sent
-    env = Environment.for_terminal(**overrides)
-    env.incidents_dir = incidents_root(env.environ, folder, env.workspace)
+    env = flags.environment()
+    env.incidents_at(folder)
     env.gateway_urls = urls
+    env.dry_run = env.dry_run or dry_run
+    env.assume_yes = env.assume_yes or assume_yes
     return env
 
 

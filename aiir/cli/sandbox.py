@@ -49,16 +49,15 @@ def serve(
     """Serve the simulated gateway until Ctrl-C: OpenAI chat and LiteLLM's admin API, the agent
     platform (agents, tools, memory, RAG collections), a scoring service with its MLflow registry,
     Airflow and Unleash, and faults on command (POST /sandbox/faults)."""
-    import os
-
     import uvicorn
 
+    from aiir.cli.flags import environment
     from aiir.errors import ExitStatus, InputError
     from aiir.sandbox import SandboxState, create_app, world
 
     master = None
     if master_key_env:
-        master = os.environ.get(master_key_env, "").strip()
+        master = environment().environ.get(master_key_env, "").strip()
         if not master:
             raise InputError(f"--master-key-env {master_key_env}: the variable is not set")
     state = SandboxState(models=model or list(world.MODELS), master_key=master)

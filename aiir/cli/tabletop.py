@@ -40,18 +40,18 @@ def command(
 ) -> int:
     """Facilitate a tabletop exercise: injects on a timeline, the room walks the runbook against
     the simulated gateway, and an after-action report is written at the end."""
-    import os
-
     from rich.console import Console
 
-    from aiir.environment import default_operator, has_terminal, incidents_root
+    from aiir.cli import flags
+    from aiir.environment import has_terminal
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
     from aiir.formats.library import resolve_one
     from aiir.terminal.prompter import TerminalPrompter
     from aiir.validate.scenarios import prepare
 
-    prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]))
+    process = flags.environment()
+    prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]), process.profile_dirs)
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here
         raise InputError(
             f"a tabletop needs a terminal: the room answers the runbook's questions "
@@ -62,9 +62,9 @@ def command(
     env = default_environment(
         console,
         prompter,
-        incidents_root(os.environ, incident_dir),
-        environ=dict(os.environ),
-        operator=default_operator(os.environ),
+        process.incidents_at(flags.incident_dir(incident_dir)),
+        environ=dict(process.environ),
+        operator=process.operator,
     )
     env.assume_yes = yes
     console.rule(f"Tabletop: {prepared.scenario.title}")

@@ -26,10 +26,12 @@ def command(
     as file:line:col: level: where: message."""
     import json
 
+    from aiir.cli.flags import environment
     from aiir.errors import ExitStatus
     from aiir.validate.documents import validate_paths
 
-    report = validate_paths([_path(given) for given in paths])
+    env = environment()
+    report = validate_paths([_path(given) for given in paths], env.profile_dirs)
     failed = report.failed(strict=strict)
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in report.findings], indent=2))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from aiir.environment import incidents_root
+from aiir.environment import Environment
 from aiir.errors import ExitStatus, InputError
 from aiir.exercises.drill import DrillResult, run_drill, visited
 from aiir.exercises.junit import write_junit
@@ -27,13 +26,13 @@ def scenario_files(paths: Sequence[str | Path]) -> list[Path]:
     return resolve(paths, ["drills", "tabletops"])
 
 
-def prepare_all(files: Sequence[Path]) -> list[Prepared]:
+def prepare_all(files: Sequence[Path], profile_folders: tuple[Path, ...] = ()) -> list[Prepared]:
     """Check every scenario before any runs; report every invalid one, not just the first."""
     prepared: list[Prepared] = []
     errors: list[InputError] = []
     for path in files:
         try:
-            prepared.append(prepare(path))
+            prepared.append(prepare(path, profile_folders))
         except InputError as exc:
             errors.append(exc)
     if len(errors) == 1:
@@ -46,6 +45,7 @@ def prepare_all(files: Sequence[Path]) -> list[Prepared]:
 
 def run_drills(
     paths: Sequence[str | Path],
+    env: Environment,
     *,
     junit: Path | None = None,
     as_json: bool = False,
@@ -54,15 +54,15 @@ def run_drills(
     incident_dir: Path | None = None,
     console: Console | None = None,
 ) -> ExitStatus:
-    """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid."""
+    """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid.
+    Drills run in ``env``'s variables and keep their incidents where it does (or in
+    ``incident_dir``)."""
     console = console or Console(highlight=False)
-    prepared = prepare_all(scenario_files(paths))
+    prepared = prepare_all(scenario_files(paths), env.profile_dirs)
     urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
-    from aiir.formats.workspace import current
-
-    root = incidents_root(os.environ, incident_dir, current(os.environ))
+    root = env.incidents_at(incident_dir)
     results = [
-        run_drill(p, root, urls, dict(os.environ), console if verbose and not as_json else None)
+        run_drill(p, root, urls, dict(env.environ), console if verbose and not as_json else None)
         for p in prepared
     ]
     if junit is not None:

@@ -14,7 +14,7 @@ import difflib
 import functools
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,21 +57,21 @@ def builtin_profiles() -> dict[str, Profile]:
     return profiles
 
 
-def profile_dirs() -> tuple[Path, ...]:
+def profile_dirs(environ: Mapping[str, str]) -> tuple[Path, ...]:
     """Folders of a team's own gateway profiles: ``$AIIR_PROFILE_PATH`` (os.pathsep-separated)
     and the ``profiles/`` folder of the workspace around the current directory."""
     from aiir.formats.workspace import find
 
-    found = [Path(p) for p in os.environ.get("AIIR_PROFILE_PATH", "").split(os.pathsep) if p]
-    config = find(Path.cwd(), os.environ)
+    found = [Path(p) for p in environ.get("AIIR_PROFILE_PATH", "").split(os.pathsep) if p]
+    config = find(Path.cwd(), environ)
     if config is not None:
         found.append(config.parent / "profiles")
     return tuple(d.resolve() for d in found if d.is_dir())
 
 
-def profiles() -> dict[str, Profile]:
+def profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
     """The shipped profiles and the team's own (an in-house gateway needs no code)."""
-    return profiles_in(profile_dirs())
+    return profiles_in(profile_dirs(environ))
 
 
 def profiles_in(folders: tuple[Path, ...]) -> dict[str, Profile]:

@@ -3,7 +3,6 @@ roster, the AI system inventory and template overrides it names."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,8 +99,8 @@ def _optional(root: Path, relative: str | None, model: type[M]) -> M | None:
     return parse(load_file(path), model)
 
 
-def current(environ: Mapping[str, str] | None = None, start: Path | None = None) -> Loaded | None:
-    """The workspace around ``start`` (the current directory), if there is one."""
-    environ = os.environ if environ is None else environ
+def current(environ: Mapping[str, str], start: Path | None = None) -> Loaded | None:
+    """The workspace ``environ`` names, else the one around ``start`` (the current directory),
+    if there is one."""
     path = find(start or Path.cwd(), environ)
     return load(path) if path is not None else None

@@ -41,6 +41,11 @@ from aiir.validate.checked import load_checked
 SNAPSHOTS = "runbooks"
 
 
+def checked_loader(env: Environment) -> Callable[[Path], Runbook]:
+    """:func:`load_checked` with the team's own gateway profiles of ``env``."""
+    return functools.partial(load_checked, profile_folders=env.profile_dirs)
+
+
 def terminal_screen(env: Environment) -> ScreenFor:
     """The walk's screen, drawn on the environment's console."""
     from aiir.terminal.screen import TerminalScreen
@@ -218,10 +223,11 @@ def start(
     ``attachments`` (what opened the incident: a failed canary, a human report) are stored as
     evidence and journalled right after the incident opens.
     """
-    runbook = load_checked(path)
+    load = checked_loader(env)
+    runbook = load(path)
     if answers is not None:
         scripted = load_answers(answers, runbook)
-    source = RunbookSource(load_checked, [path.parent, data_dir("runbooks")])
+    source = RunbookSource(load, [path.parent, data_dir("runbooks")])
     preflight(reachable_runbooks(runbook, source), env, check_all=check_all)
     values = coerce_inputs(runbook, inputs or {}, "--set")
     env_vals = env_values(runbook, env.environ, dry_run=practising(env))
@@ -238,7 +244,7 @@ def start(
             env,
             journal,
             incident,
-            profiles(),
+            profiles(env.environ),
             source,
             scripted or {},
             secrets,
@@ -429,7 +435,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
-        source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+        source = RunbookSource(checked_loader(env), [directory / SNAPSHOTS, data_dir("runbooks")])
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
         secrets = secret_values(runbook, env_vals)
@@ -438,7 +444,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             env,
             journal,
             incident,
-            profiles(),
+            profiles(env.environ),
             source,
             scripted,
             secrets,
@@ -468,12 +474,12 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 raise InputError(
                     f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
                 )
-        source = RunbookSource(load_checked, [directory / SNAPSHOTS, data_dir("runbooks")])
+        source = RunbookSource(checked_loader(env), [directory / SNAPSHOTS, data_dir("runbooks")])
         walk = Walk(
             env,
             journal,
             incident,
-            profiles(),
+            profiles(env.environ),
             source,
             {},
             set(),

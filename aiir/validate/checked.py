@@ -9,18 +9,19 @@ from typing import Any
 
 from aiir.errors import LoadError, ValidationFailed
 from aiir.formats.findings import schema_findings
-from aiir.formats.library import data_dir, profile_dirs, profiles_in
+from aiir.formats.library import data_dir, profiles_in
 from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
 from aiir.validate import checks
 
 
-def load_checked(path: Path) -> Runbook:
-    """Load a runbook and refuse it when validation finds errors (warnings are fine).
+def load_checked(path: Path, profile_folders: tuple[Path, ...] = ()) -> Runbook:
+    """Load a runbook and refuse it when validation finds errors (warnings are fine); its
+    gateways may use the shipped profiles and those in ``profile_folders`` (a team's own).
 
     Cached per file version: a drill suite loads the same library many times over.
     """
-    folders = profile_dirs()
+    folders = profile_folders
     try:
         stat = path.stat()
     except OSError:

@@ -56,11 +56,12 @@ class Prepared:
     answers: dict[str, Any]
 
 
-def prepare(path: Path) -> Prepared:
-    """Load and check everything a drill needs; bad input is an error before anything runs."""
+def prepare(path: Path, profile_folders: tuple[Path, ...] = ()) -> Prepared:
+    """Load and check everything a drill needs; bad input is an error before anything runs.
+    The runbook's gateways may use a team's own profiles from ``profile_folders``."""
     doc, scenario = load_scenario(path)
     runbook_file = runbook_path(scenario, path)
-    runbook = load_checked(runbook_file)
+    runbook = load_checked(runbook_file, profile_folders)
     answers = check_answers(doc, scenario.answers, runbook, ("answers",))
     unknown = sorted(set(scenario.inputs) - set(runbook.inputs))
     if unknown:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import os
 
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from aiir.environment import incidents_root
+from aiir.environment import Environment
 from aiir.errors import ExitStatus, InputError
-from aiir.formats.workspace import Loaded, current
+from aiir.formats.workspace import Loaded
 from aiir.reports.assessment import TIERS, assess, gaps
 from aiir.terminal.inert import inert
 
@@ -25,8 +22,8 @@ TIER_STYLE = {
 LEVELS = ("low", "medium", "high")
 
 
-def _workspace() -> Loaded:
-    workspace = current(os.environ)
+def _workspace(env: Environment) -> Loaded:
+    workspace = env.workspace
     if workspace is None:
         raise InputError("no aiir.yaml here or above (create one with: aiir init DIR)")
     if workspace.inventory is None:
@@ -36,9 +33,9 @@ def _workspace() -> Loaded:
     return workspace
 
 
-def show_inventory(*, as_json: bool, console: Console | None = None) -> None:
-    console = console or Console(highlight=False)
-    workspace = _workspace()
+def show_inventory(env: Environment, *, as_json: bool) -> None:
+    console = env.console
+    workspace = _workspace(env)
     assert workspace.inventory is not None
     rated = [assess(s) for s in workspace.inventory.systems]
     if as_json:
@@ -98,11 +95,10 @@ def show_inventory(*, as_json: bool, console: Console | None = None) -> None:
     console.print(matrix)
 
 
-def check_inventory(*, as_json: bool, console: Console | None = None) -> ExitStatus:
-    console = console or Console(highlight=False)
-    workspace = _workspace()
-    root = incidents_root(os.environ, None, workspace)
-    found = gaps(workspace, root, dt.datetime.now(dt.UTC))
+def check_inventory(env: Environment, *, as_json: bool) -> ExitStatus:
+    console = env.console
+    workspace = _workspace(env)
+    found = gaps(workspace, env.incidents_dir, env.clock.now())
     if as_json:
         print(json.dumps([g.__dict__ for g in found], indent=2))
     elif found:
