@@ -4,8 +4,10 @@ Command modules import only Typer at load time; the core (pydantic, YAML, Jinja2
 inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 """
 
+import functools
 import gc
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -90,9 +92,7 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     _unset_flags_false(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
-        env = env or _process_environment()
-        _watch(env)
-        with flags.running_in(env):
+        with flags.running_in(_once(env)):
             result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
     except SystemExit as exc:  # --show-completion and --install-completion exit by themselves
         return exc.code if isinstance(exc.code, int) else ExitStatus.OK
@@ -175,10 +175,18 @@ def run() -> None:
     sys.exit(status)
 
 
-def _watch(env: "Environment") -> None:
-    from aiir.redact import watch
+def _once(given: "Environment | None") -> "Callable[[], Environment]":
+    """The command's environment, made when it first asks (``aiir --help`` never does)."""
 
-    watch(env.environ)  # an environment made before this command began was just forgotten
+    @functools.cache
+    def environment() -> "Environment":
+        from aiir.redact import watch
+
+        env = given or _process_environment()
+        watch(env.environ)  # an environment made before this command began was just forgotten
+        return env
+
+    return environment
 
 
 def _forget_secrets() -> None:

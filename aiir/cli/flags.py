@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -19,7 +19,7 @@ from aiir.errors import InputError
 if TYPE_CHECKING:
     from aiir.environment import Environment
 
-_ENVIRONMENT: contextvars.ContextVar[Environment | None] = contextvars.ContextVar(
+_ENVIRONMENT: contextvars.ContextVar[Callable[[], Environment] | None] = contextvars.ContextVar(
     "aiir_environment", default=None
 )
 _GATEWAY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}\Z")  # a runbook's gateway ids (a slug)
@@ -85,16 +85,17 @@ def out_file(path: Path | None, flag: str = "--out") -> Path | None:
 def environment() -> Environment:
     """The one :class:`~aiir.environment.Environment` that :func:`aiir.cli.main` built for the
     command it is running."""
-    found = _ENVIRONMENT.get()
-    if found is None:  # a command called outside aiir.cli.main (never from the command line)
+    source = _ENVIRONMENT.get()
+    if source is None:  # a command called outside aiir.cli.main (never from the command line)
         raise RuntimeError("no Environment: run commands through aiir.cli.main")
-    return found
+    return source()
 
 
 @contextlib.contextmanager
-def running_in(env: Environment) -> Iterator[None]:
-    """Make ``env`` the environment of the commands run inside (see :func:`environment`)."""
-    token = _ENVIRONMENT.set(env)
+def running_in(source: Callable[[], Environment]) -> Iterator[None]:
+    """Make the environment ``source`` gives the one of the commands run inside (see
+    :func:`environment`); ``source`` makes it once, when a command first asks."""
+    token = _ENVIRONMENT.set(source)
     try:
         yield
     finally:

@@ -6,17 +6,16 @@ import json
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.formats.kinds import KINDS
+from aiir.formats.kinds import KINDS, model_of
 
 SCHEMA_BASE = "https://aiir.dev/schemas"
 
 
 def schema_of(kind: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of ``kind``."""
-    model = KINDS.get(kind)
-    if model is None:
+    if kind not in KINDS:
         raise InputError(f"unknown document kind {kind!r}; choose one of: {', '.join(KINDS)}")
-    schema = model.model_json_schema(by_alias=True)
+    schema = model_of(kind).model_json_schema(by_alias=True)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"{SCHEMA_BASE}/{kind}.schema.json",

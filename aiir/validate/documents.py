@@ -12,13 +12,11 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from aiir.errors import InputError, LoadError
-from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
-from aiir.formats.kinds import KINDS, detect_kind
+from aiir.formats.kinds import KINDS, detect_kind, model_of
 from aiir.formats.library import data_dir, profiles_in, shipped_runbooks
 from aiir.formats.loader import MAX_BYTES, Document, load_file
 from aiir.formats.profile import Profile
-from aiir.formats.scenario import Scenario
 from aiir.formats.schema import CallNode, Runbook
 from aiir.validate import checks
 
@@ -60,7 +58,7 @@ def validate_paths(paths: Sequence[str | Path], profile_folders: tuple[Path, ...
         doc, kind = _load(path, explicit, report)
         if doc is None or kind is None:
             continue
-        model = _schema(doc, KINDS[kind], report)
+        model = _schema(doc, model_of(kind), report)
         report.checked[doc.path] = kind
         if kind == "runbook" and isinstance(doc.data.get("id"), str):
             claimed.add(doc.data["id"])
@@ -69,11 +67,13 @@ def validate_paths(paths: Sequence[str | Path], profile_folders: tuple[Path, ...
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
-        elif isinstance(model, Scenario):
+        elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
-        elif isinstance(model, CanarySuite):
+        elif kind == "canary" and model is not None:
+            from aiir.formats.canary import CanarySuite
             from aiir.validate.canaries import suite_findings
 
+            assert isinstance(model, CanarySuite)
             report.findings.extend(suite_findings(doc, model))
     known = claimed | shipped_ids()
     resolve = None
