@@ -212,6 +212,10 @@ def test_aware_at_is_refused_for_a_format_without_a_clock(
     assert ran.status == 2
     assert "--aware-at" in ran.err
     assert ran.out == ""
+    other = aiir(capsys, "export", ID, "-f", "eu-ai-act", "--aware-at", "gdpr=2025-11-28T09:00Z")
+    assert other.status == 2
+    assert "reads only eu-ai-act's clock" in other.err
+    assert other.out == ""
 
 
 # --- MITRE ATLAS case study -------------------------------------------------------------------

@@ -53,6 +53,10 @@ def command(
     awareness = parse_aware_at(aware_at or [])
     if awareness and format is not Format.eu_ai_act:
         raise InputError("--aware-at: only --format eu-ai-act has a regulatory clock")
+    if set(awareness) - {"*", "eu-ai-act"}:
+        raise InputError(
+            "--aware-at: --format eu-ai-act reads only eu-ai-act's clock (eu-ai-act=T or T)"
+        )
     env = _environment(incident_dir)
     record = load_incident(env.incidents_dir, incident, force=force)
     text = _render(format, record, env, awareness)
