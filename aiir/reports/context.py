@@ -162,6 +162,13 @@ def facts(incident: Incident, systems: list[Any]) -> dict[str, dt.datetime]:
     return found
 
 
+def systems_involved(incident: Incident, workspace: Loaded | None) -> list[Any]:
+    """The inventory's entries for the systems the walked runbooks name, in order."""
+    known = workspace.systems() if workspace else {}
+    named = [s for runbook in runbooks_of(incident).values() for s in runbook.systems]
+    return [known[s] for s in dict.fromkeys(named) if s in known]
+
+
 def deadlines(
     incident: Incident,
     workspace: Loaded | None,
@@ -198,9 +205,7 @@ def report_context(
     """Everything a report template reads."""
     runbooks = runbooks_of(incident)
     root = runbooks.get(incident.runbook)
-    known = workspace.systems() if workspace else {}
-    system_ids = [s for rb in runbooks.values() for s in rb.systems]
-    systems = [known[s] for s in dict.fromkeys(system_ids) if s in known]
+    systems = systems_involved(incident, workspace)
     started = parse_iso(incident.started_at)
     ended = parse_iso(incident.ended_at) if incident.ended_at else None
     contained = next(
