@@ -116,14 +116,16 @@ def adf_valid(doc: Any) -> list[dict[str, Any]]:
     assert (doc["type"], doc["version"]) == ("doc", 1)
     assert doc["content"], "a doc has at least one block"
     for block in doc["content"]:
-        assert set(block) == {"type", "content"} and block["type"] == "paragraph"
+        assert set(block) == {"type", "content"}
+        assert block["type"] == "paragraph"
         for node in block["content"]:
             assert node["type"] in INLINE
             if node["type"] == "hardBreak":
                 assert node == {"type": "hardBreak"}
                 continue
             assert set(node) <= {"type", "text", "marks"}
-            assert isinstance(node["text"], str) and node["text"]
+            assert isinstance(node["text"], str)
+            assert node["text"]
             assert all(set(m) == {"type"} and m["type"] in MARKS for m in node.get("marks", []))
     blocks: list[dict[str, Any]] = doc["content"]
     return blocks
@@ -195,3 +197,127 @@ def test_a_jira_node_files_the_incident_ticket_as_jira_documents_it(
     assert record["request"]["headers"] == {"Authorization": "***", "Accept": "***"}
     assert "OPS-1" in ran.out
     no_secret(root, ran.out, ran.err)
+
+
+def test_a_jsm_node_raises_a_service_desk_request_with_a_plain_text_description(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="jsm")
+    ran = walk(capsys, root)
+    assert ran.status == 0, ran.err
+    (posted,) = receiver.requests
+    assert posted.path == REQUEST
+    authorised(posted)
+    (record,) = of_type(journal(root / "incidents", ID), "notify.sent")
+    anchor = record["anchor"]
+    assert posted.json() == {
+        "serviceDeskId": "10",
+        "requestTypeId": "25",
+        "requestFieldValues": {
+            "summary": "[SEV2] Chatbot leaking data",
+            "description": f"Chatbot leak reported: {HOSTILE}\nSecond line.\n\nNext paragraph."
+            f"\n\nIncident {ID} · runbook comms · journal anchor {anchor}",
+        },
+    }
+    assert (record["channel"], record["ok"], record["reference"]) == ("jsm", True, "HELP-1")
+    no_secret(root, ran.out, ran.err)
+
+
+@pytest.mark.parametrize(
+    ("answers", "attempts", "ok"),
+    [
+        ([Answer(401, b'{"errorMessages":["Unauthorized"]}')], 1, False),
+        ([Answer(400, b'{"errors":{"issuetype":"invalid"}}')], 1, False),
+        # a 5xx may have created the issue: never posted twice
+        ([Answer(503, b"busy")], 1, False),
+        ([Answer(429, b"slow down", {"retry-after": "1"})], 2, True),
+    ],
+)
+def test_a_refused_create_is_journalled_as_refused_and_only_a_429_is_retried(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    answers: list[Answer],
+    attempts: int,
+    ok: bool,
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    receiver.queue(ISSUE, *answers)
+    ran = walk(capsys, root)
+    assert ran.status == 0, ran.err
+    assert len(receiver.to(ISSUE)) == attempts
+    (record,) = of_type(journal(root / "incidents", ID), "notify.sent")
+    assert (record["ok"], record["attempts"]) == (ok, attempts)
+    if not ok:
+        assert record["reference"] is None
+        assert record["reason"].startswith(f"HTTP {answers[0].status}")
+        assert "OPS-" not in ran.out
+    no_secret(root, ran.out, ran.err)
+
+
+def test_a_sandbox_walk_keeps_the_ticket_in_the_inbox(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    ran = walk(capsys, root, "--sandbox")
+    assert ran.status == 0, ran.err
+    assert receiver.requests == []
+    (record,) = of_type(journal(root / "incidents", ID), "notify.sent")
+    assert (record["simulated"], record["status"], record["ok"]) == ("sandbox", 201, True)
+    assert record["reference"].startswith("SANDBOX-")
+    adf_valid(record["request"]["json"]["fields"]["description"])
+    no_secret(root, ran.out, ran.err)
+
+
+def test_an_unset_token_is_said_and_nothing_is_sent(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    monkeypatch.delenv("TEST_JIRA_TOKEN")
+    ran = walk(capsys, root)
+    assert ran.status == 0, ran.err
+    assert receiver.requests == []
+    (record,) = of_type(journal(root / "incidents", ID), "notify.sent")
+    assert record["ok"] is False
+    assert "TEST_JIRA_TOKEN is not set" in record["reason"]
+
+
+# --- the ADF document and the summary --------------------------------------------------------------
+
+
+def incident(**changes: Any) -> Incident:
+    base: dict[str, Any] = {"runbook": "comms", "title": "Chatbot leaking data", "severity": "SEV2"}
+    return Incident(ID, Path("."), **{**base, **changes})
+
+
+def test_a_summary_keeps_to_255_characters_and_marks_the_cut() -> None:
+    long = "word " * 100
+    cut = summary(long)
+    assert len(cut) == MAX_SUMMARY
+    assert cut.endswith("…")
+    assert summary("two\nlines") == "two lines"
+
+
+def test_a_long_message_says_how_much_more_is_in_the_journal_and_stays_valid() -> None:
+    text = ("x" * 999 + "\n\n") * 40
+    doc = adf_document(text, closing_line(incident(drill=True), "12:abcdef"))
+    blocks = adf_valid(doc)
+    kept = sum(len(t) for b in blocks[:-2] for t in texts(b))
+    assert kept == MAX_DESCRIPTION
+    assert "more characters of this message are in the incident's journal" in texts(blocks[-2])[0]
+    assert texts(blocks[-1])[-1] == " · EXERCISE (drill)"
+
+
+@pytest.mark.parametrize("text", ["", "  \n\n  ", "\n\nonly\n\n\n", "a\n \nb"])
+def test_blank_lines_never_make_an_empty_text_node(text: str) -> None:
+    adf_valid(adf_document(text, closing_line(incident(), None)))
