@@ -50,7 +50,7 @@ def default_answer(path: str, body: bytes, number: int = 1) -> Answer:
     if path == "/rest/servicedeskapi/request":  # JSM: 201, the request with its issue key
         fields = json.loads(body or b"{}").get("requestFieldValues", {})
         values = [{"fieldId": k, "label": k, "value": v} for k, v in fields.items()]
-        reply = {"issueId": str(20000 + number), "issueKey": f"HELP-{number}"}
+        reply: dict[str, Any] = {"issueId": str(20000 + number), "issueKey": f"HELP-{number}"}
         reply |= {"requestTypeId": "25", "serviceDeskId": "10", "requestFieldValues": values}
         return Answer(201, json.dumps(reply).encode(), JSON)
     if path == "/v2/enqueue":

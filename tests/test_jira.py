@@ -321,3 +321,196 @@ def test_a_long_message_says_how_much_more_is_in_the_journal_and_stays_valid() -
 @pytest.mark.parametrize("text", ["", "  \n\n  ", "\n\nonly\n\n\n", "a\n \nb"])
 def test_blank_lines_never_make_an_empty_text_node(text: str) -> None:
     adf_valid(adf_document(text, closing_line(incident(), None)))
+
+
+# --- follow-up tickets from the post-mortem ----------------------------------------------------
+
+CANARY = f"Add this incident's attack prompts as regression canaries (`aiir canary from-incident {ID}`)"  # fmt: skip
+
+
+def test_file_actions_files_each_item_once_linked_to_the_incident_ticket(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    assert walk(capsys, root).status == 0
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 0, ran.err
+    incident_ticket, follow_up, link = receiver.requests
+    assert incident_ticket.path == ISSUE
+    assert follow_up.path == ISSUE
+    authorised(follow_up)
+    fields = follow_up.json()["fields"]
+    description = adf_valid(fields.pop("description"))
+    assert fields == {
+        "project": {"key": "OPS"},
+        "summary": CANARY,
+        "issuetype": {"name": "Task"},
+        "labels": ["aiir", "ai-incident", f"aiir-{ID}", "aiir-follow-up"],
+    }
+    assert texts(description[0])[0] == f"Action item from the post-mortem of {ID}: {CANARY}"
+    assert link.path == LINK
+    authorised(link)
+    assert link.json() == {
+        "type": {"name": "Relates"},
+        "inwardIssue": {"key": "OPS-2"},
+        "outwardIssue": {"key": "OPS-1"},
+    }
+    assert ran.out.splitlines()[0] == f"filed OPS-2: {CANARY}"
+    assert "skipped: the mitigate item is not written yet (✍)" in ran.out
+    (filed,) = of_type(journal(root / "incidents", ID), "ticket.filed")
+    assert (filed["ok"], filed["reference"], filed["linked_to"], filed["status"]) == (
+        True,
+        "OPS-2",
+        "OPS-1",
+        201,
+    )
+    again = report(capsys, root, "--file-actions")
+    assert again.status == 0, again.err
+    assert len(receiver.requests) == 3  # nothing filed twice
+    assert again.out.splitlines()[0] == f"already filed OPS-2: {CANARY}"
+    assert len(of_type(journal(root / "incidents", ID), "ticket.filed")) == 1
+    timeline = report(capsys, root).out
+    assert f"Follow-up ticket OPS-2 filed for {CANARY!r}" in timeline
+    no_secret(root, ran.out, ran.err, again.out, timeline)
+
+
+EDITED = """# Post-mortem: Chatbot leaking data
+
+## Action items
+
+| type | action | owner | ticket |
+|---|---|---|---|
+| prevent | Block \\| pipes in the retrieval filter | security | ✍ |
+| mitigate | Rotate the leaked API key {TOKEN} | platform |  |
+| process | ✍ TEAM TO WRITE | ✍ | ✍ |
+| process | Page the DPO on every SEV2 leak | ic | OPS-77 |
+
+## What went well
+"""
+
+
+def test_file_actions_reads_the_post_mortem_the_team_edited(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    edited = root / "post-mortem.md"
+    edited.write_text(EDITED.replace("{TOKEN}", TOKEN), encoding="utf-8")
+    ran = report(capsys, root, "--file-actions", "--actions-from", str(edited))
+    assert ran.status == 0, ran.err
+    assert [r.path for r in receiver.requests] == [ISSUE, ISSUE]  # no incident ticket: no link
+    summaries = [r.json()["fields"]["summary"] for r in receiver.requests]
+    assert summaries == ["Block | pipes in the retrieval filter", "Rotate the leaked API key ***"]
+    for posted in receiver.requests:
+        assert f"aiir-{ID}" in posted.json()["fields"]["labels"]  # the incident, by label
+    assert ran.out.splitlines() == [
+        "filed OPS-1: Block | pipes in the retrieval filter",
+        "filed OPS-2: Rotate the leaked API key ***",
+        "skipped: the process item is not written yet (✍)",
+        "skipped: has a ticket (OPS-77): Page the DPO on every SEV2 leak",
+    ]
+    filed = of_type(journal(root / "incidents", ID), "ticket.filed")
+    assert [(f["reference"], f["linked_to"], f["owner"]) for f in filed] == [
+        ("OPS-1", None, "security"),
+        ("OPS-2", None, "platform"),
+    ]
+    no_secret(root, ran.out, ran.err)
+
+
+def test_a_refused_follow_up_is_not_filed_and_is_filed_on_the_next_run(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    receiver.queue(ISSUE, Answer(401, b'{"errorMessages":["Client must be authenticated"]}'))
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 1
+    assert ran.err.splitlines()[0] == (
+        'not filed: 401: {"errorMessages":["Client must be authenticated"]}: ' + CANARY
+    )
+    assert "filed OPS" not in ran.out + ran.err
+    (refused,) = of_type(journal(root / "incidents", ID), "ticket.filed")
+    assert (refused["ok"], refused["status"], refused["reference"]) == (False, 401, None)
+    again = report(capsys, root, "--file-actions")
+    assert again.status == 0, again.err
+    assert again.out.splitlines()[0] == f"filed OPS-2: {CANARY}"  # the receiver counts posts
+    timeline = report(capsys, root).out
+    assert "NOT filed (HTTP 401" in timeline
+    no_secret(root, ran.out, ran.err, again.out)
+
+
+def test_a_practice_incident_files_its_follow_ups_in_the_inbox_never_in_jira(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    assert walk(capsys, root, "--sandbox").status == 0
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 0, ran.err
+    assert receiver.requests == []
+    lines = ran.out.splitlines()
+    assert lines[0].startswith("filed SANDBOX-")
+    assert "(kept in the sandbox inbox, not in Jira)" in lines[0]
+    (filed,) = of_type(journal(root / "incidents", ID), "ticket.filed")
+    assert filed["simulated"] == "sandbox"
+    assert filed["linked_to"] == "SANDBOX-1"  # the practice incident ticket, in the inbox too
+    assert filed["link"]["request"]["json"]["outwardIssue"] == {"key": "SANDBOX-1"}
+    timeline = report(capsys, root).out
+    assert "kept in the exercise's inbox (nothing filed)" in timeline
+    no_secret(root, ran.out, ran.err)
+
+
+def test_file_actions_without_a_jira_channel_is_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record", channels={})
+    assert walk(capsys, root).status == 0
+    ran = report(capsys, root, "--file-actions")
+    assert (ran.status, ran.out) == (2, "")
+    assert ran.err == "aiir: --file-actions: no jira channel in aiir.yaml (channels.jira)\n"
+    wrong = report(capsys, root, "--actions-from", str(root / "x.md"))
+    assert (wrong.status, wrong.err) == (2, "aiir: --actions-from FILE goes with --file-actions\n")
+    assert receiver.requests == []
+    assert of_type(journal(root / "incidents", ID), "ticket.filed") == []
+
+
+def test_file_actions_on_a_report_with_no_action_items_table_says_so(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    ran = report(capsys, root, "--file-actions", "-t", "status-page")
+    assert ran.status == 2
+    assert ran.err == (
+        "aiir: the status-page report: no action items table (a '## Action items' heading)\n"
+    )
+
+
+def test_action_items_are_the_rows_of_the_table_under_its_heading() -> None:
+    items = action_items(EDITED)
+    assert [(i.kind, i.action, i.owner, i.ticket, i.written, i.tracked) for i in items] == [
+        ("prevent", "Block | pipes in the retrieval filter", "security", "✍", True, False),
+        ("mitigate", "Rotate the leaked API key {TOKEN}", "platform", "", True, False),
+        ("process", "✍ TEAM TO WRITE", "✍", "✍", False, False),
+        ("process", "Page the DPO on every SEV2 leak", "ic", "OPS-77", True, True),
+    ]
+    same = action_items(EDITED.replace("Block \\| pipes", "block  \\|   pipes"))
+    assert same[0].key == items[0].key  # spacing and case do not make a new item
+    assert action_items("# nothing here\n") == []
