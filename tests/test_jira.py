@@ -13,6 +13,7 @@ import pytest
 
 from aiir.incident.state import Incident
 from aiir.outbound.jira import MAX_DESCRIPTION, MAX_SUMMARY, adf_document, closing_line, summary
+from aiir.redact import scrub
 from aiir.reports.actions import action_items
 from tests.helpers import write
 from tests.receiver import Answer, Receiver, serve_receiver
@@ -514,3 +515,25 @@ def test_action_items_are_the_rows_of_the_table_under_its_heading() -> None:
     same = action_items(EDITED.replace("Block \\| pipes", "block  \\|   pipes"))
     assert same[0].key == items[0].key  # spacing and case do not make a new item
     assert action_items("# nothing here\n") == []
+
+
+def test_a_follow_up_lost_to_a_5xx_says_where_to_look_before_filing_again(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    receiver.queue(ISSUE, Answer(502, b"bad gateway"))
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 1
+    assert len(receiver.to(ISSUE)) == 1  # never posted twice
+    assert ran.err.splitlines()[0] == (
+        f"not filed: 502: bad gateway (Jira may have made it anyway: look for label aiir-{ID} "
+        f"before filing again): {CANARY}"
+    )
+
+
+def test_an_atlassian_api_token_is_masked_in_any_text() -> None:
+    assert TOKEN not in scrub(f"jira said: bad token {TOKEN}", [])

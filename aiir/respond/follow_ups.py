@@ -140,7 +140,7 @@ def _file(
     }
     journal.append(EventType.TICKET_FILED, data)
     if not created.ok:
-        return Filing(item, "not filed", reason=_status(created))
+        return Filing(item, "not filed", reason=_status(created, incident))
     if link is not None and not link.ok:
         return Filing(item, "filed", created.reference, f"not linked to {parent}: {link.reason}")
     return Filing(item, "filed", created.reference)
@@ -164,9 +164,14 @@ def _record(delivery: Delivery) -> dict[str, Any]:
     return {**delivery.as_dict(), "reply": {"body": delivery.reply}}
 
 
-def _status(delivery: Delivery) -> str:
-    """``401 …`` for a refusal, the transport's words for no answer."""
-    return delivery.reason.removeprefix("HTTP ")
+def _status(delivery: Delivery, incident: Incident) -> str:
+    """``401 …`` for a refusal, the transport's words for no answer. After a 5xx or no answer
+    Jira may have made the issue all the same: the line says where to look."""
+    reason = delivery.reason.removeprefix("HTTP ")
+    if delivery.attempts and (delivery.status is None or delivery.status >= 500):
+        label = jira.incident_label(incident.id)
+        reason += f" (Jira may have made it anyway: look for label {label} before filing again)"
+    return reason
 
 
 def _notifier(env: Environment, incident: Incident) -> Notifier:
