@@ -537,3 +537,42 @@ def test_a_follow_up_lost_to_a_5xx_says_where_to_look_before_filing_again(
 
 def test_an_atlassian_api_token_is_masked_in_any_text() -> None:
     assert TOKEN not in scrub(f"jira said: bad token {TOKEN}", [])
+
+
+def test_a_follow_up_jira_took_but_could_not_link_is_filed_and_says_so(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    assert walk(capsys, root).status == 0
+    receiver.queue(LINK, Answer(404, b'{"errorMessages":["No issue link type named Relates."]}'))
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 0, ran.err
+    assert ran.out.splitlines()[0] == (
+        'filed OPS-2 (not linked to OPS-1: HTTP 404: {"errorMessages":["No issue link type '
+        f'named Relates."]}}): {CANARY}'
+    )
+    (filed,) = of_type(journal(root / "incidents", ID), "ticket.filed")
+    assert (filed["ok"], filed["reference"], filed["linked_to"]) == (True, "OPS-2", None)
+    assert filed["link"]["status"] == 404
+
+
+def test_file_actions_refuses_while_a_walker_holds_the_incident(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from aiir.incident.lock import IncidentLock
+
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    with IncidentLock(root / "incidents" / ID, ID, "someone", "2025-11-27T03:20:00Z"):
+        ran = report(capsys, root, "--file-actions")
+    assert ran.status == 2
+    assert ran.err.startswith("aiir: ")
+    assert len(ran.err.splitlines()) == 1
+    assert receiver.requests == []
+    assert of_type(journal(root / "incidents", ID), "ticket.filed") == []
