@@ -375,6 +375,7 @@ def test_file_actions_files_each_item_once_linked_to_the_incident_ticket(
     assert len(of_type(journal(root / "incidents", ID), "ticket.filed")) == 1
     timeline = report(capsys, root).out
     assert f"Follow-up ticket OPS-2 filed for {CANARY!r}" in timeline
+    assert f"| prevent | {CANARY} | ✍ | OPS-2 |" in timeline  # the post-mortem's ticket column
     no_secret(root, ran.out, ran.err, again.out, timeline)
 
 

@@ -196,6 +196,15 @@ def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
     return "; ".join(required) or None
 
 
+def follow_up_tickets(incident: Incident) -> dict[str, str]:
+    """Action item (its words) -> the ticket filed for it (``aiir report --file-actions``)."""
+    return {
+        str(e.data.get("item")): str(e.data["reference"])
+        for e in incident.events
+        if e.type == EventType.TICKET_FILED and e.data.get("ok") and e.data.get("reference")
+    }
+
+
 def report_context(
     incident: Incident,
     workspace: Loaded | None,
@@ -244,6 +253,7 @@ def report_context(
         "levers": _levers(incident, runbooks),
         "evidence": [_evidence_row(e) for e in incident.evidence],
         "notifications": incident.notifications,
+        "tickets": follow_up_tickets(incident),
         "timeline": [
             {
                 "ts": e.ts,

@@ -73,10 +73,10 @@ def file_actions(
         for item in items:
             if not item.written:
                 filings.append(Filing(item, "skipped", reason="not written yet"))
-            elif item.tracked:
-                filings.append(Filing(item, "skipped", reason=f"has a ticket ({item.ticket})"))
             elif item.key in filed:
                 filings.append(Filing(item, "already filed", filed[item.key]))
+            elif item.tracked:
+                filings.append(Filing(item, "skipped", reason=f"has a ticket ({item.ticket})"))
             else:
                 filing = _file(notifier, channel, journal, incident, item, parent)
                 filed[item.key] = filing.reference or ""
