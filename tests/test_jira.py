@@ -389,6 +389,7 @@ EDITED = """# Post-mortem: Chatbot leaking data
 | mitigate | Rotate the leaked API key {TOKEN} | platform |  |
 | process | ✍ TEAM TO WRITE | ✍ | ✍ |
 | process | Page the DPO on every SEV2 leak | ic | OPS-77 |
+| prevent | Block  \\| pipes in the retrieval filter | security | ✍ |
 
 ## What went well
 """
@@ -416,6 +417,7 @@ def test_file_actions_reads_the_post_mortem_the_team_edited(
         "filed OPS-2: Rotate the leaked API key ***",
         "skipped: the process item is not written yet (✍)",
         "skipped: has a ticket (OPS-77): Page the DPO on every SEV2 leak",
+        "skipped: listed twice: Block  | pipes in the retrieval filter",
     ]
     filed = of_type(journal(root / "incidents", ID), "ticket.filed")
     assert [(f["reference"], f["linked_to"], f["owner"]) for f in filed] == [
@@ -512,6 +514,7 @@ def test_action_items_are_the_rows_of_the_table_under_its_heading() -> None:
         ("mitigate", "Rotate the leaked API key {TOKEN}", "platform", "", True, False),
         ("process", "✍ TEAM TO WRITE", "✍", "✍", False, False),
         ("process", "Page the DPO on every SEV2 leak", "ic", "OPS-77", True, True),
+        ("prevent", "Block  | pipes in the retrieval filter", "security", "✍", True, False),
     ]
     same = action_items(EDITED.replace("Block \\| pipes", "block  \\|   pipes"))
     assert same[0].key == items[0].key  # spacing and case do not make a new item

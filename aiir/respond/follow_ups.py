@@ -70,17 +70,19 @@ def file_actions(
         filed = _filed(incident)
         parent = incident_ticket(incident)
         filings = []
+        seen: set[str] = set()
         for item in items:
             if not item.written:
                 filings.append(Filing(item, "skipped", reason="not written yet"))
+            elif item.key in seen:
+                filings.append(Filing(item, "skipped", reason="listed twice"))
             elif item.key in filed:
                 filings.append(Filing(item, "already filed", filed[item.key]))
             elif item.tracked:
                 filings.append(Filing(item, "skipped", reason=f"has a ticket ({item.ticket})"))
             else:
-                filing = _file(notifier, channel, journal, incident, item, parent)
-                filed[item.key] = filing.reference or ""
-                filings.append(filing)
+                filings.append(_file(notifier, channel, journal, incident, item, parent))
+            seen.add(item.key)
     return incident, filings
 
 
