@@ -580,3 +580,32 @@ def test_file_actions_refuses_while_a_walker_holds_the_incident(
     assert len(ran.err.splitlines()) == 1
     assert receiver.requests == []
     assert of_type(journal(root / "incidents", ID), "ticket.filed") == []
+
+
+def test_a_drill_files_its_follow_ups_in_the_inbox_only(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver)
+    scenario = {
+        "aiir": 1,
+        "scenario": "comms-drill",
+        "title": "The follow-ups are practised",
+        "runbook": "comms.yaml",
+        "answers": {"report": HOSTILE},
+        "expect": {"outcome": "resolved", "notifications": [{"channel": "jira"}]},
+    }
+    write(root / "drill.yaml", scenario)
+    incidents = root / "incidents"
+    drilled = aiir(capsys, "drill", str(root / "drill.yaml"), "--incident-dir", str(incidents))
+    assert drilled.status == 0, drilled.out + drilled.err
+    (drill,) = [p.name for p in incidents.iterdir()]
+    ran = aiir(capsys, "report", drill, "--incident-dir", str(incidents), "--file-actions")
+    assert ran.status == 0, ran.err
+    assert "(kept in the drill inbox, not in Jira)" in ran.out
+    assert receiver.requests == []
+    (filed,) = of_type(journal(incidents, drill), "ticket.filed")
+    assert (filed["simulated"], filed["ok"], filed["linked_to"]) == ("drill", True, None)
+    no_secret(root, drilled.out, drilled.err, ran.out, ran.err)
