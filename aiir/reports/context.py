@@ -110,6 +110,13 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         if d.get("ok")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
+    EventType.TICKET_FILED: lambda d: (
+        f"Follow-up for {d.get('item')!r} kept in the exercise's inbox (nothing filed)"
+        if d.get("simulated")
+        else f"Follow-up ticket {d.get('reference')} filed for {d.get('item')!r}"
+        if d.get("ok")
+        else f"Follow-up for {d.get('item')!r} NOT filed ({d.get('reason')})"
+    ),
     EventType.INJECT_DELIVERED: lambda d: f"Inject: {d.get('text')}",
     EventType.ACTION_INTENT: lambda d: f"Action {d.get('node')} requested",
     EventType.ACTION_RESULT: lambda d: (
@@ -196,6 +203,15 @@ def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
     return "; ".join(required) or None
 
 
+def follow_up_tickets(incident: Incident) -> dict[str, str]:
+    """Action item (its words) -> the ticket filed for it (``aiir report --file-actions``)."""
+    return {
+        str(e.data.get("item")): str(e.data["reference"])
+        for e in incident.events
+        if e.type == EventType.TICKET_FILED and e.data.get("ok") and e.data.get("reference")
+    }
+
+
 def report_context(
     incident: Incident,
     workspace: Loaded | None,
@@ -242,6 +258,7 @@ def report_context(
         "levers": _levers(incident, runbooks),
         "evidence": [_evidence_row(e) for e in incident.evidence],
         "notifications": incident.notifications,
+        "tickets": follow_up_tickets(incident),
         "timeline": [
             {
                 "ts": e.ts,
