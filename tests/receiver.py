@@ -1,6 +1,6 @@
 """A real HTTP receiver on loopback that records every request and answers as scripted.
 
-Stands in for PagerDuty, Slack, Statuspage and webhooks in the alerting tests: each path answers
+Stands in for PagerDuty, Slack, Teams, Jira, Statuspage and webhooks in the alerting tests: each path answers
 like the real service by default, and a test can queue other answers (429, 500, 400) for it.
 """
 
@@ -36,8 +36,23 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def default_answer(path: str, body: bytes) -> Answer:
-    """What the real service says to a good request."""
+JSON = {"content-type": "application/json"}
+TICKETS = frozenset({"/rest/api/3/issue", "/rest/servicedeskapi/request"})
+
+
+def default_answer(path: str, body: bytes, number: int = 1) -> Answer:
+    """What the real service says to a good request (``number``: the how-manieth ticket)."""
+    if path == "/rest/api/3/issue":  # Jira Cloud: 201, the issue's id, key and address
+        issue = {"id": str(10000 + number), "key": f"OPS-{number}", "self": f"/issue/{number}"}
+        return Answer(201, json.dumps(issue).encode(), JSON)
+    if path == "/rest/api/3/issueLink":
+        return Answer(201, b"")
+    if path == "/rest/servicedeskapi/request":  # JSM: 201, the request with its issue key
+        fields = json.loads(body or b"{}").get("requestFieldValues", {})
+        values = [{"fieldId": k, "label": k, "value": v} for k, v in fields.items()]
+        reply: dict[str, Any] = {"issueId": str(20000 + number), "issueKey": f"HELP-{number}"}
+        reply |= {"requestTypeId": "25", "serviceDeskId": "10", "requestFieldValues": values}
+        return Answer(201, json.dumps(reply).encode(), JSON)
     if path == "/v2/enqueue":
         dedup = json.loads(body or b"{}").get("dedup_key", "")
         reply = {"status": "success", "message": "Event processed", "dedup_key": dedup}
@@ -76,7 +91,8 @@ class Receiver:
             waiting = self.queued.get(received.path)
             if waiting:
                 return waiting.pop(0)
-        return default_answer(received.path, received.body)
+            number = sum(1 for r in self.requests if r.path in TICKETS)
+        return default_answer(received.path, received.body, number)
 
 
 def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:

@@ -1,29 +1,45 @@
-"""``aiir export``: an incident in a format another team's tools read (STIX 2.1 for a SOC)."""
+"""``aiir export``: an incident in a format another team's tools read: STIX 2.1 for a SOC, the
+EU AI Act Art. 73 report for a market surveillance authority, a MITRE ATLAS case study, an AVID
+report."""
 
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aiir.cli.incident import Force, IncidentDir, _environment
+from aiir.cli.incident import AwareAt, Force, IncidentDir, _environment
+
+if TYPE_CHECKING:
+    from aiir.environment import Environment
+    from aiir.incident.state import Incident
 
 
 class Format(StrEnum):
     stix = "stix"
+    eu_ai_act = "eu-ai-act"
+    atlas = "atlas"
+    avid = "avid"
+
+
+FORMAT_HELP = (
+    "stix: a STIX 2.1 bundle (JSON); eu-ai-act: the Art. 73 serious-incident report, a draft "
+    "with the parts a person writes marked (JSON); atlas: a MITRE ATLAS case study (YAML); "
+    "avid: an AVID report (JSON)."
+)
 
 
 def command(
     incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
     format: Annotated[
-        Format,
-        typer.Option("--format", "-f", metavar="FORMAT", help="stix: a STIX 2.1 bundle (JSON)."),
+        Format, typer.Option("--format", "-f", metavar="FORMAT", help=FORMAT_HELP)
     ] = Format.stix,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", metavar="FILE", help="Write to this file instead of stdout."),
     ] = None,
+    aware_at: AwareAt = None,
     force: Force = False,
     incident_dir: IncidentDir = None,
 ) -> None:
@@ -31,14 +47,19 @@ def command(
     from aiir.cli import flags
     from aiir.errors import InputError
     from aiir.incident.state import load_incident
-    from aiir.reports.context import write
-    from aiir.reports.stix import bundle
+    from aiir.reports.context import parse_aware_at, write
 
     flags.out_file(out)  # before anything is read: a wrong --out costs nothing
+    awareness = parse_aware_at(aware_at or [])
+    if awareness and format is not Format.eu_ai_act:
+        raise InputError("--aware-at: only --format eu-ai-act has a regulatory clock")
+    if set(awareness) - {"*", "eu-ai-act"}:
+        raise InputError(
+            "--aware-at: --format eu-ai-act reads only eu-ai-act's clock (eu-ai-act=T or T)"
+        )
     env = _environment(incident_dir)
     record = load_incident(env.incidents_dir, incident, force=force)
-    workspace = env.workspace.config.workspace if env.workspace else None
-    text = json.dumps(bundle(record, workspace), indent=2, ensure_ascii=False) + "\n"
+    text = _render(format, record, env, awareness)
     if out is None:
         typer.echo(text, nl=False)
         return
@@ -47,3 +68,21 @@ def command(
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write it: {exc.strerror}") from None
     typer.echo(f"wrote {out}", err=True)
+
+
+def _render(format: Format, record: "Incident", env: "Environment", aware: dict[str, Any]) -> str:
+    from aiir.reports import atlas, avid, eu_ai_act, stix
+    from aiir.reports.context import systems_involved
+
+    workspace = env.workspace.config.workspace if env.workspace else None
+    systems = systems_involved(record, env.workspace)
+    if format is Format.atlas:
+        return atlas.to_yaml(atlas.case_study(record, workspace, [s.name for s in systems]))
+    if format is Format.eu_ai_act:
+        moment = aware.get("eu-ai-act") or aware.get("*")
+        made = eu_ai_act.report(record, env.workspace, env.clock.now(), moment)
+    elif format is Format.avid:
+        made = avid.report(record, env.clock.now(), workspace, systems)
+    else:
+        made = stix.bundle(record, workspace)
+    return json.dumps(made, indent=2, ensure_ascii=False) + "\n"

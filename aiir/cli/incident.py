@@ -320,8 +320,25 @@ def report(
     ] = None,
     aware_at: AwareAt = None,
     force: Force = False,
+    file_actions: Annotated[
+        bool,
+        typer.Option(
+            "--file-actions",
+            help="File the post-mortem's action items as Jira tickets (once each), "
+            "linked to the incident.",
+        ),
+    ] = False,
+    actions_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--actions-from",
+            metavar="FILE",
+            help="With --file-actions: read the action items from this post-mortem "
+            "(the one the team edited).",
+        ),
+    ] = None,
     incident_dir: IncidentDir = None,
-) -> None:
+) -> int:
     """Render a post-mortem, status update, customer or regulator notice from the journal
     (verified first)."""
     from aiir.cli import flags
@@ -332,7 +349,13 @@ def report(
     from aiir.terminal.inert import plain
 
     flags.out_file(out)  # before anything is read: a wrong --out costs nothing
+    if actions_from is not None and not file_actions:
+        raise InputError("--actions-from FILE goes with --file-actions")
+    if file_actions and out is not None:
+        raise InputError("--file-actions prints what was filed; --out is for the report alone")
     env = _environment(incident_dir)
+    if file_actions:
+        return _file_actions(env, incident, template, actions_from)
     record = load_incident(env.incidents_dir, incident, force=force)
     rendered = render_report(
         record, template, env.workspace, env.clock.now(), parse_aware_at(aware_at or [])
@@ -340,12 +363,44 @@ def report(
     text = plain(scrub(rendered))  # answers and replies quoted in it are hostile data
     if out is None:
         typer.echo(text)
-        return
+        return 0
     try:
         write(out, text)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write it: {exc.strerror}") from None
     typer.echo(f"wrote {out}", err=True)
+    return 0
+
+
+def _file_actions(env: "Environment", incident: str, template: str, source: Path | None) -> int:
+    """``report --file-actions``: the action items of the post-mortem (rendered, or the team's
+    edited ``source``) filed in Jira; one line per item; 1 when any was not filed."""
+    from aiir.errors import ExitStatus, InputError
+    from aiir.incident.state import load_incident
+    from aiir.redact import scrub
+    from aiir.reports.actions import action_items
+    from aiir.reports.context import render_report
+    from aiir.respond.follow_ups import file_actions, jira_channel
+    from aiir.terminal.inert import plain
+
+    jira_channel(env)  # no jira channel: say so before anything is read
+    if source is not None:
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"--actions-from {source}: cannot read it: {exc}") from None
+    else:
+        record = load_incident(env.incidents_dir, incident)
+        text = render_report(record, template, env.workspace, env.clock.now())
+    items = action_items(scrub(text))
+    if not items:
+        where = f"--actions-from {source}" if source else f"the {template} report"
+        raise InputError(f"{where}: no action items table (a '## Action items' heading)")
+    record, filings = file_actions(env, incident, items)
+    for filing in filings:
+        typer.echo(plain(filing.line(record.exercise)), err=filing.outcome == "not filed")
+    failed = any(f.outcome == "not filed" for f in filings)
+    return int(ExitStatus.FAILED if failed else ExitStatus.OK)
 
 
 def flag(

@@ -73,11 +73,52 @@ class TeamsChannel(Strict):
     )
 
 
+JIRA_PROJECT = r"^[A-Z][A-Z0-9_]{0,254}$"
+JIRA_LABEL = r"^[^\s]{1,255}$"
+
+
+class AtlassianAccount(Strict):
+    """Jira Cloud's Basic auth: an account's email and an API token, each by variable name."""
+
+    base_url: WebUrl = Field(description="the site, e.g. https://acme.atlassian.net")
+    email_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the account's email address"
+    )
+    token_env: Annotated[str, Field(pattern=ENV_NAME)] = Field(
+        description="variable with the account's API token"
+    )
+
+
+class JiraChannel(AtlassianAccount):
+    """Jira Cloud (REST API v3): an incident ticket from a notify node, and follow-up tickets
+    from a post-mortem's action items (``aiir report ID --file-actions``)."""
+
+    project: Annotated[str, Field(pattern=JIRA_PROJECT)] = Field(description="project key")
+    issue_type: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        default="Task", description="issue type name (Task, Bug, Incident…) for the tickets"
+    )
+    labels: list[Annotated[str, Field(pattern=JIRA_LABEL)]] = Field(
+        default_factory=list, description="added to every ticket (no spaces)"
+    )
+    link_type: Annotated[str, Field(min_length=1, max_length=255)] = Field(
+        default="Relates", description="issue link type joining a follow-up to the incident ticket"
+    )
+
+
+class JsmChannel(AtlassianAccount):
+    """Jira Service Management: a customer request in a service desk from a notify node."""
+
+    service_desk_id: Annotated[str, Field(pattern=r"^[0-9]+$")]
+    request_type_id: Annotated[str, Field(pattern=r"^[0-9]+$")]
+
+
 class Channels(Strict):
     """Where messages go. Secrets (webhook URLs, keys) only by environment variable name."""
 
     slack: SlackChannel | None = None
     teams: TeamsChannel | None = None
+    jira: JiraChannel | None = None
+    jsm: JsmChannel | None = None
     pagerduty: PagerDutyChannel | None = None
     statuspage: StatuspageChannel | None = None
     webhook: WebhookChannel | None = None

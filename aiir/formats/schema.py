@@ -385,9 +385,9 @@ class NotifyNode(NodeBase):
     """Render a message and send it (or record it) through a channel."""
 
     kind: Literal["notify"]
-    channel: Literal["slack", "teams", "pagerduty", "statuspage", "webhook", "email", "record"] = (
-        "record"
-    )
+    channel: Literal[
+        "slack", "teams", "jira", "jsm", "pagerduty", "statuspage", "webhook", "email", "record"
+    ] = "record"
     audience: Literal["internal", "external", "regulator"] = "internal"
     template: Slug | None = Field(default=None, description="a template in templates/")
     message: Template | None = Field(default=None, description="inline Jinja2 text")

@@ -45,6 +45,7 @@ class EventType(enum.StrEnum):
     EVIDENCE_ATTACHED = "evidence.attached"
     NOTIFY_RENDERED = "notify.rendered"
     NOTIFY_SENT = "notify.sent"
+    TICKET_FILED = "ticket.filed"
     CALL_ENTERED = "call.entered"
     CALL_RETURNED = "call.returned"
     REMINDER = "reminder"
@@ -232,6 +233,17 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.EVIDENCE_ATTACHED: {"item": TEXT, "source": TEXT, "description": TEXT},
     EventType.NOTIFY_RENDERED: {"channel": TEXT, "audience": TEXT, "text": TEXT},
     EventType.NOTIFY_SENT: {"channel": TEXT, "status": of(int, None), "reason": MAYBE_TEXT},
+    # A follow-up ticket from a post-mortem's action item: ``action`` is the item's key (what
+    # makes filing idempotent), ``reference`` the ticket's key when Jira took it.
+    EventType.TICKET_FILED: {
+        "action": TEXT,
+        "item": TEXT,
+        "channel": TEXT,
+        "status": of(int, None),
+        "reference": MAYBE_TEXT,
+        "reason": MAYBE_TEXT,
+        "linked_to": MAYBE_TEXT,
+    },
     EventType.CALL_ENTERED: {
         "child": TEXT,
         "inputs": OBJECT,
@@ -252,6 +264,7 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.LEVER_INTENT: frozenset({"runbook", "lever"}),
     EventType.LEVER_RELEASED: frozenset({"engaged_step"}),
     EventType.CALL_ENTERED: frozenset({"child"}),
+    EventType.TICKET_FILED: frozenset({"action", "ok"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
 }
 LINE: Mapping[str, Check] = {

@@ -5,7 +5,7 @@ PagerDuty uses one dedup key per incident, so every page of an incident updates 
 ``to: ROLE`` pages that role's on-call through the roster's routing key instead of the channel's.
 A public Statuspage incident is named after the approved text, not the (internal) runbook title.
 
-Every message to a team's own systems (Slack, Teams, PagerDuty, a webhook) carries the journal's anchor
+Every message to a team's own systems (Slack, Teams, Jira, PagerDuty, a webhook) carries the journal's anchor
 at the moment it was sent (``SEQ:HASH``, short form), so a copy of the chain's head lives outside
 the journal: ``aiir verify ID --anchor`` with it shows whether lines were changed or removed since.
 A public status page does not: its readers are customers, and the anchor is for the team.
@@ -25,6 +25,7 @@ from aiir.formats.templating import slack_escape
 from aiir.formats.workspace import Loaded
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
+from aiir.outbound.jira import file_incident, raise_request
 from aiir.outbound.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
 from aiir.outbound.pieces import split
 from aiir.outbound.teams import teams_message
@@ -102,6 +103,12 @@ def deliver(
         assert channels.teams is not None
         url = notifier.secret(channels.teams.webhook_env, "teams channel")
         return notifier.teams(url, teams_message(text, incident, anchor))
+    if node.channel == "jira":
+        assert channels.jira is not None
+        return file_incident(notifier, channels.jira, text, incident, anchor)
+    if node.channel == "jsm":
+        assert channels.jsm is not None
+        return raise_request(notifier, channels.jsm, text, incident, anchor)
     if node.channel == "statuspage":
         assert channels.statuspage is not None
         page = channels.statuspage

@@ -61,6 +61,8 @@ class Inbox:
                     }
                 )
                 number = len(self.messages)
+            if channel in {"jira", "jsm"}:
+                return _atlassian(request.url.path, number)
             return _answer(channel, body, number)
 
         client = httpx2.Client(transport=httpx2.MockTransport(receive))
@@ -88,3 +90,15 @@ def _answer(channel: str, body: Any, number: int) -> httpx2.Response:
     if channel == "statuspage":
         return httpx2.Response(201, json={"id": f"sandbox-{number}", "status": "investigating"})
     return httpx2.Response(200, json={"ok": True})
+
+
+def _atlassian(path: str, number: int) -> httpx2.Response:
+    """Jira's replies: an issue made (201, id, key, self), a link made (201, no body), a
+    service desk request raised (201, issueId, issueKey)."""
+    if path.endswith("/issueLink"):
+        return httpx2.Response(201)
+    key = f"SANDBOX-{number}"
+    if path.endswith("/servicedeskapi/request"):
+        return httpx2.Response(201, json={"issueId": str(10000 + number), "issueKey": key})
+    issue = {"id": str(10000 + number), "key": key, "self": f"{INBOX_URL}/rest/api/3/issue/{key}"}
+    return httpx2.Response(201, json=issue)

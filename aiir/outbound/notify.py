@@ -10,6 +10,7 @@ plain-text codes that retrying cannot fix: only its 429 and 5xx are retried.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,6 +108,19 @@ class PagerDutyEvent:
         payload.update({k: v for k, v in optional.items() if v is not None})
         payload["custom_details"] = self.custom_details
         return payload
+
+
+@dataclass(frozen=True)
+class Account:
+    """An Atlassian site and the Basic auth credentials (email, API token) for it."""
+
+    base_url: str
+    email: str
+    token: str
+
+    def authorization(self) -> str:
+        pair = f"{self.email}:{self.token}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -221,6 +235,57 @@ class Notifier:
         the trigger accepts with 202 and an empty body, so any 2xx is a success."""
         return self._send("teams", "POST", webhook_url, dict(message), {}, [webhook_url])
 
+    # --- Jira Cloud and Jira Service Management -------------------------------------------------
+
+    def jira_issue(self, account: Account, fields: Mapping[str, Any]) -> Delivery:
+        """Create an issue (``POST /rest/api/3/issue``); ``reference`` is its key. A create is
+        not idempotent: only a 429 (not processed) is retried, never a 5xx or a lost answer,
+        which may have created it already."""
+        url = f"{account.base_url}/rest/api/3/issue"
+        body = {"fields": dict(fields)}
+        return self._atlassian(account, url, body, "key")
+
+    def jira_link(self, account: Account, link_type: str, inward: str, outward: str) -> Delivery:
+        """Link two issues (``POST /rest/api/3/issueLink``); Jira answers 201 with no body."""
+        url = f"{account.base_url}/rest/api/3/issueLink"
+        body = {
+            "type": {"name": link_type},
+            "inwardIssue": {"key": inward},
+            "outwardIssue": {"key": outward},
+        }
+        return self._atlassian(account, url, body, None)
+
+    def jsm_request(
+        self, account: Account, service_desk: str, request_type: str, summary: str, text: str
+    ) -> Delivery:
+        """Raise a customer request (``POST /rest/servicedeskapi/request``); ``reference`` is
+        its issue key. The description is plain text, as the API takes it by default."""
+        url = f"{account.base_url}/rest/servicedeskapi/request"
+        body = {
+            "serviceDeskId": service_desk,
+            "requestTypeId": request_type,
+            "requestFieldValues": {"summary": summary, "description": text},
+        }
+        return self._atlassian(account, url, body, "issueKey", channel="jsm")
+
+    def _atlassian(
+        self,
+        account: Account,
+        url: str,
+        body: dict[str, Any],
+        key: str | None,
+        channel: str = "jira",
+    ) -> Delivery:
+        headers = {"Authorization": account.authorization(), "Accept": "application/json"}
+        secrets = [account.token, account.authorization()]
+        read = None if key is None else _field(key)
+        delivery = self._send(
+            channel, "POST", url, body, headers, secrets, idempotent=False, read=read
+        )
+        if delivery.ok and key is not None and not delivery.reference:
+            return _replace(delivery, ok=False, reason=f"the reply names no issue ({key})")
+        return delivery
+
     # --- Statuspage ----------------------------------------------------------------------------
 
     def statuspage_create(
@@ -288,7 +353,14 @@ class Notifier:
         body: Any,
         headers: Mapping[str, str],
         secrets: Sequence[str],
+        *,
+        idempotent: bool = True,
+        read: Callable[[str], str | None] | None = None,
     ) -> Delivery:
+        """Send, retrying what may succeed later; a request that is not ``idempotent`` only
+        after a 429 (the receiver says it did nothing). ``read`` takes the reference from the
+        whole reply of a success (the delivery keeps an excerpt)."""
+
         def mask(text: str) -> str:
             return scrub(text, [s for s in secrets if s])
 
@@ -297,6 +369,8 @@ class Notifier:
             attempts += 1
             tried = self._attempt(method, url, body, headers)
             if tried.retry_after is None or attempts > self.retries:
+                break
+            if not idempotent and tried.status != 429:
                 break
             self.sleep(tried.retry_after or self.backoff * 2 ** (attempts - 1))
         ok = tried.status is not None and 200 <= tried.status < 300
@@ -314,6 +388,7 @@ class Notifier:
             reply=mask(tried.body[:EXCERPT]),
             request=request,
             reason="ok" if ok else mask(tried.reason),
+            reference=read(tried.body) if ok and read is not None else None,
         )
 
     def _attempt(self, method: str, url: str, body: Any, headers: Mapping[str, str]) -> _Attempted:
@@ -352,6 +427,17 @@ def _json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def _field(key: str) -> Callable[[str], str | None]:
+    """Reads one string field of a JSON object reply (``key``, ``issueKey``)."""
+
+    def read(text: str) -> str | None:
+        reply = _json(text)
+        value = reply.get(key) if isinstance(reply, dict) else None
+        return value if isinstance(value, str) and value else None
+
+    return read
 
 
 def _cut(text: str, limit: int) -> str:

@@ -110,6 +110,13 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         if d.get("ok")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
+    EventType.TICKET_FILED: lambda d: (
+        f"Follow-up for {d.get('item')!r} kept in the exercise's inbox (nothing filed)"
+        if d.get("simulated")
+        else f"Follow-up ticket {d.get('reference')} filed for {d.get('item')!r}"
+        if d.get("ok")
+        else f"Follow-up for {d.get('item')!r} NOT filed ({d.get('reason')})"
+    ),
     EventType.INJECT_DELIVERED: lambda d: f"Inject: {d.get('text')}",
     EventType.ACTION_INTENT: lambda d: f"Action {d.get('node')} requested",
     EventType.ACTION_RESULT: lambda d: (
@@ -162,6 +169,13 @@ def facts(incident: Incident, systems: list[Any]) -> dict[str, dt.datetime]:
     return found
 
 
+def systems_involved(incident: Incident, workspace: Loaded | None) -> list[Any]:
+    """The inventory's entries for the systems the walked runbooks name, in order."""
+    known = workspace.systems() if workspace else {}
+    named = [s for runbook in runbooks_of(incident).values() for s in runbook.systems]
+    return [known[s] for s in dict.fromkeys(named) if s in known]
+
+
 def deadlines(
     incident: Incident,
     workspace: Loaded | None,
@@ -189,6 +203,15 @@ def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
     return "; ".join(required) or None
 
 
+def follow_up_tickets(incident: Incident) -> dict[str, str]:
+    """Action item (its words) -> the ticket filed for it (``aiir report --file-actions``)."""
+    return {
+        str(e.data.get("item")): str(e.data["reference"])
+        for e in incident.events
+        if e.type == EventType.TICKET_FILED and e.data.get("ok") and e.data.get("reference")
+    }
+
+
 def report_context(
     incident: Incident,
     workspace: Loaded | None,
@@ -198,9 +221,7 @@ def report_context(
     """Everything a report template reads."""
     runbooks = runbooks_of(incident)
     root = runbooks.get(incident.runbook)
-    known = workspace.systems() if workspace else {}
-    system_ids = [s for rb in runbooks.values() for s in rb.systems]
-    systems = [known[s] for s in dict.fromkeys(system_ids) if s in known]
+    systems = systems_involved(incident, workspace)
     started = parse_iso(incident.started_at)
     ended = parse_iso(incident.ended_at) if incident.ended_at else None
     contained = next(
@@ -237,6 +258,7 @@ def report_context(
         "levers": _levers(incident, runbooks),
         "evidence": [_evidence_row(e) for e in incident.evidence],
         "notifications": incident.notifications,
+        "tickets": follow_up_tickets(incident),
         "timeline": [
             {
                 "ts": e.ts,
