@@ -159,6 +159,9 @@ class Room:
         ticked = self._answer(key)
         return [o.value for o in options] if ticked == "all" else list(ticked)
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        return list(self._answer(key))
+
 
 def test_the_facilitator_is_offered_the_next_inject_before_each_question() -> None:
     clock = FakeClock(T0)

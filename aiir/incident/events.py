@@ -47,6 +47,10 @@ class EventType(enum.StrEnum):
     NOTIFY_SENT = "notify.sent"
     CALL_ENTERED = "call.entered"
     CALL_RETURNED = "call.returned"
+    LIMIT_REACHED = "limit.reached"
+    WAIT_STARTED = "wait.started"
+    WAIT_ENDED = "wait.ended"
+    VALUES_SET = "values.set"
     REMINDER = "reminder"
     INJECT_DELIVERED = "inject.delivered"
     INCIDENT_ENDED = "incident.ended"
@@ -239,6 +243,9 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "snapshot_sha256": hex64,
     },
     EventType.CALL_RETURNED: {"child": TEXT, "outcome": TEXT},
+    EventType.LIMIT_REACHED: {"node": TEXT, "limit": of(int), "decision": TEXT},
+    EventType.WAIT_ENDED: {"polls": of(int)},
+    EventType.VALUES_SET: {"values": OBJECT},
     EventType.INCIDENT_ENDED: {"outcome": TEXT, "summary": MAYBE_TEXT},
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
@@ -252,6 +259,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.LEVER_INTENT: frozenset({"runbook", "lever"}),
     EventType.LEVER_RELEASED: frozenset({"engaged_step"}),
     EventType.CALL_ENTERED: frozenset({"child"}),
+    EventType.LIMIT_REACHED: frozenset({"node", "limit"}),
+    EventType.VALUES_SET: frozenset({"values"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
 }
 LINE: Mapping[str, Check] = {

@@ -291,6 +291,10 @@ def _lever_released(incident: Incident, event: Event) -> None:
         record.verdict = f"release failed: {reason}"
 
 
+def _values_set(incident: Incident, event: Event) -> None:
+    incident.vars.update(event.data.get("values", {}))
+
+
 def _notify(incident: Incident, event: Event) -> None:
     incident.notifications.append({"ts": event.ts, **event.data})
 
@@ -338,6 +342,7 @@ _HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
     EventType.LEVER_ENGAGED: _lever_engaged,
     EventType.LEVER_VERIFIED: _lever_verified,
     EventType.LEVER_RELEASED: _lever_released,
+    EventType.VALUES_SET: _values_set,
     EventType.NOTIFY_RENDERED: _notify,
     EventType.NOTIFY_SENT: _sent,
     EventType.CAPTURE_STORED: _capture,

@@ -9,18 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.formats.answers import as_bool
+from aiir.formats.answers import as_bool, lap_answer
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
     ChecklistNode,
     ConfirmNode,
     InputNode,
+    MultiSelectNode,
     Node,
     QuestionNode,
     Runbook,
 )
 
-ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+LIST_ANSWERING = (ChecklistNode, MultiSelectNode)
+ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, *LIST_ANSWERING)
 
 
 def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
@@ -40,9 +42,22 @@ def check_answers(
         if isinstance(value, dict) and key not in runbook.nodes:
             flat.update(_nested(key, value))  # a called runbook's answers (and its callees')
             continue
-        _check_answer(doc, runbook, (*base, key), value)
+        for loc, one in _per_visit(runbook, (*base, key), value):
+            _check_answer(doc, runbook, loc, one, str(key))
         flat[key] = value
     return flat
+
+
+def _per_visit(
+    runbook: Runbook, loc: tuple[str | int, ...], value: Any
+) -> list[tuple[tuple[str | int, ...], Any]]:
+    """A list answers a node met in a loop once per visit (a checklist or multi-select, whose
+    one answer is a list, takes a list of lists); anything else is one answer for every visit."""
+    node = runbook.nodes.get(str(loc[-1]).partition(".")[0])
+    how = "choose_many" if isinstance(node, LIST_ANSWERING) else "one"
+    if not isinstance(value, list) or lap_answer(value, how, 0) == (True, value):
+        return [(loc, value)]
+    return [((*loc, i), one) for i, one in enumerate(value)]
 
 
 def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,8 +71,9 @@ def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any) -> None:
-    key = str(loc[-1])
+def _check_answer(
+    doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any, key: str
+) -> None:
     node_id, _, suffix = key.partition(".")
     node = runbook.nodes.get(node_id)
     if node is None:
