@@ -129,7 +129,8 @@ def test_a_bad_answer_in_a_list_is_named_by_its_place(
 ) -> None:
     ran = run(capsys, tmp_path, looping(), {"secured": ["no", "maybe"], "mitigate": "all"})
     assert ran.status == 2
-    assert "answers.yaml:3" in ran.err and "'maybe' is not yes or no" in ran.err
+    assert "answers.yaml:3" in ran.err
+    assert "'maybe' is not yes or no" in ran.err
     assert not incidents.exists() or not any(incidents.iterdir())
 
 
