@@ -104,6 +104,8 @@ def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
         return _yes_no_problem(value)
     if not suffix and isinstance(node, ChecklistNode):
         return _items_problem(node, value)
+    if not suffix and isinstance(node, MultiSelectNode):
+        return _picks_problem(node, value)
     pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
     if pattern and not re.fullmatch(pattern, str(value)):
         return f"{value!r} does not match {pattern!r}"
@@ -125,6 +127,16 @@ def _items_problem(node: ChecklistNode, value: Any) -> str | None:
     unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
     if unknown:
         return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
+    return None
+
+
+def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
+    allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    unknown = [str(v) for v in items if str(v) not in allowed]
+    if unknown:
+        choices = ", ".join(c.value for c in node.choices)
+        return f"{', '.join(map(repr, unknown))} is not one of its choices ({choices})"
     return None
 
 

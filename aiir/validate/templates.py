@@ -158,7 +158,10 @@ def template_findings(
         try:
             refs = template_references(source, expression=expression)
         except TemplateFailure as exc:
-            out.append(at(doc, loc, "template", f"template syntax error: {first_line(exc)}"))
+            message = f"template syntax error: {first_line(exc)}"
+            if expression and source.lstrip().startswith("{{"):
+                message = f"an expression is written bare, without {{{{ }}}} ({message})"
+            out.append(at(doc, loc, "template", message))
             continue
         for ref in refs:
             problem = _undefined(ref.namespace, ref.name, allowed, defined)
@@ -186,7 +189,7 @@ def _undefined(
         "inputs": "declare it under 'inputs'",
         "env": "declare it under 'env'",
         "answers": "no question, confirm, input, checklist, lever, action or call node has that id",
-        "vars": "no request saves it ('save:')",
+        "vars": "no request saves it ('save:') and no set node sets it",
         "incident": f"incident has: {', '.join(sorted(INCIDENT_FIELDS))}",
         "window": "window has: start, end",
         "levers": "declare it under 'levers'",
