@@ -158,3 +158,17 @@ def test_max_visits_is_checked_by_the_schema(capsys: Capture, tmp_path: Path) ->
     ran = aiir(capsys, "validate", str(tmp_path / "loop.yaml"))
     assert ran.status != 0
     assert "max_visits" in ran.out + ran.err
+
+
+def test_a_resume_takes_up_the_list_at_the_visit_where_it_stopped(
+    capsys: Capture, tmp_path: Path, incidents: Path
+) -> None:
+    ran = run(capsys, tmp_path, looping(), {"secured": ["no", "no"], "mitigate": "all"})
+    assert ran.status == 2
+    write(tmp_path / "more.yaml", {"secured": ["no", "no", "yes"], "mitigate": "all"})
+    ran = aiir(capsys, "resume", incident_id(), "--answers", str(tmp_path / "more.yaml"))
+    assert ran.status == 0, ran.out + ran.err
+    events = journal(incidents, incident_id())
+    given = [a["value"] for a in of_type(events, EventType.ANSWER) if a["node"] == "secured"]
+    assert given == [False, False, True]  # the first two replayed, not asked again
+    assert of_type(events, EventType.INCIDENT_ENDED)[0]["outcome"] == "mitigated"

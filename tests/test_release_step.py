@@ -170,3 +170,30 @@ def test_validate_names_a_release_step_that_cannot_work(
     ran = aiir(capsys, "validate", str(tmp_path / "lift.yaml"))
     assert finding in ran.out + ran.err
     assert "lift.yaml:" in ran.out + ran.err
+
+
+def test_a_resume_after_a_release_step_does_not_release_again(
+    capsys: Capture, tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    runbook = releasing()
+    runbook["nodes"]["lift"]["next"] = "check"
+    runbook["nodes"]["check"] = {
+        "kind": "confirm",
+        "title": "Traffic normal?",
+        "prompt": "Is the traffic normal again?",
+        "yes": "restored",
+        "no": "stuck",
+    }
+    write(tmp_path / "lift.yaml", runbook)
+    write(tmp_path / "answers.yaml", {"known": True, "attacker-key": ATTACKER_KEY})
+    args = ["--answers", str(tmp_path / "answers.yaml"), "--yes"]
+    ran = aiir(capsys, "run", str(tmp_path / "lift.yaml"), "--gateway", f"gateway={url}", *args)
+    assert ran.status == 2  # stopped at 'check', after the release
+    assert state.count("POST", "/key/unblock") == 1
+    write(tmp_path / "more.yaml", {"known": True, "attacker-key": ATTACKER_KEY, "check": True})
+    ran = aiir(capsys, "resume", incident_id(), "--answers", str(tmp_path / "more.yaml"))
+    assert ran.status == 0, ran.out + ran.err
+    assert state.count("POST", "/key/unblock") == 1
+    assert state.count("POST", "/key/block") == 1
+    assert len(released(tmp_path)) == 1

@@ -44,6 +44,7 @@ class LeverRecord:
     verdict: str = ""
     engaged_at: str | None = None
     released_at: str | None = None
+    before_release: str | None = None  # its state until it was released (a replay reads it)
 
     @property
     def key(self) -> str:
@@ -284,6 +285,7 @@ def _lever_released(incident: Incident, event: Event) -> None:
     if record is None:
         return
     if event.data.get("ok"):
+        record.before_release = record.state
         record.state, record.released_at = "released", event.ts
         record.verdict = "released"
     else:

@@ -52,7 +52,7 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
             return walk.declined(frame, node_id, node.next)
         check_first = previous is not None and previous.state == "unknown"
         record = pull(walk, frame, node_id, node.lever, lever, engage, check_first=check_first)
-        if record.state in {"verified", "engaged", "dry-run"}:
+        if state_here(walk, record) in {"verified", "engaged", "dry-run"}:
             return node.next
         if node.on_failure is not None:
             return node.on_failure
@@ -64,6 +64,14 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
         if decision != "retry":
             return walk.after_failure(frame, decision, node.next)
         previous = record
+
+
+def state_here(walk: Walk, record: LeverRecord) -> str:
+    """The lever's state as this node left it: a replay reads past a release step's later
+    release (the state folded from the whole journal is the walk's last)."""
+    if walk.replaying and record.state == "released" and record.before_release:
+        return record.before_release
+    return record.state
 
 
 def dry_run_probes(walk: Walk, frame: Frame, name: str, lever: Lever) -> None:
