@@ -472,7 +472,6 @@ def test_a_deep_runbook_draws_as_a_picture(nodes: int, fmt: str, tmp_path: Path)
 
 
 def test_wait_release_and_a_loops_bound_are_marked() -> None:
-    from aiir.formats.schema import Runbook
 
     runbook = Runbook.model_validate(
         {

@@ -3,9 +3,9 @@
 Every node has a visit limit (``max_visits``, default :data:`~aiir.formats.schema.DEFAULT_MAX_VISITS`);
 only a cycle can enter a node twice, so the limit is a loop's bound. Entering a node once more
 than its limit is a decision point: at a keyboard the operator goes round once more, leaves the
-loop by one of its exits, or stops; unattended (the loop answered from an answers file or a
-drill's scenario, or no terminal to ask) the walk fails with "node 'x' reached its limit of N
-visits". Either way the limit is journalled.
+loop by one of its exits, or stops; in a script (the loop answered from an answers file or a
+scenario, a drill or a tabletop, or no terminal to ask) the walk fails with "node 'x' reached its
+limit of N visits". Either way the limit is journalled.
 """
 
 from __future__ import annotations
@@ -99,6 +99,9 @@ def _decide(walk: Walk, frame: Frame, node_id: str, problem: str, loop: set[str]
     walk.screen.failure(problem)
     if any(frame.prefix + member in walk.scripted for member in loop):
         walk.screen.note("the loop is answered from a script: stopping here")
+        return STOP
+    if walk.env.exercise in {"drill", "tabletop"}:  # an exercise measures the runbook as written
+        walk.screen.note(f"a {walk.env.exercise} does not go beyond a loop's bound: stopping here")
         return STOP
     options = [Option(LAP, "Go round once more")]
     for source, edge in exits(frame.runbook, loop):
