@@ -172,3 +172,14 @@ def test_a_resume_takes_up_the_list_at_the_visit_where_it_stopped(
     given = [a["value"] for a in of_type(events, EventType.ANSWER) if a["node"] == "secured"]
     assert given == [False, False, True]  # the first two replayed, not asked again
     assert of_type(events, EventType.INCIDENT_ENDED)[0]["outcome"] == "mitigated"
+
+
+def test_a_bound_on_a_node_no_cycle_returns_to_is_a_warning(
+    capsys: Capture, tmp_path: Path
+) -> None:
+    runbook = looping()
+    runbook["nodes"]["closed"]["max_visits"] = 2
+    write(tmp_path / "loop.yaml", runbook)
+    ran = aiir(capsys, "validate", str(tmp_path / "loop.yaml"))
+    assert ran.status == 0
+    assert "warning: nodes.closed.max_visits: max_visits bounds nothing here" in ran.out + ran.err

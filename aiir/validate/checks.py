@@ -264,7 +264,21 @@ def _graph_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[F
         if node_id not in in_cycle:
             message = "no path from here to an end"
             out.append(at(doc, ("nodes", node_id), "no-end", message, key=True))
-    return out
+    return out + _bound_findings(doc, runbook, targets)
+
+
+def _bound_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[Finding]:
+    """A ``max_visits`` on a node no cycle returns to bounds nothing: it is entered once."""
+    bounded = [n for n, node in runbook.nodes.items() if node.max_visits is not None]
+    if not bounded:
+        return []
+    cyclic = {n for component in _cycles(list(runbook.nodes), targets) for n in component}
+    message = "max_visits bounds nothing here: no cycle leads back to this node"
+    return [
+        at(doc, ("nodes", n, "max_visits"), "unbounded", message, level="warning")
+        for n in bounded
+        if n not in cyclic
+    ]
 
 
 def _reachable(start: str, targets: Targets, stop: frozenset[str]) -> dict[str, str | None]:

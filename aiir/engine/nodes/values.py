@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import ChainMap
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import Frame
@@ -23,8 +24,8 @@ def set_values(walk: Walk, frame: Frame, node_id: str, node: SetNode) -> str:
         return node.next
     context = walk.context(frame)
     values: dict[str, Any] = {}
+    context["vars"] = ChainMap(values, context["vars"])  # a dry run's placeholders stay
     for name, expression in node.values.items():
-        context["vars"] = {**context["vars"], **values}
         value = evaluate(expression, context, f"nodes.{node_id}.values.{name}")
         values[name] = journalled(value)
     walk.record(

@@ -91,7 +91,7 @@ def poll(walk: Walk, call: Call, interval: dt.timedelta, deadline: dt.timedelta)
     is at the deadline."""
     clock = walk.env.clock
     started = clock.now()
-    polls = 0
+    polls, said = 0, ""
     while True:
         polls += 1
         reply = walk.send(call)
@@ -100,10 +100,12 @@ def poll(walk: Walk, call: Call, interval: dt.timedelta, deadline: dt.timedelta)
         if reply.ok or left <= dt.timedelta():
             return Polled(reply, polls, elapsed)
         pause = min(interval, left)
-        walk.screen.note(
-            f"poll {polls}: not yet ({reply.reason}); next in {seconds(pause)}, "
-            f"{seconds(left)} left"
-        )
+        if polls <= 3 or polls % 10 == 0 or reply.reason != said:  # progress, not a flood
+            walk.screen.note(
+                f"poll {polls}: not yet ({reply.reason}); next in {seconds(pause)}, "
+                f"{seconds(left)} left"
+            )
+        said = reply.reason
         clock.sleep(pause.total_seconds())
 
 
