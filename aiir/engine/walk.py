@@ -175,7 +175,9 @@ class Walk:
             bounded = bound(self, frame, visits, node_id, frame.runbook.nodes[node_id])
             if isinstance(bounded, Ended):
                 return bounded
-            node_id = bounded
+            if bounded != node_id:  # the operator left the loop by one of its exits
+                node_id = bounded
+                continue
             node = frame.runbook.nodes[node_id]
             self.enter(frame, node_id, node)
             result = self.handle(frame, node_id, node)
