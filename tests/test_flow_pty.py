@@ -48,9 +48,10 @@ def test_at_a_loops_bound_the_operator_goes_round_once_more_then_leaves(tmp_path
         "next": "secured",
     }
     screen, incidents = start(tmp_path, runbook)
-    for _ in range(2):
+    for lap in (1, 2):
         screen.wait("Is the attack secured?")
         screen.type("n" + ENTER)
+        screen.wait(f"set laps = {lap}")  # the answer taken (its echo repeats the question)
     screen.wait("node 'secured' reached its limit of 2 visits. What now?")
     shown = "\n".join(screen.lines())
     assert "Go round once more" in shown
