@@ -63,6 +63,10 @@ class Prompter(Protocol):
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]: ...
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        """Several answers to one question (a multi-select), none or all of them."""
+        ...
+
 
 class NoTerminalPrompter:
     """For CI: every question is an error naming the flag to answer it with."""
@@ -88,6 +92,9 @@ class NoTerminalPrompter:
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         raise self._missing(key, "all | [" + ", ".join(o.value for o in options) + "]")
+
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        raise self._missing(key, "[" + ", ".join(o.value for o in options) + "]")
 
 
 class ScriptedPrompter:
@@ -139,6 +146,20 @@ class ScriptedPrompter:
         if unknown:
             raise InputError(f"--answers: {key}: unknown item(s) {', '.join(unknown)}")
         return [str(v) for v in items]
+
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        if key not in self.answers:
+            return self.fallback.choose_many(key, message, options)
+        value = self.answers[key]
+        items = [] if value is None else value if isinstance(value, list) else [value]
+        picked = []
+        for item in items:
+            option = next((o for o in options if str(item) in {o.value, o.label}), None)
+            if option is None:
+                allowed = ", ".join(o.value for o in options)
+                raise InputError(f"--answers: {key}: {item!r} is not one of: {allowed}")
+            picked.append(option.value)
+        return picked
 
 
 def yes_no_problem(answer: str, *, details: bool = False) -> str | None:

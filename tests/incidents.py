@@ -268,6 +268,10 @@ class RecordingPrompter:
         self.asked.append(key)
         return self.inner.checklist(key, message, options)
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        self.asked.append(key)
+        return self.inner.choose_many(key, message, options)
+
 
 @contextmanager
 def environment(

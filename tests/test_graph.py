@@ -469,3 +469,52 @@ def test_a_deep_runbook_draws_as_a_picture(nodes: int, fmt: str, tmp_path: Path)
     assert main(["graph", str(path), "--format", fmt, "--out", str(out)]) == 0
     data = out.read_bytes()
     assert png_size(data)[1] > nodes if fmt == "png" else b"</svg>" in data
+
+
+def test_wait_release_and_a_loops_bound_are_marked() -> None:
+
+    runbook = Runbook.model_validate(
+        {
+            "aiir": 1,
+            "id": "marks",
+            "title": "Marks",
+            "owner": "security",
+            "severity": "SEV3",
+            "gateways": {"gateway": {"profile": "http", "url": "https://gw.example"}},
+            "levers": {
+                "block": {
+                    "title": "Block",
+                    "kind": "block",
+                    "engage": {"method": "POST", "path": "/block"},
+                    "release": {"method": "POST", "path": "/unblock"},
+                }
+            },
+            "start": "engage",
+            "nodes": {
+                "engage": {"kind": "lever", "title": "Block", "lever": "block", "next": "e2e"},
+                "e2e": {
+                    "kind": "wait",
+                    "title": "Test passes",
+                    "request": {"method": "GET", "path": "/e2e"},
+                    "deadline": "48h",
+                    "next": "lift",
+                    "on_timeout": "again",
+                },
+                "again": {
+                    "kind": "confirm",
+                    "title": "Wait again?",
+                    "prompt": "?",
+                    "max_visits": 3,
+                    "yes": "e2e",
+                    "no": "lift",
+                },
+                "lift": {"kind": "release", "title": "Lift", "lever": "block", "next": "done"},
+                "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+            },
+        }
+    )
+    drawn = render(runbook, "text")
+    assert "e2e: WAIT up to 48h: Test passes" in drawn
+    assert "[on timeout] again: Wait again? (at most 3×)" in drawn
+    assert "lift: RELEASE block: Lift" in drawn
+    assert 'n_e2e -->|"on timeout"| n_again' in render(runbook, "mermaid")

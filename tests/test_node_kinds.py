@@ -79,3 +79,36 @@ def test_each_model_says_its_edges_with_their_labels_and_places() -> None:
     )
     assert action.edges() == [Edge("", ("next",), "a"), Edge("on failure", ("on_failure",), "b")]  # type: ignore[attr-defined]
     assert parse({"kind": "end", "outcome": "contained"}).edges() == []  # type: ignore[attr-defined]
+
+
+def test_the_new_kinds_say_their_edges() -> None:
+    wait = parse(
+        {
+            "kind": "wait",
+            "request": {"method": "GET", "path": "/x"},
+            "deadline": "1h",
+            "next": "a",
+            "on_timeout": "b",
+        }
+    )
+    assert wait.edges() == [Edge("", ("next",), "a"), Edge("on timeout", ("on_timeout",), "b")]  # type: ignore[attr-defined]
+    release = parse({"kind": "release", "lever": "l", "next": "a", "on_failure": "b"})
+    assert release.edges() == [  # type: ignore[attr-defined]
+        Edge("", ("next",), "a"),
+        Edge("on failure", ("on_failure",), "b"),
+    ]
+    assert parse({"kind": "set", "values": {"x": "1"}, "next": "a"}).edges() == [  # type: ignore[attr-defined]
+        Edge("", ("next",), "a")
+    ]
+    choices = [{"label": "A", "value": "a"}, {"label": "B", "value": "b"}]
+    multi = parse({"kind": "multiselect", "prompt": "?", "choices": choices, "next": "a"})
+    assert multi.edges() == [Edge("", ("next",), "a")]  # type: ignore[attr-defined]
+
+
+def test_every_node_states_a_visit_limit_or_takes_the_default() -> None:
+    from aiir.formats.schema import DEFAULT_MAX_VISITS
+
+    end = parse({"kind": "end", "outcome": "resolved"})
+    assert end.visit_limit() == DEFAULT_MAX_VISITS == 5  # type: ignore[attr-defined]
+    bounded = parse({"kind": "end", "outcome": "resolved", "max_visits": 12})
+    assert bounded.visit_limit() == 12  # type: ignore[attr-defined]

@@ -427,6 +427,9 @@ class TypingPrompter:
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         return list(self._next(key))
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        return list(self._next(key))
+
 
 def test_a_typo_in_a_patterned_answer_is_not_journalled_so_resume_asks_again(
     tmp_path: Path, gateway: tuple[str, Gateway]

@@ -289,6 +289,9 @@ class PastingPrompter:
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         return []
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        return []
+
 
 def test_an_error_message_never_carries_a_declared_secret(
     tmp_path: Path, gateway: tuple[str, Gateway]

@@ -159,6 +159,9 @@ class Room:
         ticked = self._answer(key)
         return [o.value for o in options] if ticked == "all" else list(ticked)
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        return list(self._answer(key))
+
 
 def test_the_facilitator_is_offered_the_next_inject_before_each_question() -> None:
     clock = FakeClock(T0)
@@ -749,3 +752,26 @@ def test_a_typo_at_a_patterned_input_is_asked_again_in_a_tabletop(tmp_path: Path
     assert incident.outcome == "false-positive"
     answers = [e.data for e in incident.events if e.type == "answer"]
     assert [a["value"] for a in answers] == ["INC-1234"]
+
+
+def test_a_tabletop_stops_at_a_loops_bound(tmp_path: Path) -> None:
+    from tests.test_loops import looping
+
+    write(tmp_path / "secure-loop.yaml", looping(max_visits=3))
+    scenario = {
+        "aiir": 1,
+        "scenario": "never-secured",
+        "title": "The room never secures it",
+        "runbook": "secure-loop.yaml",
+        "injects": [{"at": "0m", "text": "Still under attack."}],
+    }
+    write(tmp_path / "tabletop.yaml", scenario)
+    clock = FakeClock(T0)
+    room = Room({"secured": False, "mitigate": "all"}, clock)
+    console = Console(file=io.StringIO(), width=120, highlight=False)
+    env = default_environment(console, room, tmp_path / "incidents", clock=clock, operator="fac")
+    result, _, _ = run_tabletop(prepare(tmp_path / "tabletop.yaml"), env)
+    assert result.incident.outcome == "failed"
+    assert result.incident.summary == "node 'secured' reached its limit of 3 visits"
+    assert room.asked.count("secured") == 3
+    assert "secured.at_limit" not in room.asked

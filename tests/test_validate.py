@@ -144,8 +144,8 @@ def test_unknown_node_kind() -> None:
     text, found = check(rb)
     assert found == [
         f"rb.yaml:{where(text, 'kind: switch', 'switch')}: error: nodes.contain.kind: "
-        "unknown node kind 'switch': one of question, confirm, input, checklist, lever, action, "
-        "capture, notify, branch, call, end"
+        "unknown node kind 'switch': one of question, confirm, multiselect, input, checklist, "
+        "lever, action, capture, notify, branch, set, wait, release, call, end"
     ]
 
 
@@ -155,7 +155,8 @@ def test_missing_node_kind() -> None:
     text, found = check(rb)
     assert found == [
         f"rb.yaml:{key(text, 'contain')}: error: nodes.contain: missing 'kind': one of "
-        "question, confirm, input, checklist, lever, action, capture, notify, branch, call, end"
+        "question, confirm, multiselect, input, checklist, lever, action, capture, notify, branch, "
+        "set, wait, release, call, end"
     ]
 
 
@@ -372,7 +373,7 @@ UNDEFINED = {
     ),
     "vars": (
         "vars.guardrail_id",
-        "'vars.guardrail_id' is not defined: no request saves it ('save:')",
+        "'vars.guardrail_id' is not defined: no request saves it ('save:') and no set node sets it",
     ),
     "env": (
         "env.TOKN",

@@ -28,13 +28,18 @@ from aiir.formats.schema import (
     EndNode,
     InputNode,
     LeverNode,
+    MultiSelectNode,
     Node,
     NotifyNode,
     Outcome,
     QuestionNode,
+    ReleaseNode,
     Runbook,
+    SetNode,
+    WaitNode,
 )
 from aiir.formats.templating import environment, render
+from aiir.incident.state import LeverStates
 
 # How to answer an input node: (runbook id, node id, the frame's inputs) -> the text.
 Plausible = Callable[[str, str, Mapping[str, Any]], str]
@@ -51,6 +56,7 @@ class Visit:
     edge: str = ""
     lever: str | None = None
     lever_fails: bool = False
+    released: str | None = None  # at a release step: the lever it releases
     inputs: tuple[tuple[str, Any], ...] = ()  # at a lever: its runbook's inputs
     # At a call before a callee path is chosen: the callee's paths, and whether the caller ends.
     callee: tuple[Path, ...] = field(default=(), compare=False, repr=False)
@@ -187,7 +193,11 @@ class Paths:
             yield "next", self.plausible(frame.runbook.id, node_id, frame.inputs), node.next, {}
         elif isinstance(node, ChecklistNode):
             yield "next", "all", node.next, {}
-        elif isinstance(node, ActionNode | CaptureNode | NotifyNode):
+        elif isinstance(node, MultiSelectNode):
+            yield "next", [c.value for c in node.choices], node.next, {}
+        elif isinstance(node, ReleaseNode):
+            yield "next", None, node.next, {"released": node.lever}
+        elif isinstance(node, ActionNode | CaptureNode | NotifyNode | SetNode | WaitNode):
             yield "next", None, node.next, {}
 
     def _branch(self, frame: Frame, node: BranchNode) -> tuple[str, Any, str, dict[str, Any]]:
@@ -266,8 +276,11 @@ def _context(frame: Frame) -> dict[str, Any]:
         "vars": {},
         "env": {},
         "incident": {"id": "INC-PATHS", "severity": frame.runbook.severity.value},
-        "levers": [
-            {"lever": name, "engaged": True, "verified": True, "title": name}
-            for name in frame.engaged
-        ],
+        "levers": LeverStates(
+            [
+                {"lever": name, "engaged": True, "verified": True, "title": name}
+                for name in frame.engaged
+            ],
+            {name: name for name in frame.runbook.levers},
+        ),
     }

@@ -16,6 +16,7 @@ before it is reported, and its state is ``unknown`` when nothing can tell.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,11 +29,13 @@ from aiir.engine.frames import (
     RunbookSource,
     saved_by,
 )
+from aiir.engine.loops import Visits, bound
 from aiir.engine.nodes import handler_for
 from aiir.engine.nodes.actions import after_captures
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
 from aiir.errors import InputError
+from aiir.formats.answers import lap_answer
 from aiir.formats.profile import Profile
 from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
@@ -43,7 +46,7 @@ from aiir.incident.view import incident_fields
 from aiir.outbound.gateway import Call, Reply, build_call
 from aiir.outbound.readable import full_request, readable
 from aiir.outbound.sending import Sender
-from aiir.prompts import MissingAnswer, Option
+from aiir.prompts import MissingAnswer, Option, Prompter
 from aiir.timestamps import clock_text, iso, parse_iso
 
 if TYPE_CHECKING:  # notify is imported only when a walk sends a message
@@ -86,6 +89,7 @@ class Walk:
         self.frames: dict[str, Frame] = {}
         self.reminded_for: dt.datetime | None = None
         self.resolve_child = child_frame  # how a called runbook becomes a frame
+        self.asked: Counter[str] = Counter()  # per answer key: how often asked (a loop's laps)
 
     # --- journal and replay -----------------------------------------------------------------
 
@@ -166,7 +170,14 @@ class Walk:
     def walk(self, frame: Frame) -> Ended:
         self.frames[frame.runbook.id] = frame
         node_id = frame.runbook.start
+        visits = Visits()
         while True:
+            bounded = bound(self, frame, visits, node_id, frame.runbook.nodes[node_id])
+            if isinstance(bounded, Ended):
+                return bounded
+            if bounded != node_id:  # the operator left the loop by one of its exits
+                node_id = bounded
+                continue
             node = frame.runbook.nodes[node_id]
             self.enter(frame, node_id, node)
             result = self.handle(frame, node_id, node)
@@ -278,17 +289,19 @@ class Walk:
         without asking: the step exists either way, so a resume with other flags replays alike.
         """
         step, recorded = self.next_step()
+        full_key = frame.prefix + (key or node_id)
+        lap = self.asked[full_key]
+        self.asked[full_key] += 1
         if EventType.ANSWER in recorded:
             value = recorded[EventType.ANSWER].data["value"]
         else:
-            full_key = frame.prefix + (key or node_id)
             if preset is not None and full_key in self.scripted:
                 preset = None  # an answer given for this very question beats a blanket flag
             if preset is not None:
                 value = default
             else:
                 value = self.prompt(
-                    full_key, how, self.scrub(message), options or [], default, check, details
+                    full_key, how, self.scrub(message), options or [], default, check, details, lap
                 )
             problem = check(str(value)) if check is not None else None
             if problem is not None:  # a journalled answer is replayed: a bad one never is
@@ -320,13 +333,42 @@ class Walk:
         default: Any,
         check: Callable[[str], str | None] | None = None,
         details: str | None = None,
+        lap: int = 0,
     ) -> Any:
-        """Ask the prompter (the answers file first, for the questions it answers)."""
+        """Ask the prompter (the answers file first, for the questions it answers; a list of
+        answers answers a node met in a loop, one per visit, ``lap`` counting from 0)."""
         prompter = self.env.prompter
-        if key in self.scripted:
+        found, given = (
+            lap_answer(self.scripted[key], how, lap) if key in self.scripted else (False, None)
+        )
+        if found:
             from aiir.prompts import ScriptedPrompter
 
-            prompter = ScriptedPrompter(self.scripted, prompter)
+            prompter = ScriptedPrompter({key: given}, prompter)
+        try:
+            return self.ask_prompter(prompter, key, how, message, options, default, check, details)
+        except MissingAnswer as exc:
+            if key not in self.scripted:
+                raise
+            count = len(self.scripted[key])
+            raise MissingAnswer(
+                f"{exc} (the {count} answers to {key!r} in the answers are used up: "
+                f"add one for visit {lap + 1} to its list)"
+            ) from None
+
+    @staticmethod
+    def ask_prompter(
+        prompter: Prompter,
+        key: str,
+        how: str,
+        message: str,
+        options: list[Option],
+        default: Any,
+        check: Callable[[str], str | None] | None,
+        details: str | None,
+    ) -> Any:
+        if how == "choose_many":
+            return prompter.choose_many(key, message, options)
         if how == "choose":
             return prompter.choose(key, message, options)
         if how == "confirm":

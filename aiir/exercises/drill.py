@@ -316,6 +316,10 @@ def _levers(expect: Expectations, incident: Incident) -> Group:
         if name not in proven:
             got = states[name].verdict if name in states else "never engaged"
             group.problems.append(f"expected lever {name} verified effective: {got}")
+    for name in expect.levers.released:
+        if name not in states or states[name].state != "released":
+            got = states[name].verdict if name in states else "never engaged"
+            group.problems.append(f"expected lever {name} released during the walk: {got}")
     for name in expect.levers.not_engaged:
         if name in states and states[name].state not in {"intent", "dry-run"}:
             group.problems.append(

@@ -195,6 +195,9 @@ class TabletopPrompter:
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         return self._ask(lambda: self.inner.checklist(key, message, options))
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        return self._ask(lambda: self.inner.choose_many(key, message, options))
+
 
 def run_tabletop(
     prepared: Prepared,

@@ -1,5 +1,5 @@
 """How answers are written (an ``--answers`` file, a scenario's answers): the spellings of a yes or
-a no. Which node takes which answer is checked in :mod:`aiir.validate.answers`."""
+a no, and a list of answers for a node met in a loop. Which node takes which answer is checked in :mod:`aiir.validate.answers`."""
 
 from __future__ import annotations
 
@@ -17,3 +17,19 @@ def as_bool(value: Any, key: str) -> bool:
     if text in {"no", "n", "false", "0"}:
         return False
     raise InputError(f"--answers: {key}: {value!r} is not yes or no")
+
+
+# Questions whose one answer is already a list: a list holding lists answers them once per visit.
+LIST_ANSWERS = frozenset({"checklist", "choose_many"})
+
+
+def lap_answer(value: Any, how: str, lap: int) -> tuple[bool, Any]:
+    """The scripted answer for visit ``lap`` (from 0) of a question: ``(False, None)`` when a
+    list of answers (one per visit of a node in a loop) has none left. One answer, not a list,
+    answers every visit."""
+    listed = isinstance(value, list) and (
+        how not in LIST_ANSWERS or any(isinstance(v, list) for v in value)
+    )
+    if not listed:
+        return True, value
+    return (True, value[lap]) if lap < len(value) else (False, None)

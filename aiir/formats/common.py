@@ -42,6 +42,7 @@ Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
 NODE_KINDS = (
     "question",
     "confirm",
+    "multiselect",
     "input",
     "checklist",
     "lever",
@@ -49,6 +50,9 @@ NODE_KINDS = (
     "capture",
     "notify",
     "branch",
+    "set",
+    "wait",
+    "release",
     "call",
     "end",
 )

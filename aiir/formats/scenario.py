@@ -46,6 +46,9 @@ class NotificationExpectation(Strict):
 class LeverExpectation(Strict):
     engaged: list[Slug] = Field(default_factory=list, description="levers engaged (any state)")
     verified: list[Slug] = Field(default_factory=list, description="levers proven effective")
+    released: list[Slug] = Field(
+        default_factory=list, description="levers released during the walk (a release step)"
+    )
     not_engaged: list[Slug] = Field(default_factory=list)
 
 

@@ -223,6 +223,10 @@ class Edge(NamedTuple):
     target: str
 
 
+# A node only a cycle can enter twice: the default bound of every loop, in laps.
+DEFAULT_MAX_VISITS = 5
+
+
 class NodeBase(Strict):
     """Fields every node has."""
 
@@ -231,6 +235,17 @@ class NodeBase(Strict):
     owner: Slug | None = Field(default=None, description="role that owns this step")
     severity: Severity | None = Field(default=None, description="severity from this node on")
     phase: Phase | None = None
+    max_visits: int | None = Field(
+        default=None,
+        ge=1,
+        le=1_000,
+        description=f"how often a walk may enter this node (a loop's bound); default "
+        f"{DEFAULT_MAX_VISITS}",
+    )
+
+    def visit_limit(self) -> int:
+        """How often a walk may enter this node before it stops to ask (or fails, unattended)."""
+        return self.max_visits if self.max_visits is not None else DEFAULT_MAX_VISITS
 
     def edges(self) -> list[Edge]:
         """Every edge out of this node, in the order a reader expects: ``next``, then
@@ -306,6 +321,36 @@ class ConfirmNode(NodeBase):
 
     def edges(self) -> list[Edge]:
         return [Edge("yes", ("yes",), self.yes), Edge("no", ("no",), self.no)]
+
+
+class Pick(Strict):
+    """One answer of a multi-select: picked or not, with what picking it establishes."""
+
+    label: Text
+    value: Slug = Field(description="stable answer id, used in --answers files and expressions")
+    severity: Severity | None = Field(
+        default=None, description="severity when picked; of several, the most severe counts"
+    )
+    classify: list[Classification] = Field(
+        default_factory=list, description="facts picking it establishes"
+    )
+
+
+class MultiSelectNode(NodeBase):
+    """A question that takes several answers (none, some or all), stored as
+    ``answers.<node id>``, the list of the values picked; one way on (branch on the list)."""
+
+    kind: Literal["multiselect"]
+    prompt: Template
+    choices: list[Pick] = Field(min_length=2)
+    next: NodeId
+
+    @model_validator(mode="after")
+    def _distinct_values(self) -> Self:
+        values = [choice.value for choice in self.choices]
+        if len(set(values)) != len(values):
+            raise ValueError("choice values must be distinct")
+        return self
 
 
 class InputNode(NodeBase):
@@ -428,6 +473,53 @@ class BranchNode(NodeBase):
         return [*cases, Edge("otherwise", ("default",), self.default)]
 
 
+Expression = Annotated[
+    str, Field(max_length=2_000, description="a Jinja2 expression, without {{ }} (as 'when:')")
+]
+
+
+class SetNode(NodeBase):
+    """Values computed from expressions over inputs, answers and saved values, kept as
+    ``vars.<name>`` (as a request's ``save`` keeps them), in order: a later one may use an
+    earlier one."""
+
+    kind: Literal["set"]
+    values: dict[Slug, Expression] = Field(min_length=1)
+    next: NodeId
+
+
+class WaitNode(NodeBase):
+    """Poll a request until its ``expect`` holds (default: a 2xx reply), every ``interval``,
+    for at most ``deadline``; then on to ``next``, or to ``on_timeout`` when it never held."""
+
+    kind: Literal["wait"]
+    request: Request
+    interval: Duration = Field(default="30s", description="time between two polls")
+    deadline: Duration = Field(description="how long to keep polling, from the first poll")
+    next: NodeId
+    on_timeout: NodeId | None = Field(
+        default=None, description="where to go when the deadline passes; default: ask"
+    )
+
+    def edges(self) -> list[Edge]:
+        found = [Edge("", ("next",), self.next)]
+        if self.on_timeout is not None:
+            found.append(Edge("on timeout", ("on_timeout",), self.on_timeout))
+        return found
+
+
+class ReleaseNode(NodeBase):
+    """Release a lever engaged earlier in the walk (its ``release`` request), then check with
+    its verify probe that it no longer holds."""
+
+    kind: Literal["release"]
+    lever: Slug
+    next: NodeId
+    on_failure: NodeId | None = Field(
+        default=None, description="where to go when the release fails; default: ask"
+    )
+
+
 class CallNode(NodeBase):
     """Walk another runbook; with no ``next`` its outcome is this runbook's outcome."""
 
@@ -451,6 +543,7 @@ class EndNode(NodeBase):
 Node = Annotated[
     QuestionNode
     | ConfirmNode
+    | MultiSelectNode
     | InputNode
     | ChecklistNode
     | LeverNode
@@ -458,6 +551,9 @@ Node = Annotated[
     | CaptureNode
     | NotifyNode
     | BranchNode
+    | SetNode
+    | WaitNode
+    | ReleaseNode
     | CallNode
     | EndNode,
     Field(discriminator="kind"),

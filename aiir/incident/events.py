@@ -48,6 +48,10 @@ class EventType(enum.StrEnum):
     TICKET_FILED = "ticket.filed"
     CALL_ENTERED = "call.entered"
     CALL_RETURNED = "call.returned"
+    LIMIT_REACHED = "limit.reached"
+    WAIT_STARTED = "wait.started"
+    WAIT_ENDED = "wait.ended"
+    VALUES_SET = "values.set"
     REMINDER = "reminder"
     INJECT_DELIVERED = "inject.delivered"
     INCIDENT_ENDED = "incident.ended"
@@ -251,6 +255,9 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "snapshot_sha256": hex64,
     },
     EventType.CALL_RETURNED: {"child": TEXT, "outcome": TEXT},
+    EventType.LIMIT_REACHED: {"node": TEXT, "limit": of(int), "decision": TEXT},
+    EventType.WAIT_ENDED: {"polls": of(int)},
+    EventType.VALUES_SET: {"values": OBJECT},
     EventType.INCIDENT_ENDED: {"outcome": TEXT, "summary": MAYBE_TEXT},
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
@@ -265,6 +272,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.LEVER_RELEASED: frozenset({"engaged_step"}),
     EventType.CALL_ENTERED: frozenset({"child"}),
     EventType.TICKET_FILED: frozenset({"action", "ok"}),
+    EventType.LIMIT_REACHED: frozenset({"node", "limit"}),
+    EventType.VALUES_SET: frozenset({"values"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
 }
 LINE: Mapping[str, Check] = {

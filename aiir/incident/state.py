@@ -44,6 +44,7 @@ class LeverRecord:
     verdict: str = ""
     engaged_at: str | None = None
     released_at: str | None = None
+    before_release: str | None = None  # its state until it was released (a replay reads it)
 
     @property
     def key(self) -> str:
@@ -284,11 +285,16 @@ def _lever_released(incident: Incident, event: Event) -> None:
     if record is None:
         return
     if event.data.get("ok"):
+        record.before_release = record.state
         record.state, record.released_at = "released", event.ts
         record.verdict = "released"
     else:
         reason = event.data.get("reply", {}).get("reason", "release failed")
         record.verdict = f"release failed: {reason}"
+
+
+def _values_set(incident: Incident, event: Event) -> None:
+    incident.vars.update(event.data.get("values", {}))
 
 
 def _notify(incident: Incident, event: Event) -> None:
@@ -338,6 +344,7 @@ _HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
     EventType.LEVER_ENGAGED: _lever_engaged,
     EventType.LEVER_VERIFIED: _lever_verified,
     EventType.LEVER_RELEASED: _lever_released,
+    EventType.VALUES_SET: _values_set,
     EventType.NOTIFY_RENDERED: _notify,
     EventType.NOTIFY_SENT: _sent,
     EventType.CAPTURE_STORED: _capture,

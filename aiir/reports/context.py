@@ -97,7 +97,9 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
     EventType.LEVER_RELEASED: lambda d: (
-        f"Lever {d.get('lever')} released" + ("" if d.get("ok") else " (FAILED)")
+        f"Lever {d.get('lever')}: nothing to release ({_reason(d)})"
+        if d.get("not_engaged")
+        else f"Lever {d.get('lever')} released" + ("" if d.get("ok") else " (FAILED)")
     ),
     EventType.CAPTURE_STORED: lambda d: f"Evidence {d.get('item')} ({d.get('part')}) stored",
     EventType.NOTIFY_RENDERED: lambda d: (
@@ -126,6 +128,15 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
     EventType.BRANCH: lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",
     EventType.REMINDER: lambda d: f"Reminder: {d.get('reason')}",
+    EventType.LIMIT_REACHED: lambda d: (
+        f"Node {d.get('node')} reached its limit of {d.get('limit')} visits: {d.get('decision')}"
+    ),
+    EventType.WAIT_ENDED: lambda d: (
+        f"Wait at {d.get('node')}: "
+        + ("held" if d.get("ok") else "deadline passed" if d.get("timed_out") else "FAILED")
+        + f" after {d.get('polls')} poll(s)"
+    ),
+    EventType.VALUES_SET: lambda d: f"Set at {d.get('node')}: {_plain(d.get('values', {}))}",
     EventType.EVIDENCE_ATTACHED: lambda d: (
         f"Evidence {d.get('item')} attached ({d.get('description')})"
     ),

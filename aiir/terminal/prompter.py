@@ -70,6 +70,18 @@ class TerminalPrompter:
         picked = self._ask(questionary.checkbox(plain(message), choices=choices))
         return [str(v) for v in picked or []]
 
+    def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
+        """Space ticks a choice, Enter takes the ticked ones (none is an answer too)."""
+        import questionary
+
+        choices = [questionary.Choice(title=plain(o.label), value=o.value) for o in options]
+        picked = self._ask(
+            questionary.checkbox(
+                plain(message), choices=choices, instruction="(Space to pick, Enter when done)"
+            )
+        )
+        return [str(v) for v in picked or []]
+
 
 def _yes_no_question(message: str, marks: str, details: bool) -> Any:
     """A yes/no that takes a word and Enter (never a lone key): ``(y/N)`` shows while it asks,

@@ -9,18 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.formats.answers import as_bool
+from aiir.formats.answers import as_bool, lap_answer
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
     ChecklistNode,
     ConfirmNode,
     InputNode,
+    MultiSelectNode,
     Node,
     QuestionNode,
     Runbook,
 )
 
-ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, ChecklistNode)
+LIST_ANSWERING = (ChecklistNode, MultiSelectNode)
+ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, *LIST_ANSWERING)
 
 
 def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
@@ -40,9 +42,22 @@ def check_answers(
         if isinstance(value, dict) and key not in runbook.nodes:
             flat.update(_nested(key, value))  # a called runbook's answers (and its callees')
             continue
-        _check_answer(doc, runbook, (*base, key), value)
+        for loc, one in _per_visit(runbook, (*base, key), value):
+            _check_answer(doc, runbook, loc, one, str(key))
         flat[key] = value
     return flat
+
+
+def _per_visit(
+    runbook: Runbook, loc: tuple[str | int, ...], value: Any
+) -> list[tuple[tuple[str | int, ...], Any]]:
+    """A list answers a node met in a loop once per visit (a checklist or multi-select, whose
+    one answer is a list, takes a list of lists); anything else is one answer for every visit."""
+    node = runbook.nodes.get(str(loc[-1]).partition(".")[0])
+    how = "choose_many" if isinstance(node, LIST_ANSWERING) else "one"
+    if not isinstance(value, list) or lap_answer(value, how, 0) == (True, value):
+        return [(loc, value)]
+    return [((*loc, i), one) for i, one in enumerate(value)]
 
 
 def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,8 +71,9 @@ def _nested(prefix: str, answers: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def _check_answer(doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any) -> None:
-    key = str(loc[-1])
+def _check_answer(
+    doc: Document, runbook: Runbook, loc: tuple[str | int, ...], value: Any, key: str
+) -> None:
     node_id, _, suffix = key.partition(".")
     node = runbook.nodes.get(node_id)
     if node is None:
@@ -88,6 +104,8 @@ def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
         return _yes_no_problem(value)
     if not suffix and isinstance(node, ChecklistNode):
         return _items_problem(node, value)
+    if not suffix and isinstance(node, MultiSelectNode):
+        return _picks_problem(node, value)
     pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
     if pattern and not re.fullmatch(pattern, str(value)):
         return f"{value!r} does not match {pattern!r}"
@@ -109,6 +127,16 @@ def _items_problem(node: ChecklistNode, value: Any) -> str | None:
     unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
     if unknown:
         return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
+    return None
+
+
+def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
+    allowed = {c.value for c in node.choices} | {c.label for c in node.choices}
+    items = [] if value is None else value if isinstance(value, list) else [value]
+    unknown = [str(v) for v in items if str(v) not in allowed]
+    if unknown:
+        choices = ", ".join(c.value for c in node.choices)
+        return f"{', '.join(map(repr, unknown))} is not one of its choices ({choices})"
     return None
 
 

@@ -16,9 +16,12 @@ from aiir.formats.schema import (
     ConfirmNode,
     InputNode,
     LeverNode,
+    MultiSelectNode,
     Node,
     QuestionNode,
+    ReleaseNode,
     Runbook,
+    WaitNode,
     is_terminal,
 )
 from aiir.formats.templating import (
@@ -33,7 +36,18 @@ from aiir.validate.templates import (
     template_references,
 )
 
-ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
+ANSWERING = (
+    QuestionNode,
+    ConfirmNode,
+    MultiSelectNode,
+    InputNode,
+    ChecklistNode,
+    CallNode,
+    LeverNode,
+    ActionNode,
+    WaitNode,
+    ReleaseNode,
+)
 
 
 def runbook_findings(
@@ -66,6 +80,8 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
             if target not in nodes:
                 message = f"{target!r} names no node{suggest(target, set(nodes))}"
                 out.append(at(doc, ("nodes", node_id, *loc), "dangling-next", message))
+        if isinstance(node, ReleaseNode):
+            out += _release_findings(doc, runbook, node_id, node)
         if isinstance(node, LeverNode) and node.lever not in runbook.levers:
             known = ", ".join(sorted(runbook.levers)) or "none"
             message = f"{node.lever!r} is not a declared lever (declared: {known})"
@@ -74,6 +90,29 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
             message = f"no runbook with id {node.runbook!r}{suggest(node.runbook, runbook_ids)}"
             out.append(at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message))
     return out
+
+
+def _release_findings(
+    doc: Document, runbook: Runbook, node_id: str, node: ReleaseNode
+) -> list[Finding]:
+    """A release step names a declared lever that has a release request and that some lever
+    node of this runbook engages."""
+    loc = ("nodes", node_id, "lever")
+    lever = runbook.levers.get(node.lever)
+    if lever is None:
+        known = ", ".join(sorted(runbook.levers)) or "none"
+        message = f"{node.lever!r} is not a declared lever (declared: {known})"
+        return [at(doc, loc, "unknown-lever", message)]
+    if lever.release is None:
+        message = f"lever {node.lever!r} has no 'release' request: a release step cannot undo it"
+        return [at(doc, loc, "no-release", message)]
+    engaged = any(
+        isinstance(n, LeverNode) and n.lever == node.lever for n in runbook.nodes.values()
+    )
+    if not engaged:
+        message = f"no lever node of this runbook engages {node.lever!r}: nothing to release"
+        return [at(doc, loc, "never-engaged", message, level="warning")]
+    return []
 
 
 # --- calls between runbooks --------------------------------------------------------------------
@@ -225,7 +264,21 @@ def _graph_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[F
         if node_id not in in_cycle:
             message = "no path from here to an end"
             out.append(at(doc, ("nodes", node_id), "no-end", message, key=True))
-    return out
+    return out + _bound_findings(doc, runbook, targets)
+
+
+def _bound_findings(doc: Document, runbook: Runbook, targets: Targets) -> list[Finding]:
+    """A ``max_visits`` on a node no cycle returns to bounds nothing: it is entered once."""
+    bounded = [n for n, node in runbook.nodes.items() if node.max_visits is not None]
+    if not bounded:
+        return []
+    cyclic = {n for component in _cycles(list(runbook.nodes), targets) for n in component}
+    message = "max_visits bounds nothing here: no cycle leads back to this node"
+    return [
+        at(doc, ("nodes", n, "max_visits"), "unbounded", message, level="warning")
+        for n in bounded
+        if n not in cyclic
+    ]
 
 
 def _reachable(start: str, targets: Targets, stop: frozenset[str]) -> dict[str, str | None]:

@@ -25,7 +25,9 @@ from aiir.formats.schema import (
     Node,
     NotifyNode,
     QuestionNode,
+    ReleaseNode,
     Runbook,
+    WaitNode,
 )
 
 PICTURES = ("png", "svg")  # drawn by Graphviz's `dot` from the DOT text
@@ -45,6 +47,12 @@ def describe(runbook: Runbook, node_id: str, node: Node) -> str:
         return f"CALL {node.runbook}: {node.title}"
     if isinstance(node, NotifyNode):
         return f"NOTIFY {node.channel}: {node.title}"
+    if isinstance(node, ReleaseNode):
+        return f"RELEASE {node.lever}: {node.title}"
+    if isinstance(node, WaitNode):
+        return f"WAIT up to {node.deadline}: {node.title}"
+    if node.max_visits is not None:
+        return f"{node.title} (at most {node.max_visits}×)"
     return node.title
 
 
@@ -184,6 +192,8 @@ _MERMAID_SHAPES = {
     "lever": ('[["', '"]]'),
     "call": ('[["', '"]]'),
     "capture": ('[("', '")]'),
+    "multiselect": ('{"', '"}'),
+    "set": ('[/"', '"/]'),
     "end": ('(["', '"])'),
 }
 
@@ -242,6 +252,10 @@ _DOT_SHAPES = {
     "call": "component",
     "capture": "cylinder",
     "notify": "note",
+    "multiselect": "diamond",
+    "wait": "octagon",
+    "release": "box3d",
+    "set": "parallelogram",
     "end": "box",
 }
 

@@ -19,6 +19,7 @@ from aiir.formats.schema import (
     QuestionNode,
     Request,
     Runbook,
+    WaitNode,
 )
 
 ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
@@ -35,7 +36,7 @@ def requests(runbook: Runbook) -> Iterator[tuple[Loc, Request, bool]]:
             if request is not None:
                 yield ("levers", name, part), request, False
     for node_id, node in runbook.nodes.items():
-        if isinstance(node, ActionNode):
+        if isinstance(node, ActionNode | WaitNode):
             yield ("nodes", node_id, "request"), node.request, False
         elif isinstance(node, CaptureNode):
             for i, item in enumerate(node.items):

@@ -18,9 +18,13 @@ from aiir.formats.schema import (
     ConfirmNode,
     InputNode,
     LeverNode,
+    MultiSelectNode,
     QuestionNode,
+    ReleaseNode,
     Request,
     Runbook,
+    SetNode,
+    WaitNode,
 )
 from aiir.formats.templating import (
     INCIDENT_FIELDS,
@@ -34,7 +38,18 @@ from aiir.formats.templating import (
 from aiir.validate.requests import requests
 from aiir.validate.template_hazards import dunder_constant, hazard, private_name, takes_no_arguments
 
-ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
+ANSWERING = (
+    QuestionNode,
+    ConfirmNode,
+    MultiSelectNode,
+    InputNode,
+    ChecklistNode,
+    CallNode,
+    LeverNode,
+    ActionNode,
+    WaitNode,
+    ReleaseNode,
+)
 
 
 # --- templates -------------------------------------------------------------------------------
@@ -64,6 +79,9 @@ def template_fields(runbook: Runbook) -> Iterator[tuple[Loc, str, bool, frozense
         if isinstance(node, BranchNode):
             for i, case in enumerate(node.cases):
                 yield (*base, "cases", i, "when"), case.when, True, none
+        if isinstance(node, SetNode):
+            for name, expression in node.values.items():
+                yield (*base, "values", name), expression, True, none
         if isinstance(node, CallNode):
             for key, value in node.inputs.items():
                 yield (*base, "inputs", key), value, False, none
@@ -106,6 +124,9 @@ def defined_names(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str
             action = profiles.get(profile_name, None)
             if action is not None and action_name in action.actions:
                 saved.update(action.actions[action_name].save)
+    for node in runbook.nodes.values():
+        if isinstance(node, SetNode):
+            saved.update(node.values)
     answers = {n for n, node in runbook.nodes.items() if isinstance(node, ANSWERING)}
     return {
         "inputs": set(runbook.inputs),
@@ -137,7 +158,10 @@ def template_findings(
         try:
             refs = template_references(source, expression=expression)
         except TemplateFailure as exc:
-            out.append(at(doc, loc, "template", f"template syntax error: {first_line(exc)}"))
+            message = f"template syntax error: {first_line(exc)}"
+            if expression and source.lstrip().startswith("{{"):
+                message = f"an expression is written bare, without {{{{ }}}} ({message})"
+            out.append(at(doc, loc, "template", message))
             continue
         for ref in refs:
             problem = _undefined(ref.namespace, ref.name, allowed, defined)
@@ -165,7 +189,7 @@ def _undefined(
         "inputs": "declare it under 'inputs'",
         "env": "declare it under 'env'",
         "answers": "no question, confirm, input, checklist, lever, action or call node has that id",
-        "vars": "no request saves it ('save:')",
+        "vars": "no request saves it ('save:') and no set node sets it",
         "incident": f"incident has: {', '.join(sorted(INCIDENT_FIELDS))}",
         "window": "window has: start, end",
         "levers": "declare it under 'levers'",

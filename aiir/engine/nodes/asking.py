@@ -1,4 +1,5 @@
-"""The nodes that ask: a question, a yes/no, a line of text, a checklist; and a branch, which asks nothing."""
+"""The nodes that ask: a question, a yes/no, a multi-select, a line of text, a checklist; and a
+branch, which asks nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aiir.formats.schema import (
     ChecklistNode,
     ConfirmNode,
     InputNode,
+    MultiSelectNode,
     QuestionNode,
 )
 from aiir.formats.templating import evaluate, render
@@ -88,3 +90,22 @@ def confirm(walk: Walk, frame: Frame, node_id: str, node: ConfirmNode) -> str:
     if yes:
         classify(walk, frame, node_id, [c.value for c in node.classify])
     return node.yes if yes else node.no
+
+
+@handles(MultiSelectNode)
+def multiselect(walk: Walk, frame: Frame, node_id: str, node: MultiSelectNode) -> str:
+    """Several answers to one question: the list of values picked is ``answers.<node id>``;
+    the most severe severity among them counts, and every fact they establish is recorded."""
+    options = [Option(c.value, c.label) for c in node.choices]
+    prompt = render(node.prompt, walk.context(frame), f"nodes.{node_id}.prompt")
+    values = [str(v) for v in walk.ask(frame, node_id, "choose_many", prompt, options)]
+    picked = [c for c in node.choices if c.value in values]
+    frame.answers[node_id] = [c.value for c in picked]
+    severities = [c.severity.value for c in picked if c.severity is not None]
+    if severities:
+        walk.change_severity(frame, node_id, min(severities))  # SEV1 is the most severe
+    facts = [f.value for c in picked for f in c.classify]
+    classify(walk, frame, node_id, list(dict.fromkeys(facts)))
+    if not walk.replaying:
+        walk.screen.note(f"picked: {', '.join(frame.answers[node_id]) or 'none'}")
+    return node.next

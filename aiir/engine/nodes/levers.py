@@ -1,4 +1,5 @@
-"""Lever nodes: approve, engage (probing whatever may already have taken effect), verify."""
+"""Lever nodes: approve, engage (probing whatever may already have taken effect), verify; and
+release nodes, which undo a lever engaged earlier in the walk."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ from aiir.errors import InputError
 from aiir.formats.schema import (
     Lever,
     LeverNode,
+    ReleaseNode,
 )
 from aiir.incident.events import EventType
-from aiir.incident.state import LeverRecord
+from aiir.incident.state import NEEDS_RELEASE, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.sending import diagnose
 from aiir.prompts import Option
@@ -50,7 +52,7 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
             return walk.declined(frame, node_id, node.next)
         check_first = previous is not None and previous.state == "unknown"
         record = pull(walk, frame, node_id, node.lever, lever, engage, check_first=check_first)
-        if record.state in {"verified", "engaged", "dry-run"}:
+        if state_here(walk, record) in {"verified", "engaged", "dry-run"}:
             return node.next
         if node.on_failure is not None:
             return node.on_failure
@@ -62,6 +64,14 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
         if decision != "retry":
             return walk.after_failure(frame, decision, node.next)
         previous = record
+
+
+def state_here(walk: Walk, record: LeverRecord) -> str:
+    """The lever's state as this node left it: a replay reads past a release step's later
+    release (the state folded from the whole journal is the walk's last)."""
+    if walk.replaying and record.state == "released" and record.before_release:
+        return record.before_release
+    return record.state
 
 
 def dry_run_probes(walk: Walk, frame: Frame, name: str, lever: Lever) -> None:
@@ -247,3 +257,113 @@ def verify(walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lev
     walk.record(
         EventType.LEVER_VERIFIED, {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
     )
+
+
+@handles(ReleaseNode)
+def release_step(walk: Walk, frame: Frame, node_id: str, node: ReleaseNode) -> str | Ended:
+    """Release a lever this walk engaged, then check with its verify probe that it no longer
+    holds. A lever never engaged here is said to be so; nothing is sent."""
+    lever = frame.runbook.levers[node.lever]
+    while True:
+        record = engaged_here(walk, frame, node.lever)
+        if record is None:
+            if not walk.replaying:
+                walk.screen.note(f"lever {node.lever!r} was not engaged in this walk: not released")
+            frame.answers[node_id] = "not-engaged"
+            return node.next
+        question = f"Release lever {node.lever!r} (now {record.state})? y sends its release"
+        if lever.release is not None and not nothing_to_release(walk, record):
+            try:
+                call = walk.call_for(frame, lever.release, f"levers.{node.lever}.release")
+            except InputError:
+                call = None
+            if call is not None:
+                if not walk.replaying:
+                    walk.screen.request(f"Release {node.lever!r}", call.summary())
+                if not walk.approve(frame, node_id, f"Release of {node.lever!r}", call, question):
+                    frame.answers[node_id] = "declined"
+                    return walk.declined(frame, node_id, node.next)
+        ok = released(walk, frame, node_id, node.lever, lever, record)
+        frame.answers[node_id] = "released" if ok else "failed"
+        if ok:
+            return node.next
+        if node.on_failure is not None:
+            return node.on_failure
+        problem = f"Lever {node.lever!r}: {record.verdict}"
+        decision = walk.decide(frame, node_id, problem)
+        if decision != "retry":
+            return walk.after_failure(frame, decision, node.next)
+
+
+def nothing_to_release(walk: Walk, record: LeverRecord) -> bool:
+    """The lever is not in effect (it failed, or was released already): no approval is asked.
+    A resume reads it from the journal (the state then is the walk's last)."""
+    if walk.replaying:
+        upcoming = walk.recorded.get(walk.step + 1, [])
+        return any(e.type == EventType.LEVER_RELEASED for e in upcoming)
+    return record.state not in NEEDS_RELEASE
+
+
+def engaged_here(walk: Walk, frame: Frame, name: str) -> LeverRecord | None:
+    """The latest engagement of lever ``name`` of this frame's runbook, whatever became of it."""
+    mine = [
+        r
+        for r in walk.incident.levers
+        if (r.runbook, r.lever) == (frame.runbook.id, name) and r.state != "superseded"
+    ]
+    return mine[-1] if mine else None
+
+
+def released(
+    walk: Walk, frame: Frame, node_id: str, name: str, lever: Lever, record: LeverRecord
+) -> bool:
+    """One release, journalled (``lever.released``), replayed from the journal on resume."""
+    step, recorded = walk.next_step()
+    if EventType.LEVER_RELEASED in recorded:
+        return bool(recorded[EventType.LEVER_RELEASED].data.get("ok"))
+    base = {
+        "runbook": frame.runbook.id,
+        "node": node_id,
+        "lever": name,
+        "engaged_step": record.step,
+    }
+    if walk.env.dry_run:
+        walk.screen.note(f"dry run: lever {name!r} not released")
+        return True
+    data = release_data(walk, frame, name, lever, record)
+    walk.record(EventType.LEVER_RELEASED, {**base, **data}, step=step)
+    if not data["ok"]:
+        walk.screen.failure(f"Lever {name!r}: {data['reply'].get('reason', 'release failed')}")
+    walk.screen.lever(record)
+    return bool(data["ok"])
+
+
+def release_data(
+    walk: Walk, frame: Frame, name: str, lever: Lever, record: LeverRecord
+) -> dict[str, Any]:
+    """Send the release and probe it: what the journal says of it."""
+    if record.state not in NEEDS_RELEASE:
+        reason = f"lever {name!r} is {record.state} ({record.verdict}): nothing to release"
+        return {"ok": False, "not_engaged": True, "reply": {"reason": reason}}
+    if lever.release is None:
+        return {"ok": False, "reply": {"reason": "this lever has no release: undo it by hand"}}
+    try:
+        call = walk.call_for(frame, lever.release, f"levers.{name}.release")
+    except InputError as exc:
+        manual = walk.release_preview(frame, name, lever)
+        reason = f"release request could not be built ({exc}); undo it by hand: {manual}"
+        return {"ok": False, "reply": {"reason": reason}}
+    reply = walk.send(call)
+    data: dict[str, Any] = {"ok": reply.ok, "request": call.summary(), "reply": reply.summary()}
+    if not reply.ok or lever.verify is None:
+        return data
+    verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
+    data["still_in_effect"] = verdict
+    if verdict:  # the probe that proved the lever in effect still passes: not released
+        reason = "the release was sent, but the verify probe still shows the lever in effect"
+        data.update(ok=False, reply={**reply.summary(), "reason": reason})
+    elif verdict is None:
+        walk.screen.note(f"lever {name!r}: released; the verify probe cannot tell")
+    else:
+        walk.screen.note(f"lever {name!r}: released, and its verify probe no longer passes")
+    return data
