@@ -49,6 +49,8 @@ class EventType(enum.StrEnum):
     CALL_ENTERED = "call.entered"
     CALL_RETURNED = "call.returned"
     REMINDER = "reminder"
+    TIMER_MET = "timer.met"
+    TIMER_MISSED = "timer.missed"
     INJECT_DELIVERED = "inject.delivered"
     INCIDENT_ENDED = "incident.ended"
     INCIDENT_INTERRUPTED = "incident.interrupted"
@@ -251,6 +253,8 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "snapshot_sha256": hex64,
     },
     EventType.CALL_RETURNED: {"child": TEXT, "outcome": TEXT},
+    EventType.TIMER_MET: {"timer": TEXT, "within": TEXT, "due": timestamp},
+    EventType.TIMER_MISSED: {"timer": TEXT, "within": TEXT, "due": timestamp},
     EventType.INCIDENT_ENDED: {"outcome": TEXT, "summary": MAYBE_TEXT},
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
@@ -265,6 +269,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.LEVER_RELEASED: frozenset({"engaged_step"}),
     EventType.CALL_ENTERED: frozenset({"child"}),
     EventType.TICKET_FILED: frozenset({"action", "ok"}),
+    EventType.TIMER_MET: frozenset({"runbook", "timer", "due"}),
+    EventType.TIMER_MISSED: frozenset({"runbook", "timer", "due"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
 }
 LINE: Mapping[str, Check] = {
