@@ -5,23 +5,30 @@ and the post-mortem; the status-update cadence from the runbook or the workspace
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from aiir.environment import Environment
 from aiir.errors import AiirError
+from aiir.exercises.tabletop import default_environment, run_tabletop
 from aiir.formats import workspace as ws
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.respond.session import start
+from aiir.validate.scenarios import prepare
 from tests.helpers import write
 from tests.receiver import serve_receiver
 from tests.support.cli import run_cli
 from tests.support.clock import START, FakeClock
 from tests.support.environment import fake_environment, screen
+from tests.test_tabletop import EXAMPLE_ROOMS, T0, Room, section
+
+REPO = Path(__file__).resolve().parents[1]
 
 TIMED: dict[str, Any] = {
     "aiir": 1,
@@ -368,9 +375,7 @@ def test_a_drill_expects_a_missed_timer_on_the_drill_clock(
     status, out = drill(capsys, path, tmp_path)
     assert status == 0, out
     assert "1 passed, 0 failed" in out
-    assert "⏱ timed-drill: acknowledge: met at T+00:00:00 (due T+00:15:00); contain: missed" in (
-        out
-    )
+    assert "⏱ timed-drill: acknowledge met at T+00:00:00 (due T+00:15:00); contain missed" in (out)
 
 
 def test_a_drill_fails_when_a_timer_it_expects_met_is_missed(
@@ -394,3 +399,21 @@ def test_a_drill_naming_an_unknown_timer_or_node_is_refused(
     status, out = drill(capsys, path, tmp_path)
     assert status == 2
     assert "has no node 'contian'" in out
+
+
+# --- tabletops -------------------------------------------------------------------------------
+
+
+def test_a_tabletop_measures_the_runbooks_timers_on_the_rooms_clock(tmp_path: Path) -> None:
+    # The room takes 6 minutes over each decision: the SEV1 page goes out at T+18 (due within
+    # 15 minutes), the first post right after it (due within 5 minutes of the page).
+    clock = FakeClock(T0)
+    room = Room(EXAMPLE_ROOMS["racist-output"], clock, think=dt.timedelta(minutes=6))
+    console = Console(file=io.StringIO(), width=120, highlight=False)
+    env = default_environment(console, room, tmp_path / "incidents", clock=clock)
+    prepared = prepare(REPO / "examples" / "tabletops" / "racist-output.yaml")
+    _, written, _ = run_tabletop(prepared, env)
+    assert section(written.read_text(encoding="utf-8"), "Timers") == [
+        "- page-major missed (due T+00:15:00)",
+        "- first-post met at T+00:18:00 (due T+00:23:00)",
+    ]

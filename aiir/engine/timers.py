@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from aiir.formats.schema import Runbook
 from aiir.formats.timers import Cadence, span
 from aiir.incident.events import EventType
-from aiir.reports.timers import MISSED, OPEN, TimerStatus, judged, left_text, statuses
+from aiir.reports.timers import MISSED, OPEN, TimerStatus, judged, left_text, specs, statuses
 from aiir.timestamps import iso
 
 if TYPE_CHECKING:
@@ -75,8 +75,12 @@ def walked(walk: Walk) -> dict[str, Runbook]:
 
 
 def _now_statuses(walk: Walk) -> tuple[dt.datetime, list[TimerStatus]]:
+    """Now and every timer's status; the clock is not read for a walk without timers."""
+    runbooks = walked(walk)
+    if not any(specs(runbook) for runbook in runbooks.values()):
+        return dt.datetime.min, []
     now = walk.env.clock.now()
-    return now, statuses(walk.incident, walked(walk), now)
+    return now, statuses(walk.incident, runbooks, now)
 
 
 def _data(item: TimerStatus) -> dict[str, str | None]:

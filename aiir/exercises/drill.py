@@ -389,7 +389,7 @@ def timers_group(expect: Expectations, incident: Incident) -> Group:
 
 
 def timer_texts(incident: Incident) -> list[str]:
-    """``ack: met at T+00:04:00 (due T+00:15:00)`` for each timer of the runbooks walked."""
+    """``ack met at T+00:04:00 (due T+00:15:00)`` for each timer of the runbooks walked."""
     origin = parse_iso(incident.started_at)
     found = incident_timers(incident, dt.datetime.now(dt.UTC))
-    return [f"{item.spec.name}: {item.text(origin)}" for item in found]
+    return [f"{item.spec.name} {item.text(origin)}" for item in found]
