@@ -14,12 +14,12 @@ import pytest
 from rich.console import Console
 
 from aiir.environment import Environment
-from aiir.errors import AiirError
+from aiir.errors import AiirError, LoadError
 from aiir.exercises.tabletop import default_environment, run_tabletop
 from aiir.formats import workspace as ws
-from aiir.incident.events import EventType
+from aiir.incident.events import EventType, data_problem
 from aiir.incident.state import Incident
-from aiir.respond.session import start
+from aiir.respond.session import resume, start
 from aiir.validate.scenarios import prepare
 from tests.helpers import write
 from tests.receiver import serve_receiver
@@ -149,6 +149,31 @@ def test_a_timer_from_a_node_waits_for_that_node(tmp_path: Path) -> None:
     ]
 
 
+def test_a_resumed_walk_journals_a_missed_deadline_only_once(tmp_path: Path) -> None:
+    # The walk stops at "timeline" (no answer) after missing contain's deadline at T+16; the
+    # resume, an hour later, replays the steps before it and misses the timeline's hour too.
+    write(tmp_path / "timed.yaml", TIMED)
+    clock = FakeClock(START)
+    ticking = clock.ticking(0, at={"ack": 4, "contain": 12})
+    env = fake_environment(tmp_path / "incidents", clock=clock, observers=[ticking])
+    with pytest.raises(AiirError):
+        start(
+            tmp_path / "timed.yaml",
+            env,
+            scripted={k: v for k, v in ANSWERS.items() if k != "timeline"},
+        )
+    clock.advance(minutes=60)
+    write(tmp_path / "answers.yaml", ANSWERS)
+    resumed = resume(only(tmp_path), env, answers=tmp_path / "answers.yaml")
+    assert resumed.incident.outcome == "resolved"
+    assert verdicts(resumed.incident) == [
+        (at(4), "met", "acknowledge", at(15)),
+        (at(16), "missed", "contain", at(10)),
+        (at(76), "missed", "timeline", at(60)),
+        (at(76), "met", "resolve", at(120)),
+    ]
+
+
 def test_show_and_the_post_mortem_list_each_timer(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -169,6 +194,16 @@ def test_show_and_the_post_mortem_list_each_timer(
     text = report.out or screen(env)
     assert "| contain | 10m from ack until contain done | missed (due T+00:10:00) |" in text
     assert "| resolve | 2h from start | met at T+00:16:00 (due T+02:00:00) |" in text
+
+
+def test_a_timer_event_without_its_deadline_is_not_an_aiir_event() -> None:
+    good = {"runbook": "timed", "timer": "ack", "within": "15m", "due": at(15)}
+    assert data_problem(EventType.TIMER_MISSED, good) is None
+    assert data_problem(EventType.TIMER_MET, {**good, "due": "soon"}) == (
+        "timer.met data.due is 'soon', not an ISO-8601 time"
+    )
+    missing = {k: v for k, v in good.items() if k != "due"}
+    assert data_problem(EventType.TIMER_MISSED, missing) == "timer.missed without data.due"
 
 
 def test_show_says_open_for_a_deadline_still_running(
@@ -417,3 +452,12 @@ def test_a_tabletop_measures_the_runbooks_timers_on_the_rooms_clock(tmp_path: Pa
         "- page-major missed (due T+00:15:00)",
         "- first-post met at T+00:18:00 (due T+00:23:00)",
     ]
+
+
+def test_a_bad_cadence_in_aiir_yaml_names_its_line(tmp_path: Path) -> None:
+    config = {"aiir": 1, "workspace": "acme", "status_updates": {"every": "half an hour"}}
+    text = write(tmp_path / "aiir.yaml", config)
+    with pytest.raises(LoadError) as caught:
+        ws.load(tmp_path / "aiir.yaml")
+    assert caught.value.line == lines_of(text, "half an hour")
+    assert "must be a duration such as 30s, 15m, 2h or 1d" in str(caught.value)
