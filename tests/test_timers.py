@@ -377,7 +377,12 @@ def test_a_bad_timer_is_one_line_with_its_file_and_line(
 # --- drills ----------------------------------------------------------------------------------
 
 
-def scenario(tmp_path: Path, expect: dict[str, str], takes: dict[str, str]) -> Path:
+def scenario(
+    tmp_path: Path,
+    expect: dict[str, str],
+    takes: dict[str, str],
+    answers: dict[str, Any] = ANSWERS,
+) -> Path:
     write(tmp_path / "timed.yaml", TIMED)
     path = tmp_path / "drill.yaml"
     write(
@@ -387,7 +392,7 @@ def scenario(tmp_path: Path, expect: dict[str, str], takes: dict[str, str]) -> P
             "scenario": "timed-drill",
             "title": "Against the clock",
             "runbook": "timed.yaml",
-            "answers": ANSWERS,
+            "answers": answers,
             "takes": takes,
             "expect": {"outcome": "resolved", "timers": expect},
         },
@@ -461,3 +466,15 @@ def test_a_bad_cadence_in_aiir_yaml_names_its_line(tmp_path: Path) -> None:
         ws.load(tmp_path / "aiir.yaml")
     assert caught.value.line == lines_of(text, "half an hour")
     assert "must be a duration such as 30s, 15m, 2h or 1d" in str(caught.value)
+
+
+def test_a_drill_says_when_the_walk_never_reached_a_timers_node(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = scenario(tmp_path, {"contain": "met"}, {}, answers={"ack": False})
+    status, out = drill(capsys, path, tmp_path)
+    assert status == 1
+    assert (
+        "timers: expected timer contain met, it was not reached "
+        "(the walk ended before its deadline and its node)"
+    ) in out

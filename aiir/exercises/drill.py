@@ -377,7 +377,7 @@ def timers_group(expect: Expectations, incident: Incident) -> Group:
     for name, wanted in expect.timers.items():
         verdict = verdicts.get((incident.runbook, name))
         got = (
-            "never judged (the walk did not reach its end)"
+            "not reached (the walk ended before its deadline and its node)"
             if verdict is None
             else MET
             if verdict.type == EventType.TIMER_MET
