@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aiir.engine import timers
 from aiir.engine.frames import (
     FAILURE_OPTIONS,
     STATUS_CHANNELS,
@@ -163,6 +164,7 @@ class Walk:
         data: dict[str, Any] = {"outcome": ended.outcome.value, "summary": ended.summary}
         if ended.claimed is not None:
             data["claimed"] = ended.claimed.value
+        timers.finish(self)
         self.record(EventType.INCIDENT_ENDED, data)
         self.screen.ended(self.incident, ended.outcome.value, ended.summary)
         return ended
@@ -181,6 +183,7 @@ class Walk:
             node = frame.runbook.nodes[node_id]
             self.enter(frame, node_id, node)
             result = self.handle(frame, node_id, node)
+            timers.done(self, frame, node_id)
             if isinstance(result, Ended):
                 return result
             node_id = result
@@ -203,6 +206,7 @@ class Walk:
         )
         if not self.replaying:
             self.remind()
+            timers.check(self)
             for observer in self.env.observers:
                 observer(frame.runbook.id, node_id)
             text = (
@@ -211,12 +215,14 @@ class Walk:
             self.screen.node(
                 self.incident, frame.runbook, node_id, node, text, self.env.clock.now(), on_call
             )
+            timers.show(self)
 
     def remind(self) -> None:
-        """PagerDuty's cadence for major incidents: a first status post within 5 minutes of the
-        incident call, then at least every 20 minutes for the first 2 hours (hourly after).
-        Only a message a status channel took counts: a draft, a page or a failed send does not."""
-        if self.incident.severity not in {"SEV1", "SEV2"}:
+        """The status-update cadence (:func:`aiir.engine.timers.cadence`: the runbook's, the
+        workspace's, or PagerDuty's 5 then 20 minutes). Only a message a status channel took
+        counts: a draft, a page or a failed send does not."""
+        cadence = timers.cadence(self)
+        if self.incident.severity not in cadence.severities:
             return
         now = self.env.clock.now()
         started = parse_iso(self.incident.started_at)
@@ -228,13 +234,14 @@ class Walk:
             and e.data.get("channel") in STATUS_CHANNELS
         ]
         if posts:
-            every = dt.timedelta(minutes=20 if now - started < dt.timedelta(hours=2) else 60)
+            every = cadence.every_at(now - started)
             due, why = (
                 max(posts) + every,
-                f"next status update due (every {every.seconds // 60} min)",
+                f"next status update due (every {timers.minutes(every)})",
             )
         else:
-            due, why = started + dt.timedelta(minutes=5), "first status update due within 5 min"
+            first = cadence.first
+            due, why = started + first, f"first status update due within {timers.minutes(first)}"
         if now < due or self.reminded_for == due:
             return
         self.reminded_for = due

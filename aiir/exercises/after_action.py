@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import duration
-from aiir.exercises.drill import containment_time, visited
+from aiir.exercises.drill import containment_time, timer_texts, visited
 from aiir.formats.schema import ChecklistNode, Runbook
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
@@ -48,6 +48,10 @@ def after_action(
         "## Times",
         "",
         *_times(prepared, incident, board.speed),
+        "",
+        "## Timers",
+        "",
+        *([f"- {t}" for t in timer_texts(incident)] or ["- the runbook states none"]),
         "",
         "## Injects",
         "",

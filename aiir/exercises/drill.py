@@ -24,6 +24,8 @@ from aiir.formats.scenario import Expectations, FaultSpec, Scenario
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident, load_incident
 from aiir.prompts import MissingAnswer, NoTerminalPrompter
+from aiir.reports.context import incident_timers
+from aiir.reports.timers import MET, MISSED, judged
 from aiir.respond.session import start
 from aiir.sandbox import InProcessTransport, SandboxState, create_app
 from aiir.timestamps import parse_iso
@@ -130,6 +132,8 @@ def run_drill(
         for fault in [f for f in pending if runbook == prepared.runbook.id and f.at == node]:
             pending.remove(fault)
             inject(fault)
+        if runbook == prepared.runbook.id and node in scenario.takes:
+            env.clock.sleep(duration(scenario.takes[node]).total_seconds())
 
     env.observers.append(on_node)
     started = time.perf_counter()
@@ -228,6 +232,8 @@ def judge(expect: Expectations, incident: Incident) -> list[Group]:
         groups.append(_notifications(expect, incident))
     if expect.containment_within is not None:
         groups.append(_containment(expect.containment_within, incident))
+    if expect.timers:
+        groups.append(timers_group(expect, incident))
     return groups
 
 
@@ -366,3 +372,28 @@ def _containment(bound: str, incident: Incident) -> Group:
         shown = f"{seconds:.1f}s" if seconds >= 1 else f"{seconds * 1000:.0f}ms"
         group.problems.append(f"expected containment within {bound}, took {shown}")
     return group
+
+
+def timers_group(expect: Expectations, incident: Incident) -> Group:
+    """Each timer the scenario names ended up met or missed, as the walk journalled it."""
+    group = Group("timers")
+    verdicts = judged(incident.events)
+    for name, wanted in expect.timers.items():
+        verdict = verdicts.get((incident.runbook, name))
+        got = (
+            "not reached (the walk ended before its deadline and its node)"
+            if verdict is None
+            else MET
+            if verdict.type == EventType.TIMER_MET
+            else MISSED
+        )
+        if got != wanted:
+            group.problems.append(f"expected timer {name} {wanted}, it was {got}")
+    return group
+
+
+def timer_texts(incident: Incident) -> list[str]:
+    """``ack met at T+00:04:00 (due T+00:15:00)`` for each timer of the runbooks walked."""
+    origin = parse_iso(incident.started_at)
+    found = incident_timers(incident, dt.datetime.now(dt.UTC))
+    return [f"{item.spec.name} {item.text(origin)}" for item in found]

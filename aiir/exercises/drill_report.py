@@ -11,7 +11,7 @@ from rich.text import Text
 
 from aiir.environment import Environment
 from aiir.errors import ExitStatus, InputError
-from aiir.exercises.drill import DrillResult, run_drill, visited
+from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
 from aiir.respond.session import parse_assignments
@@ -84,6 +84,7 @@ def _as_dict(result: DrillResult) -> dict[str, object]:
         "incident": result.incident.id if result.incident else None,
         "outcome": result.incident.outcome if result.incident else None,
         "path": visited(result.incident) if result.incident else [],
+        "timers": timer_texts(result.incident) if result.incident else [],
         "groups": [{"name": g.name, "ok": g.ok, "problems": g.problems} for g in result.groups],
     }
 
@@ -119,6 +120,10 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
             result.incident.id if result.incident else "-",
         )
     console.print(table)
+    for result in results:  # each timer met or missed, with its time on the drill clock
+        texts = timer_texts(result.incident) if result.incident else []
+        if texts:
+            console.print(inert(f"⏱ {result.name}: " + "; ".join(texts)), soft_wrap=True)
     for result in results:  # one line per problem, never wrapped: CI logs are grepped
         if result.ok:
             continue

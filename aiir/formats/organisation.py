@@ -18,6 +18,7 @@ from aiir.formats.common import (
     Text,
     WebUrl,
 )
+from aiir.formats.timers import Cadence
 
 Regime = Literal["eu-ai-act", "gpai", "gdpr", "nis2", "dora", "cra", "ca-sb53"]
 
@@ -164,6 +165,9 @@ class Workspace(Strict):
     runbook_url: WebUrl | None = Field(
         default=None,
         description="where people read a runbook, {id} standing for its id (linked from pages)",
+    )
+    status_updates: Cadence | None = Field(
+        default=None, description="how often status updates are due (a runbook's own wins)"
     )
 
 

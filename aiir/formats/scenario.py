@@ -65,6 +65,9 @@ class Expectations(Strict):
     containment_within: Duration | None = Field(
         default=None, description="first lever proven effective within this time"
     )
+    timers: dict[Slug, Literal["met", "missed"]] = Field(
+        default_factory=dict, description="runbook timer -> how it must end up"
+    )
 
 
 class Inject(Strict):
@@ -103,6 +106,10 @@ class Scenario(Strict):
     faults: list[FaultSpec] = Field(default_factory=list)
     traffic: list[Traffic] = Field(
         default_factory=list, description="requests sent through the simulated gateway first"
+    )
+    takes: dict[NodeId, Duration] = Field(
+        default_factory=dict,
+        description="how long the responders take at a node: the drill clock moves on that long",
     )
     expect: Expectations = Field(default_factory=Expectations)
     injects: list[Inject] = Field(default_factory=list, description="tabletop timeline")

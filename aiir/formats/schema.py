@@ -29,6 +29,7 @@ from aiir.formats.common import (
     Text,
     WebUrl,
 )
+from aiir.formats.timers import Cadence, Timer
 
 
 class Phase(enum.StrEnum):
@@ -235,6 +236,9 @@ class NodeBase(Strict):
     owner: Slug | None = Field(default=None, description="role that owns this step")
     severity: Severity | None = Field(default=None, description="severity from this node on")
     phase: Phase | None = None
+    within: Duration | None = Field(
+        default=None, description="a deadline: this node is done within this time of the start"
+    )
     max_visits: int | None = Field(
         default=None,
         ge=1,
@@ -580,6 +584,12 @@ class Runbook(Strict):
     levers: dict[Slug, Lever] = Field(default_factory=dict)
     start: NodeId
     nodes: dict[NodeId, Node] = Field(min_length=1)
+    timers: list[Timer] = Field(
+        default_factory=list, description="deadlines the walk measures (SLAs)"
+    )
+    status_updates: Cadence | None = Field(
+        default=None, description="how often status updates are due; default: the workspace's"
+    )
 
 
 def is_terminal(node: Node) -> bool:

@@ -53,6 +53,8 @@ class EventType(enum.StrEnum):
     WAIT_ENDED = "wait.ended"
     VALUES_SET = "values.set"
     REMINDER = "reminder"
+    TIMER_MET = "timer.met"
+    TIMER_MISSED = "timer.missed"
     INJECT_DELIVERED = "inject.delivered"
     INCIDENT_ENDED = "incident.ended"
     INCIDENT_INTERRUPTED = "incident.interrupted"
@@ -258,6 +260,8 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.LIMIT_REACHED: {"node": TEXT, "limit": of(int), "decision": TEXT},
     EventType.WAIT_ENDED: {"polls": of(int)},
     EventType.VALUES_SET: {"values": OBJECT},
+    EventType.TIMER_MET: {"timer": TEXT, "within": TEXT, "due": timestamp},
+    EventType.TIMER_MISSED: {"timer": TEXT, "within": TEXT, "due": timestamp},
     EventType.INCIDENT_ENDED: {"outcome": TEXT, "summary": MAYBE_TEXT},
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
@@ -274,6 +278,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.TICKET_FILED: frozenset({"action", "ok"}),
     EventType.LIMIT_REACHED: frozenset({"node", "limit"}),
     EventType.VALUES_SET: frozenset({"values"}),
+    EventType.TIMER_MET: frozenset({"runbook", "timer", "due"}),
+    EventType.TIMER_MISSED: frozenset({"runbook", "timer", "due"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
 }
 LINE: Mapping[str, Check] = {

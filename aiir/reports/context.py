@@ -23,6 +23,7 @@ from aiir.incident.state import Incident, LeverStates
 from aiir.incident.view import incident_fields
 from aiir.reports import clocks
 from aiir.reports.templates import render_named
+from aiir.reports.timers import TimerStatus, statuses
 from aiir.timestamps import clock_text, iso, parse_iso
 
 
@@ -137,6 +138,10 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         + f" after {d.get('polls')} poll(s)"
     ),
     EventType.VALUES_SET: lambda d: f"Set at {d.get('node')}: {_plain(d.get('values', {}))}",
+    EventType.TIMER_MET: lambda d: f"Timer {d.get('timer')} met (within {d.get('within')})",
+    EventType.TIMER_MISSED: lambda d: (
+        f"Timer {d.get('timer')} MISSED (within {d.get('within')}, due {d.get('due')})"
+    ),
     EventType.EVIDENCE_ATTACHED: lambda d: (
         f"Evidence {d.get('item')} attached ({d.get('description')})"
     ),
@@ -166,6 +171,13 @@ def runbooks_of(incident: Incident) -> dict[str, Runbook]:
         runbook = parse(load_file(path), Runbook)
         found[runbook.id] = runbook
     return found
+
+
+def incident_timers(
+    incident: Incident, now: dt.datetime, runbooks: Mapping[str, Runbook] | None = None
+) -> list[TimerStatus]:
+    """Where each timer of the runbooks walked stands (:mod:`aiir.reports.timers`)."""
+    return statuses(incident, runbooks_of(incident) if runbooks is None else runbooks, now)
 
 
 def facts(incident: Incident, systems: list[Any]) -> dict[str, dt.datetime]:
@@ -295,6 +307,7 @@ def report_context(
             }
             for d in dues
         ],
+        "timers": [t.data(started) for t in incident_timers(incident, now, runbooks)],
         "regimes": list(workspace.config.regimes) if workspace else [],
         "not_legal_advice": clocks.NOT_LEGAL_ADVICE,
         "times": {

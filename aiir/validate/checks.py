@@ -35,6 +35,7 @@ from aiir.validate.templates import (
     template_hazard,
     template_references,
 )
+from aiir.validate.timers import timer_findings
 
 ANSWERING = (
     QuestionNode,
@@ -63,6 +64,7 @@ def runbook_findings(
     findings += _input_findings(doc, runbook)
     findings += request_findings(doc, runbook, profiles)
     findings += template_findings(doc, runbook, profiles)
+    findings += timer_findings(doc, runbook)
     return findings
 
 

@@ -77,4 +77,20 @@ def prepare(path: Path, profile_folders: tuple[Path, ...] = ()) -> Prepared:
             raise doc.error(
                 ("faults", index, "at"), f"runbook {runbook.id!r} has no node {fault.at!r}"
             )
+    timer_problem(doc, scenario, runbook)
     return Prepared(path, scenario, runbook_file, runbook, answers)
+
+
+def timer_problem(doc: Document, scenario: Scenario, runbook: Runbook) -> None:
+    """The nodes ``takes:`` names and the timers ``expect.timers`` names are the runbook's."""
+    for node_id in scenario.takes:
+        if node_id not in runbook.nodes:
+            message = f"runbook {runbook.id!r} has no node {node_id!r}"
+            raise doc.error(("takes", node_id), message, key=True)
+    names = {t.name for t in runbook.timers}
+    names |= {node_id for node_id, node in runbook.nodes.items() if node.within is not None}
+    for name in scenario.expect.timers:
+        if name not in names:
+            known = ", ".join(sorted(names)) or "none"
+            message = f"runbook {runbook.id!r} has no timer {name!r} (timers: {known})"
+            raise doc.error(("expect", "timers", name), message, key=True)

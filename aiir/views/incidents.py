@@ -100,6 +100,7 @@ def show_incident(
         if not incident.verified:
             data["state"] = UNVERIFIED
         data["clocks"] = context["clocks"]
+        data["timers"] = context["timers"]
         data["disclosure"] = context["disclosure"]
         data["levers"] = [r.__dict__ for r in incident.levers]
         data["answers"] = incident.answers
@@ -153,7 +154,24 @@ def show_incident(
                 ref.sha256 if ref else "",
             )
         console.print(evidence)
+    _timers(console, context)
     _clocks(console, context)
+
+
+def _timers(console: Console, context: Mapping[str, Any]) -> None:
+    """The runbooks' deadlines: met, missed (standing out) or open."""
+    if not context["timers"]:
+        return
+    table = Table("timer", "deadline", "result", title="Timers", title_justify="left")
+    for timer in context["timers"]:
+        until = f" until {timer['until']} done" if timer["until"] else ""
+        style = "bold white on red" if timer["state"] == "missed" else ""
+        table.add_row(
+            _safe(timer["timer"]),
+            f"{timer['within']} from {timer['from']}{until}",
+            Text(timer["text"], style),
+        )
+    console.print(table)
 
 
 def _clocks(console: Console, context: Mapping[str, Any]) -> None:
