@@ -33,6 +33,7 @@ from aiir.formats.schema import (
     Outcome,
     QuestionNode,
     Runbook,
+    TasksNode,
 )
 from aiir.formats.templating import environment, render
 
@@ -185,7 +186,7 @@ class Paths:
                 yield "failed", None, node.on_failure, {**lever, "lever_fails": True}
         elif isinstance(node, InputNode):
             yield "next", self.plausible(frame.runbook.id, node_id, frame.inputs), node.next, {}
-        elif isinstance(node, ChecklistNode):
+        elif isinstance(node, ChecklistNode | TasksNode):
             yield "next", "all", node.next, {}
         elif isinstance(node, ActionNode | CaptureNode | NotifyNode):
             yield "next", None, node.next, {}
@@ -254,6 +255,8 @@ def _value(node: Node, answer: Any) -> Any:
         return answer == "yes"
     if isinstance(node, ChecklistNode):
         return [item.id for item in node.items]
+    if isinstance(node, TasksNode):
+        return None  # a tasks node gives no answer to templates
     if isinstance(node, ActionNode):
         return "ok"
     return answer

@@ -31,7 +31,8 @@ def command(
     from aiir.validate.documents import validate_paths
 
     env = environment()
-    report = validate_paths([_path(given) for given in paths], env.profile_dirs)
+    roles = env.workspace.roles() if env.workspace is not None else None
+    report = validate_paths([_path(given) for given in paths], env.profile_dirs, roles)
     failed = report.failed(strict=strict)
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in report.findings], indent=2))

@@ -44,6 +44,7 @@ NODE_KINDS = (
     "confirm",
     "input",
     "checklist",
+    "tasks",
     "lever",
     "action",
     "capture",

@@ -26,6 +26,7 @@ from aiir.formats.schema import (
     NotifyNode,
     QuestionNode,
     Runbook,
+    TasksNode,
 )
 
 PICTURES = ("png", "svg")  # drawn by Graphviz's `dot` from the DOT text
@@ -45,7 +46,18 @@ def describe(runbook: Runbook, node_id: str, node: Node) -> str:
         return f"CALL {node.runbook}: {node.title}"
     if isinstance(node, NotifyNode):
         return f"NOTIFY {node.channel}: {node.title}"
+    if isinstance(node, TasksNode):
+        return f"TASKS {_tasks_needed(node)} by {', '.join(_task_owners(node))}: {node.title}"
     return node.title
+
+
+def _tasks_needed(node: TasksNode) -> str:
+    total = len(node.tasks)
+    return f"all {total}" if node.needed() == total else f"{node.needed()} of {total}"
+
+
+def _task_owners(node: TasksNode) -> list[str]:
+    return list(dict.fromkeys(task.owner for task in node.tasks))
 
 
 def render(runbook: Runbook, fmt: str) -> str:
@@ -184,6 +196,7 @@ _MERMAID_SHAPES = {
     "lever": ('[["', '"]]'),
     "call": ('[["', '"]]'),
     "capture": ('[("', '")]'),
+    "tasks": ('[/"', '"/]'),
     "end": ('(["', '"])'),
 }
 
@@ -242,6 +255,7 @@ _DOT_SHAPES = {
     "call": "component",
     "capture": "cylinder",
     "notify": "note",
+    "tasks": "tab",
     "end": "box",
 }
 

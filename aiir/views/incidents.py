@@ -104,6 +104,7 @@ def show_incident(
         data["levers"] = [r.__dict__ for r in incident.levers]
         data["answers"] = incident.answers
         data["evidence"] = incident.evidence
+        data["tasks"] = context["tasks"]
         data["timeline"] = [
             {"ts": e.ts, "type": e.type, "operator": e.operator, "data": e.data}
             for e in incident.events
@@ -143,6 +144,7 @@ def show_incident(
                 _safe(record.lever), record.kind, Text(record.state, style), _safe(record.verdict)
             )
         console.print(levers)
+    _tasks(console, context["tasks"])
     if incident.evidence:
         evidence = Table("item", "file", "sha256", title="Evidence", title_justify="left")
         for item in incident.evidence:
@@ -154,6 +156,24 @@ def show_incident(
             )
         console.print(evidence)
     _clocks(console, context)
+
+
+def _tasks(console: Console, tasks: list[dict[str, Any]]) -> None:
+    """Work done in parallel: each task with its owner, who marked it done and when."""
+    if not tasks:
+        return
+    table = Table(
+        "task", "owner (on call)", "done (UTC)", "by", "note", title="Tasks", title_justify="left"
+    )
+    for task in tasks:
+        table.add_row(
+            _safe(f"{task['node']}/{task['task']}: {task['title']}"),
+            _safe(task["on_call"]),
+            _safe(task["at"][11:19]),
+            _safe(task["by"]),
+            _safe(task["note"] or "-"),
+        )
+    console.print(table)
 
 
 def _clocks(console: Console, context: Mapping[str, Any]) -> None:
