@@ -125,7 +125,7 @@ def mark_one(walk: Walk, frame: Frame, node_id: str, node: TasksNode) -> None:
     except MissingAnswer:
         open_ids = ", ".join(t.id for t in open_tasks)
         raise MissingAnswer(
-            f"{key}: {len(finished)} of {node.needed()} needed tasks are done and there is no "
+            f"{key}: {len(finished)} task(s) done, {node.needed()} needed, and there is no "
             f"terminal: answer `{key}: [{open_ids}]` (or `all`, or task: note) in --answers"
         ) from None
     mark(walk, frame, node_id, task, note.strip(), "terminal")
