@@ -304,3 +304,16 @@ def test_one_operator_marks_tasks_done_out_of_order_at_a_terminal(tmp_path: Path
         ("rotate", "rotated at 06:10", "terminal"),
     ]
     assert incident.outcome == "resolved"
+
+
+def test_a_tasks_node_is_drawn_with_what_it_needs_and_by_whom(tmp_path: Path) -> None:
+    path, env = workspace(tmp_path, runbook({"at_least": 2}))
+    tree = run_aiir(["graph", str(path)], env).stdout.decode()
+    assert (
+        "└─ work: TASKS 2 of 3 by security, communications, platform: Contain in parallel  "
+        "(incident-commander)"
+    ) in tree
+    mermaid = run_aiir(["graph", str(path), "--format", "mermaid"], env).stdout.decode()
+    assert '  n_work[/"work: TASKS 2 of 3 by security, communications, platform: ' in mermaid
+    dot = run_aiir(["graph", str(path), "--format", "dot"], env).stdout.decode()
+    assert '"work" [shape=tab, ' in dot
