@@ -6,6 +6,8 @@ the post-mortem say who did what and when."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,10 @@ import pytest
 
 from aiir.exercises.drill import run_drill
 from aiir.incident.events import EventType
+from aiir.incident.journal import Event, chain_hash, verify
 from aiir.incident.state import Incident, list_incidents, load_incident
+from aiir.incident.store import FileStore
+from aiir.timestamps import iso
 from aiir.validate.scenarios import prepare
 from tests.helpers import where, write
 from tests.runs import only_incident, process_env, run_aiir, strip_ansi
@@ -125,6 +130,13 @@ def test_an_answers_file_marks_tasks_done_with_notes_and_the_roles_on_call(
         in " ".join(out.split())
     )
 
+    as_json = json.loads(run_aiir(["show", incident.id, "--json"], env).stdout)
+    assert [(t["task"], t["on_call"], t["by"], t["note"]) for t in as_json["tasks"]] == [
+        ("logs", "platform: Kim Example @kim", "tester", "3 days pulled"),
+        ("rotate", "security: Sam Example @sam", "tester", ""),
+        ("notify", "communications: Sam Example @sam", "tester", "called"),
+    ]
+
     report = run_aiir(["report", incident.id], env).stdout.decode()
     assert "## Work by role" in report
     row = next(line for line in report.splitlines() if "`work/notify`" in line)
@@ -179,6 +191,56 @@ def test_a_walk_without_enough_stops_and_a_resume_remembers_what_was_done(
         ("notify", ""),
     ]
     assert incident.outcome == "resolved"
+
+
+def test_a_task_marked_by_another_responder_through_the_store_counts_on_resume(
+    tmp_path: Path,
+) -> None:
+    """A ``task.done`` is complete in itself: appended by someone else (here through the store
+    interface, as a second machine would), the walk takes it as done without being told."""
+    path, env = workspace(tmp_path)
+    write(tmp_path / "first.yaml", {"work": ["logs"]})
+    assert (
+        run_aiir(["run", str(path), "--answers", str(tmp_path / "first.yaml")], env).returncode == 2
+    )
+    incidents = tmp_path / "incidents"
+    incident_id = only_incident(incidents)
+    store = FileStore(incidents)
+    head = store.read(incident_id).events[-1]
+    body: dict[str, Any] = {
+        "seq": head.seq + 1,
+        "ts": iso(dt.datetime.now(dt.UTC)),
+        "type": EventType.TASK_DONE,
+        "operator": "bo",
+        "step": None,
+        "data": {
+            "runbook": "parallel-demo",
+            "node": "work",
+            "task": "rotate",
+            "title": "Rotate the keys",
+            "owner": "security",
+            "on_call": "security: Sam Example @sam",
+            "by": "bo",
+            "note": "rotated from the other laptop",
+            "via": "store",
+        },
+        "prev": head.hash,
+    }
+    lease = store.lease(incident_id, "bo", body["ts"])
+    store.append(incident_id, Event(**body, hash=chain_hash(body)), lease=lease)
+    lease.release()
+
+    write(tmp_path / "rest.yaml", {"work": ["notify"]})
+    resumed = run_aiir(["resume", incident_id, "--answers", str(tmp_path / "rest.yaml")], env)
+    assert resumed.returncode == 0, resumed.stderr.decode()
+    incident = incident_of(tmp_path)
+    assert [(d["task"], d["by"]) for d in done(incident)] == [
+        ("logs", "tester"),
+        ("rotate", "bo"),
+        ("notify", "tester"),
+    ]
+    assert incident.outcome == "resolved"
+    assert verify(incidents / incident_id) == []
 
 
 def test_an_answers_file_naming_an_unknown_task_is_refused_before_anything_runs(
