@@ -238,8 +238,10 @@ def fast_walks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @functools.cache
-def _cached_load(path: Path, profile_folders: tuple[Path, ...] = ()) -> Runbook:
-    return load_checked(path, profile_folders)
+def _cached_load(
+    path: Path, profile_folders: tuple[Path, ...] = (), roles: frozenset[str] | None = None
+) -> Runbook:
+    return load_checked(path, profile_folders, roles)
 
 
 def scripted(path: Walk, root: Runbook) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import pytest
 
 from aiir.cli import main
 from aiir.errors import InputError
+from aiir.formats.common import NODE_KINDS
 from aiir.validate.documents import validate_paths
 from tests.helpers import dump, minimal_runbook, where, write
 
@@ -144,8 +145,7 @@ def test_unknown_node_kind() -> None:
     text, found = check(rb)
     assert found == [
         f"rb.yaml:{where(text, 'kind: switch', 'switch')}: error: nodes.contain.kind: "
-        "unknown node kind 'switch': one of question, confirm, multiselect, input, checklist, "
-        "lever, action, capture, notify, branch, set, wait, release, call, end"
+        f"unknown node kind 'switch': one of {', '.join(NODE_KINDS)}"
     ]
 
 
@@ -155,8 +155,7 @@ def test_missing_node_kind() -> None:
     text, found = check(rb)
     assert found == [
         f"rb.yaml:{key(text, 'contain')}: error: nodes.contain: missing 'kind': one of "
-        "question, confirm, multiselect, input, checklist, lever, action, capture, notify, branch, "
-        "set, wait, release, call, end"
+        f"{', '.join(NODE_KINDS)}"
     ]
 
 

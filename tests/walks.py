@@ -36,6 +36,7 @@ from aiir.formats.schema import (
     ReleaseNode,
     Runbook,
     SetNode,
+    TasksNode,
     WaitNode,
 )
 from aiir.formats.templating import environment, render
@@ -191,7 +192,7 @@ class Paths:
                 yield "failed", None, node.on_failure, {**lever, "lever_fails": True}
         elif isinstance(node, InputNode):
             yield "next", self.plausible(frame.runbook.id, node_id, frame.inputs), node.next, {}
-        elif isinstance(node, ChecklistNode):
+        elif isinstance(node, ChecklistNode | TasksNode):
             yield "next", "all", node.next, {}
         elif isinstance(node, MultiSelectNode):
             yield "next", [c.value for c in node.choices], node.next, {}
@@ -264,6 +265,8 @@ def _value(node: Node, answer: Any) -> Any:
         return answer == "yes"
     if isinstance(node, ChecklistNode):
         return [item.id for item in node.items]
+    if isinstance(node, TasksNode):
+        return None  # a tasks node gives no answer to templates
     if isinstance(node, ActionNode):
         return "ok"
     return answer

@@ -1,9 +1,12 @@
 """``aiir validate``."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from aiir.environment import Environment
 
 
 def command(
@@ -31,7 +34,8 @@ def command(
     from aiir.validate.documents import validate_paths
 
     env = environment()
-    report = validate_paths([_path(given) for given in paths], env.profile_dirs)
+    roles = _team_roles(env)
+    report = validate_paths([_path(given) for given in paths], env.profile_dirs, roles)
     failed = report.failed(strict=strict)
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in report.findings], indent=2))
@@ -48,6 +52,17 @@ def command(
             summary += f"; {len(report.skipped)} YAML file(s) that are not aiir documents skipped"
         typer.echo(summary, err=failed)
     return ExitStatus.BAD_INPUT if failed else ExitStatus.OK
+
+
+def _team_roles(env: "Environment") -> frozenset[str] | None:
+    """The team file's roles, for task owners; a workspace that does not load checks none
+    (validating its files says what is wrong with them)."""
+    from aiir.errors import AiirError
+
+    try:
+        return env.workspace.roles() if env.workspace is not None else None
+    except AiirError:
+        return None
 
 
 def _path(given: str) -> Path:

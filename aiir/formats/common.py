@@ -45,6 +45,7 @@ NODE_KINDS = (
     "multiselect",
     "input",
     "checklist",
+    "tasks",
     "lever",
     "action",
     "capture",

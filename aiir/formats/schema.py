@@ -388,6 +388,42 @@ class ChecklistNode(NodeBase):
     next: NodeId
 
 
+class Task(Strict):
+    """One piece of work in a ``tasks`` node, owned by a role of the team roster."""
+
+    id: Slug
+    title: Text
+    owner: Slug = Field(description="role (or person) of the team roster that does it")
+    text: Text | None = Field(default=None, description="guidance for whoever does it")
+    steps: list[Text] = Field(
+        default_factory=list, description="its own steps, shown with it; one done mark for all"
+    )
+
+
+class AtLeast(Strict):
+    """Enough of a ``tasks`` node's tasks: this many of them, any of them."""
+
+    at_least: int = Field(ge=1)
+
+
+class TasksNode(NodeBase):
+    """Work in parallel by role: tasks marked done in any order, each journalled on its own
+    (who, when, a note); ``next`` is taken once ``complete_when`` holds."""
+
+    kind: Literal["tasks"]
+    tasks: list[Task] = Field(min_length=1)
+    complete_when: Literal["all"] | AtLeast = Field(
+        default="all", description="'all' (the default) or {at_least: N}"
+    )
+    next: NodeId
+
+    def needed(self) -> int:
+        """How many tasks must be done before the walk goes on."""
+        if isinstance(self.complete_when, AtLeast):
+            return self.complete_when.at_least
+        return len(self.tasks)
+
+
 class LeverNode(NodeBase):
     """Engage a declared lever, then verify it."""
 
@@ -550,6 +586,7 @@ Node = Annotated[
     | MultiSelectNode
     | InputNode
     | ChecklistNode
+    | TasksNode
     | LeverNode
     | ActionNode
     | CaptureNode

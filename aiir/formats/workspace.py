@@ -54,6 +54,12 @@ class Loaded:
         person = self.team.people.get(person_id) if person_id else None
         return OnCall(role, person_id, person)
 
+    def roles(self) -> frozenset[str] | None:
+        """What a task's owner may name: the team file's roles and people (None: no team file)."""
+        if self.team is None:
+            return None
+        return frozenset(self.team.roles) | frozenset(self.team.people)
+
     def systems(self) -> dict[str, AISystem]:
         return {s.id: s for s in self.inventory.systems} if self.inventory else {}
 

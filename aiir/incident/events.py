@@ -35,6 +35,8 @@ class EventType(enum.StrEnum):
     CLASSIFIED = "classified"
     BRANCH = "branch"
     NODE_ENTERED = "node.entered"
+    TASK_DONE = "task.done"
+    TASKS_COMPLETE = "tasks.complete"
     LEVER_INTENT = "lever.intent"
     LEVER_ENGAGED = "lever.engaged"
     LEVER_VERIFIED = "lever.verified"
@@ -231,6 +233,16 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.CLASSIFIED: {"facts": list_of(str)},
     EventType.BRANCH: {"next": TEXT},
     EventType.NODE_ENTERED: {"kind": TEXT, "title": TEXT},
+    EventType.TASK_DONE: {
+        "task": TEXT,
+        "title": TEXT,
+        "owner": TEXT,
+        "on_call": MAYBE_TEXT,
+        "by": TEXT,
+        "note": MAYBE_TEXT,
+        "via": TEXT,
+    },
+    EventType.TASKS_COMPLETE: {"done": list_of(str), "needed": of(int)},
     EventType.LEVER_INTENT: {"title": TEXT, "kind": TEXT},
     EventType.LEVER_ENGAGED: {"unknown": FLAG, "dry_run": FLAG, "lost": list_of(str)},
     EventType.LEVER_RELEASED: {"engaged_step": of(int)},
@@ -272,6 +284,8 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.ANSWER: frozenset({"runbook", "node", "value"}),
     EventType.BRANCH: frozenset({"next"}),
     EventType.NODE_ENTERED: frozenset({"runbook", "node"}),
+    EventType.TASK_DONE: frozenset({"runbook", "node", "task", "by"}),
+    EventType.TASKS_COMPLETE: frozenset({"runbook", "node", "done"}),
     EventType.LEVER_INTENT: frozenset({"runbook", "lever"}),
     EventType.LEVER_RELEASED: frozenset({"engaged_step"}),
     EventType.CALL_ENTERED: frozenset({"child"}),

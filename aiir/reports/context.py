@@ -20,6 +20,7 @@ from aiir.formats.workspace import Loaded
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import anchor_of, short_anchor
 from aiir.incident.state import Incident, LeverStates
+from aiir.incident.tasks import marks
 from aiir.incident.view import incident_fields
 from aiir.reports import clocks
 from aiir.reports.templates import render_named
@@ -81,12 +82,44 @@ def _plain(value: Any) -> str:
     return str(value)
 
 
+def _task_done(data: dict[str, Any]) -> str:
+    """``Task damage/refunds done (incident-commander: Alex Example), marked by alice: note``."""
+    owner = data.get("on_call") or data.get("owner")
+    note = f": {data['note']}" if data.get("note") else ""
+    return (
+        f"Task {data.get('node')}/{data.get('task')} done: {data.get('title')} ({owner}), "
+        f"marked by {data.get('by')}{note}"
+    )
+
+
+def _tasks(incident: Incident) -> list[dict[str, Any]]:
+    """Who did which task and when, for the reports' work-by-role table."""
+    return [
+        {
+            "node": m.node,
+            "task": m.task,
+            "title": m.title,
+            "owner": m.owner,
+            "on_call": m.on_call or m.owner,
+            "by": m.by,
+            "at": m.at,
+            "note": m.note,
+        }
+        for m in marks(incident.events)
+    ]
+
+
 AUDIENCE = {"status-page": "on the status page", "customers": "to customers", "public": "publicly"}
 DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.INCIDENT_OPENED: lambda d: f"Incident opened from runbook {d.get('runbook')}",
     EventType.NODE_ENTERED: lambda d: (
         f"{d.get('title')} ({d.get('runbook')}/{d.get('node')})"
         + (f" — owner {d.get('on_call') or d.get('owner')}" if d.get("owner") else "")
+    ),
+    EventType.TASK_DONE: _task_done,
+    EventType.TASKS_COMPLETE: lambda d: (
+        f"Tasks at {d.get('node')}: {len(d.get('done', []))} done "
+        f"({', '.join(map(str, d.get('done', [])))}), enough to go on"
     ),
     EventType.ANSWER: _decision,
     EventType.SEVERITY_CHANGED: lambda d: f"Severity {d.get('from')} → {d.get('to')}",
@@ -293,6 +326,7 @@ def report_context(
             for e in incident.events
             if e.type in DETAIL
         ],
+        "tasks": _tasks(incident),
         "classification": sorted(incident.classified),
         "systems": [s.model_dump() for s in systems],
         "clocks": [

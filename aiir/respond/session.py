@@ -42,8 +42,9 @@ SNAPSHOTS = "runbooks"
 
 
 def checked_loader(env: Environment) -> Callable[[Path], Runbook]:
-    """:func:`load_checked` with the team's own gateway profiles of ``env``."""
-    return functools.partial(load_checked, profile_folders=env.profile_dirs)
+    """:func:`load_checked` with the team's own gateway profiles and roles of ``env``."""
+    roles = env.workspace.roles() if env.workspace is not None else None
+    return functools.partial(load_checked, profile_folders=env.profile_dirs, roles=roles)
 
 
 def terminal_screen(env: Environment) -> ScreenFor:

@@ -19,9 +19,10 @@ from aiir.formats.schema import (
     Node,
     QuestionNode,
     Runbook,
+    TasksNode,
 )
 
-LIST_ANSWERING = (ChecklistNode, MultiSelectNode)
+LIST_ANSWERING = (ChecklistNode, MultiSelectNode, TasksNode)  # one answer is a list
 ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, *LIST_ANSWERING)
 
 
@@ -106,6 +107,8 @@ def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
         return _items_problem(node, value)
     if not suffix and isinstance(node, MultiSelectNode):
         return _picks_problem(node, value)
+    if not suffix and isinstance(node, TasksNode):
+        return _tasks_problem(node, value)
     pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
     if pattern and not re.fullmatch(pattern, str(value)):
         return f"{value!r} does not match {pattern!r}"
@@ -137,6 +140,26 @@ def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
     if unknown:
         choices = ", ".join(c.value for c in node.choices)
         return f"{', '.join(map(repr, unknown))} is not one of its choices ({choices})"
+    return None
+
+
+def _tasks_problem(node: TasksNode, value: Any) -> str | None:
+    """Tasks done: ``all``, a list of task ids, or a mapping of task id to a note."""
+    if value == "all" or value is True:
+        return None
+    if isinstance(value, dict):
+        given = list(value)
+        bad_note = [str(k) for k, v in value.items() if v is not None and not isinstance(v, str)]
+        if bad_note:
+            return f"the note on task {bad_note[0]} is not text"
+    elif isinstance(value, list):
+        given = value
+    else:
+        given = [value]
+    known = [task.id for task in node.tasks]
+    unknown = [str(v) for v in given if v not in known]
+    if unknown:
+        return f"unknown task(s) {', '.join(unknown)} (tasks: {', '.join(known)})"
     return None
 
 

@@ -15,7 +15,9 @@ from aiir.formats.schema import CallNode, Runbook
 from aiir.validate import checks
 
 
-def load_checked(path: Path, profile_folders: tuple[Path, ...] = ()) -> Runbook:
+def load_checked(
+    path: Path, profile_folders: tuple[Path, ...] = (), roles: frozenset[str] | None = None
+) -> Runbook:
     """Load a runbook and refuse it when validation finds errors (warnings are fine); its
     gateways may use the shipped profiles and those in ``profile_folders`` (a team's own).
 
@@ -25,12 +27,18 @@ def load_checked(path: Path, profile_folders: tuple[Path, ...] = ()) -> Runbook:
     try:
         stat = path.stat()
     except OSError:
-        return _load_checked(path, 0, 0, folders)  # load_file reports the missing file
-    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size, folders)
+        return _load_checked(path, 0, 0, folders, roles)  # load_file reports the missing file
+    return _load_checked(path.resolve(), stat.st_mtime_ns, stat.st_size, folders, roles)
 
 
 @functools.lru_cache(maxsize=256)
-def _load_checked(path: Path, mtime_ns: int, size: int, folders: tuple[Path, ...]) -> Runbook:
+def _load_checked(
+    path: Path,
+    mtime_ns: int,
+    size: int,
+    folders: tuple[Path, ...],
+    roles: frozenset[str] | None = None,
+) -> Runbook:
     from pydantic import ValidationError
 
     doc = load_file(path)
@@ -40,7 +48,7 @@ def _load_checked(path: Path, mtime_ns: int, size: int, folders: tuple[Path, ...
         raise ValidationFailed(_lines(schema_findings(doc, exc))) from None
     calls = any(isinstance(node, CallNode) for node in runbook.nodes.values())
     known = _known_ids(path.parent) if calls else set()  # parsing them all is slow
-    findings = checks.runbook_findings(doc, runbook, profiles_in(folders), known)
+    findings = checks.runbook_findings(doc, runbook, profiles_in(folders), known, roles)
     if calls:  # found as the walk will find them: this folder first, then the shipped library
         from aiir.validate.calls import resolver
 

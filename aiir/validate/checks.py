@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from aiir.formats.findings import Finding, Loc, at, suggest
 from aiir.formats.loader import Document
@@ -28,6 +28,7 @@ from aiir.formats.templating import (
     TemplateFailure,
 )
 from aiir.validate.requests import request_findings
+from aiir.validate.tasks import task_findings
 from aiir.validate.templates import (
     first_line,
     json_strings,
@@ -52,9 +53,14 @@ ANSWERING = (
 
 
 def runbook_findings(
-    doc: Document, runbook: Runbook, profiles: Mapping[str, Profile], runbook_ids: set[str]
+    doc: Document,
+    runbook: Runbook,
+    profiles: Mapping[str, Profile],
+    runbook_ids: set[str],
+    roles: Collection[str] | None = None,
 ) -> list[Finding]:
-    """Every finding beyond the schema for one runbook."""
+    """Every finding beyond the schema for one runbook; ``roles`` are the team file's (roles
+    and people), None when there is none."""
     targets = _target_map(runbook.nodes)
     findings: list[Finding] = []
     findings += _reference_findings(doc, runbook, runbook_ids)
@@ -65,6 +71,7 @@ def runbook_findings(
     findings += request_findings(doc, runbook, profiles)
     findings += template_findings(doc, runbook, profiles)
     findings += timer_findings(doc, runbook)
+    findings += task_findings(doc, runbook, roles)
     return findings
 
 

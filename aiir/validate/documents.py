@@ -45,10 +45,15 @@ class Report:
         return bool(self.errors or (strict and self.warnings))
 
 
-def validate_paths(paths: Sequence[str | Path], profile_folders: tuple[Path, ...] = ()) -> Report:
+def validate_paths(
+    paths: Sequence[str | Path],
+    profile_folders: tuple[Path, ...] = (),
+    roles: frozenset[str] | None = None,
+) -> Report:
     """Validate files and directories (recursively); a missing path is an :class:`InputError`.
     Gateways may use the shipped profiles, those in ``profile_folders`` (a team's own, see
-    :func:`aiir.formats.library.profile_dirs`) and any profile among ``paths``."""
+    :func:`aiir.formats.library.profile_dirs`) and any profile among ``paths``; task owners are
+    checked against ``roles`` (the team file's), when given."""
     report = Report()
     files = list(_expand(paths))
     runbooks: dict[str, tuple[Document, Runbook]] = {}
@@ -78,7 +83,7 @@ def validate_paths(paths: Sequence[str | Path], profile_folders: tuple[Path, ...
     known = claimed | shipped_ids()
     resolve = None
     for doc, runbook in runbooks.values():
-        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known))
+        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
         if any(isinstance(node, CallNode) for node in runbook.nodes.values()):
             resolve = resolve or _call_resolver(runbooks)
             report.findings.extend(checks.call_cycle_findings(doc, runbook, doc.path, resolve))

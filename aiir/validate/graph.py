@@ -27,6 +27,7 @@ from aiir.formats.schema import (
     QuestionNode,
     ReleaseNode,
     Runbook,
+    TasksNode,
     WaitNode,
 )
 
@@ -53,7 +54,18 @@ def describe(runbook: Runbook, node_id: str, node: Node) -> str:
         return f"WAIT up to {node.deadline}: {node.title}"
     if node.max_visits is not None:
         return f"{node.title} (at most {node.max_visits}×)"
+    if isinstance(node, TasksNode):
+        return f"TASKS {_tasks_needed(node)} by {', '.join(_task_owners(node))}: {node.title}"
     return node.title
+
+
+def _tasks_needed(node: TasksNode) -> str:
+    total = len(node.tasks)
+    return f"all {total}" if node.needed() == total else f"{node.needed()} of {total}"
+
+
+def _task_owners(node: TasksNode) -> list[str]:
+    return list(dict.fromkeys(task.owner for task in node.tasks))
 
 
 def render(runbook: Runbook, fmt: str) -> str:
@@ -194,6 +206,7 @@ _MERMAID_SHAPES = {
     "capture": ('[("', '")]'),
     "multiselect": ('{"', '"}'),
     "set": ('[/"', '"/]'),
+    "tasks": ('[/"', '"/]'),
     "end": ('(["', '"])'),
 }
 
@@ -256,6 +269,7 @@ _DOT_SHAPES = {
     "wait": "octagon",
     "release": "box3d",
     "set": "parallelogram",
+    "tasks": "tab",
     "end": "box",
 }
 

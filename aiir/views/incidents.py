@@ -105,6 +105,7 @@ def show_incident(
         data["levers"] = [r.__dict__ for r in incident.levers]
         data["answers"] = incident.answers
         data["evidence"] = incident.evidence
+        data["tasks"] = context["tasks"]
         data["timeline"] = [
             {"ts": e.ts, "type": e.type, "operator": e.operator, "data": e.data}
             for e in incident.events
@@ -144,6 +145,7 @@ def show_incident(
                 _safe(record.lever), record.kind, Text(record.state, style), _safe(record.verdict)
             )
         console.print(levers)
+    _tasks(console, context["tasks"])
     if incident.evidence:
         evidence = Table("item", "file", "sha256", title="Evidence", title_justify="left")
         for item in incident.evidence:
@@ -170,6 +172,24 @@ def _timers(console: Console, context: Mapping[str, Any]) -> None:
             _safe(timer["timer"]),
             f"{timer['within']} from {timer['from']}{until}",
             Text(timer["text"], style),
+        )
+    console.print(table)
+
+
+def _tasks(console: Console, tasks: list[dict[str, Any]]) -> None:
+    """Work done in parallel: each task with its owner, who marked it done and when."""
+    if not tasks:
+        return
+    table = Table(
+        "task", "owner (on call)", "done (UTC)", "by", "note", title="Tasks", title_justify="left"
+    )
+    for task in tasks:
+        table.add_row(
+            _safe(f"{task['node']}/{task['task']}: {task['title']}"),
+            _safe(task["on_call"]),
+            _safe(task["at"][11:19]),
+            _safe(task["by"]),
+            _safe(task["note"] or "-"),
         )
     console.print(table)
 
