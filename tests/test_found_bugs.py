@@ -1,0 +1,74 @@
+"""Bugs found while writing published playbooks in aiir's format (each test failed before its fix)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import write
+from tests.respond import aiir, journal, no_terminal, of_type
+
+Capture = pytest.CaptureFixture[str]
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_terminal(monkeypatch)
+
+
+def _yes_no_runbook(when: str) -> dict[str, Any]:
+    return {
+        "aiir": 1,
+        "id": "yes-no",
+        "title": "Yes/no answers in a branch",
+        "owner": "security",
+        "severity": "SEV3",
+        "tags": {"owasp": ["LLM01:2025"]},
+        "start": "a",
+        "nodes": {
+            "a": {"kind": "confirm", "title": "A", "prompt": "A?", "yes": "b", "no": "b"},
+            "b": {"kind": "confirm", "title": "B", "prompt": "B?", "yes": "c", "no": "c"},
+            "c": {"kind": "confirm", "title": "C", "prompt": "C?", "yes": "score", "no": "score"},
+            "score": {
+                "kind": "branch",
+                "title": "Score",
+                "cases": [{"when": when, "next": "high"}],
+                "default": "low",
+            },
+            "high": {"kind": "end", "title": "High", "outcome": "escalated"},
+            "low": {"kind": "end", "title": "Low", "outcome": "false-positive"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "[answers.a, answers.b, answers.c] | select('equalto', 'yes') | list | length >= 2",
+        "[answers.a, answers.b, answers.c] | select('equalto', true) | list | length >= 2",
+        "answers.a == 'yes' and answers.b == 'Yes' and answers.c != 'yes'",
+        "answers.a and 'yes' in [answers.b] and answers.c == 'no' and answers.c is false",
+        "answers.a is true and answers.c is sameas false and answers.b is boolean",
+    ],
+)
+def test_yes_no_answers_compare_equal_to_the_words_and_the_booleans(
+    tmp_path: Path, capsys: Capture, when: str
+) -> None:
+    runbook = tmp_path / "rb.yaml"
+    write(runbook, _yes_no_runbook(when))
+    write(tmp_path / "answers.yaml", {"a": "yes", "b": True, "c": "no"})
+    ran = aiir(
+        capsys,
+        "run",
+        str(runbook),
+        "--answers",
+        str(tmp_path / "answers.yaml"),
+        "--incident-dir",
+        str(tmp_path / "inc"),
+    )
+    assert ran.status == 0, ran.err
+    (folder,) = (tmp_path / "inc").iterdir()
+    (branch,) = of_type(journal(tmp_path / "inc", folder.name), "branch")
+    assert branch["next"] == "high"
