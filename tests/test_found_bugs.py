@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import write
+from tests.receiver import serve_receiver
 from tests.respond import aiir, journal, no_terminal, of_type
 
 Capture = pytest.CaptureFixture[str]
@@ -72,3 +73,56 @@ def test_yes_no_answers_compare_equal_to_the_words_and_the_booleans(
     (folder,) = (tmp_path / "inc").iterdir()
     (branch,) = of_type(journal(tmp_path / "inc", folder.name), "branch")
     assert branch["next"] == "high"
+
+
+def _probe_runbook(url: str) -> dict[str, Any]:
+    return {
+        "aiir": 1,
+        "id": "probe",
+        "title": "A probe with an optional key",
+        "owner": "security",
+        "severity": "SEV2",
+        "tags": {"owasp": ["LLM01:2025"]},
+        "env": {"APP_TEAM_KEY": {"description": "The app team's key", "required": False}},
+        "gateways": {"gw": {"profile": "http", "url": url}},
+        "levers": {
+            "kill": {
+                "title": "Kill switch",
+                "kind": "kill-switch",
+                "engage": {"method": "POST", "path": "/kill"},
+                "verify": {
+                    "method": "POST",
+                    "path": "/probe",
+                    "headers": {"Authorization": "Bearer {{ env.APP_TEAM_KEY }}"},
+                    "expect": {"status": [403]},
+                },
+            }
+        },
+        "start": "contain",
+        "nodes": {
+            "contain": {"kind": "lever", "title": "Kill", "lever": "kill", "next": "done"},
+            "done": {"kind": "end", "title": "Done", "outcome": "contained"},
+        },
+    }
+
+
+def test_a_probe_using_an_unset_optional_variable_cannot_verify(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("APP_TEAM_KEY", raising=False)
+    with serve_receiver() as receiver:
+        runbook = tmp_path / "rb.yaml"
+        write(runbook, _probe_runbook(receiver.url))
+        ran = aiir(capsys, "run", str(runbook), "--yes", "--incident-dir", str(tmp_path / "inc"))
+        assert receiver.to("/kill")
+        assert not receiver.to("/probe")
+    assert "cannot verify: APP_TEAM_KEY is not set" in ran.out
+    assert "NOT effective" not in ran.out
+    (folder,) = (tmp_path / "inc").iterdir()
+    (verified,) = of_type(journal(tmp_path / "inc", folder.name), "lever.verified")
+    assert verified["ok"] is False
+    assert verified["unverified"] is True
+    assert verified["reply"]["reason"] == "cannot verify: APP_TEAM_KEY is not set"
+    shown = aiir(capsys, "show", folder.name, "--incident-dir", str(tmp_path / "inc"))
+    assert "cannot verify: APP_TEAM_KEY is not set" in shown.out
+    assert "NOT effective" not in shown.out

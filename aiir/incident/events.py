@@ -227,6 +227,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.NODE_ENTERED: {"kind": TEXT, "title": TEXT},
     EventType.LEVER_INTENT: {"title": TEXT, "kind": TEXT},
     EventType.LEVER_ENGAGED: {"unknown": FLAG, "dry_run": FLAG, "lost": list_of(str)},
+    EventType.LEVER_VERIFIED: {"unverified": FLAG},
     EventType.LEVER_RELEASED: {"engaged_step": of(int)},
     EventType.ACTION_RESULT: {"unknown": FLAG},
     EventType.CAPTURE_STORED: {"item": TEXT, "part": TEXT, "what": list_of(str)},

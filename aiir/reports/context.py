@@ -93,7 +93,9 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.LEVER_INTENT: lambda d: f"Lever {d.get('lever')} requested",
     EventType.LEVER_ENGAGED: lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",
     EventType.LEVER_VERIFIED: lambda d: (
-        f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
+        f"Lever {d.get('lever')} not verified: {_reason(d)}"
+        if d.get("unverified")
+        else f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
     EventType.LEVER_RELEASED: lambda d: (
