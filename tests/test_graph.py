@@ -469,3 +469,29 @@ def test_a_deep_runbook_draws_as_a_picture(nodes: int, fmt: str, tmp_path: Path)
     assert main(["graph", str(path), "--format", fmt, "--out", str(out)]) == 0
     data = out.read_bytes()
     assert png_size(data)[1] > nodes if fmt == "png" else b"</svg>" in data
+
+
+def test_a_multi_line_when_stays_on_one_line_and_inert() -> None:
+    """A `when: |` block (a filter's `|` and a newline in it) draws as one line in the text
+    tree, with no raw `|` or newline inside a Mermaid label, and one escaped line in DOT."""
+    rb = minimal_runbook()
+    rb["nodes"]["contain"] = {
+        "kind": "branch",
+        "title": "Route",
+        "cases": [
+            {"when": "answers.triage | length > 9\nor answers.triage == 'leak'\n", "next": "done"}
+        ],
+        "default": "dismiss",
+    }
+    text = drawn(rb, "text")
+    assert "[answers.triage | length > 9 or answers.triage == 'leak'] done: END" in text
+    assert all(line.startswith(("demo", "└", " ", "│", "├")) for line in text.splitlines())
+    mermaid = drawn(rb, "mermaid")
+    (arrow,) = [line for line in mermaid.splitlines() if "n_contain -->" in line and "done" in line]
+    label = arrow.split('|"', 1)[1].rsplit('"|', 1)[0]
+    assert "|" not in label
+    assert "#124;" in label
+    dot = drawn(rb, "dot")
+    (edge,) = [line for line in dot.splitlines() if '"contain" -> "done"' in line]
+    assert edge.endswith("];")
+    assert "\n" not in edge
