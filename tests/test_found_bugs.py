@@ -126,3 +126,58 @@ def test_a_probe_using_an_unset_optional_variable_cannot_verify(
     shown = aiir(capsys, "show", folder.name, "--incident-dir", str(tmp_path / "inc"))
     assert "cannot verify: APP_TEAM_KEY is not set" in shown.out
     assert "NOT effective" not in shown.out
+
+
+_CUT = """\
+aiir: 1
+id: cut
+title: A YAML slip
+owner: security
+severity: SEV3
+tags: {owasp: ["LLM01:2025"]}
+start: a
+nodes:
+  a:
+    kind: question
+    title: A
+    prompt: What happened?
+    choices:
+      - {label: Data leak (PII, uploaded file), value: leak, next: done}
+  done: {kind: end, title: Done, outcome: resolved}
+"""
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_an_unquoted_comma_in_a_flow_mapping_says_to_quote_the_value(
+    tmp_path: Path, capsys: Capture, command: str
+) -> None:
+    path = tmp_path / "rb.yaml"
+    path.write_text(_CUT, encoding="utf-8")
+    ran = aiir(capsys, command, str(path))
+    assert ran.status == 2
+    said = ran.out + ran.err
+    (line,) = [x for x in said.splitlines() if "error:" in x]
+    assert line.endswith(
+        f"{path}:14:33: error: nodes.a.choices[0]['uploaded file)']: unknown field "
+        "'uploaded file)': an unquoted comma inside {...} ended the value of 'label' before it; "
+        'quote that value (label: "Data leak (PII, uploaded file)")'
+    )
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_a_plain_value_holding_colon_space_says_to_quote_it(
+    tmp_path: Path, capsys: Capture, command: str
+) -> None:
+    path = tmp_path / "rb.yaml"
+    path.write_text(
+        _CUT.replace("prompt: What happened?", 'prompt: Check the "note": it says stop'),
+        encoding="utf-8",
+    )
+    ran = aiir(capsys, command, str(path))
+    assert ran.status == 2
+    (line,) = [x for x in (ran.out + ran.err).splitlines() if "error:" in x]
+    assert line.endswith(
+        f"{path}:12:29: error: invalid YAML: mapping values are not allowed in this context; "
+        "a plain value cannot hold ': ': quote it "
+        '(prompt: "Check the \\"note\\": it says stop")'
+    )

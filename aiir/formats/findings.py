@@ -125,7 +125,16 @@ def _finding(doc: Document, loc: tuple[str | int, ...], errors: list[Any]) -> Fi
     if kind == "missing":
         return at(doc, loc[:-1], "schema", f"missing required field {str(loc[-1])!r}", key=True)
     if kind == "extra_forbidden":
-        return at(doc, loc, "schema", f"unknown field {str(loc[-1])!r}", key=True)
+        message = f"unknown field {str(loc[-1])!r}"
+        cut = doc.cut_by_comma(loc)
+        if cut is not None:
+            name, value = cut
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            message += (
+                f": an unquoted comma inside {{...}} ended the value of {name!r} before it; "
+                f'quote that value ({name}: "{quoted}")'
+            )
+        return at(doc, loc, "schema", message, key=True)
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         expected = ", ".join(NODE_KINDS)
         if kind == "union_tag_not_found":
