@@ -181,3 +181,58 @@ def test_a_plain_value_holding_colon_space_says_to_quote_it(
         "a plain value cannot hold ': ': quote it "
         '(prompt: "Check the \\"note\\": it says stop")'
     )
+
+
+_SAVED_BRANCH = """\
+aiir: 1
+id: dry
+title: Branch over saved values
+owner: security
+severity: SEV3
+tags: {owasp: ["LLM01:2025"]}
+gateways:
+  gw: {profile: http, url: "URL"}
+start: look
+nodes:
+  look:
+    kind: capture
+    title: Look
+    items:
+      - name: spend
+        what: [metrics]
+        request: {method: GET, path: /spend, save: {rpm_before: info.rpm}}
+    next: count
+  count:
+    kind: action
+    title: Count
+    request: {method: GET, path: /count, save: {hits: total}}
+    next: route
+  route:
+    kind: branch
+    title: Route
+    cases:
+      - {when: "vars.hits > 3 and vars.rpm_before", next: many}
+      - {when: "answers.count == 'ok'", next: counted}
+    default: few
+  many: {kind: end, title: Many, outcome: escalated}
+  counted: {kind: end, title: Counted, outcome: resolved}
+  few: {kind: end, title: Few, outcome: resolved}
+"""
+
+
+def test_a_dry_run_passes_by_a_branch_over_saved_values_and_says_so(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    with serve_receiver() as receiver:
+        path = tmp_path / "rb.yaml"
+        path.write_text(_SAVED_BRANCH.replace("URL", receiver.url), encoding="utf-8")
+        incidents = tmp_path / "inc"
+        ran = aiir(capsys, "run", str(path), "--dry-run", "--incident-dir", str(incidents))
+        assert not receiver.requests  # a dry run sends nothing
+    assert ran.status == 0, ran.out + ran.err
+    said = " ".join(ran.out.split())
+    assert (
+        "dry run: cases[0] reads vars.hits, vars.rpm_before, saved from a reply a dry run does "
+        "not get: not taken; going on to 'counted'"
+    ) in said
+    assert not incidents.exists()  # nothing is kept

@@ -14,7 +14,15 @@ import httpx2
 
 from aiir.errors import InputError
 from aiir.formats.profile import Profile
-from aiir.formats.schema import FAILING_OUTCOMES, ActionNode, InputNode, Outcome, Request, Runbook
+from aiir.formats.schema import (
+    FAILING_OUTCOMES,
+    ActionNode,
+    CaptureNode,
+    InputNode,
+    Outcome,
+    Request,
+    Runbook,
+)
 from aiir.outbound.gateway import Call, Endpoint
 from aiir.outbound.readable import readable
 from aiir.prompts import Option
@@ -143,6 +151,10 @@ def saved_by(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, str
         if isinstance(node, ActionNode):
             for name in saves(node.request):
                 found.setdefault(name, f"action {node_id}")
+        if isinstance(node, CaptureNode):
+            for item in node.items:
+                for name in saves(item.request):
+                    found.setdefault(name, f"capture {node_id}.{item.name}")
     return found
 
 

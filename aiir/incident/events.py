@@ -223,7 +223,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.SEVERITY_CHANGED: {"from": TEXT, "to": TEXT},
     EventType.ANSWER: {"key": TEXT, "by": MAYBE_TEXT},
     EventType.CLASSIFIED: {"facts": list_of(str)},
-    EventType.BRANCH: {"next": TEXT},
+    EventType.BRANCH: {"next": TEXT, "undecided": list_of(str)},
     EventType.NODE_ENTERED: {"kind": TEXT, "title": TEXT},
     EventType.LEVER_INTENT: {"title": TEXT, "kind": TEXT},
     EventType.LEVER_ENGAGED: {"unknown": FLAG, "dry_run": FLAG, "lost": list_of(str)},
