@@ -33,6 +33,7 @@ from aiir.engine.nodes.actions import after_captures
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
 from aiir.errors import InputError
+from aiir.formats.common import lower_severity
 from aiir.formats.profile import Profile
 from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
@@ -113,6 +114,8 @@ class Walk:
             return None
         self.flush()
         event = self.journal.append(type_, data, step=step)
+        for noted in self.journal.take_foreign():  # notes from another terminal, in order
+            self.incident.apply(noted)
         self.incident.apply(event)
         return event
 
@@ -176,7 +179,7 @@ class Walk:
 
     def enter(self, frame: Frame, node_id: str, node: Node) -> None:
         if node.severity is not None:
-            self.change_severity(frame, node_id, node.severity.value)
+            self.change_severity(frame, node_id, node.severity.value, downgrade=node.downgrade)
         on_call = self.on_call(node.owner)
         self.record(
             EventType.NODE_ENTERED,
@@ -237,14 +240,24 @@ class Walk:
             return None
         return self.env.workspace.on_call(role).label()
 
-    def change_severity(self, frame: Frame, node_id: str, severity: str) -> None:
-        if severity != self.incident.severity:
-            data = {
-                "from": self.incident.severity,
-                "to": severity,
-                "runbook": frame.runbook.id,
-                "node": node_id,
-            }
+    def change_severity(
+        self, frame: Frame, node_id: str, severity: str, *, downgrade: bool = False
+    ) -> None:
+        """Severity only rises: a lower one is journalled as kept, unless it is a downgrade."""
+        current = self.incident.severity
+        where = {"runbook": frame.runbook.id, "node": node_id}
+        if severity != current and lower_severity(severity, current) and not downgrade:
+            self.record(EventType.SEVERITY_KEPT, {"severity": current, "lower": severity, **where})
+            if not self.replaying:
+                self.screen.note(
+                    f"severity stays {current}: {severity} is lower, and severity only rises "
+                    "(a downgrade is `downgrade: true` in the runbook or `aiir severity`)"
+                )
+            return
+        if severity != current:
+            data: dict[str, Any] = {"from": current, "to": severity, **where}
+            if downgrade and lower_severity(severity, current):
+                data["downgrade"] = True
             if self.record(EventType.SEVERITY_CHANGED, data) is None:
                 self.incident.severity = severity
             if not self.replaying:

@@ -230,7 +230,16 @@ class NodeBase(Strict):
     text: Text | None = Field(default=None, description="guidance shown to the operator")
     owner: Slug | None = Field(default=None, description="role that owns this step")
     severity: Severity | None = Field(default=None, description="severity from this node on")
+    downgrade: bool = Field(
+        default=False, description="let this node's severity lower the incident's (it only rises)"
+    )
     phase: Phase | None = None
+
+    @model_validator(mode="after")
+    def _downgrade_needs_a_severity(self) -> Self:
+        if self.downgrade and self.severity is None:
+            raise ValueError("downgrade: true needs a severity to lower the incident to")
+        return self
 
     def edges(self) -> list[Edge]:
         """Every edge out of this node, in the order a reader expects: ``next``, then
@@ -268,6 +277,9 @@ class Choice(Strict):
     value: Slug = Field(description="stable answer id, used in --answers files and branches")
     next: NodeId
     severity: Severity | None = None
+    downgrade: bool = Field(
+        default=False, description="let this choice's severity lower the incident's"
+    )
     owner: Slug | None = Field(default=None, description="role that takes over on this choice")
     classify: list[Classification] = Field(
         default_factory=list,

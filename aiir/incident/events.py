@@ -31,6 +31,7 @@ class EventType(enum.StrEnum):
 
     INCIDENT_OPENED = "incident.opened"
     SEVERITY_CHANGED = "severity.changed"
+    SEVERITY_KEPT = "severity.kept"
     ANSWER = "answer"
     CLASSIFIED = "classified"
     BRANCH = "branch"
@@ -54,6 +55,7 @@ class EventType(enum.StrEnum):
     INCIDENT_INTERRUPTED = "incident.interrupted"
     INCIDENT_RESUMED = "incident.resumed"
     INCIDENT_TAKEN_OVER = "incident.taken_over"
+    NOTE = "note"
 
 
 _KINDS: Mapping[type, str] = {
@@ -220,7 +222,14 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "exercise": MAYBE_TEXT,  # decides that a resume goes on against the simulated gateway
         "dry_run": FLAG,
     },
-    EventType.SEVERITY_CHANGED: {"from": TEXT, "to": TEXT},
+    EventType.SEVERITY_CHANGED: {
+        "from": TEXT,
+        "to": TEXT,
+        "downgrade": FLAG,
+        "reason": TEXT,
+        "by": TEXT,
+    },
+    EventType.SEVERITY_KEPT: {"severity": TEXT, "lower": TEXT},
     EventType.ANSWER: {"key": TEXT, "by": MAYBE_TEXT},
     EventType.CLASSIFIED: {"facts": list_of(str)},
     EventType.BRANCH: {"next": TEXT, "undecided": list_of(str)},
@@ -256,6 +265,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
     EventType.INCIDENT_TAKEN_OVER: {"by": TEXT, "took_over_from": OBJECT},
+    EventType.NOTE: {"text": TEXT, "by": TEXT, "at": MAYBE_TEXT},
 }
 REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.INCIDENT_OPENED: frozenset({"runbook", "snapshot"}),
@@ -267,6 +277,7 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.CALL_ENTERED: frozenset({"child"}),
     EventType.TICKET_FILED: frozenset({"action", "ok"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
+    EventType.NOTE: frozenset({"text"}),
 }
 LINE: Mapping[str, Check] = {
     "seq": of(int),

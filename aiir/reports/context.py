@@ -88,7 +88,20 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         + (f" — owner {d.get('on_call') or d.get('owner')}" if d.get("owner") else "")
     ),
     EventType.ANSWER: _decision,
-    EventType.SEVERITY_CHANGED: lambda d: f"Severity {d.get('from')} → {d.get('to')}",
+    EventType.SEVERITY_CHANGED: lambda d: (
+        f"Severity {d.get('from')} → {d.get('to')}"
+        + (
+            " (downgrade" + (f": {d['reason']}" if d.get("reason") else "") + ")"
+            if d.get("downgrade")
+            else ""
+        )
+    ),
+    EventType.NOTE: lambda d: (
+        f"Note by {d.get('by')}" + (f" at {d['at']}" if d.get("at") else "") + f": {d.get('text')}"
+    ),
+    EventType.SEVERITY_KEPT: lambda d: (
+        f"Severity kept at {d.get('severity')} ({d.get('lower')} is lower: severity only rises)"
+    ),
     EventType.CLASSIFIED: lambda d: f"Classified: {', '.join(d.get('facts', []))}",
     EventType.LEVER_INTENT: lambda d: f"Lever {d.get('lever')} requested",
     EventType.LEVER_ENGAGED: lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",

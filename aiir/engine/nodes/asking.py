@@ -32,7 +32,7 @@ def question(walk: Walk, frame: Frame, node_id: str, node: QuestionNode) -> str:
     value = walk.ask(frame, node_id, "choose", prompt, options)
     choice = next(c for c in node.choices if c.value == value)
     if choice.severity is not None:
-        walk.change_severity(frame, node_id, choice.severity.value)
+        walk.change_severity(frame, node_id, choice.severity.value, downgrade=choice.downgrade)
     classify(walk, frame, node_id, [c.value for c in choice.classify])
     return choice.next
 

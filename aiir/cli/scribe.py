@@ -1,0 +1,40 @@
+"""``aiir note`` and ``aiir severity``: what a responder writes into an incident from any terminal."""
+
+from typing import Annotated
+
+import typer
+
+from aiir.cli.incident import IncidentDir, _environment
+from aiir.formats.common import Severity, lower_severity
+
+
+def note(
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="What to note, in your words.")],
+    incident_dir: IncidentDir = None,
+) -> None:
+    """Add a note to an incident's journal (a scribe's running log), even while it is walked."""
+    from aiir.respond.scribe import add_note
+
+    env = _environment(incident_dir)
+    add_note(env, incident, text)
+    typer.echo(f"noted in {incident} by {env.operator}")
+
+
+def severity(
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
+    level: Annotated[
+        Severity, typer.Argument(metavar="SEVERITY", help="SEV1 (most severe) to SEV5.")
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why it changes (journalled).")
+    ],
+    incident_dir: IncidentDir = None,
+) -> None:
+    """Set an incident's severity by hand, up or down, journalled with who and why."""
+    from aiir.respond.scribe import set_severity
+
+    env = _environment(incident_dir)
+    before = set_severity(env, incident, level, reason)
+    way = "lowered" if lower_severity(level.value, before) else "raised"
+    typer.echo(f"{incident}: severity {way} from {before} to {level.value} by {env.operator}")
