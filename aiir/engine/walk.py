@@ -336,6 +336,8 @@ class Walk:
     ) -> Any:
         """Ask the prompter (the answers file first, for the questions it answers)."""
         prompter = self.env.prompter
+        if hasattr(prompter, "notes"):  # a prompter that takes notes: they go to the journal
+            prompter.notes = self.take_note
         if key in self.scripted:
             from aiir.prompts import ScriptedPrompter
 
@@ -347,6 +349,11 @@ class Walk:
         if how == "checklist":
             return prompter.checklist(key, message, options)
         return prompter.text(key, message, default, check)
+
+    def take_note(self, text: str) -> None:
+        """A note typed at a prompt: journalled with the operator, the question asked again."""
+        self.record(EventType.NOTE, {"text": self.scrub(text), "by": self.env.operator})
+        self.screen.note(f"noted by {self.env.operator}")
 
     # --- levers --------------------------------------------------------------------------------
 
