@@ -22,6 +22,7 @@ from aiir.formats.schema import (
     Outcome,
     Request,
     Runbook,
+    is_path,
 )
 from aiir.outbound.gateway import Call, Endpoint
 from aiir.outbound.readable import readable
@@ -101,13 +102,27 @@ MAX_CALL_DEPTH = 32  # runbooks called by called runbooks; far beyond any real h
 class RunbookSource:
     """Where called runbooks come from: the caller's directory, then the shipped library."""
 
-    def __init__(self, loader: Any, directories: list[Path]) -> None:
+    def __init__(
+        self, loader: Any, directories: list[Path], called: Mapping[str, str] | None = None
+    ) -> None:
         self.loader = loader
         self.directories = directories
+        self.called = dict(called or {})  # a path a call named -> the id it was (on resume)
 
     def find(self, runbook_id: str) -> tuple[Runbook, bytes]:
+        """A runbook by id, or by a path relative to each directory in turn."""
         from aiir.formats.loader import load_file
 
+        if is_path(runbook_id):
+            for directory in self.directories:
+                candidate = directory / runbook_id
+                if candidate.is_file():
+                    return self.loader(candidate), candidate.read_bytes()
+            if runbook_id in self.called:  # a resume: the copy kept under the runbook's id
+                return self.find(self.called[runbook_id])
+            raise InputError(
+                f"no runbook at {runbook_id!r} in {', '.join(map(str, self.directories))}"
+            )
         for directory in self.directories:
             candidate = directory / f"{runbook_id}.yaml"
             if candidate.is_file():

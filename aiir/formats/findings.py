@@ -28,6 +28,10 @@ _PATTERNS = {
     "^LLM(0[1-9]|10):20[0-9]{2}$": "must be an OWASP LLM Top 10 id with edition (e.g. LLM01:2025)",
     "^AML\\.T[0-9]{4}(\\.[0-9]{3})?$": "must be a MITRE ATLAS technique id (e.g. AML.T0051.000)",
     "^[0-9]+(s|m|h|d)$": "must be a duration such as 30s, 15m, 2h or 1d",
+    "^([a-z0-9][a-z0-9_-]*|[^\\x00-\\x1f]+\\.ya?ml)$": (
+        "is neither a runbook id nor a path: use the runbook id (e.g. 'triage') "
+        "or a path ending in .yaml (e.g. 'shared/evidence.yaml')"
+    ),
     "^[0-9]+(\\.[0-9]+){0,2}$": "must be a version such as 1.2.0",
 }
 

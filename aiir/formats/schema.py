@@ -440,11 +440,24 @@ class BranchNode(NodeBase):
         return [*cases, Edge("otherwise", ("default",), self.default)]
 
 
+# A call names a runbook by id (found as ``ID.yaml``, or by its ``id:``) or by a path to it.
+CALL_TARGET = r"^([a-z0-9][a-z0-9_-]*|[^\x00-\x1f]+\.ya?ml)$"
+CallTarget = Annotated[str, Field(pattern=CALL_TARGET)]
+
+
+def is_path(target: str) -> bool:
+    """Whether a call names its runbook by a path (``shared/evidence.yaml``), not by id."""
+    return target.endswith((".yaml", ".yml"))
+
+
 class CallNode(NodeBase):
     """Walk another runbook; with no ``next`` its outcome is this runbook's outcome."""
 
     kind: Literal["call"]
-    runbook: Slug = Field(description="id of the runbook to walk")
+    runbook: CallTarget = Field(
+        description="the runbook to walk: its id, or a path ending in .yaml (relative to the "
+        "folder of the runbook run)"
+    )
     inputs: dict[Slug, Template] = Field(default_factory=dict)
     next: NodeId | None = None
 
@@ -477,7 +490,24 @@ Node = Annotated[
 
 
 class Runbook(Strict):
-    """An AI incident runbook, format version 1."""
+    """An AI incident runbook, format version 1. Top-level keys starting ``x-`` are the
+    author's own (a home for YAML anchors shared by nodes): read by nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
+        json_schema_extra={"patternProperties": {"^x-": {}}},
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_extensions(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            return {
+                k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))
+            }
+        return data
 
     aiir: Literal[1] = Field(description="format version")
     id: Slug

@@ -256,6 +256,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     },
     EventType.CALL_ENTERED: {
         "child": TEXT,
+        "ref": TEXT,
         "inputs": OBJECT,
         "snapshot": inside(SNAPSHOT_DIR),
         "snapshot_sha256": hex64,

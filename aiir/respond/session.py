@@ -363,6 +363,18 @@ def _interrupted(walk: Walk, reason: str) -> None:
         walk.screen.note(f"dry run stopped: {reason}")
 
 
+def snapshot_source(env: Environment, directory: Path, incident: Incident) -> RunbookSource:
+    """Called runbooks as the incident keeps them: its copies (by id, also for a call that
+    named a path), then the shipped library."""
+    called = {
+        str(e.data["ref"]): str(e.data["child"])
+        for e in incident.events
+        if e.type == EventType.CALL_ENTERED and "ref" in e.data
+    }
+    folders = [directory / SNAPSHOTS, data_dir("runbooks")]
+    return RunbookSource(checked_loader(env), folders, called)
+
+
 def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Incident, Runbook, Path]:
     """Lock the incident, then read and verify its journal (chain, evidence, runbook copies).
 
@@ -435,7 +447,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
-        source = RunbookSource(checked_loader(env), [directory / SNAPSHOTS, data_dir("runbooks")])
+        source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
         secrets = secret_values(runbook, env_vals)
@@ -474,7 +486,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 raise InputError(
                     f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
                 )
-        source = RunbookSource(checked_loader(env), [directory / SNAPSHOTS, data_dir("runbooks")])
+        source = snapshot_source(env, directory, incident)
         walk = Walk(
             env,
             journal,

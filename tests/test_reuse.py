@@ -1,0 +1,152 @@
+"""Reusable steps: top-level ``x-`` keys (a home for YAML anchors), and ``call`` by id or path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.respond import aiir, journal, no_terminal, of_type
+
+Capture = pytest.CaptureFixture[str]
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_terminal(monkeypatch)
+
+
+HEAD = """\
+aiir: 1
+id: {id}
+title: {title}
+owner: security
+severity: SEV3
+tags: {{owasp: ["LLM01:2025"]}}
+"""
+
+ANCHORED = (
+    HEAD.format(id="anchored", title="Shared steps by anchor")
+    + """\
+x-shared:
+  evidence: &evidence
+    kind: checklist
+    title: Keep the evidence
+    items:
+      - {id: logs, text: Export the gateway logs}
+      - {id: chat, text: Save the chat transcript}
+start: first
+nodes:
+  first:
+    <<: *evidence
+    next: second
+  second:
+    <<: *evidence
+    title: Keep the evidence again
+    next: done
+  done: {kind: end, title: Done, outcome: resolved}
+"""
+)
+
+
+def test_x_keys_hold_anchors_and_are_read_by_nothing(tmp_path: Path, capsys: Capture) -> None:
+    path = tmp_path / "rb.yaml"
+    path.write_text(ANCHORED, encoding="utf-8")
+    assert aiir(capsys, "validate", str(path)).status == 0
+    (tmp_path / "answers.yaml").write_text("first: all\nsecond: all\n", encoding="utf-8")
+    incidents = tmp_path / "inc"
+    ran = aiir(
+        capsys,
+        "run",
+        str(path),
+        "-a",
+        str(tmp_path / "answers.yaml"),
+        "--incident-dir",
+        str(incidents),
+    )
+    assert ran.status == 0, ran.err
+    assert "Keep the evidence again" in ran.out + ran.err
+
+
+def test_other_unknown_top_level_keys_are_still_refused(tmp_path: Path, capsys: Capture) -> None:
+    path = tmp_path / "rb.yaml"
+    path.write_text(ANCHORED.replace("x-shared:", "shared:"), encoding="utf-8")
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert "unknown field 'shared'" in ran.out + ran.err
+
+
+CALLED = (
+    HEAD.format(id="evidence-reminder", title="Evidence reminder")
+    + """\
+start: keep
+nodes:
+  keep:
+    kind: confirm
+    title: Keep
+    prompt: Evidence kept?
+    yes: done
+    no: done
+  done: {kind: end, title: Kept, outcome: resolved}
+"""
+)
+
+CALLER = (
+    HEAD.format(id="caller", title="Calls a shared step")
+    + """\
+start: hand
+nodes:
+  hand:
+    kind: call
+    title: The evidence reminder
+    runbook: TARGET
+    next: done
+  done: {kind: end, title: Done, outcome: resolved}
+"""
+)
+
+
+def _caller(tmp_path: Path, target: str) -> Path:
+    (tmp_path / "shared").mkdir(exist_ok=True)
+    (tmp_path / "shared" / "evidence.yaml").write_text(CALLED, encoding="utf-8")
+    path = tmp_path / "caller.yaml"
+    path.write_text(CALLER.replace("TARGET", target), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("target", ["shared/evidence.yaml", "./shared/evidence.yaml"])
+def test_a_call_by_path_walks_that_runbook(tmp_path: Path, capsys: Capture, target: str) -> None:
+    path = _caller(tmp_path, target)
+    assert aiir(capsys, "validate", str(path)).status == 0
+    (tmp_path / "answers.yaml").write_text("evidence-reminder:\n  keep: yes\n", encoding="utf-8")
+    incidents = tmp_path / "inc"
+    ran = aiir(
+        capsys,
+        "run",
+        str(path),
+        "-a",
+        str(tmp_path / "answers.yaml"),
+        "--incident-dir",
+        str(incidents),
+    )
+    assert ran.status == 0, ran.out + ran.err
+    (folder,) = incidents.iterdir()
+    (entered,) = of_type(journal(incidents, folder.name), "call.entered")
+    assert (entered["child"], entered["ref"]) == ("evidence-reminder", target)
+
+
+def test_a_path_like_id_says_use_the_id_or_a_yaml_path(tmp_path: Path, capsys: Capture) -> None:
+    path = _caller(tmp_path, "shared/evidence")
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert (
+        "nodes.hand.runbook: 'shared/evidence' is neither a runbook id nor a path: use the runbook "
+        "id (e.g. 'triage') or a path ending in .yaml (e.g. 'shared/evidence.yaml')"
+    ) in ran.out + ran.err
+
+
+def test_a_call_to_a_missing_path_is_named(tmp_path: Path, capsys: Capture) -> None:
+    path = _caller(tmp_path, "shared/missing.yaml")
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert "shared/missing.yaml" in ran.out + ran.err
