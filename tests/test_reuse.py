@@ -150,3 +150,28 @@ def test_a_call_to_a_missing_path_is_named(tmp_path: Path, capsys: Capture) -> N
     ran = aiir(capsys, "validate", str(path))
     assert ran.status == 2
     assert "shared/missing.yaml" in ran.out + ran.err
+
+
+def test_a_call_by_path_resumes_from_the_copy_the_incident_kept(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    path = _caller(tmp_path, "shared/evidence.yaml")
+    incidents = tmp_path / "inc"
+    stopped = aiir(capsys, "run", str(path), "--incident-dir", str(incidents))
+    assert stopped.status != 0  # no terminal and no answer for the called runbook's question
+    (folder,) = incidents.iterdir()
+    assert of_type(journal(incidents, folder.name), "call.entered")
+    (tmp_path / "shared" / "evidence.yaml").unlink()  # a resume needs only the incident's copy
+    (tmp_path / "answers.yaml").write_text("evidence-reminder:\n  keep: yes\n", encoding="utf-8")
+    resumed = aiir(
+        capsys,
+        "resume",
+        folder.name,
+        "-a",
+        str(tmp_path / "answers.yaml"),
+        "--incident-dir",
+        str(incidents),
+    )
+    assert resumed.status == 0, resumed.out + resumed.err
+    events = journal(incidents, folder.name)
+    assert of_type(events, "incident.ended")[-1]["outcome"] == "resolved"
