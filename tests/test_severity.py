@@ -182,3 +182,17 @@ def test_aiir_severity_needs_a_reason(tmp_path: Path, capsys: Capture) -> None:
     )
     assert ran.status == 2
     assert "--reason: say why the severity changes" in ran.err
+
+
+def test_the_first_severity_the_walk_gives_sets_it_either_way(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """The runbook's severity is where the walk starts, before triage: the first answer that
+    gives one sets it, lower too (runbooks written before severity only rose run unchanged)."""
+    runbook = _runbook()
+    runbook["nodes"]["first"]["choices"][0]["severity"] = "SEV4"
+    _out, folder = _walk(tmp_path, capsys, runbook)
+    events = journal(folder.parent, folder.name)
+    changes = [(e["from"], e["to"]) for e in of_type(events, "severity.changed")]
+    assert changes == [("SEV2", "SEV4"), ("SEV4", "SEV3")]  # SEV3 after SEV4 is a rise
+    assert not of_type(events, "severity.kept")

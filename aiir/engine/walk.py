@@ -54,6 +54,10 @@ if TYPE_CHECKING:  # notify is imported only when a walk sends a message
 ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
 
 
+# Events after which the walk has given a severity: a lower one from then on is no triage.
+_SEVERITY_SET = frozenset({EventType.SEVERITY_CHANGED, EventType.SEVERITY_KEPT})
+
+
 class Walk:
     """Walks one incident's runbook graph, journalling every step."""
 
@@ -243,10 +247,12 @@ class Walk:
     def change_severity(
         self, frame: Frame, node_id: str, severity: str, *, downgrade: bool = False
     ) -> None:
-        """Severity only rises: a lower one is journalled as kept, unless it is a downgrade."""
+        """Severity only rises: the first one the walk gives sets it (the runbook's is where it
+        starts, before triage); a later, lower one is journalled as kept, unless a downgrade."""
         current = self.incident.severity
         where = {"runbook": frame.runbook.id, "node": node_id}
-        if severity != current and lower_severity(severity, current) and not downgrade:
+        decided = any(e.type in _SEVERITY_SET for e in self.incident.events)
+        if decided and lower_severity(severity, current) and not downgrade:
             self.record(EventType.SEVERITY_KEPT, {"severity": current, "lower": severity, **where})
             if not self.replaying:
                 self.screen.note(
@@ -256,7 +262,7 @@ class Walk:
             return
         if severity != current:
             data: dict[str, Any] = {"from": current, "to": severity, **where}
-            if downgrade and lower_severity(severity, current):
+            if decided and downgrade and lower_severity(severity, current):
                 data["downgrade"] = True
             if self.record(EventType.SEVERITY_CHANGED, data) is None:
                 self.incident.severity = severity
