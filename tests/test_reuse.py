@@ -175,3 +175,87 @@ def test_a_call_by_path_resumes_from_the_copy_the_incident_kept(
     assert resumed.status == 0, resumed.out + resumed.err
     events = journal(incidents, folder.name)
     assert of_type(events, "incident.ended")[-1]["outcome"] == "resolved"
+
+
+FRAGMENT = """\
+aiir: 1
+fragment: evidence-steps
+nodes:
+  keep-evidence:
+    kind: checklist
+    title: Keep the evidence
+    items:
+      - {id: logs, text: Export the gateway logs}
+    next: done
+"""
+
+INCLUDER = (
+    HEAD.format(id="includer", title="Includes shared steps")
+    + """\
+include: [shared/steps.yaml]
+start: look
+nodes:
+  look: {kind: confirm, title: Look, prompt: Real?, yes: keep-evidence, no: done}
+  done: {kind: end, title: Done, outcome: resolved}
+"""
+)
+
+
+def _includer(tmp_path: Path, fragment: str = FRAGMENT, runbook: str = INCLUDER) -> Path:
+    (tmp_path / "shared").mkdir(exist_ok=True)
+    (tmp_path / "shared" / "steps.yaml").write_text(fragment, encoding="utf-8")
+    path = tmp_path / "includer.yaml"
+    path.write_text(runbook, encoding="utf-8")
+    return path
+
+
+def test_an_included_fragment_s_nodes_are_walked_and_kept_in_the_copy(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    path = _includer(tmp_path)
+    assert aiir(capsys, "validate", str(path)).status == 0
+    assert aiir(capsys, "validate", str(tmp_path)).status == 0  # the fragment, checked alone too
+    (tmp_path / "answers.yaml").write_text("look: yes\nkeep-evidence: all\n", encoding="utf-8")
+    incidents = tmp_path / "inc"
+    ran = aiir(
+        capsys,
+        "run",
+        str(path),
+        "-a",
+        str(tmp_path / "answers.yaml"),
+        "--incident-dir",
+        str(incidents),
+    )
+    assert ran.status == 0, ran.out + ran.err
+    assert "Keep the evidence" in ran.out
+    (folder,) = incidents.iterdir()
+    copy = (folder / "runbooks" / "includer.yaml").read_text(encoding="utf-8")
+    assert "keep-evidence:" in copy  # resolved: a resume needs no fragment file
+    assert "\ninclude:" not in copy
+    assert aiir(capsys, "verify", folder.name, "--incident-dir", str(incidents)).status == 0
+
+
+def test_an_error_in_a_fragment_names_the_fragment_s_file_and_line(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    path = _includer(tmp_path, FRAGMENT.replace("kind: checklist", "kind: checklst"))
+    ran = aiir(capsys, "run", str(path), "--incident-dir", str(tmp_path / "inc"))
+    assert ran.status == 2
+    assert f"{tmp_path / 'shared' / 'steps.yaml'}:5:11: error: " in ran.err
+    assert "unknown node kind 'checklst'" in ran.err
+    assert not (tmp_path / "inc").exists()
+
+
+def test_a_node_defined_twice_names_both_places(tmp_path: Path, capsys: Capture) -> None:
+    path = _includer(tmp_path, FRAGMENT.replace("keep-evidence:", "done:"))
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert f"{tmp_path / 'shared' / 'steps.yaml'}:4:3: error: " in ran.out + ran.err
+    assert f"node 'done' is defined twice (also in {path}:11)" in ran.out + ran.err
+
+
+def test_a_cycle_of_includes_is_refused(tmp_path: Path, capsys: Capture) -> None:
+    path = _includer(tmp_path, FRAGMENT.replace("nodes:", "include: [../includer.yaml]\nnodes:"))
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert "include cycle: includer.yaml → steps.yaml → includer.yaml" in ran.out + ran.err

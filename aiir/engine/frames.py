@@ -13,6 +13,7 @@ from typing import Any
 import httpx2
 
 from aiir.errors import InputError
+from aiir.formats.includes import resolved_bytes
 from aiir.formats.profile import Profile
 from aiir.formats.schema import (
     FAILING_OUTCOMES,
@@ -117,7 +118,7 @@ class RunbookSource:
             for directory in self.directories:
                 candidate = directory / runbook_id
                 if candidate.is_file():
-                    return self.loader(candidate), candidate.read_bytes()
+                    return self.loader(candidate), resolved_bytes(candidate)
             if runbook_id in self.called:  # a resume: the copy kept under the runbook's id
                 return self.find(self.called[runbook_id])
             raise InputError(
@@ -126,12 +127,12 @@ class RunbookSource:
         for directory in self.directories:
             candidate = directory / f"{runbook_id}.yaml"
             if candidate.is_file():
-                return self.loader(candidate), candidate.read_bytes()
+                return self.loader(candidate), resolved_bytes(candidate)
         for directory in self.directories:
             for path in sorted(directory.glob("*.yaml")):
                 data = load_file(path).data
                 if isinstance(data, dict) and data.get("id") == runbook_id:
-                    return self.loader(path), path.read_bytes()
+                    return self.loader(path), resolved_bytes(path)
         raise InputError(
             f"no runbook with id {runbook_id!r} in {', '.join(map(str, self.directories))}"
         )

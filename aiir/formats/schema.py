@@ -489,6 +489,17 @@ Node = Annotated[
 ]
 
 
+def without_extensions(data: Any) -> Any:
+    """A document's data without its top-level ``x-`` keys (the author's own, read by nothing)."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    return data
+
+
+# A fragment a runbook includes: a path ending in .yaml, from the including file's folder.
+IncludePath = Annotated[str, Field(pattern=r"^[^\x00-\x1f]+\.ya?ml$")]
+
+
 class Runbook(Strict):
     """An AI incident runbook, format version 1. Top-level keys starting ``x-`` are the
     author's own (a home for YAML anchors shared by nodes): read by nothing."""
@@ -503,11 +514,7 @@ class Runbook(Strict):
     @model_validator(mode="before")
     @classmethod
     def _without_extensions(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            return {
-                k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))
-            }
-        return data
+        return without_extensions(data)
 
     aiir: Literal[1] = Field(description="format version")
     id: Slug
@@ -524,6 +531,9 @@ class Runbook(Strict):
     env: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvVar] = Field(default_factory=dict)
     gateways: dict[Slug, Gateway] = Field(default_factory=dict)
     levers: dict[Slug, Lever] = Field(default_factory=dict)
+    include: list[IncludePath] = Field(
+        default_factory=list, description="fragments whose nodes join this runbook's (paths)"
+    )
     start: NodeId
     nodes: dict[NodeId, Node] = Field(min_length=1)
 

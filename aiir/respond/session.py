@@ -21,6 +21,7 @@ from aiir.engine.walk import Walk
 from aiir.environment import Environment
 from aiir.errors import AiirError, ExitStatus, InputError
 from aiir.formats.findings import parse
+from aiir.formats.includes import resolved_bytes
 from aiir.formats.library import data_dir, profiles
 from aiir.formats.loader import load_file
 from aiir.formats.schema import (
@@ -295,7 +296,7 @@ def _opened(
     exercise: str | None,
 ) -> Incident:
     """Keep a copy of the runbook and open the incident with it, its hash in the first line."""
-    snapshot, digest = journal.store_snapshot(runbook.id, path.read_bytes())
+    snapshot, digest = journal.store_snapshot(runbook.id, resolved_bytes(path))
     incident = Incident(id=journal.directory.name, directory=journal.directory)
     opened = journal.append(
         EventType.INCIDENT_OPENED,

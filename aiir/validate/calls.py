@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aiir.errors import LoadError
+from aiir.formats.includes import resolved
 from aiir.formats.loader import load_file
 from aiir.formats.schema import Runbook, is_path
 from aiir.validate.checks import Resolve
@@ -74,6 +75,6 @@ def _runbook_of(path: Path, mtime_ns: int, size: int) -> Runbook | None:
     from pydantic import ValidationError
 
     try:
-        return Runbook.model_validate(load_file(path).data)
-    except (LoadError, ValidationError):
+        return Runbook.model_validate(resolved(load_file(path)).data)
+    except (LoadError, ValidationError):  # reported where that runbook is checked
         return None
