@@ -196,3 +196,28 @@ def test_the_first_severity_the_walk_gives_sets_it_either_way(
     changes = [(e["from"], e["to"]) for e in of_type(events, "severity.changed")]
     assert changes == [("SEV2", "SEV4"), ("SEV4", "SEV3")]  # SEV3 after SEV4 is a rise
     assert not of_type(events, "severity.kept")
+
+
+def test_an_unknown_severity_is_one_line(tmp_path: Path, capsys: Capture) -> None:
+    _out, folder = _walk(tmp_path, capsys, _runbook())
+    ran = aiir(
+        capsys,
+        "severity",
+        folder.name,
+        "SEV9",
+        "--reason",
+        "x",
+        "--incident-dir",
+        str(folder.parent),
+    )
+    assert ran.status == 2
+    assert ran.err == "aiir: SEVERITY 'SEV9': one of SEV1, SEV2, SEV3, SEV4, SEV5\n"
+
+
+def test_the_command_line_loads_no_document_model_for_these_commands() -> None:
+    import subprocess
+    import sys
+
+    probe = "import sys, aiir.cli; print('pydantic' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -5,7 +5,9 @@ from typing import Annotated
 import typer
 
 from aiir.cli.incident import IncidentDir, _environment
-from aiir.formats.common import Severity, lower_severity
+
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")  # as formats.common.Severity, unimported:
+# `aiir --help` loads no document model
 
 
 def note(
@@ -23,18 +25,21 @@ def note(
 
 def severity(
     incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
-    level: Annotated[
-        Severity, typer.Argument(metavar="SEVERITY", help="SEV1 (most severe) to SEV5.")
-    ],
+    level: Annotated[str, typer.Argument(metavar="SEVERITY", help="SEV1 (most severe) to SEV5.")],
     reason: Annotated[
         str, typer.Option("--reason", metavar="TEXT", help="Why it changes (journalled).")
     ],
     incident_dir: IncidentDir = None,
 ) -> None:
     """Set an incident's severity by hand, up or down, journalled with who and why."""
+    from aiir.errors import InputError
+    from aiir.formats.common import Severity, lower_severity
     from aiir.respond.scribe import set_severity
 
+    if level.upper() not in SEVERITIES:
+        raise InputError(f"SEVERITY {level!r}: one of {', '.join(SEVERITIES)}")
+    wanted = Severity(level.upper())
     env = _environment(incident_dir)
-    before = set_severity(env, incident, level, reason)
-    way = "lowered" if lower_severity(level.value, before) else "raised"
-    typer.echo(f"{incident}: severity {way} from {before} to {level.value} by {env.operator}")
+    before = set_severity(env, incident, wanted, reason)
+    way = "lowered" if lower_severity(wanted.value, before) else "raised"
+    typer.echo(f"{incident}: severity {way} from {before} to {wanted.value} by {env.operator}")
