@@ -22,6 +22,19 @@ Check = Callable[[str], str | None]  # what is wrong with an answer, or None
 YES = frozenset({"y", "yes"})
 NO = frozenset({"n", "no"})
 DETAILS = frozenset({"d", "details"})
+NOTE = ":note"  # typed at a prompt, ``:note TEXT`` adds a note to the journal and asks again
+# Where a prompter that takes notes sends them (the walk journals them); None: it takes none.
+NoteSink = Callable[[str], None]
+
+
+def note_in(answer: str) -> str | None:
+    """The note in an answer typed as ``:note TEXT`` (stripped), else None."""
+    word = answer.strip()
+    if word[: len(NOTE)].lower() != NOTE or (
+        len(word) > len(NOTE) and not word[len(NOTE)].isspace()
+    ):
+        return None
+    return word[len(NOTE) :].strip()
 
 
 @dataclass(frozen=True)
@@ -165,6 +178,6 @@ class ScriptedPrompter:
 def yes_no_problem(answer: str, *, details: bool = False) -> str | None:
     """Why a typed answer to a yes/no question is not one; Enter alone takes the default."""
     word = answer.strip().lower()
-    if not word or word in YES | NO or (details and word in DETAILS):
+    if not word or word in YES | NO or (details and word in DETAILS) or note_in(word):
         return None
     return "type y (yes) or n (no)" + (", or d for the details," if details else "") + " then Enter"

@@ -518,3 +518,29 @@ def test_wait_release_and_a_loops_bound_are_marked() -> None:
     assert "[on timeout] again: Wait again? (at most 3×)" in drawn
     assert "lift: RELEASE block: Lift" in drawn
     assert 'n_e2e -->|"on timeout"| n_again' in render(runbook, "mermaid")
+
+
+def test_a_multi_line_when_stays_on_one_line_and_inert() -> None:
+    """A `when: |` block (a filter's `|` and a newline in it) draws as one line in the text
+    tree, with no raw `|` or newline inside a Mermaid label, and one escaped line in DOT."""
+    rb = minimal_runbook()
+    rb["nodes"]["contain"] = {
+        "kind": "branch",
+        "title": "Route",
+        "cases": [
+            {"when": "answers.triage | length > 9\nor answers.triage == 'leak'\n", "next": "done"}
+        ],
+        "default": "dismiss",
+    }
+    text = drawn(rb, "text")
+    assert "[answers.triage | length > 9 or answers.triage == 'leak'] done: END" in text
+    assert all(line.startswith(("demo", "└", " ", "│", "├")) for line in text.splitlines())
+    mermaid = drawn(rb, "mermaid")
+    (arrow,) = [line for line in mermaid.splitlines() if "n_contain -->" in line and "done" in line]
+    label = arrow.split('|"', 1)[1].rsplit('"|', 1)[0]
+    assert "|" not in label
+    assert "#124;" in label
+    dot = drawn(rb, "dot")
+    (edge,) = [line for line in dot.splitlines() if '"contain" -> "done"' in line]
+    assert edge.endswith("];")
+    assert "\n" not in edge

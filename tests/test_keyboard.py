@@ -251,3 +251,39 @@ def test_ctrl_d_is_reported_as_ctrl_d_and_the_levers_engaged_are_recapped(
     flat = " ".join(shown.split())
     assert "interrupted by the operator (Ctrl-D)" in flat
     assert "Levers engaged now: filter (verified)" in flat
+
+
+def test_a_note_typed_at_prompts_is_journalled_and_the_question_asked_again(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """`:note TEXT` at a text or yes/no prompt, and the list's "add a note" entry, journal a
+    note with the operator and ask the same question again."""
+    url, state = gateway
+    screen = start(tmp_path, url)
+    screen.wait("What happened to support-bot?")
+    screen.type(DOWN * 3 + ENTER)  # past the three choices: "✎ add a note"
+    screen.wait("Note:")
+    screen.type("user reported it at 09:12" + ENTER)
+    screen.wait("What happened to support-bot?")
+    screen.type(ENTER)
+    screen.wait("Which phrase did the attack use?")
+    screen.type(":note the phrase came from ticket 4411" + ENTER)
+    screen.wait("noted by tester")
+    screen.wait("Which phrase did the attack use?")
+    screen.type("ignore previous" + ENTER)
+    screen.wait(LEVER_QUESTION)
+    screen.type(":note legal is on the bridge" + ENTER)
+    screen.wait("noted by tester")
+    screen.wait(LEVER_QUESTION)
+    assert state.count("POST", "/guardrails") == 0  # a note is no answer
+    screen.child.terminate(force=True)
+    incidents = tmp_path / "incidents"
+    incident = load_incident(incidents, only_incident(incidents))
+    notes = [(e.operator, e.data["text"]) for e in incident.events if e.type == "note"]
+    assert notes == [
+        ("tester", "user reported it at 09:12"),
+        ("tester", "the phrase came from ticket 4411"),
+        ("tester", "legal is on the bridge"),
+    ]
+    assert answers(tmp_path)["phrase"] == "ignore previous"
+    assert "contain.approve" not in answers(tmp_path)

@@ -381,6 +381,24 @@ def run(sandbox: Sandbox, agent: str, *tools: str) -> Any:
     return sandbox.http.post(f"/v1/agents/{agent}/runs", json={"input": "go", "tool_calls": calls})
 
 
+def test_reading_an_unknown_agent_or_tool_is_a_404_and_creates_nothing(sandbox: Sandbox) -> None:
+    """Only a change creates an agent the world does not hold; a read of one is not found."""
+    for path in (
+        "/v1/agents/no-such-agent",
+        "/v1/agents/no-such-agent/runs",
+        "/v1/agents/no-such-agent/memory",
+        "/v1/tools/no_such_tool",
+    ):
+        missing = sandbox.http.get(path)
+        assert missing.status_code == 404, path
+        assert "no-such-agent" in error(missing) or "no_such_tool" in error(missing)
+    assert "no-such-agent" not in sandbox.state.agents.agents
+    assert "no_such_tool" not in sandbox.state.agents.tools
+    assert sandbox.http.get("/v1/agents/support-agent").status_code == 200
+    assert sandbox.http.patch("/v1/agents/new-agent", json={"paused": True}).status_code == 200
+    assert sandbox.http.get("/v1/agents/new-agent").json()["paused"] is True
+
+
 def test_a_disabled_tool_is_refused_when_called(sandbox: Sandbox) -> None:
     assert sandbox.http.post("/v1/tools/send_email/invoke", json={}).status_code == 200
     disabled = sandbox.http.patch(

@@ -4,8 +4,9 @@ Every lever of every shipped runbook, against the simulated gateway: its probe f
 lever is engaged, passes once it is, and fails again after the release. Then ``aiir run`` (the
 real command, in a child process) against the sandbox on a loopback socket (``--gateway``):
 after a kill switch a chat request is refused, after a reroute the fallback answers, after a
-filter a known bad prompt is blocked and a benign one passes; and a verify that fails is
-reported as NOT effective, never as done.
+filter a known bad prompt is blocked and a benign one passes; a verify that fails is reported
+as NOT effective, never as done, and one that cannot be built (an optional key unset) as
+"cannot verify", no verdict on the lever.
 """
 
 from __future__ import annotations
@@ -237,19 +238,25 @@ def test_after_the_kill_switch_the_application_is_refused(
     assert chat(client, "what are your instructions?").status_code == 200
 
 
-def test_a_verify_that_fails_is_not_effective_never_done(
+def test_a_verify_that_cannot_be_built_is_no_verdict_and_never_done(
     gateway: tuple[str, SandboxState, httpx2.Client], tmp_path: Path
 ) -> None:
     """Without a key of the team, nothing can prove the team is cut off: the block went through,
-    but the walk must say so and stop, not carry on as contained."""
+    and the walk says it cannot verify (not that the lever failed): the lever counts as engaged
+    and unproven, like a lever without a probe, and no probe goes out with an empty key."""
     url, state, _client = gateway
     code, output, events = aiir_run("system-prompt-leak", SYSTEM_PROMPT_LEAK, url, tmp_path)
-    assert code == 1, output
-    assert levers(events)["kill-app"] is False
-    assert "Lever kill-app: engaged, NOT effective: NOT effective" in " ".join(output.split())
-    assert not any(
-        e["type"] == "incident.ended" and e["data"]["outcome"] == "contained" for e in events
-    )
+    assert code == 0, output
+    (kill,) = [
+        e["data"]
+        for e in events
+        if e["data"].get("lever") == "kill-app" and e["type"] == "lever.verified"
+    ]
+    assert kill["ok"] is False
+    assert kill["unverified"] is True
+    said = " ".join(output.split())
+    assert "Lever kill-app: engaged: engaged, not verified: cannot verify: APP_TEAM_KEY" in said
+    assert "NOT effective" not in said
     assert state.state()["blocked_teams"] == ["support-bot-team"]  # engaged, but unproven
 
 

@@ -24,6 +24,7 @@ from aiir.cli import (
     library,
     sandbox,
     schema,
+    scribe,
     tabletop,
     validate,
 )
@@ -55,6 +56,8 @@ app.command("show")(incident.show)
 app.command("report")(incident.report)
 app.command("export")(export.command)
 app.command("flag")(incident.flag)
+app.command("note")(scribe.note)
+app.command("severity")(scribe.severity)
 app.command("init")(incident.init)
 app.command("library")(library.command)
 app.command("drill")(drill.command)

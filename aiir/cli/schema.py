@@ -9,7 +9,8 @@ def command(
     kind: Annotated[
         str,
         typer.Argument(
-            metavar="KIND", help="runbook, profile, scenario, canary, workspace, team or inventory."
+            metavar="KIND",
+            help="runbook, fragment, profile, scenario, canary, workspace, team or inventory.",
         ),
     ],
 ) -> None:

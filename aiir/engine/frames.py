@@ -13,8 +13,18 @@ from typing import Any
 import httpx2
 
 from aiir.errors import InputError
+from aiir.formats.includes import resolved_bytes
 from aiir.formats.profile import Profile
-from aiir.formats.schema import FAILING_OUTCOMES, ActionNode, InputNode, Outcome, Request, Runbook
+from aiir.formats.schema import (
+    FAILING_OUTCOMES,
+    ActionNode,
+    CaptureNode,
+    InputNode,
+    Outcome,
+    Request,
+    Runbook,
+    is_path,
+)
 from aiir.outbound.gateway import Call, Endpoint
 from aiir.outbound.readable import readable
 from aiir.prompts import Option
@@ -93,22 +103,36 @@ MAX_CALL_DEPTH = 32  # runbooks called by called runbooks; far beyond any real h
 class RunbookSource:
     """Where called runbooks come from: the caller's directory, then the shipped library."""
 
-    def __init__(self, loader: Any, directories: list[Path]) -> None:
+    def __init__(
+        self, loader: Any, directories: list[Path], called: Mapping[str, str] | None = None
+    ) -> None:
         self.loader = loader
         self.directories = directories
+        self.called = dict(called or {})  # a path a call named -> the id it was (on resume)
 
     def find(self, runbook_id: str) -> tuple[Runbook, bytes]:
+        """A runbook by id, or by a path relative to each directory in turn."""
         from aiir.formats.loader import load_file
 
+        if is_path(runbook_id):
+            for directory in self.directories:
+                candidate = directory / runbook_id
+                if candidate.is_file():
+                    return self.loader(candidate), resolved_bytes(candidate)
+            if runbook_id in self.called:  # a resume: the copy kept under the runbook's id
+                return self.find(self.called[runbook_id])
+            raise InputError(
+                f"no runbook at {runbook_id!r} in {', '.join(map(str, self.directories))}"
+            )
         for directory in self.directories:
             candidate = directory / f"{runbook_id}.yaml"
             if candidate.is_file():
-                return self.loader(candidate), candidate.read_bytes()
+                return self.loader(candidate), resolved_bytes(candidate)
         for directory in self.directories:
             for path in sorted(directory.glob("*.yaml")):
                 data = load_file(path).data
                 if isinstance(data, dict) and data.get("id") == runbook_id:
-                    return self.loader(path), path.read_bytes()
+                    return self.loader(path), resolved_bytes(path)
         raise InputError(
             f"no runbook with id {runbook_id!r} in {', '.join(map(str, self.directories))}"
         )
@@ -143,6 +167,10 @@ def saved_by(runbook: Runbook, profiles: Mapping[str, Profile]) -> dict[str, str
         if isinstance(node, ActionNode):
             for name in saves(node.request):
                 found.setdefault(name, f"action {node_id}")
+        if isinstance(node, CaptureNode):
+            for item in node.items:
+                for name in saves(item.request):
+                    found.setdefault(name, f"capture {node_id}.{item.name}")
     return found
 
 

@@ -37,6 +37,7 @@ from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.answers import lap_answer
+from aiir.formats.common import lower_severity
 from aiir.formats.profile import Profile
 from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
@@ -55,6 +56,10 @@ if TYPE_CHECKING:  # notify is imported only when a walk sends a message
 
 
 ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
+
+
+# Events after which the walk has given a severity: a lower one from then on is no triage.
+_SEVERITY_SET = frozenset({EventType.SEVERITY_CHANGED, EventType.SEVERITY_KEPT})
 
 
 class Walk:
@@ -118,6 +123,8 @@ class Walk:
             return None
         self.flush()
         event = self.journal.append(type_, data, step=step)
+        for noted in self.journal.take_foreign():  # notes from another terminal, in order
+            self.incident.apply(noted)
         self.incident.apply(event)
         return event
 
@@ -190,7 +197,7 @@ class Walk:
 
     def enter(self, frame: Frame, node_id: str, node: Node) -> None:
         if node.severity is not None:
-            self.change_severity(frame, node_id, node.severity.value)
+            self.change_severity(frame, node_id, node.severity.value, downgrade=node.downgrade)
         on_call = self.on_call(node.owner)
         self.record(
             EventType.NODE_ENTERED,
@@ -255,14 +262,26 @@ class Walk:
             return None
         return self.env.workspace.on_call(role).label()
 
-    def change_severity(self, frame: Frame, node_id: str, severity: str) -> None:
-        if severity != self.incident.severity:
-            data = {
-                "from": self.incident.severity,
-                "to": severity,
-                "runbook": frame.runbook.id,
-                "node": node_id,
-            }
+    def change_severity(
+        self, frame: Frame, node_id: str, severity: str, *, downgrade: bool = False
+    ) -> None:
+        """Severity only rises: the first one the walk gives sets it (the runbook's is where it
+        starts, before triage); a later, lower one is journalled as kept, unless a downgrade."""
+        current = self.incident.severity
+        where = {"runbook": frame.runbook.id, "node": node_id}
+        decided = any(e.type in _SEVERITY_SET for e in self.incident.events)
+        if decided and lower_severity(severity, current) and not downgrade:
+            self.record(EventType.SEVERITY_KEPT, {"severity": current, "lower": severity, **where})
+            if not self.replaying:
+                self.screen.note(
+                    f"severity stays {current}: {severity} is lower, and severity only rises "
+                    "(a downgrade is `downgrade: true` in the runbook or `aiir severity`)"
+                )
+            return
+        if severity != current:
+            data: dict[str, Any] = {"from": current, "to": severity, **where}
+            if decided and downgrade and lower_severity(severity, current):
+                data["downgrade"] = True
             if self.record(EventType.SEVERITY_CHANGED, data) is None:
                 self.incident.severity = severity
             if not self.replaying:
@@ -345,6 +364,8 @@ class Walk:
         """Ask the prompter (the answers file first, for the questions it answers; a list of
         answers answers a node met in a loop, one per visit, ``lap`` counting from 0)."""
         prompter = self.env.prompter
+        if hasattr(prompter, "notes"):  # a prompter that takes notes: they go to the journal
+            prompter.notes = self.take_note
         found, given = (
             lap_answer(self.scripted[key], how, lap) if key in self.scripted else (False, None)
         )
@@ -383,6 +404,11 @@ class Walk:
         if how == "checklist":
             return prompter.checklist(key, message, options)
         return prompter.text(key, message, default, check)
+
+    def take_note(self, text: str) -> None:
+        """A note typed at a prompt: journalled with the operator, the question asked again."""
+        self.record(EventType.NOTE, {"text": self.scrub(text), "by": self.env.operator})
+        self.screen.note(f"noted by {self.env.operator}")
 
     # --- levers --------------------------------------------------------------------------------
 

@@ -77,6 +77,14 @@ class Severity(enum.StrEnum):
     SEV5 = "SEV5"
 
 
+def lower_severity(proposed: str, current: str) -> bool:
+    """Whether ``proposed`` is less severe than ``current`` (SEV3 is lower than SEV1)."""
+    try:
+        return int(proposed.removeprefix("SEV")) > int(current.removeprefix("SEV"))
+    except ValueError:  # an incident opened with no severity: anything sets it
+        return False
+
+
 class Tags(Strict):
     """Classification with edition-qualified identifiers (``LLM01:2025``, ``AML.T0051.000``)."""
 

@@ -28,6 +28,10 @@ _PATTERNS = {
     "^LLM(0[1-9]|10):20[0-9]{2}$": "must be an OWASP LLM Top 10 id with edition (e.g. LLM01:2025)",
     "^AML\\.T[0-9]{4}(\\.[0-9]{3})?$": "must be a MITRE ATLAS technique id (e.g. AML.T0051.000)",
     "^[0-9]+(s|m|h|d)$": "must be a duration such as 30s, 15m, 2h or 1d",
+    "^([a-z0-9][a-z0-9_-]*|[^\\x00-\\x1f]+\\.ya?ml)$": (
+        "is neither a runbook id nor a path: use the runbook id (e.g. 'triage') "
+        "or a path ending in .yaml (e.g. 'shared/evidence.yaml')"
+    ),
     "^[0-9]+(\\.[0-9]+){0,2}$": "must be a version such as 1.2.0",
 }
 
@@ -125,7 +129,16 @@ def _finding(doc: Document, loc: tuple[str | int, ...], errors: list[Any]) -> Fi
     if kind == "missing":
         return at(doc, loc[:-1], "schema", f"missing required field {str(loc[-1])!r}", key=True)
     if kind == "extra_forbidden":
-        return at(doc, loc, "schema", f"unknown field {str(loc[-1])!r}", key=True)
+        message = f"unknown field {str(loc[-1])!r}"
+        cut = doc.cut_by_comma(loc)
+        if cut is not None:
+            name, value = cut
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            message += (
+                f": an unquoted comma inside {{...}} ended the value of {name!r} before it; "
+                f'quote that value ({name}: "{quoted}")'
+            )
+        return at(doc, loc, "schema", message, key=True)
     if kind in {"union_tag_invalid", "union_tag_not_found"}:
         expected = ", ".join(NODE_KINDS)
         if kind == "union_tag_not_found":

@@ -19,6 +19,8 @@ def detect_kind(data: Any) -> str | None:
         return "scenario"
     if "canary" in data:
         return "canary"
+    if "fragment" in data:
+        return "fragment"
     for kind in ("workspace", "team", "inventory"):
         if kind in data:
             return kind
@@ -37,6 +39,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "team": ("aiir.formats.organisation", "Team"),
     "inventory": ("aiir.formats.organisation", "Inventory"),
     "canary": ("aiir.formats.canary", "CanarySuite"),
+    "fragment": ("aiir.formats.includes", "Fragment"),
 }
 
 

@@ -97,9 +97,10 @@ def _profile_file(path: Path, mtime_ns: int) -> Profile | None:
 
 def load_runbook(path: str | Path) -> Runbook:
     """Load and schema-check one runbook (graph checks are :func:`aiir.validate_paths`)."""
+    from aiir.formats.includes import resolved
     from aiir.formats.schema import Runbook
 
-    return parse(load_file(path), Runbook)
+    return parse(resolved(load_file(path)), Runbook)
 
 
 # --- what ships, and turning an argument into files -----------------------------------------

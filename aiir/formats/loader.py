@@ -73,6 +73,33 @@ class Document:
         mark = best.start_mark
         return mark.line + 1, mark.column + 1
 
+    def cut_by_comma(self, loc: Loc) -> tuple[str, str] | None:
+        """When the key at ``loc`` is a stray piece of a flow mapping (``{label: Leak (PII,
+        upload), next: x}`` reads ``upload)`` as a key with no value), the key whose value an
+        unquoted comma cut short and that value as written (``Leak (PII, upload)``); else None."""
+        parent = self.root
+        for part in loc[:-1]:
+            found = _child(parent, part) if parent is not None else None
+            parent = found[1] if found is not None else None
+        if not isinstance(parent, MappingNode) or not parent.flow_style:
+            return None
+        pairs = parent.value
+        for i, (key_node, value_node) in enumerate(pairs):
+            stray = isinstance(key_node, ScalarNode) and key_node.value == str(loc[-1])
+            if stray and i > 0 and value_node.tag == _TAG + "null" and not value_node.value:
+                before, cut = pairs[i - 1]
+                if not isinstance(before, ScalarNode):
+                    return None
+                return str(before.value), self._between(cut.start_mark, key_node.end_mark)
+        return None
+
+    def _between(self, start: yaml.Mark, end: yaml.Mark) -> str:
+        """The text from one mark to another on the same line ("..." when they are not)."""
+        if start.line != end.line:
+            return "..."
+        line = _LINE_BREAK.split(self.text.removeprefix("\ufeff"))[start.line]
+        return line[start.column : end.column]
+
     def error(self, loc: Loc, message: str, *, key: bool = False) -> LoadError:
         line, col = self.locate(loc, key=key)
         return LoadError(self.path, line, col, message, breadcrumb(loc))
@@ -235,7 +262,22 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, path: str) -> LoadError:
         problem = "several YAML documents in one file; aiir reads exactly one (remove the '---')"
     elif exc.context:
         problem = f"{problem} ({exc.context})"
+    if problem.startswith("mapping values are not allowed"):
+        problem += _colon_hint(text, line)
     return LoadError(path, line, col, f"invalid YAML: {problem}")
+
+
+_KEY_VALUE = re.compile(r"\s*(?:-\s+)?(?P<key>[^\s:#'\"][^:#]*?):\s+(?P<value>\S.*?)\s*")
+
+
+def _colon_hint(text: str, line: int) -> str:
+    """A plain value holding ": " reads as a second mapping: say so, with the line quoted."""
+    lines = _LINE_BREAK.split(text.removeprefix("\ufeff"))
+    match = _KEY_VALUE.fullmatch(lines[line - 1]) if 0 < line <= len(lines) else None
+    if match is None:
+        return "; a plain value cannot hold ': ': quote it"
+    value = match["value"].replace("\\", "\\\\").replace('"', '\\"')
+    return f"; a plain value cannot hold ': ': quote it ({match['key']}: \"{value}\")"
 
 
 def _mark_position(mark: yaml.Mark, text: str) -> tuple[int, int]:

@@ -235,6 +235,9 @@ class NodeBase(Strict):
     text: Text | None = Field(default=None, description="guidance shown to the operator")
     owner: Slug | None = Field(default=None, description="role that owns this step")
     severity: Severity | None = Field(default=None, description="severity from this node on")
+    downgrade: bool = Field(
+        default=False, description="let this node's severity lower the incident's (it only rises)"
+    )
     phase: Phase | None = None
     within: Duration | None = Field(
         default=None, description="a deadline: this node is done within this time of the start"
@@ -250,6 +253,12 @@ class NodeBase(Strict):
     def visit_limit(self) -> int:
         """How often a walk may enter this node before it stops to ask (or fails, unattended)."""
         return self.max_visits if self.max_visits is not None else DEFAULT_MAX_VISITS
+
+    @model_validator(mode="after")
+    def _downgrade_needs_a_severity(self) -> Self:
+        if self.downgrade and self.severity is None:
+            raise ValueError("downgrade: true needs a severity to lower the incident to")
+        return self
 
     def edges(self) -> list[Edge]:
         """Every edge out of this node, in the order a reader expects: ``next``, then
@@ -287,6 +296,9 @@ class Choice(Strict):
     value: Slug = Field(description="stable answer id, used in --answers files and branches")
     next: NodeId
     severity: Severity | None = None
+    downgrade: bool = Field(
+        default=False, description="let this choice's severity lower the incident's"
+    )
     owner: Slug | None = Field(default=None, description="role that takes over on this choice")
     classify: list[Classification] = Field(
         default_factory=list,
@@ -560,11 +572,24 @@ class ReleaseNode(NodeBase):
     )
 
 
+# A call names a runbook by id (found as ``ID.yaml``, or by its ``id:``) or by a path to it.
+CALL_TARGET = r"^([a-z0-9][a-z0-9_-]*|[^\x00-\x1f]+\.ya?ml)$"
+CallTarget = Annotated[str, Field(pattern=CALL_TARGET)]
+
+
+def is_path(target: str) -> bool:
+    """Whether a call names its runbook by a path (``shared/evidence.yaml``), not by id."""
+    return target.endswith((".yaml", ".yml"))
+
+
 class CallNode(NodeBase):
     """Walk another runbook; with no ``next`` its outcome is this runbook's outcome."""
 
     kind: Literal["call"]
-    runbook: Slug = Field(description="id of the runbook to walk")
+    runbook: CallTarget = Field(
+        description="the runbook to walk: its id, or a path ending in .yaml (relative to the "
+        "folder of the runbook run)"
+    )
     inputs: dict[Slug, Template] = Field(default_factory=dict)
     next: NodeId | None = None
 
@@ -601,8 +626,32 @@ Node = Annotated[
 ]
 
 
+def without_extensions(data: Any) -> Any:
+    """A document's data without its top-level ``x-`` keys (the author's own, read by nothing)."""
+    if isinstance(data, dict):
+        return {k: v for k, v in data.items() if not (isinstance(k, str) and k.startswith("x-"))}
+    return data
+
+
+# A fragment a runbook includes: a path ending in .yaml, from the including file's folder.
+IncludePath = Annotated[str, Field(pattern=r"^[^\x00-\x1f]+\.ya?ml$")]
+
+
 class Runbook(Strict):
-    """An AI incident runbook, format version 1."""
+    """An AI incident runbook, format version 1. Top-level keys starting ``x-`` are the
+    author's own (a home for YAML anchors shared by nodes): read by nothing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        defer_build=True,
+        json_schema_extra={"patternProperties": {"^x-": {}}},
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _without_extensions(cls, data: Any) -> Any:
+        return without_extensions(data)
 
     aiir: Literal[1] = Field(description="format version")
     id: Slug
@@ -619,6 +668,9 @@ class Runbook(Strict):
     env: dict[Annotated[str, Field(pattern=ENV_NAME)], EnvVar] = Field(default_factory=dict)
     gateways: dict[Slug, Gateway] = Field(default_factory=dict)
     levers: dict[Slug, Lever] = Field(default_factory=dict)
+    include: list[IncludePath] = Field(
+        default_factory=list, description="fragments whose nodes join this runbook's (paths)"
+    )
     start: NodeId
     nodes: dict[NodeId, Node] = Field(min_length=1)
     timers: list[Timer] = Field(

@@ -111,6 +111,8 @@ def environment(markup: str | None = None) -> SandboxedEnvironment:
     env.globals.clear()  # no range/lipsum/cycler/joiner/namespace: templates format, not compute
     env.filters["objects"] = objects
     env.filters["engaged"] = engaged
+    env.tests.update(_BOOLEAN_TESTS)
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _plain}
     return env
 
 
@@ -153,15 +155,71 @@ def _compiled(source: str, markup: str | None = None) -> Template:
 
 
 def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
-    """Evaluate a Jinja2 expression (a branch's ``when``)."""
+    """Evaluate a Jinja2 expression (a branch's ``when``); a yes/no answer in it is a
+    :class:`YesNo`, equal to its boolean and to its word."""
     from jinja2 import TemplateError
 
     try:
-        return environment().compile_expression(expression, undefined_to_none=False)(context)
+        compiled = environment().compile_expression(expression, undefined_to_none=False)
+        return compiled(spoken(context))
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
     except _RUNTIME as exc:
         raise TemplateFailure(f"{where}: expression error: {_runtime(exc)}") from None
+
+
+class YesNo:
+    """A yes/no answer inside an expression: true or false, and equal both to that boolean and
+    to the word (``answers.contained == 'yes'``, ``select('equalto', true)``), so a comparison
+    with either spelling takes the path its author meant."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.value
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, YesNo):
+            return self.value is other.value
+        if isinstance(other, bool):
+            return self.value is other
+        if isinstance(other, str):
+            return other.strip().lower() == str(self)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+    def __str__(self) -> str:
+        return "yes" if self.value else "no"
+
+    def __repr__(self) -> str:
+        return f"YesNo({self.value})"
+
+
+def spoken(context: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``context`` with each yes/no answer as a :class:`YesNo`."""
+    answers = context.get("answers")
+    if not isinstance(answers, Mapping) or not any(isinstance(v, bool) for v in answers.values()):
+        return context
+    said = {k: YesNo(v) if isinstance(v, bool) else v for k, v in answers.items()}
+    return {**context, "answers": said}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, YesNo) else value
+
+
+# The tests that ask "is it the boolean": a YesNo is its boolean to them.
+_BOOLEAN_TESTS: dict[str, Callable[..., bool]] = {
+    "true": lambda value: _plain(value) is True,
+    "false": lambda value: _plain(value) is False,
+    "boolean": lambda value: isinstance(_plain(value), bool),
+    "sameas": lambda value, other: _plain(value) is _plain(other),
+}
 
 
 # What the operations a template may use raise on bad operands; an error of aiir's own filters

@@ -31,6 +31,7 @@ class EventType(enum.StrEnum):
 
     INCIDENT_OPENED = "incident.opened"
     SEVERITY_CHANGED = "severity.changed"
+    SEVERITY_KEPT = "severity.kept"
     ANSWER = "answer"
     CLASSIFIED = "classified"
     BRANCH = "branch"
@@ -62,6 +63,7 @@ class EventType(enum.StrEnum):
     INCIDENT_INTERRUPTED = "incident.interrupted"
     INCIDENT_RESUMED = "incident.resumed"
     INCIDENT_TAKEN_OVER = "incident.taken_over"
+    NOTE = "note"
 
 
 _KINDS: Mapping[type, str] = {
@@ -228,10 +230,17 @@ DATA: Mapping[str, Mapping[str, Check]] = {
         "exercise": MAYBE_TEXT,  # decides that a resume goes on against the simulated gateway
         "dry_run": FLAG,
     },
-    EventType.SEVERITY_CHANGED: {"from": TEXT, "to": TEXT},
+    EventType.SEVERITY_CHANGED: {
+        "from": TEXT,
+        "to": TEXT,
+        "downgrade": FLAG,
+        "reason": TEXT,
+        "by": TEXT,
+    },
+    EventType.SEVERITY_KEPT: {"severity": TEXT, "lower": TEXT},
     EventType.ANSWER: {"key": TEXT, "by": MAYBE_TEXT},
     EventType.CLASSIFIED: {"facts": list_of(str)},
-    EventType.BRANCH: {"next": TEXT},
+    EventType.BRANCH: {"next": TEXT, "undecided": list_of(str)},
     EventType.NODE_ENTERED: {"kind": TEXT, "title": TEXT},
     EventType.TASK_DONE: {
         "task": TEXT,
@@ -245,6 +254,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.TASKS_COMPLETE: {"done": list_of(str), "needed": of(int)},
     EventType.LEVER_INTENT: {"title": TEXT, "kind": TEXT},
     EventType.LEVER_ENGAGED: {"unknown": FLAG, "dry_run": FLAG, "lost": list_of(str)},
+    EventType.LEVER_VERIFIED: {"unverified": FLAG},
     EventType.LEVER_RELEASED: {"engaged_step": of(int)},
     EventType.ACTION_RESULT: {"unknown": FLAG},
     EventType.CAPTURE_STORED: {"item": TEXT, "part": TEXT, "what": list_of(str)},
@@ -264,6 +274,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     },
     EventType.CALL_ENTERED: {
         "child": TEXT,
+        "ref": TEXT,
         "inputs": OBJECT,
         "snapshot": inside(SNAPSHOT_DIR),
         "snapshot_sha256": hex64,
@@ -278,6 +289,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
     EventType.INCIDENT_TAKEN_OVER: {"by": TEXT, "took_over_from": OBJECT},
+    EventType.NOTE: {"text": TEXT, "by": TEXT, "at": MAYBE_TEXT},
 }
 REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.INCIDENT_OPENED: frozenset({"runbook", "snapshot"}),
@@ -295,6 +307,7 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.TIMER_MET: frozenset({"runbook", "timer", "due"}),
     EventType.TIMER_MISSED: frozenset({"runbook", "timer", "due"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
+    EventType.NOTE: frozenset({"text"}),
 }
 LINE: Mapping[str, Check] = {
     "seq": of(int),

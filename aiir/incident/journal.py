@@ -16,11 +16,13 @@ anchor given, and names the lines no anchor covers.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,6 +37,10 @@ if TYPE_CHECKING:
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
 EVIDENCE = "evidence"
+APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
+# Events another process may append while a walker holds the incident (``aiir note``): the
+# walker takes them into its chain before its next event instead of refusing to go on.
+SIDE_EVENTS = frozenset({EventType.NOTE})
 
 
 class JournalBroken(AiirError):
@@ -131,8 +137,10 @@ class Journal:
         self.persist = persist
         self.lock = lock  # held while this journal is open; released by close()
         self.events: list[Event] = []
+        self.foreign: list[Event] = []  # side events others appended, not yet taken in
         self._fd: int | None = None
         self._size = 0  # bytes of the file this journal has read or written
+        self._appending = False  # this journal holds the append lock now
 
     @property
     def path(self) -> Path:
@@ -159,7 +167,53 @@ class Journal:
         return anchor_of(self.events)
 
     def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
-        """Write one event durably and return it."""
+        """Write one event durably and return it: under the append lock, after taking in the
+        side events (notes) another process appended, so the chain never forks."""
+        with self.appending():
+            self._take_in()
+            return self._append(type_, data, step)
+
+    def take_foreign(self) -> list[Event]:
+        """The side events taken in since the last call, for the caller to fold in."""
+        taken, self.foreign = self.foreign, []
+        return taken
+
+    @contextlib.contextmanager
+    def appending(self) -> Iterator[None]:
+        """The append lock: held only for one append (and the read before it), by every
+        process that writes this journal."""
+        if self._appending or not self.persist or not self.directory.is_dir():
+            yield  # held already (a note reads and appends under one hold), or nothing to lock
+            return
+        fd = os.open(self.directory / APPENDING, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._appending = True
+            yield
+        finally:
+            self._appending = False
+            os.close(fd)  # closing it drops the flock
+
+    def _take_in(self) -> None:
+        """Side events another process appended since this journal last read or wrote."""
+        if not self.persist or not self.path.is_file():
+            return
+        if self.path.stat().st_size == self._size:
+            return
+        raw = _read_journal(self.path)
+        events, problems = parse_events(raw)
+        known = len(self.events)
+        same = len(events) > known and (
+            known == 0 or events[known - 1].hash == self.events[-1].hash
+        )
+        added = events[known:]
+        if problems or not same or any(e.type not in SIDE_EVENTS for e in added):
+            return  # not notes: _write refuses, as it always has
+        self.events.extend(added)
+        self.foreign.extend(added)
+        self._size = len(raw)
+
+    def _append(self, type_: str, data: dict[str, Any], step: int | None) -> Event:
         prev = self.events[-1].hash if self.events else GENESIS
         clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
         body = {

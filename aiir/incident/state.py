@@ -275,6 +275,9 @@ def _lever_verified(incident: Incident, event: Event) -> None:
         return
     if event.data.get("ok"):
         record.state, record.verdict = "verified", "effective: verify probe passed"
+    elif event.data.get("unverified"):  # the probe could not be built: no verdict on the lever
+        reason = event.data.get("reply", {}).get("reason", "cannot verify")
+        record.verdict = f"engaged, not verified: {reason}"
     else:
         reason = event.data.get("reply", {}).get("reason", "verify probe failed")
         record.state, record.verdict = "not-effective", f"NOT effective: {reason}"

@@ -122,12 +122,27 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         f"({', '.join(map(str, d.get('done', [])))}), enough to go on"
     ),
     EventType.ANSWER: _decision,
-    EventType.SEVERITY_CHANGED: lambda d: f"Severity {d.get('from')} → {d.get('to')}",
+    EventType.SEVERITY_CHANGED: lambda d: (
+        f"Severity {d.get('from')} → {d.get('to')}"
+        + (
+            " (downgrade" + (f": {d['reason']}" if d.get("reason") else "") + ")"
+            if d.get("downgrade")
+            else ""
+        )
+    ),
+    EventType.NOTE: lambda d: (
+        f"Note by {d.get('by')}" + (f" at {d['at']}" if d.get("at") else "") + f": {d.get('text')}"
+    ),
+    EventType.SEVERITY_KEPT: lambda d: (
+        f"Severity kept at {d.get('severity')} ({d.get('lower')} is lower: severity only rises)"
+    ),
     EventType.CLASSIFIED: lambda d: f"Classified: {', '.join(d.get('facts', []))}",
     EventType.LEVER_INTENT: lambda d: f"Lever {d.get('lever')} requested",
     EventType.LEVER_ENGAGED: lambda d: f"Lever {d.get('lever')}: {_engaged(d)}",
     EventType.LEVER_VERIFIED: lambda d: (
-        f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
+        f"Lever {d.get('lever')} not verified: {_reason(d)}"
+        if d.get("unverified")
+        else f"Lever {d.get('lever')} verify probe: {'effective' if d.get('ok') else 'NOT effective'}"
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
     EventType.LEVER_RELEASED: lambda d: (

@@ -21,6 +21,7 @@ from aiir.engine.walk import Walk
 from aiir.environment import Environment
 from aiir.errors import AiirError, ExitStatus, InputError
 from aiir.formats.findings import parse
+from aiir.formats.includes import resolved_bytes
 from aiir.formats.library import data_dir, profiles
 from aiir.formats.loader import load_file
 from aiir.formats.schema import (
@@ -296,7 +297,7 @@ def _opened(
     exercise: str | None,
 ) -> Incident:
     """Keep a copy of the runbook and open the incident with it, its hash in the first line."""
-    snapshot, digest = journal.store_snapshot(runbook.id, path.read_bytes())
+    snapshot, digest = journal.store_snapshot(runbook.id, resolved_bytes(path))
     incident = Incident(id=journal.directory.name, directory=journal.directory)
     opened = journal.append(
         EventType.INCIDENT_OPENED,
@@ -362,6 +363,18 @@ def _interrupted(walk: Walk, reason: str) -> None:
         walk.screen.note(f"journal anchor: {walk.journal.anchor()} (keep it)")
     else:
         walk.screen.note(f"dry run stopped: {reason}")
+
+
+def snapshot_source(env: Environment, directory: Path, incident: Incident) -> RunbookSource:
+    """Called runbooks as the incident keeps them: its copies (by id, also for a call that
+    named a path), then the shipped library."""
+    called = {
+        str(e.data["ref"]): str(e.data["child"])
+        for e in incident.events
+        if e.type == EventType.CALL_ENTERED and "ref" in e.data
+    }
+    folders = [directory / SNAPSHOTS, data_dir("runbooks")]
+    return RunbookSource(checked_loader(env), folders, called)
 
 
 def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Incident, Runbook, Path]:
@@ -436,7 +449,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
-        source = RunbookSource(checked_loader(env), [directory / SNAPSHOTS, data_dir("runbooks")])
+        source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
         secrets = secret_values(runbook, env_vals)
@@ -475,7 +488,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 raise InputError(
                     f"lever {lever!r} is not engaged in {incident_id} (engaged: {engaged})"
                 )
-        source = RunbookSource(checked_loader(env), [directory / SNAPSHOTS, data_dir("runbooks")])
+        source = snapshot_source(env, directory, incident)
         walk = Walk(
             env,
             journal,

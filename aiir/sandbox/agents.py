@@ -147,18 +147,21 @@ class AgentPlatform:
         self.pristine[f"tool {tool.name}"] = tool.config()
         return tool
 
-    def agent(self, ident: str) -> Agent:
+    def agent(self, ident: str, *, create: bool = True) -> Agent:
+        """The agent ``ident``; one a change names is created on first use (``autoprovision``),
+        one only read is not: reading an agent that does not exist is a 404, as on a platform."""
         self.faults.check(SERVICE, ident)
         if ident not in self.agents:
-            if not self.autoprovision:
+            if not (self.autoprovision and create):
                 raise not_found(f"agent {ident!r}")
             self._add_agent(Agent(ident))
         return self.agents[ident]
 
-    def tool(self, name: str) -> Tool:
+    def tool(self, name: str, *, create: bool = True) -> Tool:
+        """The tool ``name``; as :meth:`agent`, created by a change, never by a read."""
         self.faults.check(SERVICE, name)
         if name not in self.tools:
-            if not self.autoprovision:
+            if not (self.autoprovision and create):
                 raise not_found(f"tool {name!r}")
             self._add_tool(Tool(name))
         return self.tools[name]
@@ -166,7 +169,7 @@ class AgentPlatform:
     # --- agents ----------------------------------------------------------------------------
 
     def get_agent(self, call: Incoming) -> Answer:
-        agent = self.agent(call.path["agent"])
+        agent = self.agent(call.path["agent"], create=False)
         return Answer(agent.as_json(), delay_ms=self.faults.latency_ms(agent.id))
 
     def update_agent(self, call: Incoming) -> dict[str, Any]:
@@ -223,7 +226,7 @@ class AgentPlatform:
         return scripted if scripted is not None else f"{tool.name}: ok"
 
     def runs(self, call: Incoming) -> dict[str, Any]:
-        agent = self.agent(call.path["agent"])
+        agent = self.agent(call.path["agent"], create=False)
         start, end = call.query.get("start", ""), call.query.get("end", "")
         runs = [r.as_json() for r in agent.runs if within(r.started_at, start, end)]
         return {"agent": agent.id, "runs": runs, "total": len(runs)}
@@ -234,7 +237,7 @@ class AgentPlatform:
         return {"tools": [t.as_json() for t in self.tools.values()]}
 
     def get_tool(self, call: Incoming) -> Answer:
-        tool = self.tool(call.path["tool"])
+        tool = self.tool(call.path["tool"], create=False)
         return Answer(tool.as_json(), delay_ms=self.faults.latency_ms(tool.name))
 
     def update_tool(self, call: Incoming) -> dict[str, Any]:
@@ -256,7 +259,7 @@ class AgentPlatform:
     # --- memory -----------------------------------------------------------------------------
 
     def memory(self, call: Incoming) -> dict[str, Any]:
-        agent = self.agent(call.path["agent"])
+        agent = self.agent(call.path["agent"], create=False)
         return {"agent": agent.id, "entries": list(agent.memory), "total": len(agent.memory)}
 
     def remember(self, call: Incoming) -> Answer:
@@ -270,7 +273,7 @@ class AgentPlatform:
 
     def search_memory(self, call: Incoming) -> dict[str, Any]:
         """Memories that contain every term of the query, best first."""
-        agent = self.agent(call.path["agent"])
+        agent = self.agent(call.path["agent"], create=False)
         query = call.text("query")
         top_k = integer_field(call.obj().get("top_k", 5), "top_k", 1)
         hits = [m for m in agent.memory if relevance(query, m["text"]) == 1.0][:top_k]

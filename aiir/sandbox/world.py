@@ -59,6 +59,11 @@ AGENTS: dict[str, dict[str, Any]] = {
         "tools": ["search_kb", "send_email", "http_request", "web_browse", "code_interpreter"],
         "approval_mode": "never",
     },
+    "data-agent": {
+        "model": "analyst-assistant",
+        "tools": ["sql_query", "code_interpreter"],
+        "approval_mode": "never",
+    },
     "ad-spend-agent": {
         "model": "marketing-agent",
         "tools": ["ads.create_campaign", "ads.update_budget", "web_browse"],

@@ -6,8 +6,20 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from aiir.prompts import DETAILS, YES, Check, OperatorLeft, Option, yes_no_problem
+from aiir.prompts import (
+    DETAILS,
+    NOTE,
+    YES,
+    Check,
+    NoteSink,
+    OperatorLeft,
+    Option,
+    note_in,
+    yes_no_problem,
+)
 from aiir.terminal.inert import plain
+
+_ADD_NOTE = "\x00note"  # the value of the "add a note" entry of a list
 
 
 class TerminalPrompter:
@@ -16,11 +28,25 @@ class TerminalPrompter:
     Only what the operator typed at the question on the screen answers it: keys typed earlier
     (while a request was in flight, or a second Enter after the last answer) are discarded
     before each prompt is drawn. A yes/no needs a word and Enter, never a single key.
-    Ctrl-C or Ctrl-D raise :class:`OperatorLeft`.
+    Ctrl-C or Ctrl-D raise :class:`OperatorLeft`. With a note sink (``notes``, set by the
+    walk), ``:note TEXT`` typed at a yes/no or text prompt, or the "add a note" entry of a list,
+    journals a note and asks the same question again.
     """
 
     def __init__(self, show: Callable[[str], None] | None = None) -> None:
         self.show = show or print  # where the details of a confirm are printed
+        self.notes: NoteSink | None = None
+
+    def _noted(self, answer: str) -> bool:
+        """Whether ``answer`` was a note (and so was taken down)."""
+        text = note_in(answer) if self.notes is not None else None
+        if text is None or self.notes is None:
+            return False
+        if text:
+            self.notes(text)
+        else:
+            self.show(f"a note needs some text: {NOTE} what happened")
+        return True
 
     def _ask(self, question: Any) -> Any:
         """One answer; unsafe_ask lets Ctrl-C through to the engine, as OperatorLeft."""
@@ -36,7 +62,13 @@ class TerminalPrompter:
         import questionary
 
         choices = [questionary.Choice(title=plain(o.label), value=o.value) for o in options]
-        return str(self._ask(questionary.select(plain(message), choices=choices)))
+        if self.notes is not None:
+            choices.append(questionary.Choice(title="✎ add a note", value=_ADD_NOTE))
+        while True:
+            picked = str(self._ask(questionary.select(plain(message), choices=choices)))
+            if picked != _ADD_NOTE:
+                return picked
+            self._noted(f"{NOTE} " + str(self._ask(questionary.text("Note:"))))
 
     def confirm(
         self, key: str, message: str, default: bool = False, details: str | None = None
@@ -45,6 +77,8 @@ class TerminalPrompter:
         while True:
             answer = self._ask(_yes_no_question(plain(message), marks, details is not None))
             word = str(answer).strip().lower()
+            if self._noted(str(answer)):
+                continue
             if details is not None and word in DETAILS:
                 self.show(details)
                 continue
@@ -56,12 +90,16 @@ class TerminalPrompter:
         import questionary
 
         def valid(answer: str) -> bool | str:
+            if self.notes is not None and note_in(answer) is not None:
+                return True
             problem = check(answer) if check is not None else None
             return True if problem is None else problem
 
-        return str(
-            self._ask(questionary.text(plain(message), default=default or "", validate=valid))
-        )
+        while True:
+            question = questionary.text(plain(message), default=default or "", validate=valid)
+            answer = str(self._ask(question))
+            if not self._noted(answer):
+                return answer
 
     def checklist(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         import questionary

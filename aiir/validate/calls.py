@@ -12,14 +12,19 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aiir.errors import LoadError
+from aiir.formats.includes import resolved
 from aiir.formats.loader import load_file
-from aiir.formats.schema import Runbook
+from aiir.formats.schema import Runbook, is_path
 from aiir.validate.checks import Resolve
 
 
 def find(runbook_id: str, directories: Sequence[Path]) -> Path | None:
     """Where :class:`aiir.engine.walk.RunbookSource` finds ``runbook_id``: a file named after it in
-    each directory in turn, else the first file in each directory that declares that id."""
+    each directory in turn, else the first file in each directory that declares that id; a
+    path (``shared/evidence.yaml``) is taken relative to each directory in turn."""
+    if is_path(runbook_id):
+        found = (d / runbook_id for d in directories)
+        return next((p for p in found if p.is_file()), None)
     for directory in directories:
         candidate = directory / f"{runbook_id}.yaml"
         if candidate.is_file():
@@ -70,6 +75,6 @@ def _runbook_of(path: Path, mtime_ns: int, size: int) -> Runbook | None:
     from pydantic import ValidationError
 
     try:
-        return Runbook.model_validate(load_file(path).data)
-    except (LoadError, ValidationError):
+        return Runbook.model_validate(resolved(load_file(path)).data)
+    except (LoadError, ValidationError):  # reported where that runbook is checked
         return None

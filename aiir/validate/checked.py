@@ -9,6 +9,7 @@ from typing import Any
 
 from aiir.errors import LoadError, ValidationFailed
 from aiir.formats.findings import schema_findings
+from aiir.formats.includes import resolved
 from aiir.formats.library import data_dir, profiles_in
 from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
@@ -41,7 +42,7 @@ def _load_checked(
 ) -> Runbook:
     from pydantic import ValidationError
 
-    doc = load_file(path)
+    doc = resolved(load_file(path))
     try:
         runbook = Runbook.model_validate(doc.data)
     except ValidationError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 
 from aiir.formats.findings import Finding, Loc, at, suggest
 from aiir.formats.loader import Document
@@ -22,6 +23,7 @@ from aiir.formats.schema import (
     ReleaseNode,
     Runbook,
     WaitNode,
+    is_path,
     is_terminal,
 )
 from aiir.formats.templating import (
@@ -95,9 +97,8 @@ def _reference_findings(doc: Document, runbook: Runbook, runbook_ids: set[str]) 
             known = ", ".join(sorted(runbook.levers)) or "none"
             message = f"{node.lever!r} is not a declared lever (declared: {known})"
             out.append(at(doc, ("nodes", node_id, "lever"), "unknown-lever", message))
-        if isinstance(node, CallNode) and node.runbook not in runbook_ids:
-            message = f"no runbook with id {node.runbook!r}{suggest(node.runbook, runbook_ids)}"
-            out.append(at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message))
+        if isinstance(node, CallNode):
+            out += _call_target_findings(doc, node_id, node, runbook_ids)
     return out
 
 
@@ -122,6 +123,21 @@ def _release_findings(
         message = f"no lever node of this runbook engages {node.lever!r}: nothing to release"
         return [at(doc, loc, "never-engaged", message, level="warning")]
     return []
+
+
+def _call_target_findings(
+    doc: Document, node_id: str, node: CallNode, runbook_ids: set[str]
+) -> list[Finding]:
+    """A call's runbook must be there: a known id, or a file at the path (from this folder)."""
+    if is_path(node.runbook):
+        if (Path(doc.path).parent / node.runbook).is_file():
+            return []
+        message = f"no runbook at {node.runbook!r} (a path is taken from this runbook's folder)"
+    elif node.runbook not in runbook_ids:
+        message = f"no runbook with id {node.runbook!r}{suggest(node.runbook, runbook_ids)}"
+    else:
+        return []
+    return [at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message)]
 
 
 # --- calls between runbooks --------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from aiir.errors import InputError, LoadError
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
+from aiir.formats.includes import resolved
 from aiir.formats.kinds import KINDS, detect_kind, model_of
 from aiir.formats.library import data_dir, profiles_in, shipped_runbooks
 from aiir.formats.loader import MAX_BYTES, Document, load_file
@@ -63,6 +64,12 @@ def validate_paths(
         doc, kind = _load(path, explicit, report)
         if doc is None or kind is None:
             continue
+        if kind == "runbook":  # the fragments it includes, merged in (each checked in its file)
+            try:
+                doc = resolved(doc)
+            except LoadError as exc:
+                report.findings.append(from_load_error(exc))
+                continue
         model = _schema(doc, model_of(kind), report)
         report.checked[doc.path] = kind
         if kind == "runbook" and isinstance(doc.data.get("id"), str):

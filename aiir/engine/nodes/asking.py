@@ -3,7 +3,8 @@ branch, which asks nothing."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import (
     Frame,
@@ -18,7 +19,7 @@ from aiir.formats.schema import (
     MultiSelectNode,
     QuestionNode,
 )
-from aiir.formats.templating import evaluate, render
+from aiir.formats.templating import evaluate, references, render
 from aiir.incident.events import EventType
 from aiir.prompts import Option
 
@@ -33,7 +34,7 @@ def question(walk: Walk, frame: Frame, node_id: str, node: QuestionNode) -> str:
     value = walk.ask(frame, node_id, "choose", prompt, options)
     choice = next(c for c in node.choices if c.value == value)
     if choice.severity is not None:
-        walk.change_severity(frame, node_id, choice.severity.value)
+        walk.change_severity(frame, node_id, choice.severity.value, downgrade=choice.downgrade)
     classify(walk, frame, node_id, [c.value for c in choice.classify])
     return choice.next
 
@@ -72,16 +73,32 @@ def branch(walk: Walk, frame: Frame, node_id: str, node: BranchNode) -> str:
         return str(recorded[EventType.BRANCH].data["next"])
     context = walk.context(frame)
     target, case = node.default, None
+    passed: list[str] = []
     for i, arm in enumerate(node.cases):
-        if evaluate(arm.when, context, f"nodes.{node_id}.cases[{i}].when"):
+        where = f"nodes.{node_id}.cases[{i}].when"
+        unknown = unreplied(arm.when, walk.incident.vars) if walk.env.dry_run else []
+        if unknown:  # a dry run has no replies: the case cannot be decided, so it is passed by
+            passed.append(f"cases[{i}] reads {', '.join(unknown)}")
+            continue
+        if evaluate(arm.when, context, where):
             target, case = arm.next, i
             break
-    walk.record(
-        EventType.BRANCH,
-        {"runbook": frame.runbook.id, "node": node_id, "case": case, "next": target},
-        step=step,
-    )
+    data: dict[str, Any] = {"runbook": frame.runbook.id, "node": node_id, "case": case}
+    data["next"] = target
+    if passed:
+        data["undecided"] = passed
+        walk.screen.note(
+            f"dry run: {'; '.join(passed)}, saved from a reply a dry run does not get: "
+            f"not taken; going on to {target!r}"
+        )
+    walk.record(EventType.BRANCH, data, step=step)
     return target
+
+
+def unreplied(expression: str, known: Mapping[str, Any]) -> list[str]:
+    """The saved values ``expression`` reads that no reply has given yet (``vars.hits``)."""
+    names = [r.name for r in references(expression, expression=True) if r.namespace == "vars"]
+    return list(dict.fromkeys(f"vars.{n}" for n in names if n is not None and n not in known))
 
 
 @handles(ConfirmNode)

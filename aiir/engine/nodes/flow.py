@@ -77,6 +77,7 @@ def call(walk: Walk, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
             "runbook": frame.runbook.id,
             "node": node_id,
             "child": child_runbook.id,
+            **({"ref": node.runbook} if node.runbook != child_runbook.id else {}),
             "inputs": child.inputs,
             **child.snapshot,
         },

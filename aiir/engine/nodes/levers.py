@@ -4,6 +4,8 @@ release nodes, which undo a lever engaged earlier in the walk."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import secrets
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import (
@@ -23,6 +25,7 @@ from aiir.formats.schema import (
     Lever,
     LeverNode,
     ReleaseNode,
+    Request,
 )
 from aiir.incident.events import EventType
 from aiir.incident.state import NEEDS_RELEASE, LeverRecord
@@ -204,6 +207,8 @@ def probe_lever(
         call = walk.call_for(frame, lever.verify, f"levers.{base['lever']}.verify")
     except InputError:
         return None, None
+    if unset_in(walk, frame, lever.verify, f"levers.{base['lever']}.verify"):
+        return None, None
     reply = walk.sender.send(dataclasses.replace(call, retries=0))
     if reply.ok:
         return True, reply
@@ -253,7 +258,17 @@ def confirmed(walk: Walk, step: int, base: dict[str, Any], probe: Reply, engage:
 def verify(walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
     if lever.verify is None:
         return
-    reply = walk.send(walk.call_for(frame, lever.verify, f"levers.{base['lever']}.verify"))
+    where = f"levers.{base['lever']}.verify"
+    unset = unset_in(walk, frame, lever.verify, where)
+    if unset:  # a probe that cannot be built as written is no verdict on the lever
+        reason = f"cannot verify: {', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set"
+        walk.record(
+            EventType.LEVER_VERIFIED,
+            {**base, "ok": False, "unverified": True, "reply": {"reason": reason}},
+            step=step,
+        )
+        return
+    reply = walk.send(walk.call_for(frame, lever.verify, where))
     walk.record(
         EventType.LEVER_VERIFIED, {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
     )
@@ -367,3 +382,23 @@ def release_data(
     else:
         walk.screen.note(f"lever {name!r}: released, and its verify probe no longer passes")
     return data
+
+
+def unset_in(walk: Walk, frame: Frame, request: Request, where: str) -> list[str]:
+    """The optional environment variables ``request`` reads that are not set: each is given a
+    marker, and the request built with them says which markers it holds."""
+    unset = [
+        name
+        for name, spec in frame.runbook.env.items()
+        if not spec.required and not frame.env.get(name)
+    ]
+    if not unset:
+        return []
+    nonce = secrets.token_hex(8)  # URL- and header-safe, and in no real value
+    marked = {**frame.env, **{name: f"unset{nonce}{name}" for name in unset}}
+    try:
+        call = walk.call_for(frame, request, where, env=marked)
+    except InputError:
+        return []  # the request cannot be built at all: that failure is reported as it is
+    built = json.dumps([call.url, call.headers, call.query, call.json, call.body], default=str)
+    return [name for name in unset if f"unset{nonce}{name}" in built]

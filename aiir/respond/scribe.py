@@ -1,0 +1,74 @@
+"""What a responder writes into an incident from any terminal: a note, a change of severity.
+
+A note may go in while another process walks the incident: it is appended under the journal's
+append lock, which every writer takes for each event, and the walker takes it into its chain
+before its next event. A change of severity changes what the walk decides, so it needs the
+incident to itself: while a walker holds it, it is refused with the walker named.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiir.environment import Environment
+from aiir.errors import InputError
+from aiir.formats.common import Severity, lower_severity
+from aiir.incident.events import EventType
+from aiir.incident.journal import Journal
+from aiir.incident.lock import IncidentLock
+from aiir.incident.state import Incident, incident_dir
+from aiir.redact import scrub
+from aiir.timestamps import iso
+
+MAX_NOTE = 4000  # characters of one note: a running log, not a document
+
+
+def add_note(env: Environment, incident_id: str, text: str, at: str | None = None) -> Incident:
+    """Append a note by ``env.operator``; safe beside a walker of the same incident."""
+    said = text.strip()
+    if not said:
+        raise InputError("a note needs some text")
+    if len(said) > MAX_NOTE:
+        raise InputError(f"a note is at most {MAX_NOTE} characters (this one is {len(said)})")
+    directory = incident_dir(env.incidents_dir, incident_id)
+    journal = _journal(env, directory, None)
+    try:
+        with journal.appending():
+            journal.load()
+            incident = Incident.from_events(incident_id, directory, journal.events)
+            data = {"text": said, "by": env.operator, **({"at": at} if at else {})}
+            incident.apply(journal.append(EventType.NOTE, data))
+    finally:
+        journal.close()
+    return incident
+
+
+def set_severity(env: Environment, incident_id: str, severity: Severity, reason: str) -> str:
+    """Change an incident's severity by hand (the one way down besides the runbook's own
+    ``downgrade: true``), journalled with the operator and the reason; returns the one before."""
+    why = " ".join(reason.split())
+    if not why:
+        raise InputError("--reason: say why the severity changes")
+    directory = incident_dir(env.incidents_dir, incident_id)
+    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()))
+    lock.acquire()  # a walker holding it: IncidentLocked, naming it
+    journal = _journal(env, directory, lock)
+    try:
+        journal.load()
+        incident = Incident.from_events(incident_id, directory, journal.events)
+        current = incident.severity
+        if severity.value == current:
+            raise InputError(f"{incident_id} is already {current}")
+        data: dict[str, Any] = {"from": current, "to": severity.value, "reason": why}
+        data["by"] = "aiir severity"
+        if lower_severity(severity.value, current):
+            data["downgrade"] = True
+        journal.append(EventType.SEVERITY_CHANGED, data)
+    finally:
+        journal.close()
+    return current
+
+
+def _journal(env: Environment, directory: Path, lock: IncidentLock | None) -> Journal:
+    return Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub, lock=lock)
