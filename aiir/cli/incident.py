@@ -224,8 +224,7 @@ def verify(
     """Check the journal's hash chain, every evidence file's and runbook copy's SHA-256, and the
     anchors given."""
     from aiir.errors import ExitStatus
-    from aiir.incident.journal import JOURNAL, Anchor, anchor_of, read_events
-    from aiir.incident.journal import verify as verify_journal
+    from aiir.incident.journal import JOURNAL, Anchor, verify_reading
     from aiir.incident.state import incident_dir as find
 
     given = [Anchor.parse(a, "--anchor") for a in anchor or []]
@@ -233,20 +232,19 @@ def verify(
         given += _anchors_file(anchors, incident)
     env = _environment(incident_dir)
     directory = find(env.incidents_dir, incident)
-    problems = verify_journal(directory, given)
+    problems, reading = verify_reading(directory, given)  # one pass: nothing is read twice
     for problem in problems:
         typer.echo(f"{directory / JOURNAL}: {problem}", err=True)
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED
-    events, _ = read_events(directory / JOURNAL)
     typer.echo(f"{incident}: journal chain and evidence intact")
     if given:
         newest = max(given, key=lambda a: a.seq)
         typer.echo(
             f"anchors: {len(set(given))} given, each matches; the newest ({newest}) covers every line"
         )
-    typer.echo(f"anchor: {anchor_of(events)}")
+    typer.echo(f"anchor: {reading.anchor}")
     return ExitStatus.OK
 
 

@@ -20,10 +20,10 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from aiir.errors import AiirError, InputError
 from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
@@ -70,9 +70,8 @@ class Anchor:
         return cls(int(match[1]), match[2])
 
 
-@dataclass(frozen=True)
-class Event:
-    """One journal line."""
+class Event(NamedTuple):
+    """One journal line (a named tuple: read by the hundred thousand, it is made cheaply)."""
 
     seq: int
     ts: str
@@ -95,8 +94,12 @@ class Event:
         }
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Sorted keys, no spaces, UTF-8: the bytes an event's hash is taken over."""
+    return _CANONICAL.encode(value).encode()
 
 
 def chain_hash(body: dict[str, Any]) -> str:
@@ -243,34 +246,80 @@ def short_anchor(anchor: str) -> str:
     return f"{seq}:{digest[:16]}"
 
 
-def _split(raw: bytes) -> list[bytes]:
-    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
-    lines = [line + b"\n" for line in raw.split(b"\n")]
-    lines[-1] = lines[-1][:-1]
-    return lines if lines[-1] else lines[:-1]
-
-
 def _read_journal(path: Path) -> bytes:
     if not path.is_file():
         raise InputError(f"{path}: no journal here")
     return path.read_bytes()
 
 
-def read_events(path: Path) -> tuple[list[Event], list[str]]:
-    """Parse and verify a journal: its events and every problem found, by line."""
-    return parse_events(_read_journal(path))
+@dataclass
+class Reading:
+    """What one pass over a journal has found so far: its problems by line (shape, order,
+    chain), the files its events vouch for that are missing or changed, its head and its
+    length. Nothing else is kept: a reader folds the events as they go by."""
+
+    problems: list[str] = field(default_factory=list)
+    file_problems: list[str] = field(default_factory=list)
+    head: Event | None = None
+    lines: int = 0
+
+    @property
+    def all_problems(self) -> list[str]:
+        """The line problems first, then the files' (the order ``verify`` names them in)."""
+        empty = ["the journal has no events"] if self.head is None and not self.problems else []
+        return self.problems + empty + self.file_problems
+
+    @property
+    def anchor(self) -> str:
+        return anchor_of([self.head] if self.head is not None else [])
+
+
+def read_checked(path: Path, reading: Reading, *, files: Path | None = None) -> Iterator[Event]:
+    """A journal's events, one line at a time, each checked (shape, order, chain) before it is
+    given; the problems go into ``reading``. With ``files`` (the incident's directory), every
+    evidence file and runbook copy an event names is checked as well. Nothing is kept."""
+    if not path.is_file():
+        raise InputError(f"{path}: no journal here")
+    return _checked_lines(_lines(path), reading, files)
 
 
 def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
-    """The events of a journal's bytes, checked line by line: shape, order and chain.
+    """The events of a journal's bytes, checked line by line: shape, order and chain."""
+    reading = Reading()
+    events = list(_checked_lines(_split(raw), reading, None))
+    return events, reading.all_problems
 
-    A line that is not an aiir event is left out (with its problem); the chain is followed
-    through it by its own ``hash`` when it has one, so one bad line is one problem.
-    """
-    events: list[Event] = []
-    problems: list[str] = []
+
+def read_events(path: Path) -> tuple[list[Event], list[str]]:
+    """Parse and verify a journal: its events and every problem found, by line."""
+    reading = Reading()
+    events = list(read_checked(path, reading))
+    return events, reading.all_problems
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
+    with open(path, "rb", buffering=1 << 16) as handle:
+        yield from handle
+
+
+def _split(raw: bytes) -> Iterator[bytes]:
+    """The lines of ``raw`` as :func:`_lines` reads them from a file."""
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end + 1
+        yield raw[start:end]
+        start = end
+
+
+def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None) -> Iterator[Event]:
+    """A line that is not an aiir event is left out (with its problem); the chain is followed
+    through it by its own ``hash`` when it has one, so one bad line is one problem."""
+    problems = reading.problems
     prev, expected = GENESIS, 1
-    for number, line in enumerate(_split(raw), start=1):
+    for number, line in enumerate(lines, start=1):
+        reading.lines = number
         if not line.endswith(b"\n"):
             problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
         try:
@@ -281,10 +330,12 @@ def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
             continue
         odd = shape_problem(record)
         if odd is None:
+            digest = record.pop("hash")
             try:
-                digest = chain_hash({k: v for k, v in record.items() if k != "hash"})
+                body = canonical(record)
             except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
                 odd = "text that is not valid Unicode"
+            record["hash"] = digest
         if odd is not None:
             problems.append(f"line {number}: not an aiir event ({odd})")
             if isinstance(record, dict) and isinstance(record.get("hash"), str):
@@ -297,7 +348,7 @@ def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
                 f"line {number}: sequence number {event.seq} where {expected} was expected "
                 "(a line was removed, inserted or reordered)"
             )
-        if digest != event.hash:
+        if hashlib.sha256(body).hexdigest() != digest:
             problems.append(f"line {number}: content does not match its hash (the line was edited)")
         elif event.prev != prev:
             problems.append(
@@ -309,11 +360,11 @@ def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
                 f"line {number}: {event.type} where "
                 + ("incident.opened opens the journal" if number == 1 else "the incident is open")
             )
+        if files is not None and ("evidence" in event.data or "snapshot" in event.data):
+            reading.file_problems += file_problems(files, (event,))
         prev, expected = event.hash, event.seq + 1
-        events.append(event)
-    if not events and not problems:
-        problems.append("the journal has no events")
-    return events, problems
+        reading.head = event
+        yield event
 
 
 def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
@@ -362,5 +413,19 @@ def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[
 def verify(directory: Path, anchors: Iterable[Anchor] = ()) -> list[str]:
     """Every problem with an incident's journal chain, evidence files, runbook copies and the
     anchors given; empty when intact."""
-    events, problems = read_events(directory / JOURNAL)
-    return problems + file_problems(directory, events) + anchor_problems(events, anchors)
+    return verify_reading(directory, anchors)[0]
+
+
+def verify_reading(directory: Path, anchors: Iterable[Anchor] = ()) -> tuple[list[str], Reading]:
+    """:func:`verify` in one pass over the journal, keeping only the hashes of the anchored
+    lines: its problems, and the reading (its head, for the anchor to keep)."""
+    given = set(anchors)
+    wanted = {a.seq for a in given}
+    anchored: dict[int, Event] = {}
+    reading = Reading()
+    for event in read_checked(directory / JOURNAL, reading, files=directory):
+        if event.seq in wanted:
+            anchored[event.seq] = event
+    head = [reading.head] if reading.head is not None else []
+    found = list(anchored.values()) + head
+    return reading.all_problems + anchor_problems(found, given), reading
