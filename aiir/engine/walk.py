@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import (
     FAILURE_OPTIONS,
-    STATUS_CHANNELS,
     Ended,
     Frame,
     Placeholders,
@@ -84,7 +83,6 @@ class Walk:
                 self.recorded.setdefault(event.step, []).append(event)
         self.last_recorded = max(self.recorded, default=0)
         self.frames: dict[str, Frame] = {}
-        self.reminded_for: dt.datetime | None = None
         self.resolve_child = child_frame  # how a called runbook becomes a frame
 
     # --- journal and replay -----------------------------------------------------------------
@@ -209,24 +207,17 @@ class Walk:
             return
         now = self.env.clock.now()
         started = parse_iso(self.incident.started_at)
-        posts = [
-            parse_iso(e.ts)
-            for e in self.incident.events
-            if e.type == EventType.NOTIFY_SENT
-            and e.data.get("ok") is True
-            and e.data.get("channel") in STATUS_CHANNELS
-        ]
-        if posts:
+        posted = self.incident.status_posted_at  # folded from the journal: nothing is scanned
+        if posted is not None:
             every = dt.timedelta(minutes=20 if now - started < dt.timedelta(hours=2) else 60)
             due, why = (
-                max(posts) + every,
+                parse_iso(posted) + every,
                 f"next status update due (every {every.seconds // 60} min)",
             )
         else:
             due, why = started + dt.timedelta(minutes=5), "first status update due within 5 min"
-        if now < due or self.reminded_for == due:
+        if now < due or self.incident.reminded_due == iso(due):
             return
-        self.reminded_for = due
         late = clock_text(now - due).removeprefix("T+")
         self.screen.reminder(f"{why}: overdue by {late}; post one (Slack update, status page)")
         self.record(EventType.REMINDER, {"due": iso(due), "reason": why})

@@ -224,14 +224,7 @@ def report_context(
     systems = systems_involved(incident, workspace)
     started = parse_iso(incident.started_at)
     ended = parse_iso(incident.ended_at) if incident.ended_at else None
-    contained = next(
-        (
-            parse_iso(e.ts)
-            for e in incident.events
-            if e.type == EventType.LEVER_VERIFIED and e.data.get("ok")
-        ),
-        None,
-    )
+    contained = parse_iso(incident.contained_at) if incident.contained_at else None
     dues = deadlines(incident, workspace, systems, aware_at)
     return {
         "incident": {
@@ -294,10 +287,10 @@ def report_context(
         # Posted with each update, the chain's head anchors the journal outside it: lines cut from
         # the end of a journal leave a valid chain, but not this hash.
         "journal": {
-            "events": len(incident.events),
-            "hash": incident.events[-1].hash if incident.events else "",
-            "anchor": anchor_of(incident.events),
-            "short_anchor": short_anchor(anchor_of(incident.events)),
+            "events": incident.count,
+            "hash": incident.head.hash if incident.head else "",
+            "anchor": anchor_of([incident.head] if incident.head else []),
+            "short_anchor": short_anchor(anchor_of([incident.head] if incident.head else [])),
             "verified": incident.verified,
             "problems": incident.problems,
         },
