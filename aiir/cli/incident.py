@@ -288,6 +288,13 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     aware_at: AwareAt = None,
     force: Force = False,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every event of the timeline (by default a long one shows its last 100).",
+        ),
+    ] = False,
     incident_dir: IncidentDir = None,
 ) -> None:
     """One incident: timeline, answers, levers, evidence, regulatory clocks (verified first)."""
@@ -296,7 +303,12 @@ def show(
 
     env = _environment(incident_dir)
     show_incident(
-        env, incident, as_json=as_json, aware_at=parse_aware_at(aware_at or []), force=force
+        env,
+        incident,
+        as_json=as_json,
+        aware_at=parse_aware_at(aware_at or []),
+        force=force,
+        every=every,
     )
 
 
