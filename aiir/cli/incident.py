@@ -95,8 +95,8 @@ def _anchor(incident: "Incident") -> None:
     """The journal's head, to keep outside it: later it proves nothing was cut or added."""
     from aiir.incident.journal import anchor_of
 
-    if incident.events and not incident.dry_run:
-        anchor = anchor_of(incident.events)
+    if incident.head is not None and not incident.dry_run:
+        anchor = anchor_of([incident.head])
         typer.echo(
             f"journal anchor: {anchor} (keep it; check with: aiir verify {incident.id} --anchor {anchor})"
         )

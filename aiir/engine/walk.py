@@ -77,11 +77,7 @@ class Walk:
         self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
         self.step = 0
-        self.recorded: dict[int, list[Event]] = {}
-        for event in journal.events:
-            if event.step is not None:
-                self.recorded.setdefault(event.step, []).append(event)
-        self.last_recorded = max(self.recorded, default=0)
+        self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}
         self.resolve_child = child_frame  # how a called runbook becomes a frame
 
@@ -122,7 +118,9 @@ class Walk:
 
     def next_step(self) -> tuple[int, dict[str, Event]]:
         self.step += 1
-        return self.step, {e.type: e for e in self.recorded.get(self.step, [])}
+        if self.step > self.last_recorded:
+            return self.step, {}
+        return self.step, {e.type: e for e in self.journal.recorded(self.step)}
 
     def context(self, frame: Frame, **extra: Any) -> dict[str, Any]:
         incident = incident_fields(

@@ -23,7 +23,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from aiir.errors import AiirError, InputError
 from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
@@ -133,7 +133,10 @@ class Journal:
         self.scrub = scrub
         self.persist = persist
         self.lock = lock  # held while this journal is open; released by close()
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # appended by this process (a loaded journal's: replay)
+        self.head: Event | None = None
+        self.last_step = 0  # the newest step of a loaded journal (the walk replays up to it)
+        self._steps: dict[int, list[int]] = {}  # step -> where its lines start, when loaded
         self._fd: int | None = None
         self._size = 0  # bytes of the file this journal has read or written
 
@@ -145,28 +148,41 @@ class Journal:
     def evidence_dir(self) -> Path:
         return self.directory / EVIDENCE
 
-    def load(self) -> None:
+    def load(self, each: Callable[[Event], None] = lambda event: None) -> None:
         """Read an existing journal and check it (chain, evidence, runbook copies) before
-        appending to it."""
-        raw = _read_journal(self.path)
-        events, problems = parse_events(raw)
-        problems += file_problems(self.directory, events)
+        appending to it, in one pass that gives ``each`` every event and keeps none: only
+        where each step's lines are, for :meth:`recorded`."""
+        reading = Reading()
+        for event in read_checked(self.path, reading, files=self.directory):
+            if event.step is not None:
+                self._steps.setdefault(event.step, []).append(reading.offset)
+            each(event)
+        problems = reading.all_problems
         if problems:
             raise JournalBroken(f"{self.path}: {problems[0]}; refusing to continue this incident")
-        self.events = events
-        self._size = len(raw)
+        self.head, self._size = reading.head, reading.size
+        self.last_step = max(self._steps, default=0)
+
+    def recorded(self, step: int) -> list[Event]:
+        """The events the loaded journal holds for ``step``, read again from the file (checked
+        when it was loaded; the walker's lock keeps other aiir processes from writing it)."""
+        where = self._steps.get(step)
+        if not where:
+            return []
+        with open(self.path, "rb") as handle:
+            return [Event(**json.loads(_line_at(handle, offset))) for offset in where]
 
     def anchor(self) -> str:
         """``SEQ:HASH`` of the head: kept elsewhere, it proves later that nothing was cut or
         added after it (``aiir verify ID --anchor SEQ:HASH``)."""
-        return anchor_of(self.events)
+        return anchor_of([self.head] if self.head else [])
 
     def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
         """Write one event durably and return it."""
-        prev = self.events[-1].hash if self.events else GENESIS
+        prev = self.head.hash if self.head else GENESIS
         clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
         body = {
-            "seq": len(self.events) + 1,
+            "seq": (self.head.seq if self.head else 0) + 1,
             "ts": self.now(),
             "type": type_,
             "operator": self.operator,
@@ -179,6 +195,7 @@ class Journal:
         if self.persist:  # the hash joins the line last; readers do not depend on key order
             self._write(encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n')
         self.events.append(event)
+        self.head = event
         return event
 
     def store_evidence(self, name: str, content: bytes) -> tuple[str, str]:
@@ -246,12 +263,6 @@ def short_anchor(anchor: str) -> str:
     return f"{seq}:{digest[:16]}"
 
 
-def _read_journal(path: Path) -> bytes:
-    if not path.is_file():
-        raise InputError(f"{path}: no journal here")
-    return path.read_bytes()
-
-
 @dataclass
 class Reading:
     """What one pass over a journal has found so far: its problems by line (shape, order,
@@ -262,6 +273,8 @@ class Reading:
     file_problems: list[str] = field(default_factory=list)
     head: Event | None = None
     lines: int = 0
+    offset: int = 0  # where the line of the event just given starts
+    size: int = 0  # bytes read
 
     @property
     def all_problems(self) -> list[str]:
@@ -303,6 +316,11 @@ def _lines(path: Path) -> Iterator[bytes]:
         yield from handle
 
 
+def _line_at(handle: BinaryIO, offset: int) -> bytes:
+    handle.seek(offset)
+    return handle.readline()
+
+
 def _split(raw: bytes) -> Iterator[bytes]:
     """The lines of ``raw`` as :func:`_lines` reads them from a file."""
     start = 0
@@ -319,7 +337,8 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
     problems = reading.problems
     prev, expected = GENESIS, 1
     for number, line in enumerate(lines, start=1):
-        reading.lines = number
+        reading.lines, reading.offset = number, reading.size
+        reading.size += len(line)
         if not line.endswith(b"\n"):
             problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
         try:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,15 @@ class Incident:
         )
         if isinstance(saved, dict):
             self.vars.update(saved)
+
+    def history(self) -> Iterator[Event]:
+        """Every event folded so far, in order: those kept, or (when none are kept) the journal
+        read again, checked, up to the last event folded."""
+        if self.keep_events:
+            return iter(self.events)
+        head = self.head.seq if self.head else 0
+        events = read_checked(self.directory / JOURNAL, Reading())
+        return itertools.takewhile(lambda event: event.seq <= head, events)
 
     @classmethod
     def from_events(cls, incident_id: str, directory: Path, events: Iterable[Event]) -> Incident:
