@@ -29,7 +29,7 @@ _BATCH = 500
 def omitted_line(omitted: int, incident_id: str) -> str:
     """What a shortened timeline says first: how much it leaves out, and the flag for all."""
     earlier = f"{omitted:,} earlier event{'s' if omitted != 1 else ''}"
-    return f"... {earlier} not shown (every event: aiir show {incident_id} --all)"
+    return f"... {earlier} not shown (aiir show {incident_id} --all)"
 
 
 def event_lines(event: Event, width: int, secrets: Collection[str]) -> list[str]:
