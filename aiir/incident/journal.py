@@ -272,7 +272,6 @@ class Reading:
     problems: list[str] = field(default_factory=list)
     file_problems: list[str] = field(default_factory=list)
     head: Event | None = None
-    lines: int = 0
     offset: int = 0  # where the line of the event just given starts
     size: int = 0  # bytes read
 
@@ -334,56 +333,74 @@ def _split(raw: bytes) -> Iterator[bytes]:
 def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None) -> Iterator[Event]:
     """A line that is not an aiir event is left out (with its problem); the chain is followed
     through it by its own ``hash`` when it has one, so one bad line is one problem."""
-    problems = reading.problems
-    prev, expected = GENESIS, 1
+    problems, sha256, encode = reading.problems, hashlib.sha256, _CANONICAL.encode
+    prev, expected, offset = GENESIS, 1, 0
     for number, line in enumerate(lines, start=1):
-        reading.lines, reading.offset = number, reading.size
-        reading.size += len(line)
-        if not line.endswith(b"\n"):
-            problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            problems.append(f"line {number}: not a journal event ({type(exc).__name__})")
-            expected += 1
-            continue
-        odd = shape_problem(record)
-        if odd is None:
-            digest = record.pop("hash")
-            try:
-                body = canonical(record)
-            except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
-                odd = "text that is not valid Unicode"
-            record["hash"] = digest
+        start, offset = offset, offset + len(line)
+        record, odd = _parsed(line, number, problems)
         if odd is not None:
-            problems.append(f"line {number}: not an aiir event ({odd})")
+            problems.append(f"line {number}: not {odd}")
             if isinstance(record, dict) and isinstance(record.get("hash"), str):
                 prev = record["hash"]
             expected += 1
             continue
-        event = Event(**record)
-        if event.seq != expected:  # against the line before, so one removal is one problem
-            problems.append(
-                f"line {number}: sequence number {event.seq} where {expected} was expected "
-                "(a line was removed, inserted or reordered)"
-            )
-        if hashlib.sha256(body).hexdigest() != digest:
-            problems.append(f"line {number}: content does not match its hash (the line was edited)")
-        elif event.prev != prev:
-            problems.append(
-                f"line {number}: does not follow line {number - 1} in the hash chain "
-                "(a line was removed, inserted or reordered)"
-            )
-        if (number == 1) != (event.type == EventType.INCIDENT_OPENED):
-            problems.append(
-                f"line {number}: {event.type} where "
-                + ("incident.opened opens the journal" if number == 1 else "the incident is open")
-            )
+        digest = record.pop("hash")
+        try:
+            body = encode(record).encode()
+        except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
+            problems.append(f"line {number}: not an aiir event (text that is not valid Unicode)")
+            prev, expected = digest, expected + 1
+            continue
+        event = Event(hash=digest, **record)
+        intact = sha256(body).hexdigest() == digest
+        if not (intact and event.seq == expected and event.prev == prev) or (number == 1) != (
+            event.type == _OPENED
+        ):
+            problems += _order_problems(number, event, expected, prev, intact)
         if files is not None and ("evidence" in event.data or "snapshot" in event.data):
             reading.file_problems += file_problems(files, (event,))
-        prev, expected = event.hash, event.seq + 1
-        reading.head = event
+        prev, expected = digest, event.seq + 1
+        reading.head, reading.offset, reading.size = event, start, offset
         yield event
+    reading.size = offset
+
+
+_OPENED = str(EventType.INCIDENT_OPENED)
+
+
+def _parsed(line: bytes, number: int, problems: list[str]) -> tuple[Any, str | None]:
+    """A line as JSON, and why it is not an aiir event (None when it is one)."""
+    if not line.endswith(b"\n"):
+        problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return None, f"a journal event ({type(exc).__name__})"
+    odd = shape_problem(record)
+    return record, None if odd is None else f"an aiir event ({odd})"
+
+
+def _order_problems(number: int, event: Event, expected: int, prev: str, intact: bool) -> list[str]:
+    """What is wrong with a well-formed line's place in the journal."""
+    problems = []
+    if event.seq != expected:  # against the line before, so one removal is one problem
+        problems.append(
+            f"line {number}: sequence number {event.seq} where {expected} was expected "
+            "(a line was removed, inserted or reordered)"
+        )
+    if not intact:
+        problems.append(f"line {number}: content does not match its hash (the line was edited)")
+    elif event.prev != prev:
+        problems.append(
+            f"line {number}: does not follow line {number - 1} in the hash chain "
+            "(a line was removed, inserted or reordered)"
+        )
+    if (number == 1) != (event.type == _OPENED):
+        problems.append(
+            f"line {number}: {event.type} where "
+            + ("incident.opened opens the journal" if number == 1 else "the incident is open")
+        )
+    return problems
 
 
 def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
