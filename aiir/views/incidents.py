@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-import itertools
 import textwrap
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -15,13 +15,13 @@ from rich.text import Text
 
 from aiir.environment import Environment
 from aiir.incident.events import EvidenceRef
-from aiir.incident.journal import JOURNAL, Event, Reading, read_checked
+from aiir.incident.journal import Event
 from aiir.incident.state import Incident, list_incidents, load_incident
 from aiir.redact import known_secrets, masked_json, scrub
 from aiir.reports.context import report_context
 from aiir.terminal.inert import inert, plain
 from aiir.terminal.screen import LEVER_STYLE, SEVERITY_STYLE
-from aiir.views.timeline import TAIL, omitted_line, write_timeline
+from aiir.views.timeline import TAIL, Spool, omitted_line, write_timeline
 
 
 def _safe(value: Any) -> Text:
@@ -113,19 +113,38 @@ def show_incident(
     """One incident, verified first (``force`` shows one that does not verify, marked so).
 
     The timeline is the last :data:`TAIL` events unless ``every``: the journal is folded as it
-    is read and its events let go, so a long one costs no more memory than a short one. All of
-    a long timeline on the screen is a second pass, printed as it is read."""
-    kept: deque[Event] = deque(maxlen=None if every and as_json else 0 if every else TAIL)
-    incident = load_incident(
-        env.incidents_dir, incident_id, force=force, keep_events=False, each=kept.append
-    )
-    context = report_context(incident, env.workspace, env.clock.now(), aware_at)
+    is read and its events let go, so a long one costs no more memory than a short one (all of
+    it, on the screen, is spooled to a temporary file as it is read, and printed once it has
+    verified)."""
+    kept: deque[Event] = deque(maxlen=None if every else TAIL)
+    spooled = every and not as_json
+    with Spool(env.console.width) if spooled else contextlib.nullcontext() as spool:
+        incident = load_incident(
+            env.incidents_dir,
+            incident_id,
+            force=force,
+            keep_events=False,
+            each=kept.append if spool is None else spool.add,
+        )
+        context = report_context(incident, env.workspace, env.clock.now(), aware_at)
+        _print(env, incident, context, kept, spool, as_json)
+
+
+def _print(
+    env: Environment,
+    incident: Incident,
+    context: Mapping[str, Any],
+    kept: deque[Event],
+    spool: Spool | None,
+    as_json: bool,
+) -> None:
+    """The incident as JSON, or its heading, timeline, levers, evidence and clocks."""
     if as_json:
         print(masked_json(_as_json(incident, context, kept)))
         return
     console = env.console
     _heading(console, incident)
-    _timeline(console, incident, kept, every=every)
+    _timeline(console, incident, kept, spool)
     if incident.levers:
         levers = Table("lever", "kind", "state", "verdict", title="Levers", title_justify="left")
         for record in incident.levers:
@@ -190,29 +209,20 @@ def _heading(console: Console, incident: Incident) -> None:
     )
 
 
-def _timeline(console: Console, incident: Incident, kept: deque[Event], *, every: bool) -> None:
-    """Plain aligned lines: the last events kept, or (``every``) the journal read again up to
-    the head the first pass verified, printed as it goes."""
-    shown = incident.count if every else len(kept)
+def _timeline(
+    console: Console, incident: Incident, kept: deque[Event], spool: Spool | None
+) -> None:
+    """Plain aligned lines: the last events kept, or every event spooled."""
+    shown = incident.count if spool is not None else len(kept)
     title = f"Timeline (UTC), {incident.count:,} events"
     console.print(Text(title + ("" if shown == incident.count else f", the last {shown}"), "bold"))
-    console.file.flush()
     if shown < incident.count:
         console.print(_safe(omitted_line(incident.count - shown, incident.id)), style="dim")
-    if not every:
+    console.file.flush()
+    if spool is None:
         write_timeline(console.file, kept, console.width)
-        return
-    again = Reading()
-    head = incident.head.seq if incident.head else 0
-    events = read_checked(incident.directory / JOURNAL, again)
-    write_timeline(
-        console.file, itertools.takewhile(lambda e: e.seq <= head, events), console.width
-    )
-    if incident.verified and again.problems:  # changed between the two passes: say so
-        console.print(
-            _safe(f"{UNVERIFIED}: the journal changed while it was shown ({again.problems[0]})"),
-            style="bold white on red",
-        )
+    else:
+        spool.copy_to(console.file)
 
 
 def _clocks(console: Console, context: Mapping[str, Any]) -> None:

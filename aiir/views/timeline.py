@@ -9,6 +9,8 @@ space (one event never prints as two).
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Collection, Iterable, Iterator
 from typing import IO
@@ -59,6 +61,32 @@ def write_timeline(out: IO[str], events: Iterable[Event], width: int) -> int:
         printed += len(batch)
     out.flush()
     return printed
+
+
+class Spool:
+    """Every event's lines, written to a private temporary file as the journal is read: the
+    timeline of ``--all``, printed once the journal has verified. The memory stays one event's."""
+
+    def __init__(self, width: int) -> None:
+        # Unlinked at once, mode 0600; closed by __exit__.
+        self.file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self.width, self.secrets = width, known_secrets()
+
+    def add(self, event: Event) -> None:
+        self.file.write(
+            "".join(line + "\n" for line in event_lines(event, self.width, self.secrets))
+        )
+
+    def copy_to(self, out: IO[str]) -> None:
+        self.file.seek(0)
+        shutil.copyfileobj(self.file, out, 1 << 16)
+        out.flush()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
 
 
 def _batches(events: Iterable[Event]) -> Iterator[list[Event]]:
