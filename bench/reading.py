@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -42,6 +43,7 @@ import httpx2
 import yaml
 from rich.console import Console
 
+from aiir.cli import flags
 from aiir.cli import incident as commands
 from aiir.environment import Environment
 from aiir.incident.events import EventType
@@ -173,11 +175,13 @@ def floor(path: Path) -> int:
 
 @contextlib.contextmanager
 def quiet() -> Iterator[None]:
-    """Output to /dev/null, as a reader's output piped away would go."""
+    """Output to /dev/null, as a reader's output piped away would go, in the environment
+    :func:`aiir.cli.main` would make for the command (this process's)."""
     with (
         open(os.devnull, "w") as null,
         contextlib.redirect_stdout(null),
         contextlib.redirect_stderr(null),
+        flags.running_in(functools.cache(Environment.from_process)),
     ):
         yield
 
