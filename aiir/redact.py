@@ -28,7 +28,6 @@ MIN_RUN = 8
 _PATTERNS = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{8,})"  # OpenAI / LiteLLM style keys
     r"|(?:(?<=Bearer )[A-Za-z0-9._~+/\-]{8,}=*)"
-    r"|(?:\bATATT[A-Za-z0-9_\-=]{16,})"  # an Atlassian API token
     r"|(?:hooks\.slack\.com/services/[A-Za-z0-9/_\-]+)"
     r"|(?:(?<=[?&]sig=)[A-Za-z0-9_%\-]{8,})"  # a Teams Workflows webhook's signature
     r"|(?:(?<=GenieKey )[A-Za-z0-9\-]{8,})"
@@ -76,6 +75,12 @@ def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[
     }
 
 
+def known_secrets() -> set[str]:
+    """What :func:`scrub` without ``secrets`` masks (:func:`watch`, :func:`declare`): taken
+    once, for a reader masking many strings."""
+    return _watched | _declared
+
+
 def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = True) -> str:
     """``text`` with known secret values masked in every spelling, URL credentials masked, and
     secret-looking tokens too (``patterns``).
@@ -85,7 +90,7 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
     ``patterns``): an attacker's key typed in as an input must stay in it, or the lever that
     blocked it could never be released.
     """
-    values = _watched | _declared if secrets is None else secrets
+    values = known_secrets() if secrets is None else secrets
     text = _USERINFO.sub(rf"\g<scheme>{MASK}@", mask(text, values))
     return _PATTERNS.sub(MASK, text) if patterns else text
 
@@ -117,7 +122,8 @@ def masked_json(value: Any) -> str:
     """``value`` as indented JSON for the user (``--json``), every string in it scrubbed before it
     is encoded: in the encoded text a key at the start of a line reads ``\\nsk-…``, where the key
     pattern no longer finds it."""
-    return json.dumps(mask_data(value, scrub), indent=2)
+    known = known_secrets()
+    return json.dumps(mask_data(value, lambda text: scrub(text, known)), indent=2)
 
 
 @functools.lru_cache(maxsize=256)

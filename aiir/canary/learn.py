@@ -118,7 +118,7 @@ def _from_canaries(incident: Incident) -> Iterator[Regression]:
 
 
 def _attached(incident: Incident) -> Iterator[dict[str, Any]]:
-    for event in incident.events:
+    for event in incident.history():
         if event.type != EventType.EVIDENCE_ATTACHED or event.data.get("source") != SOURCE:
             continue
         data = _evidence_json(incident, event.data.get("evidence", {}))
@@ -160,7 +160,7 @@ def _prompt_answers(incident: Incident) -> list[str]:
     """Answers to input questions whose id or title says they are a prompt."""
     titles = {
         (e.data.get("runbook"), e.data.get("node")): str(e.data.get("title", ""))
-        for e in incident.events
+        for e in incident.history()
         if e.type == EventType.NODE_ENTERED and e.data.get("kind") == "input"
     }
     found = []
@@ -178,7 +178,7 @@ def _indicators(incident: Incident) -> list[str]:
     """Distinctive strings the responders typed in (a planted phrase, a leaked marker)."""
     inputs = {
         (e.data.get("runbook"), e.data.get("node"))
-        for e in incident.events
+        for e in incident.history()
         if e.type == EventType.NODE_ENTERED and e.data.get("kind") == "input"
     }
     return [

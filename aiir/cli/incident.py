@@ -95,8 +95,8 @@ def _anchor(incident: "Incident") -> None:
     """The journal's head, to keep outside it: later it proves nothing was cut or added."""
     from aiir.incident.journal import anchor_of
 
-    if incident.events and not incident.dry_run:
-        anchor = anchor_of(incident.events)
+    if incident.head is not None and not incident.dry_run:
+        anchor = anchor_of([incident.head])
         typer.echo(
             f"journal anchor: {anchor} (keep it; check with: aiir verify {incident.id} --anchor {anchor})"
         )
@@ -224,8 +224,7 @@ def verify(
     """Check the journal's hash chain, every evidence file's and runbook copy's SHA-256, and the
     anchors given."""
     from aiir.errors import ExitStatus
-    from aiir.incident.journal import JOURNAL, Anchor, anchor_of, read_events
-    from aiir.incident.journal import verify as verify_journal
+    from aiir.incident.journal import JOURNAL, Anchor, verify_reading
     from aiir.incident.state import incident_dir as find
 
     given = [Anchor.parse(a, "--anchor") for a in anchor or []]
@@ -233,20 +232,19 @@ def verify(
         given += _anchors_file(anchors, incident)
     env = _environment(incident_dir)
     directory = find(env.incidents_dir, incident)
-    problems = verify_journal(directory, given)
+    problems, reading = verify_reading(directory, given)  # one pass: nothing is read twice
     for problem in problems:
         typer.echo(f"{directory / JOURNAL}: {problem}", err=True)
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED
-    events, _ = read_events(directory / JOURNAL)
     typer.echo(f"{incident}: journal chain and evidence intact")
     if given:
         newest = max(given, key=lambda a: a.seq)
         typer.echo(
             f"anchors: {len(set(given))} given, each matches; the newest ({newest}) covers every line"
         )
-    typer.echo(f"anchor: {anchor_of(events)}")
+    typer.echo(f"anchor: {reading.anchor}")
     return ExitStatus.OK
 
 
@@ -290,6 +288,13 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
     aware_at: AwareAt = None,
     force: Force = False,
+    every: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Every event of the timeline (by default a long one shows its last 100).",
+        ),
+    ] = False,
     incident_dir: IncidentDir = None,
 ) -> None:
     """One incident: timeline, answers, levers, evidence, regulatory clocks (verified first)."""
@@ -298,7 +303,12 @@ def show(
 
     env = _environment(incident_dir)
     show_incident(
-        env, incident, as_json=as_json, aware_at=parse_aware_at(aware_at or []), force=force
+        env,
+        incident,
+        as_json=as_json,
+        aware_at=parse_aware_at(aware_at or []),
+        force=force,
+        every=every,
     )
 
 

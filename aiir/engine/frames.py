@@ -29,11 +29,6 @@ from aiir.outbound.gateway import Call, Endpoint
 from aiir.outbound.readable import readable
 from aiir.prompts import Option
 
-# Where a delivered message counts as a status update for the major-incident cadence. A page
-# (PagerDuty) calls people in; it tells nobody how things stand.
-STATUS_CHANNELS = frozenset({"slack", "teams", "statuspage", "webhook"})
-
-
 RETRY = Option("retry", "Retry")
 
 

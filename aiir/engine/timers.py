@@ -101,7 +101,7 @@ def check(walk: Walk) -> None:
     if walk.replaying:
         return
     _, found = _now_statuses(walk)
-    verdicts = judged(walk.incident.events)
+    verdicts = judged(walk.incident.history())
     for item in found:
         if item.state != MISSED or (item.spec.runbook, item.spec.name) in verdicts:
             continue

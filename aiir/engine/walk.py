@@ -15,7 +15,6 @@ before it is reported, and its state is ``unknown`` when nothing can tell.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from aiir.engine import timers
 from aiir.engine.frames import (
     FAILURE_OPTIONS,
-    STATUS_CHANNELS,
     Ended,
     Frame,
     Placeholders,
@@ -87,13 +85,8 @@ class Walk:
         self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
         self.step = 0
-        self.recorded: dict[int, list[Event]] = {}
-        for event in journal.events:
-            if event.step is not None:
-                self.recorded.setdefault(event.step, []).append(event)
-        self.last_recorded = max(self.recorded, default=0)
+        self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}
-        self.reminded_for: dt.datetime | None = None
         self.resolve_child = child_frame  # how a called runbook becomes a frame
         self.asked: Counter[str] = Counter()  # per answer key: how often asked (a loop's laps)
 
@@ -136,7 +129,9 @@ class Walk:
 
     def next_step(self) -> tuple[int, dict[str, Event]]:
         self.step += 1
-        return self.step, {e.type: e for e in self.recorded.get(self.step, [])}
+        if self.step > self.last_recorded:
+            return self.step, {}
+        return self.step, {e.type: e for e in self.journal.recorded(self.step)}
 
     def context(self, frame: Frame, **extra: Any) -> dict[str, Any]:
         incident = incident_fields(
@@ -233,25 +228,18 @@ class Walk:
             return
         now = self.env.clock.now()
         started = parse_iso(self.incident.started_at)
-        posts = [
-            parse_iso(e.ts)
-            for e in self.incident.events
-            if e.type == EventType.NOTIFY_SENT
-            and e.data.get("ok") is True
-            and e.data.get("channel") in STATUS_CHANNELS
-        ]
-        if posts:
+        posted = self.incident.status_posted_at  # folded from the journal: nothing is scanned
+        if posted is not None:
             every = cadence.every_at(now - started)
             due, why = (
-                max(posts) + every,
+                parse_iso(posted) + every,
                 f"next status update due (every {timers.minutes(every)})",
             )
         else:
             first = cadence.first
             due, why = started + first, f"first status update due within {timers.minutes(first)}"
-        if now < due or self.reminded_for == due:
+        if now < due or self.incident.reminded_due == iso(due):
             return
-        self.reminded_for = due
         late = clock_text(now - due).removeprefix("T+")
         self.screen.reminder(f"{why}: overdue by {late}; post one (Slack update, status page)")
         self.record(EventType.REMINDER, {"due": iso(due), "reason": why})
@@ -269,7 +257,7 @@ class Walk:
         starts, before triage); a later, lower one is journalled as kept, unless a downgrade."""
         current = self.incident.severity
         where = {"runbook": frame.runbook.id, "node": node_id}
-        decided = any(e.type in _SEVERITY_SET for e in self.incident.events)
+        decided = any(e.type in _SEVERITY_SET for e in self.incident.history())
         if decided and lower_severity(severity, current) and not downgrade:
             self.record(EventType.SEVERITY_KEPT, {"severity": current, "lower": severity, **where})
             if not self.replaying:

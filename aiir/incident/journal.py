@@ -23,9 +23,9 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from aiir.errors import AiirError, InputError
 from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
@@ -76,9 +76,8 @@ class Anchor:
         return cls(int(match[1]), match[2])
 
 
-@dataclass(frozen=True)
-class Event:
-    """One journal line."""
+class Event(NamedTuple):
+    """One journal line (a named tuple: read by the hundred thousand, it is made cheaply)."""
 
     seq: int
     ts: str
@@ -101,8 +100,12 @@ class Event:
         }
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """Sorted keys, no spaces, UTF-8: the bytes an event's hash is taken over."""
+    return _CANONICAL.encode(value).encode()
 
 
 def chain_hash(body: dict[str, Any]) -> str:
@@ -136,8 +139,11 @@ class Journal:
         self.scrub = scrub
         self.persist = persist
         self.lock = lock  # held while this journal is open; released by close()
-        self.events: list[Event] = []
+        self.events: list[Event] = []  # appended by this process (a loaded journal's: replay)
         self.foreign: list[Event] = []  # side events others appended, not yet taken in
+        self.head: Event | None = None
+        self.last_step = 0  # the newest step of a loaded journal (the walk replays up to it)
+        self._steps: dict[int, list[int]] = {}  # step -> where its lines start, when loaded
         self._fd: int | None = None
         self._size = 0  # bytes of the file this journal has read or written
         self._appending = False  # this journal holds the append lock now
@@ -150,21 +156,34 @@ class Journal:
     def evidence_dir(self) -> Path:
         return self.directory / EVIDENCE
 
-    def load(self) -> None:
+    def load(self, each: Callable[[Event], None] = lambda event: None) -> None:
         """Read an existing journal and check it (chain, evidence, runbook copies) before
-        appending to it."""
-        raw = _read_journal(self.path)
-        events, problems = parse_events(raw)
-        problems += file_problems(self.directory, events)
+        appending to it, in one pass that gives ``each`` every event and keeps none: only
+        where each step's lines are, for :meth:`recorded`."""
+        reading = Reading()
+        for event in read_checked(self.path, reading, files=self.directory):
+            if event.step is not None:
+                self._steps.setdefault(event.step, []).append(reading.offset)
+            each(event)
+        problems = reading.all_problems
         if problems:
             raise JournalBroken(f"{self.path}: {problems[0]}; refusing to continue this incident")
-        self.events = events
-        self._size = len(raw)
+        self.head, self._size = reading.head, reading.size
+        self.last_step = max(self._steps, default=0)
+
+    def recorded(self, step: int) -> list[Event]:
+        """The events the loaded journal holds for ``step``, read again from the file (checked
+        when it was loaded; the walker's lock keeps other aiir processes from writing it)."""
+        where = self._steps.get(step)
+        if not where:
+            return []
+        with open(self.path, "rb") as handle:
+            return [Event(**json.loads(_line_at(handle, offset))) for offset in where]
 
     def anchor(self) -> str:
         """``SEQ:HASH`` of the head: kept elsewhere, it proves later that nothing was cut or
         added after it (``aiir verify ID --anchor SEQ:HASH``)."""
-        return anchor_of(self.events)
+        return anchor_of([self.head] if self.head else [])
 
     def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
         """Write one event durably and return it: under the append lock, after taking in the
@@ -195,29 +214,28 @@ class Journal:
             os.close(fd)  # closing it drops the flock
 
     def _take_in(self) -> None:
-        """Side events another process appended since this journal last read or wrote."""
+        """Side events another process appended since this journal last read or wrote: only the
+        bytes after those it knows are read, and each line must follow the head in the chain."""
         if not self.persist or not self.path.is_file():
             return
         if self.path.stat().st_size == self._size:
             return
-        raw = _read_journal(self.path)
-        events, problems = parse_events(raw)
-        known = len(self.events)
-        same = len(events) > known and (
-            known == 0 or events[known - 1].hash == self.events[-1].hash
-        )
-        added = events[known:]
-        if problems or not same or any(e.type not in SIDE_EVENTS for e in added):
-            return  # not notes: _write refuses, as it always has
+        with open(self.path, "rb") as handle:
+            handle.seek(self._size)
+            raw = handle.read()
+        added = _following(raw, self.head)
+        if added is None:
+            return  # not notes, or not well chained: _write refuses, as it always has
         self.events.extend(added)
         self.foreign.extend(added)
-        self._size = len(raw)
+        self.head = added[-1]
+        self._size += len(raw)
 
     def _append(self, type_: str, data: dict[str, Any], step: int | None) -> Event:
-        prev = self.events[-1].hash if self.events else GENESIS
+        prev = self.head.hash if self.head else GENESIS
         clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
         body = {
-            "seq": len(self.events) + 1,
+            "seq": (self.head.seq if self.head else 0) + 1,
             "ts": self.now(),
             "type": type_,
             "operator": self.operator,
@@ -230,6 +248,7 @@ class Journal:
         if self.persist:  # the hash joins the line last; readers do not depend on key order
             self._write(encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n')
         self.events.append(event)
+        self.head = event
         return event
 
     def store_evidence(self, name: str, content: bytes) -> tuple[str, str]:
@@ -297,77 +316,177 @@ def short_anchor(anchor: str) -> str:
     return f"{seq}:{digest[:16]}"
 
 
-def _split(raw: bytes) -> list[bytes]:
-    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
-    lines = [line + b"\n" for line in raw.split(b"\n")]
-    lines[-1] = lines[-1][:-1]
-    return lines if lines[-1] else lines[:-1]
+@dataclass
+class Reading:
+    """What one pass over a journal has found so far: its problems by line (shape, order,
+    chain), the files its events vouch for that are missing or changed, its head and its
+    length. Nothing else is kept: a reader folds the events as they go by."""
+
+    problems: list[str] = field(default_factory=list)
+    file_problems: list[str] = field(default_factory=list)
+    head: Event | None = None
+    offset: int = 0  # where the line of the event just given starts
+    size: int = 0  # bytes read
+
+    @property
+    def all_problems(self) -> list[str]:
+        """The line problems first, then the files' (the order ``verify`` names them in)."""
+        empty = ["the journal has no events"] if self.head is None and not self.problems else []
+        return self.problems + empty + self.file_problems
+
+    @property
+    def anchor(self) -> str:
+        return anchor_of([self.head] if self.head is not None else [])
 
 
-def _read_journal(path: Path) -> bytes:
+def read_checked(path: Path, reading: Reading, *, files: Path | None = None) -> Iterator[Event]:
+    """A journal's events, one line at a time, each checked (shape, order, chain) before it is
+    given; the problems go into ``reading``. With ``files`` (the incident's directory), every
+    evidence file and runbook copy an event names is checked as well. Nothing is kept."""
     if not path.is_file():
         raise InputError(f"{path}: no journal here")
-    return path.read_bytes()
+    return _checked_lines(_lines(path), reading, files)
+
+
+def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
+    """The events of a journal's bytes, checked line by line: shape, order and chain."""
+    reading = Reading()
+    events = list(_checked_lines(_split(raw), reading, None))
+    return events, reading.all_problems
 
 
 def read_events(path: Path) -> tuple[list[Event], list[str]]:
     """Parse and verify a journal: its events and every problem found, by line."""
-    return parse_events(_read_journal(path))
+    reading = Reading()
+    events = list(read_checked(path, reading))
+    return events, reading.all_problems
 
 
-def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
-    """The events of a journal's bytes, checked line by line: shape, order and chain.
+def _lines(path: Path) -> Iterator[bytes]:
+    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
+    with open(path, "rb", buffering=1 << 16) as handle:
+        yield from handle
 
-    A line that is not an aiir event is left out (with its problem); the chain is followed
-    through it by its own ``hash`` when it has one, so one bad line is one problem.
-    """
-    events: list[Event] = []
-    problems: list[str] = []
-    prev, expected = GENESIS, 1
-    for number, line in enumerate(_split(raw), start=1):
-        if not line.endswith(b"\n"):
-            problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            problems.append(f"line {number}: not a journal event ({type(exc).__name__})")
-            expected += 1
-            continue
-        odd = shape_problem(record)
-        if odd is None:
-            try:
-                digest = chain_hash({k: v for k, v in record.items() if k != "hash"})
-            except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
-                odd = "text that is not valid Unicode"
+
+def _line_at(handle: BinaryIO, offset: int) -> bytes:
+    handle.seek(offset)
+    return handle.readline()
+
+
+def _split(raw: bytes) -> Iterator[bytes]:
+    """The lines of ``raw`` as :func:`_lines` reads them from a file."""
+    start = 0
+    while start < len(raw):
+        end = raw.find(b"\n", start)
+        end = len(raw) if end < 0 else end + 1
+        yield raw[start:end]
+        start = end
+
+
+def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None) -> Iterator[Event]:
+    """A line that is not an aiir event is left out (with its problem); the chain is followed
+    through it by its own ``hash`` when it has one, so one bad line is one problem."""
+    problems, sha256, encode = reading.problems, hashlib.sha256, _CANONICAL.encode
+    prev, expected, offset = GENESIS, 1, 0
+    for number, line in enumerate(lines, start=1):
+        start, offset = offset, offset + len(line)
+        record, odd = _parsed(line, number, problems, prev)
         if odd is not None:
-            problems.append(f"line {number}: not an aiir event ({odd})")
+            problems.append(f"line {number}: not {odd}")
             if isinstance(record, dict) and isinstance(record.get("hash"), str):
                 prev = record["hash"]
             expected += 1
             continue
-        event = Event(**record)
-        if event.seq != expected:  # against the line before, so one removal is one problem
-            problems.append(
-                f"line {number}: sequence number {event.seq} where {expected} was expected "
-                "(a line was removed, inserted or reordered)"
-            )
-        if digest != event.hash:
-            problems.append(f"line {number}: content does not match its hash (the line was edited)")
-        elif event.prev != prev:
-            problems.append(
-                f"line {number}: does not follow line {number - 1} in the hash chain "
-                "(a line was removed, inserted or reordered)"
-            )
-        if (number == 1) != (event.type == EventType.INCIDENT_OPENED):
-            problems.append(
-                f"line {number}: {event.type} where "
-                + ("incident.opened opens the journal" if number == 1 else "the incident is open")
-            )
-        prev, expected = event.hash, event.seq + 1
-        events.append(event)
-    if not events and not problems:
-        problems.append("the journal has no events")
-    return events, problems
+        digest = record.pop("hash")
+        try:
+            body = encode(record).encode()
+        except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
+            problems.append(f"line {number}: not an aiir event (text that is not valid Unicode)")
+            prev, expected = digest, expected + 1
+            continue
+        event = _event(record, digest)
+        intact = sha256(body).hexdigest() == digest
+        if not (intact and event.seq == expected and event.prev == prev) or (number == 1) != (
+            event.type == _OPENED
+        ):
+            problems += _order_problems(number, event, expected, prev, intact)
+        if files is not None and ("evidence" in event.data or "snapshot" in event.data):
+            reading.file_problems += file_problems(files, (event,))
+        prev, expected = digest, event.seq + 1
+        reading.head, reading.offset, reading.size = event, start, offset
+        yield event
+    reading.size = offset
+
+
+_OPENED = str(EventType.INCIDENT_OPENED)
+
+
+def _following(raw: bytes, head: Event | None) -> list[Event] | None:
+    """The side events in ``raw`` (lines appended after ``head``), each intact and chained on
+    from the one before; None when any line is not such an event."""
+    prev, seq = (head.hash, head.seq) if head else (GENESIS, 0)
+    found: list[Event] = []
+    for line in _split(raw):
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            return None
+        if not line.endswith(b"\n") or shape_problem(record, prev) is not None:
+            return None
+        digest = record.pop("hash")
+        event = _event(record, digest)
+        intact = hashlib.sha256(_CANONICAL.encode(record).encode()).hexdigest() == digest
+        chained = event.seq == seq + 1 and event.prev == prev
+        if not (intact and chained) or event.type not in SIDE_EVENTS:
+            return None
+        prev, seq = digest, event.seq
+        found.append(event)
+    return found or None
+
+
+def _event(record: dict[str, Any], digest: str) -> Event:
+    """The event of a line whose shape was checked (built as its tuple: read by the hundred
+    thousand, ``Event(**record)`` would cost a third of the check)."""
+    fields = (record["seq"], record["ts"], record["type"], record["operator"], record["step"])
+    return _new(Event, (*fields, record["data"], record["prev"], digest))
+
+
+_new: Callable[[type[Event], tuple[Any, ...]], Event] = tuple.__new__
+
+
+def _parsed(line: bytes, number: int, problems: list[str], prev: str) -> tuple[Any, str | None]:
+    """A line as JSON, and why it is not an aiir event (None when it is one)."""
+    if not line.endswith(b"\n"):
+        problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return None, f"a journal event ({type(exc).__name__})"
+    odd = shape_problem(record, prev)
+    return record, None if odd is None else f"an aiir event ({odd})"
+
+
+def _order_problems(number: int, event: Event, expected: int, prev: str, intact: bool) -> list[str]:
+    """What is wrong with a well-formed line's place in the journal."""
+    problems = []
+    if event.seq != expected:  # against the line before, so one removal is one problem
+        problems.append(
+            f"line {number}: sequence number {event.seq} where {expected} was expected "
+            "(a line was removed, inserted or reordered)"
+        )
+    if not intact:
+        problems.append(f"line {number}: content does not match its hash (the line was edited)")
+    elif event.prev != prev:
+        problems.append(
+            f"line {number}: does not follow line {number - 1} in the hash chain "
+            "(a line was removed, inserted or reordered)"
+        )
+    if (number == 1) != (event.type == _OPENED):
+        problems.append(
+            f"line {number}: {event.type} where "
+            + ("incident.opened opens the journal" if number == 1 else "the incident is open")
+        )
+    return problems
 
 
 def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
@@ -416,5 +535,19 @@ def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[
 def verify(directory: Path, anchors: Iterable[Anchor] = ()) -> list[str]:
     """Every problem with an incident's journal chain, evidence files, runbook copies and the
     anchors given; empty when intact."""
-    events, problems = read_events(directory / JOURNAL)
-    return problems + file_problems(directory, events) + anchor_problems(events, anchors)
+    return verify_reading(directory, anchors)[0]
+
+
+def verify_reading(directory: Path, anchors: Iterable[Anchor] = ()) -> tuple[list[str], Reading]:
+    """:func:`verify` in one pass over the journal, keeping only the hashes of the anchored
+    lines: its problems, and the reading (its head, for the anchor to keep)."""
+    given = set(anchors)
+    wanted = {a.seq for a in given}
+    anchored: dict[int, Event] = {}
+    reading = Reading()
+    for event in read_checked(directory / JOURNAL, reading, files=directory):
+        if event.seq in wanted:
+            anchored[event.seq] = event
+    head = [reading.head] if reading.head is not None else []
+    found = list(anchored.values()) + head
+    return reading.all_problems + anchor_problems(found, given), reading

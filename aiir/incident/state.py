@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
 from aiir.incident.events import EventType
-from aiir.incident.journal import JOURNAL, Event, JournalBroken, file_problems, read_events
+from aiir.incident.journal import JOURNAL, Event, JournalBroken, Reading, read_checked
 from aiir.redact import MASK
+from aiir.timestamps import parse_iso
 
 # "unknown": the run stopped after the request may have gone out, with no probe to tell.
 NEEDS_RELEASE = frozenset({"engaged", "verified", "not-effective", "unknown"})
 # What an id may look like: ours are INC-20261127-031502-a3f9; a safe directory name, at least.
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 _NEW_ID_TRIES = 100
+# Where a delivered message counts as a status update for the major-incident cadence. A page
+# (PagerDuty) calls people in; it tells nobody how things stand.
+STATUS_CHANNELS = frozenset({"slack", "teams", "statuspage", "webhook"})
 
 
 def new_incident_id(now: dt.datetime) -> str:
@@ -80,8 +85,15 @@ class Incident:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     evidence: list[dict[str, Any]] = field(default_factory=list)
     classified: dict[str, str] = field(default_factory=dict)  # fact -> awareness time (UTC)
-    events: list[Event] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)  # every event, unless not ``keep_events``
     problems: list[str] = field(default_factory=list)  # why its journal does not verify
+    # Folded as the events go by, so that a reader need not keep them:
+    head: Event | None = None  # the last event
+    count: int = 0  # events folded
+    status_posted_at: str | None = None  # the newest status update a status channel took
+    reminded_due: str | None = None  # the due time the last status reminder was for
+    contained_at: str | None = None  # the first lever a verify probe found effective
+    keep_events: bool = field(default=True, repr=False)
 
     @property
     def verified(self) -> bool:
@@ -102,7 +114,9 @@ class Incident:
 
     def apply(self, event: Event) -> None:
         """Fold one event into the state."""
-        self.events.append(event)
+        if self.keep_events:
+            self.events.append(event)
+        self.head, self.count = event, self.count + 1
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(self, event)
@@ -113,6 +127,15 @@ class Incident:
         )
         if isinstance(saved, dict):
             self.vars.update(saved)
+
+    def history(self) -> Iterator[Event]:
+        """Every event folded so far, in order: those kept, or (when none are kept) the journal
+        read again, checked, up to the last event folded."""
+        if self.keep_events:
+            return iter(self.events)
+        head = self.head.seq if self.head else 0
+        events = read_checked(self.directory / JOURNAL, Reading())
+        return itertools.takewhile(lambda event: event.seq <= head, events)
 
     @classmethod
     def from_events(cls, incident_id: str, directory: Path, events: Iterable[Event]) -> Incident:
@@ -275,6 +298,7 @@ def _lever_verified(incident: Incident, event: Event) -> None:
         return
     if event.data.get("ok"):
         record.state, record.verdict = "verified", "effective: verify probe passed"
+        incident.contained_at = incident.contained_at or event.ts
     elif event.data.get("unverified"):  # the probe could not be built: no verdict on the lever
         reason = event.data.get("reply", {}).get("reason", "cannot verify")
         record.verdict = f"engaged, not verified: {reason}"
@@ -305,6 +329,10 @@ def _notify(incident: Incident, event: Event) -> None:
 
 
 def _sent(incident: Incident, event: Event) -> None:
+    if event.data.get("ok") is True and event.data.get("channel") in STATUS_CHANNELS:
+        posted = incident.status_posted_at
+        if posted is None or parse_iso(event.ts) > parse_iso(posted):
+            incident.status_posted_at = event.ts
     for note in reversed(incident.notifications):
         if note.get("node") == event.data.get("node") and note.get("runbook") == event.data.get(
             "runbook"
@@ -329,6 +357,11 @@ def _ended(incident: Incident, event: Event) -> None:
 def _classified(incident: Incident, event: Event) -> None:
     for fact in event.data.get("facts", []):
         incident.classified.setdefault(str(fact), event.ts)  # the first awareness counts
+
+
+def _reminded(incident: Incident, event: Event) -> None:
+    due = event.data.get("due")
+    incident.reminded_due = due if isinstance(due, str) else None
 
 
 def _interrupted(incident: Incident, event: Event) -> None:
@@ -356,6 +389,7 @@ _HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
     EventType.CLASSIFIED: _classified,
     EventType.INCIDENT_INTERRUPTED: _interrupted,
     EventType.INCIDENT_RESUMED: _resumed,
+    EventType.REMINDER: _reminded,
 }
 
 
@@ -405,21 +439,39 @@ def incident_dir(root: Path, incident_id: str) -> Path:
     return directory
 
 
-def read_incident(directory: Path, incident_id: str) -> Incident:
-    """An incident rebuilt from its journal, with every problem its verification finds."""
-    events, problems = read_events(directory / JOURNAL)
-    problems += file_problems(directory, events)
-    incident = Incident.from_events(incident_id, directory, events)
-    incident.problems = problems
+def read_incident(
+    directory: Path,
+    incident_id: str,
+    *,
+    keep_events: bool = True,
+    each: Callable[[Event], None] | None = None,
+) -> Incident:
+    """An incident rebuilt from its journal in one pass, with every problem its verification
+    finds. Without ``keep_events`` the events are folded and let go (``each`` sees each one):
+    a reader of a long journal then holds only its state."""
+    reading = Reading()
+    incident = Incident(id=incident_id, directory=directory, keep_events=keep_events)
+    for event in read_checked(directory / JOURNAL, reading, files=directory):
+        incident.apply(event)
+        if each is not None:
+            each(event)
+    incident.problems = reading.all_problems
     return incident
 
 
-def load_incident(root: Path, incident_id: str, *, force: bool = False) -> Incident:
+def load_incident(
+    root: Path,
+    incident_id: str,
+    *,
+    force: bool = False,
+    keep_events: bool = True,
+    each: Callable[[Event], None] | None = None,
+) -> Incident:
     """Rebuild an incident from its journal, verified first: a journal that does not verify is
     refused, naming its first problem, unless ``force`` (the incident then says why it is not
-    to be trusted, in ``problems``)."""
+    to be trusted, in ``problems``). ``keep_events`` and ``each``: see :func:`read_incident`."""
     directory = incident_dir(root, incident_id)
-    incident = read_incident(directory, incident_id)
+    incident = read_incident(directory, incident_id, keep_events=keep_events, each=each)
     if incident.problems and not force:
         raise JournalBroken(
             f"{directory / JOURNAL}: {incident.problems[0]}: this journal does not verify, so "
@@ -434,13 +486,14 @@ def load_incident(root: Path, incident_id: str, *, force: bool = False) -> Incid
     return incident
 
 
-def list_incidents(root: Path) -> list[Incident]:
+def list_incidents(root: Path, *, keep_events: bool = True) -> list[Incident]:
     """Every incident under ``root``, newest first; one whose journal does not verify is listed
-    all the same, with its ``problems``."""
+    all the same, with its ``problems``. Without ``keep_events``, each is its folded state only
+    (a listing: see :func:`read_incident`)."""
     if not check_root(root).is_dir():
         return []
     return [
-        read_incident(d, d.name)
+        read_incident(d, d.name, keep_events=keep_events)
         for d in sorted(root.iterdir(), reverse=True)
         if (d / JOURNAL).is_file()
     ]

@@ -222,7 +222,7 @@ def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | N
     ``resolve`` closed, from the journal (so a resumed walk resolves only what is left). Only
     practice pages (kept in an exercise's inbox) with ``simulated``, only real ones without."""
     pages: dict[str, str | None] = {}
-    for event in incident.events:
+    for event in incident.history():
         data = event.data
         if (
             event.type != EventType.NOTIFY_SENT

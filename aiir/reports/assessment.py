@@ -158,7 +158,7 @@ def _recent_drills(incidents_dir: Path, now: dt.datetime) -> set[str]:
                     incident.runbook,
                     *(
                         e.data.get("child", "")
-                        for e in incident.events
+                        for e in incident.history()
                         if e.type == EventType.CALL_ENTERED
                     ),
                 }

@@ -105,7 +105,7 @@ def _tasks(incident: Incident) -> list[dict[str, Any]]:
             "at": m.at,
             "note": m.note,
         }
-        for m in marks(incident.events)
+        for m in marks(incident.history())
     ]
 
 
@@ -278,7 +278,7 @@ def follow_up_tickets(incident: Incident) -> dict[str, str]:
     """Action item (its words) -> the ticket filed for it (``aiir report --file-actions``)."""
     return {
         str(e.data.get("item")): str(e.data["reference"])
-        for e in incident.events
+        for e in incident.history()
         if e.type == EventType.TICKET_FILED and e.data.get("ok") and e.data.get("reference")
     }
 
@@ -295,14 +295,7 @@ def report_context(
     systems = systems_involved(incident, workspace)
     started = parse_iso(incident.started_at)
     ended = parse_iso(incident.ended_at) if incident.ended_at else None
-    contained = next(
-        (
-            parse_iso(e.ts)
-            for e in incident.events
-            if e.type == EventType.LEVER_VERIFIED and e.data.get("ok")
-        ),
-        None,
-    )
+    contained = parse_iso(incident.contained_at) if incident.contained_at else None
     dues = deadlines(incident, workspace, systems, aware_at)
     return {
         "incident": {
@@ -338,7 +331,7 @@ def report_context(
                 "operator": e.operator,
                 "text": DETAIL[e.type](e.data),
             }
-            for e in incident.events
+            for e in incident.history()
             if e.type in DETAIL
         ],
         "tasks": _tasks(incident),
@@ -367,10 +360,10 @@ def report_context(
         # Posted with each update, the chain's head anchors the journal outside it: lines cut from
         # the end of a journal leave a valid chain, but not this hash.
         "journal": {
-            "events": len(incident.events),
-            "hash": incident.events[-1].hash if incident.events else "",
-            "anchor": anchor_of(incident.events),
-            "short_anchor": short_anchor(anchor_of(incident.events)),
+            "events": incident.count,
+            "hash": incident.head.hash if incident.head else "",
+            "anchor": anchor_of([incident.head] if incident.head else []),
+            "short_anchor": short_anchor(anchor_of([incident.head] if incident.head else [])),
             "verified": incident.verified,
             "problems": incident.problems,
         },

@@ -92,7 +92,7 @@ def report(
         ],
         "timeline": [
             {"at": e.ts, "what": DETAIL[e.type](e.data)}
-            for e in incident.events
+            for e in incident.history()
             if e.type in DETAIL
         ],
     }

@@ -109,7 +109,7 @@ def judged(events: Iterable[Event]) -> dict[tuple[str, str], Event]:
 def severities(incident: Incident) -> set[str]:
     """Every severity the incident has had."""
     seen = set()
-    for event in incident.events:
+    for event in incident.history():
         if event.type == EventType.INCIDENT_OPENED:
             seen.add(str(event.data.get("severity")))
         elif event.type == EventType.SEVERITY_CHANGED:
@@ -120,7 +120,7 @@ def severities(incident: Incident) -> set[str]:
 def first_entries(incident: Incident) -> dict[tuple[str, str], dt.datetime]:
     """When each (runbook, node) was first entered."""
     found: dict[tuple[str, str], dt.datetime] = {}
-    for event in incident.events:
+    for event in incident.history():
         if event.type == EventType.NODE_ENTERED:
             key = (str(event.data.get("runbook")), str(event.data.get("node")))
             found.setdefault(key, parse_iso(event.ts))
@@ -160,7 +160,7 @@ def statuses(
     incident: Incident, runbooks: Mapping[str, Runbook], now: dt.datetime
 ) -> list[TimerStatus]:
     """Every timer of the runbooks walked, root runbook first."""
-    verdicts, entries = judged(incident.events), first_entries(incident)
+    verdicts, entries = judged(incident.history()), first_entries(incident)
     ordered = sorted(runbooks.values(), key=lambda r: r.id != incident.runbook)
     return [status(spec, incident, now, verdicts, entries) for rb in ordered for spec in specs(rb)]
 

@@ -90,7 +90,7 @@ def incident_ticket(incident: Incident) -> str | None:
     """The key of the ticket a notify node filed for the incident (Jira or JSM), if any, of the
     same kind as the incident (a practice ticket for a practice incident)."""
     key = None
-    for event in incident.events:
+    for event in incident.history():
         data = event.data
         if (
             event.type == EventType.NOTIFY_SENT
@@ -107,7 +107,7 @@ def _filed(incident: Incident) -> dict[str, str]:
     """Item key -> ticket key of every item a ``ticket.filed`` event says Jira took."""
     return {
         str(e.data["action"]): str(e.data.get("reference") or "")
-        for e in incident.events
+        for e in incident.history()
         if e.type == EventType.TICKET_FILED and e.data.get("ok")
     }
 

@@ -370,7 +370,7 @@ def snapshot_source(env: Environment, directory: Path, incident: Incident) -> Ru
     named a path), then the shipped library."""
     called = {
         str(e.data["ref"]): str(e.data["child"])
-        for e in incident.events
+        for e in incident.history()
         if e.type == EventType.CALL_ENTERED and "ref" in e.data
     }
     folders = [directory / SNAPSHOTS, data_dir("runbooks")]
@@ -388,8 +388,8 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
     lock.acquire()
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
     with _closed_on_error(journal):
-        journal.load()
-        incident = Incident.from_events(incident_id, directory, journal.events)
+        incident = Incident(id=incident_id, directory=directory, keep_events=False)
+        journal.load(incident.apply)  # one pass: checked and folded, no event kept
         runbook = parse(load_file(directory / incident.snapshot), Runbook)
     return journal, incident, runbook, directory
 
@@ -414,7 +414,7 @@ def applied_requests(incident: Incident) -> list[dict[str, Any]]:
     """Every request of an incident that took effect, in order: engages, actions, releases."""
     intents: dict[tuple[str, int | None], dict[str, Any]] = {}
     applied: list[dict[str, Any]] = []
-    for event in incident.events:
+    for event in incident.history():
         data = event.data
         if event.type in {EventType.LEVER_INTENT, EventType.ACTION_INTENT}:
             intents[(event.type.split(".")[0], event.step)] = data.get("request") or {}
@@ -556,7 +556,7 @@ def _frames_for_release(
             root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals
         )
     }
-    for event in incident.events:
+    for event in incident.history():
         if event.type == EventType.CALL_ENTERED and event.data.get("child") not in frames:
             try:  # a called runbook that cannot be set up only holds back its own levers
                 child, raw = source.find(str(event.data["child"]))

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
-from collections.abc import Mapping
+import textwrap
+from collections import deque
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from aiir.environment import Environment
 from aiir.incident.events import EvidenceRef
+from aiir.incident.journal import Event
 from aiir.incident.state import Incident, list_incidents, load_incident
-from aiir.redact import masked_json, scrub
-from aiir.reports.context import describe, report_context
-from aiir.terminal.inert import inert
+from aiir.redact import known_secrets, masked_json, scrub
+from aiir.reports.context import report_context
+from aiir.terminal.inert import inert, plain
 from aiir.terminal.screen import LEVER_STYLE, SEVERITY_STYLE
+from aiir.views.timeline import TAIL, Spool, omitted_line, write_timeline
 
 
 def _safe(value: Any) -> Text:
@@ -47,40 +51,54 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
 
 def incidents_table(env: Environment, *, as_json: bool) -> None:
     """Every incident, newest first; one whose journal does not verify is listed as TAMPERED
-    (what its journal claims is not shown as fact)."""
-    found = list_incidents(env.incidents_dir)
+    (what its journal claims is not shown as fact). Each journal is verified and folded into
+    a summary as it is read; no event is kept."""
+    found = list_incidents(env.incidents_dir, keep_events=False)
     if as_json:
         print(masked_json([incident_summary(i) for i in found]))
         return
     if not found:
         env.console.print(_safe(f"no incidents under {env.incidents_dir}"))
         return
-    table = Table("id · runbook", "started", "sev", "state", "engaged", box=box.SIMPLE_HEAD)
-    table.columns[0].no_wrap = True  # the one thing an operator copies: never cut or wrapped
-    table.columns[0].min_width = max(len(i.id) for i in found)
-    table.columns[1].no_wrap = True
-    table.columns[3].min_width = len("interrupted")
-    for column in table.columns[3:]:
-        column.overflow = "fold"  # a narrow terminal wraps them; nothing is cut off
-    for incident in found:
-        state = Text(incident.outcome or incident.state)
-        if not incident.verified:
-            state = Text(f"{TAMPERED} (aiir verify {incident.id})", "bold red")
-        elif incident.exercise:
-            state.append(f" (exercise: {incident.exercise})")
-        engaged = incident.needs_release()
-        name = _safe(incident.id + "\n")
-        name.append_text(_safe(incident.runbook).copy())
-        name.stylize("dim", len(incident.id) + 1)
-        table.add_row(
-            name,
-            _safe(incident.started_at[5:16].replace("T", " ")),
-            Text(incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
-            state,
-            ", ".join(r.lever for r in engaged) or "-",
-        )
-    table.caption = "started: UTC · engaged: levers still in effect (aiir release ID)"
-    env.console.print(table)
+    known = known_secrets()
+    width = max(len(i.id) for i in found)  # the one thing an operator copies: never cut
+    env.console.print(
+        Text(f"{'id':<{width}}  {'started':<11}  {'sev':<4}  state · runbook · engaged", "bold")
+    )
+    env.console.file.flush()
+    rows = (_listed(incident, width, env.console.width, known) for incident in found)
+    env.console.file.write("".join(rows))
+    env.console.print(
+        Text("started: UTC · engaged: levers still in effect (aiir release ID)", "dim")
+    )
+
+
+def _listed(incident: Incident, width: int, columns: int, known: set[str]) -> str:
+    """One incident as aligned plain lines: what it is on the first, what it did after."""
+    state = incident.outcome or incident.state
+    if not incident.verified:
+        state = f"{TAMPERED} (aiir verify {incident.id})"
+    elif incident.exercise:
+        state += f" (exercise: {incident.exercise})"
+    engaged = ", ".join(r.lever for r in incident.needs_release()) or "-"
+    first = f"{incident.id:<{width}}  {incident.started_at[5:16].replace('T', ' '):<11}  "
+    first += f"{incident.severity:<4}  {state}"
+    rest = f"runbook {incident.runbook} · engaged: {engaged}"
+    lines = _fold(first, columns, "") + _fold(rest, columns, "    ")
+    return "".join(plain(scrub(line, known)) + "\n" for line in lines)
+
+
+def _fold(text: str, columns: int, indent: str) -> list[str]:
+    """``text`` over lines of the terminal's width, the next ones indented; a word (an id) is
+    never cut."""
+    return textwrap.wrap(
+        text,
+        max(columns, 40),
+        initial_indent=indent,
+        subsequent_indent="    ",
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
 
 
 def show_incident(
@@ -90,53 +108,43 @@ def show_incident(
     as_json: bool,
     aware_at: Mapping[str, dt.datetime] | None = None,
     force: bool = False,
+    every: bool = False,
 ) -> None:
-    """One incident, verified first (``force`` shows one that does not verify, marked so)."""
-    incident = load_incident(env.incidents_dir, incident_id, force=force)
-    context = report_context(incident, env.workspace, env.clock.now(), aware_at)
+    """One incident, verified first (``force`` shows one that does not verify, marked so).
+
+    The timeline is the last :data:`TAIL` events unless ``every``: the journal is folded as it
+    is read and its events let go, so a long one costs no more memory than a short one (all of
+    it, on the screen, is spooled to a temporary file as it is read, and printed once it has
+    verified)."""
+    kept: deque[Event] = deque(maxlen=None if every else TAIL)
+    spooled = every and not as_json
+    with Spool(env.console.width) if spooled else contextlib.nullcontext() as spool:
+        incident = load_incident(
+            env.incidents_dir,
+            incident_id,
+            force=force,
+            keep_events=False,
+            each=kept.append if spool is None else spool.add,
+        )
+        context = report_context(incident, env.workspace, env.clock.now(), aware_at)
+        _print(env, incident, context, kept, spool, as_json)
+
+
+def _print(
+    env: Environment,
+    incident: Incident,
+    context: Mapping[str, Any],
+    kept: deque[Event],
+    spool: Spool | None,
+    as_json: bool,
+) -> None:
+    """The incident as JSON, or its heading, timeline, levers, evidence and clocks."""
     if as_json:
-        data = incident_summary(incident)
-        data["problems"] = incident.problems
-        if not incident.verified:
-            data["state"] = UNVERIFIED
-        data["clocks"] = context["clocks"]
-        data["timers"] = context["timers"]
-        data["disclosure"] = context["disclosure"]
-        data["levers"] = [r.__dict__ for r in incident.levers]
-        data["answers"] = incident.answers
-        data["evidence"] = incident.evidence
-        data["tasks"] = context["tasks"]
-        data["timeline"] = [
-            {"ts": e.ts, "type": e.type, "operator": e.operator, "data": e.data}
-            for e in incident.events
-        ]
-        # ensure_ascii: control characters from hostile data stay escaped (\u009b), never raw
-        print(masked_json(data))
+        print(masked_json(_as_json(incident, context, kept)))
         return
     console = env.console
-    if not incident.verified:
-        console.print(
-            _safe(
-                f"{UNVERIFIED}: this journal does not verify ({incident.problems[0]}): "
-                "what follows may be forged"
-            ),
-            style="bold white on red",
-        )
-    header = Text.assemble(
-        (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
-    )
-    header.append_text(_safe(f"  {incident.title}  [{incident.outcome or incident.state}]"))
-    if incident.exercise:
-        header.append(f"  EXERCISE ({incident.exercise}): not a real incident", "bold magenta")
-    console.print(header)
-    console.print(
-        _safe(f"runbook {incident.runbook} · operator {incident.operator}")
-        + _safe(f" · started {incident.started_at}")
-    )
-    timeline = Table("time (UTC)", "event", "detail", title="Timeline", title_justify="left")
-    for event in incident.events:
-        timeline.add_row(event.ts[11:23], event.type, _safe(describe(event.type, event.data)))
-    console.print(timeline)
+    _heading(console, incident)
+    _timeline(console, incident, kept, spool)
     if incident.levers:
         levers = Table("lever", "kind", "state", "verdict", title="Levers", title_justify="left")
         for record in incident.levers:
@@ -192,6 +200,67 @@ def _tasks(console: Console, tasks: list[dict[str, Any]]) -> None:
             _safe(task["note"] or "-"),
         )
     console.print(table)
+
+
+def _as_json(
+    incident: Incident, context: Mapping[str, Any], kept: Iterable[Event]
+) -> dict[str, Any]:
+    data = incident_summary(incident)
+    data["problems"] = incident.problems
+    if not incident.verified:
+        data["state"] = UNVERIFIED
+    data["clocks"] = context["clocks"]
+    data["timers"] = context["timers"]
+    data["disclosure"] = context["disclosure"]
+    data["levers"] = [r.__dict__ for r in incident.levers]
+    data["answers"] = incident.answers
+    data["evidence"] = incident.evidence
+    data["tasks"] = context["tasks"]
+    data["timeline"] = [
+        {"ts": e.ts, "type": e.type, "operator": e.operator, "data": e.data} for e in kept
+    ]
+    data["events"] = incident.count
+    data["timeline_omitted"] = incident.count - len(data["timeline"])  # 0 with --all
+    # ensure_ascii: control characters from hostile data stay escaped (\u009b), never raw
+    return data
+
+
+def _heading(console: Console, incident: Incident) -> None:
+    if not incident.verified:
+        console.print(
+            _safe(
+                f"{UNVERIFIED}: this journal does not verify ({incident.problems[0]}): "
+                "what follows may be forged"
+            ),
+            style="bold white on red",
+        )
+    header = Text.assemble(
+        (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
+    )
+    header.append_text(_safe(f"  {incident.title}  [{incident.outcome or incident.state}]"))
+    if incident.exercise:
+        header.append(f"  EXERCISE ({incident.exercise}): not a real incident", "bold magenta")
+    console.print(header)
+    console.print(
+        _safe(f"runbook {incident.runbook} · operator {incident.operator}")
+        + _safe(f" · started {incident.started_at}")
+    )
+
+
+def _timeline(
+    console: Console, incident: Incident, kept: deque[Event], spool: Spool | None
+) -> None:
+    """Plain aligned lines: the last events kept, or every event spooled."""
+    shown = incident.count if spool is not None else len(kept)
+    title = f"Timeline (UTC), {incident.count:,} events"
+    console.print(Text(title + ("" if shown == incident.count else f", the last {shown}"), "bold"))
+    if shown < incident.count:
+        console.print(_safe(omitted_line(incident.count - shown, incident.id)), style="dim")
+    console.file.flush()
+    if spool is None:
+        write_timeline(console.file, kept, console.width)
+    else:
+        spool.copy_to(console.file)
 
 
 def _clocks(console: Console, context: Mapping[str, Any]) -> None:

@@ -314,7 +314,7 @@ def nothing_to_release(walk: Walk, record: LeverRecord) -> bool:
     """The lever is not in effect (it failed, or was released already): no approval is asked.
     A resume reads it from the journal (the state then is the walk's last)."""
     if walk.replaying:
-        upcoming = walk.recorded.get(walk.step + 1, [])
+        upcoming = walk.journal.recorded(walk.step + 1)
         return any(e.type == EventType.LEVER_RELEASED for e in upcoming)
     return record.state not in NEEDS_RELEASE
 

@@ -44,7 +44,7 @@ def tasks(walk: Walk, frame: Frame, node_id: str, node: TasksNode) -> str:
 
 
 def done(walk: Walk, frame: Frame, node_id: str) -> dict[str, TaskMark]:
-    return done_at(walk.incident.events, frame.runbook.id, node_id)
+    return done_at(walk.incident.history(), frame.runbook.id, node_id)
 
 
 def who(walk: Walk, task: Task) -> str:
