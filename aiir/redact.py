@@ -28,6 +28,7 @@ MIN_RUN = 8
 _PATTERNS = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{8,})"  # OpenAI / LiteLLM style keys
     r"|(?:(?<=Bearer )[A-Za-z0-9._~+/\-]{8,}=*)"
+    r"|(?:\bATATT[A-Za-z0-9_\-=]{16,})"  # an Atlassian API token
     r"|(?:hooks\.slack\.com/services/[A-Za-z0-9/_\-]+)"
     r"|(?:(?<=[?&]sig=)[A-Za-z0-9_%\-]{8,})"  # a Teams Workflows webhook's signature
     r"|(?:(?<=GenieKey )[A-Za-z0-9\-]{8,})"

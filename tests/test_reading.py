@@ -37,6 +37,7 @@ def polling_runbook() -> dict[str, Any]:
             "poll": {
                 "kind": "action",
                 "title": "Ask the gateway",
+                "max_visits": 1000,  # the loop's bound: a long journal is the point here
                 "request": request,
                 "next": "check",
                 "on_failure": "done",
@@ -44,6 +45,7 @@ def polling_runbook() -> dict[str, Any]:
             "check": {
                 "kind": "branch",
                 "title": "Still pending?",
+                "max_visits": 1000,
                 "cases": [{"when": "vars.state == 'pending'", "next": "poll"}],
                 "default": "done",
             },

@@ -105,7 +105,7 @@ def verdicts(incident: Incident) -> list[tuple[str, str, str, str]]:
     kinds: dict[str, str] = {EventType.TIMER_MET: "met", EventType.TIMER_MISSED: "missed"}
     return [
         (e.ts, kinds[e.type], e.data["timer"], e.data["due"])
-        for e in incident.events
+        for e in incident.history()
         if e.type in kinds
     ]
 

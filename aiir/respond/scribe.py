@@ -35,8 +35,8 @@ def add_note(env: Environment, incident_id: str, text: str, at: str | None = Non
     journal = _journal(env, directory, None)
     try:
         with journal.appending():
-            journal.load()
-            incident = Incident.from_events(incident_id, directory, journal.events)
+            incident = Incident(id=incident_id, directory=directory)
+            journal.load(incident.apply)  # one pass: checked and folded
             data = {"text": said, "by": env.operator, **({"at": at} if at else {})}
             incident.apply(journal.append(EventType.NOTE, data))
     finally:
@@ -55,8 +55,8 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
     lock.acquire()  # a walker holding it: IncidentLocked, naming it
     journal = _journal(env, directory, lock)
     try:
-        journal.load()
-        incident = Incident.from_events(incident_id, directory, journal.events)
+        incident = Incident(id=incident_id, directory=directory)
+        journal.load(incident.apply)  # one pass: checked and folded
         current = incident.severity
         if severity.value == current:
             raise InputError(f"{incident_id} is already {current}")
