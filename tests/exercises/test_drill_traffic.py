@@ -7,7 +7,7 @@ from pathlib import Path
 
 from aiir.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_scenario_traffic_is_in_the_captured_gateway_logs(tmp_path: Path) -> None:

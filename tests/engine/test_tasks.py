@@ -24,7 +24,7 @@ from aiir.validate.scenarios import prepare
 from tests.helpers import where, write
 from tests.runs import only_incident, process_env, run_aiir, strip_ansi
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 TEAM = {
     "aiir": 1,
@@ -332,7 +332,7 @@ def test_the_excessive_agency_drill_marks_its_damage_tasks_out_of_order(tmp_path
 def test_one_operator_marks_tasks_done_out_of_order_at_a_terminal(tmp_path: Path) -> None:
     pytest.importorskip("pexpect")
     pytest.importorskip("pyte")
-    from tests.test_keyboard import DOWN, ENTER, Screen
+    from tests.terminal.test_keyboard import DOWN, ENTER, Screen
 
     path, env = workspace(tmp_path)
     env.update(TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")

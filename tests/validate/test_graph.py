@@ -17,7 +17,7 @@ from aiir.validate.graph import render
 from tests.helpers import minimal_runbook, write
 from tests.runs import aiir_command
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((REPO / "runbooks").glob("*.yaml"))
 MAX_WIDTH = 2_500  # pixels of a shipped runbook's PNG (Graphviz's 96 dpi)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

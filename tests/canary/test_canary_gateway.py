@@ -25,7 +25,7 @@ from tests.support.clock import FakeClock
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"
 SLACK_PATH = "/services/T0001/B0001/s3cr3tw3bh00k"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 Capture = pytest.CaptureFixture[str]
 # The sandbox serves from a thread of the test process: its latency jitters by tens of ms.
 QUIET_LATENCY = {"latency_min_shift_ms": 100}

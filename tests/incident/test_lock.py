@@ -1,7 +1,7 @@
 """The incident lock on its own, and incident directories made exclusively.
 
 The lock between real processes (racing resumes, a holder killed with SIGKILL) is proved in
-``tests/test_resume_kill.py``; here one process takes it twice, which ``flock`` refuses alike.
+``tests/incident/test_resume_kill.py``; here one process takes it twice, which ``flock`` refuses alike.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from aiir.formats.loader import load_file
 from tests.respond import aiir, no_terminal
 from tests.support.cli import Ran
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from tests.helpers import write
 from tests.runs import aiir_command, only_incident, process_env, strip_ansi
 from tests.support.clock import FakeClock
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 T0 = dt.datetime(2026, 3, 14, 9, 10, tzinfo=dt.UTC)
 
 
@@ -755,7 +755,7 @@ def test_a_typo_at_a_patterned_input_is_asked_again_in_a_tabletop(tmp_path: Path
 
 
 def test_a_tabletop_stops_at_a_loops_bound(tmp_path: Path) -> None:
-    from tests.test_loops import looping
+    from tests.engine.test_loops import looping
 
     write(tmp_path / "secure-loop.yaml", looping(max_visits=3))
     scenario = {

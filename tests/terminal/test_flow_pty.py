@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from aiir.incident.events import EventType
+from tests.engine.test_loops import looping
 from tests.helpers import write
 from tests.respond import journal, of_type
 from tests.runs import only_incident, process_env
-from tests.test_keyboard import DOWN, ENTER, Screen
-from tests.test_loops import looping
+from tests.terminal.test_keyboard import DOWN, ENTER, Screen
 
 pytest.importorskip("pexpect")
 pytest.importorskip("pyte")

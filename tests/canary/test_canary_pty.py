@@ -17,7 +17,7 @@ pytestmark = [
     pytest.mark.pty,
     pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX"),
 ]
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 CTRL_C = "\x03"
 
 

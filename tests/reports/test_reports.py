@@ -25,8 +25,8 @@ from tests.respond import aiir, freeze, incident_id, no_terminal, write_workspac
 from tests.support.cli import process_environment
 from tests.support.clock import FakeClock
 
-REPO = Path(__file__).resolve().parents[1]
-SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
+REPO = Path(__file__).resolve().parents[2]
+SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
 UPDATING = os.environ.get("AIIR_UPDATE_SNAPSHOTS") == "1"  # read before tests clear AIIR_*
 TEMPLATES = (
     "post-mortem",

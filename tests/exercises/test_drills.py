@@ -29,7 +29,7 @@ from aiir.validate.scenarios import load_scenario, prepare
 from tests.helpers import where, write
 from tests.runs import aiir_command, process_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DRILLS = sorted((ROOT / "examples" / "drills").glob("*.yaml"))
 TABLETOPS = sorted((ROOT / "examples" / "tabletops").glob("*.yaml"))
 SCHEMA_LINE = "# yaml-language-server: $schema=../../schemas/scenario.schema.json"

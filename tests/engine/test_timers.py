@@ -21,14 +21,14 @@ from aiir.incident.events import EventType, data_problem
 from aiir.incident.state import Incident
 from aiir.respond.session import resume, start
 from aiir.validate.scenarios import prepare
+from tests.exercises.test_tabletop import EXAMPLE_ROOMS, T0, Room, section
 from tests.helpers import write
 from tests.receiver import serve_receiver
 from tests.support.cli import run_cli
 from tests.support.clock import START, FakeClock
 from tests.support.environment import fake_environment, screen
-from tests.test_tabletop import EXAMPLE_ROOMS, T0, Room, section
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 TIMED: dict[str, Any] = {
     "aiir": 1,

@@ -23,7 +23,7 @@ from tests.canaries import environment, suite, write_suite
 from tests.helpers import where, write
 from tests.receiver import serve_receiver
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted((REPO / "examples" / "canaries").glob("*.yaml"))
 Capture = pytest.CaptureFixture[str]
 

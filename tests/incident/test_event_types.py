@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiir.incident.events import DATA, REQUIRED, EventType, EvidenceRef, evidence_ref
 
-PACKAGE = Path(__file__).resolve().parents[1] / "aiir"
+PACKAGE = Path(__file__).resolve().parents[2] / "aiir"
 DOTTED = {t.value for t in EventType if "." in t.value}
 
 

@@ -30,6 +30,7 @@ from aiir.outbound import dispatch
 from aiir.outbound.notify import Notifier
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from tests.helpers import write
+from tests.incident.test_journal import rechain
 from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import (
     TEAM,
@@ -44,7 +45,6 @@ from tests.respond import (
 )
 from tests.support.cli import Ran
 from tests.support.clock import START, FakeClock
-from tests.test_journal import rechain
 
 PD_KEY = "R0UT1NGKEY0channel0123456789abcd"
 MASTER_KEY = "sk-staging-master-0123456789"
