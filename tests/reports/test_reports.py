@@ -26,7 +26,7 @@ from tests.support.cli import process_environment
 from tests.support.clock import FakeClock
 
 REPO = Path(__file__).resolve().parents[2]
-SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots"
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 UPDATING = os.environ.get("AIIR_UPDATE_SNAPSHOTS") == "1"  # read before tests clear AIIR_*
 TEMPLATES = (
     "post-mortem",
