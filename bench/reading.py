@@ -73,12 +73,14 @@ def polling_runbook(severity: str = "SEV3") -> dict[str, Any]:
             "poll": {
                 "kind": "action",
                 "title": "Ask the gateway",
+                "max_visits": 100_000,  # a long journal of polling is the point here
                 "request": request,
                 "next": "check",
             },
             "check": {
                 "kind": "branch",
                 "title": "Live yet?",
+                "max_visits": 100_000,
                 "cases": [{"when": "vars.status == 'live'", "next": "done"}],
                 "default": "poll",
             },

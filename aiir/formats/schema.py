@@ -160,7 +160,7 @@ class NodeBase(Strict):
     max_visits: int | None = Field(
         default=None,
         ge=1,
-        le=1_000,
+        le=100_000,
         description=f"how often a walk may enter this node (a loop's bound); default "
         f"{DEFAULT_MAX_VISITS}",
     )
