@@ -1,0 +1,67 @@
+"""Hostile checks of the newest commands and node kinds: each test names what it once got wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import write
+from tests.respond import OPERATOR, aiir, journal, no_terminal
+
+Capture = pytest.CaptureFixture[str]
+
+RUNBOOK: dict[str, Any] = {
+    "aiir": 1,
+    "id": "hostile",
+    "title": "A runbook to be hostile to",
+    "owner": "security",
+    "severity": "SEV2",
+    "tags": {"owasp": ["LLM01:2025"]},
+    "start": "look",
+    "nodes": {
+        "look": {
+            "kind": "confirm",
+            "title": "Look",
+            "prompt": "Real?",
+            "yes": "done",
+            "no": "done",
+        },
+        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+    },
+}
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    no_terminal(monkeypatch)
+
+
+def _incident(tmp_path: Path, capsys: Capture) -> Path:
+    write(tmp_path / "rb.yaml", RUNBOOK)
+    write(tmp_path / "answers.yaml", {"look": "yes"})
+    incidents = tmp_path / "inc"
+    args = ["-a", str(tmp_path / "answers.yaml"), "--incident-dir", str(incidents)]
+    ran = aiir(capsys, "run", str(tmp_path / "rb.yaml"), *args)
+    assert ran.status == 0, ran.err
+    (folder,) = incidents.iterdir()
+    return folder
+
+
+def test_severity_knows_the_incidents_severity_before_the_change(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """Once the journal's reader kept no event, the severity before read as '' ('raised from
+    to SEV3', the same severity accepted again)."""
+    folder = _incident(tmp_path, capsys)
+    where = ["--incident-dir", str(folder.parent)]
+    same = aiir(capsys, "severity", folder.name, "SEV2", "--reason", "no change", *where)
+    assert same.status == 2
+    assert f"{folder.name} is already SEV2" in same.err
+    ran = aiir(capsys, "severity", folder.name, "SEV3", "--reason", "contained", *where)
+    assert ran.status == 0, ran.err
+    assert f"severity lowered from SEV2 to SEV3 by {OPERATOR}" in ran.out
+    last = journal(folder.parent, folder.name)[-1]
+    assert last.data["from"] == "SEV2"
+    assert last.data.get("downgrade") is True
