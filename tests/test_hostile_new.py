@@ -65,3 +65,31 @@ def test_severity_knows_the_incidents_severity_before_the_change(
     last = journal(folder.parent, folder.name)[-1]
     assert last.data["from"] == "SEV2"
     assert last.data.get("downgrade") is True
+
+
+def _caller(runbook_id: str, target: str) -> dict[str, Any]:
+    return {
+        **RUNBOOK,
+        "id": runbook_id,
+        "start": "hand",
+        "nodes": {
+            "hand": {"kind": "call", "title": "Hand", "runbook": target, "next": "done"},
+            "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+        },
+    }
+
+
+def test_validate_refuses_a_runbook_that_calls_itself_by_path(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """validate passed it while run refused it: a call by path was looked for in the shipped
+    library only, so neither the runbook itself nor a cycle through its folder was seen."""
+    write(tmp_path / "self.yaml", _caller("self", "self.yaml"))
+    write(tmp_path / "one.yaml", _caller("one", "two.yaml"))
+    write(tmp_path / "two.yaml", _caller("two", "one.yaml"))
+    alone = aiir(capsys, "validate", str(tmp_path / "self.yaml"))
+    assert alone.status == 2
+    assert "runbook 'self' calls itself" in alone.out + alone.err
+    ring = aiir(capsys, "validate", str(tmp_path / "one.yaml"))
+    assert ring.status == 2
+    assert "call cycle: one → two → one" in ring.out + ring.err

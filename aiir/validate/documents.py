@@ -88,12 +88,12 @@ def validate_paths(
             assert isinstance(model, CanarySuite)
             report.findings.extend(suite_findings(doc, model))
     known = claimed | shipped_ids()
-    resolve = None
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
         if any(isinstance(node, CallNode) for node in runbook.nodes.values()):
-            resolve = resolve or _call_resolver(runbooks)
-            report.findings.extend(checks.call_cycle_findings(doc, runbook, doc.path, resolve))
+            resolve = _call_resolver(runbooks, Path(doc.path).parent)
+            key = str(Path(doc.path).resolve())
+            report.findings.extend(checks.call_cycle_findings(doc, runbook, key, resolve))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col))
     return report
 
@@ -186,13 +186,15 @@ def _first_id(
     seen[runbook.id] = (doc, runbook)
 
 
-def _call_resolver(runbooks: dict[str, tuple[Document, Runbook]]) -> checks.Resolve:
-    """Calls go to the runbooks being validated, then to the shipped library (as in a walk, the
-    caller's folder comes first)."""
+def _call_resolver(runbooks: dict[str, tuple[Document, Runbook]], folder: Path) -> checks.Resolve:
+    """Calls go to the runbooks being validated, then to the caller's folder (where a call by
+    path is found, itself included) and the shipped library, each known by its resolved path."""
     from aiir.validate.calls import resolver
 
-    validated = {rid: (doc.path, runbook) for rid, (doc, runbook) in runbooks.items()}
-    return resolver([data_dir("runbooks")], first=validated)
+    validated = {
+        rid: (str(Path(doc.path).resolve()), runbook) for rid, (doc, runbook) in runbooks.items()
+    }
+    return resolver([folder, data_dir("runbooks")], first=validated)
 
 
 # A shipped runbook states its id on a top-level line of its own (``id: rag-poisoning``).
