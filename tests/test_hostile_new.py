@@ -93,3 +93,24 @@ def test_validate_refuses_a_runbook_that_calls_itself_by_path(
     ring = aiir(capsys, "validate", str(tmp_path / "one.yaml"))
     assert ring.status == 2
     assert "call cycle: one → two → one" in ring.out + ring.err
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("timers", [{"name": "ack", "within": "99999999999h"}]),
+        ("status_updates", {"every": "5m", "first_within": "99999999999999999999h"}),
+    ],
+)
+def test_a_duration_too_long_for_a_date_is_one_line_not_a_crash(
+    tmp_path: Path, capsys: Capture, key: str, value: Any
+) -> None:
+    """'99999999999h' matched the duration pattern and overflowed timedelta: internal error."""
+    write(tmp_path / "rb.yaml", {**RUNBOOK, key: value})
+    for command in (["validate"], ["run", "--incident-dir", str(tmp_path)]):
+        ran = aiir(capsys, *command, str(tmp_path / "rb.yaml"))
+        said = ran.out + ran.err
+        assert ran.status == 2, said
+        assert "must be a duration such as 30s, 15m, 2h or 1d" in said
+        assert "internal error" not in said
+    assert not list(tmp_path.glob("INC-*"))

@@ -15,7 +15,7 @@ ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
 USE = r"^[a-z0-9][a-z0-9_-]*\.[a-z0-9][a-z0-9_-]*$"
 OWASP = r"^LLM(0[1-9]|10):20[0-9]{2}$"
 ATLAS = r"^AML\.T[0-9]{4}(\.[0-9]{3})?$"
-DURATION = r"^[0-9]+(s|m|h|d)$"
+DURATION = r"^[0-9]{1,6}(s|m|h|d)$"  # six digits: 999999d still fits a date
 
 Slug = Annotated[str, Field(pattern=SLUG, max_length=64)]
 NodeId = Annotated[str, Field(pattern=SLUG, max_length=64, description="the id of a node")]

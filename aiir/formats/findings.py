@@ -27,7 +27,7 @@ _PATTERNS = {
     "^[a-z0-9][a-z0-9_-]*\\.[a-z0-9][a-z0-9_-]*$": "must be 'profile.action' (litellm.block_key)",
     "^LLM(0[1-9]|10):20[0-9]{2}$": "must be an OWASP LLM Top 10 id with edition (e.g. LLM01:2025)",
     "^AML\\.T[0-9]{4}(\\.[0-9]{3})?$": "must be a MITRE ATLAS technique id (e.g. AML.T0051.000)",
-    "^[0-9]+(s|m|h|d)$": "must be a duration such as 30s, 15m, 2h or 1d",
+    "^[0-9]{1,6}(s|m|h|d)$": "must be a duration such as 30s, 15m, 2h or 1d (at most 6 digits)",
     "^([a-z0-9][a-z0-9_-]*|[^\\x00-\\x1f]+\\.ya?ml)$": (
         "is neither a runbook id nor a path: use the runbook id (e.g. 'triage') "
         "or a path ending in .yaml (e.g. 'shared/evidence.yaml')"
