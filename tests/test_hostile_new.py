@@ -114,3 +114,22 @@ def test_a_duration_too_long_for_a_date_is_one_line_not_a_crash(
         assert "must be a duration such as 30s, 15m, 2h or 1d" in said
         assert "internal error" not in said
     assert not list(tmp_path.glob("INC-*"))
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "--format", "stix"], ["report", "--template", "post-mortem"]]
+)
+@pytest.mark.parametrize("target", ["journal.jsonl", "notes.md"])
+def test_out_into_the_incidents_own_folder_is_refused(
+    tmp_path: Path, capsys: Capture, command: list[str], target: str
+) -> None:
+    """--out FOLDER/journal.jsonl overwrote the journal with the export: the record was gone."""
+    folder = _incident(tmp_path, capsys)
+    before = (folder / "journal.jsonl").read_bytes()
+    where = ["--incident-dir", str(folder.parent)]
+    ran = aiir(capsys, command[0], folder.name, *command[1:], "--out", str(folder / target), *where)
+    assert ran.status == 2
+    assert "inside an incident's folder" in ran.err
+    assert (folder / "journal.jsonl").read_bytes() == before
+    assert not (folder / "notes.md").exists()
+    assert aiir(capsys, "verify", folder.name, *where).status == 0

@@ -71,7 +71,10 @@ def incident_dir(flag: Path | None) -> Path | None:
 
 
 def out_file(path: Path | None, flag: str = "--out") -> Path | None:
-    """A file to write: not a directory, and not under a file."""
+    """A file to write: not a directory, not under a file, and not in an incident's folder
+    (the journal and the files it vouches for: writing there would destroy the record)."""
+    from aiir.incident.journal import JOURNAL
+
     if path is None:
         return None
     if path.is_dir():
@@ -79,6 +82,8 @@ def out_file(path: Path | None, flag: str = "--out") -> Path | None:
     folder = next((p for p in path.parents if p.exists()), None)
     if folder is not None and not folder.is_dir():
         raise InputError(f"{flag} {path}: {folder} is a file, not a folder")
+    if any((p / JOURNAL).is_file() for p in path.resolve().parents):
+        raise InputError(f"{flag} {path}: inside an incident's folder; write it elsewhere")
     return path
 
 
