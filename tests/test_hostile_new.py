@@ -133,3 +133,29 @@ def test_out_into_the_incidents_own_folder_is_refused(
     assert (folder / "journal.jsonl").read_bytes() == before
     assert not (folder / "notes.md").exists()
     assert aiir(capsys, "verify", folder.name, *where).status == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "said"),
+    [("interval", "an interval of 0 polls the gateway"), ("deadline", "a deadline of 0")],
+)
+def test_a_wait_with_a_zero_interval_or_deadline_is_refused(
+    tmp_path: Path, capsys: Capture, field: str, said: str
+) -> None:
+    """interval: 0s passed validation and polled the gateway without a pause; deadline: 0s
+    passed and the walk aborted at the wait."""
+    wait = {"kind": "wait", "title": "Wait", "request": {"method": "GET", "path": "/e2e"}}
+    wait |= {"interval": "10s", "deadline": "5m", "next": "done", field: "0s"}
+    runbook = {
+        **RUNBOOK,
+        "gateways": {"gateway": {"profile": "http", "url": "http://127.0.0.1:9/"}},
+        "start": "wait",
+        "nodes": {"wait": wait, "done": RUNBOOK["nodes"]["done"]},
+    }
+    write(tmp_path / "rb.yaml", runbook)
+    ran = aiir(capsys, "validate", str(tmp_path / "rb.yaml"))
+    assert ran.status == 2
+    assert f"nodes.wait.{field}: {said}" in ran.out + ran.err
+    walked = aiir(capsys, "run", str(tmp_path / "rb.yaml"), "--incident-dir", str(tmp_path))
+    assert walked.status == 2
+    assert not list(tmp_path.glob("INC-*"))

@@ -1,11 +1,11 @@
 """Checks on a runbook's timers and status cadence: the nodes they name exist, names are unique,
-no deadline or cadence is zero."""
+no deadline, cadence or wait's interval is zero."""
 
 from __future__ import annotations
 
 from aiir.formats.findings import Finding, at, suggest
 from aiir.formats.loader import Document
-from aiir.formats.schema import Runbook
+from aiir.formats.schema import Runbook, WaitNode
 from aiir.formats.timers import START, span
 
 
@@ -37,8 +37,23 @@ def timer_findings(doc: Document, runbook: Runbook) -> list[Finding]:
         if node.within is not None and not span(node.within):
             message = "a deadline of 0 is always missed"
             out.append(at(doc, ("nodes", node_id, "within"), "zero-timer", message))
+        if isinstance(node, WaitNode):
+            out += _wait_findings(doc, node_id, node)
     cadence = runbook.status_updates
     if cadence is not None and not span(cadence.every):
         message = "status updates every 0 would be due all the time"
         out.append(at(doc, ("status_updates", "every"), "zero-cadence", message))
+    return out
+
+
+def _wait_findings(doc: Document, node_id: str, node: WaitNode) -> list[Finding]:
+    """A wait that polls without a pause would hammer the gateway; one with no time never polls
+    long enough to see a change."""
+    out: list[Finding] = []
+    if not span(node.interval):
+        message = "an interval of 0 polls the gateway without a pause"
+        out.append(at(doc, ("nodes", node_id, "interval"), "zero-interval", message))
+    if not span(node.deadline):
+        message = "a deadline of 0 is always missed"
+        out.append(at(doc, ("nodes", node_id, "deadline"), "zero-timer", message))
     return out
