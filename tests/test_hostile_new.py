@@ -159,3 +159,16 @@ def test_a_wait_with_a_zero_interval_or_deadline_is_refused(
     walked = aiir(capsys, "run", str(tmp_path / "rb.yaml"), "--incident-dir", str(tmp_path))
     assert walked.status == 2
     assert not list(tmp_path.glob("INC-*"))
+
+
+def test_validate_refuses_a_call_by_path_to_a_file_that_is_not_yaml(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """validate said valid; run then stopped at the called file's YAML error."""
+    write(tmp_path / "caller.yaml", _caller("caller", "broken.yaml"))
+    (tmp_path / "broken.yaml").write_text("nodes: [unclosed\n", encoding="utf-8")
+    ran = aiir(capsys, "validate", str(tmp_path / "caller.yaml"))
+    said = ran.out + ran.err
+    assert ran.status == 2
+    assert "nodes.hand.runbook: the runbook at 'broken.yaml' cannot be walked" in said
+    assert "broken.yaml:2:1: error: invalid YAML" in said

@@ -130,14 +130,37 @@ def _call_target_findings(
 ) -> list[Finding]:
     """A call's runbook must be there: a known id, or a file at the path (from this folder)."""
     if is_path(node.runbook):
-        if (Path(doc.path).parent / node.runbook).is_file():
-            return []
+        target = Path(doc.path).parent / node.runbook
+        if target.is_file():
+            problem = _unloadable(target)
+            if problem is None:
+                return []
+            message = f"the runbook at {node.runbook!r} cannot be walked: {problem}"
+            return [at(doc, ("nodes", node_id, "runbook"), "invalid-runbook", message)]
         message = f"no runbook at {node.runbook!r} (a path is taken from this runbook's folder)"
     elif node.runbook not in runbook_ids:
         message = f"no runbook with id {node.runbook!r}{suggest(node.runbook, runbook_ids)}"
     else:
         return []
     return [at(doc, ("nodes", node_id, "runbook"), "unknown-runbook", message)]
+
+
+def _unloadable(path: Path) -> str | None:
+    """Why the runbook a call names by path would stop the walk (not YAML, a fragment it includes
+    broken, not a runbook), or None; its own findings are reported where it is validated."""
+    from pydantic import ValidationError
+
+    from aiir.errors import LoadError
+    from aiir.formats.includes import resolved
+    from aiir.formats.loader import load_file
+
+    try:
+        Runbook.model_validate(resolved(load_file(path)).data)
+    except LoadError as exc:
+        return exc.render()
+    except ValidationError:
+        return f"it is not a valid runbook (aiir validate {path})"
+    return None
 
 
 # --- calls between runbooks --------------------------------------------------------------------
