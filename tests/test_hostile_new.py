@@ -172,3 +172,25 @@ def test_validate_refuses_a_call_by_path_to_a_file_that_is_not_yaml(
     assert ran.status == 2
     assert "nodes.hand.runbook: the runbook at 'broken.yaml' cannot be walked" in said
     assert "broken.yaml:2:1: error: invalid YAML" in said
+
+
+UNSAFE = "\u202e\u009b\u007f"  # a bidi override, the 8-bit CSI, DEL: JSON leaves them raw
+
+
+@pytest.mark.parametrize("kind", ["eu-ai-act", "stix", "avid"])
+def test_an_export_keeps_controls_json_leaves_raw_inert(
+    tmp_path: Path, capsys: Capture, kind: str
+) -> None:
+    """A note's bidi override and 8-bit CSI reached the terminal raw in eu-ai-act's JSON."""
+    import json
+
+    folder = _incident(tmp_path, capsys)
+    where = ["--incident-dir", str(folder.parent)]
+    noted = aiir(capsys, "note", folder.name, f"look {UNSAFE}31m here", *where)
+    assert noted.status == 0, noted.err
+    ran = aiir(capsys, "export", folder.name, "--format", kind, *where)
+    assert ran.status == 0, ran.err
+    assert not set(UNSAFE) & set(ran.out)
+    json.loads(ran.out)
+    if kind == "eu-ai-act":
+        assert "look \\u202e\\u009b\\u007f31m here" in ran.out  # kept, escaped

@@ -121,7 +121,9 @@ def run(
             env.use_sandbox(options.sandbox)
         runs = sweep(files, env, options)
         if as_json:
-            typer.echo(json.dumps(runs_json(runs), indent=2, ensure_ascii=False))
+            from aiir.terminal.inert import json_inert  # model replies are hostile text
+
+            typer.echo(json_inert(json.dumps(runs_json(runs), indent=2, ensure_ascii=False)))
         else:
             show(env.console, runs)
         if junit is not None:

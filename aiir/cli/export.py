@@ -85,4 +85,6 @@ def _render(format: Format, record: "Incident", env: "Environment", aware: dict[
         made = avid.report(record, env.clock.now(), workspace, systems)
     else:
         made = stix.bundle(record, workspace)
-    return json.dumps(made, indent=2, ensure_ascii=False) + "\n"
+    from aiir.terminal.inert import json_inert
+
+    return json_inert(json.dumps(made, indent=2, ensure_ascii=False)) + "\n"

@@ -26,6 +26,13 @@ def plain(text: str) -> str:
     return _CONTROLS.sub("", _ESCAPES.sub("", text))
 
 
+def json_inert(encoded: str) -> str:
+    """JSON text (``ensure_ascii=False``) with the controls JSON leaves raw (DEL, the C1 range
+    with its 8-bit CSI, bidi overrides) written as ``\\uXXXX``: the same data, inert on a
+    terminal. JSON escapes the rest of the controls itself."""
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m[0]):04x}", encoded)
+
+
 def inert(text: str, style: str = "") -> Text:
     """A rich Text that shows ``text`` literally: no markup, no escapes."""
     return Text(plain(text), style=style)
