@@ -194,3 +194,22 @@ def test_an_export_keeps_controls_json_leaves_raw_inert(
     json.loads(ran.out)
     if kind == "eu-ai-act":
         assert "look \\u202e\\u009b\\u007f31m here" in ran.out  # kept, escaped
+
+
+def test_an_absolute_path_in_include_or_call_is_refused(tmp_path: Path, capsys: Capture) -> None:
+    """Both are documented as taken from the file's folder, yet '/elsewhere/x.yaml' was read
+    from wherever it pointed (Path / '/x' is '/x')."""
+    elsewhere = tmp_path / "elsewhere"
+    write(elsewhere / "frag.yaml", {"aiir": 1, "fragment": "frag", "nodes": {}})
+    write(elsewhere / "other.yaml", RUNBOOK)
+    write(tmp_path / "inc.yaml", {**RUNBOOK, "include": [str(elsewhere / "frag.yaml")]})
+    write(tmp_path / "call.yaml", _caller("caller", str(elsewhere / "other.yaml")))
+    included = aiir(capsys, "validate", str(tmp_path / "inc.yaml"))
+    assert included.status == 2
+    assert "include[0]: " in included.out + included.err
+    assert "not an absolute one" in included.out + included.err
+    walked = aiir(capsys, "run", str(tmp_path / "call.yaml"), "--incident-dir", str(tmp_path))
+    assert walked.status == 2
+    assert "nodes.hand.runbook: " in walked.err
+    assert "a path is taken from this runbook's folder, not absolute" in walked.err
+    assert not list(tmp_path.glob("INC-*"))

@@ -131,13 +131,16 @@ def _call_target_findings(
     """A call's runbook must be there: a known id, or a file at the path (from this folder)."""
     if is_path(node.runbook):
         target = Path(doc.path).parent / node.runbook
-        if target.is_file():
+        if Path(node.runbook).is_absolute():
+            message = f"{node.runbook!r}: a path is taken from this runbook's folder, not absolute"
+        elif target.is_file():
             problem = _unloadable(target)
             if problem is None:
                 return []
             message = f"the runbook at {node.runbook!r} cannot be walked: {problem}"
             return [at(doc, ("nodes", node_id, "runbook"), "invalid-runbook", message)]
-        message = f"no runbook at {node.runbook!r} (a path is taken from this runbook's folder)"
+        else:
+            message = f"no runbook at {node.runbook!r} (a path is taken from this runbook's folder)"
     elif node.runbook not in runbook_ids:
         message = f"no runbook with id {node.runbook!r}{suggest(node.runbook, runbook_ids)}"
     else:
