@@ -1,5 +1,6 @@
 """The RAG collections behind the agent platform (aiir's reference conventions):
-``/v1/collections/{collection}`` with sources, documents, snapshots, a query, a rollback.
+``/v1/collections/{collection}`` with sources, documents, snapshots, a query, a rollback, and
+the status of its latest ingestion.
 
 A query ranks the live documents by how many of the query's terms they contain and returns the
 best ``top_k``, as a vector search returns nearest neighbours; a quarantined source is never
@@ -164,6 +165,20 @@ class Retrieval:
             "results": results,
         }
 
+    def ingestion(self, call: Incoming) -> Answer:
+        """The collection's latest ingestion (each write is one, and makes a snapshot): read
+        only, as a platform's ingestion-job status."""
+        collection = self.collection(call.path["collection"])
+        latest = collection.snapshots[-1] if collection.snapshots else None
+        body = {
+            "collection": collection.id,
+            "state": "complete" if latest else "none",
+            "snapshot_id": collection.snapshot_id,
+            "finished_at": latest.created_at if latest else None,
+            "documents": len(collection.documents),
+        }
+        return Answer(body, delay_ms=self.faults.latency_ms(collection.id))
+
     def documents(self, call: Incoming) -> dict[str, Any]:
         source_id = call.path["source"]
         collection = self.source(call.path["collection"], source_id)
@@ -223,6 +238,7 @@ class Retrieval:
         return [
             route(base, "GET", self.get, host),
             route(f"{base}/query", "POST", self.query, host),
+            route(f"{base}/ingestion", "GET", self.ingestion, host),
             route(f"{base}/rollback", "POST", self.rollback, host),
             route(f"{source}/documents", "GET", self.documents, host),
             route(f"{source}/documents", "POST", self.add_documents, host),

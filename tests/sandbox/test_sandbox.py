@@ -496,6 +496,20 @@ def test_collection_rollback_to_a_snapshot_and_back(sandbox: Sandbox) -> None:
     assert planted.json()["snapshot_id"] == "support-kb-snap-4"
 
 
+def test_the_latest_ingestion_is_read_only_and_follows_each_write(sandbox: Sandbox) -> None:
+    base = "/v1/collections/support-kb"
+    status = sandbox.http.get(f"{base}/ingestion").json()
+    assert status["state"] == "complete"
+    assert (status["snapshot_id"], status["documents"]) == ("support-kb-snap-3", 5)
+    assert sandbox.http.get(f"{base}/ingestion").json() == status
+    assert sandbox.state.changes() == {}
+    sandbox.http.post(f"{base}/sources/new-upload/documents", json={"text": "sanitised copy"})
+    after = sandbox.http.get(f"{base}/ingestion").json()
+    assert (after["snapshot_id"], after["documents"]) == ("support-kb-snap-4", 6)
+    sandbox.state.add_fault("support-kb", "error", "1")
+    assert sandbox.http.get(f"{base}/ingestion").status_code == 503
+
+
 def test_an_agent_platform_outage_is_a_503(sandbox: Sandbox) -> None:
     sandbox.state.add_fault("ad-spend-agent", "error", "1")
     assert sandbox.http.patch("/v1/agents/ad-spend-agent", json={"paused": True}).status_code == 503
