@@ -101,6 +101,8 @@ def check(walk: Walk) -> None:
     if walk.replaying:
         return
     _, found = _now_statuses(walk)
+    if not found:  # no timers: nothing to judge, and the journal is not read
+        return
     verdicts = judged(walk.incident.history())
     for item in found:
         if item.state != MISSED or (item.spec.runbook, item.spec.name) in verdicts:

@@ -277,8 +277,9 @@ def _colon_hint(text: str, line: int) -> str:
     if match is None:
         return "; a plain value cannot hold ': ': quote it"
     value = match["value"].replace("\\", "\\\\").replace('"', '\\"')
-    value = "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)  # a tab: \\t
-    return f"; a plain value cannot hold ': ': quote it ({match['key']}: \"{value}\")"
+    hint = f"{match['key']}: \"{value}\""
+    hint = "".join(c if c.isprintable() else repr(c)[1:-1] for c in hint)  # a tab: \\t
+    return f"; a plain value cannot hold ': ': quote it ({hint})"
 
 
 def _mark_position(mark: yaml.Mark, text: str) -> tuple[int, int]:
