@@ -277,7 +277,7 @@ def _colon_hint(text: str, line: int) -> str:
     if match is None:
         return "; a plain value cannot hold ': ': quote it"
     value = match["value"].replace("\\", "\\\\").replace('"', '\\"')
-    hint = f"{match['key']}: \"{value}\""
+    hint = f'{match["key"]}: "{value}"'
     hint = "".join(c if c.isprintable() else repr(c)[1:-1] for c in hint)  # a tab: \\t
     return f"; a plain value cannot hold ': ': quote it ({hint})"
 
