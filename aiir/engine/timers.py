@@ -74,10 +74,23 @@ def walked(walk: Walk) -> dict[str, Runbook]:
     return {frame.runbook.id: frame.runbook for frame in walk.frames.values()}
 
 
+_TIMED: dict[int, tuple[Runbook, bool]] = {}  # id -> (the runbook, kept alive; has timers)
+
+
+def _has_timers(runbook: Runbook) -> bool:
+    """Whether a runbook states any timer, asked once per runbook (at every node otherwise)."""
+    known = _TIMED.get(id(runbook))
+    if known is None or known[0] is not runbook:
+        if len(_TIMED) > 256:  # a long-lived process that walks many runbooks
+            _TIMED.clear()
+        known = _TIMED[id(runbook)] = (runbook, bool(specs(runbook)))
+    return known[1]
+
+
 def _now_statuses(walk: Walk) -> tuple[dt.datetime, list[TimerStatus]]:
     """Now and every timer's status; the clock is not read for a walk without timers."""
     runbooks = walked(walk)
-    if not any(specs(runbook) for runbook in runbooks.values()):
+    if not any(_has_timers(runbook) for runbook in runbooks.values()):
         return dt.datetime.min, []
     now = walk.env.clock.now()
     return now, statuses(walk.incident, runbooks, now)
