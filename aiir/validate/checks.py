@@ -10,19 +10,13 @@ from aiir.formats.findings import Finding, Loc, at, suggest
 from aiir.formats.loader import Document
 from aiir.formats.profile import Profile
 from aiir.formats.schema import (
-    ActionNode,
     CallNode,
     CaptureNode,
-    ChecklistNode,
-    ConfirmNode,
     InputNode,
     LeverNode,
-    MultiSelectNode,
     Node,
-    QuestionNode,
     ReleaseNode,
     Runbook,
-    WaitNode,
     is_path,
     is_terminal,
 )
@@ -39,19 +33,6 @@ from aiir.validate.templates import (
     template_references,
 )
 from aiir.validate.timers import timer_findings
-
-ANSWERING = (
-    QuestionNode,
-    ConfirmNode,
-    MultiSelectNode,
-    InputNode,
-    ChecklistNode,
-    CallNode,
-    LeverNode,
-    ActionNode,
-    WaitNode,
-    ReleaseNode,
-)
 
 
 def runbook_findings(

@@ -10,20 +10,11 @@ from aiir.formats.loader import Document
 from aiir.formats.profile import Profile
 from aiir.formats.schema import (
     ActionNode,
-    CallNode,
     CaptureNode,
-    ChecklistNode,
-    ConfirmNode,
-    InputNode,
-    LeverNode,
-    QuestionNode,
     Request,
     Runbook,
     WaitNode,
 )
-
-ANSWERING = (QuestionNode, ConfirmNode, InputNode, ChecklistNode, CallNode, LeverNode, ActionNode)
-
 
 # --- requests --------------------------------------------------------------------------------
 
