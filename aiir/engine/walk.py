@@ -481,6 +481,16 @@ class Walk:
             )
             return "abort"
 
+    def failed(
+        self, frame: Frame, node_id: str, problem: str, edge: str | None, next_node: str
+    ) -> str | Ended | None:
+        """Where a step that failed goes: its own failure edge when it has one, else where the
+        operator's decision leads; None when they chose to try it again."""
+        if edge is not None:
+            return edge
+        decision = self.decide(frame, node_id, problem)
+        return None if decision == "retry" else self.after_failure(frame, decision, next_node)
+
     def after_failure(self, frame: Frame, decision: str, next_node: str) -> str | Ended:
         if decision == "skip":
             return next_node

@@ -57,11 +57,10 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         frame.answers[node_id] = "ok" if ok else "failed"
         if ok:
             return node.next
-        if node.on_failure is not None:
-            return node.on_failure
-        decision = walk.decide(frame, node_id, f"Action {node.title!r} failed")
-        if decision != "retry":
-            return walk.after_failure(frame, decision, node.next)
+        problem = f"Action {node.title!r} failed"
+        after = walk.failed(frame, node_id, problem, node.on_failure, node.next)
+        if after is not None:
+            return after
 
 
 @handles(CaptureNode)

@@ -302,12 +302,10 @@ def release_step(walk: Walk, frame: Frame, node_id: str, node: ReleaseNode) -> s
         frame.answers[node_id] = "released" if ok else "failed"
         if ok:
             return node.next
-        if node.on_failure is not None:
-            return node.on_failure
         problem = f"Lever {node.lever!r}: {record.verdict}"
-        decision = walk.decide(frame, node_id, problem)
-        if decision != "retry":
-            return walk.after_failure(frame, decision, node.next)
+        after = walk.failed(frame, node_id, problem, node.on_failure, node.next)
+        if after is not None:
+            return after
 
 
 def nothing_to_release(walk: Walk, record: LeverRecord) -> bool:

@@ -47,12 +47,10 @@ def wait(walk: Walk, frame: Frame, node_id: str, node: WaitNode) -> str | Ended:
         frame.answers[node_id] = "held" if held else "timed-out"
         if held:
             return node.next
-        if node.on_timeout is not None:
-            return node.on_timeout
         problem = f"Wait {node.title!r}: the deadline ({node.deadline}) passed"
-        decision = walk.decide(frame, node_id, problem)
-        if decision != "retry":
-            return walk.after_failure(frame, decision, node.next)
+        after = walk.failed(frame, node_id, problem, node.on_timeout, node.next)
+        if after is not None:
+            return after
 
 
 def waited(walk: Walk, frame: Frame, node_id: str, node: WaitNode, call: Call) -> bool:
