@@ -43,15 +43,16 @@ def endpoint(url: str) -> str:
 
 
 def send(
-    trace: Trace, url: str, headers: Mapping[str, str] | None = None, timeout: float = TIMEOUT
+    trace: Trace, url: str, headers: Mapping[str, str] | None = None, timeout: float | None = None
 ) -> Sent:
-    """Export every span of ``trace`` to ``url`` (an OTLP/HTTP traces endpoint)."""
+    """Export every span of ``trace`` to ``url`` (an OTLP/HTTP traces endpoint) within
+    ``timeout`` seconds (default :data:`TIMEOUT`), retries included."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     spans = readable(trace)
     exporter = OTLPSpanExporter(
-        endpoint=endpoint(url), headers=dict(headers or {}), timeout=timeout
+        endpoint=endpoint(url), headers=dict(headers or {}), timeout=timeout or TIMEOUT
     )
     sent = 0
     try:
