@@ -51,8 +51,12 @@ def send(
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     spans = readable(trace)
+    session = _session()
     exporter = OTLPSpanExporter(
-        endpoint=endpoint(url), headers=dict(headers or {}), timeout=timeout or TIMEOUT
+        endpoint=endpoint(url),
+        headers=dict(headers or {}),
+        timeout=timeout or TIMEOUT,
+        session=session,
     )
     sent = 0
     try:
@@ -60,7 +64,8 @@ def send(
             for start in range(0, len(spans), BATCH):
                 batch = spans[start : start + BATCH]
                 if exporter.export(batch) is not SpanExportResult.SUCCESS:
-                    return Sent(False, sent, _reason(said))
+                    heard = getattr(session, "error", None)
+                    return Sent(False, sent, _reason(said, heard))
                 sent += len(batch)
     finally:
         with _caught():
@@ -132,9 +137,27 @@ def _caught() -> Iterator[_Said]:
         logger.propagate, logger.level = propagate, level
 
 
-def _reason(said: _Said) -> str:
-    """Why the export failed, in a few words, from what the exporter logged."""
-    text = " ".join(said.lines)
+def _session() -> Any:
+    """A requests session (the exporter's) that keeps the last error it met, for the reason."""
+    import requests
+
+    class Heard(requests.Session):
+        error: Exception | None = None
+
+        def request(self, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return super().request(*args, **kwargs)
+            except requests.RequestException as exc:
+                self.error = exc
+                raise
+
+    return Heard()
+
+
+def _reason(said: _Said, heard: Exception | None = None) -> str:
+    """Why the export failed, in a few words, from what the exporter logged and the last error
+    its session met."""
+    text = " ".join([str(heard or ""), *said.lines])
     errno = _ERRNO.search(text)
     if errno:
         return errno[1].strip().lower()
