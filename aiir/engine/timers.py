@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from aiir.formats.schema import Runbook
 from aiir.formats.timers import Cadence, span
 from aiir.incident.events import EventType
-from aiir.reports.timers import MISSED, OPEN, TimerStatus, judged, left_text, specs, statuses
+from aiir.reports.timers import MISSED, OPEN, TimerStatus, left_text, specs, statuses
 from aiir.timestamps import iso
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def check(walk: Walk) -> None:
     _, found = _now_statuses(walk)
     if not found:  # no timers: nothing to judge, and the journal is not read
         return
-    verdicts = judged(walk.incident.history())
+    verdicts = walk.incident.timer_verdicts
     for item in found:
         if item.state != MISSED or (item.spec.runbook, item.spec.name) in verdicts:
             continue

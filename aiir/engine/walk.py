@@ -57,7 +57,6 @@ ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
 
 
 # Events after which the walk has given a severity: a lower one from then on is no triage.
-_SEVERITY_SET = frozenset({EventType.SEVERITY_CHANGED, EventType.SEVERITY_KEPT})
 
 
 class Walk:
@@ -257,7 +256,7 @@ class Walk:
         starts, before triage); a later, lower one is journalled as kept, unless a downgrade."""
         current = self.incident.severity
         where = {"runbook": frame.runbook.id, "node": node_id}
-        decided = any(e.type in _SEVERITY_SET for e in self.incident.history())
+        decided = self.incident.severity_decided
         if decided and lower_severity(severity, current) and not downgrade:
             self.record(EventType.SEVERITY_KEPT, {"severity": current, "lower": severity, **where})
             if not self.replaying:

@@ -452,14 +452,15 @@ def _event(record: dict[str, Any], digest: str) -> Event:
 
 
 _new: Callable[[type[Event], tuple[Any, ...]], Event] = tuple.__new__
+_DECODE = json.JSONDecoder().decode
 
 
 def _parsed(line: bytes, number: int, problems: list[str], prev: str) -> tuple[Any, str | None]:
     """A line as JSON, and why it is not an aiir event (None when it is one)."""
     if not line.endswith(b"\n"):
         problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
-    try:
-        record = json.loads(line)
+    try:  # as json.loads reads UTF-8 bytes, without its guess at the encoding
+        record = _DECODE(line.decode("utf-8", "surrogatepass"))
     except (ValueError, RecursionError) as exc:
         return None, f"a journal event ({type(exc).__name__})"
     odd = shape_problem(record, prev)

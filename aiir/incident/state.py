@@ -93,6 +93,12 @@ class Incident:
     status_posted_at: str | None = None  # the newest status update a status channel took
     reminded_due: str | None = None  # the due time the last status reminder was for
     contained_at: str | None = None  # the first lever a verify probe found effective
+    first_entered: dict[tuple[str, str], str] = field(default_factory=dict)  # (runbook, node)
+    timer_verdicts: dict[tuple[str, str], Event] = field(default_factory=dict)  # the first, each
+    severities_seen: set[str] = field(default_factory=set)  # every severity it has had
+    severity_decided: bool = False  # the walk has set (or kept) a severity since it opened
+    tickets: dict[str, str] = field(default_factory=dict)  # action item -> ticket filed for it
+    task_marks: list[Event] = field(default_factory=list)  # every ``task.done``, in order
     keep_events: bool = field(default=True, repr=False)
 
     @property
@@ -244,10 +250,36 @@ def _opened(incident: Incident, event: Event) -> None:
     # the runbook's own URL again (rendered from the environment), never the masked text.
     incident.gateways = {n: u for n, u in data.get("gateways", {}).items() if MASK not in u}
     incident.snapshot = data.get("snapshot", "")
+    incident.severities_seen.add(str(data.get("severity")))
 
 
 def _severity(incident: Incident, event: Event) -> None:
     incident.severity = event.data.get("to", incident.severity)
+    incident.severities_seen.add(str(event.data.get("to")))
+    incident.severity_decided = True
+
+
+def _severity_kept(incident: Incident, event: Event) -> None:
+    incident.severity_decided = True
+
+
+def _entered(incident: Incident, event: Event) -> None:
+    key = (str(event.data.get("runbook")), str(event.data.get("node")))
+    incident.first_entered.setdefault(key, event.ts)
+
+
+def _timer_judged(incident: Incident, event: Event) -> None:
+    key = (str(event.data.get("runbook")), str(event.data.get("timer")))
+    incident.timer_verdicts.setdefault(key, event)
+
+
+def _ticket(incident: Incident, event: Event) -> None:
+    if event.data.get("ok") and event.data.get("reference"):
+        incident.tickets[str(event.data.get("item"))] = str(event.data["reference"])
+
+
+def _task_done(incident: Incident, event: Event) -> None:
+    incident.task_marks.append(event)
 
 
 def _answer(incident: Incident, event: Event) -> None:
@@ -375,6 +407,12 @@ def _resumed(incident: Incident, event: Event) -> None:
 _HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
     EventType.INCIDENT_OPENED: _opened,
     EventType.SEVERITY_CHANGED: _severity,
+    EventType.SEVERITY_KEPT: _severity_kept,
+    EventType.NODE_ENTERED: _entered,
+    EventType.TIMER_MET: _timer_judged,
+    EventType.TIMER_MISSED: _timer_judged,
+    EventType.TICKET_FILED: _ticket,
+    EventType.TASK_DONE: _task_done,
     EventType.ANSWER: _answer,
     EventType.LEVER_INTENT: _lever_intent,
     EventType.LEVER_ENGAGED: _lever_engaged,

@@ -105,7 +105,7 @@ def _tasks(incident: Incident) -> list[dict[str, Any]]:
             "at": m.at,
             "note": m.note,
         }
-        for m in marks(incident.history())
+        for m in marks(incident.task_marks)
     ]
 
 
@@ -276,11 +276,22 @@ def disclosure(incident: Incident, workspace: Loaded | None) -> str | None:
 
 def follow_up_tickets(incident: Incident) -> dict[str, str]:
     """Action item (its words) -> the ticket filed for it (``aiir report --file-actions``)."""
-    return {
-        str(e.data.get("item")): str(e.data["reference"])
+    return dict(incident.tickets)
+
+
+def _timeline(incident: Incident) -> list[dict[str, Any]]:
+    """Every event a report's timeline tells, with its words."""
+    return [
+        {
+            "ts": e.ts,
+            "time": e.ts[11:19],
+            "type": e.type,
+            "operator": e.operator,
+            "text": DETAIL[e.type](e.data),
+        }
         for e in incident.history()
-        if e.type == EventType.TICKET_FILED and e.data.get("ok") and e.data.get("reference")
-    }
+        if e.type in DETAIL
+    ]
 
 
 def report_context(
@@ -288,8 +299,11 @@ def report_context(
     workspace: Loaded | None,
     now: dt.datetime,
     aware_at: Mapping[str, dt.datetime] | None = None,
+    *,
+    timeline: bool = True,
 ) -> dict[str, Any]:
-    """Everything a report template reads."""
+    """Everything a report template reads. Without ``timeline`` the journal is not read again
+    for it (``aiir show`` prints its own timeline as it reads the journal)."""
     runbooks = runbooks_of(incident)
     root = runbooks.get(incident.runbook)
     systems = systems_involved(incident, workspace)
@@ -323,17 +337,7 @@ def report_context(
         "evidence": [_evidence_row(e) for e in incident.evidence],
         "notifications": incident.notifications,
         "tickets": follow_up_tickets(incident),
-        "timeline": [
-            {
-                "ts": e.ts,
-                "time": e.ts[11:19],
-                "type": e.type,
-                "operator": e.operator,
-                "text": DETAIL[e.type](e.data),
-            }
-            for e in incident.history()
-            if e.type in DETAIL
-        ],
+        "timeline": _timeline(incident) if timeline else [],
         "tasks": _tasks(incident),
         "classification": sorted(incident.classified),
         "systems": [s.model_dump() for s in systems],

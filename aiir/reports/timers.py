@@ -108,23 +108,12 @@ def judged(events: Iterable[Event]) -> dict[tuple[str, str], Event]:
 
 def severities(incident: Incident) -> set[str]:
     """Every severity the incident has had."""
-    seen = set()
-    for event in incident.history():
-        if event.type == EventType.INCIDENT_OPENED:
-            seen.add(str(event.data.get("severity")))
-        elif event.type == EventType.SEVERITY_CHANGED:
-            seen.add(str(event.data.get("to")))
-    return seen | {incident.severity}
+    return incident.severities_seen | {incident.severity}
 
 
 def first_entries(incident: Incident) -> dict[tuple[str, str], dt.datetime]:
     """When each (runbook, node) was first entered."""
-    found: dict[tuple[str, str], dt.datetime] = {}
-    for event in incident.history():
-        if event.type == EventType.NODE_ENTERED:
-            key = (str(event.data.get("runbook")), str(event.data.get("node")))
-            found.setdefault(key, parse_iso(event.ts))
-    return found
+    return {key: parse_iso(ts) for key, ts in incident.first_entered.items()}
 
 
 def status(
@@ -160,7 +149,7 @@ def statuses(
     incident: Incident, runbooks: Mapping[str, Runbook], now: dt.datetime
 ) -> list[TimerStatus]:
     """Every timer of the runbooks walked, root runbook first."""
-    verdicts, entries = judged(incident.history()), first_entries(incident)
+    verdicts, entries = incident.timer_verdicts, first_entries(incident)
     ordered = sorted(runbooks.values(), key=lambda r: r.id != incident.runbook)
     return [status(spec, incident, now, verdicts, entries) for rb in ordered for spec in specs(rb)]
 

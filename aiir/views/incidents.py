@@ -126,7 +126,8 @@ def show_incident(
             keep_events=False,
             each=kept.append if spool is None else spool.add,
         )
-        context = report_context(incident, env.workspace, env.clock.now(), aware_at)
+        now = env.clock.now()
+        context = report_context(incident, env.workspace, now, aware_at, timeline=False)
         _print(env, incident, context, kept, spool, as_json)
 
 
