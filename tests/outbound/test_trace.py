@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from aiir.incident.events import EventType
+from aiir.incident.journal import Event
 from aiir.incident.state import Incident, load_incident
 from aiir.outbound.otlp import endpoint, send
 from aiir.outbound.trace import build, nanos, span_id, trace_id
@@ -162,3 +163,40 @@ def test_a_bare_address_gets_the_traces_path() -> None:
     assert endpoint("http://127.0.0.1:6006/") == "http://127.0.0.1:6006/v1/traces"
     assert endpoint("https://otel.example/v1/traces") == "https://otel.example/v1/traces"
     assert endpoint("https://otel.example/tenant/traces") == "https://otel.example/tenant/traces"
+
+
+def _event(seq: int, type_: str, data: dict[str, object], step: int | None = None) -> Event:
+    ts = f"2026-11-27T03:15:{seq:02d}.000Z"
+    return Event(seq, ts, type_, "tester", step, dict(data), "0" * 64, "0" * 64)
+
+
+def test_a_called_runbooks_nodes_nest_under_the_call_and_a_late_release_under_the_incident(
+    tmp_path: Path,
+) -> None:
+    events = [
+        _event(1, EventType.INCIDENT_OPENED, {"runbook": "parent", "severity": "SEV2"}),
+        _event(
+            2, EventType.NODE_ENTERED, {"runbook": "parent", "node": "hand-off", "kind": "call"}
+        ),
+        _event(3, EventType.CALL_ENTERED, {"child": "child"}),
+        _event(4, EventType.NODE_ENTERED, {"runbook": "child", "node": "inner", "kind": "lever"}),
+        _event(5, EventType.LEVER_INTENT, {"runbook": "child", "lever": "f", "kind": "filter"}, 1),
+        _event(6, EventType.LEVER_ENGAGED, {"lever": "f", "ok": True}, 1),
+        _event(7, EventType.CALL_RETURNED, {"child": "child", "outcome": "contained"}),
+        _event(8, EventType.NODE_ENTERED, {"runbook": "parent", "node": "done", "kind": "end"}),
+        _event(9, EventType.INCIDENT_ENDED, {"outcome": "contained"}),
+        _event(10, EventType.LEVER_RELEASED, {"lever": "f", "engaged_step": 1, "ok": False}),
+    ]
+    incident = Incident("INC-1", tmp_path, severity="SEV2", outcome="contained")
+    spans = {s.name: s for s in build(incident, events).spans}
+    root, call, inner = spans["incident INC-1"], spans["node hand-off"], spans["node inner"]
+    assert call.parent_id == root.span_id
+    assert inner.parent_id == call.span_id
+    assert spans["engage f"].parent_id == inner.span_id
+    assert spans["node done"].parent_id == root.span_id
+    assert call.end == spans["node done"].start  # the call lasts until the walk goes on
+    assert inner.end == nanos(events[6].ts)
+    release = spans["release f"]
+    assert release.parent_id == root.span_id
+    assert release.attributes["aiir.lever.kind"] == "filter"
+    assert release.error == "not released"
