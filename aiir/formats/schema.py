@@ -112,6 +112,21 @@ class EvidenceKind(enum.StrEnum):
 # --- declarations ----------------------------------------------------------------------------
 
 
+class Approval(Strict):
+    """The two-person rule: before the lever is engaged, people other than the one who asks for
+    it approve it, each from their own terminal (``aiir approve INCIDENT LEVER``)."""
+
+    min: int = Field(default=1, ge=1, le=20, description="how many approvals it needs")
+    roles: list[Slug] = Field(
+        default_factory=list,
+        description="only approvers the team roster gives one of these roles count (empty: "
+        "anyone but the requester)",
+    )
+    timeout: Duration = Field(
+        default="15m", description="how long the walk waits; then it is not approved"
+    )
+
+
 class Lever(Strict):
     """A containment lever: engage it, prove it took effect, release it afterwards."""
 
@@ -125,6 +140,9 @@ class Lever(Strict):
     engage: Request
     verify: Request | None = Field(default=None, description="a probe that proves the effect")
     release: Request | None = None
+    approve: Approval | None = Field(
+        default=None, description="approvals by other people before it is engaged"
+    )
 
 
 # --- nodes -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from aiir.formats.schema import (
     ChecklistNode,
     ConfirmNode,
     InputNode,
+    LeverNode,
     MultiSelectNode,
     Node,
     QuestionNode,
@@ -79,12 +80,18 @@ def _check_answer(
     node = runbook.nodes.get(node_id)
     if node is None:
         raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
-    if suffix and suffix not in {"approve", "on_failure"}:
+    if suffix and suffix not in {"approve", "on_failure", "approvals"}:
         raise doc.error(
             loc,
-            f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
+            f"unknown answer {key!r}: use {node_id}.approve, {node_id}.on_failure or "
+            f"{node_id}.approvals",
             key=True,
         )
+    if suffix == "approvals":
+        problem = _approvals_problem(runbook, node, value)
+        if problem is not None:
+            raise doc.error(loc, problem)
+        return
     if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
         raise doc.error(loc, f"{value!r} is not one of: retry, skip, release, abort")
     if not suffix and isinstance(node, QuestionNode):
@@ -112,6 +119,23 @@ def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
     pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
     if pattern and not re.fullmatch(pattern, str(value)):
         return f"{value!r} does not match {pattern!r}"
+    return None
+
+
+def _approvals_problem(runbook: Runbook, node: Node, value: Any) -> str | None:
+    """``NODE.approvals``: who approves a lever that needs approvals (practice only): a list of
+    names, or of ``{by: NAME}`` and ``{by: NAME, reject: REASON}``."""
+    lever = runbook.levers.get(node.lever) if isinstance(node, LeverNode) else None
+    if lever is None or lever.approve is None:
+        return "approvals answer a lever node whose lever has approve: {min: ...}"
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and item.strip():
+            continue
+        if isinstance(item, dict) and isinstance(item.get("by"), str) and item["by"].strip():
+            extra = set(item) - {"by", "reject"}
+            if not extra and isinstance(item.get("reject", ""), str):
+                continue
+        return f"{item!r} is not an approver: a name, {{by: NAME}} or {{by: NAME, reject: REASON}}"
     return None
 
 

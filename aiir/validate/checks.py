@@ -23,6 +23,7 @@ from aiir.formats.schema import (
 from aiir.formats.templating import (
     TemplateFailure,
 )
+from aiir.validate.approvals import approval_findings
 from aiir.validate.requests import request_findings
 from aiir.validate.tasks import task_findings
 from aiir.validate.templates import (
@@ -55,6 +56,7 @@ def runbook_findings(
     findings += template_findings(doc, runbook, profiles)
     findings += timer_findings(doc, runbook)
     findings += task_findings(doc, runbook, roles)
+    findings += approval_findings(doc, runbook, roles)
     return findings
 
 
