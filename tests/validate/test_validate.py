@@ -75,6 +75,43 @@ def test_unknown_top_level_field() -> None:
     assert found == [f"rb.yaml:{where(text, 'severty:')}: error: severty: unknown field 'severty'"]
 
 
+@pytest.mark.parametrize(
+    ("place", "field", "value"),
+    [
+        (("nodes", "contain"), "max_visits", True),  # `true` is not the count 1
+        (("nodes", "contain"), "max_visits", "3"),  # nor is the string "3"
+        (("nodes", "contain"), "max_visits", 2.5),
+        (("nodes", "contain"), "downgrade", 1),  # 1 is not a flag
+        (("nodes", "contain"), "downgrade", "true"),
+        (("levers", "kill", "engage"), "retries", False),
+        (("levers", "kill", "engage"), "timeout", True),
+        (("levers", "kill", "engage"), "timeout", "5"),
+        (("levers", "kill", "engage", "expect"), "status", True),
+    ],
+)
+def test_a_scalar_of_the_wrong_type_is_not_converted(
+    place: tuple[str, ...], field: str, value: object
+) -> None:
+    rb = minimal_runbook()
+    target = rb
+    for part in place:
+        target = target.setdefault(part, {})
+    target[field] = value
+    if field == "downgrade":
+        target["severity"] = "SEV2"
+    text, found = check(rb)
+    assert len(found) == 1, found
+    line, col = where(text, f" {field}: ").split(":")
+    at = f"{line}:{int(col) + len(field) + 2}"  # the value, after the key
+    assert found[0].startswith(f"rb.yaml:{at}: error: {'.'.join(place)}.{field}: expected "), found
+
+
+def test_a_number_may_be_written_without_a_point() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["engage"]["timeout"] = 5
+    assert check(rb)[1] == []
+
+
 def test_missing_field() -> None:
     rb = minimal_runbook()
     del rb["nodes"]["contain"]["title"]
