@@ -1258,8 +1258,15 @@ def test_errors_exit_2_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert (out, err) == (
         "",
         "rb.yaml:3:1: error: duplicate key 'id' (first defined on line 2)\n"
-        "1 error(s), 0 warning(s) in 0 file(s)\n",
+        "1 error(s), 0 warning(s) in 1 file(s)\n",  # a file that does not load was still read
     )
+
+
+def test_the_count_is_of_files_read_loaded_or_not(capsys: pytest.CaptureFixture[str]) -> None:
+    write(Path("bad.yaml"), "aiir: 1\nid: [\n")
+    write(Path("rb.yaml"), minimal_runbook())
+    assert main(["validate", "bad.yaml", "rb.yaml"]) == 2
+    assert capsys.readouterr().err.endswith("1 error(s), 0 warning(s) in 2 file(s)\n")
 
 
 def test_valid_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
