@@ -11,7 +11,7 @@ YAML file can set.
 import enum
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from aiir.formats.common import (
     ENV_NAME,
@@ -509,7 +509,22 @@ class ReleaseNode(NodeBase):
 
 # A call names a runbook by id (found as ``ID.yaml``, or by its ``id:``) or by a path to it.
 CALL_TARGET = r"^([a-z0-9][a-z0-9_-]*|[^\x00-\x1f]+\.ya?ml)$"
-CallTarget = Annotated[str, Field(pattern=CALL_TARGET)]
+
+
+def _stays_inside(path: str) -> str:
+    """A path to another runbook or a fragment stays in the folder of the file naming it, or
+    below: a runbook shared in a repository cannot make aiir read files elsewhere on a
+    responder's machine."""
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "~")) or ".." in parts or (len(path) > 1 and path[1] == ":"):
+        raise ValueError(
+            f"{path!r} leaves the runbook's folder: name a path inside it, without '..', '~' "
+            "or a leading '/'"
+        )
+    return path
+
+
+CallTarget = Annotated[str, Field(pattern=CALL_TARGET), AfterValidator(_stays_inside)]
 
 
 def is_path(target: str) -> bool:
@@ -569,7 +584,9 @@ def without_extensions(data: Any) -> Any:
 
 
 # A fragment a runbook includes: a path ending in .yaml, from the including file's folder.
-IncludePath = Annotated[str, Field(pattern=r"^[^\x00-\x1f]+\.ya?ml$")]
+IncludePath = Annotated[
+    str, Field(pattern=r"^[^\x00-\x1f]+\.ya?ml$"), AfterValidator(_stays_inside)
+]
 
 
 class Runbook(Strict):

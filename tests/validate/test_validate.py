@@ -964,6 +964,16 @@ def test_call_to_an_unknown_runbook() -> None:
     ]
 
 
+@pytest.mark.parametrize("target", ["../other/leak.yaml", "/tmp/leak.yaml", "x/../../leak.yaml"])
+def test_call_by_a_path_that_leaves_the_folder(target: str) -> None:
+    text, found = check(calling(target))
+    at = where(text, f"runbook: {target}", target)
+    assert found == [
+        f"rb.yaml:{at}: error: nodes.handoff.runbook: {target!r} leaves the runbook's folder: "
+        "name a path inside it, without '..', '~' or a leading '/'"
+    ]
+
+
 def test_call_to_a_misspelt_sibling_suggests_it() -> None:
     sibling = minimal_runbook()
     sibling["id"] = "data-leak"
