@@ -511,16 +511,23 @@ class ReleaseNode(NodeBase):
 CALL_TARGET = r"^([a-z0-9][a-z0-9_-]*|[^\x00-\x1f]+\.ya?ml)$"
 
 
-def _stays_inside(path: str) -> str:
-    """A path to another runbook or a fragment stays in the folder of the file naming it, or
-    below: a runbook shared in a repository cannot make aiir read files elsewhere on a
-    responder's machine."""
+def outside_folder(path: str) -> str | None:
+    """Why a path to another runbook or a fragment leaves the folder of the file naming it, or
+    None. It stays there or below: a runbook shared in a repository cannot make aiir read files
+    elsewhere on a responder's machine."""
     parts = path.replace("\\", "/").split("/")
     if path.startswith(("/", "~")) or ".." in parts or (len(path) > 1 and path[1] == ":"):
-        raise ValueError(
+        return (
             f"{path!r} leaves the runbook's folder: name a path inside it, without '..', '~' "
             "or a leading '/'"
         )
+    return None
+
+
+def _stays_inside(path: str) -> str:
+    problem = outside_folder(path)
+    if problem is not None:
+        raise ValueError(problem)
     return path
 
 
