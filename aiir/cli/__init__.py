@@ -26,6 +26,7 @@ from aiir.cli import (
     schema,
     scribe,
     tabletop,
+    team,
     validate,
 )
 from aiir.errors import AiirError, ExitStatus
@@ -58,6 +59,8 @@ app.command("export")(export.command)
 app.command("flag")(incident.flag)
 app.command("note")(scribe.note)
 app.command("severity")(scribe.severity)
+app.command("approve")(team.approve)
+app.command("reject")(team.reject)
 app.command("init")(incident.init)
 app.command("library")(library.command)
 app.command("drill")(drill.command)

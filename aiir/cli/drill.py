@@ -32,6 +32,15 @@ def command(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show each walk as it happens.")
     ] = False,
+    otlp: Annotated[
+        str | None,
+        typer.Option(
+            "--otlp",
+            metavar="URL",
+            help="Export each drill's trace (OpenTelemetry spans, marked as exercise) to this "
+            "OTLP/HTTP endpoint.",
+        ),
+    ] = None,
     incident_dir: Annotated[
         Path | None,
         typer.Option(
@@ -44,15 +53,19 @@ def command(
     """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
     from aiir.cli.flags import environment
     from aiir.exercises.drill_report import run_drills
+    from aiir.respond.trace import destination
 
+    env = environment()
+    trace = destination(env, otlp) if otlp is not None else None
     return int(
         run_drills(
             scenarios,
-            environment(),
+            env,
             junit=junit,
             as_json=as_json,
             gateways=gateway or [],
             verbose=verbose,
             incident_dir=incident_dir,
+            trace=trace,
         )
     )

@@ -1,6 +1,6 @@
 """``aiir export``: an incident in a format another team's tools read: STIX 2.1 for a SOC, the
 EU AI Act Art. 73 report for a market surveillance authority, a MITRE ATLAS case study, an AVID
-report."""
+report; or its trace, sent to an OpenTelemetry back end (OTLP/HTTP)."""
 
 import json
 from enum import StrEnum
@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aiir.cli.incident import AwareAt, Force, IncidentDir, _environment
+from aiir.cli.incident import AwareAt, Force, IncidentDir, Otlp, _environment
 
 if TYPE_CHECKING:
     from aiir.environment import Environment
     from aiir.incident.state import Incident
+    from aiir.respond.trace import Destination
 
 
 class Format(StrEnum):
@@ -21,12 +22,14 @@ class Format(StrEnum):
     eu_ai_act = "eu-ai-act"
     atlas = "atlas"
     avid = "avid"
+    otlp = "otlp"
 
 
 FORMAT_HELP = (
     "stix: a STIX 2.1 bundle (JSON); eu-ai-act: the Art. 73 serious-incident report, a draft "
     "with the parts a person writes marked (JSON); atlas: a MITRE ATLAS case study (YAML); "
-    "avid: an AVID report (JSON)."
+    "avid: an AVID report (JSON); otlp: the walk's trace, sent to --otlp URL (or aiir.yaml's "
+    "otlp:) as OpenTelemetry spans."
 )
 
 
@@ -41,8 +44,9 @@ def command(
     ] = None,
     aware_at: AwareAt = None,
     force: Force = False,
+    otlp: Otlp = None,
     incident_dir: IncidentDir = None,
-) -> None:
+) -> int:
     """Export an incident from its journal (verified first; secrets masked)."""
     from aiir.cli import flags
     from aiir.errors import InputError
@@ -50,6 +54,8 @@ def command(
     from aiir.reports.context import parse_aware_at, write
 
     flags.out_file(out)  # before anything is read: a wrong --out costs nothing
+    if format is Format.otlp or otlp is not None:
+        return _send(incident, format, out, otlp, force, incident_dir)
     awareness = parse_aware_at(aware_at or [])
     if awareness and format is not Format.eu_ai_act:
         raise InputError("--aware-at: only --format eu-ai-act has a regulatory clock")
@@ -62,12 +68,51 @@ def command(
     text = _render(format, record, env, awareness)
     if out is None:
         typer.echo(text, nl=False)
-        return
+        return 0
     try:
         write(out, text)
     except OSError as exc:
         raise InputError(f"--out {out}: cannot write it: {exc.strerror}") from None
     typer.echo(f"wrote {out}", err=True)
+    return 0
+
+
+def _send(
+    incident: str,
+    format: Format,
+    out: Path | None,
+    otlp: str | None,
+    force: bool,
+    incident_dir: Path | None,
+) -> int:
+    """``--format otlp``: the incident's trace sent where ``--otlp`` (or the workspace) says,
+    practice included (asked for by name); 1 when the endpoint did not take it."""
+    from aiir.errors import ExitStatus, InputError
+    from aiir.incident.state import load_incident
+    from aiir.respond.trace import export
+
+    if format is not Format.otlp:
+        raise InputError(f"--otlp: goes with --format otlp, not --format {format.value}")
+    if out is not None:
+        raise InputError("--out: --format otlp sends the trace; it writes no file")
+    env = _environment(incident_dir)
+    where = _destination(env, otlp)
+    record = load_incident(env.incidents_dir, incident, force=force)
+    ok, line = export(env, record, where, walked=False)
+    typer.echo(line if ok else f"aiir: {line}", err=not ok)
+    return int(ExitStatus.OK if ok else ExitStatus.FAILED)
+
+
+def _destination(env: "Environment", otlp: str | None) -> "Destination":
+    import dataclasses
+
+    from aiir.errors import InputError
+    from aiir.respond.trace import destination
+
+    where = destination(env, otlp)
+    if where is None:
+        raise InputError("--format otlp: no --otlp URL given and no otlp: in aiir.yaml")
+    return dataclasses.replace(where, asked=True)
 
 
 def _render(format: Format, record: "Incident", env: "Environment", aware: dict[str, Any]) -> str:

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     from aiir.environment import Environment
     from aiir.incident.journal import Anchor
     from aiir.incident.state import Incident
+    from aiir.respond.trace import Destination
 
 IncidentDir = Annotated[
     Path | None,
@@ -42,6 +43,15 @@ AwareAt = Annotated[
         "--aware-at",
         metavar="[REGIME=]TIME",
         help="Awareness time for the clocks, ISO-8601 UTC (repeatable).",
+    ),
+]
+Otlp = Annotated[
+    str | None,
+    typer.Option(
+        "--otlp",
+        metavar="URL",
+        help="Export the walk's trace (OpenTelemetry spans built from the journal) to this "
+        "OTLP/HTTP endpoint when it stops; default: aiir.yaml's otlp: (real walks only).",
     ),
 ]
 Yes = Annotated[
@@ -102,6 +112,24 @@ def _anchor(incident: "Incident") -> None:
         )
 
 
+def _trace_to(env: "Environment", flag: str | None) -> "Destination | None":
+    """Where the walk's trace goes, checked before the walk (a wrong URL: exit 2)."""
+    from aiir.respond.trace import destination
+
+    return destination(env, flag)
+
+
+def _send_trace(env: "Environment", incident: "Incident", where: "Destination | None") -> None:
+    """The walk's trace sent from its journal: one line either way; the walk's exit status
+    stands (an endpoint that is down harms no walk)."""
+    from aiir.respond.trace import export
+
+    if where is None or not where.takes(incident):
+        return
+    ok, line = export(env, incident, where)
+    typer.echo(line if ok else f"aiir: {line}", err=not ok)
+
+
 def run(
     runbook: Annotated[
         str,
@@ -137,6 +165,7 @@ def run(
             "gateways); by default a called runbook is checked when the walk reaches it.",
         ),
     ] = False,
+    otlp: Otlp = None,
     incident_dir: IncidentDir = None,
 ) -> int:
     """Walk a runbook: triage questions, levers with verification, evidence, journal."""
@@ -152,9 +181,11 @@ def run(
             )
         env.use_sandbox()
     inputs = parse_assignments(set_ or [], "--set", "KEY=VALUE")
+    where = _trace_to(env, otlp)
     result = start(path, env, inputs=inputs, answers=answers_path, check_all=check)
     if result.ended is not None:  # an interrupted walk says it with its resume hint
         _anchor(result.incident)
+    _send_trace(env, result.incident, where)
     return int(result.exit_status)
 
 
@@ -165,6 +196,7 @@ def resume(
     answers: Answers = None,
     gateway: Gateways = None,
     yes: Yes = False,
+    otlp: Otlp = None,
     incident_dir: IncidentDir = None,
 ) -> int:
     """Continue an interrupted incident where it stopped; no lever is engaged twice."""
@@ -172,9 +204,11 @@ def resume(
 
     answers_path = _answers(answers)
     env = _environment(incident_dir, gateway, assume_yes=yes)
+    where = _trace_to(env, otlp)
     result = resume_incident(incident, env, answers=answers_path)
     if result.ended is not None:
         _anchor(result.incident)
+    _send_trace(env, result.incident, where)
     return int(result.exit_status)
 
 

@@ -33,6 +33,15 @@ def command(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Pre-approve every lever request.")
     ] = False,
+    otlp: Annotated[
+        str | None,
+        typer.Option(
+            "--otlp",
+            metavar="URL",
+            help="Export the exercise's trace (OpenTelemetry spans, marked as exercise) to this "
+            "OTLP/HTTP endpoint when it stops.",
+        ),
+    ] = None,
     incident_dir: Annotated[
         Path | None,
         typer.Option("--incident-dir", metavar="DIR", help="Where the exercise is journalled."),
@@ -43,6 +52,7 @@ def command(
     from rich.console import Console
 
     from aiir.cli import flags
+    from aiir.cli.incident import _send_trace, _trace_to
     from aiir.environment import has_terminal
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
@@ -51,6 +61,7 @@ def command(
     from aiir.validate.scenarios import prepare
 
     process = flags.environment()
+    where = _trace_to(process, otlp) if otlp is not None else None
     prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]), process.profile_dirs)
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here
         raise InputError(
@@ -72,4 +83,5 @@ def command(
         console.print(prepared.scenario.description)
     result, path, _ = run_tabletop(prepared, env, speed=speed, report=report)
     console.print(f"After-action report: {path}")
+    _send_trace(env, result.incident, where)
     return int(result.exit_status)

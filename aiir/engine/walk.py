@@ -120,6 +120,12 @@ class Walk:
         self.incident.apply(event)
         return event
 
+    def catch_up(self) -> None:
+        """Fold in what others appended meanwhile (notes, approvals, hand-offs): the journal's
+        change feed, read without writing."""
+        for event in self.journal.catch_up():
+            self.incident.apply(event)
+
     def flush(self) -> None:
         """Journal what others around the walk reported (a tabletop's injects) in order."""
         while self.env.outbox:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
 from aiir.respond.session import parse_assignments
+from aiir.respond.trace import Destination, export
 from aiir.terminal.inert import inert
 from aiir.validate.scenarios import Prepared, prepare
 
@@ -53,10 +55,12 @@ def run_drills(
     verbose: bool = False,
     incident_dir: Path | None = None,
     console: Console | None = None,
+    trace: Destination | None = None,
 ) -> ExitStatus:
     """Run every scenario; exit 1 if any expectation is unmet, 2 if any scenario is invalid.
     Drills run in ``env``'s variables and keep their incidents where it does (or in
-    ``incident_dir``)."""
+    ``incident_dir``); with ``trace``, each drill's trace is exported there (a line each, on
+    standard error: an endpoint that is down fails no drill)."""
     console = console or Console(highlight=False)
     prepared = prepare_all(scenario_files(paths), env.profile_dirs)
     urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
@@ -65,6 +69,8 @@ def run_drills(
         run_drill(p, root, urls, dict(env.environ), console if verbose and not as_json else None)
         for p in prepared
     ]
+    if trace is not None:
+        _export_traces(env, results, trace)
     if junit is not None:
         write_junit(junit, results)
     if as_json:
@@ -72,6 +78,13 @@ def run_drills(
     else:
         _report(console, results, junit)
     return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.FAILED
+
+
+def _export_traces(env: Environment, results: Sequence[DrillResult], trace: Destination) -> None:
+    for result in results:
+        if result.incident is not None:
+            ok, line = export(env, result.incident, trace)
+            print(line if ok else f"aiir: {line}", file=sys.stderr)
 
 
 def _as_dict(result: DrillResult) -> dict[str, object]:

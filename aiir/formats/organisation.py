@@ -9,6 +9,7 @@ from pydantic import Field
 from aiir.formats.common import (
     ENV_NAME,
     Duration,
+    Flag,
     PagerDutyChannel,
     Severity,
     SlackChannel,
@@ -132,6 +133,28 @@ class WorkspaceGateway(Strict):
     url: Template
 
 
+class TraceExport(Strict):
+    """Where the trace of every real walk goes (OpenTelemetry over OTLP/HTTP: Phoenix, Jaeger,
+    Tempo, a Collector), sent from the journal when the walk stops. Practice (sandbox, drill,
+    tabletop, dry run) is exported only when asked with ``--otlp``."""
+
+    url: WebUrl = Field(
+        description="the OTLP/HTTP traces endpoint (e.g. http://127.0.0.1:6006/v1/traces); "
+        "an address without a path gets /v1/traces"
+    )
+    project: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        default="aiir", description="the project the spans go to in Phoenix"
+    )
+    headers_env: dict[
+        Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,100}$")],
+        Annotated[str, Field(pattern=ENV_NAME)],
+    ] = Field(
+        default_factory=dict,
+        description="request headers, each by the variable holding its value "
+        "(e.g. authorization: PHOENIX_AUTH)",
+    )
+
+
 class DisclosureRule(Strict):
     """When an incident is disclosed publicly, decided in advance."""
 
@@ -169,6 +192,9 @@ class Workspace(Strict):
     status_updates: Cadence | None = Field(
         default=None, description="how often status updates are due (a runbook's own wins)"
     )
+    otlp: TraceExport | None = Field(
+        default=None, description="where each walk's own trace is exported (OpenTelemetry)"
+    )
 
 
 class AISystem(Strict):
@@ -181,7 +207,7 @@ class AISystem(Strict):
     provider: str
     gateway: Slug | None = None
     data_sensitivity: Literal["public", "internal", "confidential", "personal", "special-category"]
-    user_facing: bool
+    user_facing: Flag
     autonomy: Literal["none", "suggest", "act-with-approval", "autonomous"]
     eu_ai_act: Literal["minimal", "limited", "high", "prohibited", "gpai", "gpai-systemic"]
     blast_radius: Literal["single-user", "team", "customers", "public", "critical-infrastructure"]

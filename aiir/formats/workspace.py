@@ -60,6 +60,17 @@ class Loaded:
             return None
         return frozenset(self.team.roles) | frozenset(self.team.people)
 
+    def roles_of(self, person: str) -> frozenset[str] | None:
+        """The roles the team roster gives ``person`` (on call for it, or among its people);
+        None when there is no team file to ask."""
+        if self.team is None:
+            return None
+        return frozenset(
+            name
+            for name, role in self.team.roles.items()
+            if person == role.on_call or person in role.people
+        )
+
     def systems(self) -> dict[str, AISystem]:
         return {s.id: s for s in self.inventory.systems} if self.inventory else {}
 

@@ -64,6 +64,11 @@ class EventType(enum.StrEnum):
     INCIDENT_RESUMED = "incident.resumed"
     INCIDENT_TAKEN_OVER = "incident.taken_over"
     NOTE = "note"
+    APPROVAL_REQUESTED = "approval.requested"
+    APPROVAL_GRANTED = "approval.granted"
+    APPROVAL_REJECTED = "approval.rejected"
+    APPROVAL_CLOSED = "approval.closed"
+    INCIDENT_HANDED_OFF = "incident.handed_off"
 
 
 _KINDS: Mapping[type, str] = {
@@ -300,6 +305,28 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.INCIDENT_RESUMED: {"from_step": of(int)},
     EventType.INCIDENT_TAKEN_OVER: {"by": TEXT, "took_over_from": OBJECT},
     EventType.NOTE: {"text": TEXT, "by": TEXT, "at": MAYBE_TEXT},
+    # The two-person rule: the walker asks (``approval.requested``, its step), others grant or
+    # reject it from their own terminals naming the request's ``seq``, and the walker closes it.
+    EventType.APPROVAL_REQUESTED: {
+        "min": of(int),
+        "roles": list_of(str),
+        "timeout": TEXT,
+        "until": timestamp,
+    },
+    EventType.APPROVAL_GRANTED: {
+        "request": of(int),
+        "by": TEXT,
+        "roles": list_of(str),
+        "via": TEXT,
+    },
+    EventType.APPROVAL_REJECTED: {"request": of(int), "by": TEXT, "reason": TEXT, "via": TEXT},
+    EventType.APPROVAL_CLOSED: {
+        "request": of(int),
+        "outcome": TEXT,
+        "approvers": list_of(str),
+        "reason": MAYBE_TEXT,
+    },
+    EventType.INCIDENT_HANDED_OFF: {"to": TEXT, "from": MAYBE_TEXT, "by": TEXT, "note": MAYBE_TEXT},
 }
 REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.INCIDENT_OPENED: frozenset({"runbook", "snapshot"}),
@@ -318,6 +345,11 @@ REQUIRED: Mapping[str, frozenset[str]] = {
     EventType.TIMER_MISSED: frozenset({"runbook", "timer", "due"}),
     EventType.INCIDENT_ENDED: frozenset({"outcome"}),
     EventType.NOTE: frozenset({"text"}),
+    EventType.APPROVAL_REQUESTED: frozenset({"lever", "min", "until"}),
+    EventType.APPROVAL_GRANTED: frozenset({"lever", "request", "by"}),
+    EventType.APPROVAL_REJECTED: frozenset({"lever", "request", "by", "reason"}),
+    EventType.APPROVAL_CLOSED: frozenset({"lever", "request", "outcome"}),
+    EventType.INCIDENT_HANDED_OFF: frozenset({"to", "by"}),
 }
 LINE: Mapping[str, Check] = {
     "seq": of(int),

@@ -38,9 +38,17 @@ GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
 EVIDENCE = "evidence"
 APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
-# Events another process may append while a walker holds the incident (``aiir note``): the
-# walker takes them into its chain before its next event instead of refusing to go on.
-SIDE_EVENTS = frozenset({EventType.NOTE})
+# Events another process may append while a walker holds the incident (``aiir note``,
+# ``aiir approve``, ``aiir reject``, ``aiir handoff``): the walker takes them into its chain
+# before its next event (or while it waits for approvals) instead of refusing to go on.
+SIDE_EVENTS = frozenset(
+    {
+        EventType.NOTE,
+        EventType.APPROVAL_GRANTED,
+        EventType.APPROVAL_REJECTED,
+        EventType.INCIDENT_HANDED_OFF,
+    }
+)
 
 
 class JournalBroken(AiirError):
@@ -191,6 +199,13 @@ class Journal:
         with self.appending():
             self._take_in()
             return self._append(type_, data, step)
+
+    def catch_up(self) -> list[Event]:
+        """The side events others appended since this journal last read or wrote, taken into
+        its chain now (a walker waiting for approvals reads them without appending)."""
+        with self.appending():
+            self._take_in()
+        return self.take_foreign()
 
     def take_foreign(self) -> list[Event]:
         """The side events taken in since the last call, for the caller to fold in."""

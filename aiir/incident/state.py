@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.incident.approvals import ApprovalRequest, request_of, verdict_of
 from aiir.incident.events import EventType
 from aiir.incident.journal import JOURNAL, Event, JournalBroken, Reading, read_checked
 from aiir.redact import MASK
@@ -99,6 +100,8 @@ class Incident:
     severity_decided: bool = False  # the walk has set (or kept) a severity since it opened
     tickets: dict[str, str] = field(default_factory=dict)  # action item -> ticket filed for it
     task_marks: list[Event] = field(default_factory=list)  # every ``task.done``, in order
+    approvals: list[ApprovalRequest] = field(default_factory=list)  # the two-person rule's
+    lead: str = ""  # who leads the incident now: who opened it, or whom it was handed to
     keep_events: bool = field(default=True, repr=False)
 
     @property
@@ -238,7 +241,7 @@ def _opened(incident: Incident, event: Event) -> None:
     incident.title = data.get("title", "")
     incident.started_at = event.ts
     incident.severity = data.get("severity", "")
-    incident.operator = event.operator
+    incident.operator = incident.lead = event.operator
     incident.drill = bool(data.get("drill"))
     exercise = data.get("exercise") or ("drill" if incident.drill else None)
     incident.exercise = str(exercise) if exercise else None
@@ -404,6 +407,30 @@ def _resumed(incident: Incident, event: Event) -> None:
     incident.interrupted = False
 
 
+def _approval_requested(incident: Incident, event: Event) -> None:
+    incident.approvals.append(request_of(event))
+
+
+def _approval_verdict(incident: Incident, event: Event) -> None:
+    request = _request(incident, event.data.get("request"))
+    if request is not None and request.open:  # a word after the close changes nothing
+        request.verdicts.append(verdict_of(event))
+
+
+def _approval_closed(incident: Incident, event: Event) -> None:
+    request = _request(incident, event.data.get("request"))
+    if request is not None:
+        request.outcome = str(event.data.get("outcome"))
+
+
+def _request(incident: Incident, seq: Any) -> ApprovalRequest | None:
+    return next((r for r in reversed(incident.approvals) if r.seq == seq), None)
+
+
+def _handed_off(incident: Incident, event: Event) -> None:
+    incident.lead = str(event.data.get("to") or incident.lead)
+
+
 _HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
     EventType.INCIDENT_OPENED: _opened,
     EventType.SEVERITY_CHANGED: _severity,
@@ -428,6 +455,11 @@ _HANDLERS: dict[str, Callable[[Incident, Event], None]] = {
     EventType.INCIDENT_INTERRUPTED: _interrupted,
     EventType.INCIDENT_RESUMED: _resumed,
     EventType.REMINDER: _reminded,
+    EventType.APPROVAL_REQUESTED: _approval_requested,
+    EventType.APPROVAL_GRANTED: _approval_verdict,
+    EventType.APPROVAL_REJECTED: _approval_verdict,
+    EventType.APPROVAL_CLOSED: _approval_closed,
+    EventType.INCIDENT_HANDED_OFF: _handed_off,
 }
 
 

@@ -199,6 +199,28 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.INCIDENT_RESUMED: lambda d: "Resumed" + _taken_over(d),
     EventType.INCIDENT_TAKEN_OVER: lambda d: f"Opened by {d.get('by')}" + _taken_over(d),
     EventType.INCIDENT_ENDED: lambda d: f"Ended: {d.get('outcome')}",
+    EventType.APPROVAL_REQUESTED: lambda d: (
+        f"Lever {d.get('lever')} waits for {d.get('min')} approval(s)"
+        + (f" by {' or '.join(map(str, d.get('roles', [])))}" if d.get("roles") else "")
+        + f" until {d.get('until')}"
+    ),
+    EventType.APPROVAL_GRANTED: lambda d: (
+        f"Lever {d.get('lever')} approved by {d.get('by')}"
+        + (" (from the answers)" if d.get("via") == "answers" else "")
+    ),
+    EventType.APPROVAL_REJECTED: lambda d: (
+        f"Lever {d.get('lever')} REJECTED by {d.get('by')}: {d.get('reason')}"
+    ),
+    EventType.APPROVAL_CLOSED: lambda d: (
+        f"Lever {d.get('lever')} approved by {', '.join(map(str, d.get('approvers', [])))}"
+        if d.get("outcome") == "approved"
+        else f"Lever {d.get('lever')} NOT approved ({d.get('reason')})"
+    ),
+    EventType.INCIDENT_HANDED_OFF: lambda d: (
+        f"Handed off to {d.get('to')} by {d.get('by')}"
+        + (f" (was {d['from']})" if d.get("from") else "")
+        + (f": {d['note']}" if d.get("note") else "")
+    ),
 }
 
 

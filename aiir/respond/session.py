@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aiir.engine.approvals import practice_only
 from aiir.engine.frames import Ended, Frame, RunbookSource
 from aiir.engine.screen import ScreenFor
 from aiir.engine.walk import Walk
@@ -229,6 +230,7 @@ def start(
     runbook = load(path)
     if answers is not None:
         scripted = load_answers(answers, runbook)
+    practice_only(scripted or {}, env.exercise)
     source = RunbookSource(load, [path.parent, data_dir("runbooks")])
     preflight(reachable_runbooks(runbook, source), env, check_all=check_all)
     values = coerce_inputs(runbook, inputs or {}, "--set")
@@ -448,6 +450,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         if incident.dry_run:
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
+        practice_only(scripted, env.exercise)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)

@@ -173,6 +173,14 @@ class TerminalScreen:
             body_text.append_text(self.text(line, style))
         self.box(body_text, self.text(f"Lever {name} · {lever.kind.value}", "bold"), "yellow")
 
+    def approvals(self, title: str, lines: list[str]) -> None:
+        body = Text()
+        for index, line in enumerate(lines):
+            if index:
+                body.append("\n")
+            body.append_text(self.text(line))
+        self.box(body, self.text(title, "bold"), "magenta")
+
     def reply(self, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
         status = reply.status if reply.status is not None else "no response"

@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.formats.answers import as_bool, lap_answer
+from aiir.formats.answers import as_bool, lap_answer, repeated
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
     ChecklistNode,
     ConfirmNode,
     InputNode,
+    LeverNode,
     MultiSelectNode,
     Node,
     QuestionNode,
@@ -79,12 +80,18 @@ def _check_answer(
     node = runbook.nodes.get(node_id)
     if node is None:
         raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
-    if suffix and suffix not in {"approve", "on_failure"}:
+    if suffix and suffix not in {"approve", "on_failure", "approvals"}:
         raise doc.error(
             loc,
-            f"unknown answer {key!r}: use {node_id}.approve or {node_id}.on_failure",
+            f"unknown answer {key!r}: use {node_id}.approve, {node_id}.on_failure or "
+            f"{node_id}.approvals",
             key=True,
         )
+    if suffix == "approvals":
+        problem = _approvals_problem(runbook, node, value)
+        if problem is not None:
+            raise doc.error(loc, problem)
+        return
     if suffix == "on_failure" and str(value) not in {"retry", "skip", "release", "abort"}:
         raise doc.error(loc, f"{value!r} is not one of: retry, skip, release, abort")
     if not suffix and isinstance(node, QuestionNode):
@@ -115,6 +122,23 @@ def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
     return None
 
 
+def _approvals_problem(runbook: Runbook, node: Node, value: Any) -> str | None:
+    """``NODE.approvals``: who approves a lever that needs approvals (practice only): a list of
+    names, or of ``{by: NAME}`` and ``{by: NAME, reject: REASON}``."""
+    lever = runbook.levers.get(node.lever) if isinstance(node, LeverNode) else None
+    if lever is None or lever.approve is None:
+        return "approvals answer a lever node whose lever has approve: {min: ...}"
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and item.strip():
+            continue
+        if isinstance(item, dict) and isinstance(item.get("by"), str) and item["by"].strip():
+            extra = set(item) - {"by", "reject"}
+            if not extra and isinstance(item.get("reject", ""), str):
+                continue
+        return f"{item!r} is not an approver: a name, {{by: NAME}} or {{by: NAME, reject: REASON}}"
+    return None
+
+
 def _yes_no_problem(value: Any) -> str | None:
     try:
         as_bool(value, "")
@@ -130,7 +154,7 @@ def _items_problem(node: ChecklistNode, value: Any) -> str | None:
     unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
     if unknown:
         return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
-    return None
+    return _repeats_problem([str(v) for v in (value if isinstance(value, list) else [value])])
 
 
 def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
@@ -140,7 +164,13 @@ def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
     if unknown:
         choices = ", ".join(c.value for c in node.choices)
         return f"{', '.join(map(repr, unknown))} is not one of its choices ({choices})"
-    return None
+    value_of = {c.label: c.value for c in node.choices} | {c.value: c.value for c in node.choices}
+    return _repeats_problem([value_of[str(v)] for v in items])
+
+
+def _repeats_problem(picked: list[str]) -> str | None:
+    twice = repeated(picked)  # by its value, or once by value and once by label
+    return None if twice is None else f"{twice!r} is picked more than once"
 
 
 def _tasks_problem(node: TasksNode, value: Any) -> str | None:

@@ -23,6 +23,7 @@ from aiir.formats.schema import (
 from aiir.formats.templating import (
     TemplateFailure,
 )
+from aiir.validate.approvals import approval_findings
 from aiir.validate.requests import request_findings
 from aiir.validate.tasks import task_findings
 from aiir.validate.templates import (
@@ -55,6 +56,7 @@ def runbook_findings(
     findings += template_findings(doc, runbook, profiles)
     findings += timer_findings(doc, runbook)
     findings += task_findings(doc, runbook, roles)
+    findings += approval_findings(doc, runbook, roles)
     return findings
 
 
@@ -112,9 +114,7 @@ def _call_target_findings(
     """A call's runbook must be there: a known id, or a file at the path (from this folder)."""
     if is_path(node.runbook):
         target = Path(doc.path).parent / node.runbook
-        if Path(node.runbook).is_absolute():
-            message = f"{node.runbook!r}: a path is taken from this runbook's folder, not absolute"
-        elif target.is_file():
+        if target.is_file():
             problem = _unloadable(target)
             if problem is None:
                 return []

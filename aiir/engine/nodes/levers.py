@@ -8,6 +8,7 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from aiir.engine.approvals import approved
 from aiir.engine.frames import (
     ABORT,
     FAILURE_OPTIONS,
@@ -27,6 +28,7 @@ from aiir.formats.schema import (
     ReleaseNode,
     Request,
 )
+from aiir.incident.approvals import APPROVED
 from aiir.incident.events import EventType
 from aiir.incident.state import NEEDS_RELEASE, LeverRecord
 from aiir.outbound.gateway import Call, Reply
@@ -53,6 +55,14 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
         what = f"Lever {node.lever!r} ({lever.kind.value})"
         if not walk.approve(frame, node_id, what, engage, question):
             return walk.declined(frame, node_id, node.next)
+        if lever.approve is not None:
+            outcome = approved(walk, frame, node_id, node.lever, lever.approve)
+            if outcome != APPROVED:
+                problem = f"Lever {node.lever!r} not engaged: not approved ({outcome})"
+                after = walk.failed(frame, node_id, problem, node.on_failure, node.next)
+                if after is not None:
+                    return after
+                continue
         check_first = previous is not None and previous.state == "unknown"
         record = pull(walk, frame, node_id, node.lever, lever, engage, check_first=check_first)
         if state_here(walk, record) in {"verified", "engaged", "dry-run"}:

@@ -1,0 +1,39 @@
+"""``aiir approve``, ``aiir reject``: what other responders say of a lever a walk waits for."""
+
+from typing import Annotated
+
+import typer
+
+from aiir.cli.incident import IncidentDir, _environment
+
+Incident = Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")]
+LeverName = Annotated[str, typer.Argument(metavar="LEVER", help="The lever waiting for approval.")]
+
+
+def approve(incident: Incident, lever: LeverName, incident_dir: IncidentDir = None) -> None:
+    """Approve a lever a walk is waiting for (the two-person rule): from your own terminal."""
+    from aiir.respond.approvals import give
+
+    env = _environment(incident_dir)
+    given = give(env, incident, lever, approve=True)
+    needed = given.request.needed
+    typer.echo(
+        f"approved lever {lever!r} of {incident} as {env.operator} ({given.counted} of {needed} "
+        "needed); the walk engages it once enough approve"
+    )
+
+
+def reject(
+    incident: Incident,
+    lever: LeverName,
+    reason: Annotated[
+        str, typer.Option("--reason", metavar="TEXT", help="Why it must not be engaged.")
+    ],
+    incident_dir: IncidentDir = None,
+) -> None:
+    """Reject a lever a walk is waiting for, with a reason: it is not engaged."""
+    from aiir.respond.approvals import give
+
+    env = _environment(incident_dir)
+    give(env, incident, lever, approve=False, reason=reason)
+    typer.echo(f"rejected lever {lever!r} of {incident} as {env.operator}: it will not be engaged")
