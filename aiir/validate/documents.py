@@ -94,6 +94,12 @@ def validate_paths(
 
             assert isinstance(model, CanarySuite)
             report.findings.extend(suite_findings(doc, model))
+        elif kind == "detect" and model is not None:
+            from aiir.formats.detect import DetectRules
+            from aiir.validate.detections import rules_findings
+
+            assert isinstance(model, DetectRules)
+            report.findings.extend(rules_findings(doc, model))
     known = claimed | shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
