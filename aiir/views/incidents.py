@@ -41,6 +41,7 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
         "severity": incident.severity,
         "state": incident.state if incident.verified else TAMPERED,
         "outcome": incident.outcome,
+        "lead": incident.lead,
         "drill": incident.drill,
         "exercise": incident.exercise,
         "levers_engaged": [r.lever for r in incident.needs_release()],
@@ -244,6 +245,7 @@ def _heading(console: Console, incident: Incident) -> None:
     console.print(header)
     console.print(
         _safe(f"runbook {incident.runbook} · operator {incident.operator}")
+        + _safe(f" · lead {incident.lead}" if incident.lead != incident.operator else "")
         + _safe(f" · started {incident.started_at}")
     )
 
