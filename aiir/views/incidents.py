@@ -67,14 +67,14 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
         Text(f"{'id':<{width}}  {'started':<11}  {'sev':<4}  state · runbook · engaged", "bold")
     )
     env.console.file.flush()
-    rows = (_listed(incident, width, env.console.width, known) for incident in found)
+    rows = (listed(incident, width, env.console.width, known) for incident in found)
     env.console.file.write("".join(rows))
     env.console.print(
         Text("started: UTC · engaged: levers still in effect (aiir release ID)", "dim")
     )
 
 
-def _listed(incident: Incident, width: int, columns: int, known: set[str]) -> str:
+def listed(incident: Incident, width: int, columns: int, known: set[str]) -> str:
     """One incident as aligned plain lines: what it is on the first, what it did after."""
     state = incident.outcome or incident.state
     if not incident.verified:
