@@ -33,7 +33,7 @@ from aiir.engine.nodes import handler_for
 from aiir.engine.nodes.actions import after_captures
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
-from aiir.errors import InputError
+from aiir.errors import AiirError, InputError
 from aiir.formats.answers import lap_answer
 from aiir.formats.common import lower_severity
 from aiir.formats.profile import Profile
@@ -54,6 +54,24 @@ if TYPE_CHECKING:  # notify is imported only when a walk sends a message
 
 
 ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
+
+
+class NotYourRole(AiirError):
+    """The operator may not answer a node the roster gives another role (``enforce_roles``)."""
+
+
+def role_problem(env: Environment, owner: str) -> str | None:
+    """Why ``env.operator`` may not answer for ``owner`` under ``enforce_roles``, or None."""
+    workspace = env.workspace
+    if workspace is None or not workspace.config.enforce_roles or env.operator == owner:
+        return None
+    theirs = workspace.roles_of(env.operator)
+    if theirs is None:
+        return "enforce_roles is on and there is no team roster to show who holds it"
+    if owner in theirs:
+        return None
+    held = ", ".join(sorted(theirs)) or "no role"
+    return f"the team roster gives {env.operator} {held}, not {owner}"
 
 
 # Events after which the walk has given a severity: a lower one from then on is no triage.
@@ -314,6 +332,7 @@ class Walk:
         if EventType.ANSWER in recorded:
             value = recorded[EventType.ANSWER].data["value"]
         else:
+            self.check_role(frame, node_id)
             if preset is not None and full_key in self.scripted:
                 preset = None  # an answer given for this very question beats a blanket flag
             if preset is not None:
@@ -342,6 +361,20 @@ class Walk:
         if key is None:
             frame.answers[node_id] = value
         return value
+
+    def check_role(self, frame: Frame, node_id: str) -> None:
+        """With ``enforce_roles: true``, only someone the roster gives a node's owner role (or
+        the person it names) answers it; anyone else stops the walk, resumably, and is told
+        whom to hand it to. Nothing is journalled as an answer."""
+        node = frame.runbook.nodes.get(node_id)
+        owner = node.owner if node is not None else None
+        problem = role_problem(self.env, owner) if owner is not None else None
+        if problem is not None:
+            incident = self.incident.id
+            raise NotYourRole(
+                f"node {node_id!r} is owned by {owner}: {problem}; hand it off "
+                f"(aiir handoff {incident} --to {owner}) and let them go on (aiir resume {incident})"
+            )
 
     def prompt(
         self,

@@ -79,6 +79,12 @@ def validate_paths(
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
+        elif kind == "workspace" and model is not None:
+            from aiir.formats.organisation import Workspace
+            from aiir.validate.roles import enforced_role_findings
+
+            assert isinstance(model, Workspace)
+            report.findings.extend(enforced_role_findings(doc, model))
         elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
         elif kind == "canary" and model is not None:

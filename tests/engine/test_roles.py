@@ -1,0 +1,137 @@
+"""``enforce_roles: true``: a node owned by a role is answered only by someone the team roster
+gives that role; anyone else is stopped (resumably, nothing answered) and told to hand it off.
+A workspace that enforces roles and has a role nobody holds is a finding at the role's line."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import write
+from tests.respond import CONFIG, TEAM, aiir, journal, no_terminal, of_type, write_workspace
+
+Capture = pytest.CaptureFixture[str]
+
+RUNBOOK: dict[str, Any] = {
+    "aiir": 1,
+    "id": "owned",
+    "title": "A runbook with a node security owns",
+    "owner": "security",
+    "severity": "SEV2",
+    "tags": {"owasp": ["LLM01:2025"]},
+    "start": "look",
+    "nodes": {
+        "look": {
+            "kind": "confirm",
+            "title": "Look",
+            "prompt": "Real?",
+            "yes": "contain",
+            "no": "done",
+        },
+        "contain": {
+            "kind": "confirm",
+            "title": "Contain",
+            "owner": "security",
+            "prompt": "Keys rotated?",
+            "yes": "done",
+            "no": "done",
+        },
+        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+    },
+}
+
+
+def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, enforce: bool) -> Path:
+    config = {**copy.deepcopy(CONFIG), "enforce_roles": enforce}
+    team = copy.deepcopy(TEAM)
+    team["roles"]["legal-compliance"]["people"] = ["kim"]  # every role held
+    root = write_workspace(tmp_path / "ws", config, team)
+    no_terminal(monkeypatch, root)
+    write(tmp_path / "rb.yaml", RUNBOOK)
+    write(tmp_path / "answers.yaml", {"look": "yes", "contain": "yes"})
+    return tmp_path / "inc"
+
+
+def _run(capsys: Capture, tmp_path: Path, incidents: Path) -> Any:
+    rb, answers = str(tmp_path / "rb.yaml"), str(tmp_path / "answers.yaml")
+    return aiir(capsys, "run", rb, "-a", answers, "--incident-dir", str(incidents))
+
+
+def test_a_node_owned_by_a_role_is_refused_to_others_until_handed_off(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incidents = _workspace(tmp_path, monkeypatch, enforce=True)
+    monkeypatch.setenv("AIIR_OPERATOR", "alex")  # incident-commander and mlops, not security
+    ran = _run(capsys, tmp_path, incidents)
+    assert ran.status == 1, ran.err
+    (folder,) = incidents.iterdir()
+    incident = folder.name
+    assert (
+        "node 'contain' is owned by security: the team roster gives alex incident-commander, "
+        "mlops, not security; hand it off "
+        f"(aiir handoff {incident} --to security) and let them go on (aiir resume {incident})"
+    ) in ran.err
+    assert "Traceback" not in ran.err
+    events = journal(incidents, incident)
+    assert [a["node"] for a in of_type(events, "answer")] == ["look"]  # contain not answered
+    assert events[-1].type == "incident.interrupted"
+
+    where = ["--incident-dir", str(incidents)]
+    answers = ["-a", str(tmp_path / "answers.yaml")]
+    again = aiir(capsys, "resume", incident, *answers, *where)  # alex again: refused again
+    assert again.status == 1
+    assert "is owned by security" in again.err
+    handed = aiir(capsys, "handoff", incident, "--to", "security", *where)
+    assert handed.status == 0, handed.err
+    monkeypatch.setenv("AIIR_OPERATOR", "sam")  # security
+    done = aiir(capsys, "resume", incident, *answers, *where)
+    assert done.status == 0, done.err
+    events = journal(incidents, incident)
+    answered = [(e.data["node"], e.operator) for e in events if e.type == "answer"]
+    assert answered == [("look", "alex"), ("contain", "sam")]
+    assert of_type(events, "incident.ended")[0]["outcome"] == "resolved"
+
+
+def test_without_enforce_roles_anyone_answers(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incidents = _workspace(tmp_path, monkeypatch, enforce=False)
+    monkeypatch.setenv("AIIR_OPERATOR", "alex")
+    assert _run(capsys, tmp_path, incidents).status == 0
+
+
+def test_a_role_nobody_holds_is_a_finding_at_its_line_when_roles_are_enforced(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_workspace(tmp_path / "ws", {**CONFIG, "enforce_roles": True})  # legal: nobody
+    no_terminal(monkeypatch, root)
+    ran = aiir(capsys, "validate", str(root / "aiir.yaml"))
+    assert ran.status == 2, ran.out + ran.err
+    lines = (root / "team.yaml").read_text().splitlines()
+    number = next(i for i, line in enumerate(lines, 1) if line.strip() == "legal-compliance:")
+    said = ran.out + ran.err
+    assert f"team.yaml:{number}:" in said
+    assert "nobody holds role 'legal-compliance'" in said
+    assert "aiir.yaml:" in said
+    held = aiir(capsys, "validate", str(write_workspace(tmp_path / "ok", CONFIG) / "aiir.yaml"))
+    assert held.status == 0, held.out + held.err  # not enforced: no finding
+
+
+def test_enforce_roles_without_a_roster_is_a_finding_at_its_line(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = write_workspace(tmp_path / "ws", {**CONFIG, "enforce_roles": True})
+    (root / "team.yaml").unlink()
+    no_terminal(monkeypatch, root)
+    ran = aiir(capsys, "validate", str(root / "aiir.yaml"))
+    assert ran.status == 2
+    number = next(
+        i
+        for i, line in enumerate((root / "aiir.yaml").read_text().splitlines(), 1)
+        if line.startswith("enforce_roles:")
+    )
+    assert f"aiir.yaml:{number}:" in ran.out + ran.err
+    assert "enforce_roles: true needs a team roster" in ran.out + ran.err
