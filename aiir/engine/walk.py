@@ -134,7 +134,7 @@ class Walk:
         self.flush()
         event = self.journal.append(type_, data, step=step)
         for noted in self.journal.take_foreign():  # notes from another terminal, in order
-            self.incident.apply(noted)
+            self.take_in(noted)
         self.incident.apply(event)
         return event
 
@@ -142,7 +142,13 @@ class Walk:
         """Fold in what others appended meanwhile (notes, approvals, hand-offs): the journal's
         change feed, read without writing."""
         for event in self.journal.catch_up():
-            self.incident.apply(event)
+            self.take_in(event)
+
+    def take_in(self, event: Event) -> None:
+        """A side event another terminal appended, folded in; a hand-off is said on screen."""
+        self.incident.apply(event)
+        if event.type == EventType.INCIDENT_HANDED_OFF:
+            self.screen.note(f"handed off to {event.data.get('to')} by {event.data.get('by')}")
 
     def flush(self) -> None:
         """Journal what others around the walk reported (a tabletop's injects) in order."""

@@ -163,3 +163,50 @@ def test_watch_of_an_unknown_incident_is_one_clear_line(tmp_path: Path) -> None:
     assert ran.returncode == 2
     assert b"Traceback" not in ran.stderr
     assert len(ran.stderr.strip().splitlines()) == 1, ran.stderr
+
+
+def test_one_walks_one_approves_one_watches(tmp_path: Path) -> None:
+    """Three terminals on one incident: alice walks and waits for an approval, carol watches,
+    alice hands off to bob and bob approves from a third process; both screens show it."""
+    from tests.runs import drill
+    from tests.servers import serve_gateway
+
+    runbook = drill()
+    runbook["levers"]["filter"]["approve"] = {"min": 1, "timeout": "10m"}
+    write(tmp_path / "drill.yaml", runbook)
+    incidents = tmp_path / "incidents"
+    env = process_env(incidents, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1", AIIR_OPERATOR="alice")
+    env.pop("COLUMNS")
+    with serve_gateway() as (url, state):
+        walker, walked = _spawn(
+            ["run", str(tmp_path / "drill.yaml"), "--gateway", f"gateway={url}"], env
+        )
+        walker.expect_exact("What happened to support-bot?")
+        walker.send("\x1b[B\r")
+        walker.expect_exact("Which phrase did the attack use?")
+        walker.send("ignore previous\r")
+        walker.expect_exact("Engage lever 'filter'?")
+        walker.send("y\r")
+        walker.expect_exact("needs 1 approval before it is engaged")
+        incident = only_incident(incidents)
+        watcher, watched = _spawn(["watch", incident], {**env, "AIIR_OPERATOR": "carol"})
+        watcher.expect_exact("Ctrl-C to stop")
+        handed = run_aiir(["handoff", incident, "--to", "bob"], env)
+        assert handed.returncode == 0, handed.stderr
+        walker.expect_exact("handed off to bob by alice")
+        _within_a_second(watcher, "Handed off to bob by alice")
+        approved = run_aiir(["approve", incident, "filter"], {**env, "AIIR_OPERATOR": "bob"})
+        assert approved.returncode == 0, approved.stderr
+        walker.expect_exact("approved by bob: engaging")
+        _within_a_second(watcher, "Lever filter approved by bob")
+        walker.expect_exact("Is the attacker's key known?")
+        walker.send("n\r")
+        walker.expect_exact("Eradicate: tick what is done")
+        walker.send("\r")
+        walker.expect_exact(pexpect.EOF)
+        watcher.expect_exact(f"{incident} ended (contained): nothing more to watch", timeout=5)
+        watcher.expect_exact(pexpect.EOF)
+        assert state.count("POST", "/guardrails") == 1
+    lines = strip_ansi(watched.getvalue()).splitlines()
+    assert any(" bob " in line and "approval.granted" in line for line in lines), lines
+    assert "Traceback" not in walked.getvalue()
