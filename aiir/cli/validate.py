@@ -35,7 +35,10 @@ def command(
 
     env = environment()
     roles = _team_roles(env)
-    report = validate_paths([_path(given) for given in paths], env.profile_dirs, roles)
+    enforce = roles is not None and env.workspace is not None and env.workspace.config.enforce_roles
+    report = validate_paths(
+        [_path(given) for given in paths], env.profile_dirs, roles, enforce_roles=enforce
+    )
     failed = report.failed(strict=strict)
     if as_json:
         typer.echo(json.dumps([f.as_dict() for f in report.findings], indent=2))

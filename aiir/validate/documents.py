@@ -50,11 +50,14 @@ def validate_paths(
     paths: Sequence[str | Path],
     profile_folders: tuple[Path, ...] = (),
     roles: frozenset[str] | None = None,
+    *,
+    enforce_roles: bool = False,
 ) -> Report:
     """Validate files and directories (recursively); a missing path is an :class:`InputError`.
     Gateways may use the shipped profiles, those in ``profile_folders`` (a team's own, see
     :func:`aiir.formats.library.profile_dirs`) and any profile among ``paths``; task owners are
-    checked against ``roles`` (the team file's), when given."""
+    checked against ``roles`` (the team file's), when given; with ``enforce_roles`` (the
+    workspace's), so are the owners of nodes."""
     report = Report()
     files = list(_expand(paths))
     runbooks: dict[str, tuple[Document, Runbook]] = {}
@@ -96,6 +99,10 @@ def validate_paths(
     known = claimed | shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
+        if enforce_roles and roles is not None:
+            from aiir.validate.roles import owner_findings
+
+            report.findings.extend(owner_findings(doc, runbook, roles))
         if any(isinstance(node, CallNode) for node in runbook.nodes.values()):
             resolve = _call_resolver(runbooks, Path(doc.path).parent)
             key = str(Path(doc.path).resolve())

@@ -5,12 +5,14 @@ the team file; a workspace that enforces roles without a team file, at its ``enf
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 from aiir.errors import LoadError
-from aiir.formats.findings import Finding, at, from_load_error
+from aiir.formats.findings import Finding, at, from_load_error, suggest
 from aiir.formats.loader import Document, load_file
 from aiir.formats.organisation import Workspace
+from aiir.formats.schema import Runbook
 
 
 def enforced_role_findings(doc: Document, workspace: Workspace) -> list[Finding]:
@@ -37,4 +39,20 @@ def enforced_role_findings(doc: Document, workspace: Workspace) -> list[Finding]
             f"{line} enforces roles: a node it owns could never be answered"
         )
         out.append(at(roster, ("roles", name), "unheld-role", message, key=True))
+    return out
+
+
+def owner_findings(doc: Document, runbook: Runbook, roles: Collection[str]) -> list[Finding]:
+    """Under ``enforce_roles``: each node whose owner the team roster does not know (nobody
+    could ever answer it), at the node's ``owner`` line."""
+    out: list[Finding] = []
+    for node_id, node in runbook.nodes.items():
+        if node.owner is None or node.owner in roles:
+            continue
+        message = (
+            f"owner {node.owner!r} is not a role or person of the team roster"
+            f"{suggest(node.owner, roles)}, and the workspace enforces roles: nobody could "
+            "answer this node"
+        )
+        out.append(at(doc, ("nodes", node_id, "owner"), "unheld-role", message))
     return out

@@ -135,3 +135,22 @@ def test_enforce_roles_without_a_roster_is_a_finding_at_its_line(
     )
     assert f"aiir.yaml:{number}:" in ran.out + ran.err
     assert "enforce_roles: true needs a team roster" in ran.out + ran.err
+
+
+def test_a_node_owned_by_a_role_the_roster_lacks_is_a_finding_when_roles_are_enforced(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _workspace(tmp_path, monkeypatch, enforce=True)
+    runbook = copy.deepcopy(RUNBOOK)
+    runbook["nodes"]["contain"]["owner"] = "securty"
+    text = write(tmp_path / "rb.yaml", runbook)
+    ran = aiir(capsys, "validate", str(tmp_path / "rb.yaml"))
+    assert ran.status == 2
+    number = next(i for i, line in enumerate(text.splitlines(), 1) if "securty" in line)
+    said = ran.out + ran.err
+    assert f"rb.yaml:{number}:" in said
+    assert "owner 'securty' is not a role or person of the team roster" in said
+    assert "(did you mean 'security'?)" in said
+    _workspace(tmp_path, monkeypatch, enforce=False)
+    write(tmp_path / "rb.yaml", runbook)
+    assert aiir(capsys, "validate", str(tmp_path / "rb.yaml")).status == 0  # not enforced
