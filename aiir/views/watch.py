@@ -42,6 +42,12 @@ def watch_incident(
     for event in so_far:
         incident.apply(event)
     out = _Out(env)
+    checked = feed.read(incident_id)  # verified: chain, evidence, runbook copies
+    if checked.problems:
+        out.line(
+            f"UNVERIFIED: this journal does not verify ({checked.problems[0]}): what "
+            f"follows may be forged (aiir verify {incident_id})"
+        )
     out.line(_heading(incident))
     if from_start:
         out.events(so_far)

@@ -190,3 +190,24 @@ def test_resume_by_another_responder_from_another_workspace_records_them(
     assert [e.operator for e in events if e.type == "answer"] == [OPERATOR, "bob"]
     shown = aiir(capsys, "show", folder.name, "--incident-dir", str(folder.parent)).out
     assert f"Resumed by bob (walked by {OPERATOR} before)" in shown
+
+
+def test_watch_of_an_ended_incident_says_so_and_a_forged_journal_is_marked(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    folder = _interrupted(tmp_path, capsys)
+    write(tmp_path / "rest.yaml", {"contain": "yes"})
+    where = ["--incident-dir", str(folder.parent)]
+    assert (
+        aiir(capsys, "resume", folder.name, "-a", str(tmp_path / "rest.yaml"), *where).status == 0
+    )
+    ran = aiir(capsys, "watch", folder.name, "--from-start", *where)
+    assert ran.status == 0, ran.err
+    assert "incident.opened" in ran.out
+    assert ran.out.rstrip().endswith(f"{folder.name} ended (resolved): nothing more to watch")
+    assert "UNVERIFIED" not in ran.out
+    path = folder / JOURNAL
+    path.write_text(path.read_text().replace('"Real?"', '"Forged?"', 1).replace("Look", "Lo0k", 1))
+    forged = aiir(capsys, "watch", folder.name, *where)
+    assert forged.status == 0
+    assert forged.out.startswith("UNVERIFIED: this journal does not verify")
