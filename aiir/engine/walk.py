@@ -31,9 +31,10 @@ from aiir.engine.frames import (
 from aiir.engine.loops import Visits, bound
 from aiir.engine.nodes import handler_for
 from aiir.engine.nodes.actions import after_captures
+from aiir.engine.roles import NotYourRole, role_problem
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
-from aiir.errors import AiirError, InputError
+from aiir.errors import InputError
 from aiir.formats.answers import lap_answer
 from aiir.formats.common import lower_severity
 from aiir.formats.profile import Profile
@@ -54,24 +55,6 @@ if TYPE_CHECKING:  # notify is imported only when a walk sends a message
 
 
 ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
-
-
-class NotYourRole(AiirError):
-    """The operator may not answer a node the roster gives another role (``enforce_roles``)."""
-
-
-def role_problem(env: Environment, owner: str) -> str | None:
-    """Why ``env.operator`` may not answer for ``owner`` under ``enforce_roles``, or None."""
-    workspace = env.workspace
-    if workspace is None or not workspace.config.enforce_roles or env.operator == owner:
-        return None
-    theirs = workspace.roles_of(env.operator)
-    if theirs is None:
-        return "enforce_roles is on and there is no team roster to show who holds it"
-    if owner in theirs:
-        return None
-    held = ", ".join(sorted(theirs)) or "no role"
-    return f"the team roster gives {env.operator} {held}, not {owner}"
 
 
 # Events after which the walk has given a severity: a lower one from then on is no triage.

@@ -154,3 +154,54 @@ def test_a_node_owned_by_a_role_the_roster_lacks_is_a_finding_when_roles_are_enf
     _workspace(tmp_path, monkeypatch, enforce=False)
     write(tmp_path / "rb.yaml", runbook)
     assert aiir(capsys, "validate", str(tmp_path / "rb.yaml")).status == 0  # not enforced
+
+
+TASKS: dict[str, Any] = {
+    "aiir": 1,
+    "id": "parallel",
+    "title": "Work in parallel by role",
+    "owner": "security",
+    "severity": "SEV2",
+    "tags": {"owasp": ["LLM01:2025"]},
+    "start": "work",
+    "nodes": {
+        "work": {
+            "kind": "tasks",
+            "title": "Contain in parallel",
+            "complete_when": "all",
+            "tasks": [
+                {"id": "ship", "title": "Ship the filter", "owner": "mlops"},
+                {"id": "rotate", "title": "Rotate the keys", "owner": "security"},
+            ],
+            "next": "done",
+        },
+        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+    },
+}
+
+
+def test_a_task_is_marked_only_by_someone_holding_its_owner_role(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incidents = _workspace(tmp_path, monkeypatch, enforce=True)
+    write(tmp_path / "tasks.yaml", TASKS)
+    monkeypatch.setenv("AIIR_OPERATOR", "alex")  # mlops, not security
+    write(tmp_path / "all.yaml", {"work": "all"})
+    where = ["--incident-dir", str(incidents)]
+    refused = aiir(
+        capsys, "run", str(tmp_path / "tasks.yaml"), "-a", str(tmp_path / "all.yaml"), *where
+    )
+    assert refused.status == 1
+    assert "task 'rotate' is owned by security: the team roster gives alex" in refused.err
+    (folder,) = incidents.iterdir()
+    marked = [(d["task"], d["by"]) for d in of_type(journal(incidents, folder.name), "task.done")]
+    assert marked == [("ship", "alex")]  # the mlops task went in; the security one did not
+    monkeypatch.setenv("AIIR_OPERATOR", "sam")  # security
+    write(tmp_path / "rotate.yaml", {"work": ["rotate"]})
+    done = aiir(capsys, "resume", folder.name, "-a", str(tmp_path / "rotate.yaml"), *where)
+    assert done.status == 0, done.err
+    events = journal(incidents, folder.name)
+    assert [(d["task"], d["by"]) for d in of_type(events, "task.done")] == [
+        ("ship", "alex"),
+        ("rotate", "sam"),
+    ]
