@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +37,22 @@ def test_several_paths_still_arrive_as_a_list(capsys: pytest.CaptureFixture[str]
     ran = run_cli(capsys, "validate", str(ONE), str(RUNBOOKS / "triage.yaml"))
     assert ran.status == 0
     assert "2 file(s) valid" in ran.out
+
+
+def test_no_collections_while_validating_and_the_collector_given_back(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiir.validate import documents
+
+    real = documents.validate_paths
+    seen: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(documents, "validate_paths", watched)
+    assert gc.isenabled()
+    assert run_cli(capsys, "validate", str(ONE)).status == 0
+    assert seen == [False]
+    assert gc.isenabled()
