@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiir.errors import InputError
-from aiir.formats.answers import as_bool
+from aiir.formats.answers import as_bool, repeated
 
 Check = Callable[[str], str | None]  # what is wrong with an answer, or None
 YES = frozenset({"y", "yes"})
@@ -158,7 +158,7 @@ class ScriptedPrompter:
         unknown = [str(v) for v in items if str(v) not in known]
         if unknown:
             raise InputError(f"--answers: {key}: unknown item(s) {', '.join(unknown)}")
-        return [str(v) for v in items]
+        return _once(key, [str(v) for v in items])
 
     def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
         if key not in self.answers:
@@ -172,7 +172,7 @@ class ScriptedPrompter:
                 allowed = ", ".join(o.value for o in options)
                 raise InputError(f"--answers: {key}: {item!r} is not one of: {allowed}")
             picked.append(option.value)
-        return picked
+        return _once(key, picked)
 
 
 def yes_no_problem(answer: str, *, details: bool = False) -> str | None:
@@ -181,3 +181,11 @@ def yes_no_problem(answer: str, *, details: bool = False) -> str | None:
     if not word or word in YES | NO or (details and word in DETAILS) or note_in(word):
         return None
     return "type y (yes) or n (no)" + (", or d for the details," if details else "") + " then Enter"
+
+
+def _once(key: str, picked: list[str]) -> list[str]:
+    """Refuse a choice or item answered twice (validation reports it with its line first)."""
+    twice = repeated(picked)
+    if twice is not None:
+        raise InputError(f"--answers: {key}: {twice!r} is picked more than once")
+    return picked

@@ -47,7 +47,7 @@ def command(
     else:
         for finding in report.findings:
             typer.echo(finding.render(), err=finding.level == "error" or strict)
-        files = len(report.checked)
+        files = report.files
         summary = (
             f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {files} file(s)"
             if report.findings

@@ -33,3 +33,8 @@ def lap_answer(value: Any, how: str, lap: int) -> tuple[bool, Any]:
     if not listed:
         return True, value
     return (True, value[lap]) if lap < len(value) else (False, None)
+
+
+def repeated(picked: list[str]) -> str | None:
+    """The first choice or item a list answer names twice: a slip, not a stronger answer."""
+    return next((v for i, v in enumerate(picked) if v in picked[:i]), None)

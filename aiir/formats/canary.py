@@ -8,8 +8,11 @@ from pydantic import ConfigDict, Field, model_validator
 
 from aiir.formats.common import (
     ENV_NAME,
+    Count,
     EnvVar,
+    Flag,
     Gateway,
+    Number,
     PagerDutyChannel,
     Severity,
     SlackChannel,
@@ -86,8 +89,8 @@ class CanaryCheck(Strict):
     """
 
     type: CheckType
-    value: str | list[str] | int | None = None
-    threshold: int | None = Field(default=None, ge=0, le=600_000)
+    value: str | list[str] | Count | None = None
+    threshold: Count | None = Field(default=None, ge=0, le=600_000)
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     description: Text | None = Field(default=None, description="shown when the check fails")
 
@@ -140,7 +143,7 @@ class CanaryPrompt(Strict):
     prompt: Text = Field(min_length=1)
     description: Text | None = None
     severity: Severity | None = Field(default=None, description="default: the suite's severity")
-    repeats: int | None = Field(default=None, ge=1, le=1_000, description="default: the suite's")
+    repeats: Count | None = Field(default=None, ge=1, le=1_000, description="default: the suite's")
     assert_: list[CanaryCheck] = Field(alias="assert", min_length=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
@@ -161,39 +164,41 @@ class DriftLimits(Strict):
     """When a signal counts as drifted against the baseline: the evidence (a test) and the
     effect (a minimum change) must both hold (docs/canary-drift.md)."""
 
-    enabled: bool = True
-    window: int = Field(default=5, ge=1, le=1_000, description="baseline: the last N passing runs")
-    min_samples: int = Field(
+    enabled: Flag = True
+    window: Count = Field(
+        default=5, ge=1, le=1_000, description="baseline: the last N passing runs"
+    )
+    min_samples: Count = Field(
         default=10,
         ge=2,
         description="fewer samples on either side: no verdict (per prompt, else pooled)",
     )
-    ks_p: float = Field(
+    ks_p: Number = Field(
         default=0.05, gt=0, lt=1, description="Kolmogorov-Smirnov p-value (latency, confidence)"
     )
-    psi: float = Field(default=0.2, gt=0, description="population stability index (output length)")
+    psi: Number = Field(default=0.2, gt=0, description="population stability index (output length)")
     latency_alert: Literal["slower", "both"] = Field(
         default="slower", description="'slower': only a slowdown alerts; 'both': a speed-up too"
     )
-    latency_min_change: float = Field(
+    latency_min_change: Number = Field(
         default=0.3, ge=0, description="a smaller relative move of the median latency is jitter"
     )
-    latency_min_shift_ms: float = Field(
+    latency_min_shift_ms: Number = Field(
         default=20.0, ge=0, description="a smaller move of the median latency is jitter"
     )
-    length_min_change: float = Field(
+    length_min_change: Number = Field(
         default=0.15,
         ge=0,
         description="a smaller relative move of the median output length is jitter",
     )
-    refusal_rate: float = Field(default=0.1, gt=0, le=1, description="minimum change, absolute")
-    refusal_p: float = Field(
+    refusal_rate: Number = Field(default=0.1, gt=0, le=1, description="minimum change, absolute")
+    refusal_p: Number = Field(
         default=0.01, gt=0, lt=1, description="Fisher's exact test p-value (refusal rate)"
     )
-    logprob_min_shift: float = Field(
+    logprob_min_shift: Number = Field(
         default=0.1, ge=0, description="a smaller move of the mean token log-probability is noise"
     )
-    model_min_share: float = Field(
+    model_min_share: Number = Field(
         default=0.25,
         gt=0,
         le=1,
@@ -222,7 +227,7 @@ class CanarySuite(Strict):
     gateways: dict[Slug, Gateway] = Field(min_length=1)
     target: CanaryTarget
     system_prompt: Text | None = None
-    canary_token: bool | Annotated[str, Field(pattern=CANARY_WORD)] = Field(
+    canary_token: Flag | Annotated[str, Field(pattern=CANARY_WORD)] = Field(
         default=False,
         description="plant a token in the system prompt: true for a fresh random one per run, "
         "or the token your deployed system prompt already carries",
@@ -230,11 +235,11 @@ class CanarySuite(Strict):
     severity: Severity = Field(
         default=Severity.SEV3, description="of a failure (SEV1 is the worst)"
     )
-    repeats: int = Field(default=1, ge=1, le=1_000, description="times each prompt is sent")
-    concurrency: int = Field(default=8, ge=1, le=512)
-    timeout: float = Field(default=30.0, gt=0, le=600, description="seconds per request")
-    retries: int = Field(default=0, ge=0, le=5, description="retries on 429, 5xx or no answer")
-    logprobs: bool = Field(default=False, description="ask for log-probabilities (confidence)")
+    repeats: Count = Field(default=1, ge=1, le=1_000, description="times each prompt is sent")
+    concurrency: Count = Field(default=8, ge=1, le=512)
+    timeout: Number = Field(default=30.0, gt=0, le=600, description="seconds per request")
+    retries: Count = Field(default=0, ge=0, le=5, description="retries on 429, 5xx or no answer")
+    logprobs: Flag = Field(default=False, description="ask for log-probabilities (confidence)")
     drift: DriftLimits = Field(default_factory=DriftLimits)
     alert: CanaryAlert = Field(default_factory=CanaryAlert)
     prompts: list[CanaryPrompt] = Field(min_length=1)

@@ -9,6 +9,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import Strict as Exact
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -36,6 +37,13 @@ def _compiles(value: str) -> str:
 
 
 Regex = Annotated[str, AfterValidator(_compiles), Field(max_length=1_000)]
+
+
+# YAML's scalars taken as written: `true` is not the count 1, `1` or "true" in quotes is not a flag, "5" is
+# not a number. pydantic's lax mode would convert each of them silently.
+Count = Annotated[int, Exact()]
+Flag = Annotated[bool, Exact()]
+Number = Annotated[float, Exact()]  # an int is a number too
 
 
 # The tags of aiir.formats.schema.Node (a runbook's node kinds): schema errors name them.
@@ -96,8 +104,8 @@ class EnvVar(Strict):
     """An environment variable the runbook may read; secret unless said otherwise."""
 
     description: Text
-    secret: bool = True
-    required: bool = True
+    secret: Flag = True
+    required: Flag = True
 
 
 class Gateway(Strict):

@@ -20,7 +20,7 @@ from aiir.errors import LoadError
 from aiir.formats.common import NodeId, Slug, Strict
 from aiir.formats.findings import parse
 from aiir.formats.loader import Document, load_file
-from aiir.formats.schema import IncludePath, Node, without_extensions
+from aiir.formats.schema import IncludePath, Node, outside_folder, without_extensions
 
 INCLUDE = "include"
 
@@ -76,9 +76,9 @@ def _fragment(doc: Document, i: int, given: Any, stack: list[Path]) -> Document:
     """The fragment ``include[i]`` of ``doc`` names, loaded and checked in its own file."""
     if not isinstance(given, str) or not given.endswith((".yaml", ".yml")):
         raise doc.error((INCLUDE, i), f"{given!r}: an include is a path ending in .yaml")
-    if Path(given).is_absolute():
-        message = f"{given!r}: an include is a path from this file's folder, not an absolute one"
-        raise doc.error((INCLUDE, i), message)
+    outside = outside_folder(given)  # checked before anything is read from there
+    if outside is not None:
+        raise doc.error((INCLUDE, i), outside)
     target = Path(doc.path).parent / given
     if target.resolve() in stack:
         ring = " → ".join(p.name for p in [*stack, target.resolve()])

@@ -9,6 +9,7 @@ from pydantic import Field
 from aiir.formats.common import (
     ENV_NAME,
     Duration,
+    Flag,
     PagerDutyChannel,
     Severity,
     SlackChannel,
@@ -206,7 +207,7 @@ class AISystem(Strict):
     provider: str
     gateway: Slug | None = None
     data_sensitivity: Literal["public", "internal", "confidential", "personal", "special-category"]
-    user_facing: bool
+    user_facing: Flag
     autonomy: Literal["none", "suggest", "act-with-approval", "autonomous"]
     eu_ai_act: Literal["minimal", "limited", "high", "prohibited", "gpai", "gpai-systemic"]
     blast_radius: Literal["single-user", "team", "customers", "public", "critical-infrastructure"]

@@ -7,6 +7,9 @@ from typing import Any, Literal, Self
 from pydantic import ConfigDict, Field, model_validator
 
 from aiir.formats.common import (
+    Count,
+    Flag,
+    Number,
     Slug,
     Strict,
     Template,
@@ -19,7 +22,7 @@ class ProfileParam(Strict):
     """A parameter of a profile action, given in a request's ``with``."""
 
     description: Text
-    required: bool = True
+    required: Flag = True
     default: str | int | float | bool | list[str] | None = None
 
 
@@ -34,11 +37,11 @@ class ProfileAction(Strict):
     headers: dict[str, Template] = Field(default_factory=dict)
     json_: Any = Field(default=None, alias="json")
     body: Template | None = None
-    timeout: float | None = Field(default=None, gt=0, le=300)
-    retries: int | None = Field(default=None, ge=0, le=10)
+    timeout: Number | None = Field(default=None, gt=0, le=300)
+    retries: Count | None = Field(default=None, ge=0, le=10)
     expect: Expect | None = None
     save: dict[Slug, str] = Field(default_factory=dict)
-    admin: bool = Field(
+    admin: Flag = Field(
         default=False, description="changes gateway configuration (needs admin rights)"
     )
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from aiir.formats.common import USE, Regex, Slug, Strict, Template, Text
+from aiir.formats.common import USE, Count, Flag, Number, Regex, Slug, Strict, Template, Text
 
 # --- requests --------------------------------------------------------------------------------
 
@@ -26,7 +26,7 @@ GatewayPath = Annotated[
 class Expect(Strict):
     """What a response must look like for a request to count as successful."""
 
-    status: int | list[int] | None = Field(
+    status: Count | list[Count] | None = Field(
         default=None, description="accepted status code(s); default: any 2xx"
     )
     json_: dict[str, Any] = Field(
@@ -63,8 +63,8 @@ class Request(Strict):
     headers: dict[str, Template] = Field(default_factory=dict)
     json_: Any = Field(default=None, alias="json", description="JSON body (templated strings)")
     body: Template | None = Field(default=None, description="raw text body")
-    timeout: float | None = Field(default=None, gt=0, le=300, description="seconds")
-    retries: int | None = Field(default=None, ge=0, le=10)
+    timeout: Number | None = Field(default=None, gt=0, le=300, description="seconds")
+    retries: Count | None = Field(default=None, ge=0, le=10)
     expect: Expect | None = None
     save: dict[Slug, str] = Field(
         default_factory=dict,
@@ -95,6 +95,6 @@ class Input(Strict):
     description: Text
     type: Literal["string", "integer", "number", "boolean"] = "string"
     default: str | int | float | bool | None = None
-    required: bool = True
-    choices: list[str | int | float] | None = None
+    required: Flag = True
+    choices: list[str | Count | Number] | None = None
     pattern: Regex | None = None

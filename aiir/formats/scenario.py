@@ -7,8 +7,10 @@ from pydantic import ConfigDict, Field
 
 from aiir.formats.common import (
     ENV_NAME,
+    Count,
     Duration,
     NodeId,
+    Number,
     Severity,
     Slug,
     Strict,
@@ -30,7 +32,7 @@ class FaultSpec(Strict):
 
     fault: Literal["latency", "error", "output", "drift", "canary-leak"]
     model: str = Field(default="*", description="model group, or * for every model")
-    value: str | int | float = Field(
+    value: str | Count | Number = Field(
         default="", description="ms, error rate 0-1, output name or text"
     )
     at: NodeId | None = Field(default=None, description="inject when this node is reached")

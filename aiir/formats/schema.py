@@ -11,12 +11,14 @@ YAML file can set.
 import enum
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from aiir.formats.common import (
     ENV_NAME,
+    Count,
     Duration,
     EnvVar,
+    Flag,
     Gateway,
     NodeId,
     Regex,
@@ -116,7 +118,7 @@ class Approval(Strict):
     """The two-person rule: before the lever is engaged, people other than the one who asks for
     it approve it, each from their own terminal (``aiir approve INCIDENT LEVER``)."""
 
-    min: int = Field(default=1, ge=1, le=20, description="how many approvals it needs")
+    min: Count = Field(default=1, ge=1, le=20, description="how many approvals it needs")
     roles: list[Slug] = Field(
         default_factory=list,
         description="only approvers the team roster gives one of these roles count (empty: "
@@ -133,7 +135,7 @@ class Lever(Strict):
     title: Text
     kind: LeverKind
     description: Text | None = None
-    destroys_evidence: bool = Field(
+    destroys_evidence: Flag = Field(
         default=False, description="engaging it alters state that forensics would need"
     )
     business_cost: Text | None = Field(default=None, description="what users lose while engaged")
@@ -168,14 +170,14 @@ class NodeBase(Strict):
     text: Text | None = Field(default=None, description="guidance shown to the operator")
     owner: Slug | None = Field(default=None, description="role that owns this step")
     severity: Severity | None = Field(default=None, description="severity from this node on")
-    downgrade: bool = Field(
+    downgrade: Flag = Field(
         default=False, description="let this node's severity lower the incident's (it only rises)"
     )
     phase: Phase | None = None
     within: Duration | None = Field(
         default=None, description="a deadline: this node is done within this time of the start"
     )
-    max_visits: int | None = Field(
+    max_visits: Count | None = Field(
         default=None,
         ge=1,
         le=100_000,
@@ -229,7 +231,7 @@ class Choice(Strict):
     value: Slug = Field(description="stable answer id, used in --answers files and branches")
     next: NodeId
     severity: Severity | None = None
-    downgrade: bool = Field(
+    downgrade: Flag = Field(
         default=False, description="let this choice's severity lower the incident's"
     )
     owner: Slug | None = Field(default=None, description="role that takes over on this choice")
@@ -308,7 +310,7 @@ class InputNode(NodeBase):
     kind: Literal["input"]
     prompt: Template
     default: Template | None = None
-    required: bool = Field(default=True, description="an empty answer is refused unless false")
+    required: Flag = Field(default=True, description="an empty answer is refused unless false")
     pattern: Regex | None = Field(default=None, description="regular expression the answer matches")
     hint: Text | None = Field(
         default=None,
@@ -348,7 +350,7 @@ class Task(Strict):
 class AtLeast(Strict):
     """Enough of a ``tasks`` node's tasks: this many of them, any of them."""
 
-    at_least: int = Field(ge=1)
+    at_least: Count = Field(ge=1)
 
 
 class TasksNode(NodeBase):
@@ -507,7 +509,29 @@ class ReleaseNode(NodeBase):
 
 # A call names a runbook by id (found as ``ID.yaml``, or by its ``id:``) or by a path to it.
 CALL_TARGET = r"^([a-z0-9][a-z0-9_-]*|[^\x00-\x1f]+\.ya?ml)$"
-CallTarget = Annotated[str, Field(pattern=CALL_TARGET)]
+
+
+def outside_folder(path: str) -> str | None:
+    """Why a path to another runbook or a fragment leaves the folder of the file naming it, or
+    None. It stays there or below: a runbook shared in a repository cannot make aiir read files
+    elsewhere on a responder's machine."""
+    parts = path.replace("\\", "/").split("/")
+    if path.startswith(("/", "~")) or ".." in parts or (len(path) > 1 and path[1] == ":"):
+        return (
+            f"{path!r} leaves the runbook's folder: name a path inside it, without '..', '~' "
+            "or a leading '/'"
+        )
+    return None
+
+
+def _stays_inside(path: str) -> str:
+    problem = outside_folder(path)
+    if problem is not None:
+        raise ValueError(problem)
+    return path
+
+
+CallTarget = Annotated[str, Field(pattern=CALL_TARGET), AfterValidator(_stays_inside)]
 
 
 def is_path(target: str) -> bool:
@@ -567,7 +591,9 @@ def without_extensions(data: Any) -> Any:
 
 
 # A fragment a runbook includes: a path ending in .yaml, from the including file's folder.
-IncludePath = Annotated[str, Field(pattern=r"^[^\x00-\x1f]+\.ya?ml$")]
+IncludePath = Annotated[
+    str, Field(pattern=r"^[^\x00-\x1f]+\.ya?ml$"), AfterValidator(_stays_inside)
+]
 
 
 class Runbook(Strict):

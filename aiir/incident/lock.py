@@ -5,7 +5,10 @@ the release) ends. The kernel drops it when its holder's process ends, however i
 -9`` included), so a lock left by a dead walker is simply taken over: there is no stale state to
 guess about. Who holds it (pid, host, operator, since) is written into the file for the message a
 second walker gets; a clean release empties the file, so a name found there by the next holder is
-one whose process died while walking.
+one whose process died while walking. The holder also says what it does: a walker ("walked") is
+never waited for, a short command ("changed": a severity set by hand, a ticket filed) is waited
+for a few seconds by the next short command, so two responders changing one incident at once
+both get in.
 
 ``flock`` is local to one machine: on a network filesystem shared by several machines it may not
 exclude a walker on another one.
@@ -27,10 +30,18 @@ from aiir.errors import AiirError, InputError
 LOCK = "lock"
 _READ_TRIES = 20  # the holder writes its name right after locking: wait a moment for it
 _READ_PAUSE = 0.025
+WALKING = "walked"
+# A short command (a change of severity, a ticket filed) holds the lock for a moment: another one
+# waits for it this long instead of being turned away. A walker is never waited for.
+PATIENCE = 10.0
 
 
 class IncidentLocked(InputError):
-    """Another process is walking (or releasing) this incident."""
+    """Another process is walking (or releasing) this incident, or changing it."""
+
+    def __init__(self, message: str, holder: Holder | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,7 @@ class Holder:
     host: str
     operator: str
     since: str
+    doing: str = WALKING  # what is done to the incident: "walked", or a short "changed"
 
     def describe(self) -> str:
         return f"{self.operator} (pid {self.pid} on host {self.host}) since {self.since}"
@@ -54,6 +66,7 @@ class Holder:
                 host=str(data["host"]),
                 operator=str(data["operator"]),
                 since=str(data["since"]),
+                doing=str(data.get("doing", WALKING)),
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -62,10 +75,12 @@ class Holder:
 class IncidentLock:
     """The exclusive right to append to one incident's journal."""
 
-    def __init__(self, directory: Path, incident_id: str, operator: str, since: str) -> None:
+    def __init__(
+        self, directory: Path, incident_id: str, operator: str, since: str, doing: str = WALKING
+    ) -> None:
         self.path = directory / LOCK
         self.incident_id = incident_id
-        self.holder = Holder(os.getpid(), socket.gethostname(), operator, since)
+        self.holder = Holder(os.getpid(), socket.gethostname(), operator, since, doing)
         self.taken_over: Holder | None = None  # a walker that died holding it
         self._fd: int | None = None
 
@@ -74,7 +89,21 @@ class IncidentLock:
         return self._fd is not None
 
     def acquire(self) -> None:
-        """Take the lock, or raise :class:`IncidentLocked` naming its holder."""
+        """Take the lock, or raise :class:`IncidentLocked` naming its holder and what it does.
+        A holder that is not walking (a short command) is waited for, up to :data:`PATIENCE`."""
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            try:
+                self._try_acquire()
+                return
+            except IncidentLocked as exc:
+                if exc.holder is None or exc.holder.doing == WALKING:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(_READ_PAUSE * 2)
+
+    def _try_acquire(self) -> None:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
@@ -86,7 +115,7 @@ class IncidentLock:
         except BlockingIOError:
             holder = _holder_of(fd)
             os.close(fd)
-            raise IncidentLocked(self._busy(holder)) from None
+            raise IncidentLocked(self._busy(holder), holder) from None
         except OSError as exc:
             os.close(fd)
             raise AiirError(
@@ -119,7 +148,8 @@ class IncidentLock:
 
     def _busy(self, holder: Holder | None) -> str:
         who = holder.describe() if holder else "another process (it has not said who yet)"
-        return f"incident {self.incident_id} is being walked by {who}: wait for it or stop it"
+        doing = holder.doing if holder else WALKING
+        return f"incident {self.incident_id} is being {doing} by {who}: wait for it or stop it"
 
 
 def _read(fd: int) -> bytes:

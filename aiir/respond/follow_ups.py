@@ -187,7 +187,7 @@ def _notifier(env: Environment, incident: Incident) -> Notifier:
 def _locked(env: Environment, incident_id: str) -> Iterator[Journal]:
     """The incident's journal, checked and locked (as a walk holds it) until the block ends."""
     directory = incident_dir(env.incidents_dir, incident_id)
-    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()))
+    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()), "changed")
     lock.acquire()
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
     try:

@@ -19,6 +19,7 @@ from aiir.incident.journal import Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.terminal.inert import plain
 from aiir.timestamps import iso
 
 MAX_NOTE = 4000  # characters of one note: a running log, not a document
@@ -27,8 +28,8 @@ MAX_NOTE = 4000  # characters of one note: a running log, not a document
 def add_note(env: Environment, incident_id: str, text: str, at: str | None = None) -> Incident:
     """Append a note by ``env.operator``; safe beside a walker of the same incident."""
     said = text.strip()
-    if not said:
-        raise InputError("a note needs some text")
+    if not plain(said).strip():
+        raise InputError("a note needs some text (escape and control characters show as nothing)")
     if len(said) > MAX_NOTE:
         raise InputError(f"a note is at most {MAX_NOTE} characters (this one is {len(said)})")
     directory = incident_dir(env.incidents_dir, incident_id)
@@ -48,11 +49,11 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
     """Change an incident's severity by hand (the one way down besides the runbook's own
     ``downgrade: true``), journalled with the operator and the reason; returns the one before."""
     why = " ".join(reason.split())
-    if not why:
+    if not plain(why).strip():
         raise InputError("--reason: say why the severity changes")
     directory = incident_dir(env.incidents_dir, incident_id)
-    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()))
-    lock.acquire()  # a walker holding it: IncidentLocked, naming it
+    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()), "changed")
+    lock.acquire()  # a walker holding it: IncidentLocked, naming it; another change: waited for
     journal = _journal(env, directory, lock)
     try:
         incident = Incident(id=incident_id, directory=directory)

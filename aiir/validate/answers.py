@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
-from aiir.formats.answers import as_bool, lap_answer
+from aiir.formats.answers import as_bool, lap_answer, repeated
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
     ChecklistNode,
@@ -154,7 +154,7 @@ def _items_problem(node: ChecklistNode, value: Any) -> str | None:
     unknown = [str(v) for v in (value if isinstance(value, list) else [value]) if v not in known]
     if unknown:
         return f"unknown item(s) {', '.join(unknown)} (items: {', '.join(known)})"
-    return None
+    return _repeats_problem([str(v) for v in (value if isinstance(value, list) else [value])])
 
 
 def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
@@ -164,7 +164,13 @@ def _picks_problem(node: MultiSelectNode, value: Any) -> str | None:
     if unknown:
         choices = ", ".join(c.value for c in node.choices)
         return f"{', '.join(map(repr, unknown))} is not one of its choices ({choices})"
-    return None
+    value_of = {c.label: c.value for c in node.choices} | {c.value: c.value for c in node.choices}
+    return _repeats_problem([value_of[str(v)] for v in items])
+
+
+def _repeats_problem(picked: list[str]) -> str | None:
+    twice = repeated(picked)  # by its value, or once by value and once by label
+    return None if twice is None else f"{twice!r} is picked more than once"
 
 
 def _tasks_problem(node: TasksNode, value: Any) -> str | None:

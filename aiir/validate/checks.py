@@ -114,9 +114,7 @@ def _call_target_findings(
     """A call's runbook must be there: a known id, or a file at the path (from this folder)."""
     if is_path(node.runbook):
         target = Path(doc.path).parent / node.runbook
-        if Path(node.runbook).is_absolute():
-            message = f"{node.runbook!r}: a path is taken from this runbook's folder, not absolute"
-        elif target.is_file():
+        if target.is_file():
             problem = _unloadable(target)
             if problem is None:
                 return []

@@ -33,6 +33,12 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     checked: dict[str, str] = field(default_factory=dict)  # path -> kind
     skipped: list[str] = field(default_factory=list)  # YAML files that are not aiir documents
+    read: int = 0  # files read, the skipped and those that did not load included
+
+    @property
+    def files(self) -> int:
+        """How many files were validated: every file read but the skipped ones."""
+        return self.read - len(self.skipped)
 
     @property
     def errors(self) -> list[Finding]:
@@ -57,6 +63,7 @@ def validate_paths(
     checked against ``roles`` (the team file's), when given."""
     report = Report()
     files = list(_expand(paths))
+    report.read = len(files)
     runbooks: dict[str, tuple[Document, Runbook]] = {}
     claimed: set[str] = set()  # ids of invalid runbooks too: calls to them are not also errors
     profiles = dict(profiles_in(profile_folders))

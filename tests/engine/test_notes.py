@@ -88,6 +88,19 @@ def test_an_empty_note_is_refused(tmp_path: Path, capsys: Capture) -> None:
     assert (folder / JOURNAL).read_bytes() == before
 
 
+@pytest.mark.parametrize(
+    "text", ["\x1b[31m\x1b[0m", "\x1b]0;title\x07", "\u202e\u200f", "\x07\x08"]
+)
+def test_a_note_of_only_escape_codes_is_refused(tmp_path: Path, capsys: Capture, text: str) -> None:
+    """It would show as an empty note on every screen and report."""
+    folder = _incident(tmp_path, capsys)
+    before = (folder / JOURNAL).read_bytes()
+    ran = aiir(capsys, "note", folder.name, text, "--incident-dir", str(folder.parent))
+    assert ran.status == 2
+    assert "a note needs some text" in ran.err
+    assert (folder / JOURNAL).read_bytes() == before
+
+
 def test_notes_from_other_processes_join_a_walker_s_chain(tmp_path: Path, capsys: Capture) -> None:
     """A walker holds the incident and appends; four ``aiir note`` processes at once append
     beside it: every note is in, in one unbroken chain, and the walker took them in."""

@@ -267,7 +267,22 @@ def test_a_node_defined_twice_names_both_places(tmp_path: Path, capsys: Capture)
 
 
 def test_a_cycle_of_includes_is_refused(tmp_path: Path, capsys: Capture) -> None:
-    path = _includer(tmp_path, FRAGMENT.replace("nodes:", "include: [../includer.yaml]\nnodes:"))
+    path = _includer(tmp_path, FRAGMENT.replace("nodes:", "include: [steps.yaml]\nnodes:"))
     ran = aiir(capsys, "validate", str(path))
     assert ran.status == 2
-    assert "include cycle: includer.yaml → steps.yaml → includer.yaml" in ran.out + ran.err
+    assert "include cycle: includer.yaml → steps.yaml → steps.yaml" in ran.out + ran.err
+
+
+@pytest.mark.parametrize(
+    "target", ["../includer.yaml", "/etc/aiir/x.yaml", "a/../../x.yaml", "..\\x.yaml", "~/x.yaml"]
+)
+def test_an_include_that_leaves_the_folder_is_refused_with_its_line(
+    tmp_path: Path, capsys: Capture, target: str
+) -> None:
+    """A runbook from a shared repository cannot make a responder's aiir read files elsewhere."""
+    path = _includer(tmp_path, FRAGMENT.replace("nodes:", f"include: ['{target}']\nnodes:"))
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert "steps.yaml:3:" in ran.out + ran.err, ran.out + ran.err
+    assert "leaves the runbook's folder" in ran.out + ran.err
+    assert "Traceback" not in ran.out + ran.err

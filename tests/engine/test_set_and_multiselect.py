@@ -123,6 +123,20 @@ def test_an_unknown_choice_is_named_before_anything_runs(
     assert not incidents.exists()
 
 
+@pytest.mark.parametrize("picks", [["tools", "tools"], ["tools", "creds", "Tools"]])
+def test_a_choice_picked_twice_is_named_before_anything_runs(
+    capsys: Capture, tmp_path: Path, incidents: Path, picks: list[str]
+) -> None:
+    """Twice by value, or once by value and once by label: a slip in the answers that would
+    otherwise count one sign twice."""
+    runbook = scoring()
+    runbook["nodes"]["signs"]["choices"][0]["label"] = "Tools"
+    ran = run(capsys, tmp_path, {"signs": picks}, runbook)
+    assert ran.status == 2
+    assert "answers.yaml:2:1: error: signs: 'tools' is picked more than once" in ran.err
+    assert not incidents.exists()
+
+
 def test_an_expression_in_braces_is_refused_with_the_way_to_write_it(
     capsys: Capture, tmp_path: Path
 ) -> None:

@@ -3,6 +3,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -146,12 +150,15 @@ def test_aiir_severity_lowers_it_journalled_with_who_and_why(
     assert f"{folder.name} is already SEV4" in again.err
 
 
+@pytest.mark.parametrize("doing", ["walked", "changed"])
 def test_aiir_severity_is_refused_while_a_walker_holds_the_incident(
-    tmp_path: Path, capsys: Capture
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch, doing: str
 ) -> None:
+    """A walker is not waited for; another change is, a moment, then named as a change."""
+    monkeypatch.setattr("aiir.incident.lock.PATIENCE", 0.2)
     _out, folder = _walk(tmp_path, capsys, _runbook())
     before = (folder / "journal.jsonl").read_bytes()
-    with IncidentLock(folder, folder.name, "kim", START.isoformat()):
+    with IncidentLock(folder, folder.name, "kim", START.isoformat(), doing):
         ran = aiir(
             capsys,
             "severity",
@@ -164,8 +171,36 @@ def test_aiir_severity_is_refused_while_a_walker_holds_the_incident(
         )
     assert ran.status == 2
     assert ran.err.count("\n") == 1
-    assert f"incident {folder.name} is being walked by kim (pid" in ran.err
+    assert f"incident {folder.name} is being {doing} by kim (pid" in ran.err
     assert (folder / "journal.jsonl").read_bytes() == before
+
+
+def test_two_changes_of_severity_at_once_both_go_in(tmp_path: Path, capsys: Capture) -> None:
+    """Two responders set the severity at the same moment, each with ``aiir severity`` in its
+    own process: the second waits for the first (a short command, not a walker) instead of being
+    told the incident "is being walked"."""
+    _out, folder = _walk(tmp_path, capsys, _runbook())
+    command = [sys.executable, "-m", "aiir", "severity", folder.name]
+    where = ["--incident-dir", str(folder.parent)]
+    env = {**os.environ, "AIIR_OPERATOR": "ana"}
+    with IncidentLock(folder, folder.name, "bo", START.isoformat(), "changed"):
+        racers = [
+            subprocess.Popen(
+                [*command, level, "--reason", f"to {level}", *where],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for level in ("SEV2", "SEV3")
+        ]
+        time.sleep(0.5)  # both are waiting behind the one holding it now
+    results = [racer.communicate(timeout=60) for racer in racers]
+    assert [racer.returncode for racer in racers] == [0, 0], results
+    changes = of_type(journal(folder.parent, folder.name), "severity.changed")
+    by_hand = [change["to"] for change in changes if change.get("by") == "aiir severity"]
+    assert sorted(by_hand) == ["SEV2", "SEV3"]
+    assert aiir(capsys, "verify", folder.name, *where).status == 0
 
 
 def test_aiir_severity_needs_a_reason(tmp_path: Path, capsys: Capture) -> None:

@@ -55,6 +55,7 @@ def test_a_clean_release_leaves_no_name_and_the_next_holder_takes_over_nothing(
             "host": socket.gethostname(),
             "operator": "alice",
             "since": SINCE,
+            "doing": "walked",
         }
     assert (tmp_path / LOCK).read_bytes() == b""
     with IncidentLock(tmp_path, "INC-1", "bob", SINCE) as again:

@@ -75,6 +75,43 @@ def test_unknown_top_level_field() -> None:
     assert found == [f"rb.yaml:{where(text, 'severty:')}: error: severty: unknown field 'severty'"]
 
 
+@pytest.mark.parametrize(
+    ("place", "field", "value"),
+    [
+        (("nodes", "contain"), "max_visits", True),  # `true` is not the count 1
+        (("nodes", "contain"), "max_visits", "3"),  # nor is the string "3"
+        (("nodes", "contain"), "max_visits", 2.5),
+        (("nodes", "contain"), "downgrade", 1),  # 1 is not a flag
+        (("nodes", "contain"), "downgrade", "true"),
+        (("levers", "kill", "engage"), "retries", False),
+        (("levers", "kill", "engage"), "timeout", True),
+        (("levers", "kill", "engage"), "timeout", "5"),
+        (("levers", "kill", "engage", "expect"), "status", True),
+    ],
+)
+def test_a_scalar_of_the_wrong_type_is_not_converted(
+    place: tuple[str, ...], field: str, value: object
+) -> None:
+    rb = minimal_runbook()
+    target = rb
+    for part in place:
+        target = target.setdefault(part, {})
+    target[field] = value
+    if field == "downgrade":
+        target["severity"] = "SEV2"
+    text, found = check(rb)
+    assert len(found) == 1, found
+    line, col = where(text, f" {field}: ").split(":")
+    at = f"{line}:{int(col) + len(field) + 2}"  # the value, after the key
+    assert found[0].startswith(f"rb.yaml:{at}: error: {'.'.join(place)}.{field}: expected "), found
+
+
+def test_a_number_may_be_written_without_a_point() -> None:
+    rb = minimal_runbook()
+    rb["levers"]["kill"]["engage"]["timeout"] = 5
+    assert check(rb)[1] == []
+
+
 def test_missing_field() -> None:
     rb = minimal_runbook()
     del rb["nodes"]["contain"]["title"]
@@ -927,6 +964,16 @@ def test_call_to_an_unknown_runbook() -> None:
     ]
 
 
+@pytest.mark.parametrize("target", ["../other/leak.yaml", "/tmp/leak.yaml", "x/../../leak.yaml"])
+def test_call_by_a_path_that_leaves_the_folder(target: str) -> None:
+    text, found = check(calling(target))
+    at = where(text, f"runbook: {target}", target)
+    assert found == [
+        f"rb.yaml:{at}: error: nodes.handoff.runbook: {target!r} leaves the runbook's folder: "
+        "name a path inside it, without '..', '~' or a leading '/'"
+    ]
+
+
 def test_call_to_a_misspelt_sibling_suggests_it() -> None:
     sibling = minimal_runbook()
     sibling["id"] = "data-leak"
@@ -1221,8 +1268,15 @@ def test_errors_exit_2_on_stderr(capsys: pytest.CaptureFixture[str]) -> None:
     assert (out, err) == (
         "",
         "rb.yaml:3:1: error: duplicate key 'id' (first defined on line 2)\n"
-        "1 error(s), 0 warning(s) in 0 file(s)\n",
+        "1 error(s), 0 warning(s) in 1 file(s)\n",  # a file that does not load was still read
     )
+
+
+def test_the_count_is_of_files_read_loaded_or_not(capsys: pytest.CaptureFixture[str]) -> None:
+    write(Path("bad.yaml"), "aiir: 1\nid: [\n")
+    write(Path("rb.yaml"), minimal_runbook())
+    assert main(["validate", "bad.yaml", "rb.yaml"]) == 2
+    assert capsys.readouterr().err.endswith("1 error(s), 0 warning(s) in 2 file(s)\n")
 
 
 def test_valid_exit_0(capsys: pytest.CaptureFixture[str]) -> None:
