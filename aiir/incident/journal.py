@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,9 +232,13 @@ class Journal:
     def _take_in(self) -> None:
         """Side events another process appended since this journal last read or wrote: only the
         bytes after those it knows are read, and each line must follow the head in the chain."""
-        if not self.persist or not self.path.is_file():
+        if not self.persist:
             return
-        if self.path.stat().st_size == self._size:
+        try:  # one stat an append, where Path.is_file and Path.stat made two
+            found = os.stat(self.path)
+        except OSError:
+            return
+        if not stat.S_ISREG(found.st_mode) or found.st_size == self._size:
             return
         with open(self.path, "rb") as handle:
             handle.seek(self._size)
