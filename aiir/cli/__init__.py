@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
+from typer._coercion import RuntimeParam
 from typer.core import TyperArgument, TyperGroup
 
 from aiir.cli import (
@@ -54,6 +55,7 @@ app.command("release")(incident.release)
 app.command("verify")(incident.verify)
 app.command("incidents")(incident.incidents)
 app.command("show")(incident.show)
+app.command("watch")(incident.watch)
 app.command("report")(incident.report)
 app.command("export")(export.command)
 app.command("flag")(incident.flag)
@@ -61,6 +63,7 @@ app.command("note")(scribe.note)
 app.command("severity")(scribe.severity)
 app.command("approve")(team.approve)
 app.command("reject")(team.reject)
+app.command("handoff")(team.handoff)
 app.command("init")(incident.init)
 app.command("library")(library.command)
 app.command("drill")(drill.command)
@@ -96,6 +99,7 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     command = typer.main.get_command(app)
     _metavars_only(command)
     _unset_flags_false(command)
+    _plain_text(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
         with flags.running_in(_once(env)):
@@ -160,6 +164,31 @@ def _unset_flags_false(command: Any) -> None:
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             _unset_flags_false(sub)
+
+
+class _Text(RuntimeParam):
+    """A ``str`` or ``list[str]`` parameter as Typer's pydantic adapter makes it (``str(value)``,
+    and a list of those), without building the adapter: building it imported Typer's whole
+    adapter module and made a validator per parameter, about a tenth of ``aiir validate
+    ONE.yaml`` (``bench.startup``)."""
+
+    def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+        if self.annotation is str:
+            return str(value)
+        return [str(item) for item in (value if isinstance(value, list | tuple) else [value])]
+
+
+def _plain_text(command: Any) -> None:
+    """Every text parameter without a parser of its own coerced by :class:`_Text`."""
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is None or descriptor.parameter_info.parser is not None:
+            continue
+        if descriptor.annotation in (str, list[str]):
+            param._runtime_param = _Text(descriptor.parameter_info, descriptor.annotation)
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _plain_text(sub)
 
 
 def _no_type(ctx: object) -> None:

@@ -308,13 +308,41 @@ def _anchors_file(path: Path, incident: str) -> "list[Anchor]":
 
 def incidents(
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+    watch_: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Follow the open incidents: the listing is redrawn when one changes."
+        ),
+    ] = False,
     incident_dir: IncidentDir = None,
 ) -> None:
     """List incidents, newest first; one whose journal does not verify is marked TAMPERED."""
+    from aiir.errors import InputError
     from aiir.views.incidents import incidents_table
 
+    if watch_ and as_json:
+        raise InputError("--watch redraws a listing for people; --json prints one for programs")
     env = _environment(incident_dir)
+    if watch_:
+        from aiir.views.watch import watch_incidents
+
+        watch_incidents(env)
+        return
     incidents_table(env, as_json=as_json)
+
+
+def watch(
+    incident: Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")],
+    from_start: Annotated[
+        bool, typer.Option("--from-start", help="Print the timeline so far first.")
+    ] = False,
+    incident_dir: IncidentDir = None,
+) -> None:
+    """Follow an incident's timeline as it is written, until it ends (or Ctrl-C)."""
+    from aiir.views.watch import watch_incident
+
+    env = _environment(incident_dir)
+    watch_incident(env, incident, from_start=from_start)
 
 
 def show(

@@ -1,4 +1,5 @@
-"""``aiir approve``, ``aiir reject``: what other responders say of a lever a walk waits for."""
+"""``aiir approve``, ``aiir reject``, ``aiir handoff``: what other responders say of an incident
+they do not walk: a lever a walk waits for, who leads now."""
 
 from typing import Annotated
 
@@ -37,3 +38,26 @@ def reject(
     env = _environment(incident_dir)
     give(env, incident, lever, approve=False, reason=reason)
     typer.echo(f"rejected lever {lever!r} of {incident} as {env.operator}: it will not be engaged")
+
+
+def handoff(
+    incident: Incident,
+    to: Annotated[
+        str,
+        typer.Option("--to", metavar="ROLE|PERSON", help="Who leads now: a role or a person."),
+    ],
+    note: Annotated[
+        str, typer.Option("--note", metavar="TEXT", help="What the new lead should know.")
+    ] = "",
+    incident_dir: IncidentDir = None,
+) -> None:
+    """Hand an incident's lead to a role or a person (journalled), even while it is walked."""
+    from aiir.respond.handoff import hand_off
+    from aiir.terminal.inert import plain
+
+    env = _environment(incident_dir)
+    done = hand_off(env, incident, to, note)
+    on_call = f" (on call: {done.on_call})" if done.on_call else ""
+    typer.echo(
+        plain(f"{incident}: handed off from {done.before} to {done.to}{on_call} by {env.operator}")
+    )

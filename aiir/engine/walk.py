@@ -31,6 +31,7 @@ from aiir.engine.frames import (
 from aiir.engine.loops import Visits, bound
 from aiir.engine.nodes import handler_for
 from aiir.engine.nodes.actions import after_captures
+from aiir.engine.roles import NotYourRole, role_problem
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
 from aiir.errors import InputError
@@ -116,7 +117,7 @@ class Walk:
         self.flush()
         event = self.journal.append(type_, data, step=step)
         for noted in self.journal.take_foreign():  # notes from another terminal, in order
-            self.incident.apply(noted)
+            self.take_in(noted)
         self.incident.apply(event)
         return event
 
@@ -124,7 +125,13 @@ class Walk:
         """Fold in what others appended meanwhile (notes, approvals, hand-offs): the journal's
         change feed, read without writing."""
         for event in self.journal.catch_up():
-            self.incident.apply(event)
+            self.take_in(event)
+
+    def take_in(self, event: Event) -> None:
+        """A side event another terminal appended, folded in; a hand-off is said on screen."""
+        self.incident.apply(event)
+        if event.type == EventType.INCIDENT_HANDED_OFF:
+            self.screen.note(f"handed off to {event.data.get('to')} by {event.data.get('by')}")
 
     def flush(self) -> None:
         """Journal what others around the walk reported (a tabletop's injects) in order."""
@@ -314,6 +321,7 @@ class Walk:
         if EventType.ANSWER in recorded:
             value = recorded[EventType.ANSWER].data["value"]
         else:
+            self.check_role(frame, node_id)
             if preset is not None and full_key in self.scripted:
                 preset = None  # an answer given for this very question beats a blanket flag
             if preset is not None:
@@ -342,6 +350,20 @@ class Walk:
         if key is None:
             frame.answers[node_id] = value
         return value
+
+    def check_role(self, frame: Frame, node_id: str) -> None:
+        """With ``enforce_roles: true``, only someone the roster gives a node's owner role (or
+        the person it names) answers it; anyone else stops the walk, resumably, and is told
+        whom to hand it to. Nothing is journalled as an answer."""
+        node = frame.runbook.nodes.get(node_id)
+        owner = node.owner if node is not None else None
+        problem = role_problem(self.env, owner) if owner is not None else None
+        if problem is not None:
+            incident = self.incident.id
+            raise NotYourRole(
+                f"node {node_id!r} is owned by {owner}: {problem}; hand it off "
+                f"(aiir handoff {incident} --to {owner}) and let them go on (aiir resume {incident})"
+            )
 
     def prompt(
         self,

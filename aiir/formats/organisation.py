@@ -195,6 +195,11 @@ class Workspace(Strict):
     otlp: TraceExport | None = Field(
         default=None, description="where each walk's own trace is exported (OpenTelemetry)"
     )
+    enforce_roles: bool = Field(
+        default=False,
+        description="a node with an owner is answered only by someone the team roster gives "
+        "that role (or the person named); anyone else is asked for a hand-off",
+    )
 
 
 class AISystem(Strict):

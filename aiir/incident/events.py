@@ -302,7 +302,7 @@ DATA: Mapping[str, Mapping[str, Check]] = {
     EventType.TIMER_MISSED: {"timer": TEXT, "within": TEXT, "due": timestamp},
     EventType.INCIDENT_ENDED: {"outcome": TEXT, "summary": MAYBE_TEXT},
     EventType.INCIDENT_INTERRUPTED: {"reason": TEXT},
-    EventType.INCIDENT_RESUMED: {"from_step": of(int)},
+    EventType.INCIDENT_RESUMED: {"from_step": of(int), "by": TEXT, "after": MAYBE_TEXT},
     EventType.INCIDENT_TAKEN_OVER: {"by": TEXT, "took_over_from": OBJECT},
     EventType.NOTE: {"text": TEXT, "by": TEXT, "at": MAYBE_TEXT},
     # The two-person rule: the walker asks (``approval.requested``, its step), others grant or

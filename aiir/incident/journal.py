@@ -22,6 +22,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,7 @@ class Journal:
         self._fd: int | None = None
         self._size = 0  # bytes of the file this journal has read or written
         self._appending = False  # this journal holds the append lock now
+        self._lock_fd: int | None = None  # the append lock's file, open from the first append
 
     @property
     def path(self) -> Path:
@@ -216,24 +218,33 @@ class Journal:
     def appending(self) -> Iterator[None]:
         """The append lock: held only for one append (and the read before it), by every
         process that writes this journal."""
-        if self._appending or not self.persist or not self.directory.is_dir():
+        if self._appending or not self.persist:
             yield  # held already (a note reads and appends under one hold), or nothing to lock
             return
-        fd = os.open(self.directory / APPENDING, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        if self._lock_fd is None:  # opened once, kept until close: flocked for each append
+            if not self.directory.is_dir():
+                yield  # nothing to lock
+                return
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+            self._lock_fd = os.open(self.directory / APPENDING, flags, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             self._appending = True
             yield
         finally:
             self._appending = False
-            os.close(fd)  # closing it drops the flock
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _take_in(self) -> None:
         """Side events another process appended since this journal last read or wrote: only the
         bytes after those it knows are read, and each line must follow the head in the chain."""
-        if not self.persist or not self.path.is_file():
+        if not self.persist:
             return
-        if self.path.stat().st_size == self._size:
+        try:  # one stat an append, where Path.is_file and Path.stat made two
+            found = os.stat(self.path)
+        except OSError:
+            return
+        if not stat.S_ISREG(found.st_mode) or found.st_size == self._size:
             return
         with open(self.path, "rb") as handle:
             handle.seek(self._size)
@@ -315,6 +326,9 @@ class Journal:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
         if self.lock is not None:
             self.lock.release()
 

@@ -102,6 +102,7 @@ class Incident:
     task_marks: list[Event] = field(default_factory=list)  # every ``task.done``, in order
     approvals: list[ApprovalRequest] = field(default_factory=list)  # the two-person rule's
     lead: str = ""  # who leads the incident now: who opened it, or whom it was handed to
+    walker: str = ""  # who walks it now: who opened it, or who resumed it last
     keep_events: bool = field(default=True, repr=False)
 
     @property
@@ -241,7 +242,7 @@ def _opened(incident: Incident, event: Event) -> None:
     incident.title = data.get("title", "")
     incident.started_at = event.ts
     incident.severity = data.get("severity", "")
-    incident.operator = incident.lead = event.operator
+    incident.operator = incident.lead = incident.walker = event.operator
     incident.drill = bool(data.get("drill"))
     exercise = data.get("exercise") or ("drill" if incident.drill else None)
     incident.exercise = str(exercise) if exercise else None
@@ -405,6 +406,7 @@ def _interrupted(incident: Incident, event: Event) -> None:
 
 def _resumed(incident: Incident, event: Event) -> None:
     incident.interrupted = False
+    incident.walker = event.operator
 
 
 def _approval_requested(incident: Incident, event: Event) -> None:

@@ -18,7 +18,10 @@ behind the same calls. What any implementation must guarantee:
 - **Files by content.** :meth:`IncidentStore.put_file` keeps evidence and runbook copies under a
   relative path and returns the SHA-256 the event that vouches for them records.
 - **A change feed.** :meth:`IncidentStore.changes` returns the events after a sequence number, in
-  order: a reader (``aiir show --follow``, a second screen) polls it; a database may push.
+  order, and :meth:`IncidentStore.wait` blocks until there may be some (a reader such as
+  ``aiir watch`` calls one after the other): the files poll the journal's size; a database
+  pushes (PostgreSQL: ``LISTEN``/``NOTIFY``). ``wait`` may return early (a spurious wake-up
+  costs one ``changes``), never late: it returns by its timeout at the latest.
 
 The walk itself still writes through :class:`aiir.incident.journal.Journal` over the files; the
 store is the contract a second implementation is written against, and the files meet it.
@@ -29,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -47,6 +51,27 @@ from aiir.incident.lock import Holder, IncidentLock
 from aiir.incident.state import Incident, check_id, new_incident, read_incident
 
 FOLDERS = (EVIDENCE_DIR, SNAPSHOT_DIR)
+POLL = 0.05  # seconds between looks at a journal's size while waiting for its next line
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _size_through(path: Path, seq: int) -> int:
+    """The bytes of the journal's first ``seq`` lines (all of it, when it has no more)."""
+    if seq <= 0:
+        return 0
+    size = 0
+    with open(path, "rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            size += len(line)
+            if number >= seq:
+                break
+    return size
 
 
 class Lease(Protocol):
@@ -99,6 +124,11 @@ class IncidentStore(Protocol):
         """The events whose ``seq`` is greater than ``after``, in order."""
         ...
 
+    def wait(self, incident_id: str, after: int, timeout: float) -> bool:
+        """Block until an event after ``after`` may have been appended (True) or ``timeout``
+        seconds have passed (False)."""
+        ...
+
 
 def line_of(event: Event) -> bytes:
     """An event as one journal line: its body in canonical JSON, the hash joined last."""
@@ -132,6 +162,7 @@ class FileStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._sizes: dict[str, tuple[int, int]] = {}  # incident -> (seq, journal bytes through it)
 
     def directory(self, incident_id: str) -> Path:
         return self.root / check_id(incident_id)
@@ -189,3 +220,20 @@ class FileStore:
     def changes(self, incident_id: str, after: int) -> list[Event]:
         events, _ = read_events(self.directory(incident_id) / JOURNAL)
         return [e for e in events if e.seq > after]
+
+    def wait(self, incident_id: str, after: int, timeout: float) -> bool:
+        """Polls the journal's size: a line appended after ``after`` makes it grow. The size
+        ``after`` ends at is learnt from the file itself, once per incident and sequence."""
+        path = self.directory(incident_id) / JOURNAL
+        known = self._sizes.get(incident_id)
+        if known is None or known[0] != after:
+            known = (after, _size_through(path, after))
+            self._sizes[incident_id] = known
+        deadline = time.monotonic() + timeout
+        while True:
+            if _size(path) > known[1]:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(POLL, left))

@@ -4,6 +4,8 @@ Retry-After), a reply read up to a size, and what a failure most likely means.""
 from __future__ import annotations
 
 import json
+import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -104,10 +106,16 @@ class _Exchange:
         self.result: Reply | tuple[int, dict[str, str], bytes, int] | None = None
 
     def run(self) -> Reply | tuple[int, dict[str, str], bytes, int]:
-        worker = threading.Thread(target=self._work, daemon=True, name="aiir-request")
-        worker.start()
-        worker.join(self.call.timeout)
-        if worker.is_alive() or self.result is None:
+        done = threading.Event()
+
+        def job() -> None:
+            try:
+                self._work()
+            finally:
+                done.set()
+
+        _WORKERS.submit(job)
+        if not done.wait(self.call.timeout) or self.result is None:
             self.abandoned.set()
             return Reply(False, None, f"timed out after {self.call.timeout:g}s", uncertain=True)
         return self.result
@@ -152,6 +160,53 @@ class _Exchange:
             if len(kept) < self.max_body:
                 kept.extend(chunk[: self.max_body - len(kept)])
         return bytes(kept), size
+
+
+class _Workers:
+    """Threads that run exchanges, kept for the next one: starting a thread per request cost a
+    walk more than its own work (bench.engine). A request abandoned at its deadline keeps its
+    thread until it stops, and the next request takes another one, so no request ever waits
+    behind a stuck one. A thread idle for :data:`IDLE` seconds ends."""
+
+    IDLE = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: list[queue.SimpleQueue[Callable[[], None]]] = []
+
+    def forget(self) -> None:
+        """After a fork: the child has none of the parent's threads."""
+        self._lock = threading.Lock()
+        self._idle = []
+
+    def submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            jobs = self._idle.pop() if self._idle else None
+        if jobs is None:
+            jobs = queue.SimpleQueue()
+            thread = threading.Thread(target=self._serve, args=(jobs,), daemon=True)
+            thread.name = "aiir-request"
+            thread.start()
+        jobs.put(job)
+
+    def _serve(self, jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
+        while True:
+            try:
+                job = jobs.get(timeout=self.IDLE)
+            except queue.Empty:
+                with self._lock:
+                    if jobs in self._idle:  # not taken meanwhile: this thread ends
+                        self._idle.remove(jobs)
+                        return
+                continue  # taken just now: its job is on the way
+            job()
+            with self._lock:
+                self._idle.append(jobs)
+
+
+_WORKERS = _Workers()
+# A forked child has none of its parent's threads: it starts with no idle ones.
+os.register_at_fork(after_in_child=_WORKERS.forget)
 
 
 class _Abandoned(Exception):

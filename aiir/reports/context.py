@@ -196,7 +196,12 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.CALL_ENTERED: lambda d: f"Handed off to runbook {d.get('child')}",
     EventType.CALL_RETURNED: lambda d: f"Runbook {d.get('child')} ended: {d.get('outcome')}",
     EventType.INCIDENT_INTERRUPTED: lambda d: f"Interrupted: {d.get('reason')}",
-    EventType.INCIDENT_RESUMED: lambda d: "Resumed" + _taken_over(d),
+    EventType.INCIDENT_RESUMED: lambda d: (
+        "Resumed"
+        + (f" by {d['by']}" if d.get("by") else "")
+        + (f" (walked by {d['after']} before)" if d.get("after") else "")
+        + _taken_over(d)
+    ),
     EventType.INCIDENT_TAKEN_OVER: lambda d: f"Opened by {d.get('by')}" + _taken_over(d),
     EventType.INCIDENT_ENDED: lambda d: f"Ended: {d.get('outcome')}",
     EventType.APPROVAL_REQUESTED: lambda d: (

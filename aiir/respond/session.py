@@ -438,6 +438,14 @@ def _took_over(walk: Walk) -> dict[str, Any]:
     return {"took_over_from": dataclasses.asdict(holder)}
 
 
+def _resumed_by(operator: str, incident: Incident) -> str:
+    """What the screen says when another responder picks an incident up."""
+    line = f"resumed by {operator}; {incident.walker} walked it before"
+    if incident.lead != operator:
+        line += f"; {incident.lead} leads (aiir handoff {incident.id} --to {operator} to lead)"
+    return line
+
+
 def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -> RunResult:
     """Continue an interrupted incident from its journal."""
     journal, incident, runbook, directory = _open_existing(env, incident_id)
@@ -470,7 +478,10 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         )
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
-        resumed = {"from_step": walk.last_recorded, **_took_over(walk)}
+        resumed = {"from_step": walk.last_recorded, "by": env.operator, **_took_over(walk)}
+        if incident.walker and incident.walker != env.operator:  # another responder goes on
+            resumed["after"] = incident.walker
+            walk.screen.note(_resumed_by(env.operator, incident))
         incident.apply(journal.append(EventType.INCIDENT_RESUMED, resumed))
     frame = Frame(runbook, dict(incident.inputs), endpoints, env_vals)
     return _walk(walk, frame)

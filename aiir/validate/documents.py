@@ -56,11 +56,14 @@ def validate_paths(
     paths: Sequence[str | Path],
     profile_folders: tuple[Path, ...] = (),
     roles: frozenset[str] | None = None,
+    *,
+    enforce_roles: bool = False,
 ) -> Report:
     """Validate files and directories (recursively); a missing path is an :class:`InputError`.
     Gateways may use the shipped profiles, those in ``profile_folders`` (a team's own, see
     :func:`aiir.formats.library.profile_dirs`) and any profile among ``paths``; task owners are
-    checked against ``roles`` (the team file's), when given."""
+    checked against ``roles`` (the team file's), when given; with ``enforce_roles`` (the
+    workspace's), so are the owners of nodes."""
     report = Report()
     files = list(_expand(paths))
     report.read = len(files)
@@ -86,6 +89,12 @@ def validate_paths(
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
+        elif kind == "workspace" and model is not None:
+            from aiir.formats.organisation import Workspace
+            from aiir.validate.roles import enforced_role_findings
+
+            assert isinstance(model, Workspace)
+            report.findings.extend(enforced_role_findings(doc, model))
         elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
         elif kind == "canary" and model is not None:
@@ -103,6 +112,10 @@ def validate_paths(
     known = claimed | shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
+        if enforce_roles and roles is not None:
+            from aiir.validate.roles import owner_findings
+
+            report.findings.extend(owner_findings(doc, runbook, roles))
         if any(isinstance(node, CallNode) for node in runbook.nodes.values()):
             resolve = _call_resolver(runbooks, Path(doc.path).parent)
             key = str(Path(doc.path).resolve())

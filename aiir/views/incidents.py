@@ -41,6 +41,7 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
         "severity": incident.severity,
         "state": incident.state if incident.verified else TAMPERED,
         "outcome": incident.outcome,
+        "lead": incident.lead,
         "drill": incident.drill,
         "exercise": incident.exercise,
         "levers_engaged": [r.lever for r in incident.needs_release()],
@@ -66,14 +67,14 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
         Text(f"{'id':<{width}}  {'started':<11}  {'sev':<4}  state · runbook · engaged", "bold")
     )
     env.console.file.flush()
-    rows = (_listed(incident, width, env.console.width, known) for incident in found)
+    rows = (listed(incident, width, env.console.width, known) for incident in found)
     env.console.file.write("".join(rows))
     env.console.print(
         Text("started: UTC · engaged: levers still in effect (aiir release ID)", "dim")
     )
 
 
-def _listed(incident: Incident, width: int, columns: int, known: set[str]) -> str:
+def listed(incident: Incident, width: int, columns: int, known: set[str]) -> str:
     """One incident as aligned plain lines: what it is on the first, what it did after."""
     state = incident.outcome or incident.state
     if not incident.verified:
@@ -244,6 +245,7 @@ def _heading(console: Console, incident: Incident) -> None:
     console.print(header)
     console.print(
         _safe(f"runbook {incident.runbook} · operator {incident.operator}")
+        + _safe(f" · lead {incident.lead}" if incident.lead != incident.operator else "")
         + _safe(f" · started {incident.started_at}")
     )
 

@@ -23,6 +23,7 @@ from aiir.terminal.inert import plain
 
 TAIL = 100  # events a timeline shows unless asked for all of them
 TYPE_WIDTH = max(len(t) for t in EventType)
+OPERATOR_WIDTH = 10  # an operator's name as a live view shows it (a longer one is cut)
 _KNOWN = frozenset(EventType)
 _NARROWEST = 24  # below this many columns for the detail, it wraps under the time instead
 _BATCH = 500
@@ -34,11 +35,17 @@ def omitted_line(omitted: int, incident_id: str) -> str:
     return f"... {earlier} not shown (aiir show {incident_id} --all)"
 
 
-def event_lines(event: Event, width: int, secrets: Collection[str]) -> list[str]:
+def event_lines(
+    event: Event, width: int, secrets: Collection[str], *, who: bool = False
+) -> list[str]:
     """One event as one line, or as a few when its detail is longer than the width allows;
-    ``secrets``: what to mask besides what looks like one (:func:`aiir.redact.known_secrets`)."""
+    ``secrets``: what to mask besides what looks like one (:func:`aiir.redact.known_secrets`);
+    ``who``: the operator who wrote it after the time (``aiir watch``)."""
     kind = event.type if event.type in _KNOWN else plain(event.type)
-    head = f"{plain(event.ts[11:23]):<12}  {kind:<{TYPE_WIDTH}}  "
+    head = f"{plain(event.ts[11:23]):<12}  "
+    if who:
+        head += f"{plain(scrub(event.operator, secrets))[:OPERATOR_WIDTH]:<{OPERATOR_WIDTH}}  "
+    head += f"{kind:<{TYPE_WIDTH}}  "
     detail = " ".join(plain(scrub(describe(event.type, event.data), secrets)).split())
     if len(head) + len(detail) <= width:
         return [head + detail]

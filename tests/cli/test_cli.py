@@ -131,7 +131,7 @@ def test_schema_of_an_unknown_kind_exits_2(capsys: Capture) -> None:
 def test_interrupt_exits_130(
     tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*_: object) -> None:
+    def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(aiir.validate.documents, "validate_paths", interrupted)
@@ -142,7 +142,7 @@ def test_interrupt_exits_130(
 def test_crash_writes_a_log_and_no_traceback(
     tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*_: object) -> None:
+    def broken(*_: object, **__: object) -> None:
         raise RuntimeError("sk-secretsecretsecret leaked into a bug")
 
     monkeypatch.setattr(aiir.validate.documents, "validate_paths", broken)

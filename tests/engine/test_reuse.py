@@ -201,6 +201,12 @@ nodes:
 )
 
 
+def _sharer() -> str:
+    """The includer without the word "include" anywhere: the key is spelt with an escape."""
+    text = INCLUDER.replace("includer", "sharer").replace("Includes", "Shares")
+    return text.replace("include:", '"\\x69nclude":')
+
+
 def _includer(tmp_path: Path, fragment: str = FRAGMENT, runbook: str = INCLUDER) -> Path:
     (tmp_path / "shared").mkdir(exist_ok=True)
     (tmp_path / "shared" / "steps.yaml").write_text(fragment, encoding="utf-8")
@@ -209,10 +215,16 @@ def _includer(tmp_path: Path, fragment: str = FRAGMENT, runbook: str = INCLUDER)
     return path
 
 
+# The key as written, and spelt with a YAML escape in a file without the word (the copy is
+# resolved either way).
+SPELLINGS = {"includer": INCLUDER, "sharer": _sharer()}
+
+
+@pytest.mark.parametrize("runbook_id", SPELLINGS)
 def test_an_included_fragment_s_nodes_are_walked_and_kept_in_the_copy(
-    tmp_path: Path, capsys: Capture
+    tmp_path: Path, capsys: Capture, runbook_id: str
 ) -> None:
-    path = _includer(tmp_path)
+    path = _includer(tmp_path, runbook=SPELLINGS[runbook_id])
     assert aiir(capsys, "validate", str(path)).status == 0
     assert aiir(capsys, "validate", str(tmp_path)).status == 0  # the fragment, checked alone too
     (tmp_path / "answers.yaml").write_text("look: yes\nkeep-evidence: all\n", encoding="utf-8")
@@ -229,7 +241,7 @@ def test_an_included_fragment_s_nodes_are_walked_and_kept_in_the_copy(
     assert ran.status == 0, ran.out + ran.err
     assert "Keep the evidence" in ran.out
     (folder,) = incidents.iterdir()
-    copy = (folder / "runbooks" / "includer.yaml").read_text(encoding="utf-8")
+    copy = (folder / "runbooks" / f"{runbook_id}.yaml").read_text(encoding="utf-8")
     assert "keep-evidence:" in copy  # resolved: a resume needs no fragment file
     assert "\ninclude:" not in copy
     assert aiir(capsys, "verify", folder.name, "--incident-dir", str(incidents)).status == 0

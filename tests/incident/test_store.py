@@ -92,3 +92,32 @@ def test_files_stay_inside_the_incident(tmp_path: Path) -> None:
     for relative in ("../escape", "evidence/../../x", "notes/a.txt", "evidence"):
         with pytest.raises(InputError, match="not a file in an incident's"):
             store.put_file(incident_id, relative, b"x")
+
+
+def test_wait_returns_when_a_line_is_appended_and_by_its_timeout_otherwise(
+    tmp_path: Path,
+) -> None:
+    import threading
+    import time
+
+    store: IncidentStore = FileStore(tmp_path)
+    incident_id = store.create(NOW)
+    digest = store.put_file(incident_id, "runbooks/demo.yaml", RUNBOOK)
+    lease = store.lease(incident_id, "ana", "2026-12-02T09:30:00Z")
+    first = opened(digest)
+    store.append(incident_id, first, lease=lease)
+    began = time.monotonic()
+    assert store.wait(incident_id, after=1, timeout=0.3) is False  # nothing after 1
+    assert 0.3 <= time.monotonic() - began < 2
+    assert store.wait(incident_id, after=0, timeout=5) is True  # line 1 is there already
+    second = event(2, first.hash, EventType.INCIDENT_INTERRUPTED, {"reason": "test"})
+    later = threading.Timer(0.2, lambda: store.append(incident_id, second, lease=lease))
+    began = time.monotonic()
+    later.start()
+    try:
+        assert store.wait(incident_id, after=1, timeout=10) is True
+        assert time.monotonic() - began < 2
+    finally:
+        later.join()
+        lease.release()
+    assert [e.seq for e in store.changes(incident_id, after=1)] == [2]

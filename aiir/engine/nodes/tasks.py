@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import Frame
 from aiir.engine.nodes.registry import handles
+from aiir.engine.roles import NotYourRole, role_problem
 from aiir.errors import InputError
 from aiir.formats.schema import Task, TasksNode
 from aiir.incident.events import EventType
@@ -108,13 +109,29 @@ def mark_scripted(walk: Walk, frame: Frame, node_id: str, node: TasksNode) -> No
         if task_id not in by_id:
             raise InputError(f"--answers: {key}: no task {task_id!r} (tasks: {', '.join(by_id)})")
         if task_id not in done(walk, frame, node_id):
+            refuse_unless_theirs(walk, by_id[task_id])
             mark(walk, frame, node_id, by_id[task_id], note, "answers")
+
+
+def refuse_unless_theirs(walk: Walk, task: Task) -> None:
+    """With ``enforce_roles``, a task is marked only by someone holding its owner role."""
+    problem = role_problem(walk.env, task.owner)
+    if problem is not None:
+        incident = walk.incident.id
+        raise NotYourRole(
+            f"task {task.id!r} is owned by {task.owner}: {problem}; hand it off "
+            f"(aiir handoff {incident} --to {task.owner}) and let them go on "
+            f"(aiir resume {incident})"
+        )
 
 
 def mark_one(walk: Walk, frame: Frame, node_id: str, node: TasksNode) -> None:
     """Ask which open task is done (any order), and its note."""
     finished = done(walk, frame, node_id)
-    open_tasks = [t for t in node.tasks if t.id not in finished]
+    left = [t for t in node.tasks if t.id not in finished]
+    open_tasks = [t for t in left if role_problem(walk.env, t.owner) is None]
+    if not open_tasks:  # enforce_roles: what is left is other roles' work
+        refuse_unless_theirs(walk, left[0])
     options = [Option(t.id, f"{t.title} ({who(walk, t)})") for t in open_tasks]
     key = frame.prefix + node_id
     message = f"{node.title}: {len(finished)} of {node.needed()} needed done. Which task is done?"

@@ -1,0 +1,58 @@
+"""What a command imports before it starts work (``bench.startup`` times it)."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.cli import run_cli
+
+RUNBOOKS = Path(__file__).resolve().parents[2] / "runbooks"
+ONE = RUNBOOKS / "prompt-injection.yaml"
+
+
+def loaded_by(*argv: str) -> set[str]:
+    """The modules a fresh interpreter holds after ``aiir ARGV`` ran in it."""
+    code = (
+        "import sys\nfrom aiir.cli import main\n"
+        f"status = main({list(argv)!r})\n"
+        "print(status, ' '.join(sorted(sys.modules)))"
+    )
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    status, *modules = ran.stdout.splitlines()[-1].split()
+    assert status == "0", ran.stdout
+    return set(modules)
+
+
+def test_text_arguments_are_taken_without_typer_s_pydantic_adapters() -> None:
+    assert "typer._adapters" not in loaded_by("validate", str(ONE))
+
+
+def test_several_paths_still_arrive_as_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    ran = run_cli(capsys, "validate", str(ONE), str(RUNBOOKS / "triage.yaml"))
+    assert ran.status == 0
+    assert "2 file(s) valid" in ran.out
+
+
+def test_no_collections_while_validating_and_the_collector_given_back(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiir.validate import documents
+
+    real = documents.validate_paths
+    seen: list[bool] = []
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(documents, "validate_paths", watched)
+    assert gc.isenabled()
+    assert run_cli(capsys, "validate", str(ONE)).status == 0
+    assert seen == [False]
+    assert gc.isenabled()

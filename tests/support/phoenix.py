@@ -1,0 +1,142 @@
+"""The real Arize Phoenix server, for the tests marked ``phoenix``.
+
+``scripts/test`` installs Phoenix (pinned, with its constraints in this folder) into its own
+cached virtual environment and exports ``AIIR_PHOENIX``, the path of its ``phoenix`` command;
+without it the tests are skipped, and under CI=true they fail. A session's server keeps its
+SQLite storage in a temporary folder, listens on 127.0.0.1 only, sends no telemetry, and is
+stopped when the session ends.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+
+from aiir.sandbox.transport import free_port
+from tests.conftest import Progress, _stop, _tail
+
+# Phoenix's start-up is ~25 s of imports and migrations on an idle machine, minutes on a busy one:
+# the wait goes on while the process gets on (CPU time or log), as LiteLLM's does.
+STARTUP_BOUND = 15 * 60.0
+STARTUP_STALL = 180.0
+
+
+@dataclass(frozen=True)
+class Phoenix:
+    """A running server: its base URL."""
+
+    url: str
+
+    @property
+    def traces(self) -> str:
+        """Its OTLP/HTTP endpoint for spans."""
+        return f"{self.url}/v1/traces"
+
+    def spans(
+        self, project: str, keep: Callable[[dict[str, Any]], bool], at_least: int = 1
+    ) -> list[dict[str, Any]]:
+        """The spans of ``project`` that ``keep`` keeps (paging through the REST API), waiting
+        until there are ``at_least``: Phoenix takes OTLP in and writes it to its database in
+        the background. Waits up to a minute, then returns what it has."""
+        deadline = time.monotonic() + 60.0
+        with httpx2.Client(trust_env=False, timeout=30) as client:
+            while True:
+                every = _all_spans(client, f"{self.url}/v1/projects/{project}/spans")
+                found = [span for span in every if keep(span)]
+                if len(found) >= at_least or time.monotonic() > deadline:
+                    return found
+                time.sleep(0.5)
+
+
+def _all_spans(client: httpx2.Client, url: str) -> list[dict[str, Any]]:
+    spans: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params = {"limit": "100", **({"cursor": cursor} if cursor else {})}
+        reply = client.get(url, params=params)
+        if reply.status_code == 404:  # no such project yet: nothing written to it so far
+            return spans
+        reply.raise_for_status()
+        body = reply.json()
+        spans.extend(body["data"])
+        cursor = body.get("next_cursor")
+        if not cursor:
+            return spans
+
+
+def phoenix_executable() -> str:
+    path = os.environ.get("AIIR_PHOENIX", "")
+    if not path:
+        message = (
+            "AIIR_PHOENIX is not set: run scripts/test, which installs the real Arize Phoenix "
+            "server in its own cached virtual environment and points AIIR_PHOENIX at it"
+        )
+        if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    if not os.access(path, os.X_OK):
+        pytest.fail(f"AIIR_PHOENIX={path} is not an executable", pytrace=False)
+    return path
+
+
+def _wait(process: subprocess.Popen[bytes], url: str, log: Path) -> str | None:
+    """None once ``/healthz`` answers, else why it never will."""
+    started = time.monotonic()
+    progress = Progress(process.pid, log)
+    with httpx2.Client(trust_env=False, timeout=5) as client:
+        while process.poll() is None:
+            try:
+                if client.get(f"{url}/healthz").status_code == 200:
+                    return None
+            except httpx2.TransportError:
+                pass
+            stalled = progress.stalled_for()
+            if stalled > STARTUP_STALL:
+                return f"made no progress (no CPU time, no log) for {stalled:.0f}s"
+            if time.monotonic() - started > STARTUP_BOUND:
+                return f"was still starting after {STARTUP_BOUND:g}s"
+            time.sleep(0.25)
+    return f"exited with status {process.returncode}"
+
+
+def serve_phoenix() -> Iterator[Phoenix]:
+    """Start a server, yield it once it answers, stop it."""
+    command = phoenix_executable()
+    with tempfile.TemporaryDirectory(prefix="aiir-phoenix-") as folder:
+        port, grpc = free_port(), free_port()
+        env = {
+            **os.environ,
+            "PHOENIX_WORKING_DIR": folder,
+            "PHOENIX_HOST": "127.0.0.1",
+            "PHOENIX_PORT": str(port),
+            "PHOENIX_GRPC_PORT": str(grpc),
+            "PHOENIX_TELEMETRY_ENABLED": "false",
+            "NO_PROXY": "127.0.0.1,localhost",
+        }
+        log = Path(folder) / "phoenix.log"
+        url = f"http://127.0.0.1:{port}"
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [command, "serve"],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=folder,
+            )
+        try:
+            why = _wait(process, url, log)
+            if why is not None:
+                pytest.fail(f"Phoenix did not start on {url}: it {why}:\n{_tail(log)}")
+            yield Phoenix(url)
+        finally:
+            _stop(process)
