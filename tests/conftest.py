@@ -123,14 +123,16 @@ class Progress:
         return now - self.last
 
 
-def _alive(process: subprocess.Popen[bytes], url: str, log: Path) -> str | None:
-    """Wait for ``/health/liveliness``: None once it answers, else why it never will."""
+def alive(
+    process: subprocess.Popen[bytes], url: str, log: Path, health: str = "/health/liveliness"
+) -> str | None:
+    """Wait for ``health`` to answer 200: None once it does, else why it never will."""
     started = time.monotonic()
     progress = Progress(process.pid, log)
     with httpx2.Client(trust_env=False, timeout=5) as client:
         while process.poll() is None:
             try:
-                if client.get(f"{url}/health/liveliness").status_code == 200:
+                if client.get(f"{url}{health}").status_code == 200:
                     return None
             except httpx2.TransportError:
                 pass
@@ -186,7 +188,7 @@ class _Process:
         """Until ``/health/liveliness`` answers; relaunched if its port was taken meanwhile."""
         for _attempt in range(3):
             assert self.process is not None
-            why = _alive(self.process, self.url, self.log)
+            why = alive(self.process, self.url, self.log)
             if why is None:
                 return
             self.stop()
