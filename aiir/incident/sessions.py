@@ -20,6 +20,9 @@ ATTACK_PHRASES = (
     "ignore all previous instructions",
     "ignore previous instructions",
     "ignore the above",
+    "ignore the user's",
+    "ignore the customer's",
+    "do not mention this",
     "disregard your instructions",
     "disregard all prior",
     "system prompt",
@@ -159,15 +162,19 @@ def _add(entry: dict[str, Any], span: Mapping[str, Any]) -> None:
             entry["models"].append(pair)
     for document in _lists(attrs, "retrieval.documents"):
         content = str(document.get("document.content", ""))
+        metadata = _nested(document, "document.metadata")
         entry["documents"].append(
             {
                 **where,
                 "id": document.get("document.id"),
                 "score": document.get("document.score"),
                 "content": content,
+                "metadata": metadata,
             }
         )
-        _hostile(entry, where, f"retrieved document {document.get('document.id')}", content)
+        source = metadata.get("source_id") if isinstance(metadata, dict) else None
+        label = f"retrieved document {document.get('document.id')}"
+        _hostile(entry, where, label + (f" (source {source})" if source else ""), content)
     if kind == "TOOL" or "tool.name" in attrs:
         result = attrs.get("output.value")
         entry["tool_calls"].append(
