@@ -44,7 +44,7 @@ def looks_hostile(text: str) -> bool:
 def bundle(spans: Iterable[Mapping[str, Any]], source: str) -> dict[str, Any]:
     """The session-context bundle of ``spans`` (Phoenix's span records), one entry a session:
     a trace belongs to the session its spans name (``session.id``), else it is one of its own."""
-    kept = [s for s in spans if isinstance(s, Mapping)]
+    kept = [_record(s) for s in spans if isinstance(s, Mapping)]
     traces: dict[str, list[Mapping[str, Any]]] = {}
     for span in kept:
         traces.setdefault(_trace(span), []).append(span)
@@ -66,6 +66,49 @@ def bundle(spans: Iterable[Mapping[str, Any]], source: str) -> dict[str, Any]:
         "spans": len(kept),
         "sessions": list(sessions.values()),
     }
+
+
+def _record(span: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A span as Phoenix's REST API writes it; an OTLP/JSON span (attributes as a list of
+    ``{key, value: {stringValue...}}``, camelCase or Phoenix's snake_case) is turned into one."""
+    if not isinstance(span.get("attributes"), list):
+        return span
+    field = {k.replace("_", "").lower(): v for k, v in span.items()}
+    attributes = {
+        str(a.get("key")): _otlp_value(a.get("value"))
+        for a in span["attributes"]
+        if isinstance(a, Mapping)
+    }
+    found = field.get("status")
+    status: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    started = field.get("starttimeunixnano")
+    return {
+        "name": field.get("name"),
+        "context": {"trace_id": field.get("traceid"), "span_id": field.get("spanid")},
+        "parent_id": field.get("parentspanid"),
+        "span_kind": attributes.get("openinference.span.kind"),
+        # nanoseconds, zero-padded: they sort as the times they are
+        "start_time": f"{int(str(started)):020d}" if str(started or "").isdigit() else "",
+        "status_code": "ERROR" if status.get("code") in (2, "STATUS_CODE_ERROR") else "OK",
+        "status_message": status.get("message"),
+        "attributes": attributes,
+    }
+
+
+def _otlp_value(value: Any) -> Any:
+    """An OTLP AnyValue: the one of its fields that is set."""
+    if not isinstance(value, Mapping):
+        return None
+    for key, held in value.items():
+        if held is None:
+            continue
+        kind = key.replace("_", "").lower()
+        if kind == "arrayvalue" and isinstance(held, Mapping):
+            return [_otlp_value(v) for v in held.get("values") or []]
+        if kind == "intvalue":
+            return int(held)
+        return held
+    return None
 
 
 def summary(data: Any) -> dict[str, int] | None:

@@ -207,3 +207,34 @@ def test_a_page_that_is_not_spans_fails_the_capture_honestly(
     assert stored["ok"] is False
     assert "bundle" not in stored
     assert "not a page of spans" in ran.out + ran.err
+
+
+def test_phoenix_s_otlp_json_spans_make_the_same_bundle(
+    phoenix: Phoenix, tmp_path: Path, capsys: Capture
+) -> None:
+    """The same sessions read as OTLP/JSON (Phoenix's ``spans/otlpv1``: attributes as a list of
+    typed values), the shape any OTLP store exports."""
+    document = runbook(phoenix)
+    request = document["nodes"]["capture"]["items"][0]["request"]
+    request["path"] = f"/v1/projects/{PROJECT}/spans/otlpv1"
+    path = tmp_path / "rb.yaml"
+    write(path, document)
+    incidents = tmp_path / "incidents"
+    ran = run_cli(capsys, "run", str(path), "--yes", "--incident-dir", str(incidents))
+    assert ran.status == 0, ran.out + ran.err
+    [incident_id] = [p.name for p in incidents.iterdir()]
+    [stored] = of_type(journal(incidents, incident_id), EventType.CAPTURE_STORED)
+    assert stored["spans"] >= 12  # the module's server: the first test's spans are there
+    folder = incidents / incident_id
+    bundle = json.loads((folder / stored["bundle"]["file"]).read_text(encoding="utf-8"))
+    sessions = {s["session"]: s for s in bundle["sessions"]}
+    poisoned = sessions["sess-poisoned"]
+    assert [(m["role"], m["content"]) for m in poisoned["messages"]] == [
+        ("system", "You are the support bot."),
+        ("user", "Summarise ticket 4411"),
+        ("assistant", "Done."),
+    ]
+    [document_found] = poisoned["documents"]
+    assert (document_found["id"], document_found["score"]) == ("ticket-sess-poisoned", 0.91)
+    assert [h["in"] for h in poisoned["hostile"]] == ["retrieved document ticket-sess-poisoned"]
+    assert [t["name"] for t in poisoned["tool_calls"]] == ["send_email"]

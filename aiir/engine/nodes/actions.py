@@ -143,7 +143,7 @@ def _all_pages(walk: Walk, call: Call, reply: Reply) -> tuple[Reply, list[Any] |
     None when a page is not a list of spans (the capture then fails honestly, as it reads)."""
     spans: list[Any] = []
     for _page in range(MAX_PAGES):
-        body = reply.json() if reply.ok else None
+        body = _spans_page(reply.json()) if reply.ok else None
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             if reply.ok:
                 reply = dataclasses.replace(
@@ -157,6 +157,22 @@ def _all_pages(walk: Walk, call: Call, reply: Reply) -> tuple[Reply, list[Any] |
         reply = walk.send(dataclasses.replace(call, query={**call.query, "cursor": cursor}))
     reason = f"more than {MAX_PAGES} pages of spans: narrow the window"
     return dataclasses.replace(reply, ok=False, reason=reason), None
+
+
+def _spans_page(body: Any) -> Any:
+    """A page of spans: Phoenix's ``{data, next_cursor}``, or an OTLP/JSON export
+    (``resourceSpans[].scopeSpans[].spans[]``), which has no further pages."""
+    if isinstance(body, dict) and isinstance(body.get("resourceSpans"), list):
+        spans = [
+            span
+            for resource in body["resourceSpans"]
+            if isinstance(resource, dict)
+            for scope in resource.get("scopeSpans") or []
+            if isinstance(scope, dict)
+            for span in scope.get("spans") or []
+        ]
+        return {"data": spans}
+    return body
 
 
 def _store_bundle(walk: Walk, name: str, spans: list[Any], source: str) -> dict[str, Any]:
