@@ -69,19 +69,25 @@ def litellm_config(upstream: str, **general_settings: Any) -> dict[str, Any]:
     }
 
 
-def litellm_executable() -> str:
-    path = os.environ.get("AIIR_LITELLM", "")
+def server_executable(variable: str, server: str) -> str:
+    """The command ``$variable`` names, which scripts/test installs: a missing one skips the
+    test, and fails it under CI=true."""
+    path = os.environ.get(variable, "")
     if not path:
         message = (
-            "AIIR_LITELLM is not set: run scripts/test, which installs the real LiteLLM proxy in "
-            "its own cached virtual environment and points AIIR_LITELLM at it"
+            f"{variable} is not set: run scripts/test, which installs {server} in its own "
+            f"cached virtual environment and points {variable} at it"
         )
         if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     if not os.access(path, os.X_OK):
-        pytest.fail(f"AIIR_LITELLM={path} is not an executable", pytrace=False)
+        pytest.fail(f"{variable}={path} is not an executable", pytrace=False)
     return path
+
+
+def litellm_executable() -> str:
+    return server_executable("AIIR_LITELLM", "the real LiteLLM proxy")
 
 
 def _tail(log: Path) -> str:

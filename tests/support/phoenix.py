@@ -22,7 +22,7 @@ import httpx2
 import pytest
 
 from aiir.sandbox.transport import free_port
-from tests.conftest import _stop, _tail, alive
+from tests.conftest import _stop, _tail, alive, server_executable
 
 # Phoenix's start-up is ~25 s of imports and migrations on an idle machine, minutes on a busy one:
 # it is waited for as LiteLLM's is, as long as it gets on (its CPU time or its log grows).
@@ -72,18 +72,7 @@ def _all_spans(client: httpx2.Client, url: str) -> list[dict[str, Any]]:
 
 
 def phoenix_executable() -> str:
-    path = os.environ.get("AIIR_PHOENIX", "")
-    if not path:
-        message = (
-            "AIIR_PHOENIX is not set: run scripts/test, which installs the real Arize Phoenix "
-            "server in its own cached virtual environment and points AIIR_PHOENIX at it"
-        )
-        if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"AIIR_PHOENIX={path} is not an executable", pytrace=False)
-    return path
+    return server_executable("AIIR_PHOENIX", "the real Arize Phoenix server")
 
 
 def serve_phoenix() -> Iterator[Phoenix]:
