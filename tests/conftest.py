@@ -69,19 +69,25 @@ def litellm_config(upstream: str, **general_settings: Any) -> dict[str, Any]:
     }
 
 
-def litellm_executable() -> str:
-    path = os.environ.get("AIIR_LITELLM", "")
+def server_executable(variable: str, server: str) -> str:
+    """The command ``$variable`` names, which scripts/test installs: a missing one skips the
+    test, and fails it under CI=true."""
+    path = os.environ.get(variable, "")
     if not path:
         message = (
-            "AIIR_LITELLM is not set: run scripts/test, which installs the real LiteLLM proxy in "
-            "its own cached virtual environment and points AIIR_LITELLM at it"
+            f"{variable} is not set: run scripts/test, which installs {server} in its own "
+            f"cached virtual environment and points {variable} at it"
         )
         if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
     if not os.access(path, os.X_OK):
-        pytest.fail(f"AIIR_LITELLM={path} is not an executable", pytrace=False)
+        pytest.fail(f"{variable}={path} is not an executable", pytrace=False)
     return path
+
+
+def litellm_executable() -> str:
+    return server_executable("AIIR_LITELLM", "the real LiteLLM proxy")
 
 
 def _tail(log: Path) -> str:
@@ -123,14 +129,16 @@ class Progress:
         return now - self.last
 
 
-def _alive(process: subprocess.Popen[bytes], url: str, log: Path) -> str | None:
-    """Wait for ``/health/liveliness``: None once it answers, else why it never will."""
+def alive(
+    process: subprocess.Popen[bytes], url: str, log: Path, health: str = "/health/liveliness"
+) -> str | None:
+    """Wait for ``health`` to answer 200: None once it does, else why it never will."""
     started = time.monotonic()
     progress = Progress(process.pid, log)
     with httpx2.Client(trust_env=False, timeout=5) as client:
         while process.poll() is None:
             try:
-                if client.get(f"{url}/health/liveliness").status_code == 200:
+                if client.get(f"{url}{health}").status_code == 200:
                     return None
             except httpx2.TransportError:
                 pass
@@ -186,7 +194,7 @@ class _Process:
         """Until ``/health/liveliness`` answers; relaunched if its port was taken meanwhile."""
         for _attempt in range(3):
             assert self.process is not None
-            why = _alive(self.process, self.url, self.log)
+            why = alive(self.process, self.url, self.log)
             if why is None:
                 return
             self.stop()

@@ -60,7 +60,7 @@ def test_a_proxy_that_keeps_computing_is_waited_for_past_the_stall_window(
     busy = 1.5 * short_stall
     process, log = _start(tmp_path, "-c", BUSY_THEN_READY, str(port), str(busy))
     try:
-        assert conftest._alive(process, f"http://127.0.0.1:{port}", log) is None
+        assert conftest.alive(process, f"http://127.0.0.1:{port}", log) is None
     finally:
         conftest._stop(process)
 
@@ -68,7 +68,7 @@ def test_a_proxy_that_keeps_computing_is_waited_for_past_the_stall_window(
 def test_a_proxy_that_makes_no_progress_is_given_up(tmp_path: Path, short_stall: float) -> None:
     process, log = _start(tmp_path, "-c", "import time; time.sleep(120)")
     try:
-        why = conftest._alive(process, f"http://127.0.0.1:{free_port()}", log)
+        why = conftest.alive(process, f"http://127.0.0.1:{free_port()}", log)
     finally:
         conftest._stop(process)
     assert why is not None
@@ -77,7 +77,7 @@ def test_a_proxy_that_makes_no_progress_is_given_up(tmp_path: Path, short_stall:
 
 def test_a_proxy_that_exits_says_its_status(tmp_path: Path, short_stall: float) -> None:
     process, log = _start(tmp_path, "-c", "raise SystemExit(3)")
-    assert conftest._alive(process, f"http://127.0.0.1:{free_port()}", log) == (
+    assert conftest.alive(process, f"http://127.0.0.1:{free_port()}", log) == (
         "exited with status 3"
     )
 

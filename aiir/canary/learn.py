@@ -29,21 +29,9 @@ from aiir.canary.suite import load_suite
 from aiir.errors import InputError
 from aiir.formats.loader import load_file
 from aiir.incident.events import EventType
+from aiir.incident.sessions import looks_hostile
 from aiir.incident.state import Incident, load_incident
 
-ATTACK_PHRASES = (
-    "ignore all previous instructions",
-    "ignore previous instructions",
-    "ignore the above",
-    "disregard your instructions",
-    "disregard all prior",
-    "system prompt",
-    "your instructions",
-    "developer mode",
-    "jailbreak",
-    "do anything now",
-    "you are now dan",
-)
 LEAK_CHECKS = frozenset(
     {"canary-token", "not-contains", "not-icontains", "not-contains-any", "not-regex", "is-refusal"}
 )
@@ -89,7 +77,7 @@ def regressions(incident: Incident) -> list[Regression]:
         for check in regression.checks:
             kept.add(check)
     for prompt, reply, source in _captured(incident):
-        hostile = _looks_hostile(prompt) or any(i.lower() in prompt.lower() for i in indicators)
+        hostile = looks_hostile(prompt) or any(i.lower() in prompt.lower() for i in indicators)
         leaked = [i for i in indicators if i.lower() in reply.lower()]
         if hostile or leaked:
             regression = found.setdefault(prompt, Regression(prompt, source, refuse=hostile))
@@ -113,7 +101,7 @@ def _from_canaries(incident: Incident) -> Iterator[Regression]:
                 continue  # drift: no one prompt to blame
             source = f"canary {data.get('suite')}/{failure.get('prompt_id')}"
             leak = isinstance(spec, dict) and spec.get("type") in LEAK_CHECKS
-            regression = Regression(prompt, source, [spec] if leak else [], _looks_hostile(prompt))
+            regression = Regression(prompt, source, [spec] if leak else [], looks_hostile(prompt))
             yield regression
 
 
@@ -131,7 +119,8 @@ def _captured(incident: Incident) -> Iterator[tuple[str, str, str]]:
     for item in incident.evidence:
         if "user-prompts" not in item.get("what", []):
             continue
-        data = _evidence_json(incident, item.get("evidence", {}))
+        # a trace store's capture: its session-context bundle holds the messages, in order
+        data = _evidence_json(incident, item.get("bundle") or item.get("evidence", {}))
         source = f"capture {item.get('node')}.{item.get('item')}"
         for prompt, reply in _exchanges(data):
             yield prompt, reply, source
@@ -188,11 +177,6 @@ def _indicators(incident: Incident) -> list[str]:
         and isinstance(a.get("value"), str)
         and len(a["value"].strip()) >= MIN_INDICATOR
     ]
-
-
-def _looks_hostile(prompt: str) -> bool:
-    lowered = " ".join(prompt.lower().split())
-    return any(phrase in lowered for phrase in ATTACK_PHRASES)
 
 
 def _evidence_json(incident: Incident, evidence: Any) -> Any:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx2
 from rich.console import Console
@@ -169,7 +170,18 @@ def replay_traffic(env: Environment, scenario: Scenario) -> None:
     (with its faults), so the gateway's logs hold what forensics will capture."""
     for item in scenario.traffic:
         headers = {"Authorization": f"Bearer {item.key}"} if item.key else {}
-        body = {"model": item.model, "messages": [{"role": "user", "content": item.prompt}]}
+        messages = [{"role": "user", "content": item.prompt}]
+        if item.retrieve is not None:  # a RAG application: what it retrieved goes in as context
+            found = env.http.post(
+                f"{SANDBOX_URL}/v1/collections/{item.retrieve.collection}/query",
+                json={"query": item.retrieve.query, "top_k": item.retrieve.top_k}
+                | ({"session_id": item.session} if item.session else {}),
+            ).json()
+            context = "\n".join(str(hit.get("text")) for hit in found.get("results", []))
+            messages.insert(0, {"role": "system", "content": f"Answer from:\n{context}"})
+        body: dict[str, Any] = {"model": item.model, "messages": messages}
+        if item.session:
+            body["metadata"] = {"session_id": item.session}
         env.http.post(f"{SANDBOX_URL}/v1/chat/completions", json=body, headers=headers)
 
 

@@ -82,12 +82,27 @@ class Inject(Strict):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
 
+class Retrieve(Strict):
+    """What a RAG application retrieved for a request, before it asked the model."""
+
+    collection: Slug
+    query: Text
+    top_k: Count = Field(default=3, ge=1, le=50)
+
+
 class Traffic(Strict):
     """A user request that happens before the walk starts (what caused the incident)."""
 
     model: str
     prompt: Text
     key: str | None = Field(default=None, description="the virtual key it came with (simulated)")
+    session: Slug | None = Field(
+        default=None, description="the application's session id, as its trace store records it"
+    )
+    retrieve: Retrieve | None = Field(
+        default=None,
+        description="documents retrieved first and given to the model as context (RAG)",
+    )
 
 
 class Scenario(Strict):

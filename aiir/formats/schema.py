@@ -403,6 +403,11 @@ class CaptureItem(Strict):
     window_after: Duration | None = Field(
         default=None, description="fetch again at the end, up to this long after the start"
     )
+    format: Literal["openinference"] | None = Field(
+        default=None,
+        description="openinference: the reply is a trace store's spans (Arize Phoenix's REST "
+        "API), followed page by page (next_cursor), and kept with a session-context bundle",
+    )
 
 
 class CaptureNode(NodeBase):

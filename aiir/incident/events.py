@@ -226,6 +226,7 @@ COMMON: Mapping[str, Check] = {
     "lever": TEXT,
     "reply": OBJECT,
     "evidence": evidence_ref,
+    "bundle": evidence_ref,  # a capture's session-context bundle, beside its raw evidence
     "ok": FLAG,
 }
 # Per event type: the keys read back, with what they hold; ``REQUIRED`` ones must be there.
@@ -435,9 +436,10 @@ _DATA_CHECKS: dict[str, tuple[tuple[str, ...], Mapping[str, Check]]] = {}
 def file_refs(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(what, relative file, sha256) of every file an event's data vouches for."""
     refs = []
-    evidence = EvidenceRef.read(data.get("evidence"))
-    if evidence is not None:
-        refs.append(("evidence", evidence.file, evidence.sha256))
+    for key in ("evidence", "bundle"):
+        evidence = EvidenceRef.read(data.get(key))
+        if evidence is not None:
+            refs.append(("evidence", evidence.file, evidence.sha256))
     if "snapshot" in data and "snapshot_sha256" in data:
         refs.append(("runbook snapshot", str(data["snapshot"]), str(data["snapshot_sha256"])))
     return refs

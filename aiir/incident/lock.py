@@ -90,14 +90,17 @@ class IncidentLock:
 
     def acquire(self) -> None:
         """Take the lock, or raise :class:`IncidentLocked` naming its holder and what it does.
-        A holder that is not walking (a short command) is waited for, up to :data:`PATIENCE`."""
+        A holder that is not walking (a short command), or not named yet, is waited for, up to
+        :data:`PATIENCE`."""
         deadline = time.monotonic() + PATIENCE
         while True:
             try:
                 self._try_acquire()
                 return
             except IncidentLocked as exc:
-                if exc.holder is None or exc.holder.doing == WALKING:
+                # A walker is not waited for. A holder not named is one just starting or just
+                # letting go (the file is emptied before the lock is dropped): waited for too.
+                if exc.holder is not None and exc.holder.doing == WALKING:
                     raise
                 if time.monotonic() >= deadline:
                     raise

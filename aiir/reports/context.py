@@ -8,6 +8,8 @@ regulatory clocks, the systems involved, and the decisions taken.
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from aiir.formats.schema import Runbook
 from aiir.formats.workspace import Loaded
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import anchor_of, short_anchor
+from aiir.incident.sessions import summary
 from aiir.incident.state import Incident, LeverStates
 from aiir.incident.tasks import marks
 from aiir.incident.view import incident_fields
@@ -361,7 +364,7 @@ def report_context(
         "decisions": incident.answers,
         "vars": incident.vars,
         "levers": _levers(incident, runbooks),
-        "evidence": [_evidence_row(e) for e in incident.evidence],
+        "evidence": [_evidence_row(incident, e) for e in incident.evidence],
         "notifications": incident.notifications,
         "tickets": follow_up_tickets(incident),
         "timeline": _timeline(incident) if timeline else [],
@@ -402,7 +405,7 @@ def report_context(
     }
 
 
-def _evidence_row(item: dict[str, Any]) -> dict[str, Any]:
+def _evidence_row(incident: Incident, item: dict[str, Any]) -> dict[str, Any]:
     ref = EvidenceRef.read(item.get("evidence"))
     return {
         "item": item.get("item"),
@@ -412,7 +415,33 @@ def _evidence_row(item: dict[str, Any]) -> dict[str, Any]:
         "file": ref.file if ref else None,
         "sha256": ref.sha256 if ref else None,
         "bytes": ref.bytes if ref else None,
+        "sessions": _session_context(incident, EvidenceRef.read(item.get("bundle"))),
     }
+
+
+def _session_context(incident: Incident, ref: EvidenceRef | None) -> dict[str, Any] | None:
+    """What a trace store's capture holds, counted (its bundle's own file), with where the
+    hostile-looking text was found: named by safe labels only, never quoted (a report is
+    markdown, and that text is an attacker's)."""
+    if ref is None:
+        return None
+    try:
+        data = json.loads((incident.directory / ref.file).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    counts = summary(data)
+    if counts is None:
+        return None
+    found = [h for s in data["sessions"] if isinstance(s, dict) for h in s.get("hostile") or []]
+    where = [_label(str(h.get("in", ""))) for h in found if isinstance(h, dict)]
+    return {**counts, "bundle": ref.file, "bundle_sha256": ref.sha256, "hostile_in": where[:10]}
+
+
+def _label(text: str) -> str:
+    return _UNSAFE.sub("_", text)[:80]
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9 ._:/()-]")
 
 
 def _commander(incident: Incident, workspace: Loaded | None) -> str:

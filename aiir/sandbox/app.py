@@ -64,6 +64,7 @@ def create_app(state: SandboxState | None = None) -> Starlette:
         *SandboxApi(sandbox).routes(),
         *sandbox.agents.routes(sandbox),
         *sandbox.retrieval.routes(sandbox),
+        *sandbox.traces.routes(sandbox),
         *sandbox.scoring.routes(sandbox),
         *sandbox.registry.routes(sandbox),
         *sandbox.pipelines.routes(sandbox),

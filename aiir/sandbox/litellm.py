@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from functools import partial
 from typing import Any
 
 from starlette.routing import Route
@@ -65,7 +66,20 @@ class LiteLLMApi:
 
     def chat(self, call: Incoming) -> Answer:
         body = call.obj()
-        served = self.router.chat(body, call.key, self.sandbox.master_key)
+        metadata = body.get("metadata")
+        session = metadata.get("session_id") if isinstance(metadata, dict) else None
+        trace = partial(
+            self.sandbox.traces.llm,
+            str(session) if session else None,
+            str(body.get("model") or ""),
+            body.get("messages"),
+        )
+        try:
+            served = self.router.chat(body, call.key, self.sandbox.master_key)
+        except SandboxError as exc:
+            trace(None, exc.message)
+            raise
+        trace(served.content, None)
         choice: dict[str, Any] = {
             "index": 0,
             "finish_reason": "stop",

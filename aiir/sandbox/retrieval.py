@@ -21,6 +21,7 @@ from aiir.sandbox.errors import bad_request, not_found
 from aiir.sandbox.faults import Faults
 from aiir.sandbox.routing import Answer, Host, Incoming, integer_field, number_field, route
 from aiir.sandbox.timeline import now
+from aiir.sandbox.traces import TraceStore
 
 SERVICE = "agent platform"
 _TERM = re.compile(r"[a-z0-9]+")
@@ -105,6 +106,7 @@ class Retrieval:
         self.autoprovision = autoprovision
         self.collections: dict[str, Collection] = {}
         self.pristine: dict[str, dict[str, Any]] = {}
+        self.traces: TraceStore | None = None  # the sandbox's trace store, when it has one
         self.reset()
 
     def reset(self) -> None:
@@ -158,6 +160,9 @@ class Retrieval:
         ]
         ranked = sorted((h for h in hits if h[0] >= threshold), key=lambda h: -h[0])[:top_k]
         results = [{**d.as_json(), "score": round(score, 3)} for score, d in ranked]
+        if self.traces is not None:
+            session = body.get("session_id")
+            self.traces.retriever(str(session) if session else None, text, results)
         return {
             "query": text,
             "snapshot_id": collection.snapshot_id,

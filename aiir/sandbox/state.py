@@ -31,6 +31,7 @@ from aiir.sandbox.router import (
     Served,
 )
 from aiir.sandbox.scoring import ScoringService
+from aiir.sandbox.traces import TraceStore
 
 __all__ = [
     "FAULT_KINDS",
@@ -65,6 +66,8 @@ class SandboxState:
         )
         self.agents = AgentPlatform(self.faults, self.autoprovision)
         self.retrieval = Retrieval(self.faults, self.autoprovision)
+        self.traces = TraceStore()  # what an instrumented application sent its trace store
+        self.retrieval.traces = self.traces
         self.registry = ModelRegistry(self.faults, self.autoprovision)
         self.scoring = ScoringService(self.registry, self.faults, self.autoprovision)
         self.pipelines = Pipelines(self.faults, self.autoprovision)
@@ -97,6 +100,7 @@ class SandboxState:
             self.keys.reset()
             self.router.reset()
             self.registry.reset()
+            self.traces.reset()
             for service in (self.agents, self.retrieval, self.scoring, self.pipelines, self.flags):
                 service.reset()
 

@@ -166,8 +166,29 @@ def _print(
                 ref.sha256 if ref else "",
             )
         console.print(evidence)
+        _sessions(console, context["evidence"])
     _timers(console, context)
     _clocks(console, context)
+
+
+def _sessions(console: Console, rows: list[dict[str, Any]]) -> None:
+    """What each trace store capture holds: sessions and their parts, the hostile-looking text."""
+    for row in rows:
+        found = row.get("sessions")
+        if not found:
+            continue
+        line = (
+            f"Session context {row.get('item')} ({row.get('part')}): {found['sessions']} "
+            f"session(s), {found['messages']} message(s), {found['documents']} retrieved "
+            f"document(s), {found['tool_calls']} tool call(s), {found['guardrails']} guardrail "
+            f"verdict(s), {found['errors']} failed span(s)"
+        )
+        console.print(_safe(line))
+        if found["hostile"]:
+            where = "; ".join(found["hostile_in"])
+            console.print(
+                _safe(f"  looks like an attack ({found['hostile']}): {where}"), style="red"
+            )
 
 
 def _timers(console: Console, context: Mapping[str, Any]) -> None:

@@ -40,7 +40,7 @@ def test_library_lists_every_kind_with_ids_titles_and_paths(
 ) -> None:
     ran = aiir(capsys, "library")
     assert ran.status == 0, ran.err
-    for heading in ("runbooks (16)", "drills (26)", "tabletops (3)", "canaries (3)", "answers (1)"):
+    for heading in ("runbooks (16)", "drills (27)", "tabletops (3)", "canaries (3)", "answers (1)"):
         assert any(line.startswith(heading) for line in ran.out.splitlines()), heading
     for path in sorted((REPO / "runbooks").glob("*.yaml")):
         data = load_file(path).data

@@ -22,12 +22,10 @@ import httpx2
 import pytest
 
 from aiir.sandbox.transport import free_port
-from tests.conftest import Progress, _stop, _tail
+from tests.conftest import _stop, _tail, alive, server_executable
 
 # Phoenix's start-up is ~25 s of imports and migrations on an idle machine, minutes on a busy one:
-# the wait goes on while the process gets on (CPU time or log), as LiteLLM's does.
-STARTUP_BOUND = 15 * 60.0
-STARTUP_STALL = 180.0
+# it is waited for as LiteLLM's is, as long as it gets on (its CPU time or its log grows).
 
 
 @dataclass(frozen=True)
@@ -74,38 +72,7 @@ def _all_spans(client: httpx2.Client, url: str) -> list[dict[str, Any]]:
 
 
 def phoenix_executable() -> str:
-    path = os.environ.get("AIIR_PHOENIX", "")
-    if not path:
-        message = (
-            "AIIR_PHOENIX is not set: run scripts/test, which installs the real Arize Phoenix "
-            "server in its own cached virtual environment and points AIIR_PHOENIX at it"
-        )
-        if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"AIIR_PHOENIX={path} is not an executable", pytrace=False)
-    return path
-
-
-def _wait(process: subprocess.Popen[bytes], url: str, log: Path) -> str | None:
-    """None once ``/healthz`` answers, else why it never will."""
-    started = time.monotonic()
-    progress = Progress(process.pid, log)
-    with httpx2.Client(trust_env=False, timeout=5) as client:
-        while process.poll() is None:
-            try:
-                if client.get(f"{url}/healthz").status_code == 200:
-                    return None
-            except httpx2.TransportError:
-                pass
-            stalled = progress.stalled_for()
-            if stalled > STARTUP_STALL:
-                return f"made no progress (no CPU time, no log) for {stalled:.0f}s"
-            if time.monotonic() - started > STARTUP_BOUND:
-                return f"was still starting after {STARTUP_BOUND:g}s"
-            time.sleep(0.25)
-    return f"exited with status {process.returncode}"
+    return server_executable("AIIR_PHOENIX", "the real Arize Phoenix server")
 
 
 def serve_phoenix() -> Iterator[Phoenix]:
@@ -134,7 +101,7 @@ def serve_phoenix() -> Iterator[Phoenix]:
                 cwd=folder,
             )
         try:
-            why = _wait(process, url, log)
+            why = alive(process, url, log, health="/healthz")
             if why is not None:
                 pytest.fail(f"Phoenix did not start on {url}: it {why}:\n{_tail(log)}")
             yield Phoenix(url)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.test_roles import RUNBOOK  # the same runbook, walked at a real terminal
 from tests.helpers import write
 from tests.respond import CONFIG, TEAM, write_workspace
 from tests.runs import aiir_command, only_incident, process_env, strip_ansi
@@ -20,34 +21,6 @@ pytestmark = [
     pytest.mark.pty,
     pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX"),
 ]
-
-RUNBOOK = {
-    "aiir": 1,
-    "id": "owned",
-    "title": "A runbook with a node security owns",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM01:2025"]},
-    "start": "look",
-    "nodes": {
-        "look": {
-            "kind": "confirm",
-            "title": "Look",
-            "prompt": "Real?",
-            "yes": "contain",
-            "no": "done",
-        },
-        "contain": {
-            "kind": "confirm",
-            "title": "Contain",
-            "owner": "security",
-            "prompt": "Keys rotated?",
-            "yes": "done",
-            "no": "done",
-        },
-        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
-    },
-}
 
 
 def test_the_incident_commander_is_told_to_hand_off_a_security_node(tmp_path: Path) -> None:

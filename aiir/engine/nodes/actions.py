@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import (
     NOT_RESENT,
@@ -18,10 +20,14 @@ from aiir.formats.schema import (
     CaptureNode,
 )
 from aiir.incident.events import EventType, EvidenceRef
+from aiir.incident.sessions import bundle
+from aiir.outbound.gateway import Call, Reply
 from aiir.timestamps import iso, parse_iso
 
 if TYPE_CHECKING:
     from aiir.engine.walk import Walk
+
+MAX_PAGES = 100  # of a trace store's spans, for one capture item
 
 
 @handles(ActionNode)
@@ -97,10 +103,14 @@ def capture_item(
             walk.screen.request(f"Capture {item.name!r} ({part})", call.summary())
             return None
         reply = walk.send(call)
-        suffix = "json" if reply.json() is not None else "txt"
+        spans: list[Any] | None = None
+        if item.format == "openinference":
+            reply, spans = _all_pages(walk, call, reply)
+        suffix = "json" if spans is not None or reply.json() is not None else "txt"
         name = f"{node_id}.{item.name}.{part}.{step}.{suffix}"
-        relative, digest = walk.journal.store_evidence(name, walk.scrub(reply.text).encode())
-        data = {
+        text = json.dumps({"data": spans}, ensure_ascii=False) if spans is not None else reply.text
+        relative, digest = walk.journal.store_evidence(name, walk.scrub(text).encode())
+        data: dict[str, Any] = {
             "runbook": frame.runbook.id,
             "node": node_id,
             "item": item.name,
@@ -115,6 +125,9 @@ def capture_item(
             ).data(),  # only the first MAX_BODY bytes are kept
             "reply": {k: v for k, v in reply.summary(0).items() if k != "body"},
         }
+        if spans is not None:
+            data["bundle"] = _store_bundle(walk, name, spans, call.gateway)
+            data["spans"] = len(spans)
         walk.record(EventType.CAPTURE_STORED, data, step=step)
         walk.screen.captured(item.name, relative, digest, reply)
         if reply.ok or part == "after":
@@ -123,6 +136,53 @@ def capture_item(
         if decision != "retry":
             outcome = walk.after_failure(frame, decision, "")
             return outcome if isinstance(outcome, Ended) else None
+
+
+def _all_pages(walk: Walk, call: Call, reply: Reply) -> tuple[Reply, list[Any] | None]:
+    """A trace store's spans, page after page (``next_cursor``, as Phoenix's REST API pages);
+    None when a page is not a list of spans (the capture then fails honestly, as it reads)."""
+    spans: list[Any] = []
+    for _page in range(MAX_PAGES):
+        body = _spans_page(reply.json()) if reply.ok else None
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            if reply.ok:
+                reply = dataclasses.replace(
+                    reply, ok=False, reason="the reply is not a page of spans ({data: [...]})"
+                )
+            return reply, None
+        spans.extend(body["data"])
+        cursor = body.get("next_cursor")
+        if not isinstance(cursor, str) or not cursor:
+            return reply, spans
+        reply = walk.send(dataclasses.replace(call, query={**call.query, "cursor": cursor}))
+    reason = f"more than {MAX_PAGES} pages of spans: narrow the window"
+    return dataclasses.replace(reply, ok=False, reason=reason), None
+
+
+def _spans_page(body: Any) -> Any:
+    """A page of spans: Phoenix's ``{data, next_cursor}``, or an OTLP/JSON export
+    (``resourceSpans[].scopeSpans[].spans[]``), which has no further pages."""
+    if isinstance(body, dict) and isinstance(body.get("resourceSpans"), list):
+        spans = [
+            span
+            for resource in body["resourceSpans"]
+            if isinstance(resource, dict)
+            for scope in resource.get("scopeSpans") or []
+            if isinstance(scope, dict)
+            for span in scope.get("spans") or []
+        ]
+        return {"data": spans}
+    return body
+
+
+def _store_bundle(walk: Walk, name: str, spans: list[Any], source: str) -> dict[str, Any]:
+    """The session-context bundle of the spans captured, kept as evidence of its own."""
+    content = json.dumps(bundle(spans, source), ensure_ascii=False, indent=1)
+    stem = name.rsplit(".", 1)[0]
+    relative, digest = walk.journal.store_evidence(
+        f"{stem}.bundle.json", walk.scrub(content).encode()
+    )
+    return EvidenceRef(relative, digest, len(content.encode())).data()
 
 
 def after_captures(walk: Walk, frame: Frame) -> None:
