@@ -16,6 +16,7 @@ from typer.core import TyperArgument, TyperGroup
 
 from aiir.cli import (
     canary,
+    detect,
     drill,
     export,
     flags,
@@ -68,6 +69,7 @@ app.command("init")(incident.init)
 app.command("library")(library.command)
 app.command("drill")(drill.command)
 app.command("tabletop")(tabletop.command)
+app.command("detect")(detect.command)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(canary.app, name="canary")
