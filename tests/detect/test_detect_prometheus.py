@@ -63,7 +63,7 @@ def detect(capsys: Capture, path: Path, *args: str) -> dict[str, Any]:
     history = str(path.parent / "history")
     ran = run_cli(capsys, "detect", str(path), "--json", "--history-dir", history, *args)
     assert ran.err == "" or "incident" in ran.err, ran.err
-    record = json.loads(ran.out)
+    record: dict[str, Any] = json.loads(ran.out)
     record["status"] = ran.status
     record["by_rule"] = {r["rule"]: r for r in record["rules"]}
     return record

@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -53,11 +53,11 @@ class Exporter:
 class Prometheus:
     url: str
 
-    def wait_for(self, query: str, check: Any, within: float = 60.0) -> float:
+    def wait_for(self, query: str, check: Callable[[float], bool], within: float = 60.0) -> float:
         """Query until ``check(value)`` holds for the first sample (scrapes land each second);
         returns that value. Fails the test after ``within`` seconds."""
         deadline = time.monotonic() + within
-        last: Any = None
+        last: float | None = None
         with httpx2.Client(trust_env=False, timeout=10) as client:
             while time.monotonic() < deadline:
                 body = client.get(f"{self.url}/api/v1/query", params={"query": query}).json()
