@@ -16,27 +16,33 @@ STYLE = {
     Status.NO_DATA: "dim",
     Status.ERROR: "red",
 }
-WIDTH = 24  # a rule id's column
 
 
 def show(console: Console, evaluation: Evaluation, *, practice: bool) -> None:
     rules = evaluation.loaded.rules
-    firing = len(evaluation.firing)
-    head = f"{rules.detect} at {evaluation.at}: "
-    head += f"{firing} firing" if firing else "nothing firing"
-    head += f" of {len(evaluation.verdicts)} rule(s)"
-    console.print(inert(head, "bold"))
+    at = evaluation.at[:19] + "Z"  # to the second: the line fits 80 columns
+    console.print(inert(f"{rules.detect} at {at}: {_counts(evaluation)}", "bold"))
+    width = max(len(v.rule.id) for v in evaluation.verdicts)
     for verdict in evaluation.verdicts:
-        console.print(inert(_line(verdict), STYLE[verdict.status]))
+        console.print(inert(_line(verdict, width), STYLE[verdict.status]))
     for delivery in evaluation.deliveries:
         console.print(inert(_delivery(delivery.channel, delivery.ok, delivery.reason, practice)))
     for note in evaluation.notes:
         console.print(inert(f"  {note}"))
 
 
-def _line(verdict: Verdict) -> str:
+def _counts(evaluation: Evaluation) -> str:
+    """``2 of 5 firing``, ``nothing firing``, ``...; 1 of 5 not evaluated``."""
+    total = len(evaluation.verdicts)
+    firing = len(evaluation.firing)
+    errors = sum(1 for v in evaluation.verdicts if v.status is Status.ERROR)
+    text = f"{firing} of {total} firing" if firing else f"nothing firing of {total}"
+    return text + (f"; {errors} of {total} not evaluated" if errors else "")
+
+
+def _line(verdict: Verdict, width: int) -> str:
     status = str(verdict.status).upper() if verdict.status is Status.FIRING else str(verdict.status)
-    start = f"  {status:<8} {verdict.rule.id:<{WIDTH}}"
+    start = f"  {status:<8} {verdict.rule.id:<{width}}"
     if verdict.status is Status.ERROR:
         return f"{start} {verdict.measured.error}"
     if verdict.status is Status.NO_DATA:

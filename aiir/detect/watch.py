@@ -103,7 +103,7 @@ def prepare(paths: Sequence[Path], env: Environment, options: DetectOptions) -> 
             from aiir.outbound import alerting
 
             for item in loaded:
-                alerting.route_secrets(item.rules.alert, _notifier(env), f"{item.path}")
+                alerting.route_secrets(item.rules.alert, _notifier(env), f"{item.path}:")
     if options.on_fail_run is not None:
         _check_runbook(options.on_fail_run, env, options, loaded)
     return loaded
