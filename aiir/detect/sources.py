@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,20 @@ import httpx2
 
 from aiir.formats.detect import DetectRule, Measure, PhoenixSource, PrometheusSource, TraceMeasure
 from aiir.formats.timers import span
+from aiir.redact import declare, scrub
 from aiir.timestamps import iso
 
 MAX_BODY = 16 * 1024 * 1024  # a reply larger than this is not a page of metrics or spans
 MAX_SAMPLES = 50  # kept per rule in the history and the evidence
 SPAN_PAGE = 1000  # Phoenix's largest page of spans
 ANNOTATION_BATCH = 100  # span ids per annotations request (they go in the query string)
+
+
+def finite(value: float | None) -> float | str | None:
+    """A value JSON can carry: Prometheus's ``+Inf`` and ``-Inf`` as those strings."""
+    if value is None or math.isfinite(value):
+        return value
+    return "+Inf" if value > 0 else "-Inf"
 
 
 class SourceError(Exception):
@@ -39,7 +48,7 @@ class Sample:
     value: float
 
     def as_dict(self) -> dict[str, Any]:
-        return {"labels": self.labels, "value": self.value}
+        return {"labels": self.labels, "value": finite(self.value)}
 
     @property
     def name(self) -> str:
@@ -105,8 +114,10 @@ def phoenix(
 ) -> Measured:
     """One number from the spans of the window that ends ``now``."""
     headers = {}
-    if source.api_key_env:
-        headers["authorization"] = f"Bearer {environ.get(source.api_key_env, '').strip()}"
+    key = environ.get(source.api_key_env, "").strip() if source.api_key_env else ""
+    if key:
+        declare([key])
+        headers["authorization"] = f"Bearer {key}"
     try:
         spans = list(_spans(client, source, measure, now, headers))
         if measure.measure is Measure.ANNOTATION_RATE:
@@ -119,8 +130,8 @@ def phoenix(
                 [Sample({}, errors / len(spans))], note=f"{errors} of {len(spans)} spans"
             )
         return _latency(spans, measure)
-    except SourceError as exc:
-        return Measured(error=f"Phoenix: {exc}")
+    except SourceError as exc:  # a server echoing the request back must not show the key
+        return Measured(error=scrub(f"Phoenix: {exc}", [key] if key else []))
 
 
 def _spans(
@@ -247,7 +258,7 @@ def _get(
         with client.stream("GET", url, params=params, headers=headers, timeout=timeout) as reply:
             if reply.status_code == 404 and missing_ok:
                 return None
-            body = _read(reply)
+            body = _read(reply, time.monotonic() + timeout)
     except httpx2.TimeoutException:
         raise SourceError(f"no answer within {timeout:g} s") from None
     except httpx2.HTTPError as exc:
@@ -260,10 +271,14 @@ def _get(
         raise SourceError("the reply is not JSON") from None
 
 
-def _read(reply: httpx2.Response) -> bytes:
+def _read(reply: httpx2.Response, deadline: float) -> bytes:
+    """The body, up to :data:`MAX_BODY`, by ``deadline``: a server dripping bytes does not hold
+    an evaluation past its timeout (give or take one read)."""
     chunks: list[bytes] = []
     size = 0
     for chunk in reply.iter_bytes():
+        if time.monotonic() > deadline:
+            raise SourceError("the reply did not arrive whole within the timeout")
         size += len(chunk)
         if size > MAX_BODY:
             raise SourceError(f"the reply is larger than {MAX_BODY // (1024 * 1024)} MB")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from aiir.detect.sources import MAX_SAMPLES, Measured, Sample
+from aiir.detect.sources import MAX_SAMPLES, Measured, Sample, finite
 from aiir.formats.detect import DetectRule
 from aiir.outbound.alerting import AlertState
 
@@ -99,7 +99,7 @@ class Verdict:
         return {
             "rule": self.rule.id,
             "status": str(self.status),
-            "value": self.value,
+            "value": finite(self.value),
             "threshold": self.rule.threshold,
             "streak": self.streak,
             "for": self.rule.for_,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiir.detect import alerts
 from aiir.detect.history import History
 from aiir.detect.rules import LoadedRules, load_rules
-from aiir.detect.sources import described, measure
+from aiir.detect.sources import described, finite, measure
 from aiir.detect.verdicts import RuleState, Status, Verdict, judge
 from aiir.environment import Environment
 from aiir.errors import InputError
@@ -93,9 +93,7 @@ def prepare(paths: Sequence[Path], env: Environment, options: DetectOptions) -> 
                 f"{item.path}: rules id {item.rules.detect!r} is also {other}'s: their "
                 "histories and alerts would be one"
             )
-        phoenix = item.rules.phoenix
-        if phoenix is not None and phoenix.api_key_env and not env.environ.get(phoenix.api_key_env):
-            raise InputError(f"{item.path}: environment variable {phoenix.api_key_env} is not set")
+        _check_key(item, env)
     if options.alert:
         if not any(item.rules.alert.model_fields_set for item in loaded):
             raise InputError("--alert: no rules file names an 'alert' (pagerduty, slack)")
@@ -107,6 +105,21 @@ def prepare(paths: Sequence[Path], env: Environment, options: DetectOptions) -> 
     if options.on_fail_run is not None:
         _check_runbook(options.on_fail_run, env, options, loaded)
     return loaded
+
+
+def _check_key(item: LoadedRules, env: Environment) -> None:
+    """Phoenix's API key, when the file names one: set, and fit for a header."""
+    phoenix = item.rules.phoenix
+    if phoenix is None or not phoenix.api_key_env:
+        return
+    value = env.environ.get(phoenix.api_key_env, "").strip()
+    if not value:
+        raise InputError(f"{item.path}: environment variable {phoenix.api_key_env} is not set")
+    if not all(" " < c < "\x7f" for c in value):
+        raise InputError(
+            f"{item.path}: environment variable {phoenix.api_key_env} holds a space, a line "
+            "break, a control or a non-ASCII character, which no API key can; nothing was read"
+        )
 
 
 def _sourced(item: LoadedRules, options: DetectOptions) -> LoadedRules:
@@ -221,7 +234,8 @@ def _record(evaluation: Evaluation) -> dict[str, Any]:
     return {
         "ts": evaluation.at,
         "rules": {
-            v.rule.id: {**v.state().as_dict(), "value": v.value} for v in evaluation.verdicts
+            v.rule.id: {**v.state().as_dict(), "value": finite(v.value)}
+            for v in evaluation.verdicts
         },
         "ok": evaluation.ok,
         "deliveries": [
