@@ -216,3 +216,41 @@ def test_practice_keeps_pages_in_the_inbox_and_its_own_history(
     assert server.to(ENQUEUE) == []  # nothing reached the (real) PagerDuty
     assert (tmp_path / "history" / "sandbox" / "gateway.jsonl").is_file()
     assert not (tmp_path / "history" / "gateway.jsonl").exists()
+
+
+def test_slack_hears_of_the_transitions_only(
+    tmp_path: Path, server: Receiver, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_HOOK", server.url + "/services/T0/B0/secret")
+    path = tmp_path / "rules.yaml"
+    data = rules(server.url, **{"for": 1})
+    data["alert"] = {"slack": {"webhook_env": "SLACK_HOOK"}}
+    write(path, data)
+    server.queue(QUERY, vector(0.5), vector(0.6), vector(0.7), vector(0.0))
+    for _ in range(4):
+        detect(capsys, path, "--alert")
+    posts = [r.json() for r in server.to("/services/T0/B0/secret")]
+    assert [p["text"].split(":")[0] for p in posts] == [
+        "Detection firing (SEV3)",
+        "Detection recovered",
+    ]
+    assert "gateway/error-rate: 0.5 > 0.05" in posts[0]["text"]
+
+
+def test_practice_opens_an_exercise_incident_on_the_simulated_gateway(
+    tmp_path: Path, server: Receiver, capsys: Capture
+) -> None:
+    path = tmp_path / "rules.yaml"
+    write(path, {**rules(server.url, **{"for": 1}), "model": "support-bot"})
+    runbook = tmp_path / "rb.yaml"
+    write(runbook, minimal_runbook())  # needs TOKEN: practice reads no secret
+    server.queue(QUERY, vector(0.5))
+    incidents = tmp_path / "incidents"
+    ran = detect(
+        capsys, path, "--sandbox", "--on-fail-run", str(runbook), "--incident-dir", str(incidents)
+    )
+    assert ran.status == 1, ran
+    listed = run_cli(capsys, "incidents", "--json", "--incident-dir", str(incidents))
+    rows = json.loads(listed.out)
+    assert len(rows) == 1
+    assert rows[0]["exercise"] == "sandbox"
