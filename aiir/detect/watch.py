@@ -104,6 +104,12 @@ def prepare(paths: Sequence[Path], env: Environment, options: DetectOptions) -> 
                 alerting.route_secrets(item.rules.alert, _notifier(env), f"{item.path}:")
     if options.on_fail_run is not None:
         _check_runbook(options.on_fail_run, env, options, loaded)
+    try:
+        options.history_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        message = f"--history-dir {options.history_dir}: cannot keep history there ({why})"
+        raise InputError(message) from None
     return loaded
 
 

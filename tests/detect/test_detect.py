@@ -254,3 +254,15 @@ def test_practice_opens_an_exercise_incident_on_the_simulated_gateway(
     rows = json.loads(listed.out)
     assert len(rows) == 1
     assert rows[0]["exercise"] == "sandbox"
+
+
+def test_a_history_dir_that_is_a_file_is_bad_input(
+    tmp_path: Path, server: Receiver, capsys: Capture
+) -> None:
+    path = tmp_path / "rules.yaml"
+    write(path, rules(server.url))
+    (tmp_path / "taken").write_text("x")
+    ran = run_cli(capsys, "detect", str(path), "--history-dir", str(tmp_path / "taken"))
+    assert ran.status == 2
+    assert ran.err.startswith(f"aiir: --history-dir {tmp_path / 'taken'}: cannot keep history")
+    assert server.requests == []
