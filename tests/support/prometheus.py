@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import pytest
 
 from aiir.sandbox.transport import free_port
 from tests.conftest import _stop, _tail, alive, server_executable
+from tests.receiver import serving
 
 SCRAPE = "1s"
 
@@ -86,17 +87,9 @@ def serve_exporter() -> Iterator[Exporter]:
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    exporter.url = f"127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(Handler) as url:
+        exporter.url = url.removeprefix("http://")
         yield exporter
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @contextmanager
