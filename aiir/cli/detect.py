@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from aiir.cli.options import IncidentDir, OnFailRun, RunbookInputs
+
 if TYPE_CHECKING:
     from aiir.detect.watch import DetectOptions
     from aiir.environment import Environment
@@ -45,20 +47,8 @@ def command(
             "--alert", help="Page (PagerDuty) and post (Slack) as each file's alert says."
         ),
     ] = False,
-    on_fail_run: Annotated[
-        str | None,
-        typer.Option(
-            "--on-fail-run",
-            metavar="RUNBOOK",
-            help="When rules start firing, open an incident of this runbook (a file or an id).",
-        ),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", "-s", metavar="KEY=VALUE", help="Input of the --on-fail-run runbook."
-        ),
-    ] = None,
+    on_fail_run: OnFailRun = None,
+    set_: RunbookInputs = None,
     sandbox: Annotated[
         bool,
         typer.Option(
@@ -79,14 +69,7 @@ def command(
             "or ./.aiir/detect-history).",
         ),
     ] = None,
-    incident_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--incident-dir",
-            metavar="DIR",
-            help="Where incidents are kept (default: ./.aiir/incidents).",
-        ),
-    ] = None,
+    incident_dir: IncidentDir = None,
 ) -> int:
     """Evaluate detection rules; exit 1 while any rule fires or cannot be evaluated."""
     from aiir.cli import flags

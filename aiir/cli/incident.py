@@ -5,20 +5,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from aiir.cli.options import IncidentDir
+
 if TYPE_CHECKING:
     from aiir.environment import Environment
     from aiir.incident.journal import Anchor
     from aiir.incident.state import Incident
     from aiir.respond.trace import Destination
 
-IncidentDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--incident-dir",
-        metavar="DIR",
-        help="Where incidents are kept (default: $AIIR_INCIDENT_DIR or ./.aiir/incidents).",
-    ),
-]
 Gateways = Annotated[
     list[str] | None,
     typer.Option(

@@ -4,7 +4,8 @@ from typing import Annotated
 
 import typer
 
-from aiir.cli.incident import IncidentDir, _environment
+from aiir.cli.incident import _environment
+from aiir.cli.options import IncidentDir
 
 SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4", "SEV5")  # as formats.common.Severity, unimported:
 # `aiir --help` loads no document model

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from aiir.cli.incident import IncidentDir, _environment
+from aiir.cli.incident import _environment
+from aiir.cli.options import IncidentDir
 
 Incident = Annotated[str, typer.Argument(metavar="INCIDENT", help="Incident id.")]
 LeverName = Annotated[str, typer.Argument(metavar="LEVER", help="The lever waiting for approval.")]
