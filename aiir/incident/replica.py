@@ -1,0 +1,235 @@
+"""The local copy of a shared store's incidents: what lets every reader of journal files read an
+incident kept in a database, and the walk go on when the database is down.
+
+Each incident the store holds is laid out in the local incidents folder exactly as the file store
+keeps it (``journal.jsonl`` with the rows' bytes, ``evidence/``, ``runbooks/``), with a small
+``store.json`` saying how far that copy agrees with the store (the sequence number, hash and
+journal size last known to be in it). Lines after that point were written while the store did
+not answer: the *outbox*, uploaded by :func:`push` with their chain intact. A walk writes through
+a :class:`Replica`: each event goes to the store first (under the lease, compare-and-append), then
+to the local journal; when the store stops answering, the walk is told once and goes on locally.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aiir.errors import InputError
+from aiir.incident.events import file_refs
+from aiir.incident.journal import GENESIS, JOURNAL, Event, JournalConflict, read_events
+from aiir.incident.postgres import PostgresLease, PostgresStore, StoreUnavailable
+from aiir.incident.store import line_of
+
+if TYPE_CHECKING:
+    pass
+
+SYNCED = "store.json"
+
+
+@dataclass(frozen=True)
+class Synced:
+    """How far the local copy of an incident agrees with the store."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    size: int = 0
+
+    @classmethod
+    def of(cls, directory: Path) -> Synced:
+        try:
+            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
+            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def save(self, directory: Path) -> None:
+        target = directory / SYNCED
+        temporary = directory / f".{SYNCED}.tmp"
+        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
+        os.replace(temporary, target)
+
+
+def outbox(directory: Path) -> bool:
+    """The local journal holds lines the store has not got."""
+    journal = directory / JOURNAL
+    return journal.is_file() and journal.stat().st_size != Synced.of(directory).size
+
+
+def pull(store: PostgresStore, root: Path, incident_id: str) -> int:
+    """Bring the local copy of one incident up to the store's head; the lines added. A copy with
+    an outbox is left as it is when the store moved on too (they have forked: named)."""
+    directory = root / incident_id
+    synced = Synced.of(directory)
+    rows = store.lines(incident_id, max(synced.seq, 1))
+    if synced.seq > 0:
+        if not rows or rows[0][0] != synced.seq or rows[0][1] != synced.hash:
+            raise JournalConflict(
+                f"incident {incident_id}: the local copy in {directory} and the store "
+                f"{store.shown} disagree at line {synced.seq}; nothing was copied"
+            )
+        rows = rows[1:]
+    if not rows:
+        return 0
+    if outbox(directory):
+        raise JournalConflict(
+            f"incident {incident_id}: {directory} holds lines the store has not got, and the "
+            f"store {store.shown} has lines after them: the two have forked; nothing was copied"
+        )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fetch_files(store, directory, incident_id)  # before the lines that vouch for them
+    data = b"".join(line for _, _, line in rows)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    with os.fdopen(os.open(directory / JOURNAL, flags, 0o600), "ab") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    Synced(rows[-1][0], rows[-1][1], synced.size + len(data)).save(directory)
+    return len(rows)
+
+
+def fetch_files(store: PostgresStore, directory: Path, incident_id: str) -> None:
+    from aiir.incident.journal import sha256_file
+
+    for relative, digest in store.file_digests(incident_id).items():
+        target = directory / relative
+        if target.is_file() and sha256_file(target) == digest:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+            out.write(store.read_file(incident_id, relative))
+
+
+def pull_all(store: PostgresStore, root: Path) -> list[str]:
+    """Every incident of the store copied up to its head (only those that moved are read); the
+    problems found, one per incident that could not be copied."""
+    problems = []
+    for incident_id, (seq, digest) in store.heads().items():
+        synced = Synced.of(root / incident_id)
+        if synced.seq == seq and synced.hash == digest:
+            continue
+        try:
+            pull(store, root, incident_id)
+        except JournalConflict as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def push(store: PostgresStore, root: Path, incident_id: str, operator: str, since: str) -> int:
+    """Upload the lines of a local journal the store has not got (an outbox, or an incident
+    started locally), under a lease, each compare-and-appended with its chain intact; how many."""
+    directory = root / incident_id
+    events, problems = read_events(directory / JOURNAL)
+    if problems:
+        raise JournalConflict(
+            f"{directory / JOURNAL}: {problems[0]}: a journal that does not verify is not pushed"
+        )
+    store.register(incident_id)
+    lease = store.lease(incident_id, operator, since)
+    try:
+        rows = store.lines(incident_id, 1)
+        head = len(rows)
+        for (seq, digest, _), event in zip(rows, events, strict=False):
+            if event.seq != seq or event.hash != digest:
+                raise JournalConflict(
+                    f"incident {incident_id}: the store {store.shown} and {directory} differ at "
+                    f"line {seq}: they have forked; nothing was pushed"
+                )
+        if head > len(events):
+            raise JournalConflict(
+                f"incident {incident_id}: the store {store.shown} has {head} lines, "
+                f"{directory} only {len(events)}: pull, do not push"
+            )
+        put_files(store, directory, incident_id, events[head:])
+        for event in events[head:]:
+            store.append_line(incident_id, event, line_of(event), lease.token)
+    finally:
+        lease.release()
+    if events:
+        size = (directory / JOURNAL).stat().st_size
+        Synced(events[-1].seq, events[-1].hash, size).save(directory)
+    return len(events) - head
+
+
+def put_files(store: PostgresStore, directory: Path, incident_id: str, events: list[Event]) -> None:
+    kept = store.file_digests(incident_id)
+    for event in events:
+        for _, relative, digest in file_refs(event.data):
+            if kept.get(relative) != digest:
+                kept[relative] = store.put_file(
+                    incident_id, relative, (directory / relative).read_bytes()
+                )
+
+
+class Replica:
+    """A walk's writes to the shared store: each file and event goes there first (under the
+    lease), then to the local journal. Once the store stops answering, ``down`` is told once and
+    the walk goes on in the local journal (the outbox)."""
+
+    def __init__(
+        self,
+        store: PostgresStore,
+        directory: Path,
+        lease: PostgresLease | None,
+        down: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.directory = directory
+        self.incident_id = directory.name
+        self.lease = lease
+        self.down = down
+        self.offline = lease is None
+
+    def put_file(self, relative: str, content: bytes) -> None:
+        if self.offline:
+            return
+        try:
+            self.store.put_file(self.incident_id, relative, content)
+        except StoreUnavailable as exc:
+            self._gone(exc)
+
+    def append(self, event: Event, line: bytes) -> None:
+        """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
+        if self.offline or self.lease is None:
+            return
+        if not self.lease.held:
+            raise JournalConflict(
+                f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
+                "was lost (it expired and another walker may have taken over); nothing was appended"
+            )
+        try:
+            self.store.append_line(self.incident_id, event, line, self.lease.token)
+        except StoreUnavailable as exc:
+            self._gone(exc)
+
+    def written(self, event: Event, size: int) -> None:
+        """The local journal has the event too (``size`` its new length)."""
+        if not self.offline:
+            Synced(event.seq, event.hash, size).save(self.directory)
+
+    def _gone(self, exc: StoreUnavailable) -> None:
+        self.offline = True
+        self.down(
+            f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}: "
+            f"upload it once the store is back with `aiir store push {self.incident_id}`"
+        )
+
+    def close(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+
+
+def check_store_url(url: str, where: str) -> str:
+    from aiir.incident.postgres import is_postgres, masked_url
+
+    if url and not is_postgres(url):
+        raise InputError(
+            f"{where} {masked_url(url)!r}: not an incident store; expected a postgresql:// URL "
+            "(or nothing, for the files)"
+        )
+    return url
