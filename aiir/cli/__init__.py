@@ -26,6 +26,7 @@ from aiir.cli import (
     sandbox,
     schema,
     scribe,
+    store,
     tabletop,
     team,
     validate,
@@ -71,6 +72,7 @@ app.command("tabletop")(tabletop.command)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(canary.app, name="canary")
+app.add_typer(store.app, name="store")
 
 
 def _version(value: bool) -> None:

@@ -26,7 +26,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
 
 from aiir.errors import AiirError, InputError
 from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
@@ -129,8 +129,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Upstream(Protocol):
+    """Where a journal's writes go first when the incident is kept in a shared store (see
+    :class:`aiir.incident.replica.Replica`): a file before the event that vouches for it, an
+    event before its local line (refused: :class:`JournalConflict`, and nothing is written)."""
+
+    def put_file(self, relative: str, content: bytes) -> None: ...
+
+    def append(self, event: Event, line: bytes) -> None: ...
+
+    def written(self, event: Event, size: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class Journal:
-    """Appends events for one incident; ``scrub`` masks secrets before anything is written."""
+    """Appends events for one incident; ``scrub`` masks secrets before anything is written.
+    With an ``upstream`` (a shared store), each write goes there first, then to the files."""
 
     def __init__(
         self,
@@ -141,8 +156,10 @@ class Journal:
         *,
         persist: bool = True,
         lock: IncidentLock | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         self.directory = directory
+        self.upstream = upstream
         self.operator = operator
         self.now = now
         self.scrub = scrub
@@ -272,7 +289,12 @@ class Journal:
         encoded = canonical(body)
         event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
         if self.persist:  # the hash joins the line last; readers do not depend on key order
-            self._write(encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n')
+            line = encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n'
+            if self.upstream is not None:
+                self.upstream.append(event, line)
+            self._write(line)
+            if self.upstream is not None:
+                self.upstream.written(event, self._size)
         self.events.append(event)
         self.head = event
         return event
@@ -302,6 +324,8 @@ class Journal:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if self.upstream is not None:
+                self.upstream.put_file(relative, content)
         return relative, digest
 
     def _write(self, line: bytes) -> None:
@@ -331,6 +355,8 @@ class Journal:
             self._lock_fd = None
         if self.lock is not None:
             self.lock.release()
+        if self.upstream is not None:
+            self.upstream.close()
 
 
 def anchor_of(events: Sequence[Event]) -> str:

@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from aiir.errors import AiirError, InputError
+from aiir.errors import InputError
 from aiir.incident.events import EventType
 from aiir.incident.journal import GENESIS, JOURNAL, Event, JournalConflict
 from aiir.incident.lock import Holder, IncidentLocked
@@ -52,12 +52,38 @@ _NEW_ID_TRIES = 20
 _ENGAGED = str(EventType.LEVER_ENGAGED)
 
 
-class StoreUnavailable(AiirError):
-    """The database does not answer (down, unreachable, refusing the login)."""
+class StoreUnavailable(InputError):
+    """The database does not answer (down, unreachable, refusing the login): one line, exit 2."""
 
 
 class StoreNotReady(InputError):
     """The database answers but has no (or an older) incident schema: ``aiir store init``."""
+
+
+SYNCED = "store.json"
+
+
+@dataclass(frozen=True)
+class Synced:
+    """How far the local copy of an incident agrees with the store."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    size: int = 0
+
+    @classmethod
+    def of(cls, directory: Path) -> Synced:
+        try:
+            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
+            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def save(self, directory: Path) -> None:
+        target = directory / SYNCED
+        temporary = directory / f".{SYNCED}.tmp"
+        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
+        os.replace(temporary, target)
 
 
 def is_postgres(url: str) -> bool:
@@ -267,15 +293,22 @@ class PostgresStore:
             return {r[0]: (int(r[1]), r[2]) for r in rows}
 
     def read(self, incident_id: str) -> Incident:
-        """The incident as its rows say, laid out afresh in the mirror folder and read there."""
+        """The incident as its rows say, laid out afresh in the mirror folder and read there (a
+        copy holding lines the store has not got, an outbox, is read as it is, never replaced)."""
         directory = self._mirror() / check_id(incident_id)
+        journal = directory / JOURNAL
+        if journal.is_file() and journal.stat().st_size != Synced.of(directory).size:
+            return read_incident(directory, incident_id)
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for relative in self.file_digests(incident_id):
             target = directory / relative
             target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             target.write_bytes(self.read_file(incident_id, relative))
-        lines = b"".join(line for _, _, line in self.lines(incident_id, 1))
+        rows = self.lines(incident_id, 1)
+        lines = b"".join(line for _, _, line in rows)
         (directory / JOURNAL).write_bytes(lines)
+        if rows:
+            Synced(rows[-1][0], rows[-1][1], len(lines)).save(directory)
         return read_incident(directory, incident_id)
 
     def _mirror(self) -> Path:
@@ -319,8 +352,7 @@ class PostgresStore:
         try:
             done = connection.execute(
                 "UPDATE incidents SET lease_expires = now() + make_interval(secs => %s) "
-                "WHERE id = %s AND lease_token = %s AND lease_holder IS NOT NULL "
-                "AND lease_expires > now()",
+                "WHERE id = %s AND lease_token = %s AND lease_holder IS NOT NULL",
                 (self.lease_seconds, incident_id, token),
             )
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:

@@ -12,46 +12,24 @@ to the local journal; when the store stops answering, the walk is told once and 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from aiir.errors import InputError
 from aiir.incident.events import file_refs
-from aiir.incident.journal import GENESIS, JOURNAL, Event, JournalConflict, read_events
-from aiir.incident.postgres import PostgresLease, PostgresStore, StoreUnavailable
+from aiir.incident.journal import JOURNAL, Event, JournalConflict, read_events
+from aiir.incident.lock import Holder
+from aiir.incident.postgres import (
+    PostgresLease,
+    PostgresStore,
+    StoreUnavailable,
+    Synced,
+    is_postgres,
+    masked_url,
+)
 from aiir.incident.store import line_of
-
-if TYPE_CHECKING:
-    pass
-
-SYNCED = "store.json"
-
-
-@dataclass(frozen=True)
-class Synced:
-    """How far the local copy of an incident agrees with the store."""
-
-    seq: int = 0
-    hash: str = GENESIS
-    size: int = 0
-
-    @classmethod
-    def of(cls, directory: Path) -> Synced:
-        try:
-            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
-            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return cls()
-
-    def save(self, directory: Path) -> None:
-        target = directory / SYNCED
-        temporary = directory / f".{SYNCED}.tmp"
-        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
-        os.replace(temporary, target)
 
 
 def outbox(directory: Path) -> bool:
@@ -124,32 +102,41 @@ def push(store: PostgresStore, root: Path, incident_id: str, operator: str, sinc
     """Upload the lines of a local journal the store has not got (an outbox, or an incident
     started locally), under a lease, each compare-and-appended with its chain intact; how many."""
     directory = root / incident_id
+    if not (directory / JOURNAL).is_file():
+        raise InputError(f"{directory}: no incident {incident_id} here to push")
+    store.register(incident_id)
+    lease = store.lease(incident_id, operator, since)
+    try:
+        return upload(store, directory, lease.token)
+    finally:
+        lease.release()
+
+
+def upload(store: PostgresStore, directory: Path, token: int) -> int:
+    """The local journal's lines after the store's head, uploaded under the lease ``token``
+    (files first); how many. The two must agree up to the store's head."""
+    incident_id = directory.name
     events, problems = read_events(directory / JOURNAL)
     if problems:
         raise JournalConflict(
             f"{directory / JOURNAL}: {problems[0]}: a journal that does not verify is not pushed"
         )
-    store.register(incident_id)
-    lease = store.lease(incident_id, operator, since)
-    try:
-        rows = store.lines(incident_id, 1)
-        head = len(rows)
-        for (seq, digest, _), event in zip(rows, events, strict=False):
-            if event.seq != seq or event.hash != digest:
-                raise JournalConflict(
-                    f"incident {incident_id}: the store {store.shown} and {directory} differ at "
-                    f"line {seq}: they have forked; nothing was pushed"
-                )
-        if head > len(events):
+    rows = store.lines(incident_id, 1)
+    for (seq, digest, _), event in zip(rows, events, strict=False):
+        if event.seq != seq or event.hash != digest:
             raise JournalConflict(
-                f"incident {incident_id}: the store {store.shown} has {head} lines, "
-                f"{directory} only {len(events)}: pull, do not push"
+                f"incident {incident_id}: the store {store.shown} and {directory} differ at "
+                f"line {seq}: they have forked; nothing was pushed"
             )
-        put_files(store, directory, incident_id, events[head:])
-        for event in events[head:]:
-            store.append_line(incident_id, event, line_of(event), lease.token)
-    finally:
-        lease.release()
+    head = len(rows)
+    if head > len(events):
+        raise JournalConflict(
+            f"incident {incident_id}: the store {store.shown} has {head} lines, {directory} "
+            f"only {len(events)}: nothing to push"
+        )
+    put_files(store, directory, incident_id, events[head:])
+    for event in events[head:]:
+        store.append_line(incident_id, event, line_of(event), token)
     if events:
         size = (directory / JOURNAL).stat().st_size
         Synced(events[-1].seq, events[-1].hash, size).save(directory)
@@ -167,23 +154,30 @@ def put_files(store: PostgresStore, directory: Path, incident_id: str, events: l
 
 
 class Replica:
-    """A walk's writes to the shared store: each file and event goes there first (under the
-    lease), then to the local journal. Once the store stops answering, ``down`` is told once and
-    the walk goes on in the local journal (the outbox)."""
+    """A walk's writes to the shared store (:class:`aiir.incident.journal.Upstream`): each file
+    and event goes there first (under the lease), then to the local journal. Once the store
+    stops answering, the walk is told once (``down``, or kept for :meth:`tell`) and goes on in
+    the local journal: the outbox."""
 
-    def __init__(
-        self,
-        store: PostgresStore,
-        directory: Path,
-        lease: PostgresLease | None,
-        down: Callable[[str], None],
-    ) -> None:
+    def __init__(self, store: PostgresStore, directory: Path, lease: PostgresLease) -> None:
         self.store = store
         self.directory = directory
         self.incident_id = directory.name
         self.lease = lease
+        self.offline = False
+        self.down: Callable[[str], None] | None = None
+        self.untold: list[str] = []
+
+    @property
+    def taken_over(self) -> Holder | None:
+        return self.lease.taken_over
+
+    def tell(self, down: Callable[[str], None]) -> None:
+        """Say what happened to the store through ``down`` from now on (and what was kept)."""
         self.down = down
-        self.offline = lease is None
+        for message in self.untold:
+            down(message)
+        self.untold = []
 
     def put_file(self, relative: str, content: bytes) -> None:
         if self.offline:
@@ -195,7 +189,7 @@ class Replica:
 
     def append(self, event: Event, line: bytes) -> None:
         """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
-        if self.offline or self.lease is None:
+        if self.offline:
             return
         if not self.lease.held:
             raise JournalConflict(
@@ -214,22 +208,32 @@ class Replica:
 
     def _gone(self, exc: StoreUnavailable) -> None:
         self.offline = True
-        self.down(
+        message = (
             f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}: "
             f"upload it once the store is back with `aiir store push {self.incident_id}`"
         )
+        if self.down is None:
+            self.untold.append(message)
+        else:
+            self.down(message)
 
     def close(self) -> None:
-        if self.lease is not None:
-            self.lease.release()
+        self.lease.release()
+        self.store.close()
 
 
-def check_store_url(url: str, where: str) -> str:
-    from aiir.incident.postgres import is_postgres, masked_url
-
-    if url and not is_postgres(url):
+def shared_store(url: str, where: str, root: Path) -> PostgresStore:
+    """The store a ``postgresql://`` URL names (chosen by ``where``: the flag, the variable, the
+    workspace file), its local copy under ``root``; any other URL is one line naming it."""
+    shown = masked_url(url)
+    if not is_postgres(url):
         raise InputError(
-            f"{where} {masked_url(url)!r}: not an incident store; expected a postgresql:// URL "
+            f"{where} {shown!r}: not an incident store: expected a postgresql:// URL "
             "(or nothing, for the files)"
         )
-    return url
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        raise InputError(f"{where} {shown!r}: not a valid URL ({exc})") from None
+    return PostgresStore(url, root)
