@@ -13,6 +13,8 @@ from aiir.incident.journal import JOURNAL
 from aiir.incident.postgres import PostgresStore, StoreUnavailable
 from aiir.incident.replica import Replica, outbox, pull, pull_all, shared_store, upload
 
+LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
+
 
 def shared(env: Environment) -> PostgresStore | None:
     """The shared store this command uses, its local copy in the incidents folder; None for
@@ -20,7 +22,17 @@ def shared(env: Environment) -> PostgresStore | None:
     url, where = env.store_at()
     if not url:
         return None
-    return shared_store(url, where, env.incidents_dir)
+    store = shared_store(url, where, env.incidents_dir)
+    given = env.environ.get(LEASE_VARIABLE, "")
+    if given:
+        try:
+            seconds = float(given)
+        except ValueError:
+            seconds = 0.0
+        if not 0.5 <= seconds <= 3600:
+            raise InputError(f"{LEASE_VARIABLE}={given[:40]!r}: seconds, from 0.5 to 3600")
+        store.lease_seconds = seconds
+    return store
 
 
 def for_new(env: Environment, incident_id: str, since: str) -> Replica | None:
