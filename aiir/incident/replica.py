@@ -43,6 +43,8 @@ def pull(store: PostgresStore, root: Path, incident_id: str) -> int:
     an outbox is left as it is when the store moved on too (they have forked: named)."""
     directory = root / incident_id
     synced = Synced.of(directory)
+    if outbox(directory):
+        synced = agreed(store, directory, synced)
     rows = store.lines(incident_id, max(synced.seq, 1))
     if synced.seq > 0:
         if not rows or rows[0][0] != synced.seq or rows[0][1] != synced.hash:
@@ -68,6 +70,24 @@ def pull(store: PostgresStore, root: Path, incident_id: str) -> int:
         os.fsync(out.fileno())
     Synced(rows[-1][0], rows[-1][1], synced.size + len(data)).save(directory)
     return len(rows)
+
+
+def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
+    """The mark moved past the local lines after it that the store holds too, byte for byte (a
+    walker writes the store first and moves the mark only now and then): what is left after it
+    is the outbox, lines the store has not got."""
+    events, _ = read_events(directory / JOURNAL)
+    local = [e for e in events if e.seq > synced.seq]
+    rows = store.lines(directory.name, synced.seq + 1)
+    seq, digest, size = synced.seq, synced.hash, synced.size
+    for event, (row_seq, row_hash, line) in zip(local, rows, strict=False):
+        if event.seq != row_seq or event.hash != row_hash:
+            break
+        seq, digest, size = row_seq, row_hash, size + len(line)
+    moved = Synced(seq, digest, size)
+    if moved != synced:
+        moved.save(directory)
+    return moved
 
 
 def fetch_files(store: PostgresStore, directory: Path, incident_id: str) -> None:
@@ -167,6 +187,7 @@ class Replica:
         self.offline = False
         self.down: Callable[[str], None] | None = None
         self.untold: list[str] = []
+        self.mark: Synced | None = None  # how far the local journal agrees with the store
 
     @property
     def taken_over(self) -> Holder | None:
@@ -202,12 +223,20 @@ class Replica:
             self._gone(exc)
 
     def written(self, event: Event, size: int) -> None:
-        """The local journal has the event too (``size`` its new length)."""
+        """The local journal has the event too (``size`` its new length). The mark is kept in
+        memory and written when the walk stops or the store goes away: a mark left behind by a
+        walker that was killed is moved on by :func:`agreed`."""
         if not self.offline:
-            Synced(event.seq, event.hash, size).save(self.directory)
+            self.mark = Synced(event.seq, event.hash, size)
+
+    def _save_mark(self) -> None:
+        if self.mark is not None:
+            self.mark.save(self.directory)
+            self.mark = None
 
     def _gone(self, exc: StoreUnavailable) -> None:
         self.offline = True
+        self._save_mark()  # the last line both have: the outbox starts after it
         message = (
             f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}: "
             f"upload it once the store is back with `aiir store push {self.incident_id}`"
@@ -218,6 +247,7 @@ class Replica:
             self.down(message)
 
     def close(self) -> None:
+        self._save_mark()
         self.lease.release()
         self.store.close()
 

@@ -167,6 +167,11 @@ def test_a_walker_killed_mid_lever_is_taken_over_after_its_lease_and_nothing_is_
     assert incident.outcome == "contained"
     resumed = [e for e in incident.events if e.type == "incident.resumed"]
     assert resumed[-1].data["took_over_from"]["operator"] == "ana"
+    # The dead walker's own copy (its sync mark never written) catches up, without a false fork.
+    assert main(["verify", incident_id, "--incident-dir", str(dead), "--store", store.url]) == 0
+    assert (dead / incident_id / "journal.jsonl").read_bytes() == (
+        tmp_path / "auditor" / incident_id / "journal.jsonl"
+    ).read_bytes()
 
 
 @pytest.fixture
