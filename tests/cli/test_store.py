@@ -232,3 +232,56 @@ def test_push_uploads_an_incident_started_on_the_files(
     assert f"{folder.name}: 0 event(s) uploaded" in again.out
     checked = aiir(capsys, "verify", folder.name, "--incident-dir", "b", "--store", database)
     assert checked.status == 0, checked.err
+
+
+def test_watch_on_another_machine_shows_new_events_within_a_second(
+    database: str, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    aiir(capsys, "store", "init", "--store", database)
+    incident = walk(tmp_path, capsys, database, {"look": "yes"})  # stops at contain
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AIIR_")}
+    environ |= {"AIIR_STORE": database, "NO_COLOR": "1", "COLUMNS": "200"}
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "aiir", "watch", incident, "--incident-dir", str(tmp_path / "w")],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[tuple[float, str]] = []
+
+    def reading() -> None:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:
+            seen.append((time.monotonic(), line))
+
+    reader = threading.Thread(target=reading, daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not any("watching" in line for _, line in seen):
+            assert time.monotonic() < deadline, watcher.stderr
+            time.sleep(0.05)
+        write(tmp_path / "rest.yaml", {"contain": "yes"})
+        monkeypatch.setenv("AIIR_STORE", database)
+        ran = aiir(
+            capsys, "resume", incident, "-a", str(tmp_path / "rest.yaml"), "--incident-dir", "c"
+        )
+        written = time.monotonic()
+        assert ran.status == 0, ran.err
+        watcher.wait(timeout=30)
+        reader.join(timeout=5)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    ended = [at for at, line in seen if "incident.ended" in line]
+    assert ended, "".join(line for _, line in seen)
+    assert ended[0] - written < 1.0
+    assert any("ended (resolved): nothing more to watch" in line for _, line in seen)
