@@ -143,7 +143,7 @@ def one_append(url: str, root: Path, appends: int, rounds: int = 5) -> dict[str,
         for _ in range(appends):
             bare_seq[0] += 1
             later = event(bare_seq[0], GENESIS, data)
-            row = ("bare", later.seq, later.type, "bench", later.prev, later.hash, line_of(later))
+            row = (walk_id, later.seq, later.type, "bench", later.prev, later.hash, line_of(later))
             bare.execute(INSERT, row)
 
     for _ in range(rounds):
