@@ -60,6 +60,11 @@ class JournalConflict(AiirError):
     """Someone else wrote to the journal since this process read it: appending would fork it."""
 
 
+class HeadMoved(JournalConflict):
+    """A shared store's head moved past the one this event follows (a side event from another
+    machine): the writer takes the new lines in and tries again."""
+
+
 _ANCHOR = re.compile(r"(\d{1,12}):([0-9a-f]{16,64})\Z")
 
 
@@ -140,6 +145,10 @@ class Upstream(Protocol):
 
     def written(self, event: Event, size: int) -> None: ...
 
+    def fetch(self, head: Event | None) -> None:
+        """Add to the local journal the store's lines after ``head`` (others' side events)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -217,13 +226,17 @@ class Journal:
         side events (notes) another process appended, so the chain never forks."""
         with self.appending():
             self._take_in()
-            return self._append(type_, data, step)
+            try:
+                return self._append(type_, data, step)
+            except HeadMoved:  # a side event reached the shared store first: take it in
+                self._take_in(fetch=True)
+                return self._append(type_, data, step)
 
     def catch_up(self) -> list[Event]:
         """The side events others appended since this journal last read or wrote, taken into
         its chain now (a walker waiting for approvals reads them without appending)."""
         with self.appending():
-            self._take_in()
+            self._take_in(fetch=True)
         return self.take_foreign()
 
     def take_foreign(self) -> list[Event]:
@@ -252,11 +265,14 @@ class Journal:
             self._appending = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _take_in(self) -> None:
+    def _take_in(self, *, fetch: bool = False) -> None:
         """Side events another process appended since this journal last read or wrote: only the
-        bytes after those it knows are read, and each line must follow the head in the chain."""
+        bytes after those it knows are read, and each line must follow the head in the chain.
+        With ``fetch``, a shared store's new lines are added to the file first."""
         if not self.persist:
             return
+        if fetch and self.upstream is not None:
+            self.upstream.fetch(self.head)
         try:  # one stat an append, where Path.is_file and Path.stat made two
             found = os.stat(self.path)
         except OSError:

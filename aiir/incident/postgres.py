@@ -35,7 +35,14 @@ from urllib.parse import urlsplit
 
 from aiir.errors import InputError
 from aiir.incident.events import EventType
-from aiir.incident.journal import GENESIS, JOURNAL, Event, JournalConflict
+from aiir.incident.journal import (
+    GENESIS,
+    JOURNAL,
+    SIDE_EVENTS,
+    Event,
+    HeadMoved,
+    JournalConflict,
+)
 from aiir.incident.lock import Holder, IncidentLocked
 from aiir.incident.state import Incident, check_id, new_incident_id, read_incident
 from aiir.incident.store import FOLDERS, line_of
@@ -399,9 +406,28 @@ class PostgresStore:
                 "engaged once); nothing was appended"
             ) from None
         if written != 1:
-            raise JournalConflict(self._refusal(incident_id, event, token))
+            raise self._refusal(incident_id, event, token)
 
-    def _refusal(self, incident_id: str, event: Event, token: int) -> str:
+    def append_side(self, incident_id: str, event: Event, line: bytes) -> None:
+        """A side event (a note, an approval, a hand-off) appended beside the walker, without
+        its lease: compare-and-append on the head only, as the files' append lock allows."""
+        if event.type not in SIDE_EVENTS:
+            raise JournalConflict(
+                f"incident {incident_id}: {event.type} is written by the walker only; nothing "
+                "was appended"
+            )
+        params = {"id": incident_id, "seq": event.seq, "prev": event.prev, "hash": event.hash}
+        params |= {"type": event.type, "operator": event.operator, "line": line}
+        with self.session() as db:
+            written = db.execute(_SIDE, params).rowcount
+        if written != 1:
+            raise HeadMoved(
+                f"incident {incident_id}: another responder wrote to it at the same moment; "
+                "nothing was appended: try again"
+            )
+
+    def _refusal(self, incident_id: str, event: Event, token: int) -> JournalConflict:
+        """Why an append was refused: a lost lease, or (:class:`HeadMoved`) a moved head."""
         with self.session() as db:
             row = db.execute(
                 "SELECT lease_token, lease_holder IS NOT NULL AND lease_expires > now(), "
@@ -409,23 +435,19 @@ class PostgresStore:
                 (incident_id,),
             ).fetchone()
         if row is None:
-            return f"no incident {incident_id!r} in {self.shown}: nothing was appended"
-        newest, live, head_seq, head_hash = int(row[0]), bool(row[1]), int(row[2]), row[3]
+            return JournalConflict(
+                f"no incident {incident_id!r} in {self.shown}: nothing was appended"
+            )
+        newest, live, head_seq = int(row[0]), bool(row[1]), int(row[2])
         if newest != token or not live:
-            return (
+            return JournalConflict(
                 f"incident {incident_id}: this walker's lease (token {token}) is no longer "
                 f"held (the newest is {newest}): another walker may have taken over; nothing "
                 "was appended"
             )
-        if event.seq != head_seq + 1:
-            return (
-                f"incident {incident_id}: the head is {head_seq}, not {event.seq - 1}: another "
-                "writer got there first; nothing was appended"
-            )
-        del head_hash
-        return (
-            f"incident {incident_id}: event {event.seq} does not follow the head's hash: "
-            "another writer got there first; nothing was appended"
+        return HeadMoved(
+            f"incident {incident_id}: the head is {head_seq}, not {event.seq - 1}: another "
+            "writer got there first; nothing was appended"
         )
 
     def put_file(self, incident_id: str, relative: str, content: bytes) -> str:
@@ -526,6 +548,16 @@ WITH head AS (
 ), engaged AS (
     INSERT INTO engagements (incident, step, lever, seq, lease_token)
     SELECT id, %(step)s, %(lever)s, %(seq)s, %(token)s FROM head WHERE %(engaged)s
+)
+INSERT INTO events (incident, seq, type, operator, prev, hash, line)
+SELECT id, %(seq)s, %(type)s, %(operator)s, %(prev)s, %(hash)s, %(line)s FROM head
+"""
+
+_SIDE = """
+WITH head AS (
+    UPDATE incidents SET head_seq = %(seq)s, head_hash = %(hash)s
+    WHERE id = %(id)s AND head_seq = %(seq)s - 1 AND head_hash = %(prev)s
+    RETURNING id
 )
 INSERT INTO events (incident, seq, type, operator, prev, hash, line)
 SELECT id, %(seq)s, %(type)s, %(operator)s, %(prev)s, %(hash)s, %(line)s FROM head

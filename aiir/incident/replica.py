@@ -229,6 +229,15 @@ class Replica:
         if not self.offline:
             self.mark = Synced(event.seq, event.hash, size)
 
+    def fetch(self, head: Event | None) -> None:
+        """Others' side events the store has after ``head``, added to the local journal (the
+        journal then takes them into its chain, checking each)."""
+        if not self.offline:
+            try:
+                _add_rows(self.store, self.directory, head)
+            except StoreUnavailable as exc:
+                self._gone(exc)
+
     def _save_mark(self) -> None:
         if self.mark is not None:
             self.mark.save(self.directory)
@@ -249,6 +258,46 @@ class Replica:
     def close(self) -> None:
         self._save_mark()
         self.lease.release()
+        self.store.close()
+
+
+def _add_rows(store: PostgresStore, directory: Path, head: Event | None) -> None:
+    rows = store.lines(directory.name, (head.seq if head else 0) + 1)
+    if rows:
+        fetch_files(store, directory, directory.name)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        with os.fdopen(os.open(directory / JOURNAL, flags, 0o600), "ab") as out:
+            out.write(b"".join(line for _, _, line in rows))
+            out.flush()
+            os.fsync(out.fileno())
+
+
+class SideWriter:
+    """The upstream of a side event written beside the walker (a note, an approval, a
+    hand-off): into the store without the walker's lease, compare-and-append on the head."""
+
+    def __init__(self, store: PostgresStore, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+
+    def put_file(self, relative: str, content: bytes) -> None:
+        self.store.put_file(self.directory.name, relative, content)
+
+    def append(self, event: Event, line: bytes) -> None:
+        self.store.append_side(self.directory.name, event, line)
+
+    def written(self, event: Event, size: int) -> None:
+        pass  # the mark is moved on at the next pull (see `agreed`)
+
+    def fetch(self, head: Event | None) -> None:
+        _add_rows(self.store, self.directory, head)
+
+    def pull(self) -> None:
+        """The local copy up to the store's head (under the journal's append lock, so a walker
+        on this machine is never between its store and its local line)."""
+        pull(self.store, self.directory.parent, self.directory.name)
+
+    def close(self) -> None:
         self.store.close()
 
 

@@ -11,7 +11,16 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident.journal import JOURNAL
 from aiir.incident.postgres import PostgresStore, StoreUnavailable
-from aiir.incident.replica import Replica, outbox, pull, pull_all, shared_store, upload
+from aiir.incident.replica import (
+    Replica,
+    SideWriter,
+    outbox,
+    pull,
+    pull_all,
+    shared_store,
+    upload,
+)
+from aiir.incident.state import check_id
 
 LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
 
@@ -101,3 +110,20 @@ def synced(env: Environment, incident_id: str | None = None) -> tuple[PostgresSt
         store.close()
         return None, f"{exc}; showing the local copy in {env.incidents_dir}"
     return store, ""
+
+
+def side_writer(env: Environment, incident_id: str) -> SideWriter | None:
+    """For a note, an approval or a hand-off on the shared store: the event goes there beside
+    the walker. A machine with no copy of the incident gets one now; one with a copy brings it
+    up to date under the journal's append lock (:meth:`SideWriter.pull`). None for the files."""
+    store = shared(env)
+    if store is None:
+        return None
+    try:
+        store.ready()
+        if not (env.incidents_dir / check_id(incident_id) / JOURNAL).is_file():
+            pull(store, env.incidents_dir, incident_id)
+    except BaseException:
+        store.close()
+        raise
+    return SideWriter(store, env.incidents_dir / incident_id)

@@ -245,3 +245,69 @@ def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
         local / incident_id / "journal.jsonl"
     ).read_bytes()
     assert verify(again / incident_id) == []
+
+
+def _store_requested(store: PostgresStore, timeout: float = 120) -> str:
+    """The id of the store's incident once its walk asks for approval (read from its rows)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for incident_id in store.ids():
+            if any(e.type == "approval.requested" for e in store.changes(incident_id, 0)):
+                return incident_id
+        time.sleep(0.1)
+    raise AssertionError("the walk never asked for approval")
+
+
+def test_two_approvals_from_other_machines_reach_the_walker_through_the_store(
+    store: PostgresStore, gateway: tuple[str, Gateway], tmp_path: Path
+) -> None:
+    from tests.helpers import write
+    from tests.runs import DRILL_ANSWERS, aiir_command, drill, process_env
+
+    url, state = gateway
+    runbook = drill()
+    runbook["levers"]["filter"]["approve"] = {"min": 2}
+    write(tmp_path / "rb.yaml", runbook)
+    write(tmp_path / "answers.yaml", {**DRILL_ANSWERS, "known": "no", "contain.approve": "yes"})
+
+    def machine(name: str, operator: str) -> dict[str, str]:
+        folder = tmp_path / name / "incidents"
+        folder.mkdir(parents=True)
+        return process_env(folder, AIIR_OPERATOR=operator, AIIR_STORE=store.url)
+
+    walker = subprocess.Popen(
+        [
+            *aiir_command(),
+            *("run", str(tmp_path / "rb.yaml"), "-a", str(tmp_path / "answers.yaml")),
+            *("--gateway", f"gateway={url}"),
+        ],
+        env=machine("a", "alice"),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        incident = _store_requested(store)
+        for name, operator in (("b", "bob"), ("c", "carol")):
+            ran = subprocess.run(
+                [*aiir_command(), "approve", incident, "filter"],
+                env=machine(name, operator),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                check=False,
+            )
+            assert ran.returncode == 0, ran.stderr
+            assert f"approved lever 'filter' of {incident} as {operator}" in ran.stdout
+        out, err = walker.communicate(timeout=120)
+    finally:
+        walker.kill()
+    assert walker.returncode == 0, err
+    assert "approved by bob" in out
+    assert "approved by carol" in out
+    assert state.count("POST", "/guardrails") == 1
+    incident_record = assert_intact_in_a_fresh_copy(store, tmp_path, incident)
+    granted = [e.operator for e in incident_record.events if e.type == "approval.granted"]
+    assert granted == ["bob", "carol"]
