@@ -359,12 +359,18 @@ def incidents(
     if watch_ and as_json:
         raise InputError("--watch redraws a listing for people; --json prints one for programs")
     env = _environment(incident_dir, store=store)
-    _close(_synced(env))
+    shared = _synced(env)
     if watch_:
+        from aiir.incident.replica import pull_all
         from aiir.views.watch import watch_incidents
 
-        watch_incidents(env)
+        try:
+            refresh = None if shared is None else lambda: pull_all(shared, env.incidents_dir)
+            watch_incidents(env, refresh=refresh)
+        finally:
+            _close(shared)
         return
+    _close(shared)
     incidents_table(env, as_json=as_json)
 
 

@@ -285,3 +285,49 @@ def test_watch_on_another_machine_shows_new_events_within_a_second(
     assert ended, "".join(line for _, line in seen)
     assert ended[0] - written < 1.0
     assert any("ended (resolved): nothing more to watch" in line for _, line in seen)
+
+
+def test_incidents_watch_on_another_machine_sees_a_new_incident_of_the_store(
+    database: str, tmp_path: Path, capsys: Capture
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    aiir(capsys, "store", "init", "--store", database)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AIIR_")}
+    environ |= {"AIIR_STORE": database, "NO_COLOR": "1", "COLUMNS": "200"}
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aiir",
+            "incidents",
+            "--watch",
+            "--incident-dir",
+            str(tmp_path / "w"),
+        ],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)
+        incident = walk(tmp_path, capsys, database, {"look": "yes"})  # stops at contain: open
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "w" / incident / "journal.jsonl").is_file():
+            assert time.monotonic() < deadline, "the watch never copied the new incident"
+            assert watcher.poll() is None, watcher.communicate()
+            time.sleep(0.1)
+        time.sleep(1.5)  # one more redraw
+        watcher.send_signal(signal.SIGINT)
+        out, err = watcher.communicate(timeout=30)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert incident in out, out + err
+    assert "stopped watching the incidents" in out
