@@ -334,7 +334,10 @@ class PostgresStore:
                 (check_id(incident_id),),
             ).fetchone()
             if row is None:
-                raise InputError(f"no incident {incident_id!r} in {self.shown}")
+                raise InputError(
+                    f"no incident {incident_id!r} in the store {self.shown} (one started on the "
+                    f"files is uploaded with `aiir store push {incident_id}`)"
+                )
             before = Holder.parse(json.dumps(row[0]).encode()) if row[0] else None
             if before is not None and row[1]:
                 raise IncidentLocked(

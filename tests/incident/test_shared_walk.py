@@ -35,23 +35,25 @@ SEND = "aiir.outbound.sending.Sender.send"
 LEASE = "2"  # seconds: a dead walker's lease is taken over quickly
 
 
-def _environ(store: str, operator: str) -> dict[str, str]:
+def _environ(store: str, operator: str, lease: str = LEASE) -> dict[str, str]:
     return {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIIR_")},
         "LITELLM_MASTER_KEY": MASTER_KEY,
         "AIIR_STORE": store,
-        "AIIR_STORE_LEASE": LEASE,
+        "AIIR_STORE_LEASE": lease,
         "AIIR_OPERATOR": operator,
         "NO_COLOR": "1",
         "COLUMNS": "160",
     }
 
 
-def spawn(args: list[str], store: str, incidents: Path, operator: str) -> subprocess.Popen[str]:
+def spawn(
+    args: list[str], store: str, incidents: Path, operator: str, lease: str = LEASE
+) -> subprocess.Popen[str]:
     """``aiir ARGS`` in a process of its own (a machine of its own: its own incidents folder)."""
     return subprocess.Popen(
         [sys.executable, "-m", "aiir", *args, "--incident-dir", str(incidents)],
-        env=_environ(store, operator),
+        env=_environ(store, operator, lease),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -109,7 +111,8 @@ def test_eight_responders_racing_to_resume_one_walk_engage_each_lever_once(
         folder = tmp_path / f"m{number}" / "incidents"
         folder.mkdir(parents=True)
         args = ["resume", incident_id, "--answers", str(answers), "--yes", "--gateway", f"gw={url}"]
-        racers.append(spawn(args, store.url, folder, f"responder-{number}"))
+        # The default lease (30 s): a walker starved of CPU by seven others keeps it.
+        racers.append(spawn(args, store.url, folder, f"responder-{number}", lease="30"))
     finished = [(p, *p.communicate(timeout=300)) for p in racers]
 
     walked = [(p, out, err) for p, out, err in finished if p.returncode == 0]
