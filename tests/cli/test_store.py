@@ -331,3 +331,22 @@ def test_incidents_watch_on_another_machine_sees_a_new_incident_of_the_store(
             watcher.wait()
     assert incident in out, out + err
     assert "stopped watching the incidents" in out
+
+
+def test_a_workspace_store_is_where_its_walks_go(
+    database: str, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    aiir(capsys, "store", "init", "--store", database)
+    for name in ("alice-ws", "bob-ws"):  # two workspaces on two machines, one database
+        write_workspace(tmp_path / name, {"aiir": 1, "workspace": "acme-ai", "store": database})
+    write(tmp_path / "rb.yaml", copy.deepcopy(RUNBOOK))
+    write(tmp_path / "answers.yaml", {"look": "no"})
+    monkeypatch.chdir(tmp_path / "alice-ws")
+    ran = aiir(capsys, "run", str(tmp_path / "rb.yaml"), "-a", str(tmp_path / "answers.yaml"))
+    assert ran.status == 0, ran.err
+    (folder,) = (tmp_path / "alice-ws" / ".aiir" / "incidents").iterdir()
+    monkeypatch.chdir(tmp_path / "bob-ws")
+    shown = aiir(capsys, "show", folder.name)
+    assert shown.status == 0, shown.err
+    assert "resolved" in shown.out
+    assert (tmp_path / "bob-ws" / ".aiir" / "incidents" / folder.name / "journal.jsonl").is_file()
