@@ -177,6 +177,13 @@ class PostgresStore:
     ) -> None:
         self.url = url
         self.shown = masked_url(url)
+        try:
+            import psycopg  # noqa: F401 - present, or one line saying how to get it
+        except ImportError:
+            raise InputError(
+                f"the incident store {self.shown} is PostgreSQL, and its client is not "
+                "installed: pip install 'aiir-runbooks[postgresql]'"
+            ) from None
         password = urlsplit(url).password
         if password:
             declare([password])

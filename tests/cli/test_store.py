@@ -350,3 +350,17 @@ def test_a_workspace_store_is_where_its_walks_go(
     assert shown.status == 0, shown.err
     assert "resolved" in shown.out
     assert (tmp_path / "bob-ws" / ".aiir" / "incidents" / folder.name / "journal.jsonl").is_file()
+
+
+def test_without_the_client_installed_the_store_is_one_line_naming_the_extra(
+    capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
+    ran = aiir(capsys, "store", "status", "--store", "postgresql://aiir:pw-secret-1@db/x")
+    assert ran.status == 2
+    assert ran.err.strip() == (
+        "aiir: the incident store postgresql://***@db/x is PostgreSQL, and its client is "
+        "not installed: pip install 'aiir-runbooks[postgresql]'"
+    )
