@@ -114,3 +114,37 @@ def test_migrations_are_applied_once(database: str, tmp_path: Path) -> None:
         assert store.version() == migrations()[-1][0]
     finally:
         store.close()
+
+
+def test_a_note_from_another_machine_is_taken_into_the_walkers_chain(
+    stores: tuple[PostgresStore, PostgresStore], tmp_path: Path
+) -> None:
+    from aiir.incident.journal import JOURNAL, Journal, verify
+    from aiir.incident.replica import Replica, SideWriter, pull
+
+    ana, bo = stores
+    ana.lease_seconds = bo.lease_seconds = 30.0
+    incident_id = ana.create(NOW)
+    walker_dir, other_dir = tmp_path / "a" / incident_id, tmp_path / "b" / incident_id
+    lease = ana.lease(incident_id, "ana", "2026-12-02T09:30:00Z")
+    walker = Journal(
+        walker_dir, "ana", lambda: "2026-12-02T09:30:00.000Z", str,
+        upstream=Replica(ana, walker_dir, lease),
+    )  # fmt: skip
+    relative, digest = walker.store_snapshot("demo", b"aiir: 1\nid: demo\n")
+    opened = {"runbook": "demo", "snapshot": relative, "snapshot_sha256": digest}
+    walker.append(EventType.INCIDENT_OPENED, opened)
+    pull(bo, tmp_path / "b", incident_id)
+    side = Journal(
+        other_dir, "bo", lambda: "2026-12-02T09:30:01.000Z", str,
+        upstream=SideWriter(bo, other_dir),
+    )  # fmt: skip
+    side.load()
+    side.append(EventType.NOTE, {"text": "seen from another machine", "by": "bo"})
+    later = walker.append(EventType.INCIDENT_INTERRUPTED, {"reason": "after the note"})
+    assert later.seq == 3
+    assert [e.type for e in walker.take_foreign()] == ["note"]
+    walker.close()
+    rows = b"".join(line for _, _, line in ana.lines(incident_id, 1))
+    assert (walker_dir / JOURNAL).read_bytes() == rows
+    assert verify(walker_dir) == []
