@@ -79,7 +79,21 @@ def status(incident_dir: IncidentDir = None, store: Store = None) -> int:
         )
         return ExitStatus.BAD_INPUT
     typer.echo(f"answers: yes; schema version {version}; {count} incident(s)")
+    for incident in _outboxes(env):
+        typer.echo(
+            f"{incident}: the local copy has lines the store has not got: aiir store push {incident}"
+        )
     return ExitStatus.OK
+
+
+def _outboxes(env: "Environment") -> list[str]:
+    """The incidents whose local copy holds lines written while the store was down."""
+    from aiir.incident.replica import outbox
+
+    root = env.incidents_dir
+    if not root.is_dir():
+        return []
+    return sorted(d.name for d in root.iterdir() if d.is_dir() and outbox(d))
 
 
 @app.command("push")

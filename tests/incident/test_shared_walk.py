@@ -237,6 +237,11 @@ def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
     assert "does not answer" in capsys.readouterr().err
 
     own_server.start()
+    capsys.readouterr()
+    assert main(["store", "status", "--incident-dir", str(local)]) == 0
+    assert (
+        f"{incident_id}: the local copy has lines the store has not got" in capsys.readouterr().out
+    )
     time.sleep(float(LEASE) + 0.5)  # the walker's lease, never released while it was down
     assert main(["store", "push", incident_id, "--incident-dir", str(local)]) == 0
     pushed = capsys.readouterr().out
