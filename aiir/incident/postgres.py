@@ -12,6 +12,11 @@ contract kept by a database that several responders' machines reach with one URL
 - A lease expires unless renewed: :class:`PostgresLease` renews it from a thread (its
   heartbeat). A walker that died holding it is taken over once it has expired, and the one that
   takes over is told whom it took over from (the resume then probes before it re-sends).
+- A side event (a note, an approval, a hand-off) goes in without the lease, compare-and-append
+  on the head only (:meth:`PostgresStore.append_side`); a walker whose append finds the head
+  moved is told so (:class:`~aiir.incident.journal.HeadMoved`), takes the new lines in and
+  appends again.
+- Each row written ``NOTIFY``s ``aiir_events`` (a trigger): :meth:`PostgresStore.wait` listens.
 
 psycopg is imported only here, and only when a ``postgresql://`` store is used.
 """
@@ -572,5 +577,3 @@ WITH head AS (
 INSERT INTO events (incident, seq, type, operator, prev, hash, line)
 SELECT id, %(seq)s, %(type)s, %(operator)s, %(prev)s, %(hash)s, %(line)s FROM head
 """
-
-__all__ = ["GENESIS", "JOURNAL", "PostgresLease", "PostgresStore", "StoreUnavailable"]
