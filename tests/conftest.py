@@ -23,6 +23,8 @@ import yaml
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from aiir.sandbox.transport import free_port
 
+pytest_plugins = ["tests.support.postgres"]  # the real PostgreSQL server: `postgres`, `database`
+
 LITELLM_MASTER_KEY = "sk-aiir-test-master-0123456789"
 PRIMARY = "support-bot"
 FALLBACK = "support-bot-fallback"

@@ -27,6 +27,7 @@ from aiir.cli import (
     sandbox,
     schema,
     scribe,
+    store,
     tabletop,
     team,
     validate,
@@ -73,6 +74,7 @@ app.command("detect")(detect.command)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(canary.app, name="canary")
+app.add_typer(store.app, name="store")
 
 
 def _version(value: bool) -> None:

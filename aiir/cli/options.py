@@ -25,3 +25,12 @@ RunbookInputs = Annotated[
     list[str] | None,
     typer.Option("--set", "-s", metavar="KEY=VALUE", help="Input of the --on-fail-run runbook."),
 ]
+Store = Annotated[
+    str | None,
+    typer.Option(
+        "--store",
+        metavar="URL",
+        help="The team's shared incident store, a postgresql:// URL (default: $AIIR_STORE, "
+        "else aiir.yaml's store:, else the files).",
+    ),
+]

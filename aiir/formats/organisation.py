@@ -178,6 +178,12 @@ class Workspace(Strict):
     team: str | None = Field(default="team.yaml", description="team roster file")
     inventory: str | None = Field(default="inventory.yaml", description="AI system inventory file")
     incidents: str = Field(default=".aiir/incidents")
+    store: str | None = Field(
+        default=None,
+        pattern=r"^postgres(ql)?://",
+        description="the team's shared incident store, a postgresql:// URL (default: the files "
+        "under incidents:, which then holds the local copy)",
+    )
     gateways: dict[Slug, WorkspaceGateway] = Field(default_factory=dict)
     channels: Channels = Field(default_factory=Channels)
     regimes: list[Regime] = Field(default_factory=list, description="regulatory regimes to track")
