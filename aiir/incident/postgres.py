@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -103,8 +104,13 @@ def is_postgres(url: str) -> bool:
 
 
 def masked_url(url: str) -> str:
-    """The URL with its password replaced: what any message may show of it."""
-    parts = urlsplit(url)
+    """The URL with its password replaced: what any message may show of it. A URL too broken
+    to parse (an unclosed IPv6 bracket) loses everything before its ``@``."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (a port that is not a number raises here)
+    except ValueError:
+        return re.sub(r"://[^/]*@", "://***@", url)
     if parts.password is None:
         return url
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
