@@ -18,6 +18,8 @@ from aiir.detect.sources import MAX_SAMPLES, Measured, Sample, finite
 from aiir.formats.detect import DetectRule
 from aiir.outbound.alerting import AlertState
 
+OPENING = "opening"  # an incident's state while the evaluation that opens it is under way
+
 
 class Status(StrEnum):
     OK = "ok"
@@ -34,7 +36,8 @@ class RuleState:
     status: Status = Status.OK
     streak: int = 0
     alert: AlertState = field(default_factory=AlertState)
-    incident: str | None = None  # the incident opened when it started firing
+    incident: str | None = None  # the incident opened when it started firing, or OPENING
+    opening: str | None = None  # while OPENING: the name of the evidence it is opened with
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -42,6 +45,7 @@ class RuleState:
             "streak": self.streak,
             "alert": self.alert.as_dict(),
             "incident": self.incident,
+            "opening": self.opening,
         }
 
     @classmethod
@@ -53,12 +57,13 @@ class RuleState:
         except ValueError:
             status = Status.OK
         streak = data.get("streak")
-        incident = data.get("incident")
+        incident, opening = data.get("incident"), data.get("opening")
         return cls(
             status,
             streak if isinstance(streak, int) and not isinstance(streak, bool) else 0,
             AlertState.of(data.get("alert")),
             incident if isinstance(incident, str) else None,
+            opening if isinstance(opening, str) else None,
         )
 
 
@@ -73,6 +78,7 @@ class Verdict:
     previous: RuleState
     alert: AlertState
     incident: str | None = None
+    opening: str | None = None
 
     @property
     def offending(self) -> list[Sample]:
@@ -90,10 +96,15 @@ class Verdict:
 
     @property
     def started_firing(self) -> bool:
-        return self.status is Status.FIRING and self.previous.status is not Status.FIRING
+        """Firing now, and no incident opened for it yet: it was not firing before, or the
+        evaluation that began opening one was cut short before the incident existed."""
+        if self.status is not Status.FIRING:
+            return False
+        return self.previous.status is not Status.FIRING or self.incident == OPENING
 
     def state(self) -> RuleState:
-        return RuleState(self.status, self.streak, self.alert, self.incident)
+        opening = self.opening if self.incident == OPENING else None
+        return RuleState(self.status, self.streak, self.alert, self.incident, opening)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -117,10 +128,29 @@ def judge(rule: DetectRule, measured: Measured, previous: RuleState) -> Verdict:
     if measured.error is not None or not measured.samples:
         status = Status.ERROR if measured.error is not None else Status.NO_DATA
         held = previous.streak
-        return Verdict(rule, measured, status, held, previous, previous.alert, previous.incident)
+        return Verdict(
+            rule,
+            measured,
+            status,
+            held,
+            previous,
+            previous.alert,
+            previous.incident,
+            previous.opening,
+        )
     if not any(rule.fails(s.value) for s in measured.samples):
         return Verdict(rule, measured, Status.OK, 0, previous, previous.alert)
     streak = previous.streak + 1
     status = Status.FIRING if streak >= rule.for_ else Status.FAILING
-    incident = previous.incident if previous.status is Status.FIRING else None
-    return Verdict(rule, measured, status, streak, previous, previous.alert, incident)
+    if previous.status is not Status.FIRING:
+        return Verdict(rule, measured, status, streak, previous, previous.alert)
+    return Verdict(
+        rule,
+        measured,
+        status,
+        streak,
+        previous,
+        previous.alert,
+        previous.incident,
+        previous.opening,
+    )

@@ -18,7 +18,7 @@ from aiir.detect import alerts
 from aiir.detect.history import History
 from aiir.detect.rules import LoadedRules, load_rules
 from aiir.detect.sources import described, finite, measure
-from aiir.detect.verdicts import RuleState, Status, Verdict, judge
+from aiir.detect.verdicts import OPENING, RuleState, Status, Verdict, judge
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.timestamps import iso
@@ -194,8 +194,9 @@ def evaluate(
             for rule in rules.rules
         ]
         evaluation = Evaluation(item, at, verdicts)
+        _recover(evaluation, env)
         if options.on_fail_run is not None:
-            _escalate(evaluation, env, options)
+            _escalate(evaluation, env, options, history)
         if options.alert:
             send = notifier_for(env, options)
             for verdict in verdicts:
@@ -205,7 +206,9 @@ def evaluate(
     return evaluation
 
 
-def _escalate(evaluation: Evaluation, env: Environment, options: DetectOptions) -> None:
+def _escalate(
+    evaluation: Evaluation, env: Environment, options: DetectOptions, history: History
+) -> None:
     """The rules that started firing open one incident, their measurements as its evidence."""
     from aiir.respond.escalation import open_incident
     from aiir.respond.session import Attachment
@@ -218,10 +221,28 @@ def _escalate(evaluation: Evaluation, env: Environment, options: DetectOptions) 
     name = f"detect-{rules.detect}-{stamp}.json"
     what = "; ".join(alerts.summary(rules, v) for v in started)
     attachment = Attachment(name, _evidence(evaluation, started), what, SOURCE)
+    for verdict in started:  # a kill from here on: the next evaluation finds or opens it
+        verdict.incident = OPENING
+        verdict.opening = name
+    history.append(_record(evaluation))
     opened = open_incident(env, options.on_fail_run, options.inputs, attachment, rules.model)
     for verdict in started:
         verdict.incident = opened.incident
     evaluation.notes.append(opened.note)
+
+
+def _recover(evaluation: Evaluation, env: Environment) -> None:
+    """An evaluation killed while it opened an incident left ``opening``: the incident it
+    opened (found by its evidence's name), else none, and the next one opens it."""
+    for verdict in evaluation.verdicts:
+        previous = verdict.previous
+        if previous.incident != OPENING or verdict.status is not Status.FIRING:
+            continue
+        from aiir.respond.escalation import opened_with
+
+        found = opened_with(env.incidents_dir, previous.opening) if previous.opening else None
+        if found is not None:
+            verdict.incident, verdict.opening = found, None
 
 
 def _evidence(evaluation: Evaluation, started: list[Verdict]) -> bytes:

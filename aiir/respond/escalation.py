@@ -56,7 +56,7 @@ def open_incident(
             attachments=[attachment],
         )
     except AiirError as exc:
-        incident = _opened_with(env.incidents_dir, attachment.name)
+        incident = opened_with(env.incidents_dir, attachment.name)
         if incident is None:
             return Opened(None, f"no incident opened from {runbook}: {exc}")
         if isinstance(exc, MissingAnswer):
@@ -70,7 +70,7 @@ def open_incident(
     return Opened(result.incident.id, f"incident {result.incident.id} ({runbook.name}): {outcome}")
 
 
-def _opened_with(root: Path, name: str) -> str | None:
+def opened_with(root: Path, name: str) -> str | None:
     """The incident whose journal attached ``name``: the one just opened."""
     if not root.is_dir():
         return None

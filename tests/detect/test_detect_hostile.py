@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -161,6 +162,43 @@ def test_two_processes_on_one_rules_file_open_one_incident(tmp_path: Path) -> No
     opened = [d for d in (tmp_path / "incidents").iterdir() if (d / "journal.jsonl").is_file()]
     assert len(opened) == 1
     lines = (tmp_path / "history" / "gateway.jsonl").read_text().splitlines()
-    assert len(lines) == 4
-    incidents = {json.loads(line)["rules"]["error-rate"]["incident"] for line in lines}
-    assert incidents == {opened[0].name}
+    states = [json.loads(line)["rules"]["error-rate"] for line in lines]
+    assert [s["incident"] for s in states] == ["opening", *[opened[0].name] * 4]
+
+
+def test_an_evaluation_killed_while_it_opened_an_incident_neither_loses_nor_doubles_it(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kill -9 between the history's "opening" line and its next: the next evaluation finds
+    the incident by its evidence when it was opened, and opens it when it was not."""
+    monkeypatch.setenv("TOKEN", "gateway-token")
+    with serve_receiver() as server:
+        path = tmp_path / "rules.yaml"
+        write(path, {**rules(server.url, **{"for": 1}), "model": "support-bot"})
+        runbook = tmp_path / "runbook.yaml"
+        write(runbook, minimal_runbook())
+        body = {"status": "success", "data": {"resultType": "scalar", "result": [1, "0.9"]}}
+        server.queue(QUERY, *[Answer(200, json.dumps(body).encode())] * 3)
+        incidents = tmp_path / "incidents"
+        history = tmp_path / "history" / "gateway.jsonl"
+        args = [
+            *("--history-dir", str(tmp_path / "history"), "--incident-dir", str(incidents)),
+            *("--on-fail-run", str(runbook)),
+        ]
+        assert run_cli(capsys, "detect", str(path), *args).status == 1
+        opened = [d.name for d in incidents.iterdir()]
+        lines = history.read_text().splitlines()
+        assert len(lines) == 2
+        history.write_text(lines[0] + "\n")  # killed after the incident opened
+        assert run_cli(capsys, "detect", str(path), *args).status == 1
+        assert [d.name for d in incidents.iterdir()] == opened  # found, not opened again
+        last = json.loads(history.read_text().splitlines()[-1])["rules"]["error-rate"]
+        assert last["incident"] == opened[0]
+        for directory in incidents.iterdir():  # killed before the incident existed
+            shutil.rmtree(directory)
+        history.write_text(lines[0] + "\n")
+        assert run_cli(capsys, "detect", str(path), *args).status == 1
+        again = [d.name for d in incidents.iterdir()]
+        assert len(again) == 1
+        last = json.loads(history.read_text().splitlines()[-1])["rules"]["error-rate"]
+        assert last["incident"] == again[0]

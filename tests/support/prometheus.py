@@ -95,7 +95,9 @@ def serve_exporter() -> Iterator[Exporter]:
 @contextmanager
 def serve_prometheus(exporter: Exporter) -> Iterator[Prometheus]:
     """Start a server scraping ``exporter``, yield it once it is ready, stop it."""
-    command = server_executable("AIIR_PROMETHEUS", "Debian's prometheus server")
+    command = server_executable(
+        "AIIR_PROMETHEUS", "Debian's prometheus package", "when it is missing (as root, with apt)"
+    )
     with tempfile.TemporaryDirectory(prefix="aiir-prometheus-") as folder:
         config = Path(folder) / "prometheus.yml"
         config.write_text(
