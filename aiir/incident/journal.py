@@ -60,6 +60,9 @@ class JournalConflict(AiirError):
     """Someone else wrote to the journal since this process read it: appending would fork it."""
 
 
+HEAD_TRIES = 5  # appends tried while other machines' side events keep reaching the store first
+
+
 class HeadMoved(JournalConflict):
     """A shared store's head moved past the one this event follows (a side event from another
     machine): the writer takes the new lines in and tries again."""
@@ -226,11 +229,12 @@ class Journal:
         side events (notes) another process appended, so the chain never forks."""
         with self.appending():
             self._take_in()
-            try:
-                return self._append(type_, data, step)
-            except HeadMoved:  # a side event reached the shared store first: take it in
-                self._take_in(fetch=True)
-                return self._append(type_, data, step)
+            for _ in range(HEAD_TRIES - 1):
+                try:
+                    return self._append(type_, data, step)
+                except HeadMoved:  # a side event reached the shared store first: take it in
+                    self._take_in(fetch=True)
+            return self._append(type_, data, step)
 
     def catch_up(self) -> list[Event]:
         """The side events others appended since this journal last read or wrote, taken into
