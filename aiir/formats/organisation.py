@@ -171,6 +171,9 @@ class Workspace(Strict):
     workspace: Slug
     runbooks: list[str] = Field(default_factory=lambda: ["runbooks"], description="runbook folders")
     canaries: list[str] = Field(default_factory=lambda: ["canaries"])
+    detections: list[str] = Field(
+        default_factory=lambda: ["detections"], description="detection rules folders"
+    )
     drills: list[str] = Field(default_factory=lambda: ["drills"])
     templates: str | None = Field(
         default="templates", description="folder overriding shipped templates"
