@@ -110,8 +110,12 @@ class DetectRule(Strict):
         default=None, min_length=1, description="PromQL, evaluated as an instant query"
     )
     traces: TraceMeasure | None = Field(default=None, description="a number from the trace store")
-    above: Number | None = Field(default=None, description="fail when the number exceeds this")
-    below: Number | None = Field(default=None, description="fail when the number is under this")
+    above: Number | None = Field(
+        default=None, allow_inf_nan=False, description="fail when the number exceeds this"
+    )
+    below: Number | None = Field(
+        default=None, allow_inf_nan=False, description="fail when the number is under this"
+    )
     for_: Count = Field(
         default=1, ge=1, le=10_000, alias="for", description="consecutive failing evaluations"
     )

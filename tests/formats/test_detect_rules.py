@@ -81,3 +81,15 @@ def test_detect_schema_is_current(capsys: Capture) -> None:
     assert stored == capsys.readouterr().out, (
         "regenerate with `aiir schema detect > schemas/detect.schema.json`"
     )
+
+
+@pytest.mark.parametrize("threshold", [".nan", ".inf", "-.inf"])
+def test_a_threshold_must_be_a_finite_number(tmp_path: Path, threshold: str) -> None:
+    path = tmp_path / "r.yaml"
+    path.write_text(
+        "aiir: 1\ndetect: x\nprometheus: {url: 'http://127.0.0.1:9090'}\n"
+        f"rules:\n  - {{id: a, query: up, above: {threshold}}}\n",
+        encoding="utf-8",
+    )
+    rendered = [f.render() for f in validate_paths([path]).findings]
+    assert rendered == [f"{path}:5:31: error: rules[0].above: Input should be a finite number"]
