@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from aiir.outbound.inbox import Inbox
 
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
+STORE_VARIABLE = "AIIR_STORE"
 SANDBOX_URL = "http://sandbox.aiir.invalid"
 
 
@@ -139,6 +140,7 @@ class Environment:
         # Practice: "sandbox", "drill" or "tabletop". Messages go to ``inbox``, never to a channel.
         self.exercise = exercise
         self._inbox = inbox
+        self.store_flag: str | None = None  # --store, when the command was given it
 
     @classmethod
     def from_process(cls, terminal: Callable[[], Prompter] | None = None) -> Environment:
@@ -205,6 +207,19 @@ class Environment:
         """``--incident-dir`` if given, else where this environment keeps incidents."""
         self._incidents_dir = incidents_root(self.environ, flag, self.workspace)
         return self._incidents_dir
+
+    def store_at(self, flag: str | None = None) -> tuple[str, str]:
+        """The shared incident store's URL and where it was chosen: ``--store`` (``flag``, else
+        the one this command was given), else ``$AIIR_STORE``, else aiir.yaml's ``store:``;
+        ``("", "")`` for the files."""
+        flag = flag or self.store_flag
+        if flag:
+            return flag, "--store"
+        if self.environ.get(STORE_VARIABLE):
+            return self.environ[STORE_VARIABLE], STORE_VARIABLE
+        if self.workspace is not None and self.workspace.config.store:
+            return self.workspace.config.store, f"{self.workspace.root / 'aiir.yaml'} store:"
+        return "", ""
 
     @property
     def profile_dirs(self) -> tuple[Path, ...]:

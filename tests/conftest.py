@@ -23,6 +23,8 @@ import yaml
 from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from aiir.sandbox.transport import free_port
 
+pytest_plugins = ["tests.support.postgres"]  # the real PostgreSQL server: `postgres`, `database`
+
 LITELLM_MASTER_KEY = "sk-aiir-test-master-0123456789"
 PRIMARY = "support-bot"
 FALLBACK = "support-bot-fallback"
@@ -69,14 +71,16 @@ def litellm_config(upstream: str, **general_settings: Any) -> dict[str, Any]:
     }
 
 
-def server_executable(variable: str, server: str) -> str:
+def server_executable(
+    variable: str, server: str, where: str = "in its own cached virtual environment"
+) -> str:
     """The command ``$variable`` names, which scripts/test installs: a missing one skips the
     test, and fails it under CI=true."""
     path = os.environ.get(variable, "")
     if not path:
         message = (
-            f"{variable} is not set: run scripts/test, which installs {server} in its own "
-            f"cached virtual environment and points {variable} at it"
+            f"{variable} is not set: run scripts/test, which installs {server} {where} and "
+            f"points {variable} at it"
         )
         if os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}:
             pytest.fail(message, pytrace=False)

@@ -62,6 +62,37 @@ def minimal_runbook() -> dict[str, Any]:
     return copy.deepcopy(_MINIMAL)
 
 
+def confirm_runbook(
+    runbook_id: str, title: str, contain: str | None = None, owner: str | None = None
+) -> dict[str, Any]:
+    """A two-question runbook (``look``: "Real?", then ``contain`` when given, owned by
+    ``owner``) ending at ``done``: what the team, roles, notes and hostile-input tests walk."""
+    nodes: dict[str, Any] = {
+        "look": {"kind": "confirm", "title": "Look", "prompt": "Real?", "yes": "done", "no": "done"}
+    }
+    if contain is not None:
+        nodes["look"]["yes"] = "contain"
+        step = {
+            "kind": "confirm",
+            "title": "Contain",
+            "prompt": contain,
+            "yes": "done",
+            "no": "done",
+        }
+        nodes["contain"] = step | ({"owner": owner} if owner else {})
+    nodes["done"] = {"kind": "end", "title": "Done", "outcome": "resolved"}
+    return {
+        "aiir": 1,
+        "id": runbook_id,
+        "title": title,
+        "owner": "security",
+        "severity": "SEV2",
+        "tags": {"owasp": ["LLM01:2025"]},
+        "start": "look",
+        "nodes": nodes,
+    }
+
+
 def dump(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000)
 

@@ -125,13 +125,21 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
 def serve_receiver() -> Iterator[Receiver]:
     """Start a receiver on a free loopback port; always stops."""
     receiver = Receiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
+    with serving(_handler(receiver)) as url:
+        receiver.url = url
+        yield receiver
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` from a thread on a free loopback port; yields the base URL; always
+    stops."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
-    receiver.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield receiver
+        yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()

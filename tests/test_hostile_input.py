@@ -7,30 +7,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import write
+from tests.helpers import confirm_runbook, write
 from tests.respond import OPERATOR, aiir, journal, no_terminal
 
 Capture = pytest.CaptureFixture[str]
 
-RUNBOOK: dict[str, Any] = {
-    "aiir": 1,
-    "id": "hostile",
-    "title": "A runbook to be hostile to",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM01:2025"]},
-    "start": "look",
-    "nodes": {
-        "look": {
-            "kind": "confirm",
-            "title": "Look",
-            "prompt": "Real?",
-            "yes": "done",
-            "no": "done",
-        },
-        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
-    },
-}
+RUNBOOK: dict[str, Any] = confirm_runbook("hostile", "A runbook to be hostile to")
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("aiir.respond",),
     ("aiir.views",),
     ("aiir.exercises",),
-    ("aiir.canary",),
+    ("aiir.canary", "aiir.detect"),
     ("aiir.cli",),
     ("aiir.__main__",),
 )

@@ -118,8 +118,21 @@ def test_aiir_runs_from_the_wheel_not_from_the_checkout(installed: Installed) ->
 def test_the_library_lists_what_the_wheel_ships(installed: Installed) -> None:
     assert "prompt-injection" in installed.aiir("library").stdout
     rows = json.loads(installed.aiir("library", "--json").stdout)
-    assert {r["kind"] for r in rows} == {"runbooks", "drills", "tabletops", "canaries", "answers"}
+    kinds = {"runbooks", "drills", "tabletops", "canaries", "answers", "detections"}
+    assert {r["kind"] for r in rows} == kinds
     assert all(Path(r["path"]).is_relative_to(installed.site) for r in rows)
+
+
+def test_shipped_detection_rules_run_by_id_from_the_wheel(
+    installed: Installed, tmp_path: Path
+) -> None:
+    nowhere = "http://127.0.0.1:9"
+    command = str(installed.venv / "bin" / "aiir")
+    history = str(tmp_path / "history")
+    args = ("detect", "llm-gateway", "--prometheus", nowhere, "--phoenix", nowhere)
+    ran = installed.run(command, *args, "--history-dir", history)
+    assert ran.returncode == 1, ran.stderr  # nothing answers there: not evaluated, said so
+    assert "5 of 5 not evaluated" in ran.stdout
 
 
 def test_a_shipped_runbook_walks_with_shipped_answers_by_id_and_by_path(

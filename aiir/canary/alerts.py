@@ -1,4 +1,4 @@
-"""Paging on a failing suite and resolving on recovery, over :mod:`aiir.outbound.notify`.
+"""A failing suite's page and posts, sent as :mod:`aiir.outbound.alerting` decides.
 
 PagerDuty is triggered on every failing run with a dedup key stable per suite and target, so
 repeated failures update one alert; the first passing run after that resolves it. Slack hears of
@@ -9,52 +9,45 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiir.canary.history import AlertState
 from aiir.canary.result import SuiteRun
 from aiir.formats.canary import CanaryAlert
-from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent, pagerduty_severity
+from aiir.outbound import alerting
+from aiir.outbound.alerting import AlertState, context, escape, header, section
+from aiir.outbound.notify import Notifier, PagerDutyEvent, pagerduty_severity
 
 MAX_DETAILS = 20
 MAX_SLACK_FAILURES = 10
-SLACK_SECTION = 2900  # Slack refuses a section text over 3000 characters
 
 
 def alert_secrets(alert: CanaryAlert, notifier: Notifier, suite: str) -> list[str]:
     """The routing key and webhook URL a suite names; unset variables are bad input."""
-    found = []
-    if alert.pagerduty is not None:
-        found.append(notifier.secret(alert.pagerduty.routing_key_env, f"suite {suite} alert"))
-    if alert.slack is not None:
-        found.append(notifier.secret(alert.slack.webhook_env, f"suite {suite} alert"))
-    return found
+    return alerting.route_secrets(alert, notifier, f"suite {suite}")
 
 
 def deliver(run: SuiteRun, previous: AlertState, notifier: Notifier) -> AlertState:
     """Page, update or resolve; returns the alert's new state. Deliveries go to ``run``."""
-    alert = run.loaded.suite.alert
-    key = run.target.key
-    if not run.ok:
-        if alert.pagerduty is not None:
-            routing = notifier.secret(alert.pagerduty.routing_key_env, run.name)
-            event = pagerduty_event(run, alert.pagerduty.source)
-            run.deliveries.append(notifier.trigger(routing, key, event))
-        if alert.slack is not None and not previous.open:
-            webhook = notifier.secret(alert.slack.webhook_env, run.name)
-            run.deliveries.append(notifier.slack(webhook, *slack_failing(run)))
-        return AlertState(True, key, previous.since if previous.open else run.started)
-    if not previous.open:
-        return previous
-    resolved: list[Delivery] = []
-    if alert.pagerduty is not None:
-        routing = notifier.secret(alert.pagerduty.routing_key_env, run.name)
-        resolved.append(notifier.resolve(routing, previous.dedup_key or key))
-    if alert.slack is not None:
-        webhook = notifier.secret(alert.slack.webhook_env, run.name)
-        resolved.append(notifier.slack(webhook, *slack_recovered(run, previous)))
-    run.deliveries.extend(resolved)
-    if all(d.ok for d in resolved):
-        return AlertState(False, previous.dedup_key or key, None)
-    return previous  # resolve again on the next passing run
+    watched = alerting.Watched(run.target.key, not run.ok, run.started, run.name)
+    state, sent = alerting.deliver(
+        watched, _Message(run), run.loaded.suite.alert, previous, lambda _channel: notifier
+    )
+    run.deliveries.extend(sent)
+    return state
+
+
+class _Message:
+    """What a suite's page and posts say."""
+
+    def __init__(self, run: SuiteRun) -> None:
+        self.run = run
+
+    def pagerduty_event(self, source: str) -> PagerDutyEvent:
+        return pagerduty_event(self.run, source)
+
+    def slack_failing(self) -> tuple[str, list[dict[str, Any]]]:
+        return slack_failing(self.run)
+
+    def slack_recovered(self, previous: AlertState) -> tuple[str, list[dict[str, Any]]]:
+        return slack_recovered(self.run, previous)
 
 
 def pagerduty_event(run: SuiteRun, source: str) -> PagerDutyEvent:
@@ -94,17 +87,19 @@ def slack_failing(run: SuiteRun) -> tuple[str, list[dict[str, Any]]]:
     lines = []
     for failure in failures[:MAX_SLACK_FAILURES]:
         shown = failure.as_dict(run.secrets, excerpt=150)
-        line = f"• *{_esc(failure.prompt_id)}* `{_esc(failure.check)}`: {_esc(shown['detail'])}"
+        line = (
+            f"• *{escape(failure.prompt_id)}* `{escape(failure.check)}`: {escape(shown['detail'])}"
+        )
         if shown["output"]:
-            line += f"\n> {_esc(shown['output'])}"
+            line += f"\n> {escape(shown['output'])}"
         lines.append(line)
     if len(failures) > MAX_SLACK_FAILURES:
         lines.append(f"… and {len(failures) - MAX_SLACK_FAILURES} more")
     text = f"Canary failing ({run.severity}): {run.summary()}"
     blocks = [
-        _header(f"Canary failing: {run.loaded.suite.title}"),
-        _section(f"*{_esc(run.summary())}* ({run.severity})"),
-        _section("\n".join(lines)),
+        header(f"Canary failing: {run.loaded.suite.title}"),
+        section(f"*{escape(run.summary())}* ({run.severity})"),
+        section("\n".join(lines)),
         _context(run),
     ]
     return text, blocks
@@ -114,28 +109,15 @@ def slack_recovered(run: SuiteRun, previous: AlertState) -> tuple[str, list[dict
     since = f" (failing since {previous.since})" if previous.since else ""
     text = f"Canary recovered: {run.summary()}{since}"
     blocks = [
-        _header(f"Canary recovered: {run.loaded.suite.title}"),
-        _section(_esc(text)),
+        header(f"Canary recovered: {run.loaded.suite.title}"),
+        section(escape(text)),
         _context(run),
     ]
     return text, blocks
 
 
-def _header(text: str) -> dict[str, Any]:
-    return {"type": "header", "text": {"type": "plain_text", "text": text[:150]}}
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:SLACK_SECTION]}}
-
-
 def _context(run: SuiteRun) -> dict[str, Any]:
-    text = f"aiir canary · run {run.run_id} · {_esc(run.target.key)}"
+    text = f"aiir canary · run {run.run_id} · {escape(run.target.key)}"
     if run.incident:
         text += f" · incident {run.incident}"
-    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
-
-
-def _esc(text: str) -> str:
-    """Slack's mrkdwn escaping: hostile text cannot mention @channel or forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return context(text)

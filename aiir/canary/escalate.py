@@ -1,8 +1,5 @@
-"""``--on-fail-run``: a failing suite opens an incident of a runbook, its failures as evidence.
-
-In a terminal the operator walks the runbook at once. Without one the incident is recorded and
-stops at its first question, for the on-call to pick up with ``aiir resume``.
-"""
+"""``--on-fail-run``: a failing suite opens an incident of a runbook, its failures as evidence
+(:mod:`aiir.respond.escalation` opens it)."""
 
 from __future__ import annotations
 
@@ -13,23 +10,9 @@ from typing import Any
 
 from aiir.canary.result import SuiteRun
 from aiir.environment import Environment
-from aiir.errors import AiirError
-from aiir.formats.schema import Runbook
-from aiir.incident.events import EventType
-from aiir.incident.journal import JOURNAL, read_events
 from aiir.redact import scrub
 
 SOURCE = "aiir canary"
-EVIDENCE_TYPE = EventType.EVIDENCE_ATTACHED
-LOOK_BACK = 50  # incidents searched for the one just opened, newest first
-
-
-def runbook_inputs(runbook: Runbook, given: Mapping[str, str], model: str) -> dict[str, str]:
-    """``--set`` values, and the canary's model for a runbook input named ``model``."""
-    inputs = dict(given)
-    if "model" in runbook.inputs and "model" not in inputs:
-        inputs["model"] = model
-    return inputs
 
 
 def escalate(
@@ -40,35 +23,16 @@ def escalate(
     gateway_urls: Mapping[str, str],
 ) -> None:
     """Open (and walk, or record) an incident of ``runbook``; its id goes to ``run.incident``."""
-    from aiir.prompts import MissingAnswer
-    from aiir.respond.session import Attachment, checked_loader, start
+    from aiir.respond.escalation import open_incident
+    from aiir.respond.session import Attachment, checked_loader
 
     book = checked_loader(env)(runbook)
     env.gateway_urls = {k: v for k, v in gateway_urls.items() if k in book.gateways}
     name = f"canary-{run.name}-{run.run_id}.json"
     attachment = Attachment(name, evidence(run), run.summary(), SOURCE)
-    try:
-        result = start(
-            runbook,
-            env,
-            inputs=runbook_inputs(book, inputs, run.target.model),
-            attachments=[attachment],
-        )
-    except AiirError as exc:
-        run.incident = _opened_with(env.incidents_dir, name)
-        if run.incident is None:
-            run.notes.append(f"no incident opened from {runbook}: {exc}")
-        elif isinstance(exc, MissingAnswer):
-            run.notes.append(
-                f"incident {run.incident} recorded ({runbook.name}); it waits at its first "
-                f"question: aiir resume {run.incident}"
-            )
-        else:
-            run.notes.append(f"incident {run.incident} stopped: {exc}")
-        return
-    run.incident = result.incident.id
-    outcome = result.incident.outcome or "interrupted"
-    run.notes.append(f"incident {run.incident} ({runbook.name}): {outcome}")
+    opened = open_incident(env, runbook, inputs, attachment, run.target.model)
+    run.incident = opened.incident
+    run.notes.append(opened.note)
 
 
 def evidence(run: SuiteRun) -> bytes:
@@ -104,15 +68,3 @@ def evidence(run: SuiteRun) -> bytes:
         "drift": [s.as_dict() for s in run.signals],
     }
     return json.dumps(data, indent=2, ensure_ascii=False).encode()
-
-
-def _opened_with(root: Path, name: str) -> str | None:
-    """The incident whose journal attached ``name``: the one this run just opened."""
-    if not root.is_dir():
-        return None
-    directories = sorted((d for d in root.iterdir() if (d / JOURNAL).is_file()), reverse=True)
-    for directory in directories[:LOOK_BACK]:
-        events, _ = read_events(directory / JOURNAL)
-        if any(e.type == EVIDENCE_TYPE and e.data.get("item") == name for e in events[:5]):
-            return directory.name
-    return None

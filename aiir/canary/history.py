@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from aiir.canary.drift import SIGNALS, Baseline
+from aiir.outbound.alerting import AlertState
 
 HISTORY_VARIABLE = "AIIR_CANARY_HISTORY"
 SANDBOX = "sandbox"  # the subdirectory of sandbox runs' history
@@ -44,18 +44,6 @@ def history_root(environ: Mapping[str, str], flag: Path | None = None) -> Path:
 def practice_root(root: Path) -> Path:
     """Where sandbox runs keep their history: apart from the real target's."""
     return root / SANDBOX
-
-
-@dataclass(frozen=True)
-class AlertState:
-    """The alert a suite's target has open (or had): remembered so recovery can resolve it."""
-
-    open: bool = False
-    dedup_key: str = ""
-    since: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"open": self.open, "dedup_key": self.dedup_key, "since": self.since}
 
 
 class History:
@@ -105,9 +93,7 @@ class History:
         for record in reversed(self.for_target(key)):
             state = record.get("alert")
             if isinstance(state, dict):
-                return AlertState(
-                    bool(state.get("open")), str(state.get("dedup_key", "")), state.get("since")
-                )
+                return AlertState.of(state)
         return AlertState()
 
     def append(self, record: dict[str, Any]) -> None:

@@ -86,7 +86,7 @@ def _check_runbook(
     path: Path, env: Environment, options: SweepOptions, models: list[str]
 ) -> set[str]:
     """The runbook to open on failure must load and take its inputs; returns its gateways."""
-    from aiir.canary.escalate import runbook_inputs
+    from aiir.respond.escalation import runbook_inputs
     from aiir.respond.session import checked_loader, env_values
     from aiir.validate.answers import coerce_inputs
 

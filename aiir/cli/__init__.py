@@ -16,6 +16,7 @@ from typer.core import TyperArgument, TyperGroup
 
 from aiir.cli import (
     canary,
+    detect,
     drill,
     export,
     flags,
@@ -26,6 +27,7 @@ from aiir.cli import (
     sandbox,
     schema,
     scribe,
+    store,
     tabletop,
     team,
     validate,
@@ -68,9 +70,11 @@ app.command("init")(incident.init)
 app.command("library")(library.command)
 app.command("drill")(drill.command)
 app.command("tabletop")(tabletop.command)
+app.command("detect")(detect.command)
 app.add_typer(sandbox.app, name="sandbox")
 app.add_typer(inventory.app, name="inventory")
 app.add_typer(canary.app, name="canary")
+app.add_typer(store.app, name="store")
 
 
 def _version(value: bool) -> None:

@@ -5,6 +5,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from aiir.cli.options import IncidentDir, OnFailRun, RunbookInputs
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -44,20 +46,8 @@ def run(
             "--alert", help="Page (PagerDuty) and post (Slack) as each suite's alert says."
         ),
     ] = False,
-    on_fail_run: Annotated[
-        str | None,
-        typer.Option(
-            "--on-fail-run",
-            metavar="RUNBOOK",
-            help="On failure, open an incident of this runbook (a file, or a shipped id).",
-        ),
-    ] = None,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set", "-s", metavar="KEY=VALUE", help="Input of the --on-fail-run runbook."
-        ),
-    ] = None,
+    on_fail_run: OnFailRun = None,
+    set_: RunbookInputs = None,
     history_dir: Annotated[
         Path | None,
         typer.Option(
@@ -67,14 +57,7 @@ def run(
             "./.aiir/canary-history).",
         ),
     ] = None,
-    incident_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--incident-dir",
-            metavar="DIR",
-            help="Where incidents are kept (default: ./.aiir/incidents).",
-        ),
-    ] = None,
+    incident_dir: IncidentDir = None,
 ) -> int:
     """Send canary prompts, check every reply and the drift; exit 1 on any failure."""
     import gc
@@ -145,14 +128,7 @@ def from_incident(
             "--suite", metavar="FILE", help="Suite file to append to (created if missing)."
         ),
     ],
-    incident_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--incident-dir",
-            metavar="DIR",
-            help="Where incidents are kept (default: ./.aiir/incidents).",
-        ),
-    ] = None,
+    incident_dir: IncidentDir = None,
     force: Annotated[
         bool,
         typer.Option(

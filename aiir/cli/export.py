@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aiir.cli.incident import AwareAt, Force, IncidentDir, Otlp, _environment
+from aiir.cli.incident import AwareAt, Force, Otlp, _environment
+from aiir.cli.options import IncidentDir
 
 if TYPE_CHECKING:
     from aiir.environment import Environment

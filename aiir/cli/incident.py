@@ -5,20 +5,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from aiir.cli.options import IncidentDir, Store
+
 if TYPE_CHECKING:
     from aiir.environment import Environment
     from aiir.incident.journal import Anchor
+    from aiir.incident.postgres import PostgresStore
     from aiir.incident.state import Incident
     from aiir.respond.trace import Destination
 
-IncidentDir = Annotated[
-    Path | None,
-    typer.Option(
-        "--incident-dir",
-        metavar="DIR",
-        help="Where incidents are kept (default: $AIIR_INCIDENT_DIR or ./.aiir/incidents).",
-    ),
-]
 Gateways = Annotated[
     list[str] | None,
     typer.Option(
@@ -87,6 +82,7 @@ def _environment(
     *,
     dry_run: bool = False,
     assume_yes: bool = False,
+    store: str | None = None,
 ) -> "Environment":
     """This command's environment with its flags applied (checked before anything is read)."""
     from aiir.cli import flags
@@ -95,10 +91,29 @@ def _environment(
     urls = flags.gateway_urls(gateways)  # checked before anything is read or sent
     env = flags.environment()
     env.incidents_at(folder)
+    env.store_flag = store
     env.gateway_urls = urls
     env.dry_run = env.dry_run or dry_run
     env.assume_yes = env.assume_yes or assume_yes
     return env
+
+
+def _synced(env: "Environment", incident: str | None = None) -> "PostgresStore | None":
+    """A shared store's rows copied into the local incidents folder first (the readers read the
+    copy); a store that is down is said on one line and the local copy read as it is."""
+    from aiir.respond.shared import synced
+
+    store, problem = synced(env, incident)
+    if problem:
+        from aiir.redact import scrub
+
+        typer.echo(f"aiir: {scrub(problem)}", err=True)
+    return store
+
+
+def _close(store: "PostgresStore | None") -> None:
+    if store is not None:
+        store.close()
 
 
 def _anchor(incident: "Incident") -> None:
@@ -167,13 +182,14 @@ def run(
     ] = False,
     otlp: Otlp = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Walk a runbook: triage questions, levers with verification, evidence, journal."""
     from aiir.errors import InputError
     from aiir.respond.session import parse_assignments, start
 
     path, answers_path = _runbook(runbook), _answers(answers)
-    env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes)
+    env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes, store=store)
     if sandbox:
         if env.gateway_urls:
             raise InputError(
@@ -198,12 +214,13 @@ def resume(
     yes: Yes = False,
     otlp: Otlp = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Continue an interrupted incident where it stopped; no lever is engaged twice."""
     from aiir.respond.session import resume as resume_incident
 
     answers_path = _answers(answers)
-    env = _environment(incident_dir, gateway, assume_yes=yes)
+    env = _environment(incident_dir, gateway, assume_yes=yes, store=store)
     where = _trace_to(env, otlp)
     result = resume_incident(incident, env, answers=answers_path)
     if result.ended is not None:
@@ -220,12 +237,13 @@ def release(
     gateway: Gateways = None,
     yes: Yes = False,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Release (roll back) engaged levers, newest first, each journalled."""
     from aiir.errors import ExitStatus
     from aiir.respond.session import release as release_levers
 
-    env = _environment(incident_dir, gateway, assume_yes=yes)
+    env = _environment(incident_dir, gateway, assume_yes=yes, store=store)
     result = release_levers(incident, env, lever)
     _anchor(result)
     still = [r for r in result.needs_release() if lever is None or lever in {r.lever, r.key}]
@@ -254,6 +272,7 @@ def verify(
         ),
     ] = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Check the journal's hash chain, every evidence file's and runbook copy's SHA-256, and the
     anchors given."""
@@ -264,7 +283,8 @@ def verify(
     given = [Anchor.parse(a, "--anchor") for a in anchor or []]
     if anchors is not None:
         given += _anchors_file(anchors, incident)
-    env = _environment(incident_dir)
+    env = _environment(incident_dir, store=store)
+    _close(_synced(env, incident))
     directory = find(env.incidents_dir, incident)
     problems, reading = verify_reading(directory, given)  # one pass: nothing is read twice
     for problem in problems:
@@ -315,6 +335,7 @@ def incidents(
         ),
     ] = False,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> None:
     """List incidents, newest first; one whose journal does not verify is marked TAMPERED."""
     from aiir.errors import InputError
@@ -322,12 +343,19 @@ def incidents(
 
     if watch_ and as_json:
         raise InputError("--watch redraws a listing for people; --json prints one for programs")
-    env = _environment(incident_dir)
+    env = _environment(incident_dir, store=store)
+    shared = _synced(env)
     if watch_:
+        from aiir.incident.replica import pull_all
         from aiir.views.watch import watch_incidents
 
-        watch_incidents(env)
+        try:
+            refresh = None if shared is None else lambda: pull_all(shared, env.incidents_dir)
+            watch_incidents(env, refresh=refresh)
+        finally:
+            _close(shared)
         return
+    _close(shared)
     incidents_table(env, as_json=as_json)
 
 
@@ -337,12 +365,17 @@ def watch(
         bool, typer.Option("--from-start", help="Print the timeline so far first.")
     ] = False,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> None:
     """Follow an incident's timeline as it is written, until it ends (or Ctrl-C)."""
     from aiir.views.watch import watch_incident
 
-    env = _environment(incident_dir)
-    watch_incident(env, incident, from_start=from_start)
+    env = _environment(incident_dir, store=store)
+    shared = _synced(env, incident)  # then its rows are followed there (LISTEN/NOTIFY)
+    try:
+        watch_incident(env, incident, from_start=from_start, store=shared)
+    finally:
+        _close(shared)
 
 
 def show(
@@ -358,12 +391,14 @@ def show(
         ),
     ] = False,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> None:
     """One incident: timeline, answers, levers, evidence, regulatory clocks (verified first)."""
     from aiir.reports.context import parse_aware_at
     from aiir.views.incidents import show_incident
 
-    env = _environment(incident_dir)
+    env = _environment(incident_dir, store=store)
+    _close(_synced(env, incident))
     show_incident(
         env,
         incident,
@@ -410,6 +445,7 @@ def report(
         ),
     ] = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Render a post-mortem, status update, customer or regulator notice from the journal
     (verified first)."""
@@ -425,7 +461,8 @@ def report(
         raise InputError("--actions-from FILE goes with --file-actions")
     if file_actions and out is not None:
         raise InputError("--file-actions prints what was filed; --out is for the report alone")
-    env = _environment(incident_dir)
+    env = _environment(incident_dir, store=store)
+    _close(_synced(env, incident))
     if file_actions:
         return _file_actions(env, incident, template, actions_from)
     record = load_incident(env.incidents_dir, incident, force=force)

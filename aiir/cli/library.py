@@ -12,6 +12,7 @@ class LibraryKind(StrEnum):
     tabletops = "tabletops"
     canaries = "canaries"
     answers = "answers"
+    detections = "detections"
 
 
 USES = {
@@ -20,6 +21,7 @@ USES = {
     "tabletops": "aiir tabletop ID",
     "canaries": "aiir canary run ID --sandbox",
     "answers": "aiir run RUNBOOK --answers ID",
+    "detections": "aiir detect ID --prometheus URL --phoenix URL",
 }
 
 
@@ -30,7 +32,7 @@ def command(
             "--kind",
             "-k",
             metavar="KIND",
-            help="Only this kind: runbooks, drills, tabletops, canaries or answers.",
+            help="Only this kind: runbooks, drills, tabletops, canaries, answers or detections.",
         ),
     ] = None,
     as_json: Annotated[

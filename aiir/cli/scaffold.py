@@ -17,7 +17,7 @@ from aiir.formats.json_schema import schema_text
 from aiir.formats.library import PACKAGE, data_dir
 
 SCAFFOLD = PACKAGE / "scaffold"
-KINDS = ("runbook", "profile", "scenario", "workspace", "team", "inventory", "canary")
+KINDS = ("runbook", "profile", "scenario", "workspace", "team", "inventory", "canary", "detect")
 VERSION_MARK = b"__AIIR_VERSION__"  # in the scaffolded workflow: the version that laid it out
 # Which of the example inventory's systems each runbook covers (its `systems:` field).
 COVERS: dict[str, tuple[str, ...]] = {

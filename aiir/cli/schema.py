@@ -10,7 +10,8 @@ def command(
         str,
         typer.Argument(
             metavar="KIND",
-            help="runbook, fragment, profile, scenario, canary, workspace, team or inventory.",
+            help="runbook, fragment, profile, scenario, canary, detect, workspace, team or "
+            "inventory.",
         ),
     ],
 ) -> None:

@@ -19,6 +19,8 @@ def detect_kind(data: Any) -> str | None:
         return "scenario"
     if "canary" in data:
         return "canary"
+    if "detect" in data:
+        return "detect"
     if "fragment" in data:
         return "fragment"
     for kind in ("workspace", "team", "inventory"):
@@ -40,6 +42,7 @@ KINDS: dict[str, tuple[str, str]] = {
     "inventory": ("aiir.formats.organisation", "Inventory"),
     "canary": ("aiir.formats.canary", "CanarySuite"),
     "fragment": ("aiir.formats.includes", "Fragment"),
+    "detect": ("aiir.formats.detect", "DetectRules"),
 }
 
 

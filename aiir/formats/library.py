@@ -124,6 +124,7 @@ KINDS: dict[str, Kind] = {
         Kind("tabletops", "tabletop scenario", ("examples", "tabletops"), "scenario"),
         Kind("canaries", "canary suite", ("examples", "canaries"), "canary"),
         Kind("answers", "answers file", ("examples", "answers"), None),
+        Kind("detections", "detection rules", ("examples", "detections"), "detect"),
     )
 }
 YAML_SUFFIXES = (".yaml", ".yml")

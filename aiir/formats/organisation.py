@@ -171,6 +171,9 @@ class Workspace(Strict):
     workspace: Slug
     runbooks: list[str] = Field(default_factory=lambda: ["runbooks"], description="runbook folders")
     canaries: list[str] = Field(default_factory=lambda: ["canaries"])
+    detections: list[str] = Field(
+        default_factory=lambda: ["detections"], description="detection rules folders"
+    )
     drills: list[str] = Field(default_factory=lambda: ["drills"])
     templates: str | None = Field(
         default="templates", description="folder overriding shipped templates"
@@ -178,6 +181,12 @@ class Workspace(Strict):
     team: str | None = Field(default="team.yaml", description="team roster file")
     inventory: str | None = Field(default="inventory.yaml", description="AI system inventory file")
     incidents: str = Field(default=".aiir/incidents")
+    store: str | None = Field(
+        default=None,
+        pattern=r"^postgres(ql)?://",
+        description="the team's shared incident store, a postgresql:// URL (default: the files "
+        "under incidents:, which then holds the local copy)",
+    )
     gateways: dict[Slug, WorkspaceGateway] = Field(default_factory=dict)
     channels: Channels = Field(default_factory=Channels)
     regimes: list[Regime] = Field(default_factory=list, description="regulatory regimes to track")

@@ -26,7 +26,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
 
 from aiir.errors import AiirError, InputError
 from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
@@ -58,6 +58,14 @@ class JournalBroken(AiirError):
 
 class JournalConflict(AiirError):
     """Someone else wrote to the journal since this process read it: appending would fork it."""
+
+
+HEAD_TRIES = 5  # appends tried while other machines' side events keep reaching the store first
+
+
+class HeadMoved(JournalConflict):
+    """A shared store's head moved past the one this event follows (a side event from another
+    machine): the writer takes the new lines in and tries again."""
 
 
 _ANCHOR = re.compile(r"(\d{1,12}):([0-9a-f]{16,64})\Z")
@@ -129,8 +137,27 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class Upstream(Protocol):
+    """Where a journal's writes go first when the incident is kept in a shared store (see
+    :class:`aiir.incident.replica.Replica`): a file before the event that vouches for it, an
+    event before its local line (refused: :class:`JournalConflict`, and nothing is written)."""
+
+    def put_file(self, relative: str, content: bytes) -> None: ...
+
+    def append(self, event: Event, line: bytes) -> None: ...
+
+    def written(self, event: Event, size: int) -> None: ...
+
+    def fetch(self, head: Event | None) -> None:
+        """Add to the local journal the store's lines after ``head`` (others' side events)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Journal:
-    """Appends events for one incident; ``scrub`` masks secrets before anything is written."""
+    """Appends events for one incident; ``scrub`` masks secrets before anything is written.
+    With an ``upstream`` (a shared store), each write goes there first, then to the files."""
 
     def __init__(
         self,
@@ -141,8 +168,10 @@ class Journal:
         *,
         persist: bool = True,
         lock: IncidentLock | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         self.directory = directory
+        self.upstream = upstream
         self.operator = operator
         self.now = now
         self.scrub = scrub
@@ -201,13 +230,18 @@ class Journal:
         side events (notes) another process appended, so the chain never forks."""
         with self.appending():
             self._take_in()
+            for _ in range(HEAD_TRIES - 1):
+                try:
+                    return self._append(type_, data, step)
+                except HeadMoved:  # a side event reached the shared store first: take it in
+                    self._take_in(fetch=True)
             return self._append(type_, data, step)
 
     def catch_up(self) -> list[Event]:
         """The side events others appended since this journal last read or wrote, taken into
         its chain now (a walker waiting for approvals reads them without appending)."""
         with self.appending():
-            self._take_in()
+            self._take_in(fetch=True)
         return self.take_foreign()
 
     def take_foreign(self) -> list[Event]:
@@ -236,11 +270,14 @@ class Journal:
             self._appending = False
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _take_in(self) -> None:
+    def _take_in(self, *, fetch: bool = False) -> None:
         """Side events another process appended since this journal last read or wrote: only the
-        bytes after those it knows are read, and each line must follow the head in the chain."""
+        bytes after those it knows are read, and each line must follow the head in the chain.
+        With ``fetch``, a shared store's new lines are added to the file first."""
         if not self.persist:
             return
+        if fetch and self.upstream is not None:
+            self.upstream.fetch(self.head)
         try:  # one stat an append, where Path.is_file and Path.stat made two
             found = os.stat(self._file)
         except OSError:
@@ -273,7 +310,12 @@ class Journal:
         encoded = canonical(body)
         event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
         if self.persist:  # the hash joins the line last; readers do not depend on key order
-            self._write(encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n')
+            line = encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n'
+            if self.upstream is not None:
+                self.upstream.append(event, line)
+            self._write(line)
+            if self.upstream is not None:
+                self.upstream.written(event, self._size)
         self.events.append(event)
         self.head = event
         return event
@@ -303,6 +345,8 @@ class Journal:
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if self.upstream is not None:
+                self.upstream.put_file(relative, content)
         return relative, digest
 
     def _write(self, line: bytes) -> None:
@@ -332,6 +376,8 @@ class Journal:
             self._lock_fd = None
         if self.lock is not None:
             self.lock.release()
+        if self.upstream is not None:
+            self.upstream.close()
 
 
 def anchor_of(events: Sequence[Event]) -> str:

@@ -23,8 +23,10 @@ behind the same calls. What any implementation must guarantee:
   pushes (PostgreSQL: ``LISTEN``/``NOTIFY``). ``wait`` may return early (a spurious wake-up
   costs one ``changes``), never late: it returns by its timeout at the latest.
 
-The walk itself still writes through :class:`aiir.incident.journal.Journal` over the files; the
-store is the contract a second implementation is written against, and the files meet it.
+The files meet it, and so does the shared store on PostgreSQL
+(:class:`aiir.incident.postgres.PostgresStore`). The walk itself writes through
+:class:`aiir.incident.journal.Journal` over the files, with the shared store as the journal's
+upstream when one is chosen (:mod:`aiir.incident.replica`).
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def _named_systems(data: Any) -> set[str]:
 
 
 def coverage(workspace: Loaded) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """Which runbooks and which canary suites name each system."""
+    """Which runbooks, and which canary suites or detection rules (what watches it), name each
+    system."""
     folders = [workspace.path(f) for f in workspace.config.runbooks]
     runbooks: dict[str, set[str]] = {}
     for path, data in _yaml_docs(folders):
@@ -105,6 +106,10 @@ def coverage(workspace: Loaded) -> tuple[dict[str, set[str]], dict[str, set[str]
     for path, data in _yaml_docs(workspace.path(f) for f in workspace.config.canaries):
         for system in _named_systems(data):
             suites.setdefault(system, set()).add(path.stem)
+    for path, data in _yaml_docs(workspace.path(f) for f in workspace.config.detections):
+        if isinstance(data, dict) and "detect" in data:
+            for system in _named_systems(data):
+                suites.setdefault(system, set()).add(f"detect:{data.get('detect', path.stem)}")
     return runbooks, suites
 
 
@@ -118,7 +123,8 @@ def gaps(workspace: Loaded, incidents_dir: Path, now: dt.datetime) -> list[Gap]:
         if system.id not in runbooks:
             found.append(Gap(system.id, "no-runbook", "no runbook names it in `systems`"))
         if system.id not in suites:
-            found.append(Gap(system.id, "no-canary", "no canary suite watches it"))
+            message = "no canary suite or detection rule watches it"
+            found.append(Gap(system.id, "no-canary", message))
         owner = workspace.on_call(system.owner)
         if workspace.team is not None and owner.person is None:
             found.append(

@@ -18,6 +18,7 @@ from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.shared import side_writer
 from aiir.timestamps import iso, parse_iso
 
 MAX_REASON = 2000
@@ -40,10 +41,14 @@ def give(
         raise InputError("--reason: say why the lever is rejected")
     if len(why) > MAX_REASON:
         raise InputError(f"--reason is at most {MAX_REASON} characters (this one is {len(why)})")
+    upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
+    journal.upstream = upstream
     try:
         with journal.appending():  # read and append under one hold: nobody writes between
+            if upstream is not None:
+                upstream.pull()
             incident = Incident(id=incident_id, directory=directory)
             journal.load(incident.apply)
             request = _open_request(env, incident, lever)

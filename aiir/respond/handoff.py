@@ -17,6 +17,7 @@ from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.shared import side_writer
 from aiir.timestamps import iso
 
 MAX_NAME = 80
@@ -37,10 +38,14 @@ def hand_off(env: Environment, incident_id: str, to: str, note: str = "") -> Han
     whom, said = _checked_name(env, to), " ".join(note.split())
     if len(said) > MAX_NOTE:
         raise InputError(f"--note is at most {MAX_NOTE} characters (this one is {len(said)})")
+    upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
+    journal.upstream = upstream
     try:
         with journal.appending():  # read and append under one hold: nobody writes between
+            if upstream is not None:
+                upstream.pull()
             incident = Incident(id=incident_id, directory=directory, keep_events=False)
             journal.load(incident.apply)
             before = _handed_from(incident, whom)

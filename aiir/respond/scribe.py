@@ -19,6 +19,7 @@ from aiir.incident.journal import Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.shared import for_existing, side_writer
 from aiir.terminal.inert import plain
 from aiir.timestamps import iso
 
@@ -32,10 +33,14 @@ def add_note(env: Environment, incident_id: str, text: str, at: str | None = Non
         raise InputError("a note needs some text (escape and control characters show as nothing)")
     if len(said) > MAX_NOTE:
         raise InputError(f"a note is at most {MAX_NOTE} characters (this one is {len(said)})")
+    upstream = side_writer(env, incident_id)  # a shared store: the note goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
     journal = _journal(env, directory, None)
+    journal.upstream = upstream
     try:
         with journal.appending():
+            if upstream is not None:
+                upstream.pull()
             incident = Incident(id=incident_id, directory=directory)
             journal.load(incident.apply)  # one pass: checked and folded
             data = {"text": said, "by": env.operator, **({"at": at} if at else {})}
@@ -51,10 +56,18 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
     why = " ".join(reason.split())
     if not plain(why).strip():
         raise InputError("--reason: say why the severity changes")
-    directory = incident_dir(env.incidents_dir, incident_id)
-    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()), "changed")
-    lock.acquire()  # a walker holding it: IncidentLocked, naming it; another change: waited for
+    since = iso(env.clock.now())
+    upstream = for_existing(env, incident_id, since)  # a shared store: its lease, then its rows
+    try:
+        directory = incident_dir(env.incidents_dir, incident_id)
+        lock = IncidentLock(directory, incident_id, env.operator, since, "changed")
+        lock.acquire()  # a walker holding it: IncidentLocked, naming it; another: waited for
+    except BaseException:
+        if upstream is not None:
+            upstream.close()
+        raise
     journal = _journal(env, directory, lock)
+    journal.upstream = upstream
     try:
         incident = Incident(id=incident_id, directory=directory)
         journal.load(incident.apply)  # one pass: checked and folded

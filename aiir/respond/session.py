@@ -33,9 +33,11 @@ from aiir.formats.templating import render
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal
 from aiir.incident.lock import IncidentLock
+from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, incident_dir, new_incident
 from aiir.outbound.gateway import Endpoint, resolve_endpoint
 from aiir.redact import MIN_SECRET, declare, scrub
+from aiir.respond.shared import for_existing, for_new
 from aiir.timestamps import iso
 from aiir.validate.answers import coerce_inputs, load_answers
 from aiir.validate.checked import load_checked
@@ -257,6 +259,7 @@ def start(
         )
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
+    _tell_store(walk)
     return _walk(walk, frame)
 
 
@@ -264,10 +267,16 @@ def _new_journal(env: Environment, scrub_text: Callable[[str], str]) -> Journal:
     """A new incident's journal: its directory made exclusively, and locked, before any line."""
     now = env.clock.now()
     incident_id, directory = new_incident(env.incidents_dir, now, persist=not env.dry_run)
-    lock = None
+    lock = upstream = None
     if not env.dry_run:  # a dry run writes nothing: no directory, no lock
         lock = IncidentLock(directory, incident_id, env.operator, iso(now))
         lock.acquire()
+        try:
+            upstream = for_new(env, incident_id, iso(now))  # a shared store's lease, if any
+        except BaseException:
+            lock.release()
+            _remove_empty(directory)
+            raise
     return Journal(
         directory,
         env.operator,
@@ -275,7 +284,23 @@ def _new_journal(env: Environment, scrub_text: Callable[[str], str]) -> Journal:
         scrub_text,
         persist=not env.dry_run,
         lock=lock,
+        upstream=upstream,
     )
+
+
+def _remove_empty(directory: Path) -> None:
+    """A new incident's directory that got no line (its store refused it) is not left behind."""
+    with contextlib.suppress(OSError):
+        for child in directory.iterdir():
+            child.unlink()
+        directory.rmdir()
+
+
+def _tell_store(walk: Walk) -> None:
+    """What happens to a shared store (it stops answering mid-walk) is said on the walk's
+    screen."""
+    if isinstance(walk.journal.upstream, Replica):
+        walk.journal.upstream.tell(walk.screen.note)
 
 
 @contextlib.contextmanager
@@ -385,10 +410,18 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
     The lock comes first: what is read must not change before the walk is done with it. On any
     error the lock is let go again.
     """
-    directory = incident_dir(env.incidents_dir, incident_id)
-    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()))
-    lock.acquire()
+    since = iso(env.clock.now())
+    upstream = for_existing(env, incident_id, since)  # a shared store: its lease, then its rows
+    try:
+        directory = incident_dir(env.incidents_dir, incident_id)
+        lock = IncidentLock(directory, incident_id, env.operator, since)
+        lock.acquire()
+    except BaseException:
+        if upstream is not None:
+            upstream.close()
+        raise
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
+    journal.upstream = upstream
     with _closed_on_error(journal):
         incident = Incident(id=incident_id, directory=directory, keep_events=False)
         journal.load(incident.apply)  # one pass: checked and folded, no event kept
@@ -432,6 +465,8 @@ def applied_requests(incident: Incident) -> list[dict[str, Any]]:
 def _took_over(walk: Walk) -> dict[str, Any]:
     """Who held the lock before and died walking: said on the screen, returned for the journal."""
     holder = walk.journal.lock.taken_over if walk.journal.lock else None
+    if isinstance(walk.journal.upstream, Replica) and walk.journal.upstream.taken_over:
+        holder = walk.journal.upstream.taken_over  # the shared store's lease: another machine
     if holder is None:
         return {}
     walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
@@ -478,6 +513,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         )
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
+        _tell_store(walk)
         resumed = {"from_step": walk.last_recorded, "by": env.operator, **_took_over(walk)}
         if incident.walker and incident.walker != env.operator:  # another responder goes on
             resumed["after"] = incident.walker

@@ -97,12 +97,8 @@ def validate_paths(
             report.findings.extend(enforced_role_findings(doc, model))
         elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
-        elif kind == "canary" and model is not None:
-            from aiir.formats.canary import CanarySuite
-            from aiir.validate.canaries import suite_findings
-
-            assert isinstance(model, CanarySuite)
-            report.findings.extend(suite_findings(doc, model))
+        elif kind in ("canary", "detect") and model is not None:
+            report.findings.extend(_watch_findings(doc, model))
     known = claimed | shipped_ids()
     for doc, runbook in runbooks.values():
         report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
@@ -116,6 +112,19 @@ def validate_paths(
             report.findings.extend(checks.call_cycle_findings(doc, runbook, key, resolve))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col))
     return report
+
+
+def _watch_findings(doc: Document, model: BaseModel) -> list[Finding]:
+    """A canary suite's or detection rules' findings beyond their schema."""
+    from aiir.formats.canary import CanarySuite
+    from aiir.formats.detect import DetectRules
+    from aiir.validate.canaries import suite_findings
+    from aiir.validate.detections import rules_findings
+
+    if isinstance(model, CanarySuite):
+        return suite_findings(doc, model)
+    assert isinstance(model, DetectRules)
+    return rules_findings(doc, model)
 
 
 def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:

@@ -103,12 +103,20 @@ class _Out:
         self.file.flush()
 
 
-def watch_incidents(env: Environment, *, sleep: Callable[[float], None] = time.sleep) -> None:
-    """Redraw the open incidents whenever one of them changes, until Ctrl-C."""
+def watch_incidents(
+    env: Environment,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    refresh: Callable[[], object] | None = None,
+) -> None:
+    """Redraw the open incidents whenever one of them changes, until Ctrl-C; ``refresh`` brings
+    the local copy of a shared store up to date before each look."""
     out, shown = env.console.file, None
     clear = CLEAR if env.console.is_terminal else ""
     try:
         while True:
+            if refresh is not None:
+                refresh()
             body = _open_listing(env)
             if body != shown:
                 head = f"open incidents under {env.incidents_dir} (Ctrl-C to stop)\n"

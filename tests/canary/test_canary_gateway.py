@@ -543,9 +543,10 @@ def test_an_unchanged_jittery_model_over_loopback_runs_clean_until_it_changes(
     model = JitteryModel(seed=3)
     data = drift_suite(("hours", "password", "cancel"))  # 15 replies a run, as in the report
     # Every limit the default but the latency floor: the server shares this process (and a busy
-    # machine) with the client, and a stall of tens of ms there is the machine, not the model.
-    # The latency verdicts on the model's own jitter are test_drift's (seeded, no sockets).
-    data["drift"] = {"latency_min_shift_ms": 100}
+    # machine) with the client, and a stall there (200 ms seen on 2 cores running the suite
+    # beside other work) is the machine, not the model. The latency verdicts on the model's own
+    # jitter are test_drift's (seeded, no sockets).
+    data["drift"] = {"latency_min_shift_ms": 2000}
     path = tmp_path / "drift.yaml"
     write(path, data)
     with serve_in_thread(model.asgi()) as url:

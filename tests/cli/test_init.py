@@ -46,9 +46,11 @@ def test_init_lays_out_the_90_day_plan(initialised: Path) -> None:
         ".gitignore",
         "drills/prompt-injection.yaml",
         "canaries/support-bot.yaml",
+        "detections/gateway.yaml",
         ".github/workflows/aiir.yml",
         "schemas/runbook.schema.json",
         "schemas/workspace.schema.json",
+        "schemas/detect.schema.json",
         "templates/README.md",
     ):
         assert (initialised / name).is_file(), name

@@ -13,40 +13,16 @@ import pytest
 
 from aiir.incident.journal import JOURNAL, Journal
 from aiir.incident.lock import IncidentLock
-from tests.helpers import write
+from tests.helpers import confirm_runbook, write
 from tests.respond import OPERATOR, aiir, journal, no_terminal, of_type, write_workspace
 from tests.runs import aiir_command, process_env
 from tests.support.clock import START
 
 Capture = pytest.CaptureFixture[str]
 
-RUNBOOK: dict[str, Any] = {
-    "aiir": 1,
-    "id": "handed",
-    "title": "A runbook walked by two responders",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM01:2025"]},
-    "start": "look",
-    "nodes": {
-        "look": {
-            "kind": "confirm",
-            "title": "Look",
-            "prompt": "Real?",
-            "yes": "contain",
-            "no": "done",
-        },
-        "contain": {
-            "kind": "confirm",
-            "title": "Contain",
-            "owner": "security",
-            "prompt": "Contained?",
-            "yes": "done",
-            "no": "done",
-        },
-        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
-    },
-}
+RUNBOOK: dict[str, Any] = confirm_runbook(
+    "handed", "A runbook walked by two responders", "Contained?", "security"
+)
 
 
 @pytest.fixture(autouse=True)

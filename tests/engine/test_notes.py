@@ -11,32 +11,14 @@ import pytest
 
 from aiir.incident.journal import JOURNAL, Journal
 from aiir.incident.lock import IncidentLock
-from tests.helpers import write
+from tests.helpers import confirm_runbook, write
 from tests.respond import OPERATOR, aiir, journal, no_terminal, of_type
 from tests.runs import aiir_command, process_env
 from tests.support.clock import START
 
 Capture = pytest.CaptureFixture[str]
 
-RUNBOOK: dict[str, Any] = {
-    "aiir": 1,
-    "id": "noted",
-    "title": "A runbook to take notes in",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM01:2025"]},
-    "start": "look",
-    "nodes": {
-        "look": {
-            "kind": "confirm",
-            "title": "Look",
-            "prompt": "Real?",
-            "yes": "done",
-            "no": "done",
-        },
-        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
-    },
-}
+RUNBOOK: dict[str, Any] = confirm_runbook("noted", "A runbook to take notes in")
 
 
 @pytest.fixture(autouse=True)

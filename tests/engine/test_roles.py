@@ -10,38 +10,14 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import write
+from tests.helpers import confirm_runbook, write
 from tests.respond import CONFIG, TEAM, aiir, journal, no_terminal, of_type, write_workspace
 
 Capture = pytest.CaptureFixture[str]
 
-RUNBOOK: dict[str, Any] = {
-    "aiir": 1,
-    "id": "owned",
-    "title": "A runbook with a node security owns",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM01:2025"]},
-    "start": "look",
-    "nodes": {
-        "look": {
-            "kind": "confirm",
-            "title": "Look",
-            "prompt": "Real?",
-            "yes": "contain",
-            "no": "done",
-        },
-        "contain": {
-            "kind": "confirm",
-            "title": "Contain",
-            "owner": "security",
-            "prompt": "Keys rotated?",
-            "yes": "done",
-            "no": "done",
-        },
-        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
-    },
-}
+RUNBOOK: dict[str, Any] = confirm_runbook(
+    "owned", "A runbook with a node security owns", "Keys rotated?", "security"
+)
 
 
 def _workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, enforce: bool) -> Path:

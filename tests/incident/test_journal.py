@@ -608,3 +608,47 @@ def test_a_new_journal_never_appends_to_one_already_there(incident: Path) -> Non
         fresh.append("incident.opened", {"runbook": "x", "snapshot": "runbooks/x.yaml"})
     fresh.close()
     assert verify(incident) == []
+
+
+class _Crowded:
+    """A shared store whose head other machines' side events keep moving: the first appends
+    are refused (HeadMoved), as a busy incident's store refuses them."""
+
+    def __init__(self, refusals: int) -> None:
+        self.refusals = refusals
+        self.appended: list[int] = []
+
+    def put_file(self, relative: str, content: bytes) -> None:
+        pass
+
+    def append(self, event: Any, line: bytes) -> None:
+        from aiir.incident.journal import HeadMoved
+
+        if self.refusals:
+            self.refusals -= 1
+            raise HeadMoved("another responder wrote to it at the same moment")
+        self.appended.append(event.seq)
+
+    def written(self, event: Any, size: int) -> None:
+        pass
+
+    def fetch(self, head: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_append_tries_again_while_side_events_keep_moving_the_head(tmp_path: Path) -> None:
+    from aiir.incident.journal import HEAD_TRIES, HeadMoved, Journal
+
+    crowded = _Crowded(refusals=HEAD_TRIES - 1)
+    journal = Journal(tmp_path, "alice", lambda: "2026-12-03T00:00:00Z", str, upstream=crowded)
+    journal.append("incident.noted", {"note": "third try lucky"})
+    assert crowded.appended == [1]
+    hopeless = Journal(
+        tmp_path / "b", "bob", lambda: "2026-12-03T00:00:00Z", str, upstream=_Crowded(HEAD_TRIES)
+    )
+    (tmp_path / "b").mkdir()
+    with pytest.raises(HeadMoved):
+        hopeless.append("incident.noted", {"note": "never"})

@@ -1203,7 +1203,7 @@ def test_aiir_document_of_unknown_kind_in_a_directory_is_reported() -> None:
     write(Path("lib/half.yaml"), "aiir: 1\nid: demo\nnode: {}\n")
     assert [f.render() for f in validate_paths(["lib"]).findings] == [
         "lib/half.yaml:1:1: error: aiir: unknown kind of aiir document: a runbook has 'nodes'; "
-        "the other kinds a key of their name (profile, scenario, workspace, team, inventory, canary, fragment)"
+        "the other kinds a key of their name (profile, scenario, workspace, team, inventory, canary, fragment, detect)"
     ]
 
 
@@ -1211,7 +1211,7 @@ def test_explicitly_named_non_aiir_file_is_an_error() -> None:
     write(Path("config.yaml"), {"plugins": ["search"]})
     assert [f.render() for f in validate_paths(["config.yaml"]).findings] == [
         "config.yaml:1:1: error: not an aiir document: expected 'aiir: 1' and one of: "
-        "runbook, profile, scenario, workspace, team, inventory, canary, fragment"
+        "runbook, profile, scenario, workspace, team, inventory, canary, fragment, detect"
     ]
 
 

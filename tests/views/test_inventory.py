@@ -266,7 +266,9 @@ def test_gaps_say_what_is_missing(workspace: Path) -> None:
     assert by_key[("unplanned", "no-runbook")] == Gap(
         "unplanned", "no-runbook", "no runbook names it in `systems`"
     )
-    assert by_key[("unwatched", "no-canary")].message == "no canary suite watches it"
+    assert by_key[("unwatched", "no-canary")].message == (
+        "no canary suite or detection rule watches it"
+    )
     assert by_key[("orphan", "no-owner")].message == (
         "owner 'data-science' has nobody on call in the roster"
     )
@@ -346,3 +348,17 @@ def test_inventory_without_a_workspace_is_bad_input(
     ran = aiir(capsys, "inventory", "check")
     assert ran.status == 2
     assert ran.err == "aiir: no aiir.yaml here or above (create one with: aiir init DIR)\n"
+
+
+def test_detection_rules_that_name_a_system_watch_it(workspace: Path) -> None:
+    write(
+        workspace / "detections" / "gateway.yaml",
+        {
+            "aiir": 1,
+            "detect": "gateway",
+            "systems": ["unwatched"],
+            "prometheus": {"url": "http://127.0.0.1:9090"},
+            "rules": [{"id": "errors", "query": "up", "below": 1}],
+        },
+    )
+    assert ("unwatched", "no-canary") not in found(workspace)

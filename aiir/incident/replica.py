@@ -1,0 +1,318 @@
+"""The local copy of a shared store's incidents: what lets every reader of journal files read an
+incident kept in a database, and the walk go on when the database is down.
+
+Each incident the store holds is laid out in the local incidents folder exactly as the file store
+keeps it (``journal.jsonl`` with the rows' bytes, ``evidence/``, ``runbooks/``), with a small
+``store.json`` saying how far that copy agrees with the store (the sequence number, hash and
+journal size last known to be in it). Lines after that point were written while the store did
+not answer: the *outbox*, uploaded by :func:`push` with their chain intact. A walk writes through
+a :class:`Replica`: each event goes to the store first (under the lease, compare-and-append), then
+to the local journal; when the store stops answering, the walk is told once and goes on locally.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiir.errors import InputError
+from aiir.incident.events import file_refs
+from aiir.incident.journal import JOURNAL, Event, JournalConflict, read_events
+from aiir.incident.lock import Holder
+from aiir.incident.postgres import (
+    PostgresLease,
+    PostgresStore,
+    StoreUnavailable,
+    Synced,
+    is_postgres,
+    masked_url,
+)
+from aiir.incident.store import line_of
+
+
+def outbox(directory: Path) -> bool:
+    """The local journal holds lines the store has not got."""
+    journal = directory / JOURNAL
+    return journal.is_file() and journal.stat().st_size != Synced.of(directory).size
+
+
+def pull(store: PostgresStore, root: Path, incident_id: str) -> int:
+    """Bring the local copy of one incident up to the store's head; the lines added. A copy with
+    an outbox is left as it is when the store moved on too (they have forked: named)."""
+    directory = root / incident_id
+    synced = Synced.of(directory)
+    if outbox(directory):
+        synced = agreed(store, directory, synced)
+    rows = store.lines(incident_id, max(synced.seq, 1))
+    if synced.seq > 0:
+        if not rows or rows[0][0] != synced.seq or rows[0][1] != synced.hash:
+            raise JournalConflict(
+                f"incident {incident_id}: the local copy in {directory} and the store "
+                f"{store.shown} disagree at line {synced.seq}; nothing was copied"
+            )
+        rows = rows[1:]
+    if not rows:
+        return 0
+    if outbox(directory):
+        raise JournalConflict(
+            f"incident {incident_id}: {directory} holds lines the store has not got, and the "
+            f"store {store.shown} has lines after them: the two have forked; nothing was copied"
+        )
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fetch_files(store, directory, incident_id)  # before the lines that vouch for them
+    data = b"".join(line for _, _, line in rows)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    with os.fdopen(os.open(directory / JOURNAL, flags, 0o600), "ab") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    Synced(rows[-1][0], rows[-1][1], synced.size + len(data)).save(directory)
+    return len(rows)
+
+
+def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
+    """The mark moved past the local lines after it that the store holds too, byte for byte (a
+    walker writes the store first and moves the mark only now and then): what is left after it
+    is the outbox, lines the store has not got."""
+    events, _ = read_events(directory / JOURNAL)
+    local = [e for e in events if e.seq > synced.seq]
+    rows = store.lines(directory.name, synced.seq + 1)
+    seq, digest, size = synced.seq, synced.hash, synced.size
+    for event, (row_seq, row_hash, line) in zip(local, rows, strict=False):
+        if event.seq != row_seq or event.hash != row_hash:
+            break
+        seq, digest, size = row_seq, row_hash, size + len(line)
+    moved = Synced(seq, digest, size)
+    if moved != synced:
+        moved.save(directory)
+    return moved
+
+
+def fetch_files(store: PostgresStore, directory: Path, incident_id: str) -> None:
+    from aiir.incident.journal import sha256_file
+
+    for relative, digest in store.file_digests(incident_id).items():
+        target = directory / relative
+        if target.is_file() and sha256_file(target) == digest:
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+            out.write(store.read_file(incident_id, relative))
+
+
+def pull_all(store: PostgresStore, root: Path) -> list[str]:
+    """Every incident of the store copied up to its head (only those that moved are read); the
+    problems found, one per incident that could not be copied."""
+    problems = []
+    for incident_id, (seq, digest) in store.heads().items():
+        synced = Synced.of(root / incident_id)
+        if synced.seq == seq and synced.hash == digest:
+            continue
+        try:
+            pull(store, root, incident_id)
+        except JournalConflict as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def push(store: PostgresStore, root: Path, incident_id: str, operator: str, since: str) -> int:
+    """Upload the lines of a local journal the store has not got (an outbox, or an incident
+    started locally), under a lease, each compare-and-appended with its chain intact; how many."""
+    directory = root / incident_id
+    if not (directory / JOURNAL).is_file():
+        raise InputError(f"{directory}: no incident {incident_id} here to push")
+    store.register(incident_id)
+    lease = store.lease(incident_id, operator, since)
+    try:
+        return upload(store, directory, lease.token)
+    finally:
+        lease.release()
+
+
+def upload(store: PostgresStore, directory: Path, token: int) -> int:
+    """The local journal's lines after the store's head, uploaded under the lease ``token``
+    (files first); how many. The two must agree up to the store's head."""
+    incident_id = directory.name
+    events, problems = read_events(directory / JOURNAL)
+    if problems:
+        raise JournalConflict(
+            f"{directory / JOURNAL}: {problems[0]}: a journal that does not verify is not pushed"
+        )
+    rows = store.lines(incident_id, 1)
+    for (seq, digest, _), event in zip(rows, events, strict=False):
+        if event.seq != seq or event.hash != digest:
+            raise JournalConflict(
+                f"incident {incident_id}: the store {store.shown} and {directory} differ at "
+                f"line {seq}: they have forked; nothing was pushed"
+            )
+    head = len(rows)
+    if head > len(events):
+        raise JournalConflict(
+            f"incident {incident_id}: the store {store.shown} has {head} lines, {directory} "
+            f"only {len(events)}: nothing to push"
+        )
+    put_files(store, directory, incident_id, events[head:])
+    for event in events[head:]:
+        store.append_line(incident_id, event, line_of(event), token)
+    if events:
+        size = (directory / JOURNAL).stat().st_size
+        Synced(events[-1].seq, events[-1].hash, size).save(directory)
+    return len(events) - head
+
+
+def put_files(store: PostgresStore, directory: Path, incident_id: str, events: list[Event]) -> None:
+    kept = store.file_digests(incident_id)
+    for event in events:
+        for _, relative, digest in file_refs(event.data):
+            if kept.get(relative) != digest:
+                kept[relative] = store.put_file(
+                    incident_id, relative, (directory / relative).read_bytes()
+                )
+
+
+class Replica:
+    """A walk's writes to the shared store (:class:`aiir.incident.journal.Upstream`): each file
+    and event goes there first (under the lease), then to the local journal. Once the store
+    stops answering, the walk is told once (``down``, or kept for :meth:`tell`) and goes on in
+    the local journal: the outbox."""
+
+    def __init__(self, store: PostgresStore, directory: Path, lease: PostgresLease) -> None:
+        self.store = store
+        self.directory = directory
+        self.incident_id = directory.name
+        self.lease = lease
+        self.offline = False
+        self.down: Callable[[str], None] | None = None
+        self.untold: list[str] = []
+        self.mark: Synced | None = None  # how far the local journal agrees with the store
+
+    @property
+    def taken_over(self) -> Holder | None:
+        return self.lease.taken_over
+
+    def tell(self, down: Callable[[str], None]) -> None:
+        """Say what happened to the store through ``down`` from now on (and what was kept)."""
+        self.down = down
+        for message in self.untold:
+            down(message)
+        self.untold = []
+
+    def put_file(self, relative: str, content: bytes) -> None:
+        if self.offline:
+            return
+        try:
+            self.store.put_file(self.incident_id, relative, content)
+        except StoreUnavailable as exc:
+            self._gone(exc)
+
+    def append(self, event: Event, line: bytes) -> None:
+        """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
+        if self.offline:
+            return
+        if not self.lease.held:
+            raise JournalConflict(
+                f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
+                "was lost (it expired and another walker may have taken over); nothing was appended"
+            )
+        try:
+            self.store.append_line(self.incident_id, event, line, self.lease.token)
+        except StoreUnavailable as exc:
+            self._gone(exc)
+
+    def written(self, event: Event, size: int) -> None:
+        """The local journal has the event too (``size`` its new length). The mark is kept in
+        memory and written when the walk stops or the store goes away: a mark left behind by a
+        walker that was killed is moved on by :func:`agreed`."""
+        if not self.offline:
+            self.mark = Synced(event.seq, event.hash, size)
+
+    def fetch(self, head: Event | None) -> None:
+        """Others' side events the store has after ``head``, added to the local journal (the
+        journal then takes them into its chain, checking each)."""
+        if not self.offline:
+            try:
+                _add_rows(self.store, self.directory, head)
+            except StoreUnavailable as exc:
+                self._gone(exc)
+
+    def _save_mark(self) -> None:
+        if self.mark is not None:
+            self.mark.save(self.directory)
+            self.mark = None
+
+    def _gone(self, exc: StoreUnavailable) -> None:
+        self.offline = True
+        self._save_mark()  # the last line both have: the outbox starts after it
+        message = (
+            f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}: "
+            f"upload it once the store is back with `aiir store push {self.incident_id}`"
+        )
+        if self.down is None:
+            self.untold.append(message)
+        else:
+            self.down(message)
+
+    def close(self) -> None:
+        self._save_mark()
+        self.lease.release()
+        self.store.close()
+
+
+def _add_rows(store: PostgresStore, directory: Path, head: Event | None) -> None:
+    rows = store.lines(directory.name, (head.seq if head else 0) + 1)
+    if rows:
+        fetch_files(store, directory, directory.name)
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        with os.fdopen(os.open(directory / JOURNAL, flags, 0o600), "ab") as out:
+            out.write(b"".join(line for _, _, line in rows))
+            out.flush()
+            os.fsync(out.fileno())
+
+
+class SideWriter:
+    """The upstream of a side event written beside the walker (a note, an approval, a
+    hand-off): into the store without the walker's lease, compare-and-append on the head."""
+
+    def __init__(self, store: PostgresStore, directory: Path) -> None:
+        self.store = store
+        self.directory = directory
+
+    def put_file(self, relative: str, content: bytes) -> None:
+        self.store.put_file(self.directory.name, relative, content)
+
+    def append(self, event: Event, line: bytes) -> None:
+        self.store.append_side(self.directory.name, event, line)
+
+    def written(self, event: Event, size: int) -> None:
+        pass  # the mark is moved on at the next pull (see `agreed`)
+
+    def fetch(self, head: Event | None) -> None:
+        _add_rows(self.store, self.directory, head)
+
+    def pull(self) -> None:
+        """The local copy up to the store's head (under the journal's append lock, so a walker
+        on this machine is never between its store and its local line)."""
+        pull(self.store, self.directory.parent, self.directory.name)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def shared_store(url: str, where: str, root: Path) -> PostgresStore:
+    """The store a ``postgresql://`` URL names (chosen by ``where``: the flag, the variable, the
+    workspace file), its local copy under ``root``; any other URL is one line naming it."""
+    shown = masked_url(url)
+    if not is_postgres(url):
+        raise InputError(
+            f"{where} {shown!r}: not an incident store: expected a postgresql:// URL "
+            "(or nothing, for the files)"
+        )
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here
+    except ValueError as exc:
+        raise InputError(f"{where} {shown!r}: not a valid URL ({exc})") from None
+    return PostgresStore(url, root)

@@ -1,0 +1,129 @@
+"""A walk on the team's shared store (PostgreSQL): the lease taken there, the local copy brought up
+to date, and the journal's writes sent there first (:class:`aiir.incident.replica.Replica`).
+
+Without a shared store chosen (``--store``, ``AIIR_STORE``, aiir.yaml's ``store:``) nothing here
+runs and the walk keeps its files exactly as before.
+"""
+
+from __future__ import annotations
+
+from aiir.environment import Environment
+from aiir.errors import InputError
+from aiir.incident.journal import JOURNAL
+from aiir.incident.postgres import PostgresStore, StoreUnavailable
+from aiir.incident.replica import (
+    Replica,
+    SideWriter,
+    outbox,
+    pull,
+    pull_all,
+    shared_store,
+    upload,
+)
+from aiir.incident.state import check_id
+
+LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
+
+
+def shared(env: Environment) -> PostgresStore | None:
+    """The shared store this command uses, its local copy in the incidents folder; None for
+    the files."""
+    url, where = env.store_at()
+    if not url:
+        return None
+    store = shared_store(url, where, env.incidents_dir)
+    given = env.environ.get(LEASE_VARIABLE, "")
+    if given:
+        try:
+            seconds = float(given)
+        except ValueError:
+            seconds = 0.0
+        if not 0.5 <= seconds <= 3600:
+            raise InputError(f"{LEASE_VARIABLE}={given[:40]!r}: seconds, from 0.5 to 3600")
+        store.lease_seconds = seconds
+    return store
+
+
+def for_new(env: Environment, incident_id: str, since: str) -> Replica | None:
+    """A new incident registered in the shared store, its lease taken; None for the files."""
+    store = shared(env)
+    if store is None:
+        return None
+    try:
+        store.ready()
+        if not store.register(incident_id):
+            raise InputError(f"incident {incident_id} exists in {store.shown} already; try again")
+        lease = store.lease(incident_id, env.operator, since)
+    except BaseException:
+        store.close()
+        raise
+    return Replica(store, env.incidents_dir / incident_id, lease)
+
+
+def for_existing(env: Environment, incident_id: str, since: str) -> Replica | None:
+    """An incident of the shared store taken up: its lease first (nothing changes it after
+    that), then the local copy brought up to the store's head, or a local outbox uploaded under
+    that lease. None for the files."""
+    store = shared(env)
+    if store is None:
+        return None
+    try:
+        store.ready()
+        lease = store.lease(incident_id, env.operator, since)
+    except BaseException:
+        store.close()
+        raise
+    replica = Replica(store, env.incidents_dir / incident_id, lease)
+    try:
+        _catch_up(replica)
+    except BaseException:
+        replica.close()
+        raise
+    return replica
+
+
+def _catch_up(replica: Replica) -> None:
+    directory, store = replica.directory, replica.store
+    if outbox(directory):
+        sent = upload(store, directory, replica.lease.token)
+        replica.untold.append(
+            f"uploaded {sent} event(s) the store {store.shown} had not got from {directory / JOURNAL}"
+        )
+    else:
+        pull(store, directory.parent, replica.incident_id)
+
+
+def synced(env: Environment, incident_id: str | None = None) -> tuple[PostgresStore | None, str]:
+    """The local copy brought up to the shared store (one incident, or all), for the commands
+    that read it; the store (open, for a live view) and a line to show when it is down (the
+    local copy is read as it is) or could not be copied. (None, "") for the files."""
+    store = shared(env)
+    if store is None:
+        return None, ""
+    try:
+        store.ready()
+        if incident_id is None:
+            problems = pull_all(store, env.incidents_dir)
+            return store, "; ".join(problems)
+        pull(store, env.incidents_dir, incident_id)
+    except StoreUnavailable as exc:
+        store.close()
+        return None, f"{exc}; showing the local copy in {env.incidents_dir}"
+    return store, ""
+
+
+def side_writer(env: Environment, incident_id: str) -> SideWriter | None:
+    """For a note, an approval or a hand-off on the shared store: the event goes there beside
+    the walker. A machine with no copy of the incident gets one now; one with a copy brings it
+    up to date under the journal's append lock (:meth:`SideWriter.pull`). None for the files."""
+    store = shared(env)
+    if store is None:
+        return None
+    try:
+        store.ready()
+        if not (env.incidents_dir / check_id(incident_id) / JOURNAL).is_file():
+            pull(store, env.incidents_dir, incident_id)
+    except BaseException:
+        store.close()
+        raise
+    return SideWriter(store, env.incidents_dir / incident_id)
