@@ -112,6 +112,17 @@ def mask_data(value: Any, clean: Callable[[str], str]) -> Any:
     """JSON-like ``value`` with ``clean`` applied to every string in it (keys too), before it is
     encoded: masking encoded JSON would look for secrets in their escaped form. Values JSON cannot
     hold become strings, as ``json.dumps(default=str)`` would make them."""
+    kind = type(value)  # the plain types first, by identity: every event's data passes here
+    if kind is str:
+        return clean(value)
+    if kind is dict:
+        return {
+            clean(k if type(k) is str else str(k)): mask_data(v, clean) for k, v in value.items()
+        }
+    if kind is int or kind is bool or value is None or kind is float:
+        return value
+    if kind is list:
+        return [mask_data(v, clean) for v in value]
     if isinstance(value, str):
         return clean(value)
     if isinstance(value, bool | int | float) or value is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +182,37 @@ class Placeholders(dict[str, Any]):
         if name in self.sources:
             return f"<saved by {self.sources[name]}: {name}>"
         raise KeyError(name)
+
+
+class TemplateContext(MutableMapping[str, Any]):
+    """What the walk's templates read (inputs, answers, vars, env, incident, levers), with the
+    costlier entries worked out when a template first reads them (``later``): most requests,
+    prompts and messages hold no template and read nothing (``bench.engine``: the incident's
+    fields and every lever's state were built for each of them). A context is read right after
+    it is made, before the walk records anything more."""
+
+    def __init__(self, values: dict[str, Any], later: dict[str, Callable[[], Any]]) -> None:
+        self._values = values
+        self._later = later
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._later:
+            self._values[key] = self._later.pop(key)()
+        return self._values[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._later.pop(key, None)
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if self._later.pop(key, None) is None:
+            del self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._values, *self._later])
+
+    def __len__(self) -> int:
+        return len(self._values) + len(self._later)
 
 
 def path_of(call: Call) -> str:

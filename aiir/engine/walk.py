@@ -26,6 +26,7 @@ from aiir.engine.frames import (
     Frame,
     Placeholders,
     RunbookSource,
+    TemplateContext,
     saved_by,
 )
 from aiir.engine.loops import Visits, bound
@@ -89,6 +90,7 @@ class Walk:
         self.frames: dict[str, Frame] = {}
         self.resolve_child = child_frame  # how a called runbook becomes a frame
         self.asked: Counter[str] = Counter()  # per answer key: how often asked (a loop's laps)
+        self._saved_by: dict[int, tuple[Runbook, dict[str, str]]] = {}  # by runbook, kept
 
     # --- journal and replay -----------------------------------------------------------------
 
@@ -145,27 +147,40 @@ class Walk:
             return self.step, {}
         return self.step, {e.type: e for e in self.journal.recorded(self.step)}
 
-    def context(self, frame: Frame, **extra: Any) -> dict[str, Any]:
-        incident = incident_fields(
-            self.incident,
-            self.env.clock.now(),
-            runbook=frame.runbook.id,
-            category=frame.runbook.category or "",
-            tags=frame.runbook.tags.model_dump(),
-            operator=self.env.operator,
-        )
-        saved: Mapping[str, Any] = self.incident.vars
-        if self.env.dry_run:  # nothing replies in a dry run: say where each value would come from
-            saved = Placeholders(self.incident.vars, saved_by(frame.runbook, self.profiles))
-        return {
-            "inputs": frame.inputs,
-            "answers": frame.answers,
-            "vars": saved,
-            "env": frame.env,
+    def context(self, frame: Frame, **extra: Any) -> TemplateContext:
+        now = self.env.clock.now()
+        runbook = frame.runbook
+
+        def incident() -> dict[str, Any]:
+            return incident_fields(
+                self.incident,
+                now,
+                runbook=runbook.id,
+                category=runbook.category or "",
+                tags=runbook.tags.model_dump(),
+                operator=self.env.operator,
+            )
+
+        later: dict[str, Callable[[], Any]] = {
             "incident": incident,
-            "levers": LeverStates.of(self.incident, {frame.runbook.id: frame.runbook}, own=True),
-            **extra,
+            "levers": lambda: LeverStates.of(self.incident, {runbook.id: runbook}, own=True),
         }
+        if self.env.dry_run:  # nothing replies in a dry run: say where each value would come from
+            later["vars"] = lambda: self.placeholders(runbook)
+        values = {"inputs": frame.inputs, "answers": frame.answers, "env": frame.env}
+        if not self.env.dry_run:
+            values["vars"] = self.incident.vars
+        context = TemplateContext(values, later)
+        context.update(extra)
+        return context
+
+    def placeholders(self, runbook: Runbook) -> Placeholders:
+        """The saved values, and where each one not given yet will come from."""
+        sources = self._saved_by.get(id(runbook))
+        if sources is None or sources[0] is not runbook:
+            sources = (runbook, saved_by(runbook, self.profiles))
+            self._saved_by[id(runbook)] = sources
+        return Placeholders(self.incident.vars, sources[1])
 
     # --- the walk ----------------------------------------------------------------------------
 
@@ -460,9 +475,7 @@ class Walk:
     ) -> Call:
         context = self.context(frame, **extra)
         if preview:  # before the engage has replied: its saved values are placeholders
-            context["vars"] = Placeholders(
-                self.incident.vars, saved_by(frame.runbook, self.profiles)
-            )
+            context["vars"] = self.placeholders(frame.runbook)
         return build_call(request, where, context, frame.endpoints, self.profiles)
 
     def release_preview(self, frame: Frame, name: str, lever: Lever) -> str:

@@ -186,6 +186,7 @@ class Journal:
         self._size = 0  # bytes of the file this journal has read or written
         self._appending = False  # this journal holds the append lock now
         self._lock_fd: int | None = None  # the append lock's file, open from the first append
+        self._file = os.path.join(directory, JOURNAL)  # stat before each append: no Path made
 
     @property
     def path(self) -> Path:
@@ -278,7 +279,7 @@ class Journal:
         if fetch and self.upstream is not None:
             self.upstream.fetch(self.head)
         try:  # one stat an append, where Path.is_file and Path.stat made two
-            found = os.stat(self.path)
+            found = os.stat(self._file)
         except OSError:
             return
         if not stat.S_ISREG(found.st_mode) or found.st_size == self._size:

@@ -8,6 +8,7 @@ captured value or response can redirect a request (and its admin headers) anywhe
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import urllib.parse
@@ -364,10 +365,18 @@ def join_url(endpoint: Endpoint, path: str, where: str) -> str:
             f"(requests only go to gateway {endpoint.name!r})"
         )
     url = endpoint.base_url + path
-    base, joined = httpx2.URL(endpoint.base_url), httpx2.URL(url)
-    if (joined.scheme, joined.host, joined.port) != (base.scheme, base.host, base.port):
+    joined = httpx2.URL(url)
+    if (joined.scheme, joined.host, joined.port) != _origin(endpoint.base_url):
         raise RequestRefused(f"{where}: {url!r} leaves gateway {endpoint.name!r}")
     return url
+
+
+@functools.lru_cache(maxsize=64)
+def _origin(base_url: str) -> tuple[str, str, int | None]:
+    """Scheme, host and port of a gateway's base URL, parsed once (``bench.engine``: every
+    request of a walk parsed it again)."""
+    base = httpx2.URL(base_url)
+    return base.scheme, base.host, base.port
 
 
 def _path_problem(path: str) -> str | None:
