@@ -60,7 +60,12 @@ def prepare(paths: Sequence[Path], env: Environment, options: SweepOptions) -> l
     declared = {name for item in loaded for name in item.suite.gateways}
     if options.on_fail_run is not None:
         models = [s.suite.target.model for s in loaded]
-        declared |= _check_runbook(options.on_fail_run, env, options, models)
+        from aiir.respond.escalation import check_runbook
+
+        practice = options.sandbox is not None
+        declared |= check_runbook(
+            options.on_fail_run, env, options.inputs, list(models), practice=practice
+        )
     unknown = sorted(set(options.gateway_urls) - declared)
     if unknown:
         raise InputError(
@@ -80,23 +85,6 @@ def prepare(paths: Sequence[Path], env: Environment, options: SweepOptions) -> l
     if options.alert and not any(p.loaded.suite.alert.model_fields_set for p in prepared):
         raise InputError("--alert: no suite names an 'alert' (pagerduty, slack)")
     return prepared
-
-
-def _check_runbook(
-    path: Path, env: Environment, options: SweepOptions, models: list[str]
-) -> set[str]:
-    """The runbook to open on failure must load and take its inputs; returns its gateways."""
-    from aiir.respond.escalation import runbook_inputs
-    from aiir.respond.session import checked_loader, env_values
-    from aiir.validate.answers import coerce_inputs
-
-    if not path.is_file():
-        raise InputError(f"--on-fail-run {path}: no such runbook file")
-    runbook = checked_loader(env)(path)
-    env_values(runbook, env.environ, dry_run=options.sandbox is not None)
-    for model in models:
-        coerce_inputs(runbook, runbook_inputs(runbook, options.inputs, model), "--set")
-    return set(runbook.gateways)
 
 
 def notifier_for(env: Environment) -> Notifier:

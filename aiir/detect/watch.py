@@ -103,7 +103,10 @@ def prepare(paths: Sequence[Path], env: Environment, options: DetectOptions) -> 
             for item in loaded:
                 alerting.route_secrets(item.rules.alert, _notifier(env), f"{item.path}:")
     if options.on_fail_run is not None:
-        _check_runbook(options.on_fail_run, env, options, loaded)
+        from aiir.respond.escalation import check_runbook
+
+        models = [item.rules.model for item in loaded]
+        check_runbook(options.on_fail_run, env, options.inputs, models, practice=options.practice)
     try:
         options.history_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -139,22 +142,6 @@ def _sourced(item: LoadedRules, options: DetectOptions) -> LoadedRules:
     if not changes:
         return item
     return LoadedRules(item.path, item.doc, rules.model_copy(update=changes))
-
-
-def _check_runbook(
-    path: Path, env: Environment, options: DetectOptions, loaded: list[LoadedRules]
-) -> None:
-    """The runbook to open must load and take its inputs."""
-    from aiir.respond.escalation import runbook_inputs
-    from aiir.respond.session import checked_loader, env_values
-    from aiir.validate.answers import coerce_inputs
-
-    if not path.is_file():
-        raise InputError(f"--on-fail-run {path}: no such runbook file")
-    runbook = checked_loader(env)(path)
-    env_values(runbook, env.environ, dry_run=options.practice)
-    for item in loaded:
-        coerce_inputs(runbook, runbook_inputs(runbook, options.inputs, item.rules.model), "--set")
 
 
 def _notifier(env: Environment) -> Notifier:

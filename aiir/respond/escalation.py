@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiir.environment import Environment
-from aiir.errors import AiirError
+from aiir.errors import AiirError, InputError
 from aiir.formats.schema import Runbook
 from aiir.incident.events import EventType
 from aiir.incident.journal import JOURNAL, read_events
@@ -37,6 +37,28 @@ def runbook_inputs(runbook: Runbook, given: Mapping[str, str], model: str | None
     if model is not None and "model" in runbook.inputs and "model" not in inputs:
         inputs["model"] = model
     return inputs
+
+
+def check_runbook(
+    path: Path,
+    env: Environment,
+    inputs: Mapping[str, str],
+    models: list[str | None],
+    *,
+    practice: bool,
+) -> set[str]:
+    """``--on-fail-run``'s runbook, before anything is sent: it must load, find its variables
+    (none in practice) and take its inputs for each watched model; returns its gateways."""
+    from aiir.respond.session import env_values
+    from aiir.validate.answers import coerce_inputs
+
+    if not path.is_file():
+        raise InputError(f"--on-fail-run {path}: no such runbook file")
+    runbook = checked_loader(env)(path)
+    env_values(runbook, env.environ, dry_run=practice)
+    for model in models:
+        coerce_inputs(runbook, runbook_inputs(runbook, inputs, model), "--set")
+    return set(runbook.gateways)
 
 
 def open_incident(
