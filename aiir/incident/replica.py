@@ -179,7 +179,7 @@ class Replica:
     stops answering, the walk is told once (``down``, or kept for :meth:`tell`) and goes on in
     the local journal: the outbox."""
 
-    def __init__(self, store: PostgresStore, directory: Path, lease: PostgresLease) -> None:
+    def __init__(self, store: PostgresStore, directory: Path, lease: PostgresLease | None) -> None:
         self.store = store
         self.directory = directory
         self.incident_id = directory.name
@@ -189,9 +189,18 @@ class Replica:
         self.untold: list[str] = []
         self.mark: Synced | None = None  # how far the local journal agrees with the store
 
+    @classmethod
+    def unreachable(cls, store: PostgresStore, directory: Path, exc: StoreUnavailable) -> Replica:
+        """A walk whose store did not answer when it began: all of it goes to the local outbox
+        (no lease was taken, so none is held), and the walk is told so once."""
+        replica = cls(store, directory, None)
+        replica._gone(exc)
+        store.close()
+        return replica
+
     @property
     def taken_over(self) -> Holder | None:
-        return self.lease.taken_over
+        return self.lease.taken_over if self.lease is not None else None
 
     def tell(self, down: Callable[[str], None]) -> None:
         """Say what happened to the store through ``down`` from now on (and what was kept)."""
@@ -212,7 +221,7 @@ class Replica:
         """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
         if self.offline:
             return
-        if not self.lease.held:
+        if self.lease is None or not self.lease.held:
             raise JournalConflict(
                 f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
                 "was lost (it expired and another walker may have taken over); nothing was appended"
@@ -257,7 +266,8 @@ class Replica:
 
     def close(self) -> None:
         self._save_mark()
-        self.lease.release()
+        if self.lease is not None:
+            self.lease.release()
         self.store.close()
 
 

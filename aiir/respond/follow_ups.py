@@ -20,12 +20,11 @@ from aiir.errors import InputError
 from aiir.formats.organisation import JiraChannel
 from aiir.incident.events import EventType
 from aiir.incident.journal import Journal, short_anchor
-from aiir.incident.lock import IncidentLock
-from aiir.incident.state import Incident, incident_dir, load_incident
+from aiir.incident.state import Incident, load_incident
 from aiir.outbound import jira
 from aiir.outbound.notify import Delivery, Notifier
 from aiir.reports.actions import TO_WRITE, ActionItem
-from aiir.timestamps import iso
+from aiir.respond.shared import taken_up
 
 FOLLOW_UP_LABEL = "aiir-follow-up"
 
@@ -186,10 +185,7 @@ def _notifier(env: Environment, incident: Incident) -> Notifier:
 @contextlib.contextmanager
 def _locked(env: Environment, incident_id: str) -> Iterator[Journal]:
     """The incident's journal, checked and locked (as a walk holds it) until the block ends."""
-    directory = incident_dir(env.incidents_dir, incident_id)
-    lock = IncidentLock(directory, incident_id, env.operator, iso(env.clock.now()), "changed")
-    lock.acquire()
-    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
+    journal = taken_up(env, incident_id, lambda t: t, "changed")  # a shared store: its lease
     try:
         journal.load()
         yield journal

@@ -19,7 +19,7 @@ from aiir.incident.journal import Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
-from aiir.respond.shared import for_existing, side_writer
+from aiir.respond.shared import side_writer, taken_up
 from aiir.terminal.inert import plain
 from aiir.timestamps import iso
 
@@ -56,20 +56,9 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
     why = " ".join(reason.split())
     if not plain(why).strip():
         raise InputError("--reason: say why the severity changes")
-    since = iso(env.clock.now())
-    upstream = for_existing(env, incident_id, since)  # a shared store: its lease, then its rows
+    journal = taken_up(env, incident_id, scrub, "changed")
     try:
-        directory = incident_dir(env.incidents_dir, incident_id)
-        lock = IncidentLock(directory, incident_id, env.operator, since, "changed")
-        lock.acquire()  # a walker holding it: IncidentLocked, naming it; another: waited for
-    except BaseException:
-        if upstream is not None:
-            upstream.close()
-        raise
-    journal = _journal(env, directory, lock)
-    journal.upstream = upstream
-    try:
-        incident = Incident(id=incident_id, directory=directory)
+        incident = Incident(id=incident_id, directory=journal.directory)
         journal.load(incident.apply)  # one pass: checked and folded
         current = incident.severity
         if severity.value == current:

@@ -34,10 +34,10 @@ from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.replica import Replica
-from aiir.incident.state import Incident, incident_dir, new_incident
+from aiir.incident.state import Incident, new_incident
 from aiir.outbound.gateway import Endpoint, resolve_endpoint
 from aiir.redact import MIN_SECRET, declare, scrub
-from aiir.respond.shared import for_existing, for_new
+from aiir.respond.shared import for_new, taken_up
 from aiir.timestamps import iso
 from aiir.validate.answers import coerce_inputs, load_answers
 from aiir.validate.checked import load_checked
@@ -410,18 +410,8 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
     The lock comes first: what is read must not change before the walk is done with it. On any
     error the lock is let go again.
     """
-    since = iso(env.clock.now())
-    upstream = for_existing(env, incident_id, since)  # a shared store: its lease, then its rows
-    try:
-        directory = incident_dir(env.incidents_dir, incident_id)
-        lock = IncidentLock(directory, incident_id, env.operator, since)
-        lock.acquire()
-    except BaseException:
-        if upstream is not None:
-            upstream.close()
-        raise
-    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), lambda t: t, lock=lock)
-    journal.upstream = upstream
+    journal = taken_up(env, incident_id, lambda t: t)  # a shared store: its lease, then its rows
+    directory = journal.directory
     with _closed_on_error(journal):
         incident = Incident(id=incident_id, directory=directory, keep_events=False)
         journal.load(incident.apply)  # one pass: checked and folded, no event kept

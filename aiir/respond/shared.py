@@ -7,9 +7,12 @@ runs and the walk keeps its files exactly as before.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiir.environment import Environment
 from aiir.errors import InputError
-from aiir.incident.journal import JOURNAL
+from aiir.incident.journal import JOURNAL, Journal
+from aiir.incident.lock import WALKING, IncidentLock
 from aiir.incident.postgres import PostgresStore, StoreUnavailable
 from aiir.incident.replica import (
     Replica,
@@ -20,7 +23,8 @@ from aiir.incident.replica import (
     shared_store,
     upload,
 )
-from aiir.incident.state import check_id
+from aiir.incident.state import check_id, incident_dir
+from aiir.timestamps import iso
 
 LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
 
@@ -44,32 +48,75 @@ def shared(env: Environment) -> PostgresStore | None:
     return store
 
 
-def for_new(env: Environment, incident_id: str, since: str) -> Replica | None:
-    """A new incident registered in the shared store, its lease taken; None for the files."""
+def check(env: Environment) -> None:
+    """The shared store this command would use, checked before anything is read or sent: a URL
+    that is no store, or a client that is not installed, is one line (exit 2). Nothing is
+    connected to: a store that is down is met, and said, where it is used."""
+    store = shared(env)
+    if store is not None:
+        store.close()
+
+
+def unanswered(env: Environment) -> str | None:
+    """Why the shared store this command uses does not answer now (None: it does, or the files
+    are used): for a command that walks many incidents to say once."""
     store = shared(env)
     if store is None:
         return None
+    try:
+        store.version()
+    except StoreUnavailable as exc:
+        return str(exc)
+    finally:
+        store.close()
+    return None
+
+
+def for_new(env: Environment, incident_id: str, since: str) -> Replica | None:
+    """A new incident registered in the shared store, its lease taken; None for the files. A
+    store that does not answer stops no walk: the incident is kept in the local outbox, to be
+    pushed (``aiir store push``) once the store is back."""
+    store = shared(env)
+    if store is None:
+        return None
+    directory = env.incidents_dir / incident_id
     try:
         store.ready()
         if not store.register(incident_id):
             raise InputError(f"incident {incident_id} exists in {store.shown} already; try again")
         lease = store.lease(incident_id, env.operator, since)
+    except StoreUnavailable as exc:
+        return Replica.unreachable(store, directory, exc)
     except BaseException:
         store.close()
         raise
-    return Replica(store, env.incidents_dir / incident_id, lease)
+    return Replica(store, directory, lease)
 
 
 def for_existing(env: Environment, incident_id: str, since: str) -> Replica | None:
     """An incident of the shared store taken up: its lease first (nothing changes it after
     that), then the local copy brought up to the store's head, or a local outbox uploaded under
-    that lease. None for the files."""
+    that lease. None for the files.
+
+    A store that does not answer: a walk this machine was keeping in its outbox goes on there
+    (nobody else could reach the store to take it over); any other is refused, as its local
+    copy may be behind what another responder did since.
+    """
     store = shared(env)
     if store is None:
         return None
     try:
         store.ready()
         lease = store.lease(incident_id, env.operator, since)
+    except StoreUnavailable as exc:
+        directory = env.incidents_dir / check_id(incident_id)
+        if not outbox(directory):
+            store.close()
+            raise StoreUnavailable(
+                f"{exc}; {incident_id} is not taken up from the local copy in {directory}, "
+                "which may be behind the store: try again once it answers"
+            ) from None
+        return Replica.unreachable(store, directory, exc)
     except BaseException:
         store.close()
         raise
@@ -82,9 +129,29 @@ def for_existing(env: Environment, incident_id: str, since: str) -> Replica | No
     return replica
 
 
+def taken_up(
+    env: Environment, incident_id: str, scrub: Callable[[str], str], doing: str = WALKING
+) -> Journal:
+    """An existing incident's journal, to be loaded and appended to as its walker: on a shared
+    store its lease first and its local copy brought up to date, then the incident's lock
+    (``doing`` says why it is held). On any error what was taken is let go again."""
+    since = iso(env.clock.now())
+    upstream = for_existing(env, incident_id, since)
+    try:
+        directory = incident_dir(env.incidents_dir, incident_id)
+        lock = IncidentLock(directory, incident_id, env.operator, since, doing)
+        lock.acquire()  # a walker holding it: IncidentLocked, naming it; a short change: waited
+    except BaseException:
+        if upstream is not None:
+            upstream.close()
+        raise
+    now = env.clock.now
+    return Journal(directory, env.operator, lambda: iso(now()), scrub, lock=lock, upstream=upstream)
+
+
 def _catch_up(replica: Replica) -> None:
     directory, store = replica.directory, replica.store
-    if outbox(directory):
+    if outbox(directory) and replica.lease is not None:
         sent = upload(store, directory, replica.lease.token)
         replica.untold.append(
             f"uploaded {sent} event(s) the store {store.shown} had not got from {directory / JOURNAL}"

@@ -255,6 +255,81 @@ def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
     assert verify(again / incident_id) == []
 
 
+def test_a_walk_begun_while_the_server_is_down_is_kept_locally_and_pushed_later(
+    own_server: Server,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, state = gateway
+    dsn = own_server.dsn()
+    assert main(["store", "init", "--store", dsn]) == 0
+    own_server.stop()
+    path = write_runbook(tmp_path, containment_runbook())
+    answers = write_answers(tmp_path, ANSWERS)
+    for name, value in _environ(dsn, "ana").items():
+        monkeypatch.setenv(name, value)
+    local = tmp_path / "a"
+    capsys.readouterr()
+    status = main(
+        ["run", str(path), "--answers", str(answers), "--yes", "--gateway", f"gw={url}",
+         "--incident-dir", str(local)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    incident_id = only_incident(local)
+    assert "does not answer" in out
+    assert f"aiir store push {incident_id}" in out
+    assert load_incident(local, incident_id).outcome == "contained"
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+
+    elsewhere = tmp_path / "b"
+    assert main(["resume", incident_id, "--incident-dir", str(elsewhere)]) == 2
+    refused = capsys.readouterr().err
+    assert "does not answer" in refused
+    assert "may be behind the store" in refused
+    assert "Traceback" not in refused
+
+    own_server.start()
+    assert main(["store", "push", incident_id, "--incident-dir", str(local)]) == 0
+    assert "event(s) uploaded" in capsys.readouterr().out
+    assert main(["verify", incident_id, "--incident-dir", str(elsewhere)]) == 0
+    assert (elsewhere / incident_id / "journal.jsonl").read_bytes() == (
+        local / incident_id / "journal.jsonl"
+    ).read_bytes()
+
+
+def test_a_walk_kept_in_its_outbox_goes_on_there_when_resumed_while_the_server_is_down(
+    own_server: Server,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, state = gateway
+    dsn = own_server.dsn()
+    assert main(["store", "init", "--store", dsn]) == 0
+    own_server.stop()
+    path = write_runbook(tmp_path, containment_runbook())
+    for name, value in _environ(dsn, "ana").items():
+        monkeypatch.setenv(name, value)
+    local = tmp_path / "a"
+    flags = ["--yes", "--gateway", f"gw={url}", "--incident-dir", str(local)]
+    assert main(["run", str(path), *flags]) == 2  # no terminal, no answers: stopped at triage
+    incident_id = only_incident(local)
+    capsys.readouterr()
+    answers = write_answers(tmp_path, ANSWERS)
+    assert main(["resume", incident_id, "--answers", str(answers), *flags]) == 0
+    out = capsys.readouterr().out
+    assert "the walk goes on in the local outbox journal" in out
+    assert load_incident(local, incident_id).outcome == "contained"
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    own_server.start()
+    assert main(["store", "push", incident_id, "--incident-dir", str(local)]) == 0
+    assert main(["verify", incident_id, "--incident-dir", str(tmp_path / "b")]) == 0
+
+
 def _store_requested(store: PostgresStore, timeout: float = 120) -> str:
     """The id of the store's incident once its walk asks for approval (read from its rows)."""
     deadline = time.monotonic() + timeout

@@ -475,6 +475,29 @@ def test_a_practice_incident_files_its_follow_ups_in_the_inbox_never_in_jira(
     no_secret(root, ran.out, ran.err)
 
 
+@pytest.mark.postgres
+def test_follow_ups_filed_on_the_shared_store_reach_it_under_the_incident_lease(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    database: str,
+) -> None:
+    from aiir.incident.postgres import PostgresStore
+
+    PostgresStore(database).migrate()
+    root = setup(tmp_path, monkeypatch, receiver)
+    monkeypatch.setenv("AIIR_STORE", database)
+    assert walk(capsys, root, "--sandbox").status == 0
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 0, ran.err
+    elsewhere = root / "laptop"
+    checked = aiir(capsys, "verify", ID, "--incident-dir", str(elsewhere))
+    assert checked.status == 0, checked.err
+    (filed,) = of_type(journal(elsewhere, ID), "ticket.filed")  # in the store, not only here
+    assert filed["simulated"] == "sandbox"
+
+
 def test_file_actions_without_a_jira_channel_is_one_line_and_exit_2(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
