@@ -141,6 +141,7 @@ class Environment:
         self.exercise = exercise
         self._inbox = inbox
         self.store_flag: str | None = None  # --store, when the command was given it
+        self.store_where = "--store"  # what chose store_flag (an exercise's: its command's)
 
     @classmethod
     def from_process(cls, terminal: Callable[[], Prompter] | None = None) -> Environment:
@@ -212,14 +213,22 @@ class Environment:
         """The shared incident store's URL and where it was chosen: ``--store`` (``flag``, else
         the one this command was given), else ``$AIIR_STORE``, else aiir.yaml's ``store:``;
         ``("", "")`` for the files."""
-        flag = flag or self.store_flag
         if flag:
             return flag, "--store"
+        if self.store_flag:
+            return self.store_flag, self.store_where
         if self.environ.get(STORE_VARIABLE):
             return self.environ[STORE_VARIABLE], STORE_VARIABLE
         if self.workspace is not None and self.workspace.config.store:
             return self.workspace.config.store, f"{self.workspace.root / 'aiir.yaml'} store:"
         return "", ""
+
+    def use_store_of(self, other: Environment) -> None:
+        """The shared store ``other`` chose (by flag, variable or workspace), for an exercise's
+        own environment made from a command's."""
+        url, where = other.store_at()
+        if url:
+            self.store_flag, self.store_where = url, where
 
     @property
     def profile_dirs(self) -> tuple[Path, ...]:

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aiir.cli.options import IncidentDir, OnFailRun, RunbookInputs
+from aiir.cli.options import IncidentDir, OnFailRun, RunbookInputs, Store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -58,6 +58,7 @@ def run(
         ),
     ] = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Send canary prompts, check every reply and the drift; exit 1 on any failure."""
     import gc
@@ -82,6 +83,7 @@ def run(
 
             env.console = Console(highlight=False, stderr=True)
         env.incidents_at(flags.incident_dir(incident_dir))
+        env.store_flag = store
         urls = flags.gateway_urls(gateway)  # before any suite is read: a wrong flag costs nothing
         files = resolve(suites, ["canaries"])
         runbook = (

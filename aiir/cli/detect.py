@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aiir.cli.options import IncidentDir, OnFailRun, RunbookInputs
+from aiir.cli.options import IncidentDir, OnFailRun, RunbookInputs, Store
 
 if TYPE_CHECKING:
     from aiir.detect.watch import DetectOptions
@@ -70,6 +70,7 @@ def command(
         ),
     ] = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Evaluate detection rules; exit 1 while any rule fires or cannot be evaluated."""
     from aiir.cli import flags
@@ -83,6 +84,7 @@ def command(
 
         env.console = Console(highlight=False, stderr=True)
     env.incidents_at(flags.incident_dir(incident_dir))
+    env.store_flag = store
     interval = _interval(every, times)
     options = DetectOptions(
         alert=alert,

@@ -1,9 +1,14 @@
 """``aiir drill``."""
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from aiir.cli.options import Store
+
+if TYPE_CHECKING:
+    from aiir.environment import Environment
 
 
 def command(
@@ -49,13 +54,18 @@ def command(
             help="Where drill incidents are journalled (default: ./.aiir/incidents).",
         ),
     ] = None,
+    store: Store = None,
 ) -> int:
     """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
     from aiir.cli.flags import environment
+    from aiir.cli.incident import _check_store
     from aiir.exercises.drill_report import run_drills
     from aiir.respond.trace import destination
 
     env = environment()
+    env.store_flag = store
+    _check_store(env)  # before any scenario: a wrong store is one line, exit 2
+    _say_if_unanswered(env)
     trace = destination(env, otlp) if otlp is not None else None
     return int(
         run_drills(
@@ -69,3 +79,19 @@ def command(
             trace=trace,
         )
     )
+
+
+def _say_if_unanswered(env: "Environment") -> None:
+    """A shared store that does not answer fails no drill; their incidents stay local (said)."""
+    if not env.store_at()[0]:
+        return
+    from aiir.redact import scrub
+    from aiir.respond.shared import unanswered
+
+    problem = unanswered(env)
+    if problem:
+        typer.echo(
+            f"aiir: {scrub(problem)}; each drill's incident is kept in the local incidents "
+            "folder: upload it once the store is back with `aiir store push ID`",
+            err=True,
+        )

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from aiir.cli.incident import AwareAt, Force, Otlp, _environment
-from aiir.cli.options import IncidentDir
+from aiir.cli.incident import AwareAt, Force, Otlp, _close, _environment, _synced
+from aiir.cli.options import IncidentDir, Store
 
 if TYPE_CHECKING:
     from aiir.environment import Environment
@@ -47,6 +47,7 @@ def command(
     force: Force = False,
     otlp: Otlp = None,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Export an incident from its journal (verified first; secrets masked)."""
     from aiir.cli import flags
@@ -56,7 +57,7 @@ def command(
 
     flags.out_file(out)  # before anything is read: a wrong --out costs nothing
     if format is Format.otlp or otlp is not None:
-        return _send(incident, format, out, otlp, force, incident_dir)
+        return _send(incident, format, out, otlp, force, incident_dir, store)
     awareness = parse_aware_at(aware_at or [])
     if awareness and format is not Format.eu_ai_act:
         raise InputError("--aware-at: only --format eu-ai-act has a regulatory clock")
@@ -64,7 +65,8 @@ def command(
         raise InputError(
             "--aware-at: --format eu-ai-act reads only eu-ai-act's clock (eu-ai-act=T or T)"
         )
-    env = _environment(incident_dir)
+    env = _environment(incident_dir, store=store)
+    _close(_synced(env, incident))  # a shared store's rows copied first
     record = load_incident(env.incidents_dir, incident, force=force)
     text = _render(format, record, env, awareness)
     if out is None:
@@ -85,6 +87,7 @@ def _send(
     otlp: str | None,
     force: bool,
     incident_dir: Path | None,
+    store: str | None,
 ) -> int:
     """``--format otlp``: the incident's trace sent where ``--otlp`` (or the workspace) says,
     practice included (asked for by name); 1 when the endpoint did not take it."""
@@ -96,8 +99,9 @@ def _send(
         raise InputError(f"--otlp: goes with --format otlp, not --format {format.value}")
     if out is not None:
         raise InputError("--out: --format otlp sends the trace; it writes no file")
-    env = _environment(incident_dir)
+    env = _environment(incident_dir, store=store)
     where = _destination(env, otlp)
+    _close(_synced(env, incident))
     record = load_incident(env.incidents_dir, incident, force=force)
     ok, line = export(env, record, where, walked=False)
     typer.echo(line if ok else f"aiir: {line}", err=not ok)

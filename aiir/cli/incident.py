@@ -92,10 +92,19 @@ def _environment(
     env = flags.environment()
     env.incidents_at(folder)
     env.store_flag = store
+    _check_store(env)
     env.gateway_urls = urls
     env.dry_run = env.dry_run or dry_run
     env.assume_yes = env.assume_yes or assume_yes
     return env
+
+
+def _check_store(env: "Environment") -> None:
+    """A shared store chosen (flag, variable, workspace) is checked before anything is read."""
+    if env.store_at()[0]:
+        from aiir.respond.shared import check
+
+        check(env)
 
 
 def _synced(env: "Environment", incident: str | None = None) -> "PostgresStore | None":
@@ -539,6 +548,7 @@ def flag(
     answers: Answers = None,
     yes: Yes = False,
     incident_dir: IncidentDir = None,
+    store: Store = None,
 ) -> int:
     """Report what an AI system did (human-in-the-loop): recorded, optionally paged or opened."""
     from aiir.errors import ExitStatus, InputError
@@ -549,7 +559,7 @@ def flag(
         raise InputError("--answers and --yes are for the incident that --open RUNBOOK starts")
     runbook = None if open_runbook is None else _runbook(open_runbook, "--open")
     answers_path = _answers(answers)
-    env = _environment(incident_dir, assume_yes=yes)
+    env = _environment(incident_dir, assume_yes=yes, store=store)
     report = record_flag(env, system, what, evidence)
     typer.echo(f"recorded {report.id} ({report.path})")
     status = ExitStatus.OK

@@ -5,6 +5,8 @@ from typing import Annotated
 
 import typer
 
+from aiir.cli.options import Store
+
 
 def command(
     scenario: Annotated[
@@ -46,13 +48,14 @@ def command(
         Path | None,
         typer.Option("--incident-dir", metavar="DIR", help="Where the exercise is journalled."),
     ] = None,
+    store: Store = None,
 ) -> int:
     """Facilitate a tabletop exercise: injects on a timeline, the room walks the runbook against
     the simulated gateway, and an after-action report is written at the end."""
     from rich.console import Console
 
     from aiir.cli import flags
-    from aiir.cli.incident import _send_trace, _trace_to
+    from aiir.cli.incident import _check_store, _send_trace, _trace_to
     from aiir.environment import has_terminal
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
@@ -61,6 +64,8 @@ def command(
     from aiir.validate.scenarios import prepare
 
     process = flags.environment()
+    process.store_flag = store
+    _check_store(process)  # before the room sits down: a wrong store is one line, exit 2
     where = _trace_to(process, otlp) if otlp is not None else None
     prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]), process.profile_dirs)
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here
@@ -78,6 +83,7 @@ def command(
         operator=process.operator,
     )
     env.assume_yes = yes
+    env.use_store_of(process)
     console.rule(f"Tabletop: {prepared.scenario.title}")
     if prepared.scenario.description:
         console.print(prepared.scenario.description)

@@ -97,10 +97,11 @@ def run_drill(
     prepared: Prepared,
     incidents_dir: Path,
     gateway_urls: dict[str, str] | None = None,
-    environ: dict[str, str] | None = None,
+    process: Environment | None = None,
     console: Console | None = None,
 ) -> DrillResult:
-    """Walk the scenario's runbook unattended and judge the walk."""
+    """Walk the scenario's runbook unattended and judge the walk: in the variables of
+    ``process`` (the command's environment), keeping its incident in the store it chose."""
     scenario = prepared.scenario
     transcript = io.StringIO()
     staging = bool(gateway_urls)
@@ -112,7 +113,7 @@ def run_drill(
         if staging
         else httpx2.Client(transport=InProcessTransport(create_app(state))),
         clock=SystemClock() if staging else DrillClock(),
-        environ={**(environ or {}), **scenario.env},
+        environ={**(process.environ if process else {}), **scenario.env},
         operator="drill",
         incidents_dir=incidents_dir,
         assume_yes=True,
@@ -120,6 +121,8 @@ def run_drill(
         sandbox_url=None if staging else SANDBOX_URL,
         exercise="drill",  # messages go to the drill's inbox, also against a staging gateway
     )
+    if process is not None:
+        env.use_store_of(process)
     inject = _injector(env, state)
     for fault in scenario.faults:
         if fault.at is None:

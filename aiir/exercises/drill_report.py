@@ -66,7 +66,7 @@ def run_drills(
     urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
     root = env.incidents_at(incident_dir)
     results = [
-        run_drill(p, root, urls, dict(env.environ), console if verbose and not as_json else None)
+        run_drill(p, root, urls, env, console if verbose and not as_json else None)
         for p in prepared
     ]
     if trace is not None:

@@ -47,11 +47,14 @@ def check_runbook(
     *,
     practice: bool,
 ) -> set[str]:
-    """``--on-fail-run``'s runbook, before anything is sent: it must load, find its variables
-    (none in practice) and take its inputs for each watched model; returns its gateways."""
+    """``--on-fail-run``'s runbook, before anything is sent: the shared store its incident
+    goes to must be one, and the runbook must load, find its variables (none in practice) and
+    take its inputs for each watched model; returns its gateways."""
     from aiir.respond.session import env_values
+    from aiir.respond.shared import check
     from aiir.validate.answers import coerce_inputs
 
+    check(env)  # the store its incident goes to: a wrong one is one line, exit 2
     if not path.is_file():
         raise InputError(f"--on-fail-run {path}: no such runbook file")
     runbook = checked_loader(env)(path)

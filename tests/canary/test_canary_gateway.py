@@ -406,6 +406,33 @@ def test_on_fail_run_records_an_incident_with_the_failures_as_evidence(
     assert (status, regression["ok"]) == (0, True)
 
 
+@pytest.mark.postgres
+def test_on_fail_run_on_the_shared_store_is_read_from_another_machine(
+    sandbox: tuple[str, SandboxState],
+    tmp_path: Path,
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+    database: str,
+) -> None:
+    from aiir.incident.postgres import PostgresStore
+
+    PostgresStore(database).migrate()
+    url, state = sandbox
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-master-0123456789")
+    path = write_suite(tmp_path / "s.yaml", gateways={"gw": {"profile": "litellm", "url": url}})
+    state.add_fault("support-bot", "canary-leak", "")
+    runbook = REPO / "runbooks" / "system-prompt-leak.yaml"
+    args = ["--on-fail-run", str(runbook), "-g", f"gateway={url}", "--store", database]
+    args += ["--incident-dir", str(tmp_path / "watcher")]
+    status, [result] = canary([str(path), "--history-dir", str(tmp_path / "h"), *args], capsys)
+    assert status == 1
+    incident = result["incident"]
+    assert PostgresStore(database).ids() == [incident]
+    elsewhere = tmp_path / "laptop"
+    assert main(["verify", incident, "--store", database, "--incident-dir", str(elsewhere)]) == 0
+    assert verify(elsewhere / incident) == []
+
+
 def test_from_incident_appends_to_a_suite_and_keeps_its_comments(
     tmp_path: Path, capsys: Capture
 ) -> None:

@@ -232,3 +232,43 @@ def test_open_without_a_terminal_or_answers_stops_naming_the_flag(
     events = journal(setup.incidents, incident_id())
     assert [e.type for e in events][:2] == ["incident.opened", "evidence.attached"]
     assert events[-1].type == "incident.interrupted"  # resumable, the report kept with it
+
+
+@pytest.mark.postgres
+def test_open_on_the_shared_store_is_read_from_another_machine(
+    setup: Setup, capsys: pytest.CaptureFixture[str], database: str
+) -> None:
+    from aiir.incident.postgres import PostgresStore
+
+    PostgresStore(database).migrate()
+    write(setup.root / "answers.yaml", {"real": "yes"})
+    ran = setup.flag(
+        capsys,
+        *("support-bot", WHAT, "--evidence", str(setup.root / "shot.png")),
+        *("--open", str(setup.root / "human-report.yaml")),
+        *("--answers", str(setup.root / "answers.yaml"), "--store", database),
+    )
+    assert ran.status == 0, ran.err
+    (incident,) = PostgresStore(database).ids()
+    elsewhere = setup.root / "laptop"
+    checked = aiir(
+        capsys, "verify", incident, "--store", database, "--incident-dir", str(elsewhere)
+    )
+    assert checked.status == 0, checked.err
+    events = journal(elsewhere, incident)
+    assert [e.type for e in events[:2]] == ["incident.opened", "evidence.attached"]
+    assert events[1].data["source"] == "aiir flag"
+    assert verify(elsewhere / incident) == []
+
+
+def test_open_given_no_store_records_nothing(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran = setup.flag(
+        capsys, "support-bot", WHAT, "--open", str(setup.root / "human-report.yaml"),
+        "--store", "https://db.example/aiir",
+    )  # fmt: skip
+    assert ran.status == 2
+    assert "not an incident store" in ran.err
+    assert not (setup.root / "flags").exists()
+    assert not setup.incidents.exists()
