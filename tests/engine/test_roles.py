@@ -71,6 +71,38 @@ def test_a_node_owned_by_a_role_is_refused_to_others_until_handed_off(
     assert of_type(events, "incident.ended")[0]["outcome"] == "resolved"
 
 
+@pytest.mark.postgres
+def test_on_the_shared_store_the_hand_off_and_the_owner_s_resume_come_from_other_machines(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    from aiir.incident.postgres import PostgresStore
+
+    PostgresStore(database).migrate()
+    alex_machine = _workspace(tmp_path, monkeypatch, enforce=True)
+    monkeypatch.setenv("AIIR_STORE", database)
+    monkeypatch.setenv("AIIR_OPERATOR", "alex")
+    assert _run(capsys, tmp_path, alex_machine).status == 1  # contain is security's
+    (incident,) = PostgresStore(database).ids()
+    kim_machine, sam_machine = tmp_path / "kim", tmp_path / "sam"
+    monkeypatch.setenv("AIIR_OPERATOR", "kim")
+    handed = aiir(
+        capsys, "handoff", incident, "--to", "security", "--incident-dir", str(kim_machine)
+    )
+    assert handed.status == 0, handed.err
+    monkeypatch.setenv("AIIR_OPERATOR", "sam")
+    answers = ["-a", str(tmp_path / "answers.yaml")]
+    done = aiir(capsys, "resume", incident, *answers, "--incident-dir", str(sam_machine))
+    assert done.status == 0, done.err
+    checked = aiir(capsys, "verify", incident, "--incident-dir", str(alex_machine))
+    assert checked.status == 0, checked.err
+    events = journal(alex_machine, incident)  # alex's copy, brought up to the store
+    answered = [(e.data["node"], e.operator) for e in events if e.type == "answer"]
+    assert answered == [("look", "alex"), ("contain", "sam")]
+    (handoff,) = [e for e in events if e.type == "incident.handed_off"]
+    assert handoff.operator == "kim"
+    assert of_type(events, "incident.ended")[0]["outcome"] == "resolved"
+
+
 def test_without_enforce_roles_anyone_answers(
     tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
