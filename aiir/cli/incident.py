@@ -195,7 +195,8 @@ def run(
 ) -> int:
     """Walk a runbook: triage questions, levers with verification, evidence, journal."""
     from aiir.errors import InputError
-    from aiir.respond.session import parse_assignments, start
+    from aiir.respond.preparation import parse_assignments
+    from aiir.respond.session import start
 
     path, answers_path = _runbook(runbook), _answers(answers)
     env = _environment(incident_dir, gateway, dry_run=dry_run, assume_yes=yes, store=store)

@@ -15,7 +15,7 @@ from aiir.errors import ExitStatus, InputError
 from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
-from aiir.respond.session import parse_assignments
+from aiir.respond.preparation import parse_assignments
 from aiir.respond.trace import Destination, export
 from aiir.terminal.inert import inert
 from aiir.validate.scenarios import Prepared, prepare

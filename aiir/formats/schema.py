@@ -8,7 +8,6 @@ YAML file can set.
 
 # No ``from __future__ import annotations`` here: pydantic would then evaluate every annotation from
 # its string when the classes are made, which costs each start of the CLI several milliseconds.
-import enum
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
 from pydantic import AfterValidator, ConfigDict, Field, model_validator
@@ -32,83 +31,33 @@ from aiir.formats.common import (
 )
 from aiir.formats.requests import Expect, GatewayPath, Input, Request
 from aiir.formats.timers import Cadence, Timer
+from aiir.formats.vocabulary import (
+    CLAIMS_CONTAINMENT,
+    FAILING_OUTCOMES,
+    Classification,
+    EndOutcome,
+    EvidenceKind,
+    LeverKind,
+    Outcome,
+    Phase,
+)
 
-# Requests and inputs live in aiir.formats.requests; they are part of this format, imported from here.
-__all__ = ["Expect", "GatewayPath", "Input", "Request"]
-
-
-class Phase(enum.StrEnum):
-    """Incident lifecycle phases (CoSAI; NIST SP 800-61r3)."""
-
-    PREPARATION = "preparation"
-    DETECTION = "detection"
-    CONTAINMENT = "containment"
-    ERADICATION = "eradication"
-    RECOVERY = "recovery"
-    POST_INCIDENT = "post-incident"
-
-
-class Outcome(enum.StrEnum):
-    """How a walk ends. ``failed`` and ``aborted`` make ``aiir run`` exit 1."""
-
-    RESOLVED = "resolved"
-    CONTAINED = "contained"
-    MITIGATED = "mitigated"
-    ESCALATED = "escalated"
-    HANDED_OFF = "handed-off"
-    FALSE_POSITIVE = "false-positive"
-    ABORTED = "aborted"
-    FAILED = "failed"
-    NOT_CONTAINED = "not-contained"  # recorded by aiir, never written in a runbook
-
-
-class EndOutcome(enum.StrEnum):
-    """The outcomes a runbook's end node may state (``not-contained`` is aiir's to record)."""
-
-    RESOLVED = "resolved"
-    CONTAINED = "contained"
-    MITIGATED = "mitigated"
-    ESCALATED = "escalated"
-    HANDED_OFF = "handed-off"
-    FALSE_POSITIVE = "false-positive"
-    ABORTED = "aborted"
-    FAILED = "failed"
-
-
-FAILING_OUTCOMES = frozenset({Outcome.ABORTED, Outcome.FAILED, Outcome.NOT_CONTAINED})
-# An end that says one of these holds only when a lever is proven in effect at that point.
-CLAIMS_CONTAINMENT = frozenset({Outcome.CONTAINED})
-
-
-class LeverKind(enum.StrEnum):
-    """Containment levers (docs/domain.md, Containment levers)."""
-
-    KILL_SWITCH = "kill-switch"
-    FILTER = "filter"
-    REROUTE = "reroute"
-    RATE_LIMIT = "rate-limit"
-    BLOCK = "block"
-    DISABLE_TOOL = "disable-tool"
-    ROLLBACK = "rollback"
-    QUARANTINE = "quarantine"
-    PURGE_MEMORY = "purge-memory"
-    HUMAN_IN_THE_LOOP = "human-in-the-loop"
-
-
-class EvidenceKind(enum.StrEnum):
-    """What a forensic capture holds (CoSAI forensic capture list)."""
-
-    SYSTEM_PROMPT = "system-prompt"
-    USER_PROMPTS = "user-prompts"
-    PARAMETERS = "parameters"
-    OUTPUTS = "outputs"
-    RETRIEVED_DOCUMENTS = "retrieved-documents"
-    TOOL_CALLS = "tool-calls"
-    GUARDRAIL_VERDICTS = "guardrail-verdicts"
-    MODEL_IDENTITY = "model-identity"
-    GATEWAY_STATE = "gateway-state"
-    METRICS = "metrics"
-    OTHER = "other"
+# Requests and inputs live in aiir.formats.requests, the format's closed vocabularies in
+# aiir.formats.vocabulary; they are part of this format, imported from here.
+__all__ = [
+    "CLAIMS_CONTAINMENT",
+    "FAILING_OUTCOMES",
+    "Classification",
+    "EndOutcome",
+    "EvidenceKind",
+    "Expect",
+    "GatewayPath",
+    "Input",
+    "LeverKind",
+    "Outcome",
+    "Phase",
+    "Request",
+]
 
 
 # --- declarations ----------------------------------------------------------------------------
@@ -204,24 +153,6 @@ class NodeBase(Strict):
             if target is not None:
                 found.append(Edge(label, (field,), target))
         return found
-
-
-class Classification(enum.StrEnum):
-    """Facts about an incident that start regulatory clocks (docs/domain.md, Regulatory clocks)."""
-
-    SERIOUS_INCIDENT = "serious-incident"  # EU AI Act Art. 3(49), 73(2)
-    HIGH_RISK_SYSTEM = "high-risk-system"  # the system is a high-risk AI system (provider duties)
-    DEATH = "death"  # Art. 73(4)
-    WIDESPREAD_INFRINGEMENT = "widespread-infringement"  # Art. 73(3)
-    CRITICAL_INFRASTRUCTURE = "critical-infrastructure"  # Art. 73(3); GPAI 2 d
-    PERSONAL_DATA_BREACH = "personal-data-breach"  # GDPR Art. 33
-    CYBERSECURITY_BREACH = "cybersecurity-breach"  # GPAI 5 d (incl. weight exfiltration)
-    GPAI_SYSTEMIC = "gpai-systemic"  # a general-purpose model with systemic risk is involved
-    SIGNIFICANT_INCIDENT = "significant-incident"  # NIS2 Art. 23
-    MAJOR_ICT_INCIDENT = "major-ict-incident"  # DORA Art. 19
-    EXPLOITED_VULNERABILITY = "exploited-vulnerability"  # CRA Art. 14
-    CRITICAL_SAFETY_INCIDENT = "critical-safety-incident"  # California SB 53
-    IMMINENT_RISK = "imminent-risk"  # SB 53: imminent risk of death or serious injury
 
 
 class Choice(Strict):

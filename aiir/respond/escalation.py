@@ -50,7 +50,7 @@ def check_runbook(
     """``--on-fail-run``'s runbook, before anything is sent: the shared store its incident
     goes to must be one, and the runbook must load, find its variables (none in practice) and
     take its inputs for each watched model; returns its gateways."""
-    from aiir.respond.session import env_values
+    from aiir.respond.preparation import env_values
     from aiir.respond.shared import check
     from aiir.validate.answers import coerce_inputs
 

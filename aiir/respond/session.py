@@ -26,17 +26,23 @@ from aiir.formats.includes import resolved_bytes
 from aiir.formats.library import data_dir, profiles
 from aiir.formats.loader import load_file
 from aiir.formats.schema import (
-    CallNode,
     Runbook,
 )
-from aiir.formats.templating import render
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, new_incident
-from aiir.outbound.gateway import Endpoint, resolve_endpoint
-from aiir.redact import MIN_SECRET, declare, scrub
+from aiir.outbound.gateway import Endpoint
+from aiir.redact import scrub
+from aiir.respond.preparation import (
+    endpoints_for,
+    env_values,
+    practising,
+    preflight,
+    reachable_runbooks,
+    secret_values,
+)
 from aiir.respond.shared import for_new, taken_up
 from aiir.timestamps import iso
 from aiir.validate.answers import coerce_inputs, load_answers
@@ -85,64 +91,6 @@ class RunResult:
 # --- loading and checking ----------------------------------------------------------------------
 
 
-def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
-    """``["a=1", "b=2"]`` from ``--set`` or ``--gateway``; a pair without '=' is a usage error,
-    which names the form as the flag's help does (``metavar``)."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise InputError(f"{flag} {pair!r}: expected {metavar}")
-        out[name.strip()] = value
-    return out
-
-
-def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -> dict[str, str]:
-    """The declared environment variables; missing required ones stop a real run, all named
-    at once with what each is for.
-
-    A dry run or a sandbox run needs no real keys: a missing one is left empty.
-    """
-    values: dict[str, str] = {}
-    missing: list[str] = []
-    declare(environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ)
-    for name, spec in runbook.env.items():
-        if name in environ:
-            values[name] = environ[name].strip()  # a mounted secret file often ends in "\n"
-        elif spec.required and not dry_run:
-            missing.append(f"{name} ({spec.description})")
-        else:
-            values[name] = ""
-    if missing:
-        raise InputError(
-            f"runbook {runbook.id!r} needs environment variable(s) that are not set: "
-            + "; ".join(missing)
-        )
-    return values
-
-
-def endpoints_for(
-    runbook: Runbook, env: Environment, env_vals: Mapping[str, str]
-) -> dict[str, Any]:
-    context = {"env": env_vals}
-    configured = env.workspace.config.gateways if env.workspace else {}
-    endpoints = {}
-    for name, gateway in runbook.gateways.items():
-        url = env.gateway_urls.get(name) or env.sandbox_url
-        if url is None and name in configured:
-            url = render(configured[name].url, context, f"aiir.yaml gateways.{name}.url")
-        endpoints[name] = resolve_endpoint(name, gateway, context, url)
-    return endpoints
-
-
-def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:
-    return {
-        env_vals[n]
-        for n, spec in runbook.env.items()
-        if spec.secret and len(env_vals.get(n, "")) >= MIN_SECRET
-    }
-
-
 # --- frames ------------------------------------------------------------------------------------
 
 
@@ -162,50 +110,6 @@ def child_frame(
         prefix=f"{prefix}{runbook.id}.",
         snapshot={"snapshot": snapshot, "snapshot_sha256": digest},
     )
-
-
-def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
-    """The root and every runbook it can call, directly or not."""
-    found = {root.id: root}
-    queue = [root]
-    while queue:
-        for node in queue.pop().nodes.values():
-            if isinstance(node, CallNode) and node.runbook not in found:
-                child, _ = source.find(node.runbook)
-                found[child.id] = child
-                queue.append(child)
-    return list(found.values())
-
-
-def preflight(runbooks: list[Runbook], env: Environment, *, check_all: bool = False) -> None:
-    """Before an incident exists: every --gateway name is declared somewhere. With
-    ``check_all`` (``aiir run --check``), every runbook that may be called has its environment
-    and its gateways too, every problem named at once; without it, a called runbook is checked
-    when the walk reaches it (a runbook needs only its own environment to start)."""
-    declared = {name for runbook in runbooks for name in runbook.gateways}
-    unknown = sorted(set(env.gateway_urls) - declared)
-    if unknown:
-        shown = ", ".join(sorted(declared)) or "none"
-        raise InputError(
-            f"--gateway {unknown[0]}: runbook {runbooks[0].id!r} (and the runbooks it calls) "
-            f"declare no such gateway (gateways: {shown})"
-        )
-    if not check_all:
-        return
-    problems: list[str] = []
-    for runbook in runbooks[1:]:
-        try:
-            values = env_values(runbook, env.environ, dry_run=practising(env))
-            endpoints_for(runbook, env, values)
-        except InputError as exc:
-            problems.append(str(exc))
-    if problems:
-        raise InputError("--check: " + " | ".join(problems))
-
-
-def practising(env: Environment) -> bool:
-    """A dry run or an exercise: no real key is needed, none is read."""
-    return env.dry_run or env.sandbox_url is not None
 
 
 # --- start, resume, release ----------------------------------------------------------------------
