@@ -81,7 +81,9 @@ def ask(
 def show(walk: Walk, request: ApprovalRequest, wanted: Approval) -> None:
     """Who is asked, how many, until when, and the exact commands, on one screen."""
     incident, lever = walk.incident.id, request.lever
-    where = f" --incident-dir {Path(walk.journal.directory).parent.resolve()}"
+    # On the files an approver names the folder; on a shared store every machine finds it there.
+    folder = Path(walk.journal.directory).parent.resolve()
+    where = "" if walk.journal.upstream is not None else f" --incident-dir {folder}"
     who = f"anyone but {request.requester}"
     if request.roles:
         on_call = [walk.on_call(role) or role for role in request.roles]

@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from aiir.errors import InputError
 from aiir.incident.events import EventType
@@ -103,18 +103,33 @@ def is_postgres(url: str) -> bool:
     return url.startswith(SCHEMES)
 
 
+# A password given as a parameter: in a URL's query (``?password=…``) or a key=value
+# connection string (``password='…'``), quoted or not.
+_PASSWORD_PARAMETER = re.compile(r"(?i)\b(ssl)?(password)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s]*)")
+
+
 def masked_url(url: str) -> str:
-    """The URL with its password replaced: what any message may show of it. A URL too broken
-    to parse (an unclosed IPv6 bracket) loses everything before its ``@``."""
+    """The URL with its passwords replaced (in the user part and as a parameter): what any
+    message may show of it. A URL too broken to parse (an unclosed IPv6 bracket) loses
+    everything before its ``@``."""
+    shown = _PASSWORD_PARAMETER.sub(lambda m: f"{m[1] or ''}{m[2]}{m[3]}***", url)
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(shown)
         parts.port  # noqa: B018  (a port that is not a number raises here)
     except ValueError:
-        return re.sub(r"://[^/]*@", "://***@", url)
+        return re.sub(r"://[^/]*@", "://***@", shown)
     if parts.password is None:
-        return url
+        return shown
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
     return parts._replace(netloc=netloc).geturl()
+
+
+def url_passwords(url: str) -> list[str]:
+    """Every password a store URL carries, as written and decoded, for masking everywhere."""
+    found = [m[4].strip("'") for m in _PASSWORD_PARAMETER.finditer(url)]
+    with suppress(ValueError):
+        found.append(urlsplit(url).password or "")
+    return [form for p in found if p for form in {p, unquote(p)}]
 
 
 def migrations() -> list[tuple[int, str, str]]:
@@ -195,9 +210,7 @@ class PostgresStore:
                 f"the incident store {self.shown} is PostgreSQL, and its client is not "
                 "installed: pip install 'aiir-runbooks[postgresql]'"
             ) from None
-        password = urlsplit(url).password
-        if password:
-            declare([password])
+        declare(url_passwords(url))
         self.mirror = mirror
         self.lease_seconds = lease_seconds
         self._connection: psycopg.Connection[Any] | None = None

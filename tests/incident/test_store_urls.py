@@ -35,7 +35,33 @@ def test_a_broken_store_url_is_bad_input_and_never_shows_its_password(
         ("postgresql://alice:pw@db/incidents", "postgresql://alice:***@db/incidents"),
         ("postgresql://alice@db/incidents", "postgresql://alice@db/incidents"),
         ("postgresql://alice:pw@[::1", "postgresql://***@[::1"),
+        (
+            "postgresql://db/x?password=pw&sslmode=require",
+            "postgresql://db/x?password=***&sslmode=require",
+        ),
+        ("postgresql:///x?host=db&PASSWORD=pw", "postgresql:///x?host=db&PASSWORD=***"),
+        ("postgresql://db/x?sslpassword=pw", "postgresql://db/x?sslpassword=***"),
+        ("host=db password='p w\\'x' user=a", "host=db password=*** user=a"),
     ],
 )
 def test_masked_url(url: str, shown: str) -> None:
     assert masked_url(url) == shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://127.0.0.1:1/x?password=qs-secret-1",
+        "postgresql:///x?host=127.0.0.1&port=1&password=qs-secret-2",
+        "host=127.0.0.1 port=1 password=kv-secret-3",
+        "postgresql://u:pct%40secret%22-4@127.0.0.1:1/x",
+    ],
+)
+def test_a_password_in_any_part_of_the_url_is_never_shown(
+    url: str, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIIR_STORE", url)
+    ran = run_cli(capsys, "store", "status")
+    assert ran.status == 2, ran
+    assert "secret" not in ran.err + ran.out
+    assert ran.err.count("\n") == 1

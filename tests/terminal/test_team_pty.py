@@ -117,6 +117,7 @@ def test_one_walks_one_approves_one_watches_from_two_workspaces_on_one_database(
     assert "Outcome: contained" in screen
     assert "SANDBOX" in screen  # practice, and said so
     assert re.search(r"needs 1 approvals? before it is engaged", screen), screen
+    assert "--incident-dir" not in screen  # approvers elsewhere find it in the store
     timeline = strip_ansi(watched.getvalue())
     assert timeline.index("approval.granted") < timeline.index("lever.engaged")
 
