@@ -89,11 +89,10 @@ def _has_timers(runbook: Runbook) -> bool:
 
 def _now_statuses(walk: Walk) -> tuple[dt.datetime, list[TimerStatus]]:
     """Now and every timer's status; the clock is not read for a walk without timers."""
-    runbooks = walked(walk)
-    if not any(_has_timers(runbook) for runbook in runbooks.values()):
-        return dt.datetime.min, []
+    if not any(_has_timers(frame.runbook) for frame in walk.frames.values()):
+        return dt.datetime.min, []  # asked four times a node: no runbook map made for it
     now = walk.env.clock.now()
-    return now, statuses(walk.incident, runbooks, now)
+    return now, statuses(walk.incident, walked(walk), now)
 
 
 def _data(item: TimerStatus) -> dict[str, str | None]:

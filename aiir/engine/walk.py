@@ -49,6 +49,7 @@ from aiir.outbound.gateway import Call, Reply, build_call
 from aiir.outbound.readable import full_request, readable
 from aiir.outbound.sending import Sender
 from aiir.prompts import MissingAnswer, Option, Prompter
+from aiir.redact import scrub
 from aiir.timestamps import clock_text, iso, parse_iso
 
 if TYPE_CHECKING:  # notify is imported only when a walk sends a message
@@ -95,8 +96,6 @@ class Walk:
     # --- journal and replay -----------------------------------------------------------------
 
     def scrub(self, text: str) -> str:
-        from aiir.redact import scrub
-
         return scrub(text, self.secrets, patterns=False)
 
     def add_secrets(self, values: set[str]) -> None:

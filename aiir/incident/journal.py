@@ -16,7 +16,6 @@ anchor given, and names the lines no anchor covers.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import json
@@ -120,9 +119,27 @@ class Event(NamedTuple):
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _encoder() -> Callable[[Any], str]:
+    """``_CANONICAL.encode``, with the C encoder it makes for each value made once instead
+    (bench.engine: every event is encoded). It is made without the check for circular data,
+    which an event's body cannot hold: it is masked (copied) or parsed from JSON first."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)  # not in the type stubs
+    if make is None:  # pragma: no cover - CPython has the C encoder
+        return _CANONICAL.encode
+    iterencode = make(
+        None, _CANONICAL.default, encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    return lambda value: "".join(iterencode(value, 0))
+
+
+_ENCODE = _encoder()
+
+
 def canonical(value: Any) -> bytes:
     """Sorted keys, no spaces, UTF-8: the bytes an event's hash is taken over."""
-    return _CANONICAL.encode(value).encode()
+    return _ENCODE(value).encode()
 
 
 def chain_hash(body: dict[str, Any]) -> str:
@@ -249,26 +266,10 @@ class Journal:
         taken, self.foreign = self.foreign, []
         return taken
 
-    @contextlib.contextmanager
-    def appending(self) -> Iterator[None]:
+    def appending(self) -> _AppendLock:
         """The append lock: held only for one append (and the read before it), by every
         process that writes this journal."""
-        if self._appending or not self.persist:
-            yield  # held already (a note reads and appends under one hold), or nothing to lock
-            return
-        if self._lock_fd is None:  # opened once, kept until close: flocked for each append
-            if not self.directory.is_dir():
-                yield  # nothing to lock
-                return
-            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
-            self._lock_fd = os.open(self.directory / APPENDING, flags, 0o600)
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
-        try:
-            self._appending = True
-            yield
-        finally:
-            self._appending = False
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        return _AppendLock(self)
 
     def _take_in(self, *, fetch: bool = False) -> None:
         """Side events another process appended since this journal last read or wrote: only the
@@ -378,6 +379,34 @@ class Journal:
             self.lock.release()
         if self.upstream is not None:
             self.upstream.close()
+
+
+class _AppendLock:
+    """:meth:`Journal.appending`: a class, not a generator, since every event takes it
+    (bench.engine). Held already (a note reads and appends under one hold), or nothing to lock
+    (a dry run, no directory yet): entered without locking."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal = journal
+        self.fd: int | None = None  # flocked by this hold
+
+    def __enter__(self) -> None:
+        journal = self.journal
+        if journal._appending or not journal.persist:
+            return
+        if journal._lock_fd is None:  # opened once, kept until close: flocked for each append
+            if not journal.directory.is_dir():
+                return
+            flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC
+            journal._lock_fd = os.open(journal.directory / APPENDING, flags, 0o600)
+        fcntl.flock(journal._lock_fd, fcntl.LOCK_EX)
+        journal._appending = True
+        self.fd = journal._lock_fd
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            self.journal._appending = False
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
 def anchor_of(events: Sequence[Event]) -> str:

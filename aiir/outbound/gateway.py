@@ -365,10 +365,18 @@ def join_url(endpoint: Endpoint, path: str, where: str) -> str:
             f"(requests only go to gateway {endpoint.name!r})"
         )
     url = endpoint.base_url + path
-    joined = httpx2.URL(url)
+    joined = parsed_url(url)
     if (joined.scheme, joined.host, joined.port) != _origin(endpoint.base_url):
         raise RequestRefused(f"{where}: {url!r} leaves gateway {endpoint.name!r}")
     return url
+
+
+@functools.lru_cache(maxsize=256)
+def parsed_url(url: str) -> httpx2.URL:
+    """``url`` parsed, once for the check that it stays on its gateway and the exchange that
+    sends it (``bench.engine``: httpx2 parsed each request's URL again, and a lever's engage,
+    verify and release preview name the same one). An ``httpx2.URL`` is immutable."""
+    return httpx2.URL(url)
 
 
 @functools.lru_cache(maxsize=64)

@@ -27,6 +27,7 @@ from aiir.outbound.gateway import (
     Endpoint,
     Reply,
     join_url,
+    parsed_url,
     says,
 )
 
@@ -125,7 +126,7 @@ class _Exchange:
         try:
             with self.client.stream(
                 call.method,
-                call.url,
+                parsed_url(call.url),  # parsed once: the gateway check parsed it already
                 params=call.query or None,
                 headers=call.headers,
                 json=call.json,

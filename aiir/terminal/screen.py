@@ -243,7 +243,7 @@ class TerminalScreen:
 
     @contextlib.contextmanager
     def waiting(self, label: str) -> Iterator[None]:
-        if self.console.is_terminal:
+        if self.terminal:
             with self.console.status(self.text(label)):
                 yield
         else:
