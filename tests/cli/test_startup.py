@@ -56,3 +56,4 @@ def test_no_collections_while_validating_and_the_collector_given_back(
     assert run_cli(capsys, "validate", str(ONE)).status == 0
     assert seen == [False]
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0  # what it made is back in the collector's sight
