@@ -33,6 +33,10 @@ def test_text_arguments_are_taken_without_typer_s_pydantic_adapters() -> None:
     assert "typer._adapters" not in loaded_by("validate", str(ONE))
 
 
+def test_a_runbook_of_simple_templates_is_validated_without_jinja2() -> None:
+    assert "jinja2" not in loaded_by("validate", str(RUNBOOKS / "triage.yaml"))
+
+
 def test_several_paths_still_arrive_as_a_list(capsys: pytest.CaptureFixture[str]) -> None:
     ran = run_cli(capsys, "validate", str(ONE), str(RUNBOOKS / "triage.yaml"))
     assert ran.status == 0
