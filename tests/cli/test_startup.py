@@ -61,3 +61,25 @@ def test_no_collections_while_validating_and_the_collector_given_back(
     assert seen == [False]
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0  # what it made is back in the collector's sight
+
+
+def test_only_the_command_run_is_built() -> None:
+    from aiir.cli import _app_for, app
+
+    assert [c.name for c in _app_for(["validate", "x.yaml"]).registered_commands] == ["validate"]
+    canary = _app_for(["canary", "run", "--help"])
+    assert not canary.registered_commands
+    assert [g.name for g in canary.registered_groups] == ["canary"]
+    for argv in ([], ["--version"], ["--help"], ["valdate"]):
+        assert _app_for(argv) is app
+    assert len(app.registered_commands) > 1  # the app itself is left whole
+
+
+def test_a_command_s_help_is_the_same_when_it_is_built_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiir.cli
+
+    alone = run_cli(capsys, "validate", "--help").out
+    monkeypatch.setattr(aiir.cli, "_app_for", lambda argv: aiir.cli.app)
+    assert run_cli(capsys, "validate", "--help").out == alone
