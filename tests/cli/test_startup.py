@@ -83,3 +83,15 @@ def test_a_command_s_help_is_the_same_when_it_is_built_alone(
     alone = run_cli(capsys, "validate", "--help").out
     monkeypatch.setattr(aiir.cli, "_app_for", lambda argv: aiir.cli.app)
     assert run_cli(capsys, "validate", "--help").out == alone
+
+
+def test_objects_frozen_before_validate_stay_frozen(capsys: pytest.CaptureFixture[str]) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert run_cli(capsys, "validate", str(ONE)).status == 0
+        # Still frozen (less any that were freed meanwhile), and none of what validate made.
+        assert 0 < gc.get_freeze_count() <= frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
