@@ -8,18 +8,26 @@ to the floor, ``python -c "import typer"``: a Typer CLI cannot start faster than
 Goals, judged on CPU time (which other work on a shared machine disturbs far less than wall
 time): ``aiir --help`` at most 1.5x the floor, ``aiir run --help`` at most 1.3x, ``aiir validate
 ONE.yaml`` (one shipped runbook) at most 2x. ``aiir validate runbooks/`` (the whole library) is
-shown for scale.
+shown for scale, and so is ``import typer`` with one pydantic model built and used: what no
+command that checks a document with pydantic can go below.
+
+``--baseline DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/base main``) times
+each aiir command from that tree too, in the same round-robin: the before and after of a change
+from one run. Both trees are then started the same way, ``python -c`` with the tree first on
+``sys.path``.
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import functools
 import os
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.common import Sample, compile_aiir, interleaved, medians
@@ -27,6 +35,12 @@ from bench.common import Sample, compile_aiir, interleaved, medians
 REPO = Path(__file__).resolve().parents[1]
 FLOOR = 'python -c "import typer"'
 ONE = REPO / "runbooks" / "prompt-injection.yaml"
+# What no command that checks a document with a pydantic model can go below: Typer, pydantic, and
+# one model of one field built and used (its first validator loads pydantic's plugin discovery).
+PYDANTIC = "import typer + one pydantic model"
+PYDANTIC_CODE = (
+    "import typer\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int\nM(x=1)"
+)
 GOALS = {"aiir --help": 1.5, "aiir run --help": 1.3, "aiir validate ONE.yaml": 2.0}
 
 
@@ -36,15 +50,40 @@ def aiir() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "aiir"]
 
 
-def commands() -> dict[str, list[str]]:
+def aiir_from(tree: Path) -> Callable[..., list[str]]:
+    """``aiir ARGS`` as the console script runs it, with the aiir package of ``tree``."""
+
+    def argv(*args: str) -> list[str]:
+        code = (
+            f"import sys; sys.path.insert(0, {str(tree)!r}); sys.argv = ['aiir', *{args!r}]; "
+            "from aiir.cli import run; run()"
+        )
+        return [sys.executable, "-c", code]
+
+    return argv
+
+
+def aiir_commands(aiir: Callable[..., list[str]]) -> dict[str, list[str]]:
     return {
+        "aiir --help": aiir("--help"),
+        "aiir run --help": aiir("run", "--help"),
+        "aiir validate ONE.yaml": aiir("validate", str(ONE)),
+        "aiir validate runbooks/": aiir("validate", str(REPO / "runbooks")),
+    }
+
+
+def commands(baseline: Path | None) -> dict[str, list[str]]:
+    floors = {
         "python -c pass": [sys.executable, "-c", "pass"],
         FLOOR: [sys.executable, "-c", "import typer"],
-        "aiir --help": [*aiir(), "--help"],
-        "aiir run --help": [*aiir(), "run", "--help"],
-        "aiir validate ONE.yaml": [*aiir(), "validate", str(ONE)],
-        "aiir validate runbooks/": [*aiir(), "validate", str(REPO / "runbooks")],
+        PYDANTIC: [sys.executable, "-c", PYDANTIC_CODE],
     }
+    if baseline is None:
+        return {**floors, **aiir_commands(lambda *args: [*aiir(), *args])}
+    before = {
+        f"{label} [baseline]": argv for label, argv in aiir_commands(aiir_from(baseline)).items()
+    }
+    return {**floors, **before, **aiir_commands(aiir_from(REPO))}
 
 
 def once(argv: list[str]) -> Sample:
@@ -56,9 +95,11 @@ def once(argv: list[str]) -> Sample:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def measure(runs: int) -> dict[str, list[Sample]]:
-    todo = commands()
+def measure(runs: int, baseline: Path | None) -> dict[str, list[Sample]]:
+    todo = commands(baseline)
     compile_aiir()
+    if baseline is not None:
+        compileall.compile_dir(baseline / "aiir", quiet=1)
     for argv in todo.values():  # warm the page cache; not counted
         once(argv)
     return interleaved({label: functools.partial(once, argv) for label, argv in todo.items()}, runs)
@@ -67,17 +108,20 @@ def measure(runs: int) -> dict[str, list[Sample]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="runs of each command")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose aiir is timed alongside, for scale"
+    )
     args = parser.parse_args()
-    samples = measure(args.runs)
+    samples = measure(args.runs, args.baseline)
     floor_wall, floor_cpu = medians(samples[FLOOR])
     cores, load = os.cpu_count(), os.getloadavg()[0]
     print(f"{args.runs} cold runs each, round-robin; {cores} cores, load average {load:.1f}")
-    print(f"{'median of each':30} {'wall ms':>8} {'CPU ms':>7} {'wall':>6} {'CPU':>6}")
+    print(f"{'median of each':36} {'wall ms':>8} {'CPU ms':>7} {'wall':>6} {'CPU':>6}")
     for label, values in samples.items():
         wall, cpu = medians(values)
         mark = "  (floor)" if label == FLOOR else ""
         print(
-            f"{label:30} {wall * 1000:8.1f} {cpu * 1000:7.1f} "
+            f"{label:36} {wall * 1000:8.1f} {cpu * 1000:7.1f} "
             f"{wall / floor_wall:5.2f}x {cpu / floor_cpu:5.2f}x{mark}"
         )
     for label, goal in GOALS.items():

@@ -27,16 +27,17 @@ from aiir.formats.schema import (
     WaitNode,
 )
 from aiir.formats.templating import (
+    BARE_FILTERS,
+    FILTERS,
     INCIDENT_FIELDS,
     WINDOW_FIELDS,
     Reference,
     TemplateFailure,
-    environment,
     is_template,
     references,
 )
 from aiir.validate.requests import requests
-from aiir.validate.template_hazards import dunder_constant, hazard, private_name, takes_no_arguments
+from aiir.validate.template_hazards import dunder_constant, hazard, private_name
 
 ANSWERING = (
     QuestionNode,
@@ -251,7 +252,7 @@ def _simple_hazard(text: str) -> str | None:
     for printed in _PRINT.finditer(text):
         for piece in _PIECE.finditer(printed.group(1)):
             if piece["filter"] is not None:
-                if not takes_no_arguments(piece["filter"]):
+                if piece["filter"] not in BARE_FILTERS:
                     return _UNSURE  # `x | attr`: Jinja2's reading says what is missing
                 continue
             if piece["string"] is not None:
@@ -279,13 +280,12 @@ def _simple_references(text: str) -> tuple[Reference, ...] | None:
     """The references of a simple template, in Jinja2's order; None when it is not simple."""
     if _SIMPLE.fullmatch(text) is None:
         return None
-    filters = environment().filters
     accessed: list[Reference] = []
     bare: list[Reference] = []
     line, counted = 1, 0
     for printed in _PRINT.finditer(text):
         for token in _TOKEN.finditer(printed.group(1)):
-            if token["filter"] is not None and token["filter"] not in filters:
+            if token["filter"] is not None and token["filter"] not in FILTERS:
                 return None  # Jinja2 reports the unknown filter
             if token["ns"] is None:
                 continue

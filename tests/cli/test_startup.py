@@ -33,6 +33,10 @@ def test_text_arguments_are_taken_without_typer_s_pydantic_adapters() -> None:
     assert "typer._adapters" not in loaded_by("validate", str(ONE))
 
 
+def test_a_runbook_of_simple_templates_is_validated_without_jinja2() -> None:
+    assert "jinja2" not in loaded_by("validate", str(RUNBOOKS / "triage.yaml"))
+
+
 def test_several_paths_still_arrive_as_a_list(capsys: pytest.CaptureFixture[str]) -> None:
     ran = run_cli(capsys, "validate", str(ONE), str(RUNBOOKS / "triage.yaml"))
     assert ran.status == 0
@@ -56,3 +60,38 @@ def test_no_collections_while_validating_and_the_collector_given_back(
     assert run_cli(capsys, "validate", str(ONE)).status == 0
     assert seen == [False]
     assert gc.isenabled()
+    assert gc.get_freeze_count() == 0  # what it made is back in the collector's sight
+
+
+def test_only_the_command_run_is_built() -> None:
+    from aiir.cli import _app_for, app
+
+    assert [c.name for c in _app_for(["validate", "x.yaml"]).registered_commands] == ["validate"]
+    canary = _app_for(["canary", "run", "--help"])
+    assert not canary.registered_commands
+    assert [g.name for g in canary.registered_groups] == ["canary"]
+    for argv in ([], ["--version"], ["--help"], ["valdate"]):
+        assert _app_for(argv) is app
+    assert len(app.registered_commands) > 1  # the app itself is left whole
+
+
+def test_a_command_s_help_is_the_same_when_it_is_built_alone(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import aiir.cli
+
+    alone = run_cli(capsys, "validate", "--help").out
+    monkeypatch.setattr(aiir.cli, "_app_for", lambda argv: aiir.cli.app)
+    assert run_cli(capsys, "validate", "--help").out == alone
+
+
+def test_objects_frozen_before_validate_stay_frozen(capsys: pytest.CaptureFixture[str]) -> None:
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert run_cli(capsys, "validate", str(ONE)).status == 0
+        # Still frozen (less any that were freed meanwhile), and none of what validate made.
+        assert 0 < gc.get_freeze_count() <= frozen
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()

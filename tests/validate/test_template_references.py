@@ -6,8 +6,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aiir.formats.templating import Reference, TemplateFailure, references
-from aiir.validate.template_hazards import hazard
+from aiir.formats.templating import (
+    BARE_FILTERS,
+    FILTERS,
+    Reference,
+    TemplateFailure,
+    environment,
+    references,
+)
+from aiir.validate.template_hazards import hazard, takes_no_arguments
 from aiir.validate.templates import _simple_references, template_hazard, template_references
 
 PIECES = [
@@ -132,3 +139,10 @@ def test_simple_hazards_take_the_fast_path(source: str) -> None:
 
     assert _simple_hazard(source) is not _UNSURE
     hazards_agree(source, expression=False)
+
+
+def test_the_fast_path_knows_the_environment_s_filters_by_name() -> None:
+    """It reads filters from a table, not from Jinja2: the table is the environment's."""
+    filters = environment().filters
+    assert set(filters) == FILTERS
+    assert {name for name in filters if takes_no_arguments(name)} == BARE_FILTERS
