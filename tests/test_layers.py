@@ -210,3 +210,15 @@ def test_the_process_reader_finds_a_read(tmp_path: Path) -> None:
     sample = tmp_path / "sample.py"
     sample.write_text("import os\nfrom os import getenv\nx = os.environ.get('A')\n")
     assert process_reads(sample) == [2, 3]
+
+
+MAX_LINES = 600  # a module longer than this is two modules: split it where its parts part
+
+
+def test_no_module_is_longer_than_a_reader_can_hold() -> None:
+    long = {
+        name: count
+        for name, path in MODULES.items()
+        if (count := len(path.read_text(encoding="utf-8").splitlines())) > MAX_LINES
+    }
+    assert long == {}, f"over {MAX_LINES} lines: {long}"

@@ -22,6 +22,7 @@ from aiir.cli import (
     export,
     flags,
     graph,
+    human,
     incident,
     inventory,
     library,
@@ -61,7 +62,7 @@ app.command("show")(incident.show)
 app.command("watch")(incident.watch)
 app.command("report")(incident.report)
 app.command("export")(export.command)
-app.command("flag")(incident.flag)
+app.command("flag")(human.flag)
 app.command("note")(scribe.note)
 app.command("severity")(scribe.severity)
 app.command("approve")(team.approve)

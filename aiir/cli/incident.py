@@ -522,65 +522,6 @@ def _file_actions(env: "Environment", incident: str, template: str, source: Path
     return int(ExitStatus.FAILED if failed else ExitStatus.OK)
 
 
-def flag(
-    system: Annotated[str, typer.Argument(metavar="SYSTEM", help="Inventory id of the AI system.")],
-    what: Annotated[str, typer.Argument(metavar="WHAT", help="What happened, in your words.")],
-    evidence: Annotated[
-        Path | None,
-        typer.Option(
-            "--evidence",
-            "-e",
-            metavar="FILE",
-            help="A screenshot, transcript or log to keep with it.",
-        ),
-    ] = None,
-    alert: Annotated[
-        bool, typer.Option("--alert", help="Page the system's owner (PagerDuty, from the roster).")
-    ] = False,
-    open_runbook: Annotated[
-        str | None,
-        typer.Option(
-            "--open",
-            metavar="RUNBOOK",
-            help="Open an incident of this runbook (a file, or a shipped id) with the report "
-            "as evidence.",
-        ),
-    ] = None,
-    answers: Answers = None,
-    yes: Yes = False,
-    incident_dir: IncidentDir = None,
-    store: Store = None,
-) -> int:
-    """Report what an AI system did (human-in-the-loop): recorded, optionally paged or opened."""
-    from aiir.errors import ExitStatus, InputError
-    from aiir.reports.human_flags import as_attachment_bytes, page_owner, record_flag
-    from aiir.respond.session import Attachment, start
-
-    if open_runbook is None and (answers is not None or yes):
-        raise InputError("--answers and --yes are for the incident that --open RUNBOOK starts")
-    runbook = None if open_runbook is None else _runbook(open_runbook, "--open")
-    answers_path = _answers(answers)
-    env = _environment(incident_dir, assume_yes=yes, store=store)
-    report = record_flag(env, system, what, evidence)
-    typer.echo(f"recorded {report.id} ({report.path})")
-    status = ExitStatus.OK
-    if alert:
-        delivery = page_owner(env, report)
-        typer.echo(
-            f"paged the owner: {'ok' if delivery.ok else delivery.reason}", err=not delivery.ok
-        )
-        status = ExitStatus.OK if delivery.ok else ExitStatus.FAILED
-    if runbook is not None:
-        attachment = Attachment(
-            f"{report.id}.json", as_attachment_bytes(report), f"human report: {what}", "aiir flag"
-        )
-        result = start(runbook, env, answers=answers_path, attachments=[attachment])
-        if result.ended is not None:
-            _anchor(result.incident)
-        return int(result.exit_status) or int(status)
-    return int(status)
-
-
 def init(
     directory: Annotated[
         Path,

@@ -32,6 +32,7 @@ from aiir.engine.frames import (
 from aiir.engine.loops import Visits, bound
 from aiir.engine.nodes import handler_for
 from aiir.engine.nodes.actions import after_captures
+from aiir.engine.nodes.levers import release_lever
 from aiir.engine.roles import NotYourRole, role_problem
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
@@ -543,47 +544,8 @@ class Walk:
             self.release(record)
 
     def release(self, record: LeverRecord) -> bool:
-        """Release one engaged lever (journalled); True when the gateway confirmed it.
-
-        A release that cannot be built (it needs a value the lost engage reply carried) is
-        journalled as failed, with the request to make by hand; the caller goes on to the rest.
-        """
-        frame = self.frames.get(record.runbook)
-        base = {"runbook": record.runbook, "lever": record.lever, "engaged_step": record.step}
-        if frame is None or record.lever not in frame.runbook.levers:
-            reason = (
-                f"runbook {record.runbook!r} is not loaded: undo lever {record.lever!r} by hand"
-            )
-            self.record(
-                EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}}
-            )
-            self.screen.failure(f"Lever {record.lever!r}: {reason}")
-            return False
-        lever = frame.runbook.levers[record.lever]
-        if lever.release is None:
-            self.screen.note(f"lever {record.lever!r} has no release; undo it by hand")
-            return False
-        try:
-            call = self.call_for(frame, lever.release, f"levers.{record.lever}.release")
-        except InputError as exc:  # e.g. a value saved from a lost engage reply: go on to the rest
-            manual = self.release_preview(frame, record.lever, lever)
-            reason = (
-                f"release request could not be built ({exc}); undo it on the gateway by hand: "
-                f"{manual}"
-            )
-            self.record(
-                EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}}
-            )
-            self.screen.failure(f"Lever {record.lever!r}: {reason}")
-            return False
-        self.screen.request(f"Release {record.lever!r}", call.summary())
-        reply = self.send(call)
-        self.record(
-            EventType.LEVER_RELEASED,
-            {**base, "ok": reply.ok, "request": call.summary(), "reply": reply.summary()},
-        )
-        self.screen.lever(record)
-        return reply.ok
+        """Release one engaged lever (journalled); True when the gateway confirmed it."""
+        return release_lever(self, record)
 
     # --- actions, captures, notifications, calls -----------------------------------------------
 

@@ -20,24 +20,76 @@ import fcntl
 import hashlib
 import json
 import os
-import re
 import stat
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from aiir.errors import AiirError, InputError
-from aiir.incident.events import SNAPSHOT_DIR, EventType, file_refs, shape_problem
+from aiir.errors import AiirError
+from aiir.incident.chain import (
+    _CANONICAL,
+    EVIDENCE,
+    GENESIS,
+    JOURNAL,
+    Anchor,
+    Event,
+    JournalBroken,
+    Reading,
+    _event,
+    _line_at,
+    _split,
+    anchor_of,
+    anchor_problems,
+    canonical,
+    chain_hash,
+    file_problems,
+    parse_events,
+    read_checked,
+    read_events,
+    sha256_file,
+    short_anchor,
+    verify,
+    verify_reading,
+)
+from aiir.incident.events import SNAPSHOT_DIR, EventType, shape_problem
 from aiir.redact import mask_data
 
 if TYPE_CHECKING:
     from aiir.incident.lock import IncidentLock
 
-GENESIS = "0" * 64
-JOURNAL = "journal.jsonl"
-EVIDENCE = "evidence"
+# The lines and their chain live in aiir.incident.chain; imported from here as ever.
+__all__ = [
+    "APPENDING",
+    "EVIDENCE",
+    "GENESIS",
+    "HEAD_TRIES",
+    "JOURNAL",
+    "SIDE_EVENTS",
+    "Anchor",
+    "Event",
+    "HeadMoved",
+    "Journal",
+    "JournalBroken",
+    "JournalConflict",
+    "Reading",
+    "Upstream",
+    "anchor_of",
+    "anchor_problems",
+    "canonical",
+    "chain_hash",
+    "file_problems",
+    "parse_events",
+    "read_checked",
+    "read_events",
+    "sha256_file",
+    "short_anchor",
+    "verify",
+    "verify_reading",
+]
+
 APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
+
+
 # Events another process may append while a walker holds the incident (``aiir note``,
 # ``aiir approve``, ``aiir reject``, ``aiir handoff``): the walker takes them into its chain
 # before its next event (or while it waits for approvals) instead of refusing to go on.
@@ -51,10 +103,6 @@ SIDE_EVENTS = frozenset(
 )
 
 
-class JournalBroken(AiirError):
-    """The journal's chain does not verify; nothing may be appended or replayed."""
-
-
 class JournalConflict(AiirError):
     """Someone else wrote to the journal since this process read it: appending would fork it."""
 
@@ -65,93 +113,6 @@ HEAD_TRIES = 5  # appends tried while other machines' side events keep reaching 
 class HeadMoved(JournalConflict):
     """A shared store's head moved past the one this event follows (a side event from another
     machine): the writer takes the new lines in and tries again."""
-
-
-_ANCHOR = re.compile(r"(\d{1,12}):([0-9a-f]{16,64})\Z")
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """``SEQ:HASH`` of a journal's head, kept outside it; a hash prefix of 16+ digits will do."""
-
-    seq: int
-    hash: str
-
-    def __str__(self) -> str:
-        return f"{self.seq}:{self.hash}"
-
-    @classmethod
-    def parse(cls, text: str, where: str) -> Anchor:
-        match = _ANCHOR.match(text.strip().lower())
-        if not match or int(match[1]) < 1:
-            shown = text.strip()[:100]
-            raise InputError(
-                f"{where} {shown!r}: not an anchor; expected SEQ:HASH as printed at the end of a "
-                "walk (e.g. 42:3f9c...)"
-            )
-        return cls(int(match[1]), match[2])
-
-
-class Event(NamedTuple):
-    """One journal line (a named tuple: read by the hundred thousand, it is made cheaply)."""
-
-    seq: int
-    ts: str
-    type: str
-    operator: str
-    step: int | None
-    data: dict[str, Any]
-    prev: str
-    hash: str
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "ts": self.ts,
-            "type": self.type,
-            "operator": self.operator,
-            "step": self.step,
-            "data": self.data,
-            "prev": self.prev,
-        }
-
-
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _encoder() -> Callable[[Any], str]:
-    """``_CANONICAL.encode``, with the C encoder it makes for each value made once instead
-    (bench.engine: every event is encoded). It is made without the check for circular data,
-    which an event's body cannot hold: it is masked (copied) or parsed from JSON first."""
-    from json import encoder
-
-    make = getattr(encoder, "c_make_encoder", None)  # not in the type stubs
-    if make is None:  # pragma: no cover - CPython has the C encoder
-        return _CANONICAL.encode
-    iterencode = make(
-        None, _CANONICAL.default, encoder.encode_basestring, None, ":", ",", True, False, True
-    )
-    return lambda value: "".join(iterencode(value, 0))
-
-
-_ENCODE = _encoder()
-
-
-def canonical(value: Any) -> bytes:
-    """Sorted keys, no spaces, UTF-8: the bytes an event's hash is taken over."""
-    return _ENCODE(value).encode()
-
-
-def chain_hash(body: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical(body)).hexdigest()
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Upstream(Protocol):
@@ -409,123 +370,6 @@ class _AppendLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
 
 
-def anchor_of(events: Sequence[Event]) -> str:
-    """``SEQ:HASH`` of the last event (``0:`` and the genesis hash for an empty journal)."""
-    return f"{events[-1].seq}:{events[-1].hash}" if events else f"0:{GENESIS}"
-
-
-def short_anchor(anchor: str) -> str:
-    """``SEQ:`` and the hash's first 16 digits: short enough for a chat line or a page, still an
-    anchor ``aiir verify --anchor`` takes."""
-    seq, _, digest = anchor.partition(":")
-    return f"{seq}:{digest[:16]}"
-
-
-@dataclass
-class Reading:
-    """What one pass over a journal has found so far: its problems by line (shape, order,
-    chain), the files its events vouch for that are missing or changed, its head and its
-    length. Nothing else is kept: a reader folds the events as they go by."""
-
-    problems: list[str] = field(default_factory=list)
-    file_problems: list[str] = field(default_factory=list)
-    head: Event | None = None
-    offset: int = 0  # where the line of the event just given starts
-    size: int = 0  # bytes read
-
-    @property
-    def all_problems(self) -> list[str]:
-        """The line problems first, then the files' (the order ``verify`` names them in)."""
-        empty = ["the journal has no events"] if self.head is None and not self.problems else []
-        return self.problems + empty + self.file_problems
-
-    @property
-    def anchor(self) -> str:
-        return anchor_of([self.head] if self.head is not None else [])
-
-
-def read_checked(path: Path, reading: Reading, *, files: Path | None = None) -> Iterator[Event]:
-    """A journal's events, one line at a time, each checked (shape, order, chain) before it is
-    given; the problems go into ``reading``. With ``files`` (the incident's directory), every
-    evidence file and runbook copy an event names is checked as well. Nothing is kept."""
-    if not path.is_file():
-        raise InputError(f"{path}: no journal here")
-    return _checked_lines(_lines(path), reading, files)
-
-
-def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
-    """The events of a journal's bytes, checked line by line: shape, order and chain."""
-    reading = Reading()
-    events = list(_checked_lines(_split(raw), reading, None))
-    return events, reading.all_problems
-
-
-def read_events(path: Path) -> tuple[list[Event], list[str]]:
-    """Parse and verify a journal: its events and every problem found, by line."""
-    reading = Reading()
-    events = list(read_checked(path, reading))
-    return events, reading.all_problems
-
-
-def _lines(path: Path) -> Iterator[bytes]:
-    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
-    with open(path, "rb", buffering=1 << 16) as handle:
-        yield from handle
-
-
-def _line_at(handle: BinaryIO, offset: int) -> bytes:
-    handle.seek(offset)
-    return handle.readline()
-
-
-def _split(raw: bytes) -> Iterator[bytes]:
-    """The lines of ``raw`` as :func:`_lines` reads them from a file."""
-    start = 0
-    while start < len(raw):
-        end = raw.find(b"\n", start)
-        end = len(raw) if end < 0 else end + 1
-        yield raw[start:end]
-        start = end
-
-
-def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None) -> Iterator[Event]:
-    """A line that is not an aiir event is left out (with its problem); the chain is followed
-    through it by its own ``hash`` when it has one, so one bad line is one problem."""
-    problems, sha256, encode = reading.problems, hashlib.sha256, _CANONICAL.encode
-    prev, expected, offset = GENESIS, 1, 0
-    for number, line in enumerate(lines, start=1):
-        start, offset = offset, offset + len(line)
-        record, odd = _parsed(line, number, problems, prev)
-        if odd is not None:
-            problems.append(f"line {number}: not {odd}")
-            if isinstance(record, dict) and isinstance(record.get("hash"), str):
-                prev = record["hash"]
-            expected += 1
-            continue
-        digest = record.pop("hash")
-        try:
-            body = encode(record).encode()
-        except ValueError:  # a lone surrogate: JSON can spell it, UTF-8 cannot
-            problems.append(f"line {number}: not an aiir event (text that is not valid Unicode)")
-            prev, expected = digest, expected + 1
-            continue
-        event = _event(record, digest)
-        intact = sha256(body).hexdigest() == digest
-        if not (intact and event.seq == expected and event.prev == prev) or (number == 1) != (
-            event.type == _OPENED
-        ):
-            problems += _order_problems(number, event, expected, prev, intact)
-        if files is not None and ("evidence" in event.data or "snapshot" in event.data):
-            reading.file_problems += file_problems(files, (event,))
-        prev, expected = digest, event.seq + 1
-        reading.head, reading.offset, reading.size = event, start, offset
-        yield event
-    reading.size = offset
-
-
-_OPENED = str(EventType.INCIDENT_OPENED)
-
-
 def _following(raw: bytes, head: Event | None) -> list[Event] | None:
     """The side events in ``raw`` (lines appended after ``head``), each intact and chained on
     from the one before; None when any line is not such an event."""
@@ -547,113 +391,3 @@ def _following(raw: bytes, head: Event | None) -> list[Event] | None:
         prev, seq = digest, event.seq
         found.append(event)
     return found or None
-
-
-def _event(record: dict[str, Any], digest: str) -> Event:
-    """The event of a line whose shape was checked (built as its tuple: read by the hundred
-    thousand, ``Event(**record)`` would cost a third of the check)."""
-    fields = (record["seq"], record["ts"], record["type"], record["operator"], record["step"])
-    return _new(Event, (*fields, record["data"], record["prev"], digest))
-
-
-_new: Callable[[type[Event], tuple[Any, ...]], Event] = tuple.__new__
-_DECODE = json.JSONDecoder().decode
-
-
-def _parsed(line: bytes, number: int, problems: list[str], prev: str) -> tuple[Any, str | None]:
-    """A line as JSON, and why it is not an aiir event (None when it is one)."""
-    if not line.endswith(b"\n"):
-        problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
-    try:  # as json.loads reads UTF-8 bytes, without its guess at the encoding
-        record = _DECODE(line.decode("utf-8", "surrogatepass"))
-    except (ValueError, RecursionError) as exc:
-        return None, f"a journal event ({type(exc).__name__})"
-    odd = shape_problem(record, prev)
-    return record, None if odd is None else f"an aiir event ({odd})"
-
-
-def _order_problems(number: int, event: Event, expected: int, prev: str, intact: bool) -> list[str]:
-    """What is wrong with a well-formed line's place in the journal."""
-    problems = []
-    if event.seq != expected:  # against the line before, so one removal is one problem
-        problems.append(
-            f"line {number}: sequence number {event.seq} where {expected} was expected "
-            "(a line was removed, inserted or reordered)"
-        )
-    if not intact:
-        problems.append(f"line {number}: content does not match its hash (the line was edited)")
-    elif event.prev != prev:
-        problems.append(
-            f"line {number}: does not follow line {number - 1} in the hash chain "
-            "(a line was removed, inserted or reordered)"
-        )
-    if (number == 1) != (event.type == _OPENED):
-        problems.append(
-            f"line {number}: {event.type} where "
-            + ("incident.opened opens the journal" if number == 1 else "the incident is open")
-        )
-    return problems
-
-
-def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
-    """Every evidence file and runbook copy the events vouch for, missing or changed."""
-    problems = []
-    for event in events:
-        for what, relative, digest in file_refs(event.data):
-            target = directory / relative
-            if not target.is_file():
-                problems.append(f"{what} {relative}: missing (named on line {event.seq})")
-            elif sha256_file(target) != digest:
-                problems.append(
-                    f"{what} {relative}: SHA-256 differs from line {event.seq} (changed)"
-                )
-    return problems
-
-
-def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[str]:
-    """Anchors that do not match, and the lines after the newest one (which it cannot vouch for)."""
-    problems = []
-    given = sorted(set(anchors), key=lambda a: a.seq)
-    by_seq = {e.seq: e for e in events}
-    head = events[-1].seq if events else 0
-    for anchor in given:
-        event = by_seq.get(anchor.seq)
-        if event is None:
-            problems.append(
-                f"anchor {anchor}: the journal has no line {anchor.seq} (its last is line "
-                f"{head}): lines were cut from its end"
-            )
-        elif not event.hash.startswith(anchor.hash):
-            problems.append(
-                f"anchor {anchor}: line {anchor.seq} has hash {event.hash[:16]}..., not the "
-                f"anchored one: the journal was changed at or before line {anchor.seq}"
-            )
-    if given and head > given[-1].seq:
-        first, last = given[-1].seq + 1, head
-        lines = f"line {first}" if first == last else f"lines {first}-{last}"
-        problems.append(
-            f"{lines}: not covered by the newest anchor given ({given[-1]}): they may have been "
-            "added after it; pass the newest anchor you have (each walk prints one at its end)"
-        )
-    return problems
-
-
-def verify(directory: Path, anchors: Iterable[Anchor] = ()) -> list[str]:
-    """Every problem with an incident's journal chain, evidence files, runbook copies and the
-    anchors given; empty when intact."""
-    return verify_reading(directory, anchors)[0]
-
-
-def verify_reading(directory: Path, anchors: Iterable[Anchor] = ()) -> tuple[list[str], Reading]:
-    """:func:`verify` in one pass over the journal, keeping only the hashes of the anchored
-    lines: its problems, and the reading (its head, for the anchor to keep)."""
-    given = set(anchors)
-    wanted = {a.seq for a in given}
-    anchored: dict[int, Event] = {}
-    reading = Reading()
-    for event in read_checked(directory / JOURNAL, reading, files=directory):
-        if event.seq in wanted:
-            anchored[event.seq] = event
-    head = [reading.head] if reading.head is not None else []
-    found = list(anchored.values()) + head
-    return reading.all_problems + anchor_problems(found, given), reading

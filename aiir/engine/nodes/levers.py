@@ -410,3 +410,40 @@ def unset_in(walk: Walk, frame: Frame, request: Request, where: str) -> list[str
         return []  # the request cannot be built at all: that failure is reported as it is
     built = json.dumps([call.url, call.headers, call.query, call.json, call.body], default=str)
     return [name for name in unset if f"unset{nonce}{name}" in built]
+
+
+def release_lever(walk: Walk, record: LeverRecord) -> bool:
+    """Release one engaged lever (journalled); True when the gateway confirmed it.
+
+    A release that cannot be built (it needs a value the lost engage reply carried) is
+    journalled as failed, with the request to make by hand; the caller goes on to the rest.
+    """
+    frame = walk.frames.get(record.runbook)
+    base = {"runbook": record.runbook, "lever": record.lever, "engaged_step": record.step}
+    if frame is None or record.lever not in frame.runbook.levers:
+        reason = f"runbook {record.runbook!r} is not loaded: undo lever {record.lever!r} by hand"
+        walk.record(EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}})
+        walk.screen.failure(f"Lever {record.lever!r}: {reason}")
+        return False
+    lever = frame.runbook.levers[record.lever]
+    if lever.release is None:
+        walk.screen.note(f"lever {record.lever!r} has no release; undo it by hand")
+        return False
+    try:
+        call = walk.call_for(frame, lever.release, f"levers.{record.lever}.release")
+    except InputError as exc:  # e.g. a value saved from a lost engage reply: go on to the rest
+        manual = walk.release_preview(frame, record.lever, lever)
+        reason = (
+            f"release request could not be built ({exc}); undo it on the gateway by hand: {manual}"
+        )
+        walk.record(EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}})
+        walk.screen.failure(f"Lever {record.lever!r}: {reason}")
+        return False
+    walk.screen.request(f"Release {record.lever!r}", call.summary())
+    reply = walk.send(call)
+    walk.record(
+        EventType.LEVER_RELEASED,
+        {**base, "ok": reply.ok, "request": call.summary(), "reply": reply.summary()},
+    )
+    walk.screen.lever(record)
+    return reply.ok
