@@ -120,6 +120,20 @@ def _synced(env: "Environment", incident: str | None = None) -> "PostgresStore |
     return store
 
 
+def _against_store(store: "PostgresStore | None", directory: Path, problems: list[str]) -> str:
+    """On a shared store, the local copy checked line by line against its rows (the team's
+    record): a difference is a problem; lines only here (not pushed yet) are said."""
+    if store is None:
+        return ""
+    from aiir.incident.replica import disagreements
+
+    found, only_here = disagreements(store, directory)
+    problems += found
+    if not only_here:
+        return ""
+    return f", and {only_here} line(s) more not pushed yet (aiir store push {directory.name})"
+
+
 def _close(store: "PostgresStore | None") -> None:
     if store is not None:
         store.close()
@@ -294,15 +308,21 @@ def verify(
     if anchors is not None:
         given += _anchors_file(anchors, incident)
     env = _environment(incident_dir, store=store)
-    _close(_synced(env, incident))
-    directory = find(env.incidents_dir, incident)
-    problems, reading = verify_reading(directory, given)  # one pass: nothing is read twice
+    shared = _synced(env, incident)
+    try:
+        directory = find(env.incidents_dir, incident)
+        problems, reading = verify_reading(directory, given)  # one pass: nothing is read twice
+        unpushed = _against_store(shared, directory, problems)
+    finally:
+        _close(shared)
     for problem in problems:
         typer.echo(f"{directory / JOURNAL}: {problem}", err=True)
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED
     typer.echo(f"{incident}: journal chain and evidence intact")
+    if shared is not None:
+        typer.echo(f"the same, line for line, as the store {shared.shown}" + unpushed)
     if given:
         newest = max(given, key=lambda a: a.seq)
         typer.echo(

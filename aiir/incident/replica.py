@@ -90,6 +90,25 @@ def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
     return moved
 
 
+def disagreements(store: PostgresStore, directory: Path) -> tuple[list[str], int]:
+    """Where the local copy of an incident differs from the store's rows, line by line: the
+    problems (a line changed on either side), and how many lines only the local copy holds
+    (an outbox not pushed yet: no problem, if its chain holds)."""
+    rows = store.lines(directory.name, 1)
+    with open(directory / JOURNAL, "rb") as handle:
+        local = handle.read().splitlines(keepends=True)
+    problems = [
+        f"line {seq}: differs from the store {store.shown}'s row (changed here or there)"
+        for (seq, _, row), mine in zip(rows, local, strict=False)
+        if row != mine
+    ]
+    if len(rows) > len(local):
+        problems.append(
+            f"lines {len(local) + 1} to {len(rows)} of the store {store.shown} are missing here"
+        )
+    return problems, max(len(local) - len(rows), 0)
+
+
 def fetch_files(store: PostgresStore, directory: Path, incident_id: str) -> None:
     from aiir.incident.journal import sha256_file
 

@@ -192,6 +192,34 @@ def test_a_walk_on_the_store_is_read_from_another_folder(
         store.close()
 
 
+def test_a_local_copy_forged_and_rechained_is_named_by_verify_against_the_store(
+    database: str, tmp_path: Path, capsys: Capture
+) -> None:
+    import json
+
+    from tests.incident.test_journal import rechain
+
+    aiir(capsys, "store", "init", "--store", database)
+    incident = walk(tmp_path, capsys, database, {"look": "yes", "contain": "yes"})
+    journal = tmp_path / "a" / incident / "journal.jsonl"
+    events = [json.loads(line) for line in journal.read_bytes().splitlines()]
+    answered = next(i for i, e in enumerate(events) if e["type"] == "answer")
+    events[answered]["data"]["value"] = "no"  # a forger's edit, the chain recomputed after it
+    journal.write_bytes(b"".join(rechain(events, answered)))
+    assert verify(tmp_path / "a" / incident) == []  # the forged copy holds together by itself
+    checked = aiir(
+        capsys, "verify", incident, "--incident-dir", str(tmp_path / "a"), "--store", database
+    )
+    assert checked.status == 1
+    assert "differs from the store" in checked.err
+    assert "TAMPERED" in checked.err
+    honest = aiir(
+        capsys, "verify", incident, "--incident-dir", str(tmp_path / "c"), "--store", database
+    )
+    assert honest.status == 0, honest.err
+    assert "the same, line for line, as the store" in honest.out
+
+
 def test_resume_from_another_folder_goes_on_where_the_walk_stopped(
     database: str, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
