@@ -13,7 +13,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident.journal import JOURNAL, Journal
 from aiir.incident.lock import WALKING, IncidentLock
-from aiir.incident.postgres import PostgresStore, StoreUnavailable
+from aiir.incident.postgres import PostgresStore, StoreUnavailable, Synced
 from aiir.incident.replica import (
     Replica,
     SideWriter,
@@ -105,11 +105,13 @@ def for_existing(env: Environment, incident_id: str, since: str) -> Replica | No
     store = shared(env)
     if store is None:
         return None
+    directory = env.incidents_dir / check_id(incident_id)
     try:
         store.ready()
+        if outbox(directory) and Synced.of(directory).seq == 0:
+            store.register(incident_id)  # begun while the store did not answer: it joins now
         lease = store.lease(incident_id, env.operator, since)
     except StoreUnavailable as exc:
-        directory = env.incidents_dir / check_id(incident_id)
         if not outbox(directory):
             store.close()
             raise StoreUnavailable(
@@ -120,7 +122,7 @@ def for_existing(env: Environment, incident_id: str, since: str) -> Replica | No
     except BaseException:
         store.close()
         raise
-    replica = Replica(store, env.incidents_dir / incident_id, lease)
+    replica = Replica(store, directory, lease)
     try:
         _catch_up(replica)
     except BaseException:

@@ -330,6 +330,37 @@ def test_a_walk_kept_in_its_outbox_goes_on_there_when_resumed_while_the_server_i
     assert main(["verify", incident_id, "--incident-dir", str(tmp_path / "b")]) == 0
 
 
+def test_a_walk_begun_while_the_server_was_down_joins_the_store_when_resumed_after(
+    own_server: Server,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    url, state = gateway
+    dsn = own_server.dsn()
+    assert main(["store", "init", "--store", dsn]) == 0
+    own_server.stop()
+    path = write_runbook(tmp_path, containment_runbook())
+    for name, value in _environ(dsn, "ana").items():
+        monkeypatch.setenv(name, value)
+    local = tmp_path / "a"
+    flags = ["--yes", "--gateway", f"gw={url}", "--incident-dir", str(local)]
+    assert main(["run", str(path), *flags]) == 2  # no terminal, no answers: stopped at triage
+    incident_id = only_incident(local)
+    own_server.start()
+    capsys.readouterr()
+    answers = write_answers(tmp_path, ANSWERS)
+    assert main(["resume", incident_id, "--answers", str(answers), *flags]) == 0
+    out = capsys.readouterr().out
+    assert "uploaded" in out
+    assert "local outbox" not in out  # on the store from here on
+    elsewhere = tmp_path / "b"
+    assert main(["verify", incident_id, "--incident-dir", str(elsewhere)]) == 0
+    assert load_incident(elsewhere, incident_id).outcome == "contained"
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+
+
 def _store_requested(store: PostgresStore, timeout: float = 120) -> str:
     """The id of the store's incident once its walk asks for approval (read from its rows)."""
     deadline = time.monotonic() + timeout
