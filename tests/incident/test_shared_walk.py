@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -255,34 +256,56 @@ def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
     assert verify(again / incident_id) == []
 
 
-def test_a_walk_begun_while_the_server_is_down_is_kept_locally_and_pushed_later(
+@dataclass
+class Offline:
+    """A walk begun while the store's server is down, on the machine whose folder is ``local``:
+    ``run`` with ``flags`` starts it (``answers`` answer it all)."""
+
+    server: Server
+    runbook: Path
+    answers: Path
+    local: Path
+    flags: list[str]
+
+    def run(self, *args: str) -> int:
+        return main(["run", str(self.runbook), *args, *self.flags])
+
+
+@pytest.fixture
+def offline(
     own_server: Server,
     gateway: tuple[str, Gateway],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:
-    url, state = gateway
+) -> Offline:
     dsn = own_server.dsn()
     assert main(["store", "init", "--store", dsn]) == 0
     own_server.stop()
-    path = write_runbook(tmp_path, containment_runbook())
-    answers = write_answers(tmp_path, ANSWERS)
     for name, value in _environ(dsn, "ana").items():
         monkeypatch.setenv(name, value)
     local = tmp_path / "a"
+    flags = ["--yes", "--gateway", f"gw={gateway[0]}", "--incident-dir", str(local)]
+    runbook = write_runbook(tmp_path, containment_runbook())
     capsys.readouterr()
-    status = main(
-        ["run", str(path), "--answers", str(answers), "--yes", "--gateway", f"gw={url}",
-         "--incident-dir", str(local)]
-    )  # fmt: skip
+    return Offline(own_server, runbook, write_answers(tmp_path, ANSWERS), local, flags)
+
+
+def test_a_walk_begun_while_the_server_is_down_is_kept_locally_and_pushed_later(
+    offline: Offline,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status = offline.run("--answers", str(offline.answers))
     out, err = capsys.readouterr()
     assert status == 0, err
+    local = offline.local
     incident_id = only_incident(local)
     assert "does not answer" in out
     assert f"aiir store push {incident_id}" in out
     assert load_incident(local, incident_id).outcome == "contained"
-    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    assert engagements(gateway[1]) == dict.fromkeys(LEVER_PATHS, 1)
 
     elsewhere = tmp_path / "b"
     assert main(["resume", incident_id, "--incident-dir", str(elsewhere)]) == 2
@@ -291,7 +314,7 @@ def test_a_walk_begun_while_the_server_is_down_is_kept_locally_and_pushed_later(
     assert "may be behind the store" in refused
     assert "Traceback" not in refused
 
-    own_server.start()
+    offline.server.start()
     assert main(["store", "push", incident_id, "--incident-dir", str(local)]) == 0
     assert "event(s) uploaded" in capsys.readouterr().out
     assert main(["verify", incident_id, "--incident-dir", str(elsewhere)]) == 0
@@ -300,65 +323,35 @@ def test_a_walk_begun_while_the_server_is_down_is_kept_locally_and_pushed_later(
     ).read_bytes()
 
 
-def test_a_walk_kept_in_its_outbox_goes_on_there_when_resumed_while_the_server_is_down(
-    own_server: Server,
+@pytest.mark.parametrize("server_back", [False, True], ids=["still-down", "back"])
+def test_a_walk_begun_while_the_server_is_down_is_resumed_from_its_outbox(
+    server_back: bool,
+    offline: Offline,
     gateway: tuple[str, Gateway],
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url, state = gateway
-    dsn = own_server.dsn()
-    assert main(["store", "init", "--store", dsn]) == 0
-    own_server.stop()
-    path = write_runbook(tmp_path, containment_runbook())
-    for name, value in _environ(dsn, "ana").items():
-        monkeypatch.setenv(name, value)
-    local = tmp_path / "a"
-    flags = ["--yes", "--gateway", f"gw={url}", "--incident-dir", str(local)]
-    assert main(["run", str(path), *flags]) == 2  # no terminal, no answers: stopped at triage
-    incident_id = only_incident(local)
+    """Stopped at its first question; resumed on the same machine while the server is still
+    down (it goes on in the outbox, pushed later), or once it is back (it joins the store)."""
+    assert offline.run() == 2  # no terminal, no answers: stopped at triage
+    incident_id = only_incident(offline.local)
+    if server_back:
+        offline.server.start()
     capsys.readouterr()
-    answers = write_answers(tmp_path, ANSWERS)
-    assert main(["resume", incident_id, "--answers", str(answers), *flags]) == 0
+    resumed = ["resume", incident_id, "--answers", str(offline.answers), *offline.flags]
+    assert main(resumed) == 0
     out = capsys.readouterr().out
-    assert "the walk goes on in the local outbox journal" in out
-    assert load_incident(local, incident_id).outcome == "contained"
-    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
-    own_server.start()
-    assert main(["store", "push", incident_id, "--incident-dir", str(local)]) == 0
-    assert main(["verify", incident_id, "--incident-dir", str(tmp_path / "b")]) == 0
-
-
-def test_a_walk_begun_while_the_server_was_down_joins_the_store_when_resumed_after(
-    own_server: Server,
-    gateway: tuple[str, Gateway],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    url, state = gateway
-    dsn = own_server.dsn()
-    assert main(["store", "init", "--store", dsn]) == 0
-    own_server.stop()
-    path = write_runbook(tmp_path, containment_runbook())
-    for name, value in _environ(dsn, "ana").items():
-        monkeypatch.setenv(name, value)
-    local = tmp_path / "a"
-    flags = ["--yes", "--gateway", f"gw={url}", "--incident-dir", str(local)]
-    assert main(["run", str(path), *flags]) == 2  # no terminal, no answers: stopped at triage
-    incident_id = only_incident(local)
-    own_server.start()
-    capsys.readouterr()
-    answers = write_answers(tmp_path, ANSWERS)
-    assert main(["resume", incident_id, "--answers", str(answers), *flags]) == 0
-    out = capsys.readouterr().out
-    assert "uploaded" in out
-    assert "local outbox" not in out  # on the store from here on
+    if server_back:
+        assert "uploaded" in out
+        assert "local outbox" not in out  # on the store from there on
+    else:
+        assert "the walk goes on in the local outbox journal" in out
+        offline.server.start()
+        assert main(["store", "push", incident_id, "--incident-dir", str(offline.local)]) == 0
     elsewhere = tmp_path / "b"
     assert main(["verify", incident_id, "--incident-dir", str(elsewhere)]) == 0
     assert load_incident(elsewhere, incident_id).outcome == "contained"
-    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    assert engagements(gateway[1]) == dict.fromkeys(LEVER_PATHS, 1)
 
 
 def _store_requested(store: PostgresStore, timeout: float = 120) -> str:
