@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from aiir.environment import Environment
 from aiir.incident.events import EventType
 from aiir.incident.journal import Event
+from aiir.incident.postgres import StoreUnavailable
 from aiir.incident.state import Incident, incident_dir, list_incidents
 from aiir.incident.store import FileStore, IncidentStore
 from aiir.redact import known_secrets, scrub
@@ -26,6 +27,7 @@ from aiir.views.incidents import listed
 from aiir.views.timeline import event_lines
 
 WAIT = 0.5  # seconds a watch sleeps at most before it asks the store again
+AWAY = 2.0  # seconds between two tries of a store that does not answer
 REDRAW = 1.0  # seconds between looks at the listing of ``incidents --watch``
 CLEAR = "\x1b[H\x1b[2J"
 _KNOWN = frozenset(EventType)
@@ -52,10 +54,21 @@ def watch_incident(
     if from_start:
         out.events(so_far)
     after = incident.head.seq if incident.head else 0
+    away = False  # the store stopped answering: said once, asked again until it answers
     try:
         while incident.outcome is None:
-            feed.wait(incident_id, after, WAIT)
-            new = feed.changes(incident_id, after)
+            try:
+                feed.wait(incident_id, after, WAIT)
+                new = feed.changes(incident_id, after)
+            except StoreUnavailable as exc:
+                if not away:
+                    out.line(f"{exc}; still watching: asking it again every {AWAY:g}s")
+                away = True
+                time.sleep(AWAY)
+                continue
+            if away:
+                out.line(f"the incident store answers again; watching {incident_id}")
+                away = False
             for event in new:
                 incident.apply(event)
             out.events(new)
@@ -115,9 +128,13 @@ def watch_incidents(
     clear = CLEAR if env.console.is_terminal else ""
     try:
         while True:
+            away = ""
             if refresh is not None:
-                refresh()
-            body = _open_listing(env)
+                try:
+                    refresh()
+                except StoreUnavailable as exc:  # the local copy, as it was, until it is back
+                    away = plain(scrub(f"{exc}; the local copy as it was:", known_secrets()))
+            body = (away + "\n" if away else "") + _open_listing(env)
             if body != shown:
                 head = f"open incidents under {env.incidents_dir} (Ctrl-C to stop)\n"
                 out.write(clear + plain(head) + body)

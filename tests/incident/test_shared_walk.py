@@ -418,3 +418,59 @@ def test_two_approvals_from_other_machines_reach_the_walker_through_the_store(
     incident_record = assert_intact_in_a_fresh_copy(store, tmp_path, incident)
     granted = [e.operator for e in incident_record.events if e.type == "approval.granted"]
     assert granted == ["bob", "carol"]
+
+
+def test_a_watch_outlives_the_store_going_away_and_follows_it_when_it_is_back(
+    own_server: Server, gateway: tuple[str, Gateway], tmp_path: Path
+) -> None:
+    import queue
+    import threading
+
+    url, _ = gateway
+    dsn = own_server.dsn()
+    assert main(["store", "init", "--store", dsn]) == 0
+    path = write_runbook(tmp_path, containment_runbook())
+    first, watched = tmp_path / "a" / "incidents", tmp_path / "w" / "incidents"
+    first.mkdir(parents=True)
+    watched.mkdir(parents=True)
+    flags = ["--yes", "--gateway", f"gw={url}"]
+    opened = spawn(["run", str(path), *flags], dsn, first, "ana")
+    opened.communicate(timeout=120)
+    assert opened.returncode == 2  # stopped at its first question
+    incident_id = only_incident(first)
+    watcher = spawn(["watch", incident_id], dsn, watched, "carol")
+    lines: queue.Queue[str] = queue.Queue()
+
+    def reading() -> None:
+        assert watcher.stdout is not None
+        for line in watcher.stdout:
+            lines.put(line)
+
+    threading.Thread(target=reading, daemon=True).start()
+
+    def seen(text: str) -> str:
+        while True:
+            line = lines.get(timeout=120)
+            if text in line:
+                return line
+
+    try:
+        seen("events so far")
+        own_server.stop()
+        seen("does not answer")
+        seen("still watching")
+        own_server.start()
+        seen("answers again")
+        answers = write_answers(tmp_path, ANSWERS)
+        resumed = spawn(
+            ["resume", incident_id, "--answers", str(answers), *flags], dsn, first, "ana"
+        )
+        _, err = resumed.communicate(timeout=120)
+        assert resumed.returncode == 0, err
+        seen("nothing more to watch")
+        watcher.wait(timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    assert watcher.returncode == 0
