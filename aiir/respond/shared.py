@@ -59,12 +59,13 @@ def check(env: Environment) -> None:
 
 def unanswered(env: Environment) -> str | None:
     """Why the shared store this command uses does not answer now (None: it does, or the files
-    are used): for a command that walks many incidents to say once."""
+    are used): for a command that walks many incidents to say once. A store that answers
+    without the schema this aiir needs is bad input (:class:`StoreNotReady`), said once too."""
     store = shared(env)
     if store is None:
         return None
     try:
-        store.version()
+        store.ready()
     except StoreUnavailable as exc:
         return str(exc)
     finally:

@@ -195,3 +195,16 @@ def test_a_drill_on_a_store_that_does_not_answer_passes_and_says_where_it_kept_i
     assert "pg-secret-4411" not in ran.err + ran.out
     (result,) = json.loads(ran.out)
     assert verify(incidents / result["incident"]) == []
+
+
+def test_a_drill_on_a_store_without_its_schema_is_refused_once(
+    database: str, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    incidents = tmp_path / "ci"
+    ran = run_cli(
+        capsys, "drill", DRILL, DRILL, "--store", database, "--incident-dir", str(incidents)
+    )
+    assert ran.status == 2
+    assert ran.err.count("run `aiir store init`") == 1, ran.err
+    assert not incidents.exists()
