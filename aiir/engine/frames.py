@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx2
-
 from aiir.errors import InputError
 from aiir.formats.includes import resolved_bytes
 from aiir.formats.profile import Profile
@@ -25,7 +23,7 @@ from aiir.formats.schema import (
     Runbook,
     is_path,
 )
-from aiir.outbound.gateway import Call, Endpoint
+from aiir.outbound.gateway import Call, Endpoint, parsed_url
 from aiir.outbound.readable import readable
 from aiir.prompts import Option
 
@@ -217,7 +215,7 @@ class TemplateContext(MutableMapping[str, Any]):
 
 def path_of(call: Call) -> str:
     """The part of a request's URL the operator does not already see in the box above."""
-    return readable(httpx2.URL(call.url).raw_path.decode("ascii", errors="replace"))
+    return readable(parsed_url(call.url).raw_path.decode("ascii", errors="replace"))
 
 
 def input_check(node: InputNode) -> Callable[[str], str | None]:

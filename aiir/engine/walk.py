@@ -319,10 +319,11 @@ class Walk:
         key: str | None = None,
         default: Any = None,
         check: Callable[[str], str | None] | None = None,
-        details: str | None = None,
+        details: Callable[[], str] | None = None,
         preset: str | None = None,
     ) -> Any:
-        """One answer, from the journal when replaying, else from the prompter (and journalled).
+        """One answer, from the journal when replaying, else from the prompter (and journalled);
+        ``details`` (what ``d`` shows) is made only when the prompter is asked.
 
         A text answer must pass ``check`` before it is journalled: a journalled answer is
         replayed on resume, so a bad one would stop every resume at the same place. With
@@ -342,8 +343,9 @@ class Walk:
             if preset is not None:
                 value = default
             else:
+                shown = details() if details is not None else None
                 value = self.prompt(
-                    full_key, how, self.scrub(message), options or [], default, check, details, lap
+                    full_key, how, self.scrub(message), options or [], default, check, shown, lap
                 )
             problem = check(str(value)) if check is not None else None
             if problem is not None:  # a journalled answer is replayed: a bad one never is
@@ -459,7 +461,7 @@ class Walk:
                     question,
                     key=key,
                     default=bool(preset),
-                    details=full_request(call.summary()),
+                    details=lambda: full_request(call.summary()),  # not made for --yes
                     preset=preset,
                 )
             )

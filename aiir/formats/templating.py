@@ -13,13 +13,14 @@ import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from aiir.errors import InputError
 
 if TYPE_CHECKING:  # Jinja2 is imported on the first real template: plain strings never need it
     from jinja2 import Template, TemplateError, nodes
     from jinja2.environment import TemplateExpression
+    from jinja2.runtime import Context
     from jinja2.sandbox import SandboxedEnvironment
 
 NAMESPACES = ("inputs", "answers", "vars", "env", "incident", "window", "params", "levers")
@@ -159,7 +160,10 @@ def render(
     from jinja2 import TemplateError
 
     try:
-        return _compiled(source, markup).render(context)
+        template = _compiled(source, markup)
+        # What Template.render does, less its copy of the context (and its rewrite of the
+        # traceback, which copies it: the errors are reported below, by message)
+        return template.environment.concat(template.root_render_func(in_place(template, context)))
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
     except _RUNTIME as exc:  # the template's own code failed: {{ 1 / 0 }}, a bad str.format
@@ -179,7 +183,7 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
 
     try:
         compiled = environment().compile_expression(expression, undefined_to_none=False)
-        return compiled(spoken(context))
+        return run_expression(compiled, spoken(context))
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
     except _RUNTIME as exc:
@@ -218,13 +222,53 @@ class YesNo:
         return f"YesNo({self.value})"
 
 
+def in_place(template: Template, context: Mapping[str, Any]) -> Context:
+    """A Jinja2 context that reads ``context`` where it is, not the copy ``Template.render`` and
+    a compiled expression make of it first: the walk's costlier entries (the incident's fields,
+    every lever's state) are worked out only when a template reads them (``bench.engine``: each
+    branch and message worked out both). The environment has no globals to merge in."""
+    return template.new_context(cast("dict[str, Any]", context), shared=True)
+
+
+def run_expression(expression: TemplateExpression, context: Mapping[str, Any]) -> Any:
+    """``expression(context)``, as ``TemplateExpression.__call__`` runs it, with ``context``
+    read in place (:func:`in_place`)."""
+    from jinja2 import Undefined
+
+    template: Template = expression._template  # what __call__ runs
+    reading = in_place(template, context)
+    for _ in template.root_render_func(reading):
+        pass
+    result = reading.vars["result"]
+    if expression._undefined_to_none and isinstance(result, Undefined):
+        return None
+    return result
+
+
 def spoken(context: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``context`` with each yes/no answer as a :class:`YesNo`."""
+    """``context`` with each yes/no answer as a :class:`YesNo` (the rest read through)."""
     answers = context.get("answers")
     if not isinstance(answers, Mapping) or not any(isinstance(v, bool) for v in answers.values()):
         return context
     said = {k: YesNo(v) if isinstance(v, bool) else v for k, v in answers.items()}
-    return {**context, "answers": said}
+    return _Replaced(context, "answers", said)
+
+
+class _Replaced(Mapping[str, Any]):
+    """``base`` with the entry ``key`` replaced by ``value``; the others read from ``base`` only
+    when asked for."""
+
+    def __init__(self, base: Mapping[str, Any], key: str, value: Any) -> None:
+        self.base, self.key, self.value = base, key, value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.value if key == self.key else self.base[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.base), self.key: None})
+
+    def __len__(self) -> int:
+        return len(self.base) + (self.key not in self.base)
 
 
 def _plain(value: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from aiir.errors import InputError
-from aiir.formats.templating import environment, references, render
+from aiir.formats.templating import environment, references, render, run_expression
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
     from aiir.formats.common import Gateway
@@ -208,9 +208,10 @@ def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
         match = _ONE_EXPRESSION.match(value)
         if match:
             try:
-                result = environment().compile_expression(match["expr"], undefined_to_none=False)(
-                    context
+                expression = environment().compile_expression(
+                    match["expr"], undefined_to_none=False
                 )
+                result = run_expression(expression, context)
             except Exception:  # fall back to rendering, which reports the error well
                 return render(value, context, where)
             if _holds_undefined(result):  # a missing value fails here, not when it is shown

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from rich.console import Console
+from rich.control import strip_control_codes
 from rich.panel import Panel
 from rich.text import Text
 
@@ -66,6 +67,14 @@ class TerminalScreen:
     def text(self, value: str, style: str = "") -> Text:
         return inert(self.scrub(value), style)
 
+    def line(self, value: str, style: str = "") -> None:
+        """``value`` scrubbed and inert, on a line of its own; a log gets its plain text, with
+        no rich Text made only to be flattened (``bench.engine``)."""
+        if self.terminal:
+            self.console.print(self.text(value, style))
+        else:
+            self.console.file.write(plain(self.scrub(value)) + "\n")
+
     def say(self, line: Text) -> None:
         """In a terminal through rich; in a log straight to the file: no wrapping, no styling
         to strip, a fraction of the cost per line."""
@@ -84,6 +93,20 @@ class TerminalScreen:
         heading.append_text(title)
         self.say(heading)
         self.say(body)
+
+    def box_lines(self, title: str, lines: list[tuple[str, str]], border: str = "") -> None:
+        """A box of lines (text, style), each scrubbed and inert, under a bold title; a log gets
+        the plain lines :meth:`box` writes, with no rich Text made only to be flattened."""
+        if not self.terminal:
+            body = "\n".join(plain(self.scrub(line)) for line, _ in lines)
+            self.console.file.write(f"── {plain(self.scrub(title))}\n{body}\n")
+            return
+        body_text = Text()
+        for index, (line, style) in enumerate(lines):
+            if index:
+                body_text.append("\n")
+            body_text.append_text(self.text(line, style))
+        self.box(body_text, self.text(title, "bold"), border)
 
     def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
         if incident.dry_run:  # nothing is kept: no incident id to quote or resume
@@ -109,10 +132,10 @@ class TerminalScreen:
         """Which levers are in effect now (or may be): what the operator has to keep in mind."""
         engaged = incident.needs_release()
         if not engaged:
-            self.say(self.text("  No lever is engaged.", "dim"))
+            self.line("  No lever is engaged.", "dim")
             return
         shown = ", ".join(f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in engaged)
-        self.say(self.text(f"  Levers engaged now: {shown}", "yellow"))
+        self.line(f"  Levers engaged now: {shown}", "yellow")
 
     def node(
         self,
@@ -126,6 +149,13 @@ class TerminalScreen:
     ) -> None:
         elapsed = clock_text(now - parse_iso(incident.started_at)) if incident.started_at else ""
         owner = on_call or node.owner
+        if not self.terminal:  # a log: the lines box() writes, without rich Text made to flatten
+            line = f"{incident.severity}  {elapsed}  {f'owner: {owner}  ' if owner else ''}"
+            line = strip_control_codes(f"{line}{node.kind} {runbook.id}/{node_id}")
+            if text.strip():  # plain() removes every control character rich's Text does
+                line += "\n" + plain(self.scrub(reflow(text.strip())))
+            self.console.file.write(f"── {plain(self.scrub(node.title))}\n{line}\n")
+            return
         meta = Text.assemble(
             (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
             f"  {elapsed}  ",
@@ -143,13 +173,13 @@ class TerminalScreen:
         self.say(Text.assemble("Severity now ", (severity, SEVERITY_STYLE.get(severity, ""))))
 
     def note(self, message: str) -> None:
-        self.say(self.text(f"  {message}", "dim"))
+        self.line(f"  {message}", "dim")
 
     def failure(self, problem: str) -> None:
-        self.say(self.text(f"✗ {problem}", "bold red"))
+        self.line(f"✗ {problem}", "bold red")
 
     def request(self, what: str, summary: dict[str, Any]) -> None:
-        self.box(self.text(full_request(summary)), self.text(what, "bold"), "yellow")
+        self.box_lines(what, [(full_request(summary), "")], "yellow")
 
     def lever_request(self, name: str, lever: Lever, call: Call, release: str) -> None:
         """What an operator needs to decide on a lever, on one screen: what it is, the request,
@@ -166,40 +196,28 @@ class TerminalScreen:
         lines.append((f"Release: {release}", ""))
         if lever.destroys_evidence:
             lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
-        body_text = Text()
-        for index, (line, style) in enumerate(lines):
-            if index:
-                body_text.append("\n")
-            body_text.append_text(self.text(line, style))
-        self.box(body_text, self.text(f"Lever {name} · {lever.kind.value}", "bold"), "yellow")
+        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow")
 
     def approvals(self, title: str, lines: list[str]) -> None:
-        body = Text()
-        for index, line in enumerate(lines):
-            if index:
-                body.append("\n")
-            body.append_text(self.text(line))
-        self.box(body, self.text(title, "bold"), "magenta")
+        self.box_lines(title, [(line, "") for line in lines], "magenta")
 
     def reply(self, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
         status = reply.status if reply.status is not None else "no response"
-        self.say(self.text(f"  → {status}: {reply.reason}", style))
+        self.line(f"  → {status}: {reply.reason}", style)
         if not reply.ok and reply.text:
-            self.say(self.text(f"    {plain(reply.text[:500])}", "dim"))
+            self.line(f"    {plain(reply.text[:500])}", "dim")
 
     def lever(self, record: LeverRecord) -> None:
         style = LEVER_STYLE.get(record.state, "bold red")
         state = STATE_WORDS.get(record.state, record.state)
         verdict = f": {record.verdict}" if record.verdict and record.verdict != record.state else ""
-        self.say(self.text(f"  Lever {record.lever}: {state}{verdict}", style))
+        self.line(f"  Lever {record.lever}: {state}{verdict}", style)
 
     def captured(self, name: str, relative: str, digest: str, reply: Reply) -> None:
         style = "green" if reply.ok else "red"
-        self.say(
-            self.text(
-                f"  Evidence {name}: {relative} sha256 {digest[:16]}… ({reply.size} bytes)", style
-            )
+        self.line(
+            f"  Evidence {name}: {relative} sha256 {digest[:16]}… ({reply.size} bytes)", style
         )
         if not reply.ok:
             self.reply(reply)
@@ -212,18 +230,14 @@ class TerminalScreen:
     ) -> None:
         ref = f" ({reference})" if reference else ""
         if simulated:
-            self.say(
-                self.text(
-                    f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan"
-                )
-            )
+            self.line(f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan")
         elif ok:
-            self.say(self.text(f"  ✓ sent to {channel}{ref}", "green"))
+            self.line(f"  ✓ sent to {channel}{ref}", "green")
         else:
-            self.say(self.text(f"  ✗ {channel} did not take it: {reason}", "bold red"))
+            self.line(f"  ✗ {channel} did not take it: {reason}", "bold red")
 
     def reminder(self, message: str) -> None:
-        self.say(self.text(f"⏰ {message}", "bold yellow"))
+        self.line(f"⏰ {message}", "bold yellow")
 
     def ended(self, incident: Incident, outcome: str, summary: str) -> None:
         style = (
@@ -231,15 +245,11 @@ class TerminalScreen:
         )
         self.say(Text.assemble(("Outcome: ", "bold"), (outcome, style)))
         if summary:
-            self.say(self.text(summary))
+            self.line(summary)
         engaged = incident.needs_release()
         if engaged:
             names = ", ".join(r.lever for r in engaged)
-            self.say(
-                self.text(
-                    f"Still engaged: {names}; release with: aiir release {incident.id}", "yellow"
-                )
-            )
+            self.line(f"Still engaged: {names}; release with: aiir release {incident.id}", "yellow")
 
     @contextlib.contextmanager
     def waiting(self, label: str) -> Iterator[None]:
