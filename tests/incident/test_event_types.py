@@ -7,6 +7,8 @@ import ast
 import json
 from pathlib import Path
 
+import pytest
+
 from aiir.incident.events import DATA, REQUIRED, EventType, EvidenceRef, evidence_ref
 
 PACKAGE = Path(__file__).resolve().parents[2] / "aiir"
@@ -48,3 +50,29 @@ def test_the_evidence_reference_round_trips_and_passes_the_shape_check() -> None
     assert EvidenceRef.read(ref.data()) == ref
     assert EvidenceRef.read({"file": "evidence/x"}) is None
     assert EvidenceRef.read(None) is None
+
+
+def test_every_event_type_has_a_typed_record_and_its_checks_come_from_it() -> None:
+    from aiir.incident import events, payloads
+
+    assert set(events.PAYLOADS) == set(EventType)
+    required, checks = payloads.checks_of(payloads.LeverReleased)
+    assert required == {"engaged_step"}
+    assert checks["engaged_step"](7) is None
+    assert checks["engaged_step"]("7") == "a string, not a number"
+    assert "request" not in checks  # written for people, not read back: unchecked
+    _, opened = payloads.checks_of(payloads.IncidentOpened)
+    assert opened["snapshot_sha256"]("f" * 64) is None
+    assert opened["snapshot"]("../../etc/passwd") is not None
+
+
+def test_a_record_key_with_no_check_is_refused_when_the_vocabulary_is_built() -> None:
+    from typing import TypedDict
+
+    from aiir.incident import payloads
+
+    class Odd(TypedDict, total=False):
+        when: complex
+
+    with pytest.raises(TypeError, match=r"Odd\.when"):
+        payloads.checks_of(Odd)
