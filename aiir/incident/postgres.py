@@ -66,7 +66,24 @@ _ENGAGED = str(EventType.LEVER_ENGAGED)
 
 
 class StoreUnavailable(InputError):
-    """The database does not answer (down, unreachable, refusing the login): one line, exit 2."""
+    """The database does not answer (down, unreachable, starting or stopping): one line, exit 2
+    where it is needed; a walk goes on in its local outbox."""
+
+
+class StoreRefused(InputError):
+    """The database answers and turns this aiir away (a wrong password, a role or database that
+    does not exist, no pg_hba.conf entry): the URL is wrong, one line, exit 2, nothing started."""
+
+
+# What a server that answered says when it refuses the login itself (not a passing state such
+# as starting up or too many clients): the URL or the server's set-up must change first.
+_REFUSALS = (
+    "authentication failed",
+    "does not exist",
+    "no pg_hba.conf entry",
+    "permission denied",
+    "not permitted to log in",
+)
 
 
 class StoreNotReady(InputError):
@@ -224,6 +241,11 @@ class PostgresStore:
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
         except psycopg.Error as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            if "FATAL:" in reason and any(r in reason for r in _REFUSALS):
+                raise StoreRefused(
+                    scrub(f"the incident store {self.shown} refused the connection: {reason}")
+                ) from None
             raise StoreUnavailable(self._down(exc)) from None
 
     def _down(self, exc: BaseException) -> str:

@@ -117,21 +117,24 @@ def test_a_bad_or_unreachable_store_is_one_line_exit_2_password_masked(
     refused = aiir(capsys, "store", "init", "--store", wrong)
     assert refused.status == 2
     assert len(refused.err.strip().splitlines()) == 1
-    assert "does not answer" in refused.err
+    assert "refused the connection" in refused.err
     assert "password authentication failed" in refused.err
     assert PASSWORD not in refused.err
-    run = aiir(
-        capsys,
-        "run",
-        str(write(tmp_path / "rb.yaml", copy.deepcopy(RUNBOOK))),
-        "--store",
-        "postgresql://aiir:hunter2-secret@127.0.0.1:1/x",
+    incidents = tmp_path / "walks"
+    write(tmp_path / "rb.yaml", copy.deepcopy(RUNBOOK))
+    runbook = str(tmp_path / "rb.yaml")
+    where = ["--incident-dir", str(incidents)]
+    turned_away = aiir(capsys, "run", runbook, "--store", wrong, *where)
+    assert turned_away.status == 2  # a URL that is wrong: nothing started
+    assert "refused the connection" in turned_away.err
+    assert PASSWORD not in turned_away.err + turned_away.out
+    assert not incidents.exists() or not any(incidents.iterdir())
+    away = aiir(
+        capsys, "run", runbook, "--store", "postgresql://aiir:hunter2-secret@127.0.0.1:1/x", *where
     )
-    assert run.status == 2
-    assert "hunter2-secret" not in run.err
-    assert not (tmp_path / ".aiir" / "incidents").exists() or not any(
-        (tmp_path / ".aiir" / "incidents").iterdir()
-    )
+    assert "does not answer" in away.out  # a store that is away: the walk goes on locally
+    assert "hunter2-secret" not in away.err + away.out
+    assert len(list(incidents.iterdir())) == 1
 
 
 def test_a_workspace_store_that_is_no_url_names_its_line(
