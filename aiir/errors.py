@@ -44,3 +44,13 @@ class LoadError(InputError):
 
 class ValidationFailed(InputError):
     """A document loaded but has findings of error severity."""
+
+
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def shown(value: str, keep: int = 160) -> str:
+    """A name or path someone gave, as one line of a message: line breaks and tabs written as
+    ``\\n``, ``\\r``, ``\\t``, and a very long one kept by its two ends."""
+    text = value.translate(_LINE_BREAKS)
+    return text if len(text) <= keep else f"{text[: keep - 40]}...{text[-37:]}"

@@ -195,3 +195,37 @@ def test_an_absolute_path_in_include_or_call_is_refused(tmp_path: Path, capsys: 
     assert "nodes.hand.runbook: " in walked.err
     assert "leaves the runbook's folder" in walked.err
     assert not list(tmp_path.glob("INC-*"))
+
+
+LINE_BREAKING = ["a\nb", "a\rb", "tab\there", "x" * 5000 + "\n"]
+
+
+@pytest.mark.parametrize("given", LINE_BREAKING, ids=["newline", "return", "tab", "long"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "{}"],
+        ["validate", "{}"],
+        ["drill", "{}"],
+        ["canary", "run", "{}"],
+        ["detect", "{}"],
+        ["run", "RB", "--answers", "{}"],
+        ["graph", "RB", "--out", "{}/x.txt"],
+        ["verify", "INC-20261204-000000-abcd", "--anchors", "{}"],
+        ["flag", "support-bot", "it swore", "--evidence", "{}"],
+        ["run", "RB", "--incident-dir", "RB/{}"],
+    ],
+    ids=lambda c: "-".join(w for w in c if w not in {"{}", "RB"} and "{}" not in w)[:40],
+)
+def test_a_name_or_path_with_a_line_break_is_one_line_of_error(
+    command: list[str], given: str, tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    no_terminal(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "rb.yaml", confirm_runbook("odd", "Odd input"))
+    args = [w.replace("RB", str(tmp_path / "rb.yaml")).replace("{}", given) for w in command]
+    ran = aiir(capsys, *args)
+    assert ran.status == 2, ran
+    assert ran.err.count("\n") == 1, ran.err
+    assert ran.err.startswith("aiir: ")
+    assert len(ran.err) < 400

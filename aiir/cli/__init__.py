@@ -34,7 +34,7 @@ from aiir.cli import (
     team,
     validate,
 )
-from aiir.errors import AiirError, ExitStatus
+from aiir.errors import AiirError, ExitStatus, shown
 
 if TYPE_CHECKING:
     from aiir.environment import Environment
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
         if exc.filename is None:  # not about a path someone gave: a bug or the machine
             return _crash()
         # A path given that cannot be used (a file for a folder, no permission, too long a name).
-        _say(f"{_shortened(str(exc.filename))}: {exc.strerror or exc}")
+        _say(f"{shown(str(exc.filename))}: {exc.strerror or exc}")
         return ExitStatus.BAD_INPUT
     except Exception:  # an unexpected crash: write it down, say where, no traceback on screen
         return _crash()
@@ -260,11 +260,6 @@ def _say(message: str) -> None:
     from aiir.terminal.inert import plain
 
     print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
-
-
-def _shortened(path: str, keep: int = 160) -> str:
-    """A path fit for one line of error (a 5,000-character one keeps its two ends)."""
-    return path if len(path) <= keep else f"{path[: keep - 40]}...{path[-37:]}"
 
 
 def _usage(exc: typer.TyperException) -> None:

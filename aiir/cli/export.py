@@ -51,7 +51,7 @@ def command(
 ) -> int:
     """Export an incident from its journal (verified first; secrets masked)."""
     from aiir.cli import flags
-    from aiir.errors import InputError
+    from aiir.errors import InputError, shown
     from aiir.incident.state import load_incident
     from aiir.reports.context import parse_aware_at, write
 
@@ -75,7 +75,7 @@ def command(
     try:
         write(out, text)
     except OSError as exc:
-        raise InputError(f"--out {out}: cannot write it: {exc.strerror}") from None
+        raise InputError(f"--out {shown(str(out))}: cannot write it: {exc.strerror}") from None
     typer.echo(f"wrote {out}", err=True)
     return 0
 

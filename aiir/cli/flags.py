@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from aiir.errors import InputError
+from aiir.errors import InputError, shown
 
 if TYPE_CHECKING:
     from aiir.environment import Environment
@@ -66,7 +66,7 @@ def _is_http(url: str) -> bool:
 def incident_dir(flag: Path | None) -> Path | None:
     """``--incident-dir``: a directory, or one to be made; never a file."""
     if flag is not None and flag.exists() and not flag.is_dir():
-        raise InputError(f"--incident-dir {flag}: not a directory")
+        raise InputError(f"--incident-dir {shown(str(flag))}: not a directory")
     return flag
 
 

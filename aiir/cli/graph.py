@@ -70,9 +70,9 @@ def command(
 
 
 def _write(path: Path, content: bytes) -> None:
-    from aiir.errors import InputError
+    from aiir.errors import InputError, shown
 
     try:
         path.write_bytes(content)
     except OSError as exc:
-        raise InputError(f"--out {path}: {exc.strerror or exc}") from None
+        raise InputError(f"--out {shown(str(path))}: {exc.strerror or exc}") from None

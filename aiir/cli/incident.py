@@ -335,14 +335,14 @@ def verify(
 def _anchors_file(path: Path, incident: str) -> "list[Anchor]":
     """``SEQ:HASH`` per line, or ``INCIDENT SEQ:HASH`` (lines of other incidents are skipped);
     blank lines and ``#`` comments are ignored."""
-    from aiir.errors import InputError
+    from aiir.errors import InputError, shown
     from aiir.incident.journal import Anchor
 
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise InputError(f"--anchors {path}: cannot read it: {reason}") from None
+        raise InputError(f"--anchors {shown(str(path))}: cannot read it: {reason}") from None
     found = []
     for number, line in enumerate(text.splitlines(), start=1):
         words = line.split("#", 1)[0].split()
@@ -352,7 +352,7 @@ def _anchors_file(path: Path, incident: str) -> "list[Anchor]":
             continue
         found.append(Anchor.parse(words[-1] if len(words) <= 2 else line, f"{path}:{number}:"))
     if not found:
-        raise InputError(f"--anchors {path}: no anchor of {incident} in it")
+        raise InputError(f"--anchors {shown(str(path))}: no anchor of {incident} in it")
     return found
 
 
@@ -480,7 +480,7 @@ def report(
     """Render a post-mortem, status update, customer or regulator notice from the journal
     (verified first)."""
     from aiir.cli import flags
-    from aiir.errors import InputError
+    from aiir.errors import InputError, shown
     from aiir.incident.state import load_incident
     from aiir.redact import scrub
     from aiir.reports.context import parse_aware_at, render_report, write
@@ -506,7 +506,7 @@ def report(
     try:
         write(out, text)
     except OSError as exc:
-        raise InputError(f"--out {out}: cannot write it: {exc.strerror}") from None
+        raise InputError(f"--out {shown(str(out))}: cannot write it: {exc.strerror}") from None
     typer.echo(f"wrote {out}", err=True)
     return 0
 
@@ -514,7 +514,7 @@ def report(
 def _file_actions(env: "Environment", incident: str, template: str, source: Path | None) -> int:
     """``report --file-actions``: the action items of the post-mortem (rendered, or the team's
     edited ``source``) filed in Jira; one line per item; 1 when any was not filed."""
-    from aiir.errors import ExitStatus, InputError
+    from aiir.errors import ExitStatus, InputError, shown
     from aiir.incident.state import load_incident
     from aiir.redact import scrub
     from aiir.reports.actions import action_items
@@ -527,13 +527,15 @@ def _file_actions(env: "Environment", incident: str, template: str, source: Path
         try:
             text = source.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"--actions-from {source}: cannot read it: {exc}") from None
+            raise InputError(
+                f"--actions-from {shown(str(source))}: cannot read it: {exc}"
+            ) from None
     else:
         record = load_incident(env.incidents_dir, incident)
         text = render_report(record, template, env.workspace, env.clock.now())
     items = action_items(scrub(text))
     if not items:
-        where = f"--actions-from {source}" if source else f"the {template} report"
+        where = f"--actions-from {shown(str(source))}" if source else f"the {template} report"
         raise InputError(f"{where}: no action items table (a '## Action items' heading)")
     record, filings = file_actions(env, incident, items)
     for filing in filings:

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from aiir import __version__
-from aiir.errors import InputError
+from aiir.errors import InputError, shown
 from aiir.formats.json_schema import schema_text
 from aiir.formats.library import PACKAGE, data_dir
 
@@ -36,7 +36,9 @@ _CATEGORY = re.compile(rb"^category:[^\n]*\n", re.MULTILINE)
 def init(target: Path, *, force: bool = False) -> list[Path]:
     """Write the workspace into ``target``; refuses to overwrite files unless ``force``."""
     if target.exists() and not target.is_dir():
-        raise InputError(f"{target}: exists and is not a directory; name a new or empty directory")
+        raise InputError(
+            f"{shown(str(target))}: exists and is not a directory; name a new or empty directory"
+        )
     plan = _plan(target)
     existing = [p for p in plan if p.exists()]
     if existing and not force:
@@ -48,7 +50,7 @@ def init(target: Path, *, force: bool = False) -> list[Path]:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content)
         except OSError as exc:
-            raise InputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+            raise InputError(f"{shown(str(path))}: cannot write: {exc.strerror or exc}") from None
     return sorted(plan)
 
 

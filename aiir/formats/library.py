@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aiir.errors import InputError, LoadError
+from aiir.errors import InputError, LoadError, shown
 from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 
@@ -211,7 +211,7 @@ def resolve_one(arg: str | Path, kinds: Sequence[str], *, flag: str = "") -> Pat
 
 
 def _where(arg: str, flag: str) -> str:
-    return f"{flag} {arg}" if flag else arg
+    return f"{flag} {shown(arg)}" if flag else shown(arg)
 
 
 def _resolve_one_arg(arg: str, kinds: Sequence[str], flag: str) -> list[Path]:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from aiir.errors import InputError
+from aiir.errors import InputError, shown
 from aiir.incident.events import file_refs
 from aiir.incident.journal import JOURNAL, Event, JournalConflict, read_events
 from aiir.incident.lock import Holder
@@ -142,7 +142,7 @@ def push(store: PostgresStore, root: Path, incident_id: str, operator: str, sinc
     started locally), under a lease, each compare-and-appended with its chain intact; how many."""
     directory = root / incident_id
     if not (directory / JOURNAL).is_file():
-        raise InputError(f"{directory}: no incident {incident_id} here to push")
+        raise InputError(f"{shown(str(directory))}: no incident {incident_id} here to push")
     store.register(incident_id)
     lease = store.lease(incident_id, operator, since)
     try:

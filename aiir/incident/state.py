@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiir.errors import InputError
+from aiir.errors import InputError, shown
 from aiir.incident.approvals import ApprovalRequest, request_of, verdict_of
 from aiir.incident.events import EventType
 from aiir.incident.journal import JOURNAL, Event, JournalBroken, Reading, read_checked
@@ -476,7 +476,7 @@ def check_id(incident_id: str) -> str:
 def check_root(root: Path) -> Path:
     """The folder incidents live in: a directory, or not there yet."""
     if root.exists() and not root.is_dir():
-        raise InputError(f"{root}: not a directory (the folder incidents are kept in)")
+        raise InputError(f"{shown(str(root))}: not a directory (the folder incidents are kept in)")
     return root
 
 
@@ -490,7 +490,9 @@ def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise InputError(f"{root}: cannot keep incidents here: {exc.strerror}") from None
+        raise InputError(
+            f"{shown(str(root))}: cannot keep incidents here: {exc.strerror}"
+        ) from None
     for _ in range(_NEW_ID_TRIES):
         incident_id = new_incident_id(now)
         try:
@@ -498,7 +500,9 @@ def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple
         except FileExistsError:
             continue
         except OSError as exc:
-            raise InputError(f"{root}: cannot keep incidents here: {exc.strerror}") from None
+            raise InputError(
+                f"{shown(str(root))}: cannot keep incidents here: {exc.strerror}"
+            ) from None
         return incident_id, root / incident_id
     raise InputError(f"{root}: no free incident id for {now:%Y-%m-%d %H:%M:%S}; try again")
 

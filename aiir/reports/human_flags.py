@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aiir.environment import Environment
-from aiir.errors import InputError
+from aiir.errors import InputError, shown
 from aiir.incident.events import EvidenceRef
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
 from aiir.timestamps import iso
@@ -63,10 +63,12 @@ def record_flag(env: Environment, system: str, text: str, evidence: Path | None 
 
 def _copy_evidence(source: Path, folder: Path) -> dict[str, Any]:
     if not source.is_file():
-        raise InputError(f"--evidence {source}: no such file")
+        raise InputError(f"--evidence {shown(str(source))}: no such file")
     content = source.read_bytes()
     if len(content) > MAX_EVIDENCE:
-        raise InputError(f"--evidence {source}: larger than {MAX_EVIDENCE // 1024 // 1024} MiB")
+        raise InputError(
+            f"--evidence {shown(str(source))}: larger than {MAX_EVIDENCE // 1024 // 1024} MiB"
+        )
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"evidence-{source.name}"
     target.write_bytes(content)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiir.environment import Environment
-from aiir.errors import AiirError, InputError
+from aiir.errors import AiirError, InputError, shown
 from aiir.formats.schema import Runbook
 from aiir.incident.events import EventType
 from aiir.incident.journal import JOURNAL, read_events
@@ -56,7 +56,7 @@ def check_runbook(
 
     check(env)  # the store its incident goes to: a wrong one is one line, exit 2
     if not path.is_file():
-        raise InputError(f"--on-fail-run {path}: no such runbook file")
+        raise InputError(f"--on-fail-run {shown(str(path))}: no such runbook file")
     runbook = checked_loader(env)(path)
     env_values(runbook, env.environ, dry_run=practice)
     for model in models:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from aiir.errors import InputError, LoadError
+from aiir.errors import InputError, LoadError, shown
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
 from aiir.formats.includes import resolved
 from aiir.formats.kinds import KINDS, detect_kind, model_of
@@ -145,7 +145,7 @@ def _candidates(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
         elif path.exists():
             yield path, True
         else:
-            raise InputError(f"{raw}: no such file or directory")
+            raise InputError(f"{shown(str(raw))}: no such file or directory")
 
 
 def _walk(root: Path) -> Iterable[Path]:
