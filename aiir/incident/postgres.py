@@ -206,7 +206,7 @@ class PostgresLease:
         if self._beat is not None:
             self._beat.join(timeout=5)
         if not self._lost:
-            with suppress(StoreUnavailable):  # the lease expires by itself
+            with suppress(StoreUnavailable, StoreRefused):  # the lease expires by itself
                 self.store.release(self.incident_id, self.token)
 
 

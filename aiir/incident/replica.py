@@ -24,6 +24,7 @@ from aiir.incident.lock import Holder
 from aiir.incident.postgres import (
     PostgresLease,
     PostgresStore,
+    StoreRefused,
     StoreUnavailable,
     Synced,
     is_postgres,
@@ -233,7 +234,7 @@ class Replica:
             return
         try:
             self.store.put_file(self.incident_id, relative, content)
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, StoreRefused) as exc:  # mid-walk, either one is the store away
             self._gone(exc)
 
     def append(self, event: Event, line: bytes) -> None:
@@ -247,7 +248,7 @@ class Replica:
             )
         try:
             self.store.append_line(self.incident_id, event, line, self.lease.token)
-        except StoreUnavailable as exc:
+        except (StoreUnavailable, StoreRefused) as exc:  # mid-walk, either one is the store away
             self._gone(exc)
 
     def written(self, event: Event, size: int) -> None:
@@ -263,7 +264,7 @@ class Replica:
         if not self.offline:
             try:
                 _add_rows(self.store, self.directory, head)
-            except StoreUnavailable as exc:
+            except (StoreUnavailable, StoreRefused) as exc:
                 self._gone(exc)
 
     def _save_mark(self) -> None:
@@ -271,7 +272,7 @@ class Replica:
             self.mark.save(self.directory)
             self.mark = None
 
-    def _gone(self, exc: StoreUnavailable) -> None:
+    def _gone(self, exc: StoreUnavailable | StoreRefused) -> None:
         self.offline = True
         self._save_mark()  # the last line both have: the outbox starts after it
         message = (

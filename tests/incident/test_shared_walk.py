@@ -27,7 +27,7 @@ from aiir.incident.state import load_incident
 from tests.forkserver import ForkServer
 from tests.incidents import ANSWERS, MASTER_KEY, containment_runbook, write_answers, write_runbook
 from tests.servers import Gateway, serve_gateway
-from tests.support.postgres import Server, binaries, initialised
+from tests.support.postgres import PASSWORD, Server, binaries, initialised
 
 pytestmark = pytest.mark.postgres
 
@@ -474,3 +474,67 @@ def test_a_watch_outlives_the_store_going_away_and_follows_it_when_it_is_back(
             watcher.kill()
             watcher.wait()
     assert watcher.returncode == 0
+
+
+def test_a_password_rotated_mid_walk_leaves_an_outbox_pushed_with_the_new_one(
+    own_server: Server,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The password is changed and the walker's connection cut while it walks: the walk goes on
+    in its outbox, each lever engaged once; a push with the old password is turned away (one
+    line, exit 2), one with the new password uploads it."""
+    import psycopg
+
+    from aiir.outbound import sending
+
+    url, state = gateway
+    dsn = own_server.dsn()
+    assert main(["store", "init", "--store", dsn]) == 0
+    path = write_runbook(tmp_path, containment_runbook())
+    answers = write_answers(tmp_path, ANSWERS)
+    for name, value in _environ(dsn, "ana").items():
+        monkeypatch.setenv(name, value)
+    original = sending.Sender.send
+    sent = [0]
+
+    def turning_away(self: Any, *args: Any, **kwargs: Any) -> Any:
+        reply = original(self, *args, **kwargs)
+        sent[0] += 1
+        if sent[0] == 2:  # the filter is engaged: the login changes, every session is cut
+            with psycopg.connect(dsn, autocommit=True) as admin:
+                admin.execute("ALTER ROLE aiir PASSWORD 'rotated-9d2e'")
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE pid <> pg_backend_pid() AND usename = 'aiir'"
+                )
+        return reply
+
+    monkeypatch.setattr(sending.Sender, "send", turning_away)
+    local = tmp_path / "a"
+    capsys.readouterr()
+    status = main(
+        ["run", str(path), "--answers", str(answers), "--yes", "--gateway", f"gw={url}",
+         "--incident-dir", str(local)]
+    )  # fmt: skip
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "the walk goes on in the local outbox journal" in out
+    incident_id = only_incident(local)
+    assert load_incident(local, incident_id).outcome == "contained"
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    assert verify(local / incident_id) == []
+    pushing = ["store", "push", incident_id, "--incident-dir", str(local)]
+    assert main(pushing) == 2  # the old password: turned away, said so, nothing pushed
+    refused = capsys.readouterr().err
+    assert "refused the connection" in refused
+    assert "password authentication failed" in refused
+    rotated = dsn.replace(PASSWORD, "rotated-9d2e")
+    time.sleep(float(LEASE) + 0.5)  # the walker's lease, never released while it was cut off
+    assert main([*pushing, "--store", rotated]) == 0
+    assert (
+        main(["verify", incident_id, "--store", rotated, "--incident-dir", str(tmp_path / "b")])
+        == 0
+    )
