@@ -315,9 +315,12 @@ def diagnose(
     """Mark a failed profile action as *unavailable* when the gateway cannot do it at all.
 
     Data-driven by the profile's ``unavailable`` rules: a telltale body, or (for admin actions
-    that fail with a bare 5xx) a probe such as LiteLLM's readiness saying its database is absent.
+    that fail with a bare 5xx, or whose connection the gateway dropped once it had the request,
+    as a server failing early does) a probe such as LiteLLM's readiness saying its database is
+    absent: an action that needs the database cannot have taken effect without it.
     """
-    if reply.ok or call.action is None or reply.status is None:
+    lost = reply.status is None and reply.uncertain  # sent, then the connection was dropped
+    if reply.ok or call.action is None or (reply.status is None and not lost):
         return reply
     profile_name, action_name = call.action.split(".", 1)
     profile = profiles.get(profile_name)
@@ -330,7 +333,8 @@ def diagnose(
         return _with(reply, unavailable=True, reason=reason)
     action = profile.actions.get(action_name)
     probe = profile.actions.get(rules.probe or "")
-    if probe is None or action is None or not action.admin or reply.status < 500:
+    failed_early = lost or (reply.status is not None and reply.status >= 500)
+    if probe is None or action is None or not action.admin or not failed_early:
         return reply
     probe_call = Call(
         gateway=endpoint.name,
@@ -352,10 +356,8 @@ def diagnose(
     ):
         return reply
     said = ", ".join(f"{k}: {v}" for k, v in rules.probe_json.items())
-    reason = (
-        f"lever unavailable: {rules.reason} "
-        f"({rules.probe} says {said}; the reply was {reply.status} {excerpt})"
-    )
+    answer = "the connection was dropped" if lost else f"the reply was {reply.status} {excerpt}"
+    reason = f"lever unavailable: {rules.reason} ({rules.probe} says {said}; {answer})"
     return _with(reply, unavailable=True, reason=reason)
 
 
