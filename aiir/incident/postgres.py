@@ -27,7 +27,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -37,7 +36,6 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
 
 from aiir.errors import InputError
 from aiir.incident.events import EventType
@@ -52,12 +50,12 @@ from aiir.incident.journal import (
 from aiir.incident.lock import Holder, IncidentLocked
 from aiir.incident.state import Incident, check_id, new_incident_id, read_incident
 from aiir.incident.store import FOLDERS, line_of
+from aiir.incident.store_url import masked_url, url_passwords
 from aiir.redact import declare, scrub
 
 if TYPE_CHECKING:
     import psycopg
 
-SCHEMES = ("postgresql://", "postgres://")
 LEASE_SECONDS = 30.0
 CONNECT_TIMEOUT = 5
 CHANNEL = "aiir_events"  # NOTIFY'd by the events table's trigger: "<incident> <seq>"
@@ -114,39 +112,6 @@ class Synced:
         temporary = directory / f".{SYNCED}.tmp"
         temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
         os.replace(temporary, target)
-
-
-def is_postgres(url: str) -> bool:
-    return url.startswith(SCHEMES)
-
-
-# A password given as a parameter: in a URL's query (``?password=…``) or a key=value
-# connection string (``password='…'``), quoted or not.
-_PASSWORD_PARAMETER = re.compile(r"(?i)\b(ssl)?(password)(\s*=\s*)('(?:[^'\\]|\\.)*'?|[^&\s]*)")
-
-
-def masked_url(url: str) -> str:
-    """The URL with its passwords replaced (in the user part and as a parameter): what any
-    message may show of it. A URL too broken to parse (an unclosed IPv6 bracket) loses
-    everything before its ``@``."""
-    shown = _PASSWORD_PARAMETER.sub(lambda m: f"{m[1] or ''}{m[2]}{m[3]}***", url)
-    try:
-        parts = urlsplit(shown)
-        parts.port  # noqa: B018  (a port that is not a number raises here)
-    except ValueError:
-        return re.sub(r"://[^/]*@", "://***@", shown)
-    if parts.password is None:
-        return shown
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
-def url_passwords(url: str) -> list[str]:
-    """Every password a store URL carries, as written and decoded, for masking everywhere."""
-    found = [m[4].strip("'") for m in _PASSWORD_PARAMETER.finditer(url)]
-    with suppress(ValueError):
-        found.append(urlsplit(url).password or "")
-    return [form for p in found if p for form in {p, unquote(p)}]
 
 
 def migrations() -> list[tuple[int, str, str]]:

@@ -27,10 +27,9 @@ from aiir.incident.postgres import (
     StoreRefused,
     StoreUnavailable,
     Synced,
-    is_postgres,
-    masked_url,
 )
 from aiir.incident.store import line_of
+from aiir.incident.store_url import is_postgres, masked_url
 
 
 def outbox(directory: Path) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiir.incident.postgres import masked_url
+from aiir.incident.store_url import masked_url
 from tests.support.cli import run_cli
 
 Capture = pytest.CaptureFixture[str]
