@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,33 +191,36 @@ def own_server() -> Iterator[Server]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
-    own_server: Server,
+def walk_on_own_server(
+    server: Server,
     gateway: tuple[str, Gateway],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
-) -> None:
-    url, state = gateway
-    dsn = own_server.dsn()
-    assert main(["store", "init", "--store", dsn]) == 0
-    path = write_runbook(tmp_path, containment_runbook())
-    answers = write_answers(tmp_path, ANSWERS)
-    for name, value in _environ(dsn, "ana").items():
-        monkeypatch.setenv(name, value)
+    at_the_filter: Callable[[], None],
+) -> tuple[Path, str, str]:
+    """A whole walk on ``server``'s store from the folder ``a``, ``at_the_filter`` done once
+    the filter is engaged (the second request sent); the folder, the incident and what the
+    walk printed. It must end contained, each lever engaged once."""
     from aiir.outbound import sending
 
+    url, state = gateway
+    assert main(["store", "init", "--store", server.dsn()]) == 0
+    path = write_runbook(tmp_path, containment_runbook())
+    answers = write_answers(tmp_path, ANSWERS)
+    for name, value in _environ(server.dsn(), "ana").items():
+        monkeypatch.setenv(name, value)
     original = sending.Sender.send
     sent = [0]
 
-    def stopping(self: Any, *args: Any, **kwargs: Any) -> Any:
+    def acting(self: Any, *args: Any, **kwargs: Any) -> Any:
         reply = original(self, *args, **kwargs)
         sent[0] += 1
-        if sent[0] == 2:  # the filter is engaged: the database goes away
-            own_server.stop()
+        if sent[0] == 2:
+            at_the_filter()
         return reply
 
-    monkeypatch.setattr(sending.Sender, "send", stopping)
+    monkeypatch.setattr(sending.Sender, "send", acting)
     local = tmp_path / "a"
     capsys.readouterr()
     status = main(
@@ -226,12 +229,25 @@ def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
     )  # fmt: skip
     out, err = capsys.readouterr()
     assert status == 0, err
-    assert "does not answer" in out
     assert "the walk goes on in the local outbox journal" in out
     incident_id = only_incident(local)
-    assert f"aiir store push {incident_id}" in out
     assert load_incident(local, incident_id).outcome == "contained"
     assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    return local, incident_id, out
+
+
+def test_the_server_stopped_mid_walk_leaves_an_outbox_that_push_uploads_intact(
+    own_server: Server,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    local, incident_id, out = walk_on_own_server(
+        own_server, gateway, tmp_path, monkeypatch, capsys, own_server.stop
+    )  # the database goes away once the filter is engaged
+    assert "does not answer" in out
+    assert f"aiir store push {incident_id}" in out
 
     down = main(["store", "push", incident_id, "--incident-dir", str(local)])
     assert down == 2
@@ -488,43 +504,19 @@ def test_a_password_rotated_mid_walk_leaves_an_outbox_pushed_with_the_new_one(
     line, exit 2), one with the new password uploads it."""
     import psycopg
 
-    from aiir.outbound import sending
-
-    url, state = gateway
     dsn = own_server.dsn()
-    assert main(["store", "init", "--store", dsn]) == 0
-    path = write_runbook(tmp_path, containment_runbook())
-    answers = write_answers(tmp_path, ANSWERS)
-    for name, value in _environ(dsn, "ana").items():
-        monkeypatch.setenv(name, value)
-    original = sending.Sender.send
-    sent = [0]
 
-    def turning_away(self: Any, *args: Any, **kwargs: Any) -> Any:
-        reply = original(self, *args, **kwargs)
-        sent[0] += 1
-        if sent[0] == 2:  # the filter is engaged: the login changes, every session is cut
-            with psycopg.connect(dsn, autocommit=True) as admin:
-                admin.execute("ALTER ROLE aiir PASSWORD 'rotated-9d2e'")
-                admin.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE pid <> pg_backend_pid() AND usename = 'aiir'"
-                )
-        return reply
+    def rotating() -> None:  # the login changes, every session is cut
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("ALTER ROLE aiir PASSWORD 'rotated-9d2e'")
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND usename = 'aiir'"
+            )
 
-    monkeypatch.setattr(sending.Sender, "send", turning_away)
-    local = tmp_path / "a"
-    capsys.readouterr()
-    status = main(
-        ["run", str(path), "--answers", str(answers), "--yes", "--gateway", f"gw={url}",
-         "--incident-dir", str(local)]
-    )  # fmt: skip
-    out, err = capsys.readouterr()
-    assert status == 0, err
-    assert "the walk goes on in the local outbox journal" in out
-    incident_id = only_incident(local)
-    assert load_incident(local, incident_id).outcome == "contained"
-    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    local, incident_id, _ = walk_on_own_server(
+        own_server, gateway, tmp_path, monkeypatch, capsys, rotating
+    )
     assert verify(local / incident_id) == []
     pushing = ["store", "push", incident_id, "--incident-dir", str(local)]
     assert main(pushing) == 2  # the old password: turned away, said so, nothing pushed
