@@ -12,6 +12,7 @@ from typing import Any
 
 from aiir.errors import InputError
 from aiir.formats.includes import resolved_bytes
+from aiir.formats.paths import LeavesFolder, beneath
 from aiir.formats.profile import Profile
 from aiir.formats.schema import (
     FAILING_OUTCOMES,
@@ -109,7 +110,7 @@ class RunbookSource:
 
         if is_path(runbook_id):
             for directory in self.directories:
-                candidate = directory / runbook_id
+                candidate = _beneath(directory, runbook_id)
                 if candidate.is_file():
                     return self.loader(candidate), resolved_bytes(candidate)
             if runbook_id in self.called:  # a resume: the copy kept under the runbook's id
@@ -118,12 +119,15 @@ class RunbookSource:
                 f"no runbook at {runbook_id!r} in {', '.join(map(str, self.directories))}"
             )
         for directory in self.directories:
-            candidate = directory / f"{runbook_id}.yaml"
+            candidate = _beneath(directory, f"{runbook_id}.yaml")
             if candidate.is_file():
                 return self.loader(candidate), resolved_bytes(candidate)
         for directory in self.directories:
             for path in sorted(directory.glob("*.yaml")):
-                data = load_file(path).data
+                try:
+                    data = load_file(beneath(directory, path.name)).data
+                except LeavesFolder:  # not read: a link out of the folder
+                    continue
                 if isinstance(data, dict) and data.get("id") == runbook_id:
                     return self.loader(path), resolved_bytes(path)
         raise InputError(
@@ -234,3 +238,11 @@ def input_check(node: InputNode) -> Callable[[str], str | None]:
         return None
 
     return check
+
+
+def _beneath(directory: Path, name: str) -> Path:
+    """``directory / name``; a symbolic link that leads out of ``directory`` stops the walk."""
+    try:
+        return beneath(directory, name)
+    except LeavesFolder as exc:
+        raise InputError(str(exc)) from None

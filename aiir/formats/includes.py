@@ -20,6 +20,7 @@ from aiir.errors import LoadError
 from aiir.formats.common import NodeId, Slug, Strict
 from aiir.formats.findings import parse
 from aiir.formats.loader import Document, load_file
+from aiir.formats.paths import LeavesFolder, beneath
 from aiir.formats.schema import IncludePath, Node, outside_folder, without_extensions
 
 INCLUDE = "include"
@@ -79,7 +80,10 @@ def _fragment(doc: Document, i: int, given: Any, stack: list[Path]) -> Document:
     outside = outside_folder(given)  # checked before anything is read from there
     if outside is not None:
         raise doc.error((INCLUDE, i), outside)
-    target = Path(doc.path).parent / given
+    try:
+        target = beneath(Path(doc.path).parent, given)
+    except LeavesFolder as exc:
+        raise doc.error((INCLUDE, i), str(exc)) from None
     if target.resolve() in stack:
         ring = " → ".join(p.name for p in [*stack, target.resolve()])
         raise doc.error((INCLUDE, i), f"include cycle: {ring}")

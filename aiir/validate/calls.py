@@ -14,6 +14,7 @@ from pathlib import Path
 from aiir.errors import LoadError
 from aiir.formats.includes import resolved
 from aiir.formats.loader import load_file
+from aiir.formats.paths import LeavesFolder, beneath
 from aiir.formats.schema import Runbook, is_path
 from aiir.validate.checks import Resolve
 
@@ -23,17 +24,25 @@ def find(runbook_id: str, directories: Sequence[Path]) -> Path | None:
     each directory in turn, else the first file in each directory that declares that id; a
     path (``shared/evidence.yaml``) is taken relative to each directory in turn."""
     if is_path(runbook_id):
-        found = (d / runbook_id for d in directories)
-        return next((p for p in found if p.is_file()), None)
+        found = (_beneath(d, runbook_id) for d in directories)
+        return next((p for p in found if p is not None and p.is_file()), None)
     for directory in directories:
-        candidate = directory / f"{runbook_id}.yaml"
-        if candidate.is_file():
+        candidate = _beneath(directory, f"{runbook_id}.yaml")
+        if candidate is not None and candidate.is_file():
             return candidate
     for directory in directories:
         for path in sorted(directory.glob("*.yaml")):
-            if _id_of(*_version(path)) == runbook_id:
+            if _beneath(directory, path.name) and _id_of(*_version(path)) == runbook_id:
                 return path
     return None
+
+
+def _beneath(directory: Path, name: str) -> Path | None:
+    """``directory / name``, or None when a symbolic link leads it out of ``directory``."""
+    try:
+        return beneath(directory, name)
+    except LeavesFolder:  # the call's own check names it
+        return None
 
 
 def resolver(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from aiir.formats.findings import Finding, Loc, at, suggest
 from aiir.formats.loader import Document
+from aiir.formats.paths import LeavesFolder, beneath
 from aiir.formats.profile import Profile
 from aiir.formats.schema import (
     CallNode,
@@ -113,7 +114,10 @@ def _call_target_findings(
 ) -> list[Finding]:
     """A call's runbook must be there: a known id, or a file at the path (from this folder)."""
     if is_path(node.runbook):
-        target = Path(doc.path).parent / node.runbook
+        try:
+            target = beneath(Path(doc.path).parent, node.runbook)
+        except LeavesFolder as exc:
+            return [at(doc, ("nodes", node_id, "runbook"), "outside-folder", str(exc))]
         if target.is_file():
             problem = _unloadable(target)
             if problem is None:

@@ -286,3 +286,57 @@ def test_an_include_that_leaves_the_folder_is_refused_with_its_line(
     assert "steps.yaml:3:" in ran.out + ran.err, ran.out + ran.err
     assert "leaves the runbook's folder" in ran.out + ran.err
     assert "Traceback" not in ran.out + ran.err
+
+
+def _outside(tmp_path: Path, text: str) -> Path:
+    """A file outside the runbook's folder (``tmp_path / "repo"``), as a link in the repo might
+    point at a responder's credentials."""
+    (tmp_path / "elsewhere").mkdir(exist_ok=True)
+    target = tmp_path / "elsewhere" / "secret.yaml"
+    target.write_text(text, encoding="utf-8")
+    return target
+
+
+@pytest.mark.parametrize("link", ["file", "folder"])
+def test_a_call_through_a_link_out_of_the_folder_is_refused(
+    tmp_path: Path, capsys: Capture, link: str
+) -> None:
+    """A path written inside the folder that a symbolic link leads out of is not read: neither
+    validated as fine nor walked."""
+    outside = _outside(tmp_path, CALLED)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    path = _caller(repo, "shared/evidence.yaml" if link == "file" else "linked/secret.yaml")
+    if link == "file":
+        (repo / "shared" / "evidence.yaml").unlink()
+        (repo / "shared" / "evidence.yaml").symlink_to(outside)
+    else:
+        (repo / "linked").symlink_to(outside.parent, target_is_directory=True)
+    for command in (["validate", str(path)], ["run", str(path), "--incident-dir", str(tmp_path)]):
+        ran = aiir(capsys, *command)
+        assert ran.status == 2, ran.out + ran.err
+        assert "through a symbolic link" in ran.out + ran.err
+        assert f"{path}:12:" in ran.out + ran.err, ran.out + ran.err
+        assert "Traceback" not in ran.out + ran.err
+    assert not any(p.is_dir() for p in tmp_path.glob("INC-*")), "no incident is begun"
+
+
+def test_an_include_through_a_link_out_of_the_folder_is_refused(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    outside = _outside(tmp_path, FRAGMENT)
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    path = _includer(repo)
+    (repo / "shared" / "steps.yaml").unlink()
+    (repo / "shared" / "steps.yaml").symlink_to(outside)
+    ran = aiir(capsys, "validate", str(path))
+    assert ran.status == 2
+    assert f"{path}:7:" in ran.out + ran.err, ran.out + ran.err
+    assert "'shared/steps.yaml' leads out of" in ran.out + ran.err
+
+
+def test_a_link_that_stays_inside_the_folder_is_followed(tmp_path: Path, capsys: Capture) -> None:
+    path = _caller(tmp_path, "shared/linked.yaml")
+    (tmp_path / "shared" / "linked.yaml").symlink_to(tmp_path / "shared" / "evidence.yaml")
+    assert aiir(capsys, "validate", str(path)).status == 0
