@@ -1,10 +1,12 @@
 """``aiir sandbox serve``."""
 
 import contextlib
-import socket
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    import socket
 
 app = typer.Typer(
     help="The built-in simulated gateway, for demos, drills and tabletops.", no_args_is_help=True
@@ -71,7 +73,7 @@ def serve(
     class Announced(uvicorn.Server):
         """Says where it listens only once it does: a script may connect on reading the line."""
 
-        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        async def startup(self, sockets: "list[socket.socket] | None" = None) -> None:
             await super().startup(sockets)
             if self.started:
                 typer.echo(banner)
@@ -82,7 +84,11 @@ def serve(
     return ExitStatus.OK
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _listen(host: str, port: int) -> "socket.socket":
+    """A socket listening on ``host:port`` (``socket`` is imported here: ``aiir --help`` and the
+    other commands never need it, ``bench.startup``)."""
+    import socket
+
     from aiir.errors import InputError
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -33,6 +33,12 @@ def test_text_arguments_are_taken_without_typer_s_pydantic_adapters() -> None:
     assert "typer._adapters" not in loaded_by("validate", str(ONE))
 
 
+def test_help_imports_no_socket() -> None:
+    # only ``aiir sandbox serve`` listens; ``--help`` paid ~1.2 ms importing socket for it
+    assert "socket" not in loaded_by("--help")
+    assert "socket" not in loaded_by("run", "--help")
+
+
 def test_a_runbook_of_simple_templates_is_validated_without_jinja2() -> None:
     assert "jinja2" not in loaded_by("validate", str(RUNBOOKS / "triage.yaml"))
 
