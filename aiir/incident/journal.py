@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -203,7 +203,7 @@ class Journal:
         added after it (``aiir verify ID --anchor SEQ:HASH``)."""
         return anchor_of([self.head] if self.head else [])
 
-    def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
+    def append(self, type_: str, data: Mapping[str, Any], *, step: int | None = None) -> Event:
         """Write one event durably and return it: under the append lock, after taking in the
         side events (notes) another process appended, so the chain never forks."""
         with self.appending():
@@ -257,7 +257,7 @@ class Journal:
         self.head = added[-1]
         self._size += len(raw)
 
-    def _append(self, type_: str, data: dict[str, Any], step: int | None) -> Event:
+    def _append(self, type_: str, data: Mapping[str, Any], step: int | None) -> Event:
         prev = self.head.hash if self.head else GENESIS
         clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
         body = {
