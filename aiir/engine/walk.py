@@ -55,6 +55,7 @@ from aiir.redact import scrub
 from aiir.timestamps import clock_text, iso, parse_iso
 
 if TYPE_CHECKING:  # notify is imported only when a walk sends a message
+    from aiir.incident.writing import Writes
     from aiir.outbound.notify import Delivery, Notifier
 
 
@@ -113,16 +114,24 @@ class Walk:
     def replaying(self) -> bool:
         return self.step < self.last_recorded
 
-    def record(self, type_: str, data: Mapping[str, Any], step: int | None = None) -> Event | None:
-        """Append an event (unless replaying one already written) and fold it into the state."""
+    def write(
+        self, type_: str, data: Mapping[str, Any], *, step: int | None = None
+    ) -> Event | None:
+        """Append an event (unless replaying one already written) and fold it into the state.
+        This is :meth:`record` for any type, unchecked: writers call ``record``."""
         if step is None and self.replaying:
             return None
         self.flush()
-        event = self.journal.append(type_, data, step=step)
+        event = self.journal.write(type_, data, step=step)
         for noted in self.journal.take_foreign():  # notes from another terminal, in order
             self.take_in(noted)
         self.incident.apply(event)
         return event
+
+    if TYPE_CHECKING:  # to mypy, each event type takes its own record (aiir.incident.writing)
+        record: Writes[Event | None]
+    else:
+        record = write
 
     def catch_up(self) -> None:
         """Fold in what others appended meanwhile (notes, approvals, hand-offs): the journal's

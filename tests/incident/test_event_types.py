@@ -151,3 +151,20 @@ def test_every_writer_passes_its_event_types_record_not_a_dict() -> None:
                 loose.append(f"{path.relative_to(PACKAGE)}:{call.lineno}: {ast.unparse(call)[:80]}")
     assert writes > 40  # the scan finds the writers (walk.record, journal.append)
     assert loose == []
+
+
+def test_each_event_type_is_written_with_the_record_it_is_read_with() -> None:
+    """``Writes`` (the type of Walk.record and Journal.append) pairs each event type with a
+    record, one overload each; reading pairs them in ``events.PAYLOADS``: the two are one."""
+    from aiir.incident import events
+
+    source = (PACKAGE / "incident" / "writing.py").read_text(encoding="utf-8")
+    written = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == "__call__":
+            type_, data = node.args.args[1].annotation, node.args.args[2].annotation
+            assert isinstance(type_, ast.Subscript)
+            assert isinstance(type_.slice, ast.Attribute)
+            assert isinstance(data, ast.Attribute)
+            written[EventType[type_.slice.attr]] = data.attr
+    assert written == {type_: record.__name__ for type_, record in events.PAYLOADS.items()}
