@@ -24,11 +24,18 @@ from aiir.prompts import NoTerminalPrompter, Prompter
 from aiir.redact import watch
 
 if TYPE_CHECKING:
+    from typing import Literal, TypeAlias
+
     import httpx2
     from rich.console import Console
 
     from aiir.formats.workspace import Loaded
+    from aiir.incident import payloads
+    from aiir.incident.events import EventType
     from aiir.outbound.inbox import Inbox
+
+    # Events others around a walk report (a tabletop's injects), journalled by the walk in order.
+    Outbox: TypeAlias = list[tuple[Literal[EventType.INJECT_DELIVERED], payloads.InjectDelivered]]
 
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
 STORE_VARIABLE = "AIIR_STORE"
@@ -112,7 +119,7 @@ class Environment:
         gateway_urls: dict[str, str] | None = None,
         sandbox_url: str | None = None,
         observers: list[Callable[[str, str], None]] | None = None,
-        outbox: list[tuple[str, dict[str, object]]] | None = None,
+        outbox: Outbox | None = None,
         workspace: Loaded | None = None,
         exercise: str | None = None,
         inbox: Inbox | None = None,
@@ -134,7 +141,7 @@ class Environment:
         self.gateway_urls: dict[str, str] = {} if gateway_urls is None else gateway_urls
         self.sandbox_url = sandbox_url  # every gateway not named in gateway_urls goes here
         self.observers: list[Callable[[str, str], None]] = observers or []  # (runbook, node)
-        self.outbox: list[tuple[str, dict[str, object]]] = outbox or []  # events to journal
+        self.outbox: Outbox = outbox or []  # events to journal
         self._workspace = workspace
         self._find_workspace = find_workspace and workspace is None
         # Practice: "sandbox", "drill" or "tabletop". Messages go to ``inbox``, never to a channel.

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from aiir.engine.frames import Frame, duration
 from aiir.errors import InputError
 from aiir.formats.schema import Approval
+from aiir.incident import payloads
 from aiir.incident.approvals import (
     APPROVED,
     REJECTED,
@@ -64,15 +65,15 @@ def ask(
     walk: Walk, frame: Frame, node_id: str, name: str, wanted: Approval, step: int
 ) -> ApprovalRequest:
     until = walk.env.clock.now() + duration(wanted.timeout)
-    data = {
-        "runbook": frame.runbook.id,
-        "node": node_id,
-        "lever": name,
-        "min": wanted.min,
-        "roles": list(wanted.roles),
-        "timeout": wanted.timeout,
-        "until": iso(until),
-    }
+    data = payloads.ApprovalRequested(
+        runbook=frame.runbook.id,
+        node=node_id,
+        lever=name,
+        min=wanted.min,
+        roles=list(wanted.roles),
+        timeout=wanted.timeout,
+        until=iso(until),
+    )
     event = walk.record(EventType.APPROVAL_REQUESTED, data, step=step)
     assert event is not None
     return opened_at(walk, event.seq)
@@ -130,14 +131,28 @@ def supply_scripted(walk: Walk, frame: Frame, node_id: str, request: ApprovalReq
     for item in given:
         if item["by"] in said:
             continue
-        rejected = "reject" in item
-        data = {"lever": request.lever, "request": request.seq, "by": item["by"], "via": "answers"}
-        if rejected:
-            data["reason"] = item["reject"]
+        if "reject" in item:
+            rejected = payloads.ApprovalRejected(
+                runbook=request.runbook,
+                node=request.node,
+                lever=request.lever,
+                request=request.seq,
+                by=item["by"],
+                via="answers",
+                reason=item["reject"],
+            )
+            walk.record(EventType.APPROVAL_REJECTED, rejected)
         else:
-            data["roles"] = sorted(roles_of(walk, item["by"]) or ())
-        kind = EventType.APPROVAL_REJECTED if rejected else EventType.APPROVAL_GRANTED
-        walk.record(kind, {"runbook": request.runbook, "node": request.node, **data})
+            granted = payloads.ApprovalGranted(
+                runbook=request.runbook,
+                node=request.node,
+                lever=request.lever,
+                request=request.seq,
+                by=item["by"],
+                via="answers",
+                roles=sorted(roles_of(walk, item["by"]) or ()),
+            )
+            walk.record(EventType.APPROVAL_GRANTED, granted)
 
 
 def practice_only(scripted: Mapping[str, Any], exercise: str | None) -> None:
@@ -195,15 +210,15 @@ def close(walk: Walk, request: ApprovalRequest, step: int) -> str:
         decision = judged(walk, request)
         assert decision is not None  # what decided the wait still holds, or a rejection came
         outcome, names, reason = decision
-        data = {
-            "runbook": request.runbook,
-            "node": request.node,
-            "lever": request.lever,
-            "request": request.seq,
-            "outcome": outcome,
-            "approvers": names,
-            "reason": reason,
-        }
+        data = payloads.ApprovalClosed(
+            runbook=request.runbook,
+            node=request.node,
+            lever=request.lever,
+            request=request.seq,
+            outcome=outcome,
+            approvers=names,
+            reason=reason,
+        )
         walk.record(EventType.APPROVAL_CLOSED, data, step=step)
     if outcome == APPROVED:
         walk.screen.note(f"approved by {', '.join(names)}: engaging")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from aiir.engine.frames import Ended, Frame
 from aiir.formats.schema import Edge, Node, Outcome, Runbook
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.prompts import MissingAnswer, Option
 
@@ -77,13 +78,13 @@ def bound(walk: Walk, frame: Frame, visits: Visits, node_id: str, node: Node) ->
     problem = f"node {node_id!r} reached its limit of {limit} visits"
     loop = loop_of(frame.runbook, node_id)
     decision = _decide(walk, frame, node_id, problem, loop)
-    data = {
-        "runbook": frame.runbook.id,
-        "node": node_id,
-        "visits": visits.entered[node_id] - 1,
-        "limit": limit,
-        "decision": decision,
-    }
+    data = payloads.LimitReached(
+        runbook=frame.runbook.id,
+        node=node_id,
+        visits=visits.entered[node_id] - 1,
+        limit=limit,
+        decision=decision,
+    )
     walk.record(EventType.LIMIT_REACHED, data)
     if decision == LAP:
         visits.extra[node_id] += 1

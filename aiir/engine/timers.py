@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from aiir.formats.schema import Runbook
 from aiir.formats.timers import Cadence, span
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.reports.timers import MISSED, OPEN, TimerStatus, left_text, specs, statuses
 from aiir.timestamps import iso
@@ -95,17 +96,20 @@ def _now_statuses(walk: Walk) -> tuple[dt.datetime, list[TimerStatus]]:
     return now, statuses(walk.incident, walked(walk), now)
 
 
-def _data(item: TimerStatus) -> dict[str, str | None]:
+def _data(item: TimerStatus) -> payloads.TimerVerdict:
+    """What ``timer.met`` and ``timer.missed`` say of a timer."""
     spec = item.spec
     assert item.due is not None
-    return {
-        "runbook": spec.runbook,
-        "timer": spec.name,
-        "within": spec.within,
-        "from": spec.start,
-        "until": spec.until,
-        "due": iso(item.due),
-    }
+    return payloads.TimerVerdict(
+        {
+            "runbook": spec.runbook,
+            "timer": spec.name,
+            "within": spec.within,
+            "from": spec.start,
+            "until": spec.until,
+            "due": iso(item.due),
+        }
+    )
 
 
 def check(walk: Walk) -> None:

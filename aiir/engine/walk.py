@@ -42,6 +42,7 @@ from aiir.formats.common import lower_severity
 from aiir.formats.profile import Profile
 from aiir.formats.schema import Lever, Node, Outcome, Request, Runbook
 from aiir.formats.templating import render
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.journal import Event, Journal
 from aiir.incident.state import Incident, LeverRecord, LeverStates
@@ -54,6 +55,7 @@ from aiir.redact import scrub
 from aiir.timestamps import clock_text, iso, parse_iso
 
 if TYPE_CHECKING:  # notify is imported only when a walk sends a message
+    from aiir.incident.writing import Writes
     from aiir.outbound.notify import Delivery, Notifier
 
 
@@ -112,16 +114,24 @@ class Walk:
     def replaying(self) -> bool:
         return self.step < self.last_recorded
 
-    def record(self, type_: str, data: dict[str, Any], step: int | None = None) -> Event | None:
-        """Append an event (unless replaying one already written) and fold it into the state."""
+    def write(
+        self, type_: str, data: Mapping[str, Any], *, step: int | None = None
+    ) -> Event | None:
+        """Append an event (unless replaying one already written) and fold it into the state.
+        This is :meth:`record` for any type, unchecked: writers call ``record``."""
         if step is None and self.replaying:
             return None
         self.flush()
-        event = self.journal.append(type_, data, step=step)
+        event = self.journal.write(type_, data, step=step)
         for noted in self.journal.take_foreign():  # notes from another terminal, in order
             self.take_in(noted)
         self.incident.apply(event)
         return event
+
+    if TYPE_CHECKING:  # to mypy, each event type takes its own record (aiir.incident.writing)
+        record: Writes[Event | None]
+    else:
+        record = write
 
     def catch_up(self) -> None:
         """Fold in what others appended meanwhile (notes, approvals, hand-offs): the journal's
@@ -190,7 +200,7 @@ class Walk:
         for walked in list(self.frames.values()):  # called runbooks' evidence too
             after_captures(self, walked)
         self.resolve_pages(ended.outcome)
-        data: dict[str, Any] = {"outcome": ended.outcome.value, "summary": ended.summary}
+        data = payloads.IncidentEnded(outcome=ended.outcome.value, summary=ended.summary)
         if ended.claimed is not None:
             data["claimed"] = ended.claimed.value
         timers.finish(self)
@@ -223,15 +233,15 @@ class Walk:
         on_call = self.on_call(node.owner)
         self.record(
             EventType.NODE_ENTERED,
-            {
-                "runbook": frame.runbook.id,
-                "node": node_id,
-                "kind": node.kind,
-                "title": node.title,
-                "owner": node.owner,
-                "on_call": on_call,
-                "severity": self.incident.severity,
-            },
+            payloads.NodeEntered(
+                runbook=frame.runbook.id,
+                node=node_id,
+                kind=node.kind,
+                title=node.title,
+                owner=node.owner,
+                on_call=on_call,
+                severity=self.incident.severity,
+            ),
         )
         if not self.replaying:
             self.remind()
@@ -269,7 +279,7 @@ class Walk:
             return
         late = clock_text(now - due).removeprefix("T+")
         self.screen.reminder(f"{why}: overdue by {late}; post one (Slack update, status page)")
-        self.record(EventType.REMINDER, {"due": iso(due), "reason": why})
+        self.record(EventType.REMINDER, payloads.Reminder(due=iso(due), reason=why))
 
     def on_call(self, role: str | None) -> str | None:
         """Who is on call for a node's owner role, from the workspace roster."""
@@ -283,10 +293,13 @@ class Walk:
         """Severity only rises: the first one the walk gives sets it (the runbook's is where it
         starts, before triage); a later, lower one is journalled as kept, unless a downgrade."""
         current = self.incident.severity
-        where = {"runbook": frame.runbook.id, "node": node_id}
+        runbook = frame.runbook.id
         decided = self.incident.severity_decided
         if decided and lower_severity(severity, current) and not downgrade:
-            self.record(EventType.SEVERITY_KEPT, {"severity": current, "lower": severity, **where})
+            kept = payloads.SeverityKept(
+                severity=current, lower=severity, runbook=runbook, node=node_id
+            )
+            self.record(EventType.SEVERITY_KEPT, kept)
             if not self.replaying:
                 self.screen.note(
                     f"severity stays {current}: {severity} is lower, and severity only rises "
@@ -294,10 +307,12 @@ class Walk:
                 )
             return
         if severity != current:
-            data: dict[str, Any] = {"from": current, "to": severity, **where}
+            changed = payloads.SeverityChanged(
+                {"from": current, "to": severity, "runbook": runbook, "node": node_id}
+            )
             if decided and downgrade and lower_severity(severity, current):
-                data["downgrade"] = True
-            if self.record(EventType.SEVERITY_CHANGED, data) is None:
+                changed["downgrade"] = True
+            if self.record(EventType.SEVERITY_CHANGED, changed) is None:
                 self.incident.severity = severity
             if not self.replaying:
                 self.screen.severity(severity)
@@ -353,17 +368,12 @@ class Walk:
                     f"answer to {full_key!r}: {problem}: {self.scrub(str(value))!r} "
                     "(not recorded: resume to answer it again)"
                 )
-            self.record(
-                EventType.ANSWER,
-                {
-                    "runbook": frame.runbook.id,
-                    "node": node_id,
-                    "key": key or node_id,
-                    "value": value,
-                    **({"by": preset} if preset else {}),
-                },
-                step=step,
+            answer = payloads.Answer(
+                runbook=frame.runbook.id, node=node_id, key=key or node_id, value=value
             )
+            if preset:
+                answer["by"] = preset
+            self.record(EventType.ANSWER, answer, step=step)
         if key is None:
             frame.answers[node_id] = value
         return value
@@ -439,7 +449,7 @@ class Walk:
 
     def take_note(self, text: str) -> None:
         """A note typed at a prompt: journalled with the operator, the question asked again."""
-        self.record(EventType.NOTE, {"text": self.scrub(text), "by": self.env.operator})
+        self.record(EventType.NOTE, payloads.Note(text=self.scrub(text), by=self.env.operator))
         self.screen.note(f"noted by {self.env.operator}")
 
     # --- levers --------------------------------------------------------------------------------
@@ -560,7 +570,7 @@ class Walk:
             return self.env.inbox.notifier(channel, self.env.clock.sleep)
         return Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
 
-    def sent(self, delivery: Delivery, data: dict[str, Any], step: int | None = None) -> None:
+    def sent(self, delivery: Delivery, data: payloads.NotifySent, step: int | None = None) -> None:
         """Journal a send (``simulated`` in an exercise) and say what became of it."""
         if self.env.exercise:
             data["simulated"] = self.env.exercise

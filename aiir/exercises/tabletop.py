@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx2
 from rich.console import Console
@@ -25,6 +25,7 @@ from aiir.engine.frames import duration
 from aiir.environment import Clock, Environment, SystemClock
 from aiir.exercises.after_action import after_action
 from aiir.formats.scenario import Inject
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.prompts import Check, Option, Prompter
 from aiir.respond.session import RunResult, start
@@ -32,6 +33,9 @@ from aiir.sandbox import SandboxState
 from aiir.terminal.inert import inert
 from aiir.timestamps import clock_text
 from aiir.validate.scenarios import Prepared
+
+if TYPE_CHECKING:
+    from aiir.environment import Outbox
 
 __all__ = ["InjectBoard", "TabletopPrompter", "after_action", "run_tabletop"]
 
@@ -58,7 +62,7 @@ class InjectBoard:
     injects: Sequence[Inject]
     clock: Clock
     console: Console
-    outbox: list[tuple[str, dict[str, object]]]
+    outbox: Outbox
     speed: float = 1.0
     started: dt.datetime | None = None
     delivered: list[Delivery] = field(default_factory=list)
@@ -114,13 +118,15 @@ class InjectBoard:
             self.outbox.append(
                 (
                     EventType.INJECT_DELIVERED,
-                    {
-                        "at": inject.at,
-                        "text": inject.text,
-                        "from": inject.from_,
-                        "by": by,
-                        "scenario_time": clock_text(now),
-                    },
+                    payloads.InjectDelivered(
+                        {
+                            "at": inject.at,
+                            "text": inject.text,
+                            "from": inject.from_,
+                            "by": by,
+                            "scenario_time": clock_text(now),
+                        }
+                    ),
                 )
             )
 

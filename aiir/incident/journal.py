@@ -21,7 +21,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -56,6 +56,7 @@ from aiir.redact import mask_data
 
 if TYPE_CHECKING:
     from aiir.incident.lock import IncidentLock
+    from aiir.incident.writing import Writes
 
 # The lines and their chain live in aiir.incident.chain; imported from here as ever.
 __all__ = [
@@ -203,9 +204,17 @@ class Journal:
         added after it (``aiir verify ID --anchor SEQ:HASH``)."""
         return anchor_of([self.head] if self.head else [])
 
-    def append(self, type_: str, data: dict[str, Any], *, step: int | None = None) -> Event:
+    if TYPE_CHECKING:  # to mypy, each event type takes its own record (aiir.incident.writing)
+        append: Writes[Event]
+    else:
+
+        def append(self, type_, data, *, step=None):
+            return self.write(type_, data, step=step)
+
+    def write(self, type_: str, data: Mapping[str, Any], *, step: int | None = None) -> Event:
         """Write one event durably and return it: under the append lock, after taking in the
-        side events (notes) another process appended, so the chain never forks."""
+        side events (notes) another process appended, so the chain never forks. This is
+        :meth:`append` for any type, unchecked: writers call ``append``."""
         with self.appending():
             self._take_in()
             for _ in range(HEAD_TRIES - 1):
@@ -257,7 +266,7 @@ class Journal:
         self.head = added[-1]
         self._size += len(raw)
 
-    def _append(self, type_: str, data: dict[str, Any], step: int | None) -> Event:
+    def _append(self, type_: str, data: Mapping[str, Any], step: int | None) -> Event:
         prev = self.head.hash if self.head else GENESIS
         clean = mask_data(data, self.scrub)  # string by string: JSON text hides escaped forms
         body = {

@@ -124,7 +124,7 @@ class NodeEntered(TypedDict, total=False):
 
     kind: str
     node: Required[str]
-    on_call: Unchecked[None]
+    on_call: Unchecked[str | None]  # who the roster has on call for the owner role
     owner: Unchecked[str | None]
     runbook: Required[str]
     severity: Unchecked[str]
@@ -152,6 +152,14 @@ class TasksComplete(TypedDict, total=False):
     needed: int
     node: Required[str]
     runbook: Required[str]
+
+
+class LeverKeys(TypedDict):
+    """The keys every event of one lever's engagement starts with (not an event of its own)."""
+
+    lever: str
+    node: str
+    runbook: str
 
 
 class LeverIntent(TypedDict, total=False):
@@ -198,11 +206,12 @@ class LeverReleased(TypedDict, total=False):
     engaged_step: Required[int]
     lever: str
     node: str
+    not_engaged: Unchecked[bool]
     ok: bool
     reply: dict[str, Any]
     request: Unchecked[dict[str, Any]]
     runbook: str
-    still_in_effect: Unchecked[bool]
+    still_in_effect: Unchecked[bool | None]  # None: the verify probe could not tell
 
 
 class ActionIntent(TypedDict, total=False):
@@ -259,6 +268,7 @@ class NotifyRendered(TypedDict, total=False):
     runbook: str
     template: Unchecked[str | None]
     text: str
+    wire: Unchecked[str]  # as the channel's markup has it, when it differs from the text
 
 
 class NotifySent(TypedDict, total=False):
@@ -266,28 +276,38 @@ class NotifySent(TypedDict, total=False):
 
     anchor: Unchecked[str]
     attempts: Unchecked[int]
+    cause: Unchecked[str]  # why a page is resolved when the walk ends
     channel: str
     node: str
     ok: bool
     reason: str | None
-    reference: Unchecked[None]
+    reference: Unchecked[str | None]
     reply: dict[str, Any]
     request: Unchecked[dict[str, Any]]
     runbook: str
+    simulated: Unchecked[str]  # the exercise, when its inbox took the message
     status: int | None
-    to: Unchecked[None]
+    to: Unchecked[str | None]
 
 
 class TicketFiled(TypedDict, total=False):
     """``ticket.filed``."""
 
     action: Required[str]
+    anchor: Unchecked[str]
+    attempts: Unchecked[int]
     channel: str
     item: str
+    kind: Unchecked[str]
+    link: Unchecked[dict[str, Any]]  # the link to the parent issue: a delivery, as above
     linked_to: str | None
     ok: Required[bool]
+    owner: Unchecked[str]
     reason: str | None
     reference: str | None
+    reply: dict[str, Any]
+    request: Unchecked[dict[str, Any]]
+    simulated: Unchecked[str]  # the exercise, when its inbox took the issue
     status: int | None
 
 
@@ -359,34 +379,27 @@ class Reminder(TypedDict, total=False):
     reason: Unchecked[str]
 
 
-TimerMet = TypedDict(
-    "TimerMet",
+TimerVerdict = TypedDict(
+    "TimerVerdict",
     {
         "due": Required[Time],
         "from": Unchecked[str],
         "runbook": Required[str],
         "timer": Required[str],
-        "until": Unchecked[str | None],
+        "until": Unchecked[str | None],  # None: until the walk ends
         "within": str,
     },
     total=False,
 )
-"""``timer.met``."""
+"""What a timer's verdict says, met or missed."""
 
 
-TimerMissed = TypedDict(
-    "TimerMissed",
-    {
-        "due": Required[Time],
-        "from": Unchecked[str],
-        "runbook": Required[str],
-        "timer": Required[str],
-        "until": Unchecked[str],
-        "within": str,
-    },
-    total=False,
-)
-"""``timer.missed``."""
+class TimerMet(TimerVerdict, total=False):
+    """``timer.met``."""
+
+
+class TimerMissed(TimerVerdict, total=False):
+    """``timer.missed``."""
 
 
 InjectDelivered = TypedDict(
@@ -446,7 +459,9 @@ class ApprovalRequested(TypedDict, total=False):
 
     lever: Required[str]
     min: Required[int]
+    node: str
     roles: list[str]
+    runbook: str
     timeout: str
     until: Required[Time]
 
@@ -456,8 +471,10 @@ class ApprovalGranted(TypedDict, total=False):
 
     by: Required[str]
     lever: Required[str]
+    node: str
     request: Required[int]
     roles: list[str]
+    runbook: str
     via: str
 
 
@@ -466,8 +483,10 @@ class ApprovalRejected(TypedDict, total=False):
 
     by: Required[str]
     lever: Required[str]
+    node: str
     reason: Required[str]
     request: Required[int]
+    runbook: str
     via: str
 
 
@@ -476,9 +495,11 @@ class ApprovalClosed(TypedDict, total=False):
 
     approvers: list[str]
     lever: Required[str]
+    node: str
     outcome: Required[str]
     reason: str | None
     request: Required[int]
+    runbook: str
 
 
 IncidentHandedOff = TypedDict(

@@ -23,6 +23,7 @@ from aiir.errors import InputError
 from aiir.formats.schema import NotifyNode
 from aiir.formats.templating import slack_escape
 from aiir.formats.workspace import Loaded
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.outbound.jira import file_incident, raise_request
@@ -249,7 +250,7 @@ def resolutions(
     notifier: Callable[[], Notifier],
     *,
     simulated: bool = False,
-) -> Iterator[tuple[Delivery, dict[str, Any]]]:
+) -> Iterator[tuple[Delivery, payloads.NotifySent]]:
     """When a walk ends (not failed, aborted, escalated or not contained), resolve every alert it
     opened and nothing resolved since. Each delivery comes with its ``notify.sent`` record; the
     caller journals it. ``notifier`` is asked for only when a page is open: in an exercise
@@ -267,16 +268,10 @@ def resolutions(
         except InputError as exc:  # the key went away since the page: say so, go on
             delivery = Delivery("pagerduty", False, None, 0, "", {}, reason=str(exc))
         delivery = dataclasses.replace(delivery, reference=delivery.reference or dedup)
-        yield (
-            delivery,
-            {
-                "runbook": incident.runbook,  # no node: the end of the walk sends it
-                "cause": f"incident ended {outcome}",
-                **delivery.as_dict(),
-                "to": role,
-                "reply": {"body": delivery.reply},
-            },
-        )
+        data = delivery.sent_data({"body": delivery.reply})
+        data["runbook"] = incident.runbook  # no node: the end of the walk sends it
+        data["cause"], data["to"] = f"incident ended {outcome}", role
+        yield delivery, data
 
 
 def _first_line(text: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import httpx2
 
 from aiir.errors import InputError
+from aiir.incident import payloads
 from aiir.redact import mask_data, scrub
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -78,6 +79,20 @@ class Delivery:
             "reply": self.reply,
             "request": self.request,
         }
+
+    def sent_data(self, reply: dict[str, Any]) -> payloads.NotifySent:
+        """The delivery as ``notify.sent`` keeps it, the receiver's answer as ``reply``; the
+        sender adds where it was sent from."""
+        return payloads.NotifySent(
+            channel=self.channel,
+            ok=self.ok,
+            status=self.status,
+            attempts=self.attempts,
+            reason=self.reason,
+            reference=self.reference,
+            reply=reply,
+            request=self.request,
+        )
 
 
 @dataclass(frozen=True)

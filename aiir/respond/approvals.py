@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from aiir.environment import Environment
 from aiir.errors import InputError
+from aiir.incident import payloads
 from aiir.incident.approvals import ApprovalRequest, pending
 from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
@@ -52,20 +53,29 @@ def give(
             incident = Incident(id=incident_id, directory=directory)
             journal.load(incident.apply)
             request = _open_request(env, incident, lever)
-            data = {
-                "runbook": request.runbook,
-                "node": request.node,
-                "lever": lever,
-                "request": request.seq,
-                "by": env.operator,
-                "via": "terminal",
-            }
             if approve:
-                data["roles"] = sorted(_roles_of(env, env.operator) or ())
+                granted = payloads.ApprovalGranted(
+                    runbook=request.runbook,
+                    node=request.node,
+                    lever=lever,
+                    request=request.seq,
+                    by=env.operator,
+                    via="terminal",
+                    roles=sorted(_roles_of(env, env.operator) or ()),
+                )
+                event = journal.append(EventType.APPROVAL_GRANTED, granted)
             else:
-                data["reason"] = why
-            kind = EventType.APPROVAL_GRANTED if approve else EventType.APPROVAL_REJECTED
-            incident.apply(journal.append(kind, data))
+                rejected = payloads.ApprovalRejected(
+                    runbook=request.runbook,
+                    node=request.node,
+                    lever=lever,
+                    request=request.seq,
+                    by=env.operator,
+                    via="terminal",
+                    reason=why,
+                )
+                event = journal.append(EventType.APPROVAL_REJECTED, rejected)
+            incident.apply(event)
     finally:
         journal.close()
     counted, _ = request.counted(lambda person: _roles_of(env, person))

@@ -18,6 +18,7 @@ from typing import Any
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.organisation import JiraChannel
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.journal import Journal, short_anchor
 from aiir.incident.state import Incident, load_incident
@@ -128,18 +129,27 @@ def _file(
             link = notifier.jira_link(account, channel.link_type, created.reference, parent)
     except InputError as exc:  # an unset or unusable credential: nothing went out
         created, link = Delivery("jira", False, None, 0, "", {}, reason=str(exc)), None
-    data: dict[str, Any] = {
-        "action": item.key,
-        "item": item.action,
-        "kind": item.kind,
-        "owner": item.owner,
-        **_record(created),
-        "anchor": anchor,
-        "linked_to": parent if link is not None and link.ok else None,
-        **({"link": _record(link)} if link is not None else {}),
-        **({"simulated": incident.exercise} if incident.exercise else {}),
-    }
-    journal.append(EventType.TICKET_FILED, data)
+    filed = payloads.TicketFiled(
+        action=item.key,
+        item=item.action,
+        kind=item.kind,
+        owner=item.owner,
+        channel=created.channel,  # the delivery, as _record keeps it
+        ok=created.ok,
+        status=created.status,
+        attempts=created.attempts,
+        reason=created.reason,
+        reference=created.reference,
+        reply={"body": created.reply},
+        request=created.request,
+        anchor=anchor,
+        linked_to=parent if link is not None and link.ok else None,
+    )
+    if link is not None:
+        filed["link"] = _record(link)
+    if incident.exercise:
+        filed["simulated"] = incident.exercise
+    journal.append(EventType.TICKET_FILED, filed)
     if not created.ok:
         return Filing(item, "not filed", reason=_status(created, incident))
     if link is not None and not link.ok:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.findings import suggest
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.state import Incident, incident_dir
@@ -49,13 +50,10 @@ def hand_off(env: Environment, incident_id: str, to: str, note: str = "") -> Han
             incident = Incident(id=incident_id, directory=directory, keep_events=False)
             journal.load(incident.apply)
             before = _handed_from(incident, whom)
-            data = {
-                "to": whom,
-                "from": before,
-                "by": env.operator,
-                **({"note": said} if said else {}),
-            }
-            journal.append(EventType.INCIDENT_HANDED_OFF, data)
+            handed = payloads.IncidentHandedOff({"to": whom, "from": before, "by": env.operator})
+            if said:
+                handed["note"] = said
+            journal.append(EventType.INCIDENT_HANDED_OFF, handed)
     finally:
         journal.close()
     return HandOff(before, whom, _on_call(env, whom))

@@ -9,11 +9,11 @@ incident to itself: while a walker holds it, it is refused with the walker named
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.common import Severity, lower_severity
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.lock import IncidentLock
@@ -43,8 +43,10 @@ def add_note(env: Environment, incident_id: str, text: str, at: str | None = Non
                 upstream.pull()
             incident = Incident(id=incident_id, directory=directory)
             journal.load(incident.apply)  # one pass: checked and folded
-            data = {"text": said, "by": env.operator, **({"at": at} if at else {})}
-            incident.apply(journal.append(EventType.NOTE, data))
+            note = payloads.Note(text=said, by=env.operator)
+            if at:
+                note["at"] = at
+            incident.apply(journal.append(EventType.NOTE, note))
     finally:
         journal.close()
     return incident
@@ -63,11 +65,12 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
         current = incident.severity
         if severity.value == current:
             raise InputError(f"{incident_id} is already {current}")
-        data: dict[str, Any] = {"from": current, "to": severity.value, "reason": why}
-        data["by"] = "aiir severity"
+        changed = payloads.SeverityChanged(
+            {"from": current, "to": severity.value, "reason": why, "by": "aiir severity"}
+        )
         if lower_severity(severity.value, current):
-            data["downgrade"] = True
-        journal.append(EventType.SEVERITY_CHANGED, data)
+            changed["downgrade"] = True
+        journal.append(EventType.SEVERITY_CHANGED, changed)
     finally:
         journal.close()
     return current

@@ -28,6 +28,7 @@ from aiir.formats.loader import load_file
 from aiir.formats.schema import (
     Runbook,
 )
+from aiir.incident import payloads
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal
 from aiir.incident.lock import IncidentLock
@@ -232,23 +233,23 @@ def _opened(
     incident = Incident(id=journal.directory.name, directory=journal.directory)
     opened = journal.append(
         EventType.INCIDENT_OPENED,
-        {
-            "id": incident.id,
-            "runbook": runbook.id,
-            "version": runbook.version,
-            "title": runbook.title,
-            "severity": runbook.severity.value,
-            "category": runbook.category,
-            "tags": runbook.tags.model_dump(),
-            "inputs": dict(values),
-            "snapshot": snapshot,
-            "snapshot_sha256": digest,
-            "source": str(path),
-            "gateways": {n: e.base_url for n, e in endpoints.items()},
-            "drill": drill,
-            "exercise": exercise,
-            "dry_run": not journal.persist,
-        },
+        payloads.IncidentOpened(
+            id=incident.id,
+            runbook=runbook.id,
+            version=runbook.version,
+            title=runbook.title,
+            severity=runbook.severity.value,
+            category=runbook.category,
+            tags=runbook.tags.model_dump(),
+            inputs=dict(values),
+            snapshot=snapshot,
+            snapshot_sha256=digest,
+            source=str(path),
+            gateways={n: e.base_url for n, e in endpoints.items()},
+            drill=drill,
+            exercise=exercise,
+            dry_run=not journal.persist,
+        ),
     )
     incident.apply(opened)
     return incident
@@ -259,12 +260,9 @@ def _attach(journal: Journal, item: Attachment) -> Event:
     evidence = EvidenceRef(relative, digest, len(item.content)).data()
     return journal.append(
         EventType.EVIDENCE_ATTACHED,
-        {
-            "item": item.name,
-            "description": item.description,
-            "source": item.source,
-            "evidence": evidence,
-        },
+        payloads.EvidenceAttached(
+            item=item.name, description=item.description, source=item.source, evidence=evidence
+        ),
     )
 
 
@@ -285,7 +283,9 @@ def _walk(walk: Walk, frame: Frame) -> RunResult:
 
 
 def _interrupted(walk: Walk, reason: str) -> None:
-    event = walk.journal.append(EventType.INCIDENT_INTERRUPTED, {"reason": reason})
+    event = walk.journal.append(
+        EventType.INCIDENT_INTERRUPTED, payloads.IncidentInterrupted(reason=reason)
+    )
     walk.incident.apply(event)
     if walk.journal.persist:
         walk.screen.note(f"incident {walk.incident.id} stopped: {reason}")
@@ -356,15 +356,16 @@ def applied_requests(incident: Incident) -> list[dict[str, Any]]:
     return [request for request in applied if request.get("url")]
 
 
-def _took_over(walk: Walk) -> dict[str, Any]:
-    """Who held the lock before and died walking: said on the screen, returned for the journal."""
+def _took_over(walk: Walk) -> dict[str, Any] | None:
+    """Who held the lock before and died walking: said on the screen, returned for the journal
+    (its ``took_over_from``); None when nobody did."""
     holder = walk.journal.lock.taken_over if walk.journal.lock else None
     if isinstance(walk.journal.upstream, Replica) and walk.journal.upstream.taken_over:
         holder = walk.journal.upstream.taken_over  # the shared store's lease: another machine
     if holder is None:
-        return {}
+        return None
     walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
-    return {"took_over_from": dataclasses.asdict(holder)}
+    return dataclasses.asdict(holder)
 
 
 def _resumed_by(operator: str, incident: Incident) -> str:
@@ -408,7 +409,10 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
         _tell_store(walk)
-        resumed = {"from_step": walk.last_recorded, "by": env.operator, **_took_over(walk)}
+        resumed = payloads.IncidentResumed(from_step=walk.last_recorded, by=env.operator)
+        took_over = _took_over(walk)
+        if took_over is not None:
+            resumed["took_over_from"] = took_over
         if incident.walker and incident.walker != env.operator:  # another responder goes on
             resumed["after"] = incident.walker
             walk.screen.note(_resumed_by(env.operator, incident))
@@ -447,10 +451,9 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         walk.write_from_now()
         frames = _frames_for_release(walk, runbook, source, incident)
         took_over = _took_over(walk)
-        if took_over:  # the dead walker's place in the story: journalled like a resume's
-            incident.apply(
-                journal.append(EventType.INCIDENT_TAKEN_OVER, {"by": "release", **took_over})
-            )
+        if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
+            taken = payloads.IncidentTakenOver(by="release", took_over_from=took_over)
+            incident.apply(journal.append(EventType.INCIDENT_TAKEN_OVER, taken))
         if not pending:  # say so: a silent success reads as "maybe it did something"
             walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
         else:
@@ -485,7 +488,7 @@ def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
         ) from None
     walk.record(
         EventType.ANSWER,
-        {"runbook": frame.runbook.id, "node": lever, "key": key, "value": approved},
+        payloads.Answer(runbook=frame.runbook.id, node=lever, key=key, value=approved),
     )
     return approved
 

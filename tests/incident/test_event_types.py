@@ -76,3 +76,95 @@ def test_a_record_key_with_no_check_is_refused_when_the_vocabulary_is_built() ->
 
     with pytest.raises(TypeError, match=r"Odd\.when"):
         payloads.checks_of(Odd)
+
+
+def _is_record(node: ast.expr | None) -> bool:
+    """``payloads.Record`` (an annotation, or the callee of a construction)."""
+    return (
+        isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "payloads"
+    )
+
+
+def _builders(trees: list[ast.Module]) -> set[str]:
+    """Functions (and methods) that return a record: ``def engaged_data(...) -> payloads.X``."""
+    return {
+        node.name
+        for tree in trees
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and _is_record(node.returns)
+    }
+
+
+def _builds_a_record(value: ast.expr, scope: ast.AST, builders: set[str]) -> bool:
+    """``value`` is a record built as ``payloads.X(...)``, by a builder, or a name bound to one
+    in ``scope`` (assigned one, annotated as one, or a parameter annotated as one)."""
+    if isinstance(value, ast.Call):
+        callee = value.func
+        named = callee.attr if isinstance(callee, ast.Attribute) else getattr(callee, "id", "")
+        return _is_record(callee) or named in builders
+    if not isinstance(value, ast.Name):
+        return False
+    for node in ast.walk(scope):
+        if isinstance(node, ast.arg) and node.arg == value.id:
+            return _is_record(node.annotation)
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == value.id:
+            return _is_record(node.annotation)
+        if isinstance(node, ast.Assign | ast.NamedExpr):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(getattr(t, "id", None) == value.id for t in targets):
+                return _builds_a_record(node.value, scope, builders)
+    return False
+
+
+def _writes(tree: ast.Module) -> list[tuple[ast.Call, ast.AST]]:
+    """Every call that writes an event (``walk.record``, ``journal.append`` ...: a call whose
+    first argument is an ``EventType`` member), with the function it is made in."""
+    found = []
+    for scope in ast.walk(tree):
+        if not isinstance(scope, ast.FunctionDef):
+            continue
+        for node in ast.walk(scope):
+            if (
+                isinstance(node, ast.Call)
+                and len(node.args) >= 2
+                and isinstance(first := node.args[0], ast.Attribute)
+                and isinstance(first.value, ast.Name)
+                and first.value.id == "EventType"
+            ):
+                found.append((node, scope))
+    return found
+
+
+def test_every_writer_passes_its_event_types_record_not_a_dict() -> None:
+    """A plain dict says nothing to mypy about the keys an event carries: each write builds the
+    event type's record (aiir.incident.payloads), so mypy checks every key and its type."""
+    paths = sorted(PACKAGE.rglob("*.py"))
+    trees = [ast.parse(path.read_text(encoding="utf-8")) for path in paths]
+    builders = _builders(trees)
+    writes, loose = 0, []
+    for path, tree in zip(paths, trees, strict=True):
+        for call, scope in _writes(tree):
+            writes += 1
+            if not _builds_a_record(call.args[1], scope, builders):
+                loose.append(f"{path.relative_to(PACKAGE)}:{call.lineno}: {ast.unparse(call)[:80]}")
+    assert writes > 40  # the scan finds the writers (walk.record, journal.append)
+    assert loose == []
+
+
+def test_each_event_type_is_written_with_the_record_it_is_read_with() -> None:
+    """``Writes`` (the type of Walk.record and Journal.append) pairs each event type with a
+    record, one overload each; reading pairs them in ``events.PAYLOADS``: the two are one."""
+    from aiir.incident import events
+
+    source = (PACKAGE / "incident" / "writing.py").read_text(encoding="utf-8")
+    written = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef) and node.name == "__call__":
+            type_, data = node.args.args[1].annotation, node.args.args[2].annotation
+            assert isinstance(type_, ast.Subscript)
+            assert isinstance(type_.slice, ast.Attribute)
+            assert isinstance(data, ast.Attribute)
+            written[EventType[type_.slice.attr]] = data.attr
+    assert written == {type_: record.__name__ for type_, record in events.PAYLOADS.items()}

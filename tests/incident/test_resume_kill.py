@@ -70,7 +70,7 @@ SENDS = len(REFERENCE.calls)  # ...and after each request
 FILTER_INTENT = REFERENCE.events.index("lever.intent") + 1  # the first lever's intent line
 FILTER_ENGAGE = REFERENCE.calls.index(("POST", "/guardrails")) + 1  # its reply holds an id
 
-APPEND = "aiir.incident.journal.Journal.append"
+APPEND = "aiir.incident.journal.Journal.write"  # every line: append (typed) calls it
 SEND = "aiir.outbound.sending.Sender.send"
 
 

@@ -19,6 +19,7 @@ from aiir.formats.schema import (
     CaptureItem,
     CaptureNode,
 )
+from aiir.incident import payloads
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.sessions import bundle
 from aiir.outbound.gateway import Call, Reply
@@ -40,24 +41,31 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         if not walk.approve(frame, node_id, f"Action {node.title!r}", call, question):
             return walk.declined(frame, node_id, node.next)
         step, recorded = walk.next_step()
-        base = {"runbook": frame.runbook.id, "node": node_id}
         if EventType.ACTION_RESULT in recorded:
             ok = bool(recorded[EventType.ACTION_RESULT].data.get("ok"))
         elif walk.env.dry_run:
             ok = True
         elif EventType.ACTION_INTENT in recorded:  # stopped after the intent: never re-sent blindly
-            unknown = {"ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
-            walk.record(EventType.ACTION_RESULT, {**base, **unknown}, step=step)
+            unknown = payloads.ActionResult(
+                runbook=frame.runbook.id,
+                node=node_id,
+                ok=False,
+                unknown=True,
+                reply={"reason": NOT_RESENT},
+            )
+            walk.record(EventType.ACTION_RESULT, unknown, step=step)
             walk.screen.note(f"action {node_id!r}: {NOT_RESENT}")
             ok = False
         else:
-            walk.record(EventType.ACTION_INTENT, {**base, "request": call.summary()}, step=step)
-            reply = walk.send(call)
-            walk.record(
-                EventType.ACTION_RESULT,
-                {**base, "ok": reply.ok, "reply": reply.summary()},
-                step=step,
+            intent = payloads.ActionIntent(
+                runbook=frame.runbook.id, node=node_id, request=call.summary()
             )
+            walk.record(EventType.ACTION_INTENT, intent, step=step)
+            reply = walk.send(call)
+            result = payloads.ActionResult(
+                runbook=frame.runbook.id, node=node_id, ok=reply.ok, reply=reply.summary()
+            )
+            walk.record(EventType.ACTION_RESULT, result, step=step)
             walk.screen.reply(reply)
             ok = reply.ok
         frame.answers[node_id] = "ok" if ok else "failed"
@@ -110,21 +118,21 @@ def capture_item(
         name = f"{node_id}.{item.name}.{part}.{step}.{suffix}"
         text = json.dumps({"data": spans}, ensure_ascii=False) if spans is not None else reply.text
         relative, digest = walk.journal.store_evidence(name, walk.scrub(text).encode())
-        data: dict[str, Any] = {
-            "runbook": frame.runbook.id,
-            "node": node_id,
-            "item": item.name,
-            "part": part,
-            "what": [w.value for w in item.what],
-            "window": window,
-            "window_after": item.window_after,
-            "index": index,
-            "ok": reply.ok,
-            "evidence": EvidenceRef(
+        data = payloads.CaptureStored(
+            runbook=frame.runbook.id,
+            node=node_id,
+            item=item.name,
+            part=part,
+            what=[w.value for w in item.what],
+            window=window,
+            window_after=item.window_after,
+            index=index,
+            ok=reply.ok,
+            evidence=EvidenceRef(
                 relative, digest, reply.size, truncated=reply.size > len(reply.body)
             ).data(),  # only the first MAX_BODY bytes are kept
-            "reply": {k: v for k, v in reply.summary(0).items() if k != "body"},
-        }
+            reply={k: v for k, v in reply.summary(0).items() if k != "body"},
+        )
         if spans is not None:
             data["bundle"] = _store_bundle(walk, name, spans, call.gateway)
             data["spans"] = len(spans)

@@ -20,6 +20,7 @@ from aiir.formats.schema import (
     QuestionNode,
 )
 from aiir.formats.templating import evaluate, references, render
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.prompts import Option
 
@@ -42,9 +43,8 @@ def question(walk: Walk, frame: Frame, node_id: str, node: QuestionNode) -> str:
 def classify(walk: Walk, frame: Frame, node_id: str, facts: list[str]) -> None:
     """Record facts that start regulatory clocks; the answer's time is the awareness time."""
     if facts:
-        walk.record(
-            EventType.CLASSIFIED, {"runbook": frame.runbook.id, "node": node_id, "facts": facts}
-        )
+        classified = payloads.Classified(runbook=frame.runbook.id, node=node_id, facts=facts)
+        walk.record(EventType.CLASSIFIED, classified)
 
 
 @handles(InputNode)
@@ -83,8 +83,7 @@ def branch(walk: Walk, frame: Frame, node_id: str, node: BranchNode) -> str:
         if evaluate(arm.when, context, where):
             target, case = arm.next, i
             break
-    data: dict[str, Any] = {"runbook": frame.runbook.id, "node": node_id, "case": case}
-    data["next"] = target
+    data = payloads.Branch(runbook=frame.runbook.id, node=node_id, case=case, next=target)
     if passed:
         data["undecided"] = passed
         walk.screen.note(

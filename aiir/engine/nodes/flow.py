@@ -18,6 +18,7 @@ from aiir.formats.schema import (
     Outcome,
 )
 from aiir.formats.templating import render
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 
 if TYPE_CHECKING:
@@ -71,27 +72,23 @@ def call(walk: Walk, frame: Frame, node_id: str, node: CallNode) -> str | Ended:
     context = walk.context(frame)
     given = {k: render(v, context, f"nodes.{node_id}.inputs.{k}") for k, v in node.inputs.items()}
     child = walk.resolve_child(walk, child_runbook, raw, given, frame.prefix)
-    walk.record(
-        EventType.CALL_ENTERED,
-        {
-            "runbook": frame.runbook.id,
-            "node": node_id,
-            "child": child_runbook.id,
-            **({"ref": node.runbook} if node.runbook != child_runbook.id else {}),
-            "inputs": child.inputs,
-            **child.snapshot,
-        },
+    entered = payloads.CallEntered(
+        runbook=frame.runbook.id, node=node_id, child=child_runbook.id, inputs=child.inputs
     )
+    if node.runbook != child_runbook.id:
+        entered["ref"] = node.runbook
+    if child.snapshot:  # the called runbook's copy in the incident, and its hash
+        entered["snapshot"] = child.snapshot["snapshot"]
+        entered["snapshot_sha256"] = child.snapshot["snapshot_sha256"]
+    walk.record(EventType.CALL_ENTERED, entered)
     ended = walk.walk(child)
-    walk.record(
-        EventType.CALL_RETURNED,
-        {
-            "runbook": frame.runbook.id,
-            "node": node_id,
-            "child": child_runbook.id,
-            "outcome": ended.outcome.value,
-        },
+    returned = payloads.CallReturned(
+        runbook=frame.runbook.id,
+        node=node_id,
+        child=child_runbook.id,
+        outcome=ended.outcome.value,
     )
+    walk.record(EventType.CALL_RETURNED, returned)
     frame.answers[node_id] = ended.outcome.value
     if node.next is None or ended.failed:
         return ended

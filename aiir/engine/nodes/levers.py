@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import secrets
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.approvals import approved
@@ -28,6 +29,7 @@ from aiir.formats.schema import (
     ReleaseNode,
     Request,
 )
+from aiir.incident import payloads
 from aiir.incident.approvals import APPROVED
 from aiir.incident.events import EventType
 from aiir.incident.state import NEEDS_RELEASE, LeverRecord
@@ -108,24 +110,26 @@ def pull(
 ) -> LeverRecord:
     """Engage then verify one lever, exactly once across interruptions."""
     step, recorded = walk.next_step()
-    base = {"runbook": frame.runbook.id, "node": node_id, "lever": name}
+    base = payloads.LeverKeys(runbook=frame.runbook.id, node=node_id, lever=name)
     if EventType.LEVER_INTENT not in recorded:
         walk.record(
             EventType.LEVER_INTENT,
-            {
+            payloads.LeverIntent(
                 **base,
-                "title": lever.title,
-                "kind": lever.kind.value,
-                "destroys_evidence": lever.destroys_evidence,
-                "request": engage.summary(),
-                "dry_run": walk.env.dry_run,
-            },
+                title=lever.title,
+                kind=lever.kind.value,
+                destroys_evidence=lever.destroys_evidence,
+                request=engage.summary(),
+                dry_run=walk.env.dry_run,
+            ),
             step=step,
         )
     record = walk.incident.lever_at(step)
     assert record is not None
     if walk.env.dry_run:
-        walk.record(EventType.LEVER_ENGAGED, {**base, "ok": False, "dry_run": True}, step=step)
+        dry_run = engaged_data(base, ok=False)
+        dry_run["dry_run"] = True
+        walk.record(EventType.LEVER_ENGAGED, dry_run, step=step)
         walk.screen.lever(record)
         return record
     if EventType.LEVER_ENGAGED not in recorded:
@@ -142,7 +146,7 @@ def engage_lever(
     walk: Walk,
     frame: Frame,
     step: int,
-    base: dict[str, Any],
+    base: payloads.LeverKeys,
     lever: Lever,
     engage: Call,
     *,
@@ -166,9 +170,8 @@ def engage_lever(
         return
     reply = diagnose(engage, reply, walk.profiles, walk.send, frame.endpoints[engage.gateway])
     if reply.ok or not reply.uncertain or reply.unavailable:
-        walk.record(
-            EventType.LEVER_ENGAGED, {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
-        )
+        engaged = engaged_data(base, ok=reply.ok, reply=reply.summary())
+        walk.record(EventType.LEVER_ENGAGED, engaged, step=step)
         return
     settle(walk, frame, step, base, lever, engage, reply)
 
@@ -177,18 +180,19 @@ def settle(
     walk: Walk,
     frame: Frame,
     step: int,
-    base: dict[str, Any],
+    base: payloads.LeverKeys,
     lever: Lever,
     engage: Call,
     failure: Reply,
 ) -> None:
     """The last try failed in a way that may still have taken effect: ask the probe."""
 
-    def journal(reason: str, **flags: Any) -> None:
+    def journal(reason: str, *, unknown: bool = False) -> None:
         reply = {**failure.summary(), "reason": reason}
-        walk.record(
-            EventType.LEVER_ENGAGED, {**base, "ok": False, **flags, "reply": reply}, step=step
-        )
+        failed = engaged_data(base, ok=False, reply=reply)
+        if unknown:
+            failed["unknown"] = True
+        walk.record(EventType.LEVER_ENGAGED, failed, step=step)
 
     if lever.verify is None:
         journal(f"{failure.reason}: {NO_PROBE}", unknown=True)
@@ -207,8 +211,29 @@ def settle(
         journal(f"{failure.reason} (the verify probe shows it did not take effect)")
 
 
+def engaged_data(
+    base: payloads.LeverKeys, *, ok: bool, reply: dict[str, Any] | None = None
+) -> payloads.LeverEngaged:
+    """``lever.engaged`` of the lever ``base`` names: whether it is in effect, and the reply."""
+    data = payloads.LeverEngaged(
+        runbook=base["runbook"], node=base["node"], lever=base["lever"], ok=ok
+    )
+    if reply is not None:
+        data["reply"] = reply
+    return data
+
+
+def verified_data(
+    base: payloads.LeverKeys, *, ok: bool, reply: dict[str, Any]
+) -> payloads.LeverVerified:
+    """``lever.verified`` of the lever ``base`` names: what its verify probe found."""
+    return payloads.LeverVerified(
+        runbook=base["runbook"], node=base["node"], lever=base["lever"], ok=ok, reply=reply
+    )
+
+
 def probe_lever(
-    walk: Walk, frame: Frame, base: dict[str, Any], lever: Lever
+    walk: Walk, frame: Frame, base: Mapping[str, Any], lever: Lever
 ) -> tuple[bool | None, Reply | None]:
     """One try of the verify probe: True when the lever is in effect, False when it is
     not, None when the probe got no verdict (no answer, or the gateway failing)."""
@@ -228,7 +253,7 @@ def probe_lever(
 
 
 def engaged_before(
-    walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lever, engage: Call
+    walk: Walk, frame: Frame, step: int, base: payloads.LeverKeys, lever: Lever, engage: Call
 ) -> bool:
     """The engage may have gone out already (the run stopped between intent and result, or
     the last try's effect is unknown): settle it without engaging twice.
@@ -236,7 +261,8 @@ def engaged_before(
     The verify probe tells whether the lever took effect. Without a probe, or when the probe
     cannot tell, nothing is sent: the lever's state is unknown and the operator decides.
     """
-    unknown = {**base, "ok": False, "unknown": True, "reply": {"reason": NOT_RESENT}}
+    unknown = engaged_data(base, ok=False, reply={"reason": NOT_RESENT})
+    unknown["unknown"] = True
     if lever.verify is None:
         walk.record(EventType.LEVER_ENGAGED, unknown, step=step)
         return True
@@ -252,36 +278,35 @@ def engaged_before(
     return True
 
 
-def confirmed(walk: Walk, step: int, base: dict[str, Any], probe: Reply, engage: Call) -> None:
+def confirmed(walk: Walk, step: int, base: payloads.LeverKeys, probe: Reply, engage: Call) -> None:
     """The verify probe found the lever in effect, though no engage reply said so."""
-    data = {**base, "ok": True, "confirmed_by_verify": True, "reply": probe.summary()}
+    data = engaged_data(base, ok=True, reply=probe.summary())
+    data["confirmed_by_verify"] = True
     if engage.save:  # they come with the engage reply, which is lost or a failure
-        data["lost"] = sorted(engage.save)
+        data["lost"] = lost = sorted(engage.save)
         walk.screen.note(
             f"lever {base['lever']!r} is engaged, but its reply was lost: "
-            f"{', '.join(data['lost'])} unknown; its release may need doing by hand"
+            f"{', '.join(lost)} unknown; its release may need doing by hand"
         )
     walk.record(EventType.LEVER_ENGAGED, data, step=step)
-    walk.record(EventType.LEVER_VERIFIED, {**base, "ok": True, "reply": probe.summary()}, step=step)
+    verified = verified_data(base, ok=True, reply=probe.summary())
+    walk.record(EventType.LEVER_VERIFIED, verified, step=step)
 
 
-def verify(walk: Walk, frame: Frame, step: int, base: dict[str, Any], lever: Lever) -> None:
+def verify(walk: Walk, frame: Frame, step: int, base: payloads.LeverKeys, lever: Lever) -> None:
     if lever.verify is None:
         return
     where = f"levers.{base['lever']}.verify"
     unset = unset_in(walk, frame, lever.verify, where)
     if unset:  # a probe that cannot be built as written is no verdict on the lever
         reason = f"cannot verify: {', '.join(unset)} {'is' if len(unset) == 1 else 'are'} not set"
-        walk.record(
-            EventType.LEVER_VERIFIED,
-            {**base, "ok": False, "unverified": True, "reply": {"reason": reason}},
-            step=step,
-        )
+        unverified = verified_data(base, ok=False, reply={"reason": reason})
+        unverified["unverified"] = True
+        walk.record(EventType.LEVER_VERIFIED, unverified, step=step)
         return
     reply = walk.send(walk.call_for(frame, lever.verify, where))
-    walk.record(
-        EventType.LEVER_VERIFIED, {**base, "ok": reply.ok, "reply": reply.summary()}, step=step
-    )
+    verified = verified_data(base, ok=reply.ok, reply=reply.summary())
+    walk.record(EventType.LEVER_VERIFIED, verified, step=step)
 
 
 @handles(ReleaseNode)
@@ -344,17 +369,14 @@ def released(
     step, recorded = walk.next_step()
     if EventType.LEVER_RELEASED in recorded:
         return bool(recorded[EventType.LEVER_RELEASED].data.get("ok"))
-    base = {
-        "runbook": frame.runbook.id,
-        "node": node_id,
-        "lever": name,
-        "engaged_step": record.step,
-    }
+    base = payloads.LeverReleased(
+        runbook=frame.runbook.id, node=node_id, lever=name, engaged_step=record.step
+    )
     if walk.env.dry_run:
         walk.screen.note(f"dry run: lever {name!r} not released")
         return True
-    data = release_data(walk, frame, name, lever, record)
-    walk.record(EventType.LEVER_RELEASED, {**base, **data}, step=step)
+    data = release_data(walk, frame, name, lever, record, base)
+    walk.record(EventType.LEVER_RELEASED, data, step=step)
     if not data["ok"]:
         walk.screen.failure(f"Lever {name!r}: {data['reply'].get('reason', 'release failed')}")
     walk.screen.lever(record)
@@ -362,29 +384,38 @@ def released(
 
 
 def release_data(
-    walk: Walk, frame: Frame, name: str, lever: Lever, record: LeverRecord
-) -> dict[str, Any]:
-    """Send the release and probe it: what the journal says of it."""
+    walk: Walk,
+    frame: Frame,
+    name: str,
+    lever: Lever,
+    record: LeverRecord,
+    base: payloads.LeverReleased,
+) -> payloads.LeverReleased:
+    """Send the release and probe it: what the journal says of it (``base`` and more)."""
     if record.state not in NEEDS_RELEASE:
         reason = f"lever {name!r} is {record.state} ({record.verdict}): nothing to release"
-        return {"ok": False, "not_engaged": True, "reply": {"reason": reason}}
+        return payloads.LeverReleased(**base, ok=False, not_engaged=True, reply={"reason": reason})
     if lever.release is None:
-        return {"ok": False, "reply": {"reason": "this lever has no release: undo it by hand"}}
+        reason = "this lever has no release: undo it by hand"
+        return payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
     try:
         call = walk.call_for(frame, lever.release, f"levers.{name}.release")
     except InputError as exc:
         manual = walk.release_preview(frame, name, lever)
         reason = f"release request could not be built ({exc}); undo it by hand: {manual}"
-        return {"ok": False, "reply": {"reason": reason}}
+        return payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
     reply = walk.send(call)
-    data: dict[str, Any] = {"ok": reply.ok, "request": call.summary(), "reply": reply.summary()}
+    data = payloads.LeverReleased(
+        **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
+    )
     if not reply.ok or lever.verify is None:
         return data
     verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
     data["still_in_effect"] = verdict
     if verdict:  # the probe that proved the lever in effect still passes: not released
         reason = "the release was sent, but the verify probe still shows the lever in effect"
-        data.update(ok=False, reply={**reply.summary(), "reason": reason})
+        data["ok"] = False
+        data["reply"] = {**reply.summary(), "reason": reason}
     elif verdict is None:
         walk.screen.note(f"lever {name!r}: released; the verify probe cannot tell")
     else:
@@ -419,10 +450,13 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
     journalled as failed, with the request to make by hand; the caller goes on to the rest.
     """
     frame = walk.frames.get(record.runbook)
-    base = {"runbook": record.runbook, "lever": record.lever, "engaged_step": record.step}
+    base = payloads.LeverReleased(
+        runbook=record.runbook, lever=record.lever, engaged_step=record.step
+    )
     if frame is None or record.lever not in frame.runbook.levers:
         reason = f"runbook {record.runbook!r} is not loaded: undo lever {record.lever!r} by hand"
-        walk.record(EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}})
+        failed = payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
+        walk.record(EventType.LEVER_RELEASED, failed)
         walk.screen.failure(f"Lever {record.lever!r}: {reason}")
         return False
     lever = frame.runbook.levers[record.lever]
@@ -436,14 +470,15 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
         reason = (
             f"release request could not be built ({exc}); undo it on the gateway by hand: {manual}"
         )
-        walk.record(EventType.LEVER_RELEASED, {**base, "ok": False, "reply": {"reason": reason}})
+        failed = payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
+        walk.record(EventType.LEVER_RELEASED, failed)
         walk.screen.failure(f"Lever {record.lever!r}: {reason}")
         return False
     walk.screen.request(f"Release {record.lever!r}", call.summary())
     reply = walk.send(call)
     walk.record(
         EventType.LEVER_RELEASED,
-        {**base, "ok": reply.ok, "request": call.summary(), "reply": reply.summary()},
+        payloads.LeverReleased(**base, ok=reply.ok, request=call.summary(), reply=reply.summary()),
     )
     walk.screen.lever(record)
     return reply.ok

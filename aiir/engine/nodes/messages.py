@@ -13,6 +13,7 @@ from aiir.formats.schema import (
     NotifyNode,
 )
 from aiir.formats.templating import render
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.prompts import MissingAnswer
 
@@ -103,14 +104,9 @@ def send_message(
     reply: dict[str, Any] = {"body": delivery.reply}  # the receiver's answer, secrets masked
     if node.channel == "statuspage" and delivery.ok and delivery.reference:
         reply["saved"] = {dispatch.STATUSPAGE_VAR: delivery.reference}
-    data = {
-        "runbook": frame.runbook.id,
-        "node": node_id,
-        **delivery.as_dict(),
-        "to": node.to,
-        "anchor": anchor,
-        "reply": reply,
-    }
+    data = delivery.sent_data(reply)
+    data["runbook"], data["node"] = frame.runbook.id, node_id
+    data["to"], data["anchor"] = node.to, anchor
     walk.sent(delivery, data, step)
 
 
@@ -141,15 +137,16 @@ def render_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, ste
     text = draw(None)
     channel_markup = markup(node.channel)
     wire = draw(channel_markup).strip() if channel_markup else text.strip()
-    data = {
-        "runbook": frame.runbook.id,
-        "node": node_id,
-        "channel": node.channel,
-        "audience": node.audience,
-        "template": node.template,
-        "text": text.strip(),
-        **({"wire": wire} if wire != text.strip() else {}),
-    }
+    data = payloads.NotifyRendered(
+        runbook=frame.runbook.id,
+        node=node_id,
+        channel=node.channel,
+        audience=node.audience,
+        template=node.template,
+        text=text.strip(),
+    )
+    if wire != text.strip():
+        data["wire"] = wire
     walk.record(EventType.NOTIFY_RENDERED, data, step=step)
     walk.screen.message(node.channel, node.audience, text.strip())
     return wire

@@ -15,6 +15,7 @@ from aiir.engine.nodes.registry import handles
 from aiir.engine.roles import NotYourRole, role_problem
 from aiir.errors import InputError
 from aiir.formats.schema import Task, TasksNode
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.tasks import TaskMark, done_at
 from aiir.prompts import MissingAnswer, Option
@@ -33,12 +34,12 @@ def tasks(walk: Walk, frame: Frame, node_id: str, node: TasksNode) -> str:
     while len(done(walk, frame, node_id)) < node.needed():
         mark_one(walk, frame, node_id, node)
     finished = done(walk, frame, node_id)
-    data = {
-        "runbook": frame.runbook.id,
-        "node": node_id,
-        "done": [t.id for t in node.tasks if t.id in finished],
-        "needed": node.needed(),
-    }
+    data = payloads.TasksComplete(
+        runbook=frame.runbook.id,
+        node=node_id,
+        done=[t.id for t in node.tasks if t.id in finished],
+        needed=node.needed(),
+    )
     walk.record(EventType.TASKS_COMPLETE, data, step=step)
     walk.screen.note(f"{len(finished)} of {len(node.tasks)} tasks done: going on")
     return node.next
@@ -72,17 +73,17 @@ def mark(walk: Walk, frame: Frame, node_id: str, task: Task, note: str, via: str
     """Journal one task done, on its own: nothing else has to be held for it to count."""
     walk.record(
         EventType.TASK_DONE,
-        {
-            "runbook": frame.runbook.id,
-            "node": node_id,
-            "task": task.id,
-            "title": task.title,
-            "owner": task.owner,
-            "on_call": walk.on_call(task.owner),
-            "by": walk.env.operator,
-            "note": note,
-            "via": via,
-        },
+        payloads.TaskDone(
+            runbook=frame.runbook.id,
+            node=node_id,
+            task=task.id,
+            title=task.title,
+            owner=task.owner,
+            on_call=walk.on_call(task.owner),
+            by=walk.env.operator,
+            note=note,
+            via=via,
+        ),
     )
     walk.screen.note(
         f"done: {task.id} ({who(walk, task)}), marked by {walk.env.operator}"

@@ -9,6 +9,7 @@ from aiir.engine.frames import Frame
 from aiir.engine.nodes.registry import handles
 from aiir.formats.schema import SetNode
 from aiir.formats.templating import evaluate
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def set_values(walk: Walk, frame: Frame, node_id: str, node: SetNode) -> str:
         values[name] = journalled(value)
     walk.record(
         EventType.VALUES_SET,
-        {"runbook": frame.runbook.id, "node": node_id, "values": values},
+        payloads.ValuesSet(runbook=frame.runbook.id, node=node_id, values=values),
         step=step,
     )
     shown = ", ".join(f"{name} = {value!r}" for name, value in values.items())

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from aiir.engine.frames import Ended, Frame, duration, path_of
 from aiir.engine.nodes.registry import handles
 from aiir.formats.schema import WaitNode
+from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.outbound.gateway import Call, Reply
 
@@ -62,21 +63,24 @@ def waited(walk: Walk, frame: Frame, node_id: str, node: WaitNode, call: Call) -
     if walk.env.dry_run:
         walk.screen.note("dry run: not polled")
         return True
-    base = {"runbook": frame.runbook.id, "node": node_id}
-    walk.record(
-        EventType.WAIT_STARTED,
-        {**base, "request": call.summary(), "interval": node.interval, "deadline": node.deadline},
-        step=step,
+    started = payloads.WaitStarted(
+        runbook=frame.runbook.id,
+        node=node_id,
+        request=call.summary(),
+        interval=node.interval,
+        deadline=node.deadline,
     )
+    walk.record(EventType.WAIT_STARTED, started, step=step)
     polled = poll(walk, call, duration(node.interval), duration(node.deadline))
-    data = {
-        **base,
-        "ok": polled.held,
-        "timed_out": not polled.held,
-        "polls": polled.polls,
-        "waited_s": int(polled.waited.total_seconds()),
-        "reply": polled.reply.summary(),
-    }
+    data = payloads.WaitEnded(
+        runbook=frame.runbook.id,
+        node=node_id,
+        ok=polled.held,
+        timed_out=not polled.held,
+        polls=polled.polls,
+        waited_s=int(polled.waited.total_seconds()),
+        reply=polled.reply.summary(),
+    )
     walk.record(EventType.WAIT_ENDED, data, step=step)
     how = "held" if polled.held else f"did not hold by the deadline ({node.deadline})"
     walk.screen.note(f"{how} after {polled.polls} poll(s), {seconds(polled.waited)}")
