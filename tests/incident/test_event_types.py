@@ -168,3 +168,52 @@ def test_each_event_type_is_written_with_the_record_it_is_read_with() -> None:
             assert isinstance(data, ast.Attribute)
             written[EventType[type_.slice.attr]] = data.attr
     assert written == {type_: record.__name__ for type_, record in events.PAYLOADS.items()}
+
+
+WRONG_WRITES = """\
+from aiir.incident import payloads
+from aiir.incident.events import EventType
+from aiir.incident.journal import Journal
+
+
+def right(journal: Journal) -> None:
+    journal.append(EventType.NOTE, payloads.Note(text="kept"))
+
+
+def another_types_record(journal: Journal) -> None:
+    journal.append(EventType.ANSWER, payloads.Note(text="kept"))
+
+
+def an_undeclared_key(journal: Journal) -> None:
+    journal.append(EventType.NOTE, payloads.Note(text="kept", colour="red"))
+
+
+def a_wrong_value(journal: Journal) -> None:
+    journal.append(EventType.NOTE, payloads.Note(text=3))
+"""
+
+
+def test_mypy_refuses_a_write_of_the_wrong_record(tmp_path: Path) -> None:
+    """The writers' typing is what holds them to the records: a write with another type's record,
+    a key the record does not declare or a value of the wrong type is a mypy error where it is
+    written (the project's own cache makes this a few seconds once ``mypy`` ran)."""
+    from mypy import api
+
+    root = Path(__file__).resolve().parents[2]
+    source = tmp_path / "writes.py"
+    source.write_text(WRONG_WRITES, encoding="utf-8")
+    out, err, status = api.run(
+        [
+            "--config-file",
+            str(root / "pyproject.toml"),
+            "--cache-dir",
+            str(root / ".mypy_cache"),
+            "--no-error-summary",
+            "--show-error-codes",
+            str(source),
+        ]
+    )
+    lines = [line for line in out.splitlines() if ": error:" in line]
+    assert status == 1, out + err
+    where = sorted({int(line.split(":")[1]) for line in lines})
+    assert where == [11, 15, 19], out  # not line 7, the right write
