@@ -127,10 +127,10 @@ def one_append(url: str, root: Path, appends: int, rounds: int = 5) -> dict[str,
     data = {"text": "a responder's note, about as long as one usually is"}
 
     def by_walk() -> None:
-        journal.append(EventType.NOTE, data)
+        journal.write(EventType.NOTE, data)
 
     def by_files() -> None:
-        files.append(EventType.NOTE, data)
+        files.write(EventType.NOTE, data)
 
     def by_statement() -> None:
         nonlocal head

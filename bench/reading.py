@@ -141,11 +141,11 @@ def write_journal(root: Path, template: Template, events: int, *, ended: bool = 
     journal = Journal(directory, "bench", lambda: _ts(next(clock)), str)
     with fsync_off():
         for event in opening:
-            journal.append(event.type, {**event.data, "id": directory.name}, step=event.step)
+            journal.write(event.type, {**event.data, "id": directory.name}, step=event.step)
         for n in range(max(1, (events - len(opening) - 1) // LOOP)):
             for event in loop:
                 step = None if event.step is None else event.step + n * STEPS
-                journal.append(event.type, event.data, step=step)
+                journal.write(event.type, event.data, step=step)
         if ended:
             journal.append(EventType.INCIDENT_ENDED, {"outcome": "resolved", "summary": "live"})
         else:

@@ -617,7 +617,7 @@ def test_the_journal_masks_strings_before_they_are_encoded(tmp_path: Path) -> No
     journal = Journal(
         tmp_path, "t", lambda: "now", lambda t: redact.scrub(t, [secret], patterns=False)
     )
-    journal.append("x", {"body": json.dumps({"echo": secret}), secret: [secret, {"k": secret}]})
+    journal.write("x", {"body": json.dumps({"echo": secret}), secret: [secret, {"k": secret}]})
     journal.close()
     line = (tmp_path / "journal.jsonl").read_bytes()
     scan("journal", line)
@@ -657,7 +657,7 @@ def test_json_views_mask_a_key_at_the_start_of_a_line(tmp_path: Path, capsys: Ca
 
 def test_evidence_is_as_private_as_the_journal(tmp_path: Path) -> None:
     journal = Journal(tmp_path / "INC-1", "t", lambda: "now", lambda t: t)
-    journal.append("x", {})
+    journal.write("x", {})
     journal.store_evidence("prompts.json", b"user prompts and key hashes")
     journal.close()
     assert (tmp_path / "INC-1" / "journal.jsonl").stat().st_mode & 0o777 == 0o600

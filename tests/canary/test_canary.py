@@ -537,7 +537,7 @@ def test_regressions_from_captured_prompts_and_answers(tmp_path: Path) -> None:
         ),
     ]
     for type_, data in events:
-        journal.append(type_, data)
+        journal.write(type_, data)
     incident = Incident.from_events("INC-1", tmp_path, journal.events)
     found = {r.prompt: r.checks for r in regressions(incident)}
     assert found == {

@@ -126,7 +126,7 @@ def test_a_handoff_joins_a_walker_s_chain_and_carries_its_operator(
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        walker.append("reminder", {"what": "after the hand-off"})
+        walker.write("reminder", {"what": "after the hand-off"})
         (taken,) = walker.take_foreign()
     finally:
         walker.close()

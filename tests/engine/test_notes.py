@@ -104,10 +104,10 @@ def test_notes_from_other_processes_join_a_walker_s_chain(tmp_path: Path, capsys
             for i in range(4)
         ]
         for i in range(20):  # the walker goes on meanwhile
-            walker.append("reminder", {"what": f"walker {i}"})
+            walker.write("reminder", {"what": f"walker {i}"})
         results = [p.communicate(timeout=60) for p in notes]
         assert [p.returncode for p in notes] == [0, 0, 0, 0], results
-        walker.append("reminder", {"what": "after the notes"})
+        walker.write("reminder", {"what": "after the notes"})
         taken = walker.take_foreign()
     finally:
         walker.close()

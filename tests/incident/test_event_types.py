@@ -121,7 +121,7 @@ def _builds_a_record(value: ast.expr, scope: ast.AST, builders: set[str]) -> boo
 def _writes(tree: ast.Module) -> list[tuple[ast.Call, ast.AST]]:
     """Every call that writes an event (``walk.record``, ``journal.append`` ...: a call whose
     first argument is an ``EventType`` member), with the function it is made in."""
-    found = []
+    found: list[tuple[ast.Call, ast.AST]] = []
     for scope in ast.walk(tree):
         if not isinstance(scope, ast.FunctionDef):
             continue

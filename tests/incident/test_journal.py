@@ -592,11 +592,11 @@ def _journal(directory: Path, operator: str) -> Journal:
 
 def test_a_journal_written_by_another_process_meanwhile_is_never_forked(incident: Path) -> None:
     mine, theirs = _journal(incident, "me"), _journal(incident, "them")
-    theirs.append("reminder", {"reason": "theirs"})
+    theirs.write("reminder", {"reason": "theirs"})
     theirs.close()
     before = (incident / JOURNAL).read_bytes()
     with pytest.raises(JournalConflict, match="another process wrote to this journal"):
-        mine.append("reminder", {"reason": "mine"})
+        mine.write("reminder", {"reason": "mine"})
     mine.close()
     assert (incident / JOURNAL).read_bytes() == before
     assert verify(incident) == []  # one writer's line, no sequence number twice
@@ -605,7 +605,7 @@ def test_a_journal_written_by_another_process_meanwhile_is_never_forked(incident
 def test_a_new_journal_never_appends_to_one_already_there(incident: Path) -> None:
     fresh = Journal(incident, "me", lambda: "2026-11-27T03:15:00.000Z", lambda t: t)
     with pytest.raises(JournalConflict):
-        fresh.append("incident.opened", {"runbook": "x", "snapshot": "runbooks/x.yaml"})
+        fresh.write("incident.opened", {"runbook": "x", "snapshot": "runbooks/x.yaml"})
     fresh.close()
     assert verify(incident) == []
 
@@ -644,11 +644,11 @@ def test_an_append_tries_again_while_side_events_keep_moving_the_head(tmp_path: 
 
     crowded = _Crowded(refusals=HEAD_TRIES - 1)
     journal = Journal(tmp_path, "alice", lambda: "2026-12-03T00:00:00Z", str, upstream=crowded)
-    journal.append("incident.noted", {"note": "third try lucky"})
+    journal.write("incident.noted", {"note": "third try lucky"})
     assert crowded.appended == [1]
     hopeless = Journal(
         tmp_path / "b", "bob", lambda: "2026-12-03T00:00:00Z", str, upstream=_Crowded(HEAD_TRIES)
     )
     (tmp_path / "b").mkdir()
     with pytest.raises(HeadMoved):
-        hopeless.append("incident.noted", {"note": "never"})
+        hopeless.write("incident.noted", {"note": "never"})

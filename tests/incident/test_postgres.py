@@ -133,7 +133,7 @@ def test_a_note_from_another_machine_is_taken_into_the_walkers_chain(
     )  # fmt: skip
     relative, digest = walker.store_snapshot("demo", b"aiir: 1\nid: demo\n")
     opened = {"runbook": "demo", "snapshot": relative, "snapshot_sha256": digest}
-    walker.append(EventType.INCIDENT_OPENED, opened)
+    walker.write(EventType.INCIDENT_OPENED, opened)
     pull(bo, tmp_path / "b", incident_id)
     side = Journal(
         other_dir, "bo", lambda: "2026-12-02T09:30:01.000Z", str,
