@@ -40,7 +40,18 @@ def of(*kinds: type | None) -> Check:
             return None
         return f"{kind_of(value)}, not {wanted}"
 
+    _BY_TYPE[check] = frozenset(allowed)
     return check
+
+
+def types_taken(check: Check) -> frozenset[type] | None:
+    """The types of value ``check`` passes whatever the value, when its verdict depends on the
+    type alone (a check made by :func:`of`; a value of another type may still pass it, as a
+    subclass); None for a check that reads the value."""
+    return _BY_TYPE.get(check)
+
+
+_BY_TYPE: dict[Check, frozenset[type]] = {}
 
 
 def timestamp(value: Any) -> str | None:
