@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -296,11 +297,11 @@ def _learn(shape: tuple[Any, ...], record: dict[str, Any]) -> Checks | None:
 def _event(record: dict[str, Any], digest: str) -> Event:
     """The event of a line whose shape was checked (built as its tuple: read by the hundred
     thousand, ``Event(**record)`` would cost a third of the check)."""
-    fields = (record["seq"], record["ts"], record["type"], record["operator"], record["step"])
-    return _new(Event, (*fields, record["data"], record["prev"], digest))
+    return _new(Event, (*_FIELDS(record), digest))
 
 
 _new: Callable[[type[Event], tuple[Any, ...]], Event] = tuple.__new__
+_FIELDS = itemgetter(*Event._fields[:-1])  # all but the hash, in the event's order
 _DECODE = json.JSONDecoder().decode
 
 
