@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from aiir.incident import chain
+from aiir.incident.checks import types_taken
+from aiir.incident.events import EventType, _data_checks
 from aiir.incident.journal import GENESIS, JOURNAL, Event, Reading, canonical
 from aiir.incident.state import Incident
 from aiir.respond.session import start
@@ -243,3 +245,15 @@ def renumbered(lines: list[bytes]) -> list[bytes]:
         prev = hashlib.sha256(body).hexdigest()
         out.append(body[:-1] + b',"hash":"' + prev.encode() + b'"}\n')
     return out
+
+
+def test_a_check_said_to_take_types_passes_exactly_the_json_values_of_those_types() -> None:
+    samples: list[Any] = [None, True, False, 0, 7, -1.5, "", "x", [], ["x"], {}, {"k": 1}]
+    checks = {c for t in EventType for c in _data_checks(t)[1].values()}
+    by_type = [c for c in checks if types_taken(c) is not None]
+    assert by_type  # the plain kinds: a string, a flag, a number, an object...
+    for check in by_type:
+        taken = types_taken(check)
+        assert taken is not None
+        for value in samples:
+            assert (check(value) is None) == (type(value) in taken), (check, value)
