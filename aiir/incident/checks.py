@@ -40,7 +40,18 @@ def of(*kinds: type | None) -> Check:
             return None
         return f"{kind_of(value)}, not {wanted}"
 
+    _BY_TYPE[check] = frozenset(allowed)
     return check
+
+
+def types_taken(check: Check) -> frozenset[type] | None:
+    """The types of value ``check`` passes whatever the value, when its verdict depends on the
+    type alone (a check made by :func:`of`; a value of another type may still pass it, as a
+    subclass); None for a check that reads the value."""
+    return _BY_TYPE.get(check)
+
+
+_BY_TYPE: dict[Check, frozenset[type]] = {}
 
 
 def timestamp(value: Any) -> str | None:
@@ -56,12 +67,15 @@ def timestamp(value: Any) -> str | None:
 
 def utc_time(value: Any) -> bool:
     """:func:`timestamp`'s common case, fast: a time as the journal writes it, ending in Z."""
-    if type(value) is not str or value[-1:] != "Z" or value.count("Z") != 1:
+    if type(value) is not str or value.find("Z") != len(value) - 1:  # one Z, the last ("": no)
         return False
     try:
-        return dt.datetime.fromisoformat(value).tzinfo is not None
+        return _FROM_ISO(value).tzinfo is not None
     except ValueError:
         return False
+
+
+_FROM_ISO = dt.datetime.fromisoformat
 
 
 def hex64(value: Any) -> str | None:

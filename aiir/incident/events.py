@@ -28,6 +28,7 @@ from aiir.incident.checks import (
     kind_of,
     of,
     timestamp,
+    types_taken,
     utc_time,
 )
 
@@ -236,6 +237,49 @@ def data_problem(type_: str, data: Mapping[str, Any]) -> str | None:
     reply = data.get("reply")
     if isinstance(reply, dict) and "saved" in reply and not isinstance(reply["saved"], dict):
         return f"{type_} data.reply.saved is {kind_of(reply['saved'])}, not an object"
+    return None
+
+
+def value_checks(record: dict[str, Any]) -> tuple[tuple[str, Check], ...] | None:
+    """For a line of a shape aiir writes: the checks of its data that read a value, which with
+    the time, ``prev`` and ``hash`` are all :func:`shape_problem` still needs of another line of
+    the same shape (the same type, keys and type of each value, its data's too). None when the
+    keys or types alone do not pass (:func:`shape_problem` names why)."""
+    step, data = record.get("step"), record.get("data")
+    if not (
+        record.keys() == _FIELD_SET
+        and type(record["seq"]) is int
+        and type(record["type"]) is str
+        and type(record["operator"]) is str
+        and (step is None or type(step) is int)
+        and type(data) is dict
+        and type(record["prev"]) is str
+        and type(record["hash"]) is str
+        and type(record["ts"]) is str
+    ):
+        return None
+    required, checks = _data_checks(record["type"])
+    if not data.keys() >= set(required):
+        return None
+    left = []
+    for key, value in data.items():
+        check = checks.get(key)
+        if check is None:
+            continue
+        taken = types_taken(check)
+        if taken is None:
+            left.append((key, check))
+        elif type(value) not in taken:
+            return None
+    if "reply" in data:
+        left.append(("reply", _saved))
+    return tuple(left)
+
+
+def _saved(reply: Any) -> str | None:
+    """:func:`data_problem`'s check of ``reply.saved``, as a check of ``reply``."""
+    if isinstance(reply, dict) and "saved" in reply and not isinstance(reply["saved"], dict):
+        return f"{kind_of(reply['saved'])}, not an object"
     return None
 
 
