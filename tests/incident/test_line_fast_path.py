@@ -58,7 +58,7 @@ def reading_of(lines: list[bytes], files: Path, *, fast: bool) -> tuple[Any, ...
     reading = Reading()
     original = chain._as_written
     if not fast:
-        chain._as_written = lambda line, prev, seq: None  # type: ignore[assignment]
+        chain._as_written = lambda line, prev, seq: None
     try:
         events = list(chain._checked_lines(iter(lines), reading, files))
     finally:
