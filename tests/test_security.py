@@ -580,6 +580,21 @@ def test_each_spelling_of_each_shape_is_masked_in_text(name: str) -> None:
         assert form not in masked, form_name
 
 
+@pytest.mark.parametrize("patterns", [False, True])
+def test_a_masker_masks_what_scrub_masks(patterns: bool) -> None:
+    """The walk's journal and screen mask with a masker made once; it must be scrub itself."""
+    texts = [
+        f"before {form} after https://u:p@host.example/x sk-{TOKEN}"
+        for secret in PLANTS.values()
+        for form in every_spelling(secret).values()
+    ]
+    texts += ["", "plain words", "ftp://anna@files.example", f"Bearer {TOKEN}"]
+    for secrets_ in ([], ["ab"], [s.strip() for s in PLANTS.values()]):
+        masked = redact.masker(secrets_, patterns=patterns)
+        for text in texts:
+            assert masked(text) == redact.scrub(text, secrets_, patterns=patterns), text
+
+
 @pytest.mark.parametrize("offset", [0, 1, 2])
 def test_a_secret_inside_a_longer_base64_text_is_masked_at_any_alignment(offset: int) -> None:
     secret = f"pw-{TOKEN}-basic"
