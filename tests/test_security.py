@@ -680,6 +680,23 @@ def test_evidence_is_as_private_as_the_journal(tmp_path: Path) -> None:
     assert (tmp_path / "INC-1" / "evidence" / "prompts.json").stat().st_mode & 0o777 == 0o600
 
 
+def test_evidence_written_where_wider_modes_were_is_made_private(tmp_path: Path) -> None:
+    folder = tmp_path / "INC-1" / "evidence"
+    folder.mkdir(parents=True, mode=0o755)
+    folder.chmod(0o755)
+    (folder / "prompts.json").write_bytes(b"old")
+    (folder / "prompts.json").chmod(0o644)
+    journal = Journal(tmp_path / "INC-1", "t", lambda: "now", lambda t: t)
+    journal.store_evidence("prompts.json", b"user prompts")
+    folder.chmod(0o750)  # widened again meanwhile: the next store narrows it again
+    journal.store_evidence("keys.json", b"key hashes")
+    journal.close()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "prompts.json").read_bytes() == b"user prompts"
+    for name in ("prompts.json", "keys.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600
+
+
 @pytest.mark.parametrize(
     ("value", "problem"),
     [
