@@ -3,6 +3,7 @@ Retry-After), a reply read up to a size, and what a failure most likely means.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -131,7 +132,7 @@ class _Exchange:
                 headers=call.headers,
                 json=call.json,
                 content=call.body,
-                timeout=call.timeout,
+                timeout=_timeout(call.timeout),
             ) as response:
                 body, size = self._read(response)
                 headers = {k.lower(): v for k, v in response.headers.items()}
@@ -212,6 +213,13 @@ os.register_at_fork(after_in_child=_WORKERS.forget)
 
 class _Abandoned(Exception):
     """The caller stopped waiting for this exchange."""
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> httpx2.Timeout:
+    """A call's timeout as httpx2 takes it: given a number, httpx2 checks it against the
+    ``SupportsFloat`` protocol for each request, a slow ``isinstance`` (bench.engine)."""
+    return httpx2.Timeout(seconds)
 
 
 def _since(started: float) -> int:
