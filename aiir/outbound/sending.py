@@ -104,21 +104,24 @@ class _Exchange:
         self.client = client
         self.call = call
         self.max_body = max_body
-        self.abandoned = threading.Event()
+        self.abandoned = False  # set once by the caller, read by the worker between chunks
         self.result: Reply | tuple[int, dict[str, str], bytes, int] | None = None
 
     def run(self) -> Reply | tuple[int, dict[str, str], bytes, int]:
-        done = threading.Event()
+        # Held until the worker is done: a bare lock, not an Event (a Condition, a waiter lock
+        # and a deque for each request; every gateway call comes here: bench.engine).
+        working = threading.Lock()
+        working.acquire()
 
         def job() -> None:
             try:
                 self._work()
             finally:
-                done.set()
+                working.release()
 
         _WORKERS.submit(job)
-        if not done.wait(self.call.timeout) or self.result is None:
-            self.abandoned.set()
+        if not working.acquire(timeout=self.call.timeout) or self.result is None:
+            self.abandoned = True
             return Reply(False, None, f"timed out after {self.call.timeout:g}s", uncertain=True)
         return self.result
 
@@ -156,7 +159,7 @@ class _Exchange:
         kept = bytearray()
         size = 0
         for chunk in response.iter_bytes():
-            if self.abandoned.is_set():
+            if self.abandoned:
                 raise _Abandoned
             size += len(chunk)
             if len(kept) < self.max_body:
