@@ -94,9 +94,33 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
     values = known_secrets() if secrets is None else secrets
     if values:  # none for most walks' journals: no call made for each string (bench.engine)
         text = mask(text, values)
-    if "://" in text:  # no URL, no credentials in one: the journal's most strings (bench.engine)
-        text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    text = _credentials_masked(text)
     return _PATTERNS.sub(MASK, text) if patterns else text
+
+
+def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], str]:
+    """:func:`scrub` with ``secrets`` fixed: their spellings are worked out once, here, not for
+    each string masked. For a walk's journal and screen, which mask every string of every event
+    (bench.engine); a walk given more secrets makes a new one."""
+    spellings = _ordered(frozenset(secrets))
+    if not spellings and not patterns:  # most walks: no secret long enough to mask
+        return _credentials_masked
+
+    def masked(text: str) -> str:
+        for spelling in spellings:
+            if spelling in text:
+                text = text.replace(spelling, MASK)
+        text = _credentials_masked(text)
+        return _PATTERNS.sub(MASK, text) if patterns else text
+
+    return masked
+
+
+def _credentials_masked(text: str) -> str:
+    """``text`` with the credentials of every URL in it (``scheme://user:password@``) masked."""
+    if "://" not in text:  # no URL, no credentials in one: the journal's most strings
+        return text
+    return _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

@@ -41,6 +41,7 @@ from aiir.environment import Environment
 from aiir.incident.journal import Journal
 from aiir.prompts import NoTerminalPrompter, ScriptedPrompter
 from aiir.respond.session import start
+from aiir.terminal.screen import TerminalScreen
 from aiir.validate.checked import load_checked
 from bench.common import fsync_off
 
@@ -138,22 +139,33 @@ def _answer(kind: str, i: int) -> dict[str, Any]:
     return answers.get(kind, {})
 
 
+# The gateway's replies, encoded once: a server's work to make its reply is not the engine's.
+LOGS = httpx2.Response(200, json=[{"id": n, "prompt": "hi"} for n in range(20)]).content
+ON = httpx2.Response(200, json={"on": True, "ok": True}).content
+JSON = {"content-type": "application/json"}
+
+
 def gateway(request: httpx2.Request) -> httpx2.Response:
     """In-process gateway: every lever is on, every request succeeds."""
-    if request.url.path == "/logs":
-        return httpx2.Response(200, json=[{"id": n, "prompt": "hi"} for n in range(20)])
-    return httpx2.Response(200, json={"on": True, "ok": True})
+    return httpx2.Response(200, content=LOGS if request.url.path == "/logs" else ON, headers=JSON)
 
 
 @contextlib.contextmanager
 def screen_off() -> Iterator[None]:
-    """Nothing rendered on the console: to tell the screen's share of the engine's time."""
-    real = Console.print
-    Console.print = lambda self, *objects, **options: None  # type: ignore[method-assign]
+    """Nothing drawn (a log's lines are written by the screen itself, not by rich): every
+    drawing method of the screen a no-op, to tell the screen's share of the engine's time."""
+    drawing = {
+        name: method
+        for name, method in vars(TerminalScreen).items()
+        if callable(method) and not name.startswith("_") and name not in {"text", "waiting"}
+    }
+    for name in drawing:
+        setattr(TerminalScreen, name, lambda self, *args, **options: None)
     try:
         yield
     finally:
-        Console.print = real  # type: ignore[method-assign]
+        for name, method in drawing.items():
+            setattr(TerminalScreen, name, method)
 
 
 def walk_once(runbook: Path, answers: dict[str, Any], root: Path) -> tuple[float, int, int]:

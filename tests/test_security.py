@@ -580,6 +580,21 @@ def test_each_spelling_of_each_shape_is_masked_in_text(name: str) -> None:
         assert form not in masked, form_name
 
 
+@pytest.mark.parametrize("patterns", [False, True])
+def test_a_masker_masks_what_scrub_masks(patterns: bool) -> None:
+    """The walk's journal and screen mask with a masker made once; it must be scrub itself."""
+    texts = [
+        f"before {form} after https://u:p@host.example/x sk-{TOKEN}"
+        for secret in PLANTS.values()
+        for form in every_spelling(secret).values()
+    ]
+    texts += ["", "plain words", "ftp://anna@files.example", f"Bearer {TOKEN}"]
+    for secrets_ in ([], ["ab"], [s.strip() for s in PLANTS.values()]):
+        masked = redact.masker(secrets_, patterns=patterns)
+        for text in texts:
+            assert masked(text) == redact.scrub(text, secrets_, patterns=patterns), text
+
+
 @pytest.mark.parametrize("offset", [0, 1, 2])
 def test_a_secret_inside_a_longer_base64_text_is_masked_at_any_alignment(offset: int) -> None:
     secret = f"pw-{TOKEN}-basic"
@@ -663,6 +678,23 @@ def test_evidence_is_as_private_as_the_journal(tmp_path: Path) -> None:
     assert (tmp_path / "INC-1" / "journal.jsonl").stat().st_mode & 0o777 == 0o600
     assert (tmp_path / "INC-1" / "evidence").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "INC-1" / "evidence" / "prompts.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_evidence_written_where_wider_modes_were_is_made_private(tmp_path: Path) -> None:
+    folder = tmp_path / "INC-1" / "evidence"
+    folder.mkdir(parents=True, mode=0o755)
+    folder.chmod(0o755)
+    (folder / "prompts.json").write_bytes(b"old")
+    (folder / "prompts.json").chmod(0o644)
+    journal = Journal(tmp_path / "INC-1", "t", lambda: "now", lambda t: t)
+    journal.store_evidence("prompts.json", b"user prompts")
+    folder.chmod(0o750)  # widened again meanwhile: the next store narrows it again
+    journal.store_evidence("keys.json", b"key hashes")
+    journal.close()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    assert (folder / "prompts.json").read_bytes() == b"user prompts"
+    for name in ("prompts.json", "keys.json"):
+        assert (folder / name).stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.parametrize(

@@ -51,7 +51,7 @@ from aiir.outbound.gateway import Call, Reply, build_call
 from aiir.outbound.readable import full_request, readable
 from aiir.outbound.sending import Sender
 from aiir.prompts import MissingAnswer, Option, Prompter
-from aiir.redact import scrub
+from aiir.redact import masker
 from aiir.timestamps import clock_text, iso, parse_iso
 
 if TYPE_CHECKING:  # notify is imported only when a walk sends a message
@@ -87,6 +87,7 @@ class Walk:
         self.source = source
         self.scripted = scripted
         self.secrets = secrets
+        self.masked = masker(secrets, patterns=False)
         self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
         self.step = 0
@@ -99,12 +100,13 @@ class Walk:
     # --- journal and replay -----------------------------------------------------------------
 
     def scrub(self, text: str) -> str:
-        return scrub(text, self.secrets, patterns=False)
+        return self.masked(text)
 
     def add_secrets(self, values: set[str]) -> None:
         """More values to mask (a called runbook's secrets), on the screen and in the journal."""
         self.secrets.update(values)
-        self.journal.scrub = self.scrub
+        self.masked = masker(self.secrets, patterns=False)
+        self.journal.scrub = self.masked
 
     def write_from_now(self) -> None:
         """Replay nothing: every event from here on is written as it happens (a release)."""

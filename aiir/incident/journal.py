@@ -308,11 +308,11 @@ class Journal:
         digest = hashlib.sha256(content).hexdigest()
         if self.persist:  # private as the journal: it holds user prompts and key hashes
             target = self.directory / relative
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            target.parent.chmod(0o700)
+            _private_folder(target.parent)
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
             with os.fdopen(os.open(target, flags, 0o600), "wb") as handle:
-                os.fchmod(handle.fileno(), 0o600)  # a file that was there keeps no wider mode
+                if stat.S_IMODE(os.fstat(handle.fileno()).st_mode) != 0o600:
+                    os.fchmod(handle.fileno(), 0o600)  # a file that was there keeps no wider mode
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -349,6 +349,20 @@ class Journal:
             self.lock.release()
         if self.upstream is not None:
             self.upstream.close()
+
+
+def _private_folder(folder: Path) -> None:
+    """``folder`` made if missing, and made private (0700) if it is not: asked with a stat,
+    since a mode set again is still an inode written, for every evidence file (bench.engine)."""
+    try:
+        found = os.stat(folder)
+    except FileNotFoundError:
+        found = None
+    if found is None or not stat.S_ISDIR(found.st_mode):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # not a folder: this says so
+        folder.chmod(0o700)
+    elif stat.S_IMODE(found.st_mode) != 0o700:
+        folder.chmod(0o700)
 
 
 class _AppendLock:

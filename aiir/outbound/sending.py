@@ -3,6 +3,7 @@ Retry-After), a reply read up to a size, and what a failure most likely means.""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import queue
@@ -103,21 +104,24 @@ class _Exchange:
         self.client = client
         self.call = call
         self.max_body = max_body
-        self.abandoned = threading.Event()
+        self.abandoned = False  # set once by the caller, read by the worker between chunks
         self.result: Reply | tuple[int, dict[str, str], bytes, int] | None = None
 
     def run(self) -> Reply | tuple[int, dict[str, str], bytes, int]:
-        done = threading.Event()
+        # Held until the worker is done: a bare lock, not an Event (a Condition, a waiter lock
+        # and a deque for each request; every gateway call comes here: bench.engine).
+        working = threading.Lock()
+        working.acquire()
 
         def job() -> None:
             try:
                 self._work()
             finally:
-                done.set()
+                working.release()
 
         _WORKERS.submit(job)
-        if not done.wait(self.call.timeout) or self.result is None:
-            self.abandoned.set()
+        if not working.acquire(timeout=self.call.timeout) or self.result is None:
+            self.abandoned = True
             return Reply(False, None, f"timed out after {self.call.timeout:g}s", uncertain=True)
         return self.result
 
@@ -131,7 +135,7 @@ class _Exchange:
                 headers=call.headers,
                 json=call.json,
                 content=call.body,
-                timeout=call.timeout,
+                timeout=_timeout(call.timeout),
             ) as response:
                 body, size = self._read(response)
                 headers = {k.lower(): v for k, v in response.headers.items()}
@@ -155,7 +159,7 @@ class _Exchange:
         kept = bytearray()
         size = 0
         for chunk in response.iter_bytes():
-            if self.abandoned.is_set():
+            if self.abandoned:
                 raise _Abandoned
             size += len(chunk)
             if len(kept) < self.max_body:
@@ -212,6 +216,13 @@ os.register_at_fork(after_in_child=_WORKERS.forget)
 
 class _Abandoned(Exception):
     """The caller stopped waiting for this exchange."""
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(seconds: float) -> httpx2.Timeout:
+    """A call's timeout as httpx2 takes it: given a number, httpx2 checks it against the
+    ``SupportsFloat`` protocol for each request, a slow ``isinstance`` (bench.engine)."""
+    return httpx2.Timeout(seconds)
 
 
 def _since(started: float) -> int:

@@ -35,7 +35,7 @@ from aiir.incident.lock import IncidentLock
 from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, new_incident
 from aiir.outbound.gateway import Endpoint
-from aiir.redact import scrub
+from aiir.redact import masker
 from aiir.respond.preparation import (
     endpoints_for,
     env_values,
@@ -144,7 +144,7 @@ def start(
     env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     endpoints = endpoints_for(runbook, env, env_vals)
     secrets = secret_values(runbook, env_vals)
-    journal = _new_journal(env, lambda t: scrub(t, secrets, patterns=False))
+    journal = _new_journal(env, masker(secrets, patterns=False))
     with _closed_on_error(journal):
         incident = _opened(
             journal, path, runbook, values, endpoints, drill=drill, exercise=env.exercise
@@ -394,7 +394,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
         secrets = secret_values(runbook, env_vals)
-        journal.scrub = lambda t: scrub(t, secrets, patterns=False)
+        journal.scrub = masker(secrets, patterns=False)
         walk = Walk(
             env,
             journal,
