@@ -15,7 +15,13 @@ from typing import Any, BinaryIO, NamedTuple
 
 from aiir.errors import AiirError, InputError
 from aiir.incident.checks import Check, utc_time
-from aiir.incident.events import EventType, file_refs, shape_problem, value_checks
+from aiir.incident.events import (
+    FILE_KEYS,
+    EventType,
+    file_refs,
+    shape_problem,
+    value_checks,
+)
 
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
@@ -201,7 +207,7 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
         start, offset = offset, offset + len(line)
         event = _as_written(line, prev, expected)
         if event is not None and (number == 1) == (event.type == _OPENED):
-            if files is not None and ("evidence" in event.data or "snapshot" in event.data):
+            if files is not None and not FILE_KEYS.isdisjoint(event.data):
                 reading.file_problems += file_problems(files, (event,))
             prev, expected = event.hash, expected + 1
             reading.head, reading.offset, reading.size = event, start, offset
@@ -227,7 +233,7 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
             event.type == _OPENED
         ):
             problems += _order_problems(number, event, expected, prev, intact)
-        if files is not None and ("evidence" in event.data or "snapshot" in event.data):
+        if files is not None and not FILE_KEYS.isdisjoint(event.data):
             reading.file_problems += file_problems(files, (event,))
         prev, expected = digest, event.seq + 1
         reading.head, reading.offset, reading.size = event, start, offset

@@ -298,10 +298,14 @@ _EVENT_TYPES = frozenset(EventType)
 _DATA_CHECKS: dict[str, tuple[tuple[str, ...], Mapping[str, Check]]] = {}
 
 
+EVIDENCE_KEYS = ("evidence", "bundle")  # an evidence record: {file, sha256, bytes}
+FILE_KEYS = frozenset({*EVIDENCE_KEYS, "snapshot"})  # data that may vouch for a file
+
+
 def file_refs(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
     """(what, relative file, sha256) of every file an event's data vouches for."""
     refs = []
-    for key in ("evidence", "bundle"):
+    for key in EVIDENCE_KEYS:
         evidence = EvidenceRef.read(data.get(key))
         if evidence is not None:
             refs.append(("evidence", evidence.file, evidence.sha256))

@@ -265,6 +265,20 @@ def test_a_changed_evidence_file_is_named(
     assert f"evidence {name}: SHA-256 differs from line {number} (changed)" in output
 
 
+def test_a_changed_file_named_only_as_a_bundle_is_named(incident: Path) -> None:
+    """A capture's session-context bundle vouches for its file as its evidence does: a line
+    that names a file only as ``bundle`` (rechained, so the chain holds) still has it checked."""
+    name = next(n for n in evidence_files(incident) if ".before." in n)
+    number = line_of(incident, "capture.stored")
+    events = [json.loads(raw) for raw in lines(incident)]
+    data = events[number - 1]["data"]
+    data["bundle"] = data.pop("evidence")
+    rewrite(incident, rechain(events, number - 1))
+    assert verify(incident) == []
+    (incident / name).write_bytes((incident / name).read_bytes() + b" ")
+    assert verify(incident) == [f"evidence {name}: SHA-256 differs from line {number} (changed)"]
+
+
 def test_a_missing_evidence_file_is_named(
     incident: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
