@@ -105,8 +105,7 @@ class Walk:
     def add_secrets(self, values: set[str]) -> None:
         """More values to mask (a called runbook's secrets), on the screen and in the journal."""
         self.secrets.update(values)
-        self.masked = masker(self.secrets, patterns=False)
-        self.journal.scrub = self.masked
+        self.masked = self.journal.scrub = masker(self.secrets, patterns=False)
 
     def write_from_now(self) -> None:
         """Replay nothing: every event from here on is written as it happens (a release)."""
@@ -136,8 +135,7 @@ class Walk:
         record = write
 
     def catch_up(self) -> None:
-        """Fold in what others appended meanwhile (notes, approvals, hand-offs): the journal's
-        change feed, read without writing."""
+        """Fold in what others appended meanwhile (notes, approvals, hand-offs), from the feed."""
         for event in self.journal.catch_up():
             self.take_in(event)
 
