@@ -17,6 +17,7 @@ import httpx2
 from rich.console import Console
 
 from aiir.environment import Environment
+from aiir.incident.state import Incident
 from aiir.prompts import Check, NoTerminalPrompter, Option, Prompter, ScriptedPrompter
 from tests.helpers import write
 
@@ -300,3 +301,18 @@ def screen(env: Environment) -> str:
     file = env.console.file
     assert isinstance(file, io.StringIO)
     return file.getvalue()
+
+
+def walked_containment(root: Path) -> Incident:
+    """One complete incident of :func:`containment_runbook` under ``root`` (answers, levers,
+    captures and their evidence files), walked against a loopback gateway: the incident that
+    tests of the journal tamper with, in copies of its folder."""
+    from aiir.respond.session import start
+    from tests.servers import serve_gateway
+
+    runbook = write_runbook(root, containment_runbook())
+    with (
+        serve_gateway() as (url, _),
+        environment(root / "incidents", url, RecordingPrompter(ANSWERS)) as env,
+    ):
+        return start(runbook, env).incident

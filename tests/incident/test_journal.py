@@ -26,13 +26,11 @@ from aiir.incident.journal import (
 from aiir.incident.state import Incident
 from aiir.respond.session import start
 from tests.incidents import (
-    ANSWERS,
     RecordingPrompter,
-    containment_runbook,
     environment,
+    walked_containment,
     write_runbook,
 )
-from tests.servers import serve_gateway
 
 EDITED = "content does not match its hash (the line was edited)"
 OUT_OF_CHAIN = "in the hash chain (a line was removed, inserted or reordered)"
@@ -41,13 +39,7 @@ OUT_OF_CHAIN = "in the hash chain (a line was removed, inserted or reordered)"
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Incident:
     """One complete incident (answers, levers, captures), walked once for the whole module."""
-    root = tmp_path_factory.mktemp("journal")
-    runbook = write_runbook(root, containment_runbook())
-    with (
-        serve_gateway() as (url, _),
-        environment(root / "incidents", url, RecordingPrompter(ANSWERS)) as env,
-    ):
-        return start(runbook, env).incident
+    return walked_containment(tmp_path_factory.mktemp("journal"))
 
 
 @pytest.fixture

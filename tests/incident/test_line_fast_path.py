@@ -21,15 +21,9 @@ from aiir.incident.checks import types_taken
 from aiir.incident.events import EventType, _data_checks
 from aiir.incident.journal import GENESIS, JOURNAL, Event, Reading, canonical
 from aiir.incident.state import Incident
-from aiir.respond.session import start
 from tests.incidents import (
-    ANSWERS,
-    RecordingPrompter,
-    containment_runbook,
-    environment,
-    write_runbook,
+    walked_containment,
 )
-from tests.servers import serve_gateway
 
 CASES = 1500
 
@@ -37,13 +31,7 @@ CASES = 1500
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory: pytest.TempPathFactory) -> Incident:
     """One complete incident (answers, levers, captures and their evidence files)."""
-    root = tmp_path_factory.mktemp("fast-path")
-    runbook = write_runbook(root, containment_runbook())
-    with (
-        serve_gateway() as (url, _),
-        environment(root / "incidents", url, RecordingPrompter(ANSWERS)) as env,
-    ):
-        return start(runbook, env).incident
+    return walked_containment(tmp_path_factory.mktemp("fast-path"))
 
 
 @pytest.fixture
