@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
+from aiir.formats import patterns
 from aiir.formats.canary import CanaryCheck
 from aiir.terminal.inert import plain
 
@@ -74,7 +74,10 @@ def _holds(
     if kind in {"contains-any", "contains-all"}:
         return _any_all(kind, list(value) if isinstance(value, list) else [], output)
     if kind == "regex":
-        match = re.search(str(value), output)
+        try:
+            match = patterns.search(str(value), output)
+        except patterns.PatternTooSlow as exc:
+            return False, str(exc)
         if match is None:
             return False, f"output does not match /{_quote(str(value))}/"
         return True, f"output matches /{_quote(str(value))}/ at {_quote(match.group(0))!r}"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.formats import patterns
 from aiir.formats.includes import resolved_bytes
 from aiir.formats.paths import LeavesFolder, beneath
 from aiir.formats.profile import Profile
@@ -229,7 +230,11 @@ def input_check(node: InputNode) -> Callable[[str], str | None]:
     def check(answer: str) -> str | None:
         if not answer.strip():
             return None if not node.required else "an answer is required"
-        if node.pattern and not re.fullmatch(node.pattern, answer):
+        try:
+            matches = not node.pattern or patterns.fullmatch(node.pattern, answer)
+        except patterns.PatternTooSlow as exc:
+            return str(exc)
+        if not matches:
             return (
                 f"expected {node.hint}"
                 if node.hint

@@ -4,8 +4,10 @@
 import re
 from typing import Annotated, Any, Literal, Self
 
+import regex
 from pydantic import ConfigDict, Field, model_validator
 
+from aiir.formats import patterns
 from aiir.formats.common import (
     ENV_NAME,
     Count,
@@ -131,7 +133,8 @@ def _check_problem(shape: str | None, value: Any, threshold: int | None) -> str 
     if shape == "regex":
         try:
             re.compile(str(value))
-        except re.error as exc:
+            patterns.compiled(str(value))  # what matches it at run time, in bounded time
+        except (re.error, regex.error) as exc:
             return f"has an invalid regular expression: {exc}"
     return None
 

@@ -8,8 +8,11 @@ import enum
 import re
 from typing import Annotated
 
+import regex
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import Strict as Exact
+
+from aiir.formats import patterns
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"
@@ -31,7 +34,8 @@ WebUrl = Annotated[
 def _compiles(value: str) -> str:
     try:
         re.compile(value)
-    except re.error as exc:
+        patterns.compiled(value)  # what matches it at run time, in bounded time
+    except (re.error, regex.error) as exc:
         raise ValueError(f"invalid regular expression: {exc}") from None
     return value
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.formats import patterns
 from aiir.formats.answers import as_bool, lap_answer, repeated
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
@@ -117,8 +117,11 @@ def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
     if not suffix and isinstance(node, TasksNode):
         return _tasks_problem(node, value)
     pattern = node.pattern if not suffix and isinstance(node, InputNode) else None
-    if pattern and not re.fullmatch(pattern, str(value)):
-        return f"{value!r} does not match {pattern!r}"
+    try:
+        if pattern and not patterns.fullmatch(pattern, str(value)):
+            return f"{value!r} does not match {pattern!r}"
+    except patterns.PatternTooSlow as exc:
+        return f"{value!r}: {exc}"
     return None
 
 
@@ -214,8 +217,11 @@ def coerce_inputs(runbook: Runbook, given: Mapping[str, Any], where: str) -> dic
         value = _typed(raw, spec.type, name, where)
         if spec.choices is not None and value not in spec.choices:
             raise InputError(f"{where} {name}: {value!r} is not one of {spec.choices}")
-        if spec.pattern and not re.fullmatch(spec.pattern, str(value)):
-            raise InputError(f"{where} {name}: {value!r} does not match {spec.pattern!r}")
+        try:
+            if spec.pattern and not patterns.fullmatch(spec.pattern, str(value)):
+                raise InputError(f"{where} {name}: {value!r} does not match {spec.pattern!r}")
+        except patterns.PatternTooSlow as exc:
+            raise InputError(f"{where} {name}: {value!r}: {exc}") from None
         values[name] = value
     return values
 
