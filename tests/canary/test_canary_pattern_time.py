@@ -22,7 +22,8 @@ HOSTILE = "a" * 50 + "!"
 
 class _Model(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
-        self.rfile.read(int(self.headers.get("content-length") or 0))
+        asked = self.rfile.read(int(self.headers.get("content-length") or 0))
+        content = json.dumps({"a": HOSTILE, HOSTILE: 1}) if b"JSON" in asked else HOSTILE
         reply = {
             "id": "x",
             "object": "chat.completion",
@@ -30,7 +31,7 @@ class _Model(BaseHTTPRequestHandler):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": HOSTILE},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
                 }
             ],
@@ -57,6 +58,48 @@ def _model() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _run(tmp_path: Path, prompts: list[dict[str, object]]) -> tuple[int, str, str]:
+    with _model() as url:
+        suite = write_suite(
+            tmp_path / "suite.yaml",
+            gateways={"gw": {"profile": "litellm", "url": url}},
+            canary_token=False,
+            repeats=1,
+            concurrency=1,
+            prompts=prompts,
+        )
+        ran = run_aiir(
+            ["canary", "run", str(suite), "--json", "--history-dir", str(tmp_path / "h")],
+            process_env(tmp_path / "i"),
+        )
+    return ran.returncode, ran.stdout.decode(), ran.stderr.decode()
+
+
+def test_a_json_schemas_patterns_on_hostile_output_are_matched_in_bounded_time(
+    tmp_path: Path,
+) -> None:
+    nested = "^(a+)+$"
+    schemas = {
+        "value": {"properties": {"a": {"type": "string", "pattern": nested}}},
+        "key": {"patternProperties": {nested: {"type": "integer"}}},
+        "extra": {"patternProperties": {nested: {}, "^a$": {}}, "additionalProperties": False},
+        "slow": {"properties": {"a": {"pattern": "(a|aa)+$"}}},
+    }
+    prompts = [
+        {"id": name, "prompt": "JSON please.", "assert": [{"type": "is-json", "schema": schema}]}
+        for name, schema in schemas.items()
+    ]
+    code, out, err = _run(tmp_path, prompts)
+    assert code == 1, err
+    assert "Traceback" not in out + err
+    failures = {f["prompt_id"]: f["detail"] for f in json.loads(out)[0]["failures"]}
+    assert set(failures) == {"value", "key", "extra", "slow"}, failures
+    assert "not valid against the schema" in failures["value"]
+    assert failures["key"].endswith(" at a")  # the key "a" matched: its value is no integer
+    assert "Additional properties are not allowed" in failures["extra"]
+    assert "took too long to match" in failures["slow"]
 
 
 def test_a_regex_assertion_on_hostile_output_fails_in_bounded_time(tmp_path: Path) -> None:
