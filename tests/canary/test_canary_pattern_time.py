@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from tests.canaries import write_suite
 from tests.runs import process_env, run_aiir
@@ -60,7 +61,7 @@ def _model() -> Iterator[str]:
         server.server_close()
 
 
-def _run(tmp_path: Path, prompts: list[dict[str, object]]) -> tuple[int, str, str]:
+def _run(tmp_path: Path, prompts: list[dict[str, Any]]) -> tuple[int, str, str]:
     with _model() as url:
         suite = write_suite(
             tmp_path / "suite.yaml",
