@@ -10,6 +10,8 @@ stay with ``re``.
 from __future__ import annotations
 
 import functools
+import importlib
+from typing import Any
 
 import regex
 
@@ -49,3 +51,40 @@ def search(pattern: str, text: str) -> regex.Match[str] | None:
         return compiled(pattern).search(text, timeout=MATCH_SECONDS)
     except TimeoutError:
         raise PatternTooSlow(pattern) from None
+
+
+def nested_quantifier(pattern: str) -> bool:
+    """Whether ``pattern`` repeats without bound a group that is itself only an unbounded repeat,
+    as in ``(a+)+`` or ``(?:\\w*)*$``: the shape that backtracks exponentially on a near miss.
+    Other shapes (``(\\d+\\.)+``) are left alone: this is a warning, so it must not cry wolf."""
+    try:
+        tree = importlib.import_module("re._parser").parse(pattern)
+    except Exception:  # an invalid pattern is the validator's error, not this warning's
+        return False
+    constants = importlib.import_module("re._constants")
+    repeats = {constants.MAX_REPEAT, constants.MIN_REPEAT}
+    subpattern, unbounded = constants.SUBPATTERN, constants.MAXREPEAT
+
+    def only_repeat(body: Any) -> bool:
+        while len(body) == 1 and body[0][0] is subpattern:
+            body = body[0][1][3]
+        return len(body) == 1 and body[0][0] in repeats and body[0][1][1] is unbounded
+
+    def nested(items: Any) -> bool:
+        for op, av in items:
+            if op in repeats and av[1] is unbounded and only_repeat(av[2]):
+                return True
+            if any(nested(part) for part in _parts(av)):
+                return True
+        return False
+
+    def _parts(av: Any) -> list[Any]:
+        found: list[Any] = []
+        for piece in av if isinstance(av, tuple | list) else (av,):
+            if type(piece).__name__ == "SubPattern":
+                found.append(piece)
+            elif isinstance(piece, tuple | list):
+                found.extend(_parts(piece))
+        return found
+
+    return nested(tree)

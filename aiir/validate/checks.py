@@ -6,6 +6,7 @@ from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
+from aiir.formats import patterns
 from aiir.formats.findings import Finding, Loc, at, suggest
 from aiir.formats.loader import Document
 from aiir.formats.paths import LeavesFolder, beneath
@@ -453,6 +454,20 @@ def _input_findings(doc: Document, runbook: Runbook) -> list[Finding]:
                 "expression; say what is expected in words (hint: 'a key alias, like sk-...')"
             )
             out.append(at(doc, ("nodes", node_id, "pattern"), "no-hint", message, level="warning"))
+    located = [(("inputs", name, "pattern"), spec.pattern) for name, spec in runbook.inputs.items()]
+    located += [
+        (("nodes", node_id, "pattern"), node.pattern)
+        for node_id, node in runbook.nodes.items()
+        if isinstance(node, InputNode)
+    ]
+    for loc, pattern in located:
+        if pattern is not None and patterns.nested_quantifier(pattern):
+            message = (
+                f"the pattern {pattern!r} repeats a repeat (like (a+)+), which can backtrack "
+                "exponentially on a near-miss answer (one whose match takes over a second is "
+                "refused); drop the inner or the outer quantifier"
+            )
+            out.append(at(doc, loc, "slow-pattern", message, level="warning"))
     return out
 
 
