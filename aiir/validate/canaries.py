@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiir.formats import patterns
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at
 from aiir.formats.loader import Document
@@ -29,6 +30,13 @@ def suite_findings(doc: Document, suite: CanarySuite) -> list[Finding]:
             if check.base == "canary-token" and suite.canary_token is False:
                 message = "a canary-token check needs a planted token: set 'canary_token'"
                 findings.append(at(doc, (*loc, "type"), "reference", message))
+            if check.base == "regex" and patterns.nested_quantifier(str(check.value)):
+                message = (
+                    f"the pattern {check.value!r} repeats a repeat (like (a+)+), which can "
+                    "backtrack exponentially on a near-miss reply (a match that takes over a "
+                    "second fails the check); drop the inner or the outer quantifier"
+                )
+                findings.append(at(doc, (*loc, "value"), "slow-pattern", message, level="warning"))
             if check.schema_ is not None:
                 problem = _schema_problem(check.schema_)
                 if problem is not None:

@@ -8,6 +8,7 @@ import pytest
 
 from aiir.formats.patterns import nested_quantifier
 from aiir.validate.documents import validate_paths
+from tests.canaries import write_suite
 from tests.helpers import write
 from tests.incidents import containment_runbook
 
@@ -56,4 +57,22 @@ def test_a_nested_quantifier_is_a_warning_at_the_pattern(
         assert shown in rendered
         line = int(rendered.split(":")[1])
         assert "pattern:" in lines[line - 1]
+    assert not [f for f in report.findings if f.level == "error"]
+
+
+def test_a_canary_regex_with_a_nested_quantifier_is_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    prompts = [
+        {"id": "p", "prompt": "Hi", "assert": [{"type": "not-regex", "value": "^(a+)+$"}]},
+        {"id": "q", "prompt": "Hi", "assert": [{"type": "regex", "value": r"(\d+\.)+"}]},
+    ]
+    write_suite(tmp_path / "suite.yaml", canary_token=False, prompts=prompts)
+    report = validate_paths(["suite.yaml"])
+    slow = [f.render() for f in report.findings if "repeats a repeat" in f.render()]
+    assert len(slow) == 1, slow
+    assert slow[0].startswith("suite.yaml:")
+    assert "warning" in slow[0]
+    assert "'^(a+)+$'" in slow[0]
     assert not [f for f in report.findings if f.level == "error"]
