@@ -204,6 +204,7 @@ class LeverReleased(TypedDict, total=False):
     """``lever.released``."""
 
     engaged_step: Required[int]
+    confirmed_by_verify: Unchecked[bool]  # the request failed, the probe shows it not in effect
     lever: str
     node: str
     not_engaged: Unchecked[bool]

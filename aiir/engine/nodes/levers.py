@@ -408,7 +408,9 @@ def release_data(
     data = payloads.LeverReleased(
         **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
     )
-    if not reply.ok or lever.verify is None:
+    if not reply.ok:
+        return gone_all_the_same(walk, frame, name, lever, data)
+    if lever.verify is None:
         return data
     verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
     data["still_in_effect"] = verdict
@@ -476,9 +478,34 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
         return False
     walk.screen.request(f"Release {record.lever!r}", call.summary())
     reply = walk.send(call)
-    walk.record(
-        EventType.LEVER_RELEASED,
-        payloads.LeverReleased(**base, ok=reply.ok, request=call.summary(), reply=reply.summary()),
+    data = payloads.LeverReleased(
+        **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
     )
+    if not reply.ok:
+        data = gone_all_the_same(walk, frame, record.lever, lever, data)
+    walk.record(EventType.LEVER_RELEASED, data)
     walk.screen.lever(record)
-    return reply.ok
+    return bool(data["ok"])
+
+
+def gone_all_the_same(
+    walk: Walk, frame: Frame, name: str, lever: Lever, failed: payloads.LeverReleased
+) -> payloads.LeverReleased:
+    """A release request that failed may still find the lever gone: an earlier release that
+    was sent, then lost with its process (killed before its line was written), or one whose
+    reply was lost. The verify probe tells: when it no longer passes, the lever is not in
+    effect, and saying its release failed would not be true."""
+    if lever.verify is None:
+        return failed
+    verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
+    failed["still_in_effect"] = verdict
+    if verdict is not False:
+        return failed
+    reason = (
+        f"the release request failed ({failed['reply'].get('reason', 'no reason given')}), "
+        "but the verify probe no longer passes: the lever is not in effect"
+    )
+    walk.screen.note(f"lever {name!r}: {reason}")
+    failed["ok"], failed["confirmed_by_verify"] = True, True
+    failed["reply"] = {**failed["reply"], "reason": reason}
+    return failed
