@@ -4,9 +4,12 @@ and anchors compared. :mod:`aiir.incident.journal` writes what this reads."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -26,6 +29,10 @@ from aiir.incident.events import (
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
 EVIDENCE = "evidence"
+APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
+# A reader that meets a last line with no end waits this long for the append in progress.
+SETTLE = 5.0
+_SETTLE_PAUSE = 0.005
 
 
 class JournalBroken(AiirError):
@@ -154,13 +161,20 @@ class Reading:
         return anchor_of([self.head] if self.head is not None else [])
 
 
-def read_checked(path: Path, reading: Reading, *, files: Path | None = None) -> Iterator[Event]:
+def read_checked(
+    path: Path, reading: Reading, *, files: Path | None = None, settle: bool = True
+) -> Iterator[Event]:
     """A journal's events, one line at a time, each checked (shape, order, chain) before it is
     given; the problems go into ``reading``. With ``files`` (the incident's directory), every
-    evidence file and runbook copy an event names is checked as well. Nothing is kept."""
+    evidence file and runbook copy an event names is checked as well. Nothing is kept.
+
+    A last line with no end may be one being written now (a note, or the walker's next event,
+    written while this reads): with ``settle``, the append in progress is waited for (its
+    writer holds the append lock) and the rest of the line read, so a journal being written is
+    never called damaged. A reader holding the append lock itself passes ``settle=False``."""
     if not path.is_file():
         raise InputError(f"{path}: no journal here")
-    return _checked_lines(_lines(path), reading, files)
+    return _checked_lines(_lines(path, settle), reading, files)
 
 
 def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
@@ -177,10 +191,38 @@ def read_events(path: Path) -> tuple[list[Event], list[str]]:
     return events, reading.all_problems
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _lines(path: Path, settle: bool = True) -> Iterator[bytes]:
     """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
     with open(path, "rb", buffering=1 << 16) as handle:
-        yield from handle
+        for line in handle:
+            if settle and not line.endswith(b"\n"):
+                yield line + _rest_of_line(handle, path.parent / APPENDING)
+            else:
+                yield line
+
+
+def _rest_of_line(handle: BinaryIO, lock: Path) -> bytes:
+    """The rest of a line being appended now: read once the append in progress is done (the
+    append lock can be had), or after :data:`SETTLE` seconds; nothing when it was cut short."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no writer has ever locked it (or it cannot be read): nothing to wait for
+        return handle.readline()
+    try:
+        deadline = time.monotonic() + SETTLE
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(_SETTLE_PAUSE)
+            except OSError:
+                break
+        return handle.readline()
+    finally:
+        os.close(fd)  # drops the shared lock, if it was had
 
 
 def _line_at(handle: BinaryIO, offset: int) -> bytes:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aiir.errors import AiirError
 from aiir.incident.chain import (
     _CANONICAL,
+    APPENDING,
     EVIDENCE,
     GENESIS,
     JOURNAL,
@@ -87,8 +88,6 @@ __all__ = [
     "verify",
     "verify_reading",
 ]
-
-APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
 
 
 # Events another process may append while a walker holds the incident (``aiir note``,
@@ -180,7 +179,8 @@ class Journal:
         appending to it, in one pass that gives ``each`` every event and keeps none: only
         where each step's lines are, for :meth:`recorded`."""
         reading = Reading()
-        for event in read_checked(self.path, reading, files=self.directory):
+        checked = read_checked(self.path, reading, files=self.directory, settle=not self._appending)
+        for event in checked:
             if event.step is not None:
                 self._steps.setdefault(event.step, []).append(reading.offset)
             each(event)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import json
+import os
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ import pytest
 
 from aiir.cli import main
 from aiir.incident.journal import (
+    APPENDING,
     GENESIS,
     JOURNAL,
     Anchor,
@@ -225,6 +230,34 @@ def test_a_half_written_last_line_is_named(incident: Path) -> None:
     assert verify(incident)[0] == (
         f"line {number}: incomplete (no end of line): the write was cut short"
     )
+
+
+def test_a_line_being_appended_while_the_journal_is_read_is_waited_for_not_named(
+    incident: Path,
+) -> None:
+    """A reader (``aiir verify``, ``show``, a resume's load) meets the end of a line a note or
+    the walker is writing at that moment (a long line crosses a page: it lands in two parts).
+    The writer holds the append lock while it writes: the reader waits for it."""
+    whole = lines(incident)
+    rewrite(incident, whole[:-1])
+    fd = os.open(incident / APPENDING, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer, mid-append
+    with open(incident / JOURNAL, "ab") as out:
+        out.write(whole[-1][:40])
+
+    def finish() -> None:
+        time.sleep(0.3)
+        with open(incident / JOURNAL, "ab") as out:
+            out.write(whole[-1][40:])
+        os.close(fd)  # the append is done: the lock is let go
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    try:
+        assert verify(incident) == []
+    finally:
+        writer.join()
+    assert lines(incident) == whole
 
 
 def test_an_empty_journal_does_not_verify(incident: Path) -> None:
