@@ -149,6 +149,9 @@ class Reading:
     head: Event | None = None
     offset: int = 0  # where the line of the event just given starts
     size: int = 0  # bytes read
+    lines: int = 0  # lines read
+    last_start: int = 0  # where the last line starts
+    unfinished: bool = False  # the last line has no end (its write was cut short)
 
     @property
     def all_problems(self) -> list[str]:
@@ -281,6 +284,9 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
         reading.head, reading.offset, reading.size = event, start, offset
         yield event
     reading.size = offset
+    if offset:
+        reading.lines, reading.last_start = number, start
+        reading.unfinished = not line.endswith(b"\n")
 
 
 _OPENED = str(EventType.INCIDENT_OPENED)

@@ -6,7 +6,8 @@ belongs to, if any), ``data``, ``prev`` (the previous line's hash) and ``hash`` 
 breaks the chain at that line; evidence files are named in the journal with their SHA-256, so a
 changed file is detected too, and so are the runbook copies the incident walks (their SHA-256 is in
 ``incident.opened`` and ``call.entered``). Each line is written with one ``write`` on an
-``O_APPEND`` descriptor and fsync'd, so an interruption never leaves half an event behind.
+``O_APPEND`` descriptor and fsync'd; a walker killed while writing a line longer than a page
+can leave its first pages only, which a resume sets aside (see :meth:`Journal.load`).
 
 A chain alone cannot tell lines cut from its end, or lines forged onto it, from an incident that
 simply stopped there. An *anchor* (``SEQ:HASH`` of the head, printed at the end of each walk and
@@ -22,6 +23,7 @@ import json
 import os
 import stat
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -165,6 +167,7 @@ class Journal:
         self._appending = False  # this journal holds the append lock now
         self._lock_fd: int | None = None  # the append lock's file, open from the first append
         self._file = os.path.join(directory, JOURNAL)  # stat before each append: no Path made
+        self.cut: CutLine | None = None  # a line its writer did not finish, set aside
 
     @property
     def path(self) -> Path:
@@ -174,10 +177,13 @@ class Journal:
     def evidence_dir(self) -> Path:
         return self.directory / EVIDENCE
 
-    def load(self, each: Callable[[Event], None] = lambda event: None) -> None:
+    def load(
+        self, each: Callable[[Event], None] = lambda event: None, *, mend: bool = False
+    ) -> None:
         """Read an existing journal and check it (chain, evidence, runbook copies) before
         appending to it, in one pass that gives ``each`` every event and keeps none: only
-        where each step's lines are, for :meth:`recorded`."""
+        where each step's lines are, for :meth:`recorded`. With ``mend`` (a walker holding the
+        incident), a last line its writer did not finish is set aside (:attr:`cut`)."""
         reading = Reading()
         checked = read_checked(self.path, reading, files=self.directory, settle=not self._appending)
         for event in checked:
@@ -185,10 +191,46 @@ class Journal:
                 self._steps.setdefault(event.step, []).append(reading.offset)
             each(event)
         problems = reading.all_problems
-        if problems:
+        if problems and not (mend and self._set_aside(reading)):
             raise JournalBroken(f"{self.path}: {problems[0]}; refusing to continue this incident")
         self.head, self._size = reading.head, reading.size
         self.last_step = max(self._steps, default=0)
+
+    def _set_aside(self, reading: Reading) -> bool:
+        """The journal's last line, when its writer did not finish it (killed mid-``write``: a
+        line longer than a page can be cut short) and it is all that is wrong: it is no event,
+        and its bytes are moved out of the journal into the incident's evidence folder (kept,
+        with their hash in :attr:`cut`, for the caller to say and to journal), so the incident
+        can go on. Under the append lock: no writer is mid-line then."""
+        line = f"line {reading.lines}: "
+        if (
+            not reading.unfinished
+            or reading.head is None
+            or reading.file_problems
+            or not all(problem.startswith(line) for problem in reading.problems)
+            or self.upstream is not None
+        ):
+            return False
+        with self.appending(), open(self.path, "r+b") as handle:
+            handle.seek(reading.last_start)
+            tail = handle.read()
+            if b"\n" in tail:  # written meanwhile: not a line cut short after all
+                return False
+            if reading.offset == reading.last_start:  # a whole event, all but its end: ended
+                handle.seek(0, os.SEEK_END)
+                handle.write(b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                reading.size += 1
+                return True
+            relative, digest = self._store(
+                f"{EVIDENCE}/journal-cut-at-{reading.last_start}.part", tail
+            )
+            handle.truncate(reading.last_start)
+            os.fsync(handle.fileno())
+        self.cut = CutLine(relative, digest, len(tail))
+        reading.size = reading.last_start
+        return True
 
     def recorded(self, step: int) -> list[Event]:
         """The events the loaded journal holds for ``step``, read again from the file (checked
@@ -349,6 +391,22 @@ class Journal:
             self.lock.release()
         if self.upstream is not None:
             self.upstream.close()
+
+
+@dataclass(frozen=True)
+class CutLine:
+    """The bytes of a journal line its writer did not finish, set aside: where, and their hash."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+    def said(self) -> str:
+        return (
+            f"the journal's last line was cut short (its writer died while writing it): its "
+            f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...), "
+            "and the incident goes on from the line before"
+        )
 
 
 def _private_folder(folder: Path) -> None:

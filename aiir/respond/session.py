@@ -318,7 +318,10 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
     directory = journal.directory
     with _closed_on_error(journal):
         incident = Incident(id=incident_id, directory=directory, keep_events=False)
-        journal.load(incident.apply)  # one pass: checked and folded, no event kept
+        journal.load(incident.apply, mend=True)  # one pass: checked and folded, none kept
+        if journal.cut is not None:  # a walker killed mid-line: that line never was
+            said = payloads.Note(text=f"aiir: {journal.cut.said()}", by=env.operator)
+            incident.apply(journal.append(EventType.NOTE, said))
         runbook = parse(load_file(directory / incident.snapshot), Runbook)
     return journal, incident, runbook, directory
 
@@ -408,6 +411,8 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         )
         endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
+        if journal.cut is not None:
+            walk.screen.note(journal.cut.said())
         _tell_store(walk)
         resumed = payloads.IncidentResumed(from_step=walk.last_recorded, by=env.operator)
         took_over = _took_over(walk)
@@ -449,6 +454,8 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
             child_frame=child_frame,
         )
         walk.write_from_now()
+        if journal.cut is not None:
+            walk.screen.note(journal.cut.said())
         frames = _frames_for_release(walk, runbook, source, incident)
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it

@@ -95,3 +95,22 @@ def assert_released(gateway: Gateway, incidents: Path, incident_id: str) -> None
     ]
     assert incident.needs_release() == []
     assert verify(incident.directory) == []
+
+
+def test_a_release_after_a_line_cut_short_sets_it_aside_and_releases(
+    server: ForkServer, tmp_path: Path
+) -> None:
+    """The walker died writing a line (a SIGKILL stops a write of more than a page between
+    pages): ``aiir release`` sets the unfinished line aside and releases every lever."""
+    with serve_gateway() as (url, gateway):
+        incidents, incident_id = walked(server, tmp_path, url)
+        journal = incidents / incident_id / "journal.jsonl"
+        size = journal.stat().st_size
+        with open(journal, "ab") as appended:
+            appended.write(b'{"data":{"text":"' + "é".encode() * 3000)
+        released = aiir(server, ["release", incident_id, "--yes"], incidents)
+    out = released.stdout + released.stderr
+    assert released.returncode == 0, out
+    assert "the journal's last line was cut short" in " ".join(out.split())
+    assert (incidents / incident_id / "evidence" / f"journal-cut-at-{size}.part").is_file()
+    assert_released(gateway, incidents, incident_id)

@@ -513,3 +513,80 @@ def test_an_incident_being_walked_is_refused_to_a_second_walker_and_left_as_it_w
     )
     assert (directory / JOURNAL).read_bytes() == before  # nothing replayed, nothing written
     assert len(state.calls) == calls  # nothing sent
+
+
+# --- killed in the middle of writing a line ------------------------------------------------------
+
+
+@pytest.mark.parametrize("cut", [40, -1], ids=["cut-short", "all-but-its-end"])
+def test_a_line_cut_short_by_the_kill_is_set_aside_and_the_incident_resumes(
+    cut: int, tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """SIGKILL during ``write(2)`` of a line longer than a page leaves its first pages only
+    (the kernel stops a write between pages for a fatal signal). Here the guardrail went up and
+    the process died writing ``lever.engaged``: the resume sets the bytes aside, says so,
+    journals it, and settles the lever by its probe: engaged once."""
+    url, state = gateway
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes"]
+    incidents = tmp_path / "incidents"
+    whole = aiir(["run", str(path), "--gateway", f"gw={url}", *flags], tmp_path / "whole")
+    assert whole.returncode == 0
+    (done,) = (tmp_path / "whole").iterdir()
+    engaged_line = next(
+        line
+        for line in (done / JOURNAL).read_bytes().splitlines(keepends=True)
+        if json.loads(line)["type"] == "lever.engaged"
+    )
+    state.calls.clear()
+    state.guardrails.clear()
+    state.blocked.clear()
+    state.fallbacks.clear()
+    killed = aiir(
+        ["run", str(path), "--gateway", f"gw={url}", *flags], incidents, (SEND, FILTER_ENGAGE)
+    )
+    assert killed.returncode == -signal.SIGKILL
+    incident_id = only_incident(incidents)
+    directory = incidents / incident_id
+    before = (directory / JOURNAL).read_bytes()
+    fragment = engaged_line[:cut]
+    if cut == -1:  # all of it but its end: the line of the dead run's own chain, finished
+        fragment = _next_line(before, "lever.engaged", fragment)
+    with open(directory / JOURNAL, "ab") as appended:
+        appended.write(fragment)
+    assert verify(directory)[0].endswith("incomplete (no end of line): the write was cut short")
+
+    resumed = aiir(["resume", incident_id, *flags], incidents)
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out
+    assert "Traceback" not in out
+    incident = load_incident(incidents, incident_id)
+    assert_contained_once(incident, state)
+    kept = directory / "evidence" / f"journal-cut-at-{len(before)}.part"
+    if cut == 40:
+        assert "the journal's last line was cut short" in " ".join(out.split())
+        assert kept.read_bytes() == fragment
+        (note,) = [e for e in incident.events if e.type == "note"]
+        assert (
+            f"its {len(fragment)} bytes are set aside in evidence/{kept.name}" in note.data["text"]
+        )
+        engaged = next(e for e in incident.events if e.type == "lever.engaged")
+        assert engaged.data["confirmed_by_verify"] is True  # probed, never engaged twice
+    else:  # a whole event: it stands, ended with its newline
+        assert not kept.exists()
+        assert (directory / JOURNAL).read_bytes().startswith(before + fragment + b"\n")
+
+
+def _next_line(journal: bytes, type_: str, like: bytes) -> bytes:
+    """The line ``type_`` as the dead run would have written it next (chained to its head),
+    without its end."""
+    from aiir.incident.journal import chain_hash
+
+    head = json.loads(journal.splitlines()[-1])
+    record = json.loads(like)
+    record.pop("hash")
+    record.update(seq=head["seq"] + 1, prev=head["hash"], step=head["step"])
+    body = {k: record[k] for k in ("seq", "ts", "type", "operator", "step", "data", "prev")}
+    body["hash"] = chain_hash(body)
+    assert body["type"] == type_
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
