@@ -344,20 +344,26 @@ class Journal:
         target = self.directory / relative
         if self.persist and target.exists():
             return relative, sha256_file(target)
-        return self._store(relative, content)
+        return self._store(relative, content, whole=True)
 
-    def _store(self, relative: str, content: bytes) -> tuple[str, str]:
+    def _store(self, relative: str, content: bytes, *, whole: bool = False) -> tuple[str, str]:
+        """Write a file of the incident. ``whole``: written beside it, then renamed into place,
+        so a process killed while writing it never leaves part of it under its name (a runbook
+        copy found there is taken as it is by the next walker)."""
         digest = hashlib.sha256(content).hexdigest()
         if self.persist:  # private as the journal: it holds user prompts and key hashes
             target = self.directory / relative
             _private_folder(target.parent)
+            written = target.with_name(f".{target.name}.part") if whole else target
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-            with os.fdopen(os.open(target, flags, 0o600), "wb") as handle:
+            with os.fdopen(os.open(written, flags, 0o600), "wb") as handle:
                 if stat.S_IMODE(os.fstat(handle.fileno()).st_mode) != 0o600:
                     os.fchmod(handle.fileno(), 0o600)  # a file that was there keeps no wider mode
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if whole:
+                os.replace(written, target)
             if self.upstream is not None:
                 self.upstream.put_file(relative, content)
         return relative, digest

@@ -298,13 +298,19 @@ def _interrupted(walk: Walk, reason: str) -> None:
 
 def snapshot_source(env: Environment, directory: Path, incident: Incident) -> RunbookSource:
     """Called runbooks as the incident keeps them: its copies (by id, also for a call that
-    named a path), then the shipped library."""
-    called = {
-        str(e.data["ref"]): str(e.data["child"])
-        for e in incident.history()
-        if e.type == EventType.CALL_ENTERED and "ref" in e.data
-    }
-    folders = [directory / SNAPSHOTS, data_dir("runbooks")]
+    named a path), then the folder of the runbook the incident was opened with (a call the
+    walk had not entered yet when it stopped: a kill between reaching a call and journalling
+    ``call.entered``), then the shipped library."""
+    called: dict[str, str] = {}
+    folders = [directory / SNAPSHOTS]
+    for event in incident.history():
+        if event.type == EventType.INCIDENT_OPENED:
+            opened_from = Path(str(event.data.get("source") or "")).parent
+            if opened_from != Path() and opened_from.is_dir():
+                folders.append(opened_from)
+        elif event.type == EventType.CALL_ENTERED and "ref" in event.data:
+            called[str(event.data["ref"])] = str(event.data["child"])
+    folders.append(data_dir("runbooks"))
     return RunbookSource(checked_loader(env), folders, called)
 
 

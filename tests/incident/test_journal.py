@@ -691,3 +691,39 @@ def test_an_append_tries_again_while_side_events_keep_moving_the_head(tmp_path: 
     (tmp_path / "b").mkdir()
     with pytest.raises(HeadMoved):
         hopeless.write("incident.noted", {"note": "never"})
+
+
+def test_a_runbook_copy_is_never_left_in_part_under_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next walker takes a copy found there as it is (a called runbook's copy is kept
+    once): a process that dies while writing one must leave nothing under its name."""
+    real = os.fdopen
+
+    class Dying:
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def __enter__(self) -> Dying:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def fileno(self) -> int:
+            return int(self.handle.fileno())
+
+        def write(self, data: bytes) -> int:
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            raise KeyboardInterrupt  # the process dies halfway
+
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: Dying(real(*a, **k)))
+    journal = Journal(tmp_path, "me", lambda: "2026-11-27T03:15:00.000Z", lambda t: t)
+    with pytest.raises(KeyboardInterrupt):
+        journal.store_snapshot("called", b"id: called\n" * 1000)
+    monkeypatch.setattr(os, "fdopen", real)
+    assert not (tmp_path / "runbooks" / "called.yaml").exists()
+    relative, digest = journal.store_snapshot("called", b"id: called\n" * 1000)
+    assert (tmp_path / relative).read_bytes() == b"id: called\n" * 1000
+    assert digest == hashlib.sha256(b"id: called\n" * 1000).hexdigest()

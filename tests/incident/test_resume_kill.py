@@ -590,3 +590,43 @@ def _next_line(journal: bytes, type_: str, like: bytes) -> bytes:
     body["hash"] = chain_hash(body)
     assert body["type"] == type_
     return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+# --- killed on the way into a called runbook -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kill",
+    [(APPEND, 2), ("aiir.incident.journal.Journal.store_snapshot", 2)],
+    ids=["at-the-call-node", "its-copy-kept"],
+)
+def test_a_walk_killed_before_its_call_was_journalled_resumes_into_the_called_runbook(
+    kill: tuple[str, int], tmp_path: Path
+) -> None:
+    """Between reaching a call by path and ``call.entered`` nothing says which runbook the path
+    named: the resume looks for it where ``run`` did, beside the runbook it opened with."""
+    from tests.engine.test_reuse import _caller
+
+    path = _caller(tmp_path, "shared/evidence.yaml")
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("evidence-reminder:\n  keep: yes\n", encoding="utf-8")
+    incidents = tmp_path / "incidents"
+    killed = aiir(["run", str(path), "-a", str(answers)], incidents, kill)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    incident_id = only_incident(incidents)
+    assert [e.type for e in load_incident(incidents, incident_id).events] == [
+        "incident.opened",
+        "node.entered",
+    ]
+    resumed = aiir(["resume", incident_id, "-a", str(answers)], incidents)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    incident = load_incident(incidents, incident_id)
+    assert incident.outcome == "resolved"
+    (entered,) = [e for e in incident.events if e.type == "call.entered"]
+    assert (entered.data["child"], entered.data["ref"]) == (
+        "evidence-reminder",
+        "shared/evidence.yaml",
+    )
+    copy = incidents / incident_id / "runbooks" / "evidence-reminder.yaml"
+    assert copy.read_bytes() == (tmp_path / "shared" / "evidence.yaml").read_bytes()
+    assert verify(incidents / incident_id) == []
