@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -373,7 +374,14 @@ def _took_over(walk: Walk) -> dict[str, Any] | None:
         holder = walk.journal.upstream.taken_over  # the shared store's lease: another machine
     if holder is None:
         return None
-    walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
+    if holder.host != socket.gethostname() and walk.journal.upstream is None:
+        walk.screen.note(
+            f"took over the incident from {holder.describe()}: its lock was free here, but aiir "
+            f"cannot see the processes of {holder.host}: if one still walks this incident there, "
+            "stop it (a lock on a shared folder may not reach across machines)"
+        )
+    else:
+        walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
     return dataclasses.asdict(holder)
 
 

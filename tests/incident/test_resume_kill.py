@@ -630,3 +630,21 @@ def test_a_walk_killed_before_its_call_was_journalled_resumes_into_the_called_ru
     copy = incidents / incident_id / "runbooks" / "evidence-reminder.yaml"
     assert copy.read_bytes() == (tmp_path / "shared" / "evidence.yaml").read_bytes()
     assert verify(incidents / incident_id) == []
+
+
+def test_a_lock_left_by_a_walker_on_another_host_is_not_said_to_be_gone(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """The lock file names a walker on another machine (a shared folder): its lock is free
+    here, which does not show that walker is gone; the takeover says what it cannot know."""
+    url, state = gateway
+    incidents, incident_id, flags = interrupted_at_the_first_lever(tmp_path, url)
+    other = {"pid": 4242, "host": "ir-laptop-2", "operator": "bob", "since": "2026-12-07T01:00:00Z"}
+    (incidents / incident_id / "lock").write_text(json.dumps(other))
+    resumed = aiir(["resume", incident_id, *flags], incidents)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    shown = " ".join(resumed.stdout.split())
+    assert "took over the incident from bob (pid 4242 on host ir-laptop-2)" in shown
+    assert "that process is gone" not in shown
+    assert "aiir cannot see the processes of ir-laptop-2: if one still walks this incident" in shown
+    assert_contained_once(load_incident(incidents, incident_id), state)
