@@ -17,6 +17,8 @@ anchor given, and names the lines no anchor covers.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
 import json
@@ -379,10 +381,18 @@ class Journal:
                 f"it ({size - self._size:+d} bytes); nothing was appended, and no sequence number "
                 "was used twice"
             )
-        written = os.write(self._fd, line)
-        if written != len(line):  # pragma: no cover - regular files take the whole line
-            raise OSError(f"short write to {self.path}")
-        os.fsync(self._fd)
+        try:
+            written = os.write(self._fd, line)
+            if written != len(line):  # a full disk takes part of the line, then nothing
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._fd)
+        except OSError as exc:  # the part written is taken back: no line is left unfinished
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise AiirError(
+                f"{self.path}: cannot write the journal ({exc.strerror or exc}); this event was "
+                f"not kept: make room, then aiir resume {self.directory.name}"
+            ) from None
         self._size += written
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from aiir.cli import main
+from aiir.errors import AiirError
 from aiir.incident.journal import (
     APPENDING,
     GENESIS,
@@ -727,3 +728,32 @@ def test_a_runbook_copy_is_never_left_in_part_under_its_name(
     relative, digest = journal.store_snapshot("called", b"id: called\n" * 1000)
     assert (tmp_path / relative).read_bytes() == b"id: called\n" * 1000
     assert digest == hashlib.sha256(b"id: called\n" * 1000).hexdigest()
+
+
+def test_a_full_disk_leaves_no_unfinished_line_and_says_so(
+    incident: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk takes part of a line, then nothing (ENOSPC): the part is taken back, and
+    the error is one line naming the journal, not an internal error."""
+    before = (incident / JOURNAL).read_bytes()
+    real = os
+
+    class FullDisk:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def write(self, fd: int, data: bytes) -> int:
+            return real.write(fd, data[: len(data) // 2])
+
+    journal = _journal(incident, "me")
+    monkeypatch.setattr("aiir.incident.journal.os", FullDisk())
+    with pytest.raises(AiirError) as failed:
+        journal.write("reminder", {"reason": "the disk is full"})
+    monkeypatch.undo()
+    journal.close()
+    assert str(failed.value) == (
+        f"{incident / JOURNAL}: cannot write the journal (No space left on device); this event "
+        f"was not kept: make room, then aiir resume {incident.name}"
+    )
+    assert (incident / JOURNAL).read_bytes() == before
+    assert verify(incident) == []
