@@ -500,9 +500,15 @@ class Walk:
             return f"release request cannot be built yet ({exc})"
         return f"{call.method} {readable(call.url)}"
 
-    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+    def send(
+        self,
+        call: Call,
+        settled: Callable[[Reply], Reply | None] | None = None,
+        *,
+        blind: bool = True,
+    ) -> Reply:
         with self.screen.waiting(f"{call.method} {call.url}"):
-            return self.sender.send(call, settled)
+            return self.sender.send(call, settled, blind=blind)
 
     def declined(self, frame: Frame, node_id: str, next_node: str) -> str:
         self.screen.note("declined: not sent")

@@ -53,12 +53,22 @@ class Sender:
         self.max_body = max_body
         self.on_wait = on_wait  # told before each wait of a second or more
 
-    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+    def send(
+        self,
+        call: Call,
+        settled: Callable[[Reply], Reply | None] | None = None,
+        *,
+        blind: bool = True,
+    ) -> Reply:
         """Send ``call``, retrying failures that a second try may get past.
 
-        A try that timed out or failed may still have taken effect. ``settled`` runs before each
-        retry: when it returns a reply (a lever's verify probe found the effect in place), that
-        reply ends the retries, so the request is not applied twice.
+        A failed try may still have taken effect (surely so when ``Reply.uncertain``: it timed
+        out, lost its connection, failed with a 5xx). Before each retry ``settled`` is asked
+        with the failed reply: a reply it returns ends the retries (a lever's verify probe found
+        the effect in place, or cannot tell over an uncertain try), so the request is not
+        applied twice; None sends it again. Without ``settled``, a call that is not ``blind``
+        (safe to repeat unseen) is never sent again over an uncertain try: its reply is
+        returned as it is.
         """
         started = time.monotonic()
         attempt = 0
@@ -66,17 +76,22 @@ class Sender:
             attempt += 1
             reply, retry_after = self._attempt(call)
             last = attempt > call.retries
-            if retry_after is None or last:
+            checks = settled is not None
+            unseen = reply.uncertain and settled is None and not blind
+            if retry_after is None or last or unseen:
                 return _with(reply, attempts=attempt, elapsed_ms=_since(started))
             wait = retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
             if wait >= 1 and self.on_wait is not None:
                 why = "as the gateway asked (Retry-After)" if retry_after > 0 else "before retrying"
+                then = (
+                    "checking whether it took effect before " if reply.uncertain and checks else ""
+                )
                 self.on_wait(
                     f"{call.method} {call.url}: {reply.reason}; waiting {wait:g}s {why}, "
-                    f"then try {attempt + 1} of {call.retries + 1}"
+                    f"then {then}try {attempt + 1} of {call.retries + 1}"
                 )
             self.sleep(wait)
-            found = settled() if settled is not None else None
+            found = settled(reply) if settled is not None else None
             if found is not None:
                 return _with(found, attempts=attempt, elapsed_ms=_since(started))
 

@@ -158,13 +158,16 @@ def engage_lever(
         return
     in_place: Reply | None = None
 
-    def settled() -> Reply | None:  # before a retry: did the failed try take effect?
+    def settled(failed: Reply) -> Reply | None:  # before a retry: did the failed try take effect?
         nonlocal in_place
         verdict, probe = probe_lever(walk, frame, base, lever)
         in_place = probe if verdict else None
+        if verdict is None and failed.uncertain:  # cannot tell: a second try could apply it twice
+            return failed
         return in_place
 
-    reply = walk.send(engage, settled if lever.verify is not None else None)
+    # Never sent again over a try that may have taken effect unless the probe says it did not.
+    reply = walk.send(engage, settled if lever.verify is not None else None, blind=False)
     if in_place is not None:
         confirmed(walk, step, base, in_place, engage)
         return
@@ -247,9 +250,14 @@ def probe_lever(
     reply = walk.sender.send(dataclasses.replace(call, retries=0))
     if reply.ok:
         return True, reply
-    if reply.status is None or reply.status >= 500:
+    if no_verdict(reply):
         return None, reply
     return False, reply
+
+
+def no_verdict(probe: Reply) -> bool:
+    """A failed probe that says nothing about the lever: no answer, or the gateway failing."""
+    return not probe.ok and (probe.status is None or probe.status >= 500)
 
 
 def engaged_before(
@@ -306,6 +314,9 @@ def verify(walk: Walk, frame: Frame, step: int, base: payloads.LeverKeys, lever:
         return
     reply = walk.send(walk.call_for(frame, lever.verify, where))
     verified = verified_data(base, ok=reply.ok, reply=reply.summary())
+    if no_verdict(reply):  # the lever was engaged; a probe with no answer does not undo that
+        verified["reply"]["reason"] = f"cannot verify: the verify probe got {reply.reason}"
+        verified["unverified"] = True
     walk.record(EventType.LEVER_VERIFIED, verified, step=step)
 
 
