@@ -32,6 +32,9 @@ from aiir.outbound.gateway import (
     says,
 )
 
+# Asked before a retry with the failed reply: a reply ends the retries, None tries again.
+Settled = Callable[[Reply], Reply | None]
+
 
 class Sender:
     """Sends calls with retries (connection errors, 429, 5xx; honouring Retry-After).
@@ -56,7 +59,7 @@ class Sender:
     def send(
         self,
         call: Call,
-        settled: Callable[[Reply], Reply | None] | None = None,
+        settled: Settled | None = None,
         *,
         blind: bool = True,
     ) -> Reply:
@@ -97,8 +100,7 @@ class Sender:
 
     def _attempt(self, call: Call) -> tuple[Reply, float | None]:
         """One try; the second value says whether (and after how long) to retry."""
-        exchange = _Exchange(self.client, call, self.max_body)
-        outcome = exchange.run()
+        outcome = exchange(self.client, call, self.max_body)
         if isinstance(outcome, Reply):
             if outcome.reason == NOT_SENDABLE:
                 return outcome, None  # nothing went out, and a second try would fail alike
@@ -108,6 +110,15 @@ class Sender:
         if (status == 429 or status >= 500) and not says(call.permanent, reply.text):
             return reply, retry_after_seconds(headers.get("retry-after"))
         return reply, None
+
+
+def exchange(
+    client: httpx2.Client, call: Call, max_body: int = MAX_BODY
+) -> Reply | tuple[int, dict[str, str], bytes, int]:
+    """One try of ``call``, bounded by its timeout however the server answers: the status,
+    headers (lower-cased), the body kept (up to ``max_body``) and its whole size; or a failed
+    :class:`Reply` saying why there is no answer (``uncertain`` once the request went out)."""
+    return _Exchange(client, call, max_body).run()
 
 
 class _Exchange:
