@@ -294,7 +294,9 @@ def test_a_reply_dripping_a_byte_at_a_time_is_cut_at_the_timeout(receiver: Recei
     """The timeout bounds the whole exchange: 30 bytes at 0.2 s each is 6 s, cut at 0.5 s."""
     receiver.queue(SLACK_PATH, Answer(200, b"ok" + b" " * 28, drip=0.2))
     environ: dict[str, str] = {}
-    sender = Notifier(httpx2.Client(trust_env=False), [].append, environ, retries=0, timeout=0.5)
+    sender = Notifier(
+        httpx2.Client(trust_env=False), lambda _s: None, environ, retries=0, timeout=0.5
+    )
     began = time.monotonic()
     delivery = sender.slack(receiver.url + SLACK_PATH, "hello")
     assert time.monotonic() - began < 3
@@ -320,7 +322,7 @@ def test_a_connection_lost_after_sending_is_no_answer_not_a_refusal(receiver: Re
 
 
 def test_an_unreachable_receiver_is_not_uncertain() -> None:
-    sender = Notifier(httpx2.Client(trust_env=False), [].append, {}, retries=0)
+    sender = Notifier(httpx2.Client(trust_env=False), lambda _s: None, {}, retries=0)
     delivery = sender.webhook("http://127.0.0.1:9/hook", {"a": 1})
     assert (delivery.ok, delivery.uncertain) == (False, False)
     assert "uncertain" not in delivery.sent_data({})
