@@ -8,6 +8,7 @@ status, the exact alert bodies, and the incident left behind.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -594,3 +595,49 @@ def test_an_unchanged_jittery_model_over_loopback_runs_clean_until_it_changes(
         status, [result] = canary(args, capsys)
         assert status == 1
         assert {f["check"] for f in result["failures"]} == {"drift:model"}
+
+
+def test_a_reply_dripping_a_byte_at_a_time_is_cut_at_the_suites_timeout(
+    receiver: Receiver, tmp_path: Path, capsys: Capture
+) -> None:
+    """The suite's timeout bounds a whole reply, not each read of it: a gateway sending a
+    byte every 0.2 s does not hold the run for the body's length times that."""
+    slow = chat_completion("OK" + " " * 60)
+    receiver.queue("/v1/chat/completions", Answer(slow.status, slow.body, slow.headers, drip=0.2))
+    alive = {"id": "alive", "prompt": "Say OK.", "assert": [{"type": "contains", "value": "OK"}]}
+    path = write_suite(
+        tmp_path / "s.yaml",
+        gateways={"gw": {"profile": "litellm", "url": receiver.url}},
+        canary_token=False,
+        repeats=1,
+        retries=0,
+        timeout=1,
+        prompts=[alive],
+    )
+    began = time.monotonic()
+    status_code = main(["canary", "run", str(path), "--history-dir", str(tmp_path / "h")])
+    took = time.monotonic() - began
+    said = " ".join(capsys.readouterr().out.split())
+    assert took < 8, said  # the body alone takes over 20 s
+    assert status_code == 1, said
+    assert "no reply within 1 s" in said
+
+
+def test_a_huge_reply_is_not_read_whole(
+    receiver: Receiver, tmp_path: Path, capsys: Capture
+) -> None:
+    huge = b'{"choices": [{"message": {"content": "OK"}}], "pad": "' + b"x" * (40 << 20) + b'"}'
+    receiver.queue("/v1/chat/completions", Answer(200, huge, {"content-type": "application/json"}))
+    alive = {"id": "alive", "prompt": "Say OK.", "assert": [{"type": "contains", "value": "OK"}]}
+    path = write_suite(
+        tmp_path / "s.yaml",
+        gateways={"gw": {"profile": "litellm", "url": receiver.url}},
+        canary_token=False,
+        repeats=1,
+        retries=0,
+        prompts=[alive],
+    )
+    status_code = main(["canary", "run", str(path), "--history-dir", str(tmp_path / "h")])
+    said = " ".join(capsys.readouterr().out.split())
+    assert status_code == 1, said
+    assert "reply is over" in said
