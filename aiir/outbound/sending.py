@@ -3,6 +3,8 @@ Retry-After), a reply read up to a size, and what a failure most likely means.""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import functools
 import json
 import os
@@ -264,14 +266,30 @@ def _transport_reason(exc: Exception) -> str:
     return text.splitlines()[0][:200]
 
 
-def retry_after_seconds(value: str | None) -> float:
-    """Seconds a ``Retry-After`` header asks for (capped), 0 when it names none or a date."""
+def retry_after_seconds(value: str | None, now: float | None = None) -> float:
+    """Seconds a ``Retry-After`` header asks for, in seconds or as an HTTP date (from ``now``,
+    the Unix time, the wall clock's by default), capped at :data:`MAX_RETRY_AFTER`; 0 (our own
+    backoff) when it names none, a time past, or nothing a number or a date can be read from
+    (negative, not a number)."""
     if value is None:
         return 0.0
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+        seconds = float(value)
     except ValueError:
-        return 0.0  # an HTTP date: fall back to our own backoff
+        seconds = _seconds_until(value, time.time() if now is None else now)
+    if not seconds > 0:  # NaN too
+        return 0.0
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def _seconds_until(date: str, now: float) -> float:
+    try:
+        when = email.utils.parsedate_to_datetime(date.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 0.0
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp() - now
 
 
 def gateway_message(parsed: Any, text: str) -> str:
