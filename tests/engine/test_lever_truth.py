@@ -9,6 +9,7 @@ effect of the last try is unknown, the verify probe decides; without one the sta
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,29 @@ def test_a_verify_probe_with_no_answer_leaves_the_lever_engaged_unverified(
     assert "NOT effective" not in verdict
     assert result.ended is not None
     assert result.ended.outcome == "not-contained"  # engaged, not proven: not contained
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["took-effect", "did-not"])
+def test_a_release_whose_answer_was_lost_is_settled_by_the_verify_probe(
+    applied: bool, tmp_path: Path
+) -> None:
+    """The release's connection drops once it is sent. Taken effect: the probe no longer passes,
+    the lever is released (not 'release failed' over a guardrail that is gone). Not taken: the
+    probe still passes and the release is sent again."""
+    with serve_gateway() as (url, state):
+        result = walk(tmp_path, url, one_lever(retries=2))
+        assert the_lever(result)[0] == "verified"
+        state.faults.append(Fault("/guardrails/g-1", drop=True, applied=applied))
+        with environment(tmp_path / "incidents", url, RecordingPrompter()) as env:
+            after = release(result.incident.id, env)
+        assert state.guardrails == {}
+        assert state.count("DELETE", "/guardrails/g-1") == (1 if applied else 2)
+    (record,) = after.levers
+    assert (record.state, record.verdict) == ("released", "released")
+    lines = (after.directory / "journal.jsonl").read_text().splitlines()
+    released = next(e for e in map(json.loads, lines) if e["type"] == "lever.released")
+    assert released["data"]["ok"] is True
+    if applied:
+        assert released["data"]["reply"]["reason"].endswith(
+            "; the verify probe no longer passes: released"
+        )

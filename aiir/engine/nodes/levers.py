@@ -415,11 +415,11 @@ def release_data(
         manual = walk.release_preview(frame, name, lever)
         reason = f"release request could not be built ({exc}); undo it by hand: {manual}"
         return payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
-    reply = walk.send(call)
-    data = payloads.LeverReleased(
-        **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
-    )
+    reply, summary = send_release(walk, frame, name, lever, call)
+    data = payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary)
     if not reply.ok or lever.verify is None:
+        if not reply.ok and summary["ok"]:
+            data["still_in_effect"] = False
         return data
     verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
     data["still_in_effect"] = verdict
@@ -486,10 +486,34 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
         walk.screen.failure(f"Lever {record.lever!r}: {reason}")
         return False
     walk.screen.request(f"Release {record.lever!r}", call.summary())
-    reply = walk.send(call)
+    _, summary = send_release(walk, frame, record.lever, lever, call)
     walk.record(
         EventType.LEVER_RELEASED,
-        payloads.LeverReleased(**base, ok=reply.ok, request=call.summary(), reply=reply.summary()),
+        payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary),
     )
     walk.screen.lever(record)
-    return reply.ok
+    return bool(summary["ok"])
+
+
+def send_release(
+    walk: Walk, frame: Frame, name: str, lever: Lever, call: Call
+) -> tuple[Reply, dict[str, Any]]:
+    """Send a release; the reply, and what the journal keeps of it. A try that failed yet may
+    have taken effect (no answer, a 5xx) is settled by the verify probe, before a retry and
+    after the last try: a probe that no longer passes means released, whatever the reply."""
+    gone: Reply | None = None
+
+    def settled(failed: Reply) -> Reply | None:
+        nonlocal gone
+        if failed.uncertain and probe_lever(walk, frame, {"lever": name}, lever)[0] is False:
+            gone = failed
+        return gone  # None: a release is sent again (undoing twice does no harm)
+
+    reply = walk.send(call, settled if lever.verify is not None else None)
+    if gone is None and lever.verify is not None and not reply.ok and reply.uncertain:
+        gone = reply if probe_lever(walk, frame, {"lever": name}, lever)[0] is False else None
+    summary = reply.summary()
+    if gone is not None:
+        reason = f"{reply.reason}; the verify probe no longer passes: released"
+        summary.update(ok=True, reason=reason)
+    return reply, summary
