@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from aiir.canary.report import show
 from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
 from aiir.incident.journal import verify
@@ -641,3 +642,29 @@ def test_a_huge_reply_is_not_read_whole(
     said = " ".join(capsys.readouterr().out.split())
     assert status_code == 1, said
     assert "reply is over" in said
+
+
+def test_an_alert_with_no_answer_is_not_said_to_be_undelivered(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """PagerDuty's connection drops once it has each try: the alert may have been opened."""
+    environ = {
+        "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
+        "PD_ROUTING_KEY": ROUTING_KEY,
+    }
+    env, out = environment(tmp_path, environ)
+    state = SandboxState()
+    state.add_fault("*", "error", "1.0")
+    options = SweepOptions(sandbox=state, history_dir=tmp_path / "h", alert=True)
+    path = write_suite(tmp_path / "s.yaml", alert={"pagerduty": ALERT["pagerduty"]})
+    receiver.queue("/v2/enqueue", *[Answer(202, b"", drop=True)] * 4)
+    [run] = sweep([path], env, options)
+    [delivery] = run.deliveries
+    assert (delivery.ok, delivery.uncertain) == (False, True)
+    show(env.console, [run])
+    said = " ".join(out.getvalue().split())
+    assert (
+        "alert pagerduty: no answer, it may have been delivered: no answer: connection lost" in said
+    )
+    assert "NOT delivered" not in said
+    assert ROUTING_KEY not in said
