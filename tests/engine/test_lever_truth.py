@@ -23,6 +23,7 @@ from tests.incidents import (
     RecordingPrompter,
     environment,
     fault_runbook,
+    screen,
     write_runbook,
 )
 from tests.servers import Fault, serve_gateway
@@ -291,3 +292,19 @@ def test_a_release_whose_answer_was_lost_is_settled_by_the_verify_probe(
         assert released["data"]["reply"]["reason"].endswith(
             "; the verify probe no longer passes: released"
         )
+
+
+def test_the_wait_before_a_retry_says_the_probe_comes_first(tmp_path: Path) -> None:
+    """After a try that may have taken effect, the note says the probe runs before the retry
+    (the retry may never come: the probe may find the lever in place)."""
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/guardrails", 500, times=2))
+        path = write_runbook(tmp_path, one_lever(retries=2))
+        with environment(tmp_path / "incidents", url, RecordingPrompter()) as env:
+            result = start(path, env)
+            shown = " ".join(screen(env).split())
+        assert state.count("POST", "/guardrails") == 3  # the probe said: not in effect
+    assert the_lever(result)[0] == "verified"
+    assert "waiting 1s before retrying, then checking whether it took effect before try 3 of 3" in (
+        shown
+    )
