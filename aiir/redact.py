@@ -36,6 +36,11 @@ _PATTERNS = re.compile(
 )
 # ``scheme://user:password@host``: credentials in any URL, declared or not.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
+# ``?token=…``, ``&api_key=…``: a credential as a URL's query parameter, declared or not.
+_QUERY_CREDENTIAL = re.compile(
+    r"(?i)(?P<name>[?&][\w.\-]*(?:key|token|secret|passw(?:or)?d|sig|signature|auth|credential)"
+    r"[\w.\-]*=)[^&#\s\"'<>`]+"
+)
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK|ROUTING", re.I)
 _PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")  # "services", "incoming-webhook"
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
@@ -117,10 +122,12 @@ def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], 
 
 
 def _credentials_masked(text: str) -> str:
-    """``text`` with the credentials of every URL in it (``scheme://user:password@``) masked."""
+    """``text`` with the credentials of every URL in it (``scheme://user:password@``, and
+    query parameters named like one: ``?token=…``) masked."""
     if "://" not in text:  # no URL, no credentials in one: the journal's most strings
         return text
-    return _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    return _QUERY_CREDENTIAL.sub(rf"\g<name>{MASK}", text) if "=" in text else text
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

@@ -68,7 +68,13 @@ def _show_run(console: Console, run: SuiteRun) -> None:
             console.print(Text(f"… and {len(failures) - MAX_ROWS} more failures"))
     _show_drift(console, run)
     for delivery in run.deliveries:
-        state = "delivered" if delivery.ok else f"NOT delivered: {delivery.reason}"
+        state = (
+            "delivered"
+            if delivery.ok
+            else f"no answer, it may have been delivered: {delivery.reason}"
+            if delivery.uncertain
+            else f"NOT delivered: {delivery.reason}"
+        )
         line = f"  alert {delivery.channel}: {state} ({delivery.attempts} attempt(s))"
         console.print(inert(clean(line, run.secrets, None)), style=None if delivery.ok else "red")
     for note in run.notes:

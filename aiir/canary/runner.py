@@ -24,6 +24,7 @@ from aiir.outbound.sending import retry_after_seconds
 from aiir.terminal.inert import plain
 
 MAX_BACKOFF = 5.0
+MAX_REPLY = 4 * 1024 * 1024  # bytes of a chat completion read; a longer reply is a failure
 EXCERPT = 300
 
 
@@ -141,22 +142,40 @@ async def _attempt(
     sample = Sample(job.prompt, job.repeat)
     started = time.perf_counter()
     try:
-        response = await client.post(url, content=job.body)
-    except httpx2.TimeoutException:
+        # The timeout holds the whole reply: the client's own is per read, and a gateway
+        # dripping a byte at a time never lets one run out.
+        async with asyncio.timeout(timeout):
+            async with client.stream("POST", url, content=job.body) as response:
+                content = await _content(response)
+    except (TimeoutError, httpx2.TimeoutException):
         sample.error = f"no reply within {timeout:g} s"
         return sample, True, 0.0
     except httpx2.TransportError as exc:
         sample.error = f"connection failed: {(str(exc) or type(exc).__name__).splitlines()[0]}"
         return sample, True, 0.0
     sample.latency_ms = (time.perf_counter() - started) * 1000
-    sample.status = response.status_code
-    if not 200 <= response.status_code < 300:
-        sample.error = f"HTTP {response.status_code}: {_excerpt(response.text)}"
-        if response.status_code == 429 or response.status_code >= 500:
+    sample.status = status = response.status_code
+    text = (content or b"").decode("utf-8", errors="replace")
+    if not 200 <= status < 300:
+        sample.error = f"HTTP {status}: {_excerpt(text)}"
+        if status == 429 or status >= 500:
             return sample, True, retry_after_seconds(response.headers.get("retry-after"))
         return sample, False, 0.0
-    _read(sample, response.content)
+    if content is None:
+        sample.error = f"reply is over {MAX_REPLY} bytes: not read, not judged"
+        return sample, False, 0.0
+    _read(sample, content)
     return sample, False, 0.0
+
+
+async def _content(response: httpx2.Response) -> bytes | None:
+    """The reply's body, or None once it passes :data:`MAX_REPLY` (the rest is not read)."""
+    kept = bytearray()
+    async for chunk in response.aiter_bytes():
+        if len(kept) + len(chunk) > MAX_REPLY:
+            return None
+        kept.extend(chunk)
+    return bytes(kept)
 
 
 def _read(sample: Sample, content: bytes) -> None:

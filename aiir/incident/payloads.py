@@ -289,6 +289,7 @@ class NotifySent(TypedDict, total=False):
     simulated: Unchecked[str]  # the exercise, when its inbox took the message
     status: int | None
     to: Unchecked[str | None]
+    uncertain: Unchecked[bool]  # it went out and no answer came: it may have been delivered
 
 
 class TicketFiled(TypedDict, total=False):

@@ -31,7 +31,7 @@ MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 MAX_PAYLOAD = 512 * 1024
 EXCERPT = 500
-MAX_RETRY_AFTER = 30.0
+MAX_REPLY = 1024 * 1024  # bytes of a receiver's reply kept; the rest is not stored
 
 EventAction = Literal["trigger", "acknowledge", "resolve"]
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
@@ -67,6 +67,9 @@ class Delivery:
     request: dict[str, Any]  # method, url and body as sent, secrets masked
     reason: str = "ok"
     reference: str | None = None  # PagerDuty dedup key, Statuspage incident id
+    # No answer to a request that went out (a timeout, a connection lost after sending): the
+    # receiver may have taken it. Neither "sent" nor "not taken" is known.
+    uncertain: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,12 +81,13 @@ class Delivery:
             "reference": self.reference,
             "reply": self.reply,
             "request": self.request,
+            **({"uncertain": True} if self.uncertain else {}),
         }
 
     def sent_data(self, reply: dict[str, Any]) -> payloads.NotifySent:
         """The delivery as ``notify.sent`` keeps it, the receiver's answer as ``reply``; the
         sender adds where it was sent from."""
-        return payloads.NotifySent(
+        sent = payloads.NotifySent(
             channel=self.channel,
             ok=self.ok,
             status=self.status,
@@ -93,6 +97,9 @@ class Delivery:
             reply=reply,
             request=self.request,
         )
+        if self.uncertain:
+            sent["uncertain"] = True
+        return sent
 
 
 @dataclass(frozen=True)
@@ -150,6 +157,7 @@ class _Attempted:
     body: str
     reason: str
     retry_after: float | None  # None: do not retry
+    uncertain: bool = False  # sent, and no answer came: it may have been taken
 
 
 class Notifier:
@@ -320,7 +328,9 @@ class Notifier:
             incident["impact_override"] = impact
         incident["component_ids"] = list(component_ids)
         url = f"{self._statuspage_base()}/v1/pages/{_segment(page_id)}/incidents"
-        return self._statuspage("POST", url, {"incident": incident}, api_key)
+        # A create is not idempotent: a retry over a 5xx or a lost answer could open a second
+        # public incident. Only a 429 (not processed) is tried again.
+        return self._statuspage("POST", url, {"incident": incident}, api_key, idempotent=False)
 
     def statuspage_update(
         self,
@@ -343,9 +353,19 @@ class Notifier:
     def _statuspage_base(self) -> str:
         return (self.environ.get(STATUSPAGE_URL_VARIABLE) or STATUSPAGE_URL).rstrip("/")
 
-    def _statuspage(self, method: str, url: str, body: dict[str, Any], api_key: str) -> Delivery:
+    def _statuspage(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any],
+        api_key: str,
+        *,
+        idempotent: bool = True,
+    ) -> Delivery:
         headers = {"Authorization": f"OAuth {api_key}"}
-        delivery = self._send("statuspage", method, url, body, headers, [api_key])
+        delivery = self._send(
+            "statuspage", method, url, body, headers, [api_key], idempotent=idempotent
+        )
         reply = _json(delivery.reply)
         reference = reply.get("id") if isinstance(reply, dict) else None
         return _replace(delivery, reference=str(reference) if reference else None)
@@ -404,33 +424,29 @@ class Notifier:
             request=request,
             reason="ok" if ok else mask(tried.reason),
             reference=read(tried.body) if ok and read is not None else None,
+            uncertain=tried.uncertain,
         )
 
     def _attempt(self, method: str, url: str, body: Any, headers: Mapping[str, str]) -> _Attempted:
-        try:
-            response = self.client.request(
-                method, url, json=body, headers=dict(headers), timeout=self.timeout
-            )
-        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
-            # Refused on this side before anything went out: trying again would fail alike.
-            reason = "not sent: the URL or a header holds a character HTTP cannot carry"
-            return _Attempted(None, "", reason, None)
-        except httpx2.TransportError as exc:
-            reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
-            return _Attempted(None, "", f"no answer: {reason}", 0.0)
-        text = response.text
-        status = response.status_code
+        """One try, bounded by ``timeout`` as a whole (a reply dripping a byte at a time is
+        cut off like one that never comes), its reply kept up to :data:`MAX_REPLY` bytes."""
+        from aiir.outbound.gateway import NOT_SENDABLE, Call
+        from aiir.outbound.sending import exchange, retry_after_seconds
+
+        call = Call("", method, url, dict(headers), {}, body, None, self.timeout, 0, None, {})
+        outcome = exchange(self.client, call, MAX_REPLY)
+        if not isinstance(outcome, tuple):
+            if outcome.reason == NOT_SENDABLE:
+                # Refused on this side before anything went out: trying again would fail alike.
+                reason = "not sent: the URL or a header holds a character HTTP cannot carry"
+                return _Attempted(None, "", reason, None)
+            return _Attempted(None, "", f"no answer: {outcome.reason}", 0.0, outcome.uncertain)
+        status, replied, kept, _size = outcome
+        text = kept.decode("utf-8", errors="replace")
         reason = f"HTTP {status}: {' '.join(text.split())[:200]}"
         if status == 429 or status >= 500:
-            return _Attempted(status, text, reason, _retry_after(response.headers))
+            return _Attempted(status, text, reason, retry_after_seconds(replied.get("retry-after")))
         return _Attempted(status, text, reason, None)
-
-
-def _retry_after(headers: httpx2.Headers) -> float:
-    try:
-        return min(max(float(headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return 0.0  # absent or an HTTP date: our own backoff
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:

@@ -162,6 +162,8 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         if d.get("simulated")
         else f"Message sent to {d.get('channel')}"
         if d.get("ok")
+        else f"Message to {d.get('channel')}: no answer, it may have been delivered ({d.get('reason')})"
+        if d.get("uncertain")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
     EventType.TICKET_FILED: lambda d: (
@@ -175,7 +177,15 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.ACTION_INTENT: lambda d: f"Action {d.get('node')} requested",
     EventType.ACTION_RESULT: lambda d: (
         f"Action {d.get('node')}: "
-        + ("done" if d.get("ok") else "unknown" if d.get("unknown") else "FAILED")
+        + (
+            "done"
+            if d.get("ok")
+            else "unknown"
+            if d.get("unknown")
+            else "FAILED, it may have taken effect"
+            if d.get("reply", {}).get("uncertain")
+            else "FAILED"
+        )
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
     EventType.BRANCH: lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",

@@ -226,13 +226,23 @@ class TerminalScreen:
         self.box(self.text(text), Text(f"Message ({channel}, {audience})"), "blue")
 
     def delivered(
-        self, channel: str, ok: bool, reason: str, reference: str | None, simulated: bool = False
+        self,
+        channel: str,
+        ok: bool,
+        reason: str,
+        reference: str | None,
+        simulated: bool = False,
+        uncertain: bool = False,
     ) -> None:
         ref = f" ({reference})" if reference else ""
         if simulated:
             self.line(f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan")
         elif ok:
             self.line(f"  ✓ sent to {channel}{ref}", "green")
+        elif uncertain:  # it went out and no answer came: neither sent nor refused is known
+            self.line(
+                f"  ? {channel} gave no answer ({reason}): it may have been delivered", "bold red"
+            )
         else:
             self.line(f"  ✗ {channel} did not take it: {reason}", "bold red")
 

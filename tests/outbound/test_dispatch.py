@@ -506,6 +506,23 @@ def test_a_refused_or_unconfigured_channel_is_journalled_and_the_walk_goes_on(
     assert sent["resolve"]["ok"] is True
 
 
+def test_a_message_with_no_answer_is_said_to_be_unknown_not_refused(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Slack's connection drops once it has the message, on every try: it may have posted it.
+    Neither "sent" nor "did not take it" is true; the screen, journal and report say so."""
+    setup.receiver.queue(SLACK_PATH, *[Answer(200, b"", drop=True)] * 4)
+    ran = setup.run(capsys, "--yes")
+    assert ran.status == 0, ran.err
+    sent = {s.get("node"): s for s in of_type(setup.events(), "notify.sent")}
+    assert (sent["tell"]["ok"], sent["tell"]["uncertain"]) == (False, True)
+    out = " ".join(ran.out.split())
+    assert "? slack gave no answer (no answer: connection lost after the request was sent" in out
+    assert "it may have been delivered" in out
+    assert "slack did not take it" not in out
+    assert "✓ sent to slack" not in out
+
+
 def test_a_channel_secret_no_key_can_hold_is_sent_nowhere_and_said_in_one_line(
     setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -562,6 +562,33 @@ def test_a_follow_up_lost_to_a_5xx_says_where_to_look_before_filing_again(
     )
 
 
+@pytest.mark.parametrize(
+    ("answer", "maybe"),
+    [(Answer(201, b"", drop=True), True), (None, False)],
+    ids=["dropped-after-sending", "refused"],
+)
+def test_a_follow_up_with_no_answer_says_where_to_look_only_if_it_went_out(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    answer: Answer | None,
+    maybe: bool,
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    if answer is not None:
+        receiver.queue(ISSUE, answer)
+    else:  # nothing listens where Jira should be: the request never left
+        (config,) = (root / "workspace").glob("aiir.y*ml")
+        config.write_text(config.read_text().replace(receiver.url, "http://127.0.0.1:9"))
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 1
+    first = ran.err.splitlines()[0]
+    assert first.startswith("not filed: no answer: ")
+    assert ("Jira may have made it anyway" in first) is maybe, first
+
+
 def test_an_atlassian_api_token_is_masked_in_any_text() -> None:
     assert TOKEN not in scrub(f"jira said: bad token {TOKEN}", [])
 

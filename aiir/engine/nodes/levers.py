@@ -158,13 +158,16 @@ def engage_lever(
         return
     in_place: Reply | None = None
 
-    def settled() -> Reply | None:  # before a retry: did the failed try take effect?
+    def settled(failed: Reply) -> Reply | None:  # before a retry: did the failed try take effect?
         nonlocal in_place
         verdict, probe = probe_lever(walk, frame, base, lever)
         in_place = probe if verdict else None
+        if verdict is None and failed.uncertain:  # cannot tell: a second try could apply it twice
+            return failed
         return in_place
 
-    reply = walk.send(engage, settled if lever.verify is not None else None)
+    # Never sent again over a try that may have taken effect unless the probe says it did not.
+    reply = walk.send(engage, settled if lever.verify is not None else None, blind=False)
     if in_place is not None:
         confirmed(walk, step, base, in_place, engage)
         return
@@ -247,9 +250,14 @@ def probe_lever(
     reply = walk.sender.send(dataclasses.replace(call, retries=0))
     if reply.ok:
         return True, reply
-    if reply.status is None or reply.status >= 500:
+    if no_verdict(reply):
         return None, reply
     return False, reply
+
+
+def no_verdict(probe: Reply) -> bool:
+    """A failed probe that says nothing about the lever: no answer, or the gateway failing."""
+    return not probe.ok and (probe.status is None or probe.status >= 500)
 
 
 def engaged_before(
@@ -306,6 +314,9 @@ def verify(walk: Walk, frame: Frame, step: int, base: payloads.LeverKeys, lever:
         return
     reply = walk.send(walk.call_for(frame, lever.verify, where))
     verified = verified_data(base, ok=reply.ok, reply=reply.summary())
+    if no_verdict(reply):  # the lever was engaged; a probe with no answer does not undo that
+        verified["reply"]["reason"] = f"cannot verify: the verify probe got {reply.reason}"
+        verified["unverified"] = True
     walk.record(EventType.LEVER_VERIFIED, verified, step=step)
 
 
@@ -404,12 +415,13 @@ def release_data(
         manual = walk.release_preview(frame, name, lever)
         reason = f"release request could not be built ({exc}); undo it by hand: {manual}"
         return payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
-    reply = walk.send(call)
-    data = payloads.LeverReleased(
-        **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
-    )
-    if not reply.ok:
+    reply, summary = send_release(walk, frame, name, lever, call)
+    data = payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary)
+    if not summary["ok"]:
         return gone_all_the_same(walk, frame, name, lever, data)
+    if not reply.ok:  # settled by the verify probe between tries: released
+        data["still_in_effect"] = False
+        return data
     if lever.verify is None:
         return data
     verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
@@ -477,11 +489,9 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
         walk.screen.failure(f"Lever {record.lever!r}: {reason}")
         return False
     walk.screen.request(f"Release {record.lever!r}", call.summary())
-    reply = walk.send(call)
-    data = payloads.LeverReleased(
-        **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
-    )
-    if not reply.ok:
+    _, summary = send_release(walk, frame, record.lever, lever, call)
+    data = payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary)
+    if not summary["ok"]:
         data = gone_all_the_same(walk, frame, record.lever, lever, data)
     walk.record(EventType.LEVER_RELEASED, data)
     walk.screen.lever(record)
@@ -509,3 +519,27 @@ def gone_all_the_same(
     failed["ok"], failed["confirmed_by_verify"] = True, True
     failed["reply"] = {**failed["reply"], "reason": reason}
     return failed
+
+
+def send_release(
+    walk: Walk, frame: Frame, name: str, lever: Lever, call: Call
+) -> tuple[Reply, dict[str, Any]]:
+    """Send a release; the reply, and what the journal keeps of it. A try that failed yet may
+    have taken effect (no answer, a 5xx) is settled by the verify probe, before a retry and
+    after the last try: a probe that no longer passes means released, whatever the reply."""
+    gone: Reply | None = None
+
+    def settled(failed: Reply) -> Reply | None:
+        nonlocal gone
+        if failed.uncertain and probe_lever(walk, frame, {"lever": name}, lever)[0] is False:
+            gone = failed
+        return gone  # None: a release is sent again (undoing twice does no harm)
+
+    reply = walk.send(call, settled if lever.verify is not None else None)
+    if gone is None and lever.verify is not None and not reply.ok and reply.uncertain:
+        gone = reply if probe_lever(walk, frame, {"lever": name}, lever)[0] is False else None
+    summary = reply.summary()
+    if gone is not None:
+        reason = f"{reply.reason}; the verify probe no longer passes: released"
+        summary.update(ok=True, reason=reason)
+    return reply, summary
