@@ -1,0 +1,95 @@
+"""Keys pressed while a lever's request is in flight, in a real pseudo-terminal: what they do
+(nothing, or stop the walk) and what the screen says of the lever afterwards."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiir.incident.state import load_incident
+from tests.runs import only_incident, process_env, run_aiir
+from tests.servers import Gateway, serve_gateway
+from tests.terminal.test_keyboard import ENTER, LEVER_QUESTION, Screen, start, to_the_lever
+
+pytest.importorskip("pexpect")
+pytest.importorskip("pyte")
+
+pytestmark = [
+    pytest.mark.pty,
+    pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX"),
+]
+CTRL_C = "\x03"
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[str, Gateway]]:
+    with serve_gateway() as served:
+        yield served
+
+
+def engage_held(screen: Screen, state: Gateway) -> None:
+    """Say yes to the filter while the gateway holds every request: it is in flight."""
+    to_the_lever(screen)
+    state.gate.clear()
+    screen.type("y" + ENTER)
+    deadline = time.monotonic() + 10
+    while "/guardrails" not in state.arrived and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "/guardrails" in state.arrived
+
+
+def test_ctrl_c_while_the_engage_is_in_flight_says_the_lever_may_be_engaged(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    screen = start(tmp_path, url)
+    engage_held(screen, state)
+    screen.type(CTRL_C)
+    time.sleep(0.5)
+    state.gate.set()  # the gateway takes it all the same: the filter is in place
+    status, shown = screen.finish()
+    flat = " ".join(shown.split())
+    assert status == 130, shown
+    assert state.guardrails  # it did take effect
+    assert "No lever is engaged" not in flat  # not known: the request was out
+    assert "filter (possibly engaged: stopped while its request was in flight)" in flat
+    assert "Traceback" not in shown
+
+    incidents = tmp_path / "incidents"
+    incident_id = only_incident(incidents)
+    env = process_env(incidents, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env.pop("COLUMNS")
+    released = run_aiir(["release", incident_id, "--yes"], env)
+    said = " ".join(released.stdout.decode().split())
+    assert "no lever of" not in said  # it may be engaged: release cannot say there is none
+    assert "filter may be: the walk stopped while the request was in flight" in said
+    assert f"aiir resume {incident_id} checks it" in said
+    screen = Screen(["resume", incident_id], env)
+    screen.wait("Is the attacker's key known?")  # the probe found it in effect: not resent
+    flat = " ".join("\n".join(screen.lines()).split())
+    screen.child.terminate(force=True)
+    assert "No lever is engaged" not in flat
+    assert state.count("POST", "/guardrails") == 1
+    [record] = load_incident(incidents, incident_id).levers
+    assert record.state == "verified"
+
+
+def test_keys_typed_while_the_engage_is_in_flight_are_not_shown_as_answers(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    screen = start(tmp_path, url)
+    engage_held(screen, state)
+    screen.type("y" + ENTER + "sk-typed-ahead-42" + ENTER)
+    time.sleep(0.5)
+    state.gate.set()
+    screen.wait("Is the attacker's key known?")
+    shown = "\n".join(screen.lines())
+    screen.child.terminate(force=True)
+    assert "sk-typed-ahead-42" not in shown  # neither answered nor echoed as if it were
+    assert state.count("POST", "/guardrails") == 1
+    assert f"{LEVER_QUESTION} y sends POST /guardrails y" in shown  # the one answer given
