@@ -65,7 +65,7 @@ class TerminalPrompter:
         if self.notes is not None:
             choices.append(questionary.Choice(title="✎ add a note", value=_ADD_NOTE))
         while True:
-            picked = str(self._ask(questionary.select(plain(message), choices=choices)))
+            picked = str(self._ask(_listed(questionary.select(plain(message), choices=choices))))
             if picked != _ADD_NOTE:
                 return picked
             self._noted(f"{NOTE} " + str(self._ask(questionary.text("Note:"))))
@@ -105,7 +105,7 @@ class TerminalPrompter:
         import questionary
 
         choices = [questionary.Choice(title=plain(o.label), value=o.value) for o in options]
-        picked = self._ask(questionary.checkbox(plain(message), choices=choices))
+        picked = self._ask(_listed(questionary.checkbox(plain(message), choices=choices)))
         return [str(v) for v in picked or []]
 
     def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
@@ -114,11 +114,29 @@ class TerminalPrompter:
 
         choices = [questionary.Choice(title=plain(o.label), value=o.value) for o in options]
         picked = self._ask(
-            questionary.checkbox(
-                plain(message), choices=choices, instruction="(Space to pick, Enter when done)"
+            _listed(
+                questionary.checkbox(
+                    plain(message), choices=choices, instruction="(Space to pick, Enter when done)"
+                )
             )
         )
         return [str(v) for v in picked or []]
+
+
+def _listed(question: Any) -> Any:
+    """A list (select, checkbox) that Ctrl-D leaves as a text or yes/no prompt does: questionary
+    binds only Ctrl-C, and a Ctrl-D at a list was silently ignored."""
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    leave = KeyBindings()
+
+    @leave.add("c-d", eager=True)
+    def _(event: Any) -> None:
+        event.app.exit(exception=EOFError, style="class:aborting")
+
+    app = question.application
+    app.key_bindings = merge_key_bindings([b for b in (app.key_bindings, leave) if b])
+    return question
 
 
 def _yes_no_question(message: str, marks: str, details: bool) -> Any:

@@ -1,5 +1,5 @@
-"""Keys pressed while a lever's request is in flight, in a real pseudo-terminal: what they do
-(nothing, or stop the walk) and what the screen says of the lever afterwards."""
+"""Keys that stop or do nothing, in a real pseudo-terminal: pressed while a lever's request is
+in flight (what the screen says of the lever afterwards), and Ctrl-D at a list."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ pytestmark = [
     pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX"),
 ]
 CTRL_C = "\x03"
+CTRL_D = "\x04"
 
 
 @pytest.fixture
@@ -93,3 +94,25 @@ def test_keys_typed_while_the_engage_is_in_flight_are_not_shown_as_answers(
     assert "sk-typed-ahead-42" not in shown  # neither answered nor echoed as if it were
     assert state.count("POST", "/guardrails") == 1
     assert f"{LEVER_QUESTION} y sends POST /guardrails y" in shown  # the one answer given
+
+
+@pytest.mark.parametrize("at", ["a list", "a checklist"])
+def test_ctrl_d_at_a_list_stops_the_walk_resumably_as_at_a_text_prompt(
+    tmp_path: Path, gateway: tuple[str, Gateway], at: str
+) -> None:
+    url, _ = gateway
+    screen = start(tmp_path, url)
+    if at == "a checklist":
+        to_the_lever(screen)
+        screen.type("n" + ENTER)
+        screen.wait("Is the attacker's key known?")
+        screen.type("n" + ENTER)
+        screen.wait("Eradicate: tick what is done")
+    else:
+        screen.wait("What happened to support-bot?")
+    screen.type(CTRL_D)
+    status, shown = screen.finish()
+    assert status == 130, shown
+    assert "interrupted by the operator (Ctrl-D)" in " ".join(shown.split())
+    incidents = tmp_path / "incidents"
+    assert load_incident(incidents, only_incident(incidents)).state == "interrupted"
