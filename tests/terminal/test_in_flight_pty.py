@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from aiir.incident.state import load_incident
-from tests.runs import only_incident, process_env, run_aiir
+from tests.runs import drill, only_incident, process_env, run_aiir
 from tests.servers import Gateway, serve_gateway
 from tests.terminal.test_keyboard import ENTER, LEVER_QUESTION, Screen, start, to_the_lever
 
@@ -116,3 +116,30 @@ def test_ctrl_d_at_a_list_stops_the_walk_resumably_as_at_a_text_prompt(
     assert "interrupted by the operator (Ctrl-D)" in " ".join(shown.split())
     incidents = tmp_path / "incidents"
     assert load_incident(incidents, only_incident(incidents)).state == "interrupted"
+
+
+def test_keys_typed_while_waiting_for_approvals_are_not_shown_as_answers(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """Only ``aiir approve`` in another terminal approves: a y typed here does nothing, and
+    does not stand under the box as if it had."""
+    url, state = gateway
+    runbook = drill()
+    runbook["levers"]["filter"]["approve"] = {"min": 1, "timeout": "10m"}
+    screen = start(tmp_path, url, runbook)
+    to_the_lever(screen)
+    screen.type("y" + ENTER)
+    screen.wait("Ctrl-C stops the walk")
+    screen.type("yes-typed-here" + ENTER)
+    time.sleep(1.0)
+    shown = "\n".join(screen.lines())
+    assert "yes-typed-here" not in shown
+    assert state.count("POST", "/guardrails") == 0
+    incidents = tmp_path / "incidents"
+    env = process_env(incidents, AIIR_OPERATOR="bob")
+    assert run_aiir(["approve", only_incident(incidents), "filter"], env).returncode == 0
+    screen.wait("Is the attacker's key known?")
+    shown = "\n".join(screen.lines())
+    screen.child.terminate(force=True)
+    assert "yes-typed-here" not in shown
+    assert state.count("POST", "/guardrails") == 1
