@@ -143,3 +143,20 @@ def test_keys_typed_while_waiting_for_approvals_are_not_shown_as_answers(
     screen.child.terminate(force=True)
     assert "yes-typed-here" not in shown
     assert state.count("POST", "/guardrails") == 1
+
+
+def test_keys_typed_between_the_polls_of_a_wait_are_not_echoed(tmp_path: Path) -> None:
+    from tests.engine.test_wait import PENDING, READY, waiting
+    from tests.receiver import serve_receiver
+
+    with serve_receiver() as receiver:
+        receiver.queue("/e2e", PENDING, PENDING, PENDING, READY)
+        runbook = waiting(receiver.url, deadline="1m")
+        runbook["nodes"]["e2e"]["interval"] = "2s"
+        screen = start(tmp_path, receiver.url, runbook)
+        screen.wait("poll 1: not yet")
+        screen.type("y" + ENTER + "typed-while-polling" + ENTER)
+        status, shown = screen.finish()
+    assert status == 0, shown
+    assert "typed-while-polling" not in shown
+    assert "held after 4 poll(s)" in shown
