@@ -90,6 +90,9 @@ class TerminalPrompter:
         import questionary
 
         def valid(answer: str) -> bool | str:
+            typo = control_in(answer)
+            if typo is not None:
+                return typo
             if self.notes is not None and note_in(answer) is not None:
                 return True
             problem = check(answer) if check is not None else None
@@ -121,6 +124,19 @@ class TerminalPrompter:
             )
         )
         return [str(v) for v in picked or []]
+
+
+def control_in(answer: str) -> str | None:
+    """What is wrong with a typed line that holds a control key (a Ctrl-Z or Ctrl-V pressed by
+    mistake goes into the text as a character, and a lever would use it) or a pasted line
+    break; None for a plain line (a tab is text)."""
+    for char in answer:
+        if char in "\n\r":
+            return "one line only: the answer holds a line break (a pasted block?); erase it"
+        if char != "\t" and (char < " " or "\x7f" <= char <= "\x9f"):
+            key = f"^{chr(ord(char) ^ 0x40)}" if char <= "\x7f" else f"U+{ord(char):04X}"
+            return f"the answer holds a control character ({key}): erase it"
+    return None
 
 
 def _listed(question: Any) -> Any:
