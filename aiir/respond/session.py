@@ -473,7 +473,14 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 and not _approve_release(walk, frame, record.lever)
             ):
                 continue
-            walk.release(record)
+            try:
+                walk.release(record)
+            except KeyboardInterrupt:  # the release may have gone out: say so, then stop
+                walk.screen.failure(
+                    f"stopped while releasing lever {record.lever!r}: its release may have "
+                    f"taken effect; check the gateway before aiir release {incident_id} again"
+                )
+                raise
     finally:
         journal.close()
     return incident

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from aiir.incident.state import load_incident
-from tests.runs import drill, only_incident, process_env, run_aiir
+from tests.helpers import write
+from tests.runs import DRILL_ANSWERS, drill, only_incident, process_env, run_aiir
 from tests.servers import Gateway, serve_gateway
 from tests.terminal.test_keyboard import ENTER, LEVER_QUESTION, Screen, start, to_the_lever
 
@@ -160,3 +161,32 @@ def test_keys_typed_between_the_polls_of_a_wait_are_not_echoed(tmp_path: Path) -
     assert status == 0, shown
     assert "typed-while-polling" not in shown
     assert "held after 4 poll(s)" in shown
+
+
+def test_ctrl_c_while_a_release_is_in_flight_says_it_may_have_taken_effect(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    url, state = gateway
+    write(tmp_path / "drill.yaml", drill())
+    write(tmp_path / "answers.yaml", DRILL_ANSWERS)
+    incidents = tmp_path / "incidents"
+    env = process_env(incidents, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env.pop("COLUMNS")
+    args = ["run", str(tmp_path / "drill.yaml"), "--gateway", f"gateway={url}", "--yes"]
+    assert run_aiir([*args, "--answers", str(tmp_path / "answers.yaml")], env).returncode == 0
+    screen = Screen(["release", only_incident(incidents), "filter"], env)
+    screen.wait("Release lever 'filter'")
+    state.gate.clear()
+    screen.type("y" + ENTER)
+    deadline = time.monotonic() + 10
+    while not any(p.startswith("/guardrails/") for p in state.arrived):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    screen.type(CTRL_C)
+    time.sleep(0.5)
+    state.gate.set()
+    status, shown = screen.finish()
+    flat = " ".join(shown.split())
+    assert status == 130, shown
+    assert "stopped while releasing lever 'filter': its release may have taken effect" in flat
+    assert "Traceback" not in shown
