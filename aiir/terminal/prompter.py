@@ -14,10 +14,12 @@ from aiir.prompts import (
     NoteSink,
     OperatorLeft,
     Option,
+    Prompter,
     note_in,
     yes_no_problem,
 )
 from aiir.terminal.inert import plain
+from aiir.terminal.lines import LinePrompter, control_in
 
 _ADD_NOTE = "\x00note"  # the value of the "add a note" entry of a list
 
@@ -126,17 +128,15 @@ class TerminalPrompter:
         return [str(v) for v in picked or []]
 
 
-def control_in(answer: str) -> str | None:
-    """What is wrong with a typed line that holds a control key (a Ctrl-Z or Ctrl-V pressed by
-    mistake goes into the text as a character, and a lever would use it) or a pasted line
-    break; None for a plain line (a tab is text)."""
-    for char in answer:
-        if char in "\n\r":
-            return "one line only: the answer holds a line break (a pasted block?); erase it"
-        if char != "\t" and (char < " " or "\x7f" <= char <= "\x9f"):
-            key = f"^{chr(ord(char) ^ 0x40)}" if char <= "\x7f" else f"U+{ord(char):04X}"
-            return f"the answer holds a control character ({key}): erase it"
-    return None
+def terminal_prompter() -> Prompter:
+    """The prompter for this terminal: questionary's lists and prompts, or one line per
+    question on a terminal that cannot move its cursor (``TERM=dumb``, as prompt_toolkit
+    reads it)."""
+    from prompt_toolkit.utils import is_dumb_terminal
+
+    if is_dumb_terminal():
+        return LinePrompter()
+    return TerminalPrompter()
 
 
 def _listed(question: Any) -> Any:

@@ -97,11 +97,13 @@ def gateway() -> Iterator[tuple[str, Gateway]]:
         yield served
 
 
-def start(tmp_path: Path, url: str, runbook: dict[str, object] | None = None) -> Screen:
+def start(
+    tmp_path: Path, url: str, runbook: dict[str, object] | None = None, term: str = "xterm"
+) -> Screen:
     path = tmp_path / "drill.yaml"
     write(path, runbook or drill())
     incidents = tmp_path / "incidents"
-    env = process_env(incidents, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env = process_env(incidents, TERM=term, PROMPT_TOOLKIT_NO_CPR="1")
     env.pop("COLUMNS")  # the terminal's own size
     return Screen(["run", str(path), "--gateway", f"gateway={url}"], env)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiir.terminal.prompter import control_in
+from aiir.terminal.lines import control_in
 
 
 @pytest.mark.parametrize(
