@@ -39,17 +39,21 @@ def _flush() -> None:
 class LinePrompter:
     """One line per question, one line per answer: no cursor movement, no colour."""
 
-    def __init__(
-        self, show: Callable[[str], None] | None = None, read: Callable[[str], str] = input
-    ) -> None:
-        self.show = show or print
+    def __init__(self, read: Callable[[str], str] = input) -> None:
         self.read = read
         self.notes: NoteSink | None = None
+        self.said: list[str] = []  # lines for above the next question
+
+    def show(self, line: str) -> None:
+        """Said with the next question, in one write: printed on its own, a line could come
+        out after the question (a tabletop holds what is printed while a question waits)."""
+        self.said.append(line)
 
     def _line(self, prompt: str) -> str:
         _flush()
+        above, self.said = "".join(f"{line}\n" for line in self.said), []
         try:
-            return self.read(f"? {plain(prompt)} ")
+            return self.read(f"{above}? {plain(prompt)} ")
         except EOFError:
             raise OperatorLeft("Ctrl-D") from None
         except KeyboardInterrupt:

@@ -24,13 +24,13 @@ def typed(*lines: str | type[BaseException]) -> tuple[LinePrompter, list[str]]:
     given: Iterator[str | type[BaseException]] = iter(lines)
 
     def read(prompt: str) -> str:
-        shown.append(prompt)
+        shown.extend(prompt.splitlines())
         line = next(given)
         if isinstance(line, type):
             raise line
         return line
 
-    return LinePrompter(show=shown.append, read=read), shown
+    return LinePrompter(read=read), shown
 
 
 def test_a_choice_by_number_or_value_and_nothing_else() -> None:
