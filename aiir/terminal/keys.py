@@ -19,7 +19,7 @@ def unechoed() -> Iterator[None]:
     try:
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
-    except (OSError, ValueError, termios.error):  # a pipe, /dev/null, a closed stdin
+    except (AttributeError, OSError, ValueError, termios.error):  # a pipe, /dev/null, closed
         yield
         return
     quiet = list(saved)

@@ -32,7 +32,7 @@ def _flush() -> None:
     """Drop what was typed before the question was shown (not a terminal: nothing to drop)."""
     import termios
 
-    with contextlib.suppress(OSError, ValueError, termios.error):
+    with contextlib.suppress(AttributeError, OSError, ValueError, termios.error):
         termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
 
 

@@ -191,6 +191,6 @@ def discard_typeahead() -> None:
     from prompt_toolkit.input import typeahead
     from prompt_toolkit.input.defaults import create_input
 
-    with contextlib.suppress(OSError, ValueError, termios.error):  # not a terminal: a pipe
+    with contextlib.suppress(AttributeError, OSError, ValueError, termios.error):  # a pipe
         termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
     typeahead.clear_typeahead(create_input())

@@ -190,3 +190,27 @@ def test_ctrl_c_while_a_release_is_in_flight_says_it_may_have_taken_effect(
     assert status == 130, shown
     assert "stopped while releasing lever 'filter': its release may have taken effect" in flat
     assert "Traceback" not in shown
+
+
+def test_a_request_in_flight_with_stdin_closed_and_a_terminal_to_show_it(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """The spinner turns the echo of standard input off: with none (closed), it just spins."""
+    import pexpect
+
+    from tests.runs import aiir_command, strip_ansi
+
+    url, state = gateway
+    write(tmp_path / "drill.yaml", drill())
+    write(tmp_path / "answers.yaml", DRILL_ANSWERS)
+    env = process_env(tmp_path / "incidents", TERM="xterm")
+    args = ["run", str(tmp_path / "drill.yaml"), "--gateway", f"gateway={url}", "--yes"]
+    args += ["--answers", str(tmp_path / "answers.yaml")]
+    command = " ".join(["exec", *aiir_command(), *args, "<&-"])
+    child = pexpect.spawn("/bin/sh", ["-c", command], env=env, encoding="utf-8", timeout=30)
+    shown = strip_ansi(child.read())
+    child.close()
+    assert child.exitstatus == 0, shown
+    assert "internal error" not in shown
+    assert "Outcome: contained" in shown
+    assert state.count("POST", "/guardrails") == 1
