@@ -5,6 +5,7 @@ screen under the question as if they had answered it)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 
@@ -19,7 +20,10 @@ def unechoed() -> Iterator[None]:
     try:
         fd = sys.stdin.fileno()
         saved = termios.tcgetattr(fd)
+        foreground = os.tcgetpgrp(fd) == os.getpgrp()
     except (AttributeError, OSError, ValueError, termios.error):  # a pipe, /dev/null, closed
+        foreground = False
+    if not foreground:  # a run in the background (`&`) would be stopped for touching it
         yield
         return
     quiet = list(saved)

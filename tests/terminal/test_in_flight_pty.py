@@ -214,3 +214,28 @@ def test_a_request_in_flight_with_stdin_closed_and_a_terminal_to_show_it(
     assert "internal error" not in shown
     assert "Outcome: contained" in shown
     assert state.count("POST", "/guardrails") == 1
+
+
+def test_a_scripted_walk_in_the_background_is_not_stopped_by_its_spinner(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """`aiir run ... &` from a shell with job control: a process in the background that
+    changes the terminal's settings is stopped (SIGTTOU); the spinner leaves them alone there."""
+    import pexpect
+
+    from tests.runs import aiir_command, strip_ansi
+
+    url, state = gateway
+    write(tmp_path / "drill.yaml", drill())
+    write(tmp_path / "answers.yaml", DRILL_ANSWERS)
+    env = process_env(tmp_path / "incidents", TERM="xterm")
+    args = ["run", str(tmp_path / "drill.yaml"), "--gateway", f"gateway={url}", "--yes"]
+    args += ["--answers", str(tmp_path / "answers.yaml")]
+    walk = " ".join([*aiir_command(), *args])
+    script = f"set -m; {walk} </dev/tty & wait $!; echo walked: $?"
+    child = pexpect.spawn("/bin/bash", ["-c", script], env=env, encoding="utf-8", timeout=30)
+    shown = strip_ansi(child.read())
+    child.close()
+    assert "walked: 0" in shown, shown
+    assert "Outcome: contained" in shown
+    assert state.count("POST", "/guardrails") == 1
