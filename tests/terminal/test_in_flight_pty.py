@@ -70,6 +70,8 @@ def test_ctrl_c_while_the_engage_is_in_flight_says_the_lever_may_be_engaged(
     assert "no lever of" not in said  # it may be engaged: release cannot say there is none
     assert "filter may be: the walk stopped while the request was in flight" in said
     assert f"aiir resume {incident_id} checks it" in said
+    listed = " ".join(run_aiir(["incidents"], env).stdout.decode().split())
+    assert "engaged: filter (maybe: stopped in flight)" in listed  # not "engaged: -"
     screen = Screen(["resume", incident_id], env)
     screen.wait("Is the attacker's key known?")  # the probe found it in effect: not resent
     flat = " ".join("\n".join(screen.lines()).split())
