@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TextIO
 
 from aiir.prompts import NoTerminalPrompter, Prompter
 from aiir.redact import watch
@@ -92,7 +92,16 @@ def _outside_the_sandbox(request: httpx2.Request) -> httpx2.Response:
 
 
 def has_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    """Whether standard input and output are a terminal; a closed one (``<&-``: Python has
+    None for it, or a file that is closed) is no terminal."""
+
+    def tty(stream: TextIO | None) -> bool:
+        try:
+            return stream is not None and stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    return tty(sys.stdin) and tty(sys.stdout)
 
 
 class Environment:

@@ -60,7 +60,7 @@ def command(
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
     from aiir.formats.library import resolve_one
-    from aiir.terminal.prompter import TerminalPrompter
+    from aiir.terminal.prompter import terminal_prompter
     from aiir.validate.scenarios import prepare
 
     process = flags.environment()
@@ -73,7 +73,7 @@ def command(
             f"a tabletop needs a terminal: the room answers the runbook's questions "
             f"(to walk {scenario} unattended, give it answers and run: aiir drill {scenario})"
         )
-    prompter = TerminalPrompter()
+    prompter = terminal_prompter()
     console = Console(highlight=False)
     env = default_environment(
         console,

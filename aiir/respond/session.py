@@ -475,7 +475,14 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
             taken = payloads.IncidentTakenOver(by="release", took_over_from=took_over)
             incident.apply(journal.append(EventType.INCIDENT_TAKEN_OVER, taken))
-        if not pending:  # say so: a silent success reads as "maybe it did something"
+        in_flight = [r.lever for r in incident.levers if r.state == "intent"]
+        if not pending and in_flight:  # its walk stopped with the request out: not known
+            walk.screen.note(
+                f"nothing known to be engaged in {incident_id}, but lever(s) "
+                f"{', '.join(in_flight)} may be: the walk stopped while the request was in "
+                f"flight; aiir resume {incident_id} checks it with its verify probe"
+            )
+        elif not pending:  # say so: a silent success reads as "maybe it did something"
             walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
         else:
             walk.screen.recap(incident)
@@ -487,7 +494,14 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 and not _approve_release(walk, frame, record.lever)
             ):
                 continue
-            walk.release(record)
+            try:
+                walk.release(record)
+            except KeyboardInterrupt:  # the release may have gone out: say so, then stop
+                walk.screen.failure(
+                    f"stopped while releasing lever {record.lever!r}: its release may have "
+                    f"taken effect; check the gateway before aiir release {incident_id} again"
+                )
+                raise
     finally:
         journal.close()
     return incident

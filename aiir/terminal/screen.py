@@ -18,6 +18,7 @@ from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
 from aiir.terminal.inert import inert, plain
+from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
 
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
@@ -27,6 +28,7 @@ EXERCISE_BANNER = {
     "tabletop": "TABLETOP EXERCISE",
 }
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
+IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
 COMPACT = 160  # characters of a request body shown before the question
 LEVER_STYLE = {
     "verified": "bold green",
@@ -129,13 +131,17 @@ class TerminalScreen:
             self.recap(incident)
 
     def recap(self, incident: Incident) -> None:
-        """Which levers are in effect now (or may be): what the operator has to keep in mind."""
-        engaged = incident.needs_release()
+        """Which levers are in effect now (or may be): what the operator has to keep in mind.
+        A lever left at its intent had its request out when the walk stopped (Ctrl-C while it
+        was in flight): it may have taken effect, and the resume probes it before resending."""
+        engaged = [
+            f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in incident.needs_release()
+        ]
+        engaged += [f"{r.lever} ({IN_FLIGHT})" for r in incident.levers if r.state == "intent"]
         if not engaged:
             self.line("  No lever is engaged.", "dim")
             return
-        shown = ", ".join(f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in engaged)
-        self.line(f"  Levers engaged now: {shown}", "yellow")
+        self.line(f"  Levers engaged now: {', '.join(engaged)}", "yellow")
 
     def node(
         self,
@@ -263,8 +269,9 @@ class TerminalScreen:
 
     @contextlib.contextmanager
     def waiting(self, label: str) -> Iterator[None]:
+        """A spinner while a request is out; what is typed meanwhile is not echoed under it."""
         if self.terminal:
-            with self.console.status(self.text(label)):
+            with unechoed(), self.console.status(self.text(label)):
                 yield
         else:
             yield
