@@ -1,0 +1,144 @@
+"""What practice reaches: a drill against a staging gateway talks to what ``--gateway`` names and
+nothing else (never a runbook's own address of a gateway left unnamed), and an exercise's levers
+are released where they were engaged, the screen saying it is practice; a real walk says so too."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from aiir.environment import Environment
+from aiir.errors import InputError
+from aiir.formats.findings import parse
+from aiir.formats.loader import load_file
+from aiir.formats.schema import Runbook
+from aiir.respond.preparation import endpoints_for
+from aiir.sandbox import SandboxState, create_app, serve_in_thread
+from aiir.terminal.screen import LIVE_BANNER
+from tests.receiver import Receiver, serve_receiver
+from tests.support.cli import run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+Capture = pytest.CaptureFixture[str]
+MASTER_KEY = "sk-staging-master-0123456789"
+KEYS = {"LITELLM_MASTER_KEY": MASTER_KEY, "AGENT_PLATFORM_TOKEN": "agent-platform-token-0123"}
+
+
+@pytest.fixture
+def staging() -> Iterator[tuple[str, SandboxState]]:
+    state = SandboxState()
+    with serve_in_thread(create_app(state)) as url:
+        yield url, state
+
+
+@pytest.fixture
+def production() -> Iterator[Receiver]:
+    with serve_receiver() as receiver:
+        yield receiver
+
+
+def agents_drill(tmp_path: Path, production: Receiver) -> Path:
+    """The excessive-agency drill, its runbook's agent platform at ``production``."""
+    runbook = (ROOT / "runbooks" / "excessive-agency.yaml").read_text(encoding="utf-8")
+    assert "url: http://127.0.0.1:8700" in runbook
+    (tmp_path / "excessive-agency.yaml").write_text(
+        runbook.replace("url: http://127.0.0.1:8700", f"url: {production.url}"), encoding="utf-8"
+    )
+    scenario = (ROOT / "examples" / "drills" / "excessive-agency.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "drill.yaml"
+    path.write_text(
+        scenario.replace("runbook: excessive-agency", "runbook: excessive-agency.yaml"),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_staging_drill_never_reaches_the_address_of_a_gateway_it_does_not_name(
+    tmp_path: Path,
+    staging: tuple[str, SandboxState],
+    production: Receiver,
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    monkeypatch.setenv("AGENT_PLATFORM_TOKEN", "agent-platform-token-0123456789")
+    drill = agents_drill(tmp_path, production)
+    incidents = tmp_path / "incidents"
+    args = ["drill", str(drill), "-g", f"gateway={staging[0]}", "--incident-dir", str(incidents)]
+    ran = run_cli(capsys, *args)
+    assert production.requests == []  # the agent was not paused on the real platform
+    assert ran.status == 2
+    assert ran.err.count("\n") == 1
+    assert "declares 'agents': pass --gateway agents=URL too; nothing was run" in ran.err
+    assert not incidents.exists() or not any(incidents.iterdir())
+
+
+def test_an_exercise_without_the_simulated_gateway_resolves_only_named_gateways(
+    tmp_path: Path,
+) -> None:
+    """Also a runbook reached by a call (checked when the walk gets there) or a resumed one."""
+    runbook = parse(load_file(ROOT / "runbooks" / "excessive-agency.yaml"), Runbook)
+    env = Environment(gateway_urls={"gateway": "http://127.0.0.1:9"}, exercise="drill")
+    with pytest.raises(InputError, match="pass --gateway agents=URL"):
+        endpoints_for(runbook, env, KEYS)
+    env.gateway_urls["agents"] = "http://127.0.0.1:9"
+    assert set(endpoints_for(runbook, env, KEYS)) == {"gateway", "agents"}
+
+
+def test_a_staging_drill_is_released_on_its_staging_gateway(
+    tmp_path: Path,
+    staging: tuple[str, SandboxState],
+    capsys: Capture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url, state = staging
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    incidents = tmp_path / "incidents"
+    drill = ROOT / "examples" / "drills" / "prompt-injection.yaml"
+    ran = run_cli(capsys, "drill", str(drill), "-g", f"gateway={url}", "--json",
+                  "--incident-dir", str(incidents))  # fmt: skip
+    assert ran.status == 0, ran.out + ran.err
+    [result] = json.loads(ran.out)
+    engaged = state.state()
+    assert engaged["blocked_keys"]
+    assert engaged["guardrails"]
+    released = run_cli(capsys, "release", result["incident"], "--yes",
+                       "--incident-dir", str(incidents))  # fmt: skip
+    assert released.status == 0, released.out + released.err
+    assert "EXERCISE (drill): releasing on the staging gateway it ran against" in released.out
+    assert (state.state()["blocked_keys"], state.state()["guardrails"]) == ([], [])
+
+
+def test_a_sandbox_release_says_it_is_practice(tmp_path: Path, capsys: Capture) -> None:
+    incidents = tmp_path / "incidents"
+    answers = ROOT / "examples" / "answers" / "prompt-injection.yaml"
+    args = ["--sandbox", "--yes", "--answers", str(answers), "--incident-dir", str(incidents)]
+    ran = run_cli(capsys, "run", "prompt-injection", *args)
+    assert ran.status == 0, ran.err
+    assert LIVE_BANNER not in ran.out
+    [incident] = [d.name for d in incidents.iterdir()]
+    released = run_cli(capsys, "release", incident, "--yes", "--incident-dir", str(incidents))
+    assert released.status == 0, released.err
+    assert (
+        "EXERCISE (sandbox): releasing on a simulated gateway rebuilt from its journal; "
+        "nothing reaches a real channel"
+    ) in released.out
+
+
+def test_a_real_walk_says_it_is_real(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.servers import serve_gateway
+
+    monkeypatch.setenv("LITELLM_MASTER_KEY", MASTER_KEY)
+    incidents = tmp_path / "incidents"
+    with serve_gateway() as (url, _):
+        args = ["-g", f"gateway={url}", "--incident-dir", str(incidents)]
+        ran = run_cli(capsys, "run", "prompt-injection", *args)
+    assert ran.status == 2  # no terminal: it stops at its first question, having said what it is
+    first = ran.out.splitlines()[0]
+    assert first.startswith("Incident INC-")
+    assert first.endswith(LIVE_BANNER)
