@@ -142,3 +142,27 @@ def test_a_real_walk_says_it_is_real(
     first = ran.out.splitlines()[0]
     assert first.startswith("Incident INC-")
     assert first.endswith(LIVE_BANNER)
+
+
+def test_a_scenario_cannot_set_aiirs_own_settings(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A scenario's ``env`` is its runbook's variables: not the store its incident is written
+    to, nor where a page would go (it took ``AIIR_STORE`` and the drill wrote there)."""
+    monkeypatch.delenv("AIIR_STORE", raising=False)
+    scenario = (ROOT / "examples" / "drills" / "prompt-injection.yaml").read_text(encoding="utf-8")
+    assert "\nenv:" not in scenario
+    path = tmp_path / "drill.yaml"
+    path.write_text(
+        scenario + "env:\n  AIIR_STORE: postgresql://aiir:pw@127.0.0.1:9/aiir\n", encoding="utf-8"
+    )
+    line = len(scenario.splitlines()) + 2
+    incidents = tmp_path / "incidents"
+    ran = run_cli(capsys, "drill", str(path), "--incident-dir", str(incidents))
+    assert ran.status == 2
+    assert ran.err == (
+        f"aiir: {path}:{line}:3: error: env.AIIR_STORE: AIIR_STORE is aiir's own setting (where "
+        "incidents go, which store, which channel), not a variable of runbook 'prompt-injection': "
+        "a scenario sets only its runbook's variables\n"
+    )
+    assert not incidents.exists()
