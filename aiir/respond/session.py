@@ -342,8 +342,11 @@ def attach_exercise(env: Environment, incident: Incident) -> None:
 
 
 def staged(incident: Incident) -> bool:
-    """An exercise that ran against a staging gateway (``aiir drill --gateway``): what it
-    engaged is there, not in a simulated gateway."""
+    """A drill that ran against a staging gateway (``aiir drill --gateway``): what it engaged
+    is there, not in a simulated gateway. Only a drill can have: any other exercise goes on
+    against the simulated gateway whatever addresses its journal holds."""
+    if incident.exercise != "drill":
+        return False
     urls = [*incident.gateways.values(), *(r["url"] for r in applied_requests(incident))]
     return any(
         str(url).rstrip("/") != SANDBOX_URL and not str(url).startswith(SANDBOX_URL + "/")

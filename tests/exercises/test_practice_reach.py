@@ -166,3 +166,40 @@ def test_a_scenario_cannot_set_aiirs_own_settings(
         "a scenario sets only its runbook's variables\n"
     )
     assert not incidents.exists()
+
+
+def test_a_sandbox_canary_refuses_a_gateway_flag(tmp_path: Path, capsys: Capture) -> None:
+    """As ``aiir run --sandbox``: the flag's address would have been recorded as the gateway of
+    the practice incident ``--on-fail-run`` opens."""
+    from tests.canaries import write_suite
+
+    path = write_suite(tmp_path / "s.yaml")
+    ran = run_cli(capsys, "canary", "run", str(path), "--sandbox", "-g", "gw=http://127.0.0.1:9")
+    assert ran.status == 2
+    assert ran.err == (
+        "aiir: --sandbox and --gateway: a sandbox run talks only to the simulated gateway\n"
+    )
+
+
+def test_only_a_drill_goes_on_against_the_staging_gateway_its_journal_names() -> None:
+    """A sandbox walk, a tabletop or a practice incident opened by a canary or a detection is
+    resumed and released on the simulated gateway, whatever address its journal holds."""
+    from aiir.incident.state import Incident
+    from aiir.respond.session import staged
+
+    for exercise in ("sandbox", "tabletop"):
+        practice = Incident(
+            id="INC-1", directory=Path(), exercise=exercise, gateways={"gateway": "http://10.0.0.1"}
+        )
+        assert not staged(practice)
+    drill = Incident(
+        id="INC-2", directory=Path(), exercise="drill", gateways={"gateway": "http://10.0.0.1"}
+    )
+    assert staged(drill)
+    simulated = Incident(
+        id="INC-3",
+        directory=Path(),
+        exercise="drill",
+        gateways={"gateway": "http://sandbox.aiir.invalid"},
+    )
+    assert not staged(simulated)
