@@ -203,3 +203,17 @@ def test_only_a_drill_goes_on_against_the_staging_gateway_its_journal_names() ->
         gateways={"gateway": "http://sandbox.aiir.invalid"},
     )
     assert not staged(simulated)
+
+
+def test_a_drill_does_not_claim_the_workspace_lacks_a_channel(tmp_path: Path) -> None:
+    """A drill reads no aiir.yaml: its screen says so, not "no pagerduty channel in aiir.yaml"
+    (untrue of a team whose aiir.yaml has one)."""
+    from aiir.exercises.drill import run_drill
+    from aiir.validate.scenarios import prepare
+
+    result = run_drill(prepare(ROOT / "examples" / "drills" / "prompt-injection.yaml"), tmp_path)
+    assert result.ok, result.transcript
+    assert "channel in aiir.yaml" not in result.transcript
+    assert "not sent: a drill reads no aiir.yaml channels; the message is on record" in (
+        result.transcript
+    )
