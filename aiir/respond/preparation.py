@@ -63,8 +63,8 @@ def endpoints_for(
         if url is None and env.exercise:  # a drill against staging: never the real address
             raise InputError(
                 f"gateway {name!r}: an exercise against a staging gateway talks only to the "
-                f"gateways named with --gateway, never to {name!r}'s own address: "
-                f"pass --gateway {name}=URL"
+                f"gateways named with --gateway, not to the address runbook {runbook.id!r} "
+                f"gives it: pass --gateway {name}=URL"
             )
         if url is None and name in configured:
             url = render(configured[name].url, context, f"aiir.yaml gateways.{name}.url")
