@@ -466,6 +466,8 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         walk.write_from_now()
         if incident.exercise:
             walk.screen.note(_practice_release(incident.exercise, env))
+        elif pending:
+            walk.screen.note("LIVE: releasing on the real gateways")
         frames = _frames_for_release(walk, runbook, source, incident)
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it

@@ -217,3 +217,31 @@ def test_a_drill_does_not_claim_the_workspace_lacks_a_channel(tmp_path: Path) ->
     assert "not sent: a drill reads no aiir.yaml channels; the message is on record" in (
         result.transcript
     )
+
+
+def test_releasing_a_real_incident_says_it_is_real(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aiir.respond.session import start
+    from tests.incidents import (
+        ANSWERS,
+        RecordingPrompter,
+        containment_runbook,
+        environment,
+        write_runbook,
+    )
+    from tests.incidents import MASTER_KEY as KEY
+    from tests.servers import serve_gateway
+
+    monkeypatch.setenv("LITELLM_MASTER_KEY", KEY)
+    runbook = write_runbook(tmp_path, containment_runbook())
+    incidents = tmp_path / "incidents"
+    with serve_gateway() as (url, _):
+        with environment(incidents, url, RecordingPrompter(ANSWERS)) as env:
+            incident = start(runbook, env).incident
+        assert incident.needs_release()
+        args = ["-g", f"gw={url}", "--yes", "--incident-dir", str(incidents)]
+        ran = run_cli(capsys, "release", incident.id, *args)
+    assert ran.status == 0, ran.err
+    assert ran.out.splitlines()[0] == "  LIVE: releasing on the real gateways"
+    assert "EXERCISE" not in ran.out
