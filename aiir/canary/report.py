@@ -68,6 +68,12 @@ def _show_run(console: Console, run: SuiteRun) -> None:
             console.print(Text(f"… and {len(failures) - MAX_ROWS} more failures"))
     _show_drift(console, run)
     for delivery in run.deliveries:
+        if run.practice:
+            line = (
+                f"  alert {delivery.channel}: kept in the exercise inbox (practice: nothing sent)"
+            )
+            console.print(inert(line))
+            continue
         state = (
             "delivered"
             if delivery.ok
@@ -108,7 +114,7 @@ def as_json(runs: Sequence[SuiteRun]) -> list[dict[str, Any]]:
             "failures": [f.as_dict(run.secrets) for f in run.failures],
             "drift": [s.as_dict() for s in run.signals],
             "baseline_runs": run.baseline_runs,
-            "deliveries": [d.as_dict() for d in run.deliveries],
+            "deliveries": run.delivery_records(),
             "incident": run.incident,
             "notes": [clean(n, run.secrets, None) for n in run.notes],
         }

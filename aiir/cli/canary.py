@@ -85,6 +85,12 @@ def run(
         env.incidents_at(flags.incident_dir(incident_dir))
         env.store_flag = store
         urls = flags.gateway_urls(gateway)  # before any suite is read: a wrong flag costs nothing
+        if sandbox and urls:
+            from aiir.errors import InputError
+
+            raise InputError(
+                "--sandbox and --gateway: a sandbox run talks only to the simulated gateway"
+            )
         files = resolve(suites, ["canaries"])
         runbook = (
             None

@@ -60,6 +60,12 @@ def endpoints_for(
     endpoints = {}
     for name, gateway in runbook.gateways.items():
         url = env.gateway_urls.get(name) or env.sandbox_url
+        if url is None and env.exercise:  # a drill against staging: never the real address
+            raise InputError(
+                f"gateway {name!r}: an exercise against a staging gateway talks only to the "
+                f"gateways named with --gateway, not to the address runbook {runbook.id!r} "
+                f"gives it: pass --gateway {name}=URL"
+            )
         if url is None and name in configured:
             url = render(configured[name].url, context, f"aiir.yaml gateways.{name}.url")
         endpoints[name] = resolve_endpoint(name, gateway, context, url)

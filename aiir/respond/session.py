@@ -20,7 +20,7 @@ from aiir.engine.approvals import practice_only
 from aiir.engine.frames import Ended, Frame, RunbookSource
 from aiir.engine.screen import ScreenFor
 from aiir.engine.walk import Walk
-from aiir.environment import Environment
+from aiir.environment import SANDBOX_URL, Environment
 from aiir.errors import AiirError, ExitStatus, InputError
 from aiir.formats.findings import parse
 from aiir.formats.includes import resolved_bytes
@@ -338,6 +338,9 @@ def attach_exercise(env: Environment, incident: Incident) -> None:
     engaged stays engaged); it never reaches a real gateway or channel, whatever the flags."""
     if incident.exercise is None or env.sandbox_url is not None:  # real, or already attached
         return
+    env.exercise = incident.exercise  # its messages go to the exercise's inbox, whatever else
+    if staged(incident):  # a drill against staging: it goes on there, and only there
+        return
     if env.gateway_urls:
         raise InputError(
             f"--gateway: {incident.id} is an exercise ({incident.exercise}); it runs against "
@@ -345,8 +348,20 @@ def attach_exercise(env: Environment, incident: Incident) -> None:
         )
     from aiir.sandbox.replay import rebuild
 
-    env.exercise = incident.exercise
     env.use_sandbox(rebuild(applied_requests(incident)), exercise=incident.exercise)
+
+
+def staged(incident: Incident) -> bool:
+    """A drill that ran against a staging gateway (``aiir drill --gateway``): what it engaged
+    is there, not in a simulated gateway. Only a drill can have: any other exercise goes on
+    against the simulated gateway whatever addresses its journal holds."""
+    if incident.exercise != "drill":
+        return False
+    urls = [*incident.gateways.values(), *(r["url"] for r in applied_requests(incident))]
+    return any(
+        str(url).rstrip("/") != SANDBOX_URL and not str(url).startswith(SANDBOX_URL + "/")
+        for url in urls
+    )
 
 
 def applied_requests(incident: Incident) -> list[dict[str, Any]]:
@@ -470,6 +485,10 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         walk.write_from_now()
         if journal.cut is not None:
             walk.screen.note(journal.cut.said())
+        if incident.exercise:
+            walk.screen.note(_practice_release(incident.exercise, env))
+        elif pending:
+            walk.screen.note("LIVE: releasing on the real gateways")
         frames = _frames_for_release(walk, runbook, source, incident)
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
@@ -505,6 +524,19 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
     finally:
         journal.close()
     return incident
+
+
+def _practice_release(exercise: str, env: Environment) -> str:
+    """What a release of an exercise's levers reaches (said first: it is not a real one)."""
+    where = (
+        "a simulated gateway rebuilt from its journal"
+        if env.sandbox_url is not None
+        else "the staging gateway it ran against"
+    )
+    return (
+        f"EXERCISE ({exercise}): releasing on {where}; nothing reaches a real channel, "
+        "messages stay in the exercise's inbox"
+    )
 
 
 def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:

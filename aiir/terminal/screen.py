@@ -24,9 +24,10 @@ from aiir.timestamps import clock_text, parse_iso
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
 EXERCISE_BANNER = {
     "sandbox": "SANDBOX: simulated gateway, nothing reaches a real channel",
-    "drill": "DRILL",
-    "tabletop": "TABLETOP EXERCISE",
+    "drill": "DRILL: messages stay in the exercise's inbox, nothing reaches a real channel",
+    "tabletop": "TABLETOP EXERCISE: simulated gateway, nothing reaches a real channel",
 }
+LIVE_BANNER = "LIVE: real gateways and channels"
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
 IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
 COMPACT = 160  # characters of a request body shown before the question
@@ -126,6 +127,8 @@ class TerminalScreen:
         if incident.exercise:
             banner = EXERCISE_BANNER.get(incident.exercise, incident.exercise.upper())
             header.append(f"  {banner}", style="bold magenta")
+        elif not incident.dry_run:  # as plain as the exercises' banner: this one is for real
+            header.append(f"  {LIVE_BANNER}", style="bold red")
         self.say(header)
         if resumed:
             self.recap(incident)

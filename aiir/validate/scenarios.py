@@ -72,6 +72,14 @@ def prepare(path: Path, profile_folders: tuple[Path, ...] = ()) -> Prepared:
         coerce_inputs(runbook, scenario.inputs, "inputs:")
     except InputError as exc:  # a required input missing, or one of the wrong type
         raise doc.error(("inputs",) if scenario.inputs else ("runbook",), str(exc)) from None
+    for name in scenario.env:
+        if name.upper().startswith("AIIR_") and name not in runbook.env:
+            message = (
+                f"{name} is aiir's own setting (where incidents go, which store, which "
+                f"channel), not a variable of runbook {runbook.id!r}: a scenario sets only its "
+                "runbook's variables"
+            )
+            raise doc.error(("env", name), message, key=True)
     for index, fault in enumerate(scenario.faults):
         if fault.at is not None and fault.at not in runbook.nodes:
             raise doc.error(

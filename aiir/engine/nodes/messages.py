@@ -38,13 +38,22 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
     target = dispatch.route(node, walk.env.workspace)
     if not target.ready or walk.env.dry_run:
         if not walk.replaying and node.channel != "record":
-            walk.screen.note(target.reason or "dry run: not sent")
+            walk.screen.note(_not_sent(walk, node, target.reason))
         return node.next
     if dispatch.external(node) and not approve_message(walk, frame, node_id, node):
         return node.next
     if EventType.NOTIFY_SENT not in recorded:
         send_message(walk, frame, node_id, node, text, step)
     return node.next
+
+
+def _not_sent(walk: Walk, node: NotifyNode, reason: str) -> str:
+    """Why a message stays on record. A drill and a tabletop read no workspace: not "no slack
+    channel in aiir.yaml" when the team's aiir.yaml has one."""
+    exercise = walk.env.exercise
+    if exercise and walk.env.workspace is None and node.channel not in {"record", "email"}:
+        return f"not sent: a {exercise} reads no aiir.yaml channels; the message is on record"
+    return reason or "dry run: not sent"
 
 
 def approve_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> bool:
