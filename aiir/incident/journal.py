@@ -170,6 +170,7 @@ class Journal:
         self._lock_fd: int | None = None  # the append lock's file, open from the first append
         self._file = os.path.join(directory, JOURNAL)  # stat before each append: no Path made
         self.cut: CutLine | None = None  # a line its writer did not finish, set aside
+        self._untold: CutLine | None = None  # set aside while walking: its note is to write
 
     @property
     def path(self) -> Path:
@@ -261,6 +262,7 @@ class Journal:
         :meth:`append` for any type, unchecked: writers call ``append``."""
         with self.appending():
             self._take_in()
+            self._tell_cut()
             for _ in range(HEAD_TRIES - 1):
                 try:
                     return self._append(type_, data, step)
@@ -302,13 +304,36 @@ class Journal:
         with open(self.path, "rb") as handle:
             handle.seek(self._size)
             raw = handle.read()
-        added = _following(raw, self.head)
+        if not raw.endswith(b"\n") and self._appending and self.upstream is None:
+            raw = self._cut_short(raw)  # under the append lock nobody is mid-line: one died
+        added = _following(raw, self.head) if raw else None
         if added is None:
             return  # not notes, or not well chained: _write refuses, as it always has
         self.events.extend(added)
         self.foreign.extend(added)
         self.head = added[-1]
         self._size += len(raw)
+
+    def _cut_short(self, raw: bytes) -> bytes:
+        """A side writer (a note's) killed in the middle of its line left its first pages: the
+        unfinished line is set aside as a walker's load does (:meth:`_set_aside`), and told in
+        a note before this journal's next event. The whole lines before it are returned."""
+        whole = raw[: raw.rfind(b"\n") + 1]
+        at, tail = self._size + len(whole), raw[len(whole) :]
+        relative, digest = self._store(f"{EVIDENCE}/journal-cut-at-{at}.part", tail)
+        with open(self.path, "r+b") as handle:
+            handle.truncate(at)
+            os.fsync(handle.fileno())
+        self.cut = self._untold = CutLine(relative, digest, len(tail))
+        return whole
+
+    def _tell_cut(self) -> None:
+        """The note saying a line was set aside, written first and folded like a side event."""
+        if self._untold is None:
+            return
+        told, self._untold = self._untold, None
+        said = {"text": f"aiir: {told.said()}", "by": self.operator}
+        self.foreign.append(self._append(EventType.NOTE, said, None))
 
     def _append(self, type_: str, data: Mapping[str, Any], step: int | None) -> Event:
         prev = self.head.hash if self.head else GENESIS

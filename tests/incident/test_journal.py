@@ -757,3 +757,24 @@ def test_a_full_disk_leaves_no_unfinished_line_and_says_so(
     )
     assert (incident / JOURNAL).read_bytes() == before
     assert verify(incident) == []
+
+
+def test_a_note_cut_short_beside_a_walker_is_set_aside_and_the_walk_goes_on(
+    incident: Path,
+) -> None:
+    """``aiir note`` killed while it writes a long note leaves its first pages; the walker's
+    next event, under the append lock (nobody is mid-line then), sets them aside and says so,
+    instead of stopping the walk as if another walker had written."""
+    walker = _journal(incident, "alice")
+    size = (incident / JOURNAL).stat().st_size
+    fragment = b'{"data":{"by":"bob","text":"' + "中".encode() * 2000
+    with open(incident / JOURNAL, "ab") as appended:
+        appended.write(fragment)
+    event = walker.write("reminder", {"reason": "the walk goes on"})
+    (note,) = walker.take_foreign()
+    walker.close()
+    assert note.type == "note"
+    assert f"set aside in evidence/journal-cut-at-{size}.part" in note.data["text"]
+    assert (event.seq, event.prev) == (note.seq + 1, note.hash)
+    assert (incident / "evidence" / f"journal-cut-at-{size}.part").read_bytes() == fragment
+    assert verify(incident) == []
