@@ -288,7 +288,7 @@ class NotifySent(TypedDict, total=False):
     simulated: Unchecked[str]  # the exercise, when its inbox took the message
     status: int | None
     to: Unchecked[str | None]
-    uncertain: Unchecked[bool]  # it went out and no answer came: it may have been delivered
+    uncertain: Unchecked[bool]  # it went out, no answer says taken or refused (none, a 5xx)
 
 
 class TicketFiled(TypedDict, total=False):
