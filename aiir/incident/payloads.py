@@ -198,6 +198,7 @@ class LeverVerified(TypedDict, total=False):
     reply: dict[str, Any]
     runbook: str
     unverified: bool
+    unanswered: Unchecked[bool]  # unverified because the probe got no answer or a 5xx
 
 
 class LeverReleased(TypedDict, total=False):
