@@ -77,7 +77,7 @@ def _show_run(console: Console, run: SuiteRun) -> None:
         state = (
             "delivered"
             if delivery.ok
-            else f"no answer, it may have been delivered: {delivery.reason}"
+            else f"{delivery.reason}; it may have been delivered"
             if delivery.uncertain
             else f"NOT delivered: {delivery.reason}"
         )

@@ -66,6 +66,6 @@ def _delivery(delivery: Delivery, practice: bool) -> str:
         return f"  {channel}: kept in the exercise inbox (practice: nothing sent)"
     if delivery.ok:
         return f"  {channel}: sent"
-    if delivery.uncertain:  # it went out and no answer came
-        return f"  {channel}: no answer, it may have been delivered: {reason}"
+    if delivery.uncertain:  # it went out, and no answer says it was taken or refused
+        return f"  {channel}: {reason}; it may have been delivered"
     return f"  {channel}: NOT sent: {reason}"

@@ -257,6 +257,7 @@ def _gaps(prepared: Prepared, incident: Incident, speed: float) -> list[str]:
         f"lever `{r.lever}` {r.state}: {r.verdict}"
         for r in incident.levers
         if r.state in {"failed", "unavailable", "not-effective"}
+        or (r.state == "engaged" and r.unanswered)  # its probe got no answer: not proven
     ]
     gaps += [
         f"decision after a failure at `{a.get('node')}`: {a.get('value')}"

@@ -198,6 +198,7 @@ class LeverVerified(TypedDict, total=False):
     reply: dict[str, Any]
     runbook: str
     unverified: bool
+    unanswered: Unchecked[bool]  # unverified because the probe got no answer or a 5xx
 
 
 class LeverReleased(TypedDict, total=False):
@@ -289,7 +290,7 @@ class NotifySent(TypedDict, total=False):
     simulated: Unchecked[str]  # the exercise, when its inbox took the message
     status: int | None
     to: Unchecked[str | None]
-    uncertain: Unchecked[bool]  # it went out and no answer came: it may have been delivered
+    uncertain: Unchecked[bool]  # it went out, no answer says taken or refused (none, a 5xx)
 
 
 class TicketFiled(TypedDict, total=False):

@@ -51,6 +51,7 @@ class LeverRecord:
     engaged_at: str | None = None
     released_at: str | None = None
     before_release: str | None = None  # its state until it was released (a replay reads it)
+    unanswered: bool = False  # engaged, and its verify probe got no answer (or a 5xx)
 
     @property
     def key(self) -> str:
@@ -292,8 +293,11 @@ def _answer(incident: Incident, event: Event) -> None:
 
 def _lever_intent(incident: Incident, event: Event) -> None:
     data = event.data
-    for earlier in incident.levers:  # engaged again: its own release now covers the unknown one
-        if earlier.state == "unknown" and (earlier.runbook, earlier.lever) == (
+    # Engaged again: its own release now covers the one whose state was not proven (unknown, or
+    # engaged with a probe that got no answer).
+    for earlier in incident.levers:
+        unproven = earlier.state == "unknown" or (earlier.state == "engaged" and earlier.unanswered)
+        if unproven and (earlier.runbook, earlier.lever) == (
             data.get("runbook", ""),
             data.get("lever", ""),
         ):
@@ -335,9 +339,10 @@ def _lever_verified(incident: Incident, event: Event) -> None:
     if event.data.get("ok"):
         record.state, record.verdict = "verified", "effective: verify probe passed"
         incident.contained_at = incident.contained_at or event.ts
-    elif event.data.get("unverified"):  # the probe could not be built: no verdict on the lever
+    elif event.data.get("unverified"):  # the probe could not be built or got no answer
         reason = event.data.get("reply", {}).get("reason", "cannot verify")
         record.verdict = f"engaged, not verified: {reason}"
+        record.unanswered = bool(event.data.get("unanswered"))
     else:
         reason = event.data.get("reply", {}).get("reason", "verify probe failed")
         record.state, record.verdict = "not-effective", f"NOT effective: {reason}"

@@ -67,8 +67,9 @@ class Delivery:
     request: dict[str, Any]  # method, url and body as sent, secrets masked
     reason: str = "ok"
     reference: str | None = None  # PagerDuty dedup key, Statuspage incident id
-    # No answer to a request that went out (a timeout, a connection lost after sending): the
-    # receiver may have taken it. Neither "sent" nor "not taken" is known.
+    # A request that went out and got no answer that says taken or refused (a timeout, a
+    # connection lost after sending, a 500, 502 or 504 from a proxy in front): the receiver may
+    # have taken it. Neither "sent" nor "not taken" is known.
     uncertain: bool = False
 
     def as_dict(self) -> dict[str, Any]:
@@ -157,7 +158,7 @@ class _Attempted:
     body: str
     reason: str
     retry_after: float | None  # None: do not retry
-    uncertain: bool = False  # sent, and no answer came: it may have been taken
+    uncertain: bool = False  # sent, and no answer says taken or refused: it may have been
 
 
 class Notifier:
@@ -445,7 +446,9 @@ class Notifier:
         text = kept.decode("utf-8", errors="replace")
         reason = f"HTTP {status}: {' '.join(text.split())[:200]}"
         if status == 429 or status >= 500:
-            return _Attempted(status, text, reason, retry_after_seconds(replied.get("retry-after")))
+            wait = retry_after_seconds(replied.get("retry-after"))
+            # 429 and 503 say it was not taken; another 5xx may come from a proxy after it was.
+            return _Attempted(status, text, reason, wait, status not in {429, 503})
         return _Attempted(status, text, reason, None)
 
 

@@ -162,7 +162,7 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         if d.get("simulated")
         else f"Message sent to {d.get('channel')}"
         if d.get("ok")
-        else f"Message to {d.get('channel')}: no answer, it may have been delivered ({d.get('reason')})"
+        else f"Message to {d.get('channel')}: {d.get('reason')}; it may have been delivered"
         if d.get("uncertain")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),

@@ -248,10 +248,8 @@ class TerminalScreen:
             self.line(f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan")
         elif ok:
             self.line(f"  ✓ sent to {channel}{ref}", "green")
-        elif uncertain:  # it went out and no answer came: neither sent nor refused is known
-            self.line(
-                f"  ? {channel} gave no answer ({reason}): it may have been delivered", "bold red"
-            )
+        elif uncertain:  # it went out, and no answer says it was taken or refused
+            self.line(f"  ? {channel}: {reason}; it may have been delivered", "bold red")
         else:
             self.line(f"  ✗ {channel} did not take it: {reason}", "bold red")
 

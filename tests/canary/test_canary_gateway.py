@@ -664,7 +664,8 @@ def test_an_alert_with_no_answer_is_not_said_to_be_undelivered(
     show(env.console, [run])
     said = " ".join(out.getvalue().split())
     assert (
-        "alert pagerduty: no answer, it may have been delivered: no answer: connection lost" in said
+        "alert pagerduty: no answer: connection lost after the request was sent: Server "
+        "disconnected without sending a response.; it may have been delivered" in said
     )
     assert "NOT delivered" not in said
     assert ROUTING_KEY not in said

@@ -279,6 +279,7 @@ def test_a_page_with_no_answer_is_not_said_to_be_unsent(
     fired = detect(capsys, path, "--alert")
     assert fired.status == 1
     said = " ".join(fired.out.split())
-    assert "pagerduty: no answer, it may have been delivered: no answer: connection lost" in said
+    assert "pagerduty: no answer: connection lost after the request was sent" in said
+    assert "; it may have been delivered" in said
     assert "NOT sent" not in said
     assert "pd-routing-key-123" not in said

@@ -308,3 +308,21 @@ def test_the_wait_before_a_retry_says_the_probe_comes_first(tmp_path: Path) -> N
     assert "waiting 1s before retrying, then checking whether it took effect before try 3 of 3" in (
         shown
     )
+
+
+def test_an_unanswered_probe_asks_the_operator_and_a_retry_probes_before_engaging(
+    tmp_path: Path,
+) -> None:
+    """Engaged, its probe without an answer: not proven, so the operator is asked. "retry"
+    probes first; the lever is in place, so nothing is engaged a second time."""
+    prompter = RecordingPrompter({"contain.on_failure": "retry"})
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/v1/chat/completions", drop=True, times=3))
+        path = write_runbook(tmp_path, one_lever())
+        with environment(tmp_path / "incidents", url, prompter) as env:
+            result = start(path, env)
+        assert state.count("POST", "/guardrails") == 1
+    assert "contain.on_failure" in prompter.asked
+    assert [r.state for r in result.incident.levers] == ["superseded", "verified"]
+    assert result.ended is not None
+    assert result.ended.outcome == "contained"

@@ -111,14 +111,16 @@ MISMATCHES = {
     ],
     "levers": [
         "expected lever block-host-key engaged: never engaged",
-        r"expected lever remove-compromised verified effective: NOT effective: status 50\d, "
-        "expected 200: sandbox: injected upstream failure for support-bot-fallback",
+        r"expected lever remove-compromised verified effective: engaged, not verified: cannot "
+        r"verify: the verify probe got status 50\d, expected 200: sandbox: injected upstream "
+        "failure for support-bot-fallback",
     ],
     "outcome": [
         "expected outcome contained, got failed: Walk aborted after a failure; levers left as "
         "they were.",
-        r"last failure: verify of lever remove-compromised at remove: status 50\d, expected 200: "
-        "sandbox: injected upstream failure for support-bot-fallback",
+        r"last failure: verify of lever remove-compromised at remove: cannot verify: the verify "
+        r"probe got status 50\d, expected 200: sandbox: injected upstream failure for "
+        "support-bot-fallback",
     ],
     "severity": ["expected final severity SEV1, got SEV2"],
     "notifications": [

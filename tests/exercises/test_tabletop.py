@@ -332,7 +332,10 @@ def test_after_action_report_from_a_scripted_room(tmp_path: Path) -> None:
         "- lever `remove-compromised` was expected to be proven effective",
     ]
     gaps = section(report, "Gaps")
-    assert gaps[0].startswith("- lever `remove-compromised` not-effective: NOT effective: status 5")
+    assert gaps[0].startswith(
+        "- lever `remove-compromised` engaged: engaged, not verified: cannot verify: "
+        "the verify probe got status 5"
+    )
     assert gaps[1:] == ["- decision after a failure at `remove`: skip"]
     actions = section(report, "Suggested action items")
     assert actions[0] == f"- [ ] Owner to fix: {gaps[0][2:]}"

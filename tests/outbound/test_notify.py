@@ -353,3 +353,17 @@ def test_a_statuspage_create_is_retried_after_a_429(receiver: Receiver) -> None:
     )
     assert created.ok
     assert len(receiver.to("/v1/pages/page1/incidents")) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "uncertain"), [(500, True), (502, True), (504, True), (503, False), (429, False)]
+)
+def test_a_5xx_other_than_503_may_have_been_taken(
+    receiver: Receiver, status: int, uncertain: bool
+) -> None:
+    """A 503 or a 429 says the receiver did nothing; a 500, 502 or 504 (often a proxy in front,
+    after the receiver took it) does not."""
+    receiver.queue("/hook", Answer(status, b"trouble"))
+    sender = Notifier(httpx2.Client(trust_env=False), lambda _s: None, {}, retries=0)
+    delivery = sender.webhook(receiver.url + "/hook", {"a": 1})
+    assert (delivery.ok, delivery.status, delivery.uncertain) == (False, status, uncertain)

@@ -65,10 +65,12 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
                 if after is not None:
                     return after
                 continue
-        check_first = previous is not None and previous.state == "unknown"
+        # Over a lever that may be in effect, a retry probes before it engages again.
+        check_first = previous is not None and previous.state in {"unknown", "engaged"}
         record = pull(walk, frame, node_id, node.lever, lever, engage, check_first=check_first)
-        if state_here(walk, record) in {"verified", "engaged", "dry-run"}:
-            return node.next
+        state = state_here(walk, record)
+        if state in {"verified", "dry-run"} or (state == "engaged" and not record.unanswered):
+            return node.next  # engaged with a probe that got no answer: the operator decides
         if node.on_failure is not None:
             return node.on_failure
         options: tuple[Option, ...] = FAILURE_OPTIONS
@@ -316,7 +318,7 @@ def verify(walk: Walk, frame: Frame, step: int, base: payloads.LeverKeys, lever:
     verified = verified_data(base, ok=reply.ok, reply=reply.summary())
     if no_verdict(reply):  # the lever was engaged; a probe with no answer does not undo that
         verified["reply"]["reason"] = f"cannot verify: the verify probe got {reply.reason}"
-        verified["unverified"] = True
+        verified["unverified"] = verified["unanswered"] = True
     walk.record(EventType.LEVER_VERIFIED, verified, step=step)
 
 
