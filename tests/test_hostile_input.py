@@ -229,3 +229,21 @@ def test_a_name_or_path_with_a_line_break_is_one_line_of_error(
     assert ran.err.count("\n") == 1, ran.err
     assert ran.err.startswith("aiir: ")
     assert len(ran.err) < 400
+
+
+def test_a_note_or_an_operator_with_a_byte_that_is_not_utf8_is_journaled(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad byte in argv or $AIIR_OPERATOR reaches Python as a lone surrogate ('\\udcff'),
+    which the journal's UTF-8 encoding refused: an internal error, the note lost."""
+    folder = _incident(tmp_path, capsys)
+    where = ["--incident-dir", str(folder.parent)]
+    monkeypatch.setenv("AIIR_OPERATOR", "op\udcfe")
+    noted = aiir(capsys, "note", folder.name, "bad \udcff byte", *where)
+    assert noted.status == 0, noted.err
+    (note,) = [e for e in journal(folder.parent, folder.name) if e.type == "note"]
+    assert note.data["text"] == "bad \ufffd byte"
+    assert note.operator == "op\ufffd"
+    shown = aiir(capsys, "show", folder.name, *where)
+    assert "bad \ufffd byte" in shown.out
+    assert aiir(capsys, "verify", folder.name, *where).status == 0

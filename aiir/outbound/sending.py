@@ -4,7 +4,6 @@ Retry-After), a reply read up to a size, and what a failure most likely means.""
 from __future__ import annotations
 
 import functools
-import json
 import os
 import queue
 import threading
@@ -18,6 +17,7 @@ if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbo
     from aiir.formats.profile import Profile
     from aiir.formats.schema import Expect
 
+from aiir.formats import received
 from aiir.outbound.gateway import (
     DEFAULT_TIMEOUT,
     MAX_BACKOFF,
@@ -276,7 +276,7 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
     """Check a response against the call's expectations and pull out saved values."""
     parsed: Any = None
     try:
-        parsed = json.loads(body) if body else None
+        parsed = received.loads(body) if body else None
     except ValueError:
         parsed = None
     cut = size > len(body) and _reads_body(call)  # a cut body could hide what is checked for
