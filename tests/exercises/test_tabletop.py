@@ -775,3 +775,16 @@ def test_a_tabletop_stops_at_a_loops_bound(tmp_path: Path) -> None:
     assert result.incident.summary == "node 'secured' reached its limit of 3 visits"
     assert room.asked.count("secured") == 3
     assert "secured.at_limit" not in room.asked
+
+
+def test_an_answer_in_the_after_action_report_has_no_markdown_of_its_own() -> None:
+    """The room's answers (a pasted model output, say) went into the report's tables with only
+    '|' escaped: a script tag, a link to click and an image fetched when the report is read."""
+    from aiir.exercises.after_action import _cell
+
+    pasted = "dep-1 <img src=x onerror=alert(1)>\n[click](https://evil.example) | ![](https://e/x)"
+    assert _cell(pasted) == (
+        "dep-1 \\<img src=x onerror=alert(1)\\> \\[click\\](https://evil.example) \\| "
+        "!\\[\\](https://e/x)"
+    )
+    assert _cell("dep-support-bot-1") == "dep-support-bot-1"
