@@ -7,7 +7,12 @@ from a model, a user, a runbook or a gateway, on a terminal or in a file read on
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # YAML is loaded by the few commands that write it, not by every command
+    import yaml
 
 _ESCAPES = re.compile(
     r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, screen clears
@@ -45,3 +50,39 @@ def _json_escape(match: re.Match[str]) -> str:
         return f"\\u{code:04x}"
     code -= 0x10000
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def yaml_text(data: Any) -> str:
+    """``data`` as block YAML (keys in order, 100 columns, Unicode as it is), with the characters
+    YAML counts as printable but that print as nothing or turn the text around them (bidi
+    overrides, zero-width and tag characters, line separators) double-quoted as ``\\uXXXX``
+    escapes: the same text when read, inert on a terminal or in an editor."""
+    import yaml
+
+    text = yaml.dump(data, Dumper=_dumper(), sort_keys=False, allow_unicode=True, width=100)
+    if text.isascii():
+        return text
+    return "".join(c if c == "\n" or c.isprintable() else _yaml_escape(c) for c in text)
+
+
+def _yaml_escape(char: str) -> str:
+    """A character as a YAML double-quoted escape (outside the line ends YAML writes, such a
+    character is only ever inside double quotes: :func:`_dumper` chose them)."""
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+@functools.cache
+def _dumper() -> type[yaml.SafeDumper]:
+    """A safe dumper that double-quotes a string Python would not print as it is."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+        style = None if value.replace("\n", "").isprintable() else '"'
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    Dumper.add_representer(str, string)
+    return Dumper

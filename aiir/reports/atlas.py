@@ -17,8 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
+from aiir.formats.printable import yaml_text
 from aiir.incident.state import Incident
 from aiir.redact import mask_data, scrub
 from aiir.reports.stix import UNVERIFIED, hostile_prompts
@@ -116,35 +115,9 @@ def case_study(
 
 
 def to_yaml(study: dict[str, Any]) -> str:
-    """The case study as atlas-data writes one (keys in order, dates unquoted).
-
-    Text with a character that prints as nothing or moves the text around it (bidi overrides,
-    zero-width and tag characters, line separators: what YAML counts as printable but Python
-    does not) is double-quoted, with those characters as ``\\uXXXX`` escapes: the same text
-    when read, inert on a terminal or in an editor."""
-    text = yaml.dump(study, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-    if text.isascii():
-        return text
-    return "".join(c if c == "\n" or c.isprintable() else _escaped(c) for c in text)
-
-
-def _escaped(char: str) -> str:
-    """A character as a YAML double-quoted escape (outside the line ends YAML writes, such a
-    character is only ever inside double quotes: :class:`_Dumper` chose them)."""
-    code = ord(char)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-class _Dumper(yaml.SafeDumper):
-    """Double-quotes a string Python would not print as it is."""
-
-
-def _string(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    style = None if value.replace("\n", "").isprintable() else '"'
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _string)
+    """The case study as atlas-data writes one (keys in order, dates unquoted), with nothing
+    that prints as nothing or turns text around (:func:`aiir.formats.printable.yaml_text`)."""
+    return yaml_text(study)
 
 
 def _study_id(incident: Incident) -> str:
