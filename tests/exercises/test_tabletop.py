@@ -55,6 +55,20 @@ def delivered(board: InjectBoard) -> list[tuple[str, str, str]]:
 # --- the inject board ---------------------------------------------------------------------------
 
 
+def test_an_inject_from_someone_whose_name_looks_like_markup_is_shown_as_it_is() -> None:
+    """An inject's sender went into its panel's title as rich markup: '[/]' in it raised
+    MarkupError in the middle of the exercise, '[red]' was swallowed, escapes were printed."""
+    clock = FakeClock(T0)
+    screen = io.StringIO()
+    console = Console(file=screen, width=100, highlight=False)
+    sender = "Ops [/] [red]lead\x1b]0;owned\x07"
+    board = InjectBoard(injects(("0m", sender, "Look.")), clock, console, [], 1.0)
+    board.deliver("facilitator")
+    shown = screen.getvalue()
+    assert "Ops [/] [red]lead" in shown
+    assert "\x1b" not in shown
+
+
 def test_injects_arrive_at_their_scenario_time() -> None:
     clock = FakeClock(T0)
     board, screen = board_on(clock)
