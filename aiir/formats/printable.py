@@ -23,11 +23,11 @@ _ESCAPES = re.compile(
 )
 # Controls, bidirectional marks, overrides and isolates, invisible characters (zero-width spaces
 # and joiners, the word joiner, invisible operators, the byte-order mark, the tag characters that
-# smuggle ASCII past a reader) and lone surrogates (a bad byte read with surrogateescape, a \ud800
-# escape), which no UTF-8 terminal can print.
+# smuggle ASCII past a reader), lone surrogates (a bad byte read with surrogateescape, a \ud800
+# escape) and the noncharacters U+FFFE and U+FFFF: what no terminal shows (nor XML holds).
 _CONTROLS = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff\ud800-\udfff\U000e0000-\U000e007f]"
+    "\u2066-\u2069\ufeff\ufffe\uffff\ud800-\udfff\U000e0000-\U000e007f]"
 )
 
 

@@ -18,6 +18,7 @@ HIDDEN = {
     "lone surrogate": "\ud800",
     "bad byte read with surrogateescape": "\udcff",
     "right-to-left override": "\u202e",
+    "noncharacter (no XML holds it: a JUnit report)": "\uffff",
 }
 
 
