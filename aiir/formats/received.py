@@ -1,12 +1,14 @@
 """JSON received from outside aiir (a gateway's reply, a model's output, a trace store's spans, a
 service's answer), read so that whatever it holds can be judged, journaled and shown.
 
-Two things :func:`json.loads` lets through would break what comes after it: nesting deep enough
+Three things :func:`json.loads` lets through would break what comes after it. Nesting deep enough
 to exhaust Python's stack (``[[[[…]]]]`` a few thousand levels down raises ``RecursionError``, and
-a few hundred levels still does in the recursive code that masks, encodes or shows the value), and
-a ``\\ud800`` escape, a lone surrogate that no UTF-8 file can hold. The first is refused like any
-text that is not JSON (:class:`NotJson`, a ``ValueError``); the second is read as U+FFFD, the
-replacement character a bad byte of UTF-8 is read as.
+a few hundred levels still does in the recursive code that masks, encodes or shows the value) is
+refused like any text that is not JSON (:class:`NotJson`, a ``ValueError``). A ``\\ud800`` escape,
+a lone surrogate that no UTF-8 file can hold, is read as U+FFFD, the replacement character a bad
+byte of UTF-8 is read as. ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON, though Python reads
+and writes them: journaled as numbers, they made the journal's lines and the ``--json`` views text
+that strict readers (jq, PostgreSQL's jsonb) refuse; they are read as the strings they are spelt.
 """
 
 from __future__ import annotations
@@ -26,12 +28,13 @@ class NotJson(ValueError):
 
 
 def loads(text: str | bytes | bytearray) -> Any:
-    """``json.loads(text)``, nested at most :data:`MAX_DEPTH` levels, lone surrogates replaced.
+    """``json.loads(text)``, nested at most :data:`MAX_DEPTH` levels, lone surrogates replaced,
+    ``NaN`` and the infinities read as strings.
 
     Raises ``ValueError`` (:class:`json.JSONDecodeError` or :class:`NotJson`) as
     :func:`json.loads` does for text that is not JSON."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=str)
     except RecursionError:
         raise NotJson(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     if _brackets(text) > MAX_DEPTH and _too_deep(value):

@@ -45,3 +45,11 @@ def test_without_surrogates_keeps_every_other_character() -> None:
     assert (
         without_surrogates("a\udcffb\ud800c é 中 \U0001f600") == "a\ufffdb\ufffdc é 中 \U0001f600"
     )
+
+
+def test_nan_and_the_infinities_read_as_the_strings_they_are_spelt() -> None:
+    """A gateway's NaN, saved into a var, went into the journal and 'show --json' as NaN: text
+    that jq and PostgreSQL's jsonb refuse."""
+    value = loads(b'{"id": NaN, "up": Infinity, "down": -Infinity, "n": 1.5}')
+    assert value == {"id": "NaN", "up": "Infinity", "down": "-Infinity", "n": 1.5}
+    json.dumps(value, allow_nan=False)
