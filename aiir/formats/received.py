@@ -9,6 +9,7 @@ a lone surrogate that no UTF-8 file can hold, is read as U+FFFD, the replacement
 byte of UTF-8 is read as. ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON, though Python reads
 and writes them: journaled as numbers, they made the journal's lines and the ``--json`` views text
 that strict readers (jq, PostgreSQL's jsonb) refuse; they are read as the strings they are spelt.
+An object that names a key twice is not JSON aiir judges: which one counts depends on the reader.
 """
 
 from __future__ import annotations
@@ -29,18 +30,29 @@ class NotJson(ValueError):
 
 def loads(text: str | bytes | bytearray) -> Any:
     """``json.loads(text)``, nested at most :data:`MAX_DEPTH` levels, lone surrogates replaced,
-    ``NaN`` and the infinities read as strings.
+    ``NaN`` and the infinities read as strings, no key twice in one object.
 
     Raises ``ValueError`` (:class:`json.JSONDecodeError` or :class:`NotJson`) as
     :func:`json.loads` does for text that is not JSON."""
     try:
-        value = json.loads(text, parse_constant=str)
+        value = json.loads(text, parse_constant=str, object_pairs_hook=_object)
     except RecursionError:
         raise NotJson(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     if _brackets(text) > MAX_DEPTH and _too_deep(value):
         raise NotJson(f"JSON nested deeper than {MAX_DEPTH} levels")
     if _has_surrogate_escape(text):
         value = _replaced(value)
+    return value
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object, unless it names a key twice: readers disagree on which one counts (Python
+    keeps the last, others the first), so a check passed on one could fail on the other."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise NotJson(f"JSON names the key {twice!r} twice in one object")
     return value
 
 

@@ -53,3 +53,11 @@ def test_nan_and_the_infinities_read_as_the_strings_they_are_spelt() -> None:
     value = loads(b'{"id": NaN, "up": Infinity, "down": -Infinity, "n": 1.5}')
     assert value == {"id": "NaN", "up": "Infinity", "down": "-Infinity", "n": 1.5}
     json.dumps(value, allow_nan=False)
+
+
+def test_an_object_naming_a_key_twice_is_not_json_aiir_judges() -> None:
+    """'{"blocked": false, "blocked": true}' passed a check for blocked: true (Python keeps the
+    last key; a reader that keeps the first sees false)."""
+    with pytest.raises(NotJson, match="JSON names the key 'blocked' twice in one object"):
+        loads(b'{"key": "k", "blocked": false, "blocked": true}')
+    assert loads(b'[{"a": 1}, {"a": 2}]') == [{"a": 1}, {"a": 2}]  # one key in each object
