@@ -50,8 +50,8 @@ def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keeps the last, others the first), so a check passed on one could fail on the other."""
     value = dict(pairs)
     if len(value) != len(pairs):
-        seen: set[str] = set()
-        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        keys = [key for key, _ in pairs]
+        twice = next(key for index, key in enumerate(keys) if key in keys[:index])
         raise NotJson(f"JSON names the key {twice!r} twice in one object")
     return value
 
