@@ -96,11 +96,12 @@ def _unblocked(match: re.Match[str]) -> str:
     return f"{indent}\\{marker}"
 
 
-# How values inserted into a message are escaped for a channel's markup. The template's own text
-# (the runbook author's formatting) is left as written.
+# How values inserted into a message are escaped for a channel's markup, once made printable (a
+# model's bidi override or zero-width characters would mislead the channel's readers as they do a
+# terminal's). The template's own text (the runbook author's formatting) is left as written.
 MARKUPS: dict[str, Callable[[str], str]] = {
-    "slack": slack_escape,
-    "teams": teams_escape,
+    "slack": lambda value: slack_escape(plain(value)),
+    "teams": lambda value: teams_escape(plain(value)),
     "markdown": markdown_escape,
 }
 
