@@ -694,6 +694,21 @@ def test_slack_blocks_mark_a_drill_and_keep_within_slacks_limits() -> None:
     slack_valid({"text": dispatch.slack_fallback("y" * 5000), "blocks": blocks})
 
 
+def test_a_runbook_title_heads_every_channel_printable() -> None:
+    """A shared runbook's title went raw into Slack's header, a Teams card's heading and a Jira
+    summary: a bidi override turned the readers' text around, zero-width characters hid text."""
+    from aiir.outbound.jira import incident_title
+    from aiir.outbound.teams import card
+
+    incident = Incident(
+        id="INC-1", directory=Path(), runbook="rb", title=f"Leak{UNPRINTABLE} here", severity="SEV1"
+    )
+    (header, *_) = dispatch.slack_blocks("text", incident)
+    assert header["text"]["text"] == "[SEV1] Leakevil here"
+    assert card("text", incident)["body"][0]["text"] == "\\[SEV1\\] Leakevil here"
+    assert incident_title(incident) == "[SEV1] Leakevil here"
+
+
 def test_a_long_message_is_split_over_sections_at_line_ends_and_spaces_nothing_lost() -> None:
     paragraph = " ".join(f"word{i}" for i in range(400))  # about 3,600 characters, one line
     text = "\n".join([paragraph, "short line", paragraph, "&amp;" * 700])
