@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from aiir.formats.printable import plain
+from aiir.formats.received import without_surrogates
 from aiir.prompts import NoTerminalPrompter, Prompter
 from aiir.redact import watch
 
@@ -59,7 +61,9 @@ class SystemClock:
 
 
 def default_operator(environ: Mapping[str, str]) -> str:
-    explicit = environ.get("AIIR_OPERATOR")
+    """``$AIIR_OPERATOR``, else the login name. The name goes on every journal line and every
+    message a walk prints: a bad byte in it reads as U+FFFD, controls and escapes are dropped."""
+    explicit = plain(without_surrogates(environ.get("AIIR_OPERATOR") or "")).strip()
     if explicit:
         return explicit
     try:

@@ -19,6 +19,7 @@ import httpx2
 
 from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
+from aiir.formats import received
 from aiir.formats.canary import CanaryPrompt
 from aiir.outbound.sending import retry_after_seconds
 from aiir.terminal.inert import plain
@@ -181,7 +182,7 @@ async def _content(response: httpx2.Response) -> bytes | None:
 def _read(sample: Sample, content: bytes) -> None:
     """Output and mean token log-probability of an OpenAI chat completion."""
     try:
-        reply = json.loads(content)
+        reply = received.loads(content)
         choice = reply["choices"][0]
         text = choice["message"].get("content")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):

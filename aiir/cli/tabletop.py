@@ -60,6 +60,7 @@ def command(
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
     from aiir.formats.library import resolve_one
+    from aiir.terminal.inert import inert
     from aiir.terminal.prompter import terminal_prompter
     from aiir.validate.scenarios import prepare
 
@@ -84,10 +85,10 @@ def command(
     )
     env.assume_yes = yes
     env.use_store_of(process)
-    console.rule(f"Tabletop: {prepared.scenario.title}")
-    if prepared.scenario.description:
-        console.print(prepared.scenario.description)
+    console.rule(inert(f"Tabletop: {prepared.scenario.title}"))  # the scenario's text, and
+    if prepared.scenario.description:  # a path the operator typed: no markup, no escapes
+        console.print(inert(prepared.scenario.description))
     result, path, _ = run_tabletop(prepared, env, speed=speed, report=report)
-    console.print(f"After-action report: {path}")
+    console.print(inert(f"After-action report: {path}"))
     _send_trace(env, result.incident, where)
     return int(result.exit_status)

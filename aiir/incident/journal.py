@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiir.errors import AiirError
+from aiir.formats.received import without_surrogates
 from aiir.incident.chain import (
     _CANONICAL,
     APPENDING,
@@ -347,7 +348,11 @@ class Journal:
             "data": clean,
             "prev": prev,
         }
-        encoded = canonical(body)
+        try:
+            encoded = canonical(body)
+        except UnicodeEncodeError:  # a lone surrogate: a bad byte typed, a \ud800 received
+            body = mask_data(body, without_surrogates)
+            encoded = canonical(body)
         event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
         if self.persist:  # the hash joins the line last; readers do not depend on key order
             line = encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n'

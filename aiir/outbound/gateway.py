@@ -9,7 +9,6 @@ captured value or response can redirect a request (and its admin headers) anywhe
 from __future__ import annotations
 
 import functools
-import json
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from aiir.errors import InputError
+from aiir.formats import received
 from aiir.formats.templating import environment, references, render, run_expression
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
@@ -120,7 +120,7 @@ class Reply:
 
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
+            return received.loads(self.body)
         except ValueError:
             return None
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import httpx2
 
 from aiir.errors import InputError
+from aiir.formats import received
 from aiir.incident import payloads
 from aiir.redact import mask_data, scrub
 
@@ -458,7 +459,7 @@ def _replace(delivery: Delivery, **changes: Any) -> Delivery:
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return received.loads(text)
     except ValueError:
         return None
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
-import json
 import os
 import queue
 import threading
@@ -20,6 +19,7 @@ if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbo
     from aiir.formats.profile import Profile
     from aiir.formats.schema import Expect
 
+from aiir.formats import received
 from aiir.outbound.gateway import (
     DEFAULT_TIMEOUT,
     MAX_BACKOFF,
@@ -320,7 +320,7 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
     """Check a response against the call's expectations and pull out saved values."""
     parsed: Any = None
     try:
-        parsed = json.loads(body) if body else None
+        parsed = received.loads(body) if body else None
     except ValueError:
         parsed = None
     cut = size > len(body) and _reads_body(call)  # a cut body could hide what is checked for

@@ -8,13 +8,13 @@ regulatory clocks, the systems involved, and the decisions taken.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.formats import received
 from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 from aiir.formats.schema import Runbook
@@ -436,7 +436,7 @@ def _session_context(incident: Incident, ref: EvidenceRef | None) -> dict[str, A
     if ref is None:
         return None
     try:
-        data = json.loads((incident.directory / ref.file).read_text(encoding="utf-8"))
+        data = received.loads((incident.directory / ref.file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     counts = summary(data)

@@ -15,8 +15,10 @@ from typing import Any
 
 from aiir.environment import Environment
 from aiir.errors import InputError, shown
+from aiir.formats.received import without_surrogates
 from aiir.incident.events import EvidenceRef
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
+from aiir.redact import mask_data
 from aiir.timestamps import iso
 
 MAX_EVIDENCE = 20 * 1024 * 1024
@@ -53,6 +55,7 @@ def record_flag(env: Environment, system: str, text: str, evidence: Path | None 
         "system": system,
         "text": text,
     }
+    record = mask_data(record, without_surrogates)  # a bad byte in argv: U+FFFD, as the journal
     if evidence is not None:
         record["evidence"] = _copy_evidence(evidence, folder)
     folder.mkdir(parents=True, exist_ok=True)

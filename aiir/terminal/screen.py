@@ -31,6 +31,7 @@ LIVE_BANNER = "LIVE: real gateways and channels"
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
 IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
 COMPACT = 160  # characters of a request body shown before the question
+MAX_SHOWN = 20_000  # characters of one value shown (a message, a summary, a note)
 LEVER_STYLE = {
     "verified": "bold green",
     "released": "green",
@@ -67,8 +68,17 @@ class TerminalScreen:
         self.scrub = scrub
         self.terminal = console.is_terminal  # asked once: rich re-reads the environment each time
 
+    def shown(self, value: str) -> str:
+        """``value`` scrubbed and cut to :data:`MAX_SHOWN` characters, with a mark: a gateway's
+        5 MB value in a message or a summary would bury the walk (the journal keeps it whole)."""
+        value = self.scrub(value)  # masked before the cut: a secret cut in two is still masked
+        if len(value) <= MAX_SHOWN:
+            return value
+        more = len(value) - MAX_SHOWN
+        return f"{value[:MAX_SHOWN]}… ({more:,} more characters, kept in the journal)"
+
     def text(self, value: str, style: str = "") -> Text:
-        return inert(self.scrub(value), style)
+        return inert(self.shown(value), style)
 
     def line(self, value: str, style: str = "") -> None:
         """``value`` scrubbed and inert, on a line of its own; a log gets its plain text, with
@@ -76,7 +86,7 @@ class TerminalScreen:
         if self.terminal:
             self.console.print(self.text(value, style))
         else:
-            self.console.file.write(plain(self.scrub(value)) + "\n")
+            self.console.file.write(plain(self.shown(value)) + "\n")
 
     def say(self, line: Text) -> None:
         """In a terminal through rich; in a log straight to the file: no wrapping, no styling
@@ -101,7 +111,7 @@ class TerminalScreen:
         """A box of lines (text, style), each scrubbed and inert, under a bold title; a log gets
         the plain lines :meth:`box` writes, with no rich Text made only to be flattened."""
         if not self.terminal:
-            body = "\n".join(plain(self.scrub(line)) for line, _ in lines)
+            body = "\n".join(plain(self.shown(line)) for line, _ in lines)
             self.console.file.write(f"── {plain(self.scrub(title))}\n{body}\n")
             return
         body_text = Text()

@@ -318,7 +318,9 @@ def test_hostile_output_cannot_ping_everyone_on_slack(receiver: Receiver, tmp_pa
     environ = {"SLACK_WEBHOOK_URL": f"{receiver.url}{SLACK_PATH}"}
     env, _ = environment(tmp_path, environ)
     state = SandboxState()
-    state.add_fault("*", "output", "<!channel> click <https://evil.example|here> & \x1b[31mnow")
+    state.add_fault(
+        "*", "output", "<!channel> click <https://evil.example|here> & \x1b[31mnow\u202e\u200b"
+    )
     options = SweepOptions(sandbox=state, history_dir=tmp_path / "h", alert=True)
     path = write_suite(tmp_path / "s.yaml", alert={"slack": ALERT["slack"]})
     sweep([path], env, options)
@@ -326,6 +328,8 @@ def test_hostile_output_cannot_ping_everyone_on_slack(receiver: Receiver, tmp_pa
     assert "<!channel>" not in text
     assert "<https://" not in text
     assert "\\u001b" not in text
+    assert "\\u202e" not in text
+    assert "\\u200b" not in text
     assert "&lt;!channel&gt; click &lt;https://evil.example|here&gt; &amp;" in text
 
 

@@ -199,6 +199,20 @@ def test_a_failed_drill_exits_1_and_says_which(wrong: Drilled) -> None:
 PASSING = ROOT / "examples" / "drills" / "prompt-injection.yaml"
 
 
+def test_a_junit_path_that_looks_like_markup_is_printed_as_it_is(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'JUnit report: PATH' was printed as rich markup: a path with '[/]' in it raised
+    MarkupError after the drill had run (an internal error, exit 1), '[red]' was swallowed."""
+    monkeypatch.setenv("COLUMNS", "200")
+    incidents, junit = tmp_path / "incidents", tmp_path / "out[/][red].xml"
+    status = main(["drill", str(PASSING), "--junit", str(junit), "--incident-dir", str(incidents)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.splitlines()[-1] == f"JUnit report: {junit}"
+    assert junit.is_file()
+
+
 def test_all_drills_passing_exit_0_and_are_journalled_as_drills(
     tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

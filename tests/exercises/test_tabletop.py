@@ -55,6 +55,20 @@ def delivered(board: InjectBoard) -> list[tuple[str, str, str]]:
 # --- the inject board ---------------------------------------------------------------------------
 
 
+def test_an_inject_from_someone_whose_name_looks_like_markup_is_shown_as_it_is() -> None:
+    """An inject's sender went into its panel's title as rich markup: '[/]' in it raised
+    MarkupError in the middle of the exercise, '[red]' was swallowed, escapes were printed."""
+    clock = FakeClock(T0)
+    screen = io.StringIO()
+    console = Console(file=screen, width=100, highlight=False)
+    sender = "Ops [/] [red]lead\x1b]0;owned\x07"
+    board = InjectBoard(injects(("0m", sender, "Look.")), clock, console, [], 1.0)
+    board.deliver("facilitator")
+    shown = screen.getvalue()
+    assert "Ops [/] [red]lead" in shown
+    assert "\x1b" not in shown
+
+
 def test_injects_arrive_at_their_scenario_time() -> None:
     clock = FakeClock(T0)
     board, screen = board_on(clock)
@@ -778,3 +792,16 @@ def test_a_tabletop_stops_at_a_loops_bound(tmp_path: Path) -> None:
     assert result.incident.summary == "node 'secured' reached its limit of 3 visits"
     assert room.asked.count("secured") == 3
     assert "secured.at_limit" not in room.asked
+
+
+def test_an_answer_in_the_after_action_report_has_no_markdown_of_its_own() -> None:
+    """The room's answers (a pasted model output, say) went into the report's tables with only
+    '|' escaped: a script tag, a link to click and an image fetched when the report is read."""
+    from aiir.exercises.after_action import _cell
+
+    pasted = "dep-1 <img src=x onerror=alert(1)>\n[click](https://evil.example) | ![](https://e/x)"
+    assert _cell(pasted) == (
+        "dep-1 \\<img src=x onerror=alert(1)\\> \\[click\\](https://evil.example) \\| "
+        "!\\[\\](https://e/x)"
+    )
+    assert _cell("dep-support-bot-1") == "dep-support-bot-1"

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aiir.formats.templating import markdown_escape
 from aiir.incident.state import Incident
 from aiir.outbound.jira import MAX_DESCRIPTION, MAX_SUMMARY, adf_document, closing_line, summary
 from aiir.redact import scrub
@@ -374,7 +375,8 @@ def test_file_actions_files_each_item_once_linked_to_the_incident_ticket(
     assert again.out.splitlines()[0] == f"already filed OPS-2: {CANARY}"
     assert len(of_type(journal(root / "incidents", ID), "ticket.filed")) == 1
     timeline = report(capsys, root).out
-    assert f"Follow-up ticket OPS-2 filed for {CANARY!r}" in timeline
+    # the timeline's text is a value: its backticks are escaped for Markdown, read as written
+    assert markdown_escape(f"Follow-up ticket OPS-2 filed for {CANARY!r}") in timeline
     assert f"| prevent | {CANARY} | ✍ | OPS-2 |" in timeline  # the post-mortem's ticket column
     no_secret(root, ran.out, ran.err, again.out, timeline)
 

@@ -109,6 +109,17 @@ def test_a_flag_records_reporter_time_text_and_the_evidence_hash(
     assert (folder / "evidence-shot.png").read_bytes() == SCREENSHOT
 
 
+def test_a_flag_with_a_byte_that_is_not_utf8_is_recorded(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad byte in argv reaches Python as a lone surrogate ('\\udcff'): writing flag.json
+    raised UnicodeEncodeError, an internal error, the report lost."""
+    ran = setup.flag(capsys, "support-bot", "it swore \udcff at me")
+    assert (ran.status, ran.err) == (0, "")
+    _, record, _ = setup.record(ran)
+    assert record["text"] == "it swore \ufffd at me"
+
+
 def test_an_unknown_system_is_bad_input_listing_the_known_ones(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:

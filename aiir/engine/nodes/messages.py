@@ -9,6 +9,7 @@ from aiir.engine.frames import (
 )
 from aiir.engine.nodes.registry import handles
 from aiir.errors import InputError
+from aiir.formats.printable import plain
 from aiir.formats.schema import (
     NotifyNode,
 )
@@ -145,7 +146,8 @@ def render_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, ste
 
     text = draw(None)
     channel_markup = markup(node.channel)
-    wire = draw(channel_markup).strip() if channel_markup else text.strip()
+    # What leaves is printable: no escapes, controls, bidi or invisible characters of a value's
+    wire = draw(channel_markup).strip() if channel_markup else plain(text.strip())
     data = payloads.NotifyRendered(
         runbook=frame.runbook.id,
         node=node_id,
