@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from aiir.errors import AiirError
 from aiir.formats.received import without_surrogates
+from aiir.incident import payloads
 from aiir.incident.chain import (
     _CANONICAL,
     APPENDING,
@@ -333,7 +334,7 @@ class Journal:
         if self._untold is None:
             return
         told, self._untold = self._untold, None
-        said = {"text": f"aiir: {told.said()}", "by": self.operator}
+        said = payloads.Note(text=f"aiir: {told.said()}", by=self.operator)
         self.foreign.append(self._append(EventType.NOTE, said, None))
 
     def _append(self, type_: str, data: Mapping[str, Any], step: int | None) -> Event:
