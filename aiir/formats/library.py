@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError, LoadError, shown
+from aiir.formats.files import read_regular
 from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 
@@ -277,7 +278,6 @@ def _yaml_files(root: Path) -> list[Path]:
 
 def _claims_aiir(path: Path) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return _CLAIMS_AIIR.search(handle.read(2 * 1024 * 1024)) is not None
+        return _CLAIMS_AIIR.search(read_regular(path, 2 * 1024 * 1024)) is not None
     except OSError:
         return False

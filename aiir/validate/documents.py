@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from aiir.errors import InputError, LoadError, shown
+from aiir.formats.files import read_regular
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
 from aiir.formats.includes import resolved
 from aiir.formats.kinds import KINDS, detect_kind, model_of
@@ -186,8 +187,7 @@ def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, 
 def _claims_aiir(path: Path) -> bool:
     """Whether a file that failed to load has a top-level ``aiir:`` key, so is meant for us."""
     try:
-        with open(path, "rb") as handle:
-            return _CLAIMS_AIIR.search(handle.read(MAX_BYTES)) is not None
+        return _CLAIMS_AIIR.search(read_regular(path, MAX_BYTES)) is not None
     except OSError:
         return False
 

@@ -7,6 +7,7 @@ expects exactly the findings that one change causes. Locations are computed from
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from aiir.cli import main
 from aiir.errors import InputError
 from aiir.formats.common import NODE_KINDS
 from aiir.validate.documents import validate_paths
-from tests.helpers import dump, minimal_runbook, where, write
+from tests.helpers import confirm_runbook, dump, minimal_runbook, where, write
 
 Doc = dict[str, Any]
 
@@ -1340,3 +1341,23 @@ def test_the_shipped_ids_read_from_id_lines_are_the_ids_yaml_reads() -> None:
 
     parsed = {load_file(path).data["id"] for path in shipped_runbooks()}
     assert shipped_ids() == parsed
+
+
+def test_a_fifo_in_a_folder_is_reported_not_waited_on() -> None:
+    """Validating a folder, or a runbook calling another by id (which reads the folder's files for
+    their ids), opened a FIFO named like a YAML file and waited for a writer for ever."""
+    os.mkfifo("pipe.yaml")
+    calling = confirm_runbook("caller", "Calls by id")
+    calling["nodes"]["look"] = {"kind": "call", "title": "Call", "runbook": "elsewhere"}
+    calling["nodes"]["look"]["next"] = "done"
+    write(Path("caller.yaml"), calling)
+    alone = [f.render() for f in validate_paths(["caller.yaml"]).findings]
+    assert [a.split(": ", 1)[1] for a in alone] == [
+        "error: nodes.look.runbook: no runbook with id 'elsewhere'"
+    ]
+    folder = validate_paths(["."])  # a folder's file that cannot be read as aiir's is skipped
+    assert [f.render() for f in folder.findings] == alone
+    assert "pipe.yaml" in folder.skipped
+    named = [f.render() for f in validate_paths(["pipe.yaml"]).findings]
+    refused = "not a regular file (a FIFO, socket or device), expected a YAML file"
+    assert named == [f"pipe.yaml:1:1: error: {refused}"]
