@@ -102,7 +102,8 @@ def validate_paths(
             report.findings.extend(_watch_findings(doc, model))
     known = claimed | shipped_ids()
     for doc, runbook in runbooks.values():
-        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
+        beside = _ids_beside(doc, runbook, known)
+        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, beside, roles))
         if enforce_roles and roles is not None:
             from aiir.validate.roles import owner_findings
 
@@ -113,6 +114,19 @@ def validate_paths(
             report.findings.extend(checks.call_cycle_findings(doc, runbook, key, resolve))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col))
     return report
+
+
+def _ids_beside(doc: Document, runbook: Runbook, known: set[str] | frozenset[str]) -> set[str]:
+    """``known`` and the ids this runbook calls that a walk finds in its folder (a file named
+    after the id or declaring it): validating one runbook of a folder alone found them unknown."""
+    from aiir.formats.schema import is_path
+    from aiir.validate.calls import find
+
+    folder = [Path(doc.path).parent]
+    called = {n.runbook for n in runbook.nodes.values() if isinstance(n, CallNode)}
+    return set(known) | {
+        c for c in called - set(known) if not is_path(c) and find(c, folder) is not None
+    }
 
 
 def _watch_findings(doc: Document, model: BaseModel) -> list[Finding]:

@@ -1361,3 +1361,18 @@ def test_a_fifo_in_a_folder_is_reported_not_waited_on() -> None:
     named = [f.render() for f in validate_paths(["pipe.yaml"]).findings]
     refused = "not a regular file (a FIFO, socket or device), expected a YAML file"
     assert named == [f"pipe.yaml:1:1: error: {refused}"]
+
+
+def test_a_call_by_id_to_a_runbook_in_the_callers_folder_is_known() -> None:
+    """`aiir validate a.yaml` said "no runbook with id 'b'" for a call that `aiir run a.yaml`
+    follows to b.yaml beside it (only the validated and the shipped ids were known); beside a
+    call cycle through it, it was a finding that contradicted the next one."""
+    caller = confirm_runbook("caller", "Calls its neighbour")
+    caller["nodes"]["look"] = {"kind": "call", "title": "Call", "runbook": "callee", "next": "done"}
+    write(Path("caller.yaml"), caller)
+    write(Path("other-name.yaml"), confirm_runbook("callee", "Called by id"))
+    assert [f.render() for f in validate_paths(["caller.yaml"]).findings] == []
+    caller["nodes"]["look"]["runbook"] = "nowhere"
+    write(Path("caller.yaml"), caller)
+    (missing,) = validate_paths(["caller.yaml"]).findings
+    assert missing.render().endswith("nodes.look.runbook: no runbook with id 'nowhere'")
