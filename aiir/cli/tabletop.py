@@ -7,6 +7,8 @@ import typer
 
 from aiir.cli.options import Store
 
+MAX_SPEED = 10_000.0  # scenario minutes per real minute: about a scenario week in a real minute
+
 
 def command(
     scenario: Annotated[
@@ -23,6 +25,7 @@ def command(
             "--speed",
             metavar="N",
             min=0.01,
+            max=MAX_SPEED,  # inf (or 1e300) made the scenario clock overflow: an internal error
             help="Scenario minutes per real minute (60: a scenario hour in a minute).",
         ),
     ] = 1.0,
