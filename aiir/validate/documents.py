@@ -92,10 +92,12 @@ def validate_paths(
             report.findings.extend(checks.profile_findings(doc, model))
         elif kind == "workspace" and model is not None:
             from aiir.formats.organisation import Workspace
+            from aiir.formats.workspace import named_paths
             from aiir.validate.roles import enforced_role_findings
 
             assert isinstance(model, Workspace)
             report.findings.extend(enforced_role_findings(doc, model))
+            report.findings.extend(from_load_error(e) for e in named_paths(doc))
         elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
         elif kind in ("canary", "detect") and model is not None:

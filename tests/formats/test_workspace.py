@@ -65,6 +65,28 @@ def test_a_roster_or_inventory_file_that_is_not_there_is_none(tmp_path: Path) ->
     assert ws.load(tmp_path / "aiir.yaml").template_dir() == tmp_path / "templates"
 
 
+def test_a_roster_or_folder_the_workspace_names_that_is_not_there_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """`team: temas.yaml` loaded as no roster at all (no owner checked, nobody on call) and
+    `aiir validate` passed it, as it did `runbooks: [runbook]` and a team that is a folder."""
+    from aiir.validate.documents import validate_paths
+
+    config = {"aiir": 1, "workspace": "w", "team": "temas.yaml", "runbooks": ["runbooks", "x.yaml"]}
+    text = write(tmp_path / "aiir.yaml", config)
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "x.yaml").write_text("a: 1\n")
+    with pytest.raises(LoadError) as caught:
+        ws.load(tmp_path / "aiir.yaml")
+    line = text.splitlines().index("team: temas.yaml") + 1
+    team = f"{tmp_path / 'aiir.yaml'}:{line}:7: error: team: 'temas.yaml' is no file: expected the team file"
+    assert caught.value.render() == team
+    rendered = [f.render() for f in validate_paths([tmp_path / "aiir.yaml"]).findings]
+    assert rendered[0] == team
+    assert rendered[1].endswith("runbooks[1]: 'x.yaml' is a file: expected a folder of runbooks")
+    assert len(rendered) == 2
+
+
 def test_an_invalid_roster_points_at_its_line(tmp_path: Path) -> None:
     write(tmp_path / "aiir.yaml", CONFIG)
     (tmp_path / "team.yaml").write_text(
