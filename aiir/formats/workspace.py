@@ -154,7 +154,34 @@ def _optional(root: Path, relative: str | None, model: type[M]) -> M | None:
     path = root / relative
     if not path.is_file():
         return None
-    return parse(load_file(path), model)
+    doc = load_file(path)
+    loaded = parse(doc, model)
+    from aiir.formats.organisation import Team
+
+    if isinstance(loaded, Team):
+        for problem in roster_problems(doc, loaded):
+            raise problem
+    return loaded
+
+
+def roster_problems(doc: Document, team: Team) -> list[LoadError]:
+    """A role's ``on_call`` or ``people`` naming nobody of the roster's ``people``: a typo made
+    the role silently unstaffed (shown as nobody on call, paged to no one)."""
+    found: list[LoadError] = []
+    for name, role in team.roles.items():
+        named: list[tuple[str | int, str]] = [("on_call", role.on_call)] if role.on_call else []
+        named += list(enumerate(role.people))
+        for where, person in named:
+            if person not in team.people:
+                loc = (
+                    ("roles", name, where)
+                    if where == "on_call"
+                    else ("roles", name, "people", where)
+                )
+                known = ", ".join(sorted(team.people)) or "none"
+                message = f"{person!r} is not one of the roster's people ({known})"
+                found.append(doc.error(loc, message))
+    return found
 
 
 def current(environ: Mapping[str, str], start: Path | None = None) -> Loaded | None:

@@ -90,14 +90,8 @@ def validate_paths(
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
-        elif kind == "workspace" and model is not None:
-            from aiir.formats.organisation import Workspace
-            from aiir.formats.workspace import named_paths
-            from aiir.validate.roles import enforced_role_findings
-
-            assert isinstance(model, Workspace)
-            report.findings.extend(enforced_role_findings(doc, model))
-            report.findings.extend(from_load_error(e) for e in named_paths(doc))
+        elif kind in ("workspace", "team") and model is not None:
+            report.findings.extend(_organisation_findings(doc, model))
         elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
         elif kind in ("canary", "detect") and model is not None:
@@ -129,6 +123,19 @@ def _ids_beside(doc: Document, runbook: Runbook, known: set[str] | frozenset[str
     return set(known) | {
         c for c in called - set(known) if not is_path(c) and find(c, folder) is not None
     }
+
+
+def _organisation_findings(doc: Document, model: BaseModel) -> list[Finding]:
+    """A workspace's or roster's findings beyond their schema: the roles it enforces, the files
+    and folders it names, the people its roles name."""
+    from aiir.formats.organisation import Team, Workspace
+    from aiir.formats.workspace import named_paths, roster_problems
+    from aiir.validate.roles import enforced_role_findings
+
+    if isinstance(model, Team):
+        return [from_load_error(e) for e in roster_problems(doc, model)]
+    assert isinstance(model, Workspace)
+    return [*enforced_role_findings(doc, model), *map(from_load_error, named_paths(doc))]
 
 
 def _watch_findings(doc: Document, model: BaseModel) -> list[Finding]:
