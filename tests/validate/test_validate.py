@@ -1376,3 +1376,18 @@ def test_a_call_by_id_to_a_runbook_in_the_callers_folder_is_known() -> None:
     write(Path("caller.yaml"), caller)
     (missing,) = validate_paths(["caller.yaml"]).findings
     assert missing.render().endswith("nodes.look.runbook: no runbook with id 'nowhere'")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_number_input_that_is_no_finite_number_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--set rate=nan` was taken as a number: a request's JSON body then carried NaN, which is
+    not JSON."""
+    runbook = confirm_runbook("numbers", "Takes a number")
+    runbook["inputs"] = {"rate": {"type": "number", "description": "a rate"}}
+    write(Path("rb.yaml"), runbook)
+    write(Path("answers.yaml"), {"look": "yes"})
+    status = main(["run", "rb.yaml", "-a", "answers.yaml", "--set", f"rate={value}", "--dry-run"])
+    assert status == 2
+    assert capsys.readouterr().err == f"aiir: --set rate: {value!r} is not a valid number\n"
