@@ -32,7 +32,10 @@ def command(
     report: Annotated[
         Path | None,
         typer.Option(
-            "--report", metavar="FILE", help="Write the after-action report here (Markdown)."
+            "--report",
+            metavar="FILE",
+            dir_okay=False,  # refused before the room sits down, not after the exercise
+            help="Write the after-action report here (Markdown).",
         ),
     ] = None,
     yes: Annotated[

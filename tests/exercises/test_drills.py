@@ -484,3 +484,25 @@ def test_an_expectation_naming_no_node_or_lever_is_bad_input(
     assert message in line
     assert not incidents.exists()
     assert text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["drill", str(PASSING), "--junit"],
+        ["canary", "run", "support-assistant", "--sandbox", "--junit"],
+        ["tabletop", "racist-output", "--report"],
+    ],
+)
+def test_a_report_file_that_is_a_folder_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: Capture, command: list[str]
+) -> None:
+    """`drill --junit DIR` ran every drill (journalled, with incidents) and then stopped on
+    IsADirectoryError with exit 2; `tabletop --report DIR` would have lost the after-action
+    report at the end of the exercise."""
+    incidents = tmp_path / "incidents"
+    status = main([*command, str(tmp_path), "--incident-dir", str(incidents)])
+    assert status == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"file '{tmp_path}' is a directory" in line
+    assert not incidents.exists()
