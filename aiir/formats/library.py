@@ -215,7 +215,12 @@ def _where(arg: str, flag: str) -> str:
     return f"{flag} {shown(arg)}" if flag else shown(arg)
 
 
+EMPTY = "an empty name (an unset variable?): name a file, a directory or a shipped id"
+
+
 def _resolve_one_arg(arg: str, kinds: Sequence[str], flag: str) -> list[Path]:
+    if not arg.strip():  # Path("") is the current directory: `aiir run "$RB"`, RB unset, walked it
+        raise InputError(f"{_where(repr(arg), flag)}: {EMPTY}")
     path = Path(arg)
     spec = KINDS[kinds[0]]
     if path.is_dir():

@@ -16,7 +16,7 @@ from aiir.formats.files import read_regular
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
 from aiir.formats.includes import resolved
 from aiir.formats.kinds import KINDS, detect_kind, model_of
-from aiir.formats.library import data_dir, profiles_in, shipped_runbooks
+from aiir.formats.library import EMPTY, data_dir, profiles_in, shipped_runbooks
 from aiir.formats.loader import MAX_BYTES, Document, load_file
 from aiir.formats.profile import Profile
 from aiir.formats.schema import CallNode, Runbook
@@ -163,6 +163,8 @@ def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
 
 def _candidates(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
     for raw in paths:
+        if not str(raw).strip():  # Path("") is the current directory
+            raise InputError(f"{str(raw)!r}: {EMPTY}")
         path = Path(raw)
         if path.is_dir():
             yield from ((p, False) for p in _walk(path))
