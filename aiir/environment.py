@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
 STORE_VARIABLE = "AIIR_STORE"
 SANDBOX_URL = "http://sandbox.aiir.invalid"
+MAX_SLEEP = 86_400.0  # seconds one time.sleep is given at most (a long sleep is several)
 
 
 class Clock(Protocol):
@@ -57,7 +58,14 @@ class SystemClock:
         return dt.datetime.now(dt.UTC)
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        """Sleep ``seconds``, however long: a runbook may poll every 999999d, and ``time.sleep``
+        of more than the platform's ``time_t`` holds raised OverflowError (an internal error);
+        nothing (not a ValueError) for a span of zero, less, or not a number."""
+        left = seconds
+        while left > 0:
+            step = min(left, MAX_SLEEP)
+            time.sleep(step)
+            left -= step
 
 
 def default_operator(environ: Mapping[str, str]) -> str:

@@ -37,7 +37,12 @@ def run(
     ] = False,
     junit: Annotated[
         Path | None,
-        typer.Option("--junit", metavar="FILE", help="Write JUnit XML here (for CI test reports)."),
+        typer.Option(
+            "--junit",
+            metavar="FILE",
+            dir_okay=False,  # refused before a prompt is sent, not after the run
+            help="Write JUnit XML here (for CI test reports).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     alert: Annotated[

@@ -7,6 +7,8 @@ import typer
 
 from aiir.cli.options import Store
 
+MAX_SPEED = 10_000.0  # scenario minutes per real minute: about a scenario week in a real minute
+
 
 def command(
     scenario: Annotated[
@@ -23,13 +25,17 @@ def command(
             "--speed",
             metavar="N",
             min=0.01,
+            max=MAX_SPEED,  # inf (or 1e300) made the scenario clock overflow: an internal error
             help="Scenario minutes per real minute (60: a scenario hour in a minute).",
         ),
     ] = 1.0,
     report: Annotated[
         Path | None,
         typer.Option(
-            "--report", metavar="FILE", help="Write the after-action report here (Markdown)."
+            "--report",
+            metavar="FILE",
+            dir_okay=False,  # refused before the room sits down, not after the exercise
+            help="Write the after-action report here (Markdown).",
         ),
     ] = None,
     yes: Annotated[

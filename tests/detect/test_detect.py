@@ -171,6 +171,8 @@ def test_an_incident_opens_when_a_rule_starts_firing_not_on_every_evaluation(
     ("args", "message"),
     [
         (("--every", "soon"), "--every 'soon': not a duration"),
+        # more days than a time span holds: an internal error (OverflowError) once
+        (("--every", "99999999999999999999d"), "--every '99999999999999999999d': not a duration"),
         (("--times", "3"), "--times N: needs --every"),
         (("--prometheus", "ftp://x"), "--prometheus"),
         (("--alert",), "PD_UNSET"),

@@ -805,3 +805,26 @@ def test_an_answer_in_the_after_action_report_has_no_markdown_of_its_own() -> No
         "!\\[\\](https://e/x)"
     )
     assert _cell("dep-support-bot-1") == "dep-support-bot-1"
+
+
+@pytest.mark.parametrize("speed", ["inf", "1e300", "10001"])
+def test_a_clock_speed_past_any_span_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], speed: str
+) -> None:
+    """--speed inf was taken: the scenario clock (real time * speed) overflowed a time span on
+    the first look at it, an internal error in the middle of the exercise."""
+    from tests.support.cli import run_cli
+
+    scenario = tmp_path / "tabletop.yaml"
+    write(scenario, SCENARIO)
+    if speed != "10001":  # (the bound: no overflow yet)
+        clock = FakeClock(T0)
+        board, _ = board_on(clock, speed=float(speed))
+        board.started = T0
+        clock.advance(seconds=1)
+        with pytest.raises(OverflowError):
+            board.elapsed()
+    ran = run_cli(capsys, "tabletop", str(scenario), "--speed", speed)
+    assert ran.status == 2
+    assert "Invalid value for '--speed'" in ran.err
+    assert len(ran.err.strip().splitlines()) == 1
