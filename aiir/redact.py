@@ -36,6 +36,14 @@ _PATTERNS = re.compile(
 )
 # ``scheme://user:password@host``: credentials in any URL, declared or not.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
+# A URL, and a query parameter in one whose name says it holds a credential (``?token=``,
+# ``&api_key=``, ``sig=``; ``&amp;`` as HTML writes it): its value is masked, declared or not.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;][A-Za-z0-9_.\-]*?(?:key|token|secret|passw|pwd|credential|sig|auth)"
+    r"[A-Za-z0-9_.\-]*=)[^&#]+",
+    re.I,
+)
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK|ROUTING", re.I)
 _PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")  # "services", "incoming-webhook"
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
@@ -117,10 +125,33 @@ def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], 
 
 
 def _credentials_masked(text: str) -> str:
-    """``text`` with the credentials of every URL in it (``scheme://user:password@``) masked."""
+    """``text`` with the credentials of every URL in it masked: ``scheme://user:password@``
+    and the values of query parameters named as credentials (``?token=…``)."""
     if "://" not in text:  # no URL, no credentials in one: the journal's most strings
         return text
-    return _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    if "=" not in text:
+        return text
+    return _URL.sub(lambda url: _SECRET_PARAM.sub(rf"\g<name>{MASK}", url[0]), text)
+
+
+def url_credentials(url: str) -> set[str]:
+    """What in ``url`` is a credential, whoever gave the URL (a ``--gateway`` flag, aiir.yaml):
+    its userinfo and password, as written and percent-decoded (a Basic auth header carries them
+    decoded), and the values of its query parameters named as credentials; each long enough to
+    mask. Declared as secrets, they are masked however a server echoes them."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        found |= {userinfo, userinfo.partition(":")[2]}
+    for match in _SECRET_PARAM.finditer("?" + parts.query if parts.query else ""):
+        found.add(match[0].removeprefix(match["name"]))
+    found |= {urllib.parse.unquote(f) for f in found}
+    return {f for f in found if len(f) >= MIN_SECRET}
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

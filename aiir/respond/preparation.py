@@ -5,15 +5,14 @@ runbooks it may call. Bad input found here costs nothing: no incident, no reques
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from aiir.engine.frames import RunbookSource
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.schema import CallNode, Runbook
 from aiir.formats.templating import render
-from aiir.outbound.gateway import resolve_endpoint
-from aiir.redact import MIN_SECRET, declare
+from aiir.outbound.gateway import Endpoint, resolve_endpoint
+from aiir.redact import MIN_SECRET, declare, url_credentials
 
 
 def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
@@ -54,7 +53,7 @@ def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -
 
 def endpoints_for(
     runbook: Runbook, env: Environment, env_vals: Mapping[str, str]
-) -> dict[str, Any]:
+) -> dict[str, Endpoint]:
     context = {"env": env_vals}
     configured = env.workspace.config.gateways if env.workspace else {}
     endpoints = {}
@@ -66,12 +65,21 @@ def endpoints_for(
     return endpoints
 
 
-def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:
-    return {
+def secret_values(
+    runbook: Runbook, env_vals: Mapping[str, str], endpoints: Mapping[str, Endpoint]
+) -> set[str]:
+    """The walk's secrets: its declared variables' values, and the credentials in its gateways'
+    URLs, however those were given (a ``--gateway`` flag, aiir.yaml): a server that echoes the
+    Basic auth header a URL's password became, or a token from its query, shows them too."""
+    found = {
         env_vals[n]
         for n, spec in runbook.env.items()
         if spec.secret and len(env_vals.get(n, "")) >= MIN_SECRET
     }
+    for endpoint in endpoints.values():
+        found |= url_credentials(endpoint.base_url)
+    declare(found)
+    return found
 
 
 def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:

@@ -102,11 +102,12 @@ def child_frame(
     into ``call.entered`` (``Frame.snapshot``)."""
     snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
     env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
-    walk.add_secrets(secret_values(runbook, env_vals))
+    endpoints = endpoints_for(runbook, walk.env, env_vals)
+    walk.add_secrets(secret_values(runbook, env_vals, endpoints))
     return Frame(
         runbook=runbook,
         inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
-        endpoints=endpoints_for(runbook, walk.env, env_vals),
+        endpoints=endpoints,
         env=env_vals,
         prefix=f"{prefix}{runbook.id}.",
         snapshot={"snapshot": snapshot, "snapshot_sha256": digest},
@@ -143,7 +144,7 @@ def start(
     values = coerce_inputs(runbook, inputs or {}, "--set")
     env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     endpoints = endpoints_for(runbook, env, env_vals)
-    secrets = secret_values(runbook, env_vals)
+    secrets = secret_values(runbook, env_vals, endpoints)
     journal = _new_journal(env, masker(secrets, patterns=False))
     with _closed_on_error(journal):
         incident = _opened(
@@ -393,7 +394,8 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
-        secrets = secret_values(runbook, env_vals)
+        endpoints = endpoints_for(runbook, env, env_vals)
+        secrets = secret_values(runbook, env_vals, endpoints)
         journal.scrub = masker(secrets, patterns=False)
         walk = Walk(
             env,
@@ -406,7 +408,6 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             screen=terminal_screen(env),
             child_frame=child_frame,
         )
-        endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
         _tell_store(walk)
         resumed = payloads.IncidentResumed(from_step=walk.last_recorded, by=env.operator)
@@ -497,12 +498,9 @@ def _frames_for_release(
     walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
 ) -> dict[str, Frame]:
     env_vals = env_values(root, walk.env.environ, dry_run=practising(walk.env))
-    walk.add_secrets(secret_values(root, env_vals))
-    frames = {
-        root.id: Frame(
-            root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals
-        )
-    }
+    endpoints = endpoints_for(root, walk.env, env_vals)
+    walk.add_secrets(secret_values(root, env_vals, endpoints))
+    frames = {root.id: Frame(root, dict(incident.inputs), endpoints, env_vals)}
     for event in incident.history():
         if event.type == EventType.CALL_ENTERED and event.data.get("child") not in frames:
             try:  # a called runbook that cannot be set up only holds back its own levers
