@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbo
 
 MAX_BODY = 5 * 1024 * 1024  # bytes kept of a response; the rest is counted, not stored
 MAX_BACKOFF = 10.0
+_SPELLING_WINDOW = 8192  # characters past an excerpt's cut masked with it: longer than any secret
 MAX_RETRY_AFTER = 30.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 2
@@ -113,10 +114,23 @@ class Reply:
     # was refused (a timeout, a dropped connection, a 5xx, a 2xx that did not meet the
     # expectations). Only a probe can tell; a lever is never sent again over it blindly.
     uncertain: bool = False
+    # How the walk masks its secrets (the sender's): an excerpt is masked before it is cut, or a
+    # secret across the cut would leave its first part behind for the journal's masking to miss.
+    clean: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
+
+    def excerpt(self, limit: int) -> str:
+        """The body's first ``limit`` characters, masked (:attr:`clean`) before they are cut."""
+        if limit <= 0:
+            return ""
+        if self.clean is None:
+            return self.text[:limit]
+        # Masked a window longer than any secret's spelling, not the whole (up to MAX_BODY).
+        window = self.body[: 4 * (limit + _SPELLING_WINDOW)].decode("utf-8", errors="replace")
+        return self.clean(window)[:limit]
 
     def json(self) -> Any:
         try:
@@ -132,7 +146,7 @@ class Reply:
             "attempts": self.attempts,
             "elapsed_ms": self.elapsed_ms,
             "bytes": self.size,
-            "body": self.text[:excerpt],
+            "body": self.excerpt(excerpt),
         }
         if self.saved:
             out["saved"] = self.saved

@@ -400,9 +400,9 @@ class Notifier:
             ok=ok,
             status=tried.status,
             attempts=attempts,
-            reply=mask(tried.body[:EXCERPT]),
+            reply=mask(tried.body)[:EXCERPT],  # masked, then cut: never half a secret
             request=request,
-            reason="ok" if ok else mask(tried.reason),
+            reason="ok" if ok else _said(tried, mask),
             reference=read(tried.body) if ok and read is not None else None,
         )
 
@@ -420,10 +420,18 @@ class Notifier:
             return _Attempted(None, "", f"no answer: {reason}", 0.0)
         text = response.text
         status = response.status_code
-        reason = f"HTTP {status}: {' '.join(text.split())[:200]}"
+        reason = f"HTTP {status}"  # and what the body says: see _said
         if status == 429 or status >= 500:
             return _Attempted(status, text, reason, _retry_after(response.headers))
         return _Attempted(status, text, reason, None)
+
+
+def _said(tried: _Attempted, mask: Callable[[str], str]) -> str:
+    """Why a try failed, in one line: for an answer, its status and the start of its body,
+    masked before it is folded and cut (either would change a secret's spelling)."""
+    if tried.status is None:
+        return mask(tried.reason)
+    return f"{tried.reason}: {' '.join(mask(tried.body).split())[:200]}"
 
 
 def _retry_after(headers: httpx2.Headers) -> float:
