@@ -21,6 +21,7 @@ from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
 from aiir.formats.canary import CanaryPrompt
 from aiir.outbound.sending import retry_after_seconds
+from aiir.redact import scrub
 from aiir.terminal.inert import plain
 
 MAX_BACKOFF = 5.0
@@ -55,6 +56,7 @@ class _Job:
     prompt: CanaryPrompt
     repeat: int
     body: bytes
+    secrets: frozenset[str]  # masked in what an error quotes of a reply, before it is cut
 
 
 async def send_all(
@@ -71,8 +73,9 @@ async def send_all(
     each wait of a second or more between tries.
     """
     suite = loaded.suite
+    secrets = target.secrets | frozenset([token] if token else [])
     jobs = [
-        _Job(prompt, repeat, _body(loaded, prompt, token))
+        _Job(prompt, repeat, _body(loaded, prompt, token), secrets)
         for prompt in suite.prompts
         for repeat in range(prompt.repeats or suite.repeats)
     ]
@@ -151,24 +154,23 @@ async def _attempt(
     sample.latency_ms = (time.perf_counter() - started) * 1000
     sample.status = response.status_code
     if not 200 <= response.status_code < 300:
-        sample.error = f"HTTP {response.status_code}: {_excerpt(response.text)}"
+        sample.error = f"HTTP {response.status_code}: {_excerpt(response.text, job.secrets)}"
         if response.status_code == 429 or response.status_code >= 500:
             return sample, True, retry_after_seconds(response.headers.get("retry-after"))
         return sample, False, 0.0
-    _read(sample, response.content)
+    _read(sample, response.content, job.secrets)
     return sample, False, 0.0
 
 
-def _read(sample: Sample, content: bytes) -> None:
+def _read(sample: Sample, content: bytes, secrets: frozenset[str]) -> None:
     """Output and mean token log-probability of an OpenAI chat completion."""
     try:
         reply = json.loads(content)
         choice = reply["choices"][0]
         text = choice["message"].get("content")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        sample.error = (
-            f"reply is not a chat completion: {_excerpt(content.decode(errors='replace'))}"
-        )
+        text = content.decode(errors="replace")
+        sample.error = f"reply is not a chat completion: {_excerpt(text, secrets)}"
         return
     sample.output = text if isinstance(text, str) else ""
     model = reply.get("model")
@@ -181,6 +183,8 @@ def _read(sample: Sample, content: bytes) -> None:
         sample.logprob = sum(numbers) / len(numbers)
 
 
-def _excerpt(text: str) -> str:
-    flat = " ".join(plain(text).split())
+def _excerpt(text: str, secrets: frozenset[str]) -> str:
+    """``text`` on one line, cut to :data:`EXCERPT`: ``secrets`` masked first (cut or folded, a
+    secret is in no spelling that masking finds)."""
+    flat = " ".join(plain(scrub(text, secrets, patterns=False)).split())
     return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"
