@@ -93,3 +93,38 @@ def test_a_message_receiver_echoing_its_url_across_the_cut_leaves_no_part() -> N
     token = hook.rsplit("/", 1)[1]
     assert longest_part(token, delivery.reason) < 4, delivery.reason
     assert longest_part(token, delivery.reply) < 4, delivery.reply
+
+
+class DetailsReader(RecordingPrompter):
+    """Says yes to every lever, after reading the details (``d``) of each."""
+
+    def __init__(self) -> None:
+        super().__init__(ANSWERS)
+        self.details: list[str] = []
+
+    def confirm(
+        self, key: str, message: str, default: bool = False, details: str | None = None
+    ) -> bool:
+        if details is not None:
+            self.details.append(details)
+            return True
+        return super().confirm(key, message, default, details)
+
+
+def test_the_details_of_a_request_shown_at_its_question_are_masked(tmp_path: Path) -> None:
+    """``d`` at a lever's question prints the whole request: a secret in a header that is not
+    one of the known credential headers is masked there as everywhere."""
+    data = containment_runbook()
+    data["levers"]["filter"]["engage"]["headers"] = {"X-Admin": "{{ env.LITELLM_MASTER_KEY }}"}
+    runbook = write_runbook(tmp_path, data)
+    reader = DetailsReader()
+    with serve_gateway() as (url, gateway):
+        with environment(tmp_path / "incidents", url, reader) as env:
+            from aiir.respond.session import start
+
+            env.assume_yes = False
+            start(runbook, env)
+    assert gateway.calls[1][3]["x-admin"] == MASTER_KEY  # sent as it is
+    assert reader.details
+    assert '"X-Admin": "***"' in reader.details[0]
+    assert not any(MASTER_KEY in shown for shown in reader.details)

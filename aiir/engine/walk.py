@@ -358,7 +358,7 @@ class Walk:
             if preset is not None:
                 value = default
             else:
-                shown = details() if details is not None else None
+                shown = self.scrub(details()) if details is not None else None
                 value = self.prompt(
                     full_key, how, self.scrub(message), options or [], default, check, shown, lap
                 )
