@@ -15,6 +15,7 @@ from aiir import redact
 from aiir.outbound.gateway import Call
 from aiir.outbound.notify import Notifier
 from aiir.outbound.sending import Sender, judge
+from aiir.respond.session import start
 from tests.incidents import (
     ANSWERS,
     MASTER_KEY,
@@ -44,8 +45,6 @@ def test_a_secret_across_the_cut_of_a_journalled_reply_leaves_no_part(tmp_path: 
     with serve_gateway() as (url, gateway):
         gateway.faults.append(Fault("/guardrails", 200, body, applied=True))
         with environment(tmp_path / "incidents", url, RecordingPrompter(ANSWERS)) as env:
-            from aiir.respond.session import start
-
             start(runbook, env)
             shown = screen(env)
     journal = next((tmp_path / "incidents").rglob("journal.jsonl")).read_text()
@@ -118,12 +117,12 @@ def test_the_details_of_a_request_shown_at_its_question_are_masked(tmp_path: Pat
     data["levers"]["filter"]["engage"]["headers"] = {"X-Admin": "{{ env.LITELLM_MASTER_KEY }}"}
     runbook = write_runbook(tmp_path, data)
     reader = DetailsReader()
-    with serve_gateway() as (url, gateway):
-        with environment(tmp_path / "incidents", url, reader) as env:
-            from aiir.respond.session import start
-
-            env.assume_yes = False
-            start(runbook, env)
+    with (
+        serve_gateway() as (url, gateway),
+        environment(tmp_path / "incidents", url, reader) as env,
+    ):
+        env.assume_yes = False
+        start(runbook, env)
     assert gateway.calls[1][3]["x-admin"] == MASTER_KEY  # sent as it is
     assert reader.details
     assert '"X-Admin": "***"' in reader.details[0]
