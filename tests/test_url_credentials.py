@@ -113,3 +113,34 @@ def test_the_credentials_of_a_url_are_its_password_and_its_secret_parameters() -
         QUERY_TOKEN,
     }
     assert redact.url_credentials("http://127.0.0.1:4000/base") == set()
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://ops:pw@127.0.0.1:99999", "has port 99999, not one from 1 to 65535"),
+        ("http://127.0.0.1:0", "has port 0, not one from 1 to 65535"),
+        ("http://ops:pw@gw host.example", "contains a space or a line break"),
+        (f"http://127.0.0.1:9/v1?token={QUERY_TOKEN}", "has a query string (?…)"),
+        ("http://127.0.0.1:9/v1#top", "has a fragment (#…)"),
+    ],
+)
+def test_a_gateway_url_that_cannot_take_paths_is_refused_before_anything(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch, url: str, problem: str
+) -> None:
+    """A path added to a URL with a query lands in the query (``/v1?token=…/echo``); a port out
+    of range or a space was sent to, the walk failing on it: refused, one line, exit 2."""
+    monkeypatch.setattr("aiir.environment.has_terminal", lambda: False)
+    runbook = tmp_path / "echo.yaml"
+    write(runbook, echo_runbook())
+    incidents = tmp_path / "incidents"
+    ran = run_cli(
+        capsys, "run", str(runbook), "--gateway", f"gw={url}", "--yes",
+        "--incident-dir", str(incidents),
+    )  # fmt: skip
+    assert ran.status == 2
+    assert ran.err.startswith(f"aiir: gateway 'gw': its URL {problem}")
+    assert ran.err.endswith("; nothing was sent\n")
+    assert ran.err.count("\n") == 1
+    assert QUERY_TOKEN not in ran.err
+    assert not incidents.exists() or not any(incidents.iterdir())

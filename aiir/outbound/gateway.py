@@ -180,12 +180,32 @@ def resolve_endpoint(
         port = f":{parsed.port}" if parsed.port else ""
         origin = f"{parsed.scheme}://{parsed.host}{port}"
         raise InputError(f"gateway {name!r}: {origin!r} is not an http(s) URL")
+    problem = _base_problem(base, parsed)
+    if problem is not None:
+        raise InputError(f"gateway {name!r}: its URL {problem}; nothing was sent")
     where = f"gateways.{name}.headers"
     headers = {
         key: checked_header(key, render(value, context, f"{where}.{key}"), value, where)
         for key, value in gateway.headers.items()
     }
     return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
+
+
+def _base_problem(base: str, parsed: httpx2.URL) -> str | None:
+    """Why a gateway's base URL cannot take requests, if it cannot (said without the URL,
+    whose userinfo or query may hold a credential)."""
+    if any(ch.isspace() for ch in base):
+        return "contains a space or a line break"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"has port {parsed.port}, not one from 1 to 65535"
+    if parsed.query or "?" in base:
+        return (
+            "has a query string (?…), which each request's path would be added to: give "
+            "query parameters on the requests (query:)"
+        )
+    if parsed.fragment or "#" in base:
+        return "has a fragment (#…), which each request's path would be added to"
+    return None
 
 
 def checked_header(key: str, value: str, template: str | None, where: str) -> str:
