@@ -232,23 +232,57 @@ def spellings(secret: str) -> frozenset[str]:
 
 
 def _encodings(value: str) -> set[str]:
-    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    """``value`` as it is put on the wire (raw, percent-encoded as Python, the WHATWG URL
+    standard's parsers (httpx, browsers) and JavaScript encode it), each of those as a text
+    quotes it (JSON, Python's ``repr``, HTML), and as base64."""
+    forms: set[str] = set()
+    for wire in _wire_forms(value):
+        escaped = json.dumps(wire, ensure_ascii=False)[1:-1]
+        html_form = html.escape(wire)
+        forms |= {
+            wire,
+            escaped,
+            json.dumps(wire)[1:-1],
+            json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
+            repr(wire)[1:-1],
+            repr(wire.encode())[2:-1],  # "Illegal header value b'...\n'"
+            html_form,
+            html_form.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # as Jinja writes
+            html.escape(wire, quote=False),
+        }
+    return forms | _base64_runs(value)
+
+
+# The WHATWG URL standard's percent-encode sets (what httpx and browsers escape in each part of
+# a URL, beyond controls and non-ASCII), and what JavaScript's encodeURIComponent leaves as it is.
+_QUERY_SET = frozenset(' "#<>')
+_PATH_SET = _QUERY_SET | frozenset("?`{}")
+_USERINFO_SET = _PATH_SET | frozenset("/:;=@[\\]^|")
+_JS_KEPT = frozenset("-_.!~*'()")
+
+
+def _percent(value: str, escaped: Callable[[str], bool]) -> str:
+    return "".join("".join(f"%{b:02X}" for b in ch.encode()) if escaped(ch) else ch for ch in value)
+
+
+def _wire_forms(value: str) -> set[str]:
+    """``value`` raw and percent-encoded in each way a URL (or a form) carries it."""
+    if value.isascii() and value.isalnum():  # most keys: nothing to escape
+        return {value}
+
+    def outside(chars: frozenset[str]) -> Callable[[str], bool]:
+        return lambda ch: ch in chars or not " " < ch < "\x7f"
+
     forms = {
         value,
-        escaped,
-        json.dumps(value)[1:-1],
-        json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
-        repr(value)[1:-1],
-        repr(value.encode())[2:-1],  # "Illegal header value b'...\n'"
-        html.escape(value),
-        html.escape(value, quote=False),
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote(value),
         urllib.parse.quote_plus(value),
         urllib.parse.quote_plus(value, safe="/"),
+        *(_percent(value, outside(chars)) for chars in (_QUERY_SET, _PATH_SET, _USERINFO_SET)),
+        _percent(value, lambda ch: not (ch.isascii() and ch.isalnum()) and ch not in _JS_KEPT),
     }
-    forms |= {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
-    return forms | _base64_runs(value)
+    return forms | {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
 
 
 def _base64_runs(value: str) -> set[str]:
