@@ -5,12 +5,15 @@ runbooks it may call. Bad input found here costs nothing: no incident, no reques
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 from aiir.engine.frames import RunbookSource
 from aiir.environment import Environment
-from aiir.errors import InputError
+from aiir.errors import InputError, LoadError
+from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
 from aiir.formats.templating import render
+from aiir.incident.events import SNAPSHOT_DIR
 from aiir.outbound.gateway import Endpoint, resolve_endpoint
 from aiir.redact import MIN_SECRET, declare, url_credentials
 
@@ -124,3 +127,24 @@ def preflight(runbooks: list[Runbook], env: Environment, *, check_all: bool = Fa
 def practising(env: Environment) -> bool:
     """A dry run or an exercise: no real key is needed, none is read."""
     return env.dry_run or env.sandbox_url is not None
+
+
+def declare_incident_secrets(env: Environment, directory: Path) -> None:
+    """Before a command writes into an incident outside its walk (a note, a severity, a
+    hand-off, an approval): the secrets its runbooks declare, as the copies beside its journal
+    name them, read from this environment and declared, so what it writes is masked as the
+    walk's own lines are. A copy that cannot be read masks nothing more; the rest still do."""
+    found: set[str] = set()
+    for copy in sorted((directory / SNAPSHOT_DIR).glob("*.yaml")):
+        try:
+            declared = load_file(copy).data.get("env") or {}
+        except (LoadError, AttributeError):
+            continue
+        if not isinstance(declared, dict):
+            continue
+        for name, spec in declared.items():
+            secret = not (isinstance(spec, dict) and spec.get("secret") is False)
+            value = env.environ.get(str(name), "").strip()
+            if secret and len(value) >= MIN_SECRET:
+                found.add(value)
+    declare(found)
