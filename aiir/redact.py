@@ -164,6 +164,15 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
+def mask_bytes(content: bytes, clean: Callable[[str], str] | None = None) -> bytes:
+    """``content`` (a file kept as evidence) with ``clean`` (default :func:`scrub`) applied to
+    its text; bytes that are not UTF-8 go through as they are, and a file with nothing to mask
+    is returned unchanged, byte for byte."""
+    text = content.decode("utf-8", errors="surrogateescape")
+    masked = (clean or scrub)(text)
+    return content if masked == text else masked.encode("utf-8", errors="surrogateescape")
+
+
 _PLAIN = frozenset({int, bool, float, type(None)})  # kept as they are
 
 

@@ -17,6 +17,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError, shown
 from aiir.incident.events import EvidenceRef
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
+from aiir.redact import mask_bytes, scrub
 from aiir.timestamps import iso
 
 MAX_EVIDENCE = 20 * 1024 * 1024
@@ -51,7 +52,7 @@ def record_flag(env: Environment, system: str, text: str, evidence: Path | None 
         "ts": iso(now),
         "reporter": env.operator,
         "system": system,
-        "text": text,
+        "text": scrub(text),  # the environment's secrets, pasted in, are masked
     }
     if evidence is not None:
         record["evidence"] = _copy_evidence(evidence, folder)
@@ -69,6 +70,7 @@ def _copy_evidence(source: Path, folder: Path) -> dict[str, Any]:
         raise InputError(
             f"--evidence {shown(str(source))}: larger than {MAX_EVIDENCE // 1024 // 1024} MiB"
         )
+    content = mask_bytes(content)  # a transcript holding a key of this environment: masked
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"evidence-{source.name}"
     target.write_bytes(content)

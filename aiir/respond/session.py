@@ -35,7 +35,7 @@ from aiir.incident.lock import IncidentLock
 from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, new_incident
 from aiir.outbound.gateway import Endpoint
-from aiir.redact import masker
+from aiir.redact import mask_bytes, masker
 from aiir.respond.preparation import (
     endpoints_for,
     env_values,
@@ -257,8 +257,9 @@ def _opened(
 
 
 def _attach(journal: Journal, item: Attachment) -> Event:
-    relative, digest = journal.store_evidence(item.name, item.content)
-    evidence = EvidenceRef(relative, digest, len(item.content)).data()
+    content = mask_bytes(item.content, journal.scrub)  # masked as the walk's own evidence
+    relative, digest = journal.store_evidence(item.name, content)
+    evidence = EvidenceRef(relative, digest, len(content)).data()
     return journal.append(
         EventType.EVIDENCE_ATTACHED,
         payloads.EvidenceAttached(
