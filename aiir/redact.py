@@ -247,11 +247,14 @@ def _encodings(value: str) -> set[str]:
     forms: set[str] = set()
     for wire in _wire_forms(value):
         escaped = json.dumps(wire, ensure_ascii=False)[1:-1]
+        ascii_only = json.dumps(wire)[1:-1]
         html_form = html.escape(wire)
         forms |= {
             wire,
             escaped,
-            json.dumps(wire)[1:-1],
+            ascii_only,
+            _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
+            *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
             json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
             repr(wire)[1:-1],
             repr(wire.encode())[2:-1],  # "Illegal header value b'...\n'"
@@ -260,6 +263,14 @@ def _encodings(value: str) -> set[str]:
             html.escape(wire, quote=False),
         }
     return forms | _base64_runs(value)
+
+
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
+
+
+def _go_json(escaped: str) -> str:
+    """JSON text as Go's encoding/json writes it: ``<``, ``>`` and ``&`` as ``\\u003c``…"""
+    return escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 # The WHATWG URL standard's percent-encode sets (what httpx and browsers escape in each part of

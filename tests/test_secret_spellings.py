@@ -104,3 +104,15 @@ def test_each_way_a_url_carries_a_secret_is_masked() -> None:
             masked = redact.scrub(f"GET /echo/{shown} 404", [PLANT], patterns=False)
             assert TOKEN not in masked, shown
     assert redact.scrub("it was &#39;x&#34;", ["x\"y'z"]) == "it was &#39;x&#34;"
+
+
+def test_a_secret_echoed_by_other_json_encoders_is_masked() -> None:
+    """Go's encoding/json writes ``<``, ``>`` and ``&`` as ``\\u003c``…; Java's and .NET's
+    encoders write ``\\u`` escapes in upper-case hex."""
+    secret = f"a<b>&c-{TOKEN}-ü"
+    go = json.dumps(secret)[1:-1].replace("<", "\\u003c").replace(">", "\\u003e")
+    go = go.replace("&", "\\u0026")
+    upper = json.dumps(secret)[1:-1].replace("\\u00fc", "\\u00FC")
+    for echoed in (go, upper):
+        masked = redact.scrub(f'{{"echo": "{echoed}"}}', [secret], patterns=False)
+        assert masked == '{"echo": "***"}', echoed
