@@ -127,3 +127,16 @@ def test_the_details_of_a_request_shown_at_its_question_are_masked(tmp_path: Pat
     assert reader.details
     assert '"X-Admin": "***"' in reader.details[0]
     assert not any(MASTER_KEY in shown for shown in reader.details)
+
+
+def test_a_failed_reply_shown_on_screen_is_masked_before_it_is_cut(tmp_path: Path) -> None:
+    """The screen shows the first 500 characters of a failed reply's body."""
+    runbook = write_runbook(tmp_path, containment_runbook())
+    body = ("e" * (500 - 12) + MASTER_KEY).encode()  # the cut falls 12 characters into the key
+    with serve_gateway() as (url, gateway):
+        gateway.faults.append(Fault("/spend/logs", 400, body))
+        with environment(tmp_path / "incidents", url, RecordingPrompter(ANSWERS)) as env:
+            start(runbook, env)
+            shown = screen(env)
+    assert "e" * 100 in shown
+    assert longest_part(MASTER_KEY, shown.replace("\n", "")) < 4
