@@ -144,3 +144,59 @@ def test_a_gateway_url_that_cannot_take_paths_is_refused_before_anything(
     assert ran.err.count("\n") == 1
     assert QUERY_TOKEN not in ran.err
     assert not incidents.exists() or not any(incidents.iterdir())
+
+
+def ask_runbook() -> dict[str, Any]:
+    """A lever, then a question that a walk without a terminal stops at (resumable)."""
+    data = echo_runbook()
+    data["levers"] = {
+        "kill": {
+            "title": "Kill switch",
+            "kind": "kill-switch",
+            "engage": {"method": "POST", "path": "/kill"},
+            "release": {"method": "POST", "path": "/revive"},
+        }
+    }
+    data["start"] = "contain"
+    data["nodes"] = {
+        "contain": {"kind": "lever", "title": "Kill", "lever": "kill", "next": "ask"},
+        "ask": {"kind": "confirm", "title": "Ask", "prompt": "Done?", "yes": "done", "no": "done"},
+        "done": {"kind": "end", "title": "Done", "outcome": "contained"},
+    }
+    return data
+
+
+def test_resume_and_release_never_go_to_another_gateway_than_a_masked_one(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The gateway given with credentials is journalled masked, so its URL is not kept: the
+    runbook's own URL (another gateway) must not take the release in its place."""
+    monkeypatch.setattr("aiir.environment.has_terminal", lambda: False)
+    runbook = tmp_path / "ask.yaml"
+    write(runbook, ask_runbook())
+    write(tmp_path / "answers.yaml", {"ask": "yes"})
+    where = ["--incident-dir", str(tmp_path / "incidents")]
+    with serve_echo() as (url, heard):
+        flag = ["--gateway", "gw=" + url.replace("http://", f"http://ops:{PASSWORD}@")]
+        ran = run_cli(capsys, "run", str(runbook), *flag, "--yes", *where)
+        assert ran.status == 2, ran.err  # stopped at 'ask'
+        (incident,) = (p.name for p in (tmp_path / "incidents").iterdir())
+        journal = tmp_path / "incidents" / incident / "journal.jsonl"
+        before = journal.read_bytes()
+        masked = url.replace("http://", "http://***@")
+        for command in (
+            ["resume", incident, "-a", str(tmp_path / "answers.yaml")],
+            ["release", incident],
+        ):
+            ran = run_cli(capsys, *command, "--yes", *where)
+            assert (ran.status, ran.out) == (2, ""), ran.err
+            assert ran.err == (
+                f"aiir: gateway 'gw': the incident was walked on {masked}, a URL with "
+                "credentials that is kept masked, not on the runbook's; pass --gateway gw=URL "
+                "again (nothing was sent)\n"
+            )
+            assert journal.read_bytes() == before
+        assert [h.target for h in heard] == ["/kill"]
+        ran = run_cli(capsys, "release", incident, *flag, "--yes", *where)
+        assert ran.status == 0, ran.err
+        assert [h.target for h in heard] == ["/kill", "/revive"]

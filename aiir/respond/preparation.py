@@ -4,7 +4,7 @@ runbooks it may call. Bad input found here costs nothing: no incident, no reques
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from aiir.engine.frames import RunbookSource
@@ -148,3 +148,24 @@ def declare_incident_secrets(env: Environment, directory: Path) -> None:
             if secret and len(value) >= MIN_SECRET:
                 found.add(value)
     declare(found)
+
+
+def same_gateways(
+    masked: Mapping[str, str],
+    endpoints: Mapping[str, Endpoint],
+    given: Collection[str],
+    clean: Callable[[str], str],
+) -> None:
+    """Resume and release send to the gateways the incident was walked on. A URL that held a
+    credential is journalled ``masked``: the runbook's URL is used again only when it is that
+    one (masked alike by ``clean``); else, unless ``--gateway`` names it again (``given``),
+    stop before anything is sent: a release would go to another gateway."""
+    for name, journalled in masked.items():
+        endpoint = endpoints.get(name)
+        if endpoint is None or name in given or clean(endpoint.base_url) == journalled:
+            continue
+        raise InputError(
+            f"gateway {name!r}: the incident was walked on {journalled}, a URL with credentials "
+            f"that is kept masked, not on the runbook's; pass --gateway {name}=URL again "
+            "(nothing was sent)"
+        )

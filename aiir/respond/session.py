@@ -42,6 +42,7 @@ from aiir.respond.preparation import (
     practising,
     preflight,
     reachable_runbooks,
+    same_gateways,
     secret_values,
 )
 from aiir.respond.shared import for_new, taken_up
@@ -391,6 +392,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
         practice_only(scripted, env.exercise)
+        given = set(env.gateway_urls)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)
@@ -398,6 +400,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
         endpoints = endpoints_for(runbook, env, env_vals)
         secrets = secret_values(runbook, env_vals, endpoints)
         journal.scrub = masker(secrets, patterns=False)
+        same_gateways(incident.masked_gateways, endpoints, given, journal.scrub)
         walk = Walk(
             env,
             journal,
@@ -429,6 +432,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
     journal, incident, runbook, directory = _open_existing(env, incident_id)
     try:
         attach_exercise(env, incident)
+        given = set(env.gateway_urls)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         pending = incident.needs_release()
         if lever is not None:
@@ -452,6 +456,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         )
         walk.write_from_now()
         frames = _frames_for_release(walk, runbook, source, incident)
+        same_gateways(incident.masked_gateways, frames[runbook.id].endpoints, given, walk.scrub)
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
             taken = payloads.IncidentTakenOver(by="release", took_over_from=took_over)
