@@ -89,7 +89,7 @@ class Walk:
         self.secrets = secrets
         self.masked = masker(secrets, patterns=False)
         self.screen = screen(self.scrub)
-        self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
+        self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note, clean=self.scrub)
         self.step = 0
         self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}
@@ -358,7 +358,7 @@ class Walk:
             if preset is not None:
                 value = default
             else:
-                shown = details() if details is not None else None
+                shown = self.scrub(details()) if details is not None else None
                 value = self.prompt(
                     full_key, how, self.scrub(message), options or [], default, check, shown, lap
                 )

@@ -76,6 +76,7 @@ class Incident:
     tags: dict[str, list[str]] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     gateways: dict[str, str] = field(default_factory=dict)
+    masked_gateways: dict[str, str] = field(default_factory=dict)  # as journalled, masked
     snapshot: str = ""
     outcome: str | None = None
     summary: str | None = None
@@ -253,7 +254,9 @@ def _opened(incident: Incident, event: Event) -> None:
     incident.inputs = data.get("inputs", {})
     # A URL that held a declared secret was masked in the journal: resume and release then use
     # the runbook's own URL again (rendered from the environment), never the masked text.
-    incident.gateways = {n: u for n, u in data.get("gateways", {}).items() if MASK not in u}
+    walked_on = data.get("gateways", {})
+    incident.gateways = {n: u for n, u in walked_on.items() if MASK not in u}
+    incident.masked_gateways = {n: u for n, u in walked_on.items() if MASK in u}
     incident.snapshot = data.get("snapshot", "")
     incident.severities_seen.add(str(data.get("severity")))
 

@@ -422,9 +422,9 @@ class Notifier:
             ok=ok,
             status=tried.status,
             attempts=attempts,
-            reply=mask(tried.body[:EXCERPT]),
+            reply=mask(tried.body)[:EXCERPT],  # masked, then cut: never half a secret
             request=request,
-            reason="ok" if ok else mask(tried.reason),
+            reason="ok" if ok else _said(tried, mask),
             reference=read(tried.body) if ok and read is not None else None,
             uncertain=tried.uncertain,
         )
@@ -445,12 +445,20 @@ class Notifier:
             return _Attempted(None, "", f"no answer: {outcome.reason}", 0.0, outcome.uncertain)
         status, replied, kept, _size = outcome
         text = kept.decode("utf-8", errors="replace")
-        reason = f"HTTP {status}: {' '.join(text.split())[:200]}"
+        reason = f"HTTP {status}"  # and what the body says: see _said
         if status == 429 or status >= 500:
             wait = retry_after_seconds(replied.get("retry-after"))
             # 429 and 503 say it was not taken; another 5xx may come from a proxy after it was.
             return _Attempted(status, text, reason, wait, status not in {429, 503})
         return _Attempted(status, text, reason, None)
+
+
+def _said(tried: _Attempted, mask: Callable[[str], str]) -> str:
+    """Why a try failed, in one line: for an answer, its status and the start of its body,
+    masked before it is folded and cut (either would change a secret's spelling)."""
+    if tried.status is None:
+        return mask(tried.reason)
+    return f"{tried.reason}: {' '.join(mask(tried.body).split())[:200]}"
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:

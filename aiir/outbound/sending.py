@@ -33,6 +33,7 @@ from aiir.outbound.gateway import (
     parsed_url,
     says,
 )
+from aiir.redact import mask_data
 
 # Asked before a retry with the failed reply: a reply ends the retries, None tries again.
 Settled = Callable[[Reply], Reply | None]
@@ -52,11 +53,15 @@ class Sender:
         *,
         max_body: int = MAX_BODY,
         on_wait: Callable[[str], None] | None = None,
+        clean: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
         self.sleep = sleep
         self.max_body = max_body
         self.on_wait = on_wait  # told before each wait of a second or more
+        # The walk's masking: what a reply's reason and excerpts quote of its body is masked
+        # before it is cut or its whitespace folded (either would change a secret's spelling).
+        self.clean = clean
 
     def send(
         self,
@@ -108,7 +113,7 @@ class Sender:
                 return outcome, None  # nothing went out, and a second try would fail alike
             return outcome, 0.0  # no answer at all: worth another try
         status, headers, body, size = outcome
-        reply = judge(call, status, headers, body, size)
+        reply = judge(call, status, headers, body, size, self.clean)
         if (status == 429 or status >= 500) and not says(call.permanent, reply.text):
             return reply, retry_after_seconds(headers.get("retry-after"))
         return reply, None
@@ -316,8 +321,16 @@ def _message_in(value: Any, depth: int = 0) -> str:
     return ""
 
 
-def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size: int) -> Reply:
-    """Check a response against the call's expectations and pull out saved values."""
+def judge(
+    call: Call,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    size: int,
+    clean: Callable[[str], str] | None = None,
+) -> Reply:
+    """Check a response against the call's expectations and pull out saved values; what the
+    reason quotes of the body is masked with ``clean`` before it is folded into one line."""
     parsed: Any = None
     try:
         parsed = received.loads(body) if body else None
@@ -337,7 +350,10 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
             saved[name] = value
     ok = reason is None
     if not ok and not 200 <= status < 300:
-        said = gateway_message(parsed, body.decode("utf-8", errors="replace"))
+        text = body.decode("utf-8", errors="replace")
+        if clean is not None:
+            parsed, text = mask_data(parsed, clean), clean(text)
+        said = gateway_message(parsed, text)
         if said and said not in str(reason):
             reason = f"{reason}: {said}"
     return Reply(
@@ -349,6 +365,7 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
         size=size,
         saved=saved,
         uncertain=not ok and _may_have_applied(status),
+        clean=clean,
     )
 
 
@@ -382,7 +399,7 @@ def diagnose(
     rules = profile.unavailable if profile else None
     if profile is None or rules is None:
         return reply
-    excerpt = " ".join(reply.text.split())[:300]
+    excerpt = " ".join(reply.excerpt(10 * 300).split())[:300]
     if says(rules.body_patterns, reply.text):
         reason = f"lever unavailable: {rules.reason} ({profile.title} said: {excerpt})"
         return _with(reply, unavailable=True, reason=reason)

@@ -20,6 +20,7 @@ from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.preparation import declare_incident_secrets
 from aiir.respond.shared import side_writer
 from aiir.timestamps import iso, parse_iso
 
@@ -45,6 +46,7 @@ def give(
         raise InputError(f"--reason is at most {MAX_REASON} characters (this one is {len(why)})")
     upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
+    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
     journal.upstream = upstream
     try:

@@ -36,13 +36,14 @@ from aiir.incident.lock import IncidentLock
 from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, new_incident
 from aiir.outbound.gateway import Endpoint
-from aiir.redact import masker
+from aiir.redact import mask_bytes, masker
 from aiir.respond.preparation import (
     endpoints_for,
     env_values,
     practising,
     preflight,
     reachable_runbooks,
+    same_gateways,
     secret_values,
 )
 from aiir.respond.shared import for_new, taken_up
@@ -103,11 +104,12 @@ def child_frame(
     into ``call.entered`` (``Frame.snapshot``)."""
     snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
     env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
-    walk.add_secrets(secret_values(runbook, env_vals))
+    endpoints = endpoints_for(runbook, walk.env, env_vals)
+    walk.add_secrets(secret_values(runbook, env_vals, endpoints))
     return Frame(
         runbook=runbook,
         inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
-        endpoints=endpoints_for(runbook, walk.env, env_vals),
+        endpoints=endpoints,
         env=env_vals,
         prefix=f"{prefix}{runbook.id}.",
         snapshot={"snapshot": snapshot, "snapshot_sha256": digest},
@@ -144,7 +146,7 @@ def start(
     values = coerce_inputs(runbook, inputs or {}, "--set")
     env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     endpoints = endpoints_for(runbook, env, env_vals)
-    secrets = secret_values(runbook, env_vals)
+    secrets = secret_values(runbook, env_vals, endpoints)
     journal = _new_journal(env, masker(secrets, patterns=False))
     with _closed_on_error(journal):
         incident = _opened(
@@ -257,8 +259,9 @@ def _opened(
 
 
 def _attach(journal: Journal, item: Attachment) -> Event:
-    relative, digest = journal.store_evidence(item.name, item.content)
-    evidence = EvidenceRef(relative, digest, len(item.content)).data()
+    content = mask_bytes(item.content, journal.scrub)  # masked as the walk's own evidence
+    relative, digest = journal.store_evidence(item.name, content)
+    evidence = EvidenceRef(relative, digest, len(content)).data()
     return journal.append(
         EventType.EVIDENCE_ATTACHED,
         payloads.EvidenceAttached(
@@ -421,12 +424,15 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
         practice_only(scripted, env.exercise)
+        given = set(env.gateway_urls)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
-        secrets = secret_values(runbook, env_vals)
+        endpoints = endpoints_for(runbook, env, env_vals)
+        secrets = secret_values(runbook, env_vals, endpoints)
         journal.scrub = masker(secrets, patterns=False)
+        same_gateways(incident.masked_gateways, endpoints, given, journal.scrub)
         walk = Walk(
             env,
             journal,
@@ -438,7 +444,6 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             screen=terminal_screen(env),
             child_frame=child_frame,
         )
-        endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
         if journal.cut is not None:
             walk.screen.note(journal.cut.said())
@@ -461,6 +466,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
     journal, incident, runbook, directory = _open_existing(env, incident_id)
     try:
         attach_exercise(env, incident)
+        given = set(env.gateway_urls)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         pending = incident.needs_release()
         if lever is not None:
@@ -490,6 +496,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         elif pending:
             walk.screen.note("LIVE: releasing on the real gateways")
         frames = _frames_for_release(walk, runbook, source, incident)
+        same_gateways(incident.masked_gateways, frames[runbook.id].endpoints, given, walk.scrub)
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
             taken = payloads.IncidentTakenOver(by="release", took_over_from=took_over)
@@ -564,12 +571,9 @@ def _frames_for_release(
     walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
 ) -> dict[str, Frame]:
     env_vals = env_values(root, walk.env.environ, dry_run=practising(walk.env))
-    walk.add_secrets(secret_values(root, env_vals))
-    frames = {
-        root.id: Frame(
-            root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals
-        )
-    }
+    endpoints = endpoints_for(root, walk.env, env_vals)
+    walk.add_secrets(secret_values(root, env_vals, endpoints))
+    frames = {root.id: Frame(root, dict(incident.inputs), endpoints, env_vals)}
     for event in incident.history():
         if event.type == EventType.CALL_ENTERED and event.data.get("child") not in frames:
             try:  # a called runbook that cannot be set up only holds back its own levers

@@ -225,7 +225,7 @@ class TerminalScreen:
         status = reply.status if reply.status is not None else "no response"
         self.line(f"  → {status}: {reply.reason}", style)
         if not reply.ok and reply.text:
-            self.line(f"    {plain(reply.text[:500])}", "dim")
+            self.line(f"    {plain(reply.excerpt(500))}", "dim")  # masked, then cut
 
     def lever(self, record: LeverRecord) -> None:
         style = LEVER_STYLE.get(record.state, "bold red")

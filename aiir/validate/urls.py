@@ -34,4 +34,11 @@ def url_problem(url: str) -> str | None:
             return f"{shown!r} is not a valid URL ({exc})"
         if not host:
             return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"
+        if parts.port == 0:
+            return f"{shown!r} has port 0, not one from 1 to 65535"
+    if "?" in literal or "#" in literal:
+        return (
+            f"{shown!r} has a query string or a fragment (?…, #…), which each request's path "
+            "would be added to: give query parameters on the requests (query:)"
+        )
     return None
