@@ -491,12 +491,12 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
         walk.write_from_now()
         if journal.cut is not None:
             walk.screen.note(journal.cut.said())
-        if incident.exercise:
+        frames = _frames_for_release(walk, runbook, source, incident)
+        same_gateways(incident.masked_gateways, frames[runbook.id].endpoints, given, walk.scrub)
+        if incident.exercise:  # said once the gateways are known: a refusal sends nothing
             walk.screen.note(_practice_release(incident.exercise, env))
         elif pending:
             walk.screen.note("LIVE: releasing on the real gateways")
-        frames = _frames_for_release(walk, runbook, source, incident)
-        same_gateways(incident.masked_gateways, frames[runbook.id].endpoints, given, walk.scrub)
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
             taken = payloads.IncidentTakenOver(by="release", took_over_from=took_over)
