@@ -281,6 +281,8 @@ def _as_written(line: bytes, prev: str, seq: int) -> Event | None:
         return None
     if hashlib.sha256(body).hexdigest() != digest:  # so the hash is 64 lowercase hex digits
         return None
+    if line != b'%s,"hash":"%s"}\n' % (body[:-1], digest.encode()):
+        return None  # not the bytes aiir writes (a key twice, spaces, CRLF): the long way names it
     return _event(record, digest)
 
 
@@ -316,11 +318,43 @@ def _parsed(line: bytes, number: int, problems: list[str], prev: str) -> tuple[A
     if not line.endswith(b"\n"):
         problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
     try:  # as json.loads reads UTF-8 bytes, without its guess at the encoding
-        record = _DECODE(line.decode("utf-8", "surrogatepass"))
+        text = line.decode("utf-8", "surrogatepass")
+        record = _DECODE_ONCE(text)
+    except _KeyTwice as exc:  # the chain is followed through it all the same: one problem
+        twice = f"the key {exc.key[:40]!r} twice in one object: readers would disagree on its value"
+        return _DECODE(text), f"a journal event ({twice})"
     except (ValueError, RecursionError) as exc:
         return None, f"a journal event ({type(exc).__name__})"
     odd = shape_problem(record, prev)
+    if odd is None and line.strip() != line.removesuffix(b"\n"):
+        problems.append(  # JSON allows it, its hash does not cover it: aiir never writes it
+            f"line {number}: white space or a carriage return around its event (the line was "
+            "edited)"
+        )
     return record, None if odd is None else f"an aiir event ({odd})"
+
+
+class _KeyTwice(ValueError):
+    """A JSON object naming one key twice: one reader takes the first value, another the last,
+    and the hash covers only the one Python keeps."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _KeyTwice(key)
+            seen.add(key)
+    return record
+
+
+_DECODE_ONCE = json.JSONDecoder(object_pairs_hook=_once).decode
 
 
 def _order_problems(number: int, event: Event, expected: int, prev: str, intact: bool) -> list[str]:
