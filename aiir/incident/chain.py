@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -160,6 +162,11 @@ def read_checked(path: Path, reading: Reading, *, files: Path | None = None) -> 
     evidence file and runbook copy an event names is checked as well. Nothing is kept."""
     if not path.is_file():
         raise InputError(f"{path}: no journal here")
+    if files is not None and path.is_symlink():  # aiir writes the file itself, never a link
+        reading.file_problems.append(
+            f"{path.name}: a symbolic link, not the journal itself (a copy of the incident leaves "
+            "it out, and it can be changed from elsewhere)"
+        )
     return _checked_lines(_lines(path), reading, files)
 
 
@@ -386,13 +393,45 @@ def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
     for event in events:
         for what, relative, digest in file_refs(event.data):
             target = directory / relative
-            if not target.is_file():
-                problems.append(f"{what} {relative}: missing (named on line {event.seq})")
+            odd = _not_kept(directory, relative)
+            if odd is not None:
+                problems.append(f"{what} {relative}: {odd} (named on line {event.seq})")
             elif sha256_file(target) != digest:
                 problems.append(
                     f"{what} {relative}: SHA-256 differs from line {event.seq} (changed)"
                 )
     return problems
+
+
+def _not_kept(directory: Path, relative: str) -> str | None:
+    """Why ``relative`` is not a file kept in ``directory`` as aiir keeps one (a regular file,
+    reached through folders of the incident, no symbolic link on the way: a link leaves the file
+    out of a copy of the incident, and lets it be changed from elsewhere), or None."""
+    parts, target, mode = relative.split("/"), directory, 0
+    for depth, part in enumerate(parts, start=1):
+        target = target / part
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            return "missing"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror})"
+        if stat.S_ISLNK(mode) and depth == len(parts):
+            return "a symbolic link, not the file itself"
+        if stat.S_ISLNK(mode):
+            return f"in {'/'.join(parts[:depth])}/, a symbolic link, not a folder of the incident"
+    if not stat.S_ISREG(mode):
+        return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
+    return None
+
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
 
 
 def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[str]:

@@ -3,6 +3,7 @@ the incident's folder, the kind of file an event vouches for. ``aiir verify`` na
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -98,3 +99,91 @@ def test_a_key_named_twice_is_named_even_when_the_value_hashed_is_the_last(
     shown = main(["show", incident.name, "--incident-dir", str(incident.parent)])
     assert shown == 1
     assert f"line {number}: not a journal event (the key" in capsys.readouterr().err
+
+
+# --- the files the journal vouches for ---------------------------------------------------------
+
+
+def evidence(directory: Path) -> list[Path]:
+    return sorted((directory / "evidence").iterdir())
+
+
+def named_on(directory: Path, relative: str) -> int:
+    """The line number (seq) of the event that vouches for ``relative``."""
+    return next(n for n, line in enumerate(lines(directory), 1) if relative.encode() in line)
+
+
+def test_evidence_replaced_by_a_link_to_the_same_bytes_is_named(
+    incident: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    file = evidence(incident)[0]
+    outside = tmp_path / "elsewhere.json"
+    outside.write_bytes(file.read_bytes())  # the hash still matches: only the kind of file tells
+    file.unlink()
+    file.symlink_to(outside)
+    relative = file.relative_to(incident).as_posix()
+    assert verify(incident) == [
+        f"evidence {relative}: a symbolic link, not the file itself (named on line "
+        f"{named_on(incident, relative)})"
+    ]
+    status, output = verify_cli(incident, capsys)
+    assert status == 1
+    assert "Traceback" not in output
+
+
+def test_an_evidence_folder_that_is_a_link_is_named_for_each_file(
+    incident: Path, tmp_path: Path
+) -> None:
+    folder = incident / "evidence"
+    shutil.copytree(folder, tmp_path / "elsewhere")
+    shutil.rmtree(folder)
+    folder.symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    problems = verify(incident)
+    assert len(problems) == 2
+    assert all("in evidence/, a symbolic link, not a folder of the incident" in p for p in problems)
+
+
+def test_a_runbook_copy_replaced_by_a_link_is_named(incident: Path, tmp_path: Path) -> None:
+    copy = incident / "runbooks" / "contain.yaml"
+    outside = tmp_path / "contain.yaml"
+    outside.write_bytes(copy.read_bytes())
+    copy.unlink()
+    copy.symlink_to(outside)
+    assert verify(incident) == [
+        "runbook snapshot runbooks/contain.yaml: a symbolic link, not the file itself (named on "
+        "line 1)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [(Path.mkdir, "a folder"), (os.mkfifo, "a named pipe")],
+    ids=["folder", "fifo"],
+)
+def test_evidence_replaced_by_what_is_not_a_file_is_named_as_such(
+    incident: Path, make: object, kind: str
+) -> None:
+    file = evidence(incident)[0]
+    file.unlink()
+    make(file)  # type: ignore[operator]
+    relative = file.relative_to(incident).as_posix()
+    assert verify(incident) == [
+        f"evidence {relative}: not a file ({kind}) (named on line {named_on(incident, relative)})"
+    ]
+
+
+def test_a_journal_that_is_a_link_is_named(
+    incident: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    journal = incident / JOURNAL
+    outside = tmp_path / "journal.jsonl"
+    outside.write_bytes(journal.read_bytes())
+    journal.unlink()
+    journal.symlink_to(outside)
+    assert verify(incident) == [
+        "journal.jsonl: a symbolic link, not the journal itself (a copy of the incident leaves it "
+        "out, and it can be changed from elsewhere)"
+    ]
+    shown = main(["show", incident.name, "--incident-dir", str(incident.parent)])
+    assert shown == 1
+    assert "a symbolic link, not the journal itself" in capsys.readouterr().err
