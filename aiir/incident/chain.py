@@ -213,6 +213,8 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
     for number, line in enumerate(lines, start=1):
         start, offset = offset, offset + len(line)
         event = _as_written(line, prev, expected)
+        if number == 1 and files is not None:
+            problems += _opened_elsewhere(files, event or _parsed_quietly(line))
         if event is not None and (number == 1) == (event.type == _OPENED):
             if files is not None and not FILE_KEYS.isdisjoint(event.data):
                 reading.file_problems += file_problems(files, (event,))
@@ -249,6 +251,28 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
 
 
 _OPENED = str(EventType.INCIDENT_OPENED)
+
+
+def _opened_elsewhere(directory: Path, opened: Any) -> list[str]:
+    """An incident is kept in the folder named by its id, which its first line holds: another
+    id there is a folder renamed, or another incident's journal copied in (whole, it chains)."""
+    data = opened.data if isinstance(opened, Event) else None
+    if isinstance(opened, dict) and isinstance(opened.get("data"), dict):
+        data = opened["data"]
+    found = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(found, str) or found == directory.name:
+        return []
+    return [
+        f"line 1: opens incident {found[:80]!r}, not {directory.name!r}, the folder it is in "
+        "(the folder was renamed, or another incident's journal was copied in)"
+    ]
+
+
+def _parsed_quietly(line: bytes) -> Any:
+    try:
+        return _DECODE(line.decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _as_written(line: bytes, prev: str, seq: int) -> Event | None:

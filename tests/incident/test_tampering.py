@@ -12,7 +12,7 @@ import pytest
 from aiir.cli import main
 from aiir.incident.journal import JOURNAL, verify
 from aiir.incident.state import Incident
-from tests.incidents import walked_containment
+from tests.incidents import copy_incident, walked_containment
 
 
 @pytest.fixture(scope="module")
@@ -187,3 +187,39 @@ def test_a_journal_that_is_a_link_is_named(
     shown = main(["show", incident.name, "--incident-dir", str(incident.parent)])
     assert shown == 1
     assert "a symbolic link, not the journal itself" in capsys.readouterr().err
+
+
+# --- the incident's folder -------------------------------------------------------------------
+
+
+def elsewhere(found: str, folder: str) -> str:
+    return (
+        f"line 1: opens incident {found!r}, not {folder!r}, the folder it is in (the folder was "
+        "renamed, or another incident's journal was copied in)"
+    )
+
+
+def test_a_renamed_incident_folder_is_named(
+    incident: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    renamed = incident.rename(incident.parent / "INC-20200101-000000-0000")
+    assert verify(renamed) == [elsewhere(incident.name, renamed.name)]
+    status, output = verify_cli(renamed, capsys)
+    assert status == 1
+    assert "Traceback" not in output
+    for command in ("show", "report", "export"):
+        assert main([command, renamed.name, "--incident-dir", str(renamed.parent)]) == 1
+        assert "the folder was renamed" in capsys.readouterr().err
+
+
+def test_another_incidents_journal_copied_in_is_named(tmp_path: Path, incident: Path) -> None:
+    other = walked_containment(tmp_path / "other").directory
+    shutil.copy(other / JOURNAL, incident / JOURNAL)  # it chains, and so do its files' hashes
+    (incident / "evidence").rename(incident / "old-evidence")
+    shutil.copytree(other / "evidence", incident / "evidence")
+    assert verify(incident) == [elsewhere(other.name, incident.name)]
+
+
+def test_a_second_incident_made_from_a_copy_verifies(finished: Incident, tmp_path: Path) -> None:
+    second = copy_incident(finished.directory, tmp_path / "INC-20200101-000000-0000")
+    assert verify(second) == []
