@@ -18,7 +18,9 @@ from typing import Any, BinaryIO, NamedTuple
 from aiir.errors import AiirError, InputError
 from aiir.incident.checks import Check, utc_time
 from aiir.incident.events import (
+    EVIDENCE_DIR,
     FILE_KEYS,
+    SNAPSHOT_DIR,
     EventType,
     file_refs,
     shape_problem,
@@ -498,10 +500,31 @@ def verify_reading(directory: Path, anchors: Iterable[Anchor] = ()) -> tuple[lis
     given = set(anchors)
     wanted = {a.seq for a in given}
     anchored: dict[int, Event] = {}
+    named: set[str] = set()
     reading = Reading()
     for event in read_checked(directory / JOURNAL, reading, files=directory):
         if event.seq in wanted:
             anchored[event.seq] = event
+        if not FILE_KEYS.isdisjoint(event.data):
+            named.update(relative for _, relative, _ in file_refs(event.data))
     head = [reading.head] if reading.head is not None else []
     found = list(anchored.values()) + head
-    return reading.all_problems + anchor_problems(found, given), reading
+    added = [] if reading.problems else unnamed_files(directory, named)
+    return reading.all_problems + added + anchor_problems(found, given), reading
+
+
+def unnamed_files(directory: Path, named: set[str]) -> list[str]:
+    """The files in the incident's ``evidence/`` and ``runbooks/`` that no line vouches for:
+    added, or written by a walk stopped before the line naming it (a resumed walk names it)."""
+    problems = []
+    for folder in (EVIDENCE_DIR, SNAPSHOT_DIR):
+        for root, dirnames, filenames in os.walk(directory / folder):  # links are not followed
+            dirnames.sort()
+            for name in sorted(filenames) + [d for d in dirnames if os.path.islink(Path(root, d))]:
+                relative = Path(root, name).relative_to(directory).as_posix()
+                if relative not in named:
+                    problems.append(
+                        f"{relative}: named by no line of the journal (added; or written by a "
+                        "walk stopped before the line that names it: aiir resume writes that line)"
+                    )
+    return problems

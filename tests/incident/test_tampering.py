@@ -223,3 +223,39 @@ def test_another_incidents_journal_copied_in_is_named(tmp_path: Path, incident: 
 def test_a_second_incident_made_from_a_copy_verifies(finished: Incident, tmp_path: Path) -> None:
     second = copy_incident(finished.directory, tmp_path / "INC-20200101-000000-0000")
     assert verify(second) == []
+
+
+# --- files no line names -----------------------------------------------------------------------
+
+
+def unnamed(relative: str) -> str:
+    return (
+        f"{relative}: named by no line of the journal (added; or written by a walk stopped "
+        "before the line that names it: aiir resume writes that line)"
+    )
+
+
+@pytest.mark.parametrize("relative", ["evidence/planted.json", "runbooks/planted.yaml"])
+def test_a_file_added_beside_the_evidence_or_runbook_copies_is_named(
+    incident: Path, capsys: pytest.CaptureFixture[str], relative: str
+) -> None:
+    (incident / relative).write_text("{}")
+    assert verify(incident) == [unnamed(relative)]
+    status, output = verify_cli(incident, capsys)
+    assert status == 1
+    assert f"journal.jsonl: {unnamed(relative)}" in output
+
+
+def test_a_file_a_stopped_walk_left_unnamed_is_named_and_the_walk_resumes(
+    incident: Path,
+) -> None:
+    from aiir.incident.journal import Journal
+
+    cut = lines(incident)
+    stored = max(n for n, line in enumerate(cut) if b'"type":"capture.stored"' in line)
+    rewrite(incident, cut[:stored])  # killed after the evidence file, before its line
+    (left,) = [p for p in evidence(incident) if p.name.encode() not in b"".join(cut[:stored])]
+    assert verify(incident) == [unnamed(left.relative_to(incident).as_posix())]
+    journal = Journal(incident, "tester", lambda: "2026-12-07T00:00:00.000Z", str)
+    journal.load()  # what resume reads first: a file no line names does not stop it
+    journal.close()
