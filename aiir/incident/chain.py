@@ -446,6 +446,8 @@ def _not_kept(directory: Path, relative: str) -> str | None:
             return "a symbolic link, not the file itself"
         if stat.S_ISLNK(mode):
             return f"in {'/'.join(parts[:depth])}/, a symbolic link, not a folder of the incident"
+        if depth < len(parts) and not stat.S_ISDIR(mode):
+            return f"in {'/'.join(parts[:depth])}/, not a folder ({_KINDS.get(stat.S_IFMT(mode), 'a file')})"
     if not stat.S_ISREG(mode):
         return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
     return None
@@ -453,6 +455,7 @@ def _not_kept(directory: Path, relative: str) -> str | None:
 
 _KINDS = {
     stat.S_IFDIR: "a folder",
+    stat.S_IFREG: "a file",
     stat.S_IFIFO: "a named pipe",
     stat.S_IFSOCK: "a socket",
     stat.S_IFCHR: "a device",

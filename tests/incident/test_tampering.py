@@ -259,3 +259,11 @@ def test_a_file_a_stopped_walk_left_unnamed_is_named_and_the_walk_resumes(
     journal = Journal(incident, "tester", lambda: "2026-12-07T00:00:00.000Z", str)
     journal.load()  # what resume reads first: a file no line names does not stop it
     journal.close()
+
+
+def test_an_evidence_folder_replaced_by_a_file_is_named_as_such(incident: Path) -> None:
+    shutil.rmtree(incident / "evidence")
+    (incident / "evidence").write_text("{}")
+    problems = verify(incident)
+    assert len(problems) == 2
+    assert all("in evidence/, not a folder (a file)" in p for p in problems), problems
