@@ -447,7 +447,8 @@ def _not_kept(directory: Path, relative: str) -> str | None:
         if stat.S_ISLNK(mode):
             return f"in {'/'.join(parts[:depth])}/, a symbolic link, not a folder of the incident"
         if depth < len(parts) and not stat.S_ISDIR(mode):
-            return f"in {'/'.join(parts[:depth])}/, not a folder ({_KINDS.get(stat.S_IFMT(mode), 'a file')})"
+            kind = _KINDS.get(stat.S_IFMT(mode), "a file")
+            return f"in {'/'.join(parts[:depth])}/, not a folder ({kind})"
     if not stat.S_ISREG(mode):
         return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
     return None
