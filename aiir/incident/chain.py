@@ -513,7 +513,7 @@ def verify_reading(directory: Path, anchors: Iterable[Anchor] = ()) -> tuple[lis
             named.update(relative for _, relative, _ in file_refs(event.data))
     head = [reading.head] if reading.head is not None else []
     found = list(anchored.values()) + head
-    added = [] if reading.problems else unnamed_files(directory, named)
+    added = [] if reading.problems or reading.head is None else unnamed_files(directory, named)
     return reading.all_problems + added + anchor_problems(found, given), reading
 
 

@@ -267,3 +267,41 @@ def test_an_evidence_folder_replaced_by_a_file_is_named_as_such(incident: Path) 
     problems = verify(incident)
     assert len(problems) == 2
     assert all("in evidence/, not a folder (a file)" in p for p in problems), problems
+
+
+# --- the journal itself gone ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["verify", "show", "resume", "note"])
+def test_a_deleted_journal_is_named_not_an_unknown_incident(
+    incident: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    (incident / JOURNAL).unlink()
+    args = [command, incident.name, *(["a note"] if command == "note" else [])]
+    status = main([*args, "--incident-dir", str(incident.parent)])
+    assert status == 1
+    assert capsys.readouterr().err == (
+        f"aiir: {incident / JOURNAL}: missing, though the incident's evidence or runbook copy is "
+        "there (the journal was deleted, or its walk stopped before writing its first line)\n"
+    )
+
+
+def test_a_journal_replaced_by_a_folder_is_named(
+    incident: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (incident / JOURNAL).unlink()
+    (incident / JOURNAL).mkdir()
+    status, output = verify_cli(incident, capsys)
+    assert status == 1
+    assert (
+        output == f"aiir: {incident / JOURNAL}: not a file: the incident's journal was replaced\n"
+    )
+
+
+def test_a_folder_with_nothing_of_an_incident_is_no_incident(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "INC-20200101-000000-0000" / "evidence").mkdir(parents=True)
+    status = main(["verify", "INC-20200101-000000-0000", "--incident-dir", str(tmp_path)])
+    assert status == 2
+    assert "no incident 'INC-20200101-000000-0000'" in capsys.readouterr().err
