@@ -305,3 +305,12 @@ def test_a_folder_with_nothing_of_an_incident_is_no_incident(
     status = main(["verify", "INC-20200101-000000-0000", "--incident-dir", str(tmp_path)])
     assert status == 2
     assert "no incident 'INC-20200101-000000-0000'" in capsys.readouterr().err
+
+
+def test_lines_cut_from_the_end_through_a_capture_leave_its_file_named(incident: Path) -> None:
+    cut = lines(incident)
+    stored = max(n for n, line in enumerate(cut) if b'"type":"capture.stored"' in line)
+    rewrite(incident, cut[:stored])  # the capture's line and all after it, no anchor at hand
+    (problem,) = verify(incident)
+    assert problem.startswith("evidence/")
+    assert "named by no line of the journal" in problem
