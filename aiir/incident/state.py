@@ -14,7 +14,7 @@ from typing import Any
 
 from aiir.errors import InputError, shown
 from aiir.incident.approvals import ApprovalRequest, request_of, verdict_of
-from aiir.incident.events import EventType
+from aiir.incident.events import EVIDENCE_DIR, SNAPSHOT_DIR, EventType
 from aiir.incident.journal import JOURNAL, Event, JournalBroken, Reading, read_checked
 from aiir.redact import MASK
 from aiir.timestamps import parse_iso
@@ -518,9 +518,20 @@ def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple
 def incident_dir(root: Path, incident_id: str) -> Path:
     """The directory of an incident; a clear error if there is none."""
     directory = check_root(root) / check_id(incident_id)
-    if not (directory / JOURNAL).is_file():
-        raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
-    return directory
+    journal = directory / JOURNAL
+    if journal.is_file():
+        return directory
+    if journal.exists() or journal.is_symlink():
+        raise JournalBroken(f"{journal}: not a file: the incident's journal was replaced")
+    if any(
+        d.is_dir() and any(d.iterdir())
+        for d in (directory / EVIDENCE_DIR, directory / SNAPSHOT_DIR)
+    ):
+        raise JournalBroken(
+            f"{journal}: missing, though the incident's evidence or runbook copy is there (the "
+            "journal was deleted, or its walk stopped before writing its first line)"
+        )
+    raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
 
 
 def read_incident(

@@ -101,14 +101,16 @@ def child_frame(
     walk: Walk, runbook: Runbook, raw: bytes, given: Mapping[str, Any], prefix: str
 ) -> Frame:
     """A frame for a called runbook; its source is kept beside the journal, and its hash goes
-    into ``call.entered`` (``Frame.snapshot``)."""
-    snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
+    into ``call.entered`` (``Frame.snapshot``). The copy is kept last, once nothing can refuse
+    the call: a copy no line names is one ``aiir verify`` calls added."""
     env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
     endpoints = endpoints_for(runbook, walk.env, env_vals)
     walk.add_secrets(secret_values(runbook, env_vals, endpoints))
+    inputs = coerce_inputs(runbook, given, f"call of {runbook.id}:")
+    snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
     return Frame(
         runbook=runbook,
-        inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
+        inputs=inputs,
         endpoints=endpoints,
         env=env_vals,
         prefix=f"{prefix}{runbook.id}.",
