@@ -58,7 +58,7 @@ from aiir.incident.chain import (
     verify,
     verify_reading,
 )
-from aiir.incident.events import SNAPSHOT_DIR, EventType, shape_problem
+from aiir.incident.events import SNAPSHOT_DIR, EventType, EvidenceRef, shape_problem
 from aiir.redact import mask_data
 
 if TYPE_CHECKING:
@@ -334,7 +334,7 @@ class Journal:
         if self._untold is None:
             return
         told, self._untold = self._untold, None
-        said = payloads.Note(text=f"aiir: {told.said()}", by=self.operator)
+        said = told.note(self.operator)
         self.foreign.append(self._append(EventType.NOTE, said, None))
 
     def _append(self, type_: str, data: Mapping[str, Any], step: int | None) -> Event:
@@ -447,6 +447,12 @@ class CutLine:
     file: str
     sha256: str
     bytes: int
+
+    def note(self, operator: str) -> payloads.Note:
+        """The note that says so, naming the set-aside file as its evidence (so that it is
+        vouched for, as every file beside the journal is)."""
+        evidence = EvidenceRef(self.file, self.sha256, self.bytes).data()
+        return payloads.Note(text=f"aiir: {self.said()}", by=operator, evidence=evidence)
 
     def said(self) -> str:
         return (

@@ -455,6 +455,7 @@ class Note(TypedDict, total=False):
     at: str | None
     by: str
     text: Required[str]
+    evidence: EvidenceData  # a file the note is about (a journal line set aside)
 
 
 class ApprovalRequested(TypedDict, total=False):

@@ -332,7 +332,7 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
         incident = Incident(id=incident_id, directory=directory, keep_events=False)
         journal.load(incident.apply, mend=True)  # one pass: checked and folded, none kept
         if journal.cut is not None:  # a walker killed mid-line: that line never was
-            said = payloads.Note(text=f"aiir: {journal.cut.said()}", by=env.operator)
+            said = journal.cut.note(env.operator)
             incident.apply(journal.append(EventType.NOTE, said))
         runbook = parse(load_file(directory / incident.snapshot), Runbook)
     return journal, incident, runbook, directory
