@@ -18,8 +18,10 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TextIO
 
+from aiir.formats.printable import plain
+from aiir.formats.received import without_surrogates
 from aiir.prompts import NoTerminalPrompter, Prompter
 from aiir.redact import watch
 
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 INCIDENT_DIR_VARIABLE = "AIIR_INCIDENT_DIR"
 STORE_VARIABLE = "AIIR_STORE"
 SANDBOX_URL = "http://sandbox.aiir.invalid"
+MAX_SLEEP = 86_400.0  # seconds one time.sleep is given at most (a long sleep is several)
 
 
 class Clock(Protocol):
@@ -55,11 +58,20 @@ class SystemClock:
         return dt.datetime.now(dt.UTC)
 
     def sleep(self, seconds: float) -> None:
-        time.sleep(seconds)
+        """Sleep ``seconds``, however long: a runbook may poll every 999999d, and ``time.sleep``
+        of more than the platform's ``time_t`` holds raised OverflowError (an internal error);
+        nothing (not a ValueError) for a span of zero, less, or not a number."""
+        left = seconds
+        while left > 0:
+            step = min(left, MAX_SLEEP)
+            time.sleep(step)
+            left -= step
 
 
 def default_operator(environ: Mapping[str, str]) -> str:
-    explicit = environ.get("AIIR_OPERATOR")
+    """``$AIIR_OPERATOR``, else the login name. The name goes on every journal line and every
+    message a walk prints: a bad byte in it reads as U+FFFD, controls and escapes are dropped."""
+    explicit = plain(without_surrogates(environ.get("AIIR_OPERATOR") or "")).strip()
     if explicit:
         return explicit
     try:
@@ -92,7 +104,16 @@ def _outside_the_sandbox(request: httpx2.Request) -> httpx2.Response:
 
 
 def has_terminal() -> bool:
-    return sys.stdin.isatty() and sys.stdout.isatty()
+    """Whether standard input and output are a terminal; a closed one (``<&-``: Python has
+    None for it, or a file that is closed) is no terminal."""
+
+    def tty(stream: TextIO | None) -> bool:
+        try:
+            return stream is not None and stream.isatty()
+        except (OSError, ValueError):
+            return False
+
+    return tty(sys.stdin) and tty(sys.stdout)
 
 
 class Environment:

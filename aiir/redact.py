@@ -36,6 +36,14 @@ _PATTERNS = re.compile(
 )
 # ``scheme://user:password@host``: credentials in any URL, declared or not.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
+# A URL, and a query parameter in one whose name says it holds a credential (``?token=``,
+# ``&api_key=``, ``sig=``; ``&amp;`` as HTML writes it): its value is masked, declared or not.
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
+_SECRET_PARAM = re.compile(
+    r"(?P<name>[?&;][A-Za-z0-9_.\-]*?(?:key|token|secret|passw|pwd|credential|sig|auth)"
+    r"[A-Za-z0-9_.\-]*=)[^&#]+",
+    re.I,
+)
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK|ROUTING", re.I)
 _PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")  # "services", "incoming-webhook"
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
@@ -117,10 +125,33 @@ def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], 
 
 
 def _credentials_masked(text: str) -> str:
-    """``text`` with the credentials of every URL in it (``scheme://user:password@``) masked."""
+    """``text`` with the credentials of every URL in it masked: ``scheme://user:password@``
+    and the values of query parameters named as credentials (``?token=…``)."""
     if "://" not in text:  # no URL, no credentials in one: the journal's most strings
         return text
-    return _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    if "=" not in text:
+        return text
+    return _URL.sub(lambda url: _SECRET_PARAM.sub(rf"\g<name>{MASK}", url[0]), text)
+
+
+def url_credentials(url: str) -> set[str]:
+    """What in ``url`` is a credential, whoever gave the URL (a ``--gateway`` flag, aiir.yaml):
+    its userinfo and password, as written and percent-decoded (a Basic auth header carries them
+    decoded), and the values of its query parameters named as credentials; each long enough to
+    mask. Declared as secrets, they are masked however a server echoes them."""
+    try:
+        parts = urllib.parse.urlsplit(url.strip())
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    userinfo, at, _ = parts.netloc.rpartition("@")
+    if at:
+        found |= {userinfo, userinfo.partition(":")[2]}
+    for match in _SECRET_PARAM.finditer("?" + parts.query if parts.query else ""):
+        found.add(match[0].removeprefix(match["name"]))
+    found |= {urllib.parse.unquote(f) for f in found}
+    return {f for f in found if len(f) >= MIN_SECRET}
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
@@ -131,6 +162,15 @@ def mask(text: str, secrets: Iterable[str]) -> str:
         if spelling in text:
             text = text.replace(spelling, MASK)
     return text
+
+
+def mask_bytes(content: bytes, clean: Callable[[str], str] | None = None) -> bytes:
+    """``content`` (a file kept as evidence) with ``clean`` (default :func:`scrub`) applied to
+    its text; bytes that are not UTF-8 go through as they are, and a file with nothing to mask
+    is returned unchanged, byte for byte."""
+    text = content.decode("utf-8", errors="surrogateescape")
+    masked = (clean or scrub)(text)
+    return content if masked == text else masked.encode("utf-8", errors="surrogateescape")
 
 
 _PLAIN = frozenset({int, bool, float, type(None)})  # kept as they are
@@ -201,23 +241,68 @@ def spellings(secret: str) -> frozenset[str]:
 
 
 def _encodings(value: str) -> set[str]:
-    escaped = json.dumps(value, ensure_ascii=False)[1:-1]
+    """``value`` as it is put on the wire (raw, percent-encoded as Python, the WHATWG URL
+    standard's parsers (httpx, browsers) and JavaScript encode it), each of those as a text
+    quotes it (JSON, Python's ``repr``, HTML), and as base64."""
+    forms: set[str] = set()
+    for wire in _wire_forms(value):
+        escaped = json.dumps(wire, ensure_ascii=False)[1:-1]
+        ascii_only = json.dumps(wire)[1:-1]
+        html_form = html.escape(wire)
+        forms |= {
+            wire,
+            escaped,
+            ascii_only,
+            _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
+            *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
+            json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
+            repr(wire)[1:-1],
+            repr(wire.encode())[2:-1],  # "Illegal header value b'...\n'"
+            html_form,
+            html_form.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # as Jinja writes
+            html.escape(wire, quote=False),
+        }
+    return forms | _base64_runs(value)
+
+
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
+
+
+def _go_json(escaped: str) -> str:
+    """JSON text as Go's encoding/json writes it: ``<``, ``>`` and ``&`` as ``\\u003c``…"""
+    return escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# The WHATWG URL standard's percent-encode sets (what httpx and browsers escape in each part of
+# a URL, beyond controls and non-ASCII), and what JavaScript's encodeURIComponent leaves as it is.
+_QUERY_SET = frozenset(' "#<>')
+_PATH_SET = _QUERY_SET | frozenset("?`{}")
+_USERINFO_SET = _PATH_SET | frozenset("/:;=@[\\]^|")
+_JS_KEPT = frozenset("-_.!~*'()")
+
+
+def _percent(value: str, escaped: Callable[[str], bool]) -> str:
+    return "".join("".join(f"%{b:02X}" for b in ch.encode()) if escaped(ch) else ch for ch in value)
+
+
+def _wire_forms(value: str) -> set[str]:
+    """``value`` raw and percent-encoded in each way a URL (or a form) carries it."""
+    if value.isascii() and value.isalnum():  # most keys: nothing to escape
+        return {value}
+
+    def outside(chars: frozenset[str]) -> Callable[[str], bool]:
+        return lambda ch: ch in chars or not " " < ch < "\x7f"
+
     forms = {
         value,
-        escaped,
-        json.dumps(value)[1:-1],
-        json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
-        repr(value)[1:-1],
-        repr(value.encode())[2:-1],  # "Illegal header value b'...\n'"
-        html.escape(value),
-        html.escape(value, quote=False),
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote(value),
         urllib.parse.quote_plus(value),
         urllib.parse.quote_plus(value, safe="/"),
+        *(_percent(value, outside(chars)) for chars in (_QUERY_SET, _PATH_SET, _USERINFO_SET)),
+        _percent(value, lambda ch: not (ch.isascii() and ch.isalnum()) and ch not in _JS_KEPT),
     }
-    forms |= {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
-    return forms | _base64_runs(value)
+    return forms | {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
 
 
 def _base64_runs(value: str) -> set[str]:

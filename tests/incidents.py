@@ -316,3 +316,29 @@ def walked_containment(root: Path) -> Incident:
         environment(root / "incidents", url, RecordingPrompter(ANSWERS)) as env,
     ):
         return start(runbook, env).incident
+
+
+def copy_incident(source: Path, target: Path) -> Path:
+    """Incident ``source`` copied as a second incident, ``target`` (its folder, named by its id):
+    the opening line names the new id and the chain is made again, as its own walk would have
+    (a folder merely copied under another name is one renamed, which ``verify`` names)."""
+    import json
+    import shutil
+
+    from aiir.incident.journal import GENESIS, JOURNAL, Event, chain_hash
+    from aiir.incident.store import line_of
+
+    shutil.copytree(source, target)
+    journal = target / JOURNAL
+    prev, lines = GENESIS, []
+    for number, raw in enumerate(journal.read_bytes().splitlines(), start=1):
+        record = json.loads(raw)
+        del record["hash"]
+        if number == 1:
+            record["data"]["id"] = target.name
+        record["prev"] = prev
+        event = Event(**record, hash=chain_hash(record))
+        lines.append(line_of(event))
+        prev = event.hash
+    journal.write_bytes(b"".join(lines))
+    return target

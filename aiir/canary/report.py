@@ -68,7 +68,19 @@ def _show_run(console: Console, run: SuiteRun) -> None:
             console.print(Text(f"… and {len(failures) - MAX_ROWS} more failures"))
     _show_drift(console, run)
     for delivery in run.deliveries:
-        state = "delivered" if delivery.ok else f"NOT delivered: {delivery.reason}"
+        if run.practice:
+            line = (
+                f"  alert {delivery.channel}: kept in the exercise inbox (practice: nothing sent)"
+            )
+            console.print(inert(line))
+            continue
+        state = (
+            "delivered"
+            if delivery.ok
+            else f"{delivery.reason}; it may have been delivered"
+            if delivery.uncertain
+            else f"NOT delivered: {delivery.reason}"
+        )
         line = f"  alert {delivery.channel}: {state} ({delivery.attempts} attempt(s))"
         console.print(inert(clean(line, run.secrets, None)), style=None if delivery.ok else "red")
     for note in run.notes:
@@ -102,7 +114,7 @@ def as_json(runs: Sequence[SuiteRun]) -> list[dict[str, Any]]:
             "failures": [f.as_dict(run.secrets) for f in run.failures],
             "drift": [s.as_dict() for s in run.signals],
             "baseline_runs": run.baseline_runs,
-            "deliveries": [d.as_dict() for d in run.deliveries],
+            "deliveries": run.delivery_records(),
             "incident": run.incident,
             "notes": [clean(n, run.secrets, None) for n in run.notes],
         }

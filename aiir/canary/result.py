@@ -83,9 +83,15 @@ class SuiteRun:
     deliveries: list[Delivery] = field(default_factory=list)
     incident: str | None = None
     notes: list[str] = field(default_factory=list)
+    practice: str | None = None  # "sandbox": its alerts went to the exercise's inbox
 
     def __repr__(self) -> str:
         return f"<SuiteRun {self.name} {self.run_id}: {len(self.samples)} samples>"
+
+    def delivery_records(self) -> list[dict[str, Any]]:
+        """The alerts as the history and ``--json`` keep them; practice's marked ``simulated``."""
+        marked = {"simulated": self.practice} if self.practice else {}
+        return [d.as_dict() | marked for d in self.deliveries]
 
     @property
     def name(self) -> str:

@@ -19,11 +19,14 @@ import httpx2
 
 from aiir.canary.assertions import Verdict, is_refusal, judge
 from aiir.canary.suite import LoadedSuite, Target, system_message
+from aiir.formats import received
 from aiir.formats.canary import CanaryPrompt
 from aiir.outbound.sending import retry_after_seconds
+from aiir.redact import scrub
 from aiir.terminal.inert import plain
 
 MAX_BACKOFF = 5.0
+MAX_REPLY = 4 * 1024 * 1024  # bytes of a chat completion read; a longer reply is a failure
 EXCERPT = 300
 
 
@@ -55,6 +58,7 @@ class _Job:
     prompt: CanaryPrompt
     repeat: int
     body: bytes
+    secrets: frozenset[str]  # masked in what an error quotes of a reply, before it is cut
 
 
 async def send_all(
@@ -71,8 +75,9 @@ async def send_all(
     each wait of a second or more between tries.
     """
     suite = loaded.suite
+    secrets = target.secrets | frozenset([token] if token else [])
     jobs = [
-        _Job(prompt, repeat, _body(loaded, prompt, token))
+        _Job(prompt, repeat, _body(loaded, prompt, token), secrets)
         for prompt in suite.prompts
         for repeat in range(prompt.repeats or suite.repeats)
     ]
@@ -141,34 +146,51 @@ async def _attempt(
     sample = Sample(job.prompt, job.repeat)
     started = time.perf_counter()
     try:
-        response = await client.post(url, content=job.body)
-    except httpx2.TimeoutException:
+        # The timeout holds the whole reply: the client's own is per read, and a gateway
+        # dripping a byte at a time never lets one run out.
+        async with asyncio.timeout(timeout):
+            async with client.stream("POST", url, content=job.body) as response:
+                content = await _content(response)
+    except (TimeoutError, httpx2.TimeoutException):
         sample.error = f"no reply within {timeout:g} s"
         return sample, True, 0.0
     except httpx2.TransportError as exc:
         sample.error = f"connection failed: {(str(exc) or type(exc).__name__).splitlines()[0]}"
         return sample, True, 0.0
     sample.latency_ms = (time.perf_counter() - started) * 1000
-    sample.status = response.status_code
-    if not 200 <= response.status_code < 300:
-        sample.error = f"HTTP {response.status_code}: {_excerpt(response.text)}"
-        if response.status_code == 429 or response.status_code >= 500:
+    sample.status = status = response.status_code
+    text = (content or b"").decode("utf-8", errors="replace")
+    if not 200 <= status < 300:
+        sample.error = f"HTTP {status}: {_excerpt(text, job.secrets)}"
+        if status == 429 or status >= 500:
             return sample, True, retry_after_seconds(response.headers.get("retry-after"))
         return sample, False, 0.0
-    _read(sample, response.content)
+    if content is None:
+        sample.error = f"reply is over {MAX_REPLY} bytes: not read, not judged"
+        return sample, False, 0.0
+    _read(sample, content, job.secrets)
     return sample, False, 0.0
 
 
-def _read(sample: Sample, content: bytes) -> None:
+async def _content(response: httpx2.Response) -> bytes | None:
+    """The reply's body, or None once it passes :data:`MAX_REPLY` (the rest is not read)."""
+    kept = bytearray()
+    async for chunk in response.aiter_bytes():
+        if len(kept) + len(chunk) > MAX_REPLY:
+            return None
+        kept.extend(chunk)
+    return bytes(kept)
+
+
+def _read(sample: Sample, content: bytes, secrets: frozenset[str]) -> None:
     """Output and mean token log-probability of an OpenAI chat completion."""
     try:
-        reply = json.loads(content)
+        reply = received.loads(content)
         choice = reply["choices"][0]
         text = choice["message"].get("content")
     except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-        sample.error = (
-            f"reply is not a chat completion: {_excerpt(content.decode(errors='replace'))}"
-        )
+        text = content.decode(errors="replace")
+        sample.error = f"reply is not a chat completion: {_excerpt(text, secrets)}"
         return
     sample.output = text if isinstance(text, str) else ""
     model = reply.get("model")
@@ -181,6 +203,8 @@ def _read(sample: Sample, content: bytes) -> None:
         sample.logprob = sum(numbers) / len(numbers)
 
 
-def _excerpt(text: str) -> str:
-    flat = " ".join(plain(text).split())
+def _excerpt(text: str, secrets: frozenset[str]) -> str:
+    """``text`` on one line, cut to :data:`EXCERPT`: ``secrets`` masked first (cut or folded, a
+    secret is in no spelling that masking finds)."""
+    flat = " ".join(plain(scrub(text, secrets, patterns=False)).split())
     return flat if len(flat) <= EXCERPT else flat[: EXCERPT - 1] + "…"

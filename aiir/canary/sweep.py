@@ -76,10 +76,11 @@ def prepare(paths: Sequence[Path], env: Environment, options: SweepOptions) -> l
     prepared = []
     for item in loaded:
         target = resolve_target(item, env.environ, options.gateway_urls, sandbox_url)
-        if options.alert:
+        if options.alert and not env.exercise:  # practice reads no channel secret
             from aiir.canary import alerts
 
-            hidden = alerts.alert_secrets(item.suite.alert, notifier_for(env), item.suite.canary)
+            notifier = notifier_for(env)("pagerduty")
+            hidden = alerts.alert_secrets(item.suite.alert, notifier, item.suite.canary)
             target = dataclasses.replace(target, secrets=target.secrets | frozenset(hidden))
         prepared.append(Prepared(item, target))
     if options.alert and not any(p.loaded.suite.alert.model_fields_set for p in prepared):
@@ -87,15 +88,25 @@ def prepare(paths: Sequence[Path], env: Environment, options: SweepOptions) -> l
     return prepared
 
 
-def notifier_for(env: Environment) -> Notifier:
+def notifier_for(env: Environment) -> Callable[[str], Notifier]:
+    """The channels themselves, or in practice (``--sandbox``) the exercise's inbox: nothing is
+    sent and no secret is read, whatever the channel variables name."""
+    if env.exercise:
+        return lambda channel: env.inbox.notifier(channel, env.clock.sleep)
     from aiir.outbound.notify import Notifier
 
-    return Notifier(env.http, env.clock.sleep, env.environ)
+    notifier = Notifier(env.http, env.clock.sleep, env.environ)
+    return lambda _channel: notifier
 
 
 def sweep(paths: Sequence[Path], env: Environment, options: SweepOptions) -> list[SuiteRun]:
     """Run every suite; each run is judged, recorded, alerted on and escalated."""
     prepared = prepare(paths, env, options)
+    if env.exercise:  # said once the input is known good, before anything is sent
+        env.console.print(
+            "practice: the simulated gateway answers; alerts go to the exercise inbox, "
+            "nothing is sent"
+        )
     runs = asyncio.run(_send(prepared, env, options))
     for item, run in zip(prepared, runs, strict=True):
         _conclude(run, item, env, options)
@@ -115,6 +126,7 @@ async def _send(
         suite = item.loaded.suite
         started_at = iso(env.clock.now())
         run = SuiteRun(item.loaded, item.target, _run_id(env), started_at, plant_token(suite))
+        run.practice = env.exercise
         limits = httpx2.Limits(
             max_connections=suite.concurrency, max_keepalive_connections=suite.concurrency
         )
@@ -200,7 +212,7 @@ def _record(
         "failures": [f.as_dict(run.secrets) for f in run.failures[:50]],
         "drift": [s.as_dict() for s in run.signals],
         "alert": alert,
-        "deliveries": [d.as_dict() for d in run.deliveries],
+        "deliveries": run.delivery_records(),
     }
 
 

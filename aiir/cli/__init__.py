@@ -158,9 +158,9 @@ def _process_environment() -> "Environment":
 
 
 def _terminal_prompter() -> "Prompter":
-    from aiir.terminal.prompter import TerminalPrompter
+    from aiir.terminal.prompter import terminal_prompter
 
-    return TerminalPrompter()
+    return terminal_prompter()
 
 
 def _metavars_only(command: Any) -> None:

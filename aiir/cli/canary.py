@@ -37,7 +37,12 @@ def run(
     ] = False,
     junit: Annotated[
         Path | None,
-        typer.Option("--junit", metavar="FILE", help="Write JUnit XML here (for CI test reports)."),
+        typer.Option(
+            "--junit",
+            metavar="FILE",
+            dir_okay=False,  # refused before a prompt is sent, not after the run
+            help="Write JUnit XML here (for CI test reports).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     alert: Annotated[
@@ -85,6 +90,12 @@ def run(
         env.incidents_at(flags.incident_dir(incident_dir))
         env.store_flag = store
         urls = flags.gateway_urls(gateway)  # before any suite is read: a wrong flag costs nothing
+        if sandbox and urls:
+            from aiir.errors import InputError
+
+            raise InputError(
+                "--sandbox and --gateway: a sandbox run talks only to the simulated gateway"
+            )
         files = resolve(suites, ["canaries"])
         runbook = (
             None

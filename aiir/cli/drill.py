@@ -22,7 +22,12 @@ def command(
     ],
     junit: Annotated[
         Path | None,
-        typer.Option("--junit", metavar="FILE", help="Write JUnit XML here (for CI test reports)."),
+        typer.Option(
+            "--junit",
+            metavar="FILE",
+            dir_okay=False,  # refused before the drills run, not after (exit 2, incidents kept)
+            help="Write JUnit XML here (for CI test reports).",
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
     gateway: Annotated[

@@ -89,8 +89,8 @@ def _send(
     incident_dir: Path | None,
     store: str | None,
 ) -> int:
-    """``--format otlp``: the incident's trace sent where ``--otlp`` (or the workspace) says,
-    practice included (asked for by name); 1 when the endpoint did not take it."""
+    """``--format otlp``: the incident's trace sent where ``--otlp`` (or, for a real incident,
+    the workspace) says; 1 when the endpoint did not take it."""
     from aiir.errors import ExitStatus, InputError
     from aiir.incident.state import load_incident
     from aiir.respond.trace import export
@@ -103,6 +103,11 @@ def _send(
     where = _destination(env, otlp)
     _close(_synced(env, incident))
     record = load_incident(env.incidents_dir, incident, force=force)
+    if record.exercise and otlp is None:  # aiir.yaml's otlp: takes real walks only
+        raise InputError(
+            f"--format otlp: {incident} is an exercise ({record.exercise}); its trace goes only "
+            "where --otlp URL names, not to aiir.yaml's otlp:"
+        )
     ok, line = export(env, record, where, walked=False)
     typer.echo(line if ok else f"aiir: {line}", err=not ok)
     return int(ExitStatus.OK if ok else ExitStatus.FAILED)

@@ -60,7 +60,10 @@ def flag(
         status = ExitStatus.OK if delivery.ok else ExitStatus.FAILED
     if runbook is not None:
         attachment = Attachment(
-            f"{report.id}.json", as_attachment_bytes(report), f"human report: {what}", "aiir flag"
+            f"{report.id}.json",
+            as_attachment_bytes(report),
+            f"human report: {report.record['text']}",  # as recorded: secrets masked
+            "aiir flag",
         )
         result = start(runbook, env, answers=answers_path, attachments=[attachment])
         if result.ended is not None:

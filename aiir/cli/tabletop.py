@@ -7,6 +7,8 @@ import typer
 
 from aiir.cli.options import Store
 
+MAX_SPEED = 10_000.0  # scenario minutes per real minute: about a scenario week in a real minute
+
 
 def command(
     scenario: Annotated[
@@ -23,13 +25,17 @@ def command(
             "--speed",
             metavar="N",
             min=0.01,
+            max=MAX_SPEED,  # inf (or 1e300) made the scenario clock overflow: an internal error
             help="Scenario minutes per real minute (60: a scenario hour in a minute).",
         ),
     ] = 1.0,
     report: Annotated[
         Path | None,
         typer.Option(
-            "--report", metavar="FILE", help="Write the after-action report here (Markdown)."
+            "--report",
+            metavar="FILE",
+            dir_okay=False,  # refused before the room sits down, not after the exercise
+            help="Write the after-action report here (Markdown).",
         ),
     ] = None,
     yes: Annotated[
@@ -60,7 +66,8 @@ def command(
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
     from aiir.formats.library import resolve_one
-    from aiir.terminal.prompter import TerminalPrompter
+    from aiir.terminal.inert import inert
+    from aiir.terminal.prompter import terminal_prompter
     from aiir.validate.scenarios import prepare
 
     process = flags.environment()
@@ -73,7 +80,7 @@ def command(
             f"a tabletop needs a terminal: the room answers the runbook's questions "
             f"(to walk {scenario} unattended, give it answers and run: aiir drill {scenario})"
         )
-    prompter = TerminalPrompter()
+    prompter = terminal_prompter()
     console = Console(highlight=False)
     env = default_environment(
         console,
@@ -84,10 +91,10 @@ def command(
     )
     env.assume_yes = yes
     env.use_store_of(process)
-    console.rule(f"Tabletop: {prepared.scenario.title}")
-    if prepared.scenario.description:
-        console.print(prepared.scenario.description)
+    console.rule(inert(f"Tabletop: {prepared.scenario.title}"))  # the scenario's text, and
+    if prepared.scenario.description:  # a path the operator typed: no markup, no escapes
+        console.print(inert(prepared.scenario.description))
     result, path, _ = run_tabletop(prepared, env, speed=speed, report=report)
-    console.print(f"After-action report: {path}")
+    console.print(inert(f"After-action report: {path}"))
     _send_trace(env, result.incident, where)
     return int(result.exit_status)

@@ -103,7 +103,7 @@ def _team_roles(env: "Environment") -> frozenset[str] | None:
 
 def _path(given: str) -> Path:
     """A path as given, or the shipped document with that id."""
-    if Path(given).exists():
+    if given.strip() and Path(given).exists():  # Path("") is the current directory
         return Path(given)
     from aiir.formats.library import KINDS, resolve_one
 

@@ -7,6 +7,7 @@ from rich.console import Console
 
 from aiir.detect.verdicts import Status, Verdict
 from aiir.detect.watch import Evaluation
+from aiir.outbound.notify import Delivery
 from aiir.terminal.inert import inert
 
 STYLE = {
@@ -26,7 +27,7 @@ def show(console: Console, evaluation: Evaluation, *, practice: bool) -> None:
     for verdict in evaluation.verdicts:
         console.print(inert(_line(verdict, width), STYLE[verdict.status]))
     for delivery in evaluation.deliveries:
-        console.print(inert(_delivery(delivery.channel, delivery.ok, delivery.reason, practice)))
+        console.print(inert(_delivery(delivery, practice)))
     for note in evaluation.notes:
         console.print(inert(f"  {note}"))
 
@@ -59,7 +60,12 @@ def _line(verdict: Verdict, width: int) -> str:
     return line
 
 
-def _delivery(channel: str, ok: bool, reason: str, practice: bool) -> str:
+def _delivery(delivery: Delivery, practice: bool) -> str:
+    channel, reason = delivery.channel, delivery.reason
     if practice:
         return f"  {channel}: kept in the exercise inbox (practice: nothing sent)"
-    return f"  {channel}: {'sent' if ok else 'NOT sent: ' + reason}"
+    if delivery.ok:
+        return f"  {channel}: sent"
+    if delivery.uncertain:  # it went out, and no answer says it was taken or refused
+        return f"  {channel}: {reason}; it may have been delivered"
+    return f"  {channel}: NOT sent: {reason}"

@@ -9,7 +9,6 @@ number: a rule that could not be evaluated neither fires nor recovers.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import time
 from collections.abc import Iterator, Mapping
@@ -18,6 +17,7 @@ from typing import Any
 
 import httpx2
 
+from aiir.formats import received
 from aiir.formats.detect import DetectRule, Measure, PhoenixSource, PrometheusSource, TraceMeasure
 from aiir.formats.timers import span
 from aiir.redact import declare, scrub
@@ -266,7 +266,7 @@ def _get(
     if reply.status_code != 200:
         raise SourceError(f"HTTP {reply.status_code}{_reason(body)}")
     try:
-        return json.loads(body)
+        return received.loads(body)
     except ValueError:
         raise SourceError("the reply is not JSON") from None
 
@@ -289,7 +289,7 @@ def _read(reply: httpx2.Response, deadline: float) -> bytes:
 def _reason(body: bytes) -> str:
     """Prometheus's ``error`` (a bad PromQL query says why), or Phoenix's ``detail``."""
     try:
-        data = json.loads(body)
+        data = received.loads(body)
     except ValueError:
         return ""
     if isinstance(data, dict):

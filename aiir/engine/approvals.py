@@ -172,17 +172,20 @@ def roles_of(walk: Walk, person: str) -> Collection[str] | None:
 
 
 def wait(walk: Walk, request: ApprovalRequest) -> None:
-    """Poll the journal for others' word until the request is decided or its time is up."""
+    """Poll the journal for others' word until the request is decided or its time is up;
+    meanwhile the screen waits as for a request in flight (what is typed is not echoed under
+    the box as if someone had answered at this keyboard)."""
     clock = walk.env.clock
     until = parse_iso(request.until)
     shown = 0
-    while True:
-        walk.catch_up()
-        shown = tell(walk, request, shown)
-        if judged(walk, request) is not None:
-            return
-        left = until - clock.now()
-        clock.sleep(min(POLL, max(left.total_seconds(), 0.0)))
+    with walk.screen.waiting(f"waiting for approval of lever {request.lever!r}"):
+        while True:
+            walk.catch_up()
+            shown = tell(walk, request, shown)
+            if judged(walk, request) is not None:
+                return
+            left = until - clock.now()
+            clock.sleep(min(POLL, max(left.total_seconds(), 0.0)))
 
 
 Decision = tuple[str, list[str], str | None]  # outcome, who approved, why not approved

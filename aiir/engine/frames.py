@@ -110,12 +110,12 @@ class RunbookSource:
         from aiir.formats.loader import load_file
 
         if is_path(runbook_id):
+            if runbook_id in self.called:  # a resume: the copy kept under the runbook's id
+                return self.find(self.called[runbook_id])
             for directory in self.directories:
                 candidate = _beneath(directory, runbook_id)
                 if candidate.is_file():
                     return self.loader(candidate), resolved_bytes(candidate)
-            if runbook_id in self.called:  # a resume: the copy kept under the runbook's id
-                return self.find(self.called[runbook_id])
             raise InputError(
                 f"no runbook at {runbook_id!r} in {', '.join(map(str, self.directories))}"
             )

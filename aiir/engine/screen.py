@@ -58,7 +58,13 @@ class Screen(Protocol):
     def message(self, channel: str, audience: str, text: str) -> None: ...
 
     def delivered(
-        self, channel: str, ok: bool, reason: str, reference: str | None, simulated: bool = False
+        self,
+        channel: str,
+        ok: bool,
+        reason: str,
+        reference: str | None,
+        simulated: bool = False,
+        uncertain: bool = False,
     ) -> None: ...
 
     def reminder(self, message: str) -> None: ...

@@ -49,7 +49,7 @@ from aiir.incident.state import Incident, LeverRecord, LeverStates
 from aiir.incident.view import incident_fields
 from aiir.outbound.gateway import Call, Reply, build_call
 from aiir.outbound.readable import full_request, readable
-from aiir.outbound.sending import Sender
+from aiir.outbound.sending import Sender, Settled
 from aiir.prompts import MissingAnswer, Option, Prompter
 from aiir.redact import masker
 from aiir.timestamps import clock_text, iso, parse_iso
@@ -89,7 +89,7 @@ class Walk:
         self.secrets = secrets
         self.masked = masker(secrets, patterns=False)
         self.screen = screen(self.scrub)
-        self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note)
+        self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note, clean=self.scrub)
         self.step = 0
         self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}
@@ -358,7 +358,7 @@ class Walk:
             if preset is not None:
                 value = default
             else:
-                shown = details() if details is not None else None
+                shown = self.scrub(details()) if details is not None else None
                 value = self.prompt(
                     full_key, how, self.scrub(message), options or [], default, check, shown, lap
                 )
@@ -500,9 +500,9 @@ class Walk:
             return f"release request cannot be built yet ({exc})"
         return f"{call.method} {readable(call.url)}"
 
-    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+    def send(self, call: Call, settled: Settled | None = None, *, blind: bool = True) -> Reply:
         with self.screen.waiting(f"{call.method} {call.url}"):
-            return self.sender.send(call, settled)
+            return self.sender.send(call, settled, blind=blind)
 
     def declined(self, frame: Frame, node_id: str, next_node: str) -> str:
         self.screen.note("declined: not sent")
@@ -581,6 +581,7 @@ class Walk:
             delivery.reason,
             delivery.reference,
             simulated=bool(self.env.exercise),
+            uncertain=delivery.uncertain,
         )
 
     def resolve_pages(self, outcome: Outcome) -> None:

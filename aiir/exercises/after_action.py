@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiir.engine.frames import duration
 from aiir.exercises.drill import containment_time, timer_texts, visited
 from aiir.formats.schema import ChecklistNode, Runbook
+from aiir.formats.templating import markdown_escape
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.sandbox import SandboxState
@@ -139,7 +140,9 @@ def _injects(board: InjectBoard) -> list[str]:
 
 
 def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """A table cell of the room's (or the scenario's) text: on one line, with no HTML, link,
+    image or cell of its own (a participant may paste a model's output as an answer)."""
+    return markdown_escape(" ".join(str(text).split()))
 
 
 # --- decisions and misses ----------------------------------------------------------------------
@@ -257,6 +260,7 @@ def _gaps(prepared: Prepared, incident: Incident, speed: float) -> list[str]:
         f"lever `{r.lever}` {r.state}: {r.verdict}"
         for r in incident.levers
         if r.state in {"failed", "unavailable", "not-effective"}
+        or (r.state == "engaged" and r.unanswered)  # its probe got no answer: not proven
     ]
     gaps += [
         f"decision after a failure at `{a.get('node')}`: {a.get('value')}"

@@ -45,6 +45,20 @@ def prepare_all(files: Sequence[Path], profile_folders: tuple[Path, ...] = ()) -
     return prepared
 
 
+def staged_only(prepared: Sequence[Prepared], urls: dict[str, str]) -> None:
+    """A drill against staging names every gateway its runbook declares: any other would be the
+    runbook's own address, a real system. Said before any drill runs."""
+    for item in prepared:
+        missing = sorted(set(item.runbook.gateways) - set(urls))
+        if missing:
+            raise InputError(
+                f"--gateway: a drill against a staging gateway talks only to the gateways named "
+                f"with --gateway; runbook {item.runbook.id!r} (scenario {item.path}) also "
+                f"declares {', '.join(repr(m) for m in missing)}: pass --gateway {missing[0]}=URL "
+                "too; nothing was run"
+            )
+
+
 def run_drills(
     paths: Sequence[str | Path],
     env: Environment,
@@ -64,6 +78,8 @@ def run_drills(
     console = console or Console(highlight=False)
     prepared = prepare_all(scenario_files(paths), env.profile_dirs)
     urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
+    if urls:
+        staged_only(prepared, urls)
     root = env.incidents_at(incident_dir)
     results = [
         run_drill(p, root, urls, env, console if verbose and not as_json else None)
@@ -110,7 +126,7 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
         "checks",
         "time",
         "incident",
-        title="Drills",
+        title="Drills (practice: messages kept in the exercise's inbox, nothing sent)",
         title_justify="left",
     )
     table.columns[0].overflow = table.columns[5].overflow = "fold"
@@ -149,4 +165,4 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
     passed = sum(1 for r in results if r.ok)
     console.print(f"{passed} passed, {len(results) - passed} failed", soft_wrap=True)
     if junit is not None:
-        console.print(f"JUnit report: {junit}", soft_wrap=True, highlight=False)
+        console.print(inert(f"JUnit report: {junit}"), soft_wrap=True, highlight=False)

@@ -113,7 +113,12 @@ class InjectBoard:
             source = f" — {inject.from_}" if inject.from_ else ""
             title = f"INJECT {inject.at} · scenario time {clock_text(now)}{source}"
             self.console.print(
-                Panel(inert(inject.text), title=title, border_style="magenta", title_align="left")
+                Panel(
+                    inert(inject.text),
+                    title=inert(title),  # the scenario's text: no markup, no escapes
+                    border_style="magenta",
+                    title_align="left",
+                )
             )
             self.outbox.append(
                 (

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError, LoadError, shown
+from aiir.formats.files import read_regular
 from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 
@@ -214,7 +215,12 @@ def _where(arg: str, flag: str) -> str:
     return f"{flag} {shown(arg)}" if flag else shown(arg)
 
 
+EMPTY = "an empty name (an unset variable?): name a file, a directory or a shipped id"
+
+
 def _resolve_one_arg(arg: str, kinds: Sequence[str], flag: str) -> list[Path]:
+    if not arg.strip():  # Path("") is the current directory: `aiir run "$RB"`, RB unset, walked it
+        raise InputError(f"{_where(repr(arg), flag)}: {EMPTY}")
     path = Path(arg)
     spec = KINDS[kinds[0]]
     if path.is_dir():
@@ -277,7 +283,6 @@ def _yaml_files(root: Path) -> list[Path]:
 
 def _claims_aiir(path: Path) -> bool:
     try:
-        with open(path, "rb") as handle:
-            return _CLAIMS_AIIR.search(handle.read(2 * 1024 * 1024)) is not None
+        return _CLAIMS_AIIR.search(read_regular(path, 2 * 1024 * 1024)) is not None
     except OSError:
         return False

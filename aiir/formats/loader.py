@@ -25,6 +25,7 @@ from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from aiir.errors import LoadError
+from aiir.formats.files import NOT_REGULAR, read_regular
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_DEPTH = 64
@@ -211,11 +212,12 @@ def load_file(path: str | Path) -> Document:
     """Read and parse a YAML file: bounded in size, UTF-8 text only, one document."""
     shown = str(path)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_BYTES + 1)
+        raw = read_regular(path, MAX_BYTES + 1)
     except IsADirectoryError:
         raise LoadError(shown, 1, 1, "is a directory, expected a YAML file") from None
     except OSError as exc:
+        if exc.strerror == NOT_REGULAR:
+            raise LoadError(shown, 1, 1, f"{NOT_REGULAR}, expected a YAML file") from None
         raise LoadError(shown, 1, 1, f"cannot read file: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
         raise LoadError(shown, 1, 1, f"file is larger than {MAX_BYTES // 1024 // 1024} MiB")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from aiir.errors import InputError
+from aiir.formats.printable import plain
 
 if TYPE_CHECKING:  # Jinja2 is imported on the first real template: plain strings never need it
     from jinja2 import Template, TemplateError, nodes
@@ -68,9 +69,41 @@ def _unlisted(match: re.Match[str]) -> str:
     return indent + ("\\" + bullet if bullet else number + "\\.")
 
 
-# How values inserted into a message are escaped for a channel's markup. The template's own text
-# (the runbook author's formatting) is left as written.
-MARKUPS: dict[str, Callable[[str], str]] = {"slack": slack_escape, "teams": teams_escape}
+# What makes a Markdown report do something of its own: raw HTML (<script>, <img onerror>), links
+# and images ([x](https://…), ![x](https://…?data) that fetches on sight), code, table cells; and
+# at a line's start, headings, quotes, list items, and the lines of only - = * _ that underline
+# a heading or draw a rule.
+_MARKDOWN_INLINE = str.maketrans({c: "\\" + c for c in "\\`[]<>|~"})
+_MARKDOWN_BLOCK = re.compile(
+    r"^([ \t]*)(#{1,6}(?=[ \t]|$)|[*+-](?=[ \t]|$)|\d{1,9}[.)](?=[ \t]|$)|[-=*_][-=*_ \t]*$)",
+    re.M,
+)
+
+
+def markdown_escape(text: str) -> str:
+    """A value inserted into a Markdown report (CommonMark, GitHub's tables): it reads as the
+    text it is, with no HTML, link, image, code span, table cell or block of its own, and no
+    terminal escape (the report is read on a terminal too)."""
+    escaped = plain(text).translate(_MARKDOWN_INLINE)
+    return _MARKDOWN_BLOCK.sub(_unblocked, escaped)
+
+
+def _unblocked(match: re.Match[str]) -> str:
+    """A block marker at a line's start, escaped: ``\\#``, ``\\-``, ``1\\.``, ``\\===``."""
+    indent, marker = match.groups()
+    if marker[0].isdigit():
+        return f"{indent}{marker[:-1]}\\{marker[-1]}"
+    return f"{indent}\\{marker}"
+
+
+# How values inserted into a message are escaped for a channel's markup, once made printable (a
+# model's bidi override or zero-width characters would mislead the channel's readers as they do a
+# terminal's). The template's own text (the runbook author's formatting) is left as written.
+MARKUPS: dict[str, Callable[[str], str]] = {
+    "slack": lambda value: slack_escape(plain(value)),
+    "teams": lambda value: teams_escape(plain(value)),
+    "markdown": markdown_escape,
+}
 
 
 class TemplateFailure(InputError):

@@ -17,7 +17,7 @@ from pydantic import ConfigDict, Field
 from aiir.formats.common import Duration, NodeId, Severity, Slug, Strict
 
 START = "start"  # a timer's ``from`` when it counts from the incident's start
-_DURATION = re.compile(r"^(\d+)([smhd])$")
+_DURATION = re.compile(r"^([0-9]{1,6})([smhd])$")  # the format's bound (common.DURATION)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 

@@ -3,13 +3,14 @@ roster, the AI system inventory and template overrides it names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from aiir.errors import LoadError
 from aiir.formats.findings import parse
-from aiir.formats.loader import load_file
+from aiir.formats.loader import Document, load_file
 
 if TYPE_CHECKING:  # loaded with the first aiir.yaml: most runs have none
     from aiir.formats.organisation import AISystem, Inventory, Person, Team, Workspace
@@ -97,11 +98,51 @@ def load(path: Path) -> Loaded:
     """Load ``aiir.yaml`` and the roster and inventory it names (each validated)."""
     from aiir.formats.organisation import Inventory, Team, Workspace
 
-    config = parse(load_file(path), Workspace)
+    doc = load_file(path)
+    config = parse(doc, Workspace)
     root = path.parent
+    for problem in named_paths(doc, ("team", "inventory")):  # the defaults may be missing
+        raise problem
     team = _optional(root, config.team, Team)
     inventory = _optional(root, config.inventory, Inventory)
     return Loaded(root, config, team, inventory)
+
+
+# What each path a workspace names must be: a file, or a folder.
+PATH_KEYS = {
+    "team": "file",
+    "inventory": "file",
+    "templates": "folder",
+    "runbooks": "folder",
+    "canaries": "folder",
+    "detections": "folder",
+    "drills": "folder",
+}
+
+
+def named_paths(doc: Document, keys: Iterable[str] = PATH_KEYS) -> list[LoadError]:
+    """A path ``aiir.yaml`` writes (not a default) that names nothing there, or the wrong kind
+    of thing: ``team: temas.yaml`` went unnoticed, the roster silently absent (no role checked,
+    nobody on call), as did ``runbooks: [runbook]``."""
+    root = Path(doc.path).parent
+    data = doc.data if isinstance(doc.data, dict) else {}
+    found: list[LoadError] = []
+    for key in keys:
+        given = data.get(key)
+        values = given if isinstance(given, list) else [given]
+        for index, value in enumerate(values):
+            if not isinstance(value, str):
+                continue
+            loc: tuple[str | int, ...] = (key, index) if isinstance(given, list) else (key,)
+            wanted = PATH_KEYS[key]
+            target = root / value
+            if wanted == "file" and not target.is_file():
+                what = "a folder" if target.is_dir() else "no file"
+                found.append(doc.error(loc, f"{value!r} is {what}: expected the {key} file"))
+            elif wanted == "folder" and not target.is_dir():
+                what = "a file" if target.exists() else "no folder"
+                found.append(doc.error(loc, f"{value!r} is {what}: expected a folder of {key}"))
+    return found
 
 
 M = TypeVar("M", "Team", "Inventory")
@@ -113,7 +154,34 @@ def _optional(root: Path, relative: str | None, model: type[M]) -> M | None:
     path = root / relative
     if not path.is_file():
         return None
-    return parse(load_file(path), model)
+    doc = load_file(path)
+    loaded = parse(doc, model)
+    from aiir.formats.organisation import Team
+
+    if isinstance(loaded, Team):
+        for problem in roster_problems(doc, loaded):
+            raise problem
+    return loaded
+
+
+def roster_problems(doc: Document, team: Team) -> list[LoadError]:
+    """A role's ``on_call`` or ``people`` naming nobody of the roster's ``people``: a typo made
+    the role silently unstaffed (shown as nobody on call, paged to no one)."""
+    found: list[LoadError] = []
+    for name, role in team.roles.items():
+        named: list[tuple[str | int, str]] = [("on_call", role.on_call)] if role.on_call else []
+        named += list(enumerate(role.people))
+        for where, person in named:
+            if person not in team.people:
+                loc = (
+                    ("roles", name, where)
+                    if where == "on_call"
+                    else ("roles", name, "people", where)
+                )
+                known = ", ".join(sorted(team.people)) or "none"
+                message = f"{person!r} is not one of the roster's people ({known})"
+                found.append(doc.error(loc, message))
+    return found
 
 
 def current(environ: Mapping[str, str], start: Path | None = None) -> Loaded | None:

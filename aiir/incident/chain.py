@@ -4,9 +4,13 @@ and anchors compared. :mod:`aiir.incident.journal` writes what this reads."""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import os
 import re
+import stat
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -16,7 +20,9 @@ from typing import Any, BinaryIO, NamedTuple
 from aiir.errors import AiirError, InputError
 from aiir.incident.checks import Check, utc_time
 from aiir.incident.events import (
+    EVIDENCE_DIR,
     FILE_KEYS,
+    SNAPSHOT_DIR,
     EventType,
     file_refs,
     shape_problem,
@@ -26,6 +32,10 @@ from aiir.incident.events import (
 GENESIS = "0" * 64
 JOURNAL = "journal.jsonl"
 EVIDENCE = "evidence"
+APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
+# A reader that meets a last line with no end waits this long for the append in progress.
+SETTLE = 5.0
+_SETTLE_PAUSE = 0.005
 
 
 class JournalBroken(AiirError):
@@ -142,6 +152,9 @@ class Reading:
     head: Event | None = None
     offset: int = 0  # where the line of the event just given starts
     size: int = 0  # bytes read
+    lines: int = 0  # lines read
+    last_start: int = 0  # where the last line starts
+    unfinished: bool = False  # the last line has no end (its write was cut short)
 
     @property
     def all_problems(self) -> list[str]:
@@ -154,13 +167,25 @@ class Reading:
         return anchor_of([self.head] if self.head is not None else [])
 
 
-def read_checked(path: Path, reading: Reading, *, files: Path | None = None) -> Iterator[Event]:
+def read_checked(
+    path: Path, reading: Reading, *, files: Path | None = None, settle: bool = True
+) -> Iterator[Event]:
     """A journal's events, one line at a time, each checked (shape, order, chain) before it is
     given; the problems go into ``reading``. With ``files`` (the incident's directory), every
-    evidence file and runbook copy an event names is checked as well. Nothing is kept."""
+    evidence file and runbook copy an event names is checked as well. Nothing is kept.
+
+    A last line with no end may be one being written now (a note, or the walker's next event,
+    written while this reads): with ``settle``, the append in progress is waited for (its
+    writer holds the append lock) and the rest of the line read, so a journal being written is
+    never called damaged. A reader holding the append lock itself passes ``settle=False``."""
     if not path.is_file():
         raise InputError(f"{path}: no journal here")
-    return _checked_lines(_lines(path), reading, files)
+    if files is not None and path.is_symlink():  # aiir writes the file itself, never a link
+        reading.file_problems.append(
+            f"{path.name}: a symbolic link, not the journal itself (a copy of the incident leaves "
+            "it out, and it can be changed from elsewhere)"
+        )
+    return _checked_lines(_lines(path, settle), reading, files)
 
 
 def parse_events(raw: bytes) -> tuple[list[Event], list[str]]:
@@ -177,10 +202,38 @@ def read_events(path: Path) -> tuple[list[Event], list[str]]:
     return events, reading.all_problems
 
 
-def _lines(path: Path) -> Iterator[bytes]:
+def _lines(path: Path, settle: bool = True) -> Iterator[bytes]:
     """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
     with open(path, "rb", buffering=1 << 16) as handle:
-        yield from handle
+        for line in handle:
+            if settle and not line.endswith(b"\n"):
+                yield line + _rest_of_line(handle, path.parent / APPENDING)
+            else:
+                yield line
+
+
+def _rest_of_line(handle: BinaryIO, lock: Path) -> bytes:
+    """The rest of a line being appended now: read once the append in progress is done (the
+    append lock can be had), or after :data:`SETTLE` seconds; nothing when it was cut short."""
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no writer has ever locked it (or it cannot be read): nothing to wait for
+        return handle.readline()
+    try:
+        deadline = time.monotonic() + SETTLE
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(_SETTLE_PAUSE)
+            except OSError:
+                break
+        return handle.readline()
+    finally:
+        os.close(fd)  # drops the shared lock, if it was had
 
 
 def _line_at(handle: BinaryIO, offset: int) -> bytes:
@@ -206,6 +259,8 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
     for number, line in enumerate(lines, start=1):
         start, offset = offset, offset + len(line)
         event = _as_written(line, prev, expected)
+        if number == 1 and files is not None:
+            problems += _opened_elsewhere(files, event or _parsed_quietly(line))
         if event is not None and (number == 1) == (event.type == _OPENED):
             if files is not None and not FILE_KEYS.isdisjoint(event.data):
                 reading.file_problems += file_problems(files, (event,))
@@ -239,9 +294,34 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
         reading.head, reading.offset, reading.size = event, start, offset
         yield event
     reading.size = offset
+    if offset:
+        reading.lines, reading.last_start = number, start
+        reading.unfinished = not line.endswith(b"\n")
 
 
 _OPENED = str(EventType.INCIDENT_OPENED)
+
+
+def _opened_elsewhere(directory: Path, opened: Any) -> list[str]:
+    """An incident is kept in the folder named by its id, which its first line holds: another
+    id there is a folder renamed, or another incident's journal copied in (whole, it chains)."""
+    data = opened.data if isinstance(opened, Event) else None
+    if isinstance(opened, dict) and isinstance(opened.get("data"), dict):
+        data = opened["data"]
+    found = data.get("id") if isinstance(data, dict) else None
+    if not isinstance(found, str) or found == directory.name:
+        return []
+    return [
+        f"line 1: opens incident {found[:80]!r}, not {directory.name!r}, the folder it is in "
+        "(the folder was renamed, or another incident's journal was copied in)"
+    ]
+
+
+def _parsed_quietly(line: bytes) -> Any:
+    try:
+        return _DECODE(line.decode("utf-8", "surrogatepass"))
+    except (ValueError, RecursionError):
+        return None
 
 
 def _as_written(line: bytes, prev: str, seq: int) -> Event | None:
@@ -281,6 +361,8 @@ def _as_written(line: bytes, prev: str, seq: int) -> Event | None:
         return None
     if hashlib.sha256(body).hexdigest() != digest:  # so the hash is 64 lowercase hex digits
         return None
+    if line != b'%s,"hash":"%s"}\n' % (body[:-1], digest.encode()):
+        return None  # not the bytes aiir writes (a key twice, spaces, CRLF): the long way names it
     return _event(record, digest)
 
 
@@ -316,11 +398,43 @@ def _parsed(line: bytes, number: int, problems: list[str], prev: str) -> tuple[A
     if not line.endswith(b"\n"):
         problems.append(f"line {number}: incomplete (no end of line): the write was cut short")
     try:  # as json.loads reads UTF-8 bytes, without its guess at the encoding
-        record = _DECODE(line.decode("utf-8", "surrogatepass"))
+        text = line.decode("utf-8", "surrogatepass")
+        record = _DECODE_ONCE(text)
+    except _KeyTwice as exc:  # the chain is followed through it all the same: one problem
+        twice = f"the key {exc.key[:40]!r} twice in one object: readers would disagree on its value"
+        return _DECODE(text), f"a journal event ({twice})"
     except (ValueError, RecursionError) as exc:
         return None, f"a journal event ({type(exc).__name__})"
     odd = shape_problem(record, prev)
+    if odd is None and line.strip() != line.removesuffix(b"\n"):
+        problems.append(  # JSON allows it, its hash does not cover it: aiir never writes it
+            f"line {number}: white space or a carriage return around its event (the line was "
+            "edited)"
+        )
     return record, None if odd is None else f"an aiir event ({odd})"
+
+
+class _KeyTwice(ValueError):
+    """A JSON object naming one key twice: one reader takes the first value, another the last,
+    and the hash covers only the one Python keeps."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    record = dict(pairs)
+    if len(record) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _KeyTwice(key)
+            seen.add(key)
+    return record
+
+
+_DECODE_ONCE = json.JSONDecoder(object_pairs_hook=_once).decode
 
 
 def _order_problems(number: int, event: Event, expected: int, prev: str, intact: bool) -> list[str]:
@@ -352,13 +466,49 @@ def file_problems(directory: Path, events: Iterable[Event]) -> list[str]:
     for event in events:
         for what, relative, digest in file_refs(event.data):
             target = directory / relative
-            if not target.is_file():
-                problems.append(f"{what} {relative}: missing (named on line {event.seq})")
+            odd = _not_kept(directory, relative)
+            if odd is not None:
+                problems.append(f"{what} {relative}: {odd} (named on line {event.seq})")
             elif sha256_file(target) != digest:
                 problems.append(
                     f"{what} {relative}: SHA-256 differs from line {event.seq} (changed)"
                 )
     return problems
+
+
+def _not_kept(directory: Path, relative: str) -> str | None:
+    """Why ``relative`` is not a file kept in ``directory`` as aiir keeps one (a regular file,
+    reached through folders of the incident, no symbolic link on the way: a link leaves the file
+    out of a copy of the incident, and lets it be changed from elsewhere), or None."""
+    parts, target, mode = relative.split("/"), directory, 0
+    for depth, part in enumerate(parts, start=1):
+        target = target / part
+        try:
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            return "missing"
+        except OSError as exc:
+            return f"unreadable ({exc.strerror})"
+        if stat.S_ISLNK(mode) and depth == len(parts):
+            return "a symbolic link, not the file itself"
+        if stat.S_ISLNK(mode):
+            return f"in {'/'.join(parts[:depth])}/, a symbolic link, not a folder of the incident"
+        if depth < len(parts) and not stat.S_ISDIR(mode):
+            kind = _KINDS.get(stat.S_IFMT(mode), "a file")
+            return f"in {'/'.join(parts[:depth])}/, not a folder ({kind})"
+    if not stat.S_ISREG(mode):
+        return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
+    return None
+
+
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFREG: "a file",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+}
 
 
 def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[str]:
@@ -401,10 +551,31 @@ def verify_reading(directory: Path, anchors: Iterable[Anchor] = ()) -> tuple[lis
     given = set(anchors)
     wanted = {a.seq for a in given}
     anchored: dict[int, Event] = {}
+    named: set[str] = set()
     reading = Reading()
     for event in read_checked(directory / JOURNAL, reading, files=directory):
         if event.seq in wanted:
             anchored[event.seq] = event
+        if not FILE_KEYS.isdisjoint(event.data):
+            named.update(relative for _, relative, _ in file_refs(event.data))
     head = [reading.head] if reading.head is not None else []
     found = list(anchored.values()) + head
-    return reading.all_problems + anchor_problems(found, given), reading
+    added = [] if reading.problems or reading.head is None else unnamed_files(directory, named)
+    return reading.all_problems + added + anchor_problems(found, given), reading
+
+
+def unnamed_files(directory: Path, named: set[str]) -> list[str]:
+    """The files in the incident's ``evidence/`` and ``runbooks/`` that no line vouches for:
+    added, or written by a walk stopped before the line naming it (a resumed walk names it)."""
+    problems = []
+    for folder in (EVIDENCE_DIR, SNAPSHOT_DIR):
+        for root, dirnames, filenames in os.walk(directory / folder):  # links are not followed
+            dirnames.sort()
+            for name in sorted(filenames) + [d for d in dirnames if os.path.islink(Path(root, d))]:
+                relative = Path(root, name).relative_to(directory).as_posix()
+                if relative not in named:
+                    problems.append(
+                        f"{relative}: named by no line of the journal (added; or written by a "
+                        "walk stopped before the line that names it: aiir resume writes that line)"
+                    )
+    return problems

@@ -6,7 +6,8 @@ belongs to, if any), ``data``, ``prev`` (the previous line's hash) and ``hash`` 
 breaks the chain at that line; evidence files are named in the journal with their SHA-256, so a
 changed file is detected too, and so are the runbook copies the incident walks (their SHA-256 is in
 ``incident.opened`` and ``call.entered``). Each line is written with one ``write`` on an
-``O_APPEND`` descriptor and fsync'd, so an interruption never leaves half an event behind.
+``O_APPEND`` descriptor and fsync'd; a walker killed while writing a line longer than a page
+can leave its first pages only, which a resume sets aside (see :meth:`Journal.load`).
 
 A chain alone cannot tell lines cut from its end, or lines forged onto it, from an incident that
 simply stopped there. An *anchor* (``SEQ:HASH`` of the head, printed at the end of each walk and
@@ -16,18 +17,24 @@ anchor given, and names the lines no anchor covers.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import os
 import stat
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from aiir.errors import AiirError
+from aiir.formats.received import without_surrogates
+from aiir.incident import payloads
 from aiir.incident.chain import (
     _CANONICAL,
+    APPENDING,
     EVIDENCE,
     GENESIS,
     JOURNAL,
@@ -51,7 +58,7 @@ from aiir.incident.chain import (
     verify,
     verify_reading,
 )
-from aiir.incident.events import SNAPSHOT_DIR, EventType, shape_problem
+from aiir.incident.events import SNAPSHOT_DIR, EventType, EvidenceRef, shape_problem
 from aiir.redact import mask_data
 
 if TYPE_CHECKING:
@@ -87,8 +94,6 @@ __all__ = [
     "verify",
     "verify_reading",
 ]
-
-APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
 
 
 # Events another process may append while a walker holds the incident (``aiir note``,
@@ -166,6 +171,8 @@ class Journal:
         self._appending = False  # this journal holds the append lock now
         self._lock_fd: int | None = None  # the append lock's file, open from the first append
         self._file = os.path.join(directory, JOURNAL)  # stat before each append: no Path made
+        self.cut: CutLine | None = None  # a line its writer did not finish, set aside
+        self._untold: CutLine | None = None  # set aside while walking: its note is to write
 
     @property
     def path(self) -> Path:
@@ -175,20 +182,60 @@ class Journal:
     def evidence_dir(self) -> Path:
         return self.directory / EVIDENCE
 
-    def load(self, each: Callable[[Event], None] = lambda event: None) -> None:
+    def load(
+        self, each: Callable[[Event], None] = lambda event: None, *, mend: bool = False
+    ) -> None:
         """Read an existing journal and check it (chain, evidence, runbook copies) before
         appending to it, in one pass that gives ``each`` every event and keeps none: only
-        where each step's lines are, for :meth:`recorded`."""
+        where each step's lines are, for :meth:`recorded`. With ``mend`` (a walker holding the
+        incident), a last line its writer did not finish is set aside (:attr:`cut`)."""
         reading = Reading()
-        for event in read_checked(self.path, reading, files=self.directory):
+        checked = read_checked(self.path, reading, files=self.directory, settle=not self._appending)
+        for event in checked:
             if event.step is not None:
                 self._steps.setdefault(event.step, []).append(reading.offset)
             each(event)
         problems = reading.all_problems
-        if problems:
+        if problems and not (mend and self._set_aside(reading)):
             raise JournalBroken(f"{self.path}: {problems[0]}; refusing to continue this incident")
         self.head, self._size = reading.head, reading.size
         self.last_step = max(self._steps, default=0)
+
+    def _set_aside(self, reading: Reading) -> bool:
+        """The journal's last line, when its writer did not finish it (killed mid-``write``: a
+        line longer than a page can be cut short) and it is all that is wrong: it is no event,
+        and its bytes are moved out of the journal into the incident's evidence folder (kept,
+        with their hash in :attr:`cut`, for the caller to say and to journal), so the incident
+        can go on. Under the append lock: no writer is mid-line then."""
+        line = f"line {reading.lines}: "
+        if (
+            not reading.unfinished
+            or reading.head is None
+            or reading.file_problems
+            or not all(problem.startswith(line) for problem in reading.problems)
+            or self.upstream is not None
+        ):
+            return False
+        with self.appending(), open(self.path, "r+b") as handle:
+            handle.seek(reading.last_start)
+            tail = handle.read()
+            if b"\n" in tail:  # written meanwhile: not a line cut short after all
+                return False
+            if reading.offset == reading.last_start:  # a whole event, all but its end: ended
+                handle.seek(0, os.SEEK_END)
+                handle.write(b"\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                reading.size += 1
+                return True
+            relative, digest = self._store(
+                f"{EVIDENCE}/journal-cut-at-{reading.last_start}.part", tail
+            )
+            handle.truncate(reading.last_start)
+            os.fsync(handle.fileno())
+        self.cut = CutLine(relative, digest, len(tail))
+        reading.size = reading.last_start
+        return True
 
     def recorded(self, step: int) -> list[Event]:
         """The events the loaded journal holds for ``step``, read again from the file (checked
@@ -217,6 +264,7 @@ class Journal:
         :meth:`append` for any type, unchecked: writers call ``append``."""
         with self.appending():
             self._take_in()
+            self._tell_cut()
             for _ in range(HEAD_TRIES - 1):
                 try:
                     return self._append(type_, data, step)
@@ -258,13 +306,36 @@ class Journal:
         with open(self.path, "rb") as handle:
             handle.seek(self._size)
             raw = handle.read()
-        added = _following(raw, self.head)
+        if not raw.endswith(b"\n") and self._appending and self.upstream is None:
+            raw = self._cut_short(raw)  # under the append lock nobody is mid-line: one died
+        added = _following(raw, self.head) if raw else None
         if added is None:
             return  # not notes, or not well chained: _write refuses, as it always has
         self.events.extend(added)
         self.foreign.extend(added)
         self.head = added[-1]
         self._size += len(raw)
+
+    def _cut_short(self, raw: bytes) -> bytes:
+        """A side writer (a note's) killed in the middle of its line left its first pages: the
+        unfinished line is set aside as a walker's load does (:meth:`_set_aside`), and told in
+        a note before this journal's next event. The whole lines before it are returned."""
+        whole = raw[: raw.rfind(b"\n") + 1]
+        at, tail = self._size + len(whole), raw[len(whole) :]
+        relative, digest = self._store(f"{EVIDENCE}/journal-cut-at-{at}.part", tail)
+        with open(self.path, "r+b") as handle:
+            handle.truncate(at)
+            os.fsync(handle.fileno())
+        self.cut = self._untold = CutLine(relative, digest, len(tail))
+        return whole
+
+    def _tell_cut(self) -> None:
+        """The note saying a line was set aside, written first and folded like a side event."""
+        if self._untold is None:
+            return
+        told, self._untold = self._untold, None
+        said = told.note(self.operator)
+        self.foreign.append(self._append(EventType.NOTE, said, None))
 
     def _append(self, type_: str, data: Mapping[str, Any], step: int | None) -> Event:
         prev = self.head.hash if self.head else GENESIS
@@ -278,7 +349,11 @@ class Journal:
             "data": clean,
             "prev": prev,
         }
-        encoded = canonical(body)
+        try:
+            encoded = canonical(body)
+        except UnicodeEncodeError:  # a lone surrogate: a bad byte typed, a \ud800 received
+            body = mask_data(body, without_surrogates)
+            encoded = canonical(body)
         event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
         if self.persist:  # the hash joins the line last; readers do not depend on key order
             line = encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n'
@@ -302,20 +377,26 @@ class Journal:
         target = self.directory / relative
         if self.persist and target.exists():
             return relative, sha256_file(target)
-        return self._store(relative, content)
+        return self._store(relative, content, whole=True)
 
-    def _store(self, relative: str, content: bytes) -> tuple[str, str]:
+    def _store(self, relative: str, content: bytes, *, whole: bool = False) -> tuple[str, str]:
+        """Write a file of the incident. ``whole``: written beside it, then renamed into place,
+        so a process killed while writing it never leaves part of it under its name (a runbook
+        copy found there is taken as it is by the next walker)."""
         digest = hashlib.sha256(content).hexdigest()
         if self.persist:  # private as the journal: it holds user prompts and key hashes
             target = self.directory / relative
             _private_folder(target.parent)
+            written = target.with_name(f".{target.name}.part") if whole else target
             flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-            with os.fdopen(os.open(target, flags, 0o600), "wb") as handle:
+            with os.fdopen(os.open(written, flags, 0o600), "wb") as handle:
                 if stat.S_IMODE(os.fstat(handle.fileno()).st_mode) != 0o600:
                     os.fchmod(handle.fileno(), 0o600)  # a file that was there keeps no wider mode
                 handle.write(content)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if whole:
+                os.replace(written, target)
             if self.upstream is not None:
                 self.upstream.put_file(relative, content)
         return relative, digest
@@ -331,10 +412,18 @@ class Journal:
                 f"it ({size - self._size:+d} bytes); nothing was appended, and no sequence number "
                 "was used twice"
             )
-        written = os.write(self._fd, line)
-        if written != len(line):  # pragma: no cover - regular files take the whole line
-            raise OSError(f"short write to {self.path}")
-        os.fsync(self._fd)
+        try:
+            written = os.write(self._fd, line)
+            if written != len(line):  # a full disk takes part of the line, then nothing
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            os.fsync(self._fd)
+        except OSError as exc:  # the part written is taken back: no line is left unfinished
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+            raise AiirError(
+                f"{self.path}: cannot write the journal ({exc.strerror or exc}); this event was "
+                f"not kept: make room, then aiir resume {self.directory.name}"
+            ) from None
         self._size += written
 
     def close(self) -> None:
@@ -349,6 +438,28 @@ class Journal:
             self.lock.release()
         if self.upstream is not None:
             self.upstream.close()
+
+
+@dataclass(frozen=True)
+class CutLine:
+    """The bytes of a journal line its writer did not finish, set aside: where, and their hash."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+    def note(self, operator: str) -> payloads.Note:
+        """The note that says so, naming the set-aside file as its evidence (so that it is
+        vouched for, as every file beside the journal is)."""
+        evidence = EvidenceRef(self.file, self.sha256, self.bytes).data()
+        return payloads.Note(text=f"aiir: {self.said()}", by=operator, evidence=evidence)
+
+    def said(self) -> str:
+        return (
+            f"the journal's last line was cut short (its writer died while writing it): its "
+            f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...), "
+            "and the incident goes on from the line before"
+        )
 
 
 def _private_folder(folder: Path) -> None:

@@ -198,12 +198,14 @@ class LeverVerified(TypedDict, total=False):
     reply: dict[str, Any]
     runbook: str
     unverified: bool
+    unanswered: Unchecked[bool]  # unverified because the probe got no answer or a 5xx
 
 
 class LeverReleased(TypedDict, total=False):
     """``lever.released``."""
 
     engaged_step: Required[int]
+    confirmed_by_verify: Unchecked[bool]  # the request failed, the probe shows it not in effect
     lever: str
     node: str
     not_engaged: Unchecked[bool]
@@ -288,6 +290,7 @@ class NotifySent(TypedDict, total=False):
     simulated: Unchecked[str]  # the exercise, when its inbox took the message
     status: int | None
     to: Unchecked[str | None]
+    uncertain: Unchecked[bool]  # it went out, no answer says taken or refused (none, a 5xx)
 
 
 class TicketFiled(TypedDict, total=False):
@@ -452,6 +455,7 @@ class Note(TypedDict, total=False):
     at: str | None
     by: str
     text: Required[str]
+    evidence: EvidenceData  # a file the note is about (a journal line set aside)
 
 
 class ApprovalRequested(TypedDict, total=False):

@@ -8,10 +8,11 @@ like an attack. The bundle is evidence like any other: stored beside the journal
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from aiir.formats import received
 
 FORMAT = "aiir.session-context/1"
 # Phrases of prompt injection and jailbreaks: a message, document or tool result holding one is
@@ -174,7 +175,7 @@ def _nested(attrs: Mapping[str, Any], prefix: str) -> Any:
         value = attrs[prefix]
         if isinstance(value, str):
             try:
-                return json.loads(value)
+                return received.loads(value)
             except ValueError:
                 return value
         return value

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiir.errors import InputError, shown
 from aiir.incident.approvals import ApprovalRequest, request_of, verdict_of
-from aiir.incident.events import EventType
+from aiir.incident.events import EVIDENCE_DIR, SNAPSHOT_DIR, EventType
 from aiir.incident.journal import JOURNAL, Event, JournalBroken, Reading, read_checked
 from aiir.redact import MASK
 from aiir.timestamps import parse_iso
@@ -51,6 +51,7 @@ class LeverRecord:
     engaged_at: str | None = None
     released_at: str | None = None
     before_release: str | None = None  # its state until it was released (a replay reads it)
+    unanswered: bool = False  # engaged, and its verify probe got no answer (or a 5xx)
 
     @property
     def key(self) -> str:
@@ -75,6 +76,7 @@ class Incident:
     tags: dict[str, list[str]] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     gateways: dict[str, str] = field(default_factory=dict)
+    masked_gateways: dict[str, str] = field(default_factory=dict)  # as journalled, masked
     snapshot: str = ""
     outcome: str | None = None
     summary: str | None = None
@@ -252,7 +254,9 @@ def _opened(incident: Incident, event: Event) -> None:
     incident.inputs = data.get("inputs", {})
     # A URL that held a declared secret was masked in the journal: resume and release then use
     # the runbook's own URL again (rendered from the environment), never the masked text.
-    incident.gateways = {n: u for n, u in data.get("gateways", {}).items() if MASK not in u}
+    walked_on = data.get("gateways", {})
+    incident.gateways = {n: u for n, u in walked_on.items() if MASK not in u}
+    incident.masked_gateways = {n: u for n, u in walked_on.items() if MASK in u}
     incident.snapshot = data.get("snapshot", "")
     incident.severities_seen.add(str(data.get("severity")))
 
@@ -292,8 +296,11 @@ def _answer(incident: Incident, event: Event) -> None:
 
 def _lever_intent(incident: Incident, event: Event) -> None:
     data = event.data
-    for earlier in incident.levers:  # engaged again: its own release now covers the unknown one
-        if earlier.state == "unknown" and (earlier.runbook, earlier.lever) == (
+    # Engaged again: its own release now covers the one whose state was not proven (unknown, or
+    # engaged with a probe that got no answer).
+    for earlier in incident.levers:
+        unproven = earlier.state == "unknown" or (earlier.state == "engaged" and earlier.unanswered)
+        if unproven and (earlier.runbook, earlier.lever) == (
             data.get("runbook", ""),
             data.get("lever", ""),
         ):
@@ -335,9 +342,10 @@ def _lever_verified(incident: Incident, event: Event) -> None:
     if event.data.get("ok"):
         record.state, record.verdict = "verified", "effective: verify probe passed"
         incident.contained_at = incident.contained_at or event.ts
-    elif event.data.get("unverified"):  # the probe could not be built: no verdict on the lever
+    elif event.data.get("unverified"):  # the probe could not be built or got no answer
         reason = event.data.get("reply", {}).get("reason", "cannot verify")
         record.verdict = f"engaged, not verified: {reason}"
+        record.unanswered = bool(event.data.get("unanswered"))
     else:
         reason = event.data.get("reply", {}).get("reason", "verify probe failed")
         record.state, record.verdict = "not-effective", f"NOT effective: {reason}"
@@ -510,9 +518,20 @@ def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple
 def incident_dir(root: Path, incident_id: str) -> Path:
     """The directory of an incident; a clear error if there is none."""
     directory = check_root(root) / check_id(incident_id)
-    if not (directory / JOURNAL).is_file():
-        raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
-    return directory
+    journal = directory / JOURNAL
+    if journal.is_file():
+        return directory
+    if journal.exists() or journal.is_symlink():
+        raise JournalBroken(f"{journal}: not a file: the incident's journal was replaced")
+    if any(
+        d.is_dir() and any(d.iterdir())
+        for d in (directory / EVIDENCE_DIR, directory / SNAPSHOT_DIR)
+    ):
+        raise JournalBroken(
+            f"{journal}: missing, though the incident's evidence or runbook copy is there (the "
+            "journal was deleted, or its walk stopped before writing its first line)"
+        )
+    raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
 
 
 def read_incident(

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiir.formats.common import PagerDutyChannel, SlackChannel
+from aiir.formats.printable import plain
+from aiir.formats.templating import slack_escape
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
 
 SLACK_SECTION = 2900  # Slack refuses a section text over 3000 characters
@@ -150,5 +152,6 @@ def context(text: str) -> dict[str, Any]:
 
 
 def escape(text: str) -> str:
-    """Slack's mrkdwn escaping: hostile text cannot mention @channel or forge a link."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Slack's mrkdwn escaping of printable text: hostile text (a canary's model output) cannot
+    mention @channel, forge a link, or turn its readers' text around with a bidi override."""
+    return slack_escape(plain(text))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.formats.printable import plain
 from aiir.formats.schema import NotifyNode
 from aiir.formats.templating import slack_escape
 from aiir.formats.workspace import Loaded
@@ -295,7 +296,7 @@ def slack_blocks(text: str, incident: Incident, anchor: str | None = None) -> li
     limit, split at line ends or spaces), and the incident's context line (with the journal's
     anchor when given). A message too long for one Slack message ends in a section that says so:
     nothing is cut silently."""
-    header = _marked_cut(f"[{incident.severity}] {incident.title}", SLACK_HEADER)
+    header = _marked_cut(plain(f"[{incident.severity}] {incident.title}"), SLACK_HEADER)
     sections = split_text(text, SLACK_SECTION) or ["(no text)"]
     room = SLACK_BLOCKS - 2  # the header and the context line
     if len(sections) > room:

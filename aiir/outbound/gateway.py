@@ -9,16 +9,16 @@ captured value or response can redirect a request (and its admin headers) anywhe
 from __future__ import annotations
 
 import functools
-import json
 import re
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx2
 
 from aiir.errors import InputError
+from aiir.formats import received
 from aiir.formats.templating import environment, references, render, run_expression
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbo
 
 MAX_BODY = 5 * 1024 * 1024  # bytes kept of a response; the rest is counted, not stored
 MAX_BACKOFF = 10.0
+_SPELLING_WINDOW = 8192  # characters past an excerpt's cut masked with it: longer than any secret
 MAX_RETRY_AFTER = 30.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 2
@@ -113,14 +114,27 @@ class Reply:
     # was refused (a timeout, a dropped connection, a 5xx, a 2xx that did not meet the
     # expectations). Only a probe can tell; a lever is never sent again over it blindly.
     uncertain: bool = False
+    # How the walk masks its secrets (the sender's): an excerpt is masked before it is cut, or a
+    # secret across the cut would leave its first part behind for the journal's masking to miss.
+    clean: Callable[[str], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def text(self) -> str:
         return self.body.decode("utf-8", errors="replace")
 
+    def excerpt(self, limit: int) -> str:
+        """The body's first ``limit`` characters, masked (:attr:`clean`) before they are cut."""
+        if limit <= 0:
+            return ""
+        if self.clean is None:
+            return self.text[:limit]
+        # Masked a window longer than any secret's spelling, not the whole (up to MAX_BODY).
+        window = self.body[: 4 * (limit + _SPELLING_WINDOW)].decode("utf-8", errors="replace")
+        return self.clean(window)[:limit]
+
     def json(self) -> Any:
         try:
-            return json.loads(self.body)
+            return received.loads(self.body)
         except ValueError:
             return None
 
@@ -132,7 +146,7 @@ class Reply:
             "attempts": self.attempts,
             "elapsed_ms": self.elapsed_ms,
             "bytes": self.size,
-            "body": self.text[:excerpt],
+            "body": self.excerpt(excerpt),
         }
         if self.saved:
             out["saved"] = self.saved
@@ -166,12 +180,32 @@ def resolve_endpoint(
         port = f":{parsed.port}" if parsed.port else ""
         origin = f"{parsed.scheme}://{parsed.host}{port}"
         raise InputError(f"gateway {name!r}: {origin!r} is not an http(s) URL")
+    problem = _base_problem(base, parsed)
+    if problem is not None:
+        raise InputError(f"gateway {name!r}: its URL {problem}; nothing was sent")
     where = f"gateways.{name}.headers"
     headers = {
         key: checked_header(key, render(value, context, f"{where}.{key}"), value, where)
         for key, value in gateway.headers.items()
     }
     return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
+
+
+def _base_problem(base: str, parsed: httpx2.URL) -> str | None:
+    """Why a gateway's base URL cannot take requests, if it cannot (said without the URL,
+    whose userinfo or query may hold a credential)."""
+    if any(ch.isspace() for ch in base):
+        return "contains a space or a line break"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"has port {parsed.port}, not one from 1 to 65535"
+    if parsed.query or "?" in base:
+        return (
+            "has a query string (?…), which each request's path would be added to: give "
+            "query parameters on the requests (query:)"
+        )
+    if parsed.fragment or "#" in base:
+        return "has a fragment (#…), which each request's path would be added to"
+    return None
 
 
 def checked_header(key: str, value: str, template: str | None, where: str) -> str:

@@ -8,13 +8,14 @@ variable the channels would read holds a placeholder on the inbox's own address.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx2
+
+from aiir.formats import received
 
 if TYPE_CHECKING:
     from aiir.outbound.notify import Notifier
@@ -72,7 +73,7 @@ class Inbox:
 def _body(request: httpx2.Request) -> Any:
     raw = request.read()
     try:
-        return json.loads(raw) if raw else None
+        return received.loads(raw) if raw else None
     except ValueError:
         return raw.decode("utf-8", errors="replace")
 

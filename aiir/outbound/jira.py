@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiir.formats.organisation import AtlassianAccount, JiraChannel, JsmChannel
+from aiir.formats.printable import plain
 from aiir.incident.state import Incident
 from aiir.outbound.notify import Account, Delivery, Notifier
 
@@ -125,7 +126,7 @@ def issue_fields(
 
 
 def incident_title(incident: Incident) -> str:
-    return f"[{incident.severity}] {incident.title}"
+    return plain(f"[{incident.severity}] {incident.title}")  # a runbook's title is anyone's text
 
 
 def _paragraphs(text: str, limit: int) -> tuple[list[str], int]:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 import httpx2
 
 from aiir.errors import InputError
+from aiir.formats import received
 from aiir.incident import payloads
 from aiir.redact import mask_data, scrub
 
@@ -31,7 +32,7 @@ MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 MAX_PAYLOAD = 512 * 1024
 EXCERPT = 500
-MAX_RETRY_AFTER = 30.0
+MAX_REPLY = 1024 * 1024  # bytes of a receiver's reply kept; the rest is not stored
 
 EventAction = Literal["trigger", "acknowledge", "resolve"]
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
@@ -67,6 +68,10 @@ class Delivery:
     request: dict[str, Any]  # method, url and body as sent, secrets masked
     reason: str = "ok"
     reference: str | None = None  # PagerDuty dedup key, Statuspage incident id
+    # A request that went out and got no answer that says taken or refused (a timeout, a
+    # connection lost after sending, a 500, 502 or 504 from a proxy in front): the receiver may
+    # have taken it. Neither "sent" nor "not taken" is known.
+    uncertain: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,12 +83,13 @@ class Delivery:
             "reference": self.reference,
             "reply": self.reply,
             "request": self.request,
+            **({"uncertain": True} if self.uncertain else {}),
         }
 
     def sent_data(self, reply: dict[str, Any]) -> payloads.NotifySent:
         """The delivery as ``notify.sent`` keeps it, the receiver's answer as ``reply``; the
         sender adds where it was sent from."""
-        return payloads.NotifySent(
+        sent = payloads.NotifySent(
             channel=self.channel,
             ok=self.ok,
             status=self.status,
@@ -93,6 +99,9 @@ class Delivery:
             reply=reply,
             request=self.request,
         )
+        if self.uncertain:
+            sent["uncertain"] = True
+        return sent
 
 
 @dataclass(frozen=True)
@@ -150,6 +159,7 @@ class _Attempted:
     body: str
     reason: str
     retry_after: float | None  # None: do not retry
+    uncertain: bool = False  # sent, and no answer says taken or refused: it may have been
 
 
 class Notifier:
@@ -320,7 +330,9 @@ class Notifier:
             incident["impact_override"] = impact
         incident["component_ids"] = list(component_ids)
         url = f"{self._statuspage_base()}/v1/pages/{_segment(page_id)}/incidents"
-        return self._statuspage("POST", url, {"incident": incident}, api_key)
+        # A create is not idempotent: a retry over a 5xx or a lost answer could open a second
+        # public incident. Only a 429 (not processed) is tried again.
+        return self._statuspage("POST", url, {"incident": incident}, api_key, idempotent=False)
 
     def statuspage_update(
         self,
@@ -343,9 +355,19 @@ class Notifier:
     def _statuspage_base(self) -> str:
         return (self.environ.get(STATUSPAGE_URL_VARIABLE) or STATUSPAGE_URL).rstrip("/")
 
-    def _statuspage(self, method: str, url: str, body: dict[str, Any], api_key: str) -> Delivery:
+    def _statuspage(
+        self,
+        method: str,
+        url: str,
+        body: dict[str, Any],
+        api_key: str,
+        *,
+        idempotent: bool = True,
+    ) -> Delivery:
         headers = {"Authorization": f"OAuth {api_key}"}
-        delivery = self._send("statuspage", method, url, body, headers, [api_key])
+        delivery = self._send(
+            "statuspage", method, url, body, headers, [api_key], idempotent=idempotent
+        )
         reply = _json(delivery.reply)
         reference = reply.get("id") if isinstance(reply, dict) else None
         return _replace(delivery, reference=str(reference) if reference else None)
@@ -400,37 +422,43 @@ class Notifier:
             ok=ok,
             status=tried.status,
             attempts=attempts,
-            reply=mask(tried.body[:EXCERPT]),
+            reply=mask(tried.body)[:EXCERPT],  # masked, then cut: never half a secret
             request=request,
-            reason="ok" if ok else mask(tried.reason),
+            reason="ok" if ok else _said(tried, mask),
             reference=read(tried.body) if ok and read is not None else None,
+            uncertain=tried.uncertain,
         )
 
     def _attempt(self, method: str, url: str, body: Any, headers: Mapping[str, str]) -> _Attempted:
-        try:
-            response = self.client.request(
-                method, url, json=body, headers=dict(headers), timeout=self.timeout
-            )
-        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
-            # Refused on this side before anything went out: trying again would fail alike.
-            reason = "not sent: the URL or a header holds a character HTTP cannot carry"
-            return _Attempted(None, "", reason, None)
-        except httpx2.TransportError as exc:
-            reason = (str(exc) or type(exc).__name__).splitlines()[0][:200]
-            return _Attempted(None, "", f"no answer: {reason}", 0.0)
-        text = response.text
-        status = response.status_code
-        reason = f"HTTP {status}: {' '.join(text.split())[:200]}"
+        """One try, bounded by ``timeout`` as a whole (a reply dripping a byte at a time is
+        cut off like one that never comes), its reply kept up to :data:`MAX_REPLY` bytes."""
+        from aiir.outbound.gateway import NOT_SENDABLE, Call
+        from aiir.outbound.sending import exchange, retry_after_seconds
+
+        call = Call("", method, url, dict(headers), {}, body, None, self.timeout, 0, None, {})
+        outcome = exchange(self.client, call, MAX_REPLY)
+        if not isinstance(outcome, tuple):
+            if outcome.reason == NOT_SENDABLE:
+                # Refused on this side before anything went out: trying again would fail alike.
+                reason = "not sent: the URL or a header holds a character HTTP cannot carry"
+                return _Attempted(None, "", reason, None)
+            return _Attempted(None, "", f"no answer: {outcome.reason}", 0.0, outcome.uncertain)
+        status, replied, kept, _size = outcome
+        text = kept.decode("utf-8", errors="replace")
+        reason = f"HTTP {status}"  # and what the body says: see _said
         if status == 429 or status >= 500:
-            return _Attempted(status, text, reason, _retry_after(response.headers))
+            wait = retry_after_seconds(replied.get("retry-after"))
+            # 429 and 503 say it was not taken; another 5xx may come from a proxy after it was.
+            return _Attempted(status, text, reason, wait, status not in {429, 503})
         return _Attempted(status, text, reason, None)
 
 
-def _retry_after(headers: httpx2.Headers) -> float:
-    try:
-        return min(max(float(headers.get("retry-after", "")), 0.0), MAX_RETRY_AFTER)
-    except ValueError:
-        return 0.0  # absent or an HTTP date: our own backoff
+def _said(tried: _Attempted, mask: Callable[[str], str]) -> str:
+    """Why a try failed, in one line: for an answer, its status and the start of its body,
+    masked before it is folded and cut (either would change a secret's spelling)."""
+    if tried.status is None:
+        return mask(tried.reason)
+    return f"{tried.reason}: {' '.join(mask(tried.body).split())[:200]}"
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:
@@ -439,7 +467,7 @@ def _replace(delivery: Delivery, **changes: Any) -> Delivery:
 
 def _json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return received.loads(text)
     except ValueError:
         return None
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 TIMEOUT = 5.0  # seconds for the whole export, retries included
 BATCH = 512  # spans per request
+MAX_REPLY = 64 * 1024  # bytes of an endpoint's reply kept (OTLP answers with a short status)
 PATH = "/v1/traces"  # where OTLP/HTTP takes traces, appended to a bare address
 _ERRNO = re.compile(r"\[Errno -?\d+\] ([^'\")\]]+)")
 _CODE = re.compile(r"code: (\d{3})")
@@ -51,7 +53,7 @@ def send(
     from opentelemetry.sdk.trace.export import SpanExportResult
 
     spans = readable(trace)
-    session = _session()
+    session = _session(time.monotonic() + (timeout or TIMEOUT))
     exporter = OTLPSpanExporter(
         endpoint=endpoint(url),
         headers=dict(headers or {}),
@@ -137,8 +139,10 @@ def _caught() -> Iterator[_Said]:
         logger.propagate, logger.level = propagate, level
 
 
-def _session() -> Any:
-    """A requests session (the exporter's) that keeps the last error it met, for the reason."""
+def _session(deadline: float) -> Any:
+    """A requests session (the exporter's) that keeps the last error it met, for the reason,
+    and holds every reply to ``deadline`` (``time.monotonic``): requests' own timeout is per
+    read, and an endpoint dripping its answer a byte at a time never lets one run out."""
     import requests
 
     class Heard(requests.Session):
@@ -146,12 +150,32 @@ def _session() -> Any:
 
         def request(self, *args: Any, **kwargs: Any) -> Any:
             try:
-                return super().request(*args, **kwargs)
+                response = super().request(*args, **{**kwargs, "stream": True})
+                _read_by(response, deadline)
+                return response
             except requests.RequestException as exc:
                 self.error = exc
                 raise
 
     return Heard()
+
+
+def _read_by(response: Any, deadline: float) -> None:
+    """Read the reply's body (at most :data:`MAX_REPLY` bytes) before ``deadline``, as
+    requests keeps a body it has read; past it, the reply is dropped as a timeout."""
+    import requests
+
+    kept = bytearray()
+    with contextlib.closing(response):
+        # A byte at a time: a larger read waits for all its bytes (an OTLP answer is short).
+        for chunk in response.iter_content(chunk_size=1):
+            if time.monotonic() > deadline:
+                raise requests.exceptions.Timeout("timed out: the reply did not arrive in time")
+            kept.extend(chunk)
+            if len(kept) >= MAX_REPLY:  # enough to say what it is: the rest is not read
+                break
+    response._content = bytes(kept)  # what requests itself sets once a body is read
+    response._content_consumed = True
 
 
 def _reason(said: _Said, heard: Exception | None = None) -> str:

@@ -3,8 +3,9 @@ Retry-After), a reply read up to a size, and what a failure most likely means.""
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import functools
-import json
 import os
 import queue
 import threading
@@ -18,6 +19,7 @@ if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbo
     from aiir.formats.profile import Profile
     from aiir.formats.schema import Expect
 
+from aiir.formats import received
 from aiir.outbound.gateway import (
     DEFAULT_TIMEOUT,
     MAX_BACKOFF,
@@ -31,6 +33,10 @@ from aiir.outbound.gateway import (
     parsed_url,
     says,
 )
+from aiir.redact import mask_data
+
+# Asked before a retry with the failed reply: a reply ends the retries, None tries again.
+Settled = Callable[[Reply], Reply | None]
 
 
 class Sender:
@@ -47,18 +53,32 @@ class Sender:
         *,
         max_body: int = MAX_BODY,
         on_wait: Callable[[str], None] | None = None,
+        clean: Callable[[str], str] | None = None,
     ) -> None:
         self.client = client
         self.sleep = sleep
         self.max_body = max_body
         self.on_wait = on_wait  # told before each wait of a second or more
+        # The walk's masking: what a reply's reason and excerpts quote of its body is masked
+        # before it is cut or its whitespace folded (either would change a secret's spelling).
+        self.clean = clean
 
-    def send(self, call: Call, settled: Callable[[], Reply | None] | None = None) -> Reply:
+    def send(
+        self,
+        call: Call,
+        settled: Settled | None = None,
+        *,
+        blind: bool = True,
+    ) -> Reply:
         """Send ``call``, retrying failures that a second try may get past.
 
-        A try that timed out or failed may still have taken effect. ``settled`` runs before each
-        retry: when it returns a reply (a lever's verify probe found the effect in place), that
-        reply ends the retries, so the request is not applied twice.
+        A failed try may still have taken effect (surely so when ``Reply.uncertain``: it timed
+        out, lost its connection, failed with a 5xx). Before each retry ``settled`` is asked
+        with the failed reply: a reply it returns ends the retries (a lever's verify probe found
+        the effect in place, or cannot tell over an uncertain try), so the request is not
+        applied twice; None sends it again. Without ``settled``, a call that is not ``blind``
+        (safe to repeat unseen) is never sent again over an uncertain try: its reply is
+        returned as it is.
         """
         started = time.monotonic()
         attempt = 0
@@ -66,33 +86,46 @@ class Sender:
             attempt += 1
             reply, retry_after = self._attempt(call)
             last = attempt > call.retries
-            if retry_after is None or last:
+            checks = settled is not None
+            unseen = reply.uncertain and settled is None and not blind
+            if retry_after is None or last or unseen:
                 return _with(reply, attempts=attempt, elapsed_ms=_since(started))
             wait = retry_after if retry_after > 0 else min(0.5 * 2 ** (attempt - 1), MAX_BACKOFF)
             if wait >= 1 and self.on_wait is not None:
                 why = "as the gateway asked (Retry-After)" if retry_after > 0 else "before retrying"
+                then = (
+                    "checking whether it took effect before " if reply.uncertain and checks else ""
+                )
                 self.on_wait(
                     f"{call.method} {call.url}: {reply.reason}; waiting {wait:g}s {why}, "
-                    f"then try {attempt + 1} of {call.retries + 1}"
+                    f"then {then}try {attempt + 1} of {call.retries + 1}"
                 )
             self.sleep(wait)
-            found = settled() if settled is not None else None
+            found = settled(reply) if settled is not None else None
             if found is not None:
                 return _with(found, attempts=attempt, elapsed_ms=_since(started))
 
     def _attempt(self, call: Call) -> tuple[Reply, float | None]:
         """One try; the second value says whether (and after how long) to retry."""
-        exchange = _Exchange(self.client, call, self.max_body)
-        outcome = exchange.run()
+        outcome = exchange(self.client, call, self.max_body)
         if isinstance(outcome, Reply):
             if outcome.reason == NOT_SENDABLE:
                 return outcome, None  # nothing went out, and a second try would fail alike
             return outcome, 0.0  # no answer at all: worth another try
         status, headers, body, size = outcome
-        reply = judge(call, status, headers, body, size)
+        reply = judge(call, status, headers, body, size, self.clean)
         if (status == 429 or status >= 500) and not says(call.permanent, reply.text):
             return reply, retry_after_seconds(headers.get("retry-after"))
         return reply, None
+
+
+def exchange(
+    client: httpx2.Client, call: Call, max_body: int = MAX_BODY
+) -> Reply | tuple[int, dict[str, str], bytes, int]:
+    """One try of ``call``, bounded by its timeout however the server answers: the status,
+    headers (lower-cased), the body kept (up to ``max_body``) and its whole size; or a failed
+    :class:`Reply` saying why there is no answer (``uncertain`` once the request went out)."""
+    return _Exchange(client, call, max_body).run()
 
 
 class _Exchange:
@@ -238,14 +271,30 @@ def _transport_reason(exc: Exception) -> str:
     return text.splitlines()[0][:200]
 
 
-def retry_after_seconds(value: str | None) -> float:
-    """Seconds a ``Retry-After`` header asks for (capped), 0 when it names none or a date."""
+def retry_after_seconds(value: str | None, now: float | None = None) -> float:
+    """Seconds a ``Retry-After`` header asks for, in seconds or as an HTTP date (from ``now``,
+    the Unix time, the wall clock's by default), capped at :data:`MAX_RETRY_AFTER`; 0 (our own
+    backoff) when it names none, a time past, or nothing a number or a date can be read from
+    (negative, not a number)."""
     if value is None:
         return 0.0
     try:
-        return min(max(float(value), 0.0), MAX_RETRY_AFTER)
+        seconds = float(value)
     except ValueError:
-        return 0.0  # an HTTP date: fall back to our own backoff
+        seconds = _seconds_until(value, time.time() if now is None else now)
+    if not seconds > 0:  # NaN too
+        return 0.0
+    return min(seconds, MAX_RETRY_AFTER)
+
+
+def _seconds_until(date: str, now: float) -> float:
+    try:
+        when = email.utils.parsedate_to_datetime(date.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return 0.0
+    if when.tzinfo is None:  # an HTTP date is GMT
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp() - now
 
 
 def gateway_message(parsed: Any, text: str) -> str:
@@ -272,11 +321,19 @@ def _message_in(value: Any, depth: int = 0) -> str:
     return ""
 
 
-def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size: int) -> Reply:
-    """Check a response against the call's expectations and pull out saved values."""
+def judge(
+    call: Call,
+    status: int,
+    headers: Mapping[str, str],
+    body: bytes,
+    size: int,
+    clean: Callable[[str], str] | None = None,
+) -> Reply:
+    """Check a response against the call's expectations and pull out saved values; what the
+    reason quotes of the body is masked with ``clean`` before it is folded into one line."""
     parsed: Any = None
     try:
-        parsed = json.loads(body) if body else None
+        parsed = received.loads(body) if body else None
     except ValueError:
         parsed = None
     cut = size > len(body) and _reads_body(call)  # a cut body could hide what is checked for
@@ -293,7 +350,10 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
             saved[name] = value
     ok = reason is None
     if not ok and not 200 <= status < 300:
-        said = gateway_message(parsed, body.decode("utf-8", errors="replace"))
+        text = body.decode("utf-8", errors="replace")
+        if clean is not None:
+            parsed, text = mask_data(parsed, clean), clean(text)
+        said = gateway_message(parsed, text)
         if said and said not in str(reason):
             reason = f"{reason}: {said}"
     return Reply(
@@ -305,6 +365,7 @@ def judge(call: Call, status: int, headers: Mapping[str, str], body: bytes, size
         size=size,
         saved=saved,
         uncertain=not ok and _may_have_applied(status),
+        clean=clean,
     )
 
 
@@ -338,7 +399,7 @@ def diagnose(
     rules = profile.unavailable if profile else None
     if profile is None or rules is None:
         return reply
-    excerpt = " ".join(reply.text.split())[:300]
+    excerpt = " ".join(reply.excerpt(10 * 300).split())[:300]
     if says(rules.body_patterns, reply.text):
         reason = f"lever unavailable: {rules.reason} ({profile.title} said: {excerpt})"
         return _with(reply, unavailable=True, reason=reason)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiir.formats.printable import plain
 from aiir.formats.templating import teams_escape
 from aiir.incident.state import Incident
 from aiir.outbound.pieces import split
@@ -47,7 +48,7 @@ def card(text: str, incident: Incident, anchor: str | None = None) -> dict[str, 
         left = sum(len(p) for p in pieces[TEXT_BLOCKS - 1 :])
         more = f"_… {left:,} more characters of this message are in the incident's journal._"
         pieces = [*pieces[: TEXT_BLOCKS - 1], more]
-    title = f"[{incident.severity}] {incident.title}"
+    title = plain(f"[{incident.severity}] {incident.title}")  # a runbook's title is anyone's text
     title = title if len(title) <= HEADER else title[: HEADER - 1] + "…"
     context = f"{incident.id} · runbook {incident.runbook}" + (" · DRILL" if incident.drill else "")
     if anchor:

@@ -17,8 +17,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
+from aiir.formats.printable import yaml_text
 from aiir.incident.state import Incident
 from aiir.redact import mask_data, scrub
 from aiir.reports.stix import UNVERIFIED, hostile_prompts
@@ -116,8 +115,9 @@ def case_study(
 
 
 def to_yaml(study: dict[str, Any]) -> str:
-    """The case study as atlas-data writes one (keys in order, dates unquoted)."""
-    return yaml.safe_dump(study, sort_keys=False, allow_unicode=True, width=100)
+    """The case study as atlas-data writes one (keys in order, dates unquoted), with nothing
+    that prints as nothing or turns text around (:func:`aiir.formats.printable.yaml_text`)."""
+    return yaml_text(study)
 
 
 def _study_id(incident: Incident) -> str:

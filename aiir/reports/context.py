@@ -8,13 +8,13 @@ regulatory clocks, the systems involved, and the decisions taken.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from aiir.errors import InputError
+from aiir.formats import received
 from aiir.formats.findings import parse
 from aiir.formats.loader import load_file
 from aiir.formats.schema import Runbook
@@ -162,6 +162,8 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         if d.get("simulated")
         else f"Message sent to {d.get('channel')}"
         if d.get("ok")
+        else f"Message to {d.get('channel')}: {d.get('reason')}; it may have been delivered"
+        if d.get("uncertain")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
     EventType.TICKET_FILED: lambda d: (
@@ -175,7 +177,15 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.ACTION_INTENT: lambda d: f"Action {d.get('node')} requested",
     EventType.ACTION_RESULT: lambda d: (
         f"Action {d.get('node')}: "
-        + ("done" if d.get("ok") else "unknown" if d.get("unknown") else "FAILED")
+        + (
+            "done"
+            if d.get("ok")
+            else "unknown"
+            if d.get("unknown")
+            else "FAILED, it may have taken effect"
+            if d.get("reply", {}).get("uncertain")
+            else "FAILED"
+        )
         + ("" if d.get("ok") else f" ({_reason(d)})")
     ),
     EventType.BRANCH: lambda d: f"Branch at {d.get('node')}: on to {d.get('next')}",
@@ -426,7 +436,7 @@ def _session_context(incident: Incident, ref: EvidenceRef | None) -> dict[str, A
     if ref is None:
         return None
     try:
-        data = json.loads((incident.directory / ref.file).read_text(encoding="utf-8"))
+        data = received.loads((incident.directory / ref.file).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     counts = summary(data)

@@ -15,8 +15,10 @@ from typing import Any
 
 from aiir.environment import Environment
 from aiir.errors import InputError, shown
+from aiir.formats.received import without_surrogates
 from aiir.incident.events import EvidenceRef
 from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
+from aiir.redact import mask_bytes, mask_data, scrub
 from aiir.timestamps import iso
 
 MAX_EVIDENCE = 20 * 1024 * 1024
@@ -51,8 +53,9 @@ def record_flag(env: Environment, system: str, text: str, evidence: Path | None 
         "ts": iso(now),
         "reporter": env.operator,
         "system": system,
-        "text": text,
+        "text": scrub(text),  # the environment's secrets, pasted in, are masked
     }
+    record = mask_data(record, without_surrogates)  # a bad byte in argv: U+FFFD, as the journal
     if evidence is not None:
         record["evidence"] = _copy_evidence(evidence, folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -69,6 +72,7 @@ def _copy_evidence(source: Path, folder: Path) -> dict[str, Any]:
         raise InputError(
             f"--evidence {shown(str(source))}: larger than {MAX_EVIDENCE // 1024 // 1024} MiB"
         )
+    content = mask_bytes(content)  # a transcript holding a key of this environment: masked
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / f"evidence-{source.name}"
     target.write_bytes(content)

@@ -13,6 +13,9 @@ from aiir.formats.templating import render
 from aiir.incident.state import Incident
 
 SUFFIX = ".j2"
+# Templates that are Markdown documents, the shipped one or a workspace's own of the same name:
+# the values they insert are escaped for Markdown (no HTML, link or image of a model's making).
+MARKDOWN = frozenset({"post-mortem"})
 
 
 def _folders(override: Path | None) -> list[Path]:
@@ -44,8 +47,11 @@ def render_named(
 ) -> str:
     """Render template ``name``; the context adds the incident record (levers, evidence, …).
 
-    With ``markup`` the values it inserts are escaped for a channel (``slack``). An exercise says
-    so in its title, whatever the template (a workspace's own included)."""
+    With ``markup`` the values it inserts are escaped for a channel (``slack``); without, a
+    :data:`MARKDOWN` template's are escaped for Markdown. An exercise says so in its title,
+    whatever the template (a workspace's own included)."""
+    if markup is None and name in MARKDOWN:
+        markup = "markdown"
     source = template_path(name, override).read_text(encoding="utf-8")
     levers = [
         {"lever": r.lever, "title": r.title, "kind": r.kind, "state": r.state, "verdict": r.verdict}

@@ -4,7 +4,8 @@ Either goes in while the walker holds the incident: like a note, it is appended 
 journal's append lock and the walker takes it into its chain while it waits. It is refused, with
 nothing written, when no approval of the lever is pending, when the requester gives it (the
 two-person rule), when the request names roles the roster does not give the approver, when the
-approver already spoke, or when the request's time is up.
+approver already spoke, when someone rejected it already (an approval then would change
+nothing), or when the request's time is up.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.preparation import declare_incident_secrets
 from aiir.respond.shared import side_writer
 from aiir.timestamps import iso, parse_iso
 
@@ -44,6 +46,7 @@ def give(
         raise InputError(f"--reason is at most {MAX_REASON} characters (this one is {len(why)})")
     upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
+    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
     journal.upstream = upstream
     try:
@@ -52,7 +55,7 @@ def give(
                 upstream.pull()
             incident = Incident(id=incident_id, directory=directory)
             journal.load(incident.apply)
-            request = _open_request(env, incident, lever)
+            request = _open_request(env, incident, lever, approve=approve)
             if approve:
                 granted = payloads.ApprovalGranted(
                     runbook=request.runbook,
@@ -82,7 +85,9 @@ def give(
     return Given(request, len(counted))
 
 
-def _open_request(env: Environment, incident: Incident, lever: str) -> ApprovalRequest:
+def _open_request(
+    env: Environment, incident: Incident, lever: str, *, approve: bool
+) -> ApprovalRequest:
     request = pending(incident.approvals, lever)
     where = f"{incident.id} lever {lever!r}"
     if request is None:
@@ -96,6 +101,12 @@ def _open_request(env: Environment, incident: Incident, lever: str) -> ApprovalR
         raise InputError(f"{where}: {env.operator} has already answered this request")
     if env.clock.now() >= parse_iso(request.until):
         raise InputError(f"{where}: the request's time ran out at {request.until}; too late")
+    _, rejection = request.counted(lambda person: _roles_of(env, person))
+    if approve and rejection is not None:  # the walker has not closed it yet: it will reject
+        raise InputError(
+            f"{where}: {rejection.by} rejected it ({rejection.reason}): it will not be engaged; "
+            "nothing was recorded"
+        )
     return request
 
 

@@ -177,9 +177,10 @@ def _record(delivery: Delivery) -> dict[str, Any]:
 
 def _status(delivery: Delivery, incident: Incident) -> str:
     """``401 …`` for a refusal, the transport's words for no answer. After a 5xx or no answer
-    Jira may have made the issue all the same: the line says where to look."""
+    to a request that went out Jira may have made the issue all the same: the line says where
+    to look (not after a refused connection: nothing reached Jira)."""
     reason = delivery.reason.removeprefix("HTTP ")
-    if delivery.attempts and (delivery.status is None or delivery.status >= 500):
+    if delivery.attempts and (delivery.uncertain or (delivery.status or 0) >= 500):
         label = jira.incident_label(incident.id)
         reason += f" (Jira may have made it anyway: look for label {label} before filing again)"
     return reason

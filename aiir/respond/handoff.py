@@ -18,6 +18,7 @@ from aiir.incident.events import EventType
 from aiir.incident.journal import Journal
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.preparation import declare_incident_secrets
 from aiir.respond.shared import side_writer
 from aiir.timestamps import iso
 
@@ -41,6 +42,7 @@ def hand_off(env: Environment, incident_id: str, to: str, note: str = "") -> Han
         raise InputError(f"--note is at most {MAX_NOTE} characters (this one is {len(said)})")
     upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
+    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
     journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
     journal.upstream = upstream
     try:

@@ -4,16 +4,18 @@ runbooks it may call. Bad input found here costs nothing: no incident, no reques
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path
 
 from aiir.engine.frames import RunbookSource
 from aiir.environment import Environment
-from aiir.errors import InputError
+from aiir.errors import InputError, LoadError
+from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
 from aiir.formats.templating import render
-from aiir.outbound.gateway import resolve_endpoint
-from aiir.redact import MIN_SECRET, declare
+from aiir.incident.events import SNAPSHOT_DIR
+from aiir.outbound.gateway import Endpoint, resolve_endpoint
+from aiir.redact import MIN_SECRET, declare, url_credentials
 
 
 def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
@@ -54,24 +56,39 @@ def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -
 
 def endpoints_for(
     runbook: Runbook, env: Environment, env_vals: Mapping[str, str]
-) -> dict[str, Any]:
+) -> dict[str, Endpoint]:
     context = {"env": env_vals}
     configured = env.workspace.config.gateways if env.workspace else {}
     endpoints = {}
     for name, gateway in runbook.gateways.items():
         url = env.gateway_urls.get(name) or env.sandbox_url
+        if url is None and env.exercise:  # a drill against staging: never the real address
+            raise InputError(
+                f"gateway {name!r}: an exercise against a staging gateway talks only to the "
+                f"gateways named with --gateway, not to the address runbook {runbook.id!r} "
+                f"gives it: pass --gateway {name}=URL"
+            )
         if url is None and name in configured:
             url = render(configured[name].url, context, f"aiir.yaml gateways.{name}.url")
         endpoints[name] = resolve_endpoint(name, gateway, context, url)
     return endpoints
 
 
-def secret_values(runbook: Runbook, env_vals: Mapping[str, str]) -> set[str]:
-    return {
+def secret_values(
+    runbook: Runbook, env_vals: Mapping[str, str], endpoints: Mapping[str, Endpoint]
+) -> set[str]:
+    """The walk's secrets: its declared variables' values, and the credentials in its gateways'
+    URLs, however those were given (a ``--gateway`` flag, aiir.yaml): a server that echoes the
+    Basic auth header a URL's password became, or a token from its query, shows them too."""
+    found = {
         env_vals[n]
         for n, spec in runbook.env.items()
         if spec.secret and len(env_vals.get(n, "")) >= MIN_SECRET
     }
+    for endpoint in endpoints.values():
+        found |= url_credentials(endpoint.base_url)
+    declare(found)
+    return found
 
 
 def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
@@ -116,3 +133,45 @@ def preflight(runbooks: list[Runbook], env: Environment, *, check_all: bool = Fa
 def practising(env: Environment) -> bool:
     """A dry run or an exercise: no real key is needed, none is read."""
     return env.dry_run or env.sandbox_url is not None
+
+
+def declare_incident_secrets(env: Environment, directory: Path) -> None:
+    """Before a command writes into an incident outside its walk (a note, a severity, a
+    hand-off, an approval): the secrets its runbooks declare, as the copies beside its journal
+    name them, read from this environment and declared, so what it writes is masked as the
+    walk's own lines are. A copy that cannot be read masks nothing more; the rest still do."""
+    found: set[str] = set()
+    for copy in sorted((directory / SNAPSHOT_DIR).glob("*.yaml")):
+        try:
+            declared = load_file(copy).data.get("env") or {}
+        except (LoadError, AttributeError):
+            continue
+        if not isinstance(declared, dict):
+            continue
+        for name, spec in declared.items():
+            secret = not (isinstance(spec, dict) and spec.get("secret") is False)
+            value = env.environ.get(str(name), "").strip()
+            if secret and len(value) >= MIN_SECRET:
+                found.add(value)
+    declare(found)
+
+
+def same_gateways(
+    masked: Mapping[str, str],
+    endpoints: Mapping[str, Endpoint],
+    given: Collection[str],
+    clean: Callable[[str], str],
+) -> None:
+    """Resume and release send to the gateways the incident was walked on. A URL that held a
+    credential is journalled ``masked``: the runbook's URL is used again only when it is that
+    one (masked alike by ``clean``); else, unless ``--gateway`` names it again (``given``),
+    stop before anything is sent: a release would go to another gateway."""
+    for name, journalled in masked.items():
+        endpoint = endpoints.get(name)
+        if endpoint is None or name in given or clean(endpoint.base_url) == journalled:
+            continue
+        raise InputError(
+            f"gateway {name!r}: the incident was walked on {journalled}, a URL with credentials "
+            f"that is kept masked, not on the runbook's; pass --gateway {name}=URL again "
+            "(nothing was sent)"
+        )

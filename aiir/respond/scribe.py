@@ -19,6 +19,7 @@ from aiir.incident.journal import Journal
 from aiir.incident.lock import IncidentLock
 from aiir.incident.state import Incident, incident_dir
 from aiir.redact import scrub
+from aiir.respond.preparation import declare_incident_secrets
 from aiir.respond.shared import side_writer, taken_up
 from aiir.terminal.inert import plain
 from aiir.timestamps import iso
@@ -35,6 +36,7 @@ def add_note(env: Environment, incident_id: str, text: str, at: str | None = Non
         raise InputError(f"a note is at most {MAX_NOTE} characters (this one is {len(said)})")
     upstream = side_writer(env, incident_id)  # a shared store: the note goes there first
     directory = incident_dir(env.incidents_dir, incident_id)
+    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
     journal = _journal(env, directory, None)
     journal.upstream = upstream
     try:
@@ -60,6 +62,7 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
         raise InputError("--reason: say why the severity changes")
     journal = taken_up(env, incident_id, scrub, "changed")
     try:
+        declare_incident_secrets(env, journal.directory)
         incident = Incident(id=incident_id, directory=journal.directory)
         journal.load(incident.apply)  # one pass: checked and folded
         current = incident.severity

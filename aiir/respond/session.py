@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import socket
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ from aiir.engine.approvals import practice_only
 from aiir.engine.frames import Ended, Frame, RunbookSource
 from aiir.engine.screen import ScreenFor
 from aiir.engine.walk import Walk
-from aiir.environment import Environment
+from aiir.environment import SANDBOX_URL, Environment
 from aiir.errors import AiirError, ExitStatus, InputError
 from aiir.formats.findings import parse
 from aiir.formats.includes import resolved_bytes
@@ -35,13 +36,14 @@ from aiir.incident.lock import IncidentLock
 from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, new_incident
 from aiir.outbound.gateway import Endpoint
-from aiir.redact import masker
+from aiir.redact import mask_bytes, masker
 from aiir.respond.preparation import (
     endpoints_for,
     env_values,
     practising,
     preflight,
     reachable_runbooks,
+    same_gateways,
     secret_values,
 )
 from aiir.respond.shared import for_new, taken_up
@@ -99,14 +101,17 @@ def child_frame(
     walk: Walk, runbook: Runbook, raw: bytes, given: Mapping[str, Any], prefix: str
 ) -> Frame:
     """A frame for a called runbook; its source is kept beside the journal, and its hash goes
-    into ``call.entered`` (``Frame.snapshot``)."""
-    snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
+    into ``call.entered`` (``Frame.snapshot``). The copy is kept last, once nothing can refuse
+    the call: a copy no line names is one ``aiir verify`` calls added."""
     env_vals = env_values(runbook, walk.env.environ, dry_run=practising(walk.env))
-    walk.add_secrets(secret_values(runbook, env_vals))
+    endpoints = endpoints_for(runbook, walk.env, env_vals)
+    walk.add_secrets(secret_values(runbook, env_vals, endpoints))
+    inputs = coerce_inputs(runbook, given, f"call of {runbook.id}:")
+    snapshot, digest = walk.journal.store_snapshot(runbook.id, raw)
     return Frame(
         runbook=runbook,
-        inputs=coerce_inputs(runbook, given, f"call of {runbook.id}:"),
-        endpoints=endpoints_for(runbook, walk.env, env_vals),
+        inputs=inputs,
+        endpoints=endpoints,
         env=env_vals,
         prefix=f"{prefix}{runbook.id}.",
         snapshot={"snapshot": snapshot, "snapshot_sha256": digest},
@@ -143,7 +148,7 @@ def start(
     values = coerce_inputs(runbook, inputs or {}, "--set")
     env_vals = env_values(runbook, env.environ, dry_run=practising(env))
     endpoints = endpoints_for(runbook, env, env_vals)
-    secrets = secret_values(runbook, env_vals)
+    secrets = secret_values(runbook, env_vals, endpoints)
     journal = _new_journal(env, masker(secrets, patterns=False))
     with _closed_on_error(journal):
         incident = _opened(
@@ -256,8 +261,9 @@ def _opened(
 
 
 def _attach(journal: Journal, item: Attachment) -> Event:
-    relative, digest = journal.store_evidence(item.name, item.content)
-    evidence = EvidenceRef(relative, digest, len(item.content)).data()
+    content = mask_bytes(item.content, journal.scrub)  # masked as the walk's own evidence
+    relative, digest = journal.store_evidence(item.name, content)
+    evidence = EvidenceRef(relative, digest, len(content)).data()
     return journal.append(
         EventType.EVIDENCE_ATTACHED,
         payloads.EvidenceAttached(
@@ -298,13 +304,19 @@ def _interrupted(walk: Walk, reason: str) -> None:
 
 def snapshot_source(env: Environment, directory: Path, incident: Incident) -> RunbookSource:
     """Called runbooks as the incident keeps them: its copies (by id, also for a call that
-    named a path), then the shipped library."""
-    called = {
-        str(e.data["ref"]): str(e.data["child"])
-        for e in incident.history()
-        if e.type == EventType.CALL_ENTERED and "ref" in e.data
-    }
-    folders = [directory / SNAPSHOTS, data_dir("runbooks")]
+    named a path), then the folder of the runbook the incident was opened with (a call the
+    walk had not entered yet when it stopped: a kill between reaching a call and journalling
+    ``call.entered``), then the shipped library."""
+    called: dict[str, str] = {}
+    folders = [directory / SNAPSHOTS]
+    for event in incident.history():
+        if event.type == EventType.INCIDENT_OPENED:
+            opened_from = Path(str(event.data.get("source") or "")).parent
+            if opened_from != Path() and opened_from.is_dir():
+                folders.append(opened_from)
+        elif event.type == EventType.CALL_ENTERED and "ref" in event.data:
+            called[str(event.data["ref"])] = str(event.data["child"])
+    folders.append(data_dir("runbooks"))
     return RunbookSource(checked_loader(env), folders, called)
 
 
@@ -318,7 +330,10 @@ def _open_existing(env: Environment, incident_id: str) -> tuple[Journal, Inciden
     directory = journal.directory
     with _closed_on_error(journal):
         incident = Incident(id=incident_id, directory=directory, keep_events=False)
-        journal.load(incident.apply)  # one pass: checked and folded, no event kept
+        journal.load(incident.apply, mend=True)  # one pass: checked and folded, none kept
+        if journal.cut is not None:  # a walker killed mid-line: that line never was
+            said = journal.cut.note(env.operator)
+            incident.apply(journal.append(EventType.NOTE, said))
         runbook = parse(load_file(directory / incident.snapshot), Runbook)
     return journal, incident, runbook, directory
 
@@ -328,6 +343,9 @@ def attach_exercise(env: Environment, incident: Incident) -> None:
     engaged stays engaged); it never reaches a real gateway or channel, whatever the flags."""
     if incident.exercise is None or env.sandbox_url is not None:  # real, or already attached
         return
+    env.exercise = incident.exercise  # its messages go to the exercise's inbox, whatever else
+    if staged(incident):  # a drill against staging: it goes on there, and only there
+        return
     if env.gateway_urls:
         raise InputError(
             f"--gateway: {incident.id} is an exercise ({incident.exercise}); it runs against "
@@ -335,8 +353,20 @@ def attach_exercise(env: Environment, incident: Incident) -> None:
         )
     from aiir.sandbox.replay import rebuild
 
-    env.exercise = incident.exercise
     env.use_sandbox(rebuild(applied_requests(incident)), exercise=incident.exercise)
+
+
+def staged(incident: Incident) -> bool:
+    """A drill that ran against a staging gateway (``aiir drill --gateway``): what it engaged
+    is there, not in a simulated gateway. Only a drill can have: any other exercise goes on
+    against the simulated gateway whatever addresses its journal holds."""
+    if incident.exercise != "drill":
+        return False
+    urls = [*incident.gateways.values(), *(r["url"] for r in applied_requests(incident))]
+    return any(
+        str(url).rstrip("/") != SANDBOX_URL and not str(url).startswith(SANDBOX_URL + "/")
+        for url in urls
+    )
 
 
 def applied_requests(incident: Incident) -> list[dict[str, Any]]:
@@ -364,7 +394,14 @@ def _took_over(walk: Walk) -> dict[str, Any] | None:
         holder = walk.journal.upstream.taken_over  # the shared store's lease: another machine
     if holder is None:
         return None
-    walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
+    if holder.host != socket.gethostname() and walk.journal.upstream is None:
+        walk.screen.note(
+            f"took over the incident from {holder.describe()}: its lock was free here, but aiir "
+            f"cannot see the processes of {holder.host}: if one still walks this incident there, "
+            "stop it (a lock on a shared folder may not reach across machines)"
+        )
+    else:
+        walk.screen.note(f"took over the incident from {holder.describe()}: that process is gone")
     return dataclasses.asdict(holder)
 
 
@@ -389,12 +426,15 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             raise InputError(f"incident {incident_id} was a dry run; start it again instead")
         scripted = load_answers(answers, runbook) if answers else {}
         practice_only(scripted, env.exercise)
+        given = set(env.gateway_urls)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         source = snapshot_source(env, directory, incident)
         preflight(reachable_runbooks(runbook, source), env)
         env_vals = env_values(runbook, env.environ, dry_run=practising(env))
-        secrets = secret_values(runbook, env_vals)
+        endpoints = endpoints_for(runbook, env, env_vals)
+        secrets = secret_values(runbook, env_vals, endpoints)
         journal.scrub = masker(secrets, patterns=False)
+        same_gateways(incident.masked_gateways, endpoints, given, journal.scrub)
         walk = Walk(
             env,
             journal,
@@ -406,8 +446,9 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             screen=terminal_screen(env),
             child_frame=child_frame,
         )
-        endpoints = endpoints_for(runbook, env, env_vals)
         walk.screen.opened(incident, runbook, resumed=True)
+        if journal.cut is not None:
+            walk.screen.note(journal.cut.said())
         _tell_store(walk)
         resumed = payloads.IncidentResumed(from_step=walk.last_recorded, by=env.operator)
         took_over = _took_over(walk)
@@ -427,6 +468,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
     journal, incident, runbook, directory = _open_existing(env, incident_id)
     try:
         attach_exercise(env, incident)
+        given = set(env.gateway_urls)
         env.gateway_urls = {**incident.gateways, **env.gateway_urls}
         pending = incident.needs_release()
         if lever is not None:
@@ -449,12 +491,26 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
             child_frame=child_frame,
         )
         walk.write_from_now()
+        if journal.cut is not None:
+            walk.screen.note(journal.cut.said())
         frames = _frames_for_release(walk, runbook, source, incident)
+        same_gateways(incident.masked_gateways, frames[runbook.id].endpoints, given, walk.scrub)
+        if incident.exercise:  # said once the gateways are known: a refusal sends nothing
+            walk.screen.note(_practice_release(incident.exercise, env))
+        elif pending:
+            walk.screen.note("LIVE: releasing on the real gateways")
         took_over = _took_over(walk)
         if took_over is not None:  # the dead walker's place in the story, as a resume keeps it
             taken = payloads.IncidentTakenOver(by="release", took_over_from=took_over)
             incident.apply(journal.append(EventType.INCIDENT_TAKEN_OVER, taken))
-        if not pending:  # say so: a silent success reads as "maybe it did something"
+        in_flight = [r.lever for r in incident.levers if r.state == "intent"]
+        if not pending and in_flight:  # its walk stopped with the request out: not known
+            walk.screen.note(
+                f"nothing known to be engaged in {incident_id}, but lever(s) "
+                f"{', '.join(in_flight)} may be: the walk stopped while the request was in "
+                f"flight; aiir resume {incident_id} checks it with its verify probe"
+            )
+        elif not pending:  # say so: a silent success reads as "maybe it did something"
             walk.screen.note(f"nothing to release: no lever of {incident_id} is engaged")
         else:
             walk.screen.recap(incident)
@@ -466,10 +522,30 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                 and not _approve_release(walk, frame, record.lever)
             ):
                 continue
-            walk.release(record)
+            try:
+                walk.release(record)
+            except KeyboardInterrupt:  # the release may have gone out: say so, then stop
+                walk.screen.failure(
+                    f"stopped while releasing lever {record.lever!r}: its release may have "
+                    f"taken effect; check the gateway before aiir release {incident_id} again"
+                )
+                raise
     finally:
         journal.close()
     return incident
+
+
+def _practice_release(exercise: str, env: Environment) -> str:
+    """What a release of an exercise's levers reaches (said first: it is not a real one)."""
+    where = (
+        "a simulated gateway rebuilt from its journal"
+        if env.sandbox_url is not None
+        else "the staging gateway it ran against"
+    )
+    return (
+        f"EXERCISE ({exercise}): releasing on {where}; nothing reaches a real channel, "
+        "messages stay in the exercise's inbox"
+    )
 
 
 def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
@@ -497,12 +573,9 @@ def _frames_for_release(
     walk: Walk, root: Runbook, source: RunbookSource, incident: Incident
 ) -> dict[str, Frame]:
     env_vals = env_values(root, walk.env.environ, dry_run=practising(walk.env))
-    walk.add_secrets(secret_values(root, env_vals))
-    frames = {
-        root.id: Frame(
-            root, dict(incident.inputs), endpoints_for(root, walk.env, env_vals), env_vals
-        )
-    }
+    endpoints = endpoints_for(root, walk.env, env_vals)
+    walk.add_secrets(secret_values(root, env_vals, endpoints))
+    frames = {root.id: Frame(root, dict(incident.inputs), endpoints, env_vals)}
     for event in incident.history():
         if event.type == EventType.CALL_ENTERED and event.data.get("child") not in frames:
             try:  # a called runbook that cannot be set up only holds back its own levers

@@ -14,10 +14,12 @@ from aiir.prompts import (
     NoteSink,
     OperatorLeft,
     Option,
+    Prompter,
     note_in,
     yes_no_problem,
 )
 from aiir.terminal.inert import plain
+from aiir.terminal.lines import LinePrompter, control_in
 
 _ADD_NOTE = "\x00note"  # the value of the "add a note" entry of a list
 
@@ -65,7 +67,7 @@ class TerminalPrompter:
         if self.notes is not None:
             choices.append(questionary.Choice(title="✎ add a note", value=_ADD_NOTE))
         while True:
-            picked = str(self._ask(questionary.select(plain(message), choices=choices)))
+            picked = str(self._ask(_listed(questionary.select(plain(message), choices=choices))))
             if picked != _ADD_NOTE:
                 return picked
             self._noted(f"{NOTE} " + str(self._ask(questionary.text("Note:"))))
@@ -90,6 +92,9 @@ class TerminalPrompter:
         import questionary
 
         def valid(answer: str) -> bool | str:
+            typo = control_in(answer)
+            if typo is not None:
+                return typo
             if self.notes is not None and note_in(answer) is not None:
                 return True
             problem = check(answer) if check is not None else None
@@ -105,7 +110,7 @@ class TerminalPrompter:
         import questionary
 
         choices = [questionary.Choice(title=plain(o.label), value=o.value) for o in options]
-        picked = self._ask(questionary.checkbox(plain(message), choices=choices))
+        picked = self._ask(_listed(questionary.checkbox(plain(message), choices=choices)))
         return [str(v) for v in picked or []]
 
     def choose_many(self, key: str, message: str, options: Sequence[Option]) -> list[str]:
@@ -114,11 +119,40 @@ class TerminalPrompter:
 
         choices = [questionary.Choice(title=plain(o.label), value=o.value) for o in options]
         picked = self._ask(
-            questionary.checkbox(
-                plain(message), choices=choices, instruction="(Space to pick, Enter when done)"
+            _listed(
+                questionary.checkbox(
+                    plain(message), choices=choices, instruction="(Space to pick, Enter when done)"
+                )
             )
         )
         return [str(v) for v in picked or []]
+
+
+def terminal_prompter() -> Prompter:
+    """The prompter for this terminal: questionary's lists and prompts, or one line per
+    question on a terminal that cannot move its cursor (``TERM=dumb``, as prompt_toolkit
+    reads it)."""
+    from prompt_toolkit.utils import is_dumb_terminal
+
+    if is_dumb_terminal():
+        return LinePrompter()
+    return TerminalPrompter()
+
+
+def _listed(question: Any) -> Any:
+    """A list (select, checkbox) that Ctrl-D leaves as a text or yes/no prompt does: questionary
+    binds only Ctrl-C, and a Ctrl-D at a list was silently ignored."""
+    from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
+
+    leave = KeyBindings()
+
+    @leave.add("c-d", eager=True)
+    def _(event: Any) -> None:
+        event.app.exit(exception=EOFError, style="class:aborting")
+
+    app = question.application
+    app.key_bindings = merge_key_bindings([b for b in (app.key_bindings, leave) if b])
+    return question
 
 
 def _yes_no_question(message: str, marks: str, details: bool) -> Any:
@@ -157,6 +191,6 @@ def discard_typeahead() -> None:
     from prompt_toolkit.input import typeahead
     from prompt_toolkit.input.defaults import create_input
 
-    with contextlib.suppress(OSError, ValueError, termios.error):  # not a terminal: a pipe
+    with contextlib.suppress(AttributeError, OSError, ValueError, termios.error):  # a pipe
         termios.tcflush(sys.stdin.fileno(), termios.TCIFLUSH)
     typeahead.clear_typeahead(create_input())

@@ -18,16 +18,20 @@ from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
 from aiir.terminal.inert import inert, plain
+from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
 
 SEVERITY_STYLE = {"SEV1": "bold white on red", "SEV2": "bold red", "SEV3": "yellow", "SEV4": "cyan"}
 EXERCISE_BANNER = {
     "sandbox": "SANDBOX: simulated gateway, nothing reaches a real channel",
-    "drill": "DRILL",
-    "tabletop": "TABLETOP EXERCISE",
+    "drill": "DRILL: messages stay in the exercise's inbox, nothing reaches a real channel",
+    "tabletop": "TABLETOP EXERCISE: simulated gateway, nothing reaches a real channel",
 }
+LIVE_BANNER = "LIVE: real gateways and channels"
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
+IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
 COMPACT = 160  # characters of a request body shown before the question
+MAX_SHOWN = 20_000  # characters of one value shown (a message, a summary, a note)
 LEVER_STYLE = {
     "verified": "bold green",
     "released": "green",
@@ -64,8 +68,17 @@ class TerminalScreen:
         self.scrub = scrub
         self.terminal = console.is_terminal  # asked once: rich re-reads the environment each time
 
+    def shown(self, value: str) -> str:
+        """``value`` scrubbed and cut to :data:`MAX_SHOWN` characters, with a mark: a gateway's
+        5 MB value in a message or a summary would bury the walk (the journal keeps it whole)."""
+        value = self.scrub(value)  # masked before the cut: a secret cut in two is still masked
+        if len(value) <= MAX_SHOWN:
+            return value
+        more = len(value) - MAX_SHOWN
+        return f"{value[:MAX_SHOWN]}… ({more:,} more characters, kept in the journal)"
+
     def text(self, value: str, style: str = "") -> Text:
-        return inert(self.scrub(value), style)
+        return inert(self.shown(value), style)
 
     def line(self, value: str, style: str = "") -> None:
         """``value`` scrubbed and inert, on a line of its own; a log gets its plain text, with
@@ -73,7 +86,7 @@ class TerminalScreen:
         if self.terminal:
             self.console.print(self.text(value, style))
         else:
-            self.console.file.write(plain(self.scrub(value)) + "\n")
+            self.console.file.write(plain(self.shown(value)) + "\n")
 
     def say(self, line: Text) -> None:
         """In a terminal through rich; in a log straight to the file: no wrapping, no styling
@@ -98,7 +111,7 @@ class TerminalScreen:
         """A box of lines (text, style), each scrubbed and inert, under a bold title; a log gets
         the plain lines :meth:`box` writes, with no rich Text made only to be flattened."""
         if not self.terminal:
-            body = "\n".join(plain(self.scrub(line)) for line, _ in lines)
+            body = "\n".join(plain(self.shown(line)) for line, _ in lines)
             self.console.file.write(f"── {plain(self.scrub(title))}\n{body}\n")
             return
         body_text = Text()
@@ -124,18 +137,24 @@ class TerminalScreen:
         if incident.exercise:
             banner = EXERCISE_BANNER.get(incident.exercise, incident.exercise.upper())
             header.append(f"  {banner}", style="bold magenta")
+        elif not incident.dry_run:  # as plain as the exercises' banner: this one is for real
+            header.append(f"  {LIVE_BANNER}", style="bold red")
         self.say(header)
         if resumed:
             self.recap(incident)
 
     def recap(self, incident: Incident) -> None:
-        """Which levers are in effect now (or may be): what the operator has to keep in mind."""
-        engaged = incident.needs_release()
+        """Which levers are in effect now (or may be): what the operator has to keep in mind.
+        A lever left at its intent had its request out when the walk stopped (Ctrl-C while it
+        was in flight): it may have taken effect, and the resume probes it before resending."""
+        engaged = [
+            f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in incident.needs_release()
+        ]
+        engaged += [f"{r.lever} ({IN_FLIGHT})" for r in incident.levers if r.state == "intent"]
         if not engaged:
             self.line("  No lever is engaged.", "dim")
             return
-        shown = ", ".join(f"{r.lever} ({STATE_WORDS.get(r.state, r.state)})" for r in engaged)
-        self.line(f"  Levers engaged now: {shown}", "yellow")
+        self.line(f"  Levers engaged now: {', '.join(engaged)}", "yellow")
 
     def node(
         self,
@@ -206,7 +225,7 @@ class TerminalScreen:
         status = reply.status if reply.status is not None else "no response"
         self.line(f"  → {status}: {reply.reason}", style)
         if not reply.ok and reply.text:
-            self.line(f"    {plain(reply.text[:500])}", "dim")
+            self.line(f"    {plain(reply.excerpt(500))}", "dim")  # masked, then cut
 
     def lever(self, record: LeverRecord) -> None:
         style = LEVER_STYLE.get(record.state, "bold red")
@@ -226,13 +245,21 @@ class TerminalScreen:
         self.box(self.text(text), Text(f"Message ({channel}, {audience})"), "blue")
 
     def delivered(
-        self, channel: str, ok: bool, reason: str, reference: str | None, simulated: bool = False
+        self,
+        channel: str,
+        ok: bool,
+        reason: str,
+        reference: str | None,
+        simulated: bool = False,
+        uncertain: bool = False,
     ) -> None:
         ref = f" ({reference})" if reference else ""
         if simulated:
             self.line(f"  would send to {channel} (sandbox): kept in the exercise's inbox", "cyan")
         elif ok:
             self.line(f"  ✓ sent to {channel}{ref}", "green")
+        elif uncertain:  # it went out, and no answer says it was taken or refused
+            self.line(f"  ? {channel}: {reason}; it may have been delivered", "bold red")
         else:
             self.line(f"  ✗ {channel} did not take it: {reason}", "bold red")
 
@@ -253,8 +280,9 @@ class TerminalScreen:
 
     @contextlib.contextmanager
     def waiting(self, label: str) -> Iterator[None]:
+        """A spinner while a request is out; what is typed meanwhile is not echoed under it."""
         if self.terminal:
-            with self.console.status(self.text(label)):
+            with unechoed(), self.console.status(self.text(label)):
                 yield
         else:
             yield

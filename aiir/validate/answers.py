@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,10 @@ def _typed(raw: Any, kind: str, name: str, where: str) -> Any:
         if kind == "integer":
             return int(raw)
         if kind == "number":
-            return float(raw)
+            number = float(raw)
+            if not math.isfinite(number):  # nan, inf: a JSON body would carry NaN (not JSON)
+                raise ValueError(raw)
+            return number
         if kind == "boolean":
             return as_bool(raw, name)
     except (ValueError, InputError):

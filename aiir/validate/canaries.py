@@ -6,6 +6,7 @@ from aiir.formats import patterns
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at
 from aiir.formats.loader import Document
+from aiir.validate.urls import url_problem
 
 
 def suite_findings(doc: Document, suite: CanarySuite) -> list[Finding]:
@@ -19,6 +20,10 @@ def suite_findings(doc: Document, suite: CanarySuite) -> list[Finding]:
     elif gateway is None and len(suite.gateways) > 1:
         message = f"name the gateway: the suite declares {len(suite.gateways)}"
         findings.append(at(doc, ("target",), "reference", message))
+    for name, declared_gateway in suite.gateways.items():
+        problem = url_problem(declared_gateway.url) if declared_gateway.url is not None else None
+        if problem is not None:  # found only when the run began, without the file and line
+            findings.append(at(doc, ("gateways", name, "url"), "gateway-url", problem))
     seen: set[str] = set()
     for index, prompt in enumerate(suite.prompts):
         if prompt.id in seen:

@@ -12,10 +12,11 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from aiir.errors import InputError, LoadError, shown
+from aiir.formats.files import read_regular
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
 from aiir.formats.includes import resolved
 from aiir.formats.kinds import KINDS, detect_kind, model_of
-from aiir.formats.library import data_dir, profiles_in, shipped_runbooks
+from aiir.formats.library import EMPTY, data_dir, profiles_in, shipped_runbooks
 from aiir.formats.loader import MAX_BYTES, Document, load_file
 from aiir.formats.profile import Profile
 from aiir.formats.schema import CallNode, Runbook
@@ -89,19 +90,16 @@ def validate_paths(
         elif isinstance(model, Profile):
             profiles[model.profile] = model
             report.findings.extend(checks.profile_findings(doc, model))
-        elif kind == "workspace" and model is not None:
-            from aiir.formats.organisation import Workspace
-            from aiir.validate.roles import enforced_role_findings
-
-            assert isinstance(model, Workspace)
-            report.findings.extend(enforced_role_findings(doc, model))
+        elif kind in ("workspace", "team") and model is not None:
+            report.findings.extend(_organisation_findings(doc, model))
         elif kind == "scenario" and model is not None:
             report.findings.extend(_scenario_findings(doc, profile_folders))
         elif kind in ("canary", "detect") and model is not None:
             report.findings.extend(_watch_findings(doc, model))
     known = claimed | shipped_ids()
     for doc, runbook in runbooks.values():
-        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, known, roles))
+        beside = _ids_beside(doc, runbook, known)
+        report.findings.extend(checks.runbook_findings(doc, runbook, profiles, beside, roles))
         if enforce_roles and roles is not None:
             from aiir.validate.roles import owner_findings
 
@@ -112,6 +110,32 @@ def validate_paths(
             report.findings.extend(checks.call_cycle_findings(doc, runbook, key, resolve))
     report.findings.sort(key=lambda f: (f.path, f.line, f.col))
     return report
+
+
+def _ids_beside(doc: Document, runbook: Runbook, known: set[str] | frozenset[str]) -> set[str]:
+    """``known`` and the ids this runbook calls that a walk finds in its folder (a file named
+    after the id or declaring it): validating one runbook of a folder alone found them unknown."""
+    from aiir.formats.schema import is_path
+    from aiir.validate.calls import find
+
+    folder = [Path(doc.path).parent]
+    called = {n.runbook for n in runbook.nodes.values() if isinstance(n, CallNode)}
+    return set(known) | {
+        c for c in called - set(known) if not is_path(c) and find(c, folder) is not None
+    }
+
+
+def _organisation_findings(doc: Document, model: BaseModel) -> list[Finding]:
+    """A workspace's or roster's findings beyond their schema: the roles it enforces, the files
+    and folders it names, the people its roles name."""
+    from aiir.formats.organisation import Team, Workspace
+    from aiir.formats.workspace import named_paths, roster_problems
+    from aiir.validate.roles import enforced_role_findings
+
+    if isinstance(model, Team):
+        return [from_load_error(e) for e in roster_problems(doc, model)]
+    assert isinstance(model, Workspace)
+    return [*enforced_role_findings(doc, model), *map(from_load_error, named_paths(doc))]
 
 
 def _watch_findings(doc: Document, model: BaseModel) -> list[Finding]:
@@ -139,6 +163,8 @@ def _expand(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
 
 def _candidates(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
     for raw in paths:
+        if not str(raw).strip():  # Path("") is the current directory
+            raise InputError(f"{str(raw)!r}: {EMPTY}")
         path = Path(raw)
         if path.is_dir():
             yield from ((p, False) for p in _walk(path))
@@ -186,8 +212,7 @@ def _load(path: Path, explicit: bool, report: Report) -> tuple[Document | None, 
 def _claims_aiir(path: Path) -> bool:
     """Whether a file that failed to load has a top-level ``aiir:`` key, so is meant for us."""
     try:
-        with open(path, "rb") as handle:
-            return _CLAIMS_AIIR.search(handle.read(MAX_BYTES)) is not None
+        return _CLAIMS_AIIR.search(read_regular(path, MAX_BYTES)) is not None
     except OSError:
         return False
 

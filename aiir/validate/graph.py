@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiir.errors import AiirError, InputError
+from aiir.formats.printable import plain
 from aiir.formats.schema import (
     BranchNode,
     CallNode,
@@ -74,7 +75,7 @@ def render(runbook: Runbook, fmt: str) -> str:
         "dot": dot,
         "text": text,
     }
-    return renderers[fmt](runbook)
+    return plain(renderers[fmt](runbook))  # a runbook's titles are anyone's text
 
 
 def picture(runbook: Runbook, fmt: str) -> bytes:
@@ -86,7 +87,7 @@ def picture(runbook: Runbook, fmt: str) -> bytes:
             "or use --format dot"
         )
     done = subprocess.run(
-        [program, f"-T{fmt}"], input=dot(runbook).encode(), capture_output=True, check=False
+        [program, f"-T{fmt}"], input=plain(dot(runbook)).encode(), capture_output=True, check=False
     )
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines() or ["no message"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Mapping
 
 from aiir.formats.findings import Finding, Loc, at, suggest
@@ -15,6 +14,7 @@ from aiir.formats.schema import (
     Runbook,
     WaitNode,
 )
+from aiir.validate.urls import url_problem
 
 # --- requests --------------------------------------------------------------------------------
 
@@ -49,38 +49,6 @@ def request_findings(
     for loc, request, _ in requests(runbook):
         out += _one_request(doc, runbook, profiles, loc, request)
     return out
-
-
-_SCHEMES = ("http://", "https://")
-_TEMPLATE_START = re.compile(r"\{[{%#]")
-
-
-def url_problem(url: str) -> str | None:
-    """Why a gateway's base URL cannot work, when it cannot: an http(s) URL with a host.
-
-    A templated URL (``http://{{ env.HOST }}:4000``) is checked as far as its literal start goes.
-    """
-    start = _TEMPLATE_START.search(url)
-    literal = url if start is None else url[: start.start()]
-    if start is not None and any(s.startswith(literal.lower()) for s in _SCHEMES):
-        return None  # "{{ env.URL }}", "http{{ ... }}": the rest is known only at run time
-    shown = url if len(url) <= 60 else url[:59] + "…"
-    if not literal.lower().startswith(_SCHEMES):
-        return f"{shown!r} is not an http(s) URL: it must start with http:// or https://"
-    if any(c.isspace() for c in literal):
-        return f"{shown!r} is not a URL: it has a space in it"
-    authority = re.split(r"[/?#]", literal.split("://", 1)[1], maxsplit=1)
-    if start is None or len(authority) > 1:  # the host is all there: check it
-        from urllib.parse import urlsplit
-
-        try:
-            parts = urlsplit(literal)
-            host, _ = parts.hostname, parts.port  # port raises on "host:abc"
-        except ValueError as exc:
-            return f"{shown!r} is not a valid URL ({exc})"
-        if not host:
-            return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"
-    return None
 
 
 def _one_request(

@@ -72,12 +72,21 @@ def prepare(path: Path, profile_folders: tuple[Path, ...] = ()) -> Prepared:
         coerce_inputs(runbook, scenario.inputs, "inputs:")
     except InputError as exc:  # a required input missing, or one of the wrong type
         raise doc.error(("inputs",) if scenario.inputs else ("runbook",), str(exc)) from None
+    for name in scenario.env:
+        if name.upper().startswith("AIIR_") and name not in runbook.env:
+            message = (
+                f"{name} is aiir's own setting (where incidents go, which store, which "
+                f"channel), not a variable of runbook {runbook.id!r}: a scenario sets only its "
+                "runbook's variables"
+            )
+            raise doc.error(("env", name), message, key=True)
     for index, fault in enumerate(scenario.faults):
         if fault.at is not None and fault.at not in runbook.nodes:
             raise doc.error(
                 ("faults", index, "at"), f"runbook {runbook.id!r} has no node {fault.at!r}"
             )
     timer_problem(doc, scenario, runbook)
+    expectation_problem(doc, scenario, runbook, runbook_file)
     return Prepared(path, scenario, runbook_file, runbook, answers)
 
 
@@ -94,3 +103,59 @@ def timer_problem(doc: Document, scenario: Scenario, runbook: Runbook) -> None:
             known = ", ".join(sorted(names)) or "none"
             message = f"runbook {runbook.id!r} has no timer {name!r} (timers: {known})"
             raise doc.error(("expect", "timers", name), message, key=True)
+
+
+def expectation_problem(doc: Document, scenario: Scenario, runbook: Runbook, file: Path) -> None:
+    """The nodes ``expect.path``, ``visits`` and ``avoids`` name (a step without a dot) are the
+    runbook's, the levers ``expect.levers`` names its own or those of the runbooks it calls. A
+    typo was a drill that failed at the end, or, in ``avoids`` or ``not_engaged``, one that
+    passed for ever."""
+    expect = scenario.expect
+    for key, steps in (
+        ("path", expect.path or []),
+        ("visits", expect.visits),
+        ("avoids", expect.avoids),
+    ):
+        for index, step in enumerate(steps):
+            if "." not in step and step not in runbook.nodes:
+                message = f"runbook {runbook.id!r} has no node {step!r}"
+                raise doc.error(("expect", key, index), message)
+    levers = expect.levers
+    known = _levers_within(runbook, file) if levers is not None else None
+    if levers is None or known is None:
+        return
+    for key in ("engaged", "verified", "released", "not_engaged"):
+        for index, name in enumerate(getattr(levers, key)):
+            if name not in known:
+                shown = ", ".join(sorted(known)) or "none"
+                message = (
+                    f"runbook {runbook.id!r} and the runbooks it calls declare no lever "
+                    f"{name!r} (levers: {shown})"
+                )
+                raise doc.error(("expect", "levers", key, index), message)
+
+
+def _levers_within(runbook: Runbook, file: Path) -> set[str] | None:
+    """The levers of ``runbook`` and of every runbook it calls, found as a walk finds them;
+    None when a call cannot be followed (the walk reports that itself)."""
+    from aiir.formats.library import data_dir
+    from aiir.formats.schema import CallNode
+    from aiir.validate.calls import resolver
+
+    found: set[str] = set()
+    seen: set[str] = set()
+    todo = [(str(file.resolve()), runbook)]
+    while todo:
+        key, current = todo.pop()
+        if key in seen:
+            continue
+        seen.add(key)
+        found |= set(current.levers)
+        resolve = resolver([Path(key).parent, data_dir("runbooks")])
+        for node in current.nodes.values():
+            if isinstance(node, CallNode):
+                target = resolve(node.runbook)
+                if target is None:
+                    return None
+                todo.append(target)
+    return found

@@ -81,7 +81,11 @@ def listed(incident: Incident, width: int, columns: int, known: set[str]) -> str
         state = f"{TAMPERED} (aiir verify {incident.id})"
     elif incident.exercise:
         state += f" (exercise: {incident.exercise})"
-    engaged = ", ".join(r.lever for r in incident.needs_release()) or "-"
+    engaged = ", ".join(
+        [r.lever for r in incident.needs_release()]
+        + [f"{r.lever} (maybe: stopped in flight)" for r in incident.levers if r.state == "intent"]
+    )
+    engaged = engaged or "-"
     first = f"{incident.id:<{width}}  {incident.started_at[5:16].replace('T', ' '):<11}  "
     first += f"{incident.severity:<4}  {state}"
     rest = f"runbook {incident.runbook} · engaged: {engaged}"

@@ -8,12 +8,14 @@ status, the exact alert bodies, and the incident left behind.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aiir.canary.report import show
 from aiir.canary.sweep import SweepOptions, sweep
 from aiir.cli import main
 from aiir.incident.journal import verify
@@ -316,7 +318,9 @@ def test_hostile_output_cannot_ping_everyone_on_slack(receiver: Receiver, tmp_pa
     environ = {"SLACK_WEBHOOK_URL": f"{receiver.url}{SLACK_PATH}"}
     env, _ = environment(tmp_path, environ)
     state = SandboxState()
-    state.add_fault("*", "output", "<!channel> click <https://evil.example|here> & \x1b[31mnow")
+    state.add_fault(
+        "*", "output", "<!channel> click <https://evil.example|here> & \x1b[31mnow\u202e\u200b"
+    )
     options = SweepOptions(sandbox=state, history_dir=tmp_path / "h", alert=True)
     path = write_suite(tmp_path / "s.yaml", alert={"slack": ALERT["slack"]})
     sweep([path], env, options)
@@ -324,6 +328,8 @@ def test_hostile_output_cannot_ping_everyone_on_slack(receiver: Receiver, tmp_pa
     assert "<!channel>" not in text
     assert "<https://" not in text
     assert "\\u001b" not in text
+    assert "\\u202e" not in text
+    assert "\\u200b" not in text
     assert "&lt;!channel&gt; click &lt;https://evil.example|here&gt; &amp;" in text
 
 
@@ -594,3 +600,76 @@ def test_an_unchanged_jittery_model_over_loopback_runs_clean_until_it_changes(
         status, [result] = canary(args, capsys)
         assert status == 1
         assert {f["check"] for f in result["failures"]} == {"drift:model"}
+
+
+def test_a_reply_dripping_a_byte_at_a_time_is_cut_at_the_suites_timeout(
+    receiver: Receiver, tmp_path: Path, capsys: Capture
+) -> None:
+    """The suite's timeout bounds a whole reply, not each read of it: a gateway sending a
+    byte every 0.2 s does not hold the run for the body's length times that."""
+    slow = chat_completion("OK" + " " * 60)
+    receiver.queue("/v1/chat/completions", Answer(slow.status, slow.body, slow.headers, drip=0.2))
+    alive = {"id": "alive", "prompt": "Say OK.", "assert": [{"type": "contains", "value": "OK"}]}
+    path = write_suite(
+        tmp_path / "s.yaml",
+        gateways={"gw": {"profile": "litellm", "url": receiver.url}},
+        canary_token=False,
+        repeats=1,
+        retries=0,
+        timeout=1,
+        prompts=[alive],
+    )
+    began = time.monotonic()
+    status_code = main(["canary", "run", str(path), "--history-dir", str(tmp_path / "h")])
+    took = time.monotonic() - began
+    said = " ".join(capsys.readouterr().out.split())
+    assert took < 8, said  # the body alone takes over 20 s
+    assert status_code == 1, said
+    assert "no reply within 1 s" in said
+
+
+def test_a_huge_reply_is_not_read_whole(
+    receiver: Receiver, tmp_path: Path, capsys: Capture
+) -> None:
+    huge = b'{"choices": [{"message": {"content": "OK"}}], "pad": "' + b"x" * (40 << 20) + b'"}'
+    receiver.queue("/v1/chat/completions", Answer(200, huge, {"content-type": "application/json"}))
+    alive = {"id": "alive", "prompt": "Say OK.", "assert": [{"type": "contains", "value": "OK"}]}
+    path = write_suite(
+        tmp_path / "s.yaml",
+        gateways={"gw": {"profile": "litellm", "url": receiver.url}},
+        canary_token=False,
+        repeats=1,
+        retries=0,
+        prompts=[alive],
+    )
+    status_code = main(["canary", "run", str(path), "--history-dir", str(tmp_path / "h")])
+    said = " ".join(capsys.readouterr().out.split())
+    assert status_code == 1, said
+    assert "reply is over" in said
+
+
+def test_an_alert_with_no_answer_is_not_said_to_be_undelivered(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """PagerDuty's connection drops once it has each try: the alert may have been opened."""
+    environ = {
+        "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
+        "PD_ROUTING_KEY": ROUTING_KEY,
+    }
+    env, out = environment(tmp_path, environ)
+    state = SandboxState()
+    state.add_fault("*", "error", "1.0")
+    options = SweepOptions(sandbox=state, history_dir=tmp_path / "h", alert=True)
+    path = write_suite(tmp_path / "s.yaml", alert={"pagerduty": ALERT["pagerduty"]})
+    receiver.queue("/v2/enqueue", *[Answer(202, b"", drop=True)] * 4)
+    [run] = sweep([path], env, options)
+    [delivery] = run.deliveries
+    assert (delivery.ok, delivery.uncertain) == (False, True)
+    show(env.console, [run])
+    said = " ".join(out.getvalue().split())
+    assert (
+        "alert pagerduty: no answer: connection lost after the request was sent: Server "
+        "disconnected without sending a response.; it may have been delivered" in said
+    )
+    assert "NOT delivered" not in said
+    assert ROUTING_KEY not in said

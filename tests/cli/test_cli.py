@@ -365,3 +365,40 @@ def test_no_error_puts_an_escape_sequence_on_the_screen(odd: Odd) -> None:
     status, _, err = odd.aiir("validate", "\x1b]0;owned\x07\x1b[2Jmissing.yaml")
     assert status == 2
     assert one_line(err).startswith("aiir: ")
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["validate", ""],
+        ["run", ""],
+        ["graph", " "],
+        ["drill", ""],
+        ["canary", "run", ""],
+        ["detect", ""],
+        ["run", "rb.yaml", "-a", ""],
+    ],
+)
+def test_an_empty_name_is_refused_not_taken_for_the_current_directory(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    """`aiir run "$RUNBOOK"` with RUNBOOK unset walked whatever runbook the current directory
+    held (Path("") is "."), and `aiir validate ""` validated the whole folder."""
+    from aiir.cli import main
+    from tests.helpers import confirm_runbook, write
+
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "rb.yaml", confirm_runbook("here", "The runbook of the current folder"))
+    status = main(
+        [*command, "--incident-dir", str(tmp_path / "inc")] if command[0] == "run" else command
+    )
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.endswith(
+        ": an empty name (an unset variable?): name a file, a directory or a shipped id\n"
+    )
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "inc").exists()

@@ -156,8 +156,17 @@ def test_the_workspace_sends_real_walks_with_its_headers_and_never_practice(
     assert {s.resource["openinference.project.name"] for s in spans} == {"response"}
     receiver.requests.clear()
     sandbox = ["run", "prompt-injection", "--sandbox", "--yes", "--answers", "prompt-injection"]
+    real = incidents(tmp_path)
     assert aiir(capsys, *sandbox, "--incident-dir", folder).status == 0
     assert receiver.requests == []  # practice is exported only when asked
+    [practice] = sorted(set(incidents(tmp_path)) - set(real))
+    later = aiir(capsys, "export", practice, "--format", "otlp", "--incident-dir", folder)
+    assert (later.status, later.err) == (
+        2,
+        f"aiir: --format otlp: {practice} is an exercise (sandbox); its trace goes only where "
+        "--otlp URL names, not to aiir.yaml's otlp:\n",
+    )
+    assert receiver.requests == []  # not even after the fact, by the workspace's otlp:
     asked = aiir(capsys, *sandbox, "--otlp", receiver.url, "--incident-dir", folder)
     assert asked.status == 0
     spans = received_spans(receiver)

@@ -171,6 +171,8 @@ def test_an_incident_opens_when_a_rule_starts_firing_not_on_every_evaluation(
     ("args", "message"),
     [
         (("--every", "soon"), "--every 'soon': not a duration"),
+        # more days than a time span holds: an internal error (OverflowError) once
+        (("--every", "99999999999999999999d"), "--every '99999999999999999999d': not a duration"),
         (("--times", "3"), "--times N: needs --every"),
         (("--prometheus", "ftp://x"), "--prometheus"),
         (("--alert",), "PD_UNSET"),
@@ -266,3 +268,20 @@ def test_a_history_dir_that_is_a_file_is_bad_input(
     assert ran.status == 2
     assert ran.err.startswith(f"aiir: --history-dir {tmp_path / 'taken'}: cannot keep history")
     assert server.requests == []
+
+
+def test_a_page_with_no_answer_is_not_said_to_be_unsent(
+    tmp_path: Path, server: Receiver, capsys: Capture
+) -> None:
+    """PagerDuty's connection drops once it has each try: the page may be open."""
+    path = tmp_path / "rules.yaml"
+    write(path, rules(server.url, **{"for": 1}))
+    server.queue(QUERY, vector(0.5))
+    server.queue(ENQUEUE, *[Answer(202, b"", drop=True)] * 4)
+    fired = detect(capsys, path, "--alert")
+    assert fired.status == 1
+    said = " ".join(fired.out.split())
+    assert "pagerduty: no answer: connection lost after the request was sent" in said
+    assert "; it may have been delivered" in said
+    assert "NOT sent" not in said
+    assert "pd-routing-key-123" not in said

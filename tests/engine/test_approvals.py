@@ -291,3 +291,46 @@ def test_an_approver_role_the_roster_lacks_and_a_minimum_of_zero_are_refused(
     ran = aiir(capsys, "validate", str(_runbook(tmp_path, min=0)))
     assert ran.status == 2
     assert "min" in ran.out + ran.err
+
+
+def test_an_approval_after_a_rejection_is_refused_not_promised(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """A rejection decides the request even before the walker closes it (the walker was killed
+    waiting, or has not polled yet): an approval after it would be told "the walk engages it
+    once enough approve", which it never will."""
+    url, state = gateway
+    incidents = tmp_path / "inc"
+    env = process_env(incidents, AIIR_OPERATOR="alice")
+    answers = _answers(tmp_path, **{"contain.approve": "yes", "contain.on_failure": "skip"})
+    walker = subprocess.Popen(
+        [
+            *aiir_command(),
+            "run",
+            str(_runbook(tmp_path, min=2)),
+            *("-a", str(answers), "--gateway", f"gateway={url}"),
+        ],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        incident = _requested(incidents)
+    finally:
+        walker.kill()  # killed while it waits: nobody closes the request
+        walker.wait()
+    bob = run_aiir(
+        ["reject", incident, "filter", "--reason", "blocks refunds"], env | {"AIIR_OPERATOR": "bob"}
+    )
+    assert bob.returncode == 0, bob.stderr
+    carol = run_aiir(["approve", incident, "filter"], env | {"AIIR_OPERATOR": "carol"})
+    assert carol.returncode == 2
+    assert carol.stderr.decode() == (
+        f"aiir: {incident} lever 'filter': bob rejected it (blocks refunds): it will not be "
+        "engaged; nothing was recorded\n"
+    )
+    assert b"engages it" not in carol.stdout
+    assert not of_type(journal(incidents, incident), "approval.granted")
+    assert verify(incidents / incident) == []
+    assert state.count("POST", "/guardrails") == 0

@@ -332,3 +332,31 @@ def test_a_10_mb_capture_is_stored_cut_and_says_so(tmp_path: Path) -> None:
     assert max(journal_line_sizes(result)) < 16_384
     assert verify(result.incident.directory) == []
     assert result.exit_status == ExitStatus.OK
+
+
+@pytest.mark.parametrize(
+    ("fault", "said"),
+    [
+        (Fault("/key/block", 200, delay=STALL, times=3), "may have taken effect: timed out"),
+        (Fault("/key/block", drop=True, times=3), "may have taken effect: connection lost"),
+        (Fault("/key/block", 400, b'{"error": "bad key"}', times=3), "failed"),
+    ],
+    ids=["timeout", "dropped", "refused"],
+)
+def test_an_action_with_no_answer_is_said_to_maybe_have_taken_effect(
+    fault: Fault, said: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refusal is a failure; a request that went out and got no answer may have been done."""
+    prompter, clock = RecordingPrompter({"audit.on_failure": "skip"}), SleepRecorder()
+    with serve_gateway() as (url, state):
+        state.faults.append(fault)
+        result, shown, _ = walk(tmp_path, url, prompter, clock)
+    assert f"Action 'Block the key' {said}" in shown
+    if said != "failed":
+        assert "Action 'Block the key' failed" not in shown
+    incidents = tmp_path / "incidents"
+    capsys.readouterr()
+    assert main(["report", result.incident.id, "--incident-dir", str(incidents)]) in (0, None)
+    report = " ".join(capsys.readouterr().out.split())
+    maybe = "Action audit: FAILED, it may have taken effect"
+    assert (maybe in report) is (said != "failed"), report

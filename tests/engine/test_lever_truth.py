@@ -9,6 +9,7 @@ effect of the last try is unknown, the verify probe decides; without one the sta
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from tests.incidents import (
     RecordingPrompter,
     environment,
     fault_runbook,
+    screen,
     write_runbook,
 )
 from tests.servers import Fault, serve_gateway
@@ -205,3 +207,122 @@ def test_a_probe_between_tries_finds_the_lever_in_place_and_ends_the_retries(
         result = walk(tmp_path, url, one_lever(retries=2))
         assert state.count("POST", "/guardrails") == 1  # probed before the retry: in place
     assert the_lever(result)[0] == "verified"
+
+
+NO_ANSWER = {
+    "500": Fault("/guardrails", 500, applied=True),
+    "dropped": Fault("/guardrails", drop=True, applied=True),
+    "timed-out": Fault("/guardrails", 200, delay=2 * TIMEOUT, applied=True),
+}
+
+
+@pytest.mark.parametrize("name", list(NO_ANSWER))
+def test_without_a_probe_a_try_that_may_have_taken_effect_is_not_sent_again(
+    name: str, tmp_path: Path
+) -> None:
+    """Retries left, no verify probe: a second engage could apply the lever twice (a second
+    guardrail), so the walk stops at the first and says the state is unknown."""
+    with serve_gateway() as (url, state):
+        state.faults.append(NO_ANSWER[name])
+        result = walk(
+            tmp_path, url, one_lever(verify=False, retries=2), {"contain.on_failure": "skip"}
+        )
+        assert state.count("POST", "/guardrails") == 1
+    state_, verdict = the_lever(result)
+    assert state_ == "unknown"
+    assert "no verify probe to tell" in verdict
+
+
+def test_a_probe_that_cannot_tell_between_tries_stops_the_retries(tmp_path: Path) -> None:
+    """The engage took effect and dropped; the probe before the retry gets no answer either:
+    the engage is not sent again on a guess, and the lever's state is unknown."""
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/guardrails", drop=True, applied=True))
+        state.faults.append(Fault("/v1/chat/completions", drop=True, times=2))
+        result = walk(tmp_path, url, one_lever(retries=2), {"contain.on_failure": "skip"})
+        assert state.count("POST", "/guardrails") == 1
+    state_, verdict = the_lever(result)
+    assert state_ == "unknown"
+    assert "the verify probe cannot tell" in verdict
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(Fault("/v1/chat/completions", drop=True, times=3), id="probe-dropped"),
+        pytest.param(Fault("/v1/chat/completions", 500, times=3), id="probe-500"),
+    ],
+)
+def test_a_verify_probe_with_no_answer_leaves_the_lever_engaged_unverified(
+    fault: Fault, tmp_path: Path
+) -> None:
+    """The engage said yes; its probe got no answer: that is no verdict, not "NOT effective"."""
+    with serve_gateway() as (url, state):
+        state.faults.append(fault)
+        result = walk(tmp_path, url, one_lever(), {"contain.on_failure": "skip"})
+    state_, verdict = the_lever(result)
+    assert state_ == "engaged"
+    assert verdict.startswith("engaged, not verified: cannot verify: the verify probe got ")
+    assert "NOT effective" not in verdict
+    assert result.ended is not None
+    assert result.ended.outcome == "not-contained"  # engaged, not proven: not contained
+
+
+@pytest.mark.parametrize("applied", [True, False], ids=["took-effect", "did-not"])
+def test_a_release_whose_answer_was_lost_is_settled_by_the_verify_probe(
+    applied: bool, tmp_path: Path
+) -> None:
+    """The release's connection drops once it is sent. Taken effect: the probe no longer passes,
+    the lever is released (not 'release failed' over a guardrail that is gone). Not taken: the
+    probe still passes and the release is sent again."""
+    with serve_gateway() as (url, state):
+        result = walk(tmp_path, url, one_lever(retries=2))
+        assert the_lever(result)[0] == "verified"
+        state.faults.append(Fault("/guardrails/g-1", drop=True, applied=applied))
+        with environment(tmp_path / "incidents", url, RecordingPrompter()) as env:
+            after = release(result.incident.id, env)
+        assert state.guardrails == {}
+        assert state.count("DELETE", "/guardrails/g-1") == (1 if applied else 2)
+    (record,) = after.levers
+    assert (record.state, record.verdict) == ("released", "released")
+    lines = (after.directory / "journal.jsonl").read_text().splitlines()
+    released = next(e for e in map(json.loads, lines) if e["type"] == "lever.released")
+    assert released["data"]["ok"] is True
+    if applied:
+        assert released["data"]["reply"]["reason"].endswith(
+            "; the verify probe no longer passes: released"
+        )
+
+
+def test_the_wait_before_a_retry_says_the_probe_comes_first(tmp_path: Path) -> None:
+    """After a try that may have taken effect, the note says the probe runs before the retry
+    (the retry may never come: the probe may find the lever in place)."""
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/guardrails", 500, times=2))
+        path = write_runbook(tmp_path, one_lever(retries=2))
+        with environment(tmp_path / "incidents", url, RecordingPrompter()) as env:
+            result = start(path, env)
+            shown = " ".join(screen(env).split())
+        assert state.count("POST", "/guardrails") == 3  # the probe said: not in effect
+    assert the_lever(result)[0] == "verified"
+    assert "waiting 1s before retrying, then checking whether it took effect before try 3 of 3" in (
+        shown
+    )
+
+
+def test_an_unanswered_probe_asks_the_operator_and_a_retry_probes_before_engaging(
+    tmp_path: Path,
+) -> None:
+    """Engaged, its probe without an answer: not proven, so the operator is asked. "retry"
+    probes first; the lever is in place, so nothing is engaged a second time."""
+    prompter = RecordingPrompter({"contain.on_failure": "retry"})
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/v1/chat/completions", drop=True, times=3))
+        path = write_runbook(tmp_path, one_lever())
+        with environment(tmp_path / "incidents", url, prompter) as env:
+            result = start(path, env)
+        assert state.count("POST", "/guardrails") == 1
+    assert "contain.on_failure" in prompter.asked
+    assert [r.state for r in result.incident.levers] == ["superseded", "verified"]
+    assert result.ended is not None
+    assert result.ended.outcome == "contained"

@@ -106,6 +106,31 @@ def test_a_failed_release_is_said_and_takes_on_failure(
     assert [r.lever for r in incident.needs_release()] == ["block-key"]
 
 
+def test_a_release_that_took_effect_though_its_reply_failed_is_released(
+    capsys: Capture, tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """A release done twice (its first try's line lost with a killed process) is refused the
+    second time; a proxy may fail its reply after acting. The probe says it is not in effect."""
+    url, state = gateway
+    fault = Fault("/key/unblock", status=404, body=b'{"error": "not blocked"}', applied=True)
+    state.faults.append(fault)
+    ran = run(capsys, tmp_path, "--gateway", f"gateway={url}")
+    assert ran.status == 0, ran.out + ran.err
+    assert state.blocked == set()
+    [event] = released(tmp_path)
+    assert (event["ok"], event["still_in_effect"], event["confirmed_by_verify"]) == (
+        True,
+        False,
+        True,
+    )
+    assert "the verify probe no longer passes: the lever is not in effect" in " ".join(
+        ran.out.split()
+    )
+    incident = load_incident(tmp_path / "incidents", incident_id())
+    assert incident.outcome == "resolved"
+    assert incident.needs_release() == []
+
+
 def test_a_release_answered_but_not_in_effect_is_not_called_released(
     capsys: Capture, tmp_path: Path, gateway: tuple[str, Gateway]
 ) -> None:

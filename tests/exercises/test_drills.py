@@ -111,14 +111,16 @@ MISMATCHES = {
     ],
     "levers": [
         "expected lever block-host-key engaged: never engaged",
-        r"expected lever remove-compromised verified effective: NOT effective: status 50\d, "
-        "expected 200: sandbox: injected upstream failure for support-bot-fallback",
+        r"expected lever remove-compromised verified effective: engaged, not verified: cannot "
+        r"verify: the verify probe got status 50\d, expected 200: sandbox: injected upstream "
+        "failure for support-bot-fallback",
     ],
     "outcome": [
         "expected outcome contained, got failed: Walk aborted after a failure; levers left as "
         "they were.",
-        r"last failure: verify of lever remove-compromised at remove: status 50\d, expected 200: "
-        "sandbox: injected upstream failure for support-bot-fallback",
+        r"last failure: verify of lever remove-compromised at remove: cannot verify: the verify "
+        r"probe got status 50\d, expected 200: sandbox: injected upstream failure for "
+        "support-bot-fallback",
     ],
     "severity": ["expected final severity SEV1, got SEV2"],
     "notifications": [
@@ -195,6 +197,20 @@ def test_a_failed_drill_exits_1_and_says_which(wrong: Drilled) -> None:
 # --- exit codes and bad input ---------------------------------------------------------------------
 
 PASSING = ROOT / "examples" / "drills" / "prompt-injection.yaml"
+
+
+def test_a_junit_path_that_looks_like_markup_is_printed_as_it_is(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """'JUnit report: PATH' was printed as rich markup: a path with '[/]' in it raised
+    MarkupError after the drill had run (an internal error, exit 1), '[red]' was swallowed."""
+    monkeypatch.setenv("COLUMNS", "200")
+    incidents, junit = tmp_path / "incidents", tmp_path / "out[/][red].xml"
+    status = main(["drill", str(PASSING), "--junit", str(junit), "--incident-dir", str(incidents)])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert out.splitlines()[-1] == f"JUnit report: {junit}"
+    assert junit.is_file()
 
 
 def test_all_drills_passing_exit_0_and_are_journalled_as_drills(
@@ -454,3 +470,55 @@ def test_the_ci_example_commands_pass_on_this_repository(
     assert len(suites) == len(DRILLS)
     assert all(s.get("failures") == s.get("errors") == "0" for s in suites)
     assert (tmp_path / "reports" / "incidents").is_dir()
+
+
+@pytest.mark.parametrize(
+    ("expect", "where_", "message"),
+    [
+        ({"avoids": ["reroute-fallbak"]}, "expect.avoids[0]", "has no node 'reroute-fallbak'"),
+        ({"path": ["capture", "nosuch"]}, "expect.path[1]", "has no node 'nosuch'"),
+        (
+            {"levers": {"not_engaged": ["block-atacker-key"]}},
+            "expect.levers.not_engaged[0]",
+            "declare no lever 'block-atacker-key'",
+        ),
+    ],
+)
+def test_an_expectation_naming_no_node_or_lever_is_bad_input(
+    tmp_path: Path, capsys: Capture, expect: dict[str, Any], where_: str, message: str
+) -> None:
+    """A typo in expect.avoids or expect.levers.not_engaged passed every drill for ever (the
+    walk never visits a node that does not exist); one in path or verified failed it at the end."""
+    scenario = tmp_path / "typo.yaml"
+    data = yaml.safe_load(PASSING.read_text(encoding="utf-8"))
+    text = write(scenario, {**data, "expect": {**data["expect"], **expect}})
+    incidents = tmp_path / "incidents"
+    assert main(["drill", str(scenario), "--incident-dir", str(incidents)]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"aiir: {scenario}:")
+    assert f": error: {where_}: " in line
+    assert message in line
+    assert not incidents.exists()
+    assert text
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["drill", str(PASSING), "--junit"],
+        ["canary", "run", "support-assistant", "--sandbox", "--junit"],
+        ["tabletop", "racist-output", "--report"],
+    ],
+)
+def test_a_report_file_that_is_a_folder_is_refused_before_anything_runs(
+    tmp_path: Path, capsys: Capture, command: list[str]
+) -> None:
+    """`drill --junit DIR` ran every drill (journalled, with incidents) and then stopped on
+    IsADirectoryError with exit 2; `tabletop --report DIR` would have lost the after-action
+    report at the end of the exercise."""
+    incidents = tmp_path / "incidents"
+    status = main([*command, str(tmp_path), "--incident-dir", str(incidents)])
+    assert status == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert f"file '{tmp_path}' is a directory" in line
+    assert not incidents.exists()

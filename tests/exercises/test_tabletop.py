@@ -55,6 +55,20 @@ def delivered(board: InjectBoard) -> list[tuple[str, str, str]]:
 # --- the inject board ---------------------------------------------------------------------------
 
 
+def test_an_inject_from_someone_whose_name_looks_like_markup_is_shown_as_it_is() -> None:
+    """An inject's sender went into its panel's title as rich markup: '[/]' in it raised
+    MarkupError in the middle of the exercise, '[red]' was swallowed, escapes were printed."""
+    clock = FakeClock(T0)
+    screen = io.StringIO()
+    console = Console(file=screen, width=100, highlight=False)
+    sender = "Ops [/] [red]lead\x1b]0;owned\x07"
+    board = InjectBoard(injects(("0m", sender, "Look.")), clock, console, [], 1.0)
+    board.deliver("facilitator")
+    shown = screen.getvalue()
+    assert "Ops [/] [red]lead" in shown
+    assert "\x1b" not in shown
+
+
 def test_injects_arrive_at_their_scenario_time() -> None:
     clock = FakeClock(T0)
     board, screen = board_on(clock)
@@ -332,7 +346,10 @@ def test_after_action_report_from_a_scripted_room(tmp_path: Path) -> None:
         "- lever `remove-compromised` was expected to be proven effective",
     ]
     gaps = section(report, "Gaps")
-    assert gaps[0].startswith("- lever `remove-compromised` not-effective: NOT effective: status 5")
+    assert gaps[0].startswith(
+        "- lever `remove-compromised` engaged: engaged, not verified: cannot verify: "
+        "the verify probe got status 5"
+    )
     assert gaps[1:] == ["- decision after a failure at `remove`: skip"]
     actions = section(report, "Suggested action items")
     assert actions[0] == f"- [ ] Owner to fix: {gaps[0][2:]}"
@@ -775,3 +792,39 @@ def test_a_tabletop_stops_at_a_loops_bound(tmp_path: Path) -> None:
     assert result.incident.summary == "node 'secured' reached its limit of 3 visits"
     assert room.asked.count("secured") == 3
     assert "secured.at_limit" not in room.asked
+
+
+def test_an_answer_in_the_after_action_report_has_no_markdown_of_its_own() -> None:
+    """The room's answers (a pasted model output, say) went into the report's tables with only
+    '|' escaped: a script tag, a link to click and an image fetched when the report is read."""
+    from aiir.exercises.after_action import _cell
+
+    pasted = "dep-1 <img src=x onerror=alert(1)>\n[click](https://evil.example) | ![](https://e/x)"
+    assert _cell(pasted) == (
+        "dep-1 \\<img src=x onerror=alert(1)\\> \\[click\\](https://evil.example) \\| "
+        "!\\[\\](https://e/x)"
+    )
+    assert _cell("dep-support-bot-1") == "dep-support-bot-1"
+
+
+@pytest.mark.parametrize("speed", ["inf", "1e300", "10001"])
+def test_a_clock_speed_past_any_span_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], speed: str
+) -> None:
+    """--speed inf was taken: the scenario clock (real time * speed) overflowed a time span on
+    the first look at it, an internal error in the middle of the exercise."""
+    from tests.support.cli import run_cli
+
+    scenario = tmp_path / "tabletop.yaml"
+    write(scenario, SCENARIO)
+    if speed != "10001":  # (the bound: no overflow yet)
+        clock = FakeClock(T0)
+        board, _ = board_on(clock, speed=float(speed))
+        board.started = T0
+        clock.advance(seconds=1)
+        with pytest.raises(OverflowError):
+            board.elapsed()
+    ran = run_cli(capsys, "tabletop", str(scenario), "--speed", speed)
+    assert ran.status == 2
+    assert "Invalid value for '--speed'" in ran.err
+    assert len(ran.err.strip().splitlines()) == 1

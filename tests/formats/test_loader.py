@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -254,6 +255,19 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_directory(tmp_path: Path) -> None:
     assert file_error(tmp_path) == f"{tmp_path}:1:1: error: is a directory, expected a YAML file"
+
+
+def test_fifo_is_refused_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    """open() on a FIFO waits for a writer: `aiir validate` on one (or on a folder holding one
+    named like a YAML file) hung for ever."""
+    path = tmp_path / "pipe.yaml"
+    os.mkfifo(path)
+    expected = "not a regular file (a FIFO, socket or device), expected a YAML file"
+    assert file_error(path) == f"{path}:1:1: error: {expected}"
+
+
+def test_device_is_refused(tmp_path: Path) -> None:
+    assert "not a regular file" in file_error(Path("/dev/null"))
 
 
 # --- values --------------------------------------------------------------------------------------

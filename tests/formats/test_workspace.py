@@ -19,7 +19,7 @@ from aiir.incident.state import Incident
 from aiir.prompts import NoTerminalPrompter
 from aiir.reports.context import disclosure
 from aiir.respond.session import start
-from tests.helpers import write
+from tests.helpers import where, write
 from tests.receiver import Answer, serve_receiver
 from tests.respond import CONFIG, aiir, freeze, incident_id, no_terminal, of_type, write_workspace
 from tests.support.clock import START, FakeClock
@@ -63,6 +63,55 @@ def test_a_roster_or_inventory_file_that_is_not_there_is_none(tmp_path: Path) ->
     assert loaded.template_dir() is None  # `templates` names a folder that does not exist
     (tmp_path / "templates").mkdir()
     assert ws.load(tmp_path / "aiir.yaml").template_dir() == tmp_path / "templates"
+
+
+def test_a_roster_or_folder_the_workspace_names_that_is_not_there_is_an_error(
+    tmp_path: Path,
+) -> None:
+    """`team: temas.yaml` loaded as no roster at all (no owner checked, nobody on call) and
+    `aiir validate` passed it, as it did `runbooks: [runbook]` and a team that is a folder."""
+    from aiir.validate.documents import validate_paths
+
+    config = {"aiir": 1, "workspace": "w", "team": "temas.yaml", "runbooks": ["runbooks", "x.yaml"]}
+    text = write(tmp_path / "aiir.yaml", config)
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "x.yaml").write_text("a: 1\n")
+    with pytest.raises(LoadError) as caught:
+        ws.load(tmp_path / "aiir.yaml")
+    line = text.splitlines().index("team: temas.yaml") + 1
+    team = f"{tmp_path / 'aiir.yaml'}:{line}:7: error: team: 'temas.yaml' is no file: expected the team file"
+    assert caught.value.render() == team
+    rendered = [f.render() for f in validate_paths([tmp_path / "aiir.yaml"]).findings]
+    assert rendered[0] == team
+    assert rendered[1].endswith("runbooks[1]: 'x.yaml' is a file: expected a folder of runbooks")
+    assert len(rendered) == 2
+
+
+def test_a_role_naming_nobody_of_the_roster_is_an_error_at_its_line(tmp_path: Path) -> None:
+    """`on_call: alx` (for alex) loaded: the role showed nobody on call and paged no one, and
+    `aiir validate` passed the roster."""
+    from aiir.validate.documents import validate_paths
+
+    write(tmp_path / "aiir.yaml", {"aiir": 1, "workspace": "w"})
+    roster = {
+        "aiir": 1,
+        "team": "w",
+        "people": {"alex": {"name": "Alex"}},
+        "roles": {"security": {"on_call": "alx", "people": ["alex", "sm"]}},
+    }
+    text = write(tmp_path / "team.yaml", roster)
+    with pytest.raises(LoadError) as caught:
+        ws.load(tmp_path / "aiir.yaml")
+    assert caught.value.render() == (
+        f"{tmp_path / 'team.yaml'}:{where(text, 'on_call: alx', 'alx')}: error: "
+        "roles.security.on_call: 'alx' is not one of the roster's people (alex)"
+    )
+    rendered = [f.render() for f in validate_paths([tmp_path / "team.yaml"]).findings]
+    assert rendered == [
+        caught.value.render(),
+        f"{tmp_path / 'team.yaml'}:{where(text, '- sm', 'sm')}: error: "
+        "roles.security.people[1]: 'sm' is not one of the roster's people (alex)",
+    ]
 
 
 def test_an_invalid_roster_points_at_its_line(tmp_path: Path) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import itertools
 import json
+import os
 import shutil
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +17,9 @@ from typing import Any
 import pytest
 
 from aiir.cli import main
+from aiir.errors import AiirError
 from aiir.incident.journal import (
+    APPENDING,
     GENESIS,
     JOURNAL,
     Anchor,
@@ -202,11 +208,11 @@ def test_removing_the_last_lines_is_detected_with_an_anchor(incident: Path) -> N
     head = json.loads(lines(incident)[-1])
     anchor = Anchor(head["seq"], head["hash"])
     assert verify(incident, [anchor]) == []
-    rewrite(incident, lines(incident)[:-3])
+    rewrite(incident, lines(incident)[:-1])  # incident.ended: no file named by it is left over
     assert verify(incident) == []  # a chain alone cannot tell: it stopped there, or was cut
     assert verify(incident, [anchor]) == [
         f"anchor {anchor}: the journal has no line {head['seq']} (its last is line "
-        f"{head['seq'] - 3}): lines were cut from its end"
+        f"{head['seq'] - 1}): lines were cut from its end"
     ]
 
 
@@ -225,6 +231,34 @@ def test_a_half_written_last_line_is_named(incident: Path) -> None:
     assert verify(incident)[0] == (
         f"line {number}: incomplete (no end of line): the write was cut short"
     )
+
+
+def test_a_line_being_appended_while_the_journal_is_read_is_waited_for_not_named(
+    incident: Path,
+) -> None:
+    """A reader (``aiir verify``, ``show``, a resume's load) meets the end of a line a note or
+    the walker is writing at that moment (a long line crosses a page: it lands in two parts).
+    The writer holds the append lock while it writes: the reader waits for it."""
+    whole = lines(incident)
+    rewrite(incident, whole[:-1])
+    fd = os.open(incident / APPENDING, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer, mid-append
+    with open(incident / JOURNAL, "ab") as out:
+        out.write(whole[-1][:40])
+
+    def finish() -> None:
+        time.sleep(0.3)
+        with open(incident / JOURNAL, "ab") as out:
+            out.write(whole[-1][40:])
+        os.close(fd)  # the append is done: the lock is let go
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    try:
+        assert verify(incident) == []
+    finally:
+        writer.join()
+    assert lines(incident) == whole
 
 
 def test_an_empty_journal_does_not_verify(incident: Path) -> None:
@@ -658,3 +692,89 @@ def test_an_append_tries_again_while_side_events_keep_moving_the_head(tmp_path: 
     (tmp_path / "b").mkdir()
     with pytest.raises(HeadMoved):
         hopeless.write("incident.noted", {"note": "never"})
+
+
+def test_a_runbook_copy_is_never_left_in_part_under_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next walker takes a copy found there as it is (a called runbook's copy is kept
+    once): a process that dies while writing one must leave nothing under its name."""
+    real = os.fdopen
+
+    class Dying:
+        def __init__(self, handle: Any) -> None:
+            self.handle = handle
+
+        def __enter__(self) -> Dying:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def fileno(self) -> int:
+            return int(self.handle.fileno())
+
+        def write(self, data: bytes) -> int:
+            self.handle.write(data[: len(data) // 2])
+            self.handle.flush()
+            raise KeyboardInterrupt  # the process dies halfway
+
+    monkeypatch.setattr(os, "fdopen", lambda *a, **k: Dying(real(*a, **k)))
+    journal = Journal(tmp_path, "me", lambda: "2026-11-27T03:15:00.000Z", lambda t: t)
+    with pytest.raises(KeyboardInterrupt):
+        journal.store_snapshot("called", b"id: called\n" * 1000)
+    monkeypatch.setattr(os, "fdopen", real)
+    assert not (tmp_path / "runbooks" / "called.yaml").exists()
+    relative, digest = journal.store_snapshot("called", b"id: called\n" * 1000)
+    assert (tmp_path / relative).read_bytes() == b"id: called\n" * 1000
+    assert digest == hashlib.sha256(b"id: called\n" * 1000).hexdigest()
+
+
+def test_a_full_disk_leaves_no_unfinished_line_and_says_so(
+    incident: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full disk takes part of a line, then nothing (ENOSPC): the part is taken back, and
+    the error is one line naming the journal, not an internal error."""
+    before = (incident / JOURNAL).read_bytes()
+    real = os
+
+    class FullDisk:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def write(self, fd: int, data: bytes) -> int:
+            return real.write(fd, data[: len(data) // 2])
+
+    journal = _journal(incident, "me")
+    monkeypatch.setattr("aiir.incident.journal.os", FullDisk())
+    with pytest.raises(AiirError) as failed:
+        journal.write("reminder", {"reason": "the disk is full"})
+    monkeypatch.undo()
+    journal.close()
+    assert str(failed.value) == (
+        f"{incident / JOURNAL}: cannot write the journal (No space left on device); this event "
+        f"was not kept: make room, then aiir resume {incident.name}"
+    )
+    assert (incident / JOURNAL).read_bytes() == before
+    assert verify(incident) == []
+
+
+def test_a_note_cut_short_beside_a_walker_is_set_aside_and_the_walk_goes_on(
+    incident: Path,
+) -> None:
+    """``aiir note`` killed while it writes a long note leaves its first pages; the walker's
+    next event, under the append lock (nobody is mid-line then), sets them aside and says so,
+    instead of stopping the walk as if another walker had written."""
+    walker = _journal(incident, "alice")
+    size = (incident / JOURNAL).stat().st_size
+    fragment = b'{"data":{"by":"bob","text":"' + "中".encode() * 2000
+    with open(incident / JOURNAL, "ab") as appended:
+        appended.write(fragment)
+    event = walker.write("reminder", {"reason": "the walk goes on"})
+    (note,) = walker.take_foreign()
+    walker.close()
+    assert note.type == "note"
+    assert f"set aside in evidence/journal-cut-at-{size}.part" in note.data["text"]
+    assert (event.seq, event.prev) == (note.seq + 1, note.hash)
+    assert (incident / "evidence" / f"journal-cut-at-{size}.part").read_bytes() == fragment
+    assert verify(incident) == []

@@ -15,7 +15,7 @@ from aiir.incident.events import EventType
 from aiir.incident.journal import GENESIS, JOURNAL, Event, verify
 from aiir.incident.state import Incident, load_incident
 from aiir.respond.session import resume, start
-from tests.incidents import environment, write_runbook
+from tests.incidents import copy_incident, environment, write_runbook
 from tests.servers import Fault, Gateway, serve_gateway
 
 LOOPS = 215  # six events a loop: ~1,300 events, well over the 100 a timeline shows
@@ -191,8 +191,7 @@ def test_show_refuses_a_tampered_long_journal_unless_forced(
 def test_incidents_lists_a_tampered_long_journal_as_tampered(
     copy: Path, long_incident: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    intact = copy.parent / "INC-00000000-000000-0000"
-    shutil.copytree(long_incident, intact)
+    intact = copy_incident(long_incident, copy.parent / "INC-00000000-000000-0000")
     seq = next(e["seq"] for e in events_of(copy)[1100:] if e["data"].get("node") == "poll")
     tamper(copy, seq)
     status, out, _ = aiir(capsys, "incidents", "--incident-dir", str(copy.parent))

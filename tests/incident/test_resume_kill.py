@@ -513,3 +513,138 @@ def test_an_incident_being_walked_is_refused_to_a_second_walker_and_left_as_it_w
     )
     assert (directory / JOURNAL).read_bytes() == before  # nothing replayed, nothing written
     assert len(state.calls) == calls  # nothing sent
+
+
+# --- killed in the middle of writing a line ------------------------------------------------------
+
+
+@pytest.mark.parametrize("cut", [40, -1], ids=["cut-short", "all-but-its-end"])
+def test_a_line_cut_short_by_the_kill_is_set_aside_and_the_incident_resumes(
+    cut: int, tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """SIGKILL during ``write(2)`` of a line longer than a page leaves its first pages only
+    (the kernel stops a write between pages for a fatal signal). Here the guardrail went up and
+    the process died writing ``lever.engaged``: the resume sets the bytes aside, says so,
+    journals it, and settles the lever by its probe: engaged once."""
+    url, state = gateway
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes"]
+    incidents = tmp_path / "incidents"
+    whole = aiir(["run", str(path), "--gateway", f"gw={url}", *flags], tmp_path / "whole")
+    assert whole.returncode == 0
+    (done,) = (tmp_path / "whole").iterdir()
+    engaged_line = next(
+        line
+        for line in (done / JOURNAL).read_bytes().splitlines(keepends=True)
+        if json.loads(line)["type"] == "lever.engaged"
+    )
+    state.calls.clear()
+    state.guardrails.clear()
+    state.blocked.clear()
+    state.fallbacks.clear()
+    killed = aiir(
+        ["run", str(path), "--gateway", f"gw={url}", *flags], incidents, (SEND, FILTER_ENGAGE)
+    )
+    assert killed.returncode == -signal.SIGKILL
+    incident_id = only_incident(incidents)
+    directory = incidents / incident_id
+    before = (directory / JOURNAL).read_bytes()
+    fragment = engaged_line[:cut]
+    if cut == -1:  # all of it but its end: the line of the dead run's own chain, finished
+        fragment = _next_line(before, "lever.engaged", fragment)
+    with open(directory / JOURNAL, "ab") as appended:
+        appended.write(fragment)
+    assert verify(directory)[0].endswith("incomplete (no end of line): the write was cut short")
+
+    resumed = aiir(["resume", incident_id, *flags], incidents)
+    out = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, out
+    assert "Traceback" not in out
+    incident = load_incident(incidents, incident_id)
+    assert_contained_once(incident, state)
+    kept = directory / "evidence" / f"journal-cut-at-{len(before)}.part"
+    if cut == 40:
+        assert "the journal's last line was cut short" in " ".join(out.split())
+        assert kept.read_bytes() == fragment
+        (note,) = [e for e in incident.events if e.type == "note"]
+        assert (
+            f"its {len(fragment)} bytes are set aside in evidence/{kept.name}" in note.data["text"]
+        )
+        engaged = next(e for e in incident.events if e.type == "lever.engaged")
+        assert engaged.data["confirmed_by_verify"] is True  # probed, never engaged twice
+    else:  # a whole event: it stands, ended with its newline
+        assert not kept.exists()
+        assert (directory / JOURNAL).read_bytes().startswith(before + fragment + b"\n")
+
+
+def _next_line(journal: bytes, type_: str, like: bytes) -> bytes:
+    """The line ``type_`` as the dead run would have written it next (chained to its head),
+    without its end."""
+    from aiir.incident.journal import chain_hash
+
+    head = json.loads(journal.splitlines()[-1])
+    record = json.loads(like)
+    record.pop("hash")
+    record.update(seq=head["seq"] + 1, prev=head["hash"], step=head["step"])
+    body = {k: record[k] for k in ("seq", "ts", "type", "operator", "step", "data", "prev")}
+    body["hash"] = chain_hash(body)
+    assert body["type"] == type_
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+# --- killed on the way into a called runbook -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kill",
+    [(APPEND, 2), ("aiir.incident.journal.Journal.store_snapshot", 2)],
+    ids=["at-the-call-node", "its-copy-kept"],
+)
+def test_a_walk_killed_before_its_call_was_journalled_resumes_into_the_called_runbook(
+    kill: tuple[str, int], tmp_path: Path
+) -> None:
+    """Between reaching a call by path and ``call.entered`` nothing says which runbook the path
+    named: the resume looks for it where ``run`` did, beside the runbook it opened with."""
+    from tests.engine.test_reuse import _caller
+
+    path = _caller(tmp_path, "shared/evidence.yaml")
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("evidence-reminder:\n  keep: yes\n", encoding="utf-8")
+    incidents = tmp_path / "incidents"
+    killed = aiir(["run", str(path), "-a", str(answers)], incidents, kill)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    incident_id = only_incident(incidents)
+    assert [e.type for e in load_incident(incidents, incident_id).events] == [
+        "incident.opened",
+        "node.entered",
+    ]
+    resumed = aiir(["resume", incident_id, "-a", str(answers)], incidents)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    incident = load_incident(incidents, incident_id)
+    assert incident.outcome == "resolved"
+    (entered,) = [e for e in incident.events if e.type == "call.entered"]
+    assert (entered.data["child"], entered.data["ref"]) == (
+        "evidence-reminder",
+        "shared/evidence.yaml",
+    )
+    copy = incidents / incident_id / "runbooks" / "evidence-reminder.yaml"
+    assert copy.read_bytes() == (tmp_path / "shared" / "evidence.yaml").read_bytes()
+    assert verify(incidents / incident_id) == []
+
+
+def test_a_lock_left_by_a_walker_on_another_host_is_not_said_to_be_gone(
+    tmp_path: Path, gateway: tuple[str, Gateway]
+) -> None:
+    """The lock file names a walker on another machine (a shared folder): its lock is free
+    here, which does not show that walker is gone; the takeover says what it cannot know."""
+    url, state = gateway
+    incidents, incident_id, flags = interrupted_at_the_first_lever(tmp_path, url)
+    other = {"pid": 4242, "host": "ir-laptop-2", "operator": "bob", "since": "2026-12-07T01:00:00Z"}
+    (incidents / incident_id / "lock").write_text(json.dumps(other))
+    resumed = aiir(["resume", incident_id, *flags], incidents)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    shown = " ".join(resumed.stdout.split())
+    assert "took over the incident from bob (pid 4242 on host ir-laptop-2)" in shown
+    assert "that process is gone" not in shown
+    assert "aiir cannot see the processes of ir-laptop-2: if one still walks this incident" in shown
+    assert_contained_once(load_incident(incidents, incident_id), state)

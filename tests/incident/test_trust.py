@@ -29,6 +29,7 @@ from tests.incidents import (
     MASTER_KEY,
     RecordingPrompter,
     containment_runbook,
+    copy_incident,
     environment,
     write_answers,
     write_runbook,
@@ -248,8 +249,7 @@ def test_canaries_learnt_from_a_journal_that_verifies_say_nothing_of_it(
 def test_the_list_shows_a_tampered_incident_as_such_and_the_others_as_they_are(
     incident: Path, finished: Incident, capsys: Capture
 ) -> None:
-    intact = incident.parent / "INC-20200101-000000-0000"
-    shutil.copytree(finished.directory, intact)
+    intact = copy_incident(finished.directory, incident.parent / "INC-20200101-000000-0000")
     edit_a_lever(incident)
     ran = aiir(capsys, incident, "incidents", "--json")
     assert ran.status == 0, ran.err

@@ -506,6 +506,23 @@ def test_a_refused_or_unconfigured_channel_is_journalled_and_the_walk_goes_on(
     assert sent["resolve"]["ok"] is True
 
 
+def test_a_message_with_no_answer_is_said_to_be_unknown_not_refused(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Slack's connection drops once it has the message, on every try: it may have posted it.
+    Neither "sent" nor "did not take it" is true; the screen, journal and report say so."""
+    setup.receiver.queue(SLACK_PATH, *[Answer(200, b"", drop=True)] * 4)
+    ran = setup.run(capsys, "--yes")
+    assert ran.status == 0, ran.err
+    sent = {s.get("node"): s for s in of_type(setup.events(), "notify.sent")}
+    assert (sent["tell"]["ok"], sent["tell"]["uncertain"]) == (False, True)
+    out = " ".join(ran.out.split())
+    assert "? slack: no answer: connection lost after the request was sent" in out
+    assert "; it may have been delivered" in out
+    assert "slack did not take it" not in out
+    assert "✓ sent to slack" not in out
+
+
 def test_a_channel_secret_no_key_can_hold_is_sent_nowhere_and_said_in_one_line(
     setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -694,6 +711,21 @@ def test_slack_blocks_mark_a_drill_and_keep_within_slacks_limits() -> None:
     slack_valid({"text": dispatch.slack_fallback("y" * 5000), "blocks": blocks})
 
 
+def test_a_runbook_title_heads_every_channel_printable() -> None:
+    """A shared runbook's title went raw into Slack's header, a Teams card's heading and a Jira
+    summary: a bidi override turned the readers' text around, zero-width characters hid text."""
+    from aiir.outbound.jira import incident_title
+    from aiir.outbound.teams import card
+
+    incident = Incident(
+        id="INC-1", directory=Path(), runbook="rb", title=f"Leak{UNPRINTABLE} here", severity="SEV1"
+    )
+    (header, *_) = dispatch.slack_blocks("text", incident)
+    assert header["text"]["text"] == "[SEV1] Leakevil here"
+    assert card("text", incident)["body"][0]["text"] == "\\[SEV1\\] Leakevil here"
+    assert incident_title(incident) == "[SEV1] Leakevil here"
+
+
 def test_a_long_message_is_split_over_sections_at_line_ends_and_spaces_nothing_lost() -> None:
     paragraph = " ".join(f"word{i}" for i in range(400))  # about 3,600 characters, one line
     text = "\n".join([paragraph, "short line", paragraph, "&amp;" * 700])
@@ -770,6 +802,49 @@ def test_a_value_inserted_into_a_slack_message_is_escaped_and_the_authors_markup
     rendered = of_type(setup.events(), "notify.rendered")
     assert [(r["text"], r.get("wire")) for r in rendered] == [(plain, wire), (plain, None)]
     assert plain in ran.out  # the screen shows what the journal keeps
+
+
+UNPRINTABLE = "\x1b]0;owned\x07\x1b[2J\u202eevil\u202c\u200b\ufeff\x9b31m"
+
+
+def test_a_value_leaves_for_any_channel_printable_and_the_journal_keeps_it_exactly(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A value's terminal escapes, bidi override and zero-width characters went out in Slack's
+    and a webhook's text: they turn a reader's text around or hide what is there, in a channel
+    as on a terminal."""
+    runbook = {
+        **RUNBOOK,
+        "start": "report",
+        "nodes": {
+            "report": {"kind": "input", "title": "Report", "prompt": "What?", "next": "tell"},
+            "tell": {
+                "kind": "notify",
+                "title": "Tell",
+                "channel": "slack",
+                "message": "Report: {{ answers.report }}",
+                "next": "copy",
+            },
+            "copy": {
+                "kind": "notify",
+                "title": "Copy partners",
+                "channel": "webhook",
+                "message": "Report: {{ answers.report }}",
+                "next": "done",
+            },
+            "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+        },
+    }
+    write(setup.runbook, runbook)
+    write(tmp_path / "answers.yaml", {"report": f"a{UNPRINTABLE}b", "copy.approve": True})
+    ran = setup.run(capsys, "--yes", "-a", str(tmp_path / "answers.yaml"))
+    assert ran.status == 0, ran.err
+    slack, partner = setup.receiver.requests
+    assert slack.json()["text"] == "Report: aevilb"
+    assert slack.json()["blocks"][1]["text"]["text"] == "Report: aevilb"
+    assert partner.json()["text"] == "Report: aevilb"
+    rendered = of_type(setup.events(), "notify.rendered")
+    assert [r["text"] for r in rendered] == [f"Report: a{UNPRINTABLE}b"] * 2  # kept exactly
 
 
 def write_text(path: Path, text: str) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from aiir.formats.templating import markdown_escape
 from aiir.incident.state import Incident
 from aiir.outbound.jira import MAX_DESCRIPTION, MAX_SUMMARY, adf_document, closing_line, summary
 from aiir.redact import scrub
@@ -374,7 +375,8 @@ def test_file_actions_files_each_item_once_linked_to_the_incident_ticket(
     assert again.out.splitlines()[0] == f"already filed OPS-2: {CANARY}"
     assert len(of_type(journal(root / "incidents", ID), "ticket.filed")) == 1
     timeline = report(capsys, root).out
-    assert f"Follow-up ticket OPS-2 filed for {CANARY!r}" in timeline
+    # the timeline's text is a value: its backticks are escaped for Markdown, read as written
+    assert markdown_escape(f"Follow-up ticket OPS-2 filed for {CANARY!r}") in timeline
     assert f"| prevent | {CANARY} | ✍ | OPS-2 |" in timeline  # the post-mortem's ticket column
     no_secret(root, ran.out, ran.err, again.out, timeline)
 
@@ -560,6 +562,33 @@ def test_a_follow_up_lost_to_a_5xx_says_where_to_look_before_filing_again(
         f"not filed: 502: bad gateway (Jira may have made it anyway: look for label aiir-{ID} "
         f"before filing again): {CANARY}"
     )
+
+
+@pytest.mark.parametrize(
+    ("answer", "maybe"),
+    [(Answer(201, b"", drop=True), True), (None, False)],
+    ids=["dropped-after-sending", "refused"],
+)
+def test_a_follow_up_with_no_answer_says_where_to_look_only_if_it_went_out(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    receiver: Receiver,
+    capsys: pytest.CaptureFixture[str],
+    answer: Answer | None,
+    maybe: bool,
+) -> None:
+    root = setup(tmp_path, monkeypatch, receiver, channel="record")
+    assert walk(capsys, root).status == 0
+    if answer is not None:
+        receiver.queue(ISSUE, answer)
+    else:  # nothing listens where Jira should be: the request never left
+        (config,) = (root / "workspace").glob("aiir.y*ml")
+        config.write_text(config.read_text().replace(receiver.url, "http://127.0.0.1:9"))
+    ran = report(capsys, root, "--file-actions")
+    assert ran.status == 1
+    first = ran.err.splitlines()[0]
+    assert first.startswith("not filed: no answer: ")
+    assert ("Jira may have made it anyway" in first) is maybe, first
 
 
 def test_an_atlassian_api_token_is_masked_in_any_text() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import httpx2
 import pytest
 
 from aiir.errors import InputError
-from aiir.outbound.notify import Link, Notifier, PagerDutyEvent
+from aiir.outbound.notify import MAX_REPLY, Link, Notifier, PagerDutyEvent
 from tests.receiver import Answer, Receiver, serve_receiver
 
 ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"
@@ -287,3 +288,82 @@ def test_a_url_a_request_cannot_be_made_of_fails_once_and_clearly() -> None:
     delivery = sender.webhook("http://127.0.0.1:9/hook/tok\tEN", {"x": 1})
     assert (delivery.ok, delivery.attempts, delivery.status) == (False, 1, None)
     assert delivery.reason == "not sent: the URL or a header holds a character HTTP cannot carry"
+
+
+def test_a_reply_dripping_a_byte_at_a_time_is_cut_at_the_timeout(receiver: Receiver) -> None:
+    """The timeout bounds the whole exchange: 30 bytes at 0.2 s each is 6 s, cut at 0.5 s."""
+    receiver.queue(SLACK_PATH, Answer(200, b"ok" + b" " * 28, drip=0.2))
+    environ: dict[str, str] = {}
+    sender = Notifier(
+        httpx2.Client(trust_env=False), lambda _s: None, environ, retries=0, timeout=0.5
+    )
+    began = time.monotonic()
+    delivery = sender.slack(receiver.url + SLACK_PATH, "hello")
+    assert time.monotonic() - began < 3
+    assert (delivery.ok, delivery.status) == (False, None)
+    assert delivery.reason == "no answer: timed out after 0.5s"
+    assert delivery.uncertain  # it went out: Slack may have posted it
+    assert "XXXXsecretXXXX" not in json.dumps(delivery.as_dict())
+
+
+def test_a_huge_reply_is_kept_up_to_a_size(receiver: Receiver) -> None:
+    receiver.queue("/hook", Answer(200, b"x" * (3 * MAX_REPLY)))
+    delivery = notifier(receiver).webhook(receiver.url + "/hook", {"a": 1})
+    assert delivery.ok
+    assert len(delivery.reply) == 500
+
+
+def test_a_connection_lost_after_sending_is_no_answer_not_a_refusal(receiver: Receiver) -> None:
+    receiver.queue(SLACK_PATH, *[Answer(200, b"", drop=True)] * 4)
+    delivery = notifier(receiver).slack(receiver.url + SLACK_PATH, "hello")
+    assert (delivery.ok, delivery.uncertain) == (False, True)
+    assert delivery.reason.startswith("no answer: connection lost after the request was sent")
+    assert delivery.sent_data({})["uncertain"] is True
+
+
+def test_an_unreachable_receiver_is_not_uncertain() -> None:
+    sender = Notifier(httpx2.Client(trust_env=False), lambda _s: None, {}, retries=0)
+    delivery = sender.webhook("http://127.0.0.1:9/hook", {"a": 1})
+    assert (delivery.ok, delivery.uncertain) == (False, False)
+    assert "uncertain" not in delivery.sent_data({})
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Answer(500, b"oops"), Answer(502, b"bad gateway"), Answer(200, b"", drop=True)],
+    ids=["500", "502", "dropped"],
+)
+def test_a_statuspage_incident_is_created_once_even_when_the_answer_fails(
+    receiver: Receiver, answer: Answer
+) -> None:
+    """A create that failed with a 5xx or lost its answer may have opened the public incident:
+    a second POST would open another one."""
+    receiver.queue("/v1/pages/page1/incidents", *[answer] * 4)
+    created = notifier(receiver).statuspage_create(
+        STATUSPAGE_KEY, "page1", "Degraded answers", "investigating", "Looking into it."
+    )
+    assert not created.ok
+    assert len(receiver.to("/v1/pages/page1/incidents")) == 1
+
+
+def test_a_statuspage_create_is_retried_after_a_429(receiver: Receiver) -> None:
+    receiver.queue("/v1/pages/page1/incidents", Answer(429, b"slow down"))
+    created = notifier(receiver).statuspage_create(
+        STATUSPAGE_KEY, "page1", "Degraded answers", "investigating", "Looking into it."
+    )
+    assert created.ok
+    assert len(receiver.to("/v1/pages/page1/incidents")) == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "uncertain"), [(500, True), (502, True), (504, True), (503, False), (429, False)]
+)
+def test_a_5xx_other_than_503_may_have_been_taken(
+    receiver: Receiver, status: int, uncertain: bool
+) -> None:
+    """A 503 or a 429 says the receiver did nothing; a 500, 502 or 504 (often a proxy in front,
+    after the receiver took it) does not."""
+    receiver.queue("/hook", Answer(status, b"trouble"))
+    sender = Notifier(httpx2.Client(trust_env=False), lambda _s: None, {}, retries=0)
+    delivery = sender.webhook(receiver.url + "/hook", {"a": 1})
+    assert (delivery.ok, delivery.status, delivery.uncertain) == (False, status, uncertain)

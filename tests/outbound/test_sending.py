@@ -1,14 +1,15 @@
-"""The threads that carry gateway exchanges: kept for the next request, never making one wait
-behind another that is stuck past its deadline."""
+"""The threads that carry gateway exchanges (kept for the next request, never making one wait
+behind another that is stuck past its deadline), and how long a Retry-After asks for."""
 
 from __future__ import annotations
 
 import threading
 
 import httpx2
+import pytest
 
 from aiir.outbound.gateway import Call
-from aiir.outbound.sending import Sender
+from aiir.outbound.sending import Sender, retry_after_seconds
 
 
 def _call(path: str, timeout: float = 5.0) -> Call:
@@ -50,3 +51,30 @@ def test_a_request_stuck_past_its_deadline_does_not_hold_up_the_next() -> None:
             assert after.ok, after.reason
         finally:
             stuck.set()
+
+
+NOW = 1_796_605_200.0  # Mon, 07 Dec 2026 01:00:00 GMT
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("7", 7.0),
+        (" 3 ", 3.0),
+        ("Mon, 07 Dec 2026 01:00:12 GMT", 12.0),  # an HTTP date: that long from now
+        ("Monday, 07-Dec-26 01:00:05 GMT", 5.0),  # the obsolete RFC 850 form
+        ("Mon, 07 Dec 2026 00:59:00 GMT", 0.0),  # a time past: our own backoff
+        ("Wed, 21 Oct 2099 07:28:00 GMT", 30.0),  # capped
+        ("1e12", 30.0),
+        ("inf", 30.0),
+        ("-5", 0.0),
+        ("-inf", 0.0),
+        ("nan", 0.0),
+        ("garbage", 0.0),
+        ("Mon, 99 Foo 2026 99:99:99 GMT", 0.0),
+        ("", 0.0),
+        (None, 0.0),
+    ],
+)
+def test_retry_after_in_seconds_or_as_an_http_date(value: str | None, seconds: float) -> None:
+    assert retry_after_seconds(value, NOW) == pytest.approx(seconds)

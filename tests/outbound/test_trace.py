@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,3 +201,23 @@ def test_a_called_runbooks_nodes_nest_under_the_call_and_a_late_release_under_th
     assert release.parent_id == root.span_id
     assert release.attributes["aiir.lever.kind"] == "filter"
     assert release.error == "not released"
+
+
+def test_an_endpoint_dripping_its_answer_is_cut_at_the_timeout(walked: Walked) -> None:
+    """The export's timeout holds the whole exchange: an answer of 100 bytes at 0.1 s each
+    would hold a walk's export 10 s per try; with timeout=1 it is cut at about a second."""
+    with serve_receiver() as receiver:
+        receiver.queue("/v1/traces", *[Answer(200, b"x" * 100, drip=0.1)] * 10)
+        began = time.monotonic()
+        sent = send(build(walked.incident, walked.incident.history()), receiver.url, timeout=1)
+        took = time.monotonic() - began
+    assert took < 4
+    assert (sent.ok, sent.spans) == (False, 0)
+    assert sent.reason == "no answer in time"
+
+
+def test_a_prompt_answer_is_read_as_before(walked: Walked) -> None:
+    with serve_receiver() as receiver:
+        receiver.queue("/v1/traces", Answer(200, b"", {"content-type": "application/x-protobuf"}))
+        sent = send(build(walked.incident, walked.incident.history()), receiver.url, timeout=1)
+    assert sent.ok, sent

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 import yaml
 
+from aiir.reports import atlas
 from tests.helpers import write
 from tests.incidents import MASTER_KEY, filter_lever
 from tests.respond import aiir, freeze, incident_id, no_terminal, write_workspace
@@ -446,3 +447,19 @@ def test_every_sep_category_aiir_maps_to_is_one_avidtools_knows() -> None:
                     }
                 }
             )
+
+
+INVISIBLE = "\u202e\u200b\ufeff\u2060\u2028\U000e0041"  # bidi, zero-width, line separator, tag
+
+
+def test_an_atlas_case_study_keeps_bidi_and_invisible_characters_inert() -> None:
+    """YAML counts a bidi override and a zero-width space as printable: the ATLAS case study
+    wrote a hostile summary's U+202E raw, turning the rest of its line around on a terminal."""
+    study = {"summary": f"look {INVISIBLE} here", f"key{INVISIBLE}": ["plain", "café\nsecond"]}
+    written = atlas.to_yaml(study)
+    assert all(c == "\n" or c.isprintable() for c in written), written
+    assert 'summary: "look \\u202e\\u200b\\uFEFF\\u2060\\L\\U000E0041 here"' in written
+    assert yaml.safe_load(written) == study  # the same text when read
+    assert atlas.to_yaml({"a": "café\nsecond"}) == yaml.safe_dump(
+        {"a": "café\nsecond"}, allow_unicode=True, width=100
+    )  # ordinary text as before

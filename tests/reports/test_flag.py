@@ -109,6 +109,17 @@ def test_a_flag_records_reporter_time_text_and_the_evidence_hash(
     assert (folder / "evidence-shot.png").read_bytes() == SCREENSHOT
 
 
+def test_a_flag_with_a_byte_that_is_not_utf8_is_recorded(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad byte in argv reaches Python as a lone surrogate ('\\udcff'): writing flag.json
+    raised UnicodeEncodeError, an internal error, the report lost."""
+    ran = setup.flag(capsys, "support-bot", "it swore \udcff at me")
+    assert (ran.status, ran.err) == (0, "")
+    _, record, _ = setup.record(ran)
+    assert record["text"] == "it swore \ufffd at me"
+
+
 def test_an_unknown_system_is_bad_input_listing_the_known_ones(
     setup: Setup, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -221,6 +232,36 @@ def test_open_starts_an_incident_that_carries_the_report_as_evidence(
     assert (setup.incidents / incident_id() / "evidence" / f"{flag_id}.json").read_bytes() == report
     assert verify(setup.incidents / incident_id()) == []
     assert of_type(events, "incident.ended") == [{"outcome": "resolved", "summary": ""}]
+
+
+def test_a_secret_pasted_in_a_flag_is_masked_in_its_record_evidence_and_incident(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporter pastes the gateway's key (in this environment) into what they say and
+    into the transcript they attach; the incident it opens declares a second one."""
+    monkeypatch.setenv("GATEWAY_API_KEY", "gw-key-5f0c1d9e8a7b")
+    monkeypatch.setenv("OPS_LOGIN", "ops-login-3c2b1a09")
+    (setup.root / "chat.txt").write_text("bot: your key is gw-key-5f0c1d9e8a7b\n")
+    opened = {**OPENED, "env": {"OPS_LOGIN": {"description": "ops login"}}}
+    write(setup.root / "opened.yaml", opened)
+    write(setup.root / "answers.yaml", {"real": "yes"})
+    said = "it printed gw-key-5f0c1d9e8a7b and ops-login-3c2b1a09"
+    ran = setup.flag(
+        capsys, "support-bot", said, "--evidence", str(setup.root / "chat.txt"),
+        "--open", str(setup.root / "opened.yaml"), "--answers", str(setup.root / "answers.yaml"),
+    )  # fmt: skip
+    assert ran.status == 0, ran.err
+    _, record, folder = setup.record(ran)
+    assert record["text"] == "it printed *** and ops-login-3c2b1a09"  # the runbook's: below
+    assert (folder / "evidence-chat.txt").read_text() == "bot: your key is ***\n"
+    kept = setup.incidents / incident_id()
+    attached = next((kept / "evidence").iterdir()).read_text()
+    assert "it printed *** and ***" in attached
+    assert verify(kept) == []
+    flagged = b"".join(p.read_bytes() for p in folder.iterdir())
+    walked = b"".join(p.read_bytes() for p in kept.rglob("*") if p.is_file())
+    assert b"gw-key-5f0c1d9e8a7b" not in flagged + walked
+    assert b"ops-login-3c2b1a09" not in walked
 
 
 def test_open_without_a_terminal_or_answers_stops_naming_the_flag(

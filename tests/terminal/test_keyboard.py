@@ -97,11 +97,13 @@ def gateway() -> Iterator[tuple[str, Gateway]]:
         yield served
 
 
-def start(tmp_path: Path, url: str, runbook: dict[str, object] | None = None) -> Screen:
+def start(
+    tmp_path: Path, url: str, runbook: dict[str, object] | None = None, term: str = "xterm"
+) -> Screen:
     path = tmp_path / "drill.yaml"
     write(path, runbook or drill())
     incidents = tmp_path / "incidents"
-    env = process_env(incidents, TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env = process_env(incidents, TERM=term, PROMPT_TOOLKIT_NO_CPR="1")
     env.pop("COLUMNS")  # the terminal's own size
     return Screen(["run", str(path), "--gateway", f"gateway={url}"], env)
 
@@ -287,3 +289,35 @@ def test_a_note_typed_at_prompts_is_journalled_and_the_question_asked_again(
     ]
     assert answers(tmp_path)["phrase"] == "ignore previous"
     assert "contain.approve" not in answers(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("ignore\x1a previous" + ENTER, "the answer holds a control character (^Z): erase it"),
+        (
+            "\x1b[200~ignore previous\ny\ny\n\x1b[201~" + ENTER,  # a block pasted, then Enter
+            "one line only: the answer holds a line break",
+        ),
+    ],
+    ids=["ctrl-z", "pasted-lines"],
+)
+def test_a_control_key_or_a_pasted_block_in_a_text_answer_is_refused_on_the_spot(
+    tmp_path: Path, gateway: tuple[str, Gateway], typed: str, said: str
+) -> None:
+    """A Ctrl-Z pressed by mistake is a character in the line, and the lever would block a
+    phrase nobody types; a pasted block would be several answers in one."""
+    url, state = gateway
+    screen = start(tmp_path, url)
+    screen.wait("What happened to support-bot?")
+    screen.type(ENTER)
+    screen.wait("Which phrase did the attack use?")
+    screen.type(typed)
+    time.sleep(1.0)
+    assert said in "\n".join(screen.lines())
+    assert "phrase" not in answers(tmp_path)
+    screen.type("\x7f" * 30 + "ignore previous" + ENTER)  # erased, typed again
+    screen.wait(LEVER_QUESTION)
+    screen.child.terminate(force=True)
+    assert answers(tmp_path)["phrase"] == "ignore previous"
+    assert state.count("POST", "/guardrails") == 0

@@ -116,3 +116,21 @@ def test_a_terminal_still_gets_rich_text() -> None:
     assert "red" in shown
     assert "\x1b[31m" not in shown  # the hostile escape is gone, rich's own styling is there
     assert "╭" in shown  # a panel, drawn
+
+
+@pytest.mark.parametrize("terminal", [True, False], ids=["terminal", "log"])
+def test_a_giant_value_is_shown_cut_with_a_mark(terminal: bool) -> None:
+    """A gateway's 5 MB value saved into a message was printed whole: 5 MB on the screen."""
+    from aiir.terminal.screen import MAX_SHOWN
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=120, color_system=None)
+    screen = TerminalScreen(console, lambda text: text.replace("sk-secret-value", "***"))
+    giant = "x" * (MAX_SHOWN - 10) + "sk-secret-value" + "y" * 5_000_000
+    screen.message("slack", "internal", giant)
+    screen.line(giant)
+    shown = out.getvalue()
+    assert len(shown) < 3 * MAX_SHOWN
+    more = f"{len(giant) - len('sk-secret-value') + 3 - MAX_SHOWN:,}"
+    assert shown.count(f"… ({more} more characters, kept in") == 2  # a terminal wraps the rest
+    assert "sk-secret" not in shown  # masked before the cut

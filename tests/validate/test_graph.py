@@ -262,6 +262,24 @@ def test_mermaid_labels_are_inert() -> None:
     assert '-->|"a #lt;b#gt;bold#lt;/b#gt; #124; #35;quot; move"| n_dismiss' in mermaid
 
 
+ESCAPES = "\x1b]0;owned\x07\x1b]52;c;ZXZpbA==\x07\x1b[2J\x9b31m\u202e\u200b"
+
+
+@pytest.mark.parametrize("fmt", ["text", "mermaid", "dot"])
+def test_escapes_in_a_runbook_never_reach_the_terminal_or_graphviz(fmt: str) -> None:
+    """A shared runbook's title set the window title, wrote the clipboard (OSC 52) and cleared
+    the screen of whoever drew it: ``aiir graph`` printed its titles as they were."""
+    rb = minimal_runbook()
+    rb["title"] = f"Demo{ESCAPES} runbook"
+    rb["nodes"]["contain"]["title"] = f"Kill{ESCAPES} it"
+    rb["nodes"]["triage"]["choices"][0]["label"] = f"Harm{ESCAPES}ful"
+    shown = drawn(rb, fmt)
+    assert not set("\x1b\x07\x9b\u202e\u200b") & set(shown), repr(shown)
+    assert "Demo runbook" in shown
+    if fmt != "dot":  # dot cuts a long title before it is drawn
+        assert "Kill it" in shown
+
+
 def test_many_parallel_choices_show_three_labels() -> None:
     rb = minimal_runbook()
     rb["nodes"]["triage"]["choices"] = [

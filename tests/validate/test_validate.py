@@ -7,6 +7,7 @@ expects exactly the findings that one change causes. Locations are computed from
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from aiir.cli import main
 from aiir.errors import InputError
 from aiir.formats.common import NODE_KINDS
 from aiir.validate.documents import validate_paths
-from tests.helpers import dump, minimal_runbook, where, write
+from tests.helpers import confirm_runbook, dump, minimal_runbook, where, write
 
 Doc = dict[str, Any]
 
@@ -801,6 +802,10 @@ def test_no_gateway_declared() -> None:
         ("ftp://{{ env.TOKEN }}", "'ftp://{{ env.TOKEN }}' is not an http(s) URL: it must start with http:// or https://"),
         ("http:///{{ env.TOKEN }}", "'http:///{{ env.TOKEN }}' has no host: expected e.g. https://gateway.internal:4000"),
         ("gw-{{ env.TOKEN }}", "'gw-{{ env.TOKEN }}' is not an http(s) URL: it must start with http:// or https://"),
+        ("http://gw:0", "'http://gw:0' has port 0, not one from 1 to 65535"),
+        ("http://gw:99999", "'http://gw:99999' is not a valid URL (Port out of range 0-65535)"),
+        ("http://gw/v1?api-version=1", "'http://gw/v1?api-version=1' has a query string or a fragment (?…, #…), which each request's path would be added to: give query parameters on the requests (query:)"),
+        ("http://gw/v1#x{{ env.TOKEN }}", "'http://gw/v1#x{{ env.TOKEN }}' has a query string or a fragment (?…, #…), which each request's path would be added to: give query parameters on the requests (query:)"),
     ],
 )  # fmt: skip
 def test_gateway_url_that_is_not_an_http_url(url: str, message: str) -> None:
@@ -1340,3 +1345,53 @@ def test_the_shipped_ids_read_from_id_lines_are_the_ids_yaml_reads() -> None:
 
     parsed = {load_file(path).data["id"] for path in shipped_runbooks()}
     assert shipped_ids() == parsed
+
+
+def test_a_fifo_in_a_folder_is_reported_not_waited_on() -> None:
+    """Validating a folder, or a runbook calling another by id (which reads the folder's files for
+    their ids), opened a FIFO named like a YAML file and waited for a writer for ever."""
+    os.mkfifo("pipe.yaml")
+    calling = confirm_runbook("caller", "Calls by id")
+    calling["nodes"]["look"] = {"kind": "call", "title": "Call", "runbook": "elsewhere"}
+    calling["nodes"]["look"]["next"] = "done"
+    write(Path("caller.yaml"), calling)
+    alone = [f.render() for f in validate_paths(["caller.yaml"]).findings]
+    assert [a.split(": ", 1)[1] for a in alone] == [
+        "error: nodes.look.runbook: no runbook with id 'elsewhere'"
+    ]
+    folder = validate_paths(["."])  # a folder's file that cannot be read as aiir's is skipped
+    assert [f.render() for f in folder.findings] == alone
+    assert "pipe.yaml" in folder.skipped
+    named = [f.render() for f in validate_paths(["pipe.yaml"]).findings]
+    refused = "not a regular file (a FIFO, socket or device), expected a YAML file"
+    assert named == [f"pipe.yaml:1:1: error: {refused}"]
+
+
+def test_a_call_by_id_to_a_runbook_in_the_callers_folder_is_known() -> None:
+    """`aiir validate a.yaml` said "no runbook with id 'b'" for a call that `aiir run a.yaml`
+    follows to b.yaml beside it (only the validated and the shipped ids were known); beside a
+    call cycle through it, it was a finding that contradicted the next one."""
+    caller = confirm_runbook("caller", "Calls its neighbour")
+    caller["nodes"]["look"] = {"kind": "call", "title": "Call", "runbook": "callee", "next": "done"}
+    write(Path("caller.yaml"), caller)
+    write(Path("other-name.yaml"), confirm_runbook("callee", "Called by id"))
+    assert [f.render() for f in validate_paths(["caller.yaml"]).findings] == []
+    caller["nodes"]["look"]["runbook"] = "nowhere"
+    write(Path("caller.yaml"), caller)
+    (missing,) = validate_paths(["caller.yaml"]).findings
+    assert missing.render().endswith("nodes.look.runbook: no runbook with id 'nowhere'")
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_number_input_that_is_no_finite_number_is_refused(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--set rate=nan` was taken as a number: a request's JSON body then carried NaN, which is
+    not JSON."""
+    runbook = confirm_runbook("numbers", "Takes a number")
+    runbook["inputs"] = {"rate": {"type": "number", "description": "a rate"}}
+    write(Path("rb.yaml"), runbook)
+    write(Path("answers.yaml"), {"look": "yes"})
+    status = main(["run", "rb.yaml", "-a", "answers.yaml", "--set", f"rate={value}", "--dry-run"])
+    assert status == 2
+    assert capsys.readouterr().err == f"aiir: --set rate: {value!r} is not a valid number\n"

@@ -41,6 +41,7 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         if not walk.approve(frame, node_id, f"Action {node.title!r}", call, question):
             return walk.declined(frame, node_id, node.next)
         step, recorded = walk.next_step()
+        problem = f"Action {node.title!r} failed"
         if EventType.ACTION_RESULT in recorded:
             ok = bool(recorded[EventType.ACTION_RESULT].data.get("ok"))
         elif walk.env.dry_run:
@@ -68,10 +69,11 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
             walk.record(EventType.ACTION_RESULT, result, step=step)
             walk.screen.reply(reply)
             ok = reply.ok
+            if reply.uncertain:  # sent, and no answer says it was refused: it may have been done
+                problem = f"Action {node.title!r} may have taken effect: {reply.reason}"
         frame.answers[node_id] = "ok" if ok else "failed"
         if ok:
             return node.next
-        problem = f"Action {node.title!r} failed"
         after = walk.failed(frame, node_id, problem, node.on_failure, node.next)
         if after is not None:
             return after

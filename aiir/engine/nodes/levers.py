@@ -65,10 +65,12 @@ def lever(walk: Walk, frame: Frame, node_id: str, node: LeverNode) -> str | Ende
                 if after is not None:
                     return after
                 continue
-        check_first = previous is not None and previous.state == "unknown"
+        # Over a lever that may be in effect, a retry probes before it engages again.
+        check_first = previous is not None and previous.state in {"unknown", "engaged"}
         record = pull(walk, frame, node_id, node.lever, lever, engage, check_first=check_first)
-        if state_here(walk, record) in {"verified", "engaged", "dry-run"}:
-            return node.next
+        state = state_here(walk, record)
+        if state in {"verified", "dry-run"} or (state == "engaged" and not record.unanswered):
+            return node.next  # engaged with a probe that got no answer: the operator decides
         if node.on_failure is not None:
             return node.on_failure
         options: tuple[Option, ...] = FAILURE_OPTIONS
@@ -158,13 +160,16 @@ def engage_lever(
         return
     in_place: Reply | None = None
 
-    def settled() -> Reply | None:  # before a retry: did the failed try take effect?
+    def settled(failed: Reply) -> Reply | None:  # before a retry: did the failed try take effect?
         nonlocal in_place
         verdict, probe = probe_lever(walk, frame, base, lever)
         in_place = probe if verdict else None
+        if verdict is None and failed.uncertain:  # cannot tell: a second try could apply it twice
+            return failed
         return in_place
 
-    reply = walk.send(engage, settled if lever.verify is not None else None)
+    # Never sent again over a try that may have taken effect unless the probe says it did not.
+    reply = walk.send(engage, settled if lever.verify is not None else None, blind=False)
     if in_place is not None:
         confirmed(walk, step, base, in_place, engage)
         return
@@ -247,9 +252,14 @@ def probe_lever(
     reply = walk.sender.send(dataclasses.replace(call, retries=0))
     if reply.ok:
         return True, reply
-    if reply.status is None or reply.status >= 500:
+    if no_verdict(reply):
         return None, reply
     return False, reply
+
+
+def no_verdict(probe: Reply) -> bool:
+    """A failed probe that says nothing about the lever: no answer, or the gateway failing."""
+    return not probe.ok and (probe.status is None or probe.status >= 500)
 
 
 def engaged_before(
@@ -306,6 +316,9 @@ def verify(walk: Walk, frame: Frame, step: int, base: payloads.LeverKeys, lever:
         return
     reply = walk.send(walk.call_for(frame, lever.verify, where))
     verified = verified_data(base, ok=reply.ok, reply=reply.summary())
+    if no_verdict(reply):  # the lever was engaged; a probe with no answer does not undo that
+        verified["reply"]["reason"] = f"cannot verify: the verify probe got {reply.reason}"
+        verified["unverified"] = verified["unanswered"] = True
     walk.record(EventType.LEVER_VERIFIED, verified, step=step)
 
 
@@ -404,11 +417,14 @@ def release_data(
         manual = walk.release_preview(frame, name, lever)
         reason = f"release request could not be built ({exc}); undo it by hand: {manual}"
         return payloads.LeverReleased(**base, ok=False, reply={"reason": reason})
-    reply = walk.send(call)
-    data = payloads.LeverReleased(
-        **base, ok=reply.ok, request=call.summary(), reply=reply.summary()
-    )
-    if not reply.ok or lever.verify is None:
+    reply, summary = send_release(walk, frame, name, lever, call)
+    data = payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary)
+    if not summary["ok"]:
+        return gone_all_the_same(walk, frame, name, lever, data)
+    if not reply.ok:  # settled by the verify probe between tries: released
+        data["still_in_effect"] = False
+        return data
+    if lever.verify is None:
         return data
     verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
     data["still_in_effect"] = verdict
@@ -475,10 +491,57 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
         walk.screen.failure(f"Lever {record.lever!r}: {reason}")
         return False
     walk.screen.request(f"Release {record.lever!r}", call.summary())
-    reply = walk.send(call)
-    walk.record(
-        EventType.LEVER_RELEASED,
-        payloads.LeverReleased(**base, ok=reply.ok, request=call.summary(), reply=reply.summary()),
-    )
+    _, summary = send_release(walk, frame, record.lever, lever, call)
+    data = payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary)
+    if not summary["ok"]:
+        data = gone_all_the_same(walk, frame, record.lever, lever, data)
+    walk.record(EventType.LEVER_RELEASED, data)
     walk.screen.lever(record)
-    return reply.ok
+    return bool(data["ok"])
+
+
+def gone_all_the_same(
+    walk: Walk, frame: Frame, name: str, lever: Lever, failed: payloads.LeverReleased
+) -> payloads.LeverReleased:
+    """A release request that failed may still find the lever gone: an earlier release that
+    was sent, then lost with its process (killed before its line was written), or one whose
+    reply was lost. The verify probe tells: when it no longer passes, the lever is not in
+    effect, and saying its release failed would not be true."""
+    if lever.verify is None:
+        return failed
+    verdict, _ = probe_lever(walk, frame, {"lever": name}, lever)
+    failed["still_in_effect"] = verdict
+    if verdict is not False:
+        return failed
+    reason = (
+        f"the release request failed ({failed['reply'].get('reason', 'no reason given')}), "
+        "but the verify probe no longer passes: the lever is not in effect"
+    )
+    walk.screen.note(f"lever {name!r}: {reason}")
+    failed["ok"], failed["confirmed_by_verify"] = True, True
+    failed["reply"] = {**failed["reply"], "reason": reason}
+    return failed
+
+
+def send_release(
+    walk: Walk, frame: Frame, name: str, lever: Lever, call: Call
+) -> tuple[Reply, dict[str, Any]]:
+    """Send a release; the reply, and what the journal keeps of it. A try that failed yet may
+    have taken effect (no answer, a 5xx) is settled by the verify probe, before a retry and
+    after the last try: a probe that no longer passes means released, whatever the reply."""
+    gone: Reply | None = None
+
+    def settled(failed: Reply) -> Reply | None:
+        nonlocal gone
+        if failed.uncertain and probe_lever(walk, frame, {"lever": name}, lever)[0] is False:
+            gone = failed
+        return gone  # None: a release is sent again (undoing twice does no harm)
+
+    reply = walk.send(call, settled if lever.verify is not None else None)
+    if gone is None and lever.verify is not None and not reply.ok and reply.uncertain:
+        gone = reply if probe_lever(walk, frame, {"lever": name}, lever)[0] is False else None
+    summary = reply.summary()
+    if gone is not None:
+        reason = f"{reply.reason}; the verify probe no longer passes: released"
+        summary.update(ok=True, reason=reason)
+    return reply, summary

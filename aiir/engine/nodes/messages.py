@@ -9,6 +9,7 @@ from aiir.engine.frames import (
 )
 from aiir.engine.nodes.registry import handles
 from aiir.errors import InputError
+from aiir.formats.printable import plain
 from aiir.formats.schema import (
     NotifyNode,
 )
@@ -38,13 +39,22 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
     target = dispatch.route(node, walk.env.workspace)
     if not target.ready or walk.env.dry_run:
         if not walk.replaying and node.channel != "record":
-            walk.screen.note(target.reason or "dry run: not sent")
+            walk.screen.note(_not_sent(walk, node, target.reason))
         return node.next
     if dispatch.external(node) and not approve_message(walk, frame, node_id, node):
         return node.next
     if EventType.NOTIFY_SENT not in recorded:
         send_message(walk, frame, node_id, node, text, step)
     return node.next
+
+
+def _not_sent(walk: Walk, node: NotifyNode, reason: str) -> str:
+    """Why a message stays on record. A drill and a tabletop read no workspace: not "no slack
+    channel in aiir.yaml" when the team's aiir.yaml has one."""
+    exercise = walk.env.exercise
+    if exercise and walk.env.workspace is None and node.channel not in {"record", "email"}:
+        return f"not sent: a {exercise} reads no aiir.yaml channels; the message is on record"
+    return reason or "dry run: not sent"
 
 
 def approve_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> bool:
@@ -136,7 +146,8 @@ def render_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, ste
 
     text = draw(None)
     channel_markup = markup(node.channel)
-    wire = draw(channel_markup).strip() if channel_markup else text.strip()
+    # What leaves is printable: no escapes, controls, bidi or invisible characters of a value's
+    wire = draw(channel_markup).strip() if channel_markup else plain(text.strip())
     data = payloads.NotifyRendered(
         runbook=frame.runbook.id,
         node=node_id,

@@ -108,7 +108,8 @@ def poll(walk: Walk, call: Call, interval: dt.timedelta, deadline: dt.timedelta)
                 f"{seconds(left)} left"
             )
         said = reply.reason
-        clock.sleep(pause.total_seconds())
+        with walk.screen.waiting(f"next poll in {seconds(pause)}"):  # keys typed: not echoed
+            clock.sleep(pause.total_seconds())
 
 
 def seconds(span: dt.timedelta) -> str:

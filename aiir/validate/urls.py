@@ -1,0 +1,44 @@
+"""A gateway's base URL checked as far as it is written (a runbook's, a canary suite's): light,
+so that a canary run loads no runbook models to check its own."""
+
+from __future__ import annotations
+
+import re
+
+_SCHEMES = ("http://", "https://")
+_TEMPLATE_START = re.compile(r"\{[{%#]")
+
+
+def url_problem(url: str) -> str | None:
+    """Why a gateway's base URL cannot work, when it cannot: an http(s) URL with a host.
+
+    A templated URL (``http://{{ env.HOST }}:4000``) is checked as far as its literal start goes.
+    """
+    start = _TEMPLATE_START.search(url)
+    literal = url if start is None else url[: start.start()]
+    if start is not None and any(s.startswith(literal.lower()) for s in _SCHEMES):
+        return None  # "{{ env.URL }}", "http{{ ... }}": the rest is known only at run time
+    shown = url if len(url) <= 60 else url[:59] + "…"
+    if not literal.lower().startswith(_SCHEMES):
+        return f"{shown!r} is not an http(s) URL: it must start with http:// or https://"
+    if any(c.isspace() for c in literal):
+        return f"{shown!r} is not a URL: it has a space in it"
+    authority = re.split(r"[/?#]", literal.split("://", 1)[1], maxsplit=1)
+    if start is None or len(authority) > 1:  # the host is all there: check it
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(literal)
+            host, _ = parts.hostname, parts.port  # port raises on "host:abc"
+        except ValueError as exc:
+            return f"{shown!r} is not a valid URL ({exc})"
+        if not host:
+            return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"
+        if parts.port == 0:
+            return f"{shown!r} has port 0, not one from 1 to 65535"
+    if "?" in literal or "#" in literal:
+        return (
+            f"{shown!r} has a query string or a fragment (?…, #…), which each request's path "
+            "would be added to: give query parameters on the requests (query:)"
+        )
+    return None
