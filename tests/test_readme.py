@@ -66,6 +66,9 @@ def test_every_yaml_example_in_the_readme_validates(tmp_path: Path) -> None:
     assert len(documents) >= 3  # a runbook, a scenario, a workspace
     for index, block in enumerate(documents):
         path = tmp_path / f"example-{index}.yaml"
+        if re.search(r"^workspace:", block, re.M):  # it names its team, inventory, templates:
+            assert main(["init", str(tmp_path / f"workspace-{index}")]) == 0  # laid out by init
+            path = tmp_path / f"workspace-{index}" / "aiir.yaml"
         path.write_text(block, encoding="utf-8")
         assert main(["validate", "--strict", str(path)]) == 0, block[:200]
 
