@@ -81,13 +81,28 @@ class Prompter(Protocol):
         ...
 
 
+NODE_SUFFIXES = ("approve", "on_failure", "approvals")  # ``node.on_failure``: a key of its own
+
+
+def answer_line(key: str, hint: str) -> str:
+    """How an answers file answers ``key``: ``node: hint``, ``node.on_failure: hint``, and a
+    called runbook's node under its runbook (``triage: {intake: hint}``: a flat
+    ``triage.intake`` is read as a node ``triage`` of the runbook walked)."""
+    parts = key.split(".")
+    own = 2 if len(parts) > 1 and parts[-1] in NODE_SUFFIXES else 1
+    line = f"{'.'.join(parts[-own:])}: {hint}"
+    for runbook in reversed(parts[:-own]):
+        line = f"{runbook}: {{{line}}}"
+    return line
+
+
 class NoTerminalPrompter:
     """For CI: every question is an error naming the flag to answer it with."""
 
     def _missing(self, key: str, hint: str) -> MissingAnswer:
         return MissingAnswer(
             f"{key!r} needs an answer and there is no terminal: "
-            f"answer it in --answers FILE as `{key}: {hint}`"
+            f"answer it in --answers FILE as `{answer_line(key, hint)}`"
         )
 
     def choose(self, key: str, message: str, options: Sequence[Option]) -> str:
