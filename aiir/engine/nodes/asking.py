@@ -52,6 +52,11 @@ def text_input(walk: Walk, frame: Frame, node_id: str, node: InputNode) -> str:
     context = walk.context(frame)
     prompt = render(node.prompt, context, f"nodes.{node_id}.prompt")
     default = render(node.default, context, f"nodes.{node_id}.default") if node.default else None
+    if default is not None and walk.scrub(default) != default:
+        # an edit buffer shows its text as it is: a secret there would be on the screen
+        if not walk.replaying:
+            walk.screen.note(f"{node_id}: its default holds a secret, so none is offered")
+        default = None
     walk.ask(frame, node_id, "text", prompt, default=default, check=input_check(node))
     return node.next
 
