@@ -32,6 +32,7 @@ _SPELLING_WINDOW = 8192  # characters past an excerpt's cut masked with it: long
 MAX_RETRY_AFTER = 30.0
 DEFAULT_TIMEOUT = 15.0
 DEFAULT_RETRIES = 2
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _ONE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>(?:(?!\}\}).)*)\}\}\s*$", re.S)
 _HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # visible ASCII, spaces and tabs
 NOT_SENDABLE = (
@@ -76,6 +77,13 @@ class Call:
     # Reply bodies that mean the gateway cannot do this at all (the profile's ``unavailable``
     # patterns): such a failure is final, never retried, even as a 5xx (LiteLLM's "no database").
     permanent: tuple[str, ...] = ()
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether sending it twice does what sending it once does (RFC 9110's idempotent
+        methods): only such a call is sent again, unseen, after a try that may have taken
+        effect."""
+        return self.method in IDEMPOTENT
 
     def summary(self) -> dict[str, Any]:
         """What the operator and the journal see: sensitive headers masked."""

@@ -110,6 +110,7 @@ CASES = {
     ),
     "10mb-body": Case(lambda p: Fault(p, 200, BIG_JSON), 200, probed(TOO_LARGE), attempts=1),
 }
+UNSEEN = {"500", "timeout"}  # faults after which the request may have taken effect
 KINDS = [
     pytest.param(name, kind, id=f"{name}-{kind}")
     for name in CASES
@@ -165,14 +166,18 @@ def test_a_fault_is_handled_journalled_and_offered_to_the_operator(
         result, shown, seconds = walk(tmp_path, arm(case, kind, url, state), prompter, clock)
 
     assert seconds < STALL  # bounded by the request timeout (three tries), and no real sleeping
-    assert clock.sleeps == case.sleeps
+    # an action's POST that may have been done is never sent again unseen; a lever is probed
+    unseen = kind == "action" and name in UNSEEN
+    assert clock.sleeps == ([] if unseen else case.sleeps)
     event = next(e for e in result.incident.events if e.type == EVENT[kind])
     reply = event.data["reply"]
     assert (event.data["ok"], reply["status"], reply["attempts"]) == (
         False,
         case.status,
-        case.attempts,
+        1 if unseen else case.attempts,
     )
+    if name != "refused":  # what reached the gateway, faulted or not
+        assert state.arrived.count(PATH[kind]) == (1 if unseen else reply["attempts"])
     assert reply["reason"].startswith(case.reason[kind])
     if name != "refused":
         assert reply["reason"] == case.reason[kind]
@@ -281,8 +286,8 @@ def test_the_operators_decision_after_a_failed_action(
     decision: str, outcome: str, sent: int, guardrails: int, tmp_path: Path
 ) -> None:
     prompter, clock = RecordingPrompter({"audit.on_failure": decision}), SleepRecorder()
-    with serve_gateway() as (url, state):
-        state.faults.append(Fault("/key/block", 500, times=3))
+    with serve_gateway() as (url, state):  # a 503 says nothing was done: retried unseen
+        state.faults.append(Fault("/key/block", 503, times=3))
         result, _, _ = walk(tmp_path, url, prompter, clock)
         assert state.count("POST", "/key/block") == sent
         assert len(state.guardrails) == guardrails
@@ -360,3 +365,42 @@ def test_an_action_with_no_answer_is_said_to_maybe_have_taken_effect(
     report = " ".join(capsys.readouterr().out.split())
     maybe = "Action audit: FAILED, it may have taken effect"
     assert (maybe in report) is (said != "failed"), report
+
+
+@pytest.mark.parametrize(
+    ("method", "sent"),
+    [("POST", 1), ("PATCH", 1), ("PUT", 3), ("DELETE", 3)],
+)
+def test_an_action_that_may_have_been_done_is_sent_again_only_if_repeatable(
+    method: str, sent: int, tmp_path: Path
+) -> None:
+    """The connection drops after the gateway read the request (it may have acted): a POST is
+    not sent again unseen, the operator is asked with that truth on screen; an idempotent PUT or
+    DELETE is retried as before."""
+    data = fault_runbook(timeout=TIMEOUT)
+    data["nodes"]["audit"]["request"]["method"] = method
+    runbook = write_runbook(tmp_path, data)
+    prompter, clock = RecordingPrompter({"audit.on_failure": "skip"}), SleepRecorder()
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/key/block", drop=True, times=3))
+        result, shown, _ = walk(tmp_path, url, prompter, clock, runbook)
+        assert state.arrived.count("/key/block") == sent
+    assert "Action 'Block the key' may have taken effect: connection lost" in shown
+    assert clock.sleeps == ([] if sent == 1 else BACKOFF)
+    assert prompter.asked == ["audit.on_failure"]
+    event = next(e for e in result.incident.events if e.type == "action.result")
+    assert event.data["reply"]["attempts"] == sent
+    assert event.data["reply"]["uncertain"] is True
+
+
+def test_an_operator_who_retries_a_post_that_may_have_been_done_sends_it_once_more(
+    tmp_path: Path,
+) -> None:
+    prompter, clock = RecordingPrompter({"audit.on_failure": "retry"}), SleepRecorder()
+    with serve_gateway() as (url, state):
+        state.faults.append(Fault("/key/block", 500))
+        result, shown, _ = walk(tmp_path, url, prompter, clock)
+        assert state.arrived.count("/key/block") == 2  # the failed one, and the operator's retry
+    assert "Action 'Block the key' may have taken effect: status 500" in shown
+    assert result.ended is not None
+    assert result.ended.outcome == "contained"

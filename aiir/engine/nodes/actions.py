@@ -62,7 +62,8 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
                 runbook=frame.runbook.id, node=node_id, request=call.summary()
             )
             walk.record(EventType.ACTION_INTENT, intent, step=step)
-            reply = walk.send(call)
+            # a POST that may have been done is not done again unseen: the operator decides
+            reply = walk.send(call, blind=call.repeatable)
             result = payloads.ActionResult(
                 runbook=frame.runbook.id, node=node_id, ok=reply.ok, reply=reply.summary()
             )
