@@ -185,6 +185,8 @@ def read_checked(
             f"{path.name}: a symbolic link, not the journal itself (a copy of the incident leaves "
             "it out, and it can be changed from elsewhere)"
         )
+    elif files is not None and path.stat().st_nlink > 1:
+        reading.file_problems.append(f"{path.name}: {HARD_LINK}")
     return _checked_lines(_lines(path, settle), reading, files)
 
 
@@ -480,11 +482,12 @@ def _not_kept(directory: Path, relative: str) -> str | None:
     """Why ``relative`` is not a file kept in ``directory`` as aiir keeps one (a regular file,
     reached through folders of the incident, no symbolic link on the way: a link leaves the file
     out of a copy of the incident, and lets it be changed from elsewhere), or None."""
-    parts, target, mode = relative.split("/"), directory, 0
+    parts, target, mode, links = relative.split("/"), directory, 0, 1
     for depth, part in enumerate(parts, start=1):
         target = target / part
         try:
-            mode = os.lstat(target).st_mode
+            found = os.lstat(target)
+            mode, links = found.st_mode, found.st_nlink
         except FileNotFoundError:
             return "missing"
         except OSError as exc:
@@ -498,7 +501,14 @@ def _not_kept(directory: Path, relative: str) -> str | None:
             return f"in {'/'.join(parts[:depth])}/, not a folder ({kind})"
     if not stat.S_ISREG(mode):
         return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
+    if links > 1:
+        return HARD_LINK
     return None
+
+
+# aiir makes each file it keeps itself, with one name: a second name, inside the incident or out,
+# lets a write through it change the file without a trace on this path until its hash is checked.
+HARD_LINK = "a hard link, one file under two names (a write through the other name changes it)"
 
 
 _KINDS = {

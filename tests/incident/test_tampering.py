@@ -314,3 +314,36 @@ def test_lines_cut_from_the_end_through_a_capture_leave_its_file_named(incident:
     (problem,) = verify(incident)
     assert problem.startswith("evidence/")
     assert "named by no line of the journal" in problem
+
+
+# --- hard links: one file under two names ----------------------------------------------------
+
+
+HARD = "a hard link, one file under two names (a write through the other name changes it)"
+
+
+def test_evidence_with_a_second_name_is_named(
+    incident: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same bytes, same inode: only the link count tells that a write elsewhere changes it."""
+    file = evidence(incident)[0]
+    os.link(file, tmp_path / "second-name.json")
+    relative = file.relative_to(incident).as_posix()
+    assert verify(incident) == [
+        f"evidence {relative}: {HARD} (named on line {named_on(incident, relative)})"
+    ]
+    status, output = verify_cli(incident, capsys)
+    assert status == 1
+    assert "Traceback" not in output
+
+
+def test_a_runbook_copy_with_a_second_name_is_named(incident: Path) -> None:
+    copy = incident / "runbooks" / "contain.yaml"
+    os.link(copy, incident / "evidence" / "..contain")  # inside the incident, as well
+    problems = verify(incident)
+    assert f"runbook snapshot runbooks/contain.yaml: {HARD} (named on line 1)" in problems
+
+
+def test_a_journal_with_a_second_name_is_named(incident: Path, tmp_path: Path) -> None:
+    os.link(incident / JOURNAL, tmp_path / "journal-elsewhere.jsonl")
+    assert verify(incident) == [f"journal.jsonl: {HARD}"]
