@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from aiir.canary import schema_check
 from aiir.formats import patterns, received
 from aiir.formats.canary import CanaryCheck
 from aiir.terminal.inert import plain
@@ -136,81 +136,14 @@ def _json(schema: dict[str, Any] | None, output: str) -> tuple[bool, str]:
         return False, f"output is not JSON ({exc})"
     if schema is None:
         return True, "output is JSON"
-    error = _validator(json.dumps(schema, sort_keys=True)).best_match_error(data)
+    error = schema_check.compiled(json.dumps(schema, sort_keys=True)).best_match_error(data)
     if error is not None:
-        return False, f"output is JSON but not valid against the schema: {error}"
-    return True, "output is JSON valid against the schema"
-
-
-class _SchemaCheck:
-    def __init__(self, schema: dict[str, Any]) -> None:
-        self.validator = _bounded_validator()(schema)
-
-    def best_match_error(self, data: Any) -> str | None:
-        from jsonschema.exceptions import best_match
-
-        error = best_match(self.validator.iter_errors(data))
-        if error is None:
-            return None
-        where = "/".join(str(p) for p in error.absolute_path) or "(root)"
-        return f"{_quote(error.message)} at {where}"
-
-
-@functools.lru_cache(maxsize=1)
-def _bounded_validator() -> Any:
-    """Draft 2020-12 whose ``pattern``, ``patternProperties`` and ``additionalProperties`` match
-    the suite's patterns against the reply with :mod:`aiir.formats.patterns` (bounded in time):
-    jsonschema's own use ``re``, which can backtrack for ever on hostile output."""
-    from jsonschema import Draft202012Validator, validators
-    from jsonschema.exceptions import ValidationError
-
-    def pattern(validator: Any, wanted: str, instance: Any, schema: Any) -> Iterator[Any]:
-        if validator.is_type(instance, "string") and patterns.search(wanted, instance) is None:
-            yield ValidationError(f"{instance!r} does not match {wanted!r}")
-
-    def pattern_properties(
-        validator: Any, wanted: Any, instance: Any, schema: Any
-    ) -> Iterator[Any]:
-        if not validator.is_type(instance, "object"):
-            return
-        for each, subschema in wanted.items():
-            for key, value in instance.items():
-                if patterns.search(each, key):
-                    yield from validator.descend(value, subschema, path=key, schema_path=each)
-
-    def additional_properties(
-        validator: Any, extra: Any, instance: Any, schema: Any
-    ) -> Iterator[Any]:
-        if not validator.is_type(instance, "object"):
-            return
-        named, matched = schema.get("properties", {}), list(schema.get("patternProperties", {}))
-        extras = sorted(
-            (
-                k
-                for k in instance
-                if k not in named and not any(patterns.search(p, k) for p in matched)
-            ),
-            key=str,
+        message, where = error
+        return (
+            False,
+            f"output is JSON but not valid against the schema: {_quote(message)} at {where}",
         )
-        if validator.is_type(extra, "object"):
-            for key in extras:
-                yield from validator.descend(instance[key], extra, path=key)
-        elif not extra and extras:
-            yield ValidationError(
-                f"Additional properties are not allowed ({', '.join(map(repr, extras))} unexpected)"
-            )
-
-    keywords = {
-        "pattern": pattern,
-        "patternProperties": pattern_properties,
-        "additionalProperties": additional_properties,
-    }
-    return validators.extend(Draft202012Validator, keywords)  # type: ignore[no-untyped-call]
-
-
-@functools.lru_cache(maxsize=64)
-def _validator(schema: str) -> _SchemaCheck:
-    return _SchemaCheck(json.loads(schema))
+    return True, "output is JSON valid against the schema"
 
 
 def levenshtein(a: str, b: str, limit: int | None = None) -> int:

@@ -87,6 +87,8 @@ def test_a_json_schemas_patterns_on_hostile_output_are_matched_in_bounded_time(
         "key": {"patternProperties": {nested: {"type": "integer"}}},
         "extra": {"patternProperties": {nested: {}, "^a$": {}}, "additionalProperties": False},
         "slow": {"properties": {"a": {"pattern": "(a|aa)+$"}}},
+        # the keys unevaluatedProperties leaves are found by matching patternProperties, too
+        "unevaluated": {"patternProperties": {nested: {}}, "unevaluatedProperties": False},
     }
     prompts = [
         {"id": name, "prompt": "JSON please.", "assert": [{"type": "is-json", "schema": schema}]}
@@ -96,11 +98,12 @@ def test_a_json_schemas_patterns_on_hostile_output_are_matched_in_bounded_time(
     assert code == 1, err
     assert "Traceback" not in out + err
     failures = {f["prompt_id"]: f["detail"] for f in json.loads(out)[0]["failures"]}
-    assert set(failures) == {"value", "key", "extra", "slow"}, failures
+    assert set(failures) == {"value", "key", "extra", "slow", "unevaluated"}, failures
     assert "not valid against the schema" in failures["value"]
     assert failures["key"].endswith(" at a")  # the key "a" matched: its value is no integer
     assert "Additional properties are not allowed" in failures["extra"]
     assert "took too long to match" in failures["slow"]
+    assert "Unevaluated properties are not allowed" in failures["unevaluated"]
 
 
 def test_a_regex_assertion_on_hostile_output_fails_in_bounded_time(tmp_path: Path) -> None:
