@@ -31,6 +31,7 @@ LIVE_BANNER = "LIVE: real gateways and channels"
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
 IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
 COMPACT = 160  # characters of a request body shown before the question
+SMALL = (16, 50)  # rows, columns: below either, a box is its title and a line a row, unframed
 MAX_SHOWN = 20_000  # characters of one value shown (a message, a summary, a note)
 LEVER_STYLE = {
     "verified": "bold green",
@@ -96,18 +97,25 @@ class TerminalScreen:
         else:
             self.console.file.write(line.plain + "\n")
 
-    def box(self, body: Text, title: Text, border: str = "") -> None:
+    def box(self, body: Text, title: Text, border: str = "", *, cut: bool = False) -> None:
         """A framed panel in a terminal; in a log (CI, a pipe) a titled block, cheaper to draw
-        and easier to grep."""
-        if self.terminal:
+        and easier to grep. In a small terminal the frame goes (two rows), and with ``cut``
+        (what is cut can be seen in full another way) each line takes one row."""
+        small = self.console.height < SMALL[0] or self.console.width < SMALL[1]
+        if self.terminal and not small:
             self.console.print(Panel(body, title=title, title_align="left", border_style=border))
             return
         heading = Text("── ")
         heading.append_text(title)
         self.say(heading)
+        if self.terminal and cut:  # a line a row, so that the title stays on the screen
+            self.console.print(body, no_wrap=True, overflow="ellipsis")
+            return
         self.say(body)
 
-    def box_lines(self, title: str, lines: list[tuple[str, str]], border: str = "") -> None:
+    def box_lines(
+        self, title: str, lines: list[tuple[str, str]], border: str = "", *, cut: bool = False
+    ) -> None:
         """A box of lines (text, style), each scrubbed and inert, under a bold title; a log gets
         the plain lines :meth:`box` writes, with no rich Text made only to be flattened."""
         if not self.terminal:
@@ -119,7 +127,7 @@ class TerminalScreen:
             if index:
                 body_text.append("\n")
             body_text.append_text(self.text(line, style))
-        self.box(body_text, self.text(title, "bold"), border)
+        self.box(body_text, self.text(title, "bold"), border, cut=cut)
 
     def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
         if incident.dry_run:  # nothing is kept: no incident id to quote or resume
@@ -215,7 +223,8 @@ class TerminalScreen:
         lines.append((f"Release: {release}", ""))
         if lever.destroys_evidence:
             lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
-        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow")
+        # all of it is one key away (d), so a small terminal shows a line a row
+        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow", cut=True)
 
     def approvals(self, title: str, lines: list[str]) -> None:
         self.box_lines(title, [(line, "") for line in lines], "magenta")
