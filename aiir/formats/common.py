@@ -5,10 +5,8 @@ Split from :mod:`aiir.formats.schema` so that a canary run loads the dozen model
 
 # No ``from __future__ import annotations``: see aiir.formats.schema.
 import enum
-import re
 from typing import Annotated
 
-import regex
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic import Strict as Exact
 
@@ -32,11 +30,9 @@ WebUrl = Annotated[
 
 
 def _compiles(value: str) -> str:
-    try:
-        re.compile(value)
-        patterns.compiled(value)  # what matches it at run time, in bounded time
-    except (re.error, regex.error) as exc:
-        raise ValueError(f"invalid regular expression: {exc}") from None
+    problem = patterns.invalid(value)  # with re, and with what matches it at run time
+    if problem is not None:
+        raise ValueError(f"invalid regular expression: {problem}")
     return value
 
 
