@@ -165,13 +165,15 @@ def test_a_fault_is_handled_journalled_and_offered_to_the_operator(
         result, shown, seconds = walk(tmp_path, arm(case, kind, url, state), prompter, clock)
 
     assert seconds < STALL  # bounded by the request timeout (three tries), and no real sleeping
-    assert clock.sleeps == case.sleeps
     event = next(e for e in result.incident.events if e.type == EVENT[kind])
     reply = event.data["reply"]
+    # An action's POST that may have taken effect (a 500, a timeout) is not sent again unseen.
+    blind_once = kind == "action" and bool(reply.get("uncertain"))
+    assert clock.sleeps == ([] if blind_once else case.sleeps)
     assert (event.data["ok"], reply["status"], reply["attempts"]) == (
         False,
         case.status,
-        case.attempts,
+        1 if blind_once else case.attempts,
     )
     assert reply["reason"].startswith(case.reason[kind])
     if name != "refused":
@@ -282,7 +284,8 @@ def test_the_operators_decision_after_a_failed_action(
 ) -> None:
     prompter, clock = RecordingPrompter({"audit.on_failure": decision}), SleepRecorder()
     with serve_gateway() as (url, state):
-        state.faults.append(Fault("/key/block", 500, times=3))
+        # a 503 says the request was not taken, so the POST is retried before the operator is asked
+        state.faults.append(Fault("/key/block", 503, times=3))
         result, _, _ = walk(tmp_path, url, prompter, clock)
         assert state.count("POST", "/key/block") == sent
         assert len(state.guardrails) == guardrails

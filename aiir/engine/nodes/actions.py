@@ -28,6 +28,7 @@ from aiir.timestamps import iso, parse_iso
 if TYPE_CHECKING:
     from aiir.engine.walk import Walk
 
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 MAX_PAGES = 100  # of a trace store's spans, for one capture item
 
 
@@ -62,7 +63,8 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
                 runbook=frame.runbook.id, node=node_id, request=call.summary()
             )
             walk.record(EventType.ACTION_INTENT, intent, step=step)
-            reply = walk.send(call)
+            # A lost answer to a POST or PATCH may hide a done request: not re-sent unseen.
+            reply = walk.send(call, blind=_idempotent(node, call))
             result = payloads.ActionResult(
                 runbook=frame.runbook.id, node=node_id, ok=reply.ok, reply=reply.summary()
             )
@@ -77,6 +79,14 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         after = walk.failed(frame, node_id, problem, node.on_failure, node.next)
         if after is not None:
             return after
+
+
+def _idempotent(node: ActionNode, call: Call) -> bool:
+    """Whether the action is safe to send again after a try that may have taken effect: as its
+    request says (``idempotent:``), else by its method (GET, HEAD, PUT, DELETE are)."""
+    if node.request.idempotent is not None:
+        return node.request.idempotent
+    return call.method in IDEMPOTENT_METHODS
 
 
 @handles(CaptureNode)
