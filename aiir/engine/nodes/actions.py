@@ -44,7 +44,11 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         step, recorded = walk.next_step()
         problem = f"Action {node.title!r} failed"
         if EventType.ACTION_RESULT in recorded:
-            ok = bool(recorded[EventType.ACTION_RESULT].data.get("ok"))
+            done = recorded[EventType.ACTION_RESULT].data
+            ok = bool(done.get("ok"))
+            if not ok and (done.get("unknown") or (done.get("reply") or {}).get("uncertain")):
+                reason = (done.get("reply") or {}).get("reason") or NOT_RESENT
+                problem = f"Action {node.title!r} may have taken effect: {reason}"
         elif walk.env.dry_run:
             ok = True
         elif EventType.ACTION_INTENT in recorded:  # stopped after the intent: never re-sent blindly
@@ -58,6 +62,7 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
             walk.record(EventType.ACTION_RESULT, unknown, step=step)
             walk.screen.note(f"action {node_id!r}: {NOT_RESENT}")
             ok = False
+            problem = f"Action {node.title!r} may have taken effect: {NOT_RESENT}"
         else:
             intent = payloads.ActionIntent(
                 runbook=frame.runbook.id, node=node_id, request=call.summary()
