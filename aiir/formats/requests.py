@@ -65,6 +65,13 @@ class Request(Strict):
     body: Template | None = Field(default=None, description="raw text body")
     timeout: Number | None = Field(default=None, gt=0, le=300, description="seconds")
     retries: Count | None = Field(default=None, ge=0, le=10)
+    idempotent: bool | None = Field(
+        default=None,
+        description=(
+            "safe to send again after a lost answer (timeout, dropped connection, 5xx); "
+            "default: true for GET, HEAD, PUT and DELETE, false for POST and PATCH"
+        ),
+    )
     expect: Expect | None = None
     save: dict[Slug, str] = Field(
         default_factory=dict,

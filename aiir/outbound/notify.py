@@ -3,15 +3,17 @@
 Each send returns a :class:`Delivery`; none raises for a refusal or an unreachable endpoint, so a
 caller decides what a failed page means. The wire formats are in docs/domain.md (Message formats). Secrets (a
 routing key, a webhook URL, an API key) are masked in every delivery record and error text.
-Retries: PagerDuty and webhooks on 429, 5xx and no answer, with exponential backoff (honouring
-``Retry-After``); never on another 4xx, which would fail the same way again. Slack's errors are
-plain-text codes that retrying cannot fix: only its 429 and 5xx are retried.
+Retries: PagerDuty (its dedup key) and webhooks (one Idempotency-Key on every try) on 429, 5xx
+and no answer, with backoff (honouring ``Retry-After``); never on another 4xx, which would fail
+the same way again. Slack, Teams, Jira and Statuspage creates have no idempotency key: only a 429
+is retried, never a 5xx or a lost answer, which may have been delivered.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,6 +35,7 @@ MAX_DEDUP_KEY = 255
 MAX_PAYLOAD = 512 * 1024
 EXCERPT = 500
 MAX_REPLY = 1024 * 1024  # bytes of a receiver's reply kept; the rest is not stored
+IDEMPOTENCY_KEY = "Idempotency-Key"  # the same on every try of one webhook message
 
 EventAction = Literal["trigger", "acknowledge", "resolve"]
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
@@ -244,11 +247,14 @@ class Notifier:
     def slack(
         self, webhook_url: str, text: str, blocks: Sequence[Mapping[str, Any]] = ()
     ) -> Delivery:
-        """Post ``text`` (the notification fallback) and optional Block Kit ``blocks``."""
+        """Post ``text`` (the notification fallback) and optional Block Kit ``blocks``. Slack
+        has no idempotency key: a try that may have been delivered is not sent again."""
         body: dict[str, Any] = {"text": text}
         if blocks:
             body["blocks"] = list(blocks)
-        delivery = self._send("slack", "POST", webhook_url, body, {}, [webhook_url])
+        delivery = self._send(
+            "slack", "POST", webhook_url, body, {}, [webhook_url], idempotent=False
+        )
         if delivery.ok and delivery.reply.strip() != "ok":
             return _replace(delivery, ok=False, reason=f"Slack said {delivery.reply.strip()!r}")
         return delivery
@@ -257,8 +263,11 @@ class Notifier:
 
     def teams(self, webhook_url: str, message: Mapping[str, Any]) -> Delivery:
         """Post a ``message`` activity (Adaptive Card attachments) to a Teams Workflows webhook;
-        the trigger accepts with 202 and an empty body, so any 2xx is a success."""
-        return self._send("teams", "POST", webhook_url, dict(message), {}, [webhook_url])
+        the trigger accepts with 202 and an empty body, so any 2xx is a success. No
+        idempotency key either: a try that may have been delivered is not sent again."""
+        return self._send(
+            "teams", "POST", webhook_url, dict(message), {}, [webhook_url], idempotent=False
+        )
 
     # --- Jira Cloud and Jira Service Management -------------------------------------------------
 
@@ -375,8 +384,13 @@ class Notifier:
     # --- generic JSON webhook ------------------------------------------------------------------
 
     def webhook(self, url: str, body: Any, headers: Mapping[str, str] | None = None) -> Delivery:
-        """POST ``body`` as JSON; any 2xx is a success. The URL counts as a secret."""
+        """POST ``body`` as JSON; any 2xx is a success. The URL counts as a secret.
+
+        Every try of one message carries the same ``Idempotency-Key`` (unless ``headers`` set
+        one), so a receiver that honours it does not act twice on a retry after a lost answer."""
         given = dict(headers or {})
+        if not any(k.lower() == IDEMPOTENCY_KEY.lower() for k in given):
+            given[IDEMPOTENCY_KEY] = str(uuid.uuid4())
         secrets = [url, *(v for k, v in given.items() if k.lower() == "authorization")]
         return self._send("webhook", "POST", url, body, given, secrets)
 
@@ -408,7 +422,7 @@ class Notifier:
             if tried.retry_after is None or attempts > self.retries:
                 break
             if not idempotent and tried.status != 429:
-                break
+                break  # it may have been delivered: sending it again could post it twice
             self.sleep(tried.retry_after or self.backoff * 2 ** (attempts - 1))
         ok = tried.status is not None and 200 <= tried.status < 300
         request = {

@@ -43,7 +43,11 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         step, recorded = walk.next_step()
         problem = f"Action {node.title!r} failed"
         if EventType.ACTION_RESULT in recorded:
-            ok = bool(recorded[EventType.ACTION_RESULT].data.get("ok"))
+            done = recorded[EventType.ACTION_RESULT].data
+            ok = bool(done.get("ok"))
+            if not ok and (done.get("unknown") or (done.get("reply") or {}).get("uncertain")):
+                reason = (done.get("reply") or {}).get("reason") or NOT_RESENT
+                problem = f"Action {node.title!r} may have taken effect: {reason}"
         elif walk.env.dry_run:
             ok = True
         elif EventType.ACTION_INTENT in recorded:  # stopped after the intent: never re-sent blindly
@@ -57,13 +61,14 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
             walk.record(EventType.ACTION_RESULT, unknown, step=step)
             walk.screen.note(f"action {node_id!r}: {NOT_RESENT}")
             ok = False
+            problem = f"Action {node.title!r} may have taken effect: {NOT_RESENT}"
         else:
             intent = payloads.ActionIntent(
                 runbook=frame.runbook.id, node=node_id, request=call.summary()
             )
             walk.record(EventType.ACTION_INTENT, intent, step=step)
-            # a POST that may have been done is not done again unseen: the operator decides
-            reply = walk.send(call, blind=call.repeatable)
+            # A lost answer to a POST or PATCH may hide a done request: not re-sent unseen.
+            reply = walk.send(call, blind=_idempotent(node, call))
             result = payloads.ActionResult(
                 runbook=frame.runbook.id, node=node_id, ok=reply.ok, reply=reply.summary()
             )
@@ -78,6 +83,14 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
         after = walk.failed(frame, node_id, problem, node.on_failure, node.next)
         if after is not None:
             return after
+
+
+def _idempotent(node: ActionNode, call: Call) -> bool:
+    """Whether the action is safe to send again after a try that may have taken effect: as its
+    request says (``idempotent:``), else by its method (GET, HEAD, PUT, DELETE are)."""
+    if node.request.idempotent is not None:
+        return node.request.idempotent
+    return call.repeatable
 
 
 @handles(CaptureNode)
