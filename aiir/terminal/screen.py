@@ -17,6 +17,7 @@ from aiir.formats.schema import Lever, Node, Runbook
 from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
+from aiir.terminal.fit import fitted
 from aiir.terminal.inert import inert, plain
 from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
@@ -107,18 +108,25 @@ class TerminalScreen:
         self.say(heading)
         self.say(body)
 
-    def box_lines(self, title: str, lines: list[tuple[str, str]], border: str = "") -> None:
+    def box_lines(
+        self,
+        title: str,
+        lines: list[tuple[str, str]],
+        border: str = "",
+        drop: tuple[int, ...] | None = None,
+    ) -> None:
         """A box of lines (text, style), each scrubbed and inert, under a bold title; a log gets
-        the plain lines :meth:`box` writes, with no rich Text made only to be flattened."""
+        the plain lines :meth:`box` writes, with no rich Text made only to be flattened. With
+        ``drop`` (a question follows), the box fits the terminal's height above the question,
+        giving up the lines at those indexes first (:func:`aiir.terminal.fit.fitted`)."""
         if not self.terminal:
             body = "\n".join(plain(self.shown(line)) for line, _ in lines)
             self.console.file.write(f"── {plain(self.scrub(title))}\n{body}\n")
             return
-        body_text = Text()
-        for index, (line, style) in enumerate(lines):
-            if index:
-                body_text.append("\n")
-            body_text.append_text(self.text(line, style))
+        shown = [self.text(line, style) for line, style in lines]
+        if drop is not None:
+            shown = fitted(self.console, shown, drop)
+        body_text = Text("\n").join(shown)
         self.box(body_text, self.text(title, "bold"), border)
 
     def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
@@ -208,14 +216,16 @@ class TerminalScreen:
             (f"Sends: {call.method} {readable(call.url)}", ""),
             (f"  gateway {call.gateway!r}" + (f", {call.action}" if call.action else ""), "dim"),
         ]
+        drop = [2]  # on a small terminal: the gateway's name, then the body (d shows them)
         body = call.json if call.json is not None else call.body
         if body is not None:
+            drop.insert(0, len(lines))
             lines.append((f"Body: {compact(body)}", ""))
+        if lever.destroys_evidence:  # above the cost: the last thing a small screen gives up
+            lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
         lines.append((f"Cost: {lever.business_cost or 'not stated in the runbook'}", ""))
         lines.append((f"Release: {release}", ""))
-        if lever.destroys_evidence:
-            lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
-        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow")
+        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow", tuple(drop))
 
     def approvals(self, title: str, lines: list[str]) -> None:
         self.box_lines(title, [(line, "") for line in lines], "magenta")
