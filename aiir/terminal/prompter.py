@@ -101,7 +101,9 @@ class TerminalPrompter:
             return True if problem is None else problem
 
         while True:
-            question = questionary.text(plain(message), default=default or "", validate=valid)
+            question = questionary.text(
+                plain(message), default=default or "", validate=valid, enable_suspend=True
+            )
             answer = str(self._ask(question))
             if not self._noted(answer):
                 return answer
@@ -177,7 +179,7 @@ def _yes_no_question(message: str, marks: str, details: bool) -> Any:
         move_cursor_to_end=True,
     )
     session: PromptSession[str] = PromptSession(
-        tokens, validator=validator, style=merge_styles_default([None])
+        tokens, validator=validator, style=merge_styles_default([None]), enable_suspend=True
     )
     return questionary.Question(session.app)
 
