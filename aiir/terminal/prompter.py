@@ -167,10 +167,15 @@ def _yes_no_question(message: str, marks: str, details: bool) -> Any:
     from prompt_toolkit.validation import Validator
     from questionary.styles import merge_styles_default
 
+    default = "yes" if marks.startswith("(Y") else "no"
+
     def tokens() -> StyleAndTextTuples:
         shown: StyleAndTextTuples = [("class:qmark", "?"), ("class:question", f" {message} ")]
-        if not get_app().is_done:
+        app = get_app()
+        if not app.is_done:
             shown.append(("class:instruction", f"{marks} "))
+        elif not app.current_buffer.text.strip():  # Enter alone took the default: say which
+            shown.append(("class:answer", f"{default} (the default)"))
         return shown
 
     validator = Validator.from_callable(
