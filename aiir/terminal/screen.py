@@ -31,6 +31,7 @@ EXERCISE_BANNER = {
 LIVE_BANNER = "LIVE: real gateways and channels"
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
 IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
+TITLE_FRAME = 6  # a box's corners, the rules beside its title and the spaces around it
 COMPACT = 160  # characters of a request body shown before the question
 MAX_SHOWN = 20_000  # characters of one value shown (a message, a summary, a note)
 LEVER_STYLE = {
@@ -101,6 +102,11 @@ class TerminalScreen:
         """A framed panel in a terminal; in a log (CI, a pipe) a titled block, cheaper to draw
         and easier to grep."""
         if self.terminal:
+            room = self.console.size.width - TITLE_FRAME
+            if title.cell_len > room:  # rich cuts it with no mark: a title that reads as whole
+                title = title.copy()
+                title.truncate(max(room - 1, 1))
+                title.append("…")
             self.console.print(Panel(body, title=title, title_align="left", border_style=border))
             return
         heading = Text("── ")
