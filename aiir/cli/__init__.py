@@ -4,11 +4,12 @@ Command modules import only Typer at load time; the core (pydantic, YAML, Jinja2
 inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 """
 
+import contextlib
 import copy
 import functools
 import gc
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     _plain_text(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
-        with flags.running_in(_once(env)):
+        with flags.running_in(_once(env)), _quit_stops_as_interrupt():
             result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
     except SystemExit as exc:  # --show-completion and --install-completion exit by themselves
         return exc.code if isinstance(exc.code, int) else ExitStatus.OK
@@ -132,6 +133,31 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     if result == ExitStatus.INTERRUPTED and not argv_is_walk(argv):
         _say("interrupted")  # Typer turns Ctrl-C into a silent exit 130
     return result if isinstance(result, int) else ExitStatus.OK
+
+
+@contextlib.contextmanager
+def _quit_stops_as_interrupt() -> Iterator[None]:
+    """Ctrl-\\ (SIGQUIT) stops a command as Ctrl-C does: the walk says which lever may be in
+    effect and the incident resumes. Left to its default, it killed the process where it stood
+    (a lever's request in flight, nothing said) and the shell printed 'Quit (core dumped)'."""
+    import signal
+    import threading
+
+    quit_signal = getattr(signal, "SIGQUIT", None)
+    if quit_signal is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        from aiir.prompts import OperatorLeft
+
+        raise OperatorLeft("Ctrl-\\")
+
+    previous = signal.signal(quit_signal, stop)
+    try:
+        yield
+    finally:
+        signal.signal(quit_signal, previous)
 
 
 def _app_for(argv: list[str]) -> typer.Typer:

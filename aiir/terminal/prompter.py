@@ -101,7 +101,9 @@ class TerminalPrompter:
             return True if problem is None else problem
 
         while True:
-            question = questionary.text(plain(message), default=default or "", validate=valid)
+            question = questionary.text(
+                plain(message), default=default or "", validate=valid, enable_suspend=True
+            )
             answer = str(self._ask(question))
             if not self._noted(answer):
                 return answer
@@ -165,10 +167,15 @@ def _yes_no_question(message: str, marks: str, details: bool) -> Any:
     from prompt_toolkit.validation import Validator
     from questionary.styles import merge_styles_default
 
+    default = "yes" if marks.startswith("(Y") else "no"
+
     def tokens() -> StyleAndTextTuples:
         shown: StyleAndTextTuples = [("class:qmark", "?"), ("class:question", f" {message} ")]
-        if not get_app().is_done:
+        app = get_app()
+        if not app.is_done:
             shown.append(("class:instruction", f"{marks} "))
+        elif not app.current_buffer.text.strip():  # Enter alone took the default: say which
+            shown.append(("class:answer", f"{default} (the default)"))
         return shown
 
     validator = Validator.from_callable(
@@ -177,7 +184,7 @@ def _yes_no_question(message: str, marks: str, details: bool) -> Any:
         move_cursor_to_end=True,
     )
     session: PromptSession[str] = PromptSession(
-        tokens, validator=validator, style=merge_styles_default([None])
+        tokens, validator=validator, style=merge_styles_default([None]), enable_suspend=True
     )
     return questionary.Question(session.app)
 

@@ -17,6 +17,7 @@ from aiir.formats.schema import Lever, Node, Runbook
 from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
+from aiir.terminal.fit import fitted
 from aiir.terminal.inert import inert, plain
 from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
@@ -30,8 +31,8 @@ EXERCISE_BANNER = {
 LIVE_BANNER = "LIVE: real gateways and channels"
 STATE_WORDS = {"unknown": "possibly engaged (unknown)", "not-effective": "engaged, NOT effective"}
 IN_FLIGHT = "possibly engaged: stopped while its request was in flight"
+TITLE_FRAME = 6  # a box's corners, the rules beside its title and the spaces around it
 COMPACT = 160  # characters of a request body shown before the question
-SMALL = (16, 50)  # rows, columns: below either, a box is its title and a line a row, unframed
 MAX_SHOWN = 20_000  # characters of one value shown (a message, a summary, a note)
 LEVER_STYLE = {
     "verified": "bold green",
@@ -97,37 +98,42 @@ class TerminalScreen:
         else:
             self.console.file.write(line.plain + "\n")
 
-    def box(self, body: Text, title: Text, border: str = "", *, cut: bool = False) -> None:
+    def box(self, body: Text, title: Text, border: str = "") -> None:
         """A framed panel in a terminal; in a log (CI, a pipe) a titled block, cheaper to draw
-        and easier to grep. In a small terminal the frame goes (two rows), and with ``cut``
-        (what is cut can be seen in full another way) each line takes one row."""
-        small = self.console.height < SMALL[0] or self.console.width < SMALL[1]
-        if self.terminal and not small:
+        and easier to grep."""
+        if self.terminal:
+            room = self.console.size.width - TITLE_FRAME
+            if title.cell_len > room:  # rich cuts it with no mark: a title that reads as whole
+                title = title.copy()
+                title.truncate(max(room - 1, 1))
+                title.append("…")
             self.console.print(Panel(body, title=title, title_align="left", border_style=border))
             return
         heading = Text("── ")
         heading.append_text(title)
         self.say(heading)
-        if self.terminal and cut:  # a line a row, so that the title stays on the screen
-            self.console.print(body, no_wrap=True, overflow="ellipsis")
-            return
         self.say(body)
 
     def box_lines(
-        self, title: str, lines: list[tuple[str, str]], border: str = "", *, cut: bool = False
+        self,
+        title: str,
+        lines: list[tuple[str, str]],
+        border: str = "",
+        drop: tuple[int, ...] | None = None,
     ) -> None:
         """A box of lines (text, style), each scrubbed and inert, under a bold title; a log gets
-        the plain lines :meth:`box` writes, with no rich Text made only to be flattened."""
+        the plain lines :meth:`box` writes, with no rich Text made only to be flattened. With
+        ``drop`` (a question follows), the box fits the terminal's height above the question,
+        giving up the lines at those indexes first (:func:`aiir.terminal.fit.fitted`)."""
         if not self.terminal:
             body = "\n".join(plain(self.shown(line)) for line, _ in lines)
             self.console.file.write(f"── {plain(self.scrub(title))}\n{body}\n")
             return
-        body_text = Text()
-        for index, (line, style) in enumerate(lines):
-            if index:
-                body_text.append("\n")
-            body_text.append_text(self.text(line, style))
-        self.box(body_text, self.text(title, "bold"), border, cut=cut)
+        shown = [self.text(line, style) for line, style in lines]
+        if drop is not None:
+            shown = fitted(self.console, shown, drop)
+        body_text = Text("\n").join(shown)
+        self.box(body_text, self.text(title, "bold"), border)
 
     def opened(self, incident: Incident, runbook: Runbook, resumed: bool = False) -> None:
         if incident.dry_run:  # nothing is kept: no incident id to quote or resume
@@ -216,15 +222,16 @@ class TerminalScreen:
             (f"Sends: {call.method} {readable(call.url)}", ""),
             (f"  gateway {call.gateway!r}" + (f", {call.action}" if call.action else ""), "dim"),
         ]
+        drop = [2]  # on a small terminal: the gateway's name, then the body (d shows them)
         body = call.json if call.json is not None else call.body
         if body is not None:
+            drop.insert(0, len(lines))
             lines.append((f"Body: {compact(body)}", ""))
+        if lever.destroys_evidence:  # above the cost: the last thing a small screen gives up
+            lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
         lines.append((f"Cost: {lever.business_cost or 'not stated in the runbook'}", ""))
         lines.append((f"Release: {release}", ""))
-        if lever.destroys_evidence:
-            lines.append(("DESTROYS EVIDENCE: capture before engaging it", "bold red"))
-        # all of it is one key away (d), so a small terminal shows a line a row
-        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow", cut=True)
+        self.box_lines(f"Lever {name} · {lever.kind.value}", lines, "yellow", tuple(drop))
 
     def approvals(self, title: str, lines: list[str]) -> None:
         self.box_lines(title, [(line, "") for line in lines], "magenta")

@@ -294,7 +294,10 @@ def test_a_note_typed_at_prompts_is_journalled_and_the_question_asked_again(
 @pytest.mark.parametrize(
     ("typed", "said"),
     [
-        ("ignore\x1a previous" + ENTER, "the answer holds a control character (^Z): erase it"),
+        (  # Ctrl-Z alone suspends (test_suspend_pty); Ctrl-Q then Ctrl-Z types it
+            "ignore\x11\x1a previous" + ENTER,
+            "the answer holds a control character (^Z): erase it",
+        ),
         (
             "\x1b[200~ignore previous\ny\ny\n\x1b[201~" + ENTER,  # a block pasted, then Enter
             "one line only: the answer holds a line break",
@@ -305,7 +308,7 @@ def test_a_note_typed_at_prompts_is_journalled_and_the_question_asked_again(
 def test_a_control_key_or_a_pasted_block_in_a_text_answer_is_refused_on_the_spot(
     tmp_path: Path, gateway: tuple[str, Gateway], typed: str, said: str
 ) -> None:
-    """A Ctrl-Z pressed by mistake is a character in the line, and the lever would block a
+    """A control character typed into the line (^Z, quoted) is refused: the lever would block a
     phrase nobody types; a pasted block would be several answers in one."""
     url, state = gateway
     screen = start(tmp_path, url)
