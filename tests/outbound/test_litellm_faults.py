@@ -64,7 +64,9 @@ RUNBOOK: dict[str, Any] = {
 }
 
 
-def walk(tmp_path: Path, url: str, key: str) -> tuple[str, str, list[dict[str, Any]]]:
+def walk(
+    tmp_path: Path, url: str, key: str, status: int = 0
+) -> tuple[str, str, list[dict[str, Any]]]:
     path = tmp_path / "runbook.yaml"
     path.write_text(yaml.safe_dump(RUNBOOK, sort_keys=False), encoding="utf-8")
     incidents = tmp_path / "incidents"
@@ -91,7 +93,7 @@ def walk(tmp_path: Path, url: str, key: str) -> tuple[str, str, list[dict[str, A
         check=False,
     )
     said = result.stdout + result.stderr
-    assert result.returncode == 0, said
+    assert result.returncode == status, said
     (journal,) = incidents.glob("*/journal.jsonl")
     text = journal.read_text(encoding="utf-8")
     events = [json.loads(line) for line in text.splitlines()]
@@ -119,3 +121,19 @@ def test_an_engage_whose_answer_is_lost_is_confirmed_by_litellm_and_the_loss_is_
     assert [e["type"] for e in events].count("lever.verified") == 1
     assert litellm_proxy.master_key not in text
     assert litellm_proxy.master_key not in said
+
+
+def test_an_engage_lost_with_litellm_itself_is_possibly_engaged_never_still_engaged(
+    tmp_path: Path, litellm_proxy: LiteLLMProxy
+) -> None:
+    litellm_proxy.sandbox.reset()
+    with fault_proxy(litellm_proxy.url, "down", "/fallback/") as (url, faults):
+        said, text, events = walk(tmp_path, url, litellm_proxy.master_key, status=1)
+    assert len(faults.faulted) == 1, faults
+    engaged = [e["data"] for e in events if e["type"] == "lever.engaged"]
+    assert len(engaged) == 1
+    assert engaged[0]["ok"] is False
+    assert engaged[0]["unknown"] is True
+    assert "Still engaged" not in said  # nothing shows it engaged: the probe could not tell
+    assert "Possibly engaged (state unknown): reroute; release with: aiir release INC-" in said
+    assert litellm_proxy.master_key not in text

@@ -3,8 +3,9 @@
 The first request whose request line holds ``match`` is forwarded, so the gateway really acts
 on it, and then its answer is lost on the way back: ``drop`` closes the connection, ``bad``
 answers 502 in the gateway's place, ``stall`` holds the answer past any timeout, ``echo``
-answers 200 with the request (headers and all) in its headers and body. Every other request,
-and every later one, passes through untouched.
+answers 200 with the request (headers and all) in its headers and body, ``down`` drops the
+connection and every later one (the gateway gone mid-walk). Every other request, and every
+later one, passes through untouched.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ class FaultProxy:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def handle(self, client: socket.socket) -> None:
+        if self.mode == "down" and self.faulted:
+            client.close()
+            return
         with client, socket.create_connection(self.upstream, timeout=60) as server:
             request = read_message(client)
             line = request.split(b"\r\n", 1)[0]
@@ -55,7 +59,7 @@ class FaultProxy:
                 + b"content-length: %d\r\nconnection: close\r\n\r\n" % len(request)
                 + request
             )
-        # drop: nothing is sent back; the connection closes
+        # drop, down: nothing is sent back; the connection closes
 
 
 def read_message(sock: socket.socket) -> bytes:
