@@ -137,3 +137,11 @@ def test_an_engage_lost_with_litellm_itself_is_possibly_engaged_never_still_enga
     assert "Still engaged" not in said  # nothing shows it engaged: the probe could not tell
     assert "Possibly engaged (state unknown): reroute; release with: aiir release INC-" in said
     assert litellm_proxy.master_key not in text
+    listed = subprocess.run(
+        [sys.executable, "-m", "aiir", "incidents", "--incident-dir", str(tmp_path / "incidents")],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},
+    ).stdout
+    assert "engaged: reroute (maybe: state unknown)" in listed
