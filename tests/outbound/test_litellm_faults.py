@@ -145,3 +145,22 @@ def test_an_engage_lost_with_litellm_itself_is_possibly_engaged_never_still_enga
         env={**os.environ, "COLUMNS": "200"},
     ).stdout
     assert "engaged: reroute (maybe: state unknown)" in listed
+    (incident,) = (p.name for p in (tmp_path / "incidents").iterdir())
+    notice = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aiir",
+            "report",
+            incident,
+            "-t",
+            "customer-notice",
+            "--incident-dir",
+            str(tmp_path / "incidents"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    assert "We contained it" not in notice  # the walk failed: nothing was contained
+    assert "We are working\nto contain it" in notice
