@@ -272,7 +272,10 @@ def release(
     _anchor(result)
     still = [r for r in result.needs_release() if lever is None or lever in {r.lever, r.key}]
     if still:
-        typer.echo(f"still engaged: {', '.join(r.lever for r in still)}", err=True)
+        names = (
+            f"{r.lever} (maybe: state unknown)" if r.state == "unknown" else r.lever for r in still
+        )
+        typer.echo(f"still engaged: {', '.join(names)}", err=True)
         return ExitStatus.FAILED
     return ExitStatus.OK
 

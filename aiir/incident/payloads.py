@@ -180,6 +180,7 @@ class LeverEngaged(TypedDict, total=False):
 
     confirmed_by_verify: Unchecked[bool]
     dry_run: bool
+    engage_failure: Unchecked[dict[str, Any]]  # the failed try's reply, when the probe confirmed
     lever: str
     lost: list[str]
     node: str

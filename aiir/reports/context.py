@@ -55,6 +55,10 @@ def _engaged(data: dict[str, Any]) -> str:
     if data.get("dry_run"):
         return "not sent (dry run)"
     if data.get("ok"):
+        failure = data.get("engage_failure")
+        if data.get("confirmed_by_verify") and isinstance(failure, dict):
+            why = failure.get("reason", "no reason given")
+            return f"engaged (its request failed: {why}; its probe found it in effect)"
         return "engaged" + (
             " (its probe found it in effect)" if data.get("confirmed_by_verify") else ""
         )

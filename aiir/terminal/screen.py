@@ -289,10 +289,15 @@ class TerminalScreen:
         self.say(Text.assemble(("Outcome: ", "bold"), (outcome, style)))
         if summary:
             self.line(summary)
-        engaged = incident.needs_release()
-        if engaged:
-            names = ", ".join(r.lever for r in engaged)
-            self.line(f"Still engaged: {names}; release with: aiir release {incident.id}", "yellow")
+        left = incident.needs_release()
+        if left:  # a lever whose state is unknown is not said to be engaged
+            engaged = ", ".join(r.lever for r in left if r.state != "unknown")
+            unknown = ", ".join(r.lever for r in left if r.state == "unknown")
+            said = [f"Still engaged: {engaged}"] if engaged else []
+            said += [f"possibly engaged (state unknown): {unknown}"] if unknown else []
+            listed = "; ".join(said)
+            listed = listed[:1].upper() + listed[1:]
+            self.line(f"{listed}; release with: aiir release {incident.id}", "yellow")
 
     @contextlib.contextmanager
     def waiting(self, label: str) -> Iterator[None]:

@@ -82,7 +82,10 @@ def listed(incident: Incident, width: int, columns: int, known: set[str]) -> str
     elif incident.exercise:
         state += f" (exercise: {incident.exercise})"
     engaged = ", ".join(
-        [r.lever for r in incident.needs_release()]
+        [
+            f"{r.lever} (maybe: state unknown)" if r.state == "unknown" else r.lever
+            for r in incident.needs_release()
+        ]
         + [f"{r.lever} (maybe: stopped in flight)" for r in incident.levers if r.state == "intent"]
     )
     engaged = engaged or "-"

@@ -159,11 +159,12 @@ def engage_lever(
     if resumed and engaged_before(walk, frame, step, base, lever, engage):
         return
     in_place: Reply | None = None
+    failed_try: Reply | None = None
 
     def settled(failed: Reply) -> Reply | None:  # before a retry: did the failed try take effect?
-        nonlocal in_place
+        nonlocal in_place, failed_try
         verdict, probe = probe_lever(walk, frame, base, lever)
-        in_place = probe if verdict else None
+        in_place, failed_try = (probe, failed) if verdict else (None, None)
         if verdict is None and failed.uncertain:  # cannot tell: a second try could apply it twice
             return failed
         return in_place
@@ -171,7 +172,7 @@ def engage_lever(
     # Never sent again over a try that may have taken effect unless the probe says it did not.
     reply = walk.send(engage, settled if lever.verify is not None else None, blind=False)
     if in_place is not None:
-        confirmed(walk, step, base, in_place, engage)
+        confirmed(walk, step, base, in_place, engage, failed_try)
         return
     reply = diagnose(engage, reply, walk.profiles, walk.send, frame.endpoints[engage.gateway])
     if reply.ok or not reply.uncertain or reply.unavailable:
@@ -205,7 +206,7 @@ def settle(
     verdict, probe = probe_lever(walk, frame, base, lever)
     if verdict:
         assert probe is not None
-        confirmed(walk, step, base, probe, engage)
+        confirmed(walk, step, base, probe, engage, failure)
     elif verdict is None:
         why = probe.reason if probe is not None else "the probe could not be sent"
         journal(
@@ -288,10 +289,25 @@ def engaged_before(
     return True
 
 
-def confirmed(walk: Walk, step: int, base: payloads.LeverKeys, probe: Reply, engage: Call) -> None:
-    """The verify probe found the lever in effect, though no engage reply said so."""
+def confirmed(
+    walk: Walk,
+    step: int,
+    base: payloads.LeverKeys,
+    probe: Reply,
+    engage: Call,
+    failure: Reply | None = None,
+) -> None:
+    """The verify probe found the lever in effect, though no engage reply said so. The
+    engage's own failure (a dropped answer, a 502) is kept beside the probe's reply: the
+    journal shows what the gateway answered, not only what the probe found."""
     data = engaged_data(base, ok=True, reply=probe.summary())
     data["confirmed_by_verify"] = True
+    if failure is not None:
+        data["engage_failure"] = failure.summary()
+        walk.screen.note(
+            f"lever {base['lever']!r}: its engage request failed ({failure.reason}), "
+            "but the verify probe finds it in effect"
+        )
     if engage.save:  # they come with the engage reply, which is lost or a failure
         data["lost"] = lost = sorted(engage.save)
         walk.screen.note(
