@@ -237,6 +237,12 @@ class Journal:
         reading.size = reading.last_start
         return True
 
+    def cut_said_in(self, exc: BaseException) -> None:
+        """An error that stops a walker's command after its load set a cut line aside says it
+        too: the journal changed (a file moved out of it, a note) though nothing else was done."""
+        if isinstance(exc, AiirError) and self.cut is not None:
+            exc.args = (f"{exc} (before that, {self.cut.set_aside()}, and a note says so)",)
+
     def recorded(self, step: int) -> list[Event]:
         """The events the loaded journal holds for ``step``, read again from the file (checked
         when it was loaded; the walker's lock keeps other aiir processes from writing it)."""
@@ -455,10 +461,13 @@ class CutLine:
         return payloads.Note(text=f"aiir: {self.said()}", by=operator, evidence=evidence)
 
     def said(self) -> str:
+        return f"{self.set_aside()}, and the incident goes on from the line before"
+
+    def set_aside(self) -> str:
+        """What was done, said on its own when nothing goes on (a resume refused after it)."""
         return (
             f"the journal's last line was cut short (its writer died while writing it): its "
-            f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...), "
-            "and the incident goes on from the line before"
+            f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...)"
         )
 
 
