@@ -38,6 +38,7 @@ from aiir.incident.chain import (
     EVIDENCE,
     GENESIS,
     JOURNAL,
+    MAX_LINE,
     Anchor,
     Event,
     JournalBroken,
@@ -72,6 +73,7 @@ __all__ = [
     "GENESIS",
     "HEAD_TRIES",
     "JOURNAL",
+    "MAX_LINE",
     "SIDE_EVENTS",
     "Anchor",
     "Event",
@@ -309,6 +311,8 @@ class Journal:
             return
         if not stat.S_ISREG(found.st_mode) or found.st_size == self._size:
             return
+        if found.st_size - self._size > MAX_LINE:  # no side writer's: _write refuses it
+            return
         with open(self.path, "rb") as handle:
             handle.seek(self._size)
             raw = handle.read()
@@ -363,6 +367,11 @@ class Journal:
         event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
         if self.persist:  # the hash joins the line last; readers do not depend on key order
             line = encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n'
+            if len(line) >= MAX_LINE:  # more than any reader takes: it would end the journal
+                raise AiirError(
+                    f"{self.path}: a {type_} event of {len(line) // (1024 * 1024)} MiB is more "
+                    f"than a journal line holds ({MAX_LINE // (1024 * 1024)} MiB); it was not kept"
+                )
             if self.upstream is not None:
                 self.upstream.append(event, line)
             self._write(line)
