@@ -59,7 +59,13 @@ from aiir.incident.chain import (
     verify,
     verify_reading,
 )
-from aiir.incident.events import SNAPSHOT_DIR, EventType, EvidenceRef, shape_problem
+from aiir.incident.events import (
+    EVIDENCE_DIR,
+    SNAPSHOT_DIR,
+    EventType,
+    EvidenceRef,
+    shape_problem,
+)
 from aiir.redact import mask_data
 
 if TYPE_CHECKING:
@@ -478,6 +484,23 @@ class CutLine:
             f"the journal's last line was cut short (its writer died while writing it): its "
             f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...)"
         )
+
+
+def no_journal(directory: Path) -> str | None:
+    """Why an incident's folder has no journal to read: ``""`` when it has one, None when the
+    folder is no incident's (nothing of one is in it)."""
+    journal = directory / JOURNAL
+    if journal.is_file():
+        return ""
+    if journal.exists() or journal.is_symlink():
+        return f"{journal}: not a file: the incident's journal was replaced"
+    kept = (directory / EVIDENCE_DIR, directory / SNAPSHOT_DIR)
+    if any(d.is_dir() and any(d.iterdir()) for d in kept):
+        return (
+            f"{journal}: missing, though the incident's evidence or runbook copy is there (the "
+            "journal was deleted, or its walk stopped before writing its first line)"
+        )
+    return None
 
 
 def _private_folder(folder: Path) -> None:
