@@ -517,17 +517,11 @@ def _not_kept(directory: Path, relative: str) -> str | None:
             return f"in {'/'.join(parts[:depth])}/, not a folder ({kind})"
     if not stat.S_ISREG(mode):
         return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
-    return None
+    return None if os.access(target, os.R_OK) else "unreadable (no permission to read it)"
 
 
-_KINDS = {
-    stat.S_IFDIR: "a folder",
-    stat.S_IFREG: "a file",
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a device",
-    stat.S_IFBLK: "a device",
-}
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFREG: "a file", stat.S_IFIFO: "a named pipe"}
+_KINDS |= {stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
 
 
 def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[str]:

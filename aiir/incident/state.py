@@ -585,8 +585,11 @@ def list_incidents(root: Path, *, keep_events: bool = True) -> list[Incident]:
     each is its folded state only (a listing: see :func:`read_incident`)."""
     found = []
     for d in sorted(root.iterdir(), reverse=True) if check_root(root).is_dir() else ():
-        if (broken := no_journal(d)) == "":
-            found.append(read_incident(d, d.name, keep_events=keep_events))
-        elif broken:
+        try:  # one incident that cannot be read does not hide the others
+            if (broken := no_journal(d)) == "":
+                found.append(read_incident(d, d.name, keep_events=keep_events))
+        except OSError as exc:
+            broken = f"{exc.filename or d}: cannot be read ({exc.strerror})"
+        if broken:
             found.append(Incident(id=d.name, directory=d, problems=[broken]))
     return found
