@@ -323,13 +323,22 @@ def verify(
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED
-    typer.echo(f"{incident}: journal chain and evidence intact")
+    if given:  # only an anchor kept elsewhere proves no line was cut or the chain made again
+        typer.echo(f"{incident}: journal chain and evidence intact")
+    else:
+        typer.echo(f"{incident}: journal chain and evidence consistent ({reading.lines} lines)")
     if shared is not None:
         typer.echo(f"the same, line for line, as the store {shared.shown}" + unpushed)
     if given:
         newest = max(given, key=lambda a: a.seq)
         typer.echo(
             f"anchors: {len(set(given))} given, each matches; the newest ({newest}) covers every line"
+        )
+    else:
+        typer.echo(
+            "no anchor given: lines cut from its end, or the whole journal written again with its "
+            "hashes made anew, would read the same; check it against the anchor you kept "
+            f"(aiir verify {directory.name} --anchor SEQ:HASH)"
         )
     typer.echo(f"anchor: {reading.anchor}")
     return ExitStatus.OK

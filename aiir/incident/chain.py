@@ -5,6 +5,7 @@ and anchors compared. :mod:`aiir.incident.journal` writes what this reads."""
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -35,6 +36,9 @@ EVIDENCE = "evidence"
 APPENDING = "append.lock"  # held for one append by every writer: the walker and a note's
 # A reader that meets a last line with no end waits this long for the append in progress.
 SETTLE = 5.0
+# The longest line aiir writes and reads (an event is kilobytes: replies are excerpts, files are
+# evidence). A longer one (a huge sparse file) is named, and nothing after it is read.
+MAX_LINE = 64 * 1024 * 1024
 _SETTLE_PAUSE = 0.005
 
 
@@ -204,23 +208,31 @@ def read_events(path: Path) -> tuple[list[Event], list[str]]:
     return events, reading.all_problems
 
 
+class _Overlong(bytes):
+    """The first :data:`MAX_LINE` bytes of a line longer than that: its reading stops there."""
+
+
 def _lines(path: Path, settle: bool = True) -> Iterator[bytes]:
-    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one)."""
+    """Lines ending in ``\\n`` (only: the canonical JSON of an event never holds a raw one),
+    each read up to :data:`MAX_LINE` bytes; a longer one is given as :class:`_Overlong`."""
     with open(path, "rb", buffering=1 << 16) as handle:
-        for line in handle:
-            if settle and not line.endswith(b"\n"):
-                yield line + _rest_of_line(handle, path.parent / APPENDING)
-            else:
-                yield line
+        for read in iter(functools.partial(handle.readline, MAX_LINE), b""):
+            line = read
+            if not line.endswith(b"\n"):
+                if settle and len(line) < MAX_LINE:
+                    line += _rest_of_line(handle, path.parent / APPENDING, MAX_LINE - len(line))
+                if len(line) >= MAX_LINE and handle.read(1):
+                    line = _Overlong(line)
+            yield line
 
 
-def _rest_of_line(handle: BinaryIO, lock: Path) -> bytes:
+def _rest_of_line(handle: BinaryIO, lock: Path, most: int) -> bytes:
     """The rest of a line being appended now: read once the append in progress is done (the
     append lock can be had), or after :data:`SETTLE` seconds; nothing when it was cut short."""
     try:
         fd = os.open(lock, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:  # no writer has ever locked it (or it cannot be read): nothing to wait for
-        return handle.readline()
+        return handle.readline(most)
     try:
         deadline = time.monotonic() + SETTLE
         while True:
@@ -233,7 +245,7 @@ def _rest_of_line(handle: BinaryIO, lock: Path) -> bytes:
                 time.sleep(_SETTLE_PAUSE)
             except OSError:
                 break
-        return handle.readline()
+        return handle.readline(most)
     finally:
         os.close(fd)  # drops the shared lock, if it was had
 
@@ -270,6 +282,13 @@ def _checked_lines(lines: Iterator[bytes], reading: Reading, files: Path | None)
             reading.head, reading.offset, reading.size = event, start, offset
             yield event
             continue
+        if type(line) is _Overlong:  # nothing after it is read: it may run on for gigabytes
+            problems.append(
+                f"line {number}: longer than {MAX_LINE // (1024 * 1024)} MiB, far more than an "
+                "aiir event: not an event, and the journal is not read past it"
+            )
+            reading.size, reading.lines, reading.last_start = offset, number, start
+            return
         record, odd = _parsed(line, number, problems, prev)
         if odd is not None:
             problems.append(f"line {number}: not {odd}")
@@ -486,8 +505,7 @@ def _not_kept(directory: Path, relative: str) -> str | None:
     for depth, part in enumerate(parts, start=1):
         target = target / part
         try:
-            found = os.lstat(target)
-            mode, links = found.st_mode, found.st_nlink
+            mode, links = (found := os.lstat(target)).st_mode, found.st_nlink
         except FileNotFoundError:
             return "missing"
         except OSError as exc:
@@ -503,22 +521,13 @@ def _not_kept(directory: Path, relative: str) -> str | None:
         return f"not a file ({_KINDS.get(stat.S_IFMT(mode), 'not a regular file')})"
     if links > 1:
         return HARD_LINK
-    return None
+    return None if os.access(target, os.R_OK) else "unreadable (no permission to read it)"
 
 
-# aiir makes each file it keeps itself, with one name: a second name, inside the incident or out,
-# lets a write through it change the file without a trace on this path until its hash is checked.
+# aiir makes each file it keeps with one name: a second one lets a write through it change the file
 HARD_LINK = "a hard link, one file under two names (a write through the other name changes it)"
-
-
-_KINDS = {
-    stat.S_IFDIR: "a folder",
-    stat.S_IFREG: "a file",
-    stat.S_IFIFO: "a named pipe",
-    stat.S_IFSOCK: "a socket",
-    stat.S_IFCHR: "a device",
-    stat.S_IFBLK: "a device",
-}
+_KINDS = {stat.S_IFDIR: "a folder", stat.S_IFREG: "a file", stat.S_IFIFO: "a named pipe"}
+_KINDS |= {stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a device", stat.S_IFBLK: "a device"}
 
 
 def anchor_problems(events: Sequence[Event], anchors: Iterable[Anchor]) -> list[str]:

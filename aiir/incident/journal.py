@@ -38,6 +38,7 @@ from aiir.incident.chain import (
     EVIDENCE,
     GENESIS,
     JOURNAL,
+    MAX_LINE,
     Anchor,
     Event,
     JournalBroken,
@@ -58,7 +59,13 @@ from aiir.incident.chain import (
     verify,
     verify_reading,
 )
-from aiir.incident.events import SNAPSHOT_DIR, EventType, EvidenceRef, shape_problem
+from aiir.incident.events import (
+    EVIDENCE_DIR,
+    SNAPSHOT_DIR,
+    EventType,
+    EvidenceRef,
+    shape_problem,
+)
 from aiir.redact import mask_data
 
 if TYPE_CHECKING:
@@ -72,6 +79,7 @@ __all__ = [
     "GENESIS",
     "HEAD_TRIES",
     "JOURNAL",
+    "MAX_LINE",
     "SIDE_EVENTS",
     "Anchor",
     "Event",
@@ -237,6 +245,12 @@ class Journal:
         reading.size = reading.last_start
         return True
 
+    def cut_said_in(self, exc: BaseException) -> None:
+        """An error that stops a walker's command after its load set a cut line aside says it
+        too: the journal changed (a file moved out of it, a note) though nothing else was done."""
+        if isinstance(exc, AiirError) and self.cut is not None:
+            exc.args = (f"{exc} (before that, {self.cut.set_aside()}, and a note says so)",)
+
     def recorded(self, step: int) -> list[Event]:
         """The events the loaded journal holds for ``step``, read again from the file (checked
         when it was loaded; the walker's lock keeps other aiir processes from writing it)."""
@@ -303,6 +317,8 @@ class Journal:
             return
         if not stat.S_ISREG(found.st_mode) or found.st_size == self._size:
             return
+        if found.st_size - self._size > MAX_LINE:  # no side writer's: _write refuses it
+            return
         with open(self.path, "rb") as handle:
             handle.seek(self._size)
             raw = handle.read()
@@ -357,6 +373,11 @@ class Journal:
         event = Event(**body, hash=hashlib.sha256(encoded).hexdigest())
         if self.persist:  # the hash joins the line last; readers do not depend on key order
             line = encoded[:-1] + b',"hash":"' + event.hash.encode() + b'"}\n'
+            if len(line) >= MAX_LINE:  # more than any reader takes: it would end the journal
+                raise AiirError(
+                    f"{self.path}: a {type_} event of {len(line) // (1024 * 1024)} MiB is more "
+                    f"than a journal line holds ({MAX_LINE // (1024 * 1024)} MiB); it was not kept"
+                )
             if self.upstream is not None:
                 self.upstream.append(event, line)
             self._write(line)
@@ -455,11 +476,31 @@ class CutLine:
         return payloads.Note(text=f"aiir: {self.said()}", by=operator, evidence=evidence)
 
     def said(self) -> str:
+        return f"{self.set_aside()}, and the incident goes on from the line before"
+
+    def set_aside(self) -> str:
+        """What was done, said on its own when nothing goes on (a resume refused after it)."""
         return (
             f"the journal's last line was cut short (its writer died while writing it): its "
-            f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...), "
-            "and the incident goes on from the line before"
+            f"{self.bytes} bytes are set aside in {self.file} (sha256 {self.sha256[:16]}...)"
         )
+
+
+def no_journal(directory: Path) -> str | None:
+    """Why an incident's folder has no journal to read: ``""`` when it has one, None when the
+    folder is no incident's (nothing of one is in it)."""
+    journal = directory / JOURNAL
+    if journal.is_file():
+        return ""
+    if journal.exists() or journal.is_symlink():
+        return f"{journal}: not a file: the incident's journal was replaced"
+    kept = (directory / EVIDENCE_DIR, directory / SNAPSHOT_DIR)
+    if any(d.is_dir() and any(d.iterdir()) for d in kept):
+        return (
+            f"{journal}: missing, though the incident's evidence or runbook copy is there (the "
+            "journal was deleted, or its walk stopped before writing its first line)"
+        )
+    return None
 
 
 def _private_folder(folder: Path) -> None:

@@ -14,8 +14,15 @@ from typing import Any
 
 from aiir.errors import InputError, shown
 from aiir.incident.approvals import ApprovalRequest, request_of, verdict_of
-from aiir.incident.events import EVIDENCE_DIR, SNAPSHOT_DIR, EventType
-from aiir.incident.journal import JOURNAL, Event, JournalBroken, Reading, read_checked
+from aiir.incident.events import EventType
+from aiir.incident.journal import (
+    JOURNAL,
+    Event,
+    JournalBroken,
+    Reading,
+    no_journal,
+    read_checked,
+)
 from aiir.redact import MASK
 from aiir.timestamps import parse_iso
 
@@ -518,20 +525,11 @@ def new_incident(root: Path, now: dt.datetime, *, persist: bool = True) -> tuple
 def incident_dir(root: Path, incident_id: str) -> Path:
     """The directory of an incident; a clear error if there is none."""
     directory = check_root(root) / check_id(incident_id)
-    journal = directory / JOURNAL
-    if journal.is_file():
-        return directory
-    if journal.exists() or journal.is_symlink():
-        raise JournalBroken(f"{journal}: not a file: the incident's journal was replaced")
-    if any(
-        d.is_dir() and any(d.iterdir())
-        for d in (directory / EVIDENCE_DIR, directory / SNAPSHOT_DIR)
-    ):
-        raise JournalBroken(
-            f"{journal}: missing, though the incident's evidence or runbook copy is there (the "
-            "journal was deleted, or its walk stopped before writing its first line)"
-        )
-    raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
+    if (broken := no_journal(directory)) is None:
+        raise InputError(f"no incident {incident_id!r} under {root} (see: aiir incidents)")
+    if broken:
+        raise JournalBroken(broken)
+    return directory
 
 
 def read_incident(
@@ -582,13 +580,16 @@ def load_incident(
 
 
 def list_incidents(root: Path, *, keep_events: bool = True) -> list[Incident]:
-    """Every incident under ``root``, newest first; one whose journal does not verify is listed
-    all the same, with its ``problems``. Without ``keep_events``, each is its folded state only
-    (a listing: see :func:`read_incident`)."""
-    if not check_root(root).is_dir():
-        return []
-    return [
-        read_incident(d, d.name, keep_events=keep_events)
-        for d in sorted(root.iterdir(), reverse=True)
-        if (d / JOURNAL).is_file()
-    ]
+    """Every incident under ``root``, newest first; one whose journal does not verify (or is
+    gone, or is no file) is listed all the same, with its ``problems``. Without ``keep_events``,
+    each is its folded state only (a listing: see :func:`read_incident`)."""
+    found = []
+    for d in sorted(root.iterdir(), reverse=True) if check_root(root).is_dir() else ():
+        try:  # one incident that cannot be read does not hide the others
+            if (broken := no_journal(d)) == "":
+                found.append(read_incident(d, d.name, keep_events=keep_events))
+        except OSError as exc:
+            broken = f"{exc.filename or d}: cannot be read ({exc.strerror})"
+        if broken:
+            found.append(Incident(id=d.name, directory=d, problems=[broken]))
+    return found

@@ -215,11 +215,13 @@ def _tell_store(walk: Walk) -> None:
 
 @contextlib.contextmanager
 def _closed_on_error(journal: Journal) -> Iterator[None]:
-    """Until the walk takes the journal over: on any error, close it (and let go of the lock)."""
+    """Until the walk takes the journal over: on any error, close it (and let go of the lock).
+    An error after a cut line was set aside says so too: the journal changed all the same."""
     try:
         yield
-    except BaseException:
+    except BaseException as exc:
         journal.close()
+        journal.cut_said_in(exc)
         raise
 
 
@@ -530,6 +532,9 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
                     f"taken effect; check the gateway before aiir release {incident_id} again"
                 )
                 raise
+    except AiirError as exc:
+        journal.cut_said_in(exc)
+        raise
     finally:
         journal.close()
     return incident

@@ -88,6 +88,8 @@ def listed(incident: Incident, width: int, columns: int, known: set[str]) -> str
         ]
         + [f"{r.lever} (maybe: stopped in flight)" for r in incident.levers if r.state == "intent"]
     )
+    if not engaged and incident.head is None and not incident.verified:
+        engaged = "unknown (no event of it can be read)"
     engaged = engaged or "-"
     first = f"{incident.id:<{width}}  {incident.started_at[5:16].replace('T', ' '):<11}  "
     first += f"{incident.severity:<4}  {state}"

@@ -603,7 +603,7 @@ def test_a_release_the_gateway_refuses_leaves_the_lever_engaged(
 def test_verify_passes_then_detects_an_edited_line(cli: Cli, contained: str) -> None:
     ran = cli("verify", contained)
     assert ran.status == 0
-    assert ran.out.startswith(f"{contained}: journal chain and evidence intact\nanchor: ")
+    assert ran.out.startswith(f"{contained}: journal chain and evidence consistent (")
 
     journal = cli.incidents / contained / JOURNAL
     text = journal.read_text(encoding="utf-8")

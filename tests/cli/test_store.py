@@ -183,7 +183,7 @@ def test_a_walk_on_the_store_is_read_from_another_folder(
     assert "resolved" in shown.out
     checked = aiir(capsys, "verify", incident, *other)
     assert checked.status == 0, checked.err
-    assert "journal chain and evidence intact" in checked.out
+    assert "journal chain and evidence consistent" in checked.out
     assert (tmp_path / "b" / incident / "journal.jsonl").read_bytes() == (
         tmp_path / "a" / incident / "journal.jsonl"
     ).read_bytes()

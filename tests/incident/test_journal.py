@@ -92,7 +92,10 @@ def test_an_intact_incident_verifies(incident: Path, capsys: pytest.CaptureFixtu
     assert status == 0
     last = json.loads(lines(incident)[-1])
     assert output == (
-        f"{incident.name}: journal chain and evidence intact\n"
+        f"{incident.name}: journal chain and evidence consistent ({len(lines(incident))} lines)\n"
+        "no anchor given: lines cut from its end, or the whole journal written again with its "
+        "hashes made anew, would read the same; check it against the anchor you kept "
+        f"(aiir verify {incident.name} --anchor SEQ:HASH)\n"
         f"anchor: {last['seq']}:{last['hash']}\n"
     )
 
