@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError
@@ -49,7 +49,7 @@ from aiir.incident.journal import (
 )
 from aiir.incident.lock import Holder, IncidentLocked
 from aiir.incident.state import Incident, check_id, new_incident_id, read_incident
-from aiir.incident.store import FOLDERS, line_of
+from aiir.incident.store import kept_path, line_of
 from aiir.incident.store_url import masked_url, url_passwords
 from aiir.redact import declare, scrub
 
@@ -472,8 +472,7 @@ class PostgresStore:
         )
 
     def put_file(self, incident_id: str, relative: str, content: bytes) -> str:
-        parts = PurePosixPath(relative).parts
-        if len(parts) < 2 or parts[0] not in FOLDERS or ".." in parts or "\\" in relative:
+        if not kept_path(relative):
             raise InputError(f"{relative!r}: not a file in an incident's evidence/ or runbooks/")
         digest = hashlib.sha256(content).hexdigest()
         with self.session() as db:

@@ -28,7 +28,7 @@ from aiir.incident.postgres import (
     StoreUnavailable,
     Synced,
 )
-from aiir.incident.store import line_of
+from aiir.incident.store import kept_path, line_of
 from aiir.incident.store_url import is_postgres, masked_url
 
 
@@ -113,6 +113,12 @@ def fetch_files(store: PostgresStore, directory: Path, incident_id: str) -> None
     from aiir.incident.journal import sha256_file
 
     for relative, digest in store.file_digests(incident_id).items():
+        if not kept_path(relative):  # a forged row: its name leads out of the incident
+            raise JournalConflict(
+                f"incident {incident_id}: the store {store.shown} names a file {relative!r} "
+                "outside the incident's evidence/ and runbooks/ (a row written by hand?); "
+                "nothing was copied"
+            )
         target = directory / relative
         if target.is_file() and sha256_file(target) == digest:
             continue

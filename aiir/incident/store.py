@@ -53,6 +53,16 @@ from aiir.incident.lock import Holder, IncidentLock
 from aiir.incident.state import Incident, check_id, new_incident, read_incident
 
 FOLDERS = (EVIDENCE_DIR, SNAPSHOT_DIR)
+
+
+def kept_path(relative: str) -> bool:
+    """Whether ``relative`` names a file an incident keeps: inside its evidence/ or runbooks/,
+    never out of them (no ``..``, no absolute path, no backslash). A name read back from a
+    shared store is checked too: whoever can write its rows must not write a reader's files."""
+    parts = PurePosixPath(relative).parts
+    return len(parts) >= 2 and parts[0] in FOLDERS and ".." not in parts and "\\" not in relative
+
+
 POLL = 0.05  # seconds between looks at a journal's size while waiting for its next line
 
 
@@ -204,8 +214,7 @@ class FileStore:
             os.fsync(out.fileno())
 
     def put_file(self, incident_id: str, relative: str, content: bytes) -> str:
-        parts = PurePosixPath(relative).parts
-        if len(parts) < 2 or parts[0] not in FOLDERS or ".." in parts or "\\" in relative:
+        if not kept_path(relative):
             raise InputError(f"{relative!r}: not a file in an incident's evidence/ or runbooks/")
         target = self.directory(incident_id) / relative
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

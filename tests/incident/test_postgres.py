@@ -148,3 +148,31 @@ def test_a_note_from_another_machine_is_taken_into_the_walkers_chain(
     rows = b"".join(line for _, _, line in ana.lines(incident_id, 1))
     assert (walker_dir / JOURNAL).read_bytes() == rows
     assert verify(walker_dir) == []
+
+
+@pytest.mark.parametrize("forged", ["../../../../escaped", "/tmp/escaped-abs", "evidence/../../x"])
+def test_a_file_row_named_outside_the_incident_is_refused_not_written(
+    stores: tuple[PostgresStore, PostgresStore], tmp_path: Path, forged: str
+) -> None:
+    """Whoever can write the store's rows must not write a reader's files: a pull names the
+    row and copies nothing."""
+    from aiir.incident.replica import pull
+
+    ana, ben = stores
+    incident_id = ana.create(NOW)
+    lease = ana.lease(incident_id, "ana", "2026-12-02T09:30:00Z")
+    ana.append(
+        incident_id, event(1, GENESIS, EventType.INCIDENT_INTERRUPTED, {"r": 1}), lease=lease
+    )
+    lease.release()
+    target = forged.replace("/tmp/", str(tmp_path) + "/") if forged.startswith("/") else forged
+    with ana.session() as db:
+        db.execute(
+            "INSERT INTO files (incident, path, sha256, content) VALUES (%s, %s, %s, %s)",
+            (incident_id, target, "0" * 64, b"planted"),
+        )
+    root = tmp_path / "reader" / "deep" / "er" / "incidents"
+    with pytest.raises(JournalConflict, match="outside the incident's evidence/ and runbooks/"):
+        pull(ben, root, incident_id)
+    planted = [p for p in tmp_path.rglob("*") if p.is_file() and p.read_bytes() == b"planted"]
+    assert planted == []
