@@ -20,26 +20,13 @@ import pytest
 import yaml
 
 from tests.conftest import FALLBACK, PRIMARY, LiteLLMProxy
+from tests.outbound.test_litellm import runbook
 from tests.support.faultproxy import fault_proxy
 
 pytestmark = pytest.mark.litellm
 
-RUNBOOK: dict[str, Any] = {
-    "aiir": 1,
-    "id": "litellm-faults",
-    "title": "LiteLLM behind a faulty link",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM10:2025"]},
-    "env": {"LITELLM_MASTER_KEY": {"description": "LiteLLM master key"}},
-    "gateways": {
-        "llm": {
-            "profile": "litellm",
-            "url": "http://127.0.0.1:4000",
-            "headers": {"Authorization": "Bearer {{ env.LITELLM_MASTER_KEY }}"},
-        }
-    },
-    "levers": {
+RUNBOOK = runbook(
+    {
         "reroute": {
             "title": "Serve the model group from its fallback",
             "kind": "reroute",
@@ -56,12 +43,12 @@ RUNBOOK: dict[str, Any] = {
             },
         }
     },
-    "start": "contain",
-    "nodes": {
+    {
         "contain": {"kind": "lever", "title": "Reroute", "lever": "reroute", "next": "done"},
         "done": {"kind": "end", "title": "Contained", "outcome": "contained"},
     },
-}
+    "contain",
+)
 
 
 def walk(
