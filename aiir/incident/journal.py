@@ -161,8 +161,10 @@ class Journal:
         persist: bool = True,
         lock: IncidentLock | None = None,
         upstream: Upstream | None = None,
+        home: Path | None = None,
     ) -> None:
         self.directory = directory
+        self.home = home  # where a new incident's folder goes once its first line is written
         self.upstream = upstream
         self.operator = operator
         self.now = now
@@ -381,6 +383,8 @@ class Journal:
             if self.upstream is not None:
                 self.upstream.append(event, line)
             self._write(line)
+            if self.home is not None:
+                self._settle(self.home)
             if self.upstream is not None:
                 self.upstream.written(event, self._size)
         self.events.append(event)
@@ -446,6 +450,30 @@ class Journal:
                 f"not kept: make room, then aiir resume {self.directory.name}"
             ) from None
         self._size += written
+
+    def _settle(self, home: Path) -> None:
+        """A new incident's folder, its first line written, renamed into place (see
+        :mod:`aiir.incident.opening`): the open files and the lock go with it."""
+        try:
+            os.rename(self.directory, home)  # refused if an incident is there already
+        except OSError as exc:
+            raise AiirError(
+                f"{home}: cannot open the incident there ({exc.strerror}); it is kept in "
+                f"{self.directory}"
+            ) from None
+        for folder in (home.parent, self.directory.parent):
+            with contextlib.suppress(OSError):
+                fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        with contextlib.suppress(OSError):
+            self.directory.parent.rmdir()  # .opening, if no other incident is opening
+        self.directory, self.home = home, None
+        self._file = os.path.join(home, JOURNAL)
+        if self.lock is not None:
+            self.lock.path = home / self.lock.path.name
 
     def close(self) -> None:
         """Close the journal and let go of the incident's lock."""

@@ -33,6 +33,7 @@ from aiir.incident import payloads
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal
 from aiir.incident.lock import IncidentLock
+from aiir.incident.opening import discard, staged_incident
 from aiir.incident.replica import Replica
 from aiir.incident.state import Incident, new_incident
 from aiir.outbound.gateway import Endpoint
@@ -174,36 +175,32 @@ def start(
 
 
 def _new_journal(env: Environment, scrub_text: Callable[[str], str]) -> Journal:
-    """A new incident's journal: its directory made exclusively, and locked, before any line."""
+    """A new incident's journal: its folder made exclusively where no reader looks, and locked,
+    before any line; the first line moves it into place (:mod:`aiir.incident.opening`)."""
     now = env.clock.now()
-    incident_id, directory = new_incident(env.incidents_dir, now, persist=not env.dry_run)
-    lock = upstream = None
-    if not env.dry_run:  # a dry run writes nothing: no directory, no lock
-        lock = IncidentLock(directory, incident_id, env.operator, iso(now))
+    if env.dry_run:  # a dry run writes nothing: no directory, no lock
+        incident_id, directory = new_incident(env.incidents_dir, now, persist=False)
+        return Journal(
+            directory, env.operator, lambda: iso(env.clock.now()), scrub_text, persist=False
+        )
+    incident_id, staged = staged_incident(env.incidents_dir, now)
+    lock = IncidentLock(staged, incident_id, env.operator, iso(now))
+    try:
         lock.acquire()
-        try:
-            upstream = for_new(env, incident_id, iso(now))  # a shared store's lease, if any
-        except BaseException:
-            lock.release()
-            _remove_empty(directory)
-            raise
+        upstream = for_new(env, incident_id, iso(now))  # a shared store's lease, if any
+    except BaseException:
+        lock.release()
+        discard(staged)
+        raise
     return Journal(
-        directory,
+        staged,
         env.operator,
         lambda: iso(env.clock.now()),
         scrub_text,
-        persist=not env.dry_run,
         lock=lock,
         upstream=upstream,
+        home=env.incidents_dir / incident_id,
     )
-
-
-def _remove_empty(directory: Path) -> None:
-    """A new incident's directory that got no line (its store refused it) is not left behind."""
-    with contextlib.suppress(OSError):
-        for child in directory.iterdir():
-            child.unlink()
-        directory.rmdir()
 
 
 def _tell_store(walk: Walk) -> None:
@@ -221,6 +218,8 @@ def _closed_on_error(journal: Journal) -> Iterator[None]:
         yield
     except BaseException as exc:
         journal.close()
+        if journal.home is not None:  # no first line: no incident, nothing left of its opening
+            discard(journal.directory)
         journal.cut_said_in(exc)
         raise
 
@@ -237,11 +236,10 @@ def _opened(
 ) -> Incident:
     """Keep a copy of the runbook and open the incident with it, its hash in the first line."""
     snapshot, digest = journal.store_snapshot(runbook.id, resolved_bytes(path))
-    incident = Incident(id=journal.directory.name, directory=journal.directory)
     opened = journal.append(
         EventType.INCIDENT_OPENED,
         payloads.IncidentOpened(
-            id=incident.id,
+            id=journal.directory.name,
             runbook=runbook.id,
             version=runbook.version,
             title=runbook.title,
@@ -258,6 +256,7 @@ def _opened(
             dry_run=not journal.persist,
         ),
     )
+    incident = Incident(id=journal.directory.name, directory=journal.directory)  # in place now
     incident.apply(opened)
     return incident
 
