@@ -165,7 +165,10 @@ def run_drill(
 
 
 def _incident_ids(root: Path) -> set[str]:
-    return {d.name for d in root.iterdir()} if root.is_dir() else set()
+    """The incidents under ``root`` (not ``.opening``, where one is made before its first line)."""
+    return (
+        {d.name for d in root.iterdir() if not d.name.startswith(".")} if root.is_dir() else set()
+    )
 
 
 def replay_traffic(env: Environment, scenario: Scenario) -> None:
