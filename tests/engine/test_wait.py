@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +14,8 @@ from aiir.exercises.drill import run_drill
 from aiir.incident.events import EventType
 from aiir.validate.scenarios import prepare
 from tests.helpers import write
-from tests.receiver import Answer, Receiver, serve_receiver
-from tests.respond import aiir, freeze, incident_id, journal, no_terminal, of_type
+from tests.receiver import Answer, Receiver
+from tests.respond import aiir, incident_id, journal, of_type
 from tests.support.clock import FakeClock
 
 Capture = pytest.CaptureFixture[str]
@@ -53,21 +52,6 @@ def waiting(url: str, deadline: str = "5m") -> dict[str, Any]:
             "late": {"kind": "end", "title": "Still failing", "outcome": "escalated"},
         },
     }
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with serve_receiver() as served:
-        yield served
-
-
-@pytest.fixture
-def clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    no_terminal(monkeypatch)
-    clock = FakeClock()
-    freeze(monkeypatch, clock)
-    monkeypatch.setenv("AIIR_INCIDENT_DIR", str(tmp_path / "incidents"))
-    return clock
 
 
 def test_it_polls_until_the_answer_changes(

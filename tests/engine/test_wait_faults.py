@@ -4,7 +4,6 @@ says how it ended. Real loopback receiver (tests.receiver) counting the polls.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,8 @@ import pytest
 from aiir.incident.events import EventType
 from tests.engine.test_wait import PENDING, READY, waiting
 from tests.helpers import write
-from tests.receiver import Answer, Receiver, serve_receiver
-from tests.respond import aiir, freeze, incident_id, journal, no_terminal, of_type
+from tests.receiver import Answer, Receiver
+from tests.respond import aiir, incident_id, journal, of_type
 from tests.support.clock import FakeClock
 
 Capture = pytest.CaptureFixture[str]
@@ -22,21 +21,6 @@ DROPPED = Answer(200, b"", drop=True)
 BROKEN = Answer(500, b'{"error": "upstream"}', {"content-type": "application/json"})
 # ready, but the body drips far past the poll's timeout: not proof that it held
 DRIPPED = Answer(200, b'{"state": "ready"}', {"content-type": "application/json"}, drip=0.5)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with serve_receiver() as served:
-        yield served
-
-
-@pytest.fixture
-def clock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    no_terminal(monkeypatch)
-    clock = FakeClock()
-    freeze(monkeypatch, clock)
-    monkeypatch.setenv("AIIR_INCIDENT_DIR", str(tmp_path / "incidents"))
-    return clock
 
 
 def _runbook(url: str, deadline: str) -> dict[str, Any]:
