@@ -464,11 +464,14 @@ def test_a_watch_outlives_the_store_going_away_and_follows_it_when_it_is_back(
 
     threading.Thread(target=reading, daemon=True).start()
 
-    def seen(text: str) -> str:
-        while True:
-            line = lines.get(timeout=120)
-            if text in line:
-                return line
+    shown: list[str] = []  # what the watcher printed and no seen() has matched yet
+
+    def seen(text: str) -> None:
+        """Wait until ``text`` is in what the watcher printed; its lines may be wrapped anywhere,
+        so what was printed is read as one text, and what matched is used up."""
+        while text not in " ".join(" ".join(shown).split()):
+            shown.append(lines.get(timeout=120))
+        del shown[:-1]  # the matched line may hold the next text too
 
     try:
         seen("events so far")
