@@ -17,7 +17,7 @@ from aiir.formats.schema import Lever, Node, Runbook
 from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
-from aiir.terminal.fit import fitted
+from aiir.terminal.fit import LIST_QUESTION_ROWS, QUESTION_ROWS, fitted, list_rows
 from aiir.terminal.inert import inert, plain
 from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
@@ -195,12 +195,27 @@ class TerminalScreen:
             (f"owner: {owner}  " if owner else "", "bold"),
             (f"{node.kind} {runbook.id}/{node_id}", "dim"),
         )
-        body = Text()
-        body.append_text(meta)
+        lines = [meta]
         if text.strip():
-            body.append("\n")
-            body.append_text(self.text(reflow(text.strip())))
-        self.box(body, self.text(node.title, "bold"))
+            lines += self.text(reflow(text.strip())).split("\n")
+        below = self.asked_below(node)
+        if below is not None:  # the question under the box stays on the screen with its title
+            lines = fitted(self.console, lines, drop=(0,), below=below, more="…")
+        self.box(Text("\n").join(lines), self.text(node.title, "bold"))
+
+    def asked_below(self, node: Node) -> int | None:
+        """The rows the question a node asks takes under its box (a list's choices, as many as
+        :func:`aiir.terminal.fit.list_rows` shows, and its "add a note" entry), or None for a
+        node whose box has no question right under it."""
+        height = self.console.size.height
+        entries = {
+            "question": len(getattr(node, "choices", ())) + 1,  # and "✎ add a note"
+            "multiselect": len(getattr(node, "choices", ())),
+            "checklist": len(getattr(node, "items", ())),
+        }.get(node.kind)
+        if entries is not None:
+            return LIST_QUESTION_ROWS + list_rows(height, entries)
+        return QUESTION_ROWS if node.kind in {"input", "confirm"} else None
 
     def severity(self, severity: str) -> None:
         self.say(Text.assemble("Severity now ", (severity, SEVERITY_STYLE.get(severity, ""))))
