@@ -64,6 +64,11 @@ def fitted(
     return [*cut[: budget - 1], mark] if budget > 1 else cut[:1]
 
 
+def fits(console: Console, lines: Sequence[Text], below: int = QUESTION_ROWS) -> bool:
+    """Whether ``lines`` fit as a box's body above what is ``below`` it, as they are."""
+    return fitted(console, lines, below=below) == list(lines)
+
+
 def one_row(text: str, width: int) -> str:
     """``text`` in at most ``width`` terminal cells (wide characters count two), ending in "…"
     when it was cut: a list's choice, which questionary would cut with no mark."""

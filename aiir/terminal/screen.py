@@ -17,7 +17,7 @@ from aiir.formats.schema import Lever, Node, Runbook
 from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
-from aiir.terminal.fit import LIST_QUESTION_ROWS, QUESTION_ROWS, fitted, list_rows
+from aiir.terminal.fit import LIST_QUESTION_ROWS, QUESTION_ROWS, fits, fitted, list_rows
 from aiir.terminal.inert import inert, plain
 from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
@@ -226,8 +226,26 @@ class TerminalScreen:
     def failure(self, problem: str) -> None:
         self.line(f"✗ {problem}", "bold red")
 
-    def request(self, what: str, summary: dict[str, Any]) -> None:
-        self.box_lines(what, [(full_request(summary), "")], "yellow")
+    def request(self, what: str, summary: dict[str, Any], asking: bool = False) -> None:
+        """The request in full; with a question on it under the box (``asking``) and too
+        little room for it all, what the lever's box says (the method and URL, the gateway,
+        a compact body), fitted above the question: at 40x10 the full request pushed the box's
+        title, the method and the URL off the top (``d`` at the question shows it all)."""
+        full = [(line, "") for line in full_request(summary).split("\n")]
+        if not asking or not self.terminal or fits(self.console, [Text(t) for t, _ in full]):
+            self.box_lines(what, [(full_request(summary), "")], "yellow")
+            return
+        use = summary.get("use")
+        lines = [
+            (f"Sends: {summary.get('method')} {readable(str(summary.get('url')))}", ""),
+            (f"  gateway {summary.get('gateway')!r}" + (f", {use}" if use else ""), "dim"),
+        ]
+        drop = [1]  # the gateway's name, then the query and the body (d shows them)
+        for key, label in (("query", "Query"), ("json", "Body"), ("body", "Body")):
+            if summary.get(key) is not None:
+                drop.insert(0, len(lines))
+                lines.append((f"{label}: {compact(summary[key])}", ""))
+        self.box_lines(what, lines, "yellow", tuple(drop))
 
     def lever_request(self, name: str, lever: Lever, call: Call, release: str) -> None:
         """What an operator needs to decide on a lever, on one screen: what it is, the request,

@@ -358,7 +358,9 @@ def release_step(walk: Walk, frame: Frame, node_id: str, node: ReleaseNode) -> s
                 call = None
             if call is not None:
                 if not walk.replaying:
-                    walk.screen.request(f"Release {node.lever!r}", call.summary())
+                    walk.screen.request(
+                        f"Release {node.lever!r}", call.summary(), asking=walk.preset() is None
+                    )
                 if not walk.approve(frame, node_id, f"Release of {node.lever!r}", call, question):
                     frame.answers[node_id] = "declined"
                     return walk.declined(frame, node_id, node.next)
