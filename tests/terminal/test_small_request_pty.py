@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import write
-from tests.runs import drill, process_env
+from tests.runs import drill, only_incident, process_env
 from tests.terminal.test_keyboard import ENTER, Screen
 
 pytest.importorskip("pexpect")
@@ -99,3 +99,43 @@ def test_a_big_terminal_keeps_the_full_request(tmp_path: Path) -> None:
     shown = "\n".join(walk_to(tmp_path, 30, 100, release=False))
     assert '"method": "POST"' in shown, shown
     assert '"key": "sk-attacker-123"' in shown, shown
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(10, 40), (24, 80)])
+def test_aiir_release_shows_what_y_sends_before_asking(
+    tmp_path: Path, rows: int, cols: int
+) -> None:
+    """``aiir release`` asked "y sends its release now" with nothing on the screen saying what
+    it sends: the release's request came only once y was typed."""
+    path = tmp_path / "drill.yaml"
+    write(path, drill())
+    env = process_env(tmp_path / "incidents", TERM="xterm", PROMPT_TOOLKIT_NO_CPR="1")
+    env.pop("COLUMNS")  # the terminal's own size
+    walk = Screen(["run", str(path), "--sandbox"], env)
+    try:
+        walk.wait("What happened to support-bot?")
+        walk.type(ENTER)
+        walk.wait("Which phrase did the attack use?")
+        walk.type("ignore previous" + ENTER)
+        walk.wait("Engage lever 'filter'?")
+        walk.type("yes" + ENTER)
+        walk.wait("Is the attacker's key known?")
+        walk.type("\x03")
+        walk.finish()
+    finally:
+        walk.child.terminate(force=True)
+    incident = only_incident(tmp_path / "incidents")
+    screen = Screen(["release", incident], env, rows=rows, cols=cols)
+    try:
+        screen.wait("Release lever 'filter'")
+        lines = screen.lines()
+        screen.type("yes" + ENTER)
+        code, seen = screen.finish()
+    finally:
+        screen.child.terminate(force=True)
+    shown = "\n".join(lines)
+    assert "Release 'filter'" in shown, shown  # the request's box, above the question
+    assert "DELETE" in shown, shown  # what y sends
+    assert "(y/N/d)" in shown, shown  # and d shows it in full
+    assert code == 0, seen
+    assert seen.count("Release 'filter'") == 1, seen  # shown once, not again after y
