@@ -40,7 +40,9 @@ class Screen(Protocol):
 
     def failure(self, problem: str) -> None: ...
 
-    def request(self, what: str, summary: dict[str, Any]) -> None: ...
+    def request(self, what: str, summary: dict[str, Any], asking: bool = False) -> None:
+        """A request about to be sent; ``asking``: a yes/no on it follows (it may be shortened
+        to fit above it, the full request a keypress away)."""
 
     def lever_request(self, name: str, lever: Lever, call: Call, release: str) -> None: ...
 

@@ -555,9 +555,10 @@ class Walk:
         for record in self.incident.needs_release():
             self.release(record)
 
-    def release(self, record: LeverRecord) -> bool:
-        """Release one engaged lever (journalled); True when the gateway confirmed it."""
-        return release_lever(self, record)
+    def release(self, record: LeverRecord, shown: bool = False) -> bool:
+        """Release one engaged lever (journalled); True when the gateway confirmed it.
+        ``shown``: its request was on the screen at the question that approved it."""
+        return release_lever(self, record, shown)
 
     # --- actions, captures, notifications, calls -----------------------------------------------
 

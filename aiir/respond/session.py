@@ -524,7 +524,7 @@ def release(incident_id: str, env: Environment, lever: str | None = None) -> Inc
             ):
                 continue
             try:
-                walk.release(record)
+                walk.release(record, shown=frame is not None and not env.assume_yes)
             except KeyboardInterrupt:  # the release may have gone out: say so, then stop
                 walk.screen.failure(
                     f"stopped while releasing lever {record.lever!r}: its release may have "
@@ -554,14 +554,25 @@ def _practice_release(exercise: str, env: Environment) -> str:
 
 def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
     """Ask before each release; journalled, but outside the walk's numbered steps."""
-    from aiir.prompts import MissingAnswer
+    from aiir.outbound.readable import full_request
+    from aiir.prompts import MissingAnswer, NoTerminalPrompter
 
     key = f"{frame.prefix}{lever}.release"
     record = next((r for r in walk.incident.needs_release() if r.lever == lever), None)
     state = f" ({record.state})" if record is not None else ""
     question = f"Release lever {lever!r}{state}? y sends its release now, N leaves it engaged"
+    details = None
+    release = frame.runbook.levers[lever].release if lever in frame.runbook.levers else None
+    if release is not None and not isinstance(walk.env.prompter, NoTerminalPrompter):
+        try:  # what y sends, on the screen before y is asked for
+            call = walk.call_for(frame, release, f"levers.{lever}.release")
+        except InputError:
+            call = None  # the release says why when it is tried
+        if call is not None:
+            walk.screen.request(f"Release {lever!r}", call.summary(), asking=True)
+            details = full_request(call.summary())
     try:
-        approved = bool(walk.prompt(key, "confirm", question, [], False))
+        approved = bool(walk.prompt(key, "confirm", question, [], False, details=details))
     except MissingAnswer:
         raise MissingAnswer(
             f"releasing {lever!r} needs approval and there is no terminal: pass --yes"

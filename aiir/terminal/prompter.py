@@ -20,6 +20,7 @@ from aiir.prompts import (
 )
 from aiir.terminal.inert import plain
 from aiir.terminal.lines import LinePrompter, control_in
+from aiir.terminal.lists import fit_list
 
 _ADD_NOTE = "\x00note"  # the value of the "add a note" entry of a list
 
@@ -142,8 +143,9 @@ def terminal_prompter() -> Prompter:
 
 
 def _listed(question: Any) -> Any:
-    """A list (select, checkbox) that Ctrl-D leaves as a text or yes/no prompt does: questionary
-    binds only Ctrl-C, and a Ctrl-D at a list was silently ignored."""
+    """A list (select, checkbox) that Ctrl-D leaves as a text or yes/no prompt does (questionary
+    binds only Ctrl-C, and a Ctrl-D at a list was silently ignored), fitted to the terminal
+    (:func:`aiir.terminal.lists.fit_list`)."""
     from prompt_toolkit.key_binding import KeyBindings, merge_key_bindings
 
     leave = KeyBindings()
@@ -154,7 +156,7 @@ def _listed(question: Any) -> Any:
 
     app = question.application
     app.key_bindings = merge_key_bindings([b for b in (app.key_bindings, leave) if b])
-    return question
+    return fit_list(question)
 
 
 def _yes_no_question(message: str, marks: str, details: bool) -> Any:

@@ -17,7 +17,7 @@ from aiir.formats.schema import Lever, Node, Runbook
 from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
-from aiir.terminal.fit import fitted
+from aiir.terminal.fit import LIST_QUESTION_ROWS, QUESTION_ROWS, fits, fitted, list_rows
 from aiir.terminal.inert import inert, plain
 from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
@@ -195,12 +195,27 @@ class TerminalScreen:
             (f"owner: {owner}  " if owner else "", "bold"),
             (f"{node.kind} {runbook.id}/{node_id}", "dim"),
         )
-        body = Text()
-        body.append_text(meta)
+        lines = [meta]
         if text.strip():
-            body.append("\n")
-            body.append_text(self.text(reflow(text.strip())))
-        self.box(body, self.text(node.title, "bold"))
+            lines += self.text(reflow(text.strip())).split("\n")
+        below = self.asked_below(node)
+        if below is not None:  # the question under the box stays on the screen with its title
+            lines = fitted(self.console, lines, drop=(0,), below=below, more="…")
+        self.box(Text("\n").join(lines), self.text(node.title, "bold"))
+
+    def asked_below(self, node: Node) -> int | None:
+        """The rows the question a node asks takes under its box (a list's choices, as many as
+        :func:`aiir.terminal.fit.list_rows` shows, and its "add a note" entry), or None for a
+        node whose box has no question right under it."""
+        height = self.console.size.height
+        entries = {
+            "question": len(getattr(node, "choices", ())) + 1,  # and "✎ add a note"
+            "multiselect": len(getattr(node, "choices", ())),
+            "checklist": len(getattr(node, "items", ())),
+        }.get(node.kind)
+        if entries is not None:
+            return LIST_QUESTION_ROWS + list_rows(height, entries)
+        return QUESTION_ROWS if node.kind in {"input", "confirm"} else None
 
     def severity(self, severity: str) -> None:
         self.say(Text.assemble("Severity now ", (severity, SEVERITY_STYLE.get(severity, ""))))
@@ -211,8 +226,26 @@ class TerminalScreen:
     def failure(self, problem: str) -> None:
         self.line(f"✗ {problem}", "bold red")
 
-    def request(self, what: str, summary: dict[str, Any]) -> None:
-        self.box_lines(what, [(full_request(summary), "")], "yellow")
+    def request(self, what: str, summary: dict[str, Any], asking: bool = False) -> None:
+        """The request in full; with a question on it under the box (``asking``) and too
+        little room for it all, what the lever's box says (the method and URL, the gateway,
+        a compact body), fitted above the question: at 40x10 the full request pushed the box's
+        title, the method and the URL off the top (``d`` at the question shows it all)."""
+        full = [(line, "") for line in full_request(summary).split("\n")]
+        if not asking or not self.terminal or fits(self.console, [Text(t) for t, _ in full]):
+            self.box_lines(what, [(full_request(summary), "")], "yellow")
+            return
+        use = summary.get("use")
+        lines = [
+            (f"Sends: {summary.get('method')} {readable(str(summary.get('url')))}", ""),
+            (f"  gateway {summary.get('gateway')!r}" + (f", {use}" if use else ""), "dim"),
+        ]
+        drop = [1]  # the gateway's name, then the query and the body (d shows them)
+        for key, label in (("query", "Query"), ("json", "Body"), ("body", "Body")):
+            if summary.get(key) is not None:
+                drop.insert(0, len(lines))
+                lines.append((f"{label}: {compact(summary[key])}", ""))
+        self.box_lines(what, lines, "yellow", tuple(drop))
 
     def lever_request(self, name: str, lever: Lever, call: Call, release: str) -> None:
         """What an operator needs to decide on a lever, on one screen: what it is, the request,

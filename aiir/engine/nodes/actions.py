@@ -36,7 +36,9 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
     while True:
         call = walk.call_for(frame, node.request, f"nodes.{node_id}.request")
         if not walk.replaying:
-            walk.screen.request(f"Action {node.title!r}", call.summary())
+            walk.screen.request(
+                f"Action {node.title!r}", call.summary(), asking=walk.preset() is None
+            )
         question = f"Send this request? y sends {call.method} {path_of(call)}"
         if not walk.approve(frame, node_id, f"Action {node.title!r}", call, question):
             return walk.declined(frame, node_id, node.next)

@@ -358,7 +358,9 @@ def release_step(walk: Walk, frame: Frame, node_id: str, node: ReleaseNode) -> s
                 call = None
             if call is not None:
                 if not walk.replaying:
-                    walk.screen.request(f"Release {node.lever!r}", call.summary())
+                    walk.screen.request(
+                        f"Release {node.lever!r}", call.summary(), asking=walk.preset() is None
+                    )
                 if not walk.approve(frame, node_id, f"Release of {node.lever!r}", call, question):
                     frame.answers[node_id] = "declined"
                     return walk.declined(frame, node_id, node.next)
@@ -475,8 +477,9 @@ def unset_in(walk: Walk, frame: Frame, request: Request, where: str) -> list[str
     return [name for name in unset if f"unset{nonce}{name}" in built]
 
 
-def release_lever(walk: Walk, record: LeverRecord) -> bool:
-    """Release one engaged lever (journalled); True when the gateway confirmed it.
+def release_lever(walk: Walk, record: LeverRecord, shown: bool = False) -> bool:
+    """Release one engaged lever (journalled); True when the gateway confirmed it; its request
+    is shown first unless it was ``shown`` at the question that approved it.
 
     A release that cannot be built (it needs a value the lost engage reply carried) is
     journalled as failed, with the request to make by hand; the caller goes on to the rest.
@@ -506,7 +509,8 @@ def release_lever(walk: Walk, record: LeverRecord) -> bool:
         walk.record(EventType.LEVER_RELEASED, failed)
         walk.screen.failure(f"Lever {record.lever!r}: {reason}")
         return False
-    walk.screen.request(f"Release {record.lever!r}", call.summary())
+    if not shown:
+        walk.screen.request(f"Release {record.lever!r}", call.summary())
     _, summary = send_release(walk, frame, record.lever, lever, call)
     data = payloads.LeverReleased(**base, ok=summary["ok"], request=call.summary(), reply=summary)
     if not summary["ok"]:

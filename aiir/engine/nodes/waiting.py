@@ -39,7 +39,8 @@ def wait(walk: Walk, frame: Frame, node_id: str, node: WaitNode) -> str | Ended:
         call = walk.call_for(frame, node.request, f"nodes.{node_id}.request")
         every = f"every {node.interval} for up to {node.deadline}"
         if not walk.replaying:
-            walk.screen.request(f"Wait {node.title!r}: poll {every}", call.summary())
+            asking = call.method not in SAFE and walk.preset() is None
+            walk.screen.request(f"Wait {node.title!r}: poll {every}", call.summary(), asking)
         if call.method not in SAFE:
             question = f"Poll with this request? y sends {call.method} {path_of(call)} {every}"
             if not walk.approve(frame, node_id, f"Wait {node.title!r}", call, question):
