@@ -556,8 +556,7 @@ class Walk:
             self.release(record)
 
     def release(self, record: LeverRecord, shown: bool = False) -> bool:
-        """Release one engaged lever (journalled); True when the gateway confirmed it.
-        ``shown``: its request was on the screen at the question that approved it."""
+        """Release one lever (journalled); True when confirmed. ``shown``: its request was seen."""
         return release_lever(self, record, shown)
 
     # --- actions, captures, notifications, calls -----------------------------------------------

@@ -554,23 +554,14 @@ def _practice_release(exercise: str, env: Environment) -> str:
 
 def _approve_release(walk: Walk, frame: Frame, lever: str) -> bool:
     """Ask before each release; journalled, but outside the walk's numbered steps."""
-    from aiir.outbound.readable import full_request
-    from aiir.prompts import MissingAnswer, NoTerminalPrompter
+    from aiir.engine.nodes.levers import release_shown
+    from aiir.prompts import MissingAnswer
 
     key = f"{frame.prefix}{lever}.release"
     record = next((r for r in walk.incident.needs_release() if r.lever == lever), None)
     state = f" ({record.state})" if record is not None else ""
     question = f"Release lever {lever!r}{state}? y sends its release now, N leaves it engaged"
-    details = None
-    release = frame.runbook.levers[lever].release if lever in frame.runbook.levers else None
-    if release is not None and not isinstance(walk.env.prompter, NoTerminalPrompter):
-        try:  # what y sends, on the screen before y is asked for
-            call = walk.call_for(frame, release, f"levers.{lever}.release")
-        except InputError:
-            call = None  # the release says why when it is tried
-        if call is not None:
-            walk.screen.request(f"Release {lever!r}", call.summary(), asking=True)
-            details = full_request(call.summary())
+    details = release_shown(walk, frame, lever)
     try:
         approved = bool(walk.prompt(key, "confirm", question, [], False, details=details))
     except MissingAnswer:

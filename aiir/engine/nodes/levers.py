@@ -34,8 +34,9 @@ from aiir.incident.approvals import APPROVED
 from aiir.incident.events import EventType
 from aiir.incident.state import NEEDS_RELEASE, LeverRecord
 from aiir.outbound.gateway import Call, Reply
+from aiir.outbound.readable import full_request
 from aiir.outbound.sending import diagnose
-from aiir.prompts import Option
+from aiir.prompts import NoTerminalPrompter, Option
 
 if TYPE_CHECKING:
     from aiir.engine.walk import Walk
@@ -518,6 +519,21 @@ def release_lever(walk: Walk, record: LeverRecord, shown: bool = False) -> bool:
     walk.record(EventType.LEVER_RELEASED, data)
     walk.screen.lever(record)
     return bool(data["ok"])
+
+
+def release_shown(walk: Walk, frame: Frame, name: str) -> str | None:
+    """Show what y sends before a release is asked for (on a terminal); the full request, for
+    ``d`` at the question. None: there is no terminal, no release, or it cannot be built yet
+    (the release says why when it is tried)."""
+    lever = frame.runbook.levers.get(name)
+    if lever is None or lever.release is None or isinstance(walk.env.prompter, NoTerminalPrompter):
+        return None
+    try:
+        call = walk.call_for(frame, lever.release, f"levers.{name}.release")
+    except InputError:
+        return None
+    walk.screen.request(f"Release {name!r}", call.summary(), asking=True)
+    return full_request(call.summary())
 
 
 def gone_all_the_same(
