@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -24,6 +25,19 @@ from aiir.sandbox import SandboxState, create_app, serve_in_thread
 from aiir.sandbox.transport import free_port
 
 pytest_plugins = ["tests.support.postgres"]  # the real PostgreSQL server: `postgres`, `database`
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C and Ctrl-\\ reach the programs the tests start, however this run was started. A
+    background job of a shell without job control (``scripts/test &`` in a script, some CI
+    runners) begins with SIGINT and SIGQUIT ignored; every child inherits that, Python then
+    installs no KeyboardInterrupt handler, and the tests that press Ctrl-C in a pseudo-terminal
+    or send SIGINT to a watcher waited for a program that never heard it."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if signal.getsignal(signal.SIGQUIT) == signal.SIG_IGN:
+        signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+
 
 LITELLM_MASTER_KEY = "sk-aiir-test-master-0123456789"
 PRIMARY = "support-bot"
