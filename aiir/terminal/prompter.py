@@ -176,7 +176,7 @@ def _yes_no_question(message: str, marks: str, details: bool) -> Any:
         app = get_app()
         if not app.is_done:
             shown.append(("class:instruction", f"{marks} "))
-        elif not app.current_buffer.text.strip():  # Enter alone took the default: say which
+        elif not app.current_buffer.text.strip() and _answered(app):  # Enter alone: say which
             shown.append(("class:answer", f"{default} (the default)"))
         return shown
 
@@ -189,6 +189,13 @@ def _yes_no_question(message: str, marks: str, details: bool) -> Any:
         tokens, validator=validator, style=merge_styles_default([None]), enable_suspend=True
     )
     return questionary.Question(session.app)
+
+
+def _answered(app: Any) -> bool:
+    """Whether the question ended with an answer (Enter), not with Ctrl-C or Ctrl-D: those end
+    it too, and the line left on screen said the default was taken when the walk had stopped."""
+    future = app.future
+    return future is not None and not future.cancelled() and future.exception() is None
 
 
 def discard_typeahead() -> None:

@@ -44,3 +44,20 @@ def test_enter_alone_at_a_lever_shows_the_default_it_took(
     assert answered, "\n".join(lines)
     assert answered[-1].endswith("no (the default)"), "\n".join(lines)
     assert state.count("POST", "/guardrails") == 0
+
+
+@pytest.mark.parametrize("key", ["\x04", "\x03"], ids=["ctrl-d", "ctrl-c"])
+def test_leaving_at_a_yes_no_does_not_show_a_default_taken(
+    tmp_path: Path, gateway: tuple[str, Gateway], key: str
+) -> None:
+    """Ctrl-D or Ctrl-C at a yes/no leaves the walk: the line left on screen said
+    'no (the default)', an answer the walk never took (it stopped, and said so below)."""
+    url, state = gateway
+    screen = start(tmp_path, url)
+    to_the_lever(screen)
+    screen.type(key)
+    status, shown = screen.finish()
+    assert status == 130, shown
+    assert "(the default)" not in shown, shown
+    assert "interrupted by the operator" in " ".join(shown.split()), shown
+    assert state.count("POST", "/guardrails") == 0
