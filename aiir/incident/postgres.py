@@ -50,6 +50,7 @@ from aiir.incident.journal import (
 from aiir.incident.lock import Holder, IncidentLocked
 from aiir.incident.state import Incident, check_id, new_incident_id, read_incident
 from aiir.incident.store import kept_path, line_of
+from aiir.incident.store_rows import Row, checked
 from aiir.incident.store_url import masked_url, url_passwords
 from aiir.redact import declare, scrub
 
@@ -499,15 +500,18 @@ class PostgresStore:
             rows = db.execute("SELECT path, sha256 FROM files WHERE incident = %s", (incident_id,))
             return {r[0]: r[1] for r in rows}
 
-    def lines(self, incident_id: str, after: int) -> list[tuple[int, str, bytes]]:
+    def lines(self, incident_id: str, after: int, known: int = 0) -> list[Row]:
         """The journal lines from ``after`` on (``after`` itself included, to check it): (seq,
-        hash, line)."""
+        hash, line), read in one snapshot with the head the incidents table names, which they
+        must reach (``known``: a line read from this store before); else
+        :class:`~aiir.incident.store_rows.StoreLostRows`. An unknown incident has none."""
         with self.session() as db:
-            rows = db.execute(
-                "SELECT seq, hash, line FROM events WHERE incident = %s AND seq >= %s ORDER BY seq",
-                (incident_id, after),
-            )
-            return [(int(r[0]), r[1], bytes(r[2])) for r in rows]
+            found = db.execute(_LINES, (after, incident_id)).fetchall()
+        if not found:
+            return []
+        head = (int(found[0][0]), str(found[0][1]))
+        rows = [(int(r[2]), r[3], bytes(r[4])) for r in found if r[2] is not None]
+        return checked(incident_id, self.shown, head, rows, after, known)
 
     def changes(self, incident_id: str, after: int) -> list[Event]:
         return [Event(**json.loads(line)) for seq, _, line in self.lines(incident_id, after + 1)]
@@ -571,6 +575,11 @@ WITH head AS (
 )
 INSERT INTO events (incident, seq, type, operator, prev, hash, line)
 SELECT id, %(seq)s, %(type)s, %(operator)s, %(prev)s, %(hash)s, %(line)s FROM head
+"""
+
+_LINES = """
+SELECT i.head_seq, i.head_hash, e.seq, e.hash, e.line FROM incidents i
+LEFT JOIN events e ON e.incident = i.id AND e.seq >= %s WHERE i.id = %s ORDER BY e.seq
 """
 
 _SIDE = """

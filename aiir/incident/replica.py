@@ -29,6 +29,7 @@ from aiir.incident.postgres import (
     Synced,
 )
 from aiir.incident.store import kept_path, line_of
+from aiir.incident.store_rows import StoreLostRows
 from aiir.incident.store_url import is_postgres, masked_url
 
 
@@ -45,7 +46,7 @@ def pull(store: PostgresStore, root: Path, incident_id: str) -> int:
     synced = Synced.of(directory)
     if outbox(directory):
         synced = agreed(store, directory, synced)
-    rows = store.lines(incident_id, max(synced.seq, 1))
+    rows = store.lines(incident_id, max(synced.seq, 1), known=synced.seq)
     if synced.seq > 0:
         if not rows or rows[0][0] != synced.seq or rows[0][1] != synced.hash:
             raise JournalConflict(
@@ -78,7 +79,7 @@ def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
     is the outbox, lines the store has not got."""
     events, _ = read_events(directory / JOURNAL)
     local = [e for e in events if e.seq > synced.seq]
-    rows = store.lines(directory.name, synced.seq + 1)
+    rows = store.lines(directory.name, synced.seq + 1, known=synced.seq)
     seq, digest, size = synced.seq, synced.hash, synced.size
     for event, (row_seq, row_hash, line) in zip(local, rows, strict=False):
         if event.seq != row_seq or event.hash != row_hash:
@@ -93,8 +94,12 @@ def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
 def disagreements(store: PostgresStore, directory: Path) -> tuple[list[str], int]:
     """Where the local copy of an incident differs from the store's rows, line by line: the
     problems (a line changed on either side), and how many lines only the local copy holds
-    (an outbox not pushed yet: no problem, if its chain holds)."""
-    rows = store.lines(directory.name, 1)
+    (an outbox not pushed yet: no problem, if its chain holds). Rows the store lost (its head
+    names a line it no longer holds) are a problem, never lines to push."""
+    try:
+        rows = store.lines(directory.name, 1, known=Synced.of(directory).seq)
+    except StoreLostRows as exc:
+        return [str(exc)], 0
     with open(directory / JOURNAL, "rb") as handle:
         local = handle.read().splitlines(keepends=True)
     problems = [

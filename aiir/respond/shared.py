@@ -179,6 +179,9 @@ def synced(env: Environment, incident_id: str | None = None) -> tuple[PostgresSt
     except StoreUnavailable as exc:
         store.close()
         return None, f"{exc}; showing the local copy in {env.incidents_dir}"
+    except BaseException:
+        store.close()
+        raise
     return store, ""
 
 
