@@ -62,9 +62,6 @@ if TYPE_CHECKING:  # notify is imported only when a walk sends a message
 ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
 
 
-# Events after which the walk has given a severity: a lower one from then on is no triage.
-
-
 class Walk:
     """Walks one incident's runbook graph, journalling every step."""
 
@@ -90,6 +87,8 @@ class Walk:
         self.masked = masker(secrets, patterns=False)
         self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note, clean=self.scrub)
+        if journal.upstream is not None:  # a shared store: the lease is checked before each try
+            self.sender.before_try = journal.upstream.fence
         self.step = 0
         self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}

@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 from aiir.errors import InputError
 from aiir.incident.events import EventType
 from aiir.incident.journal import (
-    GENESIS,
     JOURNAL,
     SIDE_EVENTS,
     Event,
@@ -50,7 +49,7 @@ from aiir.incident.journal import (
 from aiir.incident.lock import Holder, IncidentLocked
 from aiir.incident.state import Incident, check_id, new_incident_id, read_incident
 from aiir.incident.store import kept_path, line_of
-from aiir.incident.store_rows import Row, checked
+from aiir.incident.store_rows import Row, Synced, checked
 from aiir.incident.store_url import masked_url, url_passwords
 from aiir.redact import declare, scrub
 
@@ -89,32 +88,6 @@ class StoreNotReady(InputError):
     """The database answers but has no (or an older) incident schema: ``aiir store init``."""
 
 
-SYNCED = "store.json"
-
-
-@dataclass(frozen=True)
-class Synced:
-    """How far the local copy of an incident agrees with the store."""
-
-    seq: int = 0
-    hash: str = GENESIS
-    size: int = 0
-
-    @classmethod
-    def of(cls, directory: Path) -> Synced:
-        try:
-            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
-            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return cls()
-
-    def save(self, directory: Path) -> None:
-        target = directory / SYNCED
-        temporary = directory / f".{SYNCED}.tmp"
-        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
-        os.replace(temporary, target)
-
-
 def migrations() -> list[tuple[int, str, str]]:
     """The schema's migrations, in order: (version, name, SQL)."""
     found = []
@@ -142,6 +115,9 @@ class PostgresLease:
     @property
     def held(self) -> bool:
         return not (self._released or self._lost)
+
+    def lose(self) -> None:
+        self._lost = True
 
     def start_heartbeat(self) -> None:
         self._beat = threading.Thread(target=self._renewing, daemon=True, name="aiir-lease")
@@ -472,16 +448,24 @@ class PostgresStore:
             "writer got there first; nothing was appended"
         )
 
-    def put_file(self, incident_id: str, relative: str, content: bytes) -> str:
+    def put_file(
+        self, incident_id: str, relative: str, content: bytes, token: int | None = None
+    ) -> str:
+        """Keep a file; under a lease (``token``) only while that lease is the newest and held,
+        as an append: a walker that lost its lease never replaces its successor's evidence."""
         if not kept_path(relative):
             raise InputError(f"{relative!r}: not a file in an incident's evidence/ or runbooks/")
         digest = hashlib.sha256(content).hexdigest()
+        params = {"id": check_id(incident_id), "path": relative, "sha": digest}
         with self.session() as db:
-            db.execute(
-                "INSERT INTO files (incident, path, sha256, content) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (incident, path) DO UPDATE SET sha256 = excluded.sha256, "
-                "content = excluded.content",
-                (check_id(incident_id), relative, digest, content),
+            kept = db.execute(_FILE, params | {"content": content, "token": token}).rowcount
+        if kept != 1 and token is None:
+            raise InputError(f"no incident {incident_id!r} in {self.shown}: {relative} not kept")
+        if kept != 1:
+            raise JournalConflict(
+                f"incident {incident_id}: this walker's lease (token {token}) on the store "
+                f"{self.shown} is no longer held: another walker may have taken over; "
+                f"{relative} was not kept there, nothing was appended"
             )
         return digest
 
@@ -575,6 +559,14 @@ WITH head AS (
 )
 INSERT INTO events (incident, seq, type, operator, prev, hash, line)
 SELECT id, %(seq)s, %(type)s, %(operator)s, %(prev)s, %(hash)s, %(line)s FROM head
+"""
+
+_FILE = """
+INSERT INTO files (incident, path, sha256, content)
+SELECT id, %(path)s, %(sha)s, %(content)s FROM incidents WHERE id = %(id)s
+  AND (%(token)s::bigint IS NULL OR (lease_token = %(token)s AND lease_holder IS NOT NULL
+       AND lease_expires > now()))
+ON CONFLICT (incident, path) DO UPDATE SET sha256 = excluded.sha256, content = excluded.content
 """
 
 _LINES = """

@@ -26,10 +26,9 @@ from aiir.incident.postgres import (
     PostgresStore,
     StoreRefused,
     StoreUnavailable,
-    Synced,
 )
 from aiir.incident.store import kept_path, line_of
-from aiir.incident.store_rows import StoreLostRows
+from aiir.incident.store_rows import StoreLostRows, Synced
 from aiir.incident.store_url import is_postgres, masked_url
 
 
@@ -184,7 +183,7 @@ def upload(store: PostgresStore, directory: Path, token: int) -> int:
             f"incident {incident_id}: the store {store.shown} has {head} lines, {directory} "
             f"only {len(events)}: nothing to push"
         )
-    put_files(store, directory, incident_id, events[head:])
+    put_files(store, directory, events[head:], token)
     for event in events[head:]:
         store.append_line(incident_id, event, line_of(event), token)
     if events:
@@ -193,14 +192,13 @@ def upload(store: PostgresStore, directory: Path, token: int) -> int:
     return len(events) - head
 
 
-def put_files(store: PostgresStore, directory: Path, incident_id: str, events: list[Event]) -> None:
-    kept = store.file_digests(incident_id)
+def put_files(store: PostgresStore, directory: Path, events: list[Event], token: int) -> None:
+    kept = store.file_digests(directory.name)
     for event in events:
         for _, relative, digest in file_refs(event.data):
             if kept.get(relative) != digest:
-                kept[relative] = store.put_file(
-                    incident_id, relative, (directory / relative).read_bytes()
-                )
+                content = (directory / relative).read_bytes()
+                kept[relative] = store.put_file(directory.name, relative, content, token)
 
 
 class Replica:
@@ -242,24 +240,53 @@ class Replica:
     def put_file(self, relative: str, content: bytes) -> None:
         if self.offline:
             return
+        if self.lease is None or not self.lease.held:
+            raise self._lost("the file was not kept")
         try:
-            self.store.put_file(self.incident_id, relative, content)
+            self.store.put_file(self.incident_id, relative, content, self.lease.token)
         except (StoreUnavailable, StoreRefused) as exc:  # mid-walk, either one is the store away
             self._gone(exc)
 
     def append(self, event: Event, line: bytes) -> None:
         """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
+        if self.lease is not None and not self.lease.held:  # offline too: another walks it
+            raise self._lost("nothing was appended")
         if self.offline:
             return
-        if self.lease is None or not self.lease.held:
-            raise JournalConflict(
-                f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
-                "was lost (it expired and another walker may have taken over); nothing was appended"
-            )
+        if self.lease is None:
+            raise self._lost("nothing was appended")
         try:
             self.store.append_line(self.incident_id, event, line, self.lease.token)
         except (StoreUnavailable, StoreRefused) as exc:  # mid-walk, either one is the store away
             self._gone(exc)
+
+    def fence(self) -> None:
+        """Before each request to a gateway: the lease renewed in the database under its token,
+        or the walk stopped here (:class:`JournalConflict`), nothing sent. A walker paused past
+        its lease (a laptop asleep) while another took over wakes to this, not to a second
+        engage; so does one gone on in its outbox, once the store answers again. A store that
+        does not answer is the outbox, as for an append."""
+        if self.lease is None:
+            if self.offline:
+                return  # begun while the store did not answer: no lease was ever granted
+            raise self._lost("the request was not sent")
+        if self.lease.held:
+            try:
+                with self.store.session() as db:
+                    if self.store.renew(db, self.incident_id, self.lease.token):
+                        return
+            except (StoreUnavailable, StoreRefused) as exc:
+                if not self.offline:
+                    self._gone(exc)
+                return
+            self.lease.lose()
+        raise self._lost("the request was not sent, nothing was appended")
+
+    def _lost(self, what: str) -> JournalConflict:
+        return JournalConflict(
+            f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
+            f"was lost (it expired and another walker may have taken over): {what}"
+        )
 
     def written(self, event: Event, size: int) -> None:
         """The local journal has the event too (``size`` its new length). The mark is kept in
@@ -328,6 +355,9 @@ class SideWriter:
 
     def written(self, event: Event, size: int) -> None:
         pass  # the mark is moved on at the next pull (see `agreed`)
+
+    def fence(self) -> None:
+        pass  # a side writer sends nothing to a gateway
 
     def fetch(self, head: Event | None) -> None:
         _add_rows(self.store, self.directory, head)

@@ -1,5 +1,7 @@
-"""A shared store's rows checked against the head its ``incidents`` table names: every reader of
-the rows (a fresh copy, ``verify``, a resume, a pull) sees rows deleted behind aiir's back.
+"""A shared store's rows as a local copy holds them: how far the copy agrees with the store
+(:class:`Synced`), and the rows checked against the head the ``incidents`` table names, so every
+reader of the rows (a fresh copy, ``verify``, a resume, a pull) sees rows deleted behind aiir's
+back.
 
 The chain shows a row taken out of the middle (the next one's ``prev`` no longer matches); it
 cannot show the last rows taken away. The incidents table can: the head an append moved (in the
@@ -10,9 +12,39 @@ deleted by hand (tampering) or the database restored from an older backup.
 
 from __future__ import annotations
 
-from aiir.incident.journal import JournalConflict
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiir.incident.journal import GENESIS, JournalConflict
 
 Row = tuple[int, str, bytes]  # seq, hash, the journal line
+
+SYNCED = "store.json"
+
+
+@dataclass(frozen=True)
+class Synced:
+    """How far the local copy of an incident agrees with the store."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    size: int = 0
+
+    @classmethod
+    def of(cls, directory: Path) -> Synced:
+        try:
+            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
+            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def save(self, directory: Path) -> None:
+        target = directory / SYNCED
+        temporary = directory / f".{SYNCED}.tmp"
+        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
+        os.replace(temporary, target)
 
 
 class StoreLostRows(JournalConflict):
