@@ -28,9 +28,10 @@ from tests.incident.test_shared_walk import (
     assert_intact_in_a_fresh_copy,
     engagements,
     only_incident,
-    spawn,
 )
 from tests.incidents import ANSWERS, containment_runbook, write_answers, write_runbook
+from tests.receiver import serve_receiver
+from tests.respond import write_workspace
 from tests.servers import Fault, Gateway, serve_gateway
 from tests.support.postgres import Server, binaries, initialised
 
@@ -119,14 +120,19 @@ def _state(pid: int) -> str:
 
 
 def paused_walker(
-    args: list[str], store: str, incidents: Path, target: str, *pauses: int
+    args: list[str],
+    store: str,
+    incidents: Path,
+    target: str,
+    *pauses: int,
+    extra: dict[str, str] | None = None,
 ) -> Paused:
     """``aiir ARGS`` stopping itself before the calls of ``target`` numbered ``pauses``."""
     numbers = ",".join(str(n) for n in pauses)
     log = incidents.parent / "paused"
     process = subprocess.Popen(
         [sys.executable, "-c", PAUSING, target, numbers, *args, "--incident-dir", str(incidents)],
-        env={**_environ(store, "ana"), "PAUSE_LOG": str(log)},
+        env={**_environ(store, "ana"), "PAUSE_LOG": str(log), **(extra or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -136,18 +142,33 @@ def paused_walker(
     return Paused(process, log)
 
 
-def take_over(incident_id: str, flags: list[str], url: str, tmp_path: Path) -> None:
+def take_over(
+    incident_id: str,
+    flags: list[str],
+    url: str,
+    tmp_path: Path,
+    extra: dict[str, str] | None = None,
+) -> None:
     """Another responder's resume, on a machine of its own, once the walker's lease expired."""
     time.sleep(float(LEASE) + 1.0)  # nobody renews the paused walker's lease
     bo = tmp_path / "bo" / "incidents"
     bo.mkdir(parents=True)
-    taker = spawn(["resume", incident_id, *flags], url, bo, "bo")
+    taker = subprocess.Popen(
+        [sys.executable, "-m", "aiir", "resume", incident_id, *flags, "--incident-dir", str(bo)],
+        env={**_environ(url, "bo"), **(extra or {})},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=bo.parent,
+    )
     _, err = taker.communicate(timeout=120)
     assert taker.returncode == 0, err
 
 
 SEND = "aiir.outbound.sending.Sender.send"
 PUT_FILE = "aiir.incident.postgres.PostgresStore.put_file"
+NOTIFIER = "aiir.engine.walk.Walk.notifier"
 
 
 def test_a_walker_paused_before_a_lever_and_taken_over_sends_nothing_when_it_wakes(
@@ -242,3 +263,39 @@ def test_a_walker_gone_offline_and_taken_over_when_the_store_is_back_sends_nothi
     assert "lease" in err, err
     assert "not sent" in err, err
     assert "Traceback" not in err
+
+
+def test_a_walker_paused_before_a_page_and_taken_over_does_not_page_again(
+    store: PostgresStore, gateway: tuple[str, Gateway], tmp_path: Path
+) -> None:
+    url, state = gateway
+    config = {"aiir": 1, "workspace": "w", "channels": {"pagerduty": {"routing_key_env": "PD"}}}
+    workspace = write_workspace(tmp_path / "ws", config)
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
+    ana = tmp_path / "ana" / "incidents"
+    ana.mkdir(parents=True)
+    with serve_receiver() as receiver:
+        extra = {
+            "AIIR_WORKSPACE": str(workspace),
+            "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
+            "PD": "routing-key-0123456789abcdef0123",
+        }
+        page = 1  # the walk's one message
+        walker = paused_walker(
+            ["run", str(path), *flags], store.url, ana, NOTIFIER, page, extra=extra
+        )
+        walker.wait(page)
+        incident_id = only_incident(ana)
+        try:
+            take_over(incident_id, flags, store.url, tmp_path, extra)
+        finally:
+            out, err = walker.finished()
+        triggers = [
+            r for r in receiver.to("/v2/enqueue") if r.json().get("event_action") == "trigger"
+        ]
+    assert len(triggers) == 1, out + err  # the successor's page, once
+    assert walker.process.returncode in (1, 2), out + err
+    assert "lease" in err, err
+    assert "Traceback" not in err
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
