@@ -86,7 +86,8 @@ def checked(
     found = [seq for seq, _, _ in rows]
     if found[: len(expected)] != expected:
         missing = sorted(set(expected) - set(found))
-        held = f"lines {found[0]} to {found[-1]} are there" if found else "no line is there"
+        held = f"{len(found)} of lines {found[0]} to {found[-1]} are there" if found else ""
+        held = held or f"it holds no line from {expected[0]} on"
         why = f"its head is line {head_seq}, and {_span(missing)} gone ({held})"
         raise _tampered(incident_id, shown, "lost rows", why)
     if expected and rows[len(expected) - 1][1] != head_hash:

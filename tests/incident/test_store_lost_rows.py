@@ -98,3 +98,25 @@ def test_a_resume_after_rows_were_deleted_names_the_lost_rows_not_another_writer
         assert f"head is line {head}" in err, err
         assert "another writer" not in err
         assert "Traceback" not in err
+
+
+def test_a_store_restored_from_an_older_backup_is_named_by_the_copy_that_read_more(
+    walked: tuple[PostgresStore, str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both tables put back to line 20 (a restore): the rows reach their head, but the copy
+    that read line 30 from the store knows it lost lines."""
+    store, incident_id, local = walked
+    _delete(store, incident_id, "seq > 20")
+    with store.session() as db:
+        db.execute(
+            "UPDATE incidents SET head_seq = 20, head_hash = (SELECT hash FROM events "
+            "WHERE incident = id AND seq = 20) WHERE id = %s",
+            (incident_id,),
+        )
+    capsys.readouterr()
+    status = main(["verify", incident_id, "--incident-dir", str(local)])
+    out, err = capsys.readouterr()
+    assert status == 1, out + err
+    assert "TAMPERED" in err
+    assert "its head is line 20, yet this copy read line 30 from it before" in err
+    assert "older backup" in err
