@@ -13,6 +13,7 @@ to the local journal; when the store stops answering, the walk is told once and 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -201,6 +202,9 @@ def put_files(store: PostgresStore, directory: Path, events: list[Event], token:
                 kept[relative] = store.put_file(directory.name, relative, content, token)
 
 
+REJOIN_FIRST, REJOIN_LAST = 1.0, 30.0  # seconds between tries of a store gone away, doubling
+
+
 class Replica:
     """A walk's writes to the shared store (:class:`aiir.incident.journal.Upstream`): each file
     and event goes there first (under the lease), then to the local journal. Once the store
@@ -216,6 +220,7 @@ class Replica:
         self.down: Callable[[str], None] | None = None
         self.untold: list[str] = []
         self.mark: Synced | None = None  # how far the local journal agrees with the store
+        self._retry_at, self._retry_every = 0.0, REJOIN_FIRST  # a store gone away: when next
 
     @classmethod
     def unreachable(cls, store: PostgresStore, directory: Path, exc: StoreUnavailable) -> Replica:
@@ -249,6 +254,8 @@ class Replica:
 
     def append(self, event: Event, line: bytes) -> None:
         """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
+        if self.offline:
+            self._rejoin()
         if self.lease is not None and not self.lease.held:  # offline too: another walks it
             raise self._lost("nothing was appended")
         if self.offline:
@@ -270,14 +277,17 @@ class Replica:
             if self.offline:
                 return  # begun while the store did not answer: no lease was ever granted
             raise self._lost("the request was not sent")
+        if self.offline:
+            self._rejoin()  # the store back: the lease renewed (or found lost) there
+            if self.offline and self.lease.held:
+                return
         if self.lease.held:
             try:
                 with self.store.session() as db:
                     if self.store.renew(db, self.incident_id, self.lease.token):
                         return
             except (StoreUnavailable, StoreRefused) as exc:
-                if not self.offline:
-                    self._gone(exc)
+                self._gone(exc)
                 return
             self.lease.lose()
         raise self._lost("the request was not sent, nothing was appended")
@@ -298,11 +308,53 @@ class Replica:
     def fetch(self, head: Event | None) -> None:
         """Others' side events the store has after ``head``, added to the local journal (the
         journal then takes them into its chain, checking each)."""
+        if self.offline:
+            self._rejoin()
         if not self.offline:
             try:
                 _add_rows(self.store, self.directory, head)
             except (StoreUnavailable, StoreRefused) as exc:
                 self._gone(exc)
+
+    def _rejoin(self) -> None:
+        """A walk gone on in its outbox taken back to the store once it answers again (tried
+        now and then, less often while it does not): the lease renewed under its token (a
+        lease another walker took meanwhile is lost: :attr:`held` turns false), the outbox
+        uploaded with its chain; from then on each write goes there first again. An outbox
+        the store cannot take (side events reached it meanwhile: the two have forked) stays
+        local, for `aiir store push` to name."""
+        now = time.monotonic()
+        if self.lease is None or not self.lease.held or now < self._retry_at:
+            return
+        self._retry_at = now + self._retry_every
+        self._retry_every = min(self._retry_every * 2, REJOIN_LAST)
+        try:
+            with self.store.session() as db:
+                if not self.store.renew(db, self.incident_id, self.lease.token):
+                    self.lease.lose()
+                    return
+            sent = (
+                upload(self.store, self.directory, self.lease.token)
+                if outbox(self.directory)
+                else 0
+            )
+        except (StoreUnavailable, StoreRefused):
+            return
+        except JournalConflict as exc:
+            self._retry_at = float("inf")  # forked: nothing will change that during this walk
+            self._say(f"{exc}; the walk goes on in the local outbox journal")
+            return
+        self.offline, self._retry_every = False, REJOIN_FIRST
+        self._say(
+            f"the incident store {self.store.shown} answers again: {sent} event(s) uploaded "
+            "from the local outbox; the walk goes on on the store"
+        )
+
+    def _say(self, message: str) -> None:
+        if self.down is None:
+            self.untold.append(message)
+        else:
+            self.down(message)
 
     def _save_mark(self) -> None:
         if self.mark is not None:
@@ -313,13 +365,12 @@ class Replica:
         self.offline = True
         self._save_mark()  # the last line both have: the outbox starts after it
         message = (
-            f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}: "
-            f"upload it once the store is back with `aiir store push {self.incident_id}`"
+            f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}, "
+            "taken back to the store if it answers again during the walk; else upload it once "
+            f"the store is back with `aiir store push {self.incident_id}`"
         )
-        if self.down is None:
-            self.untold.append(message)
-        else:
-            self.down(message)
+        self._retry_at = time.monotonic() + self._retry_every
+        self._say(message)
 
     def close(self) -> None:
         self._save_mark()
