@@ -103,3 +103,49 @@ def test_an_approval_given_once_the_store_is_back_reaches_the_walker_that_went_o
     assert [e.operator for e in record.events if e.type == "approval.granted"] == ["bob"]
     assert record.outcome is not None
     store.close()
+
+
+def test_a_walk_taken_back_to_the_store_uploads_its_outbox_intact(
+    own_server: Server, gateway: tuple[str, Gateway], tmp_path: Path
+) -> None:
+    """The store stops at the filter and is back before the key block: the lines written in
+    between are uploaded, the rest goes to the store; a fresh copy reads the same bytes."""
+    from aiir.cli import main
+    from tests.incident.test_shared_walk import LEVER_PATHS, engagements, only_incident
+    from tests.incident.test_store_fencing import SEND, paused_walker
+    from tests.incidents import ANSWERS, containment_runbook, write_answers, write_runbook
+
+    url, state = gateway
+    dsn = own_server.dsn()
+    assert main(["store", "init", "--store", dsn]) == 0
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
+    ana = tmp_path / "ana" / "incidents"
+    ana.mkdir(parents=True)
+    filter_engage, block_engage = 2, 4
+    walker = paused_walker(["run", str(path), *flags], dsn, ana, SEND, filter_engage, block_engage)
+    try:
+        walker.wait(filter_engage)
+        own_server.stop()
+        walker.go_on()
+        walker.wait(block_engage)
+        own_server.start()
+        time.sleep(1.5)  # past the walk's first try again
+    finally:
+        out, err = walker.finished()
+    assert walker.process.returncode == 0, out + err
+    assert "does not answer" in out
+    assert "answers again" in out
+    assert "0 event(s) uploaded" not in out
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    incident_id = only_incident(ana)
+    store = PostgresStore(dsn, tmp_path / "observer")
+    try:
+        record = assert_intact_in_a_fresh_copy(store, tmp_path, incident_id)
+    finally:
+        store.close()
+    assert record.outcome == "contained"
+    assert (ana / incident_id / "journal.jsonl").read_bytes() == (
+        tmp_path / "auditor" / incident_id / "journal.jsonl"
+    ).read_bytes()
+    assert main(["verify", incident_id, "--incident-dir", str(ana), "--store", dsn]) == 0
