@@ -306,15 +306,24 @@ def verify(
     from aiir.errors import ExitStatus
     from aiir.incident.journal import JOURNAL, Anchor, verify_reading
     from aiir.incident.state import incident_dir as find
+    from aiir.incident.store_rows import StoreLostRows
 
     given = [Anchor.parse(a, "--anchor") for a in anchor or []]
     if anchors is not None:
         given += _anchors_file(anchors, incident)
     env = _environment(incident_dir, store=store)
-    shared = _synced(env, incident)
     try:
+        shared, lost = _synced(env, incident), []
+    except StoreLostRows as exc:  # nothing copied: a copy here is checked as it is
+        shared, lost = None, [str(exc)]
+    try:
+        if lost and not (env.incidents_dir / incident / JOURNAL).is_file():
+            typer.echo(f"aiir: {lost[0]}", err=True)
+            typer.echo(f"{incident}: TAMPERED or damaged (1 problem(s))", err=True)
+            return ExitStatus.FAILED
         directory = find(env.incidents_dir, incident)
         problems, reading = verify_reading(directory, given)  # one pass: nothing is read twice
+        problems += lost
         unpushed = _against_store(shared, directory, problems)
     finally:
         _close(shared)

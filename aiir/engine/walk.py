@@ -62,9 +62,6 @@ if TYPE_CHECKING:  # notify is imported only when a walk sends a message
 ChildFrame = Callable[["Walk", Runbook, bytes, Mapping[str, Any], str], Frame]
 
 
-# Events after which the walk has given a severity: a lower one from then on is no triage.
-
-
 class Walk:
     """Walks one incident's runbook graph, journalling every step."""
 
@@ -90,6 +87,7 @@ class Walk:
         self.masked = masker(secrets, patterns=False)
         self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note, clean=self.scrub)
+        self.sender.before_try = journal.upstream.fence if journal.upstream else None  # a lease
         self.step = 0
         self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}
@@ -568,6 +566,8 @@ class Walk:
 
         if self.env.exercise:
             return self.env.inbox.notifier(channel, self.env.clock.sleep)
+        if self.sender.before_try is not None:  # a shared store's lease, renewed or refused
+            self.sender.before_try()
         return Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
 
     def sent(self, delivery: Delivery, data: payloads.NotifySent, step: int | None = None) -> None:

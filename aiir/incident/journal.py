@@ -140,6 +140,10 @@ class Upstream(Protocol):
 
     def written(self, event: Event, size: int) -> None: ...
 
+    def fence(self) -> None:
+        """Before a request leaves for a gateway: refused (:class:`JournalConflict`) once this
+        writer may no longer act on the incident (its lease lost), so nothing is sent."""
+
     def fetch(self, head: Event | None) -> None:
         """Add to the local journal the store's lines after ``head`` (others' side events)."""
         ...

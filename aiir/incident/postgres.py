@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 from aiir.errors import InputError
 from aiir.incident.events import EventType
 from aiir.incident.journal import (
-    GENESIS,
     JOURNAL,
     SIDE_EVENTS,
     Event,
@@ -50,6 +49,7 @@ from aiir.incident.journal import (
 from aiir.incident.lock import Holder, IncidentLocked
 from aiir.incident.state import Incident, check_id, new_incident_id, read_incident
 from aiir.incident.store import kept_path, line_of
+from aiir.incident.store_rows import Row, Synced, checked
 from aiir.incident.store_url import masked_url, url_passwords
 from aiir.redact import declare, scrub
 
@@ -88,32 +88,6 @@ class StoreNotReady(InputError):
     """The database answers but has no (or an older) incident schema: ``aiir store init``."""
 
 
-SYNCED = "store.json"
-
-
-@dataclass(frozen=True)
-class Synced:
-    """How far the local copy of an incident agrees with the store."""
-
-    seq: int = 0
-    hash: str = GENESIS
-    size: int = 0
-
-    @classmethod
-    def of(cls, directory: Path) -> Synced:
-        try:
-            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
-            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            return cls()
-
-    def save(self, directory: Path) -> None:
-        target = directory / SYNCED
-        temporary = directory / f".{SYNCED}.tmp"
-        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
-        os.replace(temporary, target)
-
-
 def migrations() -> list[tuple[int, str, str]]:
     """The schema's migrations, in order: (version, name, SQL)."""
     found = []
@@ -141,6 +115,9 @@ class PostgresLease:
     @property
     def held(self) -> bool:
         return not (self._released or self._lost)
+
+    def lose(self) -> None:
+        self._lost = True
 
     def start_heartbeat(self) -> None:
         self._beat = threading.Thread(target=self._renewing, daemon=True, name="aiir-lease")
@@ -471,16 +448,24 @@ class PostgresStore:
             "writer got there first; nothing was appended"
         )
 
-    def put_file(self, incident_id: str, relative: str, content: bytes) -> str:
+    def put_file(
+        self, incident_id: str, relative: str, content: bytes, token: int | None = None
+    ) -> str:
+        """Keep a file; under a lease (``token``) only while that lease is the newest and held,
+        as an append: a walker that lost its lease never replaces its successor's evidence."""
         if not kept_path(relative):
             raise InputError(f"{relative!r}: not a file in an incident's evidence/ or runbooks/")
         digest = hashlib.sha256(content).hexdigest()
+        params = {"id": check_id(incident_id), "path": relative, "sha": digest}
         with self.session() as db:
-            db.execute(
-                "INSERT INTO files (incident, path, sha256, content) VALUES (%s, %s, %s, %s) "
-                "ON CONFLICT (incident, path) DO UPDATE SET sha256 = excluded.sha256, "
-                "content = excluded.content",
-                (check_id(incident_id), relative, digest, content),
+            kept = db.execute(_FILE, params | {"content": content, "token": token}).rowcount
+        if kept != 1 and token is None:
+            raise InputError(f"no incident {incident_id!r} in {self.shown}: {relative} not kept")
+        if kept != 1:
+            raise JournalConflict(
+                f"incident {incident_id}: this walker's lease (token {token}) on the store "
+                f"{self.shown} is no longer held: another walker may have taken over; "
+                f"{relative} was not kept there, nothing was appended"
             )
         return digest
 
@@ -499,15 +484,18 @@ class PostgresStore:
             rows = db.execute("SELECT path, sha256 FROM files WHERE incident = %s", (incident_id,))
             return {r[0]: r[1] for r in rows}
 
-    def lines(self, incident_id: str, after: int) -> list[tuple[int, str, bytes]]:
+    def lines(self, incident_id: str, after: int, known: int = 0) -> list[Row]:
         """The journal lines from ``after`` on (``after`` itself included, to check it): (seq,
-        hash, line)."""
+        hash, line), read in one snapshot with the head the incidents table names, which they
+        must reach (``known``: a line read from this store before); else
+        :class:`~aiir.incident.store_rows.StoreLostRows`. An unknown incident has none."""
         with self.session() as db:
-            rows = db.execute(
-                "SELECT seq, hash, line FROM events WHERE incident = %s AND seq >= %s ORDER BY seq",
-                (incident_id, after),
-            )
-            return [(int(r[0]), r[1], bytes(r[2])) for r in rows]
+            found = db.execute(_LINES, (after, incident_id)).fetchall()
+        if not found:
+            return []
+        head = (int(found[0][0]), str(found[0][1]))
+        rows = [(int(r[2]), r[3], bytes(r[4])) for r in found if r[2] is not None]
+        return checked(incident_id, self.shown, head, rows, after, known)
 
     def changes(self, incident_id: str, after: int) -> list[Event]:
         return [Event(**json.loads(line)) for seq, _, line in self.lines(incident_id, after + 1)]
@@ -571,6 +559,19 @@ WITH head AS (
 )
 INSERT INTO events (incident, seq, type, operator, prev, hash, line)
 SELECT id, %(seq)s, %(type)s, %(operator)s, %(prev)s, %(hash)s, %(line)s FROM head
+"""
+
+_FILE = """
+INSERT INTO files (incident, path, sha256, content)
+SELECT id, %(path)s, %(sha)s, %(content)s FROM incidents WHERE id = %(id)s
+  AND (%(token)s::bigint IS NULL OR (lease_token = %(token)s AND lease_holder IS NOT NULL
+       AND lease_expires > now()))
+ON CONFLICT (incident, path) DO UPDATE SET sha256 = excluded.sha256, content = excluded.content
+"""
+
+_LINES = """
+SELECT i.head_seq, i.head_hash, e.seq, e.hash, e.line FROM incidents i
+LEFT JOIN events e ON e.incident = i.id AND e.seq >= %s WHERE i.id = %s ORDER BY e.seq
 """
 
 _SIDE = """

@@ -13,6 +13,7 @@ to the local journal; when the store stops answering, the walk is told once and 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -26,9 +27,9 @@ from aiir.incident.postgres import (
     PostgresStore,
     StoreRefused,
     StoreUnavailable,
-    Synced,
 )
 from aiir.incident.store import kept_path, line_of
+from aiir.incident.store_rows import StoreLostRows, Synced
 from aiir.incident.store_url import is_postgres, masked_url
 
 
@@ -45,7 +46,7 @@ def pull(store: PostgresStore, root: Path, incident_id: str) -> int:
     synced = Synced.of(directory)
     if outbox(directory):
         synced = agreed(store, directory, synced)
-    rows = store.lines(incident_id, max(synced.seq, 1))
+    rows = store.lines(incident_id, max(synced.seq, 1), known=synced.seq)
     if synced.seq > 0:
         if not rows or rows[0][0] != synced.seq or rows[0][1] != synced.hash:
             raise JournalConflict(
@@ -78,7 +79,7 @@ def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
     is the outbox, lines the store has not got."""
     events, _ = read_events(directory / JOURNAL)
     local = [e for e in events if e.seq > synced.seq]
-    rows = store.lines(directory.name, synced.seq + 1)
+    rows = store.lines(directory.name, synced.seq + 1, known=synced.seq)
     seq, digest, size = synced.seq, synced.hash, synced.size
     for event, (row_seq, row_hash, line) in zip(local, rows, strict=False):
         if event.seq != row_seq or event.hash != row_hash:
@@ -93,8 +94,12 @@ def agreed(store: PostgresStore, directory: Path, synced: Synced) -> Synced:
 def disagreements(store: PostgresStore, directory: Path) -> tuple[list[str], int]:
     """Where the local copy of an incident differs from the store's rows, line by line: the
     problems (a line changed on either side), and how many lines only the local copy holds
-    (an outbox not pushed yet: no problem, if its chain holds)."""
-    rows = store.lines(directory.name, 1)
+    (an outbox not pushed yet: no problem, if its chain holds). Rows the store lost (its head
+    names a line it no longer holds) are a problem, never lines to push."""
+    try:
+        rows = store.lines(directory.name, 1, known=Synced.of(directory).seq)
+    except StoreLostRows as exc:
+        return [str(exc)], 0
     with open(directory / JOURNAL, "rb") as handle:
         local = handle.read().splitlines(keepends=True)
     problems = [
@@ -179,7 +184,7 @@ def upload(store: PostgresStore, directory: Path, token: int) -> int:
             f"incident {incident_id}: the store {store.shown} has {head} lines, {directory} "
             f"only {len(events)}: nothing to push"
         )
-    put_files(store, directory, incident_id, events[head:])
+    put_files(store, directory, events[head:], token)
     for event in events[head:]:
         store.append_line(incident_id, event, line_of(event), token)
     if events:
@@ -188,14 +193,16 @@ def upload(store: PostgresStore, directory: Path, token: int) -> int:
     return len(events) - head
 
 
-def put_files(store: PostgresStore, directory: Path, incident_id: str, events: list[Event]) -> None:
-    kept = store.file_digests(incident_id)
+def put_files(store: PostgresStore, directory: Path, events: list[Event], token: int) -> None:
+    kept = store.file_digests(directory.name)
     for event in events:
         for _, relative, digest in file_refs(event.data):
             if kept.get(relative) != digest:
-                kept[relative] = store.put_file(
-                    incident_id, relative, (directory / relative).read_bytes()
-                )
+                content = (directory / relative).read_bytes()
+                kept[relative] = store.put_file(directory.name, relative, content, token)
+
+
+REJOIN_FIRST, REJOIN_LAST = 1.0, 30.0  # seconds between tries of a store gone away, doubling
 
 
 class Replica:
@@ -213,6 +220,7 @@ class Replica:
         self.down: Callable[[str], None] | None = None
         self.untold: list[str] = []
         self.mark: Synced | None = None  # how far the local journal agrees with the store
+        self._retry_at, self._retry_every = 0.0, REJOIN_FIRST  # a store gone away: when next
 
     @classmethod
     def unreachable(cls, store: PostgresStore, directory: Path, exc: StoreUnavailable) -> Replica:
@@ -237,24 +245,58 @@ class Replica:
     def put_file(self, relative: str, content: bytes) -> None:
         if self.offline:
             return
+        if self.lease is None or not self.lease.held:
+            raise self._lost("the file was not kept")
         try:
-            self.store.put_file(self.incident_id, relative, content)
+            self.store.put_file(self.incident_id, relative, content, self.lease.token)
         except (StoreUnavailable, StoreRefused) as exc:  # mid-walk, either one is the store away
             self._gone(exc)
 
     def append(self, event: Event, line: bytes) -> None:
         """Into the store, or :class:`JournalConflict` (nothing to be written locally either)."""
         if self.offline:
+            self._rejoin()
+        if self.lease is not None and not self.lease.held:  # offline too: another walks it
+            raise self._lost("nothing was appended")
+        if self.offline:
             return
-        if self.lease is None or not self.lease.held:
-            raise JournalConflict(
-                f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
-                "was lost (it expired and another walker may have taken over); nothing was appended"
-            )
+        if self.lease is None:
+            raise self._lost("nothing was appended")
         try:
             self.store.append_line(self.incident_id, event, line, self.lease.token)
         except (StoreUnavailable, StoreRefused) as exc:  # mid-walk, either one is the store away
             self._gone(exc)
+
+    def fence(self) -> None:
+        """Before each request to a gateway: the lease renewed in the database under its token,
+        or the walk stopped here (:class:`JournalConflict`), nothing sent. A walker paused past
+        its lease (a laptop asleep) while another took over wakes to this, not to a second
+        engage; so does one gone on in its outbox, once the store answers again. A store that
+        does not answer is the outbox, as for an append."""
+        if self.lease is None:
+            if self.offline:
+                return  # begun while the store did not answer: no lease was ever granted
+            raise self._lost("the request was not sent")
+        if self.offline:
+            self._rejoin()  # the store back: the lease renewed (or found lost) there
+            if self.offline and self.lease.held:
+                return
+        if self.lease.held:
+            try:
+                with self.store.session() as db:
+                    if self.store.renew(db, self.incident_id, self.lease.token):
+                        return
+            except (StoreUnavailable, StoreRefused) as exc:
+                self._gone(exc)
+                return
+            self.lease.lose()
+        raise self._lost("the request was not sent, nothing was appended")
+
+    def _lost(self, what: str) -> JournalConflict:
+        return JournalConflict(
+            f"incident {self.incident_id}: this walker's lease on the store {self.store.shown} "
+            f"was lost (it expired and another walker may have taken over): {what}"
+        )
 
     def written(self, event: Event, size: int) -> None:
         """The local journal has the event too (``size`` its new length). The mark is kept in
@@ -266,11 +308,53 @@ class Replica:
     def fetch(self, head: Event | None) -> None:
         """Others' side events the store has after ``head``, added to the local journal (the
         journal then takes them into its chain, checking each)."""
+        if self.offline:
+            self._rejoin()
         if not self.offline:
             try:
                 _add_rows(self.store, self.directory, head)
             except (StoreUnavailable, StoreRefused) as exc:
                 self._gone(exc)
+
+    def _rejoin(self) -> None:
+        """A walk gone on in its outbox taken back to the store once it answers again (tried
+        now and then, less often while it does not): the lease renewed under its token (a
+        lease another walker took meanwhile is lost: :attr:`held` turns false), the outbox
+        uploaded with its chain; from then on each write goes there first again. An outbox
+        the store cannot take (side events reached it meanwhile: the two have forked) stays
+        local, for `aiir store push` to name."""
+        now = time.monotonic()
+        if self.lease is None or not self.lease.held or now < self._retry_at:
+            return
+        self._retry_at = now + self._retry_every
+        self._retry_every = min(self._retry_every * 2, REJOIN_LAST)
+        try:
+            with self.store.session() as db:
+                if not self.store.renew(db, self.incident_id, self.lease.token):
+                    self.lease.lose()
+                    return
+            sent = (
+                upload(self.store, self.directory, self.lease.token)
+                if outbox(self.directory)
+                else 0
+            )
+        except (StoreUnavailable, StoreRefused):
+            return
+        except JournalConflict as exc:
+            self._retry_at = float("inf")  # forked: nothing will change that during this walk
+            self._say(f"{exc}; the walk goes on in the local outbox journal")
+            return
+        self.offline, self._retry_every = False, REJOIN_FIRST
+        self._say(
+            f"the incident store {self.store.shown} answers again: {sent} event(s) uploaded "
+            "from the local outbox; the walk goes on on the store"
+        )
+
+    def _say(self, message: str) -> None:
+        if self.down is None:
+            self.untold.append(message)
+        else:
+            self.down(message)
 
     def _save_mark(self) -> None:
         if self.mark is not None:
@@ -281,13 +365,12 @@ class Replica:
         self.offline = True
         self._save_mark()  # the last line both have: the outbox starts after it
         message = (
-            f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}: "
-            f"upload it once the store is back with `aiir store push {self.incident_id}`"
+            f"{exc}; the walk goes on in the local outbox journal {self.directory / JOURNAL}, "
+            "taken back to the store if it answers again during the walk; else upload it once "
+            f"the store is back with `aiir store push {self.incident_id}`"
         )
-        if self.down is None:
-            self.untold.append(message)
-        else:
-            self.down(message)
+        self._retry_at = time.monotonic() + self._retry_every
+        self._say(message)
 
     def close(self) -> None:
         self._save_mark()
@@ -323,6 +406,9 @@ class SideWriter:
 
     def written(self, event: Event, size: int) -> None:
         pass  # the mark is moved on at the next pull (see `agreed`)
+
+    def fence(self) -> None:
+        pass  # a side writer sends nothing to a gateway
 
     def fetch(self, head: Event | None) -> None:
         _add_rows(self.store, self.directory, head)

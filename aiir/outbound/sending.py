@@ -62,6 +62,8 @@ class Sender:
         # The walk's masking: what a reply's reason and excerpts quote of its body is masked
         # before it is cut or its whitespace folded (either would change a secret's spelling).
         self.clean = clean
+        # Asked before each try: raises when the request must not leave (a lease lost).
+        self.before_try: Callable[[], None] | None = None
 
     def send(
         self,
@@ -84,6 +86,8 @@ class Sender:
         attempt = 0
         while True:
             attempt += 1
+            if self.before_try is not None:
+                self.before_try()
             reply, retry_after = self._attempt(call)
             last = attempt > call.retries
             checks = settled is not None

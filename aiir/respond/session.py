@@ -31,7 +31,7 @@ from aiir.formats.schema import (
 )
 from aiir.incident import payloads
 from aiir.incident.events import EventType, EvidenceRef
-from aiir.incident.journal import Event, Journal
+from aiir.incident.journal import Event, Journal, JournalConflict
 from aiir.incident.lock import IncidentLock
 from aiir.incident.opening import discard, staged_incident
 from aiir.incident.replica import Replica
@@ -283,7 +283,8 @@ def _walk(walk: Walk, frame: Frame) -> RunResult:
     except AiirError as exc:
         # The CLI can only mask secret-looking names; the walk knows every declared secret.
         exc.args = (walk.scrub(str(exc)),)
-        _interrupted(walk, str(exc))
+        if not isinstance(exc, JournalConflict):  # refused a write: the journal is not ours now
+            _interrupted(walk, str(exc))
         raise
     finally:
         walk.journal.close()

@@ -13,7 +13,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident.journal import JOURNAL, Journal
 from aiir.incident.lock import WALKING, IncidentLock
-from aiir.incident.postgres import PostgresStore, StoreUnavailable, Synced
+from aiir.incident.postgres import PostgresStore, StoreUnavailable
 from aiir.incident.replica import (
     Replica,
     SideWriter,
@@ -24,6 +24,7 @@ from aiir.incident.replica import (
     upload,
 )
 from aiir.incident.state import check_id, incident_dir
+from aiir.incident.store_rows import Synced
 from aiir.timestamps import iso
 
 LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
@@ -179,6 +180,9 @@ def synced(env: Environment, incident_id: str | None = None) -> tuple[PostgresSt
     except StoreUnavailable as exc:
         store.close()
         return None, f"{exc}; showing the local copy in {env.incidents_dir}"
+    except BaseException:
+        store.close()
+        raise
     return store, ""
 
 

@@ -678,6 +678,9 @@ class _Crowded:
     def fetch(self, head: Any) -> None:
         pass
 
+    def fence(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

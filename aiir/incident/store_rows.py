@@ -1,0 +1,99 @@
+"""A shared store's rows as a local copy holds them: how far the copy agrees with the store
+(:class:`Synced`), and the rows checked against the head the ``incidents`` table names, so every
+reader of the rows (a fresh copy, ``verify``, a resume, a pull) sees rows deleted behind aiir's
+back.
+
+The chain shows a row taken out of the middle (the next one's ``prev`` no longer matches); it
+cannot show the last rows taken away. The incidents table can: the head an append moved (in the
+same transaction as the row's insert) names the last row's ``seq`` and hash. Rows that do not
+reach it, or a head older than a line a copy once read from the store, are rows the store lost:
+deleted by hand (tampering) or the database restored from an older backup.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiir.incident.journal import GENESIS, JournalConflict
+
+Row = tuple[int, str, bytes]  # seq, hash, the journal line
+
+SYNCED = "store.json"
+
+
+@dataclass(frozen=True)
+class Synced:
+    """How far the local copy of an incident agrees with the store."""
+
+    seq: int = 0
+    hash: str = GENESIS
+    size: int = 0
+
+    @classmethod
+    def of(cls, directory: Path) -> Synced:
+        try:
+            data = json.loads((directory / SYNCED).read_text(encoding="utf-8"))
+            return cls(int(data["seq"]), str(data["hash"]), int(data["size"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls()
+
+    def save(self, directory: Path) -> None:
+        target = directory / SYNCED
+        temporary = directory / f".{SYNCED}.tmp"
+        temporary.write_text(json.dumps(self.__dict__), encoding="utf-8")
+        os.replace(temporary, target)
+
+
+class StoreLostRows(JournalConflict):
+    """The store's events no longer reach its head: a verify problem (exit 1), nothing copied."""
+
+
+def _tampered(incident_id: str, shown: str, what: str, why: str) -> StoreLostRows:
+    return StoreLostRows(
+        f"incident {incident_id}: the store {shown} {what}: {why}: its rows were changed "
+        "behind aiir's back (tampering), or the database restored from an older backup; "
+        "nothing was copied"
+    )
+
+
+def _span(missing: list[int]) -> str:
+    if len(missing) == 1:
+        return f"line {missing[0]} is"
+    if missing[-1] - missing[0] + 1 == len(missing):
+        return f"lines {missing[0]} to {missing[-1]} are"
+    return f"{len(missing)} lines from {missing[0]} to {missing[-1]} are"
+
+
+def checked(
+    incident_id: str,
+    shown: str,
+    head: tuple[int, str],
+    rows: list[Row],
+    after: int,
+    known: int = 0,
+) -> list[Row]:
+    """``rows`` (from ``after`` on, read in one snapshot with ``head``) when they run unbroken
+    from ``after`` to the head and end at its hash; else :class:`StoreLostRows`. ``known`` is a
+    line the caller read from this store before: a head older than it lost rows too."""
+    head_seq, head_hash = head
+    if known > head_seq:
+        why = f"its head is line {head_seq}, yet this copy read line {known} from it before"
+        raise _tampered(incident_id, shown, "lost rows", why)
+    expected = list(range(max(after, 1), head_seq + 1))
+    found = [seq for seq, _, _ in rows]
+    if found[: len(expected)] != expected:
+        missing = sorted(set(expected) - set(found))
+        held = f"{len(found)} of lines {found[0]} to {found[-1]} are there" if found else ""
+        held = held or f"it holds no line from {expected[0]} on"
+        why = f"its head is line {head_seq}, and {_span(missing)} gone ({held})"
+        raise _tampered(incident_id, shown, "lost rows", why)
+    if expected and rows[len(expected) - 1][1] != head_hash:
+        why = f"its head is line {head_seq}, with another hash than that row has"
+        raise _tampered(incident_id, shown, "has a row replaced", why)
+    if len(found) > len(expected):
+        why = f"its head is line {head_seq}, yet it holds rows after it (to line {found[-1]})"
+        raise _tampered(incident_id, shown, "has rows no append wrote", why)
+    return rows
