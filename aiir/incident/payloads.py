@@ -274,6 +274,17 @@ class NotifyRendered(TypedDict, total=False):
     wire: Unchecked[str]  # as the channel's markup has it, when it differs from the text
 
 
+class NotifyIntent(TypedDict, total=False):
+    """``notify.intent``: a message about to leave, journalled before it is sent. A resume that
+    finds one without its ``notify.sent`` knows the message may have been delivered."""
+
+    channel: str
+    idempotency_key: Unchecked[str]  # a webhook's Idempotency-Key: the same on a send again
+    node: str
+    runbook: str
+    to: Unchecked[str | None]
+
+
 class NotifySent(TypedDict, total=False):
     """``notify.sent``."""
 

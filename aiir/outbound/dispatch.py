@@ -28,7 +28,14 @@ from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.outbound.jira import file_incident, raise_request
-from aiir.outbound.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
+from aiir.outbound.notify import (
+    IDEMPOTENCY_KEY,
+    Delivery,
+    Link,
+    Notifier,
+    PagerDutyEvent,
+    pagerduty_severity,
+)
 from aiir.outbound.pieces import split
 from aiir.outbound.teams import teams_message
 
@@ -71,6 +78,15 @@ def external(node: NotifyNode) -> bool:
     return node.audience in {"external", "regulator"} or node.channel == "statuspage"
 
 
+def repeatable(node: NotifyNode, saved: Mapping[str, Any]) -> bool:
+    """Whether sending the node's message again after a try that may have been delivered acts
+    once: a PagerDuty event (its dedup key), a webhook (the same Idempotency-Key), a Statuspage
+    update (a PATCH). A Slack or Teams post, a ticket, a new status page incident would be two."""
+    if node.channel == "statuspage":
+        return bool(saved.get(STATUSPAGE_VAR))
+    return node.channel in {"pagerduty", "webhook"}
+
+
 def markup(channel: str) -> str | None:
     """The markup a channel parses (values inserted into its messages are escaped for it)."""
     return channel if channel in {"slack", "teams"} else None
@@ -86,11 +102,13 @@ def deliver(
     *,
     runbook_url: str | None = None,
     anchor: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Delivery:
     """Send ``text`` through the node's channel; the caller journals the delivery.
 
     For a channel with a :func:`markup`, ``text`` is its wire form (inserted values escaped).
     ``anchor`` is the journal's head as sent with the message (see the module's docstring).
+    ``idempotency_key``: a webhook's ``Idempotency-Key``, the same when a message is sent again.
     """
     channels = workspace.config.channels
     if node.channel == "pagerduty":
@@ -141,7 +159,8 @@ def deliver(
             "text": text,
             **({"journal_anchor": anchor} if anchor else {}),
         }
-        return notifier.webhook(url, body)
+        same = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else None
+        return notifier.webhook(url, body, same)
     raise InputError(f"channel {node.channel!r} cannot send")  # pragma: no cover - route() said no
 
 

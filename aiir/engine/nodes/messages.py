@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import (
@@ -43,9 +44,53 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
         return node.next
     if dispatch.external(node) and not approve_message(walk, frame, node_id, node):
         return node.next
-    if EventType.NOTIFY_SENT not in recorded:
-        send_message(walk, frame, node_id, node, text, step)
+    if EventType.NOTIFY_SENT in recorded:
+        return node.next
+    key = None
+    if EventType.NOTIFY_INTENT in recorded:  # stopped while sending: it may have been delivered
+        intent = recorded[EventType.NOTIFY_INTENT].data
+        if not send_again(walk, frame, node_id, node, step):
+            return node.next
+        key = intent.get("idempotency_key")
+    send_message(walk, frame, node_id, node, text, step, key)
     return node.next
+
+
+def send_again(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, step: int) -> bool:
+    """After a stop between a message's intent and its outcome: send it again when that acts
+    once (PagerDuty's dedup key, a webhook's Idempotency-Key), else only if the operator (or the
+    answers file, ``NODE.resend``) says so; No is the default, and it is journalled as a
+    delivery that may have been made. ``--yes`` does not answer it: it could post twice."""
+    from aiir.outbound.dispatch import repeatable
+
+    where = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
+    if repeatable(node, walk.incident.vars):
+        walk.screen.note(f"{where}: aiir stopped while sending this message; sent again, as one")
+        return True
+    question = (
+        f"{where}: aiir stopped while sending this message, which may have been delivered. "
+        "Send it again? y may post it twice, N keeps it as it may have been delivered"
+    )
+    key = f"{frame.prefix}{node_id}.resend"
+    try:
+        again = bool(walk.prompt(key, "confirm", question, [], False))
+    except MissingAnswer:
+        again = False
+    else:
+        answer = payloads.Answer(
+            runbook=frame.runbook.id, node=node_id, key=f"{node_id}.resend", value=again
+        )
+        walk.record(EventType.ANSWER, answer, step=step)
+    if again:
+        return True
+    from aiir.outbound.notify import Delivery
+
+    reason = "aiir stopped while sending it, and it was not sent again"
+    kept = Delivery(node.channel, False, None, 0, "", {}, reason=reason, uncertain=True)
+    data = kept.sent_data({})
+    data["runbook"], data["node"], data["to"] = frame.runbook.id, node_id, node.to
+    walk.sent(kept, data, step)
+    return False
 
 
 def _not_sent(walk: Walk, node: NotifyNode, reason: str) -> str:
@@ -86,14 +131,27 @@ def approve_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) ->
 
 
 def send_message(
-    walk: Walk, frame: Frame, node_id: str, node: NotifyNode, text: str, step: int
+    walk: Walk,
+    frame: Frame,
+    node_id: str,
+    node: NotifyNode,
+    text: str,
+    step: int,
+    key: str | None = None,
 ) -> None:
+    """Journal the intent, send, journal the delivery: a stop between the two is known on resume.
+    ``key``: the Idempotency-Key a webhook message was first sent with."""
     from aiir.outbound import dispatch
     from aiir.outbound.notify import Delivery
 
     assert walk.env.workspace is not None
     from aiir.incident.journal import short_anchor
 
+    intent = payloads.NotifyIntent(runbook=frame.runbook.id, node=node_id, channel=node.channel)
+    intent["to"] = node.to
+    if node.channel == "webhook":
+        intent["idempotency_key"] = key = key or str(uuid.uuid4())
+    walk.record(EventType.NOTIFY_INTENT, intent, step=step)
     notifier = walk.notifier(node.channel)
     label = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
     anchor = short_anchor(walk.journal.anchor())  # the head as the message leaves
@@ -108,6 +166,7 @@ def send_message(
                 walk.incident.vars,
                 runbook_url=frame.runbook.url,
                 anchor=anchor,
+                idempotency_key=key,
             )
         except InputError as exc:  # an unset secret or roster entry: never stop containment
             delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
