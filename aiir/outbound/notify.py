@@ -416,15 +416,20 @@ class Notifier:
             return scrub(text, [s for s in secrets if s])
 
         attempts = 0
+        maybe: _Attempted | None = None  # the first try that may have been delivered
         while True:
             attempts += 1
             tried = self._attempt(method, url, body, headers)
+            maybe = maybe or (tried if tried.uncertain else None)
             if tried.retry_after is None or attempts > self.retries:
                 break
             if not idempotent and tried.status != 429:
                 break  # it may have been delivered: sending it again could post it twice
             self.sleep(tried.retry_after or self.backoff * 2 ** (attempts - 1))
         ok = tried.status is not None and 200 <= tried.status < 300
+        reason = "ok" if ok else _said(tried, mask)
+        if not ok and maybe is not None and not tried.uncertain:  # a later refusal: still maybe
+            reason += f" (after a try that may have been delivered: {_said(maybe, mask)})"
         request = {
             "method": method,
             "url": mask(url),
@@ -438,9 +443,9 @@ class Notifier:
             attempts=attempts,
             reply=mask(tried.body)[:EXCERPT],  # masked, then cut: never half a secret
             request=request,
-            reason="ok" if ok else _said(tried, mask),
+            reason=reason,
             reference=read(tried.body) if ok and read is not None else None,
-            uncertain=tried.uncertain,
+            uncertain=not ok and maybe is not None,
         )
 
     def _attempt(self, method: str, url: str, body: Any, headers: Mapping[str, str]) -> _Attempted:

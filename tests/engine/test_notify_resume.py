@@ -242,3 +242,23 @@ def test_a_post_in_flight_when_the_walker_dies_is_not_posted_again(
     assert len(_posts(receiver, "slack")) == 1
     assert "may have been delivered" in resumed.stdout
     assert verify(_only(tmp_path).directory) == []
+
+
+@pytest.mark.parametrize("channel", ["slack", "webhook"])
+def test_a_practice_walk_killed_while_sending_sends_nothing_real_on_resume(
+    fork_server: ForkServer, tmp_path: Path, receiver: Receiver, channel: str
+) -> None:
+    """Every real channel variable set: the sandbox walk and its resume reach none of them."""
+    path = _setup(tmp_path, channel)
+    environ = _environ(tmp_path, receiver)
+    target = f"aiir.outbound.notify.Notifier.{SENDERS[channel]}"
+    argv = ["run", str(path), "--sandbox", "--yes"]
+    killed = fork_server.run(argv, environ, cwd=tmp_path, kill=(target, 1))
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    resumed = _resume(fork_server, tmp_path, receiver)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert receiver.requests == []
+    assert f"{channel} (sandbox)" in resumed.stdout
+    incident = _only(tmp_path)
+    assert all(e.data.get("simulated") for e in incident.events if e.type == EventType.NOTIFY_SENT)
+    assert verify(incident.directory) == []
