@@ -1,0 +1,90 @@
+"""Notify nodes walked through the CLI against a real loopback receiver: what is said on screen
+and sent for messages the receiver cannot take as they are, or that never leave."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import write
+from tests.incidents import write_answers, write_runbook
+from tests.receiver import Receiver, serve_receiver
+from tests.respond import no_terminal
+from tests.support.cli import Ran, run_cli
+
+ROUTING_KEY = "R0UT1NGKEY0123456789abcdef012345"
+WORKSPACE = {
+    "aiir": 1,
+    "workspace": "acme",
+    "channels": {
+        "pagerduty": {"routing_key_env": "T_PD"},
+        "slack": {"webhook_env": "T_SLACK"},
+        "webhook": {"url_env": "T_HOOK"},
+    },
+}
+
+
+def runbook(channel: str, message: str) -> dict[str, Any]:
+    return {
+        "aiir": 1,
+        "id": "tell",
+        "title": "Tell the team",
+        "owner": "security",
+        "severity": "SEV1",
+        "tags": {"owasp": ["LLM01:2025"]},
+        "start": "paste",
+        "nodes": {
+            "paste": {"kind": "input", "title": "Paste", "prompt": "What?", "next": "tell"},
+            "tell": {
+                "kind": "notify",
+                "title": "Tell",
+                "channel": channel,
+                "message": message,
+                "next": "done",
+            },
+            "done": {"kind": "end", "title": "Done", "outcome": "escalated"},
+        },
+    }
+
+
+@pytest.fixture
+def receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    no_terminal(monkeypatch)
+    with serve_receiver() as served:
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("AIIR_INCIDENT_DIR", str(tmp_path / "incidents"))
+        monkeypatch.setenv("AIIR_PAGERDUTY_URL", served.url + "/v2/enqueue")
+        monkeypatch.setenv("T_PD", ROUTING_KEY)
+        monkeypatch.setenv("T_SLACK", served.url + "/services/T0/B0/notifysecret0123")
+        monkeypatch.setenv("T_HOOK", served.url + "/hook")
+        write(tmp_path / "aiir.yaml", WORKSPACE)
+        yield served
+
+
+def walk(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, channel: str, message: str, pasted: str
+) -> Ran:
+    path = write_runbook(tmp_path, runbook(channel, message))
+    answers = write_answers(tmp_path, {"paste": pasted})
+    return run_cli(capsys, "run", str(path), "--yes", "--answers", str(answers))
+
+
+def test_a_page_with_a_huge_message_still_pages_and_says_what_was_cut(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, receiver: Receiver
+) -> None:
+    """A model's reply pasted into a page's message: PagerDuty refuses an event over 512 KB,
+    so the message is cut to fit, and says so; the SEV1 page is not lost over its size."""
+    pasted = "é" * 300_000 + "\U0001f600" * 100_000
+    ran = walk(capsys, tmp_path, "pagerduty", "Model went rogue\n{{ answers.paste }}", pasted)
+    assert ran.status == 0, ran.err
+    (page,) = receiver.to("/v2/enqueue")
+    assert len(page.body) <= 512 * 1024
+    message = page.json()["payload"]["custom_details"]["message"]
+    assert message.startswith("Model went rogue\né")
+    assert message.endswith("more characters of this message are in the incident's journal.")
+    assert "✓ sent to pagerduty" in ran.out
+    assert json.loads(page.body)["payload"]["summary"] == "Model went rogue"
