@@ -311,7 +311,7 @@ def resolutions(
             key = sender.secret(_routing_env(role, workspace), f"pagerduty ({dedup})")
             delivery = sender.resolve(key, dedup)
         except InputError as exc:  # the key went away since the page: say so, go on
-            delivery = Delivery("pagerduty", False, None, 0, "", {}, reason=str(exc))
+            delivery = Delivery("pagerduty", False, None, 0, "", {}, reason=f"not sent: {exc}")
         delivery = dataclasses.replace(delivery, reference=delivery.reference or dedup)
         data = delivery.sent_data({"body": delivery.reply})
         data["runbook"] = incident.runbook  # no node: the end of the walk sends it

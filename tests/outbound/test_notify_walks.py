@@ -88,3 +88,25 @@ def test_a_page_with_a_huge_message_still_pages_and_says_what_was_cut(
     assert message.endswith("more characters of this message are in the incident's journal.")
     assert "✓ sent to pagerduty" in ran.out
     assert json.loads(page.body)["payload"]["summary"] == "Model went rogue"
+
+
+@pytest.mark.parametrize("value", [None, "http://127.0.0.1:9/a\nb"], ids=["unset", "newline"])
+def test_a_message_that_never_left_is_not_said_to_be_refused(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str | None,
+) -> None:
+    """No receiver was offered it: "slack did not take it" would say Slack refused it."""
+    if value is None:
+        monkeypatch.delenv("T_SLACK")
+    else:
+        monkeypatch.setenv("T_SLACK", value)
+    ran = walk(capsys, tmp_path, "slack", "Update: {{ answers.paste }}", "all quiet")
+    assert ran.status == 0, ran.err
+    assert receiver.requests == []
+    out = " ".join(ran.out.split())
+    assert "✗ slack: not sent: slack channel: environment variable T_SLACK" in out
+    assert "did not take it" not in out
+    assert "✓ sent" not in out

@@ -169,7 +169,7 @@ def send_message(
                 idempotency_key=key,
             )
         except InputError as exc:  # an unset secret or roster entry: never stop containment
-            delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
+            delivery = Delivery(node.channel, False, None, 0, "", {}, reason=f"not sent: {exc}")
     reply: dict[str, Any] = {"body": delivery.reply}  # the receiver's answer, secrets masked
     if node.channel == "statuspage" and delivery.ok and delivery.reference:
         reply["saved"] = {dispatch.STATUSPAGE_VAR: delivery.reference}
