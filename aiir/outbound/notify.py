@@ -477,7 +477,10 @@ def _said(tried: _Attempted, mask: Callable[[str], str]) -> str:
     masked before it is folded and cut (either would change a secret's spelling)."""
     if tried.status is None:
         return mask(tried.reason)
-    return f"{tried.reason}: {' '.join(mask(tried.body).split())[:200]}"
+    said = " ".join(mask(tried.body).split())[:200]
+    if 300 <= tried.status < 400:  # never followed: a message goes where the channel says
+        said = f"a redirect, not followed (check the channel's URL){'; ' + said if said else ''}"
+    return f"{tried.reason}: {said}" if said else tried.reason
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:

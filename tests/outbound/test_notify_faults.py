@@ -63,3 +63,21 @@ def test_a_success_after_a_lost_answer_is_sent(receiver: Receiver) -> None:
     receiver.queue("/hook", Answer(200, b"", drop=True))
     delivery = _notifier(receiver).webhook(receiver.url + "/hook", {"a": 1})
     assert (delivery.ok, delivery.uncertain) == (True, False)
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_elsewhere_is_not_followed_and_says_so(receiver: Receiver, status: int) -> None:
+    """A channel URL answering with a redirect to another host: the message does not follow it
+    (it carries the incident), and the reason says what happened instead of "HTTP 302: "."""
+    target = "http://attacker.example/steal"
+    receiver.queue("/hook", Answer(status, b"", {"location": target}))
+    delivery = _notifier(receiver).webhook(receiver.url + "/hook", {"a": 1})
+    assert len(receiver.requests) == 1
+    assert (delivery.ok, delivery.uncertain) == (False, False)
+    assert delivery.reason == f"HTTP {status}: a redirect, not followed (check the channel's URL)"
+
+
+def test_an_empty_refusal_says_its_status_alone(receiver: Receiver) -> None:
+    receiver.queue("/hook", Answer(404, b""))
+    delivery = _notifier(receiver).webhook(receiver.url + "/hook", {"a": 1})
+    assert delivery.reason == "HTTP 404"
