@@ -62,6 +62,7 @@ class EventType(enum.StrEnum):
     NOTIFY_RENDERED = "notify.rendered"
     NOTIFY_INTENT = "notify.intent"
     NOTIFY_SENT = "notify.sent"
+    TICKET_INTENT = "ticket.intent"
     TICKET_FILED = "ticket.filed"
     CALL_ENTERED = "call.entered"
     CALL_RETURNED = "call.returned"
@@ -151,6 +152,7 @@ PAYLOADS: Mapping[str, type] = {
     EventType.NOTIFY_RENDERED: payloads.NotifyRendered,
     EventType.NOTIFY_INTENT: payloads.NotifyIntent,
     EventType.NOTIFY_SENT: payloads.NotifySent,
+    EventType.TICKET_INTENT: payloads.TicketIntent,
     EventType.TICKET_FILED: payloads.TicketFiled,
     EventType.CALL_ENTERED: payloads.CallEntered,
     EventType.CALL_RETURNED: payloads.CallReturned,

@@ -305,6 +305,16 @@ class NotifySent(TypedDict, total=False):
     uncertain: Unchecked[bool]  # it went out, no answer says taken or refused (none, a 5xx)
 
 
+class TicketIntent(TypedDict, total=False):
+    """``ticket.intent``: a follow-up about to be filed, journalled before the request leaves.
+    One without its ``ticket.filed`` may be in Jira: it is not filed again unseen."""
+
+    action: Required[str]
+    channel: str
+    item: str
+    simulated: Unchecked[str]
+
+
 class TicketFiled(TypedDict, total=False):
     """``ticket.filed``."""
 
@@ -324,6 +334,7 @@ class TicketFiled(TypedDict, total=False):
     request: Unchecked[dict[str, Any]]
     simulated: Unchecked[str]  # the exercise, when its inbox took the issue
     status: int | None
+    uncertain: Unchecked[bool]  # it went out, no answer says made or refused: look before filing
 
 
 class CallEntered(TypedDict, total=False):

@@ -195,6 +195,15 @@ class Writes(Protocol[R_co]):
     @overload
     def __call__(
         self,
+        type_: Literal[EventType.TICKET_INTENT],
+        data: payloads.TicketIntent,
+        *,
+        step: int | None = None,
+    ) -> R_co: ...
+
+    @overload
+    def __call__(
+        self,
         type_: Literal[EventType.TICKET_FILED],
         data: payloads.TicketFiled,
         *,
