@@ -210,6 +210,9 @@ def test_a_message_with_an_idempotency_key_is_sent_again_with_the_same_key(
         assert again.headers["idempotency-key"] == key
     else:
         assert first.json()["dedup_key"] == again.json()["dedup_key"]
+    # The same message, byte for byte (its journal anchor too): a receiver that checks a
+    # repeated key against the body it first came with takes it as the same request.
+    assert again.body == first.body
     assert f"✓ sent to {channel}" in resumed.stdout
     assert verify(_only(tmp_path).directory) == []
 

@@ -17,6 +17,7 @@ from aiir.formats.schema import (
 from aiir.formats.templating import render
 from aiir.incident import payloads
 from aiir.incident.events import EventType
+from aiir.incident.journal import Event
 from aiir.prompts import MissingAnswer
 
 if TYPE_CHECKING:
@@ -46,13 +47,10 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
         return node.next
     if EventType.NOTIFY_SENT in recorded:
         return node.next
-    key = None
-    if EventType.NOTIFY_INTENT in recorded:  # stopped while sending: it may have been delivered
-        intent = recorded[EventType.NOTIFY_INTENT].data
-        if not send_again(walk, frame, node_id, node, step):
-            return node.next
-        key = intent.get("idempotency_key")
-    send_message(walk, frame, node_id, node, text, step, key)
+    intent = recorded.get(EventType.NOTIFY_INTENT)
+    if intent is not None and not send_again(walk, frame, node_id, node, step):
+        return node.next  # stopped while sending: it may have been delivered
+    send_message(walk, frame, node_id, node, text, step, intent)
     return node.next
 
 
@@ -137,24 +135,28 @@ def send_message(
     node: NotifyNode,
     text: str,
     step: int,
-    key: str | None = None,
+    again: Event | None = None,
 ) -> None:
     """Journal the intent, send, journal the delivery: a stop between the two is known on resume.
-    ``key``: the Idempotency-Key a webhook message was first sent with."""
+    ``again``: the intent of a message sent once already, sent again as it was (its anchor, its
+    webhook's Idempotency-Key), so a receiver that checks a repeated key sees the same body."""
     from aiir.outbound import dispatch
     from aiir.outbound.notify import Delivery
 
     assert walk.env.workspace is not None
-    from aiir.incident.journal import short_anchor
+    from aiir.incident.journal import anchor_of, short_anchor
 
-    intent = payloads.NotifyIntent(runbook=frame.runbook.id, node=node_id, channel=node.channel)
-    intent["to"] = node.to
-    if node.channel == "webhook":
-        intent["idempotency_key"] = key = key or str(uuid.uuid4())
-    walk.record(EventType.NOTIFY_INTENT, intent, step=step)
+    if again is None:
+        intent = payloads.NotifyIntent(runbook=frame.runbook.id, node=node_id, channel=node.channel)
+        intent["to"] = node.to
+        if node.channel == "webhook":
+            intent["idempotency_key"] = str(uuid.uuid4())
+        again = walk.record(EventType.NOTIFY_INTENT, intent, step=step)
+        assert again is not None
+    key = again.data.get("idempotency_key")
     notifier = walk.notifier(node.channel)
     label = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
-    anchor = short_anchor(walk.journal.anchor())  # the head as the message leaves
+    anchor = short_anchor(anchor_of([again]))  # the intent, the head as the message left
     with walk.screen.waiting(f"sending to {label}"):
         try:
             delivery = dispatch.deliver(
