@@ -14,7 +14,6 @@ A public status page does not: its readers are customers, and the anchor is for 
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,11 +30,13 @@ from aiir.incident.state import Incident
 from aiir.outbound.jira import file_incident, raise_request
 from aiir.outbound.notify import (
     IDEMPOTENCY_KEY,
+    MAX_PAGE_MESSAGE,
     Delivery,
     Link,
     Notifier,
     PagerDutyEvent,
     pagerduty_severity,
+    within,
 )
 from aiir.outbound.pieces import split
 from aiir.outbound.teams import teams_message
@@ -46,7 +47,6 @@ MAX_NAME = 120
 SLACK_SECTION = 3000  # Slack refuses a section's text over 3,000 characters
 SLACK_HEADER = 150
 SLACK_BLOCKS = 50  # blocks in one message
-MAX_PAGE_MESSAGE = 256 * 1024  # bytes of JSON for a page's message (PagerDuty: 512 KB an event)
 # An incident that ends so leaves its pages open: someone is still on it.
 KEEPS_PAGES_OPEN = frozenset({"failed", "aborted", "escalated", "not-contained"})
 
@@ -206,35 +206,12 @@ def _pagerduty(
         custom_details={
             "incident": incident.id,
             "severity": incident.severity,
-            "message": _within(text, MAX_PAGE_MESSAGE),
+            "message": within(text, MAX_PAGE_MESSAGE),
             "drill": incident.drill,
             **({"journal_anchor": anchor} if anchor else {}),
         },
     )
     return notifier.trigger(key, dedup, event, links)
-
-
-def _within(text: str, budget: int) -> str:
-    """``text`` cut so that as JSON it takes at most ``budget`` bytes, ending in a line that says
-    how many characters more are in the journal: a huge message still pages, nothing is cut
-    silently (PagerDuty refuses an event over 512 KB)."""
-    if len(json.dumps(text)) <= budget:
-        return text
-    low, high = 0, len(text)
-    while low < high:  # the longest start of the text that fits with its note
-        middle = (low + high + 1) // 2
-        if len(json.dumps(_cut_note(text, middle))) <= budget:
-            low = middle
-        else:
-            high = middle - 1
-    return _cut_note(text, low)
-
-
-def _cut_note(text: str, keep: int) -> str:
-    left = len(text) - keep
-    return (
-        f"{text[:keep]}\n… {left:,} more characters of this message are in the incident's journal."
-    )
 
 
 def dedup_key(incident: Incident, role: str | None) -> str:

@@ -33,6 +33,7 @@ CLIENT = "aiir"
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 MAX_PAYLOAD = 512 * 1024
+MAX_PAGE_MESSAGE = MAX_PAYLOAD // 2  # bytes of JSON for a page's text: the rest has room
 EXCERPT = 500
 MAX_REPLY = 1024 * 1024  # bytes of a receiver's reply kept; the rest is not stored
 IDEMPOTENCY_KEY = "Idempotency-Key"  # the same on every try of one webhook message
@@ -503,6 +504,29 @@ def _field(key: str) -> Callable[[str], str | None]:
         return value if isinstance(value, str) and value else None
 
     return read
+
+
+def within(text: str, budget: int) -> str:
+    """``text`` cut so that as JSON it takes at most ``budget`` bytes, ending in a line that says
+    how many characters more are in the journal: a huge message still pages, nothing is cut
+    silently (PagerDuty refuses an event over 512 KB)."""
+    if len(json.dumps(text)) <= budget:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest start of the text that fits with its note
+        middle = (low + high + 1) // 2
+        if len(json.dumps(_cut_note(text, middle))) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return _cut_note(text, low)
+
+
+def _cut_note(text: str, keep: int) -> str:
+    left = len(text) - keep
+    return (
+        f"{text[:keep]}\n… {left:,} more characters of this message are in the incident's journal."
+    )
 
 
 def _cut(text: str, limit: int) -> str:
