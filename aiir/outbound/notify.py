@@ -506,7 +506,7 @@ def _field(key: str) -> Callable[[str], str | None]:
     return read
 
 
-def within(text: str, budget: int) -> str:
+def within(text: str, budget: int, where: str = "the incident's journal") -> str:
     """``text`` cut so that as JSON it takes at most ``budget`` bytes, ending in a line that says
     how many characters more are in the journal: a huge message still pages, nothing is cut
     silently (PagerDuty refuses an event over 512 KB)."""
@@ -515,7 +515,7 @@ def within(text: str, budget: int) -> str:
     low, high = 0, len(text)
     while low < high:  # the longest start of the text that fits with its note
         middle = (low + high + 1) // 2
-        if len(json.dumps(_cut_note(text, middle))) <= budget:
+        if len(json.dumps(_cut_note(text, middle, where))) <= budget:
             low = middle
         else:
             high = middle - 1

@@ -116,7 +116,7 @@ def page_owner(env: Environment, flag: Flag) -> Delivery:
         custom_details={
             "flag": flag.id,
             "reporter": flag.record["reporter"],
-            "text": within(flag.record["text"], MAX_PAGE_MESSAGE),
+            "text": within(flag.record["text"], MAX_PAGE_MESSAGE, "the flag's record"),
         },
     )
     return notifier.trigger(key, f"aiir-{flag.id}", event)

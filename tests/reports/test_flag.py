@@ -351,5 +351,5 @@ def test_a_huge_report_still_pages_and_opens_its_incident(
     assert len(page.body) <= 512 * 1024
     text = page.json()["payload"]["custom_details"]["text"]
     assert text.startswith("the bot said: ")
-    assert text.endswith("more characters of this message are in the incident's journal.")
+    assert text.endswith("more characters of this message are in the flag's record.")
     assert len(list(setup.incidents.iterdir())) == 1
