@@ -519,14 +519,11 @@ def within(text: str, budget: int, where: str = "the incident's journal") -> str
             low = middle
         else:
             high = middle - 1
-    return _cut_note(text, low)
+    return _cut_note(text, low, where)
 
 
-def _cut_note(text: str, keep: int) -> str:
-    left = len(text) - keep
-    return (
-        f"{text[:keep]}\n… {left:,} more characters of this message are in the incident's journal."
-    )
+def _cut_note(text: str, keep: int, where: str) -> str:
+    return f"{text[:keep]}\n… {len(text) - keep:,} more characters of this message are in {where}."
 
 
 def _cut(text: str, limit: int) -> str:
