@@ -241,16 +241,17 @@ def _routing_env(role_name: str | None, workspace: Loaded) -> str:
 
 
 def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | None]:
-    """Dedup key -> role of every alert the incident triggered that PagerDuty took and no later
-    ``resolve`` closed, from the journal (so a resumed walk resolves only what is left). Only
-    practice pages (kept in an exercise's inbox) with ``simulated``, only real ones without."""
+    """Dedup key -> role of every alert the incident triggered that PagerDuty took, or may have
+    (no answer: a resolve of a key it never opened does nothing), and no later ``resolve``
+    closed, from the journal (so a resumed walk resolves only what is left). Only practice
+    pages (kept in an exercise's inbox) with ``simulated``, only real ones without."""
     pages: dict[str, str | None] = {}
     for event in incident.history():
         data = event.data
         if (
             event.type != EventType.NOTIFY_SENT
             or data.get("channel") != "pagerduty"
-            or not data.get("ok")
+            or not (data.get("ok") or data.get("uncertain"))
         ):
             continue
         if bool(data.get("simulated")) != simulated:
@@ -260,7 +261,7 @@ def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | N
         key = str(data.get("reference") or "")
         if action == "trigger" and key:
             pages[key] = data.get("to")
-        elif action == "resolve":
+        elif action == "resolve" and data.get("ok"):  # one with no answer may not have closed it
             pages.pop(key, None)
     return pages
 

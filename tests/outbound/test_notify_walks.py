@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import write
 from tests.incidents import write_answers, write_runbook
-from tests.receiver import Receiver, serve_receiver
+from tests.receiver import Answer, Receiver, serve_receiver
 from tests.respond import no_terminal
 from tests.support.cli import Ran, run_cli
 
@@ -28,7 +28,7 @@ WORKSPACE = {
 }
 
 
-def runbook(channel: str, message: str) -> dict[str, Any]:
+def runbook(channel: str, message: str, outcome: str = "escalated") -> dict[str, Any]:
     return {
         "aiir": 1,
         "id": "tell",
@@ -46,7 +46,7 @@ def runbook(channel: str, message: str) -> dict[str, Any]:
                 "message": message,
                 "next": "done",
             },
-            "done": {"kind": "end", "title": "Done", "outcome": "escalated"},
+            "done": {"kind": "end", "title": "Done", "outcome": outcome},
         },
     }
 
@@ -66,9 +66,14 @@ def receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiv
 
 
 def walk(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, channel: str, message: str, pasted: str
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    channel: str,
+    message: str,
+    pasted: str,
+    outcome: str = "escalated",
 ) -> Ran:
-    path = write_runbook(tmp_path, runbook(channel, message))
+    path = write_runbook(tmp_path, runbook(channel, message, outcome))
     answers = write_answers(tmp_path, {"paste": pasted})
     return run_cli(capsys, "run", str(path), "--yes", "--answers", str(answers))
 
@@ -110,3 +115,20 @@ def test_a_message_that_never_left_is_not_said_to_be_refused(
     assert "✗ slack: not sent: slack channel: environment variable T_SLACK" in out
     assert "did not take it" not in out
     assert "✓ sent" not in out
+
+
+def test_a_page_that_may_have_opened_an_alert_is_resolved_when_the_incident_ends(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, receiver: Receiver
+) -> None:
+    """PagerDuty has the trigger and the connection drops, on every try: the alert may be open.
+    A resolve for a key PagerDuty never opened does nothing, so the end resolves it too; left
+    alone, the on-call's pager would ring on for an incident that is over."""
+    receiver.queue("/v2/enqueue", *[Answer(202, b"", drop=True)] * 4)
+    ran = walk(capsys, tmp_path, "pagerduty", "Paging: {{ answers.paste }}", "x", "resolved")
+    assert ran.status == 0, ran.err
+    sent = [r.json() for r in receiver.to("/v2/enqueue")]
+    assert [s["event_action"] for s in sent] == ["trigger"] * 4 + ["resolve"]
+    assert sent[-1]["dedup_key"] == sent[0]["dedup_key"]
+    out = " ".join(ran.out.split())
+    assert "? pagerduty: no answer" in out
+    assert "✓ sent to pagerduty" in out  # the resolve
