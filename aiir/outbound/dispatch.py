@@ -89,6 +89,26 @@ def repeatable(node: NotifyNode, saved: Mapping[str, Any]) -> bool:
     return node.channel in {"pagerduty", "webhook"}
 
 
+def opened_before(node: NotifyNode, incident: Incident) -> str | None:
+    """Why the node's Statuspage create may open a second public incident: an earlier create of
+    this incident got no answer (it may have opened one, whose id aiir never learnt); None when
+    nothing says so. Only a create: an update names its incident."""
+    if node.channel != "statuspage" or incident.vars.get(STATUSPAGE_VAR):
+        return None
+    for event in incident.history():
+        data = event.data
+        request = data.get("request") or {}
+        if (
+            event.type == EventType.NOTIFY_SENT
+            and data.get("channel") == "statuspage"
+            and data.get("uncertain")
+            and isinstance(request, dict)
+            and request.get("method", "POST") == "POST"
+        ):
+            return "a status page incident may be open already (an earlier create got no answer)"
+    return None
+
+
 def markup(channel: str) -> str | None:
     """The markup a channel parses (values inserted into its messages are escaped for it)."""
     return channel if channel in {"slack", "teams"} else None

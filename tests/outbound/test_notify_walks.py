@@ -24,6 +24,7 @@ WORKSPACE = {
         "pagerduty": {"routing_key_env": "T_PD"},
         "slack": {"webhook_env": "T_SLACK"},
         "webhook": {"url_env": "T_HOOK"},
+        "statuspage": {"page_id": "page1", "api_key_env": "T_SP"},
     },
 }
 
@@ -61,6 +62,8 @@ def receiver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiv
         monkeypatch.setenv("T_PD", ROUTING_KEY)
         monkeypatch.setenv("T_SLACK", served.url + "/services/T0/B0/notifysecret0123")
         monkeypatch.setenv("T_HOOK", served.url + "/hook")
+        monkeypatch.setenv("T_SP", "sp-oauth-key-0123456789")
+        monkeypatch.setenv("AIIR_STATUSPAGE_URL", served.url)
         write(tmp_path / "aiir.yaml", WORKSPACE)
         yield served
 
@@ -132,3 +135,39 @@ def test_a_page_that_may_have_opened_an_alert_is_resolved_when_the_incident_ends
     out = " ".join(ran.out.split())
     assert "? pagerduty: no answer" in out
     assert "✓ sent to pagerduty" in out  # the resolve
+
+
+def two_updates() -> dict[str, Any]:
+    book = runbook("statuspage", "We are investigating degraded answers.", "resolved")
+    book["nodes"]["tell"]["next"] = "later"
+    book["nodes"]["later"] = {
+        "kind": "notify",
+        "title": "Resolved",
+        "channel": "statuspage",
+        "status": "resolved",
+        "message": "Answers are back to normal.",
+        "next": "done",
+    }
+    return book
+
+
+@pytest.mark.parametrize("resend", [None, "yes"])
+def test_a_second_public_incident_is_not_opened_over_one_that_may_be_open(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, receiver: Receiver, resend: str | None
+) -> None:
+    """The first create got no answer (Statuspage may have opened it; aiir never learnt its
+    id): the later update would have opened a second public incident."""
+    creates = "/v1/pages/page1/incidents"
+    receiver.queue(creates, Answer(201, b"", drop=True))
+    path = write_runbook(tmp_path, two_updates())
+    given = {"paste": "x", **({"later.resend": resend} if resend else {})}
+    answers = write_answers(tmp_path, given)
+    ran = run_cli(capsys, "run", str(path), "--yes", "--answers", str(answers))
+    assert ran.status == 0, ran.err
+    out = " ".join(ran.out.split())
+    if resend is None:
+        assert len(receiver.to(creates)) == 1
+        assert "✗ statuspage: not sent: a status page incident may be open already" in out
+    else:
+        assert len(receiver.to(creates)) == 2
+        assert "✓ sent to statuspage" in out

@@ -48,27 +48,31 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
     if EventType.NOTIFY_SENT in recorded:
         return node.next
     intent = recorded.get(EventType.NOTIFY_INTENT)
-    if intent is not None and not send_again(walk, frame, node_id, node, step):
-        return node.next  # stopped while sending: it may have been delivered
+    doubt = STOPPED if intent is not None else dispatch.opened_before(node, walk.incident)
+    if doubt and not send_anyway(walk, frame, node_id, node, step, doubt):
+        return node.next  # it, or what it would make, may be there already
     send_message(walk, frame, node_id, node, text, step, intent)
     return node.next
 
 
-def send_again(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, step: int) -> bool:
-    """After a stop between a message's intent and its outcome: send it again when that acts
-    once (PagerDuty's dedup key, a webhook's Idempotency-Key), else only if the operator (or the
-    answers file, ``NODE.resend``) says so; No is the default, and it is journalled as a
-    delivery that may have been made. ``--yes`` does not answer it: it could post twice."""
+STOPPED = "aiir stopped while sending this message, which may have been delivered"
+
+
+def send_anyway(
+    walk: Walk, frame: Frame, node_id: str, node: NotifyNode, step: int, doubt: str
+) -> bool:
+    """A message that may be there already (``doubt`` says why: a stop between its intent and
+    its outcome, a status page incident whose create got no answer): sent when sending it again
+    acts once (PagerDuty's dedup key, a webhook's Idempotency-Key), else only if the operator
+    (or the answers file, ``NODE.resend``) says so. No is the default, journalled as a delivery
+    that may have been made. ``--yes`` does not answer it: it could post twice."""
     from aiir.outbound.dispatch import repeatable
 
     where = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
-    if repeatable(node, walk.incident.vars):
+    if doubt == STOPPED and repeatable(node, walk.incident.vars):
         walk.screen.note(f"{where}: aiir stopped while sending this message; sent again, as one")
         return True
-    question = (
-        f"{where}: aiir stopped while sending this message, which may have been delivered. "
-        "Send it again? y may post it twice, N keeps it as it may have been delivered"
-    )
+    question = f"{where}: {doubt}. Send it anyway? y may post it twice, N does not send it"
     key = f"{frame.prefix}{node_id}.resend"
     try:
         again = bool(walk.prompt(key, "confirm", question, [], False))
@@ -83,8 +87,13 @@ def send_again(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, step: i
         return True
     from aiir.outbound.notify import Delivery
 
-    reason = "aiir stopped while sending it, and it was not sent again"
-    kept = Delivery(node.channel, False, None, 0, "", {}, reason=reason, uncertain=True)
+    stopped = doubt == STOPPED  # this very message may have been delivered
+    reason = (
+        "aiir stopped while sending it, and it was not sent again"
+        if stopped
+        else f"not sent: {doubt} (answer {node_id}.resend: yes to send it all the same)"
+    )
+    kept = Delivery(node.channel, False, None, 0, "", {}, reason=reason, uncertain=stopped)
     data = kept.sent_data({})
     data["runbook"], data["node"], data["to"] = frame.runbook.id, node_id, node.to
     walk.sent(kept, data, step)
