@@ -282,6 +282,7 @@ class NotifyIntent(TypedDict, total=False):
     idempotency_key: Unchecked[str]  # a webhook's Idempotency-Key: the same on a send again
     node: str
     runbook: str
+    simulated: Unchecked[str]  # the exercise, whose inbox it goes to
     to: Unchecked[str | None]
 
 

@@ -161,7 +161,11 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.NOTIFY_RENDERED: lambda d: (
         f"Message drafted for {d.get('channel')} ({d.get('audience')})"
     ),
-    EventType.NOTIFY_INTENT: lambda d: f"Sending message to {d.get('channel')}",
+    EventType.NOTIFY_INTENT: lambda d: (
+        f"Message for {d.get('channel')} going to the exercise's inbox"
+        if d.get("simulated")
+        else f"Sending message to {d.get('channel')}"
+    ),
     EventType.NOTIFY_SENT: lambda d: (
         f"Message for {d.get('channel')} kept in the exercise's inbox (nothing sent)"
         if d.get("simulated")

@@ -160,6 +160,8 @@ def send_message(
         intent["to"] = node.to
         if node.channel == "webhook":
             intent["idempotency_key"] = str(uuid.uuid4())
+        if walk.env.exercise:
+            intent["simulated"] = walk.env.exercise
         again = walk.record(EventType.NOTIFY_INTENT, intent, step=step)
         assert again is not None
     key = again.data.get("idempotency_key")
