@@ -263,5 +263,6 @@ def test_a_practice_walk_killed_while_sending_sends_nothing_real_on_resume(
     assert receiver.requests == []
     assert f"{channel} (sandbox)" in resumed.stdout
     incident = _only(tmp_path)
-    assert all(e.data.get("simulated") for e in incident.events if e.type == EventType.NOTIFY_SENT)
+    notify = {EventType.NOTIFY_INTENT, EventType.NOTIFY_SENT}
+    assert all(e.data.get("simulated") for e in incident.events if e.type in notify)
     assert verify(incident.directory) == []
