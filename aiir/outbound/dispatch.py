@@ -95,6 +95,9 @@ def opened_before(node: NotifyNode, incident: Incident) -> str | None:
     nothing says so. Only a create: an update names its incident."""
     if node.channel != "statuspage" or incident.vars.get(STATUSPAGE_VAR):
         return None
+    sent = (n for n in incident.notifications if n.get("channel") == "statuspage")
+    if not any("delivery" in n for n in sent):  # the first: no journal to read again
+        return None
     for event in incident.history():
         data = event.data
         request = data.get("request") or {}
