@@ -255,6 +255,7 @@ def _encodings(value: str) -> set[str]:
             ascii_only,
             _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
             *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
+            *(form.replace("/", "\\/") for form in (escaped, ascii_only)),  # PHP escapes /
             json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
             repr(wire)[1:-1],
             repr(wire.encode())[2:-1],  # "Illegal header value b'...\n'"

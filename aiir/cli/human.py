@@ -54,9 +54,14 @@ def flag(
     status = ExitStatus.OK
     if alert:
         delivery = page_owner(env, report)
-        typer.echo(
-            f"paged the owner: {'ok' if delivery.ok else delivery.reason}", err=not delivery.ok
+        said = (
+            "paged the owner: ok"
+            if delivery.ok
+            else f"page to the owner: {delivery.reason}; it may have been delivered"
+            if delivery.uncertain
+            else f"owner not paged: {delivery.reason}"
         )
+        typer.echo(said, err=not delivery.ok)
         status = ExitStatus.OK if delivery.ok else ExitStatus.FAILED
     if runbook is not None:
         attachment = Attachment(

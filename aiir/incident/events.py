@@ -60,7 +60,9 @@ class EventType(enum.StrEnum):
     CAPTURE_STORED = "capture.stored"
     EVIDENCE_ATTACHED = "evidence.attached"
     NOTIFY_RENDERED = "notify.rendered"
+    NOTIFY_INTENT = "notify.intent"
     NOTIFY_SENT = "notify.sent"
+    TICKET_INTENT = "ticket.intent"
     TICKET_FILED = "ticket.filed"
     CALL_ENTERED = "call.entered"
     CALL_RETURNED = "call.returned"
@@ -148,7 +150,9 @@ PAYLOADS: Mapping[str, type] = {
     EventType.CAPTURE_STORED: payloads.CaptureStored,
     EventType.EVIDENCE_ATTACHED: payloads.EvidenceAttached,
     EventType.NOTIFY_RENDERED: payloads.NotifyRendered,
+    EventType.NOTIFY_INTENT: payloads.NotifyIntent,
     EventType.NOTIFY_SENT: payloads.NotifySent,
+    EventType.TICKET_INTENT: payloads.TicketIntent,
     EventType.TICKET_FILED: payloads.TicketFiled,
     EventType.CALL_ENTERED: payloads.CallEntered,
     EventType.CALL_RETURNED: payloads.CallReturned,

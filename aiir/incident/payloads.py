@@ -274,6 +274,18 @@ class NotifyRendered(TypedDict, total=False):
     wire: Unchecked[str]  # as the channel's markup has it, when it differs from the text
 
 
+class NotifyIntent(TypedDict, total=False):
+    """``notify.intent``: a message about to leave, journalled before it is sent. A resume that
+    finds one without its ``notify.sent`` knows the message may have been delivered."""
+
+    channel: str
+    idempotency_key: Unchecked[str]  # a webhook's Idempotency-Key: the same on a send again
+    node: str
+    runbook: str
+    simulated: Unchecked[str]  # the exercise, whose inbox it goes to
+    to: Unchecked[str | None]
+
+
 class NotifySent(TypedDict, total=False):
     """``notify.sent``."""
 
@@ -292,6 +304,16 @@ class NotifySent(TypedDict, total=False):
     status: int | None
     to: Unchecked[str | None]
     uncertain: Unchecked[bool]  # it went out, no answer says taken or refused (none, a 5xx)
+
+
+class TicketIntent(TypedDict, total=False):
+    """``ticket.intent``: a follow-up about to be filed, journalled before the request leaves.
+    One without its ``ticket.filed`` may be in Jira: it is not filed again unseen."""
+
+    action: Required[str]
+    channel: str
+    item: str
+    simulated: Unchecked[str]
 
 
 class TicketFiled(TypedDict, total=False):
@@ -313,6 +335,7 @@ class TicketFiled(TypedDict, total=False):
     request: Unchecked[dict[str, Any]]
     simulated: Unchecked[str]  # the exercise, when its inbox took the issue
     status: int | None
+    uncertain: Unchecked[bool]  # it went out, no answer says made or refused: look before filing
 
 
 class CallEntered(TypedDict, total=False):

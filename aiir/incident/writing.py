@@ -177,8 +177,26 @@ class Writes(Protocol[R_co]):
     @overload
     def __call__(
         self,
+        type_: Literal[EventType.NOTIFY_INTENT],
+        data: payloads.NotifyIntent,
+        *,
+        step: int | None = None,
+    ) -> R_co: ...
+
+    @overload
+    def __call__(
+        self,
         type_: Literal[EventType.NOTIFY_SENT],
         data: payloads.NotifySent,
+        *,
+        step: int | None = None,
+    ) -> R_co: ...
+
+    @overload
+    def __call__(
+        self,
+        type_: Literal[EventType.TICKET_INTENT],
+        data: payloads.TicketIntent,
         *,
         step: int | None = None,
     ) -> R_co: ...

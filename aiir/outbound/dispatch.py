@@ -28,7 +28,16 @@ from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.incident.state import Incident
 from aiir.outbound.jira import file_incident, raise_request
-from aiir.outbound.notify import Delivery, Link, Notifier, PagerDutyEvent, pagerduty_severity
+from aiir.outbound.notify import (
+    IDEMPOTENCY_KEY,
+    MAX_PAGE_MESSAGE,
+    Delivery,
+    Link,
+    Notifier,
+    PagerDutyEvent,
+    pagerduty_severity,
+    within,
+)
 from aiir.outbound.pieces import split
 from aiir.outbound.teams import teams_message
 
@@ -71,6 +80,38 @@ def external(node: NotifyNode) -> bool:
     return node.audience in {"external", "regulator"} or node.channel == "statuspage"
 
 
+def repeatable(node: NotifyNode, saved: Mapping[str, Any]) -> bool:
+    """Whether sending the node's message again after a try that may have been delivered acts
+    once: a PagerDuty event (its dedup key), a webhook (the same Idempotency-Key), a Statuspage
+    update (a PATCH). A Slack or Teams post, a ticket, a new status page incident would be two."""
+    if node.channel == "statuspage":
+        return bool(saved.get(STATUSPAGE_VAR))
+    return node.channel in {"pagerduty", "webhook"}
+
+
+def opened_before(node: NotifyNode, incident: Incident) -> str | None:
+    """Why the node's Statuspage create may open a second public incident: an earlier create of
+    this incident got no answer (it may have opened one, whose id aiir never learnt); None when
+    nothing says so. Only a create: an update names its incident."""
+    if node.channel != "statuspage" or incident.vars.get(STATUSPAGE_VAR):
+        return None
+    sent = (n for n in incident.notifications if n.get("channel") == "statuspage")
+    if not any("delivery" in n for n in sent):  # the first: no journal to read again
+        return None
+    for event in incident.history():
+        data = event.data
+        request = data.get("request") or {}
+        if (
+            event.type == EventType.NOTIFY_SENT
+            and data.get("channel") == "statuspage"
+            and data.get("uncertain")
+            and isinstance(request, dict)
+            and request.get("method", "POST") == "POST"
+        ):
+            return "a status page incident may be open already (an earlier create got no answer)"
+    return None
+
+
 def markup(channel: str) -> str | None:
     """The markup a channel parses (values inserted into its messages are escaped for it)."""
     return channel if channel in {"slack", "teams"} else None
@@ -86,11 +127,13 @@ def deliver(
     *,
     runbook_url: str | None = None,
     anchor: str | None = None,
+    idempotency_key: str | None = None,
 ) -> Delivery:
     """Send ``text`` through the node's channel; the caller journals the delivery.
 
     For a channel with a :func:`markup`, ``text`` is its wire form (inserted values escaped).
     ``anchor`` is the journal's head as sent with the message (see the module's docstring).
+    ``idempotency_key``: a webhook's ``Idempotency-Key``, the same when a message is sent again.
     """
     channels = workspace.config.channels
     if node.channel == "pagerduty":
@@ -141,7 +184,8 @@ def deliver(
             "text": text,
             **({"journal_anchor": anchor} if anchor else {}),
         }
-        return notifier.webhook(url, body)
+        same = {IDEMPOTENCY_KEY: idempotency_key} if idempotency_key else None
+        return notifier.webhook(url, body, same)
     raise InputError(f"channel {node.channel!r} cannot send")  # pragma: no cover - route() said no
 
 
@@ -185,7 +229,7 @@ def _pagerduty(
         custom_details={
             "incident": incident.id,
             "severity": incident.severity,
-            "message": text,
+            "message": within(text, MAX_PAGE_MESSAGE),
             "drill": incident.drill,
             **({"journal_anchor": anchor} if anchor else {}),
         },
@@ -220,16 +264,17 @@ def _routing_env(role_name: str | None, workspace: Loaded) -> str:
 
 
 def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | None]:
-    """Dedup key -> role of every alert the incident triggered that PagerDuty took and no later
-    ``resolve`` closed, from the journal (so a resumed walk resolves only what is left). Only
-    practice pages (kept in an exercise's inbox) with ``simulated``, only real ones without."""
+    """Dedup key -> role of every alert the incident triggered that PagerDuty took, or may have
+    (no answer: a resolve of a key it never opened does nothing), and no later ``resolve``
+    closed, from the journal (so a resumed walk resolves only what is left). Only practice
+    pages (kept in an exercise's inbox) with ``simulated``, only real ones without."""
     pages: dict[str, str | None] = {}
     for event in incident.history():
         data = event.data
         if (
             event.type != EventType.NOTIFY_SENT
             or data.get("channel") != "pagerduty"
-            or not data.get("ok")
+            or not (data.get("ok") or data.get("uncertain"))
         ):
             continue
         if bool(data.get("simulated")) != simulated:
@@ -239,7 +284,7 @@ def open_pages(incident: Incident, simulated: bool = False) -> dict[str, str | N
         key = str(data.get("reference") or "")
         if action == "trigger" and key:
             pages[key] = data.get("to")
-        elif action == "resolve":
+        elif action == "resolve" and data.get("ok"):  # one with no answer may not have closed it
             pages.pop(key, None)
     return pages
 
@@ -267,7 +312,7 @@ def resolutions(
             key = sender.secret(_routing_env(role, workspace), f"pagerduty ({dedup})")
             delivery = sender.resolve(key, dedup)
         except InputError as exc:  # the key went away since the page: say so, go on
-            delivery = Delivery("pagerduty", False, None, 0, "", {}, reason=str(exc))
+            delivery = Delivery("pagerduty", False, None, 0, "", {}, reason=f"not sent: {exc}")
         delivery = dataclasses.replace(delivery, reference=delivery.reference or dedup)
         data = delivery.sent_data({"body": delivery.reply})
         data["runbook"] = incident.runbook  # no node: the end of the walk sends it

@@ -33,6 +33,7 @@ CLIENT = "aiir"
 MAX_SUMMARY = 1024
 MAX_DEDUP_KEY = 255
 MAX_PAYLOAD = 512 * 1024
+MAX_PAGE_MESSAGE = MAX_PAYLOAD // 2  # bytes of JSON for a page's text: the rest has room
 EXCERPT = 500
 MAX_REPLY = 1024 * 1024  # bytes of a receiver's reply kept; the rest is not stored
 IDEMPOTENCY_KEY = "Idempotency-Key"  # the same on every try of one webhook message
@@ -416,15 +417,20 @@ class Notifier:
             return scrub(text, [s for s in secrets if s])
 
         attempts = 0
+        maybe: _Attempted | None = None  # the first try that may have been delivered
         while True:
             attempts += 1
             tried = self._attempt(method, url, body, headers)
+            maybe = maybe or (tried if tried.uncertain else None)
             if tried.retry_after is None or attempts > self.retries:
                 break
             if not idempotent and tried.status != 429:
                 break  # it may have been delivered: sending it again could post it twice
             self.sleep(tried.retry_after or self.backoff * 2 ** (attempts - 1))
         ok = tried.status is not None and 200 <= tried.status < 300
+        reason = "ok" if ok else _said(tried, mask)
+        if not ok and maybe is not None and not tried.uncertain:  # a later refusal: still maybe
+            reason += f" (after a try that may have been delivered: {_said(maybe, mask)})"
         request = {
             "method": method,
             "url": mask(url),
@@ -438,9 +444,9 @@ class Notifier:
             attempts=attempts,
             reply=mask(tried.body)[:EXCERPT],  # masked, then cut: never half a secret
             request=request,
-            reason="ok" if ok else _said(tried, mask),
+            reason=reason,
             reference=read(tried.body) if ok and read is not None else None,
-            uncertain=tried.uncertain,
+            uncertain=not ok and maybe is not None,
         )
 
     def _attempt(self, method: str, url: str, body: Any, headers: Mapping[str, str]) -> _Attempted:
@@ -472,7 +478,10 @@ def _said(tried: _Attempted, mask: Callable[[str], str]) -> str:
     masked before it is folded and cut (either would change a secret's spelling)."""
     if tried.status is None:
         return mask(tried.reason)
-    return f"{tried.reason}: {' '.join(mask(tried.body).split())[:200]}"
+    said = " ".join(mask(tried.body).split())[:200]
+    if 300 <= tried.status < 400:  # never followed: a message goes where the channel says
+        said = f"a redirect, not followed (check the channel's URL){'; ' + said if said else ''}"
+    return f"{tried.reason}: {said}" if said else tried.reason
 
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:
@@ -495,6 +504,26 @@ def _field(key: str) -> Callable[[str], str | None]:
         return value if isinstance(value, str) and value else None
 
     return read
+
+
+def within(text: str, budget: int, where: str = "the incident's journal") -> str:
+    """``text`` cut so that as JSON it takes at most ``budget`` bytes, ending in a line that says
+    how many characters more are in the journal: a huge message still pages, nothing is cut
+    silently (PagerDuty refuses an event over 512 KB)."""
+    if len(json.dumps(text)) <= budget:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # the longest start of the text that fits with its note
+        middle = (low + high + 1) // 2
+        if len(json.dumps(_cut_note(text, middle, where))) <= budget:
+            low = middle
+        else:
+            high = middle - 1
+    return _cut_note(text, low, where)
+
+
+def _cut_note(text: str, keep: int, where: str) -> str:
+    return f"{text[:keep]}\n… {len(text) - keep:,} more characters of this message are in {where}."
 
 
 def _cut(text: str, limit: int) -> str:

@@ -161,6 +161,11 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
     EventType.NOTIFY_RENDERED: lambda d: (
         f"Message drafted for {d.get('channel')} ({d.get('audience')})"
     ),
+    EventType.NOTIFY_INTENT: lambda d: (
+        f"Message for {d.get('channel')} going to the exercise's inbox"
+        if d.get("simulated")
+        else f"Sending message to {d.get('channel')}"
+    ),
     EventType.NOTIFY_SENT: lambda d: (
         f"Message for {d.get('channel')} kept in the exercise's inbox (nothing sent)"
         if d.get("simulated")
@@ -170,11 +175,14 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         if d.get("uncertain")
         else f"Message to {d.get('channel')} FAILED ({d.get('reason')})"
     ),
+    EventType.TICKET_INTENT: lambda d: f"Filing a follow-up for {d.get('item')!r}",
     EventType.TICKET_FILED: lambda d: (
         f"Follow-up for {d.get('item')!r} kept in the exercise's inbox (nothing filed)"
         if d.get("simulated")
         else f"Follow-up ticket {d.get('reference')} filed for {d.get('item')!r}"
         if d.get("ok")
+        else f"Follow-up for {d.get('item')!r}: {d.get('reason')}; it may have been filed"
+        if d.get("uncertain")
         else f"Follow-up for {d.get('item')!r} NOT filed ({d.get('reason')})"
     ),
     EventType.INJECT_DELIVERED: lambda d: f"Inject: {d.get('text')}",

@@ -17,7 +17,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError, shown
 from aiir.formats.received import without_surrogates
 from aiir.incident.events import EvidenceRef
-from aiir.outbound.notify import Delivery, Notifier, PagerDutyEvent
+from aiir.outbound.notify import MAX_PAGE_MESSAGE, Delivery, Notifier, PagerDutyEvent, within
 from aiir.redact import mask_bytes, mask_data, scrub
 from aiir.timestamps import iso
 
@@ -116,7 +116,7 @@ def page_owner(env: Environment, flag: Flag) -> Delivery:
         custom_details={
             "flag": flag.id,
             "reporter": flag.record["reporter"],
-            "text": flag.record["text"],
+            "text": within(flag.record["text"], MAX_PAGE_MESSAGE, "the flag's record"),
         },
     )
     return notifier.trigger(key, f"aiir-{flag.id}", event)

@@ -67,7 +67,7 @@ def file_actions(
     with _locked(env, incident_id) as journal:
         incident = load_incident(env.incidents_dir, incident_id)
         notifier = _notifier(env, incident)
-        filed = _filed(incident)
+        filed, unfinished = _filed(incident), _unfinished(incident)
         parent = incident_ticket(incident)
         filings = []
         seen: set[str] = set()
@@ -80,6 +80,8 @@ def file_actions(
                 filings.append(Filing(item, "already filed", filed[item.key]))
             elif item.tracked:
                 filings.append(Filing(item, "skipped", reason=f"has a ticket ({item.ticket})"))
+            elif item.key in unfinished:  # stopped while filing it: never filed again unseen
+                filings.append(_stopped(journal, incident, item))
             else:
                 filings.append(_file(notifier, channel, journal, incident, item, parent))
             seen.add(item.key)
@@ -112,6 +114,33 @@ def _filed(incident: Incident) -> dict[str, str]:
     }
 
 
+def _unfinished(incident: Incident) -> set[str]:
+    """Item keys whose last word is a ``ticket.intent``: the command stopped (a kill, a crash)
+    between the request and its outcome, and Jira may hold the issue."""
+    last: dict[str, str] = {}
+    for event in incident.history():
+        if event.type in {EventType.TICKET_INTENT, EventType.TICKET_FILED}:
+            last[str(event.data.get("action"))] = event.type
+    return {key for key, type_ in last.items() if type_ == EventType.TICKET_INTENT}
+
+
+def _stopped(journal: Journal, incident: Incident, item: ActionItem) -> Filing:
+    """Journalled as may have been filed; the next run files it, once someone has looked."""
+    label = jira.incident_label(incident.id)
+    reason = (
+        "aiir stopped while filing it, and Jira may have made it: look for label "
+        f"{label} before filing again (the next run files it)"
+    )
+    filed = payloads.TicketFiled(
+        action=item.key, item=item.action, channel="jira", ok=False, reason=reason
+    )
+    filed["uncertain"] = True
+    if incident.exercise:
+        filed["simulated"] = incident.exercise
+    journal.append(EventType.TICKET_FILED, filed)
+    return Filing(item, "not filed", reason=reason)
+
+
 def _file(
     notifier: Notifier,
     channel: JiraChannel,
@@ -123,6 +152,10 @@ def _file(
     anchor = short_anchor(journal.anchor())
     try:
         account = jira.account(notifier, channel, "jira")
+        intent = payloads.TicketIntent(action=item.key, item=item.action, channel="jira")
+        if incident.exercise:
+            intent["simulated"] = incident.exercise
+        journal.append(EventType.TICKET_INTENT, intent)
         created = notifier.jira_issue(account, _fields(channel, incident, item, anchor))
         link = None
         if created.ok and created.reference and parent:
@@ -145,6 +178,8 @@ def _file(
         anchor=anchor,
         linked_to=parent if link is not None and link.ok else None,
     )
+    if created.uncertain:
+        filed["uncertain"] = True
     if link is not None:
         filed["link"] = _record(link)
     if incident.exercise:

@@ -309,6 +309,8 @@ class TerminalScreen:
             self.line(f"  ✓ sent to {channel}{ref}", "green")
         elif uncertain:  # it went out, and no answer says it was taken or refused
             self.line(f"  ? {channel}: {reason}; it may have been delivered", "bold red")
+        elif reason.startswith("not sent"):  # it never left: nobody was offered it
+            self.line(f"  ✗ {channel}: {reason}", "bold red")
         else:
             self.line(f"  ✗ {channel} did not take it: {reason}", "bold red")
 

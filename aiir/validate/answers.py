@@ -81,11 +81,14 @@ def _check_answer(
     node = runbook.nodes.get(node_id)
     if node is None:
         raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
-    if suffix and suffix not in {"approve", "on_failure", "approvals"}:
+    resend = node.kind == "notify"  # a message that may have been delivered: send it again?
+    if suffix and suffix not in {"approve", "on_failure", "approvals", *(["resend"] * resend)}:
+        also = (
+            f", {node_id}.approvals or {node_id}.resend" if resend else f" or {node_id}.approvals"
+        )
         raise doc.error(
             loc,
-            f"unknown answer {key!r}: use {node_id}.approve, {node_id}.on_failure or "
-            f"{node_id}.approvals",
+            f"unknown answer {key!r}: use {node_id}.approve, {node_id}.on_failure{also}",
             key=True,
         )
     if suffix == "approvals":
@@ -109,7 +112,7 @@ def _check_answer(
 
 def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
     """What is wrong with a confirmation, checklist or text answer, found before anything runs."""
-    if suffix == "approve" or (not suffix and isinstance(node, ConfirmNode)):
+    if suffix in {"approve", "resend"} or (not suffix and isinstance(node, ConfirmNode)):
         return _yes_no_problem(value)
     if not suffix and isinstance(node, ChecklistNode):
         return _items_problem(node, value)

@@ -499,10 +499,11 @@ def test_a_refused_or_unconfigured_channel_is_journalled_and_the_walk_goes_on(
     assert sent["tell"]["reason"] == "HTTP 403: invalid_token"
     assert sent["partners"]["ok"] is False
     assert sent["partners"]["reason"] == (
-        "webhook channel: environment variable TEST_PARTNER_WEBHOOK is not set"
+        "not sent: webhook channel: environment variable TEST_PARTNER_WEBHOOK is not set"
     )
     assert "✗ slack did not take it: HTTP 403: invalid_token" in ran.out
-    assert "✗ webhook did not take it" in ran.out
+    assert "✗ webhook: not sent: webhook channel: environment variable" in ran.out
+    assert "webhook did not take it" not in ran.out  # nothing was offered to it
     assert sent["resolve"]["ok"] is True
 
 

@@ -184,7 +184,7 @@ def test_a_refused_page_exits_1_saying_why(
     receiver.queue("/v2/enqueue", Answer(400, b'{"status":"invalid event"}'))
     ran = setup.flag(capsys, "support-bot", WHAT, "--alert")
     assert ran.status == 1
-    assert ran.err == 'paged the owner: HTTP 400: {"status":"invalid event"}\n'
+    assert ran.err == 'owner not paged: HTTP 400: {"status":"invalid event"}\n'
     assert len(receiver.requests) == 1  # a 400 is not retried
 
 
@@ -313,3 +313,43 @@ def test_open_given_no_store_records_nothing(
     assert "not an incident store" in ran.err
     assert not (setup.root / "flags").exists()
     assert not setup.incidents.exists()
+
+
+def test_a_page_with_no_answer_is_not_said_to_be_paged(
+    setup: Setup, capsys: pytest.CaptureFixture[str], receiver: Receiver
+) -> None:
+    """The connection drops once PagerDuty has the event, on every try: it may have paged."""
+    receiver.queue("/v2/enqueue", *[Answer(202, b"", drop=True)] * 4)
+    ran = setup.flag(capsys, "support-bot", WHAT, "--alert")
+    assert ran.status == 1
+    assert "paged the owner" not in ran.out + ran.err
+    assert ran.err.startswith("page to the owner: no answer: ")
+    assert ran.err.endswith("; it may have been delivered\n")
+
+
+def test_a_huge_report_still_pages_and_opens_its_incident(
+    setup: Setup, capsys: pytest.CaptureFixture[str], receiver: Receiver
+) -> None:
+    """A model's whole output pasted as the report: over PagerDuty's 512 KB it was refused on
+    this side (exit 2), and the incident --open asked for was never opened."""
+    pasted = "the bot said: " + "\u00e9" * 600_000
+    answers = setup.root / "answers.yaml"
+    write(answers, {"real": "yes"})
+    ran = setup.flag(
+        capsys,
+        "support-bot",
+        pasted,
+        "--alert",
+        "--open",
+        str(setup.root / "human-report.yaml"),
+        "--answers",
+        str(answers),
+    )
+    assert ran.status == 0, ran.err[:500]
+    assert ran.out.splitlines()[1] == "paged the owner: ok"
+    (page,) = receiver.requests
+    assert len(page.body) <= 512 * 1024
+    text = page.json()["payload"]["custom_details"]["text"]
+    assert text.startswith("the bot said: ")
+    assert text.endswith("more characters of this message are in the flag's record.")
+    assert len(list(setup.incidents.iterdir())) == 1

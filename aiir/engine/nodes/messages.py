@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.frames import (
@@ -16,6 +17,7 @@ from aiir.formats.schema import (
 from aiir.formats.templating import render
 from aiir.incident import payloads
 from aiir.incident.events import EventType
+from aiir.incident.journal import Event
 from aiir.prompts import MissingAnswer
 
 if TYPE_CHECKING:
@@ -43,9 +45,59 @@ def notify(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) -> str:
         return node.next
     if dispatch.external(node) and not approve_message(walk, frame, node_id, node):
         return node.next
-    if EventType.NOTIFY_SENT not in recorded:
-        send_message(walk, frame, node_id, node, text, step)
+    if EventType.NOTIFY_SENT in recorded:
+        return node.next
+    intent = recorded.get(EventType.NOTIFY_INTENT)
+    doubt = STOPPED if intent is not None else dispatch.opened_before(node, walk.incident)
+    if doubt and not send_anyway(walk, frame, node_id, node, step, doubt):
+        return node.next  # it, or what it would make, may be there already
+    send_message(walk, frame, node_id, node, text, step, intent)
     return node.next
+
+
+STOPPED = "aiir stopped while sending this message, which may have been delivered"
+
+
+def send_anyway(
+    walk: Walk, frame: Frame, node_id: str, node: NotifyNode, step: int, doubt: str
+) -> bool:
+    """A message that may be there already (``doubt`` says why: a stop between its intent and
+    its outcome, a status page incident whose create got no answer): sent when sending it again
+    acts once (PagerDuty's dedup key, a webhook's Idempotency-Key), else only if the operator
+    (or the answers file, ``NODE.resend``) says so. No is the default, journalled as a delivery
+    that may have been made. ``--yes`` does not answer it: it could post twice."""
+    from aiir.outbound.dispatch import repeatable
+
+    where = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
+    if doubt == STOPPED and repeatable(node, walk.incident.vars):
+        walk.screen.note(f"{where}: aiir stopped while sending this message; sent again, as one")
+        return True
+    question = f"{where}: {doubt}. Send it anyway? y may post it twice, N does not send it"
+    key = f"{frame.prefix}{node_id}.resend"
+    try:
+        again = bool(walk.prompt(key, "confirm", question, [], False))
+    except MissingAnswer:
+        again = False
+    else:
+        answer = payloads.Answer(
+            runbook=frame.runbook.id, node=node_id, key=f"{node_id}.resend", value=again
+        )
+        walk.record(EventType.ANSWER, answer, step=step)
+    if again:
+        return True
+    from aiir.outbound.notify import Delivery
+
+    stopped = doubt == STOPPED  # this very message may have been delivered
+    reason = (
+        "aiir stopped while sending it, and it was not sent again"
+        if stopped
+        else f"not sent: {doubt} (answer {node_id}.resend: yes to send it all the same)"
+    )
+    kept = Delivery(node.channel, False, None, 0, "", {}, reason=reason, uncertain=stopped)
+    data = kept.sent_data({})
+    data["runbook"], data["node"], data["to"] = frame.runbook.id, node_id, node.to
+    walk.sent(kept, data, step)
+    return False
 
 
 def _not_sent(walk: Walk, node: NotifyNode, reason: str) -> str:
@@ -86,17 +138,36 @@ def approve_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode) ->
 
 
 def send_message(
-    walk: Walk, frame: Frame, node_id: str, node: NotifyNode, text: str, step: int
+    walk: Walk,
+    frame: Frame,
+    node_id: str,
+    node: NotifyNode,
+    text: str,
+    step: int,
+    again: Event | None = None,
 ) -> None:
+    """Journal the intent, send, journal the delivery: a stop between the two is known on resume.
+    ``again``: the intent of a message sent once already, sent again as it was (its anchor, its
+    webhook's Idempotency-Key), so a receiver that checks a repeated key sees the same body."""
     from aiir.outbound import dispatch
     from aiir.outbound.notify import Delivery
 
     assert walk.env.workspace is not None
-    from aiir.incident.journal import short_anchor
+    from aiir.incident.journal import anchor_of, short_anchor
 
+    if again is None:
+        intent = payloads.NotifyIntent(runbook=frame.runbook.id, node=node_id, channel=node.channel)
+        intent["to"] = node.to
+        if node.channel == "webhook":
+            intent["idempotency_key"] = str(uuid.uuid4())
+        if walk.env.exercise:
+            intent["simulated"] = walk.env.exercise
+        again = walk.record(EventType.NOTIFY_INTENT, intent, step=step)
+        assert again is not None
+    key = again.data.get("idempotency_key")
     notifier = walk.notifier(node.channel)
     label = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
-    anchor = short_anchor(walk.journal.anchor())  # the head as the message leaves
+    anchor = short_anchor(anchor_of([again]))  # the intent, the head as the message left
     with walk.screen.waiting(f"sending to {label}"):
         try:
             delivery = dispatch.deliver(
@@ -108,9 +179,10 @@ def send_message(
                 walk.incident.vars,
                 runbook_url=frame.runbook.url,
                 anchor=anchor,
+                idempotency_key=key,
             )
         except InputError as exc:  # an unset secret or roster entry: never stop containment
-            delivery = Delivery(node.channel, False, None, 0, "", {}, reason=str(exc))
+            delivery = Delivery(node.channel, False, None, 0, "", {}, reason=f"not sent: {exc}")
     reply: dict[str, Any] = {"body": delivery.reply}  # the receiver's answer, secrets masked
     if node.channel == "statuspage" and delivery.ok and delivery.reference:
         reply["saved"] = {dispatch.STATUSPAGE_VAR: delivery.reference}
