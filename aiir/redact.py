@@ -246,23 +246,42 @@ def _encodings(value: str) -> set[str]:
     quotes it (JSON, Python's ``repr``, HTML), and as base64."""
     forms: set[str] = set()
     for wire in _wire_forms(value):
-        escaped = json.dumps(wire, ensure_ascii=False)[1:-1]
-        ascii_only = json.dumps(wire)[1:-1]
         html_form = html.escape(wire)
-        forms |= {
+        quoted = {
             wire,
-            escaped,
-            ascii_only,
-            _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
-            *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
-            json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
-            repr(wire)[1:-1],
+            repr(wire)[1:-1],  # a Python error, or a dict of headers printed
             repr(wire.encode())[2:-1],  # "Illegal header value b'...\n'"
+        }
+        for text in quoted:
+            forms |= _json_forms(text)
+        forms |= {
             html_form,
             html_form.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # as Jinja writes
             html.escape(wire, quote=False),
         }
     return forms | _base64_runs(value)
+
+
+def _json_forms(text: str) -> set[str]:
+    """``text`` and ``text`` as JSON encoders write it inside a string: with non-ASCII kept or
+    as ``\\uXXXX`` (lower- and upper-case hex, ``<``, ``>``, ``&`` escaped as Go does), and that
+    again inside a JSON string (a body echoed in a JSON error), by either kind of encoder."""
+    escaped = json.dumps(text, ensure_ascii=False)[1:-1]
+    if escaped == text and text.isascii():  # nothing JSON escapes: no other form
+        return {text}
+    ascii_only = json.dumps(text)[1:-1]
+    return {
+        text,
+        escaped,
+        ascii_only,
+        _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
+        *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
+        *(
+            json.dumps(form, ensure_ascii=kept)[1:-1]
+            for form in (escaped, ascii_only)
+            for kept in (False, True)
+        ),
+    }
 
 
 _UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
@@ -295,6 +314,7 @@ def _wire_forms(value: str) -> set[str]:
 
     forms = {
         value,
+        value.replace(" ", "+"),  # a form's query decoded as a path is: the '+' left for spaces
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote(value),
         urllib.parse.quote_plus(value),
