@@ -11,7 +11,7 @@ from aiir.errors import InputError, ValidationFailed
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import parse
 from aiir.formats.loader import Document, load_file
-from aiir.redact import MIN_SECRET
+from aiir.redact import MIN_SECRET, url_credentials
 from aiir.validate.canaries import suite_findings
 
 TOKEN_PREFIX = "AIIR-CANARY-"  # noqa: S105 - a canary marker, not a password
@@ -89,7 +89,7 @@ def resolve_target(
     chat = join_url(endpoint, suite.target.path, f"{loaded.path}: target.path")
     hidden = frozenset(
         values[n] for n, spec in suite.env.items() if spec.secret and len(values[n]) >= MIN_SECRET
-    )
+    ) | url_credentials(endpoint.base_url)  # user:password@, sent as Basic auth and echoed
     return Target(suite.canary, name, suite.target.model, chat, endpoint.headers, hidden)
 
 
