@@ -265,23 +265,28 @@ def _encodings(value: str) -> set[str]:
 def _json_forms(text: str) -> set[str]:
     """``text`` and ``text`` as JSON encoders write it inside a string: with non-ASCII kept or
     as ``\\uXXXX`` (lower- and upper-case hex, ``<``, ``>``, ``&`` escaped as Go does), and that
-    again inside a JSON string (a body echoed in a JSON error), by either kind of encoder."""
+    again inside a JSON string (a body echoed in a JSON error), by either kind of encoder; and
+    with ``/`` written ``\\/``, as PHP's ``json_encode`` does."""
     escaped = json.dumps(text, ensure_ascii=False)[1:-1]
-    if escaped == text and text.isascii():  # nothing JSON escapes: no other form
+    if escaped == text and text.isascii() and "/" not in text:  # nothing JSON escapes
         return {text}
     ascii_only = json.dumps(text)[1:-1]
-    return {
-        text,
-        escaped,
-        ascii_only,
-        _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
-        *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
-        *(
-            json.dumps(form, ensure_ascii=kept)[1:-1]
-            for form in (escaped, ascii_only)
-            for kept in (False, True)
-        ),
-    }
+    slashed = {f.replace("/", "\\/") for f in (escaped, ascii_only)}  # PHP's json_encode: \/
+    return (
+        slashed
+        | {
+            text,
+            escaped,
+            ascii_only,
+            _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
+            *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
+            *(
+                json.dumps(form, ensure_ascii=kept)[1:-1]
+                for form in (escaped, ascii_only)
+                for kept in (False, True)
+            ),
+        }
+    )
 
 
 _UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")

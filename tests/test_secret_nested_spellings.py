@@ -45,6 +45,16 @@ def test_nested_quotings_of_a_secret_are_masked() -> None:
             assert WORD not in masked, text
 
 
+def test_a_slash_escaped_as_json_may_escape_it_is_masked() -> None:
+    """PHP's json_encode writes ``/`` as ``\\/``: in a base64 key, in a webhook URL."""
+    key = f"AbC+dEf/{WORD}="
+    hook = f"https://hooks.example.com/hook/T0123abcd/B0123abcd/tOkEn{WORD}"
+    for secret in (key, hook):
+        echoed = json.dumps({"echo": secret}).replace("/", "\\/")
+        masked = redact.scrub(echoed, [secret], patterns=False)
+        assert WORD not in masked, echoed
+
+
 @contextmanager
 def quoting_gateway() -> Iterator[str]:
     """Refuses every request with a JSON error quoting what it was sent: its target percent-
