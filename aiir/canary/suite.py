@@ -79,7 +79,7 @@ def resolve_target(
     sandbox_url: str | None = None,
 ) -> Target:
     """The suite's chat endpoint and headers; a missing variable or bad URL is bad input."""
-    from aiir.outbound.gateway import join_url, resolve_endpoint
+    from aiir.outbound.gateway import header_credentials, join_url, resolve_endpoint
 
     suite = loaded.suite
     name = gateway_of(suite)
@@ -87,9 +87,15 @@ def resolve_target(
     url = gateway_urls.get(name) or sandbox_url
     endpoint = resolve_endpoint(name, suite.gateways[name], {"env": values}, url)
     chat = join_url(endpoint, suite.target.path, f"{loaded.path}: target.path")
-    hidden = frozenset(
-        values[n] for n, spec in suite.env.items() if spec.secret and len(values[n]) >= MIN_SECRET
-    ) | url_credentials(endpoint.base_url)  # user:password@, sent as Basic auth and echoed
+    hidden = (
+        frozenset(
+            values[n]
+            for n, spec in suite.env.items()
+            if spec.secret and len(values[n]) >= MIN_SECRET
+        )
+        | url_credentials(endpoint.base_url)
+        | header_credentials(endpoint.headers)
+    )
     return Target(suite.canary, name, suite.target.model, chat, endpoint.headers, hidden)
 
 
