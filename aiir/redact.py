@@ -327,6 +327,8 @@ def _wire_forms(value: str) -> set[str]:
         *(_percent(value, outside(chars)) for chars in (_QUERY_SET, _PATH_SET, _USERINFO_SET)),
         _percent(value, lambda ch: not (ch.isascii() and ch.isalnum()) and ch not in _JS_KEPT),
     }
+    if not value.isascii():  # its UTF-8 read as Latin-1, as WSGI's PATH_INFO holds a path
+        forms.add(value.encode().decode("latin-1"))
     return forms | {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
 
 

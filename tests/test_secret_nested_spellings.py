@@ -1,7 +1,8 @@
 """A secret echoed through two layers of quoting: a gateway that quotes the request's headers as
 Python prints a dict (``{'Authorization': 'Token a\\\\b'}``) inside a JSON error, a JSON body
 echoed inside a JSON string by an encoder that escapes non-ASCII (``q\\u00e9ry\\\\\\"x``), a
-query string logged percent-decoded but with its ``+`` left for the spaces. Each was shown and
+query string logged percent-decoded but with its ``+`` left for the spaces, a non-ASCII secret's
+UTF-8 read as Latin-1 (a WSGI path), a ``/`` written ``\\/`` (PHP). Each was shown and
 journalled as the gateway wrote it; each is masked."""
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def test_nested_quotings_of_a_secret_are_masked() -> None:
             json.dumps(once, ensure_ascii=False),
             urllib.parse.unquote(urllib.parse.quote_plus(secret)),  # '+' left for spaces
             urllib.parse.unquote(urllib.parse.urlencode({"p": secret}))[2:],
+            secret.encode().decode("latin-1"),  # WSGI's PATH_INFO: UTF-8 read as Latin-1
+            json.dumps(secret.encode().decode("latin-1")),
         ]
         for text in echoed:
             masked = redact.scrub(f"said: {text} end", [secret], patterns=False)
