@@ -45,6 +45,10 @@ _SECRET_PARAM = re.compile(
     re.I,
 )
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK|ROUTING", re.I)
+# A header whose name says it carries a credential (Authorization, X-Api-Key, Cookie, X-Auth-Token).
+_CREDENTIAL_HEADER = re.compile(
+    r"auth|token|key|secret|cookie|session|signature|passw|credential", re.I
+)
 _PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")  # "services", "incoming-webhook"
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
 _URLSAFE = str.maketrans("+/", "-_")
@@ -82,6 +86,11 @@ def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[
         for name, value in environ.items()
         if (name in wanted or _SECRET_NAME.search(name)) and len(value) >= MIN_SECRET
     }
+
+
+def credential_header(name: str) -> bool:
+    """Whether a header of this name carries a credential (``Authorization``, ``X-Api-Key``)."""
+    return bool(_CREDENTIAL_HEADER.search(name))
 
 
 def known_secrets() -> set[str]:

@@ -126,3 +126,26 @@ def test_which_header_values_are_credentials() -> None:
         "k-12345678",
         "session=s3cr3tvalue",
     }
+
+
+def test_validate_warns_of_a_credential_written_in_the_file(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    runbook = tmp_path / "literal.yaml"
+    write(runbook, _runbook())
+    canary = suite()
+    canary["gateways"]["gw"]["headers"] = {
+        "X-Api-Key": API_KEY,
+        "Authorization": "Bearer {{ env.GW_KEY }}",  # from a variable: no warning
+        "X-Team": "blue",
+    }
+    canary["env"] = {"GW_KEY": {"description": "key"}}
+    suite_file = tmp_path / "suite.yaml"
+    write(suite_file, canary)
+    ran = run_cli(capsys, "validate", str(runbook), str(suite_file))
+    assert ran.status == 0, ran.out + ran.err
+    lines = [line for line in ran.out.splitlines() if "literal" in line or "credential" in line]
+    assert len(lines) == 3, ran.out  # Authorization and X-Api-Key, X-Api-Key
+    assert all("read it from a declared variable" in line for line in lines)
+    assert BEARER not in ran.out
+    assert API_KEY not in ran.out

@@ -20,7 +20,7 @@ import httpx2
 from aiir.errors import InputError
 from aiir.formats import received
 from aiir.formats.templating import environment, references, render, run_expression
-from aiir.redact import MIN_SECRET
+from aiir.redact import MIN_SECRET, credential_header
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
     from aiir.formats.common import Gateway
@@ -200,10 +200,6 @@ def resolve_endpoint(
     return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
 
 
-# A header whose name says it carries a credential (Authorization, X-Api-Key, Cookie, X-Auth-Token).
-_CREDENTIAL_HEADER = re.compile(
-    r"auth|token|key|secret|cookie|session|signature|passw|credential", re.I
-)
 _AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "apikey", "geniekey", "oauth"})
 
 
@@ -214,7 +210,7 @@ def header_credentials(headers: Mapping[str, str]) -> set[str]:
     none: masked, every ``Bearer`` shown would be."""
     found: set[str] = set()
     for name, value in headers.items():
-        if not _CREDENTIAL_HEADER.search(name) or value.strip().lower() in _AUTH_SCHEMES:
+        if not credential_header(name) or value.strip().lower() in _AUTH_SCHEMES:
             continue
         scheme, _, rest = value.strip().partition(" ")
         found.add(rest.strip() if rest and scheme.lower() in _AUTH_SCHEMES else value.strip())
