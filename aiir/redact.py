@@ -45,6 +45,10 @@ _SECRET_PARAM = re.compile(
     re.I,
 )
 _SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|WEBHOOK|ROUTING", re.I)
+# A header whose name says it carries a credential (Authorization, X-Api-Key, Cookie, X-Auth-Token).
+_CREDENTIAL_HEADER = re.compile(
+    r"auth|token|key|secret|cookie|session|signature|passw|credential", re.I
+)
 _PLAIN_WORD = re.compile(r"[A-Za-z]+(?:[-_.][A-Za-z]+)*")  # "services", "incoming-webhook"
 _ESCAPE = re.compile(r"%[0-9A-F]{2}")
 _URLSAFE = str.maketrans("+/", "-_")
@@ -82,6 +86,11 @@ def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[
         for name, value in environ.items()
         if (name in wanted or _SECRET_NAME.search(name)) and len(value) >= MIN_SECRET
     }
+
+
+def credential_header(name: str) -> bool:
+    """Whether a header of this name carries a credential (``Authorization``, ``X-Api-Key``)."""
+    return bool(_CREDENTIAL_HEADER.search(name))
 
 
 def known_secrets() -> set[str]:
@@ -246,24 +255,47 @@ def _encodings(value: str) -> set[str]:
     quotes it (JSON, Python's ``repr``, HTML), and as base64."""
     forms: set[str] = set()
     for wire in _wire_forms(value):
-        escaped = json.dumps(wire, ensure_ascii=False)[1:-1]
-        ascii_only = json.dumps(wire)[1:-1]
         html_form = html.escape(wire)
-        forms |= {
+        quoted = {
             wire,
-            escaped,
-            ascii_only,
-            _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
-            *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
-            *(form.replace("/", "\\/") for form in (escaped, ascii_only)),  # PHP escapes /
-            json.dumps(escaped, ensure_ascii=False)[1:-1],  # JSON text inside a JSON string
-            repr(wire)[1:-1],
+            repr(wire)[1:-1],  # a Python error, or a dict of headers printed
             repr(wire.encode())[2:-1],  # "Illegal header value b'...\n'"
+        }
+        for text in quoted:
+            forms |= _json_forms(text)
+        forms |= {
             html_form,
             html_form.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # as Jinja writes
             html.escape(wire, quote=False),
         }
     return forms | _base64_runs(value)
+
+
+def _json_forms(text: str) -> set[str]:
+    """``text`` and ``text`` as JSON encoders write it inside a string: with non-ASCII kept or
+    as ``\\uXXXX`` (lower- and upper-case hex, ``<``, ``>``, ``&`` escaped as Go does), and that
+    again inside a JSON string (a body echoed in a JSON error), by either kind of encoder; and
+    with ``/`` written ``\\/``, as PHP's ``json_encode`` does."""
+    escaped = json.dumps(text, ensure_ascii=False)[1:-1]
+    if escaped == text and text.isascii() and "/" not in text:  # nothing JSON escapes
+        return {text}
+    ascii_only = json.dumps(text)[1:-1]
+    slashed = {f.replace("/", "\\/") for f in (escaped, ascii_only)}  # PHP's json_encode: \/
+    return (
+        slashed
+        | {
+            text,
+            escaped,
+            ascii_only,
+            _UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), ascii_only),
+            *(_go_json(form) for form in (escaped, ascii_only)),  # Go escapes <, > and &
+            *(
+                json.dumps(form, ensure_ascii=kept)[1:-1]
+                for form in (escaped, ascii_only)
+                for kept in (False, True)
+            ),
+        }
+    )
 
 
 _UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
@@ -296,6 +328,7 @@ def _wire_forms(value: str) -> set[str]:
 
     forms = {
         value,
+        value.replace(" ", "+"),  # a form's query decoded as a path is: the '+' left for spaces
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote(value),
         urllib.parse.quote_plus(value),
@@ -303,6 +336,8 @@ def _wire_forms(value: str) -> set[str]:
         *(_percent(value, outside(chars)) for chars in (_QUERY_SET, _PATH_SET, _USERINFO_SET)),
         _percent(value, lambda ch: not (ch.isascii() and ch.isalnum()) and ch not in _JS_KEPT),
     }
+    if not value.isascii():  # its UTF-8 read as Latin-1, as WSGI's PATH_INFO holds a path
+        forms.add(value.encode().decode("latin-1"))
     return forms | {_ESCAPE.sub(lambda m: m[0].lower(), f) for f in forms if "%" in f}
 
 

@@ -11,7 +11,7 @@ from aiir.errors import InputError, ValidationFailed
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import parse
 from aiir.formats.loader import Document, load_file
-from aiir.redact import MIN_SECRET
+from aiir.redact import MIN_SECRET, url_credentials
 from aiir.validate.canaries import suite_findings
 
 TOKEN_PREFIX = "AIIR-CANARY-"  # noqa: S105 - a canary marker, not a password
@@ -79,7 +79,7 @@ def resolve_target(
     sandbox_url: str | None = None,
 ) -> Target:
     """The suite's chat endpoint and headers; a missing variable or bad URL is bad input."""
-    from aiir.outbound.gateway import join_url, resolve_endpoint
+    from aiir.outbound.gateway import header_credentials, join_url, resolve_endpoint
 
     suite = loaded.suite
     name = gateway_of(suite)
@@ -87,8 +87,14 @@ def resolve_target(
     url = gateway_urls.get(name) or sandbox_url
     endpoint = resolve_endpoint(name, suite.gateways[name], {"env": values}, url)
     chat = join_url(endpoint, suite.target.path, f"{loaded.path}: target.path")
-    hidden = frozenset(
-        values[n] for n, spec in suite.env.items() if spec.secret and len(values[n]) >= MIN_SECRET
+    hidden = (
+        frozenset(
+            values[n]
+            for n, spec in suite.env.items()
+            if spec.secret and len(values[n]) >= MIN_SECRET
+        )
+        | url_credentials(endpoint.base_url)
+        | header_credentials(endpoint.headers)
     )
     return Target(suite.canary, name, suite.target.model, chat, endpoint.headers, hidden)
 

@@ -6,6 +6,7 @@ inside each command, so ``aiir --help`` stays about as fast as Typer itself.
 
 import contextlib
 import copy
+import errno
 import functools
 import gc
 import sys
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
         _say(str(exc))
         return exc.exit_status
     except OSError as exc:
+        if _output_gone(exc):  # the terminal or pipe went away: nobody to tell, nothing wrong
+            return _quietly()
         if exc.filename is None:  # not about a path someone gave: a bug or the machine
             return _crash()
         # A path given that cannot be used (a file for a folder, no permission, too long a name).
@@ -281,11 +284,61 @@ def _forget_secrets() -> None:
 
 def _say(message: str) -> None:
     """One error for a person: secrets masked, and inert (user-given text in it can move no
-    cursor and set no colour)."""
+    cursor and set no colour); not said when standard error went away."""
     from aiir.redact import scrub
     from aiir.terminal.inert import plain
 
-    print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
+    try:
+        print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
+    except OSError as exc:
+        if not _output_gone(exc):
+            raise
+
+
+# What writing to a terminal that hung up (EIO) or to a pipe whose reader left (EPIPE) raises.
+_GONE_ERRNOS = frozenset({errno.EIO, errno.EPIPE})
+
+
+def _output_gone(exc: OSError) -> bool:
+    """Whether ``exc`` is the command's output going away (``aiir watch`` in a terminal that was
+    closed, ``aiir show ID | head -1``), not an error of a file it writes: an EIO or EPIPE with no
+    file named, while standard output or error has hung up. A journal or evidence file that
+    cannot be written raises the same errors with the terminal still there, and is reported."""
+    if exc.errno not in _GONE_ERRNOS or exc.filename is not None:
+        return False
+    return any(_hung_up(stream) for stream in (sys.stdout, sys.stderr))
+
+
+def _hung_up(stream: object) -> bool:
+    """Whether ``stream``'s descriptor is a terminal or pipe whose other end went away."""
+    import select
+
+    poll = getattr(select, "poll", None)  # not on Windows
+    try:
+        fd = stream.fileno()  # type: ignore[attr-defined]
+        if poll is None or not isinstance(fd, int):
+            return False
+        poller = poll()
+        poller.register(fd, select.POLLOUT)
+        return any(events & (select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # closed, or not a real descriptor
+        return False
+
+
+def _quietly() -> int:
+    """End a command whose output went away: nothing said (there is nobody to read it), and
+    what is still buffered for the lost stream dropped, so the interpreter's last flush raises
+    no 'Exception ignored ... BrokenPipeError' either. Exit 1, the status Click gives a command
+    whose pipe broke (it handles EPIPE before this does): the work was not done to the end."""
+    import os
+
+    for stream in (sys.stdout, sys.stderr):
+        if _hung_up(stream):
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, stream.fileno())
+                os.close(devnull)
+    return ExitStatus.FAILED
 
 
 def _usage(exc: typer.TyperException) -> None:

@@ -327,8 +327,11 @@ def verify(
         unpushed = _against_store(shared, directory, problems)
     finally:
         _close(shared)
-    for problem in problems:
-        typer.echo(f"{directory / JOURNAL}: {problem}", err=True)
+    from aiir.redact import scrub
+    from aiir.terminal.inert import plain
+
+    for problem in problems:  # it may quote a forged line's text (its type): made inert
+        typer.echo(plain(scrub(f"{directory / JOURNAL}: {problem}")), err=True)
     if problems:
         typer.echo(f"{incident}: TAMPERED or damaged ({len(problems)} problem(s))", err=True)
         return ExitStatus.FAILED

@@ -20,13 +20,15 @@ import httpx2
 from aiir.formats import received
 from aiir.formats.detect import DetectRule, Measure, PhoenixSource, PrometheusSource, TraceMeasure
 from aiir.formats.timers import span
-from aiir.redact import declare, scrub
+from aiir.redact import declare, known_secrets, scrub, url_credentials
 from aiir.timestamps import iso
 
 MAX_BODY = 16 * 1024 * 1024  # a reply larger than this is not a page of metrics or spans
 MAX_SAMPLES = 50  # kept per rule in the history and the evidence
 SPAN_PAGE = 1000  # Phoenix's largest page of spans
 ANNOTATION_BATCH = 100  # span ids per annotations request (they go in the query string)
+MAX_ERROR = 400  # characters of why a source said nothing (cut after masking: a secret across
+# the cut would leave a part no spelling of it matches)
 
 
 def finite(value: float | None) -> float | str | None:
@@ -294,8 +296,8 @@ def _reason(body: bytes) -> str:
         return ""
     if isinstance(data, dict):
         for key in ("error", "detail"):
-            if isinstance(data.get(key), str):
-                return f": {data[key][:300]}"
+            if isinstance(data.get(key), str):  # cut in measure(), once masked
+                return f": {data[key]}"
     return ""
 
 
@@ -309,10 +311,32 @@ def measure(
     """The rule's samples from its source (the rules file has been checked: it has one)."""
     prometheus_source, phoenix_source = sources
     if rule.query is not None and prometheus_source is not None:
-        return prometheus(client, prometheus_source, rule.query)
+        measured = prometheus(client, prometheus_source, rule.query)
+        return _masked(measured, url_credentials(prometheus_source.url))
     if rule.traces is not None and phoenix_source is not None:
-        return phoenix(client, phoenix_source, rule.traces, now, environ)
+        measured = phoenix(client, phoenix_source, rule.traces, now, environ)
+        return _masked(measured, url_credentials(phoenix_source.url))
     return Measured(error="the rule has no source")  # the rules checks refuse this
+
+
+def _masked(measured: Measured, secrets: set[str]) -> Measured:
+    """``measured`` with the source URL's credentials (``http://user:password@…``, which the
+    client sends as a Basic auth header) masked in every text a source sent back, as a proxy
+    or an error page echoes them; declared too, for whatever else says them."""
+    declare(secrets)
+    known = known_secrets()
+
+    def clean(text: str) -> str:
+        return scrub(text, known)
+
+    return Measured(
+        [
+            Sample({clean(k): clean(v) for k, v in s.labels.items()}, s.value)
+            for s in measured.samples
+        ],
+        clean(measured.error)[:MAX_ERROR] if measured.error is not None else None,
+        clean(measured.note),
+    )
 
 
 def described(rule: DetectRule) -> str:

@@ -14,7 +14,7 @@ from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
 from aiir.formats.templating import render
 from aiir.incident.events import SNAPSHOT_DIR
-from aiir.outbound.gateway import Endpoint, resolve_endpoint
+from aiir.outbound.gateway import Endpoint, header_credentials, resolve_endpoint
 from aiir.redact import MIN_SECRET, declare, url_credentials
 
 
@@ -86,7 +86,7 @@ def secret_values(
         if spec.secret and len(env_vals.get(n, "")) >= MIN_SECRET
     }
     for endpoint in endpoints.values():
-        found |= url_credentials(endpoint.base_url)
+        found |= url_credentials(endpoint.base_url) | header_credentials(endpoint.headers)
     declare(found)
     return found
 

@@ -12,6 +12,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident.state import Incident
 from aiir.outbound.trace import DEFAULT_PROJECT
+from aiir.redact import declare
 
 FLAG = "--otlp"
 
@@ -54,15 +55,38 @@ def destination(env: Environment, flag: str | None) -> Destination | None:
     url = checked_url(flag) if flag is not None else workspace.url if workspace else ""
     if workspace is None:
         return Destination(url)
-    headers = {}
-    for name, variable in workspace.headers_env.items():
-        value = env.environ.get(variable)
-        if not value:
-            raise InputError(
-                f"aiir.yaml otlp.headers_env.{name}: ${variable} is not set; nothing was run"
-            )
-        headers[name] = value
+    headers = {
+        name: header_value(env, name, variable) for name, variable in workspace.headers_env.items()
+    }
+    declare(headers.values())  # a secret: masked in whatever is said about the export
     return Destination(url, workspace.project, headers, asked=flag is not None)
+
+
+def header_value(env: Environment, name: str, variable: str) -> str:
+    """The value of the endpoint's header ``name`` from ``variable``, surrounding whitespace
+    dropped (a mounted secret file ends in a newline); one that is unset, or holds what HTTP
+    cannot carry, is a usage error naming the header and the variable, never the value (the
+    HTTP library quoted it whole in its error, which was the reason said for the failure)."""
+    where = f"aiir.yaml otlp.headers_env.{name}: ${variable}"
+    value = env.environ.get(variable, "").strip()
+    if not value:
+        raise InputError(f"{where} is not set; nothing was run")
+    problem = _header_problem(value)
+    if problem:
+        raise InputError(
+            f"{where} holds {problem}, which HTTP headers cannot carry; nothing was run"
+        )
+    return value
+
+
+def _header_problem(value: str) -> str | None:
+    if any(ch in value for ch in "\r\n"):
+        return "a line break"
+    if not value.isascii():
+        return "a non-ASCII character"
+    if any(not (" " <= ch <= "~" or ch == "\t") for ch in value):
+        return "a control character"
+    return None
 
 
 def export(
@@ -72,19 +96,30 @@ def export(
     right after a walk, whose failure to export says how to send it later."""
     from aiir.outbound.otlp import send
     from aiir.outbound.trace import build
-    from aiir.redact import scrub
 
     trace = build(incident, incident.history(), where.project)
     sent = send(trace, where.url, where.headers)
-    shown = scrub(where.url)
     if sent.ok:
-        return True, f"trace: {sent.spans} spans of {incident.id} sent to {shown} " + (
-            f"(trace id {trace.trace_hex})"
+        return True, _said(
+            f"trace: {sent.spans} spans of {incident.id} sent to {where.url} "
+            f"(trace id {trace.trace_hex})",
+            where,
         )
-    failed = f"trace of {incident.id} not exported to {shown}: {sent.reason}"
+    failed = f"trace of {incident.id} not exported to {where.url}: {sent.reason}"
     if not walked:
-        return False, failed
-    return False, (
+        return False, _said(failed, where)
+    return False, _said(
         f"{failed}; the walk is journalled as it was (send it later: aiir export {incident.id} "
-        "--format otlp --otlp URL)"
+        "--format otlp --otlp URL)",
+        where,
     )
+
+
+def _said(line: str, where: Destination) -> str:
+    """The line about an export, for the terminal: the endpoint's header values and every other
+    secret masked (the reason is the exporter's own words, which may quote a header or a URL),
+    and inert."""
+    from aiir.redact import known_secrets, scrub
+    from aiir.terminal.inert import plain
+
+    return plain(scrub(line, known_secrets() | set(where.headers.values())))

@@ -6,6 +6,7 @@ from aiir.formats import patterns
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at
 from aiir.formats.loader import Document
+from aiir.validate.requests import literal_credentials
 from aiir.validate.urls import url_problem
 
 
@@ -24,6 +25,8 @@ def suite_findings(doc: Document, suite: CanarySuite) -> list[Finding]:
         problem = url_problem(declared_gateway.url) if declared_gateway.url is not None else None
         if problem is not None:  # found only when the run began, without the file and line
             findings.append(at(doc, ("gateways", name, "url"), "gateway-url", problem))
+        headers = ("gateways", name, "headers")
+        findings += literal_credentials(doc, headers, declared_gateway.headers)
     seen: set[str] = set()
     for index, prompt in enumerate(suite.prompts):
         if prompt.id in seen:

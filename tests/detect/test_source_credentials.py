@@ -1,0 +1,102 @@
+"""A detection source's URL credentials (``http://user:password@prometheus``; the client sends
+them as a Basic auth header) are masked in what the source says back. A proxy in front of
+Prometheus or Phoenix that quotes the request in its error (``{"error": "... Authorization:
+Basic …"}``) showed them on the screen in base64. (The error is cut once masked: cut first, a
+secret across the cut leaves a piece no spelling of it matches.)"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import write
+from tests.support.cli import run_cli
+
+Capture = pytest.CaptureFixture[str]
+USER = "promuser"
+PASSWORD = 'Pr0m"pa\\ss-2c9e'  # a quote and a backslash, percent-encoded in the URL
+WRITTEN = "Pr0m%22pa%5Css-2c9e"
+
+
+@contextmanager
+def quoting_proxy() -> Iterator[str]:
+    """A server that refuses every request with a JSON error quoting its line and headers."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+        def do_GET(self) -> None:
+            said = f"{self.path} {dict(self.headers.items())}"
+            body = json.dumps({"error": said, "detail": said}).encode()
+            self.send_response(400)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def _leaked(text: str) -> list[str]:
+    basic = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    pieces = [PASSWORD, WRITTEN, basic[:12], basic[8:20]]
+    return [p for p in pieces if p in text]
+
+
+RULES: dict[str, dict[str, Any]] = {
+    "prometheus": {
+        "aiir": 1,
+        "detect": "gateway",
+        "rules": [{"id": "errors", "query": "max(llm_error_ratio)", "above": 0.05, "for": 1}],
+    },
+    "phoenix": {
+        "aiir": 1,
+        "detect": "traces",
+        "rules": [
+            {
+                "id": "errors",
+                "traces": {"measure": "error_rate", "window": "5m", "min_spans": 1},
+                "above": 0.05,
+                "for": 1,
+            }
+        ],
+    },
+}
+
+
+@pytest.mark.parametrize("source", sorted(RULES))
+def test_a_source_urls_credentials_are_masked_in_what_it_says_back(
+    tmp_path: Path, capsys: Capture, source: str
+) -> None:
+    with quoting_proxy() as url:
+        path = tmp_path / "rules.yaml"
+        where = f"http://{USER}:{WRITTEN}@{url}"
+        write(path, {**RULES[source], source: {"url": where, "timeout": 2}})
+        history = str(tmp_path / "history")
+        shown = run_cli(capsys, "detect", str(path), "--history-dir", history)
+        as_json = run_cli(capsys, "detect", str(path), "--history-dir", history, "--json")
+    assert shown.status == 1, shown.err
+    assert "HTTP 400" in shown.out
+    assert "Authorization" in shown.out  # the quoted request is shown, its credentials not
+    assert _leaked(shown.out + shown.err) == []
+    assert _leaked(as_json.out + as_json.err) == []
+    for written in (tmp_path / "history").rglob("*"):
+        if written.is_file():
+            assert _leaked(written.read_text()) == []
