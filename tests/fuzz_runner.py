@@ -4,19 +4,24 @@ of its own, run the commands that read it in this process, and check the rule on
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from aiir.cli import main
 from tests.fuzzing import ROOT, Case
 from tests.servers import Gateway
 
 ANSWERS = ROOT / "examples" / "answers" / "prompt-injection.yaml"
 TOKEN = "sk-fuzz-master-key-0123456789"
+MAX_LINE = 1000  # a message is read on a screen
+LOG = sys.__stderr__
 _LOCATED = re.compile(r"(?:aiir: )?[^\s:]+:\d+:\d+: ")
 
 
@@ -38,7 +43,7 @@ class Outcome:
     err: str
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _drills_of(runbook_id: str) -> list[Path]:
     found = []
     for path in sorted((ROOT / "examples" / "drills").glob("*.yaml")):
@@ -75,7 +80,7 @@ def steps(case: Case, tmp: Path, gateway_url: str) -> Iterator[Step]:
             shutil.copy(ROOT / "aiir" / "scaffold" / name, tmp / name)
         doc = _place_over(case, tmp)
         yield Step(["validate", str(doc)], doc, validated=True)
-        yield Step(["validate", "runbooks/prompt-injection.yaml"], doc)
+        yield Step(["validate", "prompt-injection"], doc)
         yield Step(["drill", "prompt-injection", *inc], doc)
         yield Step(["inventory", "show"] if kind == "inventory" else ["library"], doc)
         return
@@ -89,7 +94,7 @@ def steps(case: Case, tmp: Path, gateway_url: str) -> Iterator[Step]:
         runbook = _runbook_of_profile(case.seed.path.stem)
         if runbook is not None:
             yield Step(["validate", str(runbook)], doc)
-            yield Step(["run", str(runbook), "--dry-run", "-a", str(ANSWERS), *inc], doc)
+            yield Step(["run", str(runbook), "--dry-run", *inc], doc)
             for drill in _drills_of(runbook.stem)[:1]:
                 yield Step(["drill", str(drill), *inc], doc)
         return
@@ -148,6 +153,9 @@ def run_case(
         status = main(list(step.argv))
         out, err = capsys.readouterr()
         outcome = Outcome(step, status, out, err)
+        if os.environ.get("FUZZ_LOG"):  # by hand: every step's status and error
+            said = err.strip()[:400]
+            print(f"@@ {case.number} {case.mutation} {status} {step.argv} {said!r}", file=LOG)
         if step.validated:
             accepted = status == 0
         problems.extend(_broken(outcome, tmp, len(state.calls) - before, accepted))
@@ -174,6 +182,8 @@ def _broken(outcome: Outcome, tmp: Path, sent: int, accepted: bool | None) -> li
         crash = re.search(r"details written to (\S+)", text)
         tail = Path(crash.group(1)).read_text().strip().splitlines()[-1] if crash else ""
         found.append(f"crash: {argv}: {first} {tail}")
+    if any(len(line) > MAX_LINE for line in text.splitlines()):
+        found.append(f"a line of {max(map(len, text.splitlines()))} characters: {argv}: {first}")
     if outcome.status == 2:
         if not outcome.err.strip():
             found.append(f"exit 2 without a word on stderr: {argv}")

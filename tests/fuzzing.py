@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -132,7 +132,17 @@ def _parent(data: Any, path: tuple[Any, ...]) -> Any:
     return data
 
 
-_LOADER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """YAML 1.2's booleans, as aiir reads them: ``yes`` and ``no`` stay strings (a confirm
+    node's keys), so a document survives the round trip of a mutation."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, Any]] = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile("^(?:true|false)$"), list("tf"))
 _DUMPER: type[Any] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
@@ -141,9 +151,9 @@ def _dump(data: Any) -> bytes:
     return text.encode()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parsed(text: str) -> Any:
-    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - the C *safe* loader
+    return yaml.load(text, Loader=_Loader)
 
 
 def _loaded(text: str) -> Any:

@@ -47,5 +47,7 @@ def test_mutated_documents_get_a_clean_answer(
         folder.mkdir()
         monkeypatch.chdir(folder)
         found = run_case(case, folder, gateway, capsys)
-        problems.extend(f"case {case.number} ({case.seed.path.name}, {case.mutation}): {p}" for p in found)
+        problems.extend(
+            f"case {case.number} ({case.seed.path.name}, {case.mutation}): {p}" for p in found
+        )
     assert not problems, "\n".join(problems)

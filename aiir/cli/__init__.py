@@ -281,11 +281,13 @@ def _forget_secrets() -> None:
 
 def _say(message: str) -> None:
     """One error for a person: secrets masked, and inert (user-given text in it can move no
-    cursor and set no colour)."""
+    cursor and set no colour), a long value quoted in it kept by its two ends."""
+    from aiir.errors import clipped
     from aiir.redact import scrub
     from aiir.terminal.inert import plain
 
-    print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
+    lines = scrub(str(message)).split("\n")
+    print("aiir: " + "\n".join(clipped(plain(line)) for line in lines), file=sys.stderr)
 
 
 def _usage(exc: typer.TyperException) -> None:
