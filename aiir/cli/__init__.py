@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     _metavars_only(command)
     _unset_flags_false(command)
     _plain_text(command)
+    _no_empty_paths(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
         with flags.running_in(_once(env)), _quit_stops_as_interrupt():
@@ -238,6 +239,25 @@ def _plain_text(command: Any) -> None:
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             _plain_text(sub)
+
+
+def _no_empty_paths(command: Any) -> None:
+    """A path option given an empty or blank value (``--incident-dir "$DIR"``, DIR unset) is a
+    usage error. Taken as a path, '' is the current directory: a walk's incident was written
+    straight into it, where no later command looks, and ' ' made a folder named by a space."""
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and getattr(descriptor.annotation, "__name__", "") == "Path":
+            param.process_value = functools.partial(_named_path, param.process_value)
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _no_empty_paths(sub)
+
+
+def _named_path(process: "Callable[[Any, Any], Any]", ctx: Any, value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise typer.BadParameter(f"{value!r}: an empty name (an unset variable?); name a path")
+    return process(ctx, value)
 
 
 def _no_type(ctx: object) -> None:
