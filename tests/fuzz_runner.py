@@ -20,7 +20,7 @@ from tests.servers import Gateway
 
 ANSWERS = ROOT / "examples" / "answers" / "prompt-injection.yaml"
 TOKEN = "sk-fuzz-master-key-0123456789"
-MAX_LINE = 1000  # a message is read on a screen
+MAX_LINE = 1100  # an error is read on a screen (errors.MESSAGE_KEEP, a path and a prefix)
 LOG = sys.__stderr__
 _LOCATED = re.compile(r"(?:aiir: )?[^\s:]+:\d+:\d+: ")
 
@@ -182,8 +182,9 @@ def _broken(outcome: Outcome, tmp: Path, sent: int, accepted: bool | None) -> li
         crash = re.search(r"details written to (\S+)", text)
         tail = Path(crash.group(1)).read_text().strip().splitlines()[-1] if crash else ""
         found.append(f"crash: {argv}: {first} {tail}")
-    if any(len(line) > MAX_LINE for line in text.splitlines()):
-        found.append(f"a line of {max(map(len, text.splitlines()))} characters: {argv}: {first}")
+    errors = outcome.err.splitlines() + (outcome.out.splitlines() if outcome.step.validated else [])
+    if any(len(line) > MAX_LINE for line in errors):
+        found.append(f"an error line of {max(map(len, errors))} characters: {argv}: {first}")
     if outcome.status == 2:
         if not outcome.err.strip():
             found.append(f"exit 2 without a word on stderr: {argv}")

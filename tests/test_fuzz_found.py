@@ -159,3 +159,18 @@ def test_a_body_json_cannot_carry_is_not_sent(number: float) -> None:
     assert isinstance(reply, Reply)
     assert reply.reason == NOT_JSON
     assert not reply.uncertain
+
+
+def test_validating_a_folder_without_yaml_is_bad_input(tmp_path: Path, capsys: Capture) -> None:
+    """A document replaced by a directory (the fuzzer's 'directory' case): `aiir validate DIR`
+    of a folder with no YAML said '0 file(s) valid' and passed, where drill, canary and detect
+    said the folder held nothing; a CI job naming the wrong folder validated nothing, green."""
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "README.md").write_text("notes\n")
+    ran = aiir(capsys, "validate", str(tmp_path / "runbooks"))
+    assert ran.status == 2
+    assert ran.err.strip().splitlines() == [
+        f"aiir: {tmp_path / 'runbooks'}: no YAML file in this directory"
+    ]
+    (tmp_path / "runbooks" / "rb.yaml").write_text((ROOT / "runbooks" / "triage.yaml").read_text())
+    assert aiir(capsys, "validate", str(tmp_path / "runbooks")).status == 0
