@@ -86,8 +86,11 @@ def incidents_root(
     """``--incident-dir``, else ``$AIIR_INCIDENT_DIR``, else the workspace's, else ``./.aiir/incidents``."""
     if flag is not None:
         return flag
-    if environ.get(INCIDENT_DIR_VARIABLE):
-        return Path(environ[INCIDENT_DIR_VARIABLE])
+    from aiir.formats.paths import variable_path
+
+    named = variable_path(environ, INCIDENT_DIR_VARIABLE)
+    if named is not None:
+        return named
     if workspace is not None:
         return workspace.path(workspace.config.incidents)
     return Path(".aiir") / "incidents"

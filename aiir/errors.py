@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 
 
 class ExitStatus(enum.IntEnum):
@@ -54,3 +55,28 @@ def shown(value: str, keep: int = 160) -> str:
     ``\\n``, ``\\r``, ``\\t``, and a very long one kept by its two ends."""
     text = value.translate(_LINE_BREAKS)
     return text if len(text) <= keep else f"{text[: keep - 40]}...{text[-37:]}"
+
+
+# A value quoted in a message ('...' or "...", as repr writes it), escapes included.
+_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""")
+QUOTED_KEEP = 80
+MESSAGE_KEEP = 1000
+
+
+def clipped(message: str) -> str:
+    """A message as it is printed: a long value quoted in it (a runbook's 300,000-character
+    field, named by the error about it) kept by its two ends, and the whole bounded the same
+    way, so one error stays one readable line."""
+    if len(message) <= QUOTED_KEEP:
+        return message
+
+    def clip(match: re.Match[str]) -> str:
+        quoted = match.group()
+        if len(quoted) <= QUOTED_KEEP:
+            return quoted
+        return f"{quoted[: QUOTED_KEEP - 30]}...{quoted[-25:]}"
+
+    text = _QUOTED.sub(clip, message)
+    if len(text) <= MESSAGE_KEEP:
+        return text
+    return f"{text[: MESSAGE_KEEP - 200]}...{text[-197:]}"

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from aiir.canary.drift import SIGNALS, Baseline
+from aiir.formats.paths import variable_path
 from aiir.outbound.alerting import AlertState
 
 HISTORY_VARIABLE = "AIIR_CANARY_HISTORY"
@@ -34,11 +35,7 @@ def history_root(environ: Mapping[str, str], flag: Path | None = None) -> Path:
 
     Sandbox runs keep theirs in its ``sandbox/`` subdirectory (:func:`practice_root`).
     """
-    if flag is not None:
-        return flag
-    if environ.get(HISTORY_VARIABLE):
-        return Path(environ[HISTORY_VARIABLE])
-    return Path(".aiir") / "canary-history"
+    return flag or variable_path(environ, HISTORY_VARIABLE) or Path(".aiir") / "canary-history"
 
 
 def practice_root(root: Path) -> Path:

@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     _metavars_only(command)
     _unset_flags_false(command)
     _plain_text(command)
+    _no_empty_paths(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
     try:
         with flags.running_in(_once(env)), _quit_stops_as_interrupt():
@@ -243,6 +244,25 @@ def _plain_text(command: Any) -> None:
             _plain_text(sub)
 
 
+def _no_empty_paths(command: Any) -> None:
+    """A path option given an empty or blank value (``--incident-dir "$DIR"``, DIR unset) is a
+    usage error. Taken as a path, '' is the current directory: a walk's incident was written
+    straight into it, where no later command looks, and ' ' made a folder named by a space."""
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and getattr(descriptor.annotation, "__name__", "") == "Path":
+            param.process_value = functools.partial(_named_path, param.process_value)
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _no_empty_paths(sub)
+
+
+def _named_path(process: "Callable[[Any, Any], Any]", ctx: Any, value: Any) -> Any:
+    if isinstance(value, str) and not value.strip():
+        raise typer.BadParameter(f"{value!r}: an empty name (an unset variable?); name a path")
+    return process(ctx, value)
+
+
 def _no_type(ctx: object) -> None:
     return None
 
@@ -284,12 +304,15 @@ def _forget_secrets() -> None:
 
 def _say(message: str) -> None:
     """One error for a person: secrets masked, and inert (user-given text in it can move no
-    cursor and set no colour); not said when standard error went away."""
+    cursor and set no colour), a long value quoted in it kept by its two ends; not said when
+    standard error went away."""
+    from aiir.errors import clipped
     from aiir.redact import scrub
     from aiir.terminal.inert import plain
 
+    lines = scrub(str(message)).split("\n")
     try:
-        print(f"aiir: {plain(scrub(str(message)))}", file=sys.stderr)
+        print("aiir: " + "\n".join(clipped(plain(line)) for line in lines), file=sys.stderr)
     except OSError as exc:
         if not _output_gone(exc):
             raise

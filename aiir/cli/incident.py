@@ -29,7 +29,8 @@ Answers = Annotated[
         "--answers",
         "-a",
         metavar="FILE|ID",
-        help="YAML file of answers keyed by node id, or a shipped one's id (see: aiir library).",
+        help="YAML file of answers keyed by node id, a folder holding RUNBOOK-ID.yaml, or a "
+        "shipped one's id (see: aiir library).",
     ),
 ]
 AwareAt = Annotated[
@@ -62,8 +63,12 @@ def _runbook(given: str, flag: str = "") -> Path:
 
 
 def _answers(given: str | None) -> Path | None:
+    """An answers file, a shipped one's id, or a folder (the walk takes the runbook's file in it:
+    :func:`aiir.validate.answers.answers_in`)."""
     from aiir.formats.library import resolve_one
 
+    if given is not None and given.strip() and Path(given).is_dir():
+        return Path(given)
     return None if given is None else resolve_one(given, ["answers"], flag="--answers")
 
 

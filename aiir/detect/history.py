@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from aiir.detect.verdicts import RuleState
+from aiir.formats.paths import variable_path
 
 HISTORY_VARIABLE = "AIIR_DETECT_HISTORY"
 SANDBOX = "sandbox"
@@ -29,12 +30,7 @@ TAIL_BYTES = 256 * 1024
 def history_root(environ: Mapping[str, str], flag: Path | None, *, practice: bool) -> Path:
     """``--history-dir``, else ``$AIIR_DETECT_HISTORY``, else ``./.aiir/detect-history``;
     practice keeps its own under ``sandbox/``."""
-    if flag is not None:
-        root = flag
-    elif environ.get(HISTORY_VARIABLE):
-        root = Path(environ[HISTORY_VARIABLE])
-    else:
-        root = Path(".aiir") / "detect-history"
+    root = flag or variable_path(environ, HISTORY_VARIABLE) or Path(".aiir") / "detect-history"
     return root / SANDBOX if practice else root
 
 

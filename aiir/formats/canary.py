@@ -21,6 +21,7 @@ from aiir.formats.common import (
     Tags,
     Text,
 )
+from aiir.formats.requests import finite
 
 CANARY_WORD = r"^[A-Za-z0-9_-]{8,128}$"
 CHAT_PATH = "/v1/chat/completions"
@@ -157,6 +158,12 @@ class CanaryTarget(Strict):
     params: dict[str, Any] = Field(
         default_factory=dict, description="extra request fields, e.g. temperature, max_tokens"
     )
+
+    @model_validator(mode="after")
+    def _json_numbers(self) -> Self:
+        if not finite(self.params):
+            raise ValueError("'params' holds NaN or infinity, which JSON cannot carry")
+        return self
 
 
 class DriftLimits(Strict):

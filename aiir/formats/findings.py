@@ -9,7 +9,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from aiir.errors import LoadError
+from aiir.errors import LoadError, clipped
 from aiir.formats.common import NODE_KINDS
 from aiir.formats.loader import Document, breadcrumb
 
@@ -65,9 +65,11 @@ class Finding:
     breadcrumb: str = ""
 
     def render(self) -> str:
-        """One line, whatever the document held: control characters are shown escaped."""
+        """One line, whatever the document held: control characters are shown escaped, a long
+        value quoted in it kept by its two ends."""
         where = f"{self.breadcrumb}: " if self.breadcrumb else ""
-        return printable(f"{self.path}:{self.line}:{self.col}: {self.level}: {where}{self.message}")
+        line = f"{self.path}:{self.line}:{self.col}: {self.level}: {where}{self.message}"
+        return clipped(printable(line))
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -40,6 +40,7 @@ _BOOL = {"true": True, "false": False}
 _MERGE = _TAG + "merge"
 _PLAIN_KEYS = frozenset(_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 _DECIMAL = re.compile(r"[-+]?[0-9][0-9_]*")
+_INTEGER = re.compile(r"[-+]?(?:0b[01_]+|0x[0-9a-fA-F_]+|0o?[0-7_]+|[0-9][0-9_]*)")
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")  # YAML 1.1's, as libyaml counts them
 
 
@@ -362,7 +363,10 @@ class _Builder:
         if tag == _TAG + "int":
             return self.integer(node)
         if tag == _TAG + "float":
-            return _scalars.construct_yaml_float(node)
+            try:
+                return _scalars.construct_yaml_float(node)
+            except ValueError:  # `!!float text`: the tag says a number, the text is none
+                raise self.fail(node, f"{_short(node.value)} tagged !!float is no number") from None
         if tag == _TAG + "timestamp":
             return node.value  # dates stay text: versions and times are parsed where they are used
         raise self.fail(node, _tag_error(tag))
@@ -374,6 +378,8 @@ class _Builder:
                 return int(node.value.replace("_", ""), 10)
             return int(_scalars.construct_yaml_int(node))
         except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            if not _INTEGER.fullmatch(node.value):  # `!!int text`: no integer at all
+                raise self.fail(node, f"{_short(node.value)} tagged !!int is no integer") from None
             raise self.fail(node, "number is too large") from None
 
     def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
@@ -408,3 +414,8 @@ class _Builder:
                 raise self.fail(source, "'<<' merges mappings only")
             result.update(self.mapping(source, depth + 1))
         return result
+
+
+def _short(value: str) -> str:
+    """A scalar's text quoted for a message, a long one cut."""
+    return repr(value if len(value) <= 40 else value[:37] + "...")

@@ -1,4 +1,5 @@
-"""Files that a runbook names (called runbooks, included fragments) stay inside its folder.
+"""Files that a runbook names (called runbooks, included fragments) stay inside its folder; the
+paths environment variables name.
 
 The schema refuses a path written to leave it (``..``, ``~``, a leading ``/``). A path written
 inside can still lead out through a symbolic link: git keeps links, so a shared repository could
@@ -9,7 +10,10 @@ keeps the file only when where it really is stays inside the folder it was taken
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+from aiir.errors import InputError
 
 
 class LeavesFolder(ValueError):
@@ -30,3 +34,15 @@ def beneath(folder: Path, given: str) -> Path:
             "a runbook names inside its folder"
         )
     return candidate
+
+
+def variable_path(environ: Mapping[str, str], name: str) -> Path | None:
+    """The path an environment variable names; None when it is unset or empty (as a shell's
+    ``${X:-default}`` reads it). A value of spaces alone is refused: taken as a path it made a
+    folder named by a space beside the one meant."""
+    value = environ.get(name, "")
+    if not value:
+        return None
+    if not value.strip():
+        raise InputError(f"${name}={value!r}: a blank path; unset it or name a folder")
+    return Path(value)

@@ -15,6 +15,7 @@ from aiir.formats.common import (
     Template,
     Text,
 )
+from aiir.formats.requests import finite
 from aiir.formats.schema import Expect, GatewayPath
 
 
@@ -51,6 +52,8 @@ class ProfileAction(Strict):
     def _path_only(self) -> Self:
         if not self.path.startswith("/"):
             raise ValueError("'path' must start with '/'")
+        if not finite(self.json_):
+            raise ValueError("'json' holds NaN or infinity, which JSON cannot carry")
         return self
 
 

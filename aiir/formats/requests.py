@@ -3,6 +3,7 @@ out, with what the reply must show) and the inputs given at the start. Part of t
 (:mod:`aiir.formats.schema` re-exports them)."""
 
 # No ``from __future__ import annotations``: see aiir/formats/schema.py.
+import math
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
@@ -88,9 +89,23 @@ class Request(Strict):
             )
         if self.json_ is not None and self.body is not None:
             raise ValueError("give either 'json' or 'body', not both")
+        for name, given in (("json", self.json_), ("with", self.with_)):
+            if not finite(given):
+                raise ValueError(f"'{name}' holds NaN or infinity, which JSON cannot carry")
         if self.path is not None and not self.path.startswith("/"):
             raise ValueError("'path' must start with '/': requests only go to declared gateways")
         return self
+
+
+def finite(data: Any) -> bool:
+    """No NaN or infinity anywhere in ``data`` (``.nan``, ``.inf`` in YAML; JSON has neither)."""
+    if isinstance(data, float):
+        return math.isfinite(data)
+    if isinstance(data, dict):
+        return all(finite(value) for value in data.values())
+    if isinstance(data, list):
+        return all(finite(value) for value in data)
+    return True
 
 
 # --- inputs ------------------------------------------------------------------------------------

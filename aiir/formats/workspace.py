@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TypeVar
 from aiir.errors import LoadError
 from aiir.formats.findings import parse
 from aiir.formats.loader import Document, load_file
+from aiir.formats.paths import variable_path
 
 if TYPE_CHECKING:  # loaded with the first aiir.yaml: most runs have none
     from aiir.formats.organisation import AISystem, Inventory, Person, Team, Workspace
@@ -84,8 +85,8 @@ class Loaded:
 
 def find(start: Path, environ: Mapping[str, str]) -> Path | None:
     """``$AIIR_WORKSPACE``, else the nearest ``aiir.yaml`` from ``start`` upwards."""
-    if environ.get(VARIABLE):
-        explicit = Path(environ[VARIABLE])
+    explicit = variable_path(environ, VARIABLE)
+    if explicit is not None:
         return explicit / FILE if explicit.is_dir() else explicit
     for folder in (start.resolve(), *start.resolve().parents):
         candidate = folder / FILE

@@ -40,6 +40,7 @@ NOT_SENDABLE = (
     "not sent: the request is not valid HTTP (a header or the URL holds a character HTTP cannot "
     "carry)"
 )
+NOT_JSON = "not sent: the request's JSON body holds a number JSON cannot carry (NaN or infinity)"
 _SENSITIVE_HEADERS = frozenset(
     {"authorization", "x-api-key", "api-key", "cookie", "x-litellm-api-key"}
 )

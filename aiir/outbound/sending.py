@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import functools
+import math
 import os
 import queue
 import threading
@@ -25,6 +26,7 @@ from aiir.outbound.gateway import (
     MAX_BACKOFF,
     MAX_BODY,
     MAX_RETRY_AFTER,
+    NOT_JSON,
     NOT_SENDABLE,
     Call,
     Endpoint,
@@ -113,7 +115,7 @@ class Sender:
         """One try; the second value says whether (and after how long) to retry."""
         outcome = exchange(self.client, call, self.max_body)
         if isinstance(outcome, Reply):
-            if outcome.reason == NOT_SENDABLE:
+            if outcome.reason in (NOT_SENDABLE, NOT_JSON):
                 return outcome, None  # nothing went out, and a second try would fail alike
             return outcome, 0.0  # no answer at all: worth another try
         status, headers, body, size = outcome
@@ -153,6 +155,9 @@ class _Exchange:
         def job() -> None:
             try:
                 self._work()
+            except Exception as exc:  # a bug: said as this request's failure, not a timeout
+                reason = f"the request failed on this side ({type(exc).__name__}: {exc})"
+                self.result = Reply(False, None, reason, uncertain=True)
             finally:
                 working.release()
 
@@ -164,6 +169,9 @@ class _Exchange:
 
     def _work(self) -> None:
         call = self.call
+        if call.json is not None and not _finite(call.json):
+            self.result = Reply(False, None, NOT_JSON)  # what httpx2 refuses to encode
+            return
         try:
             with self.client.stream(
                 call.method,
@@ -202,6 +210,17 @@ class _Exchange:
             if len(kept) < self.max_body:
                 kept.extend(chunk[: self.max_body - len(kept)])
         return bytes(kept), size
+
+
+def _finite(data: Any) -> bool:
+    """No NaN or infinity anywhere in ``data`` (JSON has no such numbers)."""
+    if isinstance(data, float):
+        return math.isfinite(data)
+    if isinstance(data, dict):
+        return all(_finite(value) for value in data.values())
+    if isinstance(data, list | tuple):
+        return all(_finite(value) for value in data)
+    return True
 
 
 class _Workers:

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aiir.errors import InputError
+from aiir.errors import InputError, shown
 from aiir.formats import patterns
 from aiir.formats.answers import as_bool, lap_answer, repeated
 from aiir.formats.loader import Document, load_file
@@ -29,9 +29,34 @@ ANSWERABLE = (QuestionNode, ConfirmNode, InputNode, *LIST_ANSWERING)
 
 
 def load_answers(path: Path, runbook: Runbook) -> dict[str, Any]:
-    """An ``--answers`` file, checked against the runbook's nodes, flattened to keys."""
-    doc = load_file(path)
+    """An ``--answers`` file (or folder, see :func:`answers_in`), checked against the runbook's
+    nodes, flattened to keys."""
+    doc = load_file(answers_in(path, runbook.id) if path.is_dir() else path)
     return check_answers(doc, doc.data, runbook)
+
+
+def answers_in(folder: Path, runbook_id: str) -> Path:
+    """The answers of runbook ``runbook_id`` in ``folder``: the file named after it, else the
+    only YAML file there. The folder's top level only, and no other file is read: a folder of
+    answers for several runbooks, or with drafts and broken files beside them, answers each."""
+    yaml_files = sorted(
+        p for p in folder.iterdir() if p.suffix in {".yaml", ".yml"} and not p.is_dir()
+    )
+    for suffix in (".yaml", ".yml"):
+        named = folder / f"{runbook_id}{suffix}"
+        if named in yaml_files:
+            return named
+    where = f"--answers {shown(str(folder))}"
+    if not yaml_files:
+        raise InputError(f"{where}: no answers file in this directory")
+    if len(yaml_files) == 1:
+        return yaml_files[0]
+    names = ", ".join(shown(p.name, 60) for p in yaml_files[:10])
+    more = ", ..." if len(yaml_files) > 10 else ""
+    raise InputError(
+        f"{where}: no {runbook_id}.yaml (the answers of runbook {runbook_id!r}) in this "
+        f"directory, and {len(yaml_files)} other YAML files: {names}{more}"
+    )
 
 
 def check_answers(

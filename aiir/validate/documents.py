@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -167,14 +167,17 @@ def _candidates(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
             raise InputError(f"{str(raw)!r}: {EMPTY}")
         path = Path(raw)
         if path.is_dir():
-            yield from ((p, False) for p in _walk(path))
+            found = _walk(path)
+            if not found:  # "0 file(s) valid" passed a CI job that had named the wrong folder
+                raise InputError(f"{shown(str(raw))}: no YAML file in this directory")
+            yield from ((p, False) for p in found)
         elif path.exists():
             yield path, True
         else:
             raise InputError(f"{shown(str(raw))}: no such file or directory")
 
 
-def _walk(root: Path) -> Iterable[Path]:
+def _walk(root: Path) -> list[Path]:
     found: list[Path] = []
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
