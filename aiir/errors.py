@@ -57,8 +57,9 @@ def shown(value: str, keep: int = 160) -> str:
     return text if len(text) <= keep else f"{text[: keep - 40]}...{text[-37:]}"
 
 
-# A value quoted in a message ('...' or "...", as repr writes it), escapes included.
-_QUOTED = re.compile(r"""'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*\"""")
+# A value quoted in a message ('...' or "...", as repr writes it), escapes included; an
+# apostrophe within a word (aiir's, runbook's) opens no quote.
+_QUOTED = re.compile(r"""(?<!\w)'(?:[^'\\\n]|\\.)*'|(?<!\w)"(?:[^"\\\n]|\\.)*\"""")
 QUOTED_KEEP = 80
 MESSAGE_KEEP = 1000
 

@@ -6,7 +6,7 @@ from aiir.formats import patterns
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at
 from aiir.formats.loader import Document
-from aiir.validate.requests import literal_credentials
+from aiir.validate.credentials import literal_credentials
 from aiir.validate.urls import url_problem
 
 

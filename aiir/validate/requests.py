@@ -14,7 +14,7 @@ from aiir.formats.schema import (
     Runbook,
     WaitNode,
 )
-from aiir.redact import credential_header
+from aiir.validate.credentials import literal_credentials
 from aiir.validate.urls import url_problem
 
 # --- requests --------------------------------------------------------------------------------
@@ -51,24 +51,6 @@ def request_findings(
     for loc, request, _ in requests(runbook):
         out += _one_request(doc, runbook, profiles, loc, request)
     return out
-
-
-def literal_credentials(doc: Document, loc: Loc, headers: Mapping[str, str]) -> list[Finding]:
-    """A warning for each credential header written as it is: the file is copied into every
-    incident (and the shared store) with it; it is masked in what aiir shows and keeps, but
-    belongs in a declared variable."""
-    return [
-        at(
-            doc,
-            (*loc, name),
-            "literal-credential",
-            f"header {name} holds a credential written in the file, which is copied into every "
-            "incident with it: read it from a declared variable ('{{ env.NAME }}')",
-            level="warning",
-        )
-        for name, value in headers.items()
-        if credential_header(name) and "{{" not in value and "{%" not in value
-    ]
 
 
 def _one_request(
