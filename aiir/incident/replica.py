@@ -307,7 +307,10 @@ class Replica:
 
     def fetch(self, head: Event | None) -> None:
         """Others' side events the store has after ``head``, added to the local journal (the
-        journal then takes them into its chain, checking each)."""
+        journal then takes them into its chain, checking each). A walker waiting for others
+        (approvals) whose lease was lost meanwhile stops waiting here."""
+        if self.lease is not None and not self.lease.held:
+            raise self._lost("this walk stops here, nothing was sent")
         if self.offline:
             self._rejoin()
         if not self.offline:
