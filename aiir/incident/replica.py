@@ -349,5 +349,11 @@ def shared_store(url: str, where: str, root: Path) -> PostgresStore:
         parts = urlsplit(url)
         _ = parts.port  # a port that is not a number raises here
     except ValueError as exc:
-        raise InputError(f"{where} {shown!r}: not a valid URL ({exc})") from None
+        why = (  # the error quotes what it took for the port: a password's first part
+            "what follows the host is not a port number: a '/', '?', '#' or '@' inside a "
+            "password must be percent-encoded (%2F, %3F, %23, %40)"
+            if "port" in str(exc).lower()
+            else str(exc)
+        )
+        raise InputError(f"{where} {shown!r}: not a valid URL ({why})") from None
     return PostgresStore(url, root)
