@@ -352,7 +352,7 @@ def shared_store(url: str, where: str, root: Path) -> PostgresStore:
         why = (  # the error quotes what it took for the port: a password's first part
             "what follows the host is not a port number: a '/', '?', '#' or '@' inside a "
             "password must be percent-encoded (%2F, %3F, %23, %40)"
-            if "port" in str(exc).lower()
+            if "cast" in str(exc) and "@" in url
             else str(exc)
         )
         raise InputError(f"{where} {shown!r}: not a valid URL ({why})") from None
