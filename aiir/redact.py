@@ -36,6 +36,11 @@ _PATTERNS = re.compile(
 )
 # ``scheme://user:password@host``: credentials in any URL, declared or not.
 _USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
+# ``user:pass/word@host``: a password with a ``/``, ``?`` or ``#`` not percent-encoded, which
+# ends the host there for a URL parser (a port that is no number): up to the last ``@``.
+_CUT_USERINFO = re.compile(
+    r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@:\"'<>`]*:(?![0-9]*[/?#])[^\s\"'<>`]*@"
+)
 # A URL, and a query parameter in one whose name says it holds a credential (``?token=``,
 # ``&api_key=``, ``sig=``; ``&amp;`` as HTML writes it): its value is masked, declared or not.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
@@ -139,6 +144,7 @@ def _credentials_masked(text: str) -> str:
     if "://" not in text:  # no URL, no credentials in one: the journal's most strings
         return text
     text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
+    text = _CUT_USERINFO.sub(rf"\g<scheme>{MASK}@", text)
     if "=" not in text:
         return text
     return _URL.sub(lambda url: _SECRET_PARAM.sub(rf"\g<name>{MASK}", url[0]), text)

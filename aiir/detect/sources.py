@@ -265,6 +265,11 @@ def _get(
         raise SourceError(f"no answer within {timeout:g} s") from None
     except httpx2.HTTPError as exc:
         raise SourceError(f"could not reach it ({type(exc).__name__})") from None
+    except httpx2.InvalidURL:  # its error quotes the URL's pieces (a password's, as the port)
+        raise SourceError(
+            "its URL is not valid (a '/', '?', '#' or '@' inside a password must be "
+            "percent-encoded: %2F, %3F, %23, %40)"
+        ) from None
     if reply.status_code != 200:
         raise SourceError(f"HTTP {reply.status_code}{_reason(body)}")
     try:

@@ -28,6 +28,7 @@ from aiir.formats.scenario import Inject
 from aiir.incident import payloads
 from aiir.incident.events import EventType
 from aiir.prompts import Check, Option, Prompter
+from aiir.redact import scrub
 from aiir.respond.session import RunResult, start
 from aiir.sandbox import SandboxState
 from aiir.terminal.inert import inert
@@ -114,8 +115,10 @@ class InjectBoard:
             title = f"INJECT {inject.at} · scenario time {clock_text(now)}{source}"
             self.console.print(
                 Panel(
-                    inert(inject.text),
-                    title=inert(title),  # the scenario's text: no markup, no escapes
+                    inert(scrub(inject.text, patterns=False)),
+                    title=inert(
+                        scrub(title)
+                    ),  # the scenario's text: no markup, no escapes, no secret
                     border_style="magenta",
                     title_align="left",
                 )

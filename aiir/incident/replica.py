@@ -307,7 +307,10 @@ class Replica:
 
     def fetch(self, head: Event | None) -> None:
         """Others' side events the store has after ``head``, added to the local journal (the
-        journal then takes them into its chain, checking each)."""
+        journal then takes them into its chain, checking each). A walker waiting for others
+        (approvals) whose lease was lost meanwhile stops waiting here."""
+        if self.lease is not None and not self.lease.held:
+            raise self._lost("this walk stops here, nothing was sent")
         if self.offline:
             self._rejoin()
         if not self.offline:
@@ -435,5 +438,11 @@ def shared_store(url: str, where: str, root: Path) -> PostgresStore:
         parts = urlsplit(url)
         _ = parts.port  # a port that is not a number raises here
     except ValueError as exc:
-        raise InputError(f"{where} {shown!r}: not a valid URL ({exc})") from None
+        why = (  # the error quotes what it took for the port: a password's first part
+            "what follows the host is not a port number: a '/', '?', '#' or '@' inside a "
+            "password must be percent-encoded (%2F, %3F, %23, %40)"
+            if "cast" in str(exc) and "@" in url
+            else str(exc)
+        )
+        raise InputError(f"{where} {shown!r}: not a valid URL ({why})") from None
     return PostgresStore(url, root)

@@ -59,12 +59,19 @@ def _tampered(incident_id: str, shown: str, what: str, why: str) -> StoreLostRow
     )
 
 
-def _span(missing: list[int]) -> str:
-    if len(missing) == 1:
-        return f"line {missing[0]} is"
-    if missing[-1] - missing[0] + 1 == len(missing):
-        return f"lines {missing[0]} to {missing[-1]} are"
-    return f"{len(missing)} lines from {missing[0]} to {missing[-1]} are"
+def _gone(first: int, head_seq: int, found: list[int]) -> str:
+    """Which of the lines ``first`` to ``head_seq`` are gone, counted (never listed: a forged
+    head may name a line a trillion rows on)."""
+    there = sum(1 for seq in found if first <= seq <= head_seq)
+    missing = head_seq - first + 1 - there
+    first_gone = next((first + i for i, seq in enumerate(found) if seq != first + i), None)
+    if first_gone is None:
+        first_gone = first + len(found)
+    if missing == 1:
+        return f"line {first_gone} is"
+    if there == first_gone - first:  # all there up to the first gone: the rest is gone
+        return f"lines {first_gone} to {head_seq} are"
+    return f"{missing} lines from line {first_gone} on are"
 
 
 def checked(
@@ -82,18 +89,18 @@ def checked(
     if known > head_seq:
         why = f"its head is line {head_seq}, yet this copy read line {known} from it before"
         raise _tampered(incident_id, shown, "lost rows", why)
-    expected = list(range(max(after, 1), head_seq + 1))
+    first = max(after, 1)
+    count = max(head_seq - first + 1, 0)  # the lines from ``first`` to the head
     found = [seq for seq, _, _ in rows]
-    if found[: len(expected)] != expected:
-        missing = sorted(set(expected) - set(found))
+    if len(found) < count or any(seq != first + i for i, seq in enumerate(found[:count])):
         held = f"{len(found)} of lines {found[0]} to {found[-1]} are there" if found else ""
-        held = held or f"it holds no line from {expected[0]} on"
-        why = f"its head is line {head_seq}, and {_span(missing)} gone ({held})"
+        held = held or f"it holds no line from {first} on"
+        why = f"its head is line {head_seq}, and {_gone(first, head_seq, found)} gone ({held})"
         raise _tampered(incident_id, shown, "lost rows", why)
-    if expected and rows[len(expected) - 1][1] != head_hash:
+    if count and rows[count - 1][1] != head_hash:
         why = f"its head is line {head_seq}, with another hash than that row has"
         raise _tampered(incident_id, shown, "has a row replaced", why)
-    if len(found) > len(expected):
+    if len(found) > count:
         why = f"its head is line {head_seq}, yet it holds rows after it (to line {found[-1]})"
         raise _tampered(incident_id, shown, "has rows no append wrote", why)
     return rows

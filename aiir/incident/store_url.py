@@ -27,8 +27,8 @@ def masked_url(url: str) -> str:
     try:
         parts = urlsplit(shown)
         parts.port  # noqa: B018  (a port that is not a number raises here)
-    except ValueError:
-        return re.sub(r"://[^/]*@", "://***@", shown)
+    except ValueError:  # a password with a '/' in it ends the host early: up to the last '@'
+        return re.sub(r"://[^\s]*@", "://***@", shown)
     if parts.password is None:
         return shown
     netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)

@@ -181,7 +181,7 @@ def resolve_endpoint(
     try:
         parsed = httpx2.URL(base)
     except httpx2.InvalidURL as exc:
-        raise InputError(f"gateway {name!r}: its URL is not valid ({exc})") from None
+        raise InputError(f"gateway {name!r}: its URL is not valid ({_invalid(exc)})") from None
     if parsed.scheme not in {"http", "https"} or not parsed.host:
         # Only scheme, host and port are quoted back: the URL may come from a variable, and its
         # userinfo, path or query may hold a credential.
@@ -216,6 +216,22 @@ def header_credentials(headers: Mapping[str, str]) -> set[str]:
         scheme, _, rest = value.strip().partition(" ")
         found.add(rest.strip() if rest and scheme.lower() in _AUTH_SCHEMES else value.strip())
     return {f for f in found if len(f) >= MIN_SECRET}
+
+
+def _invalid(exc: httpx2.InvalidURL) -> str:
+    """Why a URL does not parse, without the pieces of it the client's error quotes: a password
+    with a ``/``, ``?`` or ``#`` in it ends the host there, and the error named its first part
+    as the port (``Invalid port: 'hunter'``), where no mask finds it."""
+    said = str(exc)
+    if said.startswith("Invalid port"):
+        return (
+            "what follows the host is not a port number: a '/', '?', '#' or '@' inside a "
+            "password must be percent-encoded (%2F, %3F, %23, %40)"
+        )
+    return _QUOTED.sub("'…'", said)
+
+
+_QUOTED = re.compile(r"'[^']{5,}'")  # longer than one character's escape, which stays
 
 
 def _base_problem(base: str, parsed: httpx2.URL) -> str | None:

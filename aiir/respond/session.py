@@ -283,7 +283,7 @@ def _walk(walk: Walk, frame: Frame) -> RunResult:
     except AiirError as exc:
         # The CLI can only mask secret-looking names; the walk knows every declared secret.
         exc.args = (walk.scrub(str(exc)),)
-        if not isinstance(exc, JournalConflict):  # refused a write: the journal is not ours now
+        with contextlib.suppress(JournalConflict):  # refused (a lease lost): the reason stands
             _interrupted(walk, str(exc))
         raise
     finally:

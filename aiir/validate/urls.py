@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 
+from aiir.redact import scrub
+
 _SCHEMES = ("http://", "https://")
 _TEMPLATE_START = re.compile(r"\{[{%#]")
 
@@ -18,7 +20,8 @@ def url_problem(url: str) -> str | None:
     literal = url if start is None else url[: start.start()]
     if start is not None and any(s.startswith(literal.lower()) for s in _SCHEMES):
         return None  # "{{ env.URL }}", "http{{ ... }}": the rest is known only at run time
-    shown = url if len(url) <= 60 else url[:59] + "…"
+    masked = scrub(url, [])  # its userinfo, masked before the cut (a cut one is not found)
+    shown = masked if len(masked) <= 60 else masked[:59] + "…"
     if not literal.lower().startswith(_SCHEMES):
         return f"{shown!r} is not an http(s) URL: it must start with http:// or https://"
     if any(c.isspace() for c in literal):
@@ -31,6 +34,13 @@ def url_problem(url: str) -> str | None:
             parts = urlsplit(literal)
             host, _ = parts.hostname, parts.port  # port raises on "host:abc"
         except ValueError as exc:
+            # The error quotes what it took for the port: a password's first part, when a '/',
+            # '?' or '#' in it ended the host there.
+            if "cast" in str(exc) and "@" in literal:
+                return (
+                    f"{shown!r} is not a valid URL: what follows its host is not a port number "
+                    "(a '/', '?', '#' or '@' inside a password must be percent-encoded)"
+                )
             return f"{shown!r} is not a valid URL ({exc})"
         if not host:
             return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"

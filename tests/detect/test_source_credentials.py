@@ -100,3 +100,37 @@ def test_a_source_urls_credentials_are_masked_in_what_it_says_back(
     for written in (tmp_path / "history").rglob("*"):
         if written.is_file():
             assert _leaked(written.read_text()) == []
+
+
+CUT = "Xq7prefixZ/rest99"  # a '/' not percent-encoded: the URL's host ends before it
+
+
+def test_a_source_url_with_a_cut_password_is_refused_naming_no_part_of_it(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    url = f"http://svc:{CUT}@127.0.0.1:9"
+    path = tmp_path / "rules.yaml"
+    write(path, {**RULES["prometheus"], "prometheus": {"url": url, "timeout": 2}})
+    checked = run_cli(capsys, "validate", str(path))
+    ran = run_cli(capsys, "detect", str(path), "--history-dir", str(tmp_path / "h"))
+    assert (checked.status, ran.status) == (2, 2), ran.out + ran.err
+    assert "must be percent-encoded" in ran.err
+    assert "rules.yaml:" in ran.err  # the file and line
+    for said in (checked, ran):
+        assert "Xq7prefixZ" not in said.out + said.err
+        assert "internal error" not in said.out + said.err
+
+
+def test_a_flag_with_a_cut_password_is_an_error_verdict_not_a_crash(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    path = tmp_path / "rules.yaml"
+    write(path, {**RULES["prometheus"], "prometheus": {"url": "http://127.0.0.1:9"}})
+    flag = f"http://svc:{CUT}@127.0.0.1:9"
+    ran = run_cli(
+        capsys, "detect", str(path), "--prometheus", flag, "--history-dir", str(tmp_path / "h")
+    )
+    assert ran.status == 1, ran.out + ran.err
+    assert "its URL is not valid" in " ".join(ran.out.split())
+    assert "internal error" not in ran.out + ran.err
+    assert "Xq7prefixZ" not in ran.out + ran.err

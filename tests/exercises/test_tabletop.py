@@ -828,3 +828,36 @@ def test_a_clock_speed_past_any_span_is_refused(
     assert ran.status == 2
     assert "Invalid value for '--speed'" in ran.err
     assert len(ran.err.strip().splitlines()) == 1
+
+
+def test_an_inject_quoting_a_secret_is_masked_on_the_facilitators_screen() -> None:
+    """The journal masked a secret an inject's text or sender quoted (a scenario pasted from a
+    real incident's chat), but the panel the room reads showed it as it was."""
+    from aiir import redact
+
+    secret = 'sk-live-Tabletop\\"Key-8812'
+    redact.declare([secret])
+    try:
+        clock = FakeClock(T0)
+        screen = io.StringIO()
+        console = Console(file=screen, width=200, highlight=False)
+        board = InjectBoard(
+            injects(
+                (
+                    "0m",
+                    f"ops {secret}",
+                    f"The key {secret} is in the ticket; sk-attacker-demo-0001 sent it.",
+                )
+            ),
+            clock,
+            console,
+            [],
+            1.0,
+        )
+        board.deliver("facilitator")
+    finally:
+        redact.forget()
+    shown = screen.getvalue()
+    assert "The key *** is in the ticket;" in shown, shown
+    assert "Tabletop" not in shown, shown
+    assert "sk-attacker-demo-0001 sent it" in shown, shown  # the room must see what to block

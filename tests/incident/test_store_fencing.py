@@ -299,3 +299,75 @@ def test_a_walker_paused_before_a_page_and_taken_over_does_not_page_again(
     assert "lease" in err, err
     assert "Traceback" not in err
     assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+
+
+def test_a_walker_paused_while_it_waits_for_approval_and_taken_over_stops_waiting(
+    store: PostgresStore, gateway: tuple[str, Gateway], tmp_path: Path
+) -> None:
+    """Woken, it must not wait on for an approval as if it still walked the incident (its
+    screen said so for the rest of the 15 minutes): it says its lease was lost and stops."""
+    from tests.helpers import write
+    from tests.runs import DRILL_ANSWERS, aiir_command, drill, process_env
+
+    url, state = gateway
+    runbook = drill()
+    runbook["levers"]["filter"]["approve"] = {"min": 1}
+    write(tmp_path / "rb.yaml", runbook)
+    answers = tmp_path / "answers.yaml"
+    write(answers, {**DRILL_ANSWERS, "known": "no", "contain.approve": "yes"})
+
+    def machine(name: str, operator: str) -> dict[str, str]:
+        folder = tmp_path / name / "incidents"
+        folder.mkdir(parents=True, exist_ok=True)
+        return process_env(
+            folder, AIIR_OPERATOR=operator, AIIR_STORE=store.url, AIIR_STORE_LEASE=LEASE
+        )
+
+    def aiir(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [*aiir_command(), *args, "-a", str(answers), "--gateway", f"gateway={url}"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    walker = aiir(machine("a", "alice"), "run", str(tmp_path / "rb.yaml"))
+    taker: subprocess.Popen[str] | None = None
+    try:
+        incident_id = _asked(store, "approval.requested")
+        os.kill(walker.pid, signal.SIGSTOP)
+        time.sleep(float(LEASE) + 1.0)
+        taker = aiir(machine("b", "bob"), "resume", incident_id)
+        _asked(store, "incident.resumed")  # the successor waits on for the same approval
+        os.kill(walker.pid, signal.SIGCONT)
+        out, err = walker.communicate(timeout=60)
+        assert walker.returncode == 1, out + err
+        assert "lease" in err, err
+        assert "Traceback" not in err
+        approve = [*aiir_command(), "approve", incident_id, "filter"]
+        done = subprocess.run(
+            approve, env=machine("c", "carol"), capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        _, err = taker.communicate(timeout=120)
+        assert taker.returncode == 0, err
+    finally:
+        if walker.poll() is None:
+            os.kill(walker.pid, signal.SIGCONT)
+            walker.kill()
+        if taker is not None:
+            taker.kill()
+    assert state.count("POST", "/guardrails") == 1
+
+
+def _asked(store: PostgresStore, event_type: str, timeout: float = 120) -> str:
+    """The store's incident once one of its rows is an ``event_type`` event."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for incident_id in store.ids():
+            if any(e.type == event_type for e in store.changes(incident_id, 0)):
+                return incident_id
+        time.sleep(0.1)
+    raise AssertionError(f"no {event_type} in the store")
