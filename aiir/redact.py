@@ -35,7 +35,9 @@ _PATTERNS = re.compile(
     r"|(?:(?<=OAuth )[A-Za-z0-9._\-]{8,})"
 )
 # ``scheme://user:password@host``: credentials in any URL, declared or not.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
+# One slash or two: a URL given where a path was expected comes back as a path, and a path
+# keeps one ('postgresql:/user:password@host/db' in "no such file or directory").
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*:/{1,2})[^\s/?#@\"'<>`]+@")
 # A URL, and a query parameter in one whose name says it holds a credential (``?token=``,
 # ``&api_key=``, ``sig=``; ``&amp;`` as HTML writes it): its value is masked, declared or not.
 _URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>`]+")
@@ -127,10 +129,10 @@ def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], 
 def _credentials_masked(text: str) -> str:
     """``text`` with the credentials of every URL in it masked: ``scheme://user:password@``
     and the values of query parameters named as credentials (``?token=…``)."""
-    if "://" not in text:  # no URL, no credentials in one: the journal's most strings
+    if ":/" not in text:  # no URL, no credentials in one: the journal's most strings
         return text
     text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
-    if "=" not in text:
+    if "=" not in text or "://" not in text:
         return text
     return _URL.sub(lambda url: _SECRET_PARAM.sub(rf"\g<name>{MASK}", url[0]), text)
 

@@ -174,3 +174,23 @@ def test_validating_a_folder_without_yaml_is_bad_input(tmp_path: Path, capsys: C
     ]
     (tmp_path / "runbooks" / "rb.yaml").write_text((ROOT / "runbooks" / "triage.yaml").read_text())
     assert aiir(capsys, "validate", str(tmp_path / "runbooks")).status == 0
+
+
+URL = "postgresql://u:fuzz-Secret-pw-0123@127.0.0.1:9/db"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["graph", "triage", "-o", URL], ["incidents", "--incident-dir", URL]],
+    ids=["graph", "incidents"],
+)
+def test_a_url_given_for_a_path_keeps_its_password_off_the_screen(
+    args: list[str], capsys: Capture
+) -> None:
+    """A store URL pasted where a path goes (tests/test_fuzz_flags.py): the error named the path,
+    which a path writes with one slash ('postgresql:/u:PASSWORD@...'), and the masking of URL
+    credentials looked for '://' only: the password was on the screen."""
+    ran = aiir(capsys, *args)
+    assert ran.status in (0, 2)  # incidents: 'no incidents under ...'
+    assert "fuzz-Secret-pw-0123" not in ran.out + ran.err
+    assert "postgresql:/***@127.0.0.1:9/db" in ran.out + ran.err
