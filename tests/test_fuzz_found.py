@@ -194,3 +194,24 @@ def test_a_url_given_for_a_path_keeps_its_password_off_the_screen(
     assert ran.status in (0, 2)  # incidents: 'no incidents under ...'
     assert "fuzz-Secret-pw-0123" not in ran.out + ran.err
     assert "postgresql:/***@127.0.0.1:9/db" in ran.out + ran.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["drill", "triage", "--junit"],
+        ["canary", "run", str(ROOT / "examples" / "canaries" / "rag-assistant.yaml"), "--junit"],
+    ],
+    ids=["drill", "canary"],
+)
+def test_a_junit_file_that_cannot_be_written_is_refused_first(
+    args: list[str], tmp_path: Path, capsys: Capture
+) -> None:
+    """`--junit` with a name too long for a file (tests/test_fuzz_flags.py): the drills ran, their
+    incidents were made, and only then did the report fail to be written, exit 2."""
+    ran = aiir(capsys, *args, "x" * 5000)
+    assert ran.status == 2
+    (line,) = ran.err.strip().splitlines()
+    assert line.startswith("aiir: --junit xxx")
+    assert line.endswith(": a name in it is too long for a file")
+    assert list(tmp_path.iterdir()) == []
