@@ -150,7 +150,7 @@ def run_case(
     accepted: bool | None = None
     for step in steps(case, tmp, url):
         before = len(state.calls)
-        status = main(list(step.argv))
+        status = _main(step.argv, tmp / "profiles" if case.seed.kind == "profile" else None)
         out, err = capsys.readouterr()
         outcome = Outcome(step, status, out, err)
         if os.environ.get("FUZZ_LOG"):  # by hand: every step's status and error
@@ -162,6 +162,17 @@ def run_case(
         if outcome.status == 2 and _names(outcome, step.about):
             shutil.rmtree(tmp / "inc", ignore_errors=True)
     return problems
+
+
+def _main(argv: list[str], profiles: Path | None) -> int:
+    """``aiir ARGV``; with ``profiles``, the team's own profiles are there (the mutated one)."""
+    if profiles is None:
+        return main(list(argv))
+    os.environ["AIIR_PROFILE_PATH"] = str(profiles)
+    try:
+        return main(list(argv))
+    finally:
+        del os.environ["AIIR_PROFILE_PATH"]
 
 
 def _names(outcome: Outcome, doc: Path) -> bool:
