@@ -215,3 +215,19 @@ def test_a_junit_file_that_cannot_be_written_is_refused_first(
     assert line.startswith("aiir: --junit xxx")
     assert line.endswith(": a name in it is too long for a file")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_canary_model_outside_latin1_runs_on_the_sandbox(tmp_path: Path, capsys: Capture) -> None:
+    """A canary suite's target model 'é🙂' (m_retype): the simulated gateway put the model in a
+    reply header, which cannot hold it; the sandbox's reply crashed and the canary run with it
+    (internal error)."""
+    suite = _replaced(
+        ROOT / "aiir" / "scaffold" / "canaries" / "support-bot.yaml",
+        "model: support-bot",
+        'model: "\\xE9\\U0001F642\\u202E\\u200B"',
+        tmp_path / "support-bot.yaml",
+    )
+    ran = aiir(capsys, "canary", "run", str(suite), "--sandbox", "--history-dir", "hist")
+    assert ran.status == 0, ran.err
+    assert "internal error" not in ran.out + ran.err
+    assert "\u202e" not in ran.out + ran.err
