@@ -178,7 +178,8 @@ def _main(argv: list[str], profiles: Path | None) -> int:
 def _names(outcome: Outcome, doc: Path) -> bool:
     """The error is about the document: it names it with a line."""
     return any(
-        doc.name in line[:2000] and _LOCATED.match(line[:2000]) for line in outcome.err.splitlines()
+        f"{doc}:" in line[:2000] and _LOCATED.match(line[:2000])
+        for line in outcome.err.splitlines()
     )
 
 

@@ -231,3 +231,21 @@ def test_a_canary_model_outside_latin1_runs_on_the_sandbox(tmp_path: Path, capsy
     assert ran.status == 0, ran.err
     assert "internal error" not in ran.out + ran.err
     assert "\u202e" not in ran.out + ran.err
+
+
+def test_a_request_url_too_long_fails_the_step_not_the_tool(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """A scenario input 100,000 characters long, templated into a request's path (m_long):
+    httpx2 refused the URL ('URL too long') where the request was built, an internal error that
+    stopped the whole drill run. Now the request is refused like one leaving its gateway."""
+    scenario = _replaced(
+        ROOT / "examples" / "drills" / "indirect-prompt-injection-rag-ticket.yaml",
+        "agent: support-agent",
+        f"agent: {HUGE}",
+        tmp_path / "drill.yaml",
+    )
+    ran = aiir(capsys, "drill", str(scenario), "--incident-dir", "inc")
+    assert ran.status == 1, ran.err
+    assert "internal error" not in ran.out + ran.err
+    assert "the URL cannot be sent: URL too long" in ran.out
