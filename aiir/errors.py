@@ -67,8 +67,9 @@ MESSAGE_KEEP = 1000
 def clipped(message: str) -> str:
     """A message as it is printed: a long value quoted in it (a runbook's 300,000-character
     field, named by the error about it) kept by its two ends, and the whole bounded the same
-    way, so one error stays one readable line."""
-    if len(message) <= QUOTED_KEEP:
+    way, so one error stays one readable line. A line of a readable length is left alone (an
+    apostrophe in its prose is no quote)."""
+    if len(message) <= MESSAGE_KEEP:
         return message
 
     def clip(match: re.Match[str]) -> str:

@@ -34,8 +34,10 @@ _PATTERNS = re.compile(
     r"|(?:(?<=GenieKey )[A-Za-z0-9\-]{8,})"
     r"|(?:(?<=OAuth )[A-Za-z0-9._\-]{8,})"
 )
-# ``scheme://user:password@host``: credentials in any URL, declared or not.
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s/?#@\"'<>`]+@")
+# ``scheme://user:password@host``: credentials in any URL, declared or not. One slash or two:
+# a URL given where a path was expected comes back as a path, and a path keeps one
+# ('postgresql:/user:password@host/db' in "no such file or directory").
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*:/{1,2})[^\s/?#@\"'<>`]+@")
 # ``user:pass/word@host``: a password with a ``/``, ``?`` or ``#`` not percent-encoded, which
 # ends the host there for a URL parser (a port that is no number): up to the last ``@``.
 _CUT_USERINFO = re.compile(
@@ -141,11 +143,11 @@ def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], 
 def _credentials_masked(text: str) -> str:
     """``text`` with the credentials of every URL in it masked: ``scheme://user:password@``
     and the values of query parameters named as credentials (``?token=…``)."""
-    if "://" not in text:  # no URL, no credentials in one: the journal's most strings
+    if ":/" not in text:  # no URL, no credentials in one: the journal's most strings
         return text
     text = _USERINFO.sub(rf"\g<scheme>{MASK}@", text)
     text = _CUT_USERINFO.sub(rf"\g<scheme>{MASK}@", text)
-    if "=" not in text:
+    if "=" not in text or "://" not in text:
         return text
     return _URL.sub(lambda url: _SECRET_PARAM.sub(rf"\g<name>{MASK}", url[0]), text)
 

@@ -150,7 +150,7 @@ def run_case(
     accepted: bool | None = None
     for step in steps(case, tmp, url):
         before = len(state.calls)
-        status = main(list(step.argv))
+        status = _main(step.argv, tmp / "profiles" if case.seed.kind == "profile" else None)
         out, err = capsys.readouterr()
         outcome = Outcome(step, status, out, err)
         if os.environ.get("FUZZ_LOG"):  # by hand: every step's status and error
@@ -164,10 +164,22 @@ def run_case(
     return problems
 
 
+def _main(argv: list[str], profiles: Path | None) -> int:
+    """``aiir ARGV``; with ``profiles``, the team's own profiles are there (the mutated one)."""
+    if profiles is None:
+        return main(list(argv))
+    os.environ["AIIR_PROFILE_PATH"] = str(profiles)
+    try:
+        return main(list(argv))
+    finally:
+        del os.environ["AIIR_PROFILE_PATH"]
+
+
 def _names(outcome: Outcome, doc: Path) -> bool:
     """The error is about the document: it names it with a line."""
     return any(
-        doc.name in line[:2000] and _LOCATED.match(line[:2000]) for line in outcome.err.splitlines()
+        f"{doc}:" in line[:2000] and _LOCATED.match(line[:2000])
+        for line in outcome.err.splitlines()
     )
 
 

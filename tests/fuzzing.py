@@ -365,6 +365,9 @@ MUTATIONS: list[Callable[[str, random.Random], bytes]] = [
 ]
 
 
+STRUCTURAL = [m_delete, m_retype, m_retype_top, m_rename, m_list_grow]
+
+
 @dataclass
 class Case:
     """One mutated document: where it came from, how it was changed, its bytes (None: a
@@ -388,5 +391,16 @@ def cases(count: int, seed: int) -> list[Case]:
             out.append(Case(number, origin, "directory", None))
             continue
         mutation = rng.choice(MUTATIONS)
-        out.append(Case(number, origin, mutation.__name__, mutation(text, rng)))
+        content = mutation(text, rng)
+        names = [mutation.__name__]
+        while rng.random() < 0.25 and mutation in STRUCTURAL:  # now and then a second change
+            try:
+                changed = content.decode()
+                _parsed(changed)
+            except (UnicodeDecodeError, yaml.YAMLError, RecursionError):
+                break
+            mutation = rng.choice(STRUCTURAL)
+            content = mutation(changed, rng)
+            names.append(mutation.__name__)
+        out.append(Case(number, origin, "+".join(names), content))
     return out

@@ -7,6 +7,8 @@ a larger one by hand: ``AIIR_FUZZ_CASES=3000 AIIR_FUZZ_SEED=7 pytest tests/test_
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -50,4 +52,47 @@ def test_mutated_documents_get_a_clean_answer(
         problems.extend(
             f"case {case.number} ({case.seed.path.name}, {case.mutation}): {p}" for p in found
         )
+    assert not problems, "\n".join(problems)
+
+
+SCRIPT = Path(sys.executable).with_name("aiir")
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason="the console script is not installed")
+def test_the_console_script_answers_mutated_documents_cleanly(tmp_path: Path) -> None:
+    """A few cases through the installed ``aiir`` in a process of its own: what a user runs,
+    with its own interpreter start, encoding and exit."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIIR_")}
+    problems: list[str] = []
+    for case in [c for c in cases(CASES, SEED) if c.seed.kind in {"runbook", "scenario"}][:4]:
+        folder = tmp_path / f"case-{case.number}"
+        folder.mkdir()
+        doc = folder / case.seed.path.name
+        if case.content is None:
+            doc.mkdir()
+        else:
+            doc.write_bytes(case.content)
+        walk = (
+            ["run", str(doc), "--dry-run"] if case.seed.kind == "runbook" else ["drill", str(doc)]
+        )
+        for args in (["validate", str(doc)], [*walk, "--incident-dir", str(folder / "inc")]):
+            done = subprocess.run(
+                [str(SCRIPT), *args],
+                cwd=folder,
+                env=env,
+                capture_output=True,
+                text=True,
+                stdin=subprocess.DEVNULL,
+                timeout=120,
+                check=False,
+            )
+            said = done.stdout + done.stderr
+            if done.returncode not in (0, 1, 2) or "Traceback" in said or "internal error" in said:
+                problems.append(
+                    f"case {case.number} {case.mutation} {args[0]}: {done.returncode} {said[-300:]}"
+                )
+            if done.returncode == 2 and not done.stderr.strip():
+                problems.append(
+                    f"case {case.number} {case.mutation} {args[0]}: exit 2, nothing said"
+                )
     assert not problems, "\n".join(problems)

@@ -174,3 +174,78 @@ def test_validating_a_folder_without_yaml_is_bad_input(tmp_path: Path, capsys: C
     ]
     (tmp_path / "runbooks" / "rb.yaml").write_text((ROOT / "runbooks" / "triage.yaml").read_text())
     assert aiir(capsys, "validate", str(tmp_path / "runbooks")).status == 0
+
+
+URL = "postgresql://u:fuzz-Secret-pw-0123@127.0.0.1:9/db"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["graph", "triage", "-o", URL], ["incidents", "--incident-dir", URL]],
+    ids=["graph", "incidents"],
+)
+def test_a_url_given_for_a_path_keeps_its_password_off_the_screen(
+    args: list[str], capsys: Capture
+) -> None:
+    """A store URL pasted where a path goes (tests/test_fuzz_flags.py): the error named the path,
+    which a path writes with one slash ('postgresql:/u:PASSWORD@...'), and the masking of URL
+    credentials looked for '://' only: the password was on the screen."""
+    ran = aiir(capsys, *args)
+    assert ran.status in (0, 2)  # incidents: 'no incidents under ...'
+    assert "fuzz-Secret-pw-0123" not in ran.out + ran.err
+    assert "postgresql:/***@127.0.0.1:9/db" in ran.out + ran.err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["drill", "triage", "--junit"],
+        ["canary", "run", str(ROOT / "examples" / "canaries" / "rag-assistant.yaml"), "--junit"],
+    ],
+    ids=["drill", "canary"],
+)
+def test_a_junit_file_that_cannot_be_written_is_refused_first(
+    args: list[str], tmp_path: Path, capsys: Capture
+) -> None:
+    """`--junit` with a name too long for a file (tests/test_fuzz_flags.py): the drills ran, their
+    incidents were made, and only then did the report fail to be written, exit 2."""
+    ran = aiir(capsys, *args, "x" * 5000)
+    assert ran.status == 2
+    (line,) = ran.err.strip().splitlines()
+    assert line.startswith("aiir: --junit xxx")
+    assert line.endswith(": a name in it is too long for a file")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_canary_model_outside_latin1_runs_on_the_sandbox(tmp_path: Path, capsys: Capture) -> None:
+    """A canary suite's target model 'é🙂' (m_retype): the simulated gateway put the model in a
+    reply header, which cannot hold it; the sandbox's reply crashed and the canary run with it
+    (internal error)."""
+    suite = _replaced(
+        ROOT / "aiir" / "scaffold" / "canaries" / "support-bot.yaml",
+        "model: support-bot",
+        'model: "\\xE9\\U0001F642\\u202E\\u200B"',
+        tmp_path / "support-bot.yaml",
+    )
+    ran = aiir(capsys, "canary", "run", str(suite), "--sandbox", "--history-dir", "hist")
+    assert ran.status == 0, ran.err
+    assert "internal error" not in ran.out + ran.err
+    assert "\u202e" not in ran.out + ran.err
+
+
+def test_a_request_url_too_long_fails_the_step_not_the_tool(
+    tmp_path: Path, capsys: Capture
+) -> None:
+    """A scenario input 100,000 characters long, templated into a request's path (m_long):
+    httpx2 refused the URL ('URL too long') where the request was built, an internal error that
+    stopped the whole drill run. Now the request is refused like one leaving its gateway."""
+    scenario = _replaced(
+        ROOT / "examples" / "drills" / "indirect-prompt-injection-rag-ticket.yaml",
+        "agent: support-agent",
+        f"agent: {HUGE}",
+        tmp_path / "drill.yaml",
+    )
+    ran = aiir(capsys, "drill", str(scenario), "--incident-dir", "inc")
+    assert ran.status == 1, ran.err
+    assert "internal error" not in ran.out + ran.err
+    assert "the URL cannot be sent: URL too long" in ran.out

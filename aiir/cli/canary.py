@@ -88,6 +88,7 @@ def run(
 
             env.console = Console(highlight=False, stderr=True)
         env.incidents_at(flags.incident_dir(incident_dir))
+        flags.out_file(junit, "--junit")  # before any prompt is sent: a wrong one costs nothing
         env.store_flag = store
         urls = flags.gateway_urls(gateway)  # before any suite is read: a wrong flag costs nothing
         if sandbox and urls:

@@ -62,7 +62,7 @@ def command(
     store: Store = None,
 ) -> int:
     """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
-    from aiir.cli.flags import environment
+    from aiir.cli.flags import environment, out_file
     from aiir.cli.incident import _check_store
     from aiir.exercises.drill_report import run_drills
     from aiir.respond.trace import destination
@@ -70,6 +70,7 @@ def command(
     env = environment()
     env.store_flag = store
     _check_store(env)  # before any scenario: a wrong store is one line, exit 2
+    out_file(junit, "--junit")  # before any drill: a JUnit file that cannot be written is exit 2
     _say_if_unanswered(env)
     trace = destination(env, otlp) if otlp is not None else None
     return int(

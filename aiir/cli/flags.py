@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -70,6 +71,9 @@ def incident_dir(flag: Path | None) -> Path | None:
     return flag
 
 
+NAME_MAX = 255  # bytes in one name of a path, on every file system aiir runs on
+
+
 def out_file(path: Path | None, flag: str = "--out") -> Path | None:
     """A file to write: not a directory, not under a file, and not in an incident's folder
     (the journal and the files it vouches for: writing there would destroy the record)."""
@@ -77,8 +81,10 @@ def out_file(path: Path | None, flag: str = "--out") -> Path | None:
 
     if path is None:
         return None
+    if any(len(os.fsencode(part)) > NAME_MAX for part in path.parts):
+        raise InputError(f"{flag} {shown(str(path))}: a name in it is too long for a file")
     if path.is_dir():
-        raise InputError(f"{flag} {path}: is a directory; name a file")
+        raise InputError(f"{flag} {shown(str(path))}: is a directory; name a file")
     folder = next((p for p in path.parents if p.exists()), None)
     if folder is not None and not folder.is_dir():
         raise InputError(f"{flag} {path}: {folder} is a file, not a folder")

@@ -73,6 +73,7 @@ def command(
     process = flags.environment()
     process.store_flag = store
     _check_store(process)  # before the room sits down: a wrong store is one line, exit 2
+    flags.out_file(report, "--report")
     where = _trace_to(process, otlp) if otlp is not None else None
     prepared = prepare(resolve_one(scenario, ["tabletops", "drills"]), process.profile_dirs)
     if not has_terminal():  # the room answers at the keyboard; nothing could answer here

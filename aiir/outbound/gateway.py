@@ -443,7 +443,10 @@ def join_url(endpoint: Endpoint, path: str, where: str) -> str:
             f"(requests only go to gateway {endpoint.name!r})"
         )
     url = endpoint.base_url + path
-    joined = parsed_url(url)
+    try:
+        joined = parsed_url(url)
+    except httpx2.InvalidURL as exc:  # e.g. a path 300,000 characters long from an answer
+        raise RequestRefused(f"{where}: the URL cannot be sent: {exc}") from None
     if (joined.scheme, joined.host, joined.port) != _origin(endpoint.base_url):
         raise RequestRefused(f"{where}: {url!r} leaves gateway {endpoint.name!r}")
     return url

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -100,9 +101,22 @@ async def incoming(request: Request) -> Incoming:
 def respond(answer: Any) -> Response:
     if not isinstance(answer, Answer):
         answer = Answer(answer)
+    headers = {name: _header_value(value) for name, value in answer.headers.items()}
     if answer.payload is None:
-        return Response(status_code=answer.status, headers=answer.headers)
-    return JSONResponse(answer.payload, status_code=answer.status, headers=answer.headers)
+        return Response(status_code=answer.status, headers=headers)
+    return JSONResponse(answer.payload, status_code=answer.status, headers=headers)
+
+
+def _header_value(value: str) -> str:
+    """A value HTTP carries: what a request named (a model 'é🙂', a line break) percent-encoded
+    where a header cannot hold it. Raw, a model name of a canary suite outside latin-1 crashed
+    the simulated gateway's reply (and the canary run with it)."""
+    if value.isascii() and value.isprintable():
+        return value
+    return urllib.parse.quote(value, safe=_HEADER_SAFE)
+
+
+_HEADER_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
 
 
 def error_response(exc: SandboxError) -> Response:
