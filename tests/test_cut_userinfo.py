@@ -6,6 +6,8 @@ cast to integer value as 'PREFIX'``) its first part."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from aiir.redact import scrub
@@ -49,3 +51,26 @@ def test_otlp_and_store_urls_say_no_part_of_the_password(
         assert ran.status == 2, ran.err
         assert PREFIX not in ran.out + ran.err
         assert REST not in ran.out + ran.err
+
+
+def test_a_junit_path_that_holds_url_credentials_is_masked_in_the_drills_last_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--junit`` given a store URL (the wrong variable pasted): the report was written there as
+    a path, and 'JUnit report: postgresql:/u:PASSWORD@…' printed the password."""
+
+    junit = tmp_path / "postgresql:" / "u:Pw-junit-leak-77@127.0.0.1:9" / "db.xml"
+    scenario = Path(__file__).parent.parent / "examples" / "drills" / "prompt-injection.yaml"
+    ran = run_cli(
+        capsys,
+        "drill",
+        str(scenario),
+        "--junit",
+        str(junit),
+        "--incident-dir",
+        str(tmp_path / "inc"),
+    )
+    assert ran.status == 0, ran.err
+    assert junit.is_file()
+    assert "Pw-junit-leak-77" not in ran.out + ran.err
+    assert "JUnit report:" in ran.out

@@ -165,4 +165,4 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
     passed = sum(1 for r in results if r.ok)
     console.print(f"{passed} passed, {len(results) - passed} failed", soft_wrap=True)
     if junit is not None:
-        console.print(inert(f"JUnit report: {junit}"), soft_wrap=True, highlight=False)
+        console.print(inert(scrub(f"JUnit report: {junit}")), soft_wrap=True, highlight=False)
