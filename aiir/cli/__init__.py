@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     _plain_text(command)
     _no_empty_paths(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
+    environment = _once(env)
     try:
-        with flags.running_in(_once(env)), _quit_stops_as_interrupt():
+        with flags.running_in(environment), _quit_stops_as_interrupt(), _closing(environment, env):
             result = command.main(args=argv, prog_name="aiir", standalone_mode=False)
     except SystemExit as exc:  # --show-completion and --install-completion exit by themselves
         return exc.code if isinstance(exc.code, int) else ExitStatus.OK
@@ -294,6 +295,22 @@ def _once(given: "Environment | None") -> "Callable[[], Environment]":
         return env
 
     return environment
+
+
+@contextlib.contextmanager
+def _closing(
+    environment: "Callable[[], Environment]", given: "Environment | None"
+) -> Iterator[None]:
+    """The environment this command made closed when it ends (its HTTP client, and with it a
+    simulated gateway's event loop and its sockets); one handed in is its maker's to close. A
+    process exits anyway, but ``main`` called again and again in one process (an editor's
+    plugin, the tests) kept three descriptors a practice run, until select() ran out of them."""
+    try:
+        yield
+    finally:
+        made = getattr(environment, "cache_info", None)
+        if given is None and made is not None and made().currsize:
+            environment().close()
 
 
 def _forget_secrets() -> None:

@@ -39,6 +39,11 @@ def process_environment(
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str, env: Environment | None = None) -> Ran:
     """``aiir ARGS``: exit status, stdout, stderr."""
-    status = main(list(args), env or process_environment())
+    made = process_environment() if env is None else None
+    try:
+        status = main(list(args), env or made)
+    finally:
+        if made is not None:  # its HTTP client (a sandbox's event loop and sockets) closed
+            made.close()
     out, err = capsys.readouterr()
     return Ran(int(status), out, err)
