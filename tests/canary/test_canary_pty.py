@@ -30,6 +30,7 @@ def spawn(args: list[str], env: dict[str, str]) -> Any:
         dimensions=(40, 160),
         encoding="utf-8",
         timeout=30,
+        use_poll=True,
     )
 
 

@@ -493,6 +493,7 @@ class Exercise:
             dimensions=(45, 130),
             encoding="utf-8",
             timeout=30,
+            use_poll=True,
         )
         self.child.logfile_read = self.transcript
         self.offers = offers

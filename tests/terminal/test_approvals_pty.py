@@ -55,6 +55,7 @@ def test_a_walk_waits_for_two_approvals_from_other_terminals_then_engages_once(
             dimensions=(40, 160),
             encoding="utf-8",
             timeout=30,
+            use_poll=True,
         )
         transcript = io.StringIO()
         child.logfile_read = transcript

@@ -209,7 +209,9 @@ def test_a_request_in_flight_with_stdin_closed_and_a_terminal_to_show_it(
     args = ["run", str(tmp_path / "drill.yaml"), "--gateway", f"gateway={url}", "--yes"]
     args += ["--answers", str(tmp_path / "answers.yaml")]
     command = " ".join(["exec", *aiir_command(), *args, "<&-"])
-    child = pexpect.spawn("/bin/sh", ["-c", command], env=env, encoding="utf-8", timeout=30)
+    child = pexpect.spawn(
+        "/bin/sh", ["-c", command], env=env, encoding="utf-8", timeout=30, use_poll=True
+    )
     shown = strip_ansi(child.read())
     child.close()
     assert child.exitstatus == 0, shown
@@ -235,7 +237,9 @@ def test_a_scripted_walk_in_the_background_is_not_stopped_by_its_spinner(
     args += ["--answers", str(tmp_path / "answers.yaml")]
     walk = " ".join([*aiir_command(), *args])
     script = f"set -m; {walk} </dev/tty & wait $!; echo walked: $?"
-    child = pexpect.spawn("/bin/bash", ["-c", script], env=env, encoding="utf-8", timeout=30)
+    child = pexpect.spawn(
+        "/bin/bash", ["-c", script], env=env, encoding="utf-8", timeout=30, use_poll=True
+    )
     shown = strip_ansi(child.read())
     child.close()
     assert "walked: 0" in shown, shown

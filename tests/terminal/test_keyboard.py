@@ -50,6 +50,7 @@ class Screen:
             dimensions=(rows, cols),
             encoding="utf-8",
             timeout=20,
+            use_poll=True,
         )
         self.child.logfile_read = self.transcript
 

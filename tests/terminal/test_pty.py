@@ -57,6 +57,7 @@ class Terminal:
             dimensions=(40, 120),
             encoding="utf-8",
             timeout=20,
+            use_poll=True,
         )
         self.child.logfile_read = self.transcript
 

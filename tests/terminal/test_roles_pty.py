@@ -43,6 +43,7 @@ def test_the_incident_commander_is_told_to_hand_off_a_security_node(tmp_path: Pa
         dimensions=(24, 80),
         encoding="utf-8",
         timeout=30,
+        use_poll=True,
     )
     transcript = io.StringIO()
     child.logfile_read = transcript

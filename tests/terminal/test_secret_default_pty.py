@@ -62,6 +62,7 @@ def test_a_secret_default_is_not_put_in_the_edit_buffer(tmp_path: Path, term: st
         dimensions=(24, 80),
         encoding="utf-8",
         timeout=20,
+        use_poll=True,
     )
     child.logfile_read = transcript
     child.expect_exact("Token to rotate")

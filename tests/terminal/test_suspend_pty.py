@@ -43,6 +43,7 @@ class Shell:
             dimensions=(24, 80),
             encoding="utf-8",
             timeout=20,
+            use_poll=True,
         )
         self.child.logfile_read = self.log
         self.child.expect_exact("$ ")

@@ -55,6 +55,7 @@ def _terminal(args: list[str], cwd: Path, operator: str) -> tuple[Any, io.String
         dimensions=(24, 80),
         encoding="utf-8",
         timeout=60,
+        use_poll=True,
     )
     seen = io.StringIO()
     child.logfile_read = seen

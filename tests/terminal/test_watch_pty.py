@@ -71,6 +71,7 @@ def _spawn(args: list[str], env: dict[str, str]) -> tuple[Any, io.StringIO]:
         dimensions=(24, 80),
         encoding="utf-8",
         timeout=20,
+        use_poll=True,
     )
     transcript = io.StringIO()
     child.logfile_read = transcript

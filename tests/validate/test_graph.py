@@ -376,7 +376,7 @@ def test_png_to_a_terminal_is_refused(tmp_path: Path) -> None:
     write(path, small())
     command = aiir_command()
     child = pexpect.spawn(
-        command[0], [*command[1:], "graph", str(path), "--format", "png"], timeout=20
+        command[0], [*command[1:], "graph", str(path), "--format", "png"], timeout=20, use_poll=True
     )
     child.expect(pexpect.EOF)
     child.close()
