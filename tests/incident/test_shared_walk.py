@@ -7,11 +7,9 @@ stopped mid-walk (the walk goes on in the local outbox, ``aiir store push`` uplo
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ from aiir.incident.state import load_incident
 from tests.forkserver import ForkServer
 from tests.incidents import ANSWERS, MASTER_KEY, containment_runbook, write_answers, write_runbook
 from tests.servers import Gateway, serve_gateway
-from tests.support.postgres import PASSWORD, Server, binaries, initialised
+from tests.support.postgres import PASSWORD, Server
 
 pytestmark = pytest.mark.postgres
 
@@ -176,19 +174,6 @@ def test_a_walker_killed_mid_lever_is_taken_over_after_its_lease_and_nothing_is_
     assert (dead / incident_id / "journal.jsonl").read_bytes() == (
         tmp_path / "auditor" / incident_id / "journal.jsonl"
     ).read_bytes()
-
-
-@pytest.fixture
-def own_server() -> Iterator[Server]:
-    """A server of this test's own: it is stopped in the middle of a walk."""
-    folder = Path(tempfile.mkdtemp(prefix="aiir-pg-own-"))
-    server = initialised(folder, binaries())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def walk_on_own_server(

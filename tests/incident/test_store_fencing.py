@@ -7,11 +7,9 @@ across both, and the team's record stays intact."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from tests.incidents import ANSWERS, containment_runbook, write_answers, write_r
 from tests.receiver import serve_receiver
 from tests.respond import write_workspace
 from tests.servers import Fault, Gateway, serve_gateway
-from tests.support.postgres import Server, binaries, initialised
+from tests.support.postgres import Server
 
 pytestmark = pytest.mark.postgres
 
@@ -99,19 +97,6 @@ class Paused:
     def finished(self) -> tuple[str, str]:
         self.go_on()
         return self.process.communicate(timeout=120)
-
-
-@pytest.fixture
-def own_server() -> Iterator[Server]:
-    """A server of this test's own: it is stopped in the middle of a walk."""
-    folder = Path(tempfile.mkdtemp(prefix="aiir-pg-own-"))
-    server = initialised(folder, binaries())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _state(pid: int) -> str:

@@ -5,9 +5,7 @@ deadline while the approver was told "the walk engages it once enough approve"."
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,22 +17,9 @@ from tests.helpers import write
 from tests.incident.test_shared_walk import assert_intact_in_a_fresh_copy
 from tests.runs import DRILL_ANSWERS, aiir_command, drill, process_env
 from tests.servers import Gateway, serve_gateway
-from tests.support.postgres import Server, binaries, initialised
+from tests.support.postgres import Server
 
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture
-def own_server() -> Iterator[Server]:
-    """A server of this test's own: it is stopped in the middle of a walk."""
-    folder = Path(tempfile.mkdtemp(prefix="aiir-pg-own-"))
-    server = initialised(folder, binaries())
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -183,22 +184,35 @@ def initialised(folder: Path, bin_: Path) -> Server:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses the server is marked ``postgres`` (``-m 'not postgres'`` leaves it out)."""
     for item in items:
-        if "postgres" in getattr(item, "fixturenames", ()):
+        if {"postgres", "own_server"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.postgres)
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[Server]:
-    """One real server for the whole session, stopped at its end."""
-    bin_ = binaries()
-    folder = Path(tempfile.mkdtemp(prefix="aiir-pg-"))
-    server = initialised(folder, bin_)
+@contextmanager
+def running_server(prefix: str) -> Iterator[Server]:
+    """A real server in a folder of its own, started; stopped and removed after."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server = initialised(folder, binaries())
     try:
         server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Server]:
+    """One real server for the whole session, stopped at its end."""
+    with running_server("aiir-pg-") as server:
+        yield server
+
+
+@pytest.fixture
+def own_server() -> Iterator[Server]:
+    """A server of the test's own, which it may stop and start in the middle of a walk."""
+    with running_server("aiir-pg-own-") as server:
+        yield server
 
 
 _databases = iter(range(1, 1 << 30))
