@@ -20,35 +20,9 @@ from aiir import cli
 from tests.helpers import write
 from tests.runs import aiir_command, only_incident, process_env, run_aiir
 from tests.support.cli import run_cli
+from tests.terminal.test_watch_pty import RUNBOOK  # a walk that stops at its second question
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="pseudo-terminals are POSIX")
-
-RUNBOOK = {
-    "aiir": 1,
-    "id": "watched",
-    "title": "A runbook someone watches",
-    "owner": "security",
-    "severity": "SEV2",
-    "tags": {"owasp": ["LLM01:2025"]},
-    "start": "look",
-    "nodes": {
-        "look": {
-            "kind": "confirm",
-            "title": "Look",
-            "prompt": "Real?",
-            "yes": "more",
-            "no": "done",
-        },
-        "more": {
-            "kind": "confirm",
-            "title": "More",
-            "prompt": "Sure?",
-            "yes": "done",
-            "no": "done",
-        },
-        "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
-    },
-}
 
 
 def _open_incident(tmp_path: Path) -> tuple[str, dict[str, str]]:
