@@ -17,12 +17,9 @@ from aiir.errors import InputError
 from aiir.incident import payloads
 from aiir.incident.approvals import ApprovalRequest, pending
 from aiir.incident.events import EventType
-from aiir.incident.journal import Journal
-from aiir.incident.state import Incident, incident_dir
-from aiir.redact import scrub
-from aiir.respond.preparation import declare_incident_secrets
-from aiir.respond.shared import side_writer
-from aiir.timestamps import iso, parse_iso
+from aiir.incident.state import Incident
+from aiir.respond.beside import beside_walker
+from aiir.timestamps import parse_iso
 
 MAX_REASON = 2000
 
@@ -44,43 +41,31 @@ def give(
         raise InputError("--reason: say why the lever is rejected")
     if len(why) > MAX_REASON:
         raise InputError(f"--reason is at most {MAX_REASON} characters (this one is {len(why)})")
-    upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
-    directory = incident_dir(env.incidents_dir, incident_id)
-    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
-    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
-    journal.upstream = upstream
-    try:
-        with journal.appending():  # read and append under one hold: nobody writes between
-            if upstream is not None:
-                upstream.pull()
-            incident = Incident(id=incident_id, directory=directory)
-            journal.load(incident.apply)
-            request = _open_request(env, incident, lever, approve=approve)
-            if approve:
-                granted = payloads.ApprovalGranted(
-                    runbook=request.runbook,
-                    node=request.node,
-                    lever=lever,
-                    request=request.seq,
-                    by=env.operator,
-                    via="terminal",
-                    roles=sorted(_roles_of(env, env.operator) or ()),
-                )
-                event = journal.append(EventType.APPROVAL_GRANTED, granted)
-            else:
-                rejected = payloads.ApprovalRejected(
-                    runbook=request.runbook,
-                    node=request.node,
-                    lever=lever,
-                    request=request.seq,
-                    by=env.operator,
-                    via="terminal",
-                    reason=why,
-                )
-                event = journal.append(EventType.APPROVAL_REJECTED, rejected)
-            incident.apply(event)
-    finally:
-        journal.close()
+    with beside_walker(env, incident_id) as (journal, incident):
+        request = _open_request(env, incident, lever, approve=approve)
+        if approve:
+            granted = payloads.ApprovalGranted(
+                runbook=request.runbook,
+                node=request.node,
+                lever=lever,
+                request=request.seq,
+                by=env.operator,
+                via="terminal",
+                roles=sorted(_roles_of(env, env.operator) or ()),
+            )
+            event = journal.append(EventType.APPROVAL_GRANTED, granted)
+        else:
+            rejected = payloads.ApprovalRejected(
+                runbook=request.runbook,
+                node=request.node,
+                lever=lever,
+                request=request.seq,
+                by=env.operator,
+                via="terminal",
+                reason=why,
+            )
+            event = journal.append(EventType.APPROVAL_REJECTED, rejected)
+        incident.apply(event)
     counted, _ = request.counted(lambda person: _roles_of(env, person))
     return Given(request, len(counted))
 

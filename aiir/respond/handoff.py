@@ -15,12 +15,8 @@ from aiir.errors import InputError
 from aiir.formats.findings import suggest
 from aiir.incident import payloads
 from aiir.incident.events import EventType
-from aiir.incident.journal import Journal
-from aiir.incident.state import Incident, incident_dir
-from aiir.redact import scrub
-from aiir.respond.preparation import declare_incident_secrets
-from aiir.respond.shared import side_writer
-from aiir.timestamps import iso
+from aiir.incident.state import Incident
+from aiir.respond.beside import beside_walker
 
 MAX_NAME = 80
 MAX_NOTE = 2000
@@ -40,24 +36,12 @@ def hand_off(env: Environment, incident_id: str, to: str, note: str = "") -> Han
     whom, said = _checked_name(env, to), " ".join(note.split())
     if len(said) > MAX_NOTE:
         raise InputError(f"--note is at most {MAX_NOTE} characters (this one is {len(said)})")
-    upstream = side_writer(env, incident_id)  # a shared store: the event goes there first
-    directory = incident_dir(env.incidents_dir, incident_id)
-    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
-    journal = Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub)
-    journal.upstream = upstream
-    try:
-        with journal.appending():  # read and append under one hold: nobody writes between
-            if upstream is not None:
-                upstream.pull()
-            incident = Incident(id=incident_id, directory=directory, keep_events=False)
-            journal.load(incident.apply)
-            before = _handed_from(incident, whom)
-            handed = payloads.IncidentHandedOff({"to": whom, "from": before, "by": env.operator})
-            if said:
-                handed["note"] = said
-            journal.append(EventType.INCIDENT_HANDED_OFF, handed)
-    finally:
-        journal.close()
+    with beside_walker(env, incident_id, keep_events=False) as (journal, incident):
+        before = _handed_from(incident, whom)
+        handed = payloads.IncidentHandedOff({"to": whom, "from": before, "by": env.operator})
+        if said:
+            handed["note"] = said
+        journal.append(EventType.INCIDENT_HANDED_OFF, handed)
     return HandOff(before, whom, _on_call(env, whom))
 
 

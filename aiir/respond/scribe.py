@@ -8,21 +8,17 @@ incident to itself: while a walker holds it, it is refused with the walker named
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.formats.common import Severity, lower_severity
 from aiir.incident import payloads
 from aiir.incident.events import EventType
-from aiir.incident.journal import Journal
-from aiir.incident.lock import IncidentLock
-from aiir.incident.state import Incident, incident_dir
+from aiir.incident.state import Incident
 from aiir.redact import scrub
+from aiir.respond.beside import beside_walker
 from aiir.respond.preparation import declare_incident_secrets
-from aiir.respond.shared import side_writer, taken_up
+from aiir.respond.shared import taken_up
 from aiir.terminal.inert import plain
-from aiir.timestamps import iso
 
 MAX_NOTE = 4000  # characters of one note: a running log, not a document
 
@@ -34,23 +30,11 @@ def add_note(env: Environment, incident_id: str, text: str, at: str | None = Non
         raise InputError("a note needs some text (escape and control characters show as nothing)")
     if len(said) > MAX_NOTE:
         raise InputError(f"a note is at most {MAX_NOTE} characters (this one is {len(said)})")
-    upstream = side_writer(env, incident_id)  # a shared store: the note goes there first
-    directory = incident_dir(env.incidents_dir, incident_id)
-    declare_incident_secrets(env, directory)  # masked as the walk masks its own lines
-    journal = _journal(env, directory, None)
-    journal.upstream = upstream
-    try:
-        with journal.appending():
-            if upstream is not None:
-                upstream.pull()
-            incident = Incident(id=incident_id, directory=directory)
-            journal.load(incident.apply)  # one pass: checked and folded
-            note = payloads.Note(text=said, by=env.operator)
-            if at:
-                note["at"] = at
-            incident.apply(journal.append(EventType.NOTE, note))
-    finally:
-        journal.close()
+    with beside_walker(env, incident_id) as (journal, incident):
+        note = payloads.Note(text=said, by=env.operator)
+        if at:
+            note["at"] = at
+        incident.apply(journal.append(EventType.NOTE, note))
     return incident
 
 
@@ -77,7 +61,3 @@ def set_severity(env: Environment, incident_id: str, severity: Severity, reason:
     finally:
         journal.close()
     return current
-
-
-def _journal(env: Environment, directory: Path, lock: IncidentLock | None) -> Journal:
-    return Journal(directory, env.operator, lambda: iso(env.clock.now()), scrub, lock=lock)
