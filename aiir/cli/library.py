@@ -1,9 +1,14 @@
 """``aiir library``: what ships with aiir, by id, for every command that takes one."""
 
+from collections.abc import Iterator
 from enum import StrEnum
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from aiir.formats.library import Shipped
 
 
 class LibraryKind(StrEnum):
@@ -43,6 +48,7 @@ def command(
     aiir: id, title and file. Any command that takes one takes its id."""
     import json
     import os
+    import textwrap
 
     from aiir.formats.library import KINDS, shipped
 
@@ -54,13 +60,55 @@ def command(
         ]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    here = os.getcwd()
+    from aiir.cli.flags import environment
+
+    console = environment().console
+    columns = console.width if console.is_terminal else 0
     for name in kinds:
         found = [e for e in entries if e.kind == name]
-        typer.echo(f"{name} ({len(found)}): {USES[name]}")
-        width = max((len(e.id) for e in found), default=0)
+        heading = f"{name} ({len(found)}): {USES[name]}"
+        if columns:
+            heading = "\n".join(textwrap.wrap(heading, columns - 1, subsequent_indent="    "))
+        typer.echo(heading)
+        typer.echo("".join(listing(found, os.getcwd(), columns)))
+
+
+def listing(found: "list[Shipped]", here: str, columns: int) -> "Iterator[str]":
+    """The lines of one kind: id, title and file, one line each (``columns`` 0: for a pipe, a
+    file or grep), else folded to a terminal's width with each folder named once."""
+    import os
+    import textwrap
+
+    width = max((len(e.id) for e in found), default=0)
+    if not columns:
         for entry in found:
-            relative = os.path.relpath(entry.path, here)
-            shown = entry.path if relative.startswith("..") else relative
-            typer.echo(f"  {entry.id:<{width}}  {entry.title}  [{shown}]")
-        typer.echo("")
+            yield f"  {entry.id:<{width}}  {entry.title}  [{_shown(entry.path, here)}]\n"
+        return
+    longest = max((len(w) for e in found for w in f"{e.title} [{e.path.name}]".split()), default=0)
+    # the title beside the id, else under it: beside while the longest word fits there
+    beside = width + 4 <= columns // 2 and width + 4 + longest < columns
+    hang = " " * (width + 4) if beside else "      "
+    folder = None
+    for entry in found:
+        if entry.path.parent != folder:
+            folder = entry.path.parent
+            yield f"  in {_shown(folder, here)}{os.sep}\n"
+        if not beside:
+            yield f"  {entry.id}\n"
+        lines = textwrap.wrap(
+            f"{entry.title}  [{entry.path.name}]",
+            max(columns - 1, 40),
+            initial_indent=f"  {entry.id:<{width}}  " if beside else hang,
+            subsequent_indent=hang,
+            break_on_hyphens=False,
+            break_long_words=False,
+        )
+        yield "\n".join(lines) + "\n"
+
+
+def _shown(path: "Path", here: str) -> str:
+    """``path`` from the working directory when it is below it, else whole."""
+    import os
+
+    relative = os.path.relpath(path, here)
+    return str(path) if relative.startswith("..") else relative
