@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 from rich.text import Text
 
 from aiir.environment import Environment
@@ -166,7 +166,13 @@ def _print(
         console.print(levers)
     _tasks(console, context["tasks"])
     if incident.evidence:
-        evidence = Table("item", "file", "sha256", title="Evidence", title_justify="left")
+        evidence = Table(  # a file to open, a hash to compare: folded, never cut
+            "item",
+            Column("file", overflow="fold"),
+            Column("sha256", overflow="fold"),
+            title="Evidence",
+            title_justify="left",
+        )
         for item in incident.evidence:
             ref = EvidenceRef.read(item.get("evidence"))
             evidence.add_row(
