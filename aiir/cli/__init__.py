@@ -276,11 +276,33 @@ def argv_is_walk(argv: list[str] | None) -> bool:
 
 def run() -> None:
     """Console-script entry point (and ``python -m aiir``)."""
+    _unicode_streams()
     status = main()
     # The process ends here. The interpreter's last collection would walk every object the
     # command made, only to find what exit reclaims anyway (~10 ms after a canary run): skip it.
     gc.freeze()
     sys.exit(status)
+
+
+def _unicode_streams() -> None:
+    """Standard output and error able to carry any character. A pipe or a file whose encoding
+    is not UTF-8 (``PYTHONIOENCODING=ascii``, a C or Latin-1 locale without coercion, a Windows
+    code page) gets UTF-8, as Python's own UTF-8 mode gives it: JSON and exports whole. A
+    terminal keeps its encoding and shows ``?`` for a character it has none for. Either way a
+    ``·`` in a timeline no longer ended ``aiir show`` as an internal error half-way."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if encoding.startswith("utf") or reconfigure is None:
+            continue
+        try:
+            terminal = stream.isatty()
+            if terminal:
+                reconfigure(errors="replace")
+            else:
+                reconfigure(encoding="utf-8")
+        except (OSError, ValueError):  # closed (``>&-``), or already written to in another way
+            continue
 
 
 def _once(given: "Environment | None") -> "Callable[[], Environment]":
