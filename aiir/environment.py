@@ -106,6 +106,26 @@ def _outside_the_sandbox(request: httpx2.Request) -> httpx2.Response:
     )
 
 
+MIN_COLUMNS = 20  # narrower than this, no table or box of aiir's can be drawn
+
+
+def console_on(*, stderr: bool = False) -> Console:
+    """A console on standard output (or error), as wide as rich finds it (``COLUMNS``, else the
+    terminal, else 80), but never narrower than :data:`MIN_COLUMNS`: ``COLUMNS=0`` (a CI that
+    knows no width) made ``aiir drill`` print nothing at all, and ``COLUMNS=1`` one corner of
+    its table. Such a width is taken as unknown: the terminal's own, else 80."""
+    from rich.console import Console
+
+    console = Console(highlight=False, stderr=stderr)
+    if console.width < MIN_COLUMNS:
+        try:
+            known = os.get_terminal_size(console.file.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # no terminal, or a file without one
+            known = 0
+        console.width = known if known >= MIN_COLUMNS else 80
+    return console
+
+
 def has_terminal() -> bool:
     """Whether standard input and output are a terminal; a closed one (``<&-``: Python has
     None for it, or a file that is closed) is no terminal."""
@@ -191,9 +211,7 @@ class Environment:
     @property
     def console(self) -> Console:
         if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(highlight=False, stderr=False)
+            self._console = console_on()
         return self._console
 
     @console.setter

@@ -80,9 +80,9 @@ def command(
 
     env = flags.environment()
     if as_json:  # stdout carries the JSON alone; a walked runbook talks on stderr
-        from rich.console import Console
+        from aiir.environment import console_on
 
-        env.console = Console(highlight=False, stderr=True)
+        env.console = console_on(stderr=True)
     env.incidents_at(flags.incident_dir(incident_dir))
     env.store_flag = store
     interval = _interval(every, times)

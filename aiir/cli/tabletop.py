@@ -58,11 +58,10 @@ def command(
 ) -> int:
     """Facilitate a tabletop exercise: injects on a timeline, the room walks the runbook against
     the simulated gateway, and an after-action report is written at the end."""
-    from rich.console import Console
 
     from aiir.cli import flags
     from aiir.cli.incident import _check_store, _send_trace, _trace_to
-    from aiir.environment import has_terminal
+    from aiir.environment import console_on, has_terminal
     from aiir.errors import InputError
     from aiir.exercises.tabletop import default_environment, run_tabletop
     from aiir.formats.library import resolve_one
@@ -82,7 +81,7 @@ def command(
             f"(to walk {scenario} unattended, give it answers and run: aiir drill {scenario})"
         )
     prompter = terminal_prompter()
-    console = Console(highlight=False)
+    console = console_on()
     env = default_environment(
         console,
         prompter,

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from aiir.environment import Environment
+from aiir.environment import Environment, console_on
 from aiir.errors import ExitStatus, InputError
 from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
@@ -75,7 +75,7 @@ def run_drills(
     Drills run in ``env``'s variables and keep their incidents where it does (or in
     ``incident_dir``); with ``trace``, each drill's trace is exported there (a line each, on
     standard error: an endpoint that is down fails no drill)."""
-    console = console or Console(highlight=False)
+    console = console or console_on()
     prepared = prepare_all(scenario_files(paths), env.profile_dirs)
     urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
     if urls:
