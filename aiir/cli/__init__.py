@@ -9,6 +9,7 @@ import copy
 import errno
 import functools
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,10 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     _plain_text(command)
     _no_empty_paths(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
+    gone = _folder_gone(sys.argv[1:] if argv is None else argv)
+    if gone:
+        _say(gone)
+        return ExitStatus.BAD_INPUT
     environment = _once(env)
     try:
         with flags.running_in(environment), _quit_stops_as_interrupt(), _closing(environment, env):
@@ -138,6 +143,21 @@ def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int
     if result == ExitStatus.INTERRUPTED and not argv_is_walk(argv):
         _say("interrupted")  # Typer turns Ctrl-C into a silent exit 130
     return result if isinstance(result, int) else ExitStatus.OK
+
+
+def _folder_gone(args: list[str]) -> str | None:
+    """Why no command can run here: the working folder was deleted (or unmounted) after the
+    shell entered it. Every command looks for aiir.yaml and resolves paths from it; each ended
+    as an internal error. Help and the version need no folder."""
+    if any(arg in {"--help", "-h", "--version"} for arg in args):
+        return None
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return (
+            "the current folder no longer exists (deleted since the shell entered it): cd into one"
+        )
+    return None
 
 
 @contextlib.contextmanager
