@@ -126,17 +126,25 @@ def console_on(*, stderr: bool = False) -> Console:
     return console
 
 
+def _tty(stream: TextIO | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 def has_terminal() -> bool:
     """Whether standard input and output are a terminal; a closed one (``<&-``: Python has
     None for it, or a file that is closed) is no terminal."""
+    return _tty(sys.stdin) and _tty(sys.stdout)
 
-    def tty(stream: TextIO | None) -> bool:
-        try:
-            return stream is not None and stream.isatty()
-        except (OSError, ValueError):
-            return False
 
-    return tty(sys.stdin) and tty(sys.stdout)
+def no_terminal() -> str:
+    """Why no question can be asked, in the words of what the operator did: at a terminal with
+    the output piped (``aiir run … | tee walk.log``), "there is no terminal" read as a bug."""
+    if _tty(sys.stdin) and not _tty(sys.stdout):
+        return "standard output is not a terminal (a pipe or a file; run it without the pipe)"
+    return "there is no terminal"
 
 
 class Environment:
@@ -222,7 +230,9 @@ class Environment:
     def prompter(self) -> Prompter:
         if self._prompter is None:
             terminal = self._terminal if has_terminal() else None
-            self._prompter = terminal() if terminal is not None else NoTerminalPrompter()
+            self._prompter = (
+                terminal() if terminal is not None else NoTerminalPrompter(no_terminal())
+            )
         return self._prompter
 
     @prompter.setter

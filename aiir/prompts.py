@@ -97,11 +97,15 @@ def answer_line(key: str, hint: str) -> str:
 
 
 class NoTerminalPrompter:
-    """For CI: every question is an error naming the flag to answer it with."""
+    """For CI: every question is an error naming the flag to answer it with, and why none can
+    be asked (``why``)."""
+
+    def __init__(self, why: str = "there is no terminal") -> None:
+        self.why = why
 
     def _missing(self, key: str, hint: str) -> MissingAnswer:
         return MissingAnswer(
-            f"{key!r} needs an answer and there is no terminal: "
+            f"{key!r} needs an answer and {self.why}: "
             f"answer it in --answers FILE as `{answer_line(key, hint)}`"
         )
 
