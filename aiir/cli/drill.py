@@ -62,11 +62,12 @@ def command(
     store: Store = None,
 ) -> int:
     """Run scripted drills against the simulated gateway; exit 1 when any expectation is unmet."""
-    from aiir.cli.flags import environment, out_file
+    from aiir.cli.flags import environment, gateway_urls, out_file
     from aiir.cli.incident import _check_store
     from aiir.exercises.drill_report import run_drills
     from aiir.respond.trace import destination
 
+    urls = gateway_urls(gateway)  # before anything is read: a URL no request can go to is exit 2
     env = environment()
     env.store_flag = store
     _check_store(env)  # before any scenario: a wrong store is one line, exit 2
@@ -79,7 +80,7 @@ def command(
             env,
             junit=junit,
             as_json=as_json,
-            gateways=gateway or [],
+            gateways=urls,
             verbose=verbose,
             incident_dir=incident_dir,
             trace=trace,

@@ -52,16 +52,30 @@ def gateway_urls(given: list[str] | None, flag: str = "--gateway") -> dict[str, 
                 f"{flag} {name}=: no URL after '=' (an unset shell variable?); nothing was sent"
             )
         if not _is_http(url):
-            raise InputError(f"{flag} {name}={url[:200]!r}: not an http(s) URL")
+            raise InputError(f"{flag} {name}={url[:200]!r}: {_not_http(url)}")
     return urls
 
 
+def _not_http(url: str) -> str:
+    """What is wrong with a URL :func:`_is_http` refused."""
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unclosed IPv6 bracket
+        host = None
+    if host and url.lower().startswith(("http://", "https://")):
+        return "its host is no name a host can have (an empty label, as in a..b, or one over 63)"
+    return "not an http(s) URL"
+
+
 def _is_http(url: str) -> bool:
+    from aiir.validate.urls import host_can_exist
+
     try:
         parts = urlsplit(url)
-        return parts.scheme in {"http", "https"} and bool(parts.hostname)
     except ValueError:  # e.g. an unclosed IPv6 bracket
         return False
+    host = parts.hostname
+    return parts.scheme in {"http", "https"} and bool(host) and host_can_exist(host or "")
 
 
 def incident_dir(flag: Path | None) -> Path | None:

@@ -201,7 +201,7 @@ def _injector(env: Environment, state: SandboxState) -> Callable[[FaultSpec], No
             body = {"model": fault.model, "fault": fault.fault, "value": str(fault.value)}
             try:
                 response = env.http.post(f"{url.rstrip('/')}/sandbox/faults", json=body)
-            except httpx2.HTTPError as exc:
+            except (httpx2.HTTPError, httpx2.InvalidURL, UnicodeError) as exc:  # not sent
                 raise InputError(f"cannot inject fault {fault.fault!r} at {url}: {exc}") from None
             if response.status_code != 200:
                 raise InputError(f"{url} does not take faults (status {response.status_code})")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -15,7 +15,6 @@ from aiir.errors import ExitStatus, InputError
 from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
-from aiir.respond.preparation import parse_assignments
 from aiir.respond.trace import Destination, export
 from aiir.terminal.inert import inert
 from aiir.validate.scenarios import Prepared, prepare
@@ -65,7 +64,7 @@ def run_drills(
     *,
     junit: Path | None = None,
     as_json: bool = False,
-    gateways: Sequence[str] = (),
+    gateways: Mapping[str, str] | None = None,
     verbose: bool = False,
     incident_dir: Path | None = None,
     console: Console | None = None,
@@ -77,7 +76,7 @@ def run_drills(
     standard error: an endpoint that is down fails no drill)."""
     console = console or console_on()
     prepared = prepare_all(scenario_files(paths), env.profile_dirs)
-    urls = parse_assignments(list(gateways), "--gateway", "NAME=URL")
+    urls = dict(gateways or {})  # NAME=URL pairs, checked by the caller (the CLI: --gateway)
     if urls:
         staged_only(prepared, urls)
     root = env.incidents_at(incident_dir)

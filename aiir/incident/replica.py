@@ -31,6 +31,7 @@ from aiir.incident.postgres import (
 from aiir.incident.store import kept_path, line_of
 from aiir.incident.store_rows import StoreLostRows, Synced
 from aiir.incident.store_url import is_postgres, masked_url
+from aiir.validate.urls import host_can_exist
 
 
 def outbox(directory: Path) -> bool:
@@ -445,4 +446,11 @@ def shared_store(url: str, where: str, root: Path) -> PostgresStore:
             else str(exc)
         )
         raise InputError(f"{where} {shown!r}: not a valid URL ({why})") from None
+    for host in parts.netloc.rpartition("@")[2].split(","):  # libpq takes h1:5432,h2:5433
+        name = urlsplit(f"//{host}").hostname if host else None
+        if name and not host_can_exist(name):
+            raise InputError(
+                f"{where} {shown!r}: its host is no name a host can have (an empty label, as "
+                "in a..b, or one over 63)"
+            )
     return PostgresStore(url, root)

@@ -185,7 +185,7 @@ class _Exchange:
                 body, size = self._read(response)
                 headers = {k.lower(): v for k, v in response.headers.items()}
                 self.result = (response.status_code, headers, body, size)
-        except (httpx2.LocalProtocolError, UnicodeEncodeError, httpx2.InvalidURL):
+        except (httpx2.LocalProtocolError, UnicodeError, httpx2.InvalidURL):  # IDNA: a..b
             # Refused on this side before anything went out: a second try would fail alike.
             self.result = Reply(False, None, NOT_SENDABLE)
         except (httpx2.ConnectTimeout, httpx2.PoolTimeout):  # never reached the gateway

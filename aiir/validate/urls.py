@@ -46,9 +46,25 @@ def url_problem(url: str) -> str | None:
             return f"{shown!r} has no host: expected e.g. https://gateway.internal:4000"
         if parts.port == 0:
             return f"{shown!r} has port 0, not one from 1 to 65535"
+        if not host_can_exist(host):
+            return (
+                f"{shown!r} has a host no name can have (an empty label, as in 'a..b', or one "
+                "over 63 characters)"
+            )
     if "?" in literal or "#" in literal:
         return (
             f"{shown!r} has a query string or a fragment (?…, #…), which each request's path "
             "would be added to: give query parameters on the requests (query:)"
         )
     return None
+
+
+def host_can_exist(host: str) -> bool:
+    """Whether ``host`` is a name (or address) a resolver could be asked for: each label from 1
+    to 63 characters once encoded. The resolver's own refusal is no network error (Python's
+    IDNA codec raises it), and a request to such a host ended a drill as an internal error."""
+    try:
+        host.rstrip(".").encode("idna")
+    except UnicodeError:
+        return False
+    return True

@@ -803,6 +803,8 @@ def test_no_gateway_declared() -> None:
         ("http:///{{ env.TOKEN }}", "'http:///{{ env.TOKEN }}' has no host: expected e.g. https://gateway.internal:4000"),
         ("gw-{{ env.TOKEN }}", "'gw-{{ env.TOKEN }}' is not an http(s) URL: it must start with http:// or https://"),
         ("http://gw:0", "'http://gw:0' has port 0, not one from 1 to 65535"),
+        ("http://a..b:4000", "'http://a..b:4000' has a host no name can have (an empty label, as in 'a..b', or one over 63 characters)"),
+        (f"http://{'a' * 64}.net", f"'http://{'a' * 52}…' has a host no name can have (an empty label, as in 'a..b', or one over 63 characters)"),
         ("http://gw:99999", "'http://gw:99999' is not a valid URL (Port out of range 0-65535)"),
         ("http://gw/v1?api-version=1", "'http://gw/v1?api-version=1' has a query string or a fragment (?…, #…), which each request's path would be added to: give query parameters on the requests (query:)"),
         ("http://gw/v1#x{{ env.TOKEN }}", "'http://gw/v1#x{{ env.TOKEN }}' has a query string or a fragment (?…, #…), which each request's path would be added to: give query parameters on the requests (query:)"),
