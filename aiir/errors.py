@@ -47,12 +47,22 @@ class ValidationFailed(InputError):
     """A document loaded but has findings of error severity."""
 
 
-_LINE_BREAKS = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+_LINE_BREAKS = str.maketrans(
+    {
+        "\n": "\\n",
+        "\r": "\\r",
+        "\t": "\\t",
+        # a byte of a name that is not UTF-8, as Python reads argv and paths (surrogateescape):
+        # written as the byte, not dropped with the controls (a name of such bytes showed as '')
+        **{chr(0xDC80 + byte): f"\\x{0x80 + byte:02x}" for byte in range(128)},
+    }
+)
 
 
 def shown(value: str, keep: int = 160) -> str:
     """A name or path someone gave, as one line of a message: line breaks and tabs written as
-    ``\\n``, ``\\r``, ``\\t``, and a very long one kept by its two ends."""
+    ``\\n``, ``\\r``, ``\\t``, a byte that is not UTF-8 as ``\\xff``, and a very long one
+    kept by its two ends."""
     text = value.translate(_LINE_BREAKS)
     return text if len(text) <= keep else f"{text[: keep - 40]}...{text[-37:]}"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiir.errors import QUOTED_KEEP, clipped
+from aiir.errors import QUOTED_KEEP, clipped, shown
 
 
 def test_an_apostrophe_within_a_word_opens_no_quote() -> None:
@@ -19,9 +19,17 @@ def test_an_apostrophe_within_a_word_opens_no_quote() -> None:
 def test_a_long_quoted_value_is_kept_by_its_two_ends() -> None:
     value = "a" * 5000 + "THE-END"
     message = f"runbook.yaml:3:7: error: id: '{value}' is not a valid id (the runbook's own)"
-    shown = clipped(message)
-    assert len(shown) < 200
-    assert shown.startswith("runbook.yaml:3:7: error: id: 'aaa")
-    assert "THE-END'" in shown
-    assert shown.endswith("is not a valid id (the runbook's own)")
-    assert len(shown) < len(message) - 5000 + QUOTED_KEEP + 100
+    said = clipped(message)
+    assert len(said) < 200
+    assert said.startswith("runbook.yaml:3:7: error: id: 'aaa")
+    assert "THE-END'" in said
+    assert said.endswith("is not a valid id (the runbook's own)")
+    assert len(said) < len(message) - 5000 + QUOTED_KEEP + 100
+
+
+def test_a_name_of_bytes_that_are_not_utf8_shows_its_bytes() -> None:
+    """``aiir run $'\\xff'`` said ``aiir: : no such file…``: the byte, read from argv as a lone
+    surrogate, went with the control characters."""
+    assert shown("\udcff") == "\\xff"
+    assert shown("/tmp/\udcff\udcfex.yaml") == "/tmp/\\xff\\xfex.yaml"
+    assert shown("café") == "café"
