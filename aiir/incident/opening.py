@@ -39,6 +39,11 @@ def staged_incident(root: Path, now: dt.datetime) -> tuple[str, Path]:
         folder = staging / incident_id
         try:
             staging.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:  # ENOENT too: a folder no folder can be made in (/proc/1)
+            raise InputError(
+                f"{shown(str(root))}: cannot keep incidents here: {exc.strerror}"
+            ) from None
+        try:
             os.mkdir(folder)
         except FileExistsError:
             continue
