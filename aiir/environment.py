@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from aiir.errors import InputError
 from aiir.formats.printable import plain
 from aiir.formats.received import without_surrogates
 from aiir.prompts import NoTerminalPrompter, Prompter
@@ -68,16 +69,29 @@ class SystemClock:
             left -= step
 
 
+MAX_OPERATOR = 100  # characters of the operator's name, on every line of the journal
+
+
 def default_operator(environ: Mapping[str, str]) -> str:
     """``$AIIR_OPERATOR``, else the login name. The name goes on every journal line and every
-    message a walk prints: a bad byte in it reads as U+FFFD, controls and escapes are dropped."""
-    explicit = plain(without_surrogates(environ.get("AIIR_OPERATOR") or "")).strip()
+    message a walk prints: a bad byte in it reads as U+FFFD, controls and escapes are dropped,
+    and a line break or tab is a space (``noted by bob`` and a line of its own after it)."""
+    explicit = _one_line(environ.get("AIIR_OPERATOR") or "")
+    if len(explicit) > MAX_OPERATOR:
+        raise InputError(
+            f"AIIR_OPERATOR: a name of at most {MAX_OPERATOR} characters "
+            f"(this one is {len(explicit)})"
+        )
     if explicit:
         return explicit
     try:
-        return getpass.getuser()
+        return _one_line(getpass.getuser())[:MAX_OPERATOR] or "unknown"
     except (KeyError, OSError):  # no passwd entry in some containers
         return "unknown"
+
+
+def _one_line(name: str) -> str:
+    return " ".join(plain(without_surrogates(name)).split())
 
 
 def incidents_root(

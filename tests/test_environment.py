@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from aiir.environment import MAX_SLEEP, SystemClock
+from aiir.environment import MAX_SLEEP, SystemClock, default_operator
+from aiir.errors import InputError
 
 
 def test_time_sleep_refuses_the_longest_span_a_runbook_may_state() -> None:
@@ -34,3 +35,15 @@ def test_no_sleep_for_nothing_less_or_not_a_number(
     monkeypatch.setattr(time, "sleep", slept.append)
     SystemClock().sleep(seconds)
     assert slept == []
+
+
+def test_the_operator_is_one_line() -> None:
+    """A line break in ``$AIIR_OPERATOR`` (or the login name) printed a line of its own after
+    'noted by bob', and went into reports' Markdown as one: it is a space."""
+    assert default_operator({"AIIR_OPERATOR": "bob\n\x1b[31mevil\t x"}) == "bob evil x"
+    assert default_operator({"AIIR_OPERATOR": " \n "}) != ""
+
+
+def test_an_operator_name_too_long_for_every_line_is_bad_input() -> None:
+    with pytest.raises(InputError, match="AIIR_OPERATOR: a name of at most 100 characters"):
+        default_operator({"AIIR_OPERATOR": "x" * 300})
