@@ -24,7 +24,7 @@ from aiir.incident.replica import (
     upload,
 )
 from aiir.incident.state import check_id, incident_dir
-from aiir.incident.store_rows import Synced
+from aiir.incident.store_rows import Synced, lost_rows
 from aiir.timestamps import iso
 
 LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
@@ -184,6 +184,23 @@ def synced(env: Environment, incident_id: str | None = None) -> tuple[PostgresSt
         store.close()
         raise
     return store, ""
+
+
+def listed(env: Environment) -> tuple[PostgresStore | None, str, dict[str, str]]:
+    """For a listing of every incident: the local copy brought up to the store (as
+    :func:`synced`), and the incidents whose rows there no longer reach their head (id: the
+    line saying so), those not copied and those whose copy here was made before they went."""
+    store, problem = synced(env)
+    if store is None:
+        return None, problem, {}
+    try:
+        return store, problem, lost_rows(store)
+    except StoreUnavailable as exc:
+        store.close()
+        return None, f"{exc}; showing the local copy in {env.incidents_dir}", {}
+    except BaseException:
+        store.close()
+        raise
 
 
 def side_writer(env: Environment, incident_id: str) -> SideWriter | None:
