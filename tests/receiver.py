@@ -63,6 +63,8 @@ def default_answer(path: str, body: bytes, number: int = 1) -> Answer:
         return Answer(202, json.dumps(reply).encode(), {"content-type": "application/json"})
     if path.startswith("/services/"):
         return Answer(200, b"ok", {"content-type": "text/html"})
+    if path.startswith("/triggers/"):  # a Slack Workflow Builder webhook trigger: JSON
+        return Answer(200, b'{"ok":true}', JSON)
     if path.startswith("/workflows/") and len(body) > TEAMS_LIMIT:
         return Answer(413, TOO_LARGE, JSON)
     if path.startswith("/workflows/"):
