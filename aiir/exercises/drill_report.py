@@ -11,13 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from aiir.environment import Environment
-from aiir.errors import ExitStatus, InputError
+from aiir.errors import ExitStatus, InputError, clipped
 from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
 from aiir.respond.preparation import parse_assignments
 from aiir.respond.trace import Destination, export
-from aiir.terminal.inert import inert
+from aiir.terminal.inert import cell, inert
 from aiir.validate.scenarios import Prepared, prepare
 
 
@@ -140,9 +140,9 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
         checks = f"{len(result.groups) - len(failed)}/{len(result.groups)}"
         if failed:
             checks += " ✗ " + ", ".join(failed)
-        table.add_row(
-            inert(result.name),
-            inert(result.scenario.runbook if result.scenario else "?"),
+        table.add_row(  # kept by their ends: the whole is in --json and --junit
+            cell(result.name),
+            cell(result.scenario.runbook if result.scenario else "?"),
             verdict,
             checks,
             f"{result.seconds * 1000:.0f} ms",
@@ -158,10 +158,12 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
             continue
         console.print(Text(f"✗ {result.name} ({result.path})", "bold red"), soft_wrap=True)
         if result.error:
-            console.print(inert(f"  could not run: {scrub(result.error)}"), soft_wrap=True)
-        for group in result.groups:
+            said = clipped(f"  could not run: {scrub(result.error)}")
+            console.print(inert(said), soft_wrap=True)
+        for group in result.groups:  # a long value quoted in one kept by its ends (cf. --junit)
             for problem in group.problems:
-                console.print(inert(f"  {group.name}: {scrub(problem)}"), soft_wrap=True)
+                said = clipped(f"  {group.name}: {scrub(problem)}")
+                console.print(inert(said), soft_wrap=True)
     passed = sum(1 for r in results if r.ok)
     console.print(f"{passed} passed, {len(results) - passed} failed", soft_wrap=True)
     if junit is not None:
