@@ -19,7 +19,7 @@ from aiir.incident.journal import Event
 from aiir.incident.state import Incident, list_incidents, load_incident
 from aiir.redact import known_secrets, masked_json, scrub
 from aiir.reports.context import report_context
-from aiir.terminal.inert import inert, plain
+from aiir.terminal.inert import CELL, ends, inert, plain
 from aiir.terminal.screen import LEVER_STYLE, SEVERITY_STYLE
 from aiir.views.timeline import TAIL, Spool, omitted_line, write_timeline
 
@@ -287,7 +287,8 @@ def _heading(console: Console, incident: Incident) -> None:
     header = Text.assemble(
         (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
     )
-    header.append_text(_safe(f"  {incident.title}  [{incident.outcome or incident.state}]"))
+    title = ends(incident.title, CELL)  # whole in --json and the reports
+    header.append_text(_safe(f"  {title}  [{incident.outcome or incident.state}]"))
     if incident.exercise:
         header.append(f"  EXERCISE ({incident.exercise}): not a real incident", "bold magenta")
     console.print(header)

@@ -22,7 +22,7 @@ from aiir.incident.postgres import StoreUnavailable
 from aiir.incident.state import Incident, incident_dir, list_incidents
 from aiir.incident.store import FileStore, IncidentStore
 from aiir.redact import known_secrets, scrub
-from aiir.terminal.inert import plain
+from aiir.terminal.inert import CELL, ends, plain
 from aiir.views.incidents import listed
 from aiir.views.timeline import event_lines
 
@@ -84,7 +84,7 @@ def _heading(incident: Incident) -> str:
     lead = f", lead {incident.lead}" if incident.lead else ""
     count = f"{incident.count:,} event{'s' if incident.count != 1 else ''}"
     return (
-        f"watching {incident.id} {incident.severity} {incident.title} [{state}{lead}], "
+        f"watching {incident.id} {incident.severity} {ends(incident.title, CELL)} [{state}{lead}], "
         f"{count} so far; Ctrl-C to stop"
     )
 

@@ -65,3 +65,36 @@ def test_a_cell_keeps_its_two_ends_in_the_characters_it_has(keep: int) -> None:
         assert cut.endswith("end")
         assert "…" in cut
     assert ends("short", keep if keep >= 5 else 5) == "short"
+
+
+def test_a_long_runbook_title_is_kept_by_its_ends_in_the_walk_and_in_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 20,000-character title (as long as a runbook's title may be) of short words: the
+    walk's first line and show's heading were 250 rows of an 80-column terminal."""
+    from tests.incidents import ANSWERS, containment_runbook, write_answers, write_runbook
+    from tests.servers import serve_gateway
+
+    no_terminal(monkeypatch)
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setenv("LITELLM_MASTER_KEY", "sk-master-long-titles-0123")
+    runbook = containment_runbook()
+    runbook["title"] = "Title " + "T " * 9_990 + "end"
+    runbook["nodes"][runbook["start"]]["title"] = "N " * 10_000
+    path = write_runbook(tmp_path, runbook)
+    answers = write_answers(tmp_path, ANSWERS)
+    incidents = tmp_path / "incidents"
+    with serve_gateway() as (url, _):
+        ran = aiir(capsys, "run", str(path), "-a", str(answers), "--yes", "--gateway",
+                   f"gw={url}", "--incident-dir", str(incidents))  # fmt: skip
+    assert ran.status == 0, ran.err
+    assert len(ran.out) < 20_000, len(ran.out)  # not the titles whole
+    (incident,) = [d.name for d in incidents.iterdir()]
+    ran = aiir(capsys, "show", incident, "--incident-dir", str(incidents))
+    assert ran.status == 0, ran.err
+    heading = ran.out.split("runbook contain")[0]
+    assert len(heading.splitlines()) <= 5, heading
+    assert heading.startswith(f"{incident}  SEV1  Title T")
+    assert "end [contained]" in " ".join(heading.split())
+    ran = aiir(capsys, "show", incident, "--json", "--incident-dir", str(incidents))
+    assert json.loads(ran.out)["title"] == runbook["title"]  # the whole, for programs
