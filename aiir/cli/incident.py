@@ -402,7 +402,7 @@ def incidents(
 ) -> int:
     """List incidents, newest first; one whose journal does not verify is marked TAMPERED."""
     from aiir.errors import ExitStatus, InputError
-    from aiir.respond.shared import listed
+    from aiir.respond.shared import listed, refreshed
     from aiir.views.incidents import incidents_table
 
     if watch_ and as_json:
@@ -411,11 +411,10 @@ def incidents(
     shared, problem, lost = listed(env)  # lost: the store's rows no longer reach their head
     _said(problem)
     if watch_:
-        from aiir.incident.replica import pull_all
         from aiir.views.watch import watch_incidents
 
         try:
-            refresh = None if shared is None else lambda: pull_all(shared, env.incidents_dir)
+            refresh = None if shared is None else lambda: refreshed(shared, env.incidents_dir)
             watch_incidents(env, refresh=refresh)
         finally:
             _close(shared)

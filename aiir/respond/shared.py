@@ -8,6 +8,7 @@ runs and the walk keeps its files exactly as before.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from aiir.environment import Environment
 from aiir.errors import InputError
@@ -201,6 +202,13 @@ def listed(env: Environment) -> tuple[PostgresStore | None, str, dict[str, str]]
     except BaseException:
         store.close()
         raise
+
+
+def refreshed(store: PostgresStore, root: Path) -> dict[str, str]:
+    """For a live listing: every incident's copy brought up to the store's head, then the
+    incidents whose rows there no longer reach it (id: the line saying so)."""
+    pull_all(store, root)
+    return lost_rows(store)
 
 
 def side_writer(env: Environment, incident_id: str) -> SideWriter | None:

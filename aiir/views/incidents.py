@@ -57,7 +57,7 @@ def incidents_table(
     (what its journal claims is not shown as fact). Each journal is verified and folded into
     a summary as it is read; no event is kept. ``lost``: incidents whose rows the shared store
     lost (id: the line saying so), listed as TAMPERED too, with or without a copy here."""
-    found = _with_lost(list_incidents(env.incidents_dir, keep_events=False), env, lost or {})
+    found = with_lost(list_incidents(env.incidents_dir, keep_events=False), env, lost or {})
     if as_json:
         print(masked_json([incident_summary(i) for i in found]))
         return
@@ -77,7 +77,7 @@ def incidents_table(
     )
 
 
-def _with_lost(found: list[Incident], env: Environment, lost: Mapping[str, str]) -> list[Incident]:
+def with_lost(found: list[Incident], env: Environment, lost: Mapping[str, str]) -> list[Incident]:
     """The incidents listed, those whose store lost rows marked so (the first problem: what a
     summary names), those not copied here for it added."""
     for incident in found:

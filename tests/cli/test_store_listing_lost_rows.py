@@ -101,3 +101,27 @@ def test_an_intact_store_is_listed_as_it_is(
         status, out, err = _run(capsys, "store", "status", "--incident-dir", str(folder))
         assert (status, err) == (0, "")
         assert "TAMPERED" not in out
+
+
+def test_the_live_listing_marks_it_too(walked: Walked, tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from aiir.environment import Environment
+    from aiir.respond.shared import refreshed
+    from aiir.views.watch import watch_incidents
+
+    store, incident_id, _ = walked
+    _delete(store, incident_id, f"seq = {store.head(incident_id)}")
+    for folder in _folders(walked, tmp_path):
+        screen = io.StringIO()
+        env = Environment(console=Console(file=screen, width=80), incidents_dir=folder)
+
+        def stop(_: float) -> None:
+            raise KeyboardInterrupt
+
+        watch_incidents(env, sleep=stop, refresh=lambda: refreshed(store, folder))  # noqa: B023
+        shown = " ".join(screen.getvalue().split())
+        assert f"{incident_id} " in shown
+        assert f"TAMPERED (aiir verify {incident_id})" in shown
