@@ -11,13 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from aiir.environment import Environment
-from aiir.errors import ExitStatus, InputError, clipped
+from aiir.errors import ExitStatus, InputError
 from aiir.exercises.drill import DrillResult, run_drill, timer_texts, visited
 from aiir.exercises.junit import write_junit
 from aiir.redact import masked_json, scrub
 from aiir.respond.preparation import parse_assignments
 from aiir.respond.trace import Destination, export
-from aiir.terminal.inert import cell, inert
+from aiir.terminal.inert import inert
 from aiir.validate.scenarios import Prepared, prepare
 
 
@@ -119,6 +119,9 @@ def _as_dict(result: DrillResult) -> dict[str, object]:
 
 
 def _report(console: Console, results: Sequence[DrillResult], junit: Path | None) -> None:
+    from aiir.errors import clipped
+    from aiir.terminal.inert import cell
+
     table = Table(
         "scenario",
         "runbook",
