@@ -39,6 +39,8 @@ class Answer:
 
 
 JSON = {"content-type": "application/json"}
+TEAMS_LIMIT = 28 * 1024  # a Teams Workflows trigger refuses a bigger body: 413
+TOO_LARGE = b'{"error":{"code":"RequestEntityTooLarge","message":"The message is too large."}}'
 TICKETS = frozenset({"/rest/api/3/issue", "/rest/servicedeskapi/request"})
 
 
@@ -61,6 +63,10 @@ def default_answer(path: str, body: bytes, number: int = 1) -> Answer:
         return Answer(202, json.dumps(reply).encode(), {"content-type": "application/json"})
     if path.startswith("/services/"):
         return Answer(200, b"ok", {"content-type": "text/html"})
+    if path.startswith("/triggers/"):  # a Slack Workflow Builder webhook trigger: JSON
+        return Answer(200, b'{"ok":true}', JSON)
+    if path.startswith("/workflows/") and len(body) > TEAMS_LIMIT:
+        return Answer(413, TOO_LARGE, JSON)
     if path.startswith("/workflows/"):
         return Answer(202, b"")  # a Teams Workflows trigger: accepted, empty body
     if path.startswith("/v1/pages/"):

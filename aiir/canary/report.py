@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from aiir.canary.result import SuiteRun, clean
-from aiir.terminal.inert import inert
+from aiir.terminal.inert import cell, inert
 
 MAX_ROWS = 50
 
@@ -57,11 +57,11 @@ def _show_run(console: Console, run: SuiteRun) -> None:
             prompt = (
                 f"{failure.prompt_id}#{failure.repeat}" if failure.repeat else failure.prompt_id
             )
-            table.add_row(
-                inert(f"{prompt}\n{shown['prompt']}"),
-                inert(failure.check),
-                inert(shown["detail"]),
-                inert(shown["output"]),
+            table.add_row(  # each cell kept by its ends: the whole is in --json and --junit
+                cell(f"{prompt}\n{shown['prompt']}"),
+                cell(failure.check),
+                cell(shown["detail"]),
+                cell(shown["output"]),
             )
         console.print(table)
         if len(failures) > MAX_ROWS:

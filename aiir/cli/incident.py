@@ -118,11 +118,15 @@ def _synced(env: "Environment", incident: str | None = None) -> "PostgresStore |
     from aiir.respond.shared import synced
 
     store, problem = synced(env, incident)
+    _said(problem)
+    return store
+
+
+def _said(problem: str) -> None:
     if problem:
         from aiir.redact import scrub
 
         typer.echo(f"aiir: {scrub(problem)}", err=True)
-    return store
 
 
 def _against_store(store: "PostgresStore | None", directory: Path, problems: list[str]) -> str:
@@ -395,27 +399,29 @@ def incidents(
     ] = False,
     incident_dir: IncidentDir = None,
     store: Store = None,
-) -> None:
+) -> int:
     """List incidents, newest first; one whose journal does not verify is marked TAMPERED."""
-    from aiir.errors import InputError
+    from aiir.errors import ExitStatus, InputError
+    from aiir.respond.shared import listed, refreshed
     from aiir.views.incidents import incidents_table
 
     if watch_ and as_json:
         raise InputError("--watch redraws a listing for people; --json prints one for programs")
     env = _environment(incident_dir, store=store)
-    shared = _synced(env)
+    shared, problem, lost = listed(env)  # lost: the store's rows no longer reach their head
+    _said(problem)
     if watch_:
-        from aiir.incident.replica import pull_all
         from aiir.views.watch import watch_incidents
 
         try:
-            refresh = None if shared is None else lambda: pull_all(shared, env.incidents_dir)
+            refresh = None if shared is None else lambda: refreshed(shared, env.incidents_dir)
             watch_incidents(env, refresh=refresh)
         finally:
             _close(shared)
-        return
+        return ExitStatus.OK
     _close(shared)
-    incidents_table(env, as_json=as_json)
+    incidents_table(env, as_json=as_json, lost=lost)
+    return ExitStatus.FAILED if lost else ExitStatus.OK  # tampering, as verify says it
 
 
 def watch(

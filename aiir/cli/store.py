@@ -58,7 +58,9 @@ def status(incident_dir: IncidentDir = None, store: Store = None) -> int:
     """Which incident store is in use, whether it answers, and its schema version."""
     from aiir.errors import ExitStatus
     from aiir.incident.postgres import migrations
+    from aiir.incident.store_rows import lost_rows
 
+    latest = migrations()[-1][0]
     env = _environment(incident_dir, store=store)
     url, where = env.store_at()
     if not url:
@@ -68,9 +70,9 @@ def status(incident_dir: IncidentDir = None, store: Store = None) -> int:
     try:
         version = chosen.version()  # does not answer: one line, exit 2
         count = len(chosen.ids()) if version else 0
+        lost = lost_rows(chosen) if version >= latest else {}
     finally:
         chosen.close()
-    latest = migrations()[-1][0]
     typer.echo(
         f"incident store: {chosen.shown} (chosen by {where}); local copy in {env.incidents_dir}"
     )
@@ -84,7 +86,9 @@ def status(incident_dir: IncidentDir = None, store: Store = None) -> int:
         typer.echo(
             f"{incident}: the local copy has lines the store has not got: aiir store push {incident}"
         )
-    return ExitStatus.OK
+    for incident, why in lost.items():  # tampering, as verify says it (exit 1)
+        typer.echo(f"TAMPERED: {why} (aiir verify {incident})")
+    return ExitStatus.FAILED if lost else ExitStatus.OK
 
 
 def _outboxes(env: "Environment") -> list[str]:

@@ -118,6 +118,9 @@ def _as_dict(result: DrillResult) -> dict[str, object]:
 
 
 def _report(console: Console, results: Sequence[DrillResult], junit: Path | None) -> None:
+    from aiir.errors import clipped
+    from aiir.terminal.inert import cell
+
     table = Table(
         "scenario",
         "runbook",
@@ -139,9 +142,9 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
         checks = f"{len(result.groups) - len(failed)}/{len(result.groups)}"
         if failed:
             checks += " ✗ " + ", ".join(failed)
-        table.add_row(
-            inert(result.name),
-            inert(result.scenario.runbook if result.scenario else "?"),
+        table.add_row(  # kept by their ends: the whole is in --json and --junit
+            cell(result.name),
+            cell(result.scenario.runbook if result.scenario else "?"),
             verdict,
             checks,
             f"{result.seconds * 1000:.0f} ms",
@@ -157,10 +160,12 @@ def _report(console: Console, results: Sequence[DrillResult], junit: Path | None
             continue
         console.print(Text(f"✗ {result.name} ({result.path})", "bold red"), soft_wrap=True)
         if result.error:
-            console.print(inert(f"  could not run: {scrub(result.error)}"), soft_wrap=True)
-        for group in result.groups:
+            said = clipped(f"  could not run: {scrub(result.error)}")
+            console.print(inert(said), soft_wrap=True)
+        for group in result.groups:  # a long value quoted in one kept by its ends (cf. --junit)
             for problem in group.problems:
-                console.print(inert(f"  {group.name}: {scrub(problem)}"), soft_wrap=True)
+                said = clipped(f"  {group.name}: {scrub(problem)}")
+                console.print(inert(said), soft_wrap=True)
     passed = sum(1 for r in results if r.ok)
     console.print(f"{passed} passed, {len(results) - passed} failed", soft_wrap=True)
     if junit is not None:

@@ -16,8 +16,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiir.incident.journal import GENESIS, JournalConflict
+
+if TYPE_CHECKING:
+    from aiir.incident.postgres import PostgresStore
 
 Row = tuple[int, str, bytes]  # seq, hash, the journal line
 
@@ -51,12 +55,15 @@ class StoreLostRows(JournalConflict):
     """The store's events no longer reach its head: a verify problem (exit 1), nothing copied."""
 
 
-def _tampered(incident_id: str, shown: str, what: str, why: str) -> StoreLostRows:
-    return StoreLostRows(
+def _told(incident_id: str, shown: str, what: str, why: str) -> str:
+    return (
         f"incident {incident_id}: the store {shown} {what}: {why}: its rows were changed "
-        "behind aiir's back (tampering), or the database restored from an older backup; "
-        "nothing was copied"
+        "behind aiir's back (tampering), or the database restored from an older backup"
     )
+
+
+def _tampered(incident_id: str, shown: str, what: str, why: str) -> StoreLostRows:
+    return StoreLostRows(_told(incident_id, shown, what, why) + "; nothing was copied")
 
 
 def _gone(first: int, head_seq: int, found: list[int]) -> str:
@@ -104,3 +111,49 @@ def checked(
         why = f"its head is line {head_seq}, yet it holds rows after it (to line {found[-1]})"
         raise _tampered(incident_id, shown, "has rows no append wrote", why)
     return rows
+
+
+# Each incident's head beside what its rows hold, in one pass (no line is read): how many rows
+# up to the head, the last row's seq, and the hash of the row at the head.
+_HEADS_CHECKED = """
+SELECT i.id, i.head_seq, i.head_hash, count(e.seq) FILTER (WHERE e.seq <= i.head_seq),
+       coalesce(max(e.seq), 0), max(e.hash) FILTER (WHERE e.seq = i.head_seq)
+FROM incidents i LEFT JOIN events e ON e.incident = i.id
+GROUP BY i.id, i.head_seq, i.head_hash ORDER BY i.id DESC
+"""
+
+
+def lost_rows(store: PostgresStore) -> dict[str, str]:
+    """Every incident of the store whose rows no longer reach the head the incidents table
+    names (rows deleted, the last ones too, or replaced): its id and the line saying so, as
+    :func:`checked` says it. For a listing (``aiir incidents``, ``aiir store status``), which
+    reads no line: the head that did not move since a copy was made is checked too."""
+    with store.session() as db:
+        found = db.execute(_HEADS_CHECKED).fetchall()
+    lost = {}
+    for incident_id, head_seq, head_hash, reaching, last, at_head in found:
+        why = _against_head(int(head_seq), head_hash, int(reaching), int(last), at_head)
+        if why is not None:
+            lost[incident_id] = _told(incident_id, store.shown, *why)
+    return lost
+
+
+def _against_head(
+    head_seq: int, head_hash: str, reaching: int, last: int, at_head: str | None
+) -> tuple[str, str] | None:
+    """What is wrong with an incident's rows, from their count up to its head (``reaching``),
+    the last row's seq and the hash of the row at the head; None when they reach it."""
+    if reaching < head_seq:
+        gone = head_seq - reaching
+        held = f"{reaching} of lines 1 to {head_seq} are there"
+        lines = "1 line is" if gone == 1 else f"{gone} lines are"
+        return "lost rows", f"its head is line {head_seq}, and {lines} gone ({held})"
+    if head_seq and at_head != head_hash:
+        return (
+            "has a row replaced",
+            f"its head is line {head_seq}, with another hash than that row has",
+        )
+    if last > head_seq:
+        why = f"its head is line {head_seq}, yet it holds rows after it (to line {last})"
+        return "has rows no append wrote", why
+    return None

@@ -249,15 +249,19 @@ class Notifier:
         self, webhook_url: str, text: str, blocks: Sequence[Mapping[str, Any]] = ()
     ) -> Delivery:
         """Post ``text`` (the notification fallback) and optional Block Kit ``blocks``. Slack
-        has no idempotency key: a try that may have been delivered is not sent again."""
+        has no idempotency key: a try that may have been delivered is not sent again. An
+        incoming webhook answers ``ok``, a Workflow Builder trigger (``/triggers/…``)
+        ``{"ok":true}``: either is delivered; anything else (``{"ok":false,"error":…}``) is not."""
         body: dict[str, Any] = {"text": text}
         if blocks:
             body["blocks"] = list(blocks)
         delivery = self._send(
             "slack", "POST", webhook_url, body, {}, [webhook_url], idempotent=False
         )
-        if delivery.ok and delivery.reply.strip() != "ok":
-            return _replace(delivery, ok=False, reason=f"Slack said {delivery.reply.strip()!r}")
+        said = delivery.reply.strip()
+        if delivery.ok and not _slack_ok(said):
+            error = _field("error")(said)
+            return _replace(delivery, ok=False, reason=f"Slack said {error or said!r}")
         return delivery
 
     # --- Microsoft Teams Workflows webhook ---------------------------------------------------
@@ -486,6 +490,14 @@ def _said(tried: _Attempted, mask: Callable[[str], str]) -> str:
 
 def _replace(delivery: Delivery, **changes: Any) -> Delivery:
     return Delivery(**{**delivery.__dict__, **changes})
+
+
+def _slack_ok(reply: str) -> bool:
+    """An incoming webhook's ``ok``, or a workflow trigger's JSON object with ``"ok": true``."""
+    if reply == "ok":
+        return True
+    answer = _json(reply) if reply.startswith("{") else None
+    return isinstance(answer, dict) and answer.get("ok") is True
 
 
 def _json(text: str) -> Any:

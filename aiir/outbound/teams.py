@@ -9,6 +9,7 @@ header and the context line, made here from the incident, are escaped the same w
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiir.formats.printable import plain
@@ -19,10 +20,12 @@ from aiir.outbound.pieces import split
 CARD_VERSION = "1.5"
 CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-# Teams refuses a message over about 28 KB; aiir keeps a card's text well inside that.
+# Teams refuses a message over about 28 KB (HTTP 413): a card's body, as sent (compact JSON in
+# UTF-8, where a quote or a backslash takes two bytes and an emoji four), is kept within BODY.
 TEXT_BLOCK = 2000
 TEXT_BLOCKS = 10
 HEADER = 150
+BODY = 26 * 1024
 
 
 def teams_message(text: str, incident: Incident, anchor: str | None = None) -> dict[str, Any]:
@@ -44,38 +47,62 @@ def card(text: str, incident: Incident, anchor: str | None = None) -> dict[str, 
     """The Adaptive Card. A message too long for one card ends in a block that says how much more
     is in the incident's journal: nothing is cut silently."""
     pieces = split_markdown(text, TEXT_BLOCK) or ["(no text)"]
-    if len(pieces) > TEXT_BLOCKS:
-        left = sum(len(p) for p in pieces[TEXT_BLOCKS - 1 :])
-        more = f"_… {left:,} more characters of this message are in the incident's journal._"
-        pieces = [*pieces[: TEXT_BLOCKS - 1], more]
     title = plain(f"[{incident.severity}] {incident.title}")  # a runbook's title is anyone's text
     title = title if len(title) <= HEADER else title[: HEADER - 1] + "…"
     context = f"{incident.id} · runbook {incident.runbook}" + (" · DRILL" if incident.drill else "")
     if anchor:
         context += f" · journal anchor {anchor}"
+    header = {
+        "type": "TextBlock",
+        "text": teams_escape(title),
+        "size": "Medium",
+        "weight": "Bolder",
+        "wrap": True,
+        "style": "heading",
+    }
+    footer = {
+        "type": "TextBlock",
+        "text": teams_escape(context),
+        "isSubtle": True,
+        "size": "Small",
+        "wrap": True,
+    }
     return {
         "$schema": CARD_SCHEMA,
         "type": "AdaptiveCard",
         "version": CARD_VERSION,
-        "body": [
-            {
-                "type": "TextBlock",
-                "text": teams_escape(title),
-                "size": "Medium",
-                "weight": "Bolder",
-                "wrap": True,
-                "style": "heading",
-            },
-            *({"type": "TextBlock", "text": piece, "wrap": True} for piece in pieces),
-            {
-                "type": "TextBlock",
-                "text": teams_escape(context),
-                "isSubtle": True,
-                "size": "Small",
-                "wrap": True,
-            },
-        ],
+        "body": [header, *_fitted(pieces, BODY - _size([header, footer])), footer],
     }
+
+
+def _block(text: str) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True}
+
+
+def _size(value: Any) -> int:
+    """Its bytes as the webhook's body carries them: compact JSON, UTF-8."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def _fitted(pieces: list[str], budget: int) -> list[dict[str, Any]]:
+    """The message's blocks, as many as fit in ``budget`` bytes (and :data:`TEXT_BLOCKS`); when
+    not all do, the last says how many characters more are in the incident's journal: nothing
+    is cut silently."""
+    blocks = [_block(piece) for piece in pieces]
+    if len(blocks) <= TEXT_BLOCKS and _size(blocks) <= budget:
+        return blocks
+    kept, used = 0, 0
+    room = budget - _size([_block(_more(10**12))])  # the closing block, at its longest
+    while kept < min(len(blocks), TEXT_BLOCKS - 1):
+        used += _size(blocks[kept]) + 1  # and its comma
+        if used > room:
+            break
+        kept += 1
+    return [*blocks[:kept], _block(_more(sum(len(p) for p in pieces[kept:])))]
+
+
+def _more(left: int) -> str:
+    return f"_… {left:,} more characters of this message are in the incident's journal._"
 
 
 def split_markdown(text: str, limit: int) -> list[str]:

@@ -8,6 +8,7 @@ runs and the walk keeps its files exactly as before.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from aiir.environment import Environment
 from aiir.errors import InputError
@@ -24,7 +25,7 @@ from aiir.incident.replica import (
     upload,
 )
 from aiir.incident.state import check_id, incident_dir
-from aiir.incident.store_rows import Synced
+from aiir.incident.store_rows import Synced, lost_rows
 from aiir.timestamps import iso
 
 LEASE_VARIABLE = "AIIR_STORE_LEASE"  # seconds a walker's lease lasts unless renewed
@@ -184,6 +185,30 @@ def synced(env: Environment, incident_id: str | None = None) -> tuple[PostgresSt
         store.close()
         raise
     return store, ""
+
+
+def listed(env: Environment) -> tuple[PostgresStore | None, str, dict[str, str]]:
+    """For a listing of every incident: the local copy brought up to the store (as
+    :func:`synced`), and the incidents whose rows there no longer reach their head (id: the
+    line saying so), those not copied and those whose copy here was made before they went."""
+    store, problem = synced(env)
+    if store is None:
+        return None, problem, {}
+    try:
+        return store, problem, lost_rows(store)
+    except StoreUnavailable as exc:
+        store.close()
+        return None, f"{exc}; showing the local copy in {env.incidents_dir}", {}
+    except BaseException:
+        store.close()
+        raise
+
+
+def refreshed(store: PostgresStore, root: Path) -> dict[str, str]:
+    """For a live listing: every incident's copy brought up to the store's head, then the
+    incidents whose rows there no longer reach it (id: the line saying so)."""
+    pull_all(store, root)
+    return lost_rows(store)
 
 
 def side_writer(env: Environment, incident_id: str) -> SideWriter | None:

@@ -18,7 +18,7 @@ from aiir.incident.state import Incident, LeverRecord
 from aiir.outbound.gateway import Call, Reply
 from aiir.outbound.readable import full_request, readable
 from aiir.terminal.fit import LIST_QUESTION_ROWS, QUESTION_ROWS, fits, fitted, list_rows
-from aiir.terminal.inert import inert, plain
+from aiir.terminal.inert import CELL, ends, inert, plain
 from aiir.terminal.keys import unechoed
 from aiir.timestamps import clock_text, parse_iso
 
@@ -145,7 +145,7 @@ class TerminalScreen:
             Text.assemble(
                 (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),
                 "  ",
-                self.text(f"{runbook.title} ({runbook.id} v{runbook.version})"),
+                self.text(f"{ends(runbook.title, CELL)} ({runbook.id} v{runbook.version})"),
             )
         )
         if incident.exercise:
@@ -187,7 +187,7 @@ class TerminalScreen:
             line = strip_control_codes(f"{line}{node.kind} {runbook.id}/{node_id}")
             if text.strip():  # plain() removes every control character rich's Text does
                 line += "\n" + plain(self.scrub(reflow(text.strip())))
-            self.console.file.write(f"── {plain(self.scrub(node.title))}\n{line}\n")
+            self.console.file.write(f"── {ends(plain(self.scrub(node.title)), CELL)}\n{line}\n")
             return
         meta = Text.assemble(
             (incident.severity, SEVERITY_STYLE.get(incident.severity, "")),

@@ -19,7 +19,7 @@ from aiir.incident.journal import Event
 from aiir.incident.state import Incident, list_incidents, load_incident
 from aiir.redact import known_secrets, masked_json, scrub
 from aiir.reports.context import report_context
-from aiir.terminal.inert import inert, plain
+from aiir.terminal.inert import CELL, ends, inert, plain
 from aiir.terminal.screen import LEVER_STYLE, SEVERITY_STYLE
 from aiir.views.timeline import TAIL, Spool, omitted_line, write_timeline
 
@@ -50,11 +50,14 @@ def incident_summary(incident: Incident) -> dict[str, Any]:
     }
 
 
-def incidents_table(env: Environment, *, as_json: bool) -> None:
+def incidents_table(
+    env: Environment, *, as_json: bool, lost: Mapping[str, str] | None = None
+) -> None:
     """Every incident, newest first; one whose journal does not verify is listed as TAMPERED
     (what its journal claims is not shown as fact). Each journal is verified and folded into
-    a summary as it is read; no event is kept."""
-    found = list_incidents(env.incidents_dir, keep_events=False)
+    a summary as it is read; no event is kept. ``lost``: incidents whose rows the shared store
+    lost (id: the line saying so), listed as TAMPERED too, with or without a copy here."""
+    found = with_lost(list_incidents(env.incidents_dir, keep_events=False), env, lost or {})
     if as_json:
         print(masked_json([incident_summary(i) for i in found]))
         return
@@ -72,6 +75,21 @@ def incidents_table(env: Environment, *, as_json: bool) -> None:
     env.console.print(
         Text("started: UTC · engaged: levers still in effect (aiir release ID)", "dim")
     )
+
+
+def with_lost(found: list[Incident], env: Environment, lost: Mapping[str, str]) -> list[Incident]:
+    """The incidents listed, those whose store lost rows marked so (the first problem: what a
+    summary names), those not copied here for it added."""
+    for incident in found:
+        if incident.id in lost:
+            incident.problems.insert(0, lost[incident.id])
+    here = {i.id for i in found}
+    found += [
+        Incident(id=i, directory=env.incidents_dir / i, problems=[lost[i]])
+        for i in lost
+        if i not in here
+    ]
+    return sorted(found, key=lambda i: i.id, reverse=True)
 
 
 def listed(incident: Incident, width: int, columns: int, known: set[str]) -> str:
@@ -275,7 +293,8 @@ def _heading(console: Console, incident: Incident) -> None:
     header = Text.assemble(
         (incident.id, "bold"), "  ", (incident.severity, SEVERITY_STYLE.get(incident.severity, ""))
     )
-    header.append_text(_safe(f"  {incident.title}  [{incident.outcome or incident.state}]"))
+    title = ends(incident.title, CELL)  # whole in --json and the reports
+    header.append_text(_safe(f"  {title}  [{incident.outcome or incident.state}]"))
     if incident.exercise:
         header.append(f"  EXERCISE ({incident.exercise}): not a real incident", "bold magenta")
     console.print(header)

@@ -11,7 +11,7 @@ from aiir.environment import Environment
 from aiir.errors import ExitStatus, InputError
 from aiir.formats.workspace import Loaded
 from aiir.reports.assessment import TIERS, assess, gaps
-from aiir.terminal.inert import inert
+from aiir.terminal.inert import cell
 
 TIER_STYLE = {
     "critical": "bold white on red",
@@ -66,9 +66,9 @@ def show_inventory(env: Environment, *, as_json: bool) -> None:
         s = r.system
         exposure = ("user-facing, " if s.user_facing else "internal, ") + s.autonomy
         table.add_row(
-            inert(s.id),
-            inert(s.owner),
-            inert(f"{s.model} ({s.provider})"),
+            cell(s.id),
+            cell(s.owner),
+            cell(f"{s.model} ({s.provider})"),  # unbounded: kept by its ends (whole in --json)
             s.data_sensitivity,
             exposure,
             s.eu_ai_act,
@@ -104,7 +104,7 @@ def check_inventory(env: Environment, *, as_json: bool) -> ExitStatus:
     elif found:
         table = Table("system", "gap", "detail", title=f"{len(found)} gap(s)", title_justify="left")
         for gap in found:
-            table.add_row(inert(gap.system), gap.kind, inert(gap.message))
+            table.add_row(cell(gap.system), gap.kind, cell(gap.message))
         console.print(table)
     else:
         console.print(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import textwrap
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from aiir.environment import Environment
 from aiir.incident.events import EventType
@@ -22,8 +22,8 @@ from aiir.incident.postgres import StoreUnavailable
 from aiir.incident.state import Incident, incident_dir, list_incidents
 from aiir.incident.store import FileStore, IncidentStore
 from aiir.redact import known_secrets, scrub
-from aiir.terminal.inert import plain
-from aiir.views.incidents import listed
+from aiir.terminal.inert import CELL, ends, plain
+from aiir.views.incidents import listed, with_lost
 from aiir.views.timeline import event_lines
 
 WAIT = 0.5  # seconds a watch sleeps at most before it asks the store again
@@ -84,7 +84,7 @@ def _heading(incident: Incident) -> str:
     lead = f", lead {incident.lead}" if incident.lead else ""
     count = f"{incident.count:,} event{'s' if incident.count != 1 else ''}"
     return (
-        f"watching {incident.id} {incident.severity} {incident.title} [{state}{lead}], "
+        f"watching {incident.id} {incident.severity} {ends(incident.title, CELL)} [{state}{lead}], "
         f"{count} so far; Ctrl-C to stop"
     )
 
@@ -123,18 +123,20 @@ def watch_incidents(
     refresh: Callable[[], object] | None = None,
 ) -> None:
     """Redraw the open incidents whenever one of them changes, until Ctrl-C; ``refresh`` brings
-    the local copy of a shared store up to date before each look."""
+    the local copy of a shared store up to date before each look, and may name the incidents
+    whose rows the store lost (id: the line saying so), listed as TAMPERED."""
     out, shown = env.console.file, None
     clear = CLEAR if env.console.is_terminal else ""
     try:
         while True:
-            away = ""
+            away, lost = "", {}
             if refresh is not None:
                 try:
-                    refresh()
+                    said = refresh()
+                    lost = dict(said) if isinstance(said, Mapping) else {}
                 except StoreUnavailable as exc:  # the local copy, as it was, until it is back
                     away = plain(scrub(f"{exc}; the local copy as it was:", known_secrets()))
-            body = (away + "\n" if away else "") + _open_listing(env)
+            body = (away + "\n" if away else "") + _open_listing(env, lost)
             if body != shown:
                 head = f"open incidents under {env.incidents_dir} (Ctrl-C to stop)\n"
                 out.write(clear + plain(head) + body)
@@ -146,12 +148,9 @@ def watch_incidents(
         out.flush()
 
 
-def _open_listing(env: Environment) -> str:
-    found = [
-        i
-        for i in list_incidents(env.incidents_dir, keep_events=False)
-        if i.outcome is None or not i.verified
-    ]
+def _open_listing(env: Environment, lost: Mapping[str, str] | None = None) -> str:
+    every = with_lost(list_incidents(env.incidents_dir, keep_events=False), env, lost or {})
+    found = [i for i in every if i.outcome is None or not i.verified]
     if not found:
         return "no open incidents\n"
     width, known = max(len(i.id) for i in found), known_secrets()
