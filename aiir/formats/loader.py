@@ -146,7 +146,7 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
 def load_text(text: str, path: str) -> Document:
     """Parse one YAML document from ``text``; ``path`` is used in error messages only."""
     with _uncollected():
-        root = _single_node(text, path)
+        root, text = _single_node(text, path)
         if root is None or _is_empty(root):
             raise LoadError(path, 1, 1, "empty document: expected a mapping")
         data = _Builder(path).build(root, 0)
@@ -154,7 +154,9 @@ def load_text(text: str, path: str) -> Document:
     return Document(path, data, text)
 
 
-def _single_node(text: str, path: str) -> Node | None:
+def _single_node(text: str, path: str) -> tuple[Node | None, str]:
+    """The document's node tree, and the text it was read from (positions are found again in
+    it later): ``text``, or ``text`` with JSON's surrogate pairs written as characters."""
     try:
         loader = _Loader(text)
     except UnicodeEncodeError as exc:  # a lone surrogate: only reachable from a str, not a file
@@ -163,6 +165,9 @@ def _single_node(text: str, path: str) -> Node | None:
     try:
         root: Node | None = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
+        paired = _paired(text) if _BAD_ESCAPE in str(exc.problem) else text
+        if paired != text:  # JSON's escapes of a character past U+FFFF: read as that character
+            return _single_node(paired, path)
         raise _syntax_error(exc, text, path) from None
     except yaml.reader.ReaderError as exc:
         raise _reader_error(exc, text, path) from None
@@ -172,7 +177,25 @@ def _single_node(text: str, path: str) -> Node | None:
         raise LoadError(path, 1, 1, _TOO_DEEP) from None
     finally:
         loader.dispose()
-    return root
+    return root, text
+
+
+# A character past U+FFFF (an emoji) as JSON writes it by default (``ensure_ascii``): a pair of
+# surrogate escapes, "\ud83d\udd25", which YAML 1.1 and libyaml refuse in a double-quoted
+# scalar; an answers file from json.dumps was refused as invalid YAML. Read again with each
+# pair written as its character (a backslash before it escaped by another is no escape).
+_BAD_ESCAPE = "invalid Unicode character escape code"
+_SURROGATE_PAIR = re.compile(
+    r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
+)
+
+
+def _paired(text: str) -> str:
+    def joined(match: re.Match[str]) -> str:
+        high, low = int(match[2], 16) - 0xD800, int(match[3], 16) - 0xDC00
+        return match[1] + chr(0x10000 + (high << 10) + low)
+
+    return _SURROGATE_PAIR.sub(joined, text)
 
 
 def _compose(text: str) -> Node | None:
