@@ -45,6 +45,7 @@ from rich.console import Console
 
 from aiir.cli import flags
 from aiir.cli import incident as commands
+from aiir.cli.verify import verify
 from aiir.environment import Environment
 from aiir.incident.events import EventType
 from aiir.incident.journal import GENESIS, JOURNAL, Event, Journal, canonical, read_events
@@ -190,7 +191,7 @@ def quiet() -> Iterator[None]:
 
 def run_verify(root: Path, incident: str) -> None:
     with quiet():
-        status = commands.verify(incident, anchor=None, anchors=None, incident_dir=root)
+        status = verify(incident, anchor=None, anchors=None, incident_dir=root)
     if status != 0:
         raise RuntimeError(f"aiir verify {incident}: exit status {status}")
 

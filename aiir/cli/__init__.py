@@ -36,6 +36,7 @@ from aiir.cli import (
     tabletop,
     team,
     validate,
+    verify,
 )
 from aiir.errors import AiirError, ExitStatus, shown
 
@@ -59,7 +60,7 @@ app.command("schema")(schema.command)
 app.command("run")(incident.run)
 app.command("resume")(incident.resume)
 app.command("release")(incident.release)
-app.command("verify")(incident.verify)
+app.command("verify")(verify.verify)
 app.command("incidents")(incident.incidents)
 app.command("show")(incident.show)
 app.command("watch")(incident.watch)
