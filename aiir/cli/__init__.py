@@ -100,11 +100,15 @@ def _root(
     """AI incident response runbooks you can validate, draw and walk."""
 
 
-def main(argv: list[str] | None = None, env: "Environment | None" = None) -> int:
+def main(
+    argv: list[str] | None = None, env: "Environment | Callable[[], Environment] | None" = None
+) -> int:
     """Run the CLI and return the exit status; never lets a traceback reach the user.
 
     Every command gets ``env`` (see :func:`aiir.cli.flags.environment`): by default the one built
-    from this process (its variables, its terminal); a test hands in its own.
+    from this process (its variables, its terminal); a test hands in its own, or a function that
+    makes one when the command first asks (its bad input, a variable, is then the command's:
+    one line, exit 2), which this closes when the command ends.
     """
     command = typer.main.get_command(_app_for(sys.argv[1:] if argv is None else argv))
     _metavars_only(command)
@@ -326,14 +330,14 @@ def _unicode_streams() -> None:
             continue
 
 
-def _once(given: "Environment | None") -> "Callable[[], Environment]":
+def _once(given: "Environment | Callable[[], Environment] | None") -> "Callable[[], Environment]":
     """The command's environment, made when it first asks (``aiir --help`` never does)."""
 
     @functools.cache
     def environment() -> "Environment":
         from aiir.redact import watch
 
-        env = given or _process_environment()
+        env = given() if callable(given) else given or _process_environment()
         watch(env.environ)  # an environment made before this command began was just forgotten
         return env
 
@@ -342,7 +346,8 @@ def _once(given: "Environment | None") -> "Callable[[], Environment]":
 
 @contextlib.contextmanager
 def _closing(
-    environment: "Callable[[], Environment]", given: "Environment | None"
+    environment: "Callable[[], Environment]",
+    given: "Environment | Callable[[], Environment] | None",
 ) -> Iterator[None]:
     """The environment this command made closed when it ends (its HTTP client, and with it a
     simulated gateway's event loop and its sockets); one handed in is its maker's to close. A
@@ -352,7 +357,8 @@ def _closing(
         yield
     finally:
         made = getattr(environment, "cache_info", None)
-        if given is None and made is not None and made().currsize:
+        handed_in = given is not None and not callable(given)
+        if not handed_in and made is not None and made().currsize:
             environment().close()
 
 

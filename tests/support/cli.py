@@ -39,11 +39,8 @@ def process_environment(
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str, env: Environment | None = None) -> Ran:
     """``aiir ARGS``: exit status, stdout, stderr."""
-    made = process_environment() if env is None else None
-    try:
-        status = main(list(args), env or made)
-    finally:
-        if made is not None:  # its HTTP client (a sandbox's event loop and sockets) closed
-            made.close()
+    # Made inside main, as the command line's is: a bad variable is the command's one line (exit
+    # 2), not an error raised here; main closes it (a sandbox's event loop and sockets).
+    status = main(list(args), env or process_environment)
     out, err = capsys.readouterr()
     return Ran(int(status), out, err)
