@@ -107,6 +107,9 @@ class PostgresLease:
     incident_id: str
     token: int
     taken_over: Holder | None = None
+    # When the last renewal that the database confirmed was asked for (time.monotonic()): the
+    # lease cannot expire before ``renewed_at + lease_seconds``, whoever else reaches the store.
+    renewed_at: float = field(default_factory=time.monotonic)
     _released: bool = False
     _lost: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -119,6 +122,10 @@ class PostgresLease:
     def lose(self) -> None:
         self._lost = True
 
+    def renewed(self, asked_at: float) -> None:
+        """A renewal asked for at ``asked_at`` (time.monotonic()) was confirmed."""
+        self.renewed_at = max(self.renewed_at, asked_at)
+
     def start_heartbeat(self) -> None:
         self._beat = threading.Thread(target=self._renewing, daemon=True, name="aiir-lease")
         self._beat.start()
@@ -128,11 +135,13 @@ class PostgresLease:
         connection: psycopg.Connection[Any] | None = None
         while not self._stop.wait(interval):
             try:
+                asked = time.monotonic()
                 if connection is None or connection.closed:
                     connection = self.store.connect()
                 if not self.store.renew(connection, self.incident_id, self.token):
                     self._lost = True
                     return
+                self.renewed(asked)
             except (StoreUnavailable, OSError):
                 connection = None  # the database is away: try again at the next beat
             except Exception:  # a broken connection of any kind: a new one at the next beat
@@ -322,6 +331,7 @@ class PostgresStore:
 
     def lease(self, incident_id: str, operator: str, since: str) -> PostgresLease:
         holder = Holder(os.getpid(), socket.gethostname(), operator, since)
+        asked = time.monotonic()
         with self.session() as db, db.transaction():
             row = db.execute(
                 "SELECT lease_holder, lease_expires > now() FROM incidents WHERE id = %s "
@@ -346,7 +356,7 @@ class PostgresStore:
                 (json.dumps(asdict(holder)), self.lease_seconds, incident_id),
             ).fetchone()
         assert token is not None
-        lease = PostgresLease(self, incident_id, int(token[0]), taken_over=before)
+        lease = PostgresLease(self, incident_id, int(token[0]), before, renewed_at=asked)
         lease.start_heartbeat()
         return lease
 
