@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -119,6 +120,23 @@ def test_a_walker_cut_off_past_its_lease_with_nobody_to_ask_sends_nothing(
     assert (decision["send"], decision["node"], decision["lease"]) == (False, "filter", 2)
     assert decision["silent"] > 2, decision
     assert "no terminal" in decision["by"]
+
+    # Resumed on its machine from its outbox, still cut off: the store has not answered since
+    # this walk began, so its first request (the filter's probe) is asked about, not sent.
+    resumed = subprocess.run(
+        [sys.executable, "-m", "aiir", "resume", incident_id, *flags, "--incident-dir", str(ana)],
+        env=_environ(through, "ana"),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=ana.parent,
+        timeout=120,
+        check=False,
+    )
+    assert resumed.returncode == 1, resumed.stdout + resumed.stderr
+    assert "has not answered since this walk began" in resumed.stderr, resumed.stderr
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
+    assert [d["send"] for d in _silent(ana / incident_id)] == [False, False]
     proxy.mend()
     incident = assert_intact_in_a_fresh_copy(store, tmp_path, incident_id)
     assert incident.outcome == "contained"  # the successor's record stands
