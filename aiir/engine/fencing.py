@@ -32,6 +32,14 @@ def fence_call(walk: Walk, call: Call) -> None:
     fenced(walk, f"{call.method} {path_of(call).split('?', 1)[0]}")
 
 
+def before_intent(walk: Walk, call: Call) -> None:
+    """Before the intent of a request that is not sent again blindly (a lever's engage, an
+    action) is journalled: the fence, so a request refused or not sent leaves no intent that
+    would read as "stopped while it was in flight". Its tries are fenced again as they go."""
+    if walk.sender.before_try is not None and not walk.env.dry_run:
+        walk.sender.before_try(call)
+
+
 def fenced(walk: Walk, what: str) -> None:
     """Before ``what`` (a request, or a channel's name) leaves: the lease renewed, or refused
     (:class:`JournalConflict`, nothing sent), or in doubt and the operator asked."""

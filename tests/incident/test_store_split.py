@@ -40,6 +40,8 @@ from tests.support.splitproxy import SplitProxy, split_proxy
 pytestmark = pytest.mark.postgres
 
 FILTER_ENGAGE = 2  # the capture's request, then the filter's engage: paused before it
+APPROVE = "aiir.engine.walk.Walk.approve"
+FILTER_APPROVAL = 1  # the walk's first approval: the filter's (answered by --yes)
 
 
 @pytest.fixture
@@ -97,8 +99,8 @@ def test_a_walker_cut_off_past_its_lease_with_nobody_to_ask_sends_nothing(
     ana = tmp_path / "ana" / "incidents"
     ana.mkdir(parents=True)
     through = proxy.url(store.url)
-    walker = paused_walker(["run", str(path), *flags], through, ana, SEND, FILTER_ENGAGE)
-    walker.wait(FILTER_ENGAGE)
+    walker = paused_walker(["run", str(path), *flags], through, ana, APPROVE, FILTER_APPROVAL)
+    walker.wait(FILTER_APPROVAL)
     assert state.count("POST", "/guardrails") == 0
     try:
         incident_id = _split_then_taken_over(proxy, store, flags, tmp_path, walker.process.pid, ana)
@@ -116,6 +118,7 @@ def test_a_walker_cut_off_past_its_lease_with_nobody_to_ask_sends_nothing(
     ):
         assert said in err, err
     assert len(err.strip().splitlines()) == 1, err
+    assert "filter (possibly engaged" not in out, out  # not sent: it left no intent in flight
     (decision,) = _silent(ana / incident_id)
     assert (decision["send"], decision["node"], decision["lease"]) == (False, "filter", 2)
     assert decision["silent"] > 2, decision
@@ -259,6 +262,7 @@ def test_at_a_terminal_y_enter_in_one_write_sends_and_enter_alone_does_not(
     assert child.exitstatus == 1, seen.getvalue()
     assert engagements(state) == {"/guardrails": 2, "/key/block": 1, "/fallback": 1}
     assert "Traceback" not in seen.getvalue()
+    assert "block (possibly engaged" not in seen.getvalue()  # it was not sent: no intent left
     decisions = _silent(ana / only_incident(ana))
     assert [(d["node"], d["send"], d["by"]) for d in decisions] == [
         ("filter", True, "ana"),
