@@ -32,10 +32,12 @@ def fence_call(walk: Walk, call: Call) -> None:
     fenced(walk, f"{call.method} {path_of(call).split('?', 1)[0]}")
 
 
-def before_intent(walk: Walk, call: Call) -> None:
-    """Before the intent of a request that is not sent again blindly (a lever's engage, an
-    action) is journalled: the fence, so a request refused or not sent leaves no intent that
-    would read as "stopped while it was in flight". Its tries are fenced again as they go."""
+def fence_first(walk: Walk, call: Call) -> None:
+    """The fence before a request is under way: before the intent of one that is not sent
+    again blindly (a lever's engage, an action) is journalled, so a request refused or not
+    sent leaves no intent that would read as "stopped while it was in flight"; and before the
+    screen's spinner starts, so a question is asked on a quiet screen. Each try is fenced
+    again as it goes."""
     if walk.sender.before_try is not None and not walk.env.dry_run:
         walk.sender.before_try(call)
 

@@ -21,7 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine import timers
-from aiir.engine.fencing import fence_call, fenced
+from aiir.engine.fencing import fence_call, fence_first, fenced
 from aiir.engine.frames import (
     FAILURE_OPTIONS,
     Ended,
@@ -505,6 +505,7 @@ class Walk:
         return f"{call.method} {readable(call.url)}"
 
     def send(self, call: Call, settled: Settled | None = None, *, blind: bool = True) -> Reply:
+        fence_first(self, call)
         with self.screen.waiting(f"{call.method} {call.url}"):
             return self.sender.send(call, settled, blind=blind)
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError
+from aiir.incident.deadline import answered_within
 from aiir.incident.events import EventType
 from aiir.incident.journal import (
     JOURNAL,
@@ -107,9 +108,7 @@ class PostgresLease:
     incident_id: str
     token: int
     taken_over: Holder | None = None
-    # When the last renewal that the database confirmed was asked for (time.monotonic()): the
-    # lease cannot expire before ``renewed_at + lease_seconds``, whoever else reaches the store.
-    renewed_at: float = field(default_factory=time.monotonic)
+    renewed_at: float = field(default_factory=time.monotonic)  # see renewed()
     _released: bool = False
     _lost: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -123,7 +122,7 @@ class PostgresLease:
         self._lost = True
 
     def renewed(self, asked_at: float) -> None:
-        """A renewal asked for at ``asked_at`` (time.monotonic()) was confirmed."""
+        """A renewal asked at ``asked_at`` (monotonic) confirmed: held until + lease_seconds."""
         self.renewed_at = max(self.renewed_at, asked_at)
 
     def start_heartbeat(self) -> None:
@@ -138,13 +137,16 @@ class PostgresLease:
                 asked = time.monotonic()
                 if connection is None or connection.closed:
                     connection = self.store.connect()
-                if not self.store.renew(connection, self.incident_id, self.token):
+                with answered_within(connection, self.store.deadline):
+                    held = self.store.renew(connection, self.incident_id, self.token)
+                if not held:
                     self._lost = True
                     return
                 self.renewed(asked)
-            except (StoreUnavailable, OSError):
-                connection = None  # the database is away: try again at the next beat
-            except Exception:  # a broken connection of any kind: a new one at the next beat
+            except Exception:  # the database away, a broken connection: anew at the next beat
+                if connection is not None:
+                    with suppress(Exception):
+                        connection.close()
                 connection = None
         if connection is not None:
             connection.close()
@@ -181,6 +183,7 @@ class PostgresStore:
         declare(url_passwords(url))
         self.mirror = mirror
         self.lease_seconds = lease_seconds
+        self.deadline: float | None = None  # seconds a statement may go unanswered (a walk's)
         self._connection: psycopg.Connection[Any] | None = None
         self._listener: psycopg.Connection[Any] | None = None
 
@@ -199,7 +202,7 @@ class PostgresStore:
                 ) from None
             raise StoreUnavailable(self._down(exc)) from None
 
-    def _down(self, exc: BaseException) -> str:
+    def _down(self, exc: BaseException | str) -> str:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return scrub(f"the incident store {self.shown} does not answer: {reason}")
 
@@ -212,10 +215,11 @@ class PostgresStore:
         if self._connection is None or self._connection.closed or self._connection.broken:
             self._connection = self.connect()
         try:
-            yield self._connection
+            with answered_within(self._connection, self.deadline) as watch:
+                yield self._connection
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self.close()
-            raise StoreUnavailable(self._down(exc)) from None
+            raise StoreUnavailable(self._down(watch.why(str(exc)))) from None
         except psycopg.errors.UndefinedTable:
             raise StoreNotReady(
                 f"the incident store {self.shown} has no incident schema: run `aiir store init`"

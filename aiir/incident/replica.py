@@ -204,6 +204,7 @@ def put_files(store: PostgresStore, directory: Path, events: list[Event], token:
 
 
 REJOIN_FIRST, REJOIN_LAST = 1.0, 30.0  # seconds between tries of a store gone away, doubling
+ANSWER_WITHIN = 15.0  # seconds a walk's statement may go unanswered (at least the lease)
 
 
 class Replica:
@@ -217,6 +218,8 @@ class Replica:
         self.directory = directory
         self.incident_id = directory.name
         self.lease = lease
+        # Lost packets (a blackhole) fail a statement instead of holding the walk for ever.
+        store.deadline = max(store.lease_seconds, ANSWER_WITHIN)
         self.offline = False
         self.down: Callable[[str], None] | None = None
         self.untold: list[str] = []

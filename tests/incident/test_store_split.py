@@ -283,3 +283,36 @@ def _stopped(child: Any, log: Path, timeout: float = 120) -> None:
             raise AssertionError("the walker ended before the filter's engage")
         child.expect([pexpect.TIMEOUT, pexpect.EOF], timeout=0.05)  # keep the pty drained
     raise AssertionError("the walker never stopped before the filter's engage")
+
+
+def test_a_walker_whose_packets_are_lost_past_its_lease_sends_nothing_and_does_not_hang(
+    store: PostgresStore,
+    proxy: SplitProxy,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+) -> None:
+    """A blackhole rather than a cut: the walker's connection stays open and nothing comes
+    back. Its fence must not wait on it for ever, nor send: it gives the store up, finds the
+    lease past, and stops with nothing sent."""
+    url, state = gateway
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
+    ana = tmp_path / "ana" / "incidents"
+    ana.mkdir(parents=True)
+    through = proxy.url(store.url)
+    walker = paused_walker(["run", str(path), *flags], through, ana, APPROVE, FILTER_APPROVAL)
+    walker.wait(FILTER_APPROVAL)
+    incident_id = only_incident(ana)
+    try:
+        proxy.stall()
+        take_over(incident_id, flags, store.url, tmp_path)
+        walker.go_on()
+        out, err = walker.process.communicate(timeout=90)
+    finally:
+        if walker.process.poll() is None:
+            walker.process.kill()
+            walker.process.communicate()
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1), out + err
+    assert walker.process.returncode == 1, out + err
+    assert "Traceback" not in out + err
+    assert "filter.send_offline: yes" in err, err
