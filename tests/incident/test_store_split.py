@@ -32,8 +32,10 @@ from tests.incident.test_shared_walk import (
     engagements,
     only_incident,
 )
-from tests.incident.test_store_fencing import PAUSING, paused_walker, take_over
+from tests.incident.test_store_fencing import NOTIFIER, PAUSING, paused_walker, take_over
 from tests.incidents import ANSWERS, containment_runbook, write_answers, write_runbook
+from tests.receiver import serve_receiver
+from tests.respond import write_workspace
 from tests.servers import Gateway, serve_gateway
 from tests.support.splitproxy import SplitProxy, split_proxy
 
@@ -316,3 +318,45 @@ def test_a_walker_whose_packets_are_lost_past_its_lease_sends_nothing_and_does_n
     assert walker.process.returncode == 1, out + err
     assert "Traceback" not in out + err
     assert "filter.send_offline: yes" in err, err
+
+
+def test_a_walker_cut_off_past_its_lease_before_a_page_does_not_page_again(
+    store: PostgresStore,
+    proxy: SplitProxy,
+    gateway: tuple[str, Gateway],
+    tmp_path: Path,
+) -> None:
+    url, state = gateway
+    config = {"aiir": 1, "workspace": "w", "channels": {"pagerduty": {"routing_key_env": "PD"}}}
+    workspace = write_workspace(tmp_path / "ws", config)
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
+    ana = tmp_path / "ana" / "incidents"
+    ana.mkdir(parents=True)
+    with serve_receiver() as receiver:
+        extra = {
+            "AIIR_WORKSPACE": str(workspace),
+            "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
+            "PD": "routing-key-0123456789abcdef0123",
+        }
+        through = proxy.url(store.url)
+        walker = paused_walker(["run", str(path), *flags], through, ana, NOTIFIER, 1, extra=extra)
+        walker.wait(1)
+        incident_id = only_incident(ana)
+        try:
+            proxy.cut()
+            take_over(incident_id, flags, store.url, tmp_path, extra)
+        finally:
+            out, err = walker.finished()
+        triggers = [
+            r for r in receiver.to("/v2/enqueue") if r.json().get("event_action") == "trigger"
+        ]
+    assert len(triggers) == 1, out + err  # the successor's page, once
+    assert walker.process.returncode == 1, out + err
+    assert "Traceback" not in out + err
+    assert "pagerduty: not sent" in err, err
+    assert "sent this message" in err, err
+    assert "page.send_offline: yes" in err, err
+    events, _ = read_events(ana / incident_id / "journal.jsonl")
+    assert "notify.intent" not in [e.type for e in events]  # nothing was on its way
+    assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
