@@ -318,6 +318,7 @@ def test_a_walker_whose_packets_are_lost_past_its_lease_sends_nothing_and_does_n
     assert walker.process.returncode == 1, out + err
     assert "Traceback" not in out + err
     assert "filter.send_offline: yes" in err, err
+    assert "no answer within 15 s" in out, out  # why the store was given up, said once
 
 
 def test_a_walker_cut_off_past_its_lease_before_a_page_does_not_page_again(
@@ -360,4 +361,3 @@ def test_a_walker_cut_off_past_its_lease_before_a_page_does_not_page_again(
     events, _ = read_events(ana / incident_id / "journal.jsonl")
     assert "notify.intent" not in [e.type for e in events]  # nothing was on its way
     assert engagements(state) == dict.fromkeys(LEVER_PATHS, 1)
-    assert "no answer within 15 s" in out, out  # why the store was given up, said once
