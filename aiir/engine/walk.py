@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine import timers
+from aiir.engine.fencing import fence_call, fence_first, fenced
 from aiir.engine.frames import (
     FAILURE_OPTIONS,
     Ended,
@@ -33,6 +35,7 @@ from aiir.engine.loops import Visits, bound
 from aiir.engine.nodes import handler_for
 from aiir.engine.nodes.actions import after_captures
 from aiir.engine.nodes.levers import release_lever
+from aiir.engine.nodes.messages import resolve_pages
 from aiir.engine.roles import NotYourRole, role_problem
 from aiir.engine.screen import ScreenFor
 from aiir.environment import Environment
@@ -87,7 +90,9 @@ class Walk:
         self.masked = masker(secrets, patterns=False)
         self.screen = screen(self.scrub)
         self.sender = Sender(env.http, env.clock.sleep, on_wait=self.screen.note, clean=self.scrub)
-        self.sender.before_try = journal.upstream.fence if journal.upstream else None  # a lease
+        self.sender.before_try = partial(fence_call, self) if journal.upstream else None
+        self.at: tuple[Frame, str] | None = None  # the node entered last (its requests' key)
+        self.sent_offline: set[str] = set()  # the store silent: nodes told to send all the same
         self.step = 0
         self.last_recorded = journal.last_step  # a resumed walk replays the steps up to it
         self.frames: dict[str, Frame] = {}
@@ -197,7 +202,7 @@ class Walk:
         ended = self.walk(frame)
         for walked in list(self.frames.values()):  # called runbooks' evidence too
             after_captures(self, walked)
-        self.resolve_pages(ended.outcome)
+        resolve_pages(self, ended.outcome)
         data = payloads.IncidentEnded(outcome=ended.outcome.value, summary=ended.summary)
         if ended.claimed is not None:
             data["claimed"] = ended.claimed.value
@@ -226,6 +231,7 @@ class Walk:
             node_id = result
 
     def enter(self, frame: Frame, node_id: str, node: Node) -> None:
+        self.at = (frame, node_id)
         if node.severity is not None:
             self.change_severity(frame, node_id, node.severity.value, downgrade=node.downgrade)
         on_call = self.on_call(node.owner)
@@ -499,6 +505,7 @@ class Walk:
         return f"{call.method} {readable(call.url)}"
 
     def send(self, call: Call, settled: Settled | None = None, *, blind: bool = True) -> Reply:
+        fence_first(self, call)
         with self.screen.waiting(f"{call.method} {call.url}"):
             return self.sender.send(call, settled, blind=blind)
 
@@ -566,8 +573,7 @@ class Walk:
 
         if self.env.exercise:
             return self.env.inbox.notifier(channel, self.env.clock.sleep)
-        if self.sender.before_try is not None:  # a shared store's lease, renewed or refused
-            self.sender.before_try()
+        fenced(self, channel)  # a shared store's lease, renewed (or refused, or asked about)
         return Notifier(self.env.http, self.env.clock.sleep, self.env.environ)
 
     def sent(self, delivery: Delivery, data: payloads.NotifySent, step: int | None = None) -> None:
@@ -583,18 +589,3 @@ class Walk:
             simulated=bool(self.env.exercise),
             uncertain=delivery.uncertain,
         )
-
-    def resolve_pages(self, outcome: Outcome) -> None:
-        """An incident that ended resolves the pages it opened (see dispatch.resolutions)."""
-        if self.env.dry_run or self.env.workspace is None:
-            return
-        from aiir.outbound.dispatch import resolutions
-
-        for delivery, data in resolutions(
-            outcome,
-            self.incident,
-            self.env.workspace,
-            lambda: self.notifier("pagerduty"),
-            simulated=bool(self.env.exercise),
-        ):
-            self.sent(delivery, data)

@@ -21,6 +21,11 @@ def as_bool(value: Any, key: str) -> bool:
 
 # Questions whose one answer is already a list: a list holding lists answers them once per visit.
 LIST_ANSWERS = frozenset({"checklist", "choose_many"})
+# ``NODE.send_offline``: a request of this node sent although the shared store has not answered
+# the walker for longer than its lease (another responder may hold the incident). Only an
+# answer naming it, or the operator at the terminal, sends it; ``--yes`` does not.
+SEND_OFFLINE = "send_offline"
+SENDING_KINDS = frozenset({"lever", "release", "action", "capture", "wait", "notify"})
 
 
 def lap_answer(value: Any, how: str, lap: int) -> tuple[bool, Any]:

@@ -84,6 +84,7 @@ class EventType(enum.StrEnum):
     APPROVAL_REJECTED = "approval.rejected"
     APPROVAL_CLOSED = "approval.closed"
     INCIDENT_HANDED_OFF = "incident.handed_off"
+    STORE_SILENT = "store.silent"
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ PAYLOADS: Mapping[str, type] = {
     EventType.APPROVAL_REJECTED: payloads.ApprovalRejected,
     EventType.APPROVAL_CLOSED: payloads.ApprovalClosed,
     EventType.INCIDENT_HANDED_OFF: payloads.IncidentHandedOff,
+    EventType.STORE_SILENT: payloads.StoreSilent,
 }
 _CHECKS = {type_: payloads.checks_of(record) for type_, record in PAYLOADS.items()}
 REQUIRED: Mapping[str, frozenset[str]] = {t: required for t, (required, _) in _CHECKS.items()}

@@ -457,6 +457,19 @@ class IncidentInterrupted(TypedDict, total=False):
     reason: str
 
 
+class StoreSilent(TypedDict, total=False):
+    """``store.silent``: a request due while the shared store had not answered the walker for
+    longer than its lease (another responder may hold the incident), and whether it was sent."""
+
+    runbook: str
+    node: str
+    request: Unchecked[str]  # the request or channel it was about
+    send: Required[bool]
+    by: Unchecked[str]  # who decided: the operator at the terminal, the answers file, nobody
+    silent: Unchecked[float | None]  # seconds without an answer (None: since the walk began)
+    lease: Unchecked[float]  # the lease's seconds
+
+
 class IncidentResumed(TypedDict, total=False):
     """``incident.resumed``."""
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiir.errors import InputError
+from aiir.incident.deadline import answered_within
 from aiir.incident.events import EventType
 from aiir.incident.journal import (
     JOURNAL,
@@ -107,6 +108,7 @@ class PostgresLease:
     incident_id: str
     token: int
     taken_over: Holder | None = None
+    renewed_at: float = field(default_factory=time.monotonic)  # see renewed()
     _released: bool = False
     _lost: bool = False
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -119,6 +121,10 @@ class PostgresLease:
     def lose(self) -> None:
         self._lost = True
 
+    def renewed(self, asked_at: float) -> None:
+        """A renewal asked at ``asked_at`` (monotonic) confirmed: held until + lease_seconds."""
+        self.renewed_at = max(self.renewed_at, asked_at)
+
     def start_heartbeat(self) -> None:
         self._beat = threading.Thread(target=self._renewing, daemon=True, name="aiir-lease")
         self._beat.start()
@@ -128,14 +134,19 @@ class PostgresLease:
         connection: psycopg.Connection[Any] | None = None
         while not self._stop.wait(interval):
             try:
+                asked = time.monotonic()
                 if connection is None or connection.closed:
                     connection = self.store.connect()
-                if not self.store.renew(connection, self.incident_id, self.token):
+                with answered_within(connection, self.store.deadline):
+                    held = self.store.renew(connection, self.incident_id, self.token)
+                if not held:
                     self._lost = True
                     return
-            except (StoreUnavailable, OSError):
-                connection = None  # the database is away: try again at the next beat
-            except Exception:  # a broken connection of any kind: a new one at the next beat
+                self.renewed(asked)
+            except Exception:  # the database away, a broken connection: anew at the next beat
+                if connection is not None:
+                    with suppress(Exception):
+                        connection.close()
                 connection = None
         if connection is not None:
             connection.close()
@@ -172,6 +183,7 @@ class PostgresStore:
         declare(url_passwords(url))
         self.mirror = mirror
         self.lease_seconds = lease_seconds
+        self.deadline: float | None = None  # seconds a statement may go unanswered (a walk's)
         self._connection: psycopg.Connection[Any] | None = None
         self._listener: psycopg.Connection[Any] | None = None
 
@@ -192,7 +204,7 @@ class PostgresStore:
                 ) from None
             raise StoreUnavailable(self._down(exc)) from None
 
-    def _down(self, exc: BaseException) -> str:
+    def _down(self, exc: BaseException | str) -> str:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         return scrub(f"the incident store {self.shown} does not answer: {reason}")
 
@@ -205,10 +217,11 @@ class PostgresStore:
         if self._connection is None or self._connection.closed or self._connection.broken:
             self._connection = self.connect()
         try:
-            yield self._connection
+            with answered_within(self._connection, self.deadline) as watch:
+                yield self._connection
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             self.close()
-            raise StoreUnavailable(self._down(exc)) from None
+            raise StoreUnavailable(self._down(watch.why(str(exc)))) from None
         except psycopg.errors.UndefinedTable:
             raise StoreNotReady(
                 f"the incident store {self.shown} has no incident schema: run `aiir store init`"
@@ -324,6 +337,7 @@ class PostgresStore:
 
     def lease(self, incident_id: str, operator: str, since: str) -> PostgresLease:
         holder = Holder(os.getpid(), socket.gethostname(), operator, since)
+        asked = time.monotonic()
         with self.session() as db, db.transaction():
             row = db.execute(
                 "SELECT lease_holder, lease_expires > now() FROM incidents WHERE id = %s "
@@ -348,7 +362,7 @@ class PostgresStore:
                 (json.dumps(asdict(holder)), self.lease_seconds, incident_id),
             ).fetchone()
         assert token is not None
-        lease = PostgresLease(self, incident_id, int(token[0]), taken_over=before)
+        lease = PostgresLease(self, incident_id, int(token[0]), before, renewed_at=asked)
         lease.start_heartbeat()
         return lease
 

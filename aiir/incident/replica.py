@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 from aiir.errors import InputError, shown
 from aiir.incident.events import file_refs
+from aiir.incident.fencing import LeaseInDoubt
 from aiir.incident.journal import JOURNAL, Event, JournalConflict, read_events
 from aiir.incident.lock import Holder
 from aiir.incident.postgres import (
@@ -204,6 +205,7 @@ def put_files(store: PostgresStore, directory: Path, events: list[Event], token:
 
 
 REJOIN_FIRST, REJOIN_LAST = 1.0, 30.0  # seconds between tries of a store gone away, doubling
+ANSWER_WITHIN = 15.0  # seconds a walk's statement may go unanswered (at least the lease)
 
 
 class Replica:
@@ -217,6 +219,8 @@ class Replica:
         self.directory = directory
         self.incident_id = directory.name
         self.lease = lease
+        # Lost packets (a blackhole) fail a statement instead of holding the walk for ever.
+        store.deadline = max(store.lease_seconds, ANSWER_WITHIN)
         self.offline = False
         self.down: Callable[[str], None] | None = None
         self.untold: list[str] = []
@@ -273,25 +277,43 @@ class Replica:
         or the walk stopped here (:class:`JournalConflict`), nothing sent. A walker paused past
         its lease (a laptop asleep) while another took over wakes to this, not to a second
         engage; so does one gone on in its outbox, once the store answers again. A store that
-        does not answer is the outbox, as for an append."""
+        does not answer is the outbox, as for an append, while the lease cannot have expired
+        yet; past it (a network split: others may reach the store, take the incident over and
+        send this very request) :class:`LeaseInDoubt`, for the walk to ask before it sends."""
         if self.lease is None:
             if self.offline:
-                return  # begun while the store did not answer: no lease was ever granted
+                # Begun while the store did not answer: no lease was ever granted. An incident
+                # the store never had is nobody else's; one it had may be walked there now.
+                if Synced.of(self.directory).seq > 0:
+                    raise LeaseInDoubt(self.store.shown, None, self.store.lease_seconds)
+                return
             raise self._lost("the request was not sent")
         if self.offline:
             self._rejoin()  # the store back: the lease renewed (or found lost) there
             if self.offline and self.lease.held:
+                self._within_lease()
                 return
         if self.lease.held:
+            asked = time.monotonic()
             try:
                 with self.store.session() as db:
                     if self.store.renew(db, self.incident_id, self.lease.token):
+                        self.lease.renewed(asked)
                         return
             except (StoreUnavailable, StoreRefused) as exc:
                 self._gone(exc)
+                self._within_lease()
                 return
             self.lease.lose()
         raise self._lost("the request was not sent, nothing was appended")
+
+    def _within_lease(self) -> None:
+        """The store does not answer: the lease renewed last less than its length ago cannot
+        be another's yet; else :class:`LeaseInDoubt`."""
+        assert self.lease is not None
+        silent = time.monotonic() - self.lease.renewed_at
+        if silent >= self.store.lease_seconds:
+            raise LeaseInDoubt(self.store.shown, silent, self.store.lease_seconds)
 
     def _lost(self, what: str) -> JournalConflict:
         return JournalConflict(
@@ -337,6 +359,7 @@ class Replica:
                 if not self.store.renew(db, self.incident_id, self.lease.token):
                     self.lease.lose()
                     return
+            self.lease.renewed(now)
             sent = (
                 upload(self.store, self.directory, self.lease.token)
                 if outbox(self.directory)

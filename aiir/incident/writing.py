@@ -385,3 +385,12 @@ class Writes(Protocol[R_co]):
         *,
         step: int | None = None,
     ) -> R_co: ...
+
+    @overload
+    def __call__(
+        self,
+        type_: Literal[EventType.STORE_SILENT],
+        data: payloads.StoreSilent,
+        *,
+        step: int | None = None,
+    ) -> R_co: ...

@@ -65,7 +65,7 @@ class Sender:
         # before it is cut or its whitespace folded (either would change a secret's spelling).
         self.clean = clean
         # Asked before each try: raises when the request must not leave (a lease lost).
-        self.before_try: Callable[[], None] | None = None
+        self.before_try: Callable[[Call], None] | None = None
 
     def send(
         self,
@@ -89,7 +89,7 @@ class Sender:
         while True:
             attempt += 1
             if self.before_try is not None:
-                self.before_try()
+                self.before_try(call)
             reply, retry_after = self._attempt(call)
             last = attempt > call.retries
             checks = settled is not None

@@ -251,6 +251,10 @@ DETAIL: dict[str, Callable[[dict[str, Any]], str]] = {
         + (f" (was {d['from']})" if d.get("from") else "")
         + (f": {d['note']}" if d.get("note") else "")
     ),
+    EventType.STORE_SILENT: lambda d: (
+        f"{d.get('request')}: the incident store had not answered for longer than the lease; "
+        + (f"sent all the same ({d.get('by')})" if d.get("send") else f"NOT sent ({d.get('by')})")
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from aiir.errors import InputError, shown
 from aiir.formats import patterns
-from aiir.formats.answers import as_bool, lap_answer, repeated
+from aiir.formats.answers import SEND_OFFLINE, SENDING_KINDS, as_bool, lap_answer, repeated
 from aiir.formats.loader import Document, load_file
 from aiir.formats.schema import (
     ChecklistNode,
@@ -107,15 +107,14 @@ def _check_answer(
     if node is None:
         raise doc.error(loc, f"runbook {runbook.id!r} has no node {node_id!r}", key=True)
     resend = node.kind == "notify"  # a message that may have been delivered: send it again?
-    if suffix and suffix not in {"approve", "on_failure", "approvals", *(["resend"] * resend)}:
-        also = (
-            f", {node_id}.approvals or {node_id}.resend" if resend else f" or {node_id}.approvals"
-        )
-        raise doc.error(
-            loc,
-            f"unknown answer {key!r}: use {node_id}.approve, {node_id}.on_failure{also}",
-            key=True,
-        )
+    # A request due while the shared store is silent past the lease: send it all the same?
+    offline = node.kind in SENDING_KINDS
+    known = {"approve", "on_failure", "approvals", *(["resend"] * resend)}
+    if suffix and suffix not in known | ({SEND_OFFLINE} if offline else set()):
+        names = ["approve", "on_failure", "approvals", *(["resend"] * resend)]
+        names += [SEND_OFFLINE] if offline else []
+        use = ", ".join(f"{node_id}.{n}" for n in names[:-1]) + f" or {node_id}.{names[-1]}"
+        raise doc.error(loc, f"unknown answer {key!r}: use {use}", key=True)
     if suffix == "approvals":
         problem = _approvals_problem(runbook, node, value)
         if problem is not None:
@@ -137,7 +136,9 @@ def _check_answer(
 
 def _answer_problem(node: Node, suffix: str, value: Any) -> str | None:
     """What is wrong with a confirmation, checklist or text answer, found before anything runs."""
-    if suffix in {"approve", "resend"} or (not suffix and isinstance(node, ConfirmNode)):
+    if suffix in {"approve", "resend", SEND_OFFLINE} or (
+        not suffix and isinstance(node, ConfirmNode)
+    ):
         return _yes_no_problem(value)
     if not suffix and isinstance(node, ChecklistNode):
         return _items_problem(node, value)

@@ -372,7 +372,7 @@ BAD_ANSWERS: dict[str, tuple[dict[str, Any], str, str, str]] = {
         "contain.approved:",
         "contain.approved",
         "['contain.approved']: unknown answer 'contain.approved': "
-        "use contain.approve, contain.on_failure or contain.approvals",
+        "use contain.approve, contain.on_failure, contain.approvals or contain.send_offline",
     ),
     "no-answer-for-a-lever": (
         {**DRILL_ANSWERS, "contain": "yes"},

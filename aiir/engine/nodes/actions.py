@@ -6,6 +6,7 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
+from aiir.engine.fencing import fence_first
 from aiir.engine.frames import (
     NOT_RESENT,
     Ended,
@@ -68,6 +69,7 @@ def action(walk: Walk, frame: Frame, node_id: str, node: ActionNode) -> str | En
             intent = payloads.ActionIntent(
                 runbook=frame.runbook.id, node=node_id, request=call.summary()
             )
+            fence_first(walk, call)
             walk.record(EventType.ACTION_INTENT, intent, step=step)
             # A lost answer to a POST or PATCH may hide a done request: not re-sent unseen.
             reply = walk.send(call, blind=_idempotent(node, call))

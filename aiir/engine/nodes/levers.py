@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from aiir.engine.approvals import approved
+from aiir.engine.fencing import fence_first
 from aiir.engine.frames import (
     ABORT,
     FAILURE_OPTIONS,
@@ -115,6 +116,7 @@ def pull(
     step, recorded = walk.next_step()
     base = payloads.LeverKeys(runbook=frame.runbook.id, node=node_id, lever=name)
     if EventType.LEVER_INTENT not in recorded:
+        fence_first(walk, engage)
         walk.record(
             EventType.LEVER_INTENT,
             payloads.LeverIntent(

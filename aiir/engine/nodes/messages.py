@@ -13,6 +13,7 @@ from aiir.errors import InputError
 from aiir.formats.printable import plain
 from aiir.formats.schema import (
     NotifyNode,
+    Outcome,
 )
 from aiir.formats.templating import render
 from aiir.incident import payloads
@@ -155,6 +156,7 @@ def send_message(
     assert walk.env.workspace is not None
     from aiir.incident.journal import anchor_of, short_anchor
 
+    notifier = walk.notifier(node.channel)  # the lease first: a message refused has no intent
     if again is None:
         intent = payloads.NotifyIntent(runbook=frame.runbook.id, node=node_id, channel=node.channel)
         intent["to"] = node.to
@@ -165,7 +167,6 @@ def send_message(
         again = walk.record(EventType.NOTIFY_INTENT, intent, step=step)
         assert again is not None
     key = again.data.get("idempotency_key")
-    notifier = walk.notifier(node.channel)
     label = f"{node.channel} (sandbox)" if walk.env.exercise else node.channel
     anchor = short_anchor(anchor_of([again]))  # the intent, the head as the message left
     with walk.screen.waiting(f"sending to {label}"):
@@ -233,3 +234,19 @@ def render_message(walk: Walk, frame: Frame, node_id: str, node: NotifyNode, ste
     walk.record(EventType.NOTIFY_RENDERED, data, step=step)
     walk.screen.message(node.channel, node.audience, text.strip())
     return wire
+
+
+def resolve_pages(walk: Walk, outcome: Outcome) -> None:
+    """An incident that ended resolves the pages it opened (see dispatch.resolutions)."""
+    if walk.env.dry_run or walk.env.workspace is None:
+        return
+    from aiir.outbound.dispatch import resolutions
+
+    for delivery, data in resolutions(
+        outcome,
+        walk.incident,
+        walk.env.workspace,
+        lambda: walk.notifier("pagerduty"),
+        simulated=bool(walk.env.exercise),
+    ):
+        walk.sent(delivery, data)
