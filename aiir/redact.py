@@ -65,6 +65,10 @@ _URLSAFE = str.maketrans("+/", "-_")
 _declared: set[str] = set()
 # The secret-looking variables of the environments this command runs in (see :func:`watch`).
 _watched: set[str] = set()
+# Text a template computed from a secret (``{{ env.KEY | upper }}``, ``env.KEY[::-1]``): a
+# spelling no encoding of the secret gives, found where it is made (see :func:`derive`).
+_derived: set[str] = set()
+_changes = [0]  # how often _derived changed: a masker made before works out its spellings again
 
 
 def declare(values: Iterable[str]) -> None:
@@ -79,10 +83,27 @@ def watch(environ: Mapping[str, str]) -> None:
     _watched.update(secret_values(environ))
 
 
+def derive(values: Iterable[str]) -> None:
+    """Remember text computed from a secret (:mod:`aiir.formats.taint` finds it as a template
+    renders it), so every masker of this command masks it too, in every spelling. Shorter than
+    :data:`MIN_RUN`, a piece of a secret is left: it would mask hex digests and ordinary words."""
+    found = {v for v in (value.strip() for value in values) if len(v) >= MIN_RUN} - _derived
+    if found:
+        _derived.update(found)
+        _changes[0] += 1
+
+
+def declared_secrets() -> set[str]:
+    """The declared secrets and the text computed from them (:func:`declare`, :func:`derive`)."""
+    return _declared | _derived
+
+
 def forget() -> None:
     """Start a command afresh (the CLI calls this for each command it runs)."""
     _declared.clear()
     _watched.clear()
+    _derived.clear()
+    _changes[0] += 1
 
 
 def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[str]:
@@ -103,7 +124,7 @@ def credential_header(name: str) -> bool:
 def known_secrets() -> set[str]:
     """What :func:`scrub` without ``secrets`` masks (:func:`watch`, :func:`declare`): taken
     once, for a reader masking many strings."""
-    return _watched | _declared
+    return _watched | _declared | _derived
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = True) -> str:
@@ -115,7 +136,7 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
     ``patterns``): an attacker's key typed in as an input must stay in it, or the lever that
     blocked it could never be released.
     """
-    values = known_secrets() if secrets is None else secrets
+    values = known_secrets() if secrets is None else {*secrets, *_derived}
     if values:  # none for most walks' journals: no call made for each string (bench.engine)
         text = mask(text, values)
     text = _credentials_masked(text)
@@ -125,12 +146,17 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
 def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], str]:
     """:func:`scrub` with ``secrets`` fixed: their spellings are worked out once, here, not for
     each string masked. For a walk's journal and screen, which mask every string of every event
-    (bench.engine); a walk given more secrets makes a new one."""
-    spellings = _ordered(frozenset(secrets))
-    if not spellings and not patterns:  # most walks: no secret long enough to mask
-        return _credentials_masked
+    (bench.engine); a walk given more secrets makes a new one. Text computed from a secret
+    (:func:`derive`) is masked too, as soon as it is found."""
+    given = frozenset(secrets)
+    seen: list[Any] = [_changes[0], _ordered(given | _derived)]  # as of which change
 
     def masked(text: str) -> str:
+        if _changes[0] != seen[0]:  # a template made one more from a secret: mask it too
+            seen[:] = [_changes[0], _ordered(given | _derived)]
+        spellings: tuple[str, ...] = seen[1]
+        if not spellings and not patterns:  # most walks: no secret long enough to mask
+            return _credentials_masked(text)
         for spelling in spellings:
             if spelling in text:
                 text = text.replace(spelling, MASK)

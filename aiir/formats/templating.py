@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiir.errors import InputError
 from aiir.formats.printable import plain
+from aiir.formats.taint import Replaced, watched
 
 if TYPE_CHECKING:  # Jinja2 is imported on the first real template: plain strings never need it
     from jinja2 import Template, TemplateError, nodes
@@ -194,9 +195,17 @@ def render(
 
     try:
         template = _compiled(source, markup)
-        # What Template.render does, less its copy of the context (and its rewrite of the
-        # traceback, which copies it: the errors are reported below, by message)
-        return template.environment.concat(template.root_render_func(in_place(template, context)))
+
+        def made(reading: Mapping[str, Any]) -> str:
+            # What Template.render does, less its copy of the context (and its rewrite of the
+            # traceback, which copies it: the errors are reported below, by message)
+            return template.environment.concat(
+                template.root_render_func(in_place(template, reading))
+            )
+
+        text = made(context)
+        watched(source, context, text, made)  # what it computed from a secret is masked
+        return text
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
     except _RUNTIME as exc:  # the template's own code failed: {{ 1 / 0 }}, a bad str.format
@@ -216,7 +225,9 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
 
     try:
         compiled = environment().compile_expression(expression, undefined_to_none=False)
-        return run_expression(compiled, spoken(context))
+        value = run_expression(compiled, spoken(context))
+        watched(expression, context, value, lambda other: run_expression(compiled, spoken(other)))
+        return value
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
     except _RUNTIME as exc:
@@ -284,24 +295,7 @@ def spoken(context: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(answers, Mapping) or not any(isinstance(v, bool) for v in answers.values()):
         return context
     said = {k: YesNo(v) if isinstance(v, bool) else v for k, v in answers.items()}
-    return _Replaced(context, "answers", said)
-
-
-class _Replaced(Mapping[str, Any]):
-    """``base`` with the entry ``key`` replaced by ``value``; the others read from ``base`` only
-    when asked for."""
-
-    def __init__(self, base: Mapping[str, Any], key: str, value: Any) -> None:
-        self.base, self.key, self.value = base, key, value
-
-    def __getitem__(self, key: str) -> Any:
-        return self.value if key == self.key else self.base[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**dict.fromkeys(self.base), self.key: None})
-
-    def __len__(self) -> int:
-        return len(self.base) + (self.key not in self.base)
+    return Replaced(context, "answers", said)
 
 
 def _plain(value: Any) -> Any:

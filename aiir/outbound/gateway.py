@@ -19,6 +19,7 @@ import httpx2
 
 from aiir.errors import InputError
 from aiir.formats import received
+from aiir.formats.taint import watched
 from aiir.formats.templating import environment, references, render, run_expression
 from aiir.redact import MIN_SECRET, credential_header
 
@@ -293,6 +294,8 @@ def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
                 return render(value, context, where)
             if _holds_undefined(result):  # a missing value fails here, not when it is shown
                 return render(value, context, where)
+            # what it computed from a secret is masked
+            watched(match["expr"], context, result, lambda other: run_expression(expression, other))
             return result
         return render(value, context, where)
     if isinstance(value, dict):

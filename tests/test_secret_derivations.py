@@ -1,0 +1,181 @@
+"""A secret a template transforms (``{{ env.API_KEY | upper }}``, ``| reverse``, ``[:-1]``,
+``| replace``, ``~``, ``| list | join``) is a spelling no encoding of the secret gives: it reached
+the screen and the journal as it was made. What a template computes from a secret is masked
+like the secret; a gateway still gets what the runbook says to send."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aiir import redact
+from aiir.formats.templating import evaluate, render
+from tests.helpers import write
+from tests.servers import serve_echo
+from tests.support.cli import run_cli
+
+Capture = pytest.CaptureFixture[str]
+KEY = "abCd-Ef12-gh34-ij56-Kl78"
+
+FORMS = {
+    "upper": "{{ env.UPSTREAM | upper }}",
+    "lower": "{{ env.UPSTREAM | lower }}",
+    "title": "{{ env.UPSTREAM | title }}",
+    "capitalize": "{{ env.UPSTREAM | capitalize }}",
+    "reverse": "{{ env.UPSTREAM | reverse }}",
+    "slice": "{{ env.UPSTREAM[:-1] }}",
+    "tail": "{{ env.UPSTREAM[2:] }}",
+    "method": "{{ env.UPSTREAM.swapcase() }}",
+    "replace": "{{ env.UPSTREAM | replace('-', '') }}",
+    "replace-longer": "{{ env.UPSTREAM | replace('-', ' --- ') }}",
+    "joined": "{{ env.UPSTREAM | list | join(',') }}",
+    "spaced": "{{ env.UPSTREAM | list | join(' ') }}",
+    "concat": "{{ 'k=' ~ (env.UPSTREAM | upper) ~ ';' }}",
+    "urlencode-upper": "{{ env.UPSTREAM | upper | urlencode }}",
+    "center": "{{ env.UPSTREAM | lower | center(40) }}",
+    "format": "{{ '%s!' | format(env.UPSTREAM | title) }}",
+}
+
+
+def _leaks(text: str) -> list[str]:
+    """The transformed spellings of KEY in ``text`` (case, order and separators ignored)."""
+    folded = "".join(c for c in text.lower() if c.isalnum())
+    plain = "".join(c for c in KEY.lower() if c.isalnum())
+    return [form for form in (plain, plain[::-1], plain[2:-2]) if form in folded]
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> Any:
+    redact.forget()
+    yield
+    redact.forget()
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_text_a_template_computes_from_a_secret_is_masked(form: str) -> None:
+    redact.declare([KEY])
+    made = render(f"[{form}] {FORMS[form]} done", {"env": {"UPSTREAM": KEY}}, "test")
+    assert _leaks(made)  # made as the template says: a request sends it so
+    shown = redact.masker(set(), patterns=False)(made)
+    assert not _leaks(shown), shown
+    assert shown.startswith(f"[{form}] ")  # the rest is kept
+    assert shown.endswith(" done")
+    assert not _leaks(redact.scrub(made))
+
+
+def test_a_value_set_from_a_secret_is_masked_and_so_is_what_is_made_of_it() -> None:
+    redact.declare([KEY])
+    upper = evaluate("env.UPSTREAM | upper", {"env": {"UPSTREAM": KEY}}, "test")
+    assert upper == KEY.upper()
+    again = render("{{ vars.k | reverse }}", {"vars": {"k": upper}}, "test")  # no env in sight
+    mask = redact.masker(set(), patterns=False)
+    assert mask(upper) == redact.MASK
+    assert mask(again) == redact.MASK
+
+
+def test_what_does_not_depend_on_the_secret_is_not_masked() -> None:
+    redact.declare([KEY])
+    context = {"env": {"UPSTREAM": KEY, "MODEL": "support-bot-model"}}
+    made = render(
+        "{{ env.UPSTREAM | length }} {{ env.MODEL | upper }} {{ 'set' if env.UPSTREAM else 'unset' }}",
+        context,
+        "test",
+    )
+    assert redact.masker(set(), patterns=False)(made) == f"{len(KEY)} SUPPORT-BOT-MODEL set"
+    assert not redact.known_secrets() - {KEY}
+
+
+def test_no_secret_declared_no_second_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*_: Any) -> None:
+        raise AssertionError("rendered twice")
+
+    monkeypatch.setattr("aiir.formats.taint.derive", refuse)
+    assert render("{{ env.X | upper }}", {"env": {"X": "abcdefgh"}}, "t") == "ABCDEFGH"
+
+
+def _runbook() -> dict[str, Any]:
+    message = " ".join(f"{name}={source}" for name, source in sorted(FORMS.items()))
+    return {
+        "aiir": 1,
+        "id": "derived",
+        "title": "A secret made over by a template",
+        "owner": "security",
+        "severity": "SEV3",
+        "tags": {"owasp": ["LLM02:2025"]},
+        "env": {"UPSTREAM": {"description": "the upstream key"}},
+        "gateways": {
+            "gw": {
+                "profile": "http",
+                "url": "http://127.0.0.1:9",
+                "headers": {"X-Upstream-Shape": "{{ env.UPSTREAM | upper }}"},
+            }
+        },
+        "start": "note",
+        "nodes": {
+            "note": {
+                "kind": "notify",
+                "title": "Note",
+                "channel": "record",
+                "message": message,
+                "next": "calc",
+            },
+            "calc": {
+                "kind": "set",
+                "title": "Calc",
+                "values": {"shape": "env.UPSTREAM | reverse", "size": "env.UPSTREAM | length"},
+                "next": "capture",
+            },
+            "capture": {
+                "kind": "capture",
+                "title": "Capture",
+                "items": [
+                    {
+                        "name": "echo",
+                        "what": ["gateway-state"],
+                        "request": {
+                            "method": "POST",
+                            "path": "/echo",
+                            "json": {"shape": "{{ vars.shape | lower }}"},
+                        },
+                    }
+                ],
+                "next": "done",
+            },
+            "done": {"kind": "end", "title": "Done", "outcome": "resolved"},
+        },
+    }
+
+
+def test_a_walk_never_shows_nor_keeps_a_secret_a_template_made_over(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("aiir.environment.has_terminal", lambda: False)
+    monkeypatch.setenv("UPSTREAM", KEY)
+    runbook = tmp_path / "derived.yaml"
+    write(runbook, _runbook())
+    incidents = tmp_path / "incidents"
+    with serve_echo() as (url, heard):
+        ran = run_cli(
+            capsys, "run", str(runbook), "--gateway", f"gw={url}", "--yes",
+            "--incident-dir", str(incidents),
+        )  # fmt: skip
+    assert ran.status == 0, ran.err
+    assert heard[0].headers["x-upstream-shape"] == KEY.upper()  # sent as the runbook says
+    assert KEY[::-1].lower() in heard[0].body.decode()
+    [incident] = [p.name for p in incidents.iterdir()]
+    shown = run_cli(capsys, "show", incident, "--json", "--incident-dir", str(incidents))
+    report = run_cli(capsys, "report", incident, "--incident-dir", str(incidents))
+    verified = run_cli(capsys, "verify", incident, "--incident-dir", str(incidents))
+    assert verified.status == 0, verified.out + verified.err
+    written = {
+        str(p): p.read_text()
+        for p in incidents.rglob("*")
+        if p.is_file() and "/runbooks/" not in str(p)
+    }
+    assert any("/evidence/" in name for name in written)
+    outputs = {"run": ran.out + ran.err, "show": shown.out, "report": report.out}
+    for where, text in {**outputs, **written}.items():
+        assert not _leaks(text), (where, _leaks(text))
+    assert "size = 24" in ran.out  # what the secret does not make is kept
