@@ -121,6 +121,23 @@ def credential_header(name: str) -> bool:
     return bool(_CREDENTIAL_HEADER.search(name))
 
 
+_AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "apikey", "geniekey", "oauth"})
+
+
+def header_credentials(headers: Mapping[str, str]) -> set[str]:
+    """The credentials in a gateway's headers, however the runbook writes them (from a variable
+    or as they are): the value of each header whose name says it carries one, or what follows
+    its auth scheme (``Bearer …``: shown as ``Bearer ***``). A scheme word alone (its variable empty in a dry run) is
+    none: masked, every ``Bearer`` shown would be."""
+    found: set[str] = set()
+    for name, value in headers.items():
+        if not credential_header(name) or value.strip().lower() in _AUTH_SCHEMES:
+            continue
+        scheme, _, rest = value.strip().partition(" ")
+        found.add(rest.strip() if rest and scheme.lower() in _AUTH_SCHEMES else value.strip())
+    return {f for f in found if len(f) >= MIN_SECRET}
+
+
 def known_secrets() -> set[str]:
     """What :func:`scrub` without ``secrets`` masks (:func:`watch`, :func:`declare`): taken
     once, for a reader masking many strings."""

@@ -79,7 +79,8 @@ def resolve_target(
     sandbox_url: str | None = None,
 ) -> Target:
     """The suite's chat endpoint and headers; a missing variable or bad URL is bad input."""
-    from aiir.outbound.gateway import header_credentials, join_url, resolve_endpoint
+    from aiir.outbound.gateway import join_url, resolve_endpoint
+    from aiir.redact import header_credentials
 
     suite = loaded.suite
     name = gateway_of(suite)

@@ -14,8 +14,9 @@ from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
 from aiir.formats.templating import render
 from aiir.incident.events import SNAPSHOT_DIR
-from aiir.outbound.gateway import Endpoint, header_credentials, resolve_endpoint
-from aiir.redact import MIN_SECRET, declare, url_credentials
+from aiir.incident.literals import declare_literal_credentials
+from aiir.outbound.gateway import Endpoint, resolve_endpoint
+from aiir.redact import MIN_SECRET, declare, header_credentials, url_credentials
 
 
 def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
@@ -154,6 +155,7 @@ def declare_incident_secrets(env: Environment, directory: Path) -> None:
             if secret and len(value) >= MIN_SECRET:
                 found.add(value)
     declare(found)
+    declare_literal_credentials(directory)  # and those its runbooks write as they are
 
 
 def same_gateways(
