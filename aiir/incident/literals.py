@@ -1,4 +1,4 @@
-"""The credentials an incident's runbooks write as they are, read back from the copies kept with
+"""The credentials an incident's runbooks write as they are (headers, gateway URLs' userinfo), read back from the copies kept with
 its journal, for the readers that show or export it.
 
 A runbook header written with its credential in it (``Authorization: Bearer live-…``,
@@ -17,7 +17,7 @@ from typing import Any
 from aiir.errors import LoadError
 from aiir.formats.loader import load_file
 from aiir.incident.events import SNAPSHOT_DIR
-from aiir.redact import declare, header_credentials
+from aiir.redact import declare, header_credentials, url_credentials
 
 
 def declare_literal_credentials(directory: Path) -> None:
@@ -31,6 +31,8 @@ def declare_literal_credentials(directory: Path) -> None:
             continue
         for headers in _headers(data):
             found |= header_credentials(headers)
+        for url in _urls(data):
+            found |= url_credentials(url)
     declare(found)
 
 
@@ -50,3 +52,18 @@ def _headers(data: Any) -> Iterator[dict[str, str]]:
     elif isinstance(data, list):
         for item in data:
             yield from _headers(item)
+
+
+def _urls(data: Any) -> Iterator[str]:
+    """Each ``url:`` written as it is anywhere in ``data`` (a gateway's): its userinfo and the
+    credentials of its query are masked as a ``--gateway`` URL's are."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "url" and isinstance(value, str):
+                if "{{" not in value and "{%" not in value:
+                    yield value
+            else:
+                yield from _urls(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _urls(item)
