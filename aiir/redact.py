@@ -177,7 +177,7 @@ def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], 
         for spelling in spellings:
             if spelling in text:
                 text = text.replace(spelling, MASK)
-        text = _credentials_masked(text)
+        text = _credentials_masked(_escapes_masked(text, spellings))
         return _PATTERNS.sub(MASK, text) if patterns else text
 
     return masked
@@ -218,10 +218,76 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every spelling of every secret replaced by :data:`MASK`."""
     if not secrets:
         return text
-    for spelling in _ordered(frozenset(secrets)):
+    spellings = _ordered(frozenset(secrets))
+    for spelling in spellings:
         if spelling in text:
             text = text.replace(spelling, MASK)
-    return text
+    return _escapes_masked(text, spellings)
+
+
+# One character written as an escape: JSON's ``\u0073`` (its backslash escaped again, too),
+# Python's ``\x73``, HTML's ``&#115;`` and ``&#x73;``, a URL's ``%73``.
+_CHAR_ESCAPE = re.compile(
+    r"\\+u[0-9A-Fa-f]{4}|\\+x[0-9A-Fa-f]{2}|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|%[0-9A-Fa-f]{2}"
+)
+_NO_CHAR = "\x00"  # what an escape no secret holds reads as (a byte of UTF-8, a code past Unicode)
+
+
+def _unescaped(escape: str) -> str:
+    digits = escape.lstrip("\\&#xXu")
+    if escape.startswith("%"):
+        code = int(escape[1:], 16)
+        return chr(code) if code < 0x80 else _NO_CHAR
+    base = 10 if escape.startswith("&#") and escape[2] not in "xX" else 16
+    try:
+        return chr(int(digits.rstrip(";"), base))
+    except (ValueError, OverflowError):
+        return _NO_CHAR
+
+
+def _escapes_masked(text: str, spellings: tuple[str, ...]) -> str:
+    """``text`` with a secret written with its characters escaped, some or all of them, one by
+    one (``\u0073\u006b…``: a JSON encoder may escape every character; ``&#115;&#107;…``;
+    ``%73%6B…``), masked: no spelling of the secret as a whole is that. The escapes are read, the
+    spellings looked for in what they say, and what holds one is masked in ``text``."""
+    if not spellings or ("\\" not in text and "&#" not in text and "%" not in text):
+        return text
+    escapes = list(_CHAR_ESCAPE.finditer(text))
+    if not escapes:
+        return text
+    # The text read: literal pieces and one character for each escape; ``at[i]`` is where read
+    # character ``i`` starts in ``text`` (the last entry: its end).
+    read: list[str] = []
+    at: list[int] = []
+    done = 0
+    for escape in escapes:
+        read.append(text[done : escape.start()])
+        at.extend(range(done, escape.start()))
+        read.append(_unescaped(escape[0]))
+        at.append(escape.start())
+        done = escape.end()
+    read.append(text[done:])
+    at.extend(range(done, len(text) + 1))
+    plain = "".join(read)
+    spans: list[tuple[int, int]] = []
+    for spelling in spellings:
+        start = plain.find(spelling)
+        while start != -1:
+            end = start + len(spelling)
+            spans.append((at[start], at[end]))
+            start = plain.find(spelling, end)
+    if not spans:
+        return text
+    kept: list[str] = []
+    done = 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        kept.append(text[done:start] if start > done else "")
+        kept.append(MASK if start >= done else "")
+        done = end
+    kept.append(text[done:])
+    return "".join(kept)
 
 
 def mask_bytes(content: bytes, clean: Callable[[str], str] | None = None) -> bytes:
