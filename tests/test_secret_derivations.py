@@ -179,3 +179,32 @@ def test_a_walk_never_shows_nor_keeps_a_secret_a_template_made_over(
     for where, text in {**outputs, **written}.items():
         assert not _leaks(text), (where, _leaks(text))
     assert "size = 24" in ran.out  # what the secret does not make is kept
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ {} [env.UPSTREAM | upper] }}",  # 'dict object' has no attribute 'ABCD-…'
+        "{{ {}.get(env.UPSTREAM | reverse).x }}",
+        "{{ (env.UPSTREAM | lower) | int + {}[env.UPSTREAM | title] }}",
+    ],
+)
+def test_an_error_quoting_what_a_template_made_of_a_secret_masks_it(source: str) -> None:
+    from aiir.formats.templating import TemplateFailure
+
+    redact.declare([KEY])
+    with pytest.raises(TemplateFailure) as failed:
+        render(source, {"env": {"UPSTREAM": KEY}}, "nodes.n.message")
+    said = redact.scrub(str(failed.value))
+    assert said.startswith("nodes.n.message: template error: ")
+    assert not _leaks(said), said
+
+
+def test_a_long_error_is_masked_before_it_is_cut() -> None:
+    from aiir.formats.templating import TemplateFailure
+
+    redact.declare([KEY])
+    source = "{{ {}.pop('" + "x" * 180 + "' ~ env.UPSTREAM) }}"  # KeyError: 'xx…KEY'
+    with pytest.raises(TemplateFailure) as failed:
+        render(source, {"env": {"UPSTREAM": KEY}}, "n")
+    assert KEY[:6] not in str(failed.value)

@@ -18,6 +18,7 @@ The second rendering is made only when a template reads a namespace holding a de
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -111,6 +112,32 @@ def watched(
         derive(_texts(made))
         return
     derive(differences(made, remade))
+
+
+def failed(
+    source: str,
+    context: Mapping[str, Any],
+    said: str,
+    again: Callable[[Mapping[str, Any]], str | None],
+) -> None:
+    """Declare what the error ``said`` (of ``source`` with ``context``) quotes of a secret:
+    ``again(other)`` says the error with the secrets' stand-ins, or None when there is none."""
+    other = stand_ins(source, context)
+    if other is None:
+        return
+    try:
+        said_too = again(other)
+    except Exception:  # a stand-in the template cannot take: all it quotes is secret
+        said_too = None
+    derive(differences(said, said_too) if said_too is not None else _quoted(said))
+
+
+def _quoted(said: str) -> set[str]:
+    """What an error quotes (``'…'``): failing for the secret alone, it failed on its value."""
+    return {match[1] for match in _QUOTE.finditer(said)} or {said}
+
+
+_QUOTE = re.compile(r"'([^']*)'")
 
 
 def differences(made: Any, remade: Any) -> set[str]:
