@@ -208,3 +208,34 @@ def test_a_long_error_is_masked_before_it_is_cut() -> None:
     with pytest.raises(TemplateFailure) as failed:
         render(source, {"env": {"UPSTREAM": KEY}}, "n")
     assert KEY[:6] not in str(failed.value)
+
+
+def test_a_resumed_walk_sends_a_value_set_from_a_secret_as_it_was_made(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal keeps the set value masked; a resume works it out again, and does not send
+    the mask in its place."""
+    monkeypatch.setattr("aiir.environment.has_terminal", lambda: False)
+    monkeypatch.setenv("UPSTREAM", KEY)
+    runbook = _runbook()
+    runbook["start"] = "calc"
+    runbook["nodes"]["calc"]["next"] = "ask"
+    runbook["nodes"]["ask"] = {
+        "kind": "confirm", "title": "Go on?", "prompt": "Go on?", "yes": "capture", "no": "done",
+    }  # fmt: skip
+    write(tmp_path / "r.yaml", runbook)
+    write(tmp_path / "answers.yaml", {"ask": True})
+    where = ("--incident-dir", str(tmp_path / "incidents"))
+    with serve_echo() as (url, heard):
+        stopped = run_cli(capsys, "run", str(tmp_path / "r.yaml"), "--gateway", f"gw={url}", *where)
+        assert stopped.status != 0
+        assert not heard
+        [incident] = [p.name for p in (tmp_path / "incidents").iterdir()]
+        resumed = run_cli(
+            capsys, "resume", incident, "--gateway", f"gw={url}", "--yes",
+            "--answers", str(tmp_path / "answers.yaml"), *where,
+        )  # fmt: skip
+    assert resumed.status == 0, resumed.err
+    assert KEY[::-1].lower() in heard[0].body.decode()
+    journal = (tmp_path / "incidents" / incident / "journal.jsonl").read_text()
+    assert not _leaks(journal + resumed.out + resumed.err)
