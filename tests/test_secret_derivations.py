@@ -239,3 +239,27 @@ def test_a_resumed_walk_sends_a_value_set_from_a_secret_as_it_was_made(
     assert KEY[::-1].lower() in heard[0].body.decode()
     journal = (tmp_path / "incidents" / incident / "journal.jsonl").read_text()
     assert not _leaks(journal + resumed.out + resumed.err)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ vars.out }} {{ env.UPSTREAM | upper }} {{ vars.out }}",
+        "{{ vars.out }}{% if env.UPSTREAM.startswith('ab') %}{{ env.UPSTREAM | reverse }}"
+        "{% endif %}{{ vars.out }}",  # of another length with the stand-in
+    ],
+)
+def test_a_huge_value_beside_a_secret_is_compared_in_no_time(source: str) -> None:
+    """A model's output of megabytes in the same message: the renderings are compared where
+    they differ, not as a whole (a matcher's time grows as the product of their lengths)."""
+    import time
+
+    redact.declare([KEY])
+    huge = "model said: " + "lorem ipsum " * 200_000
+    started = time.process_time()
+    made = render(source, {"env": {"UPSTREAM": KEY}, "vars": {"out": huge}}, "t")
+    shown = redact.masker(set(), patterns=False)(made)
+    assert time.process_time() - started < 5
+    assert not _leaks(shown)
+    assert shown.startswith(huge)
+    assert shown.endswith(huge)

@@ -24,6 +24,8 @@ from typing import Any
 
 from aiir.redact import MIN_RUN, MIN_SECRET, declared_secrets, derive
 
+_MATCHED = 8192  # characters of two renderings a matcher compares, at most
+
 # The namespaces a secret reaches a template by: a declared variable, a value set from one, a
 # called runbook's input given one. Answers are typed in (an attacker's key must stay in them).
 TAINTED = ("env", "vars", "inputs")
@@ -175,18 +177,29 @@ def _changed(made: str, remade: str) -> set[str]:
     in the stand-in, and cut the secret in pieces too short to mask."""
     if made == remade:
         return set()
-    if len(made) == len(remade):
+    # What both begin and end with is the template's own text (a model's long output in it):
+    # only what lies between is compared
+    start = _shared(made, remade)
+    tail = _shared(made[start:][::-1], remade[start:][::-1])
+    middle, other = made[start : len(made) - tail], remade[start : len(remade) - tail]
+    if len(middle) == len(other):
         runs: list[tuple[int, int]] = []
-        for index, (was, now) in enumerate(zip(made, remade, strict=True)):
+        for index, (was, now) in enumerate(zip(middle, other, strict=True), start):
             if was == now:
                 continue
             if runs and runs[-1][1] == index:
                 runs[-1] = (runs[-1][0], index + 1)
             else:
                 runs.append((index, index + 1))
+    elif len(middle) + len(other) > _MATCHED:  # a matcher's time grows as their product
+        runs = [(start, start + len(middle))]
     else:
-        matcher = difflib.SequenceMatcher(None, made, remade, autojunk=False)
-        runs = [(i1, i2) for tag, i1, i2, _, _ in matcher.get_opcodes() if tag != "equal"]
+        matcher = difflib.SequenceMatcher(None, middle, other, autojunk=False)
+        runs = [
+            (start + i1, start + i2)
+            for tag, i1, i2, _, _ in matcher.get_opcodes()
+            if tag != "equal"
+        ]
         runs = [(a, b) for a, b in runs if b > a]
     joined: list[list[int]] = []
     for a, b in runs:
@@ -195,6 +208,19 @@ def _changed(made: str, remade: str) -> set[str]:
         else:
             joined.append([a, b])
     return {made[a:b] for a, b in joined}
+
+
+def _shared(a: str, b: str) -> int:
+    """How many characters ``a`` and ``b`` begin with alike (slices compared: a long text is
+    not walked character by character)."""
+    low, high = 0, min(len(a), len(b))
+    while low < high:
+        middle = (low + high + 1) // 2
+        if a[:middle] == b[:middle]:
+            low = middle
+        else:
+            high = middle - 1
+    return low
 
 
 def _separators(gap: str) -> bool:
