@@ -49,12 +49,17 @@ class Replaced(Mapping[str, Any]):
 
 
 def stand_in(secret: str) -> str:
-    """``secret`` with every ASCII letter and digit changed (ROT13, digits by 5): no character
-    of it, in either case, is where it was; separators stay, so the text keeps its shape."""
-    return secret.translate(_ROTATED)
+    """``secret`` with every letter and digit changed (ROT13, digits by 5, any other letter for
+    ``ж``): no character of it, in either case, is where it was; separators stay, so the text
+    keeps its shape."""
+    rotated = secret.translate(_ROTATED)
+    if rotated.isascii():
+        return rotated
+    return _OTHER_LETTER.sub(lambda m: "ф" if m[0] in "жЖ" else "ж", rotated)  # ключ: жжжж
 
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
+_OTHER_LETTER = re.compile(r"[^\W\d_A-Za-z]")  # a letter that is not ASCII
 _ROTATED = str.maketrans(
     _LOWER + _LOWER.upper() + "0123456789",
     _LOWER[13:] + _LOWER[:13] + (_LOWER[13:] + _LOWER[:13]).upper() + "5678901234",
