@@ -356,7 +356,8 @@ def spellings(secret: str) -> frozenset[str]:
     password, path, path suffixes, token-like path segments and query values. Each of them raw,
     JSON-escaped (also twice, and with ``\\uXXXX``), as Python's ``repr`` of the text and of its
     UTF-8 bytes, HTML-escaped, percent-encoded (``quote``, ``quote_plus``, either case of hex) and
-    as the base64 runs it produces at each of the three byte alignments (standard and URL-safe).
+    as the base64 runs it produces at each of the three byte alignments (standard and URL-safe),
+    and as hex (of 8 characters or more).
     """
     cores = {secret, secret.strip()} | _url_parts(secret.strip())
     found: set[str] = set()
@@ -369,7 +370,7 @@ def spellings(secret: str) -> frozenset[str]:
 def _encodings(value: str) -> set[str]:
     """``value`` as it is put on the wire (raw, percent-encoded as Python, the WHATWG URL
     standard's parsers (httpx, browsers) and JavaScript encode it), each of those as a text
-    quotes it (JSON, Python's ``repr``, HTML), and as base64."""
+    quotes it (JSON, Python's ``repr``, HTML), and as base64 and hex."""
     forms: set[str] = set()
     for wire in _wire_forms(value):
         html_form = html.escape(wire)
@@ -385,7 +386,11 @@ def _encodings(value: str) -> set[str]:
             html_form.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # as Jinja writes
             html.escape(wire, quote=False),
         }
-    return forms | _base64_runs(value)
+    forms |= _base64_runs(value)
+    data = value.encode()  # as hex too (a debug dump: Go's %x, bytes.hex()), in either case;
+    if len(data) >= MIN_RUN:  # shorter, it could turn up in a hex digest the journal keeps
+        forms |= {data.hex(), data.hex().upper()}
+    return forms
 
 
 def _json_forms(text: str) -> set[str]:

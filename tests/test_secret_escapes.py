@@ -131,3 +131,10 @@ def test_a_gateway_echoing_the_key_escaped_shows_it_nowhere(
     for what, text in {"run": ran.out + ran.err, "show": shown.out, **written}.items():
         for spelling in (KEY, _json(KEY), json.dumps(_json(KEY))[1:-1]):
             assert spelling not in text, what
+
+
+def test_a_secret_dumped_as_hex_is_masked() -> None:
+    data = KEY.encode()
+    text = f"key bytes: {data.hex()} ({data.hex().upper()})"
+    assert redact.mask(text, [KEY]) == "key bytes: *** (***)"
+    assert redact.mask("short: " + b"abcd".hex(), ["abcd"]) == "short: 61626364"  # a digest's
