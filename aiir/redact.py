@@ -24,6 +24,9 @@ MIN_SECRET = 4  # shorter values would mask ordinary words
 # Base64 runs and URL path segments shorter than this turn up by chance in ordinary text and in
 # hex digests (which the journal must keep intact): masking them would damage more than it hides.
 MIN_RUN = 8
+# Longer than this, a value is masked only as it is: its every encoding would be megabytes to
+# look for in each string (no key is that long; a template's text made from one may be).
+MAX_SPELLED = 65536
 
 _PATTERNS = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{8,})"  # OpenAI / LiteLLM style keys
@@ -362,7 +365,9 @@ def spellings(secret: str) -> frozenset[str]:
     cores = {secret, secret.strip()} | _url_parts(secret.strip())
     found: set[str] = set()
     for core in cores:
-        if len(core) >= MIN_SECRET:
+        if len(core) > MAX_SPELLED:  # a template's long text made from a secret: as it is
+            found.add(core)
+        elif len(core) >= MIN_SECRET:
             found |= _encodings(core)
     return frozenset(s for s in found if len(s) >= MIN_SECRET)
 

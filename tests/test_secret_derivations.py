@@ -263,3 +263,10 @@ def test_a_huge_value_beside_a_secret_is_compared_in_no_time(source: str) -> Non
     assert not _leaks(shown)
     assert shown.startswith(huge)
     assert shown.endswith(huge)
+
+
+def test_a_long_text_made_from_a_secret_is_masked_as_it_is() -> None:
+    redact.declare([KEY])
+    made = render("{{ (env.UPSTREAM | upper) * 20000 }}", {"env": {"UPSTREAM": KEY}}, "t")
+    assert len(made) > redact.MAX_SPELLED
+    assert redact.masker(set(), patterns=False)(f"[{made}]") == "[***]"
