@@ -163,6 +163,13 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
     return _PATTERNS.sub(MASK, text) if patterns else text
 
 
+def cut(text: str, keep: int) -> str:
+    """``text`` masked (:func:`scrub`), then cut to ``keep`` characters: a value quoted in an
+    error (a URL given where another was expected), whose password a cut first would leave
+    half of, where no mask finds it (``ftp://svc:S3cr3…``, the ``@`` cut off)."""
+    return scrub(text)[:keep]
+
+
 def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], str]:
     """:func:`scrub` with ``secrets`` fixed: their spellings are worked out once, here, not for
     each string masked. For a walk's journal and screen, which mask every string of every event
