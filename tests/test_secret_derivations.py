@@ -270,3 +270,24 @@ def test_a_long_text_made_from_a_secret_is_masked_as_it_is() -> None:
     made = render("{{ (env.UPSTREAM | upper) * 20000 }}", {"env": {"UPSTREAM": KEY}}, "t")
     assert len(made) > redact.MAX_SPELLED
     assert redact.masker(set(), patterns=False)(f"[{made}]") == "[***]"
+
+
+def test_a_gateway_header_made_over_from_a_mounted_secret_is_masked(
+    tmp_path: Path, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A secret read from a mounted file ends in a newline; the gateway's headers are made
+    before the walk's secrets are worked out, and the value they read (stripped) was not yet
+    declared: the header made over from it was kept as it was made."""
+    monkeypatch.setattr("aiir.environment.has_terminal", lambda: False)
+    monkeypatch.setenv("UPSTREAM", KEY + "\n")
+    runbook = _runbook()
+    runbook["nodes"]["note"]["message"] = "nothing secret"
+    write(tmp_path / "r.yaml", runbook)
+    incidents = tmp_path / "incidents"
+    with serve_echo() as (url, heard):
+        ran = run_cli(capsys, "run", str(tmp_path / "r.yaml"), "--gateway", f"gw={url}",
+                      "--yes", "--incident-dir", str(incidents))  # fmt: skip
+    assert ran.status == 0, ran.err
+    assert heard[0].headers["x-upstream-shape"] == KEY.upper()
+    written = "".join(p.read_text() for p in incidents.rglob("*") if p.is_file())
+    assert not _leaks(ran.out + ran.err + written)

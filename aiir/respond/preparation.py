@@ -39,7 +39,8 @@ def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -
     """
     values: dict[str, str] = {}
     missing: list[str] = []
-    declare(environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ)
+    given = [environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ]
+    declare([*given, *(value.strip() for value in given)])  # as read, and as templates see it
     for name, spec in runbook.env.items():
         if name in environ:
             values[name] = environ[name].strip()  # a mounted secret file often ends in "\n"
