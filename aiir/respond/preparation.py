@@ -93,6 +93,20 @@ def secret_values(
     return found
 
 
+def tell_unsent_userinfo(endpoints: Mapping[str, Endpoint], note: Callable[[str], None]) -> None:
+    """Say of a gateway whose URL holds a ``user:password@`` and whose headers carry an
+    ``Authorization`` of their own that this header is sent, not the userinfo (a request without
+    one sends the URL's as Basic auth): no one takes the password for what was sent."""
+    for name, endpoint in sorted(endpoints.items()):
+        if "@" not in endpoint.base_url.partition("://")[2].partition("/")[0]:
+            continue
+        if any(header.lower() == "authorization" for header in endpoint.headers):
+            note(
+                f"gateway {name}: its URL's user:password is not sent, its own Authorization "
+                "header is (a request without one sends the URL's as Basic auth)"
+            )
+
+
 def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
     """The root and every runbook it can call, directly or not."""
     found = {root.id: root}

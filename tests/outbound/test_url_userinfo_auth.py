@@ -92,6 +92,10 @@ def test_a_requests_own_authorization_wins_over_a_urls_userinfo(
         BASIC,  # no credential of its own: the URL's is sent
     ]
     assert said["/probe"] == f"Bearer {PROBE}"  # the request's own header, as written
+    assert "gateway gw: its URL's user:password is not sent, its own Authorization header is" in (
+        ran.out
+    )
+    assert "gateway bare: its URL" not in ran.out  # no header of its own: the URL's is sent
     written = "".join(p.read_text() for p in incidents.rglob("*") if p.is_file())
     for form in (PASSWORD, KEY, BASIC.removeprefix("Basic ")[:16]):
         assert form not in ran.out + ran.err + written
