@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import string
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -53,12 +54,15 @@ def stand_in(secret: str) -> str:
     ``ж``): no character of it, in either case, is where it was; separators stay, so the text
     keeps its shape."""
     rotated = secret.translate(_ROTATED)
+    if rotated == secret:  # no letter nor digit (a password of punctuation): change that
+        return secret.translate(_PUNCTUATION)
     if rotated.isascii():
         return rotated
     return _OTHER_LETTER.sub(lambda m: "ф" if m[0] in "жЖ" else "ж", rotated)  # ключ: жжжж
 
 
 _LOWER = "abcdefghijklmnopqrstuvwxyz"
+_PUNCTUATION = str.maketrans(string.punctuation, string.punctuation[1:] + string.punctuation[0])
 _OTHER_LETTER = re.compile(r"[^\W\d_A-Za-z]")  # a letter that is not ASCII
 _ROTATED = str.maketrans(
     _LOWER + _LOWER.upper() + "0123456789",
