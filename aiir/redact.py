@@ -24,6 +24,9 @@ MIN_SECRET = 4  # shorter values would mask ordinary words
 # Base64 runs and URL path segments shorter than this turn up by chance in ordinary text and in
 # hex digests (which the journal must keep intact): masking them would damage more than it hides.
 MIN_RUN = 8
+# Longer than this, a value is masked only as it is: its every encoding would be megabytes to
+# look for in each string (no key is that long; a template's text made from one may be).
+MAX_SPELLED = 65536
 
 _PATTERNS = re.compile(
     r"(?:\bsk-[A-Za-z0-9_\-]{8,})"  # OpenAI / LiteLLM style keys
@@ -65,6 +68,10 @@ _URLSAFE = str.maketrans("+/", "-_")
 _declared: set[str] = set()
 # The secret-looking variables of the environments this command runs in (see :func:`watch`).
 _watched: set[str] = set()
+# Text a template computed from a secret (``{{ env.KEY | upper }}``, ``env.KEY[::-1]``): a
+# spelling no encoding of the secret gives, found where it is made (see :func:`derive`).
+_derived: set[str] = set()
+_changes = [0]  # how often _derived changed: a masker made before works out its spellings again
 
 
 def declare(values: Iterable[str]) -> None:
@@ -79,10 +86,27 @@ def watch(environ: Mapping[str, str]) -> None:
     _watched.update(secret_values(environ))
 
 
+def derive(values: Iterable[str]) -> None:
+    """Remember text computed from a secret (:mod:`aiir.formats.taint` finds it as a template
+    renders it), so every masker of this command masks it too, in every spelling. Shorter than
+    :data:`MIN_RUN`, a piece of a secret is left: it would mask hex digests and ordinary words."""
+    found = {v for v in (value.strip() for value in values) if len(v) >= MIN_RUN} - _derived
+    if found:
+        _derived.update(found)
+        _changes[0] += 1
+
+
+def declared_secrets() -> set[str]:
+    """The declared secrets and the text computed from them (:func:`declare`, :func:`derive`)."""
+    return _declared | _derived
+
+
 def forget() -> None:
     """Start a command afresh (the CLI calls this for each command it runs)."""
     _declared.clear()
     _watched.clear()
+    _derived.clear()
+    _changes[0] += 1
 
 
 def secret_values(environ: Mapping[str, str], names: Iterable[str] = ()) -> set[str]:
@@ -100,10 +124,27 @@ def credential_header(name: str) -> bool:
     return bool(_CREDENTIAL_HEADER.search(name))
 
 
+_AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "apikey", "geniekey", "oauth"})
+
+
+def header_credentials(headers: Mapping[str, str]) -> set[str]:
+    """The credentials in a gateway's headers, however the runbook writes them (from a variable
+    or as they are): the value of each header whose name says it carries one, or what follows
+    its auth scheme (``Bearer …``: shown as ``Bearer ***``). A scheme word alone (its variable empty in a dry run) is
+    none: masked, every ``Bearer`` shown would be."""
+    found: set[str] = set()
+    for name, value in headers.items():
+        if not credential_header(name) or value.strip().lower() in _AUTH_SCHEMES:
+            continue
+        scheme, _, rest = value.strip().partition(" ")
+        found.add(rest.strip() if rest and scheme.lower() in _AUTH_SCHEMES else value.strip())
+    return {f for f in found if len(f) >= MIN_SECRET}
+
+
 def known_secrets() -> set[str]:
     """What :func:`scrub` without ``secrets`` masks (:func:`watch`, :func:`declare`): taken
     once, for a reader masking many strings."""
-    return _watched | _declared
+    return _watched | _declared | _derived
 
 
 def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = True) -> str:
@@ -115,26 +156,38 @@ def scrub(text: str, secrets: Iterable[str] | None = None, *, patterns: bool = T
     ``patterns``): an attacker's key typed in as an input must stay in it, or the lever that
     blocked it could never be released.
     """
-    values = known_secrets() if secrets is None else secrets
+    values = known_secrets() if secrets is None else {*secrets, *_derived}
     if values:  # none for most walks' journals: no call made for each string (bench.engine)
         text = mask(text, values)
     text = _credentials_masked(text)
     return _PATTERNS.sub(MASK, text) if patterns else text
 
 
+def cut(text: str, keep: int) -> str:
+    """``text`` masked (:func:`scrub`), then cut to ``keep`` characters: a value quoted in an
+    error (a URL given where another was expected), whose password a cut first would leave
+    half of, where no mask finds it (``ftp://svc:S3cr3…``, the ``@`` cut off)."""
+    return scrub(text)[:keep]
+
+
 def masker(secrets: Iterable[str], *, patterns: bool = True) -> Callable[[str], str]:
     """:func:`scrub` with ``secrets`` fixed: their spellings are worked out once, here, not for
     each string masked. For a walk's journal and screen, which mask every string of every event
-    (bench.engine); a walk given more secrets makes a new one."""
-    spellings = _ordered(frozenset(secrets))
-    if not spellings and not patterns:  # most walks: no secret long enough to mask
-        return _credentials_masked
+    (bench.engine); a walk given more secrets makes a new one. Text computed from a secret
+    (:func:`derive`) is masked too, as soon as it is found."""
+    given = frozenset(secrets)
+    seen: list[Any] = [_changes[0], _ordered(given | _derived)]  # as of which change
 
     def masked(text: str) -> str:
+        if _changes[0] != seen[0]:  # a template made one more from a secret: mask it too
+            seen[:] = [_changes[0], _ordered(given | _derived)]
+        spellings: tuple[str, ...] = seen[1]
+        if not spellings and not patterns:  # most walks: no secret long enough to mask
+            return _credentials_masked(text)
         for spelling in spellings:
             if spelling in text:
                 text = text.replace(spelling, MASK)
-        text = _credentials_masked(text)
+        text = _credentials_masked(_escapes_masked(text, spellings))
         return _PATTERNS.sub(MASK, text) if patterns else text
 
     return masked
@@ -175,10 +228,76 @@ def mask(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every spelling of every secret replaced by :data:`MASK`."""
     if not secrets:
         return text
-    for spelling in _ordered(frozenset(secrets)):
+    spellings = _ordered(frozenset(secrets))
+    for spelling in spellings:
         if spelling in text:
             text = text.replace(spelling, MASK)
-    return text
+    return _escapes_masked(text, spellings)
+
+
+# One character written as an escape: JSON's ``\u0073`` (its backslash escaped again, too),
+# Python's ``\x73``, HTML's ``&#115;`` and ``&#x73;``, a URL's ``%73``.
+_CHAR_ESCAPE = re.compile(
+    r"\\+u[0-9A-Fa-f]{4}|\\+x[0-9A-Fa-f]{2}|&#[0-9]{1,7};|&#[xX][0-9A-Fa-f]{1,6};|%[0-9A-Fa-f]{2}"
+)
+_NO_CHAR = "\x00"  # what an escape no secret holds reads as (a byte of UTF-8, a code past Unicode)
+
+
+def _unescaped(escape: str) -> str:
+    digits = escape.lstrip("\\&#xXu")
+    if escape.startswith("%"):
+        code = int(escape[1:], 16)
+        return chr(code) if code < 0x80 else _NO_CHAR
+    base = 10 if escape.startswith("&#") and escape[2] not in "xX" else 16
+    try:
+        return chr(int(digits.rstrip(";"), base))
+    except (ValueError, OverflowError):
+        return _NO_CHAR
+
+
+def _escapes_masked(text: str, spellings: tuple[str, ...]) -> str:
+    """``text`` with a secret written with its characters escaped, some or all of them, one by
+    one (``\u0073\u006b…``: a JSON encoder may escape every character; ``&#115;&#107;…``;
+    ``%73%6B…``), masked: no spelling of the secret as a whole is that. The escapes are read, the
+    spellings looked for in what they say, and what holds one is masked in ``text``."""
+    if not spellings or ("\\" not in text and "&#" not in text and "%" not in text):
+        return text
+    escapes = list(_CHAR_ESCAPE.finditer(text))
+    if not escapes:
+        return text
+    # The text read: literal pieces and one character for each escape; ``at[i]`` is where read
+    # character ``i`` starts in ``text`` (the last entry: its end).
+    read: list[str] = []
+    at: list[int] = []
+    done = 0
+    for escape in escapes:
+        read.append(text[done : escape.start()])
+        at.extend(range(done, escape.start()))
+        read.append(_unescaped(escape[0]))
+        at.append(escape.start())
+        done = escape.end()
+    read.append(text[done:])
+    at.extend(range(done, len(text) + 1))
+    plain = "".join(read)
+    spans: list[tuple[int, int]] = []
+    for spelling in spellings:
+        start = plain.find(spelling)
+        while start != -1:
+            end = start + len(spelling)
+            spans.append((at[start], at[end]))
+            start = plain.find(spelling, end)
+    if not spans:
+        return text
+    kept: list[str] = []
+    done = 0
+    for start, end in sorted(spans):
+        if end <= done:
+            continue
+        kept.append(text[done:start] if start > done else "")
+        kept.append(MASK if start >= done else "")
+        done = end
+    kept.append(text[done:])
+    return "".join(kept)
 
 
 def mask_bytes(content: bytes, clean: Callable[[str], str] | None = None) -> bytes:
@@ -247,12 +366,15 @@ def spellings(secret: str) -> frozenset[str]:
     password, path, path suffixes, token-like path segments and query values. Each of them raw,
     JSON-escaped (also twice, and with ``\\uXXXX``), as Python's ``repr`` of the text and of its
     UTF-8 bytes, HTML-escaped, percent-encoded (``quote``, ``quote_plus``, either case of hex) and
-    as the base64 runs it produces at each of the three byte alignments (standard and URL-safe).
+    as the base64 runs it produces at each of the three byte alignments (standard and URL-safe),
+    and as hex (of 8 characters or more).
     """
     cores = {secret, secret.strip()} | _url_parts(secret.strip())
     found: set[str] = set()
     for core in cores:
-        if len(core) >= MIN_SECRET:
+        if len(core) > MAX_SPELLED:  # a template's long text made from a secret: as it is
+            found.add(core)
+        elif len(core) >= MIN_SECRET:
             found |= _encodings(core)
     return frozenset(s for s in found if len(s) >= MIN_SECRET)
 
@@ -260,7 +382,7 @@ def spellings(secret: str) -> frozenset[str]:
 def _encodings(value: str) -> set[str]:
     """``value`` as it is put on the wire (raw, percent-encoded as Python, the WHATWG URL
     standard's parsers (httpx, browsers) and JavaScript encode it), each of those as a text
-    quotes it (JSON, Python's ``repr``, HTML), and as base64."""
+    quotes it (JSON, Python's ``repr``, HTML), and as base64 and hex."""
     forms: set[str] = set()
     for wire in _wire_forms(value):
         html_form = html.escape(wire)
@@ -276,7 +398,11 @@ def _encodings(value: str) -> set[str]:
             html_form.replace("&#x27;", "&#39;").replace("&quot;", "&#34;"),  # as Jinja writes
             html.escape(wire, quote=False),
         }
-    return forms | _base64_runs(value)
+    forms |= _base64_runs(value)
+    data = value.encode()  # as hex too (a debug dump: Go's %x, bytes.hex()), in either case;
+    if len(data) >= MIN_RUN:  # shorter, it could turn up in a hex digest the journal keeps
+        forms |= {data.hex(), data.hex().upper()}
+    return forms
 
 
 def _json_forms(text: str) -> set[str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from aiir.outbound.gateway import header_credentials
+from aiir.redact import header_credentials
 from tests.canaries import suite
 from tests.helpers import write
 from tests.servers import serve_echo

@@ -22,6 +22,7 @@ from aiir.canary.suite import LoadedSuite, Target, system_message
 from aiir.formats import received
 from aiir.formats.canary import CanaryPrompt
 from aiir.outbound.sending import retry_after_seconds
+from aiir.outbound.userinfo import URL_USERINFO
 from aiir.redact import scrub
 from aiir.terminal.inert import plain
 
@@ -149,7 +150,7 @@ async def _attempt(
         # The timeout holds the whole reply: the client's own is per read, and a gateway
         # dripping a byte at a time never lets one run out.
         async with asyncio.timeout(timeout):
-            async with client.stream("POST", url, content=job.body) as response:
+            async with client.stream("POST", url, content=job.body, auth=URL_USERINFO) as response:
                 content = await _content(response)
     except (TimeoutError, httpx2.TimeoutException):
         sample.error = f"no reply within {timeout:g} s"

@@ -79,11 +79,14 @@ def resolve_target(
     sandbox_url: str | None = None,
 ) -> Target:
     """The suite's chat endpoint and headers; a missing variable or bad URL is bad input."""
-    from aiir.outbound.gateway import header_credentials, join_url, resolve_endpoint
+    from aiir.outbound.gateway import join_url, resolve_endpoint
+    from aiir.redact import declare, header_credentials
 
     suite = loaded.suite
     name = gateway_of(suite)
     values = _env_values(suite, environ, lenient=sandbox_url is not None)
+    # Declared before the headers are made: one made over from a secret is masked as one
+    declare(values[n] for n, spec in suite.env.items() if spec.secret)
     url = gateway_urls.get(name) or sandbox_url
     endpoint = resolve_endpoint(name, suite.gateways[name], {"env": values}, url)
     chat = join_url(endpoint, suite.target.path, f"{loaded.path}: target.path")

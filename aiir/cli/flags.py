@@ -33,7 +33,9 @@ def pairs(given: list[str] | None, flag: str, metavar: str = "NAME=VALUE") -> di
     for pair in given or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
-            raise InputError(f"{flag} {pair[:200]!r}: expected {metavar}")
+            from aiir.redact import cut
+
+            raise InputError(f"{flag} {cut(pair, 200)!r}: expected {metavar}")
         out[name.strip()] = value
     return out
 
@@ -52,7 +54,9 @@ def gateway_urls(given: list[str] | None, flag: str = "--gateway") -> dict[str, 
                 f"{flag} {name}=: no URL after '=' (an unset shell variable?); nothing was sent"
             )
         if not _is_http(url):
-            raise InputError(f"{flag} {name}={url[:200]!r}: {_not_http(url)}")
+            from aiir.redact import cut
+
+            raise InputError(f"{flag} {name}={cut(url, 200)!r}: {_not_http(url)}")
     return urls
 
 

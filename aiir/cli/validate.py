@@ -30,8 +30,6 @@ def command(
 ) -> int:
     """Validate runbooks, profiles, scenarios, canary suites and workspace files; every finding
     as file:line:col: level: where: message."""
-    import json
-
     from aiir.cli.flags import environment
     from aiir.errors import ExitStatus
 
@@ -45,12 +43,14 @@ def command(
         report = validate_paths(
             [_path(given) for given in paths], env.profile_dirs, roles, enforce_roles=enforce
         )
+    from aiir.redact import masked_json, scrub  # loaded by the checks already
+
     failed = report.failed(strict=strict)
-    if as_json:
-        typer.echo(json.dumps([f.as_dict() for f in report.findings], indent=2))
+    if as_json:  # a value a finding quotes may be a key of this environment, or look like one
+        typer.echo(masked_json([f.as_dict() for f in report.findings]))
     else:
         for finding in report.findings:
-            typer.echo(finding.render(), err=finding.level == "error" or strict)
+            typer.echo(scrub(finding.render()), err=finding.level == "error" or strict)
         files = report.files
         summary = (
             f"{len(report.errors)} error(s), {len(report.warnings)} warning(s) in {files} file(s)"

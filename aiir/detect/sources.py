@@ -20,6 +20,7 @@ import httpx2
 from aiir.formats import received
 from aiir.formats.detect import DetectRule, Measure, PhoenixSource, PrometheusSource, TraceMeasure
 from aiir.formats.timers import span
+from aiir.outbound.userinfo import URL_USERINFO
 from aiir.redact import declare, known_secrets, scrub, url_credentials
 from aiir.timestamps import iso
 
@@ -257,7 +258,9 @@ def _get(
 ) -> Any:
     """The JSON of a GET, read up to :data:`MAX_BODY`; None for a 404 when ``missing_ok``."""
     try:
-        with client.stream("GET", url, params=params, headers=headers, timeout=timeout) as reply:
+        with client.stream(
+            "GET", url, params=params, headers=headers, timeout=timeout, auth=URL_USERINFO
+        ) as reply:
             if reply.status_code == 404 and missing_ok:
                 return None
             body = _read(reply, time.monotonic() + timeout)

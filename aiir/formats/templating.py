@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, cast
 
 from aiir.errors import InputError
 from aiir.formats.printable import plain
+from aiir.formats.taint import Replaced, failed, watched
+from aiir.redact import declared_secrets, mask
 
 if TYPE_CHECKING:  # Jinja2 is imported on the first real template: plain strings never need it
     from jinja2 import Template, TemplateError, nodes
@@ -194,13 +196,21 @@ def render(
 
     try:
         template = _compiled(source, markup)
-        # What Template.render does, less its copy of the context (and its rewrite of the
-        # traceback, which copies it: the errors are reported below, by message)
-        return template.environment.concat(template.root_render_func(in_place(template, context)))
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
-    except _RUNTIME as exc:  # the template's own code failed: {{ 1 / 0 }}, a bad str.format
-        raise TemplateFailure(f"{where}: template error: {_runtime(exc)}") from None
+
+    def made(reading: Mapping[str, Any]) -> str:
+        # What Template.render does, less its copy of the context (and its rewrite of the
+        # traceback, which copies it: the errors are reported below, by message)
+        return template.environment.concat(template.root_render_func(in_place(template, reading)))
+
+    try:
+        text = made(context)
+        watched(source, context, text, made)  # what it computed from a secret is masked
+        return text
+    except (TemplateError, *_RUNTIME) as exc:  # {{ 1 / 0 }}, a bad str.format: the template's
+        said = _failure(source, context, exc, made)
+        raise TemplateFailure(f"{where}: template error: {said}") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -216,11 +226,19 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
 
     try:
         compiled = environment().compile_expression(expression, undefined_to_none=False)
-        return run_expression(compiled, spoken(context))
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
-    except _RUNTIME as exc:
-        raise TemplateFailure(f"{where}: expression error: {_runtime(exc)}") from None
+
+    def run(reading: Mapping[str, Any]) -> Any:
+        return run_expression(compiled, spoken(reading))
+
+    try:
+        value = run(context)
+        watched(expression, context, value, run)
+        return value
+    except (TemplateError, *_RUNTIME) as exc:
+        said = _failure(expression, context, exc, run)
+        raise TemplateFailure(f"{where}: expression error: {said}") from None
 
 
 class YesNo:
@@ -284,24 +302,7 @@ def spoken(context: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(answers, Mapping) or not any(isinstance(v, bool) for v in answers.values()):
         return context
     said = {k: YesNo(v) if isinstance(v, bool) else v for k, v in answers.items()}
-    return _Replaced(context, "answers", said)
-
-
-class _Replaced(Mapping[str, Any]):
-    """``base`` with the entry ``key`` replaced by ``value``; the others read from ``base`` only
-    when asked for."""
-
-    def __init__(self, base: Mapping[str, Any], key: str, value: Any) -> None:
-        self.base, self.key, self.value = base, key, value
-
-    def __getitem__(self, key: str) -> Any:
-        return self.value if key == self.key else self.base[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter({**dict.fromkeys(self.base), self.key: None})
-
-    def __len__(self) -> int:
-        return len(self.base) + (self.key not in self.base)
+    return Replaced(context, "answers", said)
 
 
 def _plain(value: Any) -> Any:
@@ -323,8 +324,39 @@ _RUNTIME = (ArithmeticError, LookupError, TypeError, ValueError)
 
 
 def _runtime(exc: Exception) -> str:
-    text = " ".join(str(exc).split())[:200]
+    text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _said(exc: Exception) -> str:
+    """What a failure of a template says, whole (cut once masked: see :func:`_failure`)."""
+    from jinja2 import TemplateError
+
+    return _reason(exc) if isinstance(exc, TemplateError) else _runtime(exc)
+
+
+def _failure(
+    source: str, context: Mapping[str, Any], exc: Exception, again: Callable[[Any], Any]
+) -> str:
+    """Why ``source`` failed, with what it computed from a secret masked: an error quotes the
+    value it failed on (``'dict object' has no attribute 'SK-…'``, ``invalid literal for int():
+    'SK-…'``), found as the rest is, by failing again with the secrets' stand-ins
+    (:func:`aiir.formats.taint.failed`). Masked, then cut: cut first, a secret across the cut
+    would leave its first part."""
+    from jinja2 import TemplateError
+
+    said = _said(exc)
+
+    def again_said(other: Mapping[str, Any]) -> str | None:
+        try:
+            again(other)
+        except (TemplateError, *_RUNTIME) as failed_too:
+            return _said(failed_too)
+        return None
+
+    failed(source, context, said, again_said)
+    said = mask(said, declared_secrets())
+    return said if len(said) <= 200 or isinstance(exc, TemplateError) else said[:200]
 
 
 def _reason(exc: TemplateError) -> str:

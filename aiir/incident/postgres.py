@@ -194,9 +194,7 @@ class PostgresStore:
 
         try:
             return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT)
-        except UnicodeError as exc:  # a host no name can have (?host=a..b): the IDNA codec's
-            raise StoreUnavailable(self._down(exc)) from None
-        except psycopg.Error as exc:
+        except (psycopg.Error, UnicodeError) as exc:  # UnicodeError: a host such as ?host=a..b
             reason = " ".join(str(exc).split()) or type(exc).__name__
             if "FATAL:" in reason and any(r in reason for r in _REFUSALS):
                 raise StoreRefused(

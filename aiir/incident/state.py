@@ -23,6 +23,7 @@ from aiir.incident.journal import (
     no_journal,
     read_checked,
 )
+from aiir.incident.literals import declare_literal_credentials
 from aiir.redact import MASK
 from aiir.timestamps import parse_iso
 
@@ -564,6 +565,7 @@ def load_incident(
     refused, naming its first problem, unless ``force`` (the incident then says why it is not
     to be trusted, in ``problems``). ``keep_events`` and ``each``: see :func:`read_incident`."""
     directory = incident_dir(root, incident_id)
+    declare_literal_credentials(directory)  # an older walk's journal may hold them as they are
     incident = read_incident(directory, incident_id, keep_events=keep_events, each=each)
     if incident.problems and not force:
         raise JournalBroken(

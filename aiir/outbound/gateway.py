@@ -19,8 +19,8 @@ import httpx2
 
 from aiir.errors import InputError
 from aiir.formats import received
+from aiir.formats.taint import watched
 from aiir.formats.templating import environment, references, render, run_expression
-from aiir.redact import MIN_SECRET, credential_header
 
 if TYPE_CHECKING:  # a canary run resolves its gateway without loading the runbook models
     from aiir.formats.common import Gateway
@@ -201,23 +201,6 @@ def resolve_endpoint(
     return Endpoint(name, gateway.profile, base.rstrip("/"), headers)
 
 
-_AUTH_SCHEMES = frozenset({"basic", "bearer", "token", "digest", "apikey", "geniekey", "oauth"})
-
-
-def header_credentials(headers: Mapping[str, str]) -> set[str]:
-    """The credentials in a gateway's headers, however the runbook writes them (from a variable
-    or as they are): the value of each header whose name says it carries one, or what follows
-    its auth scheme (``Bearer …``: shown as ``Bearer ***``). A scheme word alone (its variable empty in a dry run) is
-    none: masked, every ``Bearer`` shown would be."""
-    found: set[str] = set()
-    for name, value in headers.items():
-        if not credential_header(name) or value.strip().lower() in _AUTH_SCHEMES:
-            continue
-        scheme, _, rest = value.strip().partition(" ")
-        found.add(rest.strip() if rest and scheme.lower() in _AUTH_SCHEMES else value.strip())
-    return {f for f in found if len(f) >= MIN_SECRET}
-
-
 def _invalid(exc: httpx2.InvalidURL) -> str:
     """Why a URL does not parse, without the pieces of it the client's error quotes: a password
     with a ``/``, ``?`` or ``#`` in it ends the host there, and the error named its first part
@@ -293,6 +276,8 @@ def render_value(value: Any, context: Mapping[str, Any], where: str) -> Any:
                 return render(value, context, where)
             if _holds_undefined(result):  # a missing value fails here, not when it is shown
                 return render(value, context, where)
+            # what it computed from a secret is masked
+            watched(match["expr"], context, result, lambda other: run_expression(expression, other))
             return result
         return render(value, context, where)
     if isinstance(value, dict):

@@ -35,6 +35,7 @@ from aiir.outbound.gateway import (
     parsed_url,
     says,
 )
+from aiir.outbound.userinfo import URL_USERINFO
 from aiir.redact import mask_data
 
 # Asked before a retry with the failed reply: a reply ends the retries, None tries again.
@@ -181,6 +182,7 @@ class _Exchange:
                 json=call.json,
                 content=call.body,
                 timeout=_timeout(call.timeout),
+                auth=URL_USERINFO,  # a URL's user:password@ never replaces the request's own
             ) as response:
                 body, size = self._read(response)
                 headers = {k.lower(): v for k, v in response.headers.items()}

@@ -18,7 +18,7 @@ from aiir.errors import InputError, shown
 from aiir.formats.received import without_surrogates
 from aiir.incident.events import EvidenceRef
 from aiir.outbound.notify import MAX_PAGE_MESSAGE, Delivery, Notifier, PagerDutyEvent, within
-from aiir.redact import mask_bytes, mask_data, scrub
+from aiir.redact import MASK, mask_bytes, mask_data, scrub
 from aiir.timestamps import iso
 
 MAX_EVIDENCE = 20 * 1024 * 1024
@@ -74,7 +74,8 @@ def _copy_evidence(source: Path, folder: Path) -> dict[str, Any]:
         )
     content = mask_bytes(content)  # a transcript holding a key of this environment: masked
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"evidence-{source.name}"
+    # Its name too: a file named after the key it holds (log-sk-….txt) would keep it in the name
+    target = folder / f"evidence-{scrub(source.name).replace(MASK, 'masked')}"
     target.write_bytes(content)
     return EvidenceRef(target.name, hashlib.sha256(content).hexdigest(), len(content)).data()
 

@@ -14,8 +14,9 @@ from aiir.formats.loader import load_file
 from aiir.formats.schema import CallNode, Runbook
 from aiir.formats.templating import render
 from aiir.incident.events import SNAPSHOT_DIR
-from aiir.outbound.gateway import Endpoint, header_credentials, resolve_endpoint
-from aiir.redact import MIN_SECRET, declare, url_credentials
+from aiir.incident.literals import declare_literal_credentials
+from aiir.outbound.gateway import Endpoint, resolve_endpoint
+from aiir.redact import MIN_SECRET, declare, header_credentials, url_credentials
 
 
 def parse_assignments(pairs: list[str], flag: str, metavar: str = "NAME=VALUE") -> dict[str, str]:
@@ -38,7 +39,8 @@ def env_values(runbook: Runbook, environ: Mapping[str, str], *, dry_run: bool) -
     """
     values: dict[str, str] = {}
     missing: list[str] = []
-    declare(environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ)
+    given = [environ[n] for n, spec in runbook.env.items() if spec.secret and n in environ]
+    declare([*given, *(value.strip() for value in given)])  # as read, and as templates see it
     for name, spec in runbook.env.items():
         if name in environ:
             values[name] = environ[name].strip()  # a mounted secret file often ends in "\n"
@@ -89,6 +91,20 @@ def secret_values(
         found |= url_credentials(endpoint.base_url) | header_credentials(endpoint.headers)
     declare(found)
     return found
+
+
+def tell_unsent_userinfo(endpoints: Mapping[str, Endpoint], note: Callable[[str], None]) -> None:
+    """Say of a gateway whose URL holds a ``user:password@`` and whose headers carry an
+    ``Authorization`` of their own that this header is sent, not the userinfo (a request without
+    one sends the URL's as Basic auth): no one takes the password for what was sent."""
+    for name, endpoint in sorted(endpoints.items()):
+        if "@" not in endpoint.base_url.partition("://")[2].partition("/")[0]:
+            continue
+        if any(header.lower() == "authorization" for header in endpoint.headers):
+            note(
+                f"gateway {name}: its URL's user:password is not sent, its own Authorization "
+                "header is (a request without one sends the URL's as Basic auth)"
+            )
 
 
 def reachable_runbooks(root: Runbook, source: RunbookSource) -> list[Runbook]:
@@ -154,6 +170,7 @@ def declare_incident_secrets(env: Environment, directory: Path) -> None:
             if secret and len(value) >= MIN_SECRET:
                 found.add(value)
     declare(found)
+    declare_literal_credentials(directory)  # and those its runbooks write as they are
 
 
 def same_gateways(

@@ -26,9 +26,7 @@ from aiir.formats.findings import parse
 from aiir.formats.includes import resolved_bytes
 from aiir.formats.library import data_dir, profiles
 from aiir.formats.loader import load_file
-from aiir.formats.schema import (
-    Runbook,
-)
+from aiir.formats.schema import Runbook
 from aiir.incident import payloads
 from aiir.incident.events import EventType, EvidenceRef
 from aiir.incident.journal import Event, Journal, JournalConflict
@@ -46,6 +44,7 @@ from aiir.respond.preparation import (
     reachable_runbooks,
     same_gateways,
     secret_values,
+    tell_unsent_userinfo,
 )
 from aiir.respond.shared import for_new, taken_up
 from aiir.timestamps import iso
@@ -170,6 +169,7 @@ def start(
         )
     frame = Frame(runbook, values, endpoints, env_vals)
     walk.screen.opened(incident, runbook)
+    tell_unsent_userinfo(endpoints, walk.screen.note)
     _tell_store(walk)
     return _walk(walk, frame)
 
@@ -449,6 +449,7 @@ def resume(incident_id: str, env: Environment, *, answers: Path | None = None) -
             child_frame=child_frame,
         )
         walk.screen.opened(incident, runbook, resumed=True)
+        tell_unsent_userinfo(endpoints, walk.screen.note)
         if journal.cut is not None:
             walk.screen.note(journal.cut.said())
         _tell_store(walk)

@@ -12,7 +12,7 @@ from aiir.environment import Environment
 from aiir.errors import InputError
 from aiir.incident.state import Incident
 from aiir.outbound.trace import DEFAULT_PROJECT
-from aiir.redact import declare
+from aiir.redact import cut, declare
 
 FLAG = "--otlp"
 
@@ -40,7 +40,7 @@ def checked_url(url: str, where: str = FLAG) -> str:
         good = False
     if not good or any(c.isspace() for c in url):
         raise InputError(
-            f"{where} {url[:200]!r}: not an http(s) URL of an OTLP/HTTP endpoint "
+            f"{where} {cut(url, 200)!r}: not an http(s) URL of an OTLP/HTTP endpoint "
             "(e.g. http://127.0.0.1:6006/v1/traces)"
         )
     return url

@@ -6,7 +6,7 @@ from aiir.formats import patterns
 from aiir.formats.canary import CanarySuite
 from aiir.formats.findings import Finding, at
 from aiir.formats.loader import Document
-from aiir.validate.credentials import literal_credentials
+from aiir.validate.credentials import literal_credentials, literal_url_credential
 from aiir.validate.urls import url_problem
 
 
@@ -27,6 +27,7 @@ def suite_findings(doc: Document, suite: CanarySuite) -> list[Finding]:
             findings.append(at(doc, ("gateways", name, "url"), "gateway-url", problem))
         headers = ("gateways", name, "headers")
         findings += literal_credentials(doc, headers, declared_gateway.headers)
+        findings += literal_url_credential(doc, ("gateways", name, "url"), declared_gateway.url)
     seen: set[str] = set()
     for index, prompt in enumerate(suite.prompts):
         if prompt.id in seen:

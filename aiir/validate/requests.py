@@ -14,7 +14,7 @@ from aiir.formats.schema import (
     Runbook,
     WaitNode,
 )
-from aiir.validate.credentials import literal_credentials
+from aiir.validate.credentials import literal_credentials, literal_url_credential
 from aiir.validate.urls import url_problem
 
 # --- requests --------------------------------------------------------------------------------
@@ -48,6 +48,7 @@ def request_findings(
         if problem is not None:
             out.append(at(doc, ("gateways", name, "url"), "gateway-url", problem))
         out += literal_credentials(doc, ("gateways", name, "headers"), gateway.headers)
+        out += literal_url_credential(doc, ("gateways", name, "url"), gateway.url)
     for loc, request, _ in requests(runbook):
         out += _one_request(doc, runbook, profiles, loc, request)
     return out

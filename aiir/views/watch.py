@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from aiir.environment import Environment
 from aiir.incident.events import EventType
 from aiir.incident.journal import Event
+from aiir.incident.literals import declare_literal_credentials
 from aiir.incident.postgres import StoreUnavailable
 from aiir.incident.state import Incident, incident_dir, list_incidents
 from aiir.incident.store import FileStore, IncidentStore
@@ -43,6 +44,7 @@ def watch_incident(
     so_far = feed.changes(incident_id, 0)
     for event in so_far:
         incident.apply(event)
+    declare_literal_credentials(directory)  # an older walk's journal may hold them as they are
     out = _Out(env)
     checked = feed.read(incident_id)  # verified: chain, evidence, runbook copies
     if checked.problems:
