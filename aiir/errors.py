@@ -64,6 +64,11 @@ def shown(value: str, keep: int = 160) -> str:
     ``\\n``, ``\\r``, ``\\t``, a byte that is not UTF-8 as ``\\xff``, and a very long one
     kept by its two ends."""
     text = value.translate(_LINE_BREAKS)
+    if len(text) <= keep:
+        return text
+    from aiir.redact import scrub  # masked before the cut: a cut secret is one no mask finds
+
+    text = scrub(text)
     return text if len(text) <= keep else f"{text[: keep - 40]}...{text[-37:]}"
 
 

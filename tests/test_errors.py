@@ -33,3 +33,19 @@ def test_a_name_of_bytes_that_are_not_utf8_shows_its_bytes() -> None:
     assert shown("\udcff") == "\\xff"
     assert shown("/tmp/\udcff\udcfex.yaml") == "/tmp/\\xff\\xfex.yaml"
     assert shown("café") == "café"
+
+
+def test_a_long_name_is_masked_before_it_is_cut() -> None:
+    """A path too long for a message kept its two ends before the message was masked: a
+    secret across the cut lost its middle and showed its start, where no mask finds it."""
+    from aiir.redact import declare, forget
+
+    secret = "sk-live-" + "Q7" * 20
+    declare([secret])
+    try:
+        said = shown("/tmp/" + "d" * 140 + "/" + secret + ".txt")
+    finally:
+        forget()
+    assert "sk-live-Q7" not in said
+    assert "Q7Q7" not in said
+    assert said.endswith(".txt")

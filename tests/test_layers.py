@@ -17,7 +17,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "aiir"
 # Lowest first. A module may import from its own package and from the packages of lower rows;
 # packages in one row are siblings and import nothing of each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("aiir.errors", "aiir.redact", "aiir.timestamps"),
+    ("aiir.redact", "aiir.timestamps"),
+    ("aiir.errors",),  # a value quoted in an error is masked (aiir.redact) before it is cut
     ("aiir.formats", "aiir.sandbox"),
     ("aiir.validate",),
     ("aiir.incident",),
