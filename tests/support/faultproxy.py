@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
+from tests.support.accepting import accepting
+
 STALL_SECONDS = 30.0
 
 
@@ -101,26 +103,5 @@ def fault_proxy(upstream_url: str, mode: str, match: str) -> Iterator[tuple[str,
     """A running proxy in front of ``upstream_url``: its URL and its record of requests."""
     host, _, port = upstream_url.removeprefix("http://").partition(":")
     proxy = FaultProxy((host, int(port)), mode, match.encode())
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(32)
-    listener.settimeout(0.2)
-
-    def serve() -> None:
-        while not proxy.stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=proxy.handle, args=(client,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", proxy
-    finally:
-        proxy.stop.set()
-        thread.join(timeout=5)
-        listener.close()
+    with accepting(proxy.handle, proxy.stop) as listening:
+        yield f"http://127.0.0.1:{listening}", proxy

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
+from tests.support.accepting import accepting
+
 
 @dataclass
 class SplitProxy:
@@ -87,28 +89,10 @@ class SplitProxy:
 def split_proxy(upstream: tuple[str, int]) -> Iterator[SplitProxy]:
     """A running proxy in front of ``upstream`` (host, port)."""
     proxy = SplitProxy(upstream)
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    listener.settimeout(0.2)
-    proxy.port = listener.getsockname()[1]
-
-    def serve() -> None:
-        while not proxy.stop.is_set():
-            try:
-                client, _ = listener.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=proxy.handle, args=(client,), daemon=True).start()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    try:
-        yield proxy
-    finally:
-        proxy.stop.set()
-        proxy.cut()
-        thread.join(timeout=5)
-        listener.close()
+    with accepting(proxy.handle, proxy.stop, backlog=64) as port:
+        proxy.port = port
+        try:
+            yield proxy
+        finally:
+            proxy.stop.set()
+            proxy.cut()
