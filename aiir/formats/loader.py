@@ -248,8 +248,26 @@ def load_file(path: str | Path) -> Document:
     return load_text(decode(raw, shown), shown)
 
 
+# Unicode text aiir does not read, by the byte order mark it starts with (UTF-32's first: its
+# little-endian mark begins with UTF-16's).
+_OTHER_UNICODE = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
 def decode(raw: bytes, path: str) -> str:
     """UTF-8 text or a located error; binary files are refused before decoding."""
+    for bom, encoding in _OTHER_UNICODE:
+        if raw.startswith(bom):  # Notepad's "Unicode": it read as a binary file, a NUL byte
+            raise LoadError(
+                path,
+                1,
+                1,
+                f"file is {encoding} text (its byte order mark says so): save it as UTF-8",
+            )
     nul = raw.find(b"\0")
     if nul >= 0:
         line, col = _byte_position(raw, nul)

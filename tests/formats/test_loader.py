@@ -224,10 +224,25 @@ def test_binary_file(tmp_path: Path) -> None:
     assert file_error(path) == f"{path}:2:6: error: binary file (NUL byte): expected YAML text"
 
 
-def test_utf16_file_is_binary_to_us(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("encoding", "named"),
+    [("utf-16", "UTF-16"), ("utf-32", "UTF-32"), ("utf-16-be", "UTF-16"), ("utf-32-be", "UTF-32")],
+)
+def test_utf16_or_utf32_file_is_named_as_such(tmp_path: Path, encoding: str, named: str) -> None:
+    """Notepad's "Unicode" (UTF-16 with a byte order mark) was 'binary file (NUL byte)'."""
     path = tmp_path / "utf16.yaml"
-    path.write_bytes("aiir: 1\n".encode("utf-16"))
-    assert file_error(path) == f"{path}:1:4: error: binary file (NUL byte): expected YAML text"
+    text = "aiir: 1\n".encode(encoding)
+    bom = "\ufeff".encode(encoding)
+    path.write_bytes(text if text.startswith(bom) else bom + text)
+    assert file_error(path) == (
+        f"{path}:1:1: error: file is {named} text (its byte order mark says so): save it as UTF-8"
+    )
+
+
+def test_utf16_without_a_byte_order_mark_is_binary_to_us(tmp_path: Path) -> None:
+    path = tmp_path / "utf16.yaml"
+    path.write_bytes("aiir: 1\n".encode("utf-16-le"))
+    assert file_error(path) == f"{path}:1:2: error: binary file (NUL byte): expected YAML text"
 
 
 def test_non_utf8_file(tmp_path: Path) -> None:
