@@ -12,8 +12,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -250,35 +252,56 @@ def test_a_walker_gone_offline_and_taken_over_when_the_store_is_back_sends_nothi
     assert "Traceback" not in err
 
 
-def test_a_walker_paused_before_a_page_and_taken_over_does_not_page_again(
-    store: PostgresStore, gateway: tuple[str, Gateway], tmp_path: Path
-) -> None:
-    url, state = gateway
+@dataclass
+class PagingWalk:
+    """The containment runbook walked with a PagerDuty page, against a loopback receiver."""
+
+    args: list[str]  # aiir run RUNBOOK and its flags
+    flags: list[str]
+    incidents: Path  # the first walker's incidents folder
+    extra: dict[str, str]  # its variables: the workspace, the receiver, the routing key
+    receiver: Any
+
+    def triggers(self) -> list[Any]:
+        """The pages that reached PagerDuty (acknowledgements and resolutions left out)."""
+        sent = self.receiver.to("/v2/enqueue")
+        return [r for r in sent if r.json().get("event_action") == "trigger"]
+
+
+@contextmanager
+def paging_walk(tmp_path: Path, gateway_url: str) -> Iterator[PagingWalk]:
     config = {"aiir": 1, "workspace": "w", "channels": {"pagerduty": {"routing_key_env": "PD"}}}
     workspace = write_workspace(tmp_path / "ws", config)
     path = write_runbook(tmp_path, containment_runbook())
-    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
+    answers = write_answers(tmp_path, ANSWERS)
+    flags = ["--answers", str(answers), "--yes", "--gateway", f"gw={gateway_url}"]
+    incidents = tmp_path / "ana" / "incidents"
+    incidents.mkdir(parents=True)
     with serve_receiver() as receiver:
         extra = {
             "AIIR_WORKSPACE": str(workspace),
             "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
             "PD": "routing-key-0123456789abcdef0123",
         }
+        yield PagingWalk(["run", str(path), *flags], flags, incidents, extra, receiver)
+
+
+def test_a_walker_paused_before_a_page_and_taken_over_does_not_page_again(
+    store: PostgresStore, gateway: tuple[str, Gateway], tmp_path: Path
+) -> None:
+    url, state = gateway
+    with paging_walk(tmp_path, url) as walk:
         page = 1  # the walk's one message
         walker = paused_walker(
-            ["run", str(path), *flags], store.url, ana, NOTIFIER, page, extra=extra
+            walk.args, store.url, walk.incidents, NOTIFIER, page, extra=walk.extra
         )
         walker.wait(page)
-        incident_id = only_incident(ana)
+        incident_id = only_incident(walk.incidents)
         try:
-            take_over(incident_id, flags, store.url, tmp_path, extra)
+            take_over(incident_id, walk.flags, store.url, tmp_path, walk.extra)
         finally:
             out, err = walker.finished()
-        triggers = [
-            r for r in receiver.to("/v2/enqueue") if r.json().get("event_action") == "trigger"
-        ]
+        triggers = walk.triggers()
     assert len(triggers) == 1, out + err  # the successor's page, once
     assert walker.process.returncode in (1, 2), out + err
     assert "lease" in err, err

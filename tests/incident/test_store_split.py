@@ -32,10 +32,14 @@ from tests.incident.test_shared_walk import (
     engagements,
     only_incident,
 )
-from tests.incident.test_store_fencing import NOTIFIER, PAUSING, paused_walker, take_over
+from tests.incident.test_store_fencing import (
+    NOTIFIER,
+    PAUSING,
+    paging_walk,
+    paused_walker,
+    take_over,
+)
 from tests.incidents import ANSWERS, containment_runbook, write_answers, write_runbook
-from tests.receiver import serve_receiver
-from tests.respond import write_workspace
 from tests.servers import Gateway, serve_gateway
 from tests.support.splitproxy import SplitProxy, split_proxy
 
@@ -328,30 +332,18 @@ def test_a_walker_cut_off_past_its_lease_before_a_page_does_not_page_again(
     tmp_path: Path,
 ) -> None:
     url, state = gateway
-    config = {"aiir": 1, "workspace": "w", "channels": {"pagerduty": {"routing_key_env": "PD"}}}
-    workspace = write_workspace(tmp_path / "ws", config)
-    path = write_runbook(tmp_path, containment_runbook())
-    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
-    with serve_receiver() as receiver:
-        extra = {
-            "AIIR_WORKSPACE": str(workspace),
-            "AIIR_PAGERDUTY_URL": f"{receiver.url}/v2/enqueue",
-            "PD": "routing-key-0123456789abcdef0123",
-        }
+    with paging_walk(tmp_path, url) as walk:
         through = proxy.url(store.url)
-        walker = paused_walker(["run", str(path), *flags], through, ana, NOTIFIER, 1, extra=extra)
+        walker = paused_walker(walk.args, through, walk.incidents, NOTIFIER, 1, extra=walk.extra)
         walker.wait(1)
-        incident_id = only_incident(ana)
+        incident_id = only_incident(walk.incidents)
+        ana = walk.incidents
         try:
             proxy.cut()
-            take_over(incident_id, flags, store.url, tmp_path, extra)
+            take_over(incident_id, walk.flags, store.url, tmp_path, walk.extra)
         finally:
             out, err = walker.finished()
-        triggers = [
-            r for r in receiver.to("/v2/enqueue") if r.json().get("event_action") == "trigger"
-        ]
+        triggers = walk.triggers()
     assert len(triggers) == 1, out + err  # the successor's page, once
     assert walker.process.returncode == 1, out + err
     assert "Traceback" not in out + err
