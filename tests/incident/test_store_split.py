@@ -79,6 +79,24 @@ def _silent(directory: Path) -> list[dict[str, Any]]:
     return [dict(e.data) for e in events if e.type == "store.silent"]
 
 
+def _walk(
+    tmp_path: Path, gateway_url: str, answers: dict[str, Any] = ANSWERS
+) -> tuple[Path, list[str], Path]:
+    """The containment runbook, its flags (``answers``, ``--yes``, the loopback gateway) and
+    the first walker's incidents folder, made."""
+    path = write_runbook(tmp_path, containment_runbook())
+    flags = [
+        "--answers",
+        str(write_answers(tmp_path, answers)),
+        "--yes",
+        "--gateway",
+        f"gw={gateway_url}",
+    ]
+    ana = tmp_path / "ana" / "incidents"
+    ana.mkdir(parents=True)
+    return path, flags, ana
+
+
 def _split_then_taken_over(
     proxy: SplitProxy, store: PostgresStore, flags: list[str], tmp_path: Path, pid: int, ana: Path
 ) -> str:
@@ -99,11 +117,7 @@ def test_a_walker_cut_off_past_its_lease_with_nobody_to_ask_sends_nothing(
     tmp_path: Path,
 ) -> None:
     url, state = gateway
-    path = write_runbook(tmp_path, containment_runbook())
-    answers = write_answers(tmp_path, ANSWERS)
-    flags = ["--answers", str(answers), "--yes", "--gateway", f"gw={url}"]  # --yes: no answer
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
+    path, flags, ana = _walk(tmp_path, url)  # --yes: no answer
     through = proxy.url(store.url)
     walker = paused_walker(["run", str(path), *flags], through, ana, APPROVE, FILTER_APPROVAL)
     walker.wait(FILTER_APPROVAL)
@@ -158,11 +172,7 @@ def test_a_walker_cut_off_past_its_lease_sends_only_what_the_answers_file_names(
     tmp_path: Path,
 ) -> None:
     url, state = gateway
-    path = write_runbook(tmp_path, containment_runbook())
-    answers = write_answers(tmp_path, {**ANSWERS, "filter.send_offline": True})
-    flags = ["--answers", str(answers), "--yes", "--gateway", f"gw={url}"]
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
+    path, flags, ana = _walk(tmp_path, url, {**ANSWERS, "filter.send_offline": True})
     through = proxy.url(store.url)
     walker = paused_walker(["run", str(path), *flags], through, ana, SEND, FILTER_ENGAGE)
     walker.wait(FILTER_ENGAGE)
@@ -190,10 +200,7 @@ def test_a_walker_cut_off_only_briefly_goes_on_as_before(
     """Within the lease nobody can have taken it: the walk goes on in its outbox, unasked, and
     is taken back to the store once it answers."""
     url, state = gateway
-    path = write_runbook(tmp_path, containment_runbook())
-    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
+    path, flags, ana = _walk(tmp_path, url)
     through = proxy.url(store.url)
     walker = paused_walker(
         ["run", str(path), *flags],
@@ -227,10 +234,7 @@ def test_at_a_terminal_y_enter_in_one_write_sends_and_enter_alone_does_not(
     tmp_path: Path,
 ) -> None:
     url, state = gateway
-    path = write_runbook(tmp_path, containment_runbook())
-    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
+    path, flags, ana = _walk(tmp_path, url)
     log = tmp_path / "paused"
     env = {
         **_environ(proxy.url(store.url), "ana"),
@@ -301,10 +305,7 @@ def test_a_walker_whose_packets_are_lost_past_its_lease_sends_nothing_and_does_n
     back. Its fence must not wait on it for ever, nor send: it gives the store up, finds the
     lease past, and stops with nothing sent."""
     url, state = gateway
-    path = write_runbook(tmp_path, containment_runbook())
-    flags = ["--answers", str(write_answers(tmp_path, ANSWERS)), "--yes", "--gateway", f"gw={url}"]
-    ana = tmp_path / "ana" / "incidents"
-    ana.mkdir(parents=True)
+    path, flags, ana = _walk(tmp_path, url)
     through = proxy.url(store.url)
     walker = paused_walker(["run", str(path), *flags], through, ana, APPROVE, FILTER_APPROVAL)
     walker.wait(FILTER_APPROVAL)
