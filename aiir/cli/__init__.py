@@ -110,13 +110,14 @@ def main(
     makes one when the command first asks (its bad input, a variable, is then the command's:
     one line, exit 2), which this closes when the command ends.
     """
-    command = typer.main.get_command(_app_for(sys.argv[1:] if argv is None else argv))
+    args = sys.argv[1:] if argv is None else argv
+    command = typer.main.get_command(_app_for(args))
     _metavars_only(command)
     _unset_flags_false(command)
     _plain_text(command)
     _no_empty_paths(command)
     _forget_secrets()  # each command masks the secrets it read itself (tests run many in-process)
-    gone = _folder_gone(sys.argv[1:] if argv is None else argv)
+    gone = _folder_gone(args)
     if gone:
         _say(gone)
         return ExitStatus.BAD_INPUT
@@ -321,8 +322,7 @@ def _unicode_streams() -> None:
         if encoding.startswith("utf") or reconfigure is None:
             continue
         try:
-            terminal = stream.isatty()
-            if terminal:
+            if stream.isatty():
                 reconfigure(errors="replace")
             else:
                 reconfigure(encoding="utf-8")
