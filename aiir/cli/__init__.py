@@ -302,8 +302,14 @@ def argv_is_walk(argv: list[str] | None) -> bool:
 
 def run() -> None:
     """Console-script entry point (and ``python -m aiir``)."""
+    from aiir.formats import lean
+
     _unicode_streams()
-    status = main()
+    lean.choose(sys.argv[1:])
+    try:
+        status = main()
+    except lean.Unsure:  # a document the lean models could not vouch for: pydantic judges it
+        lean.again_with_pydantic()
     # The process ends here. The interpreter's last collection would walk every object the
     # command made, only to find what exit reclaims anyway (~10 ms after a canary run): skip it.
     gc.freeze()

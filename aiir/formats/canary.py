@@ -3,8 +3,6 @@
 # No ``from __future__ import annotations``: see aiir.formats.schema.
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
-
 from aiir.formats import patterns
 from aiir.formats.common import (
     ENV_NAME,
@@ -21,6 +19,7 @@ from aiir.formats.common import (
     Tags,
     Text,
 )
+from aiir.formats.modeling import ConfigDict, Field, model_validator
 from aiir.formats.requests import finite
 
 CANARY_WORD = r"^[A-Za-z0-9_-]{8,128}$"

@@ -7,10 +7,9 @@ Split from :mod:`aiir.formats.schema` so that a canary run loads the dozen model
 import enum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
-from pydantic import Strict as Exact
-
 from aiir.formats import patterns
+from aiir.formats.modeling import AfterValidator, BaseModel, ConfigDict, Field
+from aiir.formats.modeling import Strict as Exact
 
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 ENV_NAME = r"^[A-Z_][A-Z0-9_]*$"

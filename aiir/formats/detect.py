@@ -6,8 +6,6 @@ compares it with a threshold."""
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
-
 from aiir.formats.common import (
     Count,
     Duration,
@@ -20,6 +18,7 @@ from aiir.formats.common import (
     Tags,
     Text,
 )
+from aiir.formats.modeling import ConfigDict, Field, model_validator
 
 SourceUrl = Annotated[
     str, Field(pattern=r"^https?://[^\s]+$", max_length=2_000, description="base URL")

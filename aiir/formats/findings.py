@@ -7,11 +7,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
-
 from aiir.errors import LoadError, clipped
 from aiir.formats.common import NODE_KINDS
 from aiir.formats.loader import Document, breadcrumb
+from aiir.formats.modeling import BaseModel, ValidationError
 
 NODE_KINDS_SET = frozenset(NODE_KINDS)
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, model_validator
 
 from aiir.errors import LoadError
 from aiir.formats.common import NodeId, Slug, Strict
 from aiir.formats.findings import parse
 from aiir.formats.loader import Document, load_file
+from aiir.formats.modeling import Field, model_validator
 from aiir.formats.paths import LeavesFolder, beneath
 from aiir.formats.schema import IncludePath, Node, outside_folder, without_extensions
 

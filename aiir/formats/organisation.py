@@ -4,8 +4,6 @@ and the AI system inventory it names."""
 # No ``from __future__ import annotations``: see aiir.formats.schema.
 from typing import Annotated, Literal
 
-from pydantic import Field
-
 from aiir.formats.common import (
     ENV_NAME,
     Duration,
@@ -19,6 +17,7 @@ from aiir.formats.common import (
     Text,
     WebUrl,
 )
+from aiir.formats.modeling import Field
 from aiir.formats.timers import Cadence
 
 Regime = Literal["eu-ai-act", "gpai", "gdpr", "nis2", "dora", "cra", "ca-sb53"]

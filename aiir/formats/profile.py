@@ -4,8 +4,6 @@ so a runbook says what to do and the profile says how."""
 # No ``from __future__ import annotations``: see aiir.formats.schema.
 from typing import Any, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
-
 from aiir.formats.common import (
     Count,
     Flag,
@@ -15,6 +13,7 @@ from aiir.formats.common import (
     Template,
     Text,
 )
+from aiir.formats.modeling import ConfigDict, Field, model_validator
 from aiir.formats.requests import finite
 from aiir.formats.schema import Expect, GatewayPath
 

@@ -6,9 +6,8 @@ out, with what the reply must show) and the inputs given at the start. Part of t
 import math
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import ConfigDict, Field, model_validator
-
 from aiir.formats.common import USE, Count, Flag, Number, Regex, Slug, Strict, Template, Text
+from aiir.formats.modeling import ConfigDict, Field, model_validator
 
 # --- requests --------------------------------------------------------------------------------
 

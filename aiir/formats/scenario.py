@@ -3,8 +3,6 @@
 # No ``from __future__ import annotations``: see aiir.formats.schema.
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
-
 from aiir.formats.common import (
     ENV_NAME,
     Count,
@@ -16,6 +14,7 @@ from aiir.formats.common import (
     Strict,
     Text,
 )
+from aiir.formats.modeling import ConfigDict, Field
 from aiir.formats.schema import Outcome
 
 Step = Annotated[

@@ -10,8 +10,6 @@ YAML file can set.
 # its string when the classes are made, which costs each start of the CLI several milliseconds.
 from typing import Annotated, Any, Literal, NamedTuple, Self
 
-from pydantic import AfterValidator, ConfigDict, Field, model_validator
-
 from aiir.formats.common import (
     ENV_NAME,
     Count,
@@ -29,6 +27,7 @@ from aiir.formats.common import (
     Text,
     WebUrl,
 )
+from aiir.formats.modeling import AfterValidator, ConfigDict, Field, model_validator
 from aiir.formats.requests import Expect, GatewayPath, Input, Request
 from aiir.formats.timers import Cadence, Timer
 from aiir.formats.vocabulary import (

@@ -12,9 +12,8 @@ own ``within: 10m`` is a timer named after the node, from the start, until the n
 import datetime as dt
 import re
 
-from pydantic import ConfigDict, Field
-
 from aiir.formats.common import Duration, NodeId, Severity, Slug, Strict
+from aiir.formats.modeling import ConfigDict, Field
 
 START = "start"  # a timer's ``from`` when it counts from the incident's start
 _DURATION = re.compile(r"^([0-9]{1,6})([smhd])$")  # the format's bound (common.DURATION)

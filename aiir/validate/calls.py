@@ -81,7 +81,7 @@ def _id_of(path: Path, mtime_ns: int, size: int) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _runbook_of(path: Path, mtime_ns: int, size: int) -> Runbook | None:
-    from pydantic import ValidationError
+    from aiir.formats.modeling import ValidationError
 
     try:
         return Runbook.model_validate(resolved(load_file(path)).data)

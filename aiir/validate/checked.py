@@ -40,7 +40,7 @@ def _load_checked(
     folders: tuple[Path, ...],
     roles: frozenset[str] | None = None,
 ) -> Runbook:
-    from pydantic import ValidationError
+    from aiir.formats.modeling import ValidationError
 
     doc = resolved(load_file(path))
     try:

@@ -137,11 +137,10 @@ def _call_target_findings(
 def _unloadable(path: Path) -> str | None:
     """Why the runbook a call names by path would stop the walk (not YAML, a fragment it includes
     broken, not a runbook), or None; its own findings are reported where it is validated."""
-    from pydantic import ValidationError
-
     from aiir.errors import LoadError
     from aiir.formats.includes import resolved
     from aiir.formats.loader import load_file
+    from aiir.formats.modeling import ValidationError
 
     try:
         Runbook.model_validate(resolved(load_file(path)).data)

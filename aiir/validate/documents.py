@@ -9,8 +9,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
-
 from aiir.errors import InputError, LoadError, shown
 from aiir.formats.files import read_regular
 from aiir.formats.findings import Finding, at, from_load_error, schema_findings
@@ -18,6 +16,7 @@ from aiir.formats.includes import resolved
 from aiir.formats.kinds import KINDS, detect_kind, model_of
 from aiir.formats.library import EMPTY, data_dir, profiles_in, shipped_runbooks
 from aiir.formats.loader import MAX_BYTES, Document, load_file
+from aiir.formats.modeling import BaseModel, ValidationError
 from aiir.formats.profile import Profile
 from aiir.formats.schema import CallNode, Runbook
 from aiir.validate import checks

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from aiir.errors import InputError, LoadError
 from aiir.formats.findings import schema_findings
 from aiir.formats.library import shipped_by_id
 from aiir.formats.loader import Document, load_file
+from aiir.formats.modeling import ValidationError
 from aiir.formats.scenario import Scenario
 from aiir.formats.schema import Runbook
 from aiir.validate.answers import check_answers, coerce_inputs

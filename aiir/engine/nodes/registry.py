@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from pydantic import BaseModel
+from aiir.formats.modeling import BaseModel
 
 if TYPE_CHECKING:
     from aiir.engine.frames import Ended, Frame
