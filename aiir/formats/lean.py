@@ -49,6 +49,7 @@ def choose(argv: list[str]) -> bool:
         argv[:1] == ["validate"]
         and os.name == "posix"
         and sys.executable
+        and not getattr(sys, "frozen", False)  # a bundled binary takes no -X option
         and FULL not in sys._xoptions
         and "aiir.formats.modeling" not in sys.modules
     ):
@@ -62,7 +63,11 @@ def again_with_pydantic() -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     again = [sys.executable, "-X", FULL, *sys.orig_argv[1:]]
-    os.execv(sys.executable, again)  # noqa: S606 - this same command, no shell
+    try:
+        os.execv(sys.executable, again)  # noqa: S606 - this same command, no shell
+    except OSError as exc:  # the interpreter removed meanwhile (a venv rebuilt): say so, once
+        print(f"aiir: cannot check with pydantic: {exc.strerror or exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 # --- the declarations: what the format modules import from aiir.formats.modeling ----------------

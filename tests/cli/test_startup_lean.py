@@ -103,3 +103,16 @@ def test_an_invalid_runbook_is_judged_by_pydantic_as_before(tmp_path: Path, how:
     assert status == 2
     assert err.startswith(f"{path}:14:") and "error" in err
     assert "Traceback" not in err and "internal error" not in err
+
+
+def test_a_workspace_laid_out_by_init_says_the_same_without_pydantic(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    made = subprocess.run([sys.executable, "-m", "aiir", "init", "."], capture_output=True, check=False)
+    assert made.returncode == 0, made.stderr
+    lean = console("validate", ".")
+    full = console("validate", ".", options=("-X", "aiir-full"))
+    assert lean[:3] == full[:3]
+    assert lean[0] == 0 and "valid" in lean[1]
+    assert "pydantic" not in lean[3]
