@@ -3,6 +3,8 @@ roster, the AI system inventory and template overrides it names."""
 
 from __future__ import annotations
 
+import errno
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,14 +138,32 @@ def named_paths(doc: Document, keys: Iterable[str] = PATH_KEYS) -> list[LoadErro
                 continue
             loc: tuple[str | int, ...] = (key, index) if isinstance(given, list) else (key,)
             wanted = PATH_KEYS[key]
-            target = root / value
-            if wanted == "file" and not target.is_file():
-                what = "a folder" if target.is_dir() else "no file"
+            there = _what_is(root / value)
+            if there not in {"file", "folder", "other", "nothing"}:
+                found.append(doc.error(loc, f"{value!r} cannot be used: {there}"))
+            elif wanted == "file" and there != "file":
+                what = "a folder" if there == "folder" else "no file"
                 found.append(doc.error(loc, f"{value!r} is {what}: expected the {key} file"))
-            elif wanted == "folder" and not target.is_dir():
-                what = "a file" if target.exists() else "no folder"
+            elif wanted == "folder" and there != "folder":
+                what = "no folder" if there == "nothing" else "a file"
                 found.append(doc.error(loc, f"{value!r} is {what}: expected a folder of {key}"))
     return found
+
+
+def _what_is(target: Path) -> str:
+    """``file``, ``folder``, ``other`` (a device, a pipe), ``nothing``, or why the name cannot
+    be looked at (too long a name, no permission): pathlib's tests raised those."""
+    try:
+        mode = target.stat().st_mode
+    except OSError as exc:
+        if exc.errno in {errno.ENOENT, errno.ENOTDIR, errno.ELOOP}:
+            return "nothing"
+        return (exc.strerror or str(exc)).lower()
+    except ValueError:  # a NUL byte in the name
+        return "nothing"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else "other"
 
 
 M = TypeVar("M", "Team", "Inventory")
@@ -153,7 +173,7 @@ def _optional(root: Path, relative: str | None, model: type[M]) -> M | None:
     if relative is None:
         return None
     path = root / relative
-    if not path.is_file():
+    if _what_is(path) != "file":  # named_paths says what is wrong with it
         return None
     doc = load_file(path)
     loaded = parse(doc, model)

@@ -426,3 +426,21 @@ def test_minor_incidents_have_no_cadence(tmp_path: Path, severity: str) -> None:
     incident, screen = walk(tmp_path, {"triage": 6, "fix": 40}, severity)
     assert [e for e in incident.events if e.type == "reminder"] == []
     assert "⏰" not in screen
+
+
+def test_a_name_too_long_to_look_at_is_an_error_at_its_line_not_a_crash(tmp_path: Path) -> None:
+    """`runbooks: [xxx…]` of 300 characters made `aiir validate` stop on the system's "File
+    name too long" while looking for the folder; `team:` as well, when the workspace loaded."""
+    from aiir.validate.documents import validate_paths
+
+    long = "x" * 300
+    config = {"aiir": 1, "workspace": "w", "team": f"{long}.yaml", "runbooks": [long]}
+    text = write(tmp_path / "aiir.yaml", config)
+    with pytest.raises(LoadError) as caught:
+        ws.load(tmp_path / "aiir.yaml")
+    line = next(n for n, s in enumerate(text.splitlines(), 1) if s.startswith("team:"))
+    assert caught.value.line == line
+    assert "cannot be used: file name too long" in caught.value.render()
+    rendered = [f.render() for f in validate_paths([tmp_path / "aiir.yaml"]).findings]
+    assert len(rendered) == 2
+    assert all("cannot be used: file name too long" in r for r in rendered)
