@@ -14,7 +14,8 @@ import difflib
 import functools
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,15 +48,33 @@ def shipped_runbooks() -> list[Path]:
 
 
 @functools.cache
-def builtin_profiles() -> dict[str, Profile]:
+def builtin_profiles() -> ShippedProfiles:
     """The gateway profiles shipped with aiir, by name."""
-    from aiir.formats.profile import Profile
+    return ShippedProfiles(PROFILES)
 
-    profiles: dict[str, Profile] = {}
-    for path in sorted(PROFILES.glob("*.yaml")):
-        profile = parse(load_file(path), Profile)
-        profiles[profile.profile] = profile
-    return profiles
+
+class ShippedProfiles(Mapping[str, "Profile"]):
+    """Profiles by name, each file read when its profile is first asked for: checking a runbook
+    reads the profiles its gateways name, not all five (a twentieth of ``aiir validate ONE.yaml``,
+    ``bench.startup``). A shipped profile's name is its file's (tests/formats/test_library.py)."""
+
+    def __init__(self, folder: Path) -> None:
+        self._paths = {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+        self._read: dict[str, Profile] = {}
+
+    def __getitem__(self, name: str) -> Profile:
+        found = self._read.get(name)
+        if found is None:
+            from aiir.formats.profile import Profile
+
+            found = self._read[name] = parse(load_file(self._paths[name]), Profile)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def profile_dirs(environ: Mapping[str, str]) -> tuple[Path, ...]:
@@ -70,20 +89,22 @@ def profile_dirs(environ: Mapping[str, str]) -> tuple[Path, ...]:
     return tuple(d.resolve() for d in found if d.is_dir())
 
 
-def profiles(environ: Mapping[str, str]) -> dict[str, Profile]:
+def profiles(environ: Mapping[str, str]) -> ChainMap[str, Profile]:
     """The shipped profiles and the team's own (an in-house gateway needs no code)."""
     return profiles_in(profile_dirs(environ))
 
 
-def profiles_in(folders: tuple[Path, ...]) -> dict[str, Profile]:
-    """The shipped profiles, then those in ``folders`` (a later one of the same name wins)."""
-    found = dict(builtin_profiles())
+def profiles_in(folders: tuple[Path, ...]) -> ChainMap[str, Profile]:
+    """The shipped profiles, then those in ``folders`` (a later one of the same name wins); a
+    profile set in the mapping returned goes in front of both."""
+    own: dict[str, Profile] = {}
     for folder in folders:
         for path in sorted(folder.glob("*.y*ml")):
             profile = _profile_file(path, path.stat().st_mtime_ns)
             if profile is not None:
-                found[profile.profile] = profile
-    return found
+                own[profile.profile] = profile
+    # (ChainMap writes to its first map only: the shipped ones are never written to)
+    return ChainMap({}, own, builtin_profiles())  # type: ignore[arg-type]
 
 
 @functools.lru_cache(maxsize=256)

@@ -69,7 +69,7 @@ def validate_paths(
     report.read = len(files)
     runbooks: dict[str, tuple[Document, Runbook]] = {}
     claimed: set[str] = set()  # ids of invalid runbooks too: calls to them are not also errors
-    profiles = dict(profiles_in(profile_folders))
+    profiles = profiles_in(profile_folders)
     for path, explicit in files:
         doc, kind = _load(path, explicit, report)
         if doc is None or kind is None:

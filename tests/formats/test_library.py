@@ -245,3 +245,28 @@ def test_tabletop_takes_an_id(elsewhere: Path, capsys: pytest.CaptureFixture[str
     # Found and checked; only then refused, for want of a room at a keyboard.
     message = one_error(aiir(capsys, "tabletop", "racist-output"))
     assert message.startswith("a tabletop needs a terminal"), message
+
+
+def test_each_shipped_profile_is_named_after_its_file_and_read_when_asked_for() -> None:
+    from aiir.formats.library import PROFILES, ShippedProfiles
+    from aiir.formats.profile import Profile
+
+    shipped = ShippedProfiles(PROFILES)
+    assert sorted(shipped) == sorted(p.stem for p in PROFILES.glob("*.yaml"))
+    assert shipped._read == {}
+    for name in shipped:
+        assert shipped[name].profile == name
+    assert all(isinstance(p, Profile) for p in shipped._read.values())
+
+
+def test_checking_a_runbook_reads_only_the_profiles_its_gateways_name(tmp_path: Path) -> None:
+    from aiir.formats import library
+    from aiir.validate.documents import validate_paths
+
+    library.builtin_profiles.cache_clear()
+    try:
+        report = validate_paths([library.data_dir("runbooks") / "prompt-injection.yaml"])
+        assert report.findings == []
+        assert sorted(library.builtin_profiles()._read) == ["litellm"]
+    finally:
+        library.builtin_profiles.cache_clear()
