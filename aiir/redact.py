@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import json
 import re
 import urllib.parse
@@ -383,6 +382,8 @@ def _encodings(value: str) -> set[str]:
     """``value`` as it is put on the wire (raw, percent-encoded as Python, the WHATWG URL
     standard's parsers (httpx, browsers) and JavaScript encode it), each of those as a text
     quotes it (JSON, Python's ``repr``, HTML), and as base64 and hex."""
+    import html  # with its table of entities: only once there is a secret to spell
+
     forms: set[str] = set()
     for wire in _wire_forms(value):
         html_form = html.escape(wire)

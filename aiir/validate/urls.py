@@ -63,8 +63,12 @@ def host_can_exist(host: str) -> bool:
     """Whether ``host`` is a name (or address) a resolver could be asked for: each label from 1
     to 63 characters once encoded. The resolver's own refusal is no network error (Python's
     IDNA codec raises it), and a request to such a host ended a drill as an internal error."""
+    name = host.rstrip(".")
+    if name.isascii():  # the codec's own rule for ASCII, without loading it (and stringprep)
+        labels = name.split(".")
+        return all(0 < len(label) < 64 for label in labels[:-1]) and len(labels[-1]) < 64
     try:
-        host.rstrip(".").encode("idna")
+        name.encode("idna")
     except UnicodeError:
         return False
     return True
