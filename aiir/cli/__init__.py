@@ -302,18 +302,24 @@ def argv_is_walk(argv: list[str] | None) -> bool:
 
 def run() -> None:
     """Console-script entry point (and ``python -m aiir``)."""
-    from aiir.formats import lean
-
     _unicode_streams()
-    lean.choose(sys.argv[1:])
-    try:
-        status = main()
-    except lean.Unsure:  # a document the lean models could not vouch for: pydantic judges it
-        lean.again_with_pydantic()
+    status = _validate() if sys.argv[1:2] == ["validate"] else main()
     # The process ends here. The interpreter's last collection would walk every object the
     # command made, only to find what exit reclaims anyway (~10 ms after a canary run): skip it.
     gc.freeze()
     sys.exit(status)
+
+
+def _validate() -> int:
+    """``aiir validate``, with the models made without pydantic (:mod:`aiir.formats.lean`) where
+    this process can start again with pydantic for a document they cannot vouch for."""
+    from aiir.formats import lean
+
+    lean.choose(sys.argv[1:])
+    try:
+        return main()
+    except lean.Unsure:
+        lean.again_with_pydantic()
 
 
 def _unicode_streams() -> None:

@@ -2,11 +2,12 @@
 process that only checks documents (the console's ``aiir validate``; see there). Chosen once, when
 the first format module is imported."""
 
+import sys
 from typing import TYPE_CHECKING
 
-from aiir.formats import lean
+_LEAN = sys.modules.get("aiir.formats.lean")  # imported only by a start that may choose it
 
-if TYPE_CHECKING or not lean.ON:
+if TYPE_CHECKING or _LEAN is None or not _LEAN.ON:
     from pydantic import (
         AfterValidator,
         BaseModel,
