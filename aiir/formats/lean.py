@@ -19,6 +19,7 @@ Nothing else uses it: a walk, a drill, a report or a test in one process always 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import enum
 import inspect
@@ -60,8 +61,9 @@ def choose(argv: list[str]) -> bool:
 def again_with_pydantic() -> NoReturn:
     """Run this same command again, in this process's place, with pydantic. Nothing has been
     written yet: a check prints its findings only once every document is read."""
-    sys.stdout.flush()
-    sys.stderr.flush()
+    for stream in (sys.stdout, sys.stderr):  # None when started with the stream closed
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stream.flush()
     again = [sys.executable, "-X", FULL, *sys.orig_argv[1:]]
     try:
         os.execv(sys.executable, again)  # noqa: S606 - this same command, no shell
