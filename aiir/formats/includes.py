@@ -10,6 +10,7 @@ in), so a resume needs only the incident's copy.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,7 +53,7 @@ def resolved(doc: Document) -> Document:
     nodes: dict[str, Any] = dict(data["nodes"])
     origin = dict.fromkeys(nodes, doc)
     _merge(doc, nodes, origin, [Path(doc.path).resolve()])
-    return Document(doc.path, {**data, "nodes": nodes}, doc.text)
+    return dataclasses.replace(doc, data={**data, "nodes": nodes})
 
 
 def _merge(

@@ -51,6 +51,9 @@ class Document:
     path: str
     data: Any
     text: str = field(repr=False)
+    # Where ``text`` has one character for JSON's twelve (a surrogate pair's escapes, read as the
+    # character): (line, column) of each, so that a column after one is the file's (_paired).
+    paired: tuple[tuple[int, int], ...] = field(default=(), repr=False)
 
     @functools.cached_property
     def root(self) -> Node | None:
@@ -73,7 +76,9 @@ class Document:
             key_node, node = found
             best = key_node if key and key_node is not None and part == loc[-1] else node
         mark = best.start_mark
-        return mark.line + 1, mark.column + 1
+        line, col = mark.line + 1, mark.column + 1
+        before = sum(1 for at_line, at_col in self.paired if at_line == line and at_col < col)
+        return line, col + _PAIR_SHRINKS * before
 
     def cut_by_comma(self, loc: Loc) -> tuple[str, str] | None:
         """When the key at ``loc`` is a stray piece of a flow mapping (``{label: Leak (PII,
@@ -146,12 +151,12 @@ def _child(node: Node, part: str | int) -> tuple[Node | None, Node] | None:
 def load_text(text: str, path: str) -> Document:
     """Parse one YAML document from ``text``; ``path`` is used in error messages only."""
     with _uncollected():
-        root, text = _single_node(text, path)
+        root, read = _single_node(text, path)
         if root is None or _is_empty(root):
             raise LoadError(path, 1, 1, "empty document: expected a mapping")
         data = _Builder(path).build(root, 0)
         del root  # the node tree goes now, by reference counts, before the collector is back
-    return Document(path, data, text)
+    return Document(path, data, read, _pairs_in(text) if read != text else ())
 
 
 def _single_node(text: str, path: str) -> tuple[Node | None, str]:
@@ -188,6 +193,19 @@ _BAD_ESCAPE = "invalid Unicode character escape code"
 _SURROGATE_PAIR = re.compile(
     r"(?<!\\)((?:\\\\)*)\\u([dD][89abAB][0-9a-fA-F]{2})\\u([dD][c-fC-F][0-9a-fA-F]{2})"
 )
+
+
+_PAIR_SHRINKS = len("\\ud83d\\udd25") - 1  # eleven characters fewer for each pair read
+
+
+def _pairs_in(text: str) -> tuple[tuple[int, int], ...]:
+    """(line, column) in the text as read (:func:`_paired`) of each pair's character."""
+    found: list[tuple[int, int]] = []
+    for match in _SURROGATE_PAIR.finditer(text):
+        line, col = _position(text, match.start() + len(match[1]))
+        earlier = sum(1 for at_line, _ in found if at_line == line)
+        found.append((line, col - _PAIR_SHRINKS * earlier))
+    return tuple(found)
 
 
 def _paired(text: str) -> str:

@@ -20,9 +20,18 @@ def test_a_surrogate_pair_reads_as_its_character() -> None:
     assert "\\ud83d\\udd25" in text
     document = load_text(text, "answers.json")
     assert document.data == {"report": "fire 🔥 and 𝄞", "kept": "\\ud83d\\udd25"}
-    # positions are found in the text as read: the line is right, a column after a pair on its
-    # line is 11 characters to the left for each pair before it
-    assert document.locate(("kept",)) == (1, 36)
+    # a position after a pair is the file's, where one character was read for twelve
+    assert document.locate(("kept",)) == (1, text.index('"\\\\ud83d') + 1)
+    assert document.locate(("report",)) == (1, text.index('"fire') + 1)
+
+
+def test_a_finding_after_pairs_on_its_line_names_the_file_s_column() -> None:
+    first = '{"a": "\\ud83d\\udd25",'
+    second = ' "b": {"c": "\\ud83d\\udd25\\ud834\\udd1e", "d": 1}}'
+    document = load_text(f"{first}\n{second}\n", "x.json")
+    assert document.locate(("b", "d")) == (2, second.index("1}") + 1)
+    assert document.locate(("b", "c")) == (2, second.index('"\\ud83d') + 1)
+    assert document.locate(("a",)) == (1, first.index('"\\ud83d') + 1)
 
 
 def test_a_lone_surrogate_escape_is_still_an_error() -> None:
