@@ -330,6 +330,8 @@ def _check(annotation: Any, meta: list[Any]) -> Check:
         if isinstance(item, FieldInfo):
             if item.unknown:
                 return _unsure
+            if any(constraints.get(k, v) != v for k, v in item.constraints.items()):
+                return _unsure  # which of two bounds pydantic keeps is its business
             constraints.update(item.constraints)
             discriminator = item.discriminator or discriminator
         elif isinstance(item, AfterValidator):
