@@ -24,7 +24,7 @@ def _made(kit: Any) -> Any:
     """One set of models, made with ``kit`` (pydantic's names or lean's)."""
     Exact = kit.Strict
 
-    class Closed(kit.BaseModel):
+    class Closed(kit.BaseModel):  # type: ignore[misc]  # either library
         model_config = kit.ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     class Inner(Closed):
@@ -46,7 +46,7 @@ def _made(kit: Any) -> Any:
         body: Any = kit.Field(default=None, alias="json")
         tags: list[str] = []  # noqa: RUF012 - a mutable default, which pydantic copies
 
-        @kit.model_validator(mode="after")
+        @kit.model_validator(mode="after")  # type: ignore[untyped-decorator]
         def _not_both(self) -> Any:
             if self.body is not None and self.tags:
                 raise ValueError("body or tags")
