@@ -76,7 +76,12 @@ class Screen:
     waited = 0
 
     def lines(self) -> list[str]:
-        self._read(0.2)
+        """The screen once the program has drawn nothing for a moment: a busy machine redraws
+        late (a list cut to the width was read half-drawn, its choice still wrapped)."""
+        deadline, drawn = time.monotonic() + 10.0, -1
+        while drawn != len(self.transcript.getvalue()) and time.monotonic() < deadline:
+            drawn = len(self.transcript.getvalue())
+            self._read(0.3)
         self.stream.feed(self.transcript.getvalue()[self.fed :])
         self.fed = len(self.transcript.getvalue())
         return [line.rstrip() for line in self.emulator.display]
