@@ -36,8 +36,10 @@ from aiir.formats.templating import (
     is_template,
     references,
 )
+from aiir.validate import template_reading
 from aiir.validate.requests import requests
 from aiir.validate.template_hazards import dunder_constant, hazard, private_name
+from aiir.validate.template_reader import read
 
 ANSWERING = (
     QuestionNode,
@@ -236,6 +238,9 @@ def template_hazard(source: str, *, expression: bool = False) -> str | None:
         found = _simple_hazard(text)
         if found is not _UNSURE:
             return found
+    body = read(text)
+    if body is not None:
+        return template_reading.hazard(body)
     return hazard(source, expression=expression)
 
 
@@ -273,6 +278,9 @@ def template_references(source: str, *, expression: bool = False) -> tuple[Refer
     fast = _simple_references(text)
     if fast is not None:
         return fast
+    body = read(text)
+    if body is not None:
+        return template_reading.references(body)
     return tuple(references(source, expression=expression))
 
 
