@@ -198,6 +198,8 @@ def render(
         template = _compiled(source, markup)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"{where}: template error: {_unreadable(exc)}") from None
 
     def made(reading: Mapping[str, Any]) -> str:
         # What Template.render does, less its copy of the context (and its rewrite of the
@@ -228,6 +230,8 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
         compiled = environment().compile_expression(expression, undefined_to_none=False)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"{where}: expression error: {_unreadable(exc)}") from None
 
     def run(reading: Mapping[str, Any]) -> Any:
         return run_expression(compiled, spoken(reading))
@@ -390,6 +394,8 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"the template: {_unreadable(exc)}") from None
     attributed: set[int] = set()
     for node in _walk(tree):
         target = _namespace_access(node)
@@ -426,6 +432,20 @@ def _parse(text: str) -> nodes.Template:
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"the template: {_unreadable(exc)}") from None
+
+
+# What Jinja2 raises besides its own errors on a template it cannot read: its lexer converts a
+# number of more digits than Python converts (ValueError), and its parser and compiler recurse
+# once a level of brackets (RecursionError). Either was an internal error.
+_UNREADABLE = (ValueError, RecursionError)
+
+
+def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, RecursionError):
+        return "it is nested too deeply to read (brackets within brackets)"
+    return "a number in it has too many digits to read"
 
 
 def _namespace_access(node: nodes.Node) -> tuple[nodes.Name, str] | None:
