@@ -152,24 +152,6 @@ def environment(markup: str | None = None) -> SandboxedEnvironment:
     return env
 
 
-# The filters of :func:`environment` (Jinja2's built-in ones and aiir's), by whether a template may
-# use them bare (``x | upper``) or only with arguments (``x | replace('a', 'b')``). The validator
-# reads simple templates with these names, without importing Jinja2: about 15 ms of ``aiir validate``
-# of a runbook whose templates are all simple (``bench.startup``). tests/validate checks them
-# against the environment; a filter that is in neither is left to Jinja2's reading.
-BARE_FILTERS = frozenset(
-    {
-        "abs", "capitalize", "center", "count", "d", "default", "dictsort", "e", "engaged",
-        "escape", "filesizeformat", "first", "float", "forceescape", "format", "indent", "int",
-        "items", "join", "last", "length", "list", "lower", "map", "max", "min", "pprint",
-        "random", "reject", "rejectattr", "reverse", "round", "safe", "select", "selectattr",
-        "sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique",
-        "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr",
-    }
-)  # fmt: skip
-FILTERS = BARE_FILTERS | {"attr", "batch", "groupby", "objects", "replace", "slice"}
-
-
 def objects(values: Any, key: str, **fixed: Any) -> list[dict[str, Any]]:
     """``["a"] | objects("keyword", action="BLOCK")``: ``[{"keyword": "a", "action": "BLOCK"}]``."""
     items = values if isinstance(values, list | tuple) else [values]

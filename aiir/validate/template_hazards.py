@@ -310,13 +310,6 @@ def _arity(function: Any, positional: int, keywords: list[str]) -> str | None:
     return None
 
 
-@functools.cache
-def takes_no_arguments(name: str) -> bool:
-    """Whether filter ``name`` can be used bare (``x | upper``), with no arguments."""
-    function = environment().filters.get(name)
-    return function is not None and _arity(function, 0, []) is None
-
-
 def _call_hazard(node: nodes.Call) -> str | None:
     from jinja2 import nodes
 

@@ -1,41 +1,45 @@
 """The syntax tree :mod:`aiir.validate.template_reader` makes: Jinja2's (``jinja2.nodes``) in
 shape, for the part of the grammar it reads, so that a walk over it meets the nodes Jinja2's
-tree has in the order it has them."""
+tree has in the order it has them. ``reads`` says whether an expression reads a variable (what
+does not, Jinja2 works out while compiling)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 
 class Node:
-    __slots__ = ()
+    __slots__ = ("reads",)
 
-    def children(self) -> Iterator[Node]:
-        return iter(())
+    def __init__(self, *, reads: bool = False) -> None:
+        self.reads = reads
+
+    def children(self) -> Sequence[Node]:
+        return ()
 
 
 class Name(Node):
     __slots__ = ("line", "name", "store")
 
     def __init__(self, name: str, line: int, *, store: bool = False) -> None:
-        self.name, self.line, self.store = name, line, store
+        self.name, self.line, self.store, self.reads = name, line, store, True
 
 
 class Const(Node):
     __slots__ = ("value",)
 
     def __init__(self, value: object) -> None:
-        self.value = value
+        self.value, self.reads = value, False
 
 
 class Getattr(Node):
     __slots__ = ("attr", "line", "node")
 
     def __init__(self, node: Node, attr: str, line: int) -> None:
-        self.node, self.attr, self.line = node, attr, line
+        self.node, self.attr, self.line, self.reads = node, attr, line, node.reads
 
-    def children(self) -> Iterator[Node]:
-        yield self.node
+    def children(self) -> Sequence[Node]:
+        return (self.node,)
 
 
 class Getitem(Node):
@@ -43,20 +47,20 @@ class Getitem(Node):
 
     def __init__(self, node: Node, arg: Node, line: int) -> None:
         self.node, self.arg, self.line = node, arg, line
+        self.reads = node.reads or arg.reads
 
-    def children(self) -> Iterator[Node]:
-        yield self.node
-        yield self.arg
+    def children(self) -> Sequence[Node]:
+        return (self.node, self.arg)
 
 
 class Keyword(Node):
     __slots__ = ("key", "value")
 
     def __init__(self, key: str, value: Node) -> None:
-        self.key, self.value = key, value
+        self.key, self.value, self.reads = key, value, value.reads
 
-    def children(self) -> Iterator[Node]:
-        yield self.value
+    def children(self) -> Sequence[Node]:
+        return (self.value,)
 
 
 class Filter(Node):
@@ -68,11 +72,10 @@ class Filter(Node):
         self, node: Node, name: str, args: list[Node], kwargs: list[Keyword], *, test: bool
     ) -> None:
         self.node, self.name, self.args, self.kwargs, self.test = node, name, args, kwargs, test
+        self.reads = any(child.reads for child in self.children())
 
-    def children(self) -> Iterator[Node]:
-        yield self.node
-        yield from self.args
-        yield from self.kwargs
+    def children(self) -> Sequence[Node]:
+        return [self.node, *self.args, *self.kwargs]
 
     def keywords(self) -> dict[str, Node]:
         return {k.key: k.value for k in self.kwargs}
@@ -87,9 +90,10 @@ class Group(Node):
 
     def __init__(self, kind: str, nodes: list[Node]) -> None:
         self.kind, self.nodes = kind, nodes
+        self.reads = any(node.reads for node in nodes)
 
-    def children(self) -> Iterator[Node]:
-        return iter(self.nodes)
+    def children(self) -> Sequence[Node]:
+        return self.nodes
 
 
 SEQUENCES = frozenset({"list", "tuple"})
@@ -99,45 +103,43 @@ class Assign(Node):
     __slots__ = ("node", "target")
 
     def __init__(self, target: Name, node: Node) -> None:
-        self.target, self.node = target, node
+        self.target, self.node, self.reads = target, node, True
 
-    def children(self) -> Iterator[Node]:
-        yield self.target
-        yield self.node
+    def children(self) -> Sequence[Node]:
+        return (self.target, self.node)
 
 
 class If(Node):
     __slots__ = ("body", "elif_", "else_", "test")
 
     def __init__(self, test: Node) -> None:
-        self.test = test
+        self.test, self.reads = test, True
         self.body: list[Node] = []
         self.elif_: list[If] = []
         self.else_: list[Node] = []
 
-    def children(self) -> Iterator[Node]:
-        yield self.test
-        yield from self.body
-        yield from self.elif_
-        yield from self.else_
+    def children(self) -> Sequence[Node]:
+        return [self.test, *self.body, *self.elif_, *self.else_]
 
 
-def pre_order(nodes: list[Node]) -> Iterator[Node]:
+def pre_order(nodes: Sequence[Node]) -> Iterator[Node]:
     """Each node before its children, left to right (``jinja2.nodes.Node.iter_child_nodes``)."""
     stack = list(reversed(nodes))
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed(list(node.children())))
+        stack.extend(reversed(node.children()))
 
 
-def post_order(nodes: list[Node]) -> Iterator[Node]:
+def post_order(nodes: Sequence[Node]) -> list[Node]:
     """Children before their parent, left to right."""
+    out: list[Node] = []
     stack: list[tuple[Node, bool]] = [(node, False) for node in reversed(nodes)]
     while stack:
         node, expanded = stack.pop()
         if expanded:
-            yield node
+            out.append(node)
             continue
         stack.append((node, True))
-        stack.extend((child, False) for child in reversed(list(node.children())))
+        stack.extend((child, False) for child in reversed(node.children()))
+    return out

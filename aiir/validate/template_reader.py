@@ -37,7 +37,6 @@ from aiir.validate.template_nodes import (
     Keyword,
     Name,
     Node,
-    pre_order,
 )
 
 
@@ -52,13 +51,16 @@ _OPEN = re.compile(r"\{[{%#]")
 # operators). Each form is the part of Jinja2's own that reads the same: a number without `_`,
 # exponent or base prefix, and not run into a name or dot; an ASCII name not run into other
 # letters; a string without a backslash. What none of them matches is unsure.
-_TAG_TOKEN = re.compile(
-    r"(?P<space>[ \t\n\x0b\x0c]+)"
-    r"|(?P<number>(?:0|[1-9][0-9]*)(?P<fraction>\.[0-9]+)?(?![0-9A-Za-z_.]))"
+_FORMS = (
+    r"(?P<number>(?:0|[1-9][0-9]*)(?P<fraction>\.[0-9]+)?(?![0-9A-Za-z_.]))"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?![^\x00-\x7f])"
     r"|(?P<string>'[^'\\]*'|\"[^\"\\]*\")"
     r"|(?P<op>//|\*\*|==|!=|>=|<=|[-+/*%~\[\]()><=.:|,;])"
 )
+# Whitespace, then the tag's end (tried first, as Jinja2 does), or one of the forms.
+_SPACE = r"[ \t\n\x0b\x0c]*"
+_IN_VARIABLE = re.compile(rf"{_SPACE}(?:(?P<end>-?\}}\}})|{_FORMS})")
+_IN_BLOCK = re.compile(rf"{_SPACE}(?:(?P<end>[-+]?%\}})|{_FORMS})")
 _CLOSING = {"(": ")", "[": "]"}
 _LONGEST_INTEGER = 4000  # Python refuses int() of more than 4300 digits: Jinja2's lexer fails
 
@@ -99,32 +101,32 @@ def _tag(
     text: str, pos: int, block: bool, out: list[Token], line: int, counted: int
 ) -> tuple[int, int, int]:
     """The tokens of one tag, from ``pos`` to its end; the position after it."""
+    forms = _IN_BLOCK if block else _IN_VARIABLE
     depth: list[str] = []
     first = True
     while True:
-        if not depth:
-            end = _tag_end(text, pos, block)
-            if end:
-                out.append(Token("block_end" if block else "variable_end", None, line))
-                return pos + end, line, counted
-        match = _TAG_TOKEN.match(text, pos)
+        match = forms.match(text, pos)
         if match is None:
             raise Unsure  # the end of the template, or a character Jinja2 reads otherwise
-        kind = match.lastgroup
-        if kind == "space":
-            pos = match.end()
-            continue
-        line, counted = line + text.count("\n", counted, pos), pos
-        value: object = match.group()
+        kind = match.lastgroup or ""
+        start, pos = match.start(kind), match.end()
+        line, counted = line + text.count("\n", counted, start), start
+        if kind == "end":
+            if depth:
+                raise Unsure  # `(a }}`: Jinja2 reads on, as operators
+            out.append(Token("block_end" if block else "variable_end", None, line))
+            return pos, line, counted
+        value: object = match.group(kind)
         if kind == "number":
-            if text[pos - 1] == "." or len(match.group()) > _LONGEST_INTEGER:
+            if text[start - 1] == "." or pos - start > _LONGEST_INTEGER:
                 raise Unsure  # `a.1.5` is a[1][5] to Jinja2
             kind = "float" if match.group("fraction") else "integer"
-            value = float(match.group()) if kind == "float" else int(match.group())
+            number = match.group("number")
+            value = float(number) if kind == "float" else int(number)
         elif kind == "string":
-            value = match.group()[1:-1]
+            value = match.group(kind)[1:-1]
         elif kind == "op":
-            kind = match.group()
+            kind = match.group(kind)
             if kind in _CLOSING:
                 depth.append(_CLOSING[kind])
             elif kind in (")", "]") and (not depth or depth.pop() != kind):
@@ -132,19 +134,7 @@ def _tag(
         elif first and block and value == "raw":
             raise Unsure  # {% raw %}: the rest is data to Jinja2
         first = False
-        out.append(Token(kind or "", value, line))
-        pos = match.end()
-
-
-def _tag_end(text: str, pos: int, block: bool) -> int:
-    """How long the end of the tag at ``pos`` is, or 0."""
-    if block:
-        if text.startswith("%}", pos):
-            return 2
-        return 3 if text.startswith(("-%}", "+%}"), pos) else 0
-    if text.startswith("}}", pos):
-        return 2
-    return 3 if text.startswith("-}}", pos) else 0
+        out.append(Token(kind, value, line))
 
 
 # --- the parser: jinja2.parser.Parser's methods for this part of the grammar --------------------
@@ -461,7 +451,7 @@ def _reads_a_name(node: Node) -> bool:
     """Whether ``node`` reads a variable. Jinja2 works out what reads none when it compiles a
     template (``jinja2.optimizer``), in the tree it parsed: the references it finds after are
     found in what that left."""
-    return any(isinstance(n, Name) for n in pre_order([node]))
+    return node.reads
 
 
 def _variable(node: Node) -> Node:
@@ -477,7 +467,7 @@ def _variable(node: Node) -> Node:
 def _applied(node: Filter) -> Filter:
     """``node``, unless Jinja2 applies it while compiling (``'a' | upper`` is ``'A'`` to it, and
     ``'a' | attr('x')`` an undefined that fails what it is in)."""
-    if not any(_reads_a_name(child) for child in node.children()):
+    if not node.reads:
         raise Unsure
     return node
 
@@ -503,5 +493,5 @@ def read(text: str) -> tuple[Node, ...] | None:
     try:
         parser = _Parser(tokens(text))
         return tuple(parser.subparse())
-    except Unsure:
+    except (Unsure, RecursionError):  # brackets within brackets: Jinja2 says what it says
         return None

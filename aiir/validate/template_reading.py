@@ -111,23 +111,21 @@ def free_names(body: tuple[Node, ...]) -> set[str]:
 
 def references(body: tuple[Node, ...]) -> tuple[Reference, ...]:
     """Every variable the template reads, in the order the Jinja2 path finds them."""
-    free = free_names(body)
+    order = list(pre_order(list(body)))
+    names = [node for node in order if isinstance(node, Name)]
+    stored = any(name.store for name in names)  # if not, every name read is the context's
+    free = free_names(body) if stored else {name.name for name in names}
     found: list[Reference] = []
     attributed: set[int] = set()
-    for node in pre_order(list(body)):
+    for node in order:
         if isinstance(node, Getattr | Getitem) and isinstance(node.node, Name):
             attr = node.attr if isinstance(node, Getattr) else _key(node.arg)
             if attr is not None and node.node.name in free:
                 attributed.add(id(node.node))
                 found.append(Reference(node.node.name, attr, node.line))
-    for node in pre_order(list(body)):
-        if (
-            isinstance(node, Name)
-            and not node.store
-            and node.name in free
-            and id(node) not in attributed
-        ):
-            found.append(Reference(node.name, None, node.line))
+    for name in names:
+        if not name.store and name.name in free and id(name) not in attributed:
+            found.append(Reference(name.name, None, name.line))
     return tuple(found)
 
 
