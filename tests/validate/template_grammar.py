@@ -26,7 +26,8 @@ STRINGS = [
 NUMBERS = ["1", "0", "1.5", "10", "3", "01", "1_0", "1e3", "0x1f", "2."]
 FILTER_NAMES = [*FILTERS, "nosuch", "attr", "map", "join", "selectattr", "replace", "sort"]
 TEST_NAMES = [*TESTS, "nosuch", "defined", "none", "sameas", "divisibleby", "in"]
-SPACES = [" ", "", "  ", "\n", " \n  ", "\r\n", "\t"]
+SPACES = [" ", "", "  ", "\n", " \n  ", "\r\n", "\t", "\r", "\x0c"]
+ODD_SPACES = ["\x1f", "\xa0", "\u2028", "\x85"]  # whitespace to Python's \\s, not to the reader
 OPERATORS = ["==", "!=", "<", ">=", " in ", " not in ", "<=", ">"]
 RARE = ["1 + 2", "a * b", "'a' * 3", "2 ** 3", "-x", "f(x)", "x.format(1)", "{'a': 1}",
         "x[1:2]", "x | map(*y)", "x | f(**y)", "x.0", "a.b.1", "x | upper.lower", "()", "(x,)"]  # fmt: skip
@@ -43,10 +44,12 @@ class Grammar:
         return self.rng.random() < p
 
     def space(self) -> str:
+        if self.chance(0.01):
+            return self.pick(ODD_SPACES)
         return self.pick(SPACES) if self.chance(0.3) else " "
 
     def name(self) -> str:
-        return self.pick(NAMES)
+        return self.pick(NAMES if self.chance(0.5) else NAMES[:10])
 
     def literal(self) -> str:
         roll = self.rng.random()
@@ -141,7 +144,9 @@ class Grammar:
         return f"{self.opening('%')}{self.space()}{words}{self.space()}{self.closing('%')}"
 
     def data(self) -> str:
-        return self.pick(["text ", "\n", " ", "a { b } c", "line\r\n", "}}", "%}", "x\n\n"])
+        return self.pick(
+            ["text ", "\n", " ", "a { b } c", "line\r\n", "}}", "%}", "x\n\n", "\r", "é\u2028"]
+        )
 
     def body(self, depth: int = 0) -> str:
         out = []
