@@ -410,23 +410,47 @@ def _parse(text: str) -> nodes.Template:
     from jinja2 import TemplateError
 
     try:
-        return environment().parse(text)
+        tree = environment().parse(text)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
     except _UNREADABLE as exc:
         raise TemplateFailure(f"the template: {_unreadable(exc)}") from None
+    if _depth(tree) > DEEPEST:
+        raise TemplateFailure(f"the template: {_unreadable(RecursionError())}")
+    return tree
+
+
+# How deep a template's syntax tree may be. Jinja2 compiles a tree to Python with a bracket or an
+# indent a level, and Python refuses more than 200 brackets and 100 indents: 250 filters in a
+# row, or 100 {% if %} inside each other, were checked and then failed when rendered
+# ("too many nested parentheses"). 80 levels render; no real template comes near.
+DEEPEST = 80
+
+
+def _depth(tree: nodes.Node) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
 
 
 # What Jinja2 raises besides its own errors on a template it cannot read: its lexer converts a
-# number of more digits than Python converts (ValueError), and its parser and compiler recurse
-# once a level of brackets (RecursionError). Either was an internal error.
-_UNREADABLE = (ValueError, RecursionError)
+# number of more digits than Python converts (ValueError), its parser and compiler recurse once a
+# level (RecursionError), and Python compiles what it makes of a deep one with more brackets or
+# indents than it takes (SyntaxError). Each was an internal error.
+_UNREADABLE = (ValueError, RecursionError, SyntaxError)
 
 
 def _unreadable(exc: Exception) -> str:
-    if isinstance(exc, RecursionError):
-        return "it is nested too deeply to read (brackets within brackets)"
+    if isinstance(exc, RecursionError | SyntaxError):
+        return (
+            "it is nested too deeply to read (brackets, filters, attributes or blocks within "
+            f"each other, more than {DEEPEST} levels)"
+        )
     return "a number in it has too many digits to read"
 
 

@@ -492,6 +492,22 @@ def read(text: str) -> tuple[Node, ...] | None:
     sure it reads it as Jinja2 does (see the module's docstring)."""
     try:
         parser = _Parser(tokens(text))
-        return tuple(parser.subparse())
+        body = tuple(parser.subparse())
     except (Unsure, RecursionError):  # brackets within brackets: Jinja2 says what it says
         return None
+    return body if _depth(body) <= _DEEPEST else None
+
+
+# The deepest tree the reader answers for; Jinja2's path refuses one deeper than
+# aiir.formats.templating.DEEPEST (80, its tree has a root more), which goes to it.
+_DEEPEST = 60
+
+
+def _depth(body: tuple[Node, ...]) -> int:
+    deepest = 0
+    stack = [(node, 1) for node in body]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.children())
+    return deepest

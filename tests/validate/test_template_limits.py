@@ -1,7 +1,9 @@
 """A template Jinja2 cannot read for Python's limits is a finding, not an internal error: a
-number of more than 4300 digits (its lexer's ``int()`` raises ValueError) and brackets nested
-past the interpreter's stack (its parser recurses: RecursionError). Both crashed ``aiir
-validate``; the long number even passed it (the old fast path read it) and crashed the walk."""
+number of more than 4300 digits (its lexer's ``int()`` raises ValueError), brackets nested
+past the interpreter's stack (its parser recurses: RecursionError), and a tree deeper than the
+Python Jinja2 makes of it compiles (250 filters in a row: "too many nested parentheses"). The
+first two crashed ``aiir validate``; the long number and the long chain passed it (the first
+read by the old fast path) and crashed the walk when rendered."""
 
 from __future__ import annotations
 
@@ -16,13 +18,20 @@ from tests.support.cli import run_cli
 
 DEEP = "(" * 400 + "inputs.model" + ")" * 400
 LONG = "1" + "0" * 5000
+CHAIN = "inputs.model" + " | string" * 250
+TOO_DEEP = (
+    "it is nested too deeply to read (brackets, filters, attributes or blocks within each "
+    "other, more than 80 levels)"
+)
 REASONS = {
-    DEEP: "it is nested too deeply to read (brackets within brackets)",
+    CHAIN: TOO_DEEP,
+    DEEP: "it is nested too deeply to read (brackets, filters, attributes or blocks within each "
+    "other, more than 80 levels)",
     LONG: "a number in it has too many digits to read",
 }
 
 
-@pytest.mark.parametrize("expression", [DEEP, LONG], ids=["nested", "digits"])
+@pytest.mark.parametrize("expression", [DEEP, LONG, CHAIN], ids=["nested", "digits", "chain"])
 def test_validate_names_the_template(
     expression: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -37,7 +46,7 @@ def test_validate_names_the_template(
     ]
 
 
-@pytest.mark.parametrize("expression", [DEEP, LONG], ids=["nested", "digits"])
+@pytest.mark.parametrize("expression", [DEEP, LONG, CHAIN], ids=["nested", "digits", "chain"])
 def test_the_command_says_it_in_one_line(
     expression: str,
     tmp_path: Path,
@@ -62,3 +71,28 @@ def test_rendering_and_evaluating_fail_as_templates(expression: str) -> None:
         render("{{ " + expression + " }}", context, "nodes.triage.prompt")
     with pytest.raises(TemplateFailure, match="too"):
         evaluate(expression, context, "nodes.branch.cases[0].when")
+
+
+def test_blocks_nested_past_python_s_indents_are_refused_before_the_walk() -> None:
+    nested = "{% if inputs.model %}" * 100 + "x" + "{% endif %}" * 100
+    with pytest.raises(TemplateFailure, match="too deeply"):
+        render(nested, {"inputs": {"model": "m"}}, "nodes.triage.prompt")
+    assert "too deeply" in "".join(_findings(nested))
+
+
+def test_a_deep_but_readable_template_is_fine() -> None:
+    source = "{{ inputs.model" + " | string" * 60 + " }}" + "{% if inputs.model %}" * 40
+    source += "x" + "{% endif %}" * 40
+    assert _findings(source) == []
+    assert render(source, {"inputs": {"model": "m"}}, "here") == "mx"
+
+
+def _findings(source: str) -> list[str]:
+    from aiir.validate.templates import template_hazard, template_references
+
+    assert template_hazard(source) is None
+    try:
+        template_references(source)
+    except TemplateFailure as exc:
+        return [str(exc)]
+    return []

@@ -169,6 +169,7 @@ def test_generated_templates_read_as_jinja2_reads_them(part: int) -> None:
         "{{ x | attr('mro') }}{{ y | map('attr', '__class__') }}{{ z | selectattr(name) }}",
         "{{ a | join(d=',', attribute='x.y,_z') }}{{ b | groupby('a.__b__') }}",
         "{{ in }}{{ endif }}{{ not not a }}{{ a not in b }}",
+        "{{ a" + " | upper" * 55 + " }}" + "{% if b %}" * 20 + "{% endif %}" * 20,
     ],
 )
 def test_particular_templates_read_as_jinja2_reads_them(source: str) -> None:
@@ -185,6 +186,7 @@ def test_particular_templates_read_as_jinja2_reads_them(source: str) -> None:
         "{% if a %}", "{{ a", "{{ self }}", "{{ café }}", "{{ a.0 }}", "{% set a.b = 1 %}",
         "{% set x %}y{% endset %}", "{{ x | map(*y) }}", "{{ 1e3 }}", "{# open",
         "{{ x['_' ~ 'y'] }}", "{{ 'a' | upper }}", "{{ None.x and y }}", "{{ 'a' if true else y }}",
+        "{{ a" + " | upper" * 70 + " }}", "{% if a %}" * 70 + "{% endif %}" * 70,
     ],
 )  # fmt: skip
 def test_what_it_does_not_read_goes_to_jinja2(source: str) -> None:
