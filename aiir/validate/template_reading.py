@@ -9,9 +9,9 @@ from collections.abc import Iterable, Iterator
 from aiir.formats.templating import Reference
 from aiir.validate.filter_signatures import FILTERS, TESTS, arity, parameters
 from aiir.validate.template_hazards import (
-    _APPLIES,
-    _FIRST_ARG_IS_ATTRIBUTE,
-    _attribute_path_hazard,
+    APPLIES,
+    FIRST_ARG_IS_ATTRIBUTE,
+    attribute_path_hazard,
     dunder_constant,
     private_name,
 )
@@ -200,16 +200,16 @@ def _filter_hazard(node: Filter) -> str | None:
                 f"gives {node.name!r} a computed {name}: only a literal one can be checked "
                 "before the incident"
             )
-        found = _attribute_path_hazard(value.value)
+        found = attribute_path_hazard(value.value)
         if found is not None:
             return found
     return None
 
 
 def _applied_hazard(node: Filter) -> str | None:
-    if node.name not in _APPLIES or (node.name == "map" and "attribute" in node.keywords()):
+    if node.name not in APPLIES or (node.name == "map" and "attribute" in node.keywords()):
         return None
-    kind, position = _APPLIES[node.name]
+    kind, position = APPLIES[node.name]
     if len(node.args) <= position:
         return None
     named = node.args[position]
@@ -241,7 +241,7 @@ def _attribute_arguments(node: Filter) -> Iterator[tuple[str, Node]]:
         elif isinstance(first, Const) and first.value == "attr" and len(node.args) > 1:
             yield "attribute name", node.args[1]
         return
-    if node.name in _FIRST_ARG_IS_ATTRIBUTE:
+    if node.name in FIRST_ARG_IS_ATTRIBUTE:
         if node.args:
             yield "attribute name", node.args[0]
         return
