@@ -152,24 +152,6 @@ def environment(markup: str | None = None) -> SandboxedEnvironment:
     return env
 
 
-# The filters of :func:`environment` (Jinja2's built-in ones and aiir's), by whether a template may
-# use them bare (``x | upper``) or only with arguments (``x | replace('a', 'b')``). The validator
-# reads simple templates with these names, without importing Jinja2: about 15 ms of ``aiir validate``
-# of a runbook whose templates are all simple (``bench.startup``). tests/validate checks them
-# against the environment; a filter that is in neither is left to Jinja2's reading.
-BARE_FILTERS = frozenset(
-    {
-        "abs", "capitalize", "center", "count", "d", "default", "dictsort", "e", "engaged",
-        "escape", "filesizeformat", "first", "float", "forceescape", "format", "indent", "int",
-        "items", "join", "last", "length", "list", "lower", "map", "max", "min", "pprint",
-        "random", "reject", "rejectattr", "reverse", "round", "safe", "select", "selectattr",
-        "sort", "string", "striptags", "sum", "title", "tojson", "trim", "truncate", "unique",
-        "upper", "urlencode", "urlize", "wordcount", "wordwrap", "xmlattr",
-    }
-)  # fmt: skip
-FILTERS = BARE_FILTERS | {"attr", "batch", "groupby", "objects", "replace", "slice"}
-
-
 def objects(values: Any, key: str, **fixed: Any) -> list[dict[str, Any]]:
     """``["a"] | objects("keyword", action="BLOCK")``: ``[{"keyword": "a", "action": "BLOCK"}]``."""
     items = values if isinstance(values, list | tuple) else [values]
@@ -198,6 +180,8 @@ def render(
         template = _compiled(source, markup)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"{where}: template error: {_unreadable(exc)}") from None
 
     def made(reading: Mapping[str, Any]) -> str:
         # What Template.render does, less its copy of the context (and its rewrite of the
@@ -228,6 +212,8 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
         compiled = environment().compile_expression(expression, undefined_to_none=False)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"{where}: expression error: {_unreadable(exc)}") from None
 
     def run(reading: Mapping[str, Any]) -> Any:
         return run_expression(compiled, spoken(reading))
@@ -390,6 +376,8 @@ def references(source: str, *, expression: bool = False) -> list[Reference]:
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"the template: {_unreadable(exc)}") from None
     attributed: set[int] = set()
     for node in _walk(tree):
         target = _namespace_access(node)
@@ -422,10 +410,48 @@ def _parse(text: str) -> nodes.Template:
     from jinja2 import TemplateError
 
     try:
-        return environment().parse(text)
+        tree = environment().parse(text)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
         raise TemplateFailure(f"line {line} of the template: {_reason(exc)}") from None
+    except _UNREADABLE as exc:
+        raise TemplateFailure(f"the template: {_unreadable(exc)}") from None
+    if _depth(tree) > DEEPEST:
+        raise TemplateFailure(f"the template: {_unreadable(RecursionError())}")
+    return tree
+
+
+# How deep a template's syntax tree may be. Jinja2 compiles a tree to Python with a bracket or an
+# indent a level, and Python refuses more than 200 brackets and 100 indents: 250 filters in a
+# row, or 100 {% if %} inside each other, were checked and then failed when rendered
+# ("too many nested parentheses"). 80 levels render; no real template comes near.
+DEEPEST = 80
+
+
+def _depth(tree: nodes.Node) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+    return deepest
+
+
+# What Jinja2 raises besides its own errors on a template it cannot read: its lexer converts a
+# number of more digits than Python converts (ValueError), its parser and compiler recurse once a
+# level (RecursionError), and Python compiles what it makes of a deep one with more brackets or
+# indents than it takes (SyntaxError). Each was an internal error.
+_UNREADABLE = (ValueError, RecursionError, SyntaxError)
+
+
+def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, RecursionError | SyntaxError):
+        return (
+            "it is nested too deeply to read (brackets, filters, attributes or blocks within "
+            f"each other, more than {DEEPEST} levels)"
+        )
+    return "a number in it has too many digits to read"
 
 
 def _namespace_access(node: nodes.Node) -> tuple[nodes.Name, str] | None:

@@ -32,7 +32,7 @@ INTERNAL = frozenset({"mro", "gi_frame", "gi_code", "cr_frame", "cr_code", "ag_c
 FORMAT_METHODS = frozenset({"format", "format_map"})
 # Filters that read an attribute by a name given as an argument (make_attrgetter in Jinja2).
 # Those whose signature names it are found from it; these take it from ``*args``.
-_FIRST_ARG_IS_ATTRIBUTE = frozenset({"selectattr", "rejectattr"})
+FIRST_ARG_IS_ATTRIBUTE = frozenset({"selectattr", "rejectattr"})
 _IMPLICIT = frozenset({"environment", "env", "context", "eval_ctx"})  # passed by Jinja2 itself
 _ATTRIBUTE_PARTS = re.compile(r"[.,]")  # "a.b,c.d": sort takes several dotted paths
 
@@ -197,24 +197,24 @@ def _filter_hazard(node: nodes.Filter | nodes.Test) -> str | None:
                 f"gives {node.name!r} a computed {name}: only a literal one can be checked "
                 "before the incident"
             )
-        found = _attribute_path_hazard(value.value)
+        found = attribute_path_hazard(value.value)
         if found is not None:
             return found
     return None
 
 
 # Filters that apply another filter or test, named by the argument at that position.
-_APPLIES = {"map": ("filter", 0), "select": ("test", 0), "reject": ("test", 0)}
-_APPLIES |= {"selectattr": ("test", 1), "rejectattr": ("test", 1)}
+APPLIES = {"map": ("filter", 0), "select": ("test", 0), "reject": ("test", 0)}
+APPLIES |= {"selectattr": ("test", 1), "rejectattr": ("test", 1)}
 
 
 def _applied_hazard(node: nodes.Filter | nodes.Test) -> str | None:
     """``map('upper')``, ``select('odd')``: the named filter or test exists and fits its arguments."""
     from jinja2 import nodes
 
-    if node.name not in _APPLIES or (node.name == "map" and "attribute" in _keywords(node)):
+    if node.name not in APPLIES or (node.name == "map" and "attribute" in _keywords(node)):
         return None
-    kind, position = _APPLIES[node.name]
+    kind, position = APPLIES[node.name]
     if len(node.args) <= position:
         return None  # select() with no test: truthiness; map() with nothing: Jinja2 says so
     named = node.args[position]
@@ -231,7 +231,7 @@ def _applied_hazard(node: nodes.Filter | nodes.Test) -> str | None:
     return None
 
 
-def _attribute_path_hazard(value: Any) -> str | None:
+def attribute_path_hazard(value: Any) -> str | None:
     if not isinstance(value, str):
         return None
     for part in _ATTRIBUTE_PARTS.split(value):
@@ -259,7 +259,7 @@ def _attribute_arguments(node: nodes.Filter | nodes.Test) -> Iterator[tuple[str,
         elif isinstance(first, nodes.Const) and first.value == "attr" and len(node.args) > 1:
             yield "attribute name", node.args[1]  # map('attr', '__class__') is attr again
         return
-    if node.name in _FIRST_ARG_IS_ATTRIBUTE:
+    if node.name in FIRST_ARG_IS_ATTRIBUTE:
         if node.args:
             yield "attribute name", node.args[0]
         return
@@ -278,9 +278,7 @@ def _keywords(node: nodes.Filter | nodes.Test | nodes.Call) -> dict[str, nodes.E
 
 
 def _reads_attributes(name: str) -> bool:
-    return (
-        name in {"attr", "map"} | _FIRST_ARG_IS_ATTRIBUTE or _attribute_position(name) is not None
-    )
+    return name in {"attr", "map"} | FIRST_ARG_IS_ATTRIBUTE or _attribute_position(name) is not None
 
 
 @functools.cache
@@ -308,13 +306,6 @@ def _arity(function: Any, positional: int, keywords: list[str]) -> str | None:
     except TypeError as exc:
         return str(exc)
     return None
-
-
-@functools.cache
-def takes_no_arguments(name: str) -> bool:
-    """Whether filter ``name`` can be used bare (``x | upper``), with no arguments."""
-    function = environment().filters.get(name)
-    return function is not None and _arity(function, 0, []) is None
 
 
 def _call_hazard(node: nodes.Call) -> str | None:

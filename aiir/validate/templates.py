@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -27,8 +26,6 @@ from aiir.formats.schema import (
     WaitNode,
 )
 from aiir.formats.templating import (
-    BARE_FILTERS,
-    FILTERS,
     INCIDENT_FIELDS,
     WINDOW_FIELDS,
     Reference,
@@ -36,8 +33,10 @@ from aiir.formats.templating import (
     is_template,
     references,
 )
+from aiir.validate import template_reading
 from aiir.validate.requests import requests
-from aiir.validate.template_hazards import dunder_constant, hazard, private_name
+from aiir.validate.template_hazards import hazard
+from aiir.validate.template_reader import read
 
 ANSWERING = (
     QuestionNode,
@@ -198,99 +197,32 @@ def _undefined(
     return f"'{namespace}.{name}' is not defined: {where}{hint}"
 
 
-# --- template references, fast ----------------------------------------------------------------
+# --- template references and hazards, without Jinja2 when the reader reads them ------------------
 
-# Most templates only print a variable or compare one: `{{ inputs.model }}`, `{{ x | urlencode }}`,
-# `incident.severity == 'SEV1'`. Those are read with a regular expression; anything else goes to
-# Jinja2's parser, which costs about 0.2 ms a template (the bulk of validating a large library).
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_KEYWORD = r"(?:and|or|not|in|is|if|else|true|false|none|True|False|None)\b"
-_STRING = r"'[^'\\{}\n]*'|\"[^\"\\{}\n]*\""
-_NUMBER = r"[0-9]+(?:\.[0-9]+)?(?![0-9A-Za-z_.])"
-_REF = rf"(?!{_KEYWORD}){_NAME}(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
-_OPERAND = rf"(?:{_REF}(?:\s*\|\s*{_NAME})*|{_STRING}|{_NUMBER})"
-_WORD = r"(?<![A-Za-z0-9_])(?:{})(?=[\s'\"])"
-_COMPARE = r"==|!=|<=|>=|<|>|" + _WORD.format(r"not\s+in|in")
-_COMPARISON = (
-    rf"(?:not\s+)*{_OPERAND}(?:\s*(?:{_COMPARE})\s*{_OPERAND})*"  # Jinja2: no `a == not b`
-)
-_EXPRESSION = rf"\s*{_COMPARISON}(?:\s*{_WORD.format('and|or')}\s*{_COMPARISON})*\s*"
-_DATA = r"(?:[^{]|\{(?![{%#]))*"
-_SIMPLE = re.compile(rf"{_DATA}(?:\{{\{{{_EXPRESSION}\}}\}}{_DATA})*")
-_PRINT = re.compile(rf"\{{\{{({_EXPRESSION})\}}\}}")
-_TOKEN = re.compile(
-    rf"(?P<skip>\|\s*(?P<filter>{_NAME})|{_STRING}|{_NUMBER}|{_KEYWORD})"
-    rf"|(?P<ns>{_NAME})(?:\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\])?"
-    rf"(?:\.{_NAME}|\[\s*(?:{_STRING})\s*\])*"
-)
-_NEWLINE = re.compile(r"\r\n|\r|\n")
+# Jinja2's parser costs about 0.2 ms a template, and importing and setting it up ~18 ms of a cold
+# `aiir validate`: the templates written in the grammar aiir.validate.template_reader reads (every
+# shipped runbook's) are read by it; the rest go to Jinja2.
 
 
 @functools.lru_cache(maxsize=4096)
 def template_hazard(source: str, *, expression: bool = False) -> str | None:
-    """:func:`aiir.validate.template_hazards.hazard`, without Jinja2 for the simple templates."""
+    """:func:`aiir.validate.template_hazards.hazard`, without Jinja2 when the reader reads it."""
     text = "{{ " + source + " }}" if expression else source
     if not is_template(text):
         return None
-    if _SIMPLE.fullmatch(text) is not None:
-        found = _simple_hazard(text)
-        if found is not _UNSURE:
-            return found
+    body = read(text)
+    if body is not None:
+        return template_reading.hazard(body)
     return hazard(source, expression=expression)
-
-
-_UNSURE = "unsure"  # a simple template that Jinja2 must judge after all
-_PIECE = re.compile(
-    rf"(?P<string>{_STRING})|\.(?P<attr>{_NAME})|\[\s*(?P<item>{_STRING})\s*\]"
-    rf"|\|\s*(?P<filter>{_NAME})"
-)
-
-
-def _simple_hazard(text: str) -> str | None:
-    """What a simple template (names, strings, bare filters) does that the sandbox refuses."""
-    constants: str | None = None
-    for printed in _PRINT.finditer(text):
-        for piece in _PIECE.finditer(printed.group(1)):
-            if piece["filter"] is not None:
-                if piece["filter"] not in BARE_FILTERS:
-                    return _UNSURE  # `x | attr`: Jinja2's reading says what is missing
-                continue
-            if piece["string"] is not None:
-                if "__" in piece["string"] and constants is None:
-                    constants = dunder_constant(piece["string"][1:-1])
-                continue
-            name = piece["attr"] if piece["attr"] is not None else piece["item"][1:-1]
-            found = private_name(name)
-            if found is not None:
-                return found
-    return constants
 
 
 @functools.lru_cache(maxsize=4096)
 def template_references(source: str, *, expression: bool = False) -> tuple[Reference, ...]:
-    """:func:`aiir.formats.templating.references`, without Jinja2 for the simple templates."""
+    """:func:`aiir.formats.templating.references`, without Jinja2 when the reader reads it."""
     text = "{{ " + source + " }}" if expression else source
-    fast = _simple_references(text)
-    if fast is not None:
-        return fast
+    if not is_template(text):
+        return ()
+    body = read(text)
+    if body is not None:
+        return template_reading.references(body)
     return tuple(references(source, expression=expression))
-
-
-def _simple_references(text: str) -> tuple[Reference, ...] | None:
-    """The references of a simple template, in Jinja2's order; None when it is not simple."""
-    if _SIMPLE.fullmatch(text) is None:
-        return None
-    accessed: list[Reference] = []
-    bare: list[Reference] = []
-    line, counted = 1, 0
-    for printed in _PRINT.finditer(text):
-        for token in _TOKEN.finditer(printed.group(1)):
-            if token["filter"] is not None and token["filter"] not in FILTERS:
-                return None  # Jinja2 reports the unknown filter
-            if token["ns"] is None:
-                continue
-            offset = printed.start(1) + token.start()
-            line, counted = line + len(_NEWLINE.findall(text, counted, offset)), offset
-            name = token["attr"] or (token["item"][1:-1] if token["item"] else None)
-            (bare if name is None else accessed).append(Reference(token["ns"], name, line))
-    return (*accessed, *bare)
