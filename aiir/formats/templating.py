@@ -409,6 +409,9 @@ def _parse(text: str) -> nodes.Template:
     """Validation reads each template twice (its references, its hazards): parse it once."""
     from jinja2 import TemplateError
 
+    if _brackets_deepest(text) > DEEPEST:  # whether Jinja2's parser runs out of stack on them
+        # depends on how deep the caller already is: the answer must not
+        raise TemplateFailure(f"the template: {_unreadable(RecursionError())}")
     try:
         tree = environment().parse(text)
     except TemplateError as exc:
@@ -426,6 +429,18 @@ def _parse(text: str) -> nodes.Template:
 # row, or 100 {% if %} inside each other, were checked and then failed when rendered
 # ("too many nested parentheses"). 80 levels render; no real template comes near.
 DEEPEST = 80
+
+
+def _brackets_deepest(text: str) -> int:
+    """How deep brackets of any kind nest in ``text`` (a tag's own braces count)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in ")]}" and depth:
+            depth -= 1
+    return deepest
 
 
 def _depth(tree: nodes.Node) -> int:
