@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.formats.lean_side import judged, unsure
-from tests.fuzzing import ROOT, cases
+from tests.fuzzing import ROOT, _get, _paths, cases
 
 CASES = int(os.environ.get("AIIR_LEAN_CASES", "600"))
 SEED = int(os.environ.get("AIIR_FUZZ_SEED", "20261207"))
@@ -40,29 +40,12 @@ VALUES: list[Any] = [
 ALIASES = {"json": "json_", "with": "with_", "from": "from_", "for": "for_", "assert": "assert_"}
 
 
-def _paths(data: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [here]
-    if isinstance(data, dict):
-        for key, value in data.items():
-            found.extend(_paths(value, (*here, key)))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found.extend(_paths(value, (*here, index)))
-    return found
-
-
-def _at(data: Any, path: tuple[Any, ...]) -> Any:
-    for part in path:
-        data = data[part]
-    return data
-
-
 def _mutated(data: Any, rng: random.Random) -> tuple[str, Any]:
     """One change to a document's data: a value replaced, a key dropped, added or renamed."""
     path = rng.choice(_paths(data)[1:] or [()])
     if not path:
         return "none", data
-    parent, last = _at(data, path[:-1]), path[-1]
+    parent, last = _get(data, path[:-1]), path[-1]
     how = rng.random()
     if how < 0.6:
         parent[last] = rng.choice(VALUES)
