@@ -177,6 +177,7 @@ def render(
     from jinja2 import TemplateError
 
     try:
+        _refuse_deep_brackets(source)
         template = _compiled(source, markup)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
@@ -209,6 +210,7 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
     from jinja2 import TemplateError
 
     try:
+        _refuse_deep_brackets(expression, expression=True)
         compiled = environment().compile_expression(expression, undefined_to_none=False)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
@@ -409,10 +411,8 @@ def _parse(text: str) -> nodes.Template:
     """Validation reads each template twice (its references, its hazards): parse it once."""
     from jinja2 import TemplateError
 
-    if _brackets_deepest(text) > DEEPEST:  # whether Jinja2's parser runs out of stack on them
-        # depends on how deep the caller already is: the answer must not
-        raise TemplateFailure(f"the template: {_unreadable(RecursionError())}")
     try:
+        _refuse_deep_brackets(text)
         tree = environment().parse(text)
     except TemplateError as exc:
         line = getattr(exc, "lineno", None) or 1
@@ -431,16 +431,34 @@ def _parse(text: str) -> nodes.Template:
 DEEPEST = 80
 
 
-def _brackets_deepest(text: str) -> int:
-    """How deep brackets of any kind nest in ``text`` (a tag's own braces count)."""
-    depth = deepest = 0
-    for char in text:
-        if char in "([{":
+# How deep brackets may nest inside a tag. Jinja2's parser calls some fourteen of its methods, one
+# inside the other, for each bracket, and parentheses leave nothing in the tree that DEEPEST would
+# count: whether it ran out of Python's stack on 60 of them depended on how deep its caller already
+# was, so one template was refused by one command and rendered by another. 40 parse within the
+# default limit whoever calls; no real template comes near.
+BRACKETS = 40
+
+
+class _DeepBrackets(RecursionError):
+    """Brackets nested past :data:`BRACKETS`, found before Jinja2's parser recursed into them."""
+
+
+def _refuse_deep_brackets(source: str, *, expression: bool = False) -> None:
+    """Raise :class:`_DeepBrackets` when brackets in ``source``'s tags nest past
+    :data:`BRACKETS`; reads Jinja2's token stream, which is made without recursing."""
+    if source.count("(") + source.count("[") + source.count("{") <= BRACKETS:
+        return
+    lexer = environment().lexer
+    depth = 0
+    for _, kind, value in lexer.tokeniter(source, None, state="variable" if expression else None):
+        if kind != "operator":
+            continue
+        if value in ("(", "[", "{"):
             depth += 1
-            deepest = max(deepest, depth)
-        elif char in ")]}" and depth:
+            if depth > BRACKETS:
+                raise _DeepBrackets
+        elif value in (")", "]", "}"):
             depth -= 1
-    return deepest
 
 
 def _depth(tree: nodes.Node) -> int:
@@ -461,6 +479,8 @@ _UNREADABLE = (ValueError, RecursionError, SyntaxError)
 
 
 def _unreadable(exc: Exception) -> str:
+    if isinstance(exc, _DeepBrackets):
+        return f"its brackets nest too deeply to read (more than {BRACKETS} within each other)"
     if isinstance(exc, RecursionError | SyntaxError):
         return (
             "it is nested too deeply to read (brackets, filters, attributes or blocks within "
