@@ -19,8 +19,8 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aiir.formats.templating import TemplateFailure, environment, parsed
 
@@ -33,6 +33,7 @@ FORMAT_METHODS = frozenset({"format", "format_map"})
 # Filters that read an attribute by a name given as an argument (make_attrgetter in Jinja2).
 # Those whose signature names it are found from it; these take it from ``*args``.
 FIRST_ARG_IS_ATTRIBUTE = frozenset({"selectattr", "rejectattr"})
+Argument = TypeVar("Argument")
 _IMPLICIT = frozenset({"environment", "env", "context", "eval_ctx"})  # passed by Jinja2 itself
 _ATTRIBUTE_PARTS = re.compile(r"[.,]")  # "a.b,c.d": sort takes several dotted paths
 
@@ -191,16 +192,7 @@ def _filter_hazard(node: nodes.Filter | nodes.Test) -> str | None:
     found = _applied_hazard(node)
     if found is not None:
         return found
-    for name, value in _attribute_arguments(node):
-        if not isinstance(value, nodes.Const):
-            return (
-                f"gives {node.name!r} a computed {name}: only a literal one can be checked "
-                "before the incident"
-            )
-        found = attribute_path_hazard(value.value)
-        if found is not None:
-            return found
-    return None
+    return attribute_hazard(node.name, node.args, _keywords(node), _literal, _attribute_position)
 
 
 # Filters that apply another filter or test, named by the argument at that position.
@@ -241,35 +233,61 @@ def attribute_path_hazard(value: Any) -> str | None:
     return None
 
 
-def _attribute_arguments(node: nodes.Filter | nodes.Test) -> Iterator[tuple[str, nodes.Expr]]:
-    """The arguments of a filter call that name an attribute (or, for ``map``, a filter)."""
-    keywords = _keywords(node)
-    if node.name == "attr":
-        if node.args:
-            yield "attribute name", node.args[0]
-        elif "name" in keywords:
-            yield "attribute name", keywords["name"]
-        return
-    if node.name == "map":
-        from jinja2 import nodes
+COMPUTED = object()  # what a literal-reading function gives for an argument that is computed
 
-        first = node.args[0] if node.args else None
+
+def attribute_hazard(
+    name: str,
+    args: Sequence[Argument],
+    keywords: Mapping[str, Argument],
+    literal: Callable[[Argument], object],
+    position: Callable[[str], int | None],
+) -> str | None:
+    """What the sandbox would refuse in the argument of a call to filter ``name`` that names an
+    attribute (or, for ``map``, a filter), in either tree (Jinja2's, or the reader's):
+    ``literal`` gives an argument's constant value (or :data:`COMPUTED`), ``position`` where a
+    filter takes ``attribute``."""
+    found = _attribute_argument(name, args, keywords, literal, position)
+    if found is None:
+        return None
+    value = literal(found)
+    if value is COMPUTED:
+        return (
+            f"gives {name!r} a computed attribute name: only a literal one can be checked "
+            "before the incident"
+        )
+    return attribute_path_hazard(value)
+
+
+def _attribute_argument(
+    name: str,
+    args: Sequence[Argument],
+    keywords: Mapping[str, Argument],
+    literal: Callable[[Argument], object],
+    position: Callable[[str], int | None],
+) -> Argument | None:
+    if name == "attr":
+        return args[0] if args else keywords.get("name")
+    if name == "map":
         if "attribute" in keywords:
-            yield "attribute name", keywords["attribute"]
-        elif isinstance(first, nodes.Const) and first.value == "attr" and len(node.args) > 1:
-            yield "attribute name", node.args[1]  # map('attr', '__class__') is attr again
-        return
-    if node.name in FIRST_ARG_IS_ATTRIBUTE:
-        if node.args:
-            yield "attribute name", node.args[0]
-        return
-    position = _attribute_position(node.name)
-    if position is None:
-        return
+            return keywords["attribute"]
+        if len(args) > 1 and literal(args[0]) == "attr":
+            return args[1]  # map('attr', '__class__') is attr again
+        return None
+    if name in FIRST_ARG_IS_ATTRIBUTE:
+        return args[0] if args else None
+    at = position(name)
+    if at is None:
+        return None
     if "attribute" in keywords:
-        yield "attribute name", keywords["attribute"]
-    elif len(node.args) > position:
-        yield "attribute name", node.args[position]
+        return keywords["attribute"]
+    return args[at] if len(args) > at else None
+
+
+def _literal(node: nodes.Expr) -> object:
+    from jinja2 import nodes
+
+    return node.value if isinstance(node, nodes.Const) else COMPUTED
 
 
 def _keywords(node: nodes.Filter | nodes.Test | nodes.Call) -> dict[str, nodes.Expr]:

@@ -4,14 +4,14 @@ Jinja2 path says it: :func:`references` is :func:`aiir.formats.templating.refere
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 from aiir.formats.templating import Reference
 from aiir.validate.filter_signatures import FILTERS, TESTS, arity, parameters
 from aiir.validate.template_hazards import (
     APPLIES,
-    FIRST_ARG_IS_ATTRIBUTE,
-    attribute_path_hazard,
+    COMPUTED,
+    attribute_hazard,
     dunder_constant,
     private_name,
 )
@@ -194,16 +194,7 @@ def _filter_hazard(node: Filter) -> str | None:
     found = _applied_hazard(node)
     if found is not None:
         return found
-    for name, value in _attribute_arguments(node):
-        if not isinstance(value, Const):
-            return (
-                f"gives {node.name!r} a computed {name}: only a literal one can be checked "
-                "before the incident"
-            )
-        found = attribute_path_hazard(value.value)
-        if found is not None:
-            return found
-    return None
+    return attribute_hazard(node.name, node.args, node.keywords(), _literal, _attribute_position)
 
 
 def _applied_hazard(node: Filter) -> str | None:
@@ -226,30 +217,11 @@ def _applied_hazard(node: Filter) -> str | None:
     return None
 
 
-def _attribute_arguments(node: Filter) -> Iterator[tuple[str, Node]]:
-    keywords = node.keywords()
-    if node.name == "attr":
-        if node.args:
-            yield "attribute name", node.args[0]
-        elif "name" in keywords:
-            yield "attribute name", keywords["name"]
-        return
-    if node.name == "map":
-        first = node.args[0] if node.args else None
-        if "attribute" in keywords:
-            yield "attribute name", keywords["attribute"]
-        elif isinstance(first, Const) and first.value == "attr" and len(node.args) > 1:
-            yield "attribute name", node.args[1]
-        return
-    if node.name in FIRST_ARG_IS_ATTRIBUTE:
-        if node.args:
-            yield "attribute name", node.args[0]
-        return
-    names = [p.name for p in parameters(FILTERS[node.name])]
-    if "attribute" not in names:
-        return
-    position = names.index("attribute") - 1
-    if "attribute" in keywords:
-        yield "attribute name", keywords["attribute"]
-    elif len(node.args) > position:
-        yield "attribute name", node.args[position]
+def _literal(node: Node) -> object:
+    return node.value if isinstance(node, Const) else COMPUTED
+
+
+def _attribute_position(name: str) -> int | None:
+    """Where filter ``name`` takes ``attribute`` among the arguments a template passes."""
+    names = [p.name for p in parameters(FILTERS[name])]
+    return names.index("attribute") - 1 if "attribute" in names else None
