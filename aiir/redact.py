@@ -15,7 +15,7 @@ import functools
 import json
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 MASK = "***"
@@ -254,37 +254,35 @@ def _unescaped(escape: str) -> str:
         return _NO_CHAR
 
 
+# How many times over escapes are read: ``%252573`` is ``%2573`` is ``%73`` is ``s`` (a URL
+# quoted into another, and that into a third, as a redirect chain or a logged callback does).
+_ESCAPE_LEVELS = 4
+
+
 def _escapes_masked(text: str, spellings: tuple[str, ...]) -> str:
     """``text`` with a secret written with its characters escaped, some or all of them, one by
     one (``\u0073\u006b…``: a JSON encoder may escape every character; ``&#115;&#107;…``;
-    ``%73%6B…``), masked: no spelling of the secret as a whole is that. The escapes are read, the
-    spellings looked for in what they say, and what holds one is masked in ``text``."""
+    ``%73%6B…``), or escaped again (``%2573``), masked: no spelling of the secret as a whole is
+    that. The escapes are read, the spellings looked for in what they say (and, while it holds
+    escapes, in what that says), and what holds one is masked in ``text``."""
     if not spellings or ("\\" not in text and "&#" not in text and "%" not in text):
         return text
-    escapes = list(_CHAR_ESCAPE.finditer(text))
-    if not escapes:
-        return text
-    # The text read: literal pieces and one character for each escape; ``at[i]`` is where read
-    # character ``i`` starts in ``text`` (the last entry: its end).
-    read: list[str] = []
-    at: list[int] = []
-    done = 0
-    for escape in escapes:
-        read.append(text[done : escape.start()])
-        at.extend(range(done, escape.start()))
-        read.append(_unescaped(escape[0]))
-        at.append(escape.start())
-        done = escape.end()
-    read.append(text[done:])
-    at.extend(range(done, len(text) + 1))
-    plain = "".join(read)
     spans: list[tuple[int, int]] = []
-    for spelling in spellings:
-        start = plain.find(spelling)
-        while start != -1:
-            end = start + len(spelling)
-            spans.append((at[start], at[end]))
-            start = plain.find(spelling, end)
+    reading = text
+    at: Sequence[int] = range(
+        len(text) + 1
+    )  # where each character of ``reading`` starts in ``text``
+    for _ in range(_ESCAPE_LEVELS):
+        escapes = list(_CHAR_ESCAPE.finditer(reading))
+        if not escapes:
+            break
+        reading, at = _read(reading, escapes, at)
+        for spelling in spellings:
+            start = reading.find(spelling)
+            while start != -1:
+                end = start + len(spelling)
+                spans.append((at[start], at[end]))
+                start = reading.find(spelling, end)
     if not spans:
         return text
     kept: list[str] = []
@@ -297,6 +295,23 @@ def _escapes_masked(text: str, spellings: tuple[str, ...]) -> str:
         done = end
     kept.append(text[done:])
     return "".join(kept)
+
+
+def _read(text: str, escapes: list[re.Match[str]], at: Sequence[int]) -> tuple[str, list[int]]:
+    """``text`` with each of ``escapes`` read as the character it stands for, and where each
+    character of that (and its end) starts in what ``at`` maps ``text`` to."""
+    read: list[str] = []
+    where: list[int] = []
+    done = 0
+    for escape in escapes:
+        read.append(text[done : escape.start()])
+        where.extend(at[done : escape.start()])
+        read.append(_unescaped(escape[0]))
+        where.append(at[escape.start()])
+        done = escape.end()
+    read.append(text[done:])
+    where.extend(at[done : len(text) + 1])
+    return "".join(read), where
 
 
 def mask_bytes(content: bytes, clean: Callable[[str], str] | None = None) -> bytes:

@@ -35,7 +35,23 @@ FORMS = {
     "html": "".join(f"&#{ord(c)};" for c in KEY),
     "html-hex": "".join(f"&#x{ord(c):x};" for c in KEY),
     "percent": "".join(f"%{ord(c):02X}" for c in KEY),
+    "percent-twice": "".join(f"%25{ord(c):02X}" for c in KEY),
+    "percent-mixed": "Zq9-Live" + "".join(f"%2525{ord(c):02x}" for c in "Key-0123") + "456789ab",
 }
+
+
+@pytest.mark.parametrize("times", [1, 2, 3, 4, 5])
+def test_a_secret_quoted_into_a_url_again_and_again_is_masked(times: int) -> None:
+    """A key with characters a URL must escape, quoted into a callback URL, that into a
+    redirect's, and so on: each time its ``%`` is escaped again (``%22`` ``%2522``
+    ``%252522``...). Three times over was shown as it was."""
+    import urllib.parse
+
+    key = 'Zq9"Live/Key\\0123 456+789ab'
+    quoted = key
+    for _ in range(times):
+        quoted = urllib.parse.quote(quoted, safe="")
+    assert redact.mask(f"next={quoted}&x=1", [key]) == "next=***&x=1"
 
 
 @pytest.mark.parametrize("form", sorted(FORMS))
