@@ -114,7 +114,8 @@ def once(argv: list[str]) -> Sample:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-    if done.returncode not in {0, 2} or (done.returncode == 2) != (str(INVALID) in argv):
+    invalid = any(str(INVALID) in part for part in argv)  # an argument, or in `-c` code
+    if done.returncode not in {0, 2} or (done.returncode == 2) != invalid:
         raise subprocess.CalledProcessError(done.returncode, argv)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
