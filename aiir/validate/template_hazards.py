@@ -247,7 +247,26 @@ def attribute_hazard(
     attribute (or, for ``map``, a filter), in either tree (Jinja2's, or the reader's):
     ``literal`` gives an argument's constant value (or :data:`COMPUTED`), ``position`` where a
     filter takes ``attribute``."""
-    found = _attribute_argument(name, args, keywords, literal, position)
+
+    def argument() -> Argument | None:
+        if name == "attr":
+            return args[0] if args else keywords.get("name")
+        if name == "map":
+            if "attribute" in keywords:
+                return keywords["attribute"]
+            if len(args) > 1 and literal(args[0]) == "attr":
+                return args[1]  # map('attr', '__class__') is attr again
+            return None
+        if name in FIRST_ARG_IS_ATTRIBUTE:
+            return args[0] if args else None
+        at = position(name)
+        if at is None:
+            return None
+        if "attribute" in keywords:
+            return keywords["attribute"]
+        return args[at] if len(args) > at else None
+
+    found = argument()
     if found is None:
         return None
     value = literal(found)
@@ -257,31 +276,6 @@ def attribute_hazard(
             "before the incident"
         )
     return attribute_path_hazard(value)
-
-
-def _attribute_argument(
-    name: str,
-    args: Sequence[Argument],
-    keywords: Mapping[str, Argument],
-    literal: Callable[[Argument], object],
-    position: Callable[[str], int | None],
-) -> Argument | None:
-    if name == "attr":
-        return args[0] if args else keywords.get("name")
-    if name == "map":
-        if "attribute" in keywords:
-            return keywords["attribute"]
-        if len(args) > 1 and literal(args[0]) == "attr":
-            return args[1]  # map('attr', '__class__') is attr again
-        return None
-    if name in FIRST_ARG_IS_ATTRIBUTE:
-        return args[0] if args else None
-    at = position(name)
-    if at is None:
-        return None
-    if "attribute" in keywords:
-        return keywords["attribute"]
-    return args[at] if len(args) > at else None
 
 
 def _literal(node: nodes.Expr) -> object:
