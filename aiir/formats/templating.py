@@ -118,6 +118,7 @@ def _expression(
 ) -> TemplateExpression:
     from jinja2.sandbox import SandboxedEnvironment
 
+    _refuse_deep_brackets(source, expression=True)
     return SandboxedEnvironment.compile_expression(env, source, undefined_to_none)
 
 
@@ -177,7 +178,6 @@ def render(
     from jinja2 import TemplateError
 
     try:
-        _refuse_deep_brackets(source)
         template = _compiled(source, markup)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: template error: {_reason(exc)}") from None
@@ -201,6 +201,7 @@ def render(
 @functools.lru_cache(maxsize=4096)
 def _compiled(source: str, markup: str | None = None) -> Template:
     """Runbook templates are few and rendered often: compile each once."""
+    _refuse_deep_brackets(source)
     return (environment(markup) if markup else environment()).from_string(source)
 
 
@@ -210,7 +211,6 @@ def evaluate(expression: str, context: Mapping[str, Any], where: str) -> Any:
     from jinja2 import TemplateError
 
     try:
-        _refuse_deep_brackets(expression, expression=True)
         compiled = environment().compile_expression(expression, undefined_to_none=False)
     except TemplateError as exc:
         raise TemplateFailure(f"{where}: expression error: {_reason(exc)}") from None
