@@ -80,7 +80,10 @@ def drill_once(files: list[Path], root: Path) -> list[tuple[float, float]]:
 
 def bare_walk(item: Prepared, replies: list[Recorded], root: Path) -> tuple[float, float]:
     """Wall and CPU seconds of ``aiir.respond.session.start`` alone: no sandbox, no fsync, no judging."""
-    queue = list(replies)[len(item.scenario.traffic) :]  # the scenario's traffic precedes the walk
+    # The scenario's traffic precedes the walk: a request each, and a retrieval before one that
+    # has it (a RAG application's query), as aiir.exercises.drill.replay_traffic sends them.
+    traffic = sum(2 if sent.retrieve is not None else 1 for sent in item.scenario.traffic)
+    queue = list(replies)[traffic:]
 
     def replay(request: httpx2.Request) -> httpx2.Response:
         if not queue:
