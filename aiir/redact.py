@@ -269,9 +269,7 @@ def _escapes_masked(text: str, spellings: tuple[str, ...]) -> str:
         return text
     spans: list[tuple[int, int]] = []
     reading = text
-    at: Sequence[int] = range(
-        len(text) + 1
-    )  # where each character of ``reading`` starts in ``text``
+    at: Sequence[int] = range(len(text) + 1)  # where each character of ``reading`` starts
     for _ in range(_ESCAPE_LEVELS):
         escapes = list(_CHAR_ESCAPE.finditer(reading))
         if not escapes:

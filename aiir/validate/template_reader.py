@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import re
 
+from aiir.formats.templating import BRACKETS
 from aiir.validate.filter_signatures import FILTERS, TESTS
 from aiir.validate.template_nodes import (
     Assign,
@@ -62,7 +63,6 @@ _SPACE = r"[ \t\n\x0b\x0c]*"
 _IN_VARIABLE = re.compile(rf"{_SPACE}(?:(?P<end>-?\}}\}})|{_FORMS})")
 _IN_BLOCK = re.compile(rf"{_SPACE}(?:(?P<end>[-+]?%\}})|{_FORMS})")
 _CLOSING = {"(": ")", "[": "]"}
-_BRACKETS = 40  # aiir.formats.templating.BRACKETS
 _LONGEST_INTEGER = 4000  # Python refuses int() of more than 4300 digits: Jinja2's lexer fails
 
 
@@ -130,8 +130,8 @@ def _tag(
             kind = match.group(kind)
             if kind in _CLOSING:
                 depth.append(_CLOSING[kind])
-                if len(depth) > _BRACKETS:
-                    raise Unsure  # Jinja2's path refuses it, whoever calls (templating.BRACKETS)
+                if len(depth) > BRACKETS:
+                    raise Unsure  # Jinja2's path refuses it, whoever calls
             elif kind in (")", "]") and (not depth or depth.pop() != kind):
                 raise Unsure  # Jinja2: unexpected ')'
         elif first and block and value == "raw":
